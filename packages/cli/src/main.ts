@@ -1,0 +1,27 @@
+import { Command, CommanderError } from 'commander';
+import { registerVersion } from './commands/version.js';
+
+/** Builds the `df` command tree. Each command group lives in its own module. */
+export function buildProgram(): Command {
+  const program = new Command('df')
+    .description('Dragonflow operator CLI: run a sandbox, inspect the database, the pipeline and the flows.')
+    .showHelpAfterError('(run "df --help" for usage)')
+    .configureOutput({ outputError: (str, write) => write(str) });
+  registerVersion(program);
+  return program;
+}
+
+/** Runs the CLI; returns the process exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const program = buildProgram().exitOverride();
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help' ? 0 : err.exitCode || 2;
+    }
+    process.stderr.write(`df: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+}
