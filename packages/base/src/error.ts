@@ -19,18 +19,7 @@ export class DfError extends Error {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
-    this.context = Object.freeze({ ...(options.context ?? {}) });
-  }
-
-  toJSON(): { name: string; code: string; message: string; context: DfErrorContext; cause?: string } {
-    const out: { name: string; code: string; message: string; context: DfErrorContext; cause?: string } = {
-      name: this.name,
-      code: this.code,
-      message: this.message,
-      context: this.context,
-    };
-    if (this.cause !== undefined) out.cause = this.cause instanceof Error ? this.cause.message : String(this.cause);
-    return out;
+    this.context = { ...(options.context ?? {}) };
   }
 }
 

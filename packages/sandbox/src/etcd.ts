@@ -1,0 +1,109 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { requireBinary } from './exec.js';
+import { isAlive, spawnDaemon, stopPid, waitFor } from './process.js';
+import { freePort, makeTempDir, removeDir } from './tmp.js';
+
+export interface EtcdOptions {
+  dir?: string;
+  /** Client port (a free one when absent). */
+  port?: number;
+  peerPort?: number;
+  name?: string;
+}
+
+/** A private single-member etcd (v3 API) on 127.0.0.1. */
+export class EtcdServer {
+  constructor(
+    readonly dir: string,
+    readonly port: number,
+    readonly peerPort: number,
+    readonly name: string,
+    public pid: number,
+    private readonly created: boolean,
+  ) {}
+
+  get endpoint(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  get dataDir(): string {
+    return join(this.dir, 'data');
+  }
+
+  get logFile(): string {
+    return join(this.dir, 'etcd.log');
+  }
+
+  get alive(): boolean {
+    return isAlive(this.pid);
+  }
+
+  /** Stops the server, keeping its data. */
+  async stopProcess(): Promise<void> {
+    await stopPid(this.pid);
+  }
+
+  /** Kills the server without a clean shutdown, keeping its data. */
+  async kill(): Promise<void> {
+    if (isAlive(this.pid)) process.kill(this.pid, 'SIGKILL');
+    await stopPid(this.pid);
+  }
+
+  /** Starts the server again on the same port and data directory. */
+  async restart(): Promise<void> {
+    await stopPid(this.pid);
+    this.pid = await launchEtcd(this.dir, this.port, this.peerPort, this.name);
+  }
+
+  async stop(): Promise<void> {
+    await stopPid(this.pid);
+    if (this.created) removeDir(this.dir);
+  }
+}
+
+async function launchEtcd(dir: string, port: number, peerPort: number, name: string): Promise<number> {
+  const client = `http://127.0.0.1:${port}`;
+  const peer = `http://127.0.0.1:${peerPort}`;
+  const logFile = join(dir, 'etcd.log');
+  mkdirSync(join(dir, 'data'), { recursive: true, mode: 0o700 });
+  const pid = spawnDaemon(
+    requireBinary('etcd'),
+    [
+      `--name=${name}`,
+      `--data-dir=${join(dir, 'data')}`,
+      `--listen-client-urls=${client}`,
+      `--advertise-client-urls=${client}`,
+      `--listen-peer-urls=${peer}`,
+      `--initial-advertise-peer-urls=${peer}`,
+      `--initial-cluster=${name}=${peer}`,
+      '--initial-cluster-state=new',
+      '--log-level=warn',
+      '--logger=zap',
+    ],
+    { logFile, env: { ETCD_UNSUPPORTED_ARCH: process.arch === 'x64' ? '' : process.arch } },
+  );
+  await waitFor(
+    async () => {
+      if (!isAlive(pid)) throw new Error('etcd exited during start-up');
+      const res = await fetch(`${client}/health`).catch(() => undefined);
+      if (!res?.ok) return false;
+      const body = (await res.json()) as { health?: string };
+      return body.health === 'true';
+    },
+    { what: `etcd to become healthy on ${client}`, timeoutMs: 15_000, logFile },
+  );
+  return pid;
+}
+
+export async function startEtcd(options: EtcdOptions = {}): Promise<EtcdServer> {
+  const created = !options.dir;
+  const dir = options.dir ?? makeTempDir('df-etcd-');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const port = options.port ?? (await freePort());
+  let peerPort = options.peerPort ?? (await freePort());
+  while (peerPort === port) peerPort = await freePort();
+  const name = options.name ?? 'df';
+  const pid = await launchEtcd(dir, port, peerPort, name);
+  return new EtcdServer(dir, port, peerPort, name, pid, created);
+}

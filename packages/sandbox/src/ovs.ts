@@ -1,0 +1,145 @@
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DfError } from '@dragonflow/base';
+import { requireBinary, run, type RunResult } from './exec.js';
+import { isAlive, spawnDaemon, stopPid, waitFor } from './process.js';
+import { makeTempDir, removeDir } from './tmp.js';
+
+export interface OvsOptions {
+  /** Directory for the database, sockets, pid and log files (a new temp dir when absent). */
+  dir?: string;
+  /** Run both daemons inside this network namespace. */
+  netns?: string;
+  /** Remove the directory on stop (default: only when the directory was created here). */
+  removeDirOnStop?: boolean;
+  /** Extra ovsdb-server remotes, e.g. 'ptcp:6640:127.0.0.1'. */
+  extraRemotes?: string[];
+}
+
+export interface OvsPids {
+  ovsdbServer: number;
+  vswitchd: number;
+}
+
+/**
+ * A private Open vSwitch (ovsdb-server + ovs-vswitchd with the userspace datapath)
+ * living in one directory. Every tool call gets OVS_RUNDIR/OVS_LOGDIR/OVS_DBDIR set
+ * to that directory so it finds this instance's sockets and nothing else.
+ */
+export class OvsInstance {
+  constructor(
+    readonly dir: string,
+    readonly netns: string | undefined,
+    public pids: OvsPids,
+    private readonly removeDirOnStop: boolean,
+  ) {}
+
+  /** The ovsdb-server socket, as an OVSDB remote ('unix:…'). */
+  get dbRemote(): string {
+    return `unix:${this.dbSocket}`;
+  }
+
+  get dbSocket(): string {
+    return join(this.dir, 'db.sock');
+  }
+
+  get env(): Record<string, string> {
+    return { OVS_RUNDIR: this.dir, OVS_LOGDIR: this.dir, OVS_DBDIR: this.dir, OVS_SYSCONFDIR: this.dir };
+  }
+
+  /** The management socket OVS opens for each bridge (an OpenFlow target for ovs-ofctl). */
+  mgmtSocket(bridge: string): string {
+    return join(this.dir, `${bridge}.mgmt`);
+  }
+
+  vsctl(...args: string[]): Promise<string> {
+    return this.tool('ovs-vsctl', [`--db=${this.dbRemote}`, '--timeout=10', ...args]);
+  }
+
+  ofctl(...args: string[]): Promise<string> {
+    return this.tool('ovs-ofctl', args);
+  }
+
+  appctl(...args: string[]): Promise<string> {
+    return this.tool('ovs-appctl', args);
+  }
+
+  /** Runs an OVS tool against this instance (in its namespace) and returns stdout. */
+  async tool(cmd: string, args: string[], options: { allowFailure?: boolean } = {}): Promise<string> {
+    const r: RunResult = await run(cmd, args, { netns: this.netns, env: this.env, allowFailure: options.allowFailure });
+    return r.stdout;
+  }
+
+  /** Stops ovs-vswitchd only (flows are lost, the database stays). */
+  async stopVswitchd(): Promise<void> {
+    await stopPid(this.pids.vswitchd);
+  }
+
+  /** Starts ovs-vswitchd again after stopVswitchd(). */
+  async startVswitchd(): Promise<void> {
+    this.pids = { ...this.pids, vswitchd: await startVswitchd(this.dir, this.netns, this.env) };
+  }
+
+  async stop(): Promise<void> {
+    await stopPid(this.pids.vswitchd);
+    await stopPid(this.pids.ovsdbServer);
+    if (this.removeDirOnStop) removeDir(this.dir);
+  }
+
+  get alive(): boolean {
+    return isAlive(this.pids.ovsdbServer) && isAlive(this.pids.vswitchd);
+  }
+}
+
+async function startVswitchd(dir: string, netns: string | undefined, env: Record<string, string>): Promise<number> {
+  const ctl = join(dir, 'ovs-vswitchd.ctl');
+  const log = join(dir, 'ovs-vswitchd.log');
+  const pid = spawnDaemon(
+    requireBinary('ovs-vswitchd'),
+    [`unix:${join(dir, 'db.sock')}`, '--disable-system', `--pidfile=${join(dir, 'ovs-vswitchd.pid')}`, `--log-file=${log}`, `--unixctl=${ctl}`, '-vconsole:off'],
+    { netns, env, logFile: join(dir, 'ovs-vswitchd.out') },
+  );
+  await waitFor(
+    async () => {
+      if (!isAlive(pid)) throw new DfError('OVS_START', `ovs-vswitchd exited during start-up; see ${log}`);
+      return (await run('ovs-appctl', ['-t', ctl, 'version'], { netns, env, allowFailure: true })).code === 0;
+    },
+    { what: 'ovs-vswitchd to answer on its control socket', timeoutMs: 15_000, logFile: log },
+  );
+  return pid;
+}
+
+/** Starts ovsdb-server and ovs-vswitchd (userspace datapath) in `dir`, optionally inside a namespace. */
+export async function startOvs(options: OvsOptions = {}): Promise<OvsInstance> {
+  requireBinary('ovs-vswitchd');
+  const created = !options.dir;
+  const dir = options.dir ?? makeTempDir('df-ovs-');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const netns = options.netns;
+  const env = { OVS_RUNDIR: dir, OVS_LOGDIR: dir, OVS_DBDIR: dir, OVS_SYSCONFDIR: dir };
+  const db = join(dir, 'conf.db');
+  if (!existsSync(db)) {
+    const schema = ['/usr/share/openvswitch/vswitch.ovsschema', '/usr/local/share/openvswitch/vswitch.ovsschema'].find((p) => existsSync(p));
+    if (!schema) throw new DfError('MISSING_BINARY', 'the Open vSwitch schema (vswitch.ovsschema) was not found: run ./scripts/setup');
+    await run('ovsdb-tool', ['create', db, schema]);
+  }
+  const serverLog = join(dir, 'ovsdb-server.log');
+  const remotes = [`--remote=punix:${join(dir, 'db.sock')}`, ...(options.extraRemotes ?? []).map((r) => `--remote=${r}`)];
+  const ovsdbServer = spawnDaemon(
+    requireBinary('ovsdb-server'),
+    [db, ...remotes, `--pidfile=${join(dir, 'ovsdb-server.pid')}`, `--log-file=${serverLog}`, `--unixctl=${join(dir, 'ovsdb-server.ctl')}`, '-vconsole:off'],
+    { netns, env, logFile: join(dir, 'ovsdb-server.out') },
+  );
+  try {
+    await waitFor(() => existsSync(join(dir, 'db.sock')), { what: 'the ovsdb-server socket', timeoutMs: 10_000, logFile: serverLog });
+    await run('ovs-vsctl', [`--db=unix:${join(dir, 'db.sock')}`, '--no-wait', 'init'], { netns, env });
+    const vswitchd = await startVswitchd(dir, netns, env);
+    return new OvsInstance(dir, netns, { ovsdbServer, vswitchd }, options.removeDirOnStop ?? created);
+  } catch (err) {
+    await stopPid(ovsdbServer);
+    const pidFile = join(dir, 'ovs-vswitchd.pid');
+    if (existsSync(pidFile)) await stopPid(Number(readFileSync(pidFile, 'utf8').trim()));
+    if (created) removeDir(dir);
+    throw err;
+  }
+}

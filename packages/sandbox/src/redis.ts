@@ -1,0 +1,109 @@
+import { mkdirSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { join } from 'node:path';
+import { requireBinary } from './exec.js';
+import { isAlive, spawnDaemon, stopPid, waitFor } from './process.js';
+import { freePort, makeTempDir, removeDir } from './tmp.js';
+
+export interface RedisOptions {
+  dir?: string;
+  port?: number;
+  /** Keep data across a restart with an append-only file (default true). */
+  persistent?: boolean;
+}
+
+/** A private redis-server on 127.0.0.1. */
+export class RedisServer {
+  constructor(
+    readonly dir: string,
+    readonly port: number,
+    private readonly persistent: boolean,
+    public pid: number,
+    private readonly created: boolean,
+  ) {}
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  get logFile(): string {
+    return join(this.dir, 'redis.log');
+  }
+
+  get alive(): boolean {
+    return isAlive(this.pid);
+  }
+
+  async stopProcess(): Promise<void> {
+    await stopPid(this.pid);
+  }
+
+  async kill(): Promise<void> {
+    if (isAlive(this.pid)) process.kill(this.pid, 'SIGKILL');
+    await stopPid(this.pid);
+  }
+
+  /** Starts the server again on the same port and directory (data kept when persistent). */
+  async restart(): Promise<void> {
+    await stopPid(this.pid);
+    this.pid = await launchRedis(this.dir, this.port, this.persistent);
+  }
+
+  async stop(): Promise<void> {
+    await stopPid(this.pid);
+    if (this.created) removeDir(this.dir);
+  }
+}
+
+function pingRedis(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: '127.0.0.1', port });
+    socket.setTimeout(500);
+    socket.once('connect', () => socket.write('PING\r\n'));
+    socket.once('data', (data) => {
+      socket.destroy();
+      resolve(data.toString().startsWith('+PONG'));
+    });
+    socket.once('error', () => resolve(false));
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
+  });
+}
+
+async function launchRedis(dir: string, port: number, persistent: boolean): Promise<number> {
+  const logFile = join(dir, 'redis.log');
+  const pid = spawnDaemon(
+    requireBinary('redis-server'),
+    [
+      '--port', String(port),
+      '--bind', '127.0.0.1',
+      '--dir', dir,
+      '--save', '',
+      '--appendonly', persistent ? 'yes' : 'no',
+      '--appendfsync', 'always',
+      '--logfile', logFile,
+      '--daemonize', 'no',
+    ],
+    { logFile: join(dir, 'redis.out') },
+  );
+  await waitFor(
+    async () => {
+      if (!isAlive(pid)) throw new Error('redis-server exited during start-up');
+      return pingRedis(port);
+    },
+    { what: `redis to answer PING on port ${port}`, timeoutMs: 10_000, logFile },
+  );
+  return pid;
+}
+
+export async function startRedis(options: RedisOptions = {}): Promise<RedisServer> {
+  const created = !options.dir;
+  const dir = options.dir ?? makeTempDir('df-redis-');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const port = options.port ?? (await freePort());
+  const persistent = options.persistent ?? true;
+  const pid = await launchRedis(dir, port, persistent);
+  return new RedisServer(dir, port, persistent, pid, created);
+}
