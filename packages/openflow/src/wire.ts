@@ -1,0 +1,211 @@
+import { OfDecodeError, OfEncodeError } from './errors.js';
+
+/**
+ * Big-endian byte writer that grows as needed. Lengths are never typed by hand:
+ * callers `mark()` a position, write the body, then `patchU16(mark, length)`.
+ */
+export class Writer {
+  private buf: Uint8Array;
+  private view: DataView;
+  pos = 0;
+
+  constructor(initial = 256) {
+    this.buf = new Uint8Array(initial);
+    this.view = new DataView(this.buf.buffer);
+  }
+
+  private ensure(n: number): void {
+    const need = this.pos + n;
+    if (need <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < need) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.buf.subarray(0, this.pos));
+    this.buf = next;
+    this.view = new DataView(next.buffer);
+  }
+
+  u8(v: number): this {
+    this.ensure(1);
+    this.buf[this.pos++] = v & 0xff;
+    return this;
+  }
+
+  u16(v: number): this {
+    this.ensure(2);
+    this.view.setUint16(this.pos, v & 0xffff);
+    this.pos += 2;
+    return this;
+  }
+
+  u32(v: number): this {
+    this.ensure(4);
+    this.view.setUint32(this.pos, v >>> 0);
+    this.pos += 4;
+    return this;
+  }
+
+  u64(v: bigint): this {
+    this.ensure(8);
+    this.view.setBigUint64(this.pos, BigInt.asUintN(64, v));
+    this.pos += 8;
+    return this;
+  }
+
+  /** Writes `v` as an unsigned big-endian integer of `n` bytes. */
+  uint(v: bigint, n: number): this {
+    this.ensure(n);
+    let x = v;
+    for (let i = n - 1; i >= 0; i--) {
+      this.buf[this.pos + i] = Number(x & 0xffn);
+      x >>= 8n;
+    }
+    this.pos += n;
+    return this;
+  }
+
+  bytes(b: Uint8Array): this {
+    this.ensure(b.length);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+    return this;
+  }
+
+  zeros(n: number): this {
+    this.ensure(n);
+    this.buf.fill(0, this.pos, this.pos + n);
+    this.pos += n;
+    return this;
+  }
+
+  /** A fixed-size, NUL-padded ASCII string field. */
+  fixedString(s: string, n: number, field: string): this {
+    const enc = new TextEncoder().encode(s);
+    if (enc.length >= n) throw new OfEncodeError(`${field} '${s}' is longer than ${n - 1} bytes`, { field });
+    this.bytes(enc);
+    return this.zeros(n - enc.length);
+  }
+
+  /** Pads with zeros so that (pos - start) is a multiple of 8. */
+  padTo8(start: number): this {
+    const rem = (this.pos - start) % 8;
+    return rem === 0 ? this : this.zeros(8 - rem);
+  }
+
+  patchU16(at: number, v: number): void {
+    if (v > 0xffff) throw new OfEncodeError(`encoded length ${v} does not fit in 16 bits`, { length: v });
+    this.view.setUint16(at, v);
+  }
+
+  patchU8(at: number, v: number): void {
+    this.buf[at] = v;
+  }
+
+  /** A copy of the bytes written so far. */
+  finish(): Uint8Array {
+    return this.buf.slice(0, this.pos);
+  }
+}
+
+/**
+ * Bounds-checked big-endian reader over a window of a byte array. Every read past
+ * the window throws OfDecodeError with the absolute offset (relative to `base`).
+ */
+export class Reader {
+  private readonly view: DataView;
+  pos: number;
+
+  /**
+   * @param buf the whole message
+   * @param start first byte of this reader's window
+   * @param end one past the last byte of the window
+   */
+  constructor(
+    readonly buf: Uint8Array,
+    start = 0,
+    readonly end = buf.length,
+  ) {
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    this.pos = start;
+  }
+
+  get remaining(): number {
+    return this.end - this.pos;
+  }
+
+  need(n: number, what: string): void {
+    if (n < 0 || this.pos + n > this.end) {
+      throw new OfDecodeError(`truncated ${what}: needs ${n} bytes, ${this.end - this.pos} left`, this.pos, { what });
+    }
+  }
+
+  u8(what = 'u8'): number {
+    this.need(1, what);
+    return this.buf[this.pos++]!;
+  }
+
+  u16(what = 'u16'): number {
+    this.need(2, what);
+    const v = this.view.getUint16(this.pos);
+    this.pos += 2;
+    return v;
+  }
+
+  u32(what = 'u32'): number {
+    this.need(4, what);
+    const v = this.view.getUint32(this.pos);
+    this.pos += 4;
+    return v;
+  }
+
+  u64(what = 'u64'): bigint {
+    this.need(8, what);
+    const v = this.view.getBigUint64(this.pos);
+    this.pos += 8;
+    return v;
+  }
+
+  uint(n: number, what = 'uint'): bigint {
+    this.need(n, what);
+    let v = 0n;
+    for (let i = 0; i < n; i++) v = (v << 8n) | BigInt(this.buf[this.pos + i]!);
+    this.pos += n;
+    return v;
+  }
+
+  /** A copy of the next `n` bytes. */
+  bytes(n: number, what = 'bytes'): Uint8Array {
+    this.need(n, what);
+    const out = this.buf.slice(this.pos, this.pos + n);
+    this.pos += n;
+    return out;
+  }
+
+  skip(n: number, what = 'padding'): void {
+    this.need(n, what);
+    this.pos += n;
+  }
+
+  /** A NUL-padded ASCII string of fixed size. */
+  fixedString(n: number, what: string): string {
+    const b = this.bytes(n, what);
+    const nul = b.indexOf(0);
+    return new TextDecoder().decode(nul < 0 ? b : b.subarray(0, nul));
+  }
+
+  /** A reader over the next `n` bytes; this reader moves past them. */
+  sub(n: number, what: string): Reader {
+    this.need(n, what);
+    const r = new Reader(this.buf, this.pos, this.pos + n);
+    this.pos += n;
+    return r;
+  }
+
+  fail(message: string, at = this.pos, context: Record<string, unknown> = {}): never {
+    throw new OfDecodeError(message, at, context);
+  }
+}
+
+export function hex(n: number | bigint, width = 0): string {
+  return '0x' + n.toString(16).padStart(width, '0');
+}
