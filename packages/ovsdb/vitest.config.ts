@@ -1,3 +1,4 @@
 import { packageTestConfig } from '../../vitest.shared.js';
 
-export default packageTestConfig(import.meta.url);
+// Suites start real ovsdb-server/ovs-vswitchd processes: run files one at a time.
+export default packageTestConfig(import.meta.url, { serial: true, testTimeout: 30_000 });
