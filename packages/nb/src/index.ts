@@ -1,1 +1,78 @@
-export {};
+// Public surface of @dragonflow/nb. Everything not exported here is internal.
+
+export { NbErrorCode, commitConflict, conflictDetails, type ConflictDetail } from './errors.js';
+
+// Model
+export { NB_SCHEMA_VERSION, type Versioned } from './model/base.js';
+export { MAX_UNIQUE_KEY } from './model/fields.js';
+export { TUNNEL_TYPES, chassisSchema, type TunnelType } from './model/chassis.js';
+export { chassisLivenessSchema } from './model/liveness.js';
+export { NETWORK_TYPES, SEGMENTATION_RANGES, isTunnelType, logicalSwitchSchema, type NetworkType } from './model/logical-switch.js';
+export { IPV6_MODES, allocationPoolSchema, hostRouteSchema, subnetSchema } from './model/subnet.js';
+export { DeviceOwner, PORT_STATUSES, addressPairSchema, fixedIpSchema, logicalPortSchema, type PortStatus } from './model/logical-port.js';
+export { externalGatewaySchema, logicalRouterSchema, routerPortSchema, staticRouteSchema } from './model/logical-router.js';
+export { FLOATING_IP_STATUSES, floatingIpSchema } from './model/floating-ip.js';
+export { PROTOCOL_NUMBERS, protocolNumber, ruleIdentity, securityGroupRuleSchema, securityGroupSchema } from './model/security-group.js';
+export {
+  CLAIM_TABLE,
+  GUARD_TABLE,
+  KEYED_TABLES,
+  NB_SCHEMAS,
+  TABLES,
+  TABLE_RANK,
+  isInternalTable,
+  isKeyedTable,
+  isTableName,
+  type Chassis,
+  type ChassisLiveness,
+  type FixedIp,
+  type FloatingIp,
+  type KeyedTable,
+  type LogicalPort,
+  type LogicalRouter,
+  type LogicalSwitch,
+  type NbCreateInput,
+  type NbObject,
+  type NbObjectMap,
+  type RouterPort,
+  type SecurityGroup,
+  type SecurityGroupRule,
+  type Subnet,
+  type TableName,
+} from './model/tables.js';
+export { IMMUTABLE_FIELDS, REFERRING_TABLES, claimsOf, referencesOf, type Claim, type Reference } from './model/integrity.js';
+export { NB_INDEXES, type IndexName } from './model/indexes.js';
+export { fieldName, parseObject } from './model/validate.js';
+export { decodeObject, encodeObject, stableStringify } from './model/codec.js';
+export { chassisIdFromName, newId, uuidV5 } from './model/ids.js';
+export * from './model/accessors.js';
+
+// DB driver contract and the memory driver
+export type {
+  ChangeBatch,
+  ChangeEvent,
+  ChangeFeed,
+  CommitResult,
+  ConnectionState,
+  Lease,
+  NbDriver,
+  Revision,
+  Snapshot,
+  StoredRecord,
+  TxnOp,
+  WatchOptions,
+} from './db/driver.js';
+export { PollingFeed, type BatchSource, type PollingFeedOptions } from './db/feed.js';
+export { assertDistinctKeys, compactedError } from './db/errors.js';
+export { MemoryStore, type MemoryStoreOptions } from './db/memory/store.js';
+export { MemoryDriver } from './db/memory/driver.js';
+
+// NbApi
+export { NbApi, type NbApiOptions, type TransactionOptions } from './api/nb-api.js';
+export { NbTransaction } from './api/transaction.js';
+export { DriverReader, type NbReader } from './api/reader.js';
+
+// Views of the topology
+export { TopologyStore, type AppliedChange, type Referrer } from './topology/store.js';
+export { FeedFollower, type FollowerPhase, type FollowerState } from './topology/follower.js';
+export { TopologyMirror } from './topology/mirror.js';

@@ -1,0 +1,20 @@
+import { z } from 'zod';
+import { baseFields } from './base.js';
+import { timestampField } from './fields.js';
+
+/**
+ * Proof that a chassis' controller is running: one record per chassis (same id),
+ * bound to a lease the controller keeps alive. When the controller dies the lease
+ * expires and the DB deletes the record, which reaches every subscriber as a
+ * `deleted` change.
+ */
+export const chassisLivenessSchema = z
+  .object({
+    ...baseFields,
+    /** When this controller incarnation registered. */
+    startedAt: timestampField,
+    /** Opaque incarnation id, new at each controller start. */
+    incarnation: z.string().min(1),
+    leaseTtlMs: z.number().int().positive(),
+  })
+  .strict();

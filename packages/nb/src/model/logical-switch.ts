@@ -1,0 +1,56 @@
+import { z } from 'zod';
+import { baseFields, issue } from './base.js';
+import { uniqueKeyField } from './fields.js';
+
+export const NETWORK_TYPES = ['vxlan', 'geneve', 'gre', 'vlan', 'flat'] as const;
+export type NetworkType = (typeof NETWORK_TYPES)[number];
+
+/** Inclusive segmentation id range per network type (flat has none). */
+export const SEGMENTATION_RANGES: Readonly<Record<Exclude<NetworkType, 'flat'>, readonly [number, number]>> = {
+  vxlan: [1, 0xffffff],
+  geneve: [1, 0xffffff],
+  gre: [1, 0xffffffff],
+  vlan: [1, 4094],
+};
+
+export function isTunnelType(t: NetworkType): t is 'vxlan' | 'geneve' | 'gre' {
+  return t === 'vxlan' || t === 'geneve' || t === 'gre';
+}
+
+/**
+ * A network (Neutron "network"). `key` is the small integer the pipeline puts in
+ * the metadata register. For tunnel types a null `segmentationId` means "use the
+ * key as the VNI"; vlan needs an id and a physical network, flat a physical network.
+ */
+export const logicalSwitchSchema = z
+  .object({
+    ...baseFields,
+    key: uniqueKeyField,
+    networkType: z.enum(NETWORK_TYPES).default('vxlan'),
+    segmentationId: z.number().int('must be an integer').nullable().default(null),
+    physicalNetwork: z.string().min(1, 'must not be empty').max(64, 'must be at most 64 characters').nullable().default(null),
+    mtu: z.number().int('must be an integer').min(68, 'must be at least 68').max(9216, 'must be at most 9216').default(1450),
+    /** Neutron router:external — usable as a router gateway and for floating IPs. */
+    external: z.boolean().default(false),
+    shared: z.boolean().default(false),
+    adminStateUp: z.boolean().default(true),
+    /** Default port_security_enabled of new ports on this network. */
+    portSecurityEnabled: z.boolean().default(true),
+  })
+  .strict()
+  .superRefine((ls, ctx) => {
+    const t = ls.networkType;
+    if (t === 'flat') {
+      if (ls.segmentationId !== null) issue(ctx, ['segmentationId'], 'must be empty for a flat network');
+    } else if (ls.segmentationId !== null) {
+      const [lo, hi] = SEGMENTATION_RANGES[t];
+      if (ls.segmentationId < lo || ls.segmentationId > hi) issue(ctx, ['segmentationId'], `must be ${lo}..${hi} for a ${t} network`);
+    } else if (t === 'vlan') {
+      issue(ctx, ['segmentationId'], 'is required for a vlan network (1..4094)');
+    }
+    if (t === 'vlan' || t === 'flat') {
+      if (ls.physicalNetwork === null) issue(ctx, ['physicalNetwork'], `is required for a ${t} network`);
+    } else if (ls.physicalNetwork !== null) {
+      issue(ctx, ['physicalNetwork'], `must be empty for a ${t} (tunnelled) network`);
+    }
+  });

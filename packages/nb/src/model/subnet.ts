@@ -1,0 +1,77 @@
+import { IpNetwork, compareIp, parseIp } from '@dragonflow/base';
+import { z } from 'zod';
+import { baseFields, issue } from './base.js';
+import { cidrField, ipField, uuidField } from './fields.js';
+
+export const IPV6_MODES = ['slaac', 'dhcpv6-stateful', 'dhcpv6-stateless'] as const;
+
+export const hostRouteSchema = z.object({ destination: cidrField, nexthop: ipField }).strict();
+export const allocationPoolSchema = z.object({ start: ipField, end: ipField }).strict();
+
+/**
+ * An IP subnet of a network. The CIDR, the network and the IP version never change
+ * after creation (NbApi refuses it), so ports can rely on them.
+ */
+export const subnetSchema = z
+  .object({
+    ...baseFields,
+    networkId: uuidField,
+    ipVersion: z.union([z.literal(4), z.literal(6)]),
+    cidr: cidrField,
+    /** Null: the subnet has no gateway. */
+    gatewayIp: ipField.nullable().default(null),
+    enableDhcp: z.boolean().default(true),
+    dnsNameservers: z.array(ipField).default([]),
+    hostRoutes: z.array(hostRouteSchema).default([]),
+    /** Ranges IPAM allocates from; empty means "the whole CIDR but the gateway". */
+    allocationPools: z.array(allocationPoolSchema).default([]),
+    ipv6AddressMode: z.enum(IPV6_MODES).nullable().default(null),
+    ipv6RaMode: z.enum(IPV6_MODES).nullable().default(null),
+  })
+  .strict()
+  .superRefine((s, ctx) => {
+    const net = IpNetwork.parse(s.cidr);
+    if (net.family !== s.ipVersion) {
+      issue(ctx, ['cidr'], `${s.cidr} is an IPv${net.family} network but ipVersion is ${s.ipVersion}`);
+      return;
+    }
+    const v4Edges = net.family === 4 && net.prefixLength <= 30;
+    if (s.gatewayIp !== null) {
+      const gw = parseIp(s.gatewayIp);
+      if (!net.contains(gw)) issue(ctx, ['gatewayIp'], `${s.gatewayIp} is outside ${s.cidr}`);
+      else if (v4Edges && (gw.equals(net.first) || gw.equals(net.last))) {
+        issue(ctx, ['gatewayIp'], `${s.gatewayIp} is the network or broadcast address of ${s.cidr}`);
+      }
+    }
+    if (net.family === 4 && (s.ipv6AddressMode !== null || s.ipv6RaMode !== null)) {
+      issue(ctx, [s.ipv6AddressMode !== null ? 'ipv6AddressMode' : 'ipv6RaMode'], 'only applies to IPv6 subnets');
+    }
+    const pools: { start: ReturnType<typeof parseIp>; end: ReturnType<typeof parseIp>; i: number }[] = [];
+    s.allocationPools.forEach((p, i) => {
+      const start = parseIp(p.start);
+      const end = parseIp(p.end);
+      if (!net.contains(start)) return issue(ctx, ['allocationPools', i, 'start'], `${p.start} is outside ${s.cidr}`);
+      if (!net.contains(end)) return issue(ctx, ['allocationPools', i, 'end'], `${p.end} is outside ${s.cidr}`);
+      if (compareIp(start, end) > 0) return issue(ctx, ['allocationPools', i], `start ${p.start} is after end ${p.end}`);
+      if (v4Edges && (start.equals(net.first) || end.equals(net.last))) {
+        return issue(ctx, ['allocationPools', i], `pool ${p.start}-${p.end} includes the network or broadcast address of ${s.cidr}`);
+      }
+      if (s.gatewayIp !== null) {
+        const gw = parseIp(s.gatewayIp);
+        if (compareIp(start, gw) <= 0 && compareIp(gw, end) <= 0) {
+          return issue(ctx, ['allocationPools', i], `pool ${p.start}-${p.end} contains the gateway ${s.gatewayIp}`);
+        }
+      }
+      for (const q of pools) {
+        if (compareIp(start, q.end) <= 0 && compareIp(q.start, end) <= 0) {
+          return issue(ctx, ['allocationPools', i], `pool ${p.start}-${p.end} overlaps allocationPools[${q.i}]`);
+        }
+      }
+      pools.push({ start, end, i });
+    });
+    s.hostRoutes.forEach((r, i) => {
+      const dst = IpNetwork.parse(r.destination);
+      if (dst.family !== s.ipVersion) issue(ctx, ['hostRoutes', i, 'destination'], `${r.destination} is not IPv${s.ipVersion}`);
+      if (parseIp(r.nexthop).family !== s.ipVersion) issue(ctx, ['hostRoutes', i, 'nexthop'], `${r.nexthop} is not IPv${s.ipVersion}`);
+    });
+  });
