@@ -341,8 +341,9 @@ export function writeAction(w: Writer, a: Action): void {
       }
       nxHeader(w, NXAST.CONTROLLER2);
       w.zeros(6);
-      if (a.maxLen !== undefined) putProp(w, NXAC2PT.MAX_LEN, (p) => p.u16(a.maxLen!));
-      if (a.controllerId !== undefined) putProp(w, NXAC2PT.CONTROLLER_ID, (p) => p.u16(a.controllerId!));
+      // Open vSwitch writes 16-bit properties as value + 2 zero bytes inside the length.
+      if (a.maxLen !== undefined) putProp(w, NXAC2PT.MAX_LEN, (p) => p.u16(a.maxLen!).zeros(2));
+      if (a.controllerId !== undefined) putProp(w, NXAC2PT.CONTROLLER_ID, (p) => p.u16(a.controllerId!).zeros(2));
       if (a.reason !== undefined) putProp(w, NXAC2PT.REASON, (p) => p.u8(a.reason!));
       if (a.userdata !== undefined) putProp(w, NXAC2PT.USERDATA, (p) => p.bytes(a.userdata!));
       if (a.pause) putProp(w, NXAC2PT.PAUSE, () => undefined);

@@ -3,7 +3,7 @@
  * extensions the project uses. No I/O, no DI: bytes in, plain typed objects out.
  */
 export { OfDecodeError, OfEncodeError, OfMatchError } from './errors.js';
-export { Reader, Writer } from './wire.js';
+export { Reader, Writer, bytesToHex, hexToBytes } from './wire.js';
 export * from './consts.js';
 export {
   OXM_FIELDS,
@@ -48,3 +48,6 @@ export type * from './messages.js';
 export { decodeMessage, encodeInto, encodeMessage, peekHeader, type EncodeOptions } from './codec.js';
 export { act, flowMod, inst, type FlowModInit } from './builders.js';
 export { ERROR_TYPES, ErrorType, describeOfError, errorCodeName, errorTypeName } from './error-codes.js';
+export { OfFramer } from './framer.js';
+export { actionsKey, canonicalAction, canonicalInstructions, canonicalMatch, flowIdentity, instructionsEqual, instructionsKey, matchKey, matchesEqual, type CanonicalEntry } from './canonical.js';
+export { formatAction, formatActions, formatFlow, formatInstructions, formatMatch, formatMessage, ovsFieldName, type PrintableFlow } from './print.js';

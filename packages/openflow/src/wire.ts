@@ -209,3 +209,21 @@ export class Reader {
 export function hex(n: number | bigint, width = 0): string {
   return '0x' + n.toString(16).padStart(width, '0');
 }
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+/** Lower-case hex of bytes, no separators. */
+export function bytesToHex(b: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < b.length; i++) s += HEX[b[i]!];
+  return s;
+}
+
+/** Bytes of a hex string (whitespace ignored). */
+export function hexToBytes(text: string): Uint8Array {
+  const t = text.replace(/\s+/g, '');
+  if (t.length % 2 !== 0 || /[^0-9a-f]/i.test(t)) throw new OfEncodeError(`'${text.slice(0, 40)}' is not an even-length hex string`);
+  const out = new Uint8Array(t.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(t.slice(i * 2, i * 2 + 2), 16);
+  return out;
+}
