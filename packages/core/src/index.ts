@@ -1,1 +1,54 @@
-export {};
+// ---- pipeline, reconciler and app runtime (the surface apps use) ----
+import 'reflect-metadata';
+export { inject, injectable } from 'tsyringe';
+export { CORE_API_VERSION, defineApp, isAppDescriptor, type AppDescriptor, type AppEventName, type AppHandlers, type AppProvider, type AppStage, type OptionsSchema } from './app/descriptor.js';
+export { AppFlows, AppTables, type AppContext, type AppEvents, type AppTopology, type Owner, type PacketOutSpec } from './app/context.js';
+export { APP_CONTEXT, APP_EVENTS, APP_FLOWS, APP_OPTIONS, APP_TABLES, CLOCK, LOGGER, PIPELINE, TOPOLOGY } from './app/tokens.js';
+export { validateApps, type AppCandidate, type LoadedApp } from './app/validate.js';
+export { findPackageDir, loadApps, resolveAppEntry, type AppConfigEntry, type LoadAppsOptions } from './app/loader.js';
+export { STAGES, CORE_APP, CORE_ONLY_STAGES, isStage, type Stage } from './pipeline/stages.js';
+export type { AllocatedTable, MissBehaviour, TableSpec } from './pipeline/tables.js';
+export { allocatePipeline, CORE_TABLES, MAX_TABLE_ID, PipelineMap, type AllocatedApp, type StageRange, type PipelineJson, type PipelineRequest } from './pipeline/allocator.js';
+export {
+  COOKIE_APP_MASK,
+  COOKIE_SLOT_MASK,
+  COOKIE_SLOT_SHIFT,
+  COOKIE_TAG_MASK,
+  CORE_SLOT,
+  FIXED_REGISTERS,
+  FLAG_FROM_PROVIDER,
+  FLAG_FROM_TUNNEL,
+  FLAG_ROUTED,
+  MAX_APP_SLOTS,
+  METADATA_NETWORK_MASK,
+  REG_DST_PORT,
+  REG_FLAGS,
+  REG_ROUTER,
+  REG_SRC_PORT,
+  SCRATCH_REGISTERS,
+  cookieSlot,
+  cookieTag,
+  makeCookie,
+  ownerHash,
+  type ScratchRegister,
+} from './pipeline/registers.js';
+export { flow, effectiveFlags, isEphemeral, type DesiredFlow, type FlowSpec, type TableRef } from './reconciler/flow.js';
+export { actionKey, flowIdentity, instructionsKey, matchFields, matchKey } from './reconciler/keys.js';
+export {
+  Reconciler,
+  switchGroupId,
+  type DesiredGroup,
+  type ExpiredFlow,
+  type FlushStats,
+  type OwnerId,
+  type ReconcilerError,
+  type ReconcilerOptions,
+} from './reconciler/reconciler.js';
+export type { BatchError, BatchOutcome, SwitchAsyncMessage, SwitchChannel, SwitchRequest } from './reconciler/switch.js';
+export { ControllerRuntime, type RuntimeOptions } from './runtime/runtime.js';
+export { AppHost } from './runtime/app-host.js';
+export { CoreFlows, PIPELINE_OWNER, coreAppDescriptor } from './runtime/core-app.js';
+export type { AppFlowRemoved, AppPacketIn, LocalBinding, LocalPortEvent, ModelChange, PortBindingInput, RemotePortEvent, SwitchEvent } from './runtime/events.js';
+export type { TopologyChange, TopologyReader, TopologySource, TopologyUpdate } from './runtime/topology.js';
+export { CoreMetrics } from './observe/metrics.js';
+export { silentLogger, type Logger } from './observe/logger.js';

@@ -1,0 +1,218 @@
+import { DfError, type Clock } from '@dragonflow/base';
+import { OFP_NO_BUFFER, OfPort, type Action } from '@dragonflow/openflow';
+import type { Observable } from 'rxjs';
+import type { Logger } from '../observe/logger.js';
+import type { CoreMetrics } from '../observe/metrics.js';
+import type { PipelineMap } from '../pipeline/allocator.js';
+import { ownerHash, type ScratchRegister } from '../pipeline/registers.js';
+import type { Stage } from '../pipeline/stages.js';
+import type { AllocatedTable } from '../pipeline/tables.js';
+import type { DesiredFlow, TableRef } from '../reconciler/flow.js';
+import { matchFields } from '../reconciler/keys.js';
+import { switchGroupId, type DesiredGroup, type OwnerId, type Reconciler } from '../reconciler/reconciler.js';
+import type { AppFlowRemoved, AppPacketIn, LocalBinding, LocalPortEvent, ModelChange, RemotePortEvent, SwitchEvent } from '../runtime/events.js';
+import type { TopologyReader } from '../runtime/topology.js';
+
+/**
+ * An owner of desired flows: `"port:<id>"`-style text, optionally with the model
+ * object's unique key (which then becomes the cookie's owner tag, so a flow on the
+ * switch names its object).
+ */
+export type Owner = string | { readonly id: string; readonly key: number };
+
+const ownerText = (o: Owner): string => (typeof o === 'string' ? o : o.id);
+
+/** An app's own tables, and where the rest of the pipeline is. */
+export class AppTables {
+  private readonly own = new Map<string, AllocatedTable>();
+
+  constructor(
+    readonly app: string,
+    private readonly pipeline: PipelineMap,
+  ) {
+    for (const t of pipeline.app(app).tables) this.own.set(t.name, t);
+  }
+
+  /** One of the app's tables, by the name it declared. */
+  ref(name: string): TableRef {
+    const t = this.own.get(name);
+    if (!t) throw new DfError('PIPELINE_NO_TABLE', `app '${this.app}' has no table '${name}' (declared: ${[...this.own.keys()].join(', ') || 'none'})`, { context: { app: this.app, table: name } });
+    return t;
+  }
+
+  id(name: string): number {
+    return this.ref(name).id;
+  }
+
+  /** The table after the app's table `name` in the chain (where its miss goes). */
+  next(name: string): number {
+    const t = this.own.get(name) ?? (this.ref(name) as AllocatedTable);
+    if (t.next === null) throw new DfError('PIPELINE_NO_TABLE', `table '${t.qualifiedName}' is the last table`);
+    return t.next;
+  }
+
+  /** Where a packet entering `stage` goes (the stage's first table, or the next non-empty stage's). */
+  stageEntry(stage: Stage): number {
+    return this.pipeline.stageEntry(stage);
+  }
+
+  /** The first table after `stage`. */
+  stageExit(stage: Stage): number {
+    return this.pipeline.stageExit(stage);
+  }
+
+  /** The app's tables in pipeline order. */
+  get all(): readonly TableRef[] {
+    return [...this.own.values()];
+  }
+
+  owns(tableId: number): boolean {
+    return this.pipeline.ownerOf(tableId) === this.app;
+  }
+
+  /** The scratch register the app declared as `name`. */
+  register(name: string): ScratchRegister {
+    const r = this.pipeline.app(this.app).registers[name];
+    if (!r) throw new DfError('PIPELINE_NO_REGISTER', `app '${this.app}' did not declare register '${name}'`, { context: { app: this.app, register: name } });
+    return r;
+  }
+}
+
+export interface PacketOutSpec {
+  readonly data: Uint8Array;
+  /** The port the packet is treated as arriving on (default OFPP_CONTROLLER). */
+  readonly inPort?: number;
+  /** Default: output to OFPP_TABLE, i.e. run the packet through the pipeline from table 0. */
+  readonly actions?: readonly Action[];
+}
+
+/** How an app hands its desired flows to the core. Only the core talks to the switch. */
+export class AppFlows {
+  constructor(
+    readonly app: string,
+    private readonly slot: number,
+    private readonly pipeline: PipelineMap,
+    private readonly reconciler: Reconciler,
+    private readonly metrics: CoreMetrics,
+    private readonly onReplace: (owner: string) => void = () => undefined,
+  ) {}
+
+  private ownerId(owner: Owner): OwnerId {
+    const text = ownerText(owner);
+    if (text.length === 0) throw new DfError('OWNER_INVALID', `app '${this.app}': an owner must be a non-empty string`);
+    return { app: this.app, slot: this.slot, owner: text, tag: typeof owner === 'string' ? ownerHash(owner) : owner.key >>> 0 };
+  }
+
+  /** Sets the complete desired flows (and groups) of `owner`, replacing the previous ones. */
+  replace(owner: Owner, flows: readonly DesiredFlow[], groups: readonly DesiredGroup[] = []): void {
+    for (const f of flows) this.check(f);
+    const id = this.ownerId(owner);
+    this.onReplace(id.owner);
+    this.reconciler.replace(id, flows, groups);
+  }
+
+  /** Drops every flow of `owner`. */
+  remove(owner: Owner): void {
+    const text = ownerText(owner);
+    this.onReplace(text);
+    this.reconciler.remove({ app: this.app, owner: text });
+  }
+
+  /** The owners this app currently has flows for. */
+  owners(): string[] {
+    return this.reconciler.ownersOf(this.app);
+  }
+
+  /** The desired flows of one owner. */
+  flowsOf(owner: Owner): DesiredFlow[] {
+    return this.reconciler.flowsOf(this.app, ownerText(owner));
+  }
+
+  /** The switch's id for the app's group `localId` (use it in `act.group()`). */
+  groupId(localId: number): number {
+    return switchGroupId(this.slot, localId);
+  }
+
+  /**
+   * Reactive install: makes `flows` the desired flows of `owner` and sends them to
+   * the switch at once, then (in the same ordered batch) the packet-out — so the
+   * punted packet goes through the pipeline after its flow is in. Resolves when the
+   * switch confirmed both.
+   */
+  async installNow(owner: Owner, flows: readonly DesiredFlow[], packetOut?: PacketOutSpec): Promise<void> {
+    for (const f of flows) this.check(f);
+    const id = this.ownerId(owner);
+    this.onReplace(id.owner);
+    await this.reconciler.installNow(id, flows, packetOut ? [this.packetOutRequest(packetOut)] : []);
+  }
+
+  /** Sends a packet (an ARP or ICMP reply, or a punted packet) through the switch. */
+  async packetOut(spec: PacketOutSpec): Promise<void> {
+    await this.reconciler.sendNow([this.packetOutRequest(spec)], this.app);
+  }
+
+  private packetOutRequest(spec: PacketOutSpec) {
+    return {
+      type: 'packet_out' as const,
+      bufferId: OFP_NO_BUFFER,
+      inPort: spec.inPort ?? OfPort.CONTROLLER,
+      actions: spec.actions ?? [{ type: 'output' as const, port: OfPort.TABLE }],
+      data: spec.data,
+    };
+  }
+
+  /** The Faucet rule: a flow must be in one of the app's tables and match only declared fields. */
+  private check(f: DesiredFlow): void {
+    const t = this.pipeline.tableById(f.table);
+    const refuse = (message: string, context: Record<string, unknown>): never => {
+      this.metrics.flowsRefused.inc({ app: this.app });
+      throw new DfError('FLOW_REFUSED', `app '${this.app}': ${message}`, { context: { app: this.app, table: t?.qualifiedName ?? f.table, ...context } });
+    };
+    if (!t || t.app !== this.app) {
+      refuse(`flow for table ${f.table}${t ? ` (${t.qualifiedName})` : ''}, which the app does not own`, {});
+    }
+    if (!Number.isInteger(f.priority) || f.priority < 0 || f.priority > 0xffff) refuse(`priority ${f.priority} is not 0..65535`, {});
+    const fields = matchFields(f.match);
+    if (f.priority === 0 && fields.length === 0) refuse(`a priority-0 catch-all in ${t!.qualifiedName} is the table's miss flow, which the core installs; declare 'miss' on the table instead`, {});
+    if (t!.match) {
+      for (const field of fields) {
+        if (!t!.match.has(field)) refuse(`table ${t!.qualifiedName} does not declare match field '${field}' (declared: ${[...t!.match].join(', ')})`, { field });
+      }
+    }
+    for (const i of f.instructions) {
+      if (i.type === 'goto_table' && i.tableId <= f.table) refuse(`goto_table ${i.tableId} from table ${f.table} goes backwards`, { goto: i.tableId });
+      if (i.type === 'goto_table' && !this.pipeline.tableById(i.tableId)) refuse(`goto_table ${i.tableId}: no such table`, { goto: i.tableId });
+    }
+  }
+}
+
+/** The typed event streams of one app (the same events its declarative handlers get). */
+export interface AppEvents {
+  readonly model$: Observable<ModelChange>;
+  readonly localPorts$: Observable<LocalPortEvent>;
+  readonly remotePorts$: Observable<RemotePortEvent>;
+  readonly packetIn$: Observable<AppPacketIn>;
+  readonly flowRemoved$: Observable<AppFlowRemoved>;
+  readonly switch$: Observable<SwitchEvent>;
+}
+
+/** The local view apps read: model objects plus the ports bound on this chassis. */
+export interface AppTopology extends TopologyReader {
+  /** This chassis' id (the NB Chassis object's id). */
+  readonly chassisId: string;
+  /** Ports bound on this chassis' br-int. */
+  localBindings(): readonly LocalBinding[];
+  localBinding(portId: string): LocalBinding | undefined;
+}
+
+/** Everything the runtime gives one app. Also injectable piecewise by token. */
+export interface AppContext<O = unknown> {
+  readonly name: string;
+  readonly options: O;
+  readonly tables: AppTables;
+  readonly flows: AppFlows;
+  readonly topology: AppTopology;
+  readonly events: AppEvents;
+  readonly clock: Clock;
+  readonly log: Logger;
+}

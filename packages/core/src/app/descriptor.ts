@@ -1,0 +1,106 @@
+import type { TableName } from '@dragonflow/nb';
+import type { InjectionToken } from 'tsyringe';
+import type { Stage } from '../pipeline/stages.js';
+import type { TableSpec } from '../pipeline/tables.js';
+import type { AppFlowRemoved, AppPacketIn, LocalPortEvent, ModelChange, RemotePortEvent, SwitchEvent } from '../runtime/events.js';
+import type { AppContext } from './context.js';
+
+/** The version of the API apps are written against; descriptors give a semver range for it. */
+export const CORE_API_VERSION = '1.0.0';
+
+/** The stages an app may put tables in (dispatch belongs to the core). */
+export type AppStage = Exclude<Stage, 'dispatch'>;
+
+/**
+ * Validates an app's options from the controller config. Any zod schema fits
+ * (`z.object({...})`); so does anything with the same `safeParse` shape.
+ */
+export interface OptionsSchema<T> {
+  safeParse(input: unknown): { success: true; data: T } | { success: false; error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] } };
+}
+
+/** A DI registration in the app's own child container. */
+export type AppProvider =
+  | { readonly provide: InjectionToken<unknown>; readonly useValue: unknown }
+  | { readonly provide: InjectionToken<unknown>; readonly useClass: new (...args: never[]) => unknown }
+  | { readonly provide: InjectionToken<unknown>; readonly useFactory: (resolve: <T>(token: InjectionToken<T>) => T) => unknown };
+
+type Handler<A, E> = (app: A, event: E, ctx: AppContext) => void | Promise<void>;
+
+/**
+ * Declarative event handlers. The runtime calls them one at a time per app, in
+ * event order. A handler that throws is contained: counted, logged with the event,
+ * and the app's flows are recomputed with `resync`; other apps carry on.
+ */
+export interface AppHandlers<A> {
+  /** A watched model object was created, updated or deleted. */
+  readonly modelChanged?: Handler<A, ModelChange>;
+  readonly localPortBound?: Handler<A, LocalPortEvent>;
+  readonly localPortUpdated?: Handler<A, LocalPortEvent>;
+  readonly localPortUnbound?: Handler<A, LocalPortEvent>;
+  /** A port bound to another chassis was added, changed or removed. */
+  readonly remotePortChanged?: Handler<A, RemotePortEvent>;
+  /** A packet punted from one of this app's tables (never another app's). */
+  readonly packetIn?: Handler<A, AppPacketIn>;
+  /** One of this app's timeout flows was removed by the switch (it has left the desired state). */
+  readonly flowRemoved?: Handler<A, AppFlowRemoved>;
+  readonly switchConnected?: Handler<A, SwitchEvent>;
+  readonly switchDisconnected?: Handler<A, SwitchEvent>;
+}
+
+export type AppEventName = keyof AppHandlers<unknown>;
+
+/** What an app package's default export describes. Build it with `defineApp`. */
+export interface AppDescriptor<A extends object = object, O = unknown> {
+  /** Short name: table names (`<name>.<table>`), cookies, logs and metrics use it. */
+  readonly name: string;
+  /** The @dragonflow/core API versions this app works with (a semver range, e.g. '^1.0.0'). */
+  readonly coreApi: string;
+  readonly description?: string;
+  /** App names that must also be loaded. */
+  readonly requires?: readonly string[];
+  /** App names that must not be loaded together with this one. */
+  readonly conflicts?: readonly string[];
+  /** Named tables per stage, in the order packets should visit them. */
+  readonly tables?: { readonly [S in AppStage]?: readonly TableSpec[] };
+  /** Names of scratch registers the app needs (each gets its own reg). */
+  readonly registers?: readonly string[];
+  /** Model tables whose changes the app receives (`modelChanged`). */
+  readonly watches?: readonly TableName[];
+  /** Schema of the app's options in the controller config. */
+  readonly options?: OptionsSchema<O>;
+  /** Packet-ins buffered for the app before new ones are dropped (default 1024). */
+  readonly packetInBuffer?: number;
+  readonly providers?: readonly AppProvider[];
+  /** The app class, built by the app's child container (`@injectable()`, `@inject(TOKEN)` on every parameter). */
+  readonly app: new (...args: never[]) => A;
+  readonly handlers?: AppHandlers<A>;
+  /**
+   * Full recompute: replace the desired flows of every owner from the current
+   * topology. Called at start (from a complete snapshot), after a handler threw,
+   * and when the topology was reloaded. Owners the app does not set again are removed.
+   */
+  readonly resync: (app: A, ctx: AppContext) => void | Promise<void>;
+  /** Called when the runtime stops. */
+  readonly stop?: (app: A) => void | Promise<void>;
+}
+
+/**
+ * Declares an app. The result is the package's default export:
+ *
+ * ```ts
+ * export default defineApp({ name: 'port-counters', coreApi: '^1.0.0', app: PortCounters,
+ *   tables: { 'ingress-security': [{ name: 'count', match: ['in_port'] }] },
+ *   resync: (app) => app.recompute(), handlers: { localPortBound: (app, ev) => app.portUp(ev) } });
+ * ```
+ */
+export function defineApp<A extends object, O = unknown>(descriptor: AppDescriptor<A, O>): AppDescriptor<A, O> {
+  return Object.freeze({ ...descriptor });
+}
+
+/** Whether a value looks like an app descriptor (what the loader checks an import for). */
+export function isAppDescriptor(v: unknown): v is AppDescriptor {
+  if (typeof v !== 'object' || v === null) return false;
+  const d = v as Record<string, unknown>;
+  return typeof d['name'] === 'string' && typeof d['coreApi'] === 'string' && typeof d['app'] === 'function' && typeof d['resync'] === 'function';
+}

@@ -1,0 +1,86 @@
+/**
+ * Registers, metadata and cookie bits: declared here and nowhere else
+ * (docs/pipeline.md, "Registers and metadata" and "Cookies").
+ */
+import type { OxmFieldName } from '@dragonflow/openflow';
+
+/** reg4: pipeline flags (FLAG_* bits). */
+export const REG_FLAGS = 'reg4' satisfies OxmFieldName;
+/** reg5: unique key of the LogicalRouter routing the packet (l3 stage). */
+export const REG_ROUTER = 'reg5' satisfies OxmFieldName;
+/** reg6: unique key of the LogicalPort the packet came from (0 from a tunnel). */
+export const REG_SRC_PORT = 'reg6' satisfies OxmFieldName;
+/** reg7: unique key of the LogicalPort the packet goes to. */
+export const REG_DST_PORT = 'reg7' satisfies OxmFieldName;
+
+/** metadata low 32 bits: unique key of the packet's current LogicalSwitch; 0 = none. */
+export const METADATA_NETWORK_MASK = 0xffff_ffffn;
+
+/** Bits of REG_FLAGS. */
+export const FLAG_FROM_TUNNEL = 0x1;
+export const FLAG_FROM_PROVIDER = 0x2;
+export const FLAG_ROUTED = 0x4;
+
+/** Registers handed to apps that declare a need, exclusively, in config order. */
+export const SCRATCH_REGISTERS = [
+  'reg0',
+  'reg1',
+  'reg2',
+  'reg3',
+  'reg8',
+  'reg9',
+  'reg10',
+  'reg11',
+  'reg12',
+  'reg13',
+  'reg14',
+  'reg15',
+] as const satisfies readonly OxmFieldName[];
+export type ScratchRegister = (typeof SCRATCH_REGISTERS)[number];
+
+/** Registers and metadata with a fixed meaning, for `df pipeline` and the docs. */
+export const FIXED_REGISTERS: readonly { field: string; name: string; meaning: string }[] = [
+  { field: 'metadata[0..31]', name: 'network key', meaning: 'unique key of the current LogicalSwitch; 0 = none' },
+  { field: REG_FLAGS, name: 'flags', meaning: 'bit 0 FROM_TUNNEL, bit 1 FROM_PROVIDER, bit 2 ROUTED' },
+  { field: REG_ROUTER, name: 'router key', meaning: 'unique key of the LogicalRouter routing the packet' },
+  { field: REG_SRC_PORT, name: 'source port key', meaning: 'unique key of the LogicalPort the packet came from' },
+  { field: REG_DST_PORT, name: 'destination port key', meaning: 'unique key of the LogicalPort the packet goes to' },
+];
+
+// ---------- cookies ----------
+
+/** cookie = app slot (bits 63–56) | owner tag (bits 31–0); bits 55–32 are zero. */
+export const COOKIE_SLOT_SHIFT = 56n;
+export const COOKIE_SLOT_MASK = 0xff00_0000_0000_0000n;
+export const COOKIE_TAG_MASK = 0xffff_ffffn;
+/** The core's cookie slot; apps get 1.. in config order. */
+export const CORE_SLOT = 0;
+export const MAX_APP_SLOTS = 255;
+
+export function makeCookie(slot: number, tag: number): bigint {
+  return (BigInt(slot & 0xff) << COOKIE_SLOT_SHIFT) | BigInt(tag >>> 0);
+}
+
+export function cookieSlot(cookie: bigint): number {
+  return Number((cookie & COOKIE_SLOT_MASK) >> COOKIE_SLOT_SHIFT);
+}
+
+export function cookieTag(cookie: bigint): number {
+  return Number(cookie & COOKIE_TAG_MASK);
+}
+
+/** The cookie mask that selects every flow of one app slot (for flow-stats and deletes). */
+export const COOKIE_APP_MASK = COOKIE_SLOT_MASK;
+
+/**
+ * A stable 32-bit tag for an owner string (FNV-1a), used when the owner is not a
+ * single model object with a unique key.
+ */
+export function ownerHash(owner: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < owner.length; i++) {
+    h ^= owner.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}

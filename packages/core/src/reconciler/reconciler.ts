@@ -1,0 +1,697 @@
+import { DfError, describeError } from '@dragonflow/base';
+import { FlowModFlags, OFP_NO_BUFFER, OfGroup, OfPort, describeOfError, type Bucket, type ErrorMsg, type FlowRemoved, type FlowStats, type GroupDesc, type GroupType, type Match } from '@dragonflow/openflow';
+import { BehaviorSubject, Subject, filter, firstValueFrom, type Observable } from 'rxjs';
+import { CoreMetrics } from '../observe/metrics.js';
+import { silentLogger, type Logger } from '../observe/logger.js';
+import { makeCookie } from '../pipeline/registers.js';
+import { effectiveFlags, isEphemeral, type DesiredFlow } from './flow.js';
+import { actionKey, flowIdentity, instructionsKey } from './keys.js';
+import type { BatchError, SwitchChannel, SwitchRequest } from './switch.js';
+
+/** Who desires a set of flows: an app (by name and cookie slot) and one of its owners. */
+export interface OwnerId {
+  readonly app: string;
+  readonly slot: number;
+  /** `port:<id>`, `network:<id>`, … */
+  readonly owner: string;
+  /** The owner tag in the cookie's low 32 bits. */
+  readonly tag: number;
+}
+
+/** A group an app wants; `groupId` is the app-local id (0..2^24-1). */
+export interface DesiredGroup {
+  readonly groupId: number;
+  readonly groupType: GroupType;
+  readonly buckets: readonly Bucket[];
+}
+
+interface OwnerRecord {
+  readonly id: OwnerId;
+  readonly cookie: bigint;
+  keys: string[];
+  groups: number[];
+}
+
+interface DesiredEntry {
+  readonly key: string;
+  readonly flow: DesiredFlow;
+  readonly owner: OwnerRecord;
+  readonly actions: string;
+  readonly flags: number;
+}
+
+interface InstalledEntry {
+  readonly table: number;
+  readonly priority: number;
+  readonly match: Match;
+  readonly cookie: bigint;
+  readonly actions: string;
+  readonly idle: number;
+  readonly hard: number;
+  readonly flags: number;
+}
+
+interface DesiredGroupEntry {
+  readonly owner: OwnerRecord;
+  readonly group: DesiredGroup;
+  readonly switchId: number;
+  readonly key: string;
+}
+
+type Op =
+  | { readonly kind: 'flow'; readonly key: string; readonly request: SwitchRequest; readonly owner?: OwnerRecord }
+  | { readonly kind: 'group'; readonly groupId: number; readonly request: SwitchRequest; readonly owner?: OwnerRecord }
+  | { readonly kind: 'packet_out'; readonly request: SwitchRequest; readonly owner?: OwnerRecord };
+
+/** An error the switch reported, with the flow (or group) and owner behind it. */
+export interface ReconcilerError {
+  readonly app: string | undefined;
+  readonly owner: string | undefined;
+  readonly request: SwitchRequest;
+  readonly error: ErrorMsg;
+  readonly message: string;
+}
+
+/** An ephemeral (timeout) flow the switch removed; it has left the desired state. */
+export interface ExpiredFlow {
+  readonly app: string;
+  readonly owner: string;
+  readonly flow: DesiredFlow;
+  readonly reason: number;
+  readonly packetCount: bigint;
+  readonly byteCount: bigint;
+}
+
+export interface ReconcilerOptions {
+  readonly metrics?: CoreMetrics;
+  readonly logger?: Logger;
+  /** Flow-mods per barrier. */
+  readonly batchSize?: number;
+  /** Batches in flight before waiting for their barriers. */
+  readonly maxInFlight?: number;
+}
+
+/** Counts of what a flush sent, for tests and benchmarks. */
+export interface FlushStats {
+  adds: number;
+  modifies: number;
+  deletes: number;
+  groupMods: number;
+  batches: number;
+}
+
+/** Groups apps use carry their cookie slot in the top 8 bits of the id. */
+export function switchGroupId(slot: number, localId: number): number {
+  if (!Number.isInteger(localId) || localId < 0 || localId > 0xffffff) throw new DfError('GROUP_INVALID', `group id ${localId} must be 0..16777215`, { context: { groupId: localId } });
+  return ((slot << 24) | localId) >>> 0;
+}
+
+function groupKey(type: GroupType, buckets: readonly Bucket[]): string {
+  return `${type}|${buckets.map((b) => `${b.weight}:${b.watchPort}:${b.watchGroup}:${b.actions.map(actionKey).join(',')}`).join('|')}`;
+}
+
+/**
+ * Keeps the desired flows (by owner) and the installed flows (as read back from the
+ * switch and then tracked), and sends only the difference: ADD for a new flow or a
+ * changed cookie/timeout, MODIFY_STRICT when only the instructions changed (counters
+ * survive), DELETE_STRICT for a flow nobody desires. Batches end with a barrier;
+ * errors come back matched to the flow that caused them.
+ *
+ * Nothing is sent until the desired state is complete (`setComplete`): a restart
+ * first reads the switch, waits for the apps to compute everything from a full
+ * topology snapshot, then fixes only what differs — with nothing changed, zero
+ * flow-mods.
+ */
+export class Reconciler {
+  private readonly owners = new Map<string, OwnerRecord>();
+  private readonly byCookie = new Map<bigint, OwnerRecord>();
+  private readonly desired = new Map<string, DesiredEntry>();
+  private readonly shadowed = new Map<string, DesiredEntry[]>();
+  private installed = new Map<string, InstalledEntry>();
+  private dirty = new Set<string>();
+  private readonly desiredGroups = new Map<number, DesiredGroupEntry>();
+  private installedGroups = new Map<number, string>();
+  private dirtyGroups = new Set<number>();
+
+  private channel: SwitchChannel | undefined;
+  /** Bumped on every attach/detach: work from an older connection is discarded. */
+  private generation = 0;
+  private readSynced = false;
+  private complete = false;
+  private desiredRevision = 0;
+  private flushing: Promise<void> | undefined;
+  private flushAgain = false;
+  private flushScheduled = false;
+
+  private readonly synced = new BehaviorSubject<number>(-1);
+  private readonly errorsSubject = new Subject<ReconcilerError>();
+  private readonly expiredSubject = new Subject<ExpiredFlow>();
+  private readonly metrics: CoreMetrics;
+  private readonly log: Logger;
+  private readonly batchSize: number;
+  private readonly maxInFlight: number;
+  readonly totals: FlushStats = { adds: 0, modifies: 0, deletes: 0, groupMods: 0, batches: 0 };
+
+  constructor(options: ReconcilerOptions = {}) {
+    this.metrics = options.metrics ?? new CoreMetrics();
+    this.log = options.logger ?? silentLogger();
+    this.batchSize = options.batchSize ?? 1000;
+    this.maxInFlight = options.maxInFlight ?? 8;
+  }
+
+  // ---------------- desired state ----------------
+
+  /**
+   * Sets the complete desired flows (and groups) of one owner, replacing what it
+   * had. Throws (and changes nothing) when two of the flows have the same identity.
+   * A flow another owner already desires is reported as a conflict and held back
+   * until that owner lets go of it.
+   */
+  replace(id: OwnerId, flows: readonly DesiredFlow[], groups: readonly DesiredGroup[] = []): void {
+    const ownerKey = `${id.app}\u0000${id.owner}`;
+    const entries = new Map<string, { flow: DesiredFlow; actions: string; flags: number }>();
+    for (const f of flows) {
+      const key = flowIdentity(f.table, f.priority, f.match);
+      if (entries.has(key)) {
+        throw new DfError('FLOW_DUPLICATE', `owner '${id.owner}' of app '${id.app}' desires two flows with the same table, priority and match (${key})`, {
+          context: { app: id.app, owner: id.owner, flow: key },
+        });
+      }
+      entries.set(key, { flow: f, actions: instructionsKey(f.instructions), flags: effectiveFlags(f) });
+    }
+    const groupIds = new Set<number>();
+    for (const g of groups) {
+      if (groupIds.has(g.groupId)) throw new DfError('GROUP_DUPLICATE', `owner '${id.owner}' of app '${id.app}' desires group ${g.groupId} twice`, { context: { app: id.app, owner: id.owner } });
+      groupIds.add(g.groupId);
+      switchGroupId(id.slot, g.groupId);
+    }
+    let rec = this.owners.get(ownerKey);
+    if (!rec) {
+      if (entries.size === 0 && groups.length === 0) return;
+      rec = { id, cookie: makeCookie(id.slot, id.tag), keys: [], groups: [] };
+      this.owners.set(ownerKey, rec);
+      if (!this.byCookie.has(rec.cookie)) this.byCookie.set(rec.cookie, rec);
+    }
+    for (const key of rec.keys) if (!entries.has(key)) this.release(key, rec);
+    for (const [key, e] of entries) this.claim(key, { key, owner: rec, ...e });
+    rec.keys = [...entries.keys()];
+
+    for (const gid of rec.groups) if (!groupIds.has(gid)) this.releaseGroup(switchGroupId(id.slot, gid), rec);
+    for (const g of groups) {
+      const switchId = switchGroupId(id.slot, g.groupId);
+      const cur = this.desiredGroups.get(switchId);
+      if (cur && cur.owner !== rec) {
+        this.reportConflict(`group:${switchId}`, cur.owner, rec);
+        continue;
+      }
+      const key = groupKey(g.groupType, g.buckets);
+      if (!cur || cur.key !== key) {
+        this.desiredGroups.set(switchId, { owner: rec, group: g, switchId, key });
+        this.dirtyGroups.add(switchId);
+      }
+    }
+    rec.groups = [...groupIds];
+    if (rec.keys.length === 0 && rec.groups.length === 0) this.dropOwner(rec);
+    this.metrics.desiredFlows.set(this.desired.size);
+    this.scheduleFlush();
+  }
+
+  /** Drops every flow and group of one owner. */
+  remove(id: Pick<OwnerId, 'app' | 'owner'>): void {
+    const rec = this.owners.get(`${id.app}\u0000${id.owner}`);
+    if (!rec) return;
+    this.replace(rec.id, [], []);
+  }
+
+  private dropOwner(rec: OwnerRecord): void {
+    this.owners.delete(`${rec.id.app}\u0000${rec.id.owner}`);
+    if (this.byCookie.get(rec.cookie) === rec) this.byCookie.delete(rec.cookie);
+  }
+
+  /** The app and owner a cookie names (owner tags may collide for hashed owners: then the first one). */
+  ownerOfCookie(cookie: bigint): { app: string; owner: string } | undefined {
+    const rec = this.byCookie.get(cookie);
+    return rec ? { app: rec.id.app, owner: rec.id.owner } : undefined;
+  }
+
+  /** Owners of one app that currently desire something. */
+  ownersOf(app: string): string[] {
+    const out: string[] = [];
+    for (const rec of this.owners.values()) if (rec.id.app === app) out.push(rec.id.owner);
+    return out;
+  }
+
+  /** The desired flows of one owner (for tests and `df flows`). */
+  flowsOf(app: string, owner: string): DesiredFlow[] {
+    const rec = this.owners.get(`${app}\u0000${owner}`);
+    return rec ? rec.keys.map((k) => this.entryOf(k, rec)?.flow).filter((f): f is DesiredFlow => f !== undefined) : [];
+  }
+
+  /** Which app and owner desire the flow with this identity (for traces). */
+  ownerOfFlow(table: number, priority: number, match: Match): { app: string; owner: string } | undefined {
+    const e = this.desired.get(flowIdentity(table, priority, match));
+    return e ? { app: e.owner.id.app, owner: e.owner.id.owner } : undefined;
+  }
+
+  /** Number of flows in the desired state. */
+  get desiredCount(): number {
+    return this.desired.size;
+  }
+
+  /** Number of flows believed installed. */
+  get installedCount(): number {
+    return this.installed.size;
+  }
+
+  /** Every desired flow with its cookie (for the app contract suite and `df flows`). */
+  *desiredFlows(): IterableIterator<{ app: string; owner: string; cookie: bigint; flow: DesiredFlow }> {
+    for (const e of this.desired.values()) yield { app: e.owner.id.app, owner: e.owner.id.owner, cookie: e.owner.cookie, flow: e.flow };
+  }
+
+  private entryOf(key: string, rec: OwnerRecord): DesiredEntry | undefined {
+    const e = this.desired.get(key);
+    if (e?.owner === rec) return e;
+    return this.shadowed.get(key)?.find((s) => s.owner === rec);
+  }
+
+  private claim(key: string, e: DesiredEntry): void {
+    const cur = this.desired.get(key);
+    if (!cur) {
+      this.desired.set(key, e);
+      this.dirty.add(key);
+      return;
+    }
+    if (cur.owner === e.owner) {
+      if (cur.actions !== e.actions || cur.flags !== e.flags || (cur.flow.idleTimeout ?? 0) !== (e.flow.idleTimeout ?? 0) || (cur.flow.hardTimeout ?? 0) !== (e.flow.hardTimeout ?? 0)) {
+        this.desired.set(key, e);
+        this.dirty.add(key);
+      } else if (cur.flow !== e.flow) {
+        this.desired.set(key, e);
+      }
+      return;
+    }
+    const list = this.shadowed.get(key) ?? [];
+    const i = list.findIndex((s) => s.owner === e.owner);
+    if (i >= 0) {
+      list[i] = e;
+      return;
+    }
+    list.push(e);
+    this.shadowed.set(key, list);
+    this.reportConflict(key, cur.owner, e.owner);
+  }
+
+  private release(key: string, rec: OwnerRecord): void {
+    const cur = this.desired.get(key);
+    const waiting = this.shadowed.get(key);
+    if (cur?.owner === rec) {
+      const next = waiting?.shift();
+      if (waiting && waiting.length === 0) this.shadowed.delete(key);
+      if (next) this.desired.set(key, next);
+      else this.desired.delete(key);
+      this.dirty.add(key);
+    } else if (waiting) {
+      const rest = waiting.filter((s) => s.owner !== rec);
+      if (rest.length) this.shadowed.set(key, rest);
+      else this.shadowed.delete(key);
+    }
+  }
+
+  private releaseGroup(switchId: number, rec: OwnerRecord): void {
+    if (this.desiredGroups.get(switchId)?.owner === rec) {
+      this.desiredGroups.delete(switchId);
+      this.dirtyGroups.add(switchId);
+    }
+  }
+
+  private reportConflict(what: string, holder: OwnerRecord, other: OwnerRecord): void {
+    this.metrics.conflicts.inc({ app: other.id.app });
+    this.log.error(
+      { flow: what, holder: `${holder.id.app}/${holder.id.owner}`, other: `${other.id.app}/${other.id.owner}` },
+      'two owners desire the same flow; the second is held back until the first lets go',
+    );
+  }
+
+  /**
+   * The apps have computed their desired state from a complete topology snapshot
+   * (and every change up to `revision`). Until the first call nothing is sent.
+   */
+  setComplete(revision: number): void {
+    this.complete = true;
+    this.markRevision(revision);
+  }
+
+  /** Every change up to `revision` is in the desired state. */
+  markRevision(revision: number): void {
+    if (revision > this.desiredRevision) this.desiredRevision = revision;
+    this.scheduleFlush();
+  }
+
+  get isComplete(): boolean {
+    return this.complete;
+  }
+
+  // ---------------- switch ----------------
+
+  /**
+   * A switch connected (or reconnected): read back what it has, then, once the
+   * desired state is complete, fix only what differs.
+   */
+  async attach(channel: SwitchChannel): Promise<void> {
+    this.channel = channel;
+    const generation = ++this.generation;
+    this.readSynced = false;
+    const [flows, groups] = await Promise.all([channel.dumpFlows(), channel.dumpGroups()]);
+    if (generation !== this.generation) return;
+    this.loadInstalled(flows, groups);
+    this.readSynced = true;
+    this.log.info({ datapathId: channel.datapathId.toString(16), flows: flows.length, groups: groups.length }, 'read back the installed flows');
+    this.scheduleFlush();
+  }
+
+  /** The switch went away; what it has is unknown until the next attach. */
+  detach(channel?: SwitchChannel): void {
+    if (channel && channel !== this.channel) return;
+    this.channel = undefined;
+    this.generation++;
+    this.readSynced = false;
+  }
+
+  get attached(): boolean {
+    return this.channel !== undefined && this.readSynced;
+  }
+
+  private loadInstalled(flows: readonly FlowStats[], groups: readonly GroupDesc[]): void {
+    this.installed = new Map();
+    for (const f of flows) {
+      this.installed.set(flowIdentity(f.tableId, f.priority, f.match), {
+        table: f.tableId,
+        priority: f.priority,
+        match: f.match,
+        cookie: f.cookie,
+        actions: instructionsKey(f.instructions),
+        idle: f.idleTimeout,
+        hard: f.hardTimeout,
+        flags: f.flags,
+      });
+    }
+    this.installedGroups = new Map(groups.map((g) => [g.groupId, groupKey(g.groupType, g.buckets)]));
+    // An ephemeral flow the switch no longer has expired while we were away.
+    for (const [key, e] of [...this.desired]) {
+      if (isEphemeral(e.flow) && !this.installed.has(key)) this.expire(key, e, 0, 0n, 0n);
+    }
+    this.dirty = new Set([...this.desired.keys(), ...this.installed.keys()]);
+    this.dirtyGroups = new Set([...this.desiredGroups.keys(), ...this.installedGroups.keys()]);
+    this.metrics.installedFlows.set(this.installed.size);
+  }
+
+  /** The switch removed a flow (idle/hard timeout or a delete): forget it, and if it was ephemeral, drop it from the desired state. */
+  handleFlowRemoved(msg: FlowRemoved): ExpiredFlow | undefined {
+    const key = flowIdentity(msg.tableId, msg.priority, msg.match);
+    const inst = this.installed.get(key);
+    if (inst && inst.cookie === msg.cookie) this.installed.delete(key);
+    this.metrics.installedFlows.set(this.installed.size);
+    const e = this.desired.get(key);
+    if (!e) return undefined;
+    if (isEphemeral(e.flow) && e.owner.cookie === msg.cookie) return this.expire(key, e, msg.reason, msg.packetCount, msg.byteCount);
+    // A permanent flow vanished (someone deleted it): put it back.
+    this.dirty.add(key);
+    this.scheduleFlush();
+    return undefined;
+  }
+
+  private expire(key: string, e: DesiredEntry, reason: number, packetCount: bigint, byteCount: bigint): ExpiredFlow {
+    const rec = e.owner;
+    rec.keys = rec.keys.filter((k) => k !== key);
+    this.release(key, rec);
+    this.dirty.delete(key);
+    if (rec.keys.length === 0 && rec.groups.length === 0) this.dropOwner(rec);
+    const out = { app: rec.id.app, owner: rec.id.owner, flow: e.flow, reason, packetCount, byteCount };
+    this.expiredSubject.next(out);
+    this.metrics.desiredFlows.set(this.desired.size);
+    return out;
+  }
+
+  // ---------------- sending ----------------
+
+  /** Resolves when every change marked so far is on the switch (or there is no switch to send to). */
+  async flush(): Promise<void> {
+    for (;;) {
+      if (this.flushing) {
+        this.flushAgain = true;
+        await this.flushing;
+        continue;
+      }
+      if (!this.canSend() || (this.dirty.size === 0 && this.dirtyGroups.size === 0 && this.synced.value >= this.desiredRevision)) return;
+      this.flushing = this.runFlush().finally(() => {
+        this.flushing = undefined;
+      });
+      await this.flushing;
+      if (!this.flushAgain) return;
+      this.flushAgain = false;
+    }
+  }
+
+  private canSend(): boolean {
+    return this.complete && this.channel !== undefined && this.readSynced;
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled || !this.canSend()) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.flush().catch((err: unknown) => this.log.error({ err: describeError(err) }, 'flush failed'));
+    });
+  }
+
+  private async runFlush(): Promise<void> {
+    while (this.canSend() && (this.dirty.size > 0 || this.dirtyGroups.size > 0 || this.synced.value < this.desiredRevision)) {
+      const channel = this.channel!;
+      const generation = this.generation;
+      const revision = this.desiredRevision;
+      const ops = this.computeOps();
+      const ok = await this.send(channel, generation, ops);
+      if (!ok) return;
+      if (revision > this.synced.value) {
+        this.synced.next(revision);
+        this.metrics.syncedRevision.set(revision);
+      }
+    }
+  }
+
+  /** Turns the dirty keys into requests, updating the installed state as if they succeed. */
+  private computeOps(): Op[] {
+    const groupAdds: Op[] = [];
+    const groupDeletes: Op[] = [];
+    for (const gid of this.dirtyGroups) {
+      const d = this.desiredGroups.get(gid);
+      const inst = this.installedGroups.get(gid);
+      if (d && inst === undefined) {
+        groupAdds.push({ kind: 'group', groupId: gid, owner: d.owner, request: { type: 'group_mod', command: 'add', groupType: d.group.groupType, groupId: gid, buckets: d.group.buckets } });
+        this.installedGroups.set(gid, d.key);
+      } else if (d && inst !== d.key) {
+        groupAdds.push({ kind: 'group', groupId: gid, owner: d.owner, request: { type: 'group_mod', command: 'modify', groupType: d.group.groupType, groupId: gid, buckets: d.group.buckets } });
+        this.installedGroups.set(gid, d.key);
+      } else if (!d && inst !== undefined) {
+        groupDeletes.push({ kind: 'group', groupId: gid, request: { type: 'group_mod', command: 'delete', groupType: 'all', groupId: gid, buckets: [] } });
+        this.installedGroups.delete(gid);
+      }
+    }
+    this.dirtyGroups.clear();
+
+    const changes: Op[] = [];
+    const deletes: Op[] = [];
+    for (const key of this.dirty) {
+      const d = this.desired.get(key);
+      const inst = this.installed.get(key);
+      if (d) {
+        const f = d.flow;
+        const idle = f.idleTimeout ?? 0;
+        const hard = f.hardTimeout ?? 0;
+        let command: 'add' | 'modify_strict' | undefined;
+        if (!inst || inst.cookie !== d.owner.cookie || inst.idle !== idle || inst.hard !== hard || (inst.flags & FlowModFlags.SEND_FLOW_REM) !== (d.flags & FlowModFlags.SEND_FLOW_REM)) {
+          command = 'add';
+        } else if (inst.actions !== d.actions) {
+          command = 'modify_strict';
+        }
+        if (command) {
+          changes.push({
+            kind: 'flow',
+            key,
+            owner: d.owner,
+            request: {
+              type: 'flow_mod',
+              command,
+              cookie: d.owner.cookie,
+              cookieMask: 0n,
+              tableId: f.table,
+              idleTimeout: idle,
+              hardTimeout: hard,
+              priority: f.priority,
+              bufferId: OFP_NO_BUFFER,
+              outPort: OfPort.ANY,
+              outGroup: OfGroup.ANY,
+              flags: d.flags,
+              match: f.match,
+              instructions: f.instructions,
+            },
+          });
+          this.installed.set(key, { table: f.table, priority: f.priority, match: f.match, cookie: d.owner.cookie, actions: d.actions, idle, hard, flags: d.flags });
+        }
+      } else if (inst) {
+        deletes.push({
+          kind: 'flow',
+          key,
+          request: {
+            type: 'flow_mod',
+            command: 'delete_strict',
+            cookie: 0n,
+            cookieMask: 0n,
+            tableId: inst.table,
+            idleTimeout: 0,
+            hardTimeout: 0,
+            priority: inst.priority,
+            bufferId: OFP_NO_BUFFER,
+            outPort: OfPort.ANY,
+            outGroup: OfGroup.ANY,
+            flags: 0,
+            match: inst.match,
+            instructions: [],
+          },
+        });
+        this.installed.delete(key);
+      }
+    }
+    this.dirty.clear();
+    this.metrics.installedFlows.set(this.installed.size);
+    // Make before break: groups, new and changed flows first, then deletions,
+    // and groups last (deleting a group deletes the flows that use it).
+    return [...groupAdds, ...changes, ...deletes, ...groupDeletes];
+  }
+
+  private async send(channel: SwitchChannel, generation: number, ops: Op[]): Promise<boolean> {
+    if (ops.length === 0) return true;
+    const inFlight: Promise<void>[] = [];
+    let failed = false;
+    for (let i = 0; i < ops.length; i += this.batchSize) {
+      const batch = ops.slice(i, i + this.batchSize);
+      this.count(batch);
+      inFlight.push(
+        channel.sendBatch(batch.map((o) => o.request)).then(
+          (outcome) => this.handleErrors(batch, outcome.errors),
+          (err: unknown) => {
+            failed = true;
+            if (generation === this.generation) this.log.warn({ err: describeError(err) }, 'batch lost with the connection');
+          },
+        ),
+      );
+      if (inFlight.length >= this.maxInFlight) await inFlight.shift();
+    }
+    await Promise.all(inFlight);
+    return !failed && generation === this.generation;
+  }
+
+  private count(batch: Op[]): void {
+    this.totals.batches++;
+    this.metrics.batches.inc();
+    for (const o of batch) {
+      const r = o.request;
+      if (r.type === 'flow_mod') {
+        this.metrics.flowMods.inc({ command: r.command });
+        if (r.command === 'add') this.totals.adds++;
+        else if (r.command === 'modify_strict') this.totals.modifies++;
+        else this.totals.deletes++;
+      } else if (r.type === 'group_mod') {
+        this.metrics.groupMods.inc({ command: r.command });
+        this.totals.groupMods++;
+      }
+    }
+  }
+
+  private handleErrors(batch: Op[], errors: readonly BatchError[]): void {
+    for (const e of errors) {
+      const op = batch[e.index];
+      if (!op) continue;
+      const app = op.owner?.id.app;
+      const owner = op.owner?.id.owner;
+      if (op.kind === 'flow' && op.request.type === 'flow_mod' && op.request.command !== 'delete_strict') this.installed.delete(op.key);
+      if (op.kind === 'group' && op.request.type === 'group_mod' && op.request.command !== 'delete') this.installedGroups.delete(op.groupId);
+      const message = describeOfError(e.error);
+      this.metrics.switchErrors.inc({ app: app ?? 'core' });
+      this.log.error({ app, owner, request: describeRequest(op.request), error: message }, 'the switch refused a request');
+      this.errorsSubject.next({ app, owner, request: op.request, error: e.error, message });
+    }
+  }
+
+  /**
+   * The reactive path: make `flows` the desired flows of `id` and send them now,
+   * followed (in the same ordered batch) by `then` — typically a packet-out of the
+   * punted packet through OFPP_TABLE, which the switch processes after the flows
+   * are in. Resolves when the switch confirmed the batch (barrier).
+   */
+  async installNow(id: OwnerId, flows: readonly DesiredFlow[], then: readonly SwitchRequest[] = []): Promise<void> {
+    const channel = this.channel;
+    if (!channel || !this.readSynced) throw new DfError('SWITCH_NOT_CONNECTED', 'no switch is connected', { context: { app: id.app, owner: id.owner } });
+    this.replace(id, flows);
+    const rec = this.owners.get(`${id.app}\u0000${id.owner}`);
+    const ops: Op[] = [];
+    if (rec) {
+      const keys = rec.keys.filter((k) => this.dirty.has(k));
+      const saved = this.dirty;
+      this.dirty = new Set(keys);
+      for (const k of keys) saved.delete(k);
+      const savedGroups = this.dirtyGroups;
+      this.dirtyGroups = new Set();
+      ops.push(...this.computeOps());
+      this.dirty = saved;
+      this.dirtyGroups = savedGroups;
+    }
+    for (const r of then) ops.push({ kind: 'packet_out', request: r, ...(rec ? { owner: rec } : {}) });
+    if (ops.length === 0) return;
+    this.count(ops);
+    const outcome = await channel.sendBatch(ops.map((o) => o.request));
+    this.handleErrors(ops, outcome.errors);
+  }
+
+  /** Sends requests that are not flow state (a packet-out) on the current switch, with a barrier. */
+  async sendNow(requests: readonly SwitchRequest[], app?: string): Promise<void> {
+    const channel = this.channel;
+    if (!channel) throw new DfError('SWITCH_NOT_CONNECTED', 'no switch is connected', { context: { app } });
+    const outcome = await channel.sendBatch(requests);
+    this.handleErrors(
+      requests.map((request) => ({ kind: 'packet_out', request })),
+      outcome.errors,
+    );
+  }
+
+  // ---------------- status ----------------
+
+  /** The NB revision the switch is confirmed (barrier) to be in sync with; -1 before the first sync. */
+  get syncedRevision$(): Observable<number> {
+    return this.synced.asObservable();
+  }
+
+  get syncedRevision(): number {
+    return this.synced.value;
+  }
+
+  /** Resolves once the switch is confirmed in sync with every change up to `revision`. */
+  waitForRevision(revision: number): Promise<number> {
+    return firstValueFrom(this.synced.pipe(filter((r) => r >= revision)));
+  }
+
+  get errors$(): Observable<ReconcilerError> {
+    return this.errorsSubject.asObservable();
+  }
+
+  get expired$(): Observable<ExpiredFlow> {
+    return this.expiredSubject.asObservable();
+  }
+}
+
+function describeRequest(r: SwitchRequest): string {
+  if (r.type === 'flow_mod') return `flow_mod ${r.command} table=${r.tableId} priority=${r.priority}`;
+  if (r.type === 'group_mod') return `group_mod ${r.command} group=${r.groupId}`;
+  return r.type;
+}

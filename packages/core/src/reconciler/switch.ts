@@ -1,0 +1,42 @@
+import type { Observable } from 'rxjs';
+import type { ErrorMsg, FlowMod, FlowRemoved, FlowStats, GroupDesc, GroupMod, MeterMod, NxPacketIn2, PacketIn, PacketOut, PortStatus } from '@dragonflow/openflow';
+
+type WithoutXid<T> = T extends unknown ? Omit<T, 'xid'> : never;
+
+/** Messages the reconciler sends; the channel assigns transaction ids. */
+export type SwitchRequest = WithoutXid<FlowMod | GroupMod | MeterMod | PacketOut>;
+
+/** Asynchronous messages a switch sends the controller. */
+export type SwitchAsyncMessage = PacketIn | NxPacketIn2 | FlowRemoved | PortStatus;
+
+/** An error the switch reported, matched to the request (by its index in the batch) that caused it. */
+export interface BatchError {
+  readonly index: number;
+  readonly request: SwitchRequest;
+  readonly error: ErrorMsg;
+}
+
+export interface BatchOutcome {
+  readonly errors: readonly BatchError[];
+}
+
+/**
+ * The reconciler's view of one connected switch. Implemented by the real OpenFlow
+ * connection (through an adapter) and by @dragonflow/testing's FakeSwitch: both are
+ * driven by the same reconciler.
+ */
+export interface SwitchChannel {
+  readonly datapathId: bigint;
+  /**
+   * Sends the requests in order, then a barrier. Resolves when the barrier reply
+   * arrives (so the switch has processed every request), with the errors the switch
+   * sent for any of them. Rejects when the connection is lost first.
+   */
+  sendBatch(requests: readonly SwitchRequest[]): Promise<BatchOutcome>;
+  /** Every flow in every table (flow-stats multipart, all parts). */
+  dumpFlows(): Promise<readonly FlowStats[]>;
+  /** Every group (group-desc multipart). */
+  dumpGroups(): Promise<readonly GroupDesc[]>;
+  /** Packet-ins, flow-removed and port-status messages; completes when the connection closes. */
+  readonly messages$: Observable<SwitchAsyncMessage>;
+}

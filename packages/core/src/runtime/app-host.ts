@@ -1,0 +1,305 @@
+import 'reflect-metadata';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { DfError, describeError, type Clock } from '@dragonflow/base';
+import { Subject } from 'rxjs';
+import { Lifecycle, type DependencyContainer } from 'tsyringe';
+import type { AppContext, AppEvents, AppFlows } from '../app/context.js';
+import type { AppDescriptor, AppEventName, AppProvider } from '../app/descriptor.js';
+import { APP_CONTEXT, APP_EVENTS, APP_FLOWS, APP_OPTIONS, APP_TABLES, CLOCK, LOGGER, TOPOLOGY } from '../app/tokens.js';
+import type { Logger } from '../observe/logger.js';
+import type { CoreMetrics } from '../observe/metrics.js';
+import type { AppFlowRemoved, AppPacketIn, LocalPortEvent, ModelChange, RemotePortEvent, SwitchEvent } from './events.js';
+
+/** Which app's code is running (so errors thrown inside rxjs subscriptions are attributed). */
+export const appScope = new AsyncLocalStorage<AppHost>();
+
+type Queued =
+  | { readonly kind: 'event'; readonly name: AppEventName; readonly event: unknown }
+  | { readonly kind: 'packetIn'; readonly event: AppPacketIn }
+  | { readonly kind: 'marker'; readonly revision: number }
+  | { readonly kind: 'resync'; readonly reason: string };
+
+export interface AppHostOptions {
+  readonly descriptor: AppDescriptor;
+  readonly ctx: AppContext;
+  readonly parent: DependencyContainer;
+  readonly metrics: CoreMetrics;
+  readonly log: Logger;
+  readonly clock: Clock;
+  /** Called after the app processed the marker of `revision`. */
+  readonly onRevision: (host: AppHost, revision: number) => void;
+}
+
+/**
+ * Runs one app: its child container, its ordered event queue (lossless for model,
+ * port and switch events; bounded for packet-ins), its handlers, and the
+ * containment of its failures. Nothing an app throws leaves this class.
+ */
+export class AppHost {
+  readonly name: string;
+  readonly container: DependencyContainer;
+  instance: object | undefined;
+  /** Last NB revision whose events this app has processed. */
+  revision = -1;
+  healthy = true;
+
+  private readonly queue: Queued[] = [];
+  private queueHead = 0;
+  private readonly packetIns: AppPacketIn[] = [];
+  private readonly packetInLimit: number;
+  private draining: Promise<void> | undefined;
+  private resyncPending = false;
+  private resyncRetry: (() => void) | undefined;
+  private resyncBackoffMs = 0;
+  private stopped = false;
+  /** Owners set during the resync in progress (others are removed at its end). */
+  private touched: Set<string> | undefined;
+
+  readonly subjects = {
+    model$: new Subject<ModelChange>(),
+    localPorts$: new Subject<LocalPortEvent>(),
+    remotePorts$: new Subject<RemotePortEvent>(),
+    packetIn$: new Subject<AppPacketIn>(),
+    flowRemoved$: new Subject<AppFlowRemoved>(),
+    switch$: new Subject<SwitchEvent>(),
+  };
+
+  constructor(private readonly o: AppHostOptions) {
+    this.name = o.descriptor.name;
+    this.packetInLimit = o.descriptor.packetInBuffer ?? 1024;
+    this.container = o.parent.createChildContainer();
+  }
+
+  get descriptor(): AppDescriptor {
+    return this.o.descriptor;
+  }
+
+  get ctx(): AppContext {
+    return this.o.ctx;
+  }
+
+  get flows(): AppFlows {
+    return this.o.ctx.flows;
+  }
+
+  /** The streams handed to the app (AppEvents). */
+  get events(): AppEvents {
+    const s = this.subjects;
+    return {
+      model$: s.model$.asObservable(),
+      localPorts$: s.localPorts$.asObservable(),
+      remotePorts$: s.remotePorts$.asObservable(),
+      packetIn$: s.packetIn$.asObservable(),
+      flowRemoved$: s.flowRemoved$.asObservable(),
+      switch$: s.switch$.asObservable(),
+    };
+  }
+
+  /** Registers the app's tokens and providers in its child container and builds the app. */
+  instantiate(): void {
+    const c = this.container;
+    const ctx = this.o.ctx;
+    c.register(APP_CONTEXT, { useValue: ctx });
+    c.register(APP_FLOWS, { useValue: ctx.flows });
+    c.register(APP_TABLES, { useValue: ctx.tables });
+    c.register(APP_OPTIONS, { useValue: ctx.options });
+    c.register(APP_EVENTS, { useValue: ctx.events });
+    c.register(TOPOLOGY, { useValue: ctx.topology });
+    c.register(CLOCK, { useValue: ctx.clock });
+    c.register(LOGGER, { useValue: ctx.log });
+    for (const p of this.o.descriptor.providers ?? []) registerProvider(c, p);
+    try {
+      this.instance = appScope.run(this, () => c.resolve(this.o.descriptor.app as never) as object);
+    } catch (cause) {
+      throw new DfError('APP_START', `app '${this.name}' could not be built by its container: ${describeError(cause)}`, { cause, context: { app: this.name } });
+    }
+  }
+
+  /** Records an owner the app set (for resync's sweep of owners it no longer sets). */
+  touch(owner: string): void {
+    this.touched?.add(owner);
+  }
+
+  enqueue(name: AppEventName, event: unknown): void {
+    if (this.stopped) return;
+    this.queue.push({ kind: 'event', name, event });
+    this.kick();
+  }
+
+  marker(revision: number): void {
+    if (this.stopped) return;
+    this.queue.push({ kind: 'marker', revision });
+    this.kick();
+  }
+
+  /** Queues a full recompute (at most one pending at a time). */
+  requestResync(reason: string): void {
+    if (this.stopped || this.resyncPending) return;
+    this.resyncPending = true;
+    this.queue.push({ kind: 'resync', reason });
+    this.kick();
+  }
+
+  /** Packet-ins are bounded: when the app is behind by `packetInBuffer`, new ones are dropped and counted. */
+  enqueuePacketIn(ev: AppPacketIn): boolean {
+    if (this.stopped) return false;
+    if (this.packetIns.length >= this.packetInLimit) {
+      this.o.metrics.packetInsDropped.inc({ app: this.name });
+      return false;
+    }
+    this.packetIns.push(ev);
+    this.kick();
+    return true;
+  }
+
+  /** Resolves when the queues are empty. */
+  async idle(): Promise<void> {
+    while (this.draining) await this.draining;
+  }
+
+  get pending(): number {
+    return this.queue.length - this.queueHead + this.packetIns.length;
+  }
+
+  private kick(): void {
+    if (this.draining) return;
+    this.draining = this.drain().finally(() => {
+      this.draining = undefined;
+      if (this.pending > 0 && !this.stopped) this.kick();
+    });
+  }
+
+  private next(preferPacketIn: boolean): Queued | undefined {
+    const hasQueued = this.queueHead < this.queue.length;
+    if (this.packetIns.length > 0 && (preferPacketIn || !hasQueued)) return { kind: 'packetIn', event: this.packetIns.shift()! };
+    if (!hasQueued) return undefined;
+    const item = this.queue[this.queueHead++]!;
+    if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
+      this.queue.splice(0, this.queueHead);
+      this.queueHead = 0;
+    }
+    return item;
+  }
+
+  private async drain(): Promise<void> {
+    let turn = false;
+    // Yield once so that events queued in the same tick are handled together.
+    await Promise.resolve();
+    for (;;) {
+      if (this.stopped) return;
+      turn = !turn;
+      const q = this.next(turn);
+      if (!q) return;
+      if (q.kind === 'packetIn') {
+        this.o.metrics.packetIns.inc({ app: this.name });
+        await this.dispatch('packetIn', q.event);
+      } else if (q.kind === 'event') await this.dispatch(q.name, q.event);
+      else if (q.kind === 'marker') {
+        this.revision = Math.max(this.revision, q.revision);
+        this.o.onRevision(this, q.revision);
+      } else await this.resync(q.reason);
+    }
+  }
+
+  private async dispatch(name: AppEventName, event: unknown): Promise<void> {
+    this.emit(name, event);
+    const handler = this.o.descriptor.handlers?.[name] as ((app: object, ev: unknown, ctx: AppContext) => unknown) | undefined;
+    if (!handler || !this.instance) return;
+    try {
+      const r = appScope.run(this, () => handler(this.instance!, event, this.o.ctx));
+      if (r && typeof (r as Promise<unknown>).then === 'function') await appScope.run(this, () => r as Promise<unknown>);
+    } catch (err) {
+      this.contain(err, name, event);
+    }
+  }
+
+  private emit(name: AppEventName, event: unknown): void {
+    const s = this.subjects;
+    const subject = ((): Subject<unknown> | undefined => {
+      switch (name) {
+        case 'modelChanged':
+          return s.model$ as Subject<unknown>;
+        case 'localPortBound':
+        case 'localPortUpdated':
+        case 'localPortUnbound':
+          return s.localPorts$ as Subject<unknown>;
+        case 'remotePortChanged':
+          return s.remotePorts$ as Subject<unknown>;
+        case 'packetIn':
+          return s.packetIn$ as Subject<unknown>;
+        case 'flowRemoved':
+          return s.flowRemoved$ as Subject<unknown>;
+        case 'switchConnected':
+        case 'switchDisconnected':
+          return s.switch$ as Subject<unknown>;
+        default:
+          return undefined;
+      }
+    })();
+    if (subject?.observed) appScope.run(this, () => subject.next(event));
+  }
+
+  /**
+   * A handler (or a subscription of the app) threw: count it, log it with the
+   * event, and recompute the app's flows. Other apps are not affected.
+   */
+  contain(err: unknown, where: string, event?: unknown): void {
+    this.o.metrics.handlerErrors.inc({ app: this.name, event: where });
+    this.o.log.error({ app: this.name, event: where, detail: summarize(event), err: describeError(err), stack: err instanceof Error ? err.stack : undefined }, 'app handler failed; recomputing its flows');
+    if (where !== 'resync') this.requestResync(`${where} failed`);
+  }
+
+  private async resync(reason: string): Promise<void> {
+    this.resyncPending = false;
+    if (!this.instance) return;
+    this.o.metrics.resyncs.inc({ app: this.name, reason: reason.split(' ')[0] ?? reason });
+    const before = new Set(this.o.ctx.flows.owners());
+    this.touched = new Set();
+    try {
+      const r = appScope.run(this, () => this.o.descriptor.resync(this.instance!, this.o.ctx));
+      if (r && typeof (r as Promise<unknown>).then === 'function') await appScope.run(this, () => r as Promise<void>);
+      for (const owner of before) if (!this.touched.has(owner)) this.o.ctx.flows.remove(owner);
+      this.healthy = true;
+      this.resyncBackoffMs = 0;
+    } catch (err) {
+      this.healthy = false;
+      this.contain(err, 'resync');
+      // Keep the flows it had; try again later rather than spin.
+      this.resyncBackoffMs = Math.min(30_000, Math.max(1_000, this.resyncBackoffMs * 2));
+      this.resyncRetry?.();
+      this.resyncRetry = this.o.clock.setTimer(this.resyncBackoffMs, () => {
+        this.resyncRetry = undefined;
+        this.requestResync('retry');
+      });
+    } finally {
+      this.touched = undefined;
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.resyncRetry?.();
+    for (const s of Object.values(this.subjects)) (s as Subject<unknown>).complete();
+    try {
+      if (this.instance && this.o.descriptor.stop) await this.o.descriptor.stop(this.instance);
+    } catch (err) {
+      this.contain(err, 'stop');
+    }
+    await this.container.dispose();
+  }
+}
+
+function registerProvider(c: DependencyContainer, p: AppProvider): void {
+  if ('useValue' in p) c.register(p.provide, { useValue: p.useValue });
+  else if ('useClass' in p) c.register(p.provide, { useClass: p.useClass as never }, { lifecycle: Lifecycle.ContainerScoped });
+  else c.register(p.provide, { useFactory: (dc) => p.useFactory((t) => dc.resolve(t)) });
+}
+
+function summarize(event: unknown): unknown {
+  if (!event || typeof event !== 'object') return event;
+  const e = event as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const k of ['kind', 'table', 'id', 'revision', 'tableId', 'tableName', 'owner', 'inPort']) if (k in e) out[k] = typeof e[k] === 'bigint' ? String(e[k]) : e[k];
+  if (e['port'] && typeof e['port'] === 'object') out['port'] = (e['port'] as { id?: unknown }).id;
+  return out;
+}

@@ -1,0 +1,100 @@
+import type { LogicalPort, NbObject, TableName } from '@dragonflow/nb';
+import type { EthernetFrame } from '@dragonflow/packet';
+import type { Match } from '@dragonflow/openflow';
+
+/** A change of one watched model object (old/new undefined for create/delete). */
+export interface ModelChange<T extends TableName = TableName> {
+  readonly kind: 'created' | 'updated' | 'deleted';
+  readonly table: T;
+  readonly id: string;
+  readonly old: NbObject<T> | undefined;
+  readonly new: NbObject<T> | undefined;
+  /** NB revision of the change. */
+  readonly revision: number;
+}
+
+/**
+ * What the controller's OVSDB Interface monitor reports: an OVS interface carrying
+ * `external_ids:iface-id=<logical port id>` appeared, changed or went away on br-int.
+ */
+export interface PortBindingInput {
+  readonly kind: 'bound' | 'unbound';
+  /** The logical port id (`external_ids:iface-id`). */
+  readonly portId: string;
+  /** OpenFlow port number (`ofport`); required for 'bound'. */
+  readonly ofport?: number;
+  /** OVS interface name. */
+  readonly interfaceName?: string;
+}
+
+/** Where a local port is attached on br-int. */
+export interface LocalBinding {
+  readonly portId: string;
+  readonly ofport: number;
+  readonly interfaceName: string;
+}
+
+/**
+ * A local port became usable (its interface is on br-int and its model object is
+ * known), changed (model or ofport), or stopped being usable.
+ */
+export interface LocalPortEvent {
+  readonly kind: 'bound' | 'updated' | 'unbound';
+  readonly port: LogicalPort;
+  /** The previous model object on 'updated'. */
+  readonly oldPort?: LogicalPort;
+  readonly binding: LocalBinding;
+  readonly revision: number;
+}
+
+/** A port bound to another chassis appeared, changed or went away (or moved here). */
+export interface RemotePortEvent {
+  readonly kind: 'added' | 'updated' | 'removed';
+  readonly port: LogicalPort;
+  readonly oldPort?: LogicalPort;
+  /** The chassis the port is bound to (for 'removed', the one it was bound to). */
+  readonly chassisId: string;
+  readonly revision: number;
+}
+
+export interface SwitchEvent {
+  readonly kind: 'connected' | 'disconnected';
+  readonly datapathId: bigint;
+}
+
+/** A packet the switch punted from one of the app's own tables. */
+export interface AppPacketIn {
+  /** Table the packet was punted from (one of the app's). */
+  readonly tableId: number;
+  /** The table's name inside the app. */
+  readonly tableName: string;
+  readonly cookie: bigint;
+  /** The owner of the flow that punted it, when the runtime knows it. */
+  readonly owner?: string;
+  /** OFPR_* reason. */
+  readonly reason: number;
+  /** Pipeline fields the switch reported (in_port, metadata, registers, tunnel). */
+  readonly match: Match;
+  readonly inPort: number;
+  /** metadata low 32 bits: the network key. */
+  readonly networkKey: number;
+  /** The packet bytes. */
+  readonly data: Uint8Array;
+  /** Userdata of a controller(userdata=…) action, when the switch sent NXT_PACKET_IN2. */
+  readonly userdata?: Uint8Array;
+  /** The decoded frame (undefined when the bytes are not a frame the codec understands). */
+  readonly frame: EthernetFrame | undefined;
+}
+
+/** One of the app's idle/hard-timeout flows (sent with SEND_FLOW_REM) was removed by the switch. */
+export interface AppFlowRemoved {
+  readonly owner: string | undefined;
+  readonly tableId: number;
+  readonly priority: number;
+  readonly match: Match;
+  readonly cookie: bigint;
+  /** OFPRR_*: 0 idle timeout, 1 hard timeout, 2 delete. */
+  readonly reason: number;
+  readonly packetCount: bigint;
+  readonly byteCount: bigint;
+}

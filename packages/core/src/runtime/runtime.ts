@@ -1,0 +1,397 @@
+import 'reflect-metadata';
+import { DfError, describeError, systemClock, type Clock } from '@dragonflow/base';
+import type { LogicalPort, TableName } from '@dragonflow/nb';
+import { decodeEthernet, type EthernetFrame } from '@dragonflow/packet';
+import { matchGet, type FlowRemoved, type Match, type NxPacketIn2, type PacketIn } from '@dragonflow/openflow';
+import { Registry } from 'prom-client';
+import { config as rxConfig, type Observable, type Subscription } from 'rxjs';
+import { container as tsyringeRoot, type DependencyContainer } from 'tsyringe';
+import { AppFlows, AppTables, type AppContext, type AppTopology } from '../app/context.js';
+import type { AppDescriptor, AppEventName } from '../app/descriptor.js';
+import { PIPELINE } from '../app/tokens.js';
+import type { LoadedApp } from '../app/validate.js';
+import { silentLogger, type Logger } from '../observe/logger.js';
+import { CoreMetrics } from '../observe/metrics.js';
+import { allocatePipeline, type PipelineMap } from '../pipeline/allocator.js';
+import { CORE_APP } from '../pipeline/stages.js';
+import { Reconciler, type ReconcilerOptions } from '../reconciler/reconciler.js';
+import type { SwitchChannel } from '../reconciler/switch.js';
+import { AppHost, appScope } from './app-host.js';
+import { coreAppDescriptor } from './core-app.js';
+import type { AppPacketIn, LocalBinding, LocalPortEvent, ModelChange, PortBindingInput, RemotePortEvent } from './events.js';
+import type { TopologyChange, TopologySource, TopologyUpdate } from './topology.js';
+
+export interface RuntimeOptions {
+  /** The apps, validated (from `loadApps` or `validateApps`), in config order. */
+  readonly apps: readonly LoadedApp[];
+  readonly topology: TopologySource;
+  /** This chassis' id (ports bound elsewhere are remote). */
+  readonly chassisId: string;
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+  /** Metrics go here (a fresh registry when absent). */
+  readonly metrics?: CoreMetrics | Registry;
+  readonly reconciler?: Omit<ReconcilerOptions, 'metrics' | 'logger'>;
+}
+
+let rxHandlerUsers = 0;
+let rxPreviousHandler: ((err: unknown) => void) | null = null;
+
+/** Errors thrown inside an app's own rxjs subscriptions surface here; attribute and contain them. */
+function installRxHandler(): void {
+  if (rxHandlerUsers++ > 0) return;
+  rxPreviousHandler = rxConfig.onUnhandledError;
+  rxConfig.onUnhandledError = (err: unknown) => {
+    const host = appScope.getStore();
+    if (host) host.contain(err, 'subscription');
+    else if (rxPreviousHandler) rxPreviousHandler(err);
+    else setTimeout(() => {
+      throw err;
+    });
+  };
+}
+
+function uninstallRxHandler(): void {
+  if (--rxHandlerUsers > 0) return;
+  rxConfig.onUnhandledError = rxPreviousHandler;
+  rxPreviousHandler = null;
+}
+
+/**
+ * The app runtime of one chassis: allocates the pipeline, builds each app in its
+ * own child container, turns topology, port-binding and switch events into each
+ * app's ordered event stream, and owns the reconciler — the only thing that talks
+ * to the switch.
+ *
+ * The controller feeds it three inputs: the NB local cache (`topology`), port
+ * bindings from the OVSDB Interface monitor (`bindPort`), and the switch
+ * connection (`attachSwitch` on every (re)connect, `detachSwitch` on loss).
+ */
+export class ControllerRuntime {
+  readonly pipeline: PipelineMap;
+  readonly reconciler: Reconciler;
+  readonly metrics: CoreMetrics;
+  readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly root: DependencyContainer;
+  private readonly hosts: AppHost[] = [];
+  private readonly byName = new Map<string, AppHost>();
+  private readonly bindings = new Map<string, LocalBinding>();
+  /** Ports whose 'bound' event went out (binding and model object both present). */
+  private readonly activeLocal = new Set<string>();
+  private readonly subscriptions: Subscription[] = [];
+  private switchSub: Subscription | undefined;
+  private channel: SwitchChannel | undefined;
+  private started = false;
+  private stopped = false;
+  private topologyRevision = 0;
+  private readonly pendingUpdates: TopologyUpdate[] = [];
+  private startRevision = -1;
+
+  constructor(private readonly options: RuntimeOptions) {
+    this.clock = options.clock ?? systemClock;
+    this.log = options.logger ?? silentLogger();
+    this.metrics = options.metrics instanceof CoreMetrics ? options.metrics : new CoreMetrics(options.metrics ?? new Registry());
+    this.pipeline = allocatePipeline(options.apps.map((a) => ({ app: a.descriptor.name, package: a.package, tables: a.descriptor.tables ?? {}, registers: a.descriptor.registers ?? [] })));
+    this.reconciler = new Reconciler({ ...(options.reconciler ?? {}), metrics: this.metrics, logger: this.log.child({ component: 'reconciler' }) });
+    this.root = tsyringeRoot.createChildContainer();
+    this.root.register(PIPELINE, { useValue: this.pipeline });
+  }
+
+  get chassisId(): string {
+    return this.options.chassisId;
+  }
+
+  /** The app hosts, core first (for tests and diagnostics). */
+  get apps(): readonly AppHost[] {
+    return this.hosts;
+  }
+
+  app(name: string): AppHost {
+    const h = this.byName.get(name);
+    if (!h) throw new DfError('APP_UNKNOWN', `no app '${name}' in this runtime`, { context: { app: name } });
+    return h;
+  }
+
+  /**
+   * Builds the apps, waits for a complete topology snapshot, lets every app compute
+   * its desired state from it, and only then allows the reconciler to change the
+   * switch.
+   */
+  async start(): Promise<void> {
+    if (this.started) throw new DfError('RUNTIME_STATE', 'the runtime is already started');
+    this.started = true;
+    installRxHandler();
+    this.subscriptions.push(
+      this.options.topology.updates$.subscribe({
+        next: (u) => (this.startRevision < 0 ? this.pendingUpdates.push(u) : this.onTopology(u)),
+        error: (err: unknown) => this.log.error({ err: describeError(err) }, 'the topology stream failed'),
+      }),
+    );
+    this.subscriptions.push(this.reconciler.expired$.subscribe((e) => this.byName.get(e.app)?.enqueue('flowRemoved', { owner: e.owner, tableId: e.flow.table, priority: e.flow.priority, match: e.flow.match, cookie: 0n, reason: e.reason, packetCount: e.packetCount, byteCount: e.byteCount })));
+
+    const descriptors: { d: AppDescriptor; options: unknown; slot: number }[] = [
+      { d: coreAppDescriptor as AppDescriptor, options: {}, slot: 0 },
+      ...this.options.apps.map((a) => ({ d: a.descriptor, options: a.options, slot: this.pipeline.app(a.descriptor.name).slot })),
+    ];
+    for (const { d, options, slot } of descriptors) {
+      const host = this.buildHost(d, options, slot);
+      this.hosts.push(host);
+      this.byName.set(d.name, host);
+    }
+    for (const h of this.hosts) h.instantiate();
+
+    const revision = await this.options.topology.ready();
+    this.topologyRevision = revision;
+    for (const [portId] of this.bindings) if (this.options.topology.get('logical_port', portId)) this.activeLocal.add(portId);
+    this.startRevision = revision;
+    for (const h of this.hosts) {
+      h.requestResync('start');
+      h.marker(revision);
+    }
+    for (const u of this.pendingUpdates.splice(0)) if (u.revision > revision || u.kind === 'reset') this.onTopology(u);
+    this.log.info({ apps: this.options.apps.map((a) => a.descriptor.name), revision }, 'runtime started');
+  }
+
+  private buildHost(d: AppDescriptor, options: unknown, slot: number): AppHost {
+    const log = this.log.child({ app: d.name });
+    const tables = new AppTables(d.name, this.pipeline);
+    const ref: { host?: AppHost } = {};
+    const flows = new AppFlows(d.name, slot, this.pipeline, this.reconciler, this.metrics, (owner) => ref.host?.touch(owner));
+    const topology = this.appTopology();
+    const events = {} as AppContext['events'];
+    const ctx: AppContext = { name: d.name, options, tables, flows, topology, events, clock: this.clock, log };
+    const host = new AppHost({
+      descriptor: d,
+      ctx,
+      parent: this.root,
+      metrics: this.metrics,
+      log,
+      clock: this.clock,
+      onRevision: () => this.checkRevision(),
+    });
+    ref.host = host;
+    Object.assign(events, host.events);
+    return host;
+  }
+
+  private appTopology(): AppTopology {
+    const src = this.options.topology;
+    const bindings = this.bindings;
+    const active = this.activeLocal;
+    return {
+      chassisId: this.options.chassisId,
+      get: (t, id) => src.get(t, id),
+      all: (t) => src.all(t),
+      lookup: (t, index, value) => src.lookup(t, index, value),
+      localBindings: () => [...active].map((id) => bindings.get(id)!).filter(Boolean),
+      localBinding: (id) => (active.has(id) ? bindings.get(id) : undefined),
+    };
+  }
+
+  /** The lowest revision every app has processed is what the desired state reflects. */
+  private checkRevision(): void {
+    let min = Infinity;
+    for (const h of this.hosts) min = Math.min(min, h.revision);
+    if (min < this.startRevision || !Number.isFinite(min)) return;
+    if (!this.reconciler.isComplete) {
+      this.reconciler.setComplete(min);
+      this.log.info({ revision: min }, 'desired state complete; reconciling');
+    } else this.reconciler.markRevision(min);
+  }
+
+  // ---------------- topology ----------------
+
+  private onTopology(u: TopologyUpdate): void {
+    if (this.stopped) return;
+    this.topologyRevision = Math.max(this.topologyRevision, u.revision);
+    if (u.kind === 'reset') {
+      this.activeLocal.clear();
+      for (const [portId] of this.bindings) if (this.options.topology.get('logical_port', portId)) this.activeLocal.add(portId);
+      for (const h of this.hosts) {
+        h.requestResync('reset');
+        h.marker(u.revision);
+      }
+      return;
+    }
+    for (const c of u.changes) this.deliverChange(c);
+    for (const h of this.hosts) h.marker(u.revision);
+  }
+
+  private deliverChange(c: TopologyChange): void {
+    const kind = c.old === undefined ? 'created' : c.new === undefined ? 'deleted' : 'updated';
+    const change: ModelChange = { kind, table: c.table, id: c.id, old: c.old, new: c.new, revision: c.revision } as ModelChange;
+    for (const h of this.hosts) if (h.descriptor.watches?.includes(c.table as TableName)) h.enqueue('modelChanged', change);
+    if (c.table === 'logical_port') this.portChanged(c.id, c.old as LogicalPort | undefined, c.new as LogicalPort | undefined, c.revision);
+  }
+
+  private portChanged(id: string, old: LogicalPort | undefined, cur: LogicalPort | undefined, revision: number): void {
+    const binding = this.bindings.get(id);
+    if (binding) {
+      if (cur && !this.activeLocal.has(id)) {
+        this.activeLocal.add(id);
+        this.broadcastLocal({ kind: 'bound', port: cur, binding, revision });
+      } else if (cur && old) {
+        this.broadcastLocal({ kind: 'updated', port: cur, oldPort: old, binding, revision });
+      } else if (!cur && old && this.activeLocal.delete(id)) {
+        this.broadcastLocal({ kind: 'unbound', port: old, binding, revision });
+      }
+    }
+    const remoteOf = (p: LogicalPort | undefined): string | null => (p && p.chassisId && p.chassisId !== this.options.chassisId ? p.chassisId : null);
+    const wasRemote = remoteOf(old);
+    const isRemote = binding ? null : remoteOf(cur);
+    let ev: RemotePortEvent | undefined;
+    if (isRemote && !wasRemote) ev = { kind: 'added', port: cur!, chassisId: isRemote, revision };
+    else if (isRemote && wasRemote) ev = { kind: 'updated', port: cur!, oldPort: old!, chassisId: isRemote, revision };
+    else if (!isRemote && wasRemote) ev = { kind: 'removed', port: cur ?? old!, oldPort: old!, chassisId: wasRemote, revision };
+    if (ev) for (const h of this.hosts) h.enqueue('remotePortChanged', ev);
+  }
+
+  private broadcastLocal(ev: LocalPortEvent): void {
+    const name: AppEventName = ev.kind === 'bound' ? 'localPortBound' : ev.kind === 'updated' ? 'localPortUpdated' : 'localPortUnbound';
+    for (const h of this.hosts) h.enqueue(name, ev);
+  }
+
+  /**
+   * Input from the controller's OVSDB Interface monitor: an interface with
+   * `external_ids:iface-id` appeared on br-int (or changed ofport), or went away.
+   */
+  bindPort(input: PortBindingInput): void {
+    if (this.stopped) return;
+    const revision = this.topologyRevision;
+    if (input.kind === 'bound') {
+      if (input.ofport === undefined || !Number.isInteger(input.ofport) || input.ofport <= 0) {
+        this.log.warn({ port: input.portId, ofport: input.ofport }, 'ignoring a binding without a valid ofport');
+        return;
+      }
+      const binding: LocalBinding = { portId: input.portId, ofport: input.ofport, interfaceName: input.interfaceName ?? '' };
+      const prev = this.bindings.get(input.portId);
+      this.bindings.set(input.portId, binding);
+      if (this.startRevision < 0) return;
+      const port = this.options.topology.get('logical_port', input.portId);
+      if (!port) return;
+      if (!this.activeLocal.has(input.portId)) {
+        this.activeLocal.add(input.portId);
+        this.broadcastLocal({ kind: 'bound', port, binding, revision });
+      } else if (!prev || prev.ofport !== binding.ofport || prev.interfaceName !== binding.interfaceName) {
+        this.broadcastLocal({ kind: 'updated', port, oldPort: port, binding, revision });
+      }
+    } else {
+      const binding = this.bindings.get(input.portId);
+      this.bindings.delete(input.portId);
+      if (!binding || !this.activeLocal.delete(input.portId)) return;
+      const port = this.options.topology.get('logical_port', input.portId);
+      if (port) this.broadcastLocal({ kind: 'unbound', port, binding, revision });
+    }
+  }
+
+  /** Feeds a stream of bindings (the OVSDB monitor's output). */
+  bindPorts(input$: Observable<PortBindingInput>): Subscription {
+    const sub = input$.subscribe((b) => this.bindPort(b));
+    this.subscriptions.push(sub);
+    return sub;
+  }
+
+  // ---------------- switch ----------------
+
+  /**
+   * A switch connected (or reconnected). The reconciler reads its flows back and,
+   * once the apps' desired state is complete, fixes only what differs.
+   */
+  async attachSwitch(channel: SwitchChannel): Promise<void> {
+    if (this.channel) this.detachSwitch();
+    this.channel = channel;
+    this.switchSub = channel.messages$.subscribe({
+      next: (m) => {
+        if (m.type === 'packet_in' || m.type === 'nx_packet_in2') this.routePacketIn(m);
+        else if (m.type === 'flow_removed') this.onFlowRemoved(m);
+      },
+      complete: () => {
+        if (this.channel === channel) this.detachSwitch();
+      },
+      error: () => {
+        if (this.channel === channel) this.detachSwitch();
+      },
+    });
+    await this.reconciler.attach(channel);
+    if (this.channel !== channel) return;
+    for (const h of this.hosts) h.enqueue('switchConnected', { kind: 'connected', datapathId: channel.datapathId });
+  }
+
+  detachSwitch(): void {
+    const channel = this.channel;
+    if (!channel) return;
+    this.channel = undefined;
+    this.switchSub?.unsubscribe();
+    this.switchSub = undefined;
+    this.reconciler.detach(channel);
+    for (const h of this.hosts) h.enqueue('switchDisconnected', { kind: 'disconnected', datapathId: channel.datapathId });
+  }
+
+  private onFlowRemoved(m: FlowRemoved): void {
+    this.reconciler.handleFlowRemoved(m);
+  }
+
+  /** A packet-in goes to the app owning the table it was punted from, and to no one else. */
+  private routePacketIn(m: PacketIn | NxPacketIn2): void {
+    const match: Match = m.type === 'packet_in' ? m.match : m.metadata;
+    const table = this.pipeline.tableById(m.tableId);
+    const host = table ? this.byName.get(table.app) : undefined;
+    if (!table || !host || table.app === CORE_APP) {
+      this.metrics.packetInsUnrouted.inc();
+      return;
+    }
+    const cookie = m.cookie ?? 0n;
+    let frame: EthernetFrame | undefined;
+    try {
+      frame = decodeEthernet(m.data);
+    } catch {
+      frame = undefined;
+    }
+    const owner = this.reconciler.ownerOfCookie(cookie)?.owner;
+    const ev: AppPacketIn = {
+      tableId: m.tableId,
+      tableName: table.name,
+      cookie,
+      ...(owner ? { owner } : {}),
+      reason: m.reason,
+      match,
+      inPort: Number(matchGet(match, 'in_port')?.value ?? 0),
+      networkKey: Number((matchGet(match, 'metadata')?.value ?? 0n) & 0xffffffffn),
+      data: m.data,
+      ...(m.type === 'nx_packet_in2' && m.userdata ? { userdata: m.userdata } : {}),
+      frame,
+    };
+    host.enqueuePacketIn(ev);
+  }
+
+  // ---------------- status ----------------
+
+  /** Resolves once every change up to `revision` is confirmed on the switch. */
+  waitForRevision(revision: number): Promise<number> {
+    return this.reconciler.waitForRevision(revision);
+  }
+
+  get syncedRevision$(): Observable<number> {
+    return this.reconciler.syncedRevision$;
+  }
+
+  /** Resolves when every app has handled everything queued so far and the reconciler has sent it. */
+  async settle(): Promise<void> {
+    for (let i = 0; i < 100; i++) {
+      for (const h of this.hosts) await h.idle();
+      await new Promise((r) => setImmediate(r));
+      await this.reconciler.flush();
+      if (this.hosts.every((h) => h.pending === 0)) return;
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.detachSwitch();
+    for (const s of this.subscriptions) s.unsubscribe();
+    for (const h of [...this.hosts].reverse()) await h.stop();
+    if (this.started) uninstallRxHandler();
+  }
+}
