@@ -537,7 +537,8 @@ function readActionBody(r: Reader, type: number, start: number, len: number): Ac
       fixed(16);
       const port = r.u32('output port');
       const maxLen = r.u16('output max_len');
-      return { type: 'output', port, maxLen };
+      // Omit max_len when it is what the encoder writes by default, so builders and decoded objects compare equal.
+      return maxLen === (port === OfPort.CONTROLLER ? 0xffff : 0) ? { type: 'output', port } : { type: 'output', port, maxLen };
     }
     case OFPAT.GROUP:
       fixed(8);

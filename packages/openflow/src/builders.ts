@@ -13,8 +13,8 @@ import { oxmField, type OxmFieldName, type OxmValue } from './oxm-fields.js';
  */
 export const act = {
   output: (port: number, maxLen?: number): Action => (maxLen === undefined ? { type: 'output', port } : { type: 'output', port, maxLen }),
-  /** output:CONTROLLER, sending `maxLen` bytes (default: the whole packet). */
-  toController: (maxLen = 0xffff): Action => ({ type: 'output', port: OfPort.CONTROLLER, maxLen }),
+  /** output:CONTROLLER, sending `maxLen` bytes (default: the whole packet, OFPCML_NO_BUFFER). */
+  toController: (maxLen?: number): Action => (maxLen === undefined ? { type: 'output', port: OfPort.CONTROLLER } : { type: 'output', port: OfPort.CONTROLLER, maxLen }),
   inPort: (): Action => ({ type: 'output', port: OfPort.IN_PORT }),
   local: (): Action => ({ type: 'output', port: OfPort.LOCAL }),
   normal: (): Action => ({ type: 'output', port: OfPort.NORMAL }),

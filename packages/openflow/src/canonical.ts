@@ -32,7 +32,8 @@ import { bytesToHex } from './wire.js';
  *    are zeroed; reg_load (NXAST_REG_LOAD) is a masked set_field.
  *  - note bytes are zero-padded by the switch to fill the action to 8-byte size.
  *  - resubmit defaults: port IN_PORT, table 255 (none).
- *  - ct defaults: zone 0, no recirculation, alg 0; nat flags spelled out.
+ *  - ct defaults: zone 0, no recirculation, alg 0; nat flags spelled out; inside
+ *    ct, nat and exec() are independent, so nat sorts first.
  */
 
 type Canon = string | number | boolean | null | Canon[] | { [k: string]: Canon };
@@ -156,7 +157,8 @@ export function canonicalAction(a: Action): Canon {
         zone: typeof a.zone === 'object' ? `${a.zone.field}[${a.zone.ofs}..${a.zone.ofs + a.zone.nBits - 1}]` : (a.zone ?? 0),
         table: a.table ?? 0xff,
         alg: a.alg ?? 0,
-        actions: (a.actions ?? []).map(canonicalAction),
+        // nat and exec() are independent parts of one ct; ovs-ofctl keeps the order written, so put nat first.
+        actions: [...(a.actions ?? []).filter((x) => x.type === 'nat'), ...(a.actions ?? []).filter((x) => x.type !== 'nat')].map(canonicalAction),
       };
     case 'nat':
       return {

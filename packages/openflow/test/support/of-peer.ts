@@ -128,17 +128,17 @@ export type SwitchResponder = (msg: OfMessage) => OfMessage[] | undefined;
 
 /** A switch listening on a unix socket; records what a controller (ovs-ofctl) sends. */
 export class TestSwitch {
-  readonly sessions: Seen[][] = [];
+  sessions: Seen[][] = [];
   private constructor(
     private readonly server: Server,
     readonly path: string,
   ) {}
 
   static async listen(path: string, respond: SwitchResponder): Promise<TestSwitch> {
-    let sw: TestSwitch | undefined;
+    const sessions: Seen[][] = [];
     const server = createServer((socket) => {
       const received: Seen[] = [];
-      sw!.sessions.push(received);
+      sessions.push(received);
       const peer = new (class extends Peer {
         protected override onMessage(s: Seen): void {
           received.push(s);
@@ -152,7 +152,8 @@ export class TestSwitch {
       server.once('error', reject);
       server.listen(path, resolve);
     });
-    sw = new TestSwitch(server, path);
+    const sw = new TestSwitch(server, path);
+    sw.sessions = sessions;
     return sw;
   }
 
