@@ -46,11 +46,15 @@ export async function createVethPair(a: VethEnd, b: VethEnd): Promise<void> {
   const tag = Math.random().toString(36).slice(2, 8);
   const temp = [`dfta${tag}`, `dftb${tag}`] as const;
   await run('ip', ['link', 'add', temp[0], 'type', 'veth', 'peer', 'name', temp[1]]);
+  // Which ends carry their final name: only those may be deleted by that name on failure
+  // (a rename that failed because the name was taken must not delete the other device).
+  const renamed = [false, false];
   try {
     for (const [i, end] of [a, b].entries()) {
       const tmp = temp[i]!;
       if (end.netns) await run('ip', ['link', 'set', tmp, 'netns', end.netns]);
       await run('ip', ['link', 'set', tmp, 'name', end.name], { netns: end.netns });
+      renamed[i] = true;
       if (end.mac) await run('ip', ['link', 'set', end.name, 'address', end.mac], { netns: end.netns });
       if (end.mtu) await run('ip', ['link', 'set', end.name, 'mtu', String(end.mtu)], { netns: end.netns });
       await run('ip', ['link', 'set', end.name, 'up'], { netns: end.netns });
@@ -62,7 +66,7 @@ export async function createVethPair(a: VethEnd, b: VethEnd): Promise<void> {
       await run('ip', ['link', 'delete', temp[i]!], { allowFailure: true });
       // Only ends inside a namespace can carry a renamed end of ours; never delete a
       // root-namespace link by its final name (it may be a host interface).
-      if (end.netns) await run('ip', ['link', 'delete', end.name], { netns: end.netns, allowFailure: true });
+      if (end.netns && renamed[i]) await run('ip', ['link', 'delete', end.name], { netns: end.netns, allowFailure: true });
     }
     throw err;
   }
