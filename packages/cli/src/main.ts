@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { registerPipeline } from './commands/pipeline.js';
 import { registerVersion } from './commands/version.js';
 
 /** Builds the `df` command tree. Each command group lives in its own module. */
@@ -8,6 +9,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run "df --help" for usage)')
     .configureOutput({ outputError: (str, write) => write(str) });
   registerVersion(program);
+  registerPipeline(program);
   return program;
 }
 

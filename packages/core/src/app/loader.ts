@@ -33,12 +33,24 @@ function pickExport(exp: ExportsField, conditions: readonly string[]): string | 
   return undefined;
 }
 
-/** Finds the directory of package `name` from `baseDir`, the way Node looks through node_modules. */
+function packageNameAt(dir: string): string | undefined {
+  try {
+    return (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string }).name;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Finds the directory of package `name` from `baseDir`, the way Node looks through
+ * node_modules (a package also finds itself by name, as Node's self-reference does).
+ */
 export function findPackageDir(name: string, baseDir: string): string | undefined {
   let dir = resolve(baseDir);
   for (;;) {
     const candidate = join(dir, 'node_modules', name);
     if (existsSync(join(candidate, 'package.json'))) return candidate;
+    if (existsSync(join(dir, 'package.json')) && packageNameAt(dir) === name) return dir;
     const parent = dirname(dir);
     if (parent === dir) return undefined;
     dir = parent;
@@ -55,7 +67,7 @@ export function resolveAppEntry(name: string, baseDir: string, conditions: reado
   const rel = pkg.exports !== undefined ? pickExport(pkg.exports, conditions) : (pkg.main ?? 'index.js');
   if (!rel) throw new DfError('APP_NOT_FOUND', `app package '${name}' exports no entry for conditions ${conditions.join(', ')}`, { context: { package: name } });
   const file = join(dir, rel);
-  if (!existsSync(file)) throw new DfError('APP_NOT_FOUND', `app package '${name}' entry ${file} does not exist (is the package built?)`, { context: { package: name, file } });
+  if (!existsSync(file)) throw new DfError('APP_NOT_FOUND', `app package '${name}' entry ${file} does not exist (build it: pnpm --filter ${name} build)`, { context: { package: name, file } });
   return file;
 }
 
