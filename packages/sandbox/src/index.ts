@@ -6,3 +6,4 @@ export { addAddress, createNetns, createVethPair, deleteLink, deleteNetns, linkE
 export { OvsInstance, startOvs, type OvsOptions, type OvsPids } from './ovs.js';
 export { EtcdServer, startEtcd, type EtcdOptions } from './etcd.js';
 export { RedisServer, startRedis, type RedisOptions } from './redis.js';
+export * from './topology/index.js';

@@ -1,0 +1,190 @@
+import { join } from 'node:path';
+import { DfError, IpNetwork, parseIp } from '@dragonflow/base';
+import { OvsdbClient, VswitchDb, type TunnelType } from '@dragonflow/ovsdb';
+import { run } from '../exec.js';
+import { addAddress, createNetns, createVethPair, linkExists } from '../netns.js';
+import { OvsInstance, startOvs } from '../ovs.js';
+import { waitFor } from '../process.js';
+import { CHASSIS_DEVICES, FABRIC_DEVICES, chassisNetns } from './names.js';
+import type { ChassisState, FabricState, ProviderState } from './state.js';
+
+export interface ChassisOptions {
+  /** Flow-based tunnel ports to create on br-int (default: vxlan, geneve and gre). */
+  tunnelTypes?: readonly TunnelType[];
+  /** Create the provider bridge and its patch pair to br-int (default true). */
+  provider?: boolean;
+  /** Physical network name of the provider bridge (default 'physnet1'). */
+  physnet?: string;
+  /** Provider bridge name (default 'br-ex'). */
+  providerBridge?: string;
+  /** MTU of the underlay and provider links (default 1500; VMs default to 1400 so tunnels fit). */
+  underlayMtu?: number;
+}
+
+/** A running chassis: its state plus handles to talk to its OVS. */
+export class Chassis {
+  constructor(readonly state: ChassisState) {}
+
+  get index(): number {
+    return this.state.index;
+  }
+
+  get name(): string {
+    return this.state.name;
+  }
+
+  get netns(): string {
+    return this.state.netns;
+  }
+
+  get tunnelIp(): string {
+    return this.state.tunnelIp;
+  }
+
+  /** The kit's OVS handle (tool calls run inside the chassis namespace with this OVS's env). */
+  get ovs(): OvsInstance {
+    if (!this.state.pids) throw new DfError('SANDBOX_STATE', `chassis ${this.name} has no running OVS recorded`, { context: { chassis: this.name } });
+    return new OvsInstance(this.state.dir, this.state.netns, this.state.pids, false);
+  }
+
+  /** `ovs-ofctl -O OpenFlow13 ARGS` against this chassis. */
+  ofctl(...args: string[]): Promise<string> {
+    return this.ovs.ofctl('-O', 'OpenFlow13', ...args);
+  }
+
+  /** Opens an OVSDB session to this chassis (close it when done). */
+  connectOvsdb(): Promise<OvsdbClient> {
+    return OvsdbClient.connect({ remote: this.state.ovsdbRemote, timeoutMs: 10_000 });
+  }
+
+  /** Runs `fn` with a VswitchDb for this chassis and closes the session afterwards. */
+  async withVswitch<T>(fn: (vs: VswitchDb) => Promise<T>): Promise<T> {
+    const client = await this.connectOvsdb();
+    try {
+      return await fn(new VswitchDb(client));
+    } finally {
+      await client.close();
+    }
+  }
+
+  /** The OpenFlow port number of an interface, once vswitchd assigned one. */
+  async ofport(iface: string, timeoutMs = 10_000): Promise<number> {
+    return this.withVswitch((vs) =>
+      waitFor(
+        async () => {
+          const s = await vs.getInterface(iface);
+          if (s?.ofport === -1) throw new DfError('SANDBOX_PORT', `vswitchd could not open ${iface}: ${s.error ?? 'unknown error'}`, { context: { iface, chassis: this.name } });
+          return s?.ofport !== undefined && s.ofport > 0 ? s.ofport : undefined;
+        },
+        { what: `an ofport for ${iface} on ${this.name}`, timeoutMs },
+      ),
+    );
+  }
+}
+
+export interface ChassisPlan {
+  tag: string;
+  index: number;
+  dir: string;
+  fabric: FabricState;
+  options: ChassisOptions;
+}
+
+/** The state a chassis will have, computed before anything is created (so teardown can find it). */
+export function planChassis(plan: ChassisPlan): ChassisState {
+  const { tag, index, dir, fabric, options } = plan;
+  const underlay = IpNetwork.parse(fabric.underlayCidr, 'underlayCidr');
+  if (BigInt(index) >= underlay.size - 1n) {
+    throw new DfError('SANDBOX_UNDERLAY', `underlay ${fabric.underlayCidr} has no address for chassis ${index}`, { context: { chassis: index, underlayCidr: fabric.underlayCidr } });
+  }
+  const chassisDir = join(dir, `chassis-${index}`);
+  const tunnelTypes = options.tunnelTypes ?? ['vxlan', 'geneve', 'gre'];
+  const providerBridge = options.providerBridge ?? 'br-ex';
+  const provider: ProviderState | undefined =
+    options.provider === false
+      ? undefined
+      : {
+          physnet: options.physnet ?? 'physnet1',
+          bridge: providerBridge,
+          device: CHASSIS_DEVICES.providerDevice,
+          patchOnIntegration: `patch-${providerBridge}`,
+          patchOnProvider: `patch-${CHASSIS_DEVICES.integrationBridge}`,
+        };
+  return {
+    index,
+    name: `chassis-${index}`,
+    netns: chassisNetns(tag, index),
+    dir: chassisDir,
+    status: 'creating',
+    ovsdbRemote: `unix:${join(chassisDir, 'db.sock')}`,
+    integrationBridge: CHASSIS_DEVICES.integrationBridge,
+    controllerTarget: `unix:${join(chassisDir, 'controller.sock')}`,
+    integrationMgmtSocket: join(chassisDir, `${CHASSIS_DEVICES.integrationBridge}.mgmt`),
+    datapathId: (0xdf00n + BigInt(index)).toString(16).padStart(16, '0'),
+    tunnelIp: underlay.at(BigInt(index)).toString(),
+    underlayBridge: CHASSIS_DEVICES.underlayBridge,
+    underlayDevice: CHASSIS_DEVICES.underlayDevice,
+    tunnelPorts: Object.fromEntries(tunnelTypes.map((t) => [t, `tun-${t}`])),
+    provider,
+  };
+}
+
+/**
+ * Builds a planned chassis: namespace, OVS, br-int (netdev, secure, OpenFlow13,
+ * controller target), br-phy owning the underlay veth with the tunnel IP on its
+ * LOCAL port, flow-based tunnel ports, and the provider bridge with its patch pair.
+ * `onPids` is called as soon as the daemons run, so a crash later still leaves
+ * enough in the state file to tear them down.
+ */
+export async function buildChassis(state: ChassisState, fabric: FabricState, options: ChassisOptions, onPids: (pids: { ovsdbServer: number; vswitchd: number }) => void): Promise<Chassis> {
+  const ns = state.netns;
+  const mtu = options.underlayMtu ?? 1500;
+  await createNetns(ns);
+  const ovs = await startOvs({ dir: state.dir, netns: ns, removeDirOnStop: false });
+  onPids(ovs.pids);
+  const chassis = new Chassis({ ...state, pids: ovs.pids });
+  const prefix = IpNetwork.parse(fabric.underlayCidr).prefixLength;
+
+  await chassis.withVswitch(async (vs) => {
+    await vs.ensureBridge(state.underlayBridge, { datapathType: 'netdev', failMode: 'secure' });
+    await vs.ensureBridge(state.integrationBridge, {
+      datapathType: 'netdev',
+      failMode: 'secure',
+      protocols: ['OpenFlow13'],
+      controllerTargets: [state.controllerTarget],
+      datapathId: BigInt(`0x${state.datapathId}`),
+      disableInBand: true,
+    });
+
+    // Underlay: ul0 (chassis) ↔ cN-ul (fabric, enslaved to the underlay switch).
+    await createVethPair({ name: state.underlayDevice, netns: ns, mtu }, { name: FABRIC_DEVICES.underlayPort(state.index), netns: fabric.netns, mtu });
+    await run('ip', ['link', 'set', FABRIC_DEVICES.underlayPort(state.index), 'master', fabric.underlaySwitch], { netns: fabric.netns });
+    await vs.addPort(state.underlayBridge, state.underlayDevice);
+    await waitFor(() => linkExists(state.underlayBridge, ns), { what: `the ${state.underlayBridge} device in ${ns}`, timeoutMs: 10_000 });
+    await run('ip', ['link', 'set', state.underlayBridge, 'mtu', String(mtu), 'up'], { netns: ns });
+    await addAddress(state.underlayBridge, `${parseIp(state.tunnelIp).toString()}/${prefix}`, ns);
+
+    for (const [type, port] of Object.entries(state.tunnelPorts)) {
+      await vs.ensureTunnelPort(state.integrationBridge, type as TunnelType, { name: port });
+    }
+
+    const provider = state.provider;
+    if (provider) {
+      await vs.ensureBridge(provider.bridge, { datapathType: 'netdev', failMode: 'secure', externalIds: { 'df-physnet': provider.physnet } });
+      await createVethPair({ name: provider.device, netns: ns, mtu }, { name: FABRIC_DEVICES.providerPort(state.index), netns: fabric.netns, mtu });
+      await run('ip', ['link', 'set', FABRIC_DEVICES.providerPort(state.index), 'master', fabric.providerSwitch], { netns: fabric.netns });
+      await vs.addPort(provider.bridge, provider.device);
+      await vs.ensurePatchPair(state.integrationBridge, provider.bridge, { portA: provider.patchOnIntegration, portB: provider.patchOnProvider });
+    }
+  });
+
+  // The physical bridges switch like a plain L2 switch; br-int stays empty (secure) for the controller.
+  await chassis.ovs.ofctl('-O', 'OpenFlow13', 'add-flow', state.underlayBridge, 'priority=0,actions=NORMAL');
+  if (state.provider) await chassis.ovs.ofctl('-O', 'OpenFlow13', 'add-flow', state.provider.bridge, 'priority=0,actions=NORMAL');
+
+  // Everything numbered means vswitchd opened every device.
+  for (const port of [state.underlayDevice, ...Object.values(state.tunnelPorts), ...(state.provider ? [state.provider.device, state.provider.patchOnIntegration] : [])]) {
+    await chassis.ofport(port);
+  }
+  return chassis;
+}
