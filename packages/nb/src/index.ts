@@ -66,6 +66,9 @@ export { PollingFeed, type BatchSource, type PollingFeedOptions } from './db/fee
 export { assertDistinctKeys, compactedError } from './db/errors.js';
 export { MemoryStore, type MemoryStoreOptions } from './db/memory/store.js';
 export { MemoryDriver } from './db/memory/driver.js';
+export { MemoryServer, type MemoryServerOptions } from './db/memory/server.js';
+export { MemoryClientDriver, type MemoryClientOptions } from './db/memory/client.js';
+export { parseEndpoint } from './db/memory/protocol.js';
 
 // NbApi
 export { NbApi, type NbApiOptions, type TransactionOptions } from './api/nb-api.js';

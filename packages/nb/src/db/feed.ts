@@ -18,6 +18,8 @@ export interface PollingFeedOptions extends WatchOptions {
   onRetry?: (err: unknown, attempt: number) => void;
   /** Called after a successful read that follows failures. */
   onRecovered?: () => void;
+  /** Called once when the feed is closed. */
+  onClose?: () => void;
   /** First retry delay; doubles up to maxRetryDelayMs. */
   retryDelayMs?: number;
   maxRetryDelayMs?: number;
@@ -57,7 +59,9 @@ export class PollingFeed implements ChangeFeed {
   }
 
   close(): void {
+    if (this.abort.signal.aborted) return;
     this.abort.abort();
+    this.options.onClose?.();
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<ChangeBatch> {

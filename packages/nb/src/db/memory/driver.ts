@@ -94,7 +94,7 @@ export class MemoryDriver implements NbDriver {
           return signal.aborted ? [] : store.readChanges(from, max);
         },
       },
-      options,
+      { ...options, onClose: () => this.feeds.delete(feed) },
     );
     this.feeds.add(feed);
     return feed;
@@ -103,8 +103,7 @@ export class MemoryDriver implements NbDriver {
   async close(): Promise<void> {
     if (this.isClosed) return;
     this.isClosed = true;
-    for (const f of this.feeds) f.close();
-    this.feeds.clear();
+    for (const f of [...this.feeds]) f.close();
     if (this.ownsStore) this.store.close();
     this.state.next('closed');
     this.state.complete();

@@ -199,6 +199,21 @@ export class MemoryStore {
     return this.log.slice(offset, offset + Math.max(1, max));
   }
 
+  /** Drops history before `revision` (watchers asking for it get NB_COMPACTED), like etcd's compaction. */
+  compact(revision: Revision): void {
+    this.ensureOpen();
+    const upTo = Math.min(revision - 1, this.rev);
+    while (this.compacted < upTo) {
+      this.logHead++;
+      this.compacted++;
+    }
+    if (this.logHead > 0) {
+      this.log = this.log.slice(this.logHead);
+      this.logHead = 0;
+    }
+    this.journal?.rewrite([this.snapshotRecord()]);
+  }
+
   /** Resolves once a batch with revision ≥ `from` exists, the signal aborts or the store closes. */
   waitForChange(from: Revision, signal?: AbortSignal): Promise<void> {
     if (this.rev >= from || this.isClosed || signal?.aborted) return Promise.resolve();
