@@ -33,7 +33,7 @@ export {
   type ScratchRegister,
 } from './pipeline/registers.js';
 export { flow, effectiveFlags, isEphemeral, type DesiredFlow, type FlowSpec, type TableRef } from './reconciler/flow.js';
-export { actionKey, flowIdentity, instructionsKey, matchFields, matchKey } from './reconciler/keys.js';
+export { actionsKey, flowIdentity, instructionsKey, matchFields, matchKey } from './reconciler/keys.js';
 export {
   Reconciler,
   switchGroupId,

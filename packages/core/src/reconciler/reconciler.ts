@@ -5,7 +5,7 @@ import { CoreMetrics } from '../observe/metrics.js';
 import { silentLogger, type Logger } from '../observe/logger.js';
 import { makeCookie } from '../pipeline/registers.js';
 import { effectiveFlags, isEphemeral, type DesiredFlow } from './flow.js';
-import { actionKey, flowIdentity, instructionsKey } from './keys.js';
+import { actionsKey, flowIdentity, instructionsKey } from './keys.js';
 import type { BatchError, SwitchChannel, SwitchRequest } from './switch.js';
 
 /** Who desires a set of flows: an app (by name and cookie slot) and one of its owners. */
@@ -107,7 +107,7 @@ export function switchGroupId(slot: number, localId: number): number {
 }
 
 function groupKey(type: GroupType, buckets: readonly Bucket[]): string {
-  return `${type}|${buckets.map((b) => `${b.weight}:${b.watchPort}:${b.watchGroup}:${b.actions.map(actionKey).join(',')}`).join('|')}`;
+  return `${type}|${buckets.map((b) => `${b.weight}:${b.watchPort}:${b.watchGroup}:${actionsKey(b.actions)}`).join('|')}`;
 }
 
 /**
