@@ -3,7 +3,7 @@
 // network through the provider bridges — with hand-written flows, no controller.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Sandbox, listLeftovers, type Chassis, type Vm } from '@dragonflow/sandbox';
-import { capture, iperfTcp, pingStats } from './traffic.js';
+import { capture, fullSizePing, iperfTcp, pingStats } from './traffic.js';
 import { clearIntegrationFlows, installFlatFlows, installTunnelFlows, installVlanFlows } from './static-flows.js';
 
 describe('sandbox dataplane with static flows', () => {
@@ -65,6 +65,8 @@ describe('sandbox dataplane with static flows', () => {
       expect(seen).toContain(`${c2.tunnelIp}`);
       expect(seen).toContain('10.10.0.1 > 10.10.0.2: ICMP echo request');
 
+      // A full-size packet of the VM's MTU (1400) fits in the tunnel over a 1500-byte underlay.
+      expect(await fullSizePing(vm1, vm2.address)).toBe(true);
       const tcp = await iperfTcp(vm2, vm1, 1);
       expect(tcp.bytesReceived).toBeGreaterThan(1_000_000);
     });
@@ -102,6 +104,7 @@ describe('sandbox dataplane with static flows', () => {
     });
     expect(seen).toMatch(/ethertype 802\.1Q \(0x8100\).*vlan 100/);
     expect(seen).toContain('fa:16:3e:00:00:01 > fa:16:3e:00:00:02');
+    expect(await fullSizePing(vm1, vm2.address)).toBe(true);
     const tcp = await iperfTcp(vm2, vm1, 1);
     expect(tcp.bytesReceived).toBeGreaterThan(1_000_000);
   });

@@ -17,6 +17,13 @@ export async function pingStats(vm: Vm, target: string, count = 5): Promise<Ping
   return { transmitted: Number(m[1]), received: Number(m[2]), output: r.stdout };
 }
 
+/** Pings with a packet of exactly the VM's MTU and Don't Fragment set: true when both replies come back. */
+export async function fullSizePing(vm: Vm, target: string): Promise<boolean> {
+  const payload = vm.state.mtu - 28;
+  const r = await run('ping', ['-n', '-c', '2', '-i', '0.2', '-W', '1', '-M', 'do', '-s', String(payload), target], { netns: vm.netns, allowFailure: true, timeoutMs: 10_000 });
+  return /2 received/.test(r.stdout);
+}
+
 /**
  * Starts tcpdump in `netns` on `iface` with `filter`, waits until it listens, runs
  * `action`, then returns what tcpdump printed (at most `count` packets, -v, -e).

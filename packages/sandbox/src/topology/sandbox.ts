@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { DfError, IpNetwork, describeError } from '@dragonflow/base';
 import { run } from '../exec.js';
-import { createNetns, listNetns } from '../netns.js';
+import { createNetns, deleteLink, listNetns } from '../netns.js';
 import { isAlive, stopPid } from '../process.js';
 import { makeTempDir } from '../tmp.js';
 import { Chassis, buildChassis, planChassis, type ChassisOptions } from './chassis.js';
@@ -197,6 +197,10 @@ export class Sandbox {
     if (chassis?.pids && isAlive(chassis.pids.ovsdbServer)) {
       await unplugVm(v, new Chassis(chassis)).catch((err) => errors.push(`unplug ${v.tap}: ${describeError(err)}`));
     }
+    // Delete the veth from the VM's side (its namespace is ours, so eth0 there is ours): that
+    // removes the tap at once, whereas `ip netns delete` destroys devices asynchronously.
+    // Never delete the tap by name: after a failed create it may be someone else's device.
+    await deleteLink(v.device, v.netns).catch((err) => errors.push(`link ${v.device} in ${v.netns}: ${describeError(err)}`));
     await removeNetns(v.netns).catch((err) => errors.push(`netns ${v.netns}: ${describeError(err)}`));
     await this.mutate((s) => {
       s.vms = s.vms.filter((x) => x.name !== name);
@@ -295,8 +299,9 @@ export class Sandbox {
       await stopPid(c.pids.vswitchd);
       await stopPid(c.pids.ovsdbServer);
     }
+    // Delete the veths first (see deleteVm) so the fabric ends are gone when this returns.
+    for (const dev of [c.underlayDevice, ...(c.provider ? [c.provider.device] : [])]) await deleteLink(dev, c.netns).catch(() => undefined);
     await removeNetns(c.netns);
-    // The fabric ends of this chassis' veths went with its namespace.
     rmSync(c.dir, { recursive: true, force: true });
     await this.mutate((s) => {
       s.chassis = s.chassis.filter((x) => x.index !== index);
