@@ -1,4 +1,4 @@
-import { MacAddress } from '@dragonflow/base';
+import { DfError, MacAddress } from '@dragonflow/base';
 import { readActionList, writeActions } from './actions.js';
 import { MsgType, MultipartType, NX_VENDOR_ID, NxtSubtype, OFP_HEADER_LEN, OFP_VERSION } from './consts.js';
 import { OfDecodeError, OfEncodeError } from './errors.js';
@@ -379,9 +379,10 @@ export function decodeMessage(bytes: Uint8Array): OfMessage {
     return decodeUnsafe(bytes);
   } catch (err) {
     if (err instanceof OfDecodeError) throw err;
-    // Values that parse but are impossible (e.g. a MAC helper rejecting a value) still
-    // surface as the one decode error type.
-    throw new OfDecodeError(`malformed message: ${(err as Error).message ?? String(err)}`, 0, { cause: String(err) });
+    // A value helper refusing a wire value (a DfError) still surfaces as the one decode
+    // error type. Anything else is a bug in this codec and must not be disguised.
+    if (err instanceof DfError) throw new OfDecodeError(`malformed message: ${err.message}`, 0, { cause: err.code });
+    throw err;
   }
 }
 

@@ -141,9 +141,20 @@ export function parseMatchSpec(spec: MatchSpec): Match {
     }
     const f = oxmField(name);
     if (!f) throw new OfMatchError(name, `unknown match field '${name}'`);
-    out[name] = parseEntry(f, input);
+    out[name] = clearOutsideMask(f, parseEntry(f, input));
   }
   return out as Match;
+}
+
+/**
+ * OpenFlow (and Open vSwitch, with OFPBMC_BAD_WILDCARDS) refuses a value with bits
+ * outside its mask; "10.1.2.3/16" means the network, so the builder clears them.
+ */
+function clearOutsideMask(f: OxmFieldSpec, e: { value: unknown; mask?: unknown }): { value: unknown; mask?: unknown } {
+  if (e.mask === undefined) return e;
+  const v = oxmValueToBigInt(f, e.value);
+  const m = oxmValueToBigInt(f, e.mask);
+  return (v & m) === v ? e : { value: oxmValueFromBigInt(f, v & m), mask: e.mask };
 }
 
 /**
@@ -180,6 +191,7 @@ export function validateEntry(f: OxmFieldSpec, entry: MatchEntry<unknown>, forSe
   if (entry.mask !== undefined) {
     if (!f.maskable && !forSetField) throw new OfMatchError(name, `${name} cannot be masked (mask ${hex(mask)})`);
     if (mask < 0n || mask > fieldAllOnes(f)) throw new OfMatchError(name, `${name} mask ${hex(mask)} is out of range`);
+    if (!forSetField && (v & ~mask) !== 0n) throw new OfMatchError(name, `${name} value ${hex(v)} has bits outside its mask ${hex(mask)} (a switch refuses it with OFPBMC_BAD_WILDCARDS)`);
   }
 }
 

@@ -88,7 +88,8 @@ export function ovsFieldName(name: string): string {
   return OVS_FIELD_NAME[name] ?? name;
 }
 
-const hex = (v: bigint | number): string => '0x' + v.toString(16);
+/** C's %#x: "0" for zero, "0x…" otherwise (what ovs-ofctl prints). */
+const hex = (v: bigint | number): string => (v === 0 || v === 0n ? '0' : '0x' + v.toString(16));
 const CT_FLAGS: [number, string][] = [
   [CtState.NEW, 'new'],
   [CtState.EST, 'est'],
@@ -136,7 +137,7 @@ function formatEntry(f: OxmFieldSpec, e: MatchEntry<unknown>): string {
     return `ct_state=${parts.join('')}`;
   }
   if (f.name === 'vlan_vid') {
-    if (m === 0x1fffn && (v & 0x1000n) !== 0n) return `dl_vlan=${v & 0xfffn}`;
+    if ((m & 0x1fffn) === 0x1fffn && (v & 0x1000n) !== 0n) return `dl_vlan=${v & 0xfffn}`;
     return m === all ? `vlan_tci=${hex4(v)}/0x1fff` : `vlan_tci=${hex4(v)}/${hex4(m & 0x1fffn)}`;
   }
   if (f.name === 'ip_dscp') return `nw_tos=${v << 2n}`;
@@ -187,10 +188,63 @@ export function formatMatch(m: Match): string {
   return parts.join(',');
 }
 
+/** The header name ovs-ofctl uses for a field in load/move/ct zone references. */
+const NXM_NAME: Readonly<Record<string, string>> = {
+  in_port: 'NXM_OF_IN_PORT',
+  eth_dst: 'NXM_OF_ETH_DST',
+  eth_src: 'NXM_OF_ETH_SRC',
+  eth_type: 'NXM_OF_ETH_TYPE',
+  ip_proto: 'NXM_OF_IP_PROTO',
+  ipv4_src: 'NXM_OF_IP_SRC',
+  ipv4_dst: 'NXM_OF_IP_DST',
+  tcp_src: 'NXM_OF_TCP_SRC',
+  tcp_dst: 'NXM_OF_TCP_DST',
+  udp_src: 'NXM_OF_UDP_SRC',
+  udp_dst: 'NXM_OF_UDP_DST',
+  icmpv4_type: 'NXM_OF_ICMP_TYPE',
+  icmpv4_code: 'NXM_OF_ICMP_CODE',
+  arp_op: 'NXM_OF_ARP_OP',
+  arp_spa: 'NXM_OF_ARP_SPA',
+  arp_tpa: 'NXM_OF_ARP_TPA',
+  tunnel_id: 'NXM_NX_TUN_ID',
+  arp_sha: 'NXM_NX_ARP_SHA',
+  arp_tha: 'NXM_NX_ARP_THA',
+  ipv6_src: 'NXM_NX_IPV6_SRC',
+  ipv6_dst: 'NXM_NX_IPV6_DST',
+  icmpv6_type: 'NXM_NX_ICMPV6_TYPE',
+  icmpv6_code: 'NXM_NX_ICMPV6_CODE',
+  ipv6_nd_target: 'NXM_NX_ND_TARGET',
+  ipv6_nd_sll: 'NXM_NX_ND_SLL',
+  ipv6_nd_tll: 'NXM_NX_ND_TLL',
+  ipv6_flabel: 'NXM_NX_IPV6_LABEL',
+  ip_ecn: 'NXM_NX_IP_ECN',
+  tun_ipv4_src: 'NXM_NX_TUN_IPV4_SRC',
+  tun_ipv4_dst: 'NXM_NX_TUN_IPV4_DST',
+  pkt_mark: 'NXM_NX_PKT_MARK',
+  conj_id: 'NXM_NX_CONJ_ID',
+  ct_state: 'NXM_NX_CT_STATE',
+  ct_zone: 'NXM_NX_CT_ZONE',
+  ct_mark: 'NXM_NX_CT_MARK',
+  ct_label: 'NXM_NX_CT_LABEL',
+  metadata: 'OXM_OF_METADATA',
+  vlan_vid: 'OXM_OF_VLAN_VID',
+  vlan_pcp: 'OXM_OF_VLAN_PCP',
+  ip_dscp: 'OXM_OF_IP_DSCP',
+  sctp_src: 'OXM_OF_SCTP_SRC',
+  sctp_dst: 'OXM_OF_SCTP_DST',
+  mpls_label: 'OXM_OF_MPLS_LABEL',
+  mpls_tc: 'OXM_OF_MPLS_TC',
+  mpls_bos: 'OXM_OF_MPLS_BOS',
+};
+function nxmName(field: string): string {
+  if (/^reg\d+$/.test(field)) return `NXM_NX_REG${field.slice(3)}`;
+  return NXM_NAME[field] ?? field;
+}
+
 function refText(ref: { field: string; ofs: number }, nBits: number): string {
   const f = oxmField(ref.field);
   const width = f ? (f.nxm ? f.nxm.bytes : f.bytes) * 8 : -1;
-  const name = ovsFieldName(ref.field);
+  const name = nxmName(ref.field);
   return ref.ofs === 0 && nBits === width ? `${name}[]` : `${name}[${ref.ofs}..${ref.ofs + nBits - 1}]`;
 }
 
@@ -233,7 +287,7 @@ export function formatAction(a: Action): string {
       const f = oxmField(a.field);
       const all = f ? fieldAllOnes(f) : 0n;
       if (a.mask !== undefined && f && oxmValueToBigInt(f, a.mask) !== all) {
-        return `set_field:${hex(oxmValueToBigInt(f, a.value))}/${hex(oxmValueToBigInt(f, a.mask))}->${ovsFieldName(a.field)}`;
+        return `set_field:${formatValue(f, oxmValueToBigInt(f, a.value))}/${formatValue(f, oxmValueToBigInt(f, a.mask))}->${ovsFieldName(a.field)}`;
       }
       return `set_field:${setFieldValue(a.field, a.value)}->${ovsFieldName(a.field)}`;
     }
@@ -268,9 +322,9 @@ export function formatAction(a: Action): string {
         const v6 = a.addressMin.family === 6;
         const ip = (x: { toString(): string }) => (v6 ? `[${x.toString()}]` : x.toString());
         s += ip(a.addressMin);
-        if (a.addressMax) s += `-${ip(a.addressMax)}`;
+        if (a.addressMax && !a.addressMax.equals(a.addressMin)) s += `-${ip(a.addressMax)}`;
       }
-      if (a.portMin !== undefined) s += `:${a.portMin}${a.portMax !== undefined ? '-' + a.portMax : ''}`;
+      if (a.portMin !== undefined) s += `:${a.portMin}${a.portMax !== undefined && a.portMax !== a.portMin ? '-' + a.portMax : ''}`;
       const flags = [a.persistent ? 'persistent' : '', a.protoHash ? 'hash' : '', a.protoRandom ? 'random' : ''].filter(Boolean);
       return `nat(${[s, ...flags].join(',')})`;
     }
@@ -281,9 +335,11 @@ export function formatAction(a: Action): string {
     case 'note':
       return `note:${dotted(a.data)}`;
     case 'controller': {
+      const plain = (a.reason ?? 1) === 1 && !a.controllerId && !(a.userdata && a.userdata.length) && !a.pause && !a.meterId;
+      if (plain) return `CONTROLLER:${a.maxLen ?? 0xffff}`;
       const parts: string[] = [];
-      if (a.maxLen !== undefined && a.maxLen !== 0xffff) parts.push(`max_len=${a.maxLen}`);
       if (a.reason !== undefined && a.reason !== 1) parts.push(`reason=${packetInReasonName(a.reason)}`);
+      if (a.maxLen !== undefined && a.maxLen !== 0xffff) parts.push(`max_len=${a.maxLen}`);
       if (a.controllerId) parts.push(`id=${a.controllerId}`);
       if (a.userdata && a.userdata.length) parts.push(`userdata=${dotted(a.userdata)}`);
       if (a.pause) parts.push('pause');
