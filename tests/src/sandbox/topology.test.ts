@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InterfaceMonitor, OvsdbClient, VswitchDb, isBound } from '@dragonflow/ovsdb';
-import { STATE_FILE, Sandbox, isAlive, linkExists, listLeftovers, listNetns, netnsExists, readState, removeLeftovers, run, type SandboxState } from '@dragonflow/sandbox';
+import { STATE_FILE, Sandbox, isAlive, linkExists, listLeftovers, listNetns, listSandboxes, netnsExists, readState, removeLeftovers, run, type SandboxState } from '@dragonflow/sandbox';
 
 describe('sandbox topology lifecycle', () => {
   let sandbox: Sandbox;
@@ -104,6 +104,7 @@ describe('sandbox topology lifecycle', () => {
     expect(ours.map((n) => n.netns).sort()).toEqual([`${sandbox.tag}-c1`, `${sandbox.tag}-c2`, `${sandbox.tag}-fabric`, `${sandbox.tag}-vm-web`].sort());
     expect(ours.every((n) => n.ownerDir === sandbox.dir)).toBe(true);
     expect(ours.find((n) => n.netns.endsWith('-c1'))!.pids.length).toBeGreaterThanOrEqual(2);
+    expect(listSandboxes()).toContainEqual({ tag: sandbox.tag, dir: sandbox.dir, present: true });
   });
 
   it('refuses bad VM options before creating anything', async () => {
@@ -158,6 +159,7 @@ describe('sandbox teardown', () => {
     const left = await listLeftovers();
     expect(left.namespaces.filter((n) => n.tag === state.tag)).toEqual([]);
     expect(left.staleRegistrations.filter((r) => r.tag === state.tag)).toEqual([]);
+    expect(listSandboxes().map((s) => s.tag)).not.toContain(state.tag);
   });
 
   it('keeps a directory it did not create, removing only what it put there', async () => {

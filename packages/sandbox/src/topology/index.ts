@@ -1,7 +1,7 @@
 export { Chassis, type ChassisOptions } from './chassis.js';
-export { listLeftovers, removeLeftovers, type LeftoverNetns, type Leftovers } from './leftovers.js';
+export { listLeftovers, listSandboxes, removeLeftovers, type LeftoverNetns, type Leftovers } from './leftovers.js';
 export { CHASSIS_DEVICES, FABRIC_DEVICES, SANDBOX_PREFIX, tapName } from './names.js';
 export { netnsPids, removeNetns } from './netns-procs.js';
 export { Sandbox, type ChassisStatus, type SandboxOptions, type SandboxStatus, type VmStatus } from './sandbox.js';
-export { STATE_FILE, readState, type ChassisState, type FabricState, type ProviderState, type SandboxState, type VmState } from './state.js';
+export { STATE_FILE, readState, type RegistryEntry, type ChassisState, type FabricState, type ProviderState, type SandboxState, type VmState } from './state.js';
 export { Vm, type VmOptions } from './vm.js';

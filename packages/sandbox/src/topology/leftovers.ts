@@ -2,7 +2,12 @@ import { existsSync } from 'node:fs';
 import { listNetns } from '../netns.js';
 import { SANDBOX_PREFIX, tagOfNetns } from './names.js';
 import { netnsPids, removeNetns } from './netns-procs.js';
-import { listRegistry, unregister } from './state.js';
+import { listRegistry, unregister, type RegistryEntry } from './state.js';
+
+/** Sandboxes that registered on this machine (a CLI can offer them when no --dir is given). */
+export function listSandboxes(): RegistryEntry[] {
+  return listRegistry().filter((r) => r.present);
+}
 
 export interface LeftoverNetns {
   readonly netns: string;
