@@ -1,0 +1,294 @@
+import { type Clock, DfError, systemClock } from '@dragonflow/base';
+import {
+  type ChangeFeed,
+  type CommitResult,
+  type ConflictDetail,
+  type ConnectionState,
+  type Lease,
+  type NbDriver,
+  NbErrorCode,
+  type Revision,
+  type Snapshot,
+  type StoredRecord,
+  type TxnOp,
+  type WatchOptions,
+  assertDistinctKeys,
+  commitConflict,
+} from '@dragonflow/nb';
+import { Etcd3, type IKeyValue, type IRequestOp, type IResponseOp } from 'etcd3';
+import { BehaviorSubject, type Observable } from 'rxjs';
+import { mapEtcdError } from './errors.js';
+import { ensureExactInt64 } from './long-ints.js';
+import { EtcdFeed } from './feed.js';
+import { EtcdKeys, assertTableName, prefixEnd } from './keys.js';
+
+export interface EtcdDriverOptions {
+  /** Client URLs, e.g. http://127.0.0.1:2379 (comma-separated string or list). */
+  endpoints: string | readonly string[];
+  /** Key prefix of this deployment (default `/dragonflow/nb/`). */
+  prefix?: string;
+  clock?: Clock;
+  /** Deadline of one request (default 5 s). */
+  requestTimeoutMs?: number;
+}
+
+ensureExactInt64();
+
+/** A policy that just runs the call: we retry at our own level, and a circuit breaker would hide recovery. */
+const passThrough = {
+  execute: <T>(fn: (ctx: { signal: AbortSignal; attempt: number }) => PromiseLike<T> | T) => Promise.resolve().then(() => fn({ signal: new AbortController().signal, attempt: 1 })),
+  onSuccess: () => ({ dispose: () => undefined }),
+  onFailure: () => ({ dispose: () => undefined }),
+};
+
+/**
+ * Northbound DB driver on etcd v3. Commits are etcd transactions comparing key
+ * versions; every commit has one etcd revision, which is the feed's revision; the
+ * feed is a prefix watch resumed from the last delivered revision after any break;
+ * leases are etcd leases (etcd rounds ttl up to whole seconds, at least its minimum
+ * of about 2 s).
+ */
+export class EtcdDriver implements NbDriver {
+  readonly kind = 'etcd';
+  readonly keys: EtcdKeys;
+  readonly client: Etcd3;
+  readonly clock: Clock;
+  private readonly state = new BehaviorSubject<ConnectionState>('connected');
+  private readonly feeds = new Set<EtcdFeed>();
+  private closed = false;
+  private clusterId: string | undefined;
+  readonly endpoint: string;
+
+  constructor(options: EtcdDriverOptions) {
+    const hosts = typeof options.endpoints === 'string' ? options.endpoints.split(',').map((h) => h.trim()) : [...options.endpoints];
+    this.endpoint = hosts.join(',');
+    this.keys = new EtcdKeys(options.prefix ?? '/dragonflow/nb/');
+    this.clock = options.clock ?? systemClock;
+    const timeout = options.requestTimeoutMs ?? 5_000;
+    this.client = new Etcd3({
+      hosts,
+      dialTimeout: timeout,
+      // Unary calls get a deadline; watch and keep-alive streams live until we end them.
+      defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeout }),
+      faultHandling: { host: () => passThrough as never, global: passThrough as never },
+    });
+  }
+
+  get connection$(): Observable<ConnectionState> {
+    return this.state.asObservable();
+  }
+
+  /** Used by feeds to report the link state. */
+  setConnected(up: boolean): void {
+    if (this.closed) return;
+    const next: ConnectionState = up ? 'connected' : 'disconnected';
+    if (this.state.value !== next) this.state.next(next);
+  }
+
+  /** Remembers the cluster id; a different one later means the DB was replaced. */
+  noteCluster(header: { cluster_id?: string } | undefined): boolean {
+    const id = header?.cluster_id;
+    if (!id) return true;
+    if (this.clusterId === undefined) this.clusterId = id;
+    return this.clusterId === id;
+  }
+
+  async get(table: string, id: string): Promise<StoredRecord | undefined> {
+    const res = await this.call('get', () => this.client.kv.range({ key: this.keys.record(table, id) }));
+    const kv = res.kvs[0];
+    return kv ? this.record(table, id, kv) : undefined;
+  }
+
+  async getMany(table: string, ids: readonly string[]): Promise<(StoredRecord | undefined)[]> {
+    if (ids.length === 0) return [];
+    const res = await this.call('getMany', () => this.client.kv.txn({ compare: [], success: ids.map((id) => ({ request_range: { key: this.keys.record(table, id) } })), failure: [] }));
+    return res.responses.map((r, i) => {
+      const kv = r.response_range.kvs[0];
+      return kv ? this.record(table, ids[i]!, kv) : undefined;
+    });
+  }
+
+  async list(table: string): Promise<Snapshot> {
+    assertTableName(table);
+    const key = this.keys.table(table);
+    const res = await this.call('list', () => this.client.kv.range({ key, range_end: prefixEnd(key) }));
+    return { revision: Number(res.header.revision), records: this.records(res.kvs) };
+  }
+
+  async snapshot(tables?: readonly string[]): Promise<Snapshot> {
+    if (!tables) {
+      const key = Buffer.from(this.keys.data, 'utf8');
+      const res = await this.call('snapshot', () => this.client.kv.range({ key, range_end: prefixEnd(key) }));
+      return { revision: Number(res.header.revision), records: this.records(res.kvs) };
+    }
+    if (tables.length === 0) return { revision: await this.currentRevision(), records: [] };
+    const ops: IRequestOp[] = tables.map((t) => {
+      assertTableName(t);
+      const key = this.keys.table(t);
+      return { request_range: { key, range_end: prefixEnd(key) } };
+    });
+    // One transaction: every range sees the same revision.
+    const res = await this.call('snapshot', () => this.client.kv.txn({ compare: [], success: ops, failure: [] }));
+    return { revision: Number(res.header.revision), records: res.responses.flatMap((r) => this.records(r.response_range.kvs)) };
+  }
+
+  async currentRevision(): Promise<Revision> {
+    const res = await this.call('currentRevision', () => this.client.kv.range({ key: this.keys.counter('\u0000rev'), keys_only: true }));
+    return Number(res.header.revision);
+  }
+
+  async commit(ops: readonly TxnOp[]): Promise<CommitResult> {
+    assertDistinctKeys(ops);
+    const compare: NonNullable<Parameters<Etcd3['kv']['txn']>[0]['compare']> = [];
+    const compared: TxnOp[] = [];
+    const success: IRequestOp[] = [];
+    const readBack: number[] = [];
+    for (const op of ops) {
+      assertTableName(op.table);
+      const key = this.keys.record(op.table, op.id);
+      if (op.expectVersion !== undefined) {
+        compared.push(op);
+        if (op.expectVersion === 'exists') compare.push({ key, target: 'Version', result: 'Greater', version: 0 });
+        else compare.push({ key, target: 'Version', result: 'Equal', version: op.expectVersion });
+      }
+      if (op.type === 'put') success.push({ request_put: { key, value: Buffer.from(op.value, 'utf8'), ...(op.lease !== undefined ? { lease: op.lease } : {}) } });
+      else if (op.type === 'delete') success.push({ request_delete_range: { key } });
+    }
+    // Read the new versions of written keys inside the same transaction (etcd reads see the txn's own writes).
+    ops.forEach((op, i) => {
+      if (op.type !== 'put') return;
+      readBack.push(i);
+      success.push({ request_range: { key: this.keys.record(op.table, op.id), keys_only: true } });
+    });
+    const failure: IRequestOp[] = compared.map((op) => ({ request_range: { key: this.keys.record(op.table, op.id), keys_only: true } }));
+    const res = await this.call('commit', () => this.client.kv.txn({ compare, success, failure }));
+    if (!res.succeeded) {
+      const conflicts: ConflictDetail[] = [];
+      compared.forEach((op, i) => {
+        const kv = (res.responses[i] as IResponseOp).response_range.kvs[0];
+        const actual = kv ? Number(kv.version) : 0;
+        const exp = op.expectVersion!;
+        const ok = exp === 'exists' ? actual > 0 : actual === exp;
+        if (!ok) conflicts.push({ table: op.table, id: op.id, expected: exp, actualVersion: actual, modRevision: kv ? Number(kv.mod_revision) : 0 });
+      });
+      throw commitConflict(conflicts);
+    }
+    const versions = ops.map(() => 0);
+    const base = success.length - readBack.length;
+    readBack.forEach((opIndex, j) => {
+      const kv = res.responses[base + j]!.response_range.kvs[0];
+      versions[opIndex] = kv ? Number(kv.version) : 0;
+    });
+    return { revision: Number(res.header.revision), versions };
+  }
+
+  async allocateKey(namespace: string, max = Number.MAX_SAFE_INTEGER): Promise<number> {
+    const key = this.keys.counter(namespace);
+    for (;;) {
+      const cur = await this.call('allocateKey', () => this.client.kv.range({ key }));
+      const kv = cur.kvs[0];
+      const n = (kv ? Number(kv.value.toString('utf8')) : 0) + 1;
+      if (n > max) throw new DfError(NbErrorCode.KEYS_EXHAUSTED, `no unique key left in ${namespace} (all of 1..${max} were handed out)`, { context: { namespace, max } });
+      const res = await this.call('allocateKey', () =>
+        this.client.kv.txn({
+          compare: [kv ? { key, target: 'Mod', result: 'Equal', mod_revision: kv.mod_revision } : { key, target: 'Version', result: 'Equal', version: 0 }],
+          success: [{ request_put: { key, value: Buffer.from(String(n)) } }],
+          failure: [],
+        }),
+      );
+      if (res.succeeded) return n;
+    }
+  }
+
+  async grantLease(ttlMs: number): Promise<Lease> {
+    const ttl = Math.max(1, Math.ceil(ttlMs / 1000));
+    const res = await this.call('grantLease', () => this.client.leaseClient.leaseGrant({ TTL: ttl, ID: 0 }));
+    const id = String(res.ID);
+    const driver = this;
+    return {
+      id,
+      ttlMs: Number(res.TTL) * 1000,
+      async keepAlive(): Promise<void> {
+        const r = await driver.call('keepAlive', () => driver.keepAliveOnce(id));
+        if (!(Number(r.TTL) > 0)) throw new DfError(NbErrorCode.LEASE_EXPIRED, `lease ${id} has expired or was revoked`, { context: { lease: id } });
+      },
+      async revoke(): Promise<void> {
+        try {
+          await driver.call('revoke', () => driver.client.leaseClient.leaseRevoke({ ID: id }));
+        } catch (e) {
+          if (e instanceof DfError && e.code === NbErrorCode.LEASE_EXPIRED) return;
+          throw e;
+        }
+      },
+    };
+  }
+
+  watch(fromRevision: Revision, options: WatchOptions = {}): ChangeFeed {
+    if (this.closed) throw new DfError(NbErrorCode.CLOSED, 'etcd driver is closed');
+    const feed = new EtcdFeed(this, Math.max(1, fromRevision), options, () => this.feeds.delete(feed));
+    this.feeds.add(feed);
+    return feed;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    for (const f of [...this.feeds]) f.close();
+    this.closed = true;
+    this.client.close();
+    this.state.next('closed');
+    this.state.complete();
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Runs one etcd call, mapping errors and tracking the link state. */
+  async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    if (this.closed) throw new DfError(NbErrorCode.CLOSED, 'etcd driver is closed');
+    try {
+      const r = await fn();
+      this.setConnected(true);
+      return r;
+    } catch (e) {
+      const err = mapEtcdError(e, this.endpoint, what);
+      if (err.code === NbErrorCode.UNAVAILABLE) this.setConnected(false);
+      throw err;
+    }
+  }
+
+  private keepAliveOnce(id: string): Promise<{ TTL: string }> {
+    return this.client.leaseClient.leaseKeepAlive().then(
+      (stream) =>
+        new Promise<{ TTL: string }>((resolve, reject) => {
+          let settled = false;
+          stream.on('data', (r: { TTL: string }) => {
+            if (settled) return;
+            settled = true;
+            stream.end();
+            resolve(r);
+          });
+          stream.on('error', (e) => {
+            if (settled) return;
+            settled = true;
+            reject(e);
+          });
+          stream.write({ ID: id });
+        }),
+    );
+  }
+
+  private record(table: string, id: string, kv: IKeyValue): StoredRecord {
+    const lease = kv.lease && kv.lease !== '0' ? { lease: String(kv.lease) } : {};
+    return { table, id, value: kv.value.toString('utf8'), version: Number(kv.version), modRevision: Number(kv.mod_revision), ...lease };
+  }
+
+  private records(kvs: IKeyValue[]): StoredRecord[] {
+    const out: StoredRecord[] = [];
+    for (const kv of kvs) {
+      const k = this.keys.parse(kv.key);
+      if (k) out.push(this.record(k.table, k.id, kv));
+    }
+    return out;
+  }
+}
