@@ -204,17 +204,16 @@ export class EtcdDriver implements NbDriver {
     const ttl = Math.max(1, Math.ceil(ttlMs / 1000));
     const res = await this.call('grantLease', () => this.client.leaseClient.leaseGrant({ TTL: ttl, ID: 0 }));
     const id = String(res.ID);
-    const driver = this;
     return {
       id,
       ttlMs: Number(res.TTL) * 1000,
-      async keepAlive(): Promise<void> {
-        const r = await driver.call('keepAlive', () => driver.keepAliveOnce(id));
+      keepAlive: async (): Promise<void> => {
+        const r = await this.call('keepAlive', () => this.keepAliveOnce(id));
         if (!(Number(r.TTL) > 0)) throw new DfError(NbErrorCode.LEASE_EXPIRED, `lease ${id} has expired or was revoked`, { context: { lease: id } });
       },
-      async revoke(): Promise<void> {
+      revoke: async (): Promise<void> => {
         try {
-          await driver.call('revoke', () => driver.client.leaseClient.leaseRevoke({ ID: id }));
+          await this.call('revoke', () => this.client.leaseClient.leaseRevoke({ ID: id }));
         } catch (e) {
           if (e instanceof DfError && e.code === NbErrorCode.LEASE_EXPIRED) return;
           throw e;
