@@ -1,0 +1,314 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { ManualClock } from '@dragonflow/base';
+import { ErrorType, OfPort, act, flowMod, type OfMessage, type PortDesc } from '@dragonflow/openflow';
+import { MacAddress } from '@dragonflow/base';
+import { pino } from 'pino';
+import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { OfConnection } from './connection.js';
+import type { OfConnectionError} from './errors.js';
+import { OfSwitchError } from './errors.js';
+import { OfListener, connectSwitch, type SwitchConnectionEvent } from './listener.js';
+import { switchChannel } from './channel.js';
+import { FakePeer, until } from './__tests__/fake-peer.js';
+
+/** A pino logger that keeps every record, so tests can assert what was logged. */
+function memoryLogger(): { logger: pino.Logger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const stream = new Writable({
+    write(chunk, _enc, cb) {
+      for (const l of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(l) as Record<string, unknown>);
+      cb();
+    },
+  });
+  return { logger: pino({ level: 'debug' }, stream), lines };
+}
+
+let dir: string;
+let listener: OfListener | undefined;
+const peers: FakePeer[] = [];
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'df-ofconn-'));
+});
+
+afterEach(async () => {
+  for (const p of peers.splice(0)) p.close();
+  await listener?.close();
+  listener = undefined;
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function startListener(extra: Partial<Parameters<typeof OfListener.start>[0]> = {}) {
+  const log = memoryLogger();
+  listener = await OfListener.start({ logger: log.logger, tcp: { port: 0 }, unixPath: join(dir, 'of.sock'), ...extra });
+  return { listener, log };
+}
+
+async function peer(options: ConstructorParameters<typeof FakePeer>[1] = {}, via: 'tcp' | 'unix' = 'tcp'): Promise<FakePeer> {
+  const p = await FakePeer.connect(via === 'tcp' ? { port: listener!.tcpPort! } : { path: join(dir, 'of.sock') }, options);
+  peers.push(p);
+  return p;
+}
+
+describe('handshake', () => {
+  test('over TCP: HELLO with a version bitmap, FEATURES, datapath id', async () => {
+    const { listener } = await startListener();
+    const events: SwitchConnectionEvent[] = [];
+    listener.events$.subscribe((e) => events.push(e));
+    const p = await peer({ datapathId: 0xabcdefn });
+    const conn = await listener.waitForSwitch(0xabcdefn);
+    expect(conn.datapathId).toBe(0xabcdefn);
+    expect(conn.currentState).toBe('ready');
+    expect(p.received[0]).toMatchObject({ type: 'hello', versions: [4] });
+    expect(p.received[1]).toMatchObject({ type: 'features_request' });
+    expect(events.map((e) => e.type)).toEqual(['connected']);
+  });
+
+  test('over a unix socket', async () => {
+    const { listener } = await startListener();
+    await peer({ datapathId: 7n }, 'unix');
+    expect((await listener.waitForSwitch(7n)).datapathId).toBe(7n);
+  });
+
+  test('a peer whose HELLO has no bitmap but a version ≥ 1.3 is accepted', async () => {
+    const { listener } = await startListener();
+    const p = await FakePeer.connect({ port: listener.tcpPort! }, { datapathId: 9n, helloVersion: 5, versions: [] });
+    peers.push(p);
+    expect((await listener.waitForSwitch(9n)).datapathId).toBe(9n);
+  });
+
+  test('no common version: HELLO_FAILED, disconnect, and the listener keeps serving others', async () => {
+    const { listener, log } = await startListener();
+    const old = await peer({ helloVersion: 1, versions: [1] });
+    const err = await old.waitFor((m) => m.type === 'error');
+    expect(err).toMatchObject({ type: 'error', errorType: ErrorType.HELLO_FAILED, code: 0, version: 1 });
+    expect(new TextDecoder().decode((err as { data: Uint8Array }).data)).toMatch(/OpenFlow 1\.3/);
+    await old.waitClosed();
+    await until(() => log.lines.some((l) => String(l['msg']).includes('version negotiation failed')), 'the failure is logged');
+    await peer({ datapathId: 0x77n });
+    expect((await listener.waitForSwitch(0x77n)).datapathId).toBe(0x77n);
+  });
+
+  test('active connect to a switch that listens (ptcp/punix)', async () => {
+    const path = join(dir, 'switch.sock');
+    const sw = FakePeer.listen(path, { datapathId: 0x99n });
+    await sw.ready;
+    const conn = await connectSwitch(`unix:${path}`, { logger: memoryLogger().logger });
+    expect(conn.datapathId).toBe(0x99n);
+    conn.close();
+    (await sw.peer).close();
+    await new Promise<void>((r) => sw.server.close(() => r()));
+  });
+
+  test('a bad target is named', async () => {
+    await expect(connectSwitch('tcp:nowhere', { logger: memoryLogger().logger })).rejects.toThrow(/not an OpenFlow target/);
+  });
+});
+
+describe('keepalive (injected clock)', () => {
+  test('an idle switch that answers echoes stays connected; a silent one is declared dead', async () => {
+    const clock = new ManualClock();
+    const { listener } = await startListener({ clock, echoIntervalMs: 5000, echoTimeoutMs: 3000 });
+    const good = await peer({ datapathId: 1n });
+    const bad = await peer({ datapathId: 2n, answerEcho: false });
+    const c1 = await listener.waitForSwitch(1n);
+    const c2 = await listener.waitForSwitch(2n);
+    clock.advance(5000);
+    await good.waitFor((m) => m.type === 'echo_request');
+    await bad.waitFor((m) => m.type === 'echo_request');
+    await until(() => good.received.length > 0 && c1.isOpen, 'reply processed');
+    await new Promise((r) => setTimeout(r, 50));
+    clock.advance(3000);
+    expect(c1.isOpen).toBe(true);
+    expect(c2.isOpen).toBe(false);
+    expect((c2.closedBecause as OfConnectionError).code).toBe('OF_PEER_DEAD');
+    await bad.waitClosed();
+  });
+});
+
+describe('requests', () => {
+  test('barrier, role request, timeouts', async () => {
+    const clock = new ManualClock();
+    const { listener } = await startListener({ clock, requestTimeoutMs: 1000 });
+    await peer({
+      datapathId: 3n,
+      respond: (m) => (m.type === 'role_request' ? [{ type: 'role_reply', xid: m.xid, role: m.role, generationId: m.generationId }] : undefined),
+    });
+    const conn = await listener.waitForSwitch(3n);
+    await conn.barrier();
+    expect(await conn.requestRole('master', 5n)).toMatchObject({ type: 'role_reply', role: 'master', generationId: 5n });
+    const p = conn.request({ type: 'get_config_request' });
+    const rejected = expect(p).rejects.toMatchObject({ code: 'OF_TIMEOUT' });
+    await new Promise((r) => setTimeout(r, 20));
+    clock.advance(1000);
+    await rejected;
+    expect(conn.isOpen).toBe(true);
+  });
+
+  test('xids are unique and never 0', async () => {
+    const { listener } = await startListener();
+    await peer({ datapathId: 4n });
+    const conn = await listener.waitForSwitch(4n);
+    const xids = new Set(Array.from({ length: 1000 }, () => conn.nextXid()));
+    expect(xids.size).toBe(1000);
+    expect(xids.has(0)).toBe(false);
+  });
+
+  test('multipart replies are reassembled across the more flag', async () => {
+    const port = (n: number): PortDesc => ({ portNo: n, hwAddr: MacAddress.parse(`02:00:00:00:00:0${n}`), name: `p${n}`, config: 0, state: 4, curr: 0, advertised: 0, supported: 0, peer: 0, currSpeed: 0, maxSpeed: 0 });
+    const { listener } = await startListener();
+    await peer({
+      datapathId: 5n,
+      respond: (m) =>
+        m.type === 'multipart_request'
+          ? [1, 2, 3].map((i): OfMessage => ({ type: 'multipart_reply', xid: m.xid, more: i < 3, body: { kind: 'port_desc', ports: [port(i), port(i + 3)] } }))
+          : undefined,
+    });
+    const conn = await listener.waitForSwitch(5n);
+    expect((await conn.portDescs()).map((p) => p.portNo)).toEqual([1, 4, 2, 5, 3, 6]);
+  });
+});
+
+describe('switch errors are matched to their request', () => {
+  test('a request rejected by the switch fails with both, and both are logged', async () => {
+    const { listener, log } = await startListener();
+    await peer({
+      datapathId: 6n,
+      respond: (m) => (m.type === 'role_request' ? [{ type: 'error', xid: m.xid, errorType: ErrorType.ROLE_REQUEST_FAILED, code: 1, data: new Uint8Array(0) }] : undefined),
+    });
+    const conn = await listener.waitForSwitch(6n);
+    const err = await conn.requestRole('slave').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OfSwitchError);
+    expect((err as OfSwitchError).request).toMatchObject({ type: 'role_request', role: 'slave' });
+    expect((err as OfSwitchError).error).toMatchObject({ errorType: ErrorType.ROLE_REQUEST_FAILED, code: 1 });
+    expect((err as OfSwitchError).message).toMatch(/OFPET_ROLE_REQUEST_FAILED\/OFPRRFC_UNSUP/);
+    const line = log.lines.find((l) => l['msg'] === 'the switch refused a request');
+    expect(line).toMatchObject({ error: 'OFPET_ROLE_REQUEST_FAILED/OFPRRFC_UNSUP' });
+    expect(String(line!['request'])).toMatch(/ROLE_REQUEST/);
+  });
+
+  test('a batch through the reconciler channel reports which flow-mod failed', async () => {
+    const { listener } = await startListener();
+    let n = 0;
+    await peer({
+      datapathId: 8n,
+      respond: (m) => (m.type === 'flow_mod' && n++ === 1 ? [{ type: 'error', xid: m.xid, errorType: ErrorType.BAD_MATCH, code: 6, data: new Uint8Array(0) }] : undefined),
+    });
+    const conn = await listener.waitForSwitch(8n);
+    const channel = switchChannel(conn);
+    const reqs = [1, 2, 3].map((i) => {
+      const { xid: _xid, ...fm } = flowMod({ priority: i, actions: [act.output(i)] });
+      return fm;
+    });
+    const outcome = await channel.sendBatch(reqs);
+    expect(outcome.errors).toHaveLength(1);
+    expect(outcome.errors[0]).toMatchObject({ index: 1, request: { priority: 2 }, error: { errorType: ErrorType.BAD_MATCH } });
+    expect(channel.datapathId).toBe(8n);
+  });
+
+  test('an error for a sent message appears on errors$ with the message', async () => {
+    const { listener } = await startListener();
+    await peer({ datapathId: 10n, respond: (m) => (m.type === 'packet_out' ? [{ type: 'error', xid: m.xid, errorType: 2, code: 4, data: new Uint8Array(0) }] : undefined) });
+    const conn = await listener.waitForSwitch(10n);
+    const seen: unknown[] = [];
+    conn.errors$.subscribe((e) => seen.push(e));
+    await conn.send({ type: 'packet_out', bufferId: 0xffffffff, inPort: OfPort.CONTROLLER, actions: [act.output(99)], data: new Uint8Array(60) });
+    await conn.barrier();
+    expect(seen).toMatchObject([{ error: { errorType: 2, code: 4 }, request: { type: 'packet_out' } }]);
+  });
+});
+
+describe('asynchronous messages', () => {
+  test('packet-in, port-status and flow-removed reach their observables, which complete on close', async () => {
+    const { listener } = await startListener();
+    const p = await peer({ datapathId: 11n });
+    const conn = await listener.waitForSwitch(11n);
+    const got: string[] = [];
+    let completed = false;
+    conn.packetIn$.subscribe({ next: (m) => got.push(m.type), complete: () => (completed = true) });
+    conn.portStatus$.subscribe((m) => got.push(m.type));
+    conn.flowRemoved$.subscribe((m) => got.push(m.type));
+    p.send({ type: 'packet_in', xid: 0, bufferId: 0xffffffff, totalLen: 4, reason: 0, tableId: 1, cookie: 5n, match: { in_port: { value: 1 } }, data: new Uint8Array(4) });
+    p.send({ type: 'nx_packet_in2', xid: 0, data: new Uint8Array(4), tableId: 1, reason: 1, metadata: {}, userdata: new Uint8Array([1]) });
+    p.send({ type: 'port_status', xid: 0, reason: 'add', port: { portNo: 3, hwAddr: MacAddress.parse('02:00:00:00:00:03'), name: 'p3', config: 0, state: 0, curr: 0, advertised: 0, supported: 0, peer: 0, currSpeed: 0, maxSpeed: 0 } });
+    p.send({ type: 'flow_removed', xid: 0, cookie: 1n, priority: 1, reason: 0, tableId: 0, durationSec: 0, durationNsec: 0, idleTimeout: 1, hardTimeout: 0, packetCount: 0n, byteCount: 0n, match: {} });
+    await until(() => got.length === 4, 'four async messages');
+    expect(got).toEqual(['packet_in', 'nx_packet_in2', 'port_status', 'flow_removed']);
+    p.close();
+    await until(() => completed, 'observables complete');
+  });
+});
+
+describe('one connection per datapath', () => {
+  test('a new connection from the same datapath replaces the old one cleanly', async () => {
+    const { listener } = await startListener();
+    const events: string[] = [];
+    listener.events$.subscribe((e) => events.push(`${e.type}${e.type === 'connected' && e.replaced ? ' (replaced)' : ''}`));
+    const first = await peer({ datapathId: 12n });
+    const c1 = await listener.waitForSwitch(12n);
+    const pending = c1.request({ type: 'get_config_request' }).catch((e: unknown) => e);
+    await peer({ datapathId: 12n });
+    await until(() => listener.get(12n) !== c1, 'the second connection registered');
+    expect(await pending).toMatchObject({ code: 'OF_REPLACED' });
+    expect(c1.isOpen).toBe(false);
+    await first.waitClosed();
+    expect(listener.get(12n)!.isOpen).toBe(true);
+    expect(listener.connections).toHaveLength(1);
+    // the old connection is reported gone before the new one, so a consumer can detach then attach
+    expect(events).toEqual(['connected', 'disconnected', 'connected (replaced)']);
+  });
+});
+
+describe('malformed input', () => {
+  test('closes that one connection with a typed, logged error; the listener keeps serving', async () => {
+    const { listener, log } = await startListener();
+    const bad = await peer({ datapathId: 13n });
+    const good = await peer({ datapathId: 14n });
+    const c1 = await listener.waitForSwitch(13n);
+    const c2 = await listener.waitForSwitch(14n);
+    bad.sendRaw(new Uint8Array([4, 0, 0, 4, 0, 0, 0, 0]));
+    await bad.waitClosed();
+    expect((c1.closedBecause as OfConnectionError).code).toBe('OF_PROTOCOL');
+    expect(c1.closedBecause!.message).toMatch(/length 4/);
+    expect(log.lines.some((l) => l['msg'] === 'closing the connection after a malformed message')).toBe(true);
+    await c2.barrier();
+    expect(c2.isOpen).toBe(true);
+    // a decodable frame with a broken body is also refused with its offset
+    bad.close();
+    const bad2 = await peer({ datapathId: 15n });
+    const c3 = await listener.waitForSwitch(15n);
+    bad2.sendRaw(new Uint8Array([4, 6, 0, 12, 0, 0, 0, 9, 1, 2, 3, 4]));
+    await bad2.waitClosed();
+    expect(c3.closedBecause).toMatchObject({ code: 'OF_PROTOCOL', context: { offset: 2 } });
+    void good;
+  });
+});
+
+describe('backpressure', () => {
+  test('writes wait for a slow reader; the queue is bounded; order is kept', async () => {
+    const { listener } = await startListener({ maxQueuedMessages: 50 });
+    const p = await peer({ datapathId: 16n });
+    const conn = await listener.waitForSwitch(16n);
+    p.socket.pause();
+    const big = new Uint8Array(60_000);
+    const sends: Promise<number>[] = [];
+    let refused: unknown;
+    for (let i = 0; i < 400; i++) {
+      sends.push(conn.send({ type: 'packet_out', bufferId: 0xffffffff, inPort: OfPort.CONTROLLER, actions: [act.output(i + 1)], data: big }).catch((e: unknown) => ((refused = e), -1)));
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    expect(conn.queuedMessages).toBe(50);
+    expect(refused).toMatchObject({ code: 'OF_BACKPRESSURE' });
+    p.socket.resume();
+    const xids = (await Promise.all(sends)).filter((x) => x > 0);
+    expect(conn.queuedMessages).toBe(0);
+    await until(() => p.received.filter((m) => m.type === 'packet_out').length === xids.length, 'all accepted messages arrive');
+    const ports = p.received.flatMap((m) => (m.type === 'packet_out' && m.actions[0]?.type === 'output' ? [m.actions[0].port] : []));
+    expect(ports).toEqual([...ports].sort((a, b) => a - b));
+  });
+});
+
+void OfConnection;
