@@ -5,7 +5,7 @@ import type { Logger } from '../observe/logger.js';
 import type { CoreMetrics } from '../observe/metrics.js';
 import type { PipelineMap } from '../pipeline/allocator.js';
 import { ownerHash, type ScratchRegister } from '../pipeline/registers.js';
-import type { Stage } from '../pipeline/stages.js';
+import { CORE_APP, type Stage } from '../pipeline/stages.js';
 import type { AllocatedTable } from '../pipeline/tables.js';
 import type { DesiredFlow, TableRef } from '../reconciler/flow.js';
 import { matchFields } from '../reconciler/keys.js';
@@ -168,12 +168,14 @@ export class AppFlows {
       this.metrics.flowsRefused.inc({ app: this.app });
       throw new DfError('FLOW_REFUSED', `app '${this.app}': ${message}`, { context: { app: this.app, table: t?.qualifiedName ?? f.table, ...context } });
     };
-    if (!t || t.app !== this.app) {
+    const fields = matchFields(f.match);
+    const missFlow = f.priority === 0 && fields.length === 0;
+    // The core owns every table's miss flow; otherwise a flow must be in one of the app's own tables.
+    if (!t || (t.app !== this.app && !(missFlow && this.app === CORE_APP))) {
       refuse(`flow for table ${f.table}${t ? ` (${t.qualifiedName})` : ''}, which the app does not own`, {});
     }
     if (!Number.isInteger(f.priority) || f.priority < 0 || f.priority > 0xffff) refuse(`priority ${f.priority} is not 0..65535`, {});
-    const fields = matchFields(f.match);
-    if (f.priority === 0 && fields.length === 0) refuse(`a priority-0 catch-all in ${t!.qualifiedName} is the table's miss flow, which the core installs; declare 'miss' on the table instead`, {});
+    if (missFlow && this.app !== CORE_APP) refuse(`a priority-0 catch-all in ${t!.qualifiedName} is the table's miss flow, which the core installs; declare 'miss' on the table instead`, {});
     if (t!.match) {
       for (const field of fields) {
         if (!t!.match.has(field)) refuse(`table ${t!.qualifiedName} does not declare match field '${field}' (declared: ${[...t!.match].join(', ')})`, { field });

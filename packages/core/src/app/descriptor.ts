@@ -25,27 +25,27 @@ export type AppProvider =
   | { readonly provide: InjectionToken<unknown>; readonly useClass: new (...args: never[]) => unknown }
   | { readonly provide: InjectionToken<unknown>; readonly useFactory: (resolve: <T>(token: InjectionToken<T>) => T) => unknown };
 
-type Handler<A, E> = (app: A, event: E, ctx: AppContext) => void | Promise<void>;
-
 /**
  * Declarative event handlers. The runtime calls them one at a time per app, in
  * event order. A handler that throws is contained: counted, logged with the event,
  * and the app's flows are recomputed with `resync`; other apps carry on.
+ * (Method syntax on purpose: a descriptor of a specific app class stays assignable
+ * to the general AppDescriptor.)
  */
 export interface AppHandlers<A> {
   /** A watched model object was created, updated or deleted. */
-  readonly modelChanged?: Handler<A, ModelChange>;
-  readonly localPortBound?: Handler<A, LocalPortEvent>;
-  readonly localPortUpdated?: Handler<A, LocalPortEvent>;
-  readonly localPortUnbound?: Handler<A, LocalPortEvent>;
+  modelChanged?(app: A, event: ModelChange, ctx: AppContext): void | Promise<void>;
+  localPortBound?(app: A, event: LocalPortEvent, ctx: AppContext): void | Promise<void>;
+  localPortUpdated?(app: A, event: LocalPortEvent, ctx: AppContext): void | Promise<void>;
+  localPortUnbound?(app: A, event: LocalPortEvent, ctx: AppContext): void | Promise<void>;
   /** A port bound to another chassis was added, changed or removed. */
-  readonly remotePortChanged?: Handler<A, RemotePortEvent>;
+  remotePortChanged?(app: A, event: RemotePortEvent, ctx: AppContext): void | Promise<void>;
   /** A packet punted from one of this app's tables (never another app's). */
-  readonly packetIn?: Handler<A, AppPacketIn>;
+  packetIn?(app: A, event: AppPacketIn, ctx: AppContext): void | Promise<void>;
   /** One of this app's timeout flows was removed by the switch (it has left the desired state). */
-  readonly flowRemoved?: Handler<A, AppFlowRemoved>;
-  readonly switchConnected?: Handler<A, SwitchEvent>;
-  readonly switchDisconnected?: Handler<A, SwitchEvent>;
+  flowRemoved?(app: A, event: AppFlowRemoved, ctx: AppContext): void | Promise<void>;
+  switchConnected?(app: A, event: SwitchEvent, ctx: AppContext): void | Promise<void>;
+  switchDisconnected?(app: A, event: SwitchEvent, ctx: AppContext): void | Promise<void>;
 }
 
 export type AppEventName = keyof AppHandlers<unknown>;
@@ -80,9 +80,9 @@ export interface AppDescriptor<A extends object = object, O = unknown> {
    * topology. Called at start (from a complete snapshot), after a handler threw,
    * and when the topology was reloaded. Owners the app does not set again are removed.
    */
-  readonly resync: (app: A, ctx: AppContext) => void | Promise<void>;
+  resync(app: A, ctx: AppContext): void | Promise<void>;
   /** Called when the runtime stops. */
-  readonly stop?: (app: A) => void | Promise<void>;
+  stop?(app: A): void | Promise<void>;
 }
 
 /**

@@ -245,7 +245,7 @@ export class AppHost {
    */
   contain(err: unknown, where: string, event?: unknown): void {
     this.o.metrics.handlerErrors.inc({ app: this.name, event: where });
-    this.o.log.error({ app: this.name, event: where, detail: summarize(event), err: describeError(err), stack: err instanceof Error ? err.stack : undefined }, 'app handler failed; recomputing its flows');
+    this.o.log.error({ event: where, detail: summarize(event), err: describeError(err), stack: err instanceof Error ? err.stack : undefined }, 'app handler failed; recomputing its flows');
     if (where !== 'resync') this.requestResync(`${where} failed`);
   }
 

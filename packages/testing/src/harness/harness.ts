@@ -1,0 +1,165 @@
+import { ManualClock } from '@dragonflow/base';
+import { ControllerRuntime, CoreMetrics, cookieSlot, validateApps, type AppDescriptor, type Logger } from '@dragonflow/core';
+import { MemoryDriver, NbApi, chassisIdFromName, type LogicalPort, type LogicalSwitch, type NbDriver, type Subnet } from '@dragonflow/nb';
+import type { EthernetFrame } from '@dragonflow/packet';
+import { FakeSwitch } from '../fakeswitch/fake-switch.js';
+import type { TunnelInfo } from '../fakeswitch/packet-state.js';
+import type { TraceResult } from '../fakeswitch/trace.js';
+import { DbTopology } from './db-topology.js';
+
+/** An app for the harness: a descriptor, or a descriptor with its options. */
+export type HarnessApp = AppDescriptor | { readonly descriptor: AppDescriptor; readonly options?: unknown; readonly package?: string };
+
+export interface HarnessOptions {
+  /** The apps, in config order. */
+  readonly apps: readonly HarnessApp[];
+  /** This chassis' name (default 'chassis-1'). */
+  readonly chassis?: string;
+  readonly clock?: ManualClock;
+  readonly logger?: Logger;
+  /** Reuse a switch (and its flows), e.g. to restart the controller. */
+  readonly fakeSwitch?: FakeSwitch;
+  /** Reuse an NB DB. */
+  readonly driver?: NbDriver;
+}
+
+const isDescriptor = (a: HarnessApp): a is AppDescriptor => 'app' in a && 'resync' in a;
+
+/**
+ * A controller runtime with the chosen apps, an in-memory NB DB and a FakeSwitch,
+ * in one line: `const h = await startHarness({ apps: [myApp] })`. Create topology
+ * with `h.nb` (or the helpers), plug ports with `h.plug`, `await h.settle()`, then
+ * assert what packets do with `h.trace(frame, inPort)`.
+ */
+export async function startHarness(options: HarnessOptions): Promise<Harness> {
+  const clock = options.clock ?? new ManualClock();
+  const driver = options.driver ?? MemoryDriver.create();
+  const nb = await NbApi.open(driver);
+  const chassisName = options.chassis ?? 'chassis-1';
+  const chassisId = chassisIdFromName(chassisName);
+  if (!(await nb.reader.get('chassis', chassisId))) {
+    await nb.create('chassis', { id: chassisId, name: chassisName, tunnelIp: '192.0.2.1', tunnelTypes: ['vxlan'] });
+  }
+  const fakeSwitch = options.fakeSwitch ?? new FakeSwitch({ clock });
+  const h = new Harness(options, clock, driver, nb, chassisId, fakeSwitch, options.driver === undefined);
+  await h.boot();
+  return h;
+}
+
+export class Harness {
+  runtime!: ControllerRuntime;
+  topology!: DbTopology;
+  metrics!: CoreMetrics;
+  private readonly ofports = new Map<string, number>();
+
+  constructor(
+    private readonly options: HarnessOptions,
+    readonly clock: ManualClock,
+    readonly driver: NbDriver,
+    readonly nb: NbApi,
+    readonly chassisId: string,
+    readonly fakeSwitch: FakeSwitch,
+    private readonly ownsDriver: boolean,
+  ) {}
+
+  /** @internal */
+  async boot(bindings: ReadonlyMap<string, number> = new Map()): Promise<void> {
+    const apps = validateApps(
+      this.options.apps.map((a) => (isDescriptor(a) ? { package: `(${a.name})`, descriptor: a } : { package: a.package ?? `(${a.descriptor.name})`, descriptor: a.descriptor, options: a.options })),
+    );
+    this.topology = new DbTopology(this.driver, { clock: this.clock });
+    this.metrics = new CoreMetrics();
+    this.runtime = new ControllerRuntime({
+      apps,
+      topology: this.topology,
+      chassisId: this.chassisId,
+      clock: this.clock,
+      metrics: this.metrics,
+      ...(this.options.logger ? { logger: this.options.logger } : {}),
+    });
+    for (const [portId, ofport] of bindings) this.runtime.bindPort({ kind: 'bound', portId, ofport, interfaceName: `tap${ofport}` });
+    this.fakeSwitch.describeCookie = (cookie, table) => {
+      const t = this.runtime.pipeline.tableById(table);
+      const who = this.runtime.reconciler.ownerOfCookie(cookie);
+      const app = who?.app ?? this.runtime.pipeline.appBySlot(cookieSlot(cookie))?.name;
+      return { ...(t ? { tableName: t.qualifiedName } : {}), ...(app ? { app } : {}), ...(who ? { owner: who.owner } : {}) };
+    };
+    await this.topology.start();
+    await this.runtime.start();
+    await this.runtime.attachSwitch(this.fakeSwitch.connect());
+    await this.settle();
+  }
+
+  /** Waits until every NB change so far is in the apps' desired state and confirmed on the switch. */
+  async settle(): Promise<void> {
+    const rev = await this.driver.currentRevision();
+    await this.topology.waitFor(rev);
+    await this.runtime.settle();
+    await this.runtime.waitForRevision(Math.max(rev, this.topology.revision));
+    await this.runtime.settle();
+  }
+
+  /**
+   * Plugs a VM port into br-int on `ofport`: the NB port is bound to this chassis (as
+   * the controller does) and the OVSDB monitor's binding is fed to the runtime.
+   */
+  async plug(port: LogicalPort | string, ofport: number): Promise<void> {
+    const id = typeof port === 'string' ? port : port.id;
+    const cur = await this.nb.reader.get('logical_port', id);
+    if (cur && cur.chassisId !== this.chassisId) await this.nb.modify('logical_port', id, (p) => ({ ...p, chassisId: this.chassisId }));
+    this.fakeSwitch.addPort(ofport);
+    this.ofports.set(id, ofport);
+    this.runtime.bindPort({ kind: 'bound', portId: id, ofport, interfaceName: `tap${ofport}` });
+    await this.settle();
+  }
+
+  async unplug(port: LogicalPort | string): Promise<void> {
+    const id = typeof port === 'string' ? port : port.id;
+    this.runtime.bindPort({ kind: 'unbound', portId: id });
+    this.ofports.delete(id);
+    await this.settle();
+  }
+
+  /** What a packet arriving on `inPort` would do (no side effects). */
+  trace(frame: EthernetFrame, inPort: number, tunnel?: TunnelInfo): TraceResult {
+    return this.fakeSwitch.trace(frame, inPort, tunnel);
+  }
+
+  /** A packet arrives on `inPort` (counters, packet-ins to the apps); waits for the apps to react. */
+  async inject(frame: EthernetFrame, inPort: number, tunnel?: TunnelInfo): Promise<TraceResult> {
+    const r = this.fakeSwitch.inject(frame, inPort, tunnel);
+    await this.runtime.settle();
+    return r;
+  }
+
+  /** Stops the runtime and starts a new one on the same DB and switch (a controller restart). */
+  async restart(): Promise<void> {
+    await this.runtime.stop();
+    await this.topology.stop();
+    this.fakeSwitch.disconnect();
+    await this.boot(this.ofports);
+  }
+
+  // ---- topology helpers ----
+
+  async network(name: string, extra: Partial<LogicalSwitch> = {}): Promise<LogicalSwitch> {
+    return this.nb.create('logical_switch', { name, ...extra } as never);
+  }
+
+  async subnet(network: LogicalSwitch, cidr: string, extra: Partial<Subnet> = {}): Promise<Subnet> {
+    return this.nb.create('subnet', { networkId: network.id, cidr, ipVersion: cidr.includes(':') ? 6 : 4, ...extra } as never);
+  }
+
+  /** A port on `subnet` with one fixed IP; bound to `chassisId` when given (a remote port). */
+  async port(subnet: Subnet, ip: string, mac: string, extra: Partial<LogicalPort> = {}): Promise<LogicalPort> {
+    return this.nb.create('logical_port', { networkId: subnet.networkId, macAddress: mac, fixedIps: [{ subnetId: subnet.id, ipAddress: ip }], ...extra } as never);
+  }
+
+  async stop(): Promise<void> {
+    await this.runtime.stop();
+    await this.topology.stop();
+    this.fakeSwitch.disconnect();
+    await this.nb.close();
+    if (this.ownsDriver) await this.driver.close();
+  }
+}

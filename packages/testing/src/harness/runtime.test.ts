@@ -1,0 +1,302 @@
+import {
+  APP_CONTEXT,
+  METADATA_NETWORK_MASK,
+  REG_DST_PORT,
+  defineApp,
+  flow,
+  inject,
+  injectable,
+  type AppContext,
+  type AppPacketIn,
+  type AppFlowRemoved,
+  type LocalPortEvent,
+} from '@dragonflow/core';
+import { OfPort, act } from '@dragonflow/openflow';
+import { encodeEthernet, ethernet, icmpEchoRequest, ipv4, type EthernetFrame } from '@dragonflow/packet';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startHarness, type Harness } from './harness.js';
+
+const MAC1 = 'fa:16:3e:00:00:01';
+const MAC2 = 'fa:16:3e:00:00:02';
+const MAC3 = 'fa:16:3e:00:00:03';
+
+const ping = (src: string, dst: string, dstIp: string, ttl = 64): EthernetFrame =>
+  ethernet({ src, dst, payload: ipv4({ src: '10.0.0.1', dst: dstIp, ttl, payload: icmpEchoRequest({ id: 1, seq: 1 }) }) });
+
+/** A minimal L2 app: dst MAC on the packet's network → destination port key. */
+@injectable()
+class MiniL2 {
+  failNext = false;
+  constructor(@inject(APP_CONTEXT) private readonly ctx: AppContext) {}
+
+  portFlows(portId: string): void {
+    const port = this.ctx.topology.get('logical_port', portId);
+    const net = port && this.ctx.topology.get('logical_switch', port.networkId);
+    if (!port || !net || !this.ctx.topology.localBinding(portId)) {
+      this.ctx.flows.remove(`port:${portId}`);
+      return;
+    }
+    const lookup = this.ctx.tables.ref('lookup');
+    this.ctx.flows.replace({ id: `port:${portId}`, key: port.key }, [
+      flow(lookup, {
+        priority: 100,
+        match: { metadata: [BigInt(net.key), METADATA_NETWORK_MASK], eth_dst: port.macAddress },
+        actions: [act.setField(REG_DST_PORT, port.key)],
+        goto: this.ctx.tables.next('lookup'),
+      }),
+    ]);
+  }
+
+  onPort(ev: LocalPortEvent): void {
+    if (this.failNext) {
+      this.failNext = false;
+      throw new Error('injected failure');
+    }
+    this.portFlows(ev.port.id);
+  }
+
+  resync(): void {
+    for (const b of this.ctx.topology.localBindings()) this.portFlows(b.portId);
+  }
+}
+
+const miniL2 = defineApp({
+  name: 'mini-l2',
+  coreApi: '^1.0.0',
+  tables: { 'l2-lookup': [{ name: 'lookup', match: ['metadata', 'eth_dst'] }] },
+  app: MiniL2,
+  resync: (app) => app.resync(),
+  handlers: {
+    localPortBound: (app, ev) => app.onPort(ev),
+    localPortUpdated: (app, ev) => app.onPort(ev),
+    localPortUnbound: (app, ev) => app.onPort(ev),
+  },
+});
+
+/** A reactive app: its table punts; on a packet-in it installs an exact flow with an idle timeout and sends the packet on. */
+@injectable()
+class Reactive {
+  readonly seen: AppPacketIn[] = [];
+  readonly removed: AppFlowRemoved[] = [];
+  constructor(@inject(APP_CONTEXT) private readonly ctx: AppContext) {}
+
+  async onPacketIn(ev: AppPacketIn): Promise<void> {
+    this.seen.push(ev);
+    const p = ev.frame?.payload;
+    if (p?.kind !== 'ipv4') return;
+    const punt = this.ctx.tables.ref('punt');
+    await this.ctx.flows.installNow(
+      `flow:${p.dst.toString()}`,
+      [flow(punt, { priority: 100, match: { eth_type: 0x0800, ipv4_dst: p.dst }, actions: [act.decNwTtl()], goto: this.ctx.tables.next('punt'), idleTimeout: 30 })],
+      { data: ev.data, inPort: ev.inPort },
+    );
+  }
+}
+
+const reactive = defineApp({
+  name: 'reactive',
+  coreApi: '^1.0.0',
+  tables: { l3: [{ name: 'punt', match: ['eth_type', 'ipv4_dst'], miss: 'controller' }] },
+  app: Reactive,
+  resync: () => undefined,
+  handlers: {
+    packetIn: (app, ev) => app.onPacketIn(ev),
+    flowRemoved: (app, ev) => void app.removed.push(ev),
+  },
+});
+
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.stop();
+  h = undefined;
+});
+
+async function twoPorts(apps = [miniL2] as Parameters<typeof startHarness>[0]['apps']) {
+  h = await startHarness({ apps });
+  const net = await h.network('net1');
+  const sub = await h.subnet(net, '10.0.0.0/24');
+  const p1 = await h.port(sub, '10.0.0.1', MAC1);
+  const p2 = await h.port(sub, '10.0.0.2', MAC2);
+  await h.plug(p1, 1);
+  await h.plug(p2, 2);
+  return { h, net, sub, p1, p2 };
+}
+
+describe('the runtime on a FakeSwitch', () => {
+  it('switches a packet from vm1 to vm2 through classify, the app and dispatch', async () => {
+    const { h } = await twoPorts();
+    const t = h.trace(ping(MAC1, MAC2, '10.0.0.2'), 1);
+    expect(t.ports).toEqual([2]);
+    expect(t.hops.map((hop) => `${hop.tableName}:${hop.flow?.app}`)).toEqual(['core.classify:core', 'mini-l2.lookup:mini-l2', 'core.dispatch:core']);
+    expect(t.hops[1]!.flow!.owner).toMatch(/^port:/);
+    // an unknown in_port has no network: dropped in classify
+    expect(h.trace(ping(MAC1, MAC2, '10.0.0.2'), 9).ports).toEqual([]);
+    // an unknown destination misses the app's table (the core's miss flow continues) and is dropped at dispatch
+    const miss = h.trace(ping(MAC1, MAC3, '10.0.0.3'), 1);
+    expect(miss.ports).toEqual([]);
+    expect(miss.hops.map((hop) => [hop.tableName, hop.flow?.priority, hop.flow?.owner])).toEqual([
+      ['core.classify', 100, expect.stringMatching(/^port:/)],
+      ['mini-l2.lookup', 0, 'pipeline'],
+      ['core.dispatch', 0, 'pipeline'],
+    ]);
+    expect(await h.metrics.handlerErrors.get().then((m) => m.values.length)).toBe(0);
+  });
+
+  it('removes the flows of an unplugged port', async () => {
+    const { h, p2 } = await twoPorts();
+    const before = h.fakeSwitch.flowCount();
+    await h.unplug(p2);
+    expect(h.trace(ping(MAC1, MAC2, '10.0.0.2'), 1).ports).toEqual([]);
+    expect(h.fakeSwitch.flowCount()).toBe(before - 3);
+    expect(h.runtime.reconciler.ownersOf('mini-l2')).toHaveLength(1);
+  });
+
+  it('a controller restart with unchanged state sends zero flow-mods and keeps flow ages', async () => {
+    const { h } = await twoPorts();
+    h.clock.advance(5_000);
+    const flows = h.fakeSwitch.flowStats();
+    h.fakeSwitch.resetStats();
+    await h.restart();
+    expect(h.fakeSwitch.stats.flowMods).toBe(0);
+    expect(h.fakeSwitch.flowStats()).toEqual(flows);
+    expect(h.fakeSwitch.flowStats().every((f) => f.durationSec >= 5)).toBe(true);
+    expect(h.trace(ping(MAC1, MAC2, '10.0.0.2'), 1).ports).toEqual([2]);
+  });
+
+  it('fixes only what differs on reconnect, and removes flows nobody desires', async () => {
+    const { h } = await twoPorts();
+    const conn = h.fakeSwitch.connect(); // a stray flow appears behind the controller's back
+    await conn.sendBatch([{ type: 'flow_mod', command: 'add', cookie: 0x55n, cookieMask: 0n, tableId: 3, idleTimeout: 0, hardTimeout: 0, priority: 7, bufferId: 0xffffffff, outPort: OfPort.ANY, outGroup: 0xffffffff, flags: 0, match: {}, instructions: [] }]);
+    h.fakeSwitch.resetStats();
+    await h.runtime.attachSwitch(h.fakeSwitch.connect());
+    await h.settle();
+    expect(h.fakeSwitch.stats).toMatchObject({ flowMods: 1, deletes: 1, adds: 0 });
+    expect(h.fakeSwitch.flowsIn(3).some((f) => f.cookie === 0x55n)).toBe(false);
+  });
+
+  it('contains a throwing handler: counted, app resynced, other apps unaffected', async () => {
+    const { h, sub } = await twoPorts();
+    (h.runtime.app('mini-l2').instance as MiniL2).failNext = true;
+    const p3 = await h.port(sub, '10.0.0.3', MAC3);
+    await h.plug(p3, 3);
+    expect(await h.metrics.handlerErrors.get().then((m) => m.values.find((v) => v.labels['app'] === 'mini-l2')?.value)).toBe(1);
+    // the resync recomputed the flows the failed handler should have installed
+    expect(h.trace(ping(MAC1, MAC3, '10.0.0.3'), 1).ports).toEqual([3]);
+    // core's classify for the new port was never affected
+    expect(h.trace(ping(MAC3, MAC1, '10.0.0.1'), 3).ports).toEqual([1]);
+  });
+
+  it('contains an error thrown inside an app\'s own rxjs subscription', async () => {
+    @injectable()
+    class Subscriber {
+      constructor(@inject(APP_CONTEXT) ctx: AppContext) {
+        ctx.events.localPorts$.subscribe(() => {
+          throw new Error('subscriber blew up');
+        });
+      }
+    }
+    const subscriber = defineApp({ name: 'subscriber', coreApi: '^1.0.0', app: Subscriber, resync: () => undefined });
+    const { h } = await twoPorts([miniL2, subscriber]);
+    await new Promise((r) => setTimeout(r, 10));
+    const errors = (await h.metrics.handlerErrors.get()).values.filter((v) => v.labels['app'] === 'subscriber');
+    // one per local port event (bound, then updated when the NB binding lands), all attributed to the app
+    expect(errors).toHaveLength(1);
+    expect(errors[0]!.labels).toEqual({ app: 'subscriber', event: 'subscription' });
+    expect(errors[0]!.value).toBeGreaterThanOrEqual(2);
+    expect(h.trace(ping(MAC1, MAC2, '10.0.0.2'), 1).ports).toEqual([2]);
+  });
+
+  it('refuses a flow with an undeclared match field (Faucet-style) and a flow in a foreign table', async () => {
+    h = await startHarness({ apps: [miniL2] });
+    const ctx = h.runtime.app('mini-l2').ctx;
+    const lookup = ctx.tables.ref('lookup');
+    expect(() => ctx.flows.replace('x', [flow(lookup, { priority: 5, match: { in_port: 1 } })])).toThrow(/table mini-l2.lookup does not declare match field 'in_port'/);
+    expect(() => ctx.flows.replace('x', [flow(0, { priority: 5, match: { in_port: 1 } })])).toThrow(/flow for table 0 \(core.classify\), which the app does not own/);
+    expect(() => ctx.flows.replace('x', [{ table: lookup.id, priority: 0, match: {}, instructions: [] }])).toThrow(/miss flow, which the core installs/);
+  });
+
+  it('reports two owners desiring one flow, and hands it over when the first lets go', async () => {
+    const { h } = await twoPorts();
+    const ctx = h.runtime.app('mini-l2').ctx;
+    const lookup = ctx.tables.ref('lookup');
+    const f = flow(lookup, { priority: 9, match: { eth_dst: MAC3 }, actions: [act.setField(REG_DST_PORT, 2)], goto: ctx.tables.next('lookup') });
+    ctx.flows.replace('a', [f]);
+    ctx.flows.replace('b', [f]);
+    const conflicts = (await h.metrics.conflicts.get()).values.reduce((n, v) => n + v.value, 0);
+    expect(conflicts).toBe(1);
+    ctx.flows.remove('a');
+    await h.settle();
+    expect(h.runtime.reconciler.ownerOfFlow(lookup.id, 9, f.match)).toEqual({ app: 'mini-l2', owner: 'b' });
+    expect(h.trace(ping(MAC1, MAC3, '10.0.0.3'), 1).ports).toEqual([2]);
+  });
+
+  it('reports the NB revision the switch is in sync with', async () => {
+    const { h, sub } = await twoPorts();
+    const p3 = await h.port(sub, '10.0.0.3', MAC3);
+    const rev = await h.driver.currentRevision();
+    await h.runtime.waitForRevision(rev);
+    expect(h.runtime.reconciler.syncedRevision).toBeGreaterThanOrEqual(rev);
+    expect(p3.id).toBeTruthy();
+  });
+});
+
+describe('reactive apps', () => {
+  it('gets packet-ins of its own table only, installs the exact flow, then sends the first packet on through the pipeline', async () => {
+    const { h } = await twoPorts([miniL2, reactive]);
+    const app = h.runtime.app('reactive').instance as Reactive;
+    // first packet: punted by the reactive table (nothing else goes to the controller)
+    const first = await h.inject(ping(MAC1, MAC2, '10.0.0.2'), 1);
+    expect(first.packetIns).toHaveLength(1);
+    expect(app.seen).toHaveLength(1);
+    expect(app.seen[0]).toMatchObject({ tableName: 'punt', inPort: 1 });
+    // the packet-out went through the new flow: left on port 2 with TTL 63
+    const out = h.fakeSwitch.delivered.filter((d) => d.port === 2);
+    expect(out).toHaveLength(1);
+    expect(out[0]!.frame.payload.kind === 'ipv4' && out[0]!.frame.payload.ttl).toBe(63);
+    // later packets never reach the controller
+    const second = await h.inject(ping(MAC1, MAC2, '10.0.0.2'), 1);
+    expect(second.packetIns).toHaveLength(0);
+    expect(second.ports).toEqual([2]);
+    expect(app.seen).toHaveLength(1);
+  });
+
+  it('drops an idle reactive flow from the desired state when the switch removes it', async () => {
+    const { h } = await twoPorts([miniL2, reactive]);
+    const app = h.runtime.app('reactive').instance as Reactive;
+    await h.inject(ping(MAC1, MAC2, '10.0.0.2'), 1);
+    expect(h.runtime.reconciler.ownersOf('reactive')).toEqual(['flow:10.0.0.2']);
+    h.clock.advance(31_000);
+    await h.settle();
+    expect(app.removed).toMatchObject([{ owner: 'flow:10.0.0.2', reason: 0 }]);
+    expect(h.runtime.reconciler.ownersOf('reactive')).toEqual([]);
+    // nothing re-installs it: the next packet is punted again
+    expect((await h.inject(ping(MAC1, MAC2, '10.0.0.2'), 1)).packetIns).toHaveLength(1);
+  });
+
+  it('bounds the packet-in buffer per app: drops and counts the overflow', async () => {
+    const slow = defineApp({
+      name: 'slow',
+      coreApi: '^1.0.0',
+      packetInBuffer: 2,
+      tables: { l3: [{ name: 'punt', miss: 'controller' }] },
+      app: class {},
+      resync: () => undefined,
+      handlers: { packetIn: () => new Promise<void>((r) => setTimeout(r, 5)) },
+    });
+    const { h } = await twoPorts([miniL2, slow]);
+    for (let i = 0; i < 10; i++) h.fakeSwitch.inject(ping(MAC1, MAC2, '10.0.0.2'), 1);
+    await h.runtime.settle();
+    const dropped = (await h.metrics.packetInsDropped.get()).values.find((v) => v.labels['app'] === 'slow')?.value;
+    const delivered = (await h.metrics.packetIns.get()).values.find((v) => v.labels['app'] === 'slow')?.value;
+    expect(dropped).toBeGreaterThanOrEqual(7);
+    expect((dropped ?? 0) + (delivered ?? 0)).toBe(10);
+  });
+
+  it('never sees packets another app punts', async () => {
+    const punter = defineApp({ name: 'punter', coreApi: '^1.0.0', tables: { services: [{ name: 'p', miss: 'controller' }] }, app: class {}, resync: () => undefined });
+    const { h } = await twoPorts([punter, miniL2, reactive]);
+    await h.inject(ping(MAC1, MAC2, '10.0.0.2'), 1);
+    expect((h.runtime.app('reactive').instance as Reactive).seen).toHaveLength(0);
+    void encodeEthernet;
+  });
+});
