@@ -1,6 +1,5 @@
 import {
   APP_CONTEXT,
-  METADATA_NETWORK_MASK,
   REG_DST_PORT,
   defineApp,
   flow,
@@ -9,12 +8,12 @@ import {
   type AppContext,
   type AppPacketIn,
   type AppFlowRemoved,
-  type LocalPortEvent,
 } from '@dragonflow/core';
 import { OfPort, act } from '@dragonflow/openflow';
 import { encodeEthernet, ethernet, icmpEchoRequest, ipv4, type EthernetFrame } from '@dragonflow/packet';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from './harness.js';
+import { miniL2, type MiniL2 } from '../../test/apps.js';
 
 const MAC1 = 'fa:16:3e:00:00:01';
 const MAC2 = 'fa:16:3e:00:00:02';
@@ -22,56 +21,6 @@ const MAC3 = 'fa:16:3e:00:00:03';
 
 const ping = (src: string, dst: string, dstIp: string, ttl = 64): EthernetFrame =>
   ethernet({ src, dst, payload: ipv4({ src: '10.0.0.1', dst: dstIp, ttl, payload: icmpEchoRequest({ id: 1, seq: 1 }) }) });
-
-/** A minimal L2 app: dst MAC on the packet's network → destination port key. */
-@injectable()
-class MiniL2 {
-  failNext = false;
-  constructor(@inject(APP_CONTEXT) private readonly ctx: AppContext) {}
-
-  portFlows(portId: string): void {
-    const port = this.ctx.topology.get('logical_port', portId);
-    const net = port && this.ctx.topology.get('logical_switch', port.networkId);
-    if (!port || !net || !this.ctx.topology.localBinding(portId)) {
-      this.ctx.flows.remove(`port:${portId}`);
-      return;
-    }
-    const lookup = this.ctx.tables.ref('lookup');
-    this.ctx.flows.replace({ id: `port:${portId}`, key: port.key }, [
-      flow(lookup, {
-        priority: 100,
-        match: { metadata: [BigInt(net.key), METADATA_NETWORK_MASK], eth_dst: port.macAddress },
-        actions: [act.setField(REG_DST_PORT, port.key)],
-        goto: this.ctx.tables.next('lookup'),
-      }),
-    ]);
-  }
-
-  onPort(ev: LocalPortEvent): void {
-    if (this.failNext) {
-      this.failNext = false;
-      throw new Error('injected failure');
-    }
-    this.portFlows(ev.port.id);
-  }
-
-  resync(): void {
-    for (const b of this.ctx.topology.localBindings()) this.portFlows(b.portId);
-  }
-}
-
-const miniL2 = defineApp({
-  name: 'mini-l2',
-  coreApi: '^1.0.0',
-  tables: { 'l2-lookup': [{ name: 'lookup', match: ['metadata', 'eth_dst'] }] },
-  app: MiniL2,
-  resync: (app) => app.resync(),
-  handlers: {
-    localPortBound: (app, ev) => app.onPort(ev),
-    localPortUpdated: (app, ev) => app.onPort(ev),
-    localPortUnbound: (app, ev) => app.onPort(ev),
-  },
-});
 
 /** A reactive app: its table punts; on a packet-in it installs an exact flow with an idle timeout and sends the packet on. */
 @injectable()
