@@ -57,3 +57,25 @@ export { OfConnection, type AsyncSwitchMessage, type ConnectionState, type OfCon
 export { OfListener, connectSwitch, type OfListenerOptions, type SwitchConnectionEvent } from './openflow/listener.js';
 export { OfConnectionError, OfSwitchError, type OfConnectionErrorCode } from './openflow/errors.js';
 export { switchChannel } from './openflow/channel.js';
+// What app authors need from the codec, the packet library and the model, through this one door.
+export {
+  act,
+  inst,
+  match,
+  EthType,
+  FlowModFlags,
+  IpProto,
+  OFPVID_PRESENT,
+  OfGroup,
+  OfPort,
+  PacketInReason,
+  FlowRemovedReason,
+  type Action,
+  type Bucket,
+  type Instruction,
+  type Match,
+  type MatchSpec,
+} from '@dragonflow/openflow';
+export * as openflow from '@dragonflow/openflow';
+export * as packet from '@dragonflow/packet';
+export type { Chassis, FloatingIp, LogicalPort, LogicalRouter, LogicalSwitch, NbObject, RouterPort, SecurityGroup, Subnet, TableName } from '@dragonflow/nb';
