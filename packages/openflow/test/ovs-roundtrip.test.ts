@@ -5,7 +5,7 @@
  * match field and action kind Open vSwitch implements. Also: our printer renders the
  * read-back flow as ovs-ofctl dump-flows does. Needs Open vSwitch (./scripts/setup).
  */
-import { startOvs, type OvsInstance } from '@dragonflow/sandbox';
+import { createNetns, deleteNetns, shortId, startOvs, type OvsInstance } from '@dragonflow/sandbox';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
   ErrorType,
@@ -25,12 +25,15 @@ import { TestController } from './support/of-peer.js';
 import { ROUNDTRIP_FLOWS } from './support/roundtrip-flows.js';
 
 let ovs: OvsInstance;
+/** vswitchd runs in its own namespace so its tap devices never meet anyone else's. */
+const netns = `dfofrt-${shortId()}`.slice(0, 15);
 let c: TestController;
 let readBack: Map<bigint, FlowStats>;
 const rejected = new Map<string, string>();
 
 beforeAll(async () => {
-  ovs = await startOvs();
+  await createNetns(netns);
+  ovs = await startOvs({ netns });
   await ovs.vsctl('add-br', 'br0', '--', 'set', 'bridge', 'br0', 'datapath_type=netdev', 'fail_mode=secure', 'protocols=OpenFlow13');
   for (const p of [1, 2, 3]) await ovs.vsctl('add-port', 'br0', `p${p}`, '--', 'set', 'interface', `p${p}`, 'type=internal', `ofport_request=${p}`);
   c = await TestController.connect(ovs.mgmtSocket('br0'));
@@ -53,6 +56,7 @@ beforeAll(async () => {
 afterAll(async () => {
   c?.close();
   await ovs?.stop();
+  await deleteNetns(netns);
 });
 
 describe('flows read back from Open vSwitch equal what we sent, canonically', () => {

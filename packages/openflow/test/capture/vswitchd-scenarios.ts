@@ -117,6 +117,7 @@ export async function captureVswitchd(): Promise<Fixture[]> {
     throw err;
   } finally {
     c?.close();
+    await ovs.vsctl('--if-exists', 'del-br', 'br0').catch(() => undefined);
     await ovs.stop();
   }
 }
