@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { registerDemo } from './commands/demo.js';
 import { registerPipeline } from './commands/pipeline.js';
 import { registerVersion } from './commands/version.js';
 
@@ -10,6 +11,7 @@ export function buildProgram(): Command {
     .configureOutput({ outputError: (str, write) => write(str) });
   registerVersion(program);
   registerPipeline(program);
+  registerDemo(program);
   return program;
 }
 
