@@ -1,0 +1,232 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { DfError } from '@dragonflow/base';
+import { parseDocument } from 'yaml';
+import { z } from 'zod';
+
+/**
+ * The df-api configuration file (YAML or JSON). Every key is checked; an error names
+ * the file, the key and the reason. Every key has a default, so an empty file is a
+ * working single-machine setup (memory DB, noauth, 127.0.0.1:9696). Example:
+ *
+ * ```yaml
+ * listen: { host: 127.0.0.1, port: 9696 }
+ * db:
+ *   driver: memory                       # memory | etcd | redis
+ *   file: /var/lib/dragonflow/nb.db      # memory: persist here (optional)
+ *   serve: [unix:/run/dragonflow/nb.sock] # memory: share the DB with df-controllers
+ * auth:
+ *   mode: token                          # noauth | token
+ *   tokens:
+ *     - { token: s3cret-admin, project: admin, roles: [admin] }
+ *     - { token: s3cret-demo, project: demo }
+ * network:
+ *   tenantNetworkType: vxlan
+ *   vxlanRanges: ['1:65535']
+ *   vlanRanges: ['physnet1:100:199']
+ *   flatNetworks: [physnet1]
+ *   physicalMtu: 1500
+ *   macPrefix: 'fa:16:3e'
+ * bodyLimit: 1048576
+ * logLevel: info
+ * ```
+ */
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export const TENANT_NETWORK_TYPES = ['vxlan', 'geneve', 'gre', 'vlan'] as const;
+
+const projectId = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(255, 'must be at most 255 characters')
+  .regex(/^[A-Za-z0-9_.:@-]+$/, 'may only hold letters, digits and _ . : @ -');
+
+const rangeObject = z
+  .object({ min: z.number().int().min(1), max: z.number().int().min(1) })
+  .strict()
+  .refine((r) => r.min <= r.max, 'min must not be greater than max');
+
+/** "MIN:MAX", as Neutron's ML2 vni_ranges (or an already parsed {min, max}). */
+const tunnelRangeText = z.string().transform((s, ctx) => {
+  const m = /^(\d+):(\d+)$/.exec(s.trim());
+  const lo = m ? Number(m[1]) : NaN;
+  const hi = m ? Number(m[2]) : NaN;
+  if (!m || lo < 1 || hi < lo) {
+    ctx.addIssue({ code: 'custom', message: `'${s}' is not a range MIN:MAX with 1 <= MIN <= MAX` });
+    return z.NEVER;
+  }
+  return { min: lo, max: hi };
+});
+
+const tunnelRange = z.union([rangeObject, tunnelRangeText]);
+
+/** "PHYSNET:MIN:MAX", as Neutron's ML2 network_vlan_ranges (or an already parsed {physicalNetwork, min, max}). */
+const vlanRangeText = z.string().transform((s, ctx) => {
+  const m = /^([A-Za-z0-9_.-]{1,64}):(\d+):(\d+)$/.exec(s.trim());
+  const lo = m ? Number(m[2]) : NaN;
+  const hi = m ? Number(m[3]) : NaN;
+  if (!m || lo < 1 || hi > 4094 || hi < lo) {
+    ctx.addIssue({ code: 'custom', message: `'${s}' is not PHYSNET:MIN:MAX with 1 <= MIN <= MAX <= 4094` });
+    return z.NEVER;
+  }
+  return { physicalNetwork: m[1]!, min: lo, max: hi };
+});
+const vlanRange = z.union([
+  z
+    .object({ physicalNetwork: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/), min: z.number().int().min(1).max(4094), max: z.number().int().min(1).max(4094) })
+    .strict()
+    .refine((r) => r.min <= r.max, 'min must not be greater than max'),
+  vlanRangeText,
+]);
+
+const physnetName = z.string().regex(/^(\*|[A-Za-z0-9_.-]{1,64})$/, "must be a physical network name (letters, digits, _ . -) or '*'");
+
+/** `unix:/path` or `tcp:HOST:PORT` (port 0 picks a free one). */
+const serveEndpoint = z.string().refine((s) => /^(unix:.+|tcp:[^:]+:\d+)$/.test(s), 'must be unix:/PATH or tcp:HOST:PORT');
+
+const token = z
+  .object({
+    token: z.string().min(8, 'must be at least 8 characters'),
+    project: projectId,
+    roles: z.array(z.string().min(1).max(255)).default([]),
+  })
+  .strict();
+
+const TUNNEL_DEFAULT = ['1:65535'];
+
+export const apiConfigSchema = z
+  .object({
+    listen: z
+      .object({
+        host: z.string().min(1, 'must not be empty').default('127.0.0.1'),
+        port: z.number().int('must be an integer').min(0, 'must be 0..65535').max(65535, 'must be 0..65535').default(9696),
+      })
+      .strict()
+      .prefault({}),
+    /** Base URL announced in version discovery and pagination links (default: from the request's Host). */
+    publicUrl: z.string().url('must be a URL').nullable().default(null),
+    db: z
+      .object({
+        driver: z.enum(['memory', 'etcd', 'redis']).default('memory'),
+        /** memory: journal file to load and persist to. */
+        file: z.string().min(1).nullable().default(null),
+        /** memory: endpoints to serve the DB on, for df-controllers in other processes or namespaces. */
+        serve: z.array(serveEndpoint).default([]),
+        /** etcd: http://host:port URLs; redis: redis://host:port URLs. */
+        endpoints: z.array(z.string().url('must be a URL')).default([]),
+        /** etcd/redis: key prefix of the northbound DB (the drivers' default when absent). */
+        prefix: z.string().min(1).nullable().default(null),
+      })
+      .strict()
+      .superRefine((db, ctx) => {
+        if (db.driver !== 'memory' && db.endpoints.length === 0) ctx.addIssue({ code: 'custom', path: ['endpoints'], message: `at least one endpoint is required for the ${db.driver} driver` });
+        if (db.driver === 'memory' && db.endpoints.length > 0) ctx.addIssue({ code: 'custom', path: ['endpoints'], message: 'the memory driver takes no endpoints (use serve to share it)' });
+        if (db.driver !== 'memory' && db.file !== null) ctx.addIssue({ code: 'custom', path: ['file'], message: 'only applies to the memory driver' });
+        if (db.driver !== 'memory' && db.serve.length > 0) ctx.addIssue({ code: 'custom', path: ['serve'], message: 'only applies to the memory driver' });
+      })
+      .prefault({}),
+    auth: z
+      .object({
+        mode: z.enum(['noauth', 'token']).default('noauth'),
+        /** noauth: the project of requests without X-Project-Id. */
+        defaultProject: projectId.default('admin'),
+        /** noauth: requests without X-Roles are admin (true) or members (false). */
+        adminByDefault: z.boolean().default(true),
+        /** token: static tokens (X-Auth-Token) and the project and roles they stand for. */
+        tokens: z.array(token).default([]),
+      })
+      .strict()
+      .superRefine((a, ctx) => {
+        if (a.mode === 'token' && a.tokens.length === 0) ctx.addIssue({ code: 'custom', path: ['tokens'], message: 'at least one token is required in token mode' });
+        const seen = new Set<string>();
+        a.tokens.forEach((t, i) => {
+          if (seen.has(t.token)) ctx.addIssue({ code: 'custom', path: ['tokens', i, 'token'], message: 'is listed twice' });
+          seen.add(t.token);
+        });
+      })
+      .prefault({}),
+    network: z
+      .object({
+        /** Type of networks created without provider attributes. */
+        tenantNetworkType: z.enum(TENANT_NETWORK_TYPES).default('vxlan'),
+        vxlanRanges: z.array(tunnelRange).prefault(TUNNEL_DEFAULT),
+        geneveRanges: z.array(tunnelRange).prefault(TUNNEL_DEFAULT),
+        greRanges: z.array(tunnelRange).prefault(TUNNEL_DEFAULT),
+        vlanRanges: z.array(vlanRange).default([]),
+        /** Physical networks flat networks may use ('*': any). */
+        flatNetworks: z.array(physnetName).default(['*']),
+        /** MTU of the physical network; a network's default MTU is this minus its encapsulation overhead. */
+        physicalMtu: z.number().int('must be an integer').min(576, 'must be at least 576').max(9216, 'must be at most 9216').default(1500),
+        /** Fixed leading octets of generated MACs (the rest is random), as Neutron's base_mac. */
+        macPrefix: z
+          .string()
+          .regex(/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){0,4}$/, 'must be 1 to 5 octets, e.g. fa:16:3e')
+          .refine((s) => (parseInt(s.slice(0, 2), 16) & 1) === 0, 'must start with a unicast octet (lowest bit 0)')
+          .transform((s) => s.toLowerCase())
+          .default('fa:16:3e'),
+        /** Most static routes on one router. */
+        maxRoutes: z.number().int().min(0).max(1000).default(30),
+      })
+      .strict()
+      .superRefine((n, ctx) => {
+        if (n.tenantNetworkType === 'vlan' && n.vlanRanges.length === 0) ctx.addIssue({ code: 'custom', path: ['vlanRanges'], message: 'is required when tenantNetworkType is vlan' });
+      })
+      .prefault({}),
+    /** Largest request body in bytes (413 above). */
+    bodyLimit: z.number().int('must be an integer').min(1024, 'must be at least 1024').max(64 * 1024 * 1024, 'must be at most 64 MiB').default(1024 * 1024),
+    logLevel: z.enum(LOG_LEVELS).default('info'),
+  })
+  .strict();
+
+export type ApiConfig = z.output<typeof apiConfigSchema>;
+/** What a caller may pass: any subset, defaults fill the rest. */
+export type ApiConfigInput = z.input<typeof apiConfigSchema>;
+
+function keyOf(path: readonly PropertyKey[]): string {
+  return (
+    path
+      .map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`))
+      .join('')
+      .replace(/^\./, '') || '(top level)'
+  );
+}
+
+/** Validates a config object; errors name `source` (a file or 'config'), the key and the reason. */
+export function parseApiConfig(raw: unknown, source = 'config'): ApiConfig {
+  const parsed = apiConfigSchema.safeParse(raw ?? {});
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => ({
+      key: keyOf(i.path),
+      reason: i.code === 'unrecognized_keys' ? `unknown key(s) ${i.keys.map((k) => `'${k}'`).join(', ')}` : i.message,
+    }));
+    const first = issues[0]!;
+    const more = issues.length > 1 ? ` (and ${issues.length - 1} more: ${issues
+      .slice(1)
+      .map((i) => `${i.key}: ${i.reason}`)
+      .join('; ')})` : '';
+    throw new DfError('CONFIG_INVALID', `${source}: ${first.key}: ${first.reason}${more}`, { context: { file: source, key: first.key, reason: first.reason, issues } });
+  }
+  return parsed.data;
+}
+
+/** Parses config text (YAML or JSON). */
+export function parseApiConfigText(text: string, file: string): ApiConfig {
+  const doc = parseDocument(text, { prettyErrors: true });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0]!;
+    const line = e.linePos?.[0];
+    throw new DfError('CONFIG_INVALID', `${file}${line ? `:${line.line}:${line.col}` : ''}: not valid YAML/JSON: ${e.message.split('\n')[0]}`, { context: { file } });
+  }
+  return parseApiConfig(doc.toJS() ?? {}, file);
+}
+
+/** Reads and validates a config file. */
+export function loadApiConfig(file: string): ApiConfig {
+  let text: string;
+  try {
+    text = readFileSync(resolve(file), 'utf8');
+  } catch (cause) {
+    throw new DfError('CONFIG_INVALID', `${file}: cannot read the config file (${(cause as NodeJS.ErrnoException).code ?? String(cause)})`, { cause, context: { file } });
+  }
+  return parseApiConfigText(text, file);
+}

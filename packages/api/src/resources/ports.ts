@@ -1,0 +1,269 @@
+import { IpNetwork, MacAddress, parseIp } from '@dragonflow/base';
+import { DeviceOwner, type FixedIp, type LogicalPort, type LogicalSwitch, type NbTransaction } from '@dragonflow/nb';
+import type { RequestContext } from '../auth.js';
+import { NeutronError, badAttribute, conflict, notFound, policyNotAuthorized } from '../neutron/errors.js';
+import type { ListEntry } from '../neutron/query.js';
+import { IdParams, ListQuery, PortCreate, PortUpdate, ShowQuery, collectionAnswer, createEnvelope, resourceAnswer, updateEnvelope } from '../neutron/schemas.js';
+import { type BindingState, COLLECTIONS, portView } from '../neutron/views.js';
+import { type Backend, canSeeNetwork, canSeePort, owns, projectFor, requireAdminFor } from '../services/backend.js';
+import { ensureDefaultSecurityGroup } from '../services/default-sg.js';
+import { IpAllocator } from '../services/ipam.js';
+import { chooseMac } from '../services/mac.js';
+import { type ApiApp, checkRevision, createItems, ctxOf, ifMatchRevision, sendCreated, sendList, sendOne, tagged, updateItem } from './common.js';
+
+/** Device owners of ports that routers and floating IPs manage: not changed or deleted through the port API. */
+const SERVICE_OWNERS: readonly string[] = [DeviceOwner.ROUTER_INTERFACE, DeviceOwner.ROUTER_GATEWAY, DeviceOwner.FLOATING_IP];
+
+/** Ports of network:* owners are the cloud's own (router, DHCP): no security groups by default. */
+export function isTrustedOwner(deviceOwner: string): boolean {
+  return deviceOwner.startsWith('network:');
+}
+
+type NbReadLike = Pick<NbTransaction, 'get' | 'lookup'>;
+
+export async function visiblePort(tx: NbReadLike, ctx: RequestContext, id: string): Promise<{ port: LogicalPort; network: LogicalSwitch | undefined }> {
+  const port = await tx.get('logical_port', id);
+  if (!port) throw notFound('port', id);
+  const network = await tx.get('logical_switch', port.networkId);
+  if (!canSeePort(ctx, port, network)) throw notFound('port', id);
+  return { port, network };
+}
+
+async function bindingOf(nb: Backend['nb'], p: LogicalPort): Promise<BindingState> {
+  if (p.chassisId !== null) return 'bound';
+  if (p.bindingHost === '') return 'unbound';
+  return (await nb.lookup('chassis', 'name', p.bindingHost)).length > 0 ? 'bound' : 'failed';
+}
+
+async function checkSecurityGroups(tx: NbReadLike, ctx: RequestContext, projectId: string, ids: readonly string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const id of ids) {
+    const g = await tx.get('security_group', id);
+    if (!g || (!ctx.isAdmin && g.projectId !== projectId)) throw notFound('security_group', id);
+    if (!out.includes(id)) out.push(id);
+  }
+  return out;
+}
+
+function checkAddressPairs(pairs: readonly { ip_address: string; mac_address?: string | null | undefined }[]): { ipAddress: string; macAddress: string | null }[] {
+  const out: { ipAddress: string; macAddress: string | null }[] = [];
+  pairs.forEach((p, i) => {
+    let ipText: string;
+    try {
+      ipText = p.ip_address.includes('/') ? IpNetwork.parse(p.ip_address, 'ip_address', false).toString() : parseIp(p.ip_address).toString();
+    } catch {
+      throw badAttribute(`allowed_address_pairs[${i}].ip_address`, `'${p.ip_address}' is not a valid IP address or CIDR`);
+    }
+    let mac: string | null = null;
+    if (p.mac_address != null) {
+      if (!MacAddress.isValid(p.mac_address) || MacAddress.parse(p.mac_address).isMulticast) {
+        throw badAttribute(`allowed_address_pairs[${i}].mac_address`, `'${p.mac_address}' is not a valid unicast MAC address`);
+      }
+      mac = MacAddress.parse(p.mac_address).toString();
+    }
+    if (out.some((o) => o.ipAddress === ipText && o.macAddress === mac)) {
+      throw new NeutronError(400, 'DuplicateAddressPairInRequest', `Request contains duplicate address pair: mac_address ${mac ?? '(port MAC)'} ip_address ${ipText}.`, {
+        field: `allowed_address_pairs[${i}]`,
+      });
+    }
+    out.push({ ipAddress: ipText, macAddress: mac });
+  });
+  return out;
+}
+
+function portSecurityConflict(hasGroups: boolean): NeutronError {
+  return hasGroups
+    ? conflict('PortSecurityPortHasSecurityGroup', 'Port has security group associated. Cannot disable port security or ip address until security group is removed', { field: 'security_groups' })
+    : conflict('AddressPairAndPortSecurityRequired', 'Port Security must be enabled in order to have allowed address pairs on a port.', { field: 'allowed_address_pairs' });
+}
+
+async function createPort(tx: NbTransaction, backend: Backend, ctx: RequestContext, body: PortCreate, attempt: number): Promise<LogicalPort> {
+  const network = await tx.get('logical_switch', body.network_id);
+  if (!network || !canSeeNetwork(ctx, network)) throw notFound('network', body.network_id);
+  const networkOwner = owns(ctx, network);
+  if (!networkOwner && !network.shared) throw policyNotAuthorized('create_port');
+  requireAdminFor(ctx, 'create_port', body, ['binding:host_id']);
+  const deviceOwner = body.device_owner ?? '';
+  if (!networkOwner) {
+    if (body.mac_address !== undefined) throw policyNotAuthorized('create_port:mac_address');
+    if (body.fixed_ips?.some((f) => f.ip_address !== undefined)) throw policyNotAuthorized('create_port:fixed_ips:ip_address');
+    if (isTrustedOwner(deviceOwner)) throw policyNotAuthorized('create_port:device_owner');
+  }
+  const projectId = projectFor(ctx, body);
+  const mac = await chooseMac(tx, network.id, backend.config.network.macPrefix, body.mac_address);
+  const portSecurity = body.port_security_enabled ?? network.portSecurityEnabled;
+  let groups: string[];
+  if (body.security_groups === undefined) {
+    groups = portSecurity && !isTrustedOwner(deviceOwner) && projectId !== '' ? [(await ensureDefaultSecurityGroup(tx, projectId)).id] : [];
+  } else {
+    groups = await checkSecurityGroups(tx, ctx, projectId, body.security_groups ?? []);
+  }
+  const pairs = checkAddressPairs(body.allowed_address_pairs ?? []);
+  if (!portSecurity && groups.length > 0) {
+    throw new NeutronError(400, 'PortSecurityAndIPRequiredForSecurityGroups', 'Port security must be enabled and port must have an IP address in order to use security groups.', {
+      field: 'security_groups',
+    });
+  }
+  if (!portSecurity && pairs.length > 0) throw portSecurityConflict(false);
+  const fixedIps = await new IpAllocator(tx, network.id, attempt).allocate(body.fixed_ips, mac);
+  return tx.create('logical_port', {
+    projectId,
+    name: body.name ?? '',
+    description: body.description ?? '',
+    networkId: network.id,
+    macAddress: mac,
+    fixedIps,
+    bindingHost: body['binding:host_id'] ?? '',
+    deviceOwner,
+    deviceId: body.device_id ?? '',
+    adminStateUp: body.admin_state_up ?? true,
+    portSecurityEnabled: portSecurity,
+    allowedAddressPairs: pairs,
+    securityGroupIds: groups,
+  });
+}
+
+/**
+ * A port's new fixed IPs: explicit addresses are checked (its own current ones stay
+ * valid); a subnet-only entry keeps an address the port already has on that subnet
+ * and does not list explicitly, or allocates a new one.
+ */
+async function updatedFixedIps(tx: NbTransaction, port: LogicalPort, requests: NonNullable<PortUpdate['fixed_ips']>, attempt: number): Promise<FixedIp[]> {
+  const explicit = requests.filter((r) => r.ip_address !== undefined).map((r) => r.ip_address);
+  const reusable = port.fixedIps.filter((f) => !explicit.some((e) => e !== undefined && safeCanonical(e) === f.ipAddress));
+  const resolved = requests.map((r) => {
+    if (r.ip_address !== undefined || r.subnet_id === undefined) return r;
+    const i = reusable.findIndex((f) => f.subnetId === r.subnet_id);
+    if (i < 0) return r;
+    const [keep] = reusable.splice(i, 1);
+    return { subnet_id: r.subnet_id, ip_address: keep!.ipAddress };
+  });
+  return new IpAllocator(tx, port.networkId, attempt, port.id).allocate(resolved, port.macAddress);
+}
+
+function safeCanonical(text: string): string {
+  try {
+    return parseIp(text).toString();
+  } catch {
+    return text;
+  }
+}
+
+async function updatePort(tx: NbTransaction, backend: Backend, ctx: RequestContext, id: string, body: PortUpdate, revision: number | undefined, attempt: number): Promise<LogicalPort> {
+  const { port, network } = await visiblePort(tx, ctx, id);
+  checkRevision(revision, port.version);
+  const networkOwner = network !== undefined && owns(ctx, network);
+  requireAdminFor(ctx, 'update_port', body, ['binding:host_id']);
+  if (!ctx.isAdmin && body.mac_address !== undefined) throw policyNotAuthorized('update_port:mac_address');
+  if (!networkOwner && body.fixed_ips?.some((f) => f.ip_address !== undefined)) throw policyNotAuthorized('update_port:fixed_ips:ip_address');
+  if (SERVICE_OWNERS.includes(port.deviceOwner)) {
+    const locked = (['fixed_ips', 'device_id', 'device_owner', 'mac_address'] as const).find((a) => body[a] !== undefined);
+    if (locked) throw new NeutronError(400, 'BadRequest', `Bad port request: ${locked} of port ${id} is managed by its ${port.deviceOwner} owner ${port.deviceId}; change it through that resource.`, { field: locked });
+  }
+  if (body.device_owner !== undefined && SERVICE_OWNERS.includes(body.device_owner) && body.device_owner !== port.deviceOwner) {
+    throw new NeutronError(400, 'BadRequest', `Bad port request: device_owner ${body.device_owner} is set by the router and floating IP APIs, not by a port update.`, { field: 'device_owner' });
+  }
+  let mac = port.macAddress;
+  if (body.mac_address !== undefined && body.mac_address.toLowerCase() !== port.macAddress) {
+    if (port.chassisId !== null) {
+      throw conflict('PortBound', `Unable to complete operation on port ${id}, port is already bound, port type: ovs, old_mac ${port.macAddress}, new_mac ${body.mac_address}.`, { field: 'mac_address' });
+    }
+    mac = await chooseMac(tx, port.networkId, backend.config.network.macPrefix, body.mac_address);
+  }
+  const fixedIps = body.fixed_ips === undefined ? port.fixedIps : await updatedFixedIps(tx, port, body.fixed_ips, attempt);
+  for (const f of await tx.lookup('floating_ip', 'port', id)) {
+    if (f.fixedIpAddress !== null && !fixedIps.some((x) => x.ipAddress === f.fixedIpAddress)) {
+      throw conflict('PortInUse', `Fixed IP ${f.fixedIpAddress} of port ${id} has floating IP ${f.floatingIpAddress} associated; disassociate it before removing the address.`, { field: 'fixed_ips' });
+    }
+  }
+  const portSecurity = body.port_security_enabled ?? port.portSecurityEnabled;
+  const groups = body.security_groups === undefined ? port.securityGroupIds : await checkSecurityGroups(tx, ctx, port.projectId, body.security_groups ?? []);
+  const pairs = body.allowed_address_pairs === undefined ? port.allowedAddressPairs : checkAddressPairs(body.allowed_address_pairs ?? []);
+  if (!portSecurity && groups.length > 0) throw portSecurityConflict(true);
+  if (!portSecurity && pairs.length > 0) throw portSecurityConflict(false);
+  return tx.update('logical_port', {
+    ...port,
+    name: body.name ?? port.name,
+    description: body.description ?? port.description,
+    adminStateUp: body.admin_state_up ?? port.adminStateUp,
+    macAddress: mac,
+    fixedIps,
+    deviceId: body.device_id ?? port.deviceId,
+    deviceOwner: body.device_owner ?? port.deviceOwner,
+    bindingHost: body['binding:host_id'] ?? port.bindingHost,
+    portSecurityEnabled: portSecurity,
+    securityGroupIds: groups,
+    allowedAddressPairs: pairs,
+  });
+}
+
+async function deletePort(tx: NbTransaction, ctx: RequestContext, id: string, revision: number | undefined): Promise<void> {
+  const { port, network } = await visiblePort(tx, ctx, id);
+  if (!owns(ctx, port) && !(network && owns(ctx, network))) throw policyNotAuthorized('delete_port');
+  checkRevision(revision, port.version);
+  if (port.deviceOwner === DeviceOwner.ROUTER_INTERFACE || port.deviceOwner === DeviceOwner.ROUTER_GATEWAY) {
+    if ((await tx.lookup('logical_router', 'port', id)).length > 0) {
+      throw conflict('ServicePortInUse', `Port ${id} cannot be deleted directly via the port API: has device owner ${port.deviceOwner}.`);
+    }
+  }
+  if (port.deviceOwner === DeviceOwner.FLOATING_IP && (await tx.list('floating_ip')).some((f) => f.floatingPortId === id)) {
+    throw conflict('ServicePortInUse', `Port ${id} cannot be deleted directly via the port API: has device owner ${port.deviceOwner}.`);
+  }
+  // Floating IPs on the port lose their association, as in Neutron.
+  for (const f of await tx.lookup('floating_ip', 'port', id)) {
+    await tx.update('floating_ip', { ...f, portId: null, fixedIpAddress: null, routerId: null, status: 'DOWN' });
+  }
+  await tx.delete('logical_port', id);
+}
+
+export function registerPorts(app: ApiApp, backend: Backend): void {
+  const { nb } = backend;
+  const tag = 'ports';
+
+  app.get('/v2.0/ports', { schema: { ...tagged(tag, 'List ports'), querystring: ListQuery, response: { 200: collectionAnswer('ports') } } }, async (req, reply) => {
+    const ctx = ctxOf(req);
+    const networks = new Map((await nb.list('logical_switch')).map((n) => [n.id, n]));
+    const ports = await nb.list('logical_port', (p) => canSeePort(ctx, p, networks.get(p.networkId)));
+    const entries: ListEntry[] = [];
+    for (const p of ports) entries.push({ view: portView(p, ctx, await bindingOf(nb, p)), order: p.createdAt ?? '' });
+    return sendList(req, reply, backend, 'ports', COLLECTIONS.ports, 'port', entries);
+  });
+
+  app.get('/v2.0/ports/:id', { schema: { ...tagged(tag, 'Show a port'), params: IdParams, querystring: ShowQuery, response: { 200: resourceAnswer('port') } } }, async (req, reply) => {
+    const ctx = ctxOf(req);
+    const { port } = await visiblePort(nb, ctx, req.params.id);
+    return sendOne(req, reply, 'port', portView(port, ctx, await bindingOf(nb, port)));
+  });
+
+  app.post(
+    '/v2.0/ports',
+    { schema: { ...tagged(tag, 'Create a port (IPAM, MAC, default security group)'), body: createEnvelope('port', 'ports', PortCreate), response: { 201: resourceAnswer('port') } } },
+    async (req, reply) => {
+      const ctx = ctxOf(req);
+      const { items, bulk } = createItems<PortCreate>(req.body, 'port', 'ports');
+      const created = await backend.write(async (tx, attempt) => {
+        const out: LogicalPort[] = [];
+        for (const item of items) out.push(await createPort(tx, backend, ctx, item, attempt));
+        return out;
+      });
+      const views = [];
+      for (const p of created) views.push(portView(p, ctx, await bindingOf(nb, p)));
+      return sendCreated(reply, 'port', 'ports', views, bulk);
+    },
+  );
+
+  app.put('/v2.0/ports/:id', { schema: { ...tagged(tag, 'Update a port'), params: IdParams, body: updateEnvelope('port', PortUpdate), response: { 200: resourceAnswer('port') } } }, async (req, reply) => {
+    const ctx = ctxOf(req);
+    const body = updateItem<PortUpdate>(req.body, 'port');
+    const revision = ifMatchRevision(req);
+    const p = await backend.write((tx, attempt) => updatePort(tx, backend, ctx, req.params.id, body, revision, attempt));
+    return sendOne(req, reply, 'port', portView(p, ctx, await bindingOf(nb, p)));
+  });
+
+  app.delete('/v2.0/ports/:id', { schema: { ...tagged(tag, 'Delete a port'), params: IdParams } }, async (req, reply) => {
+    const ctx = ctxOf(req);
+    const revision = ifMatchRevision(req);
+    await backend.write((tx) => deletePort(tx, ctx, req.params.id, revision));
+    return reply.code(204).send();
+  });
+}

@@ -1,0 +1,266 @@
+import { type IpAddress, IpNetwork, compareIp, parseIp } from '@dragonflow/base';
+import { DeviceOwner, type NbTransaction, type Subnet } from '@dragonflow/nb';
+import type { RequestContext } from '../auth.js';
+import { NeutronError, badAttribute, conflict, invalidInput, notFound, policyNotAuthorized } from '../neutron/errors.js';
+import type { ListEntry } from '../neutron/query.js';
+import { IdParams, ListQuery, ShowQuery, SubnetCreate, SubnetUpdate, collectionAnswer, createEnvelope, resourceAnswer, updateEnvelope } from '../neutron/schemas.js';
+import { COLLECTIONS, subnetView } from '../neutron/views.js';
+import { type Backend, canSeeNetwork, owns, projectFor } from '../services/backend.js';
+import { syncDhcpPort } from '../services/dhcp.js';
+import { defaultPools } from '../services/ipam.js';
+import { type ApiApp, checkRevision, createItems, ctxOf, ifMatchRevision, sendCreated, sendList, sendOne, tagged, updateItem } from './common.js';
+import { visibleNetwork } from './networks.js';
+
+function ip(field: string, text: string): IpAddress {
+  try {
+    return parseIp(text, field);
+  } catch {
+    throw badAttribute(field, `'${text}' is not a valid IP address`);
+  }
+}
+
+function cidrOf(field: string, text: string): IpNetwork {
+  try {
+    return IpNetwork.parse(text, field, false);
+  } catch {
+    throw badAttribute(field, `'${text}' is not a valid IP subnet`);
+  }
+}
+
+function strictCidr(field: string, text: string): IpNetwork {
+  const net = cidrOf(field, text);
+  if (!net.address.equals(parseIp(text.slice(0, text.indexOf('/'))))) {
+    throw badAttribute(field, `'${text}' isn't a recommended CIDR, '${net.toString()}' should be specified instead`);
+  }
+  return net;
+}
+
+/** Gateway, pools, DNS servers and host routes, checked against the CIDR (create and update). */
+interface SubnetShape {
+  gatewayIp: string | null;
+  allocationPools: { start: string; end: string }[];
+  dnsNameservers: string[];
+  hostRoutes: { destination: string; nexthop: string }[];
+}
+
+function checkGateway(net: IpNetwork, text: string | null): string | null {
+  if (text === null) return null;
+  const gw = ip('gateway_ip', text);
+  if (!net.contains(gw)) throw invalidInput(`Gateway IP ${text} is outside subnet ${net.toString()}.`, 'gateway_ip');
+  if (net.family === 4 && net.prefixLength <= 30 && (gw.equals(net.first) || gw.equals(net.last))) {
+    throw invalidInput(`Gateway IP ${text} is the network or broadcast address of ${net.toString()}.`, 'gateway_ip');
+  }
+  return gw.toString();
+}
+
+function checkPools(net: IpNetwork, gateway: string | null, pools: { start: string; end: string }[] | undefined): { start: string; end: string }[] {
+  if (pools === undefined) return defaultPools(net, gateway === null ? null : parseIp(gateway)).map((p) => ({ start: p.start.toString(), end: p.end.toString() }));
+  const parsed = pools.map((p, i) => {
+    const start = ip(`allocation_pools[${i}].start`, p.start);
+    const end = ip(`allocation_pools[${i}].end`, p.end);
+    const edge = (a: IpAddress): boolean => net.family === 4 && net.prefixLength <= 30 && (a.equals(net.first) || a.equals(net.last));
+    if (!net.contains(start) || !net.contains(end) || edge(start) || edge(end)) {
+      throw new NeutronError(400, 'OutOfBoundsAllocationPool', `The allocation pool ${p.start}-${p.end} spans beyond the subnet cidr ${net.toString()}.`, { field: `allocation_pools[${i}]` });
+    }
+    if (compareIp(start, end) > 0) throw new NeutronError(400, 'InvalidAllocationPool', `The allocation pool ${p.start}-${p.end} is not valid.`, { field: `allocation_pools[${i}]` });
+    return { start, end, i };
+  });
+  for (const a of parsed) {
+    for (const b of parsed) {
+      if (a.i < b.i && compareIp(a.start, b.end) <= 0 && compareIp(b.start, a.end) <= 0) {
+        throw new NeutronError(400, 'OverlappingAllocationPools', `Found overlapping allocation pools: ${a.start}-${a.end} and ${b.start}-${b.end} for subnet ${net.toString()}.`, {
+          field: `allocation_pools[${b.i}]`,
+        });
+      }
+    }
+    if (gateway !== null) {
+      const gw = parseIp(gateway);
+      if (compareIp(a.start, gw) <= 0 && compareIp(gw, a.end) <= 0) {
+        throw conflict('GatewayConflictWithAllocationPools', `Gateway ip ${gateway} conflicts with allocation pool ${a.start}-${a.end}`, { field: 'gateway_ip' });
+      }
+    }
+  }
+  return parsed.map((p) => ({ start: p.start.toString(), end: p.end.toString() }));
+}
+
+function checkDns(version: 4 | 6, list: string[] | undefined): string[] {
+  const out: string[] = [];
+  (list ?? []).forEach((s, i) => {
+    const a = ip(`dns_nameservers[${i}]`, s).toString();
+    if (out.includes(a)) throw badAttribute(`dns_nameservers[${i}]`, `Duplicate nameserver '${s}'`);
+    out.push(a);
+  });
+  void version;
+  return out;
+}
+
+function checkRoutes(version: 4 | 6, list: { destination: string; nexthop: string }[] | undefined): { destination: string; nexthop: string }[] {
+  const out: { destination: string; nexthop: string }[] = [];
+  (list ?? []).forEach((r, i) => {
+    const dst = strictCidr(`host_routes[${i}].destination`, r.destination);
+    const hop = ip(`host_routes[${i}].nexthop`, r.nexthop);
+    if (dst.family !== version || hop.family !== version) throw invalidInput(`host route ${r.destination} via ${r.nexthop} is not IPv${version}.`, `host_routes[${i}]`);
+    const route = { destination: dst.toString(), nexthop: hop.toString() };
+    if (out.some((o) => o.destination === route.destination && o.nexthop === route.nexthop)) throw badAttribute(`host_routes[${i}]`, `Duplicate hostroute '${r.destination} via ${r.nexthop}'`);
+    out.push(route);
+  });
+  return out;
+}
+
+async function createSubnet(tx: NbTransaction, backend: Backend, ctx: RequestContext, body: SubnetCreate, attempt: number): Promise<Subnet> {
+  const network = await visibleNetwork(tx, ctx, body.network_id);
+  if (!owns(ctx, network)) throw policyNotAuthorized('create_subnet');
+  const projectId = projectFor(ctx, body);
+  const net = strictCidr('cidr', body.cidr);
+  if (net.family !== body.ip_version) throw invalidInput(`cidr ${body.cidr} is an IPv${net.family} network but ip_version is ${body.ip_version}.`, 'cidr');
+  const maxPrefix = net.family === 4 ? 30 : 126;
+  if (net.prefixLength > maxPrefix) throw invalidInput(`the prefix length of ${body.cidr} must be at most ${maxPrefix} to leave room for hosts.`, 'cidr');
+  const addrMode = body.ipv6_address_mode ?? null;
+  const raMode = body.ipv6_ra_mode ?? null;
+  if (net.family === 4 && (addrMode !== null || raMode !== null)) {
+    throw invalidInput(`${addrMode !== null ? 'ipv6_address_mode' : 'ipv6_ra_mode'} is not valid when ip_version is 4.`, addrMode !== null ? 'ipv6_address_mode' : 'ipv6_ra_mode');
+  }
+  if (addrMode !== null && raMode !== null && addrMode !== raMode) {
+    throw invalidInput(`ipv6_ra_mode set to '${raMode}' with ipv6_address_mode set to '${addrMode}' is not valid. If both attributes are set, they must be the same value.`, 'ipv6_ra_mode');
+  }
+  if ((addrMode === 'slaac' || addrMode === 'dhcpv6-stateless') && net.prefixLength !== 64) {
+    throw invalidInput(`Invalid CIDR ${body.cidr} for IPv6 address mode. EUI-64 addresses need a /64 prefix.`, 'cidr');
+  }
+  for (const other of await tx.lookup('subnet', 'network', network.id)) {
+    if (IpNetwork.parse(other.cidr).overlaps(net)) {
+      throw invalidInput(`Requested subnet with cidr: ${net.toString()} for network: ${network.id} overlaps with another subnet.`, 'cidr');
+    }
+  }
+  const gatewayIp = checkGateway(net, body.gateway_ip === undefined ? net.at(1n).toString() : body.gateway_ip);
+  const shape: SubnetShape = {
+    gatewayIp,
+    allocationPools: checkPools(net, gatewayIp, body.allocation_pools),
+    dnsNameservers: checkDns(body.ip_version, body.dns_nameservers),
+    hostRoutes: checkRoutes(body.ip_version, body.host_routes),
+  };
+  if (shape.allocationPools.length === 0) throw invalidInput(`subnet ${net.toString()} has no addresses to allocate.`, 'allocation_pools');
+  const subnet = await tx.create('subnet', {
+    projectId,
+    name: body.name ?? '',
+    description: body.description ?? '',
+    networkId: network.id,
+    ipVersion: body.ip_version,
+    cidr: net.toString(),
+    enableDhcp: body.enable_dhcp ?? true,
+    ipv6AddressMode: addrMode,
+    ipv6RaMode: raMode,
+    ...shape,
+  });
+  if (subnet.enableDhcp) await syncDhcpPort(tx, network.id, backend.config.network.macPrefix, attempt);
+  return subnet;
+}
+
+async function visibleSubnet(tx: Pick<NbTransaction, 'get'>, ctx: RequestContext, id: string): Promise<Subnet> {
+  const s = await tx.get('subnet', id);
+  if (!s) throw notFound('subnet', id);
+  if (owns(ctx, s)) return s;
+  const network = await tx.get('logical_switch', s.networkId);
+  if (!network || !canSeeNetwork(ctx, network)) throw notFound('subnet', id);
+  return s;
+}
+
+async function updateSubnet(tx: NbTransaction, backend: Backend, ctx: RequestContext, id: string, body: SubnetUpdate, revision: number | undefined, attempt: number): Promise<Subnet> {
+  const s = await visibleSubnet(tx, ctx, id);
+  if (!owns(ctx, s)) throw policyNotAuthorized('update_subnet');
+  checkRevision(revision, s.version);
+  const net = IpNetwork.parse(s.cidr);
+  const gatewayIp = body.gateway_ip === undefined ? s.gatewayIp : checkGateway(net, body.gateway_ip);
+  if (gatewayIp !== s.gatewayIp) {
+    const ports = await tx.lookup('logical_port', 'subnet', id);
+    const router = ports.find((p) => p.deviceOwner === DeviceOwner.ROUTER_INTERFACE && p.fixedIps.some((f) => f.subnetId === id && f.ipAddress === s.gatewayIp));
+    if (router) throw conflict('GatewayIpInUse', `Gateway ip ${s.gatewayIp} of subnet ${id} is used by router interface port ${router.id}. Unable to update.`, { field: 'gateway_ip' });
+    const holder = gatewayIp === null ? undefined : ports.find((p) => p.fixedIps.some((f) => f.ipAddress === gatewayIp));
+    if (holder) throw conflict('GatewayIpInUse', `Gateway ip ${gatewayIp} already in use by port ${holder.id}. Unable to update.`, { field: 'gateway_ip' });
+  }
+  const pools =
+    body.allocation_pools !== undefined
+      ? checkPools(net, gatewayIp, body.allocation_pools)
+      : gatewayIp !== s.gatewayIp && s.allocationPools.length > 0
+        ? checkPools(net, gatewayIp, s.allocationPools)
+        : s.allocationPools;
+  const updated = await tx.update('subnet', {
+    ...s,
+    name: body.name ?? s.name,
+    description: body.description ?? s.description,
+    gatewayIp,
+    allocationPools: pools,
+    dnsNameservers: body.dns_nameservers === undefined ? s.dnsNameservers : checkDns(s.ipVersion, body.dns_nameservers),
+    hostRoutes: body.host_routes === undefined ? s.hostRoutes : checkRoutes(s.ipVersion, body.host_routes),
+    enableDhcp: body.enable_dhcp ?? s.enableDhcp,
+  });
+  if (updated.enableDhcp !== s.enableDhcp) await syncDhcpPort(tx, s.networkId, backend.config.network.macPrefix, attempt);
+  return updated;
+}
+
+async function deleteSubnet(tx: NbTransaction, backend: Backend, ctx: RequestContext, id: string, revision: number | undefined, attempt: number): Promise<void> {
+  const s = await visibleSubnet(tx, ctx, id);
+  if (!owns(ctx, s)) throw policyNotAuthorized('delete_subnet');
+  checkRevision(revision, s.version);
+  const users = (await tx.lookup('logical_port', 'subnet', id)).filter((p) => p.deviceOwner !== DeviceOwner.DHCP);
+  if (users.length > 0) {
+    const router = users.find((p) => p.deviceOwner === DeviceOwner.ROUTER_INTERFACE || p.deviceOwner === DeviceOwner.ROUTER_GATEWAY);
+    const why = router ? `Subnet is used by router ${router.deviceId} (port ${router.id}).` : 'One or more ports have an IP allocation from this subnet.';
+    throw conflict('SubnetInUse', `Unable to complete operation on subnet ${id}: ${why}`, { ports: users.slice(0, 10).map((p) => p.id) });
+  }
+  await tx.delete('subnet', id);
+  await syncDhcpPort(tx, s.networkId, backend.config.network.macPrefix, attempt);
+}
+
+export function registerSubnets(app: ApiApp, backend: Backend): void {
+  const { nb } = backend;
+  const tag = 'subnets';
+
+  app.get('/v2.0/subnets', { schema: { ...tagged(tag, 'List subnets'), querystring: ListQuery, response: { 200: collectionAnswer('subnets') } } }, async (req, reply) => {
+    const ctx = ctxOf(req);
+    const networks = new Map((await nb.list('logical_switch')).map((n) => [n.id, n]));
+    const entries: ListEntry[] = (await nb.list('subnet'))
+      .filter((s) => {
+        const n = networks.get(s.networkId);
+        return owns(ctx, s) || (n !== undefined && canSeeNetwork(ctx, n));
+      })
+      .map((s) => ({ view: subnetView(s), order: s.createdAt ?? '' }));
+    return sendList(req, reply, backend, 'subnets', COLLECTIONS.subnets, 'subnet', entries);
+  });
+
+  app.get('/v2.0/subnets/:id', { schema: { ...tagged(tag, 'Show a subnet'), params: IdParams, querystring: ShowQuery, response: { 200: resourceAnswer('subnet') } } }, async (req, reply) => {
+    const s = await visibleSubnet(nb, ctxOf(req), req.params.id);
+    return sendOne(req, reply, 'subnet', subnetView(s));
+  });
+
+  app.post(
+    '/v2.0/subnets',
+    { schema: { ...tagged(tag, 'Create a subnet (and the network DHCP port when DHCP is on)'), body: createEnvelope('subnet', 'subnets', SubnetCreate), response: { 201: resourceAnswer('subnet') } } },
+    async (req, reply) => {
+      const ctx = ctxOf(req);
+      const { items, bulk } = createItems<SubnetCreate>(req.body, 'subnet', 'subnets');
+      const created = await backend.write(async (tx, attempt) => {
+        const out: Subnet[] = [];
+        for (const item of items) out.push(await createSubnet(tx, backend, ctx, item, attempt));
+        return out;
+      });
+      return sendCreated(reply, 'subnet', 'subnets', created.map(subnetView), bulk);
+    },
+  );
+
+  app.put('/v2.0/subnets/:id', { schema: { ...tagged(tag, 'Update a subnet'), params: IdParams, body: updateEnvelope('subnet', SubnetUpdate), response: { 200: resourceAnswer('subnet') } } }, async (req, reply) => {
+    const ctx = ctxOf(req);
+    const body = updateItem<SubnetUpdate>(req.body, 'subnet');
+    const revision = ifMatchRevision(req);
+    const s = await backend.write((tx, attempt) => updateSubnet(tx, backend, ctx, req.params.id, body, revision, attempt));
+    return sendOne(req, reply, 'subnet', subnetView(s));
+  });
+
+  app.delete('/v2.0/subnets/:id', { schema: { ...tagged(tag, 'Delete a subnet'), params: IdParams } }, async (req, reply) => {
+    const ctx = ctxOf(req);
+    const revision = ifMatchRevision(req);
+    await backend.write((tx, attempt) => deleteSubnet(tx, backend, ctx, req.params.id, revision, attempt));
+    return reply.code(204).send();
+  });
+}
+
+export { visibleSubnet };

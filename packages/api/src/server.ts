@@ -1,0 +1,172 @@
+import { randomUUID } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { describeError } from '@dragonflow/base';
+import type { NbApi } from '@dragonflow/nb';
+import swagger from '@fastify/swagger';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyError, type FastifyServerOptions } from 'fastify';
+import { authenticate } from './auth.js';
+import { type ApiConfig, type ApiConfigInput, parseApiConfig } from './config.js';
+import { openDb } from './db.js';
+import { NeutronError, fromNbError } from './neutron/errors.js';
+import { validationError } from './neutron/validation.js';
+import type { ApiApp } from './resources/common.js';
+import { registerDiscovery } from './resources/discovery.js';
+import { registerFloatingIps } from './resources/floating-ips.js';
+import { registerNetworks } from './resources/networks.js';
+import { registerPorts } from './resources/ports.js';
+import { registerRouters } from './resources/routers.js';
+import { registerSecurityGroups } from './resources/security-groups.js';
+import { registerSubnets } from './resources/subnets.js';
+import { Backend } from './services/backend.js';
+
+const VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+
+export interface BuildOptions {
+  config: ApiConfig;
+  nb: NbApi;
+  /** Logger: false for none, true/undefined for pino at config.logLevel, or fastify's logger options. */
+  logger?: FastifyServerOptions['logger'];
+}
+
+/** Maps anything thrown while serving a request to a Neutron error. */
+export function toNeutronError(err: unknown): NeutronError {
+  const known = fromNbError(err);
+  if (known) return known;
+  const fe = err as FastifyError & { validation?: unknown[]; validationContext?: string };
+  if (fe && Array.isArray(fe.validation)) return validationError(fe.validation as never, fe.validationContext ?? 'body');
+  switch (fe?.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new NeutronError(413, 'HTTPRequestEntityTooLarge', `Request Entity Too Large: the body is larger than the limit (${fe.message}).`);
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new NeutronError(415, 'HTTPUnsupportedMediaType', `Unsupported Content-Type: send application/json.`);
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new NeutronError(400, 'HTTPBadRequest', 'Resource body required: the request body is empty.');
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new NeutronError(400, 'HTTPBadRequest', `Malformed request body: ${fe.message}`);
+    default:
+      break;
+  }
+  if (fe instanceof SyntaxError || (fe?.statusCode === 400 && /JSON/i.test(fe.message))) return new NeutronError(400, 'HTTPBadRequest', `Malformed request body: ${fe.message}`);
+  if (typeof fe?.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) return new NeutronError(fe.statusCode, 'HTTPBadRequest', fe.message);
+  return new NeutronError(500, 'HTTPInternalServerError', 'Request Failed: internal server error while processing your request.');
+}
+
+/** The fastify app serving the Neutron v2.0 API on `nb`. Not listening yet. */
+export async function buildApiServer(options: BuildOptions): Promise<ApiApp> {
+  const { config, nb } = options;
+  const backend = new Backend(nb, config);
+  const app = Fastify({
+    logger: options.logger === undefined || options.logger === true ? { level: config.logLevel } : options.logger,
+    bodyLimit: config.bodyLimit,
+    genReqId: () => `req-${randomUUID()}`,
+    routerOptions: { ignoreTrailingSlash: true },
+    ajv: {
+      // Validate bodies as sent: no coercion, no defaults, no silent removal of unknown attributes.
+      customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, verbose: true, allErrors: false },
+    },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  // Schemas document answers (OpenAPI); answers are plain JSON, never reshaped by a schema.
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'df-api: Neutron v2.0 compatible networking API',
+        version: VERSION,
+        description:
+          'The Neutron v2.0 API subset served by Dragonflow. Errors are {"NeutronError": {"type", "message", "detail"}}. ' +
+          'List calls accept attribute filters (?name=a&name=b, fixed_ips=ip_address=…), fields=, limit/marker/page_reverse and sort_key/sort_dir.',
+      },
+      components: { securitySchemes: { token: { type: 'apiKey', in: 'header', name: 'X-Auth-Token' } } },
+      security: config.auth.mode === 'token' ? [{ token: [] }] : [],
+    },
+  });
+
+  app.decorateRequest('neutron', undefined);
+  app.addHook('onRequest', async (req, reply) => {
+    void reply.header('x-openstack-request-id', req.id);
+    if (req.url.startsWith('/v2.0')) req.neutron = authenticate(config.auth, req.headers);
+  });
+
+  app.setErrorHandler((err, req, reply) => {
+    const ne = toNeutronError(err);
+    if (ne.status >= 500) req.log.error({ err }, `request failed: ${describeError(err)}`);
+    else req.log.info({ type: ne.type, status: ne.status }, ne.message);
+    void reply.code(ne.status).header('content-type', 'application/json; charset=utf-8').send(ne.body);
+  });
+  app.setNotFoundHandler((req, reply) => {
+    const ne = new NeutronError(404, 'HTTPNotFound', `The resource could not be found: ${req.method} ${req.url.split('?')[0]}`);
+    void reply.code(404).send(ne.body);
+  });
+
+  registerDiscovery(app, backend);
+  registerNetworks(app, backend);
+  registerSubnets(app, backend);
+  registerPorts(app, backend);
+  registerRouters(app, backend);
+  registerFloatingIps(app, backend);
+  registerSecurityGroups(app, backend);
+
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok', db: nb.driver.kind, revision: nb.reader.revision }));
+  return app;
+}
+
+export interface StartOptions {
+  /** The configuration (validated; defaults fill what is missing). */
+  config?: ApiConfigInput | ApiConfig;
+  /** Serve this NbApi instead of opening the configured DB (the caller keeps owning it). */
+  nb?: NbApi;
+  logger?: FastifyServerOptions['logger'];
+}
+
+export interface ApiServerHandle {
+  /** http://HOST:PORT of the API (the bound port when the config said 0). */
+  readonly url: string;
+  readonly port: number;
+  readonly nb: NbApi;
+  readonly config: ApiConfig;
+  /** Endpoints the memory DB is served on (db.serve), for df-controllers. */
+  readonly dbEndpoints: readonly string[];
+  readonly app: ApiApp;
+  /** Stops listening and closes the DB it opened. */
+  close(): Promise<void>;
+}
+
+/** Starts df-api: opens the DB (unless `nb` is given), listens, and returns a handle. */
+export async function startApiServer(options: StartOptions = {}): Promise<ApiServerHandle> {
+  const config = parseApiConfig(options.config ?? {});
+  const db = options.nb ? undefined : await openDb(config.db);
+  const nb = options.nb ?? db!.nb;
+  let app: ApiApp | undefined;
+  try {
+    app = await buildApiServer({ config, nb, ...(options.logger !== undefined ? { logger: options.logger } : {}) });
+    await app.listen({ host: config.listen.host, port: config.listen.port });
+  } catch (e) {
+    await app?.close();
+    await db?.close();
+    throw e;
+  }
+  const addr = app.server.address();
+  const port = typeof addr === 'object' && addr !== null ? addr.port : config.listen.port;
+  const host = config.listen.host === '0.0.0.0' ? '127.0.0.1' : config.listen.host === '::' ? '[::1]' : config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host;
+  const running = app;
+  let closed = false;
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    nb,
+    config,
+    dbEndpoints: db?.servedAt ?? [],
+    app: running,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await running.close();
+      await db?.close();
+    },
+  };
+}

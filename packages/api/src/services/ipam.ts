@@ -1,0 +1,197 @@
+import { type IpAddress, IpNetwork, MacAddress, compareIp, offsetIp, parseIp } from '@dragonflow/base';
+import type { FixedIp, NbTransaction, Subnet } from '@dragonflow/nb';
+import { NeutronError, badAttribute, invalidInput, ipAddressInUse, ipGenerationFailure } from '../neutron/errors.js';
+
+/** One element of a port's `fixed_ips` request. */
+export interface IpRequest {
+  subnet_id?: string | undefined;
+  ip_address?: string | undefined;
+}
+
+export interface Pool {
+  start: IpAddress;
+  end: IpAddress;
+}
+
+/**
+ * Neutron's default allocation pools: every host address of the CIDR except the
+ * gateway (for IPv4 also not the network and broadcast addresses; for IPv6 not the
+ * subnet-router anycast address, the first one).
+ */
+export function defaultPools(cidr: IpNetwork, gateway: IpAddress | null): Pool[] {
+  const first = offsetIp(cidr.first, 1n);
+  const last = cidr.family === 4 ? offsetIp(cidr.last, -1n) : cidr.last;
+  if (compareIp(first, last) > 0) return [];
+  if (gateway === null || compareIp(gateway, first) < 0 || compareIp(gateway, last) > 0) return [{ start: first, end: last }];
+  const pools: Pool[] = [];
+  if (compareIp(first, gateway) < 0) pools.push({ start: first, end: offsetIp(gateway, -1n) });
+  if (compareIp(gateway, last) < 0) pools.push({ start: offsetIp(gateway, 1n), end: last });
+  return pools;
+}
+
+export function subnetPools(s: Subnet): Pool[] {
+  if (s.allocationPools.length > 0) return s.allocationPools.map((p) => ({ start: parseIp(p.start), end: parseIp(p.end) }));
+  return defaultPools(IpNetwork.parse(s.cidr), s.gatewayIp === null ? null : parseIp(s.gatewayIp));
+}
+
+/** Subnets whose addresses are derived from the MAC (SLAAC, DHCPv6-stateless). */
+export function isAutoAddressSubnet(s: Subnet): boolean {
+  return s.ipVersion === 6 && (s.ipv6AddressMode === 'slaac' || s.ipv6AddressMode === 'dhcpv6-stateless');
+}
+
+/** The modified EUI-64 address of `mac` in a /64 (RFC 4291 appendix A). */
+export function eui64Address(prefix: IpNetwork, mac: MacAddress): IpAddress {
+  const m = mac.value;
+  const hi = ((m >> 24n) & 0xffffffn) ^ 0x020000n;
+  const lo = m & 0xffffffn;
+  const iid = (hi << 40n) | (0xfffen << 24n) | lo;
+  return offsetIp(prefix.first, iid);
+}
+
+/** How many free addresses a retry picks among: enough to spread concurrent writers apart. */
+const SPREAD = 64;
+
+/**
+ * Allocates fixed IPs for a port inside a transaction. Free addresses come from the
+ * subnet's pools minus what ports already hold (NbApi's view plus this transaction's
+ * own writes). Uniqueness under concurrency is NbApi's IP claim: when two writers
+ * pick the same address, one commit fails and its transaction runs again, and on
+ * that retry `attempt` > 1 spreads the choice over the first free addresses.
+ */
+export class IpAllocator {
+  /** Addresses handed out by this allocator but not yet visible in the transaction. */
+  private readonly taken = new Set<string>();
+
+  constructor(
+    private readonly tx: NbTransaction,
+    private readonly networkId: string,
+    private readonly attempt: number,
+    /** The port being updated: its own current addresses are not "in use". */
+    private readonly selfPortId?: string,
+  ) {}
+
+  async subnets(): Promise<Subnet[]> {
+    const all = await this.tx.lookup('subnet', 'network', this.networkId);
+    return all.sort((a, b) => (a.createdAt ?? '').localeCompare(b.createdAt ?? '') || a.id.localeCompare(b.id));
+  }
+
+  private async usedOn(subnetId: string): Promise<Set<string>> {
+    const used = new Set<string>(this.taken);
+    for (const p of await this.tx.lookup('logical_port', 'subnet', subnetId)) {
+      if (p.id === this.selfPortId) continue;
+      for (const f of p.fixedIps) if (f.subnetId === subnetId) used.add(f.ipAddress);
+    }
+    return used;
+  }
+
+  /** A free address of the subnet, or undefined when its pools are exhausted. */
+  async next(subnet: Subnet): Promise<string | undefined> {
+    const used = await this.usedOn(subnet.id);
+    const candidates: string[] = [];
+    const want = this.attempt <= 1 ? 1 : SPREAD;
+    for (const pool of subnetPools(subnet)) {
+      let ip = pool.start;
+      while (compareIp(ip, pool.end) <= 0 && candidates.length < want) {
+        const s = ip.toString();
+        if (!used.has(s)) candidates.push(s);
+        ip = offsetIp(ip, 1n);
+      }
+      if (candidates.length >= want) break;
+    }
+    if (candidates.length === 0) return undefined;
+    const pick = candidates[Math.floor(Math.random() * candidates.length)]!;
+    this.taken.add(pick);
+    return pick;
+  }
+
+  /** Checks an explicitly requested address and reserves it. */
+  async claim(subnet: Subnet, ip: string, field: string): Promise<string> {
+    const net = IpNetwork.parse(subnet.cidr);
+    let addr: IpAddress;
+    try {
+      addr = parseIp(ip, field);
+    } catch {
+      throw badAttribute(field, `'${ip}' is not a valid IP address`);
+    }
+    if (!net.contains(addr)) throw new NeutronError(400, 'InvalidIpForSubnet', `IP address ${ip} is not a valid IP for the specified subnet.`, { field });
+    if (net.family === 4 && net.prefixLength <= 30 && (addr.equals(net.first) || addr.equals(net.last))) {
+      throw new NeutronError(400, 'InvalidIpForSubnet', `IP address ${ip} is the network or broadcast address of ${subnet.cidr}.`, { field });
+    }
+    const canonical = addr.toString();
+    const owners = (await this.tx.lookup('logical_port', 'ip', `${this.networkId}/${canonical}`)).filter((p) => p.id !== this.selfPortId);
+    if (owners.length > 0 || this.taken.has(canonical)) throw ipAddressInUse(this.networkId, canonical);
+    this.taken.add(canonical);
+    return canonical;
+  }
+
+  /**
+   * Resolves a port's `fixed_ips` request (explicit addresses, subnet-only requests)
+   * or, when `requests` is undefined, Neutron's automatic choice: one address from
+   * the first IPv4 subnet with room, one from the first stateful IPv6 subnet, and
+   * the EUI-64 address on every SLAAC subnet.
+   */
+  async allocate(requests: readonly IpRequest[] | undefined, mac: string, field = 'fixed_ips'): Promise<FixedIp[]> {
+    const subnets = await this.subnets();
+    if (requests === undefined) return this.automatic(subnets, mac);
+    const out: FixedIp[] = [];
+    const seen = new Set<string>();
+    for (const [i, r] of requests.entries()) {
+      const f = `${field}[${i}]`;
+      let subnet: Subnet | undefined;
+      if (r.subnet_id !== undefined) {
+        subnet = subnets.find((s) => s.id === r.subnet_id);
+        if (!subnet) {
+          throw invalidInput(`Failed to create port on network ${this.networkId}, because fixed_ips included invalid subnet ${r.subnet_id}.`, `${f}.subnet_id`);
+        }
+      }
+      if (r.ip_address !== undefined) {
+        let addr: IpAddress;
+        try {
+          addr = parseIp(r.ip_address, `${f}.ip_address`);
+        } catch {
+          throw badAttribute(`${f}.ip_address`, `'${r.ip_address}' is not a valid IP address`);
+        }
+        if (!subnet) {
+          subnet = subnets.find((s) => IpNetwork.parse(s.cidr).contains(addr));
+          if (!subnet) {
+            throw new NeutronError(400, 'InvalidIpForNetwork', `IP address ${r.ip_address} is not a valid IP for any of the subnets on the specified network.`, { field: `${f}.ip_address` });
+          }
+        }
+        const ip = await this.claim(subnet, r.ip_address, `${f}.ip_address`);
+        if (seen.has(ip)) throw badAttribute(`${f}.ip_address`, `${ip} is requested twice`);
+        seen.add(ip);
+        out.push({ subnetId: subnet.id, ipAddress: ip });
+        continue;
+      }
+      if (!subnet) throw badAttribute(f, 'each fixed IP needs a subnet_id or an ip_address');
+      const ip = isAutoAddressSubnet(subnet) ? await this.claim(subnet, eui64Address(IpNetwork.parse(subnet.cidr), MacAddress.parse(mac)).toString(), f) : await this.next(subnet);
+      if (ip === undefined) throw ipGenerationFailure(this.networkId);
+      seen.add(ip);
+      out.push({ subnetId: subnet.id, ipAddress: ip });
+    }
+    return out;
+  }
+
+  private async automatic(subnets: Subnet[], mac: string): Promise<FixedIp[]> {
+    const out: FixedIp[] = [];
+    for (const version of [4, 6] as const) {
+      const candidates = subnets.filter((s) => s.ipVersion === version && !isAutoAddressSubnet(s));
+      if (candidates.length === 0) continue;
+      let got = false;
+      for (const s of candidates) {
+        const ip = await this.next(s);
+        if (ip !== undefined) {
+          out.push({ subnetId: s.id, ipAddress: ip });
+          got = true;
+          break;
+        }
+      }
+      if (!got) throw ipGenerationFailure(this.networkId);
+    }
+    for (const s of subnets.filter(isAutoAddressSubnet)) {
+      const ip = eui64Address(IpNetwork.parse(s.cidr), MacAddress.parse(mac)).toString();
+      out.push({ subnetId: s.id, ipAddress: await this.claim(s, ip, 'fixed_ips') });
+    }
+    return out;
+  }
+}
