@@ -1,1 +1,2 @@
-export {};
+export { RedisDriver, type RedisDriverOptions } from './driver.js';
+export { mapRedisError } from './errors.js';
