@@ -4,7 +4,7 @@ import { OfDecodeError, OfEncodeError } from './errors.js';
 import { readOxmEntry, writeOxmEntry, type MatchEntry } from './match.js';
 import { fieldAllOnes, oxmField, oxmFieldByHeader, oxmValueFromBigInt, oxmValueToBigInt, type OxmFieldName, type OxmFieldSpec, type OxmValue } from './oxm-fields.js';
 import type { Writer } from './wire.js';
-import { Reader } from './wire.js';
+import type { Reader } from './wire.js';
 
 /** A bit range of a field, as Nicira actions address them (`reg0[0..15]` is ofs 0, nBits 16). */
 export interface FieldRef {
@@ -405,7 +405,7 @@ function readNxAction(r: Reader, start: number, len: number): Action {
       return { type: 'reg_load', dst: { field: dst.spec.name as OxmFieldName, ofs: ofsNbits >> 6, nBits: (ofsNbits & 0x3f) + 1 }, value };
     }
     case NXAST.REG_LOAD2: {
-      const body = new Reader(r.buf, r.pos, end);
+      const body = r.window(r.pos, end);
       const at = body.pos;
       const e = readOxmEntry(body);
       if ('raw' in e) return rawExperimenter(r, start, len);
@@ -479,7 +479,7 @@ function readNxAction(r: Reader, start: number, len: number): Action {
         if (!ref) return rawExperimenter(r, start, len);
         zone = { field: ref.spec.name as OxmFieldName, ofs: zoneWord >> 6, nBits: (zoneWord & 0x3f) + 1 };
       }
-      const inner = readActionList(new Reader(r.buf, r.pos, end));
+      const inner = readActionList(r.window(r.pos, end));
       const ct: { -readonly [K in keyof CtAction]: CtAction[K] } = { type: 'ct' };
       if (flags & NX_CT_F_COMMIT) ct.commit = true;
       if (flags & NX_CT_F_FORCE) ct.force = true;
@@ -522,7 +522,7 @@ export function readAction(r: Reader): Action {
   if (len < 8 || len % 8 !== 0) r.fail(`action length ${len} is not a positive multiple of 8`, start + 2, { actionType: type });
   r.need(len - 4, `action ${type} body`);
   const end = start + len;
-  const body = new Reader(r.buf, r.pos, end);
+  const body = r.window(r.pos, end);
   r.pos = end;
   const a = readActionBody(body, type, start, len);
   return a;

@@ -63,10 +63,19 @@ export interface EncodeOptions {
 
 /** Encodes one message to bytes. The writer computes every length. */
 export function encodeMessage(msg: OfMessage, options: EncodeOptions = {}): Uint8Array {
-  const w = new Writer(msg.type === 'flow_mod' ? 256 : 64);
-  encodeInto(w, msg, options.validate ?? true);
-  return w.finish();
+  // Encoding is synchronous and never re-entered, so one scratch buffer serves every
+  // call; finish() copies out exactly the bytes of this message.
+  const w = scratch;
+  w.pos = 0;
+  try {
+    encodeInto(w, msg, options.validate ?? true);
+    return w.finish();
+  } finally {
+    w.pos = 0;
+  }
 }
+
+const scratch = new Writer(4096);
 
 /** Encodes into an existing writer (several messages into one buffer, for batching). */
 export function encodeInto(w: Writer, msg: OfMessage, validate = true): void {

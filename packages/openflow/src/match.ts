@@ -185,6 +185,18 @@ function describeEntry(f: OxmFieldSpec, e: MatchEntry<unknown>): string {
 /** Checks one entry's value range and mask (not prerequisites). */
 export function validateEntry(f: OxmFieldSpec, entry: MatchEntry<unknown>, forSetField = false): void {
   const name = f.name;
+  if (typeof entry.value === 'number' && (entry.mask === undefined || typeof entry.mask === 'number') && f.bytes <= 4) {
+    // fast path for the common small integer fields (no bigint arithmetic)
+    const v = entry.value;
+    const limit = f.bits === undefined ? 2 ** (f.bytes * 8) - 1 : 2 ** f.bits - 1;
+    if (!Number.isInteger(v) || v < 0 || v > limit) throw new OfMatchError(name, `${name} value ${String(v)} does not fit in ${f.bits ?? f.bytes * 8} bits`);
+    if (entry.mask === undefined) return;
+    const m = entry.mask as number;
+    if (!f.maskable && !forSetField) throw new OfMatchError(name, `${name} cannot be masked (mask ${hex(m)})`);
+    if (!Number.isInteger(m) || m < 0 || m > 2 ** (f.bytes * 8) - 1) throw new OfMatchError(name, `${name} mask ${String(m)} is out of range`);
+    if (!forSetField && (v & ~m) >>> 0 !== 0) throw new OfMatchError(name, `${name} value ${hex(v)} has bits outside its mask ${hex(m)} (a switch refuses it with OFPBMC_BAD_WILDCARDS)`);
+    return;
+  }
   const { v, m: mask } = entryBits(f, entry);
   const limit = f.bits === undefined ? fieldAllOnes(f) : (1n << BigInt(f.bits)) - 1n;
   if (v < 0n || v > limit) throw new OfMatchError(name, `${name} value ${hex(v)} does not fit in ${f.bits ?? f.bytes * 8} bits`);
@@ -200,7 +212,9 @@ export function validateEntry(f: OxmFieldSpec, entry: MatchEntry<unknown>, forSe
  * would, so a wrong flow fails in a unit test rather than on a switch.
  */
 export function validateMatch(m: Match): void {
-  for (const [name, e] of Object.entries(m)) {
+  const rec = m as Record<string, MatchEntry<unknown> | undefined>;
+  for (const name in rec) {
+    const e = rec[name];
     if (name === 'unknownOxm' || e === undefined) continue;
     const f = oxmField(name);
     if (!f) throw new OfMatchError(name, `unknown match field '${name}'`);
@@ -209,12 +223,15 @@ export function validateMatch(m: Match): void {
       const other = (m as Record<string, MatchEntry<unknown> | undefined>)[p.field];
       const of = oxmField(p.field)!;
       if ('oneOf' in p) {
-        const want = p.oneOf.map((x) => hex(x, 4)).join(' or ');
-        if (!other) throw new OfMatchError(name, `${name} requires ${p.field}=${want} in the same match`, { requires: p.field });
-        const o = entryBits(of, other);
-        if (o.m !== fieldAllOnes(of) || !p.oneOf.some((x) => BigInt(x) === o.v)) {
-          throw new OfMatchError(name, `${name} requires ${p.field}=${want}, but the match has ${p.field}=${describeEntry(of, other)}`, { requires: p.field });
-        }
+        const want = (): string => p.oneOf.map((x) => hex(x, 4)).join(' or ');
+        if (!other) throw new OfMatchError(name, `${name} requires ${p.field}=${want()} in the same match`, { requires: p.field });
+        // prerequisite fields are small integers: compare as numbers when we can
+        const exact = other.mask === undefined && typeof other.value === 'number';
+        const ok = exact ? p.oneOf.includes(other.value as number) : (() => {
+          const o = entryBits(of, other);
+          return o.m === fieldAllOnes(of) && p.oneOf.some((x) => BigInt(x) === o.v);
+        })();
+        if (!ok) throw new OfMatchError(name, `${name} requires ${p.field}=${want()}, but the match has ${p.field}=${describeEntry(of, other)}`, { requires: p.field });
       } else {
         if (!other) throw new OfMatchError(name, `${name} requires ${p.field} in the same match`, { requires: p.field });
         const o = entryBits(of, other);
@@ -254,6 +271,8 @@ function writeOxmValue(w: Writer, f: OxmFieldSpec, v: unknown, bytes: number): v
       break;
     case 'ipv4':
       return void w.u32((v as Ipv4Address).value);
+    case 'mac':
+      return void w.u48((v as MacAddress).value);
     case 'u64':
       if (bytes === 8) return void w.u64(v as bigint);
       break;
@@ -264,9 +283,29 @@ function writeOxmValue(w: Writer, f: OxmFieldSpec, v: unknown, bytes: number): v
 }
 
 function readOxmValue(r: Reader, f: OxmFieldSpec, bytes: number, what: string): unknown {
-  if (f.kind === 'u32' && bytes === 2) {
-    const p = r.u16(what);
-    return p >= 0xff00 ? p + 0xffff0000 : p;
+  switch (f.kind) {
+    case 'u8':
+      if (bytes === 1) return r.u8(what);
+      break;
+    case 'u16':
+      if (bytes === 2) return r.u16(what);
+      break;
+    case 'u32':
+      if (bytes === 4) return r.u32(what);
+      if (bytes === 2) {
+        const p = r.u16(what);
+        return p >= 0xff00 ? p + 0xffff0000 : p;
+      }
+      break;
+    case 'ipv4':
+      return Ipv4Address.fromNumber(r.u32(what));
+    case 'mac':
+      return MacAddress.fromBigInt(r.u48(what));
+    case 'u64':
+      if (bytes === 8) return r.u64(what);
+      break;
+    default:
+      break;
   }
   const v = r.uint(bytes, what);
   if (f.kind === 'u128' || f.kind === 'u64') return v;

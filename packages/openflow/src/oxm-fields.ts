@@ -190,9 +190,11 @@ export function oxmFieldOrder(name: string): number {
   return orderOf.get(name) ?? Number.MAX_SAFE_INTEGER;
 }
 
+const ALL_ONES = [0n, 0xffn, 0xffffn, 0xffffffn, 0xffffffffn, 0xffffffffffn, 0xffffffffffffn, 0xffffffffffffffn, 0xffffffffffffffffn];
+
 /** Full-width value mask of a field (all bytes*8 bits). */
 export function fieldAllOnes(spec: OxmFieldSpec): bigint {
-  return (1n << BigInt(spec.bytes * 8)) - 1n;
+  return ALL_ONES[spec.bytes] ?? (1n << BigInt(spec.bytes * 8)) - 1n;
 }
 
 /** Converts a field value to its unsigned integer form (the wire value). */

@@ -52,6 +52,16 @@ export class Writer {
     return this;
   }
 
+  /** A 48-bit value (MAC address) as big-endian bytes. */
+  u48(v: bigint): this {
+    const hi = Number(v >> 32n);
+    this.ensure(6);
+    this.view.setUint16(this.pos, hi & 0xffff);
+    this.view.setUint32(this.pos + 2, Number(v & 0xffffffffn));
+    this.pos += 6;
+    return this;
+  }
+
   /** Writes `v` as an unsigned big-endian integer of `n` bytes. */
   uint(v: bigint, n: number): this {
     this.ensure(n);
@@ -124,9 +134,16 @@ export class Reader {
     readonly buf: Uint8Array,
     start = 0,
     readonly end = buf.length,
+    view?: DataView,
   ) {
-    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    // Sub-readers share their parent's DataView: creating one per action is measurable.
+    this.view = view ?? new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     this.pos = start;
+  }
+
+  /** A reader over [start, end) of the same buffer (sharing the view). */
+  window(start: number, end: number): Reader {
+    return new Reader(this.buf, start, end, this.view);
   }
 
   get remaining(): number {
@@ -173,6 +190,14 @@ export class Reader {
     return v;
   }
 
+  u48(what = 'u48'): bigint {
+    this.need(6, what);
+    const hi = this.view.getUint16(this.pos);
+    const lo = this.view.getUint32(this.pos + 2);
+    this.pos += 6;
+    return (BigInt(hi) << 32n) | BigInt(lo);
+  }
+
   /** A copy of the next `n` bytes. */
   bytes(n: number, what = 'bytes'): Uint8Array {
     this.need(n, what);
@@ -196,7 +221,7 @@ export class Reader {
   /** A reader over the next `n` bytes; this reader moves past them. */
   sub(n: number, what: string): Reader {
     this.need(n, what);
-    const r = new Reader(this.buf, this.pos, this.pos + n);
+    const r = new Reader(this.buf, this.pos, this.pos + n, this.view);
     this.pos += n;
     return r;
   }
