@@ -41,11 +41,6 @@ const projectId = z
   .max(255, 'must be at most 255 characters')
   .regex(/^[A-Za-z0-9_.:@-]+$/, 'may only hold letters, digits and _ . : @ -');
 
-const rangeObject = z
-  .object({ min: z.number().int().min(1), max: z.number().int().min(1) })
-  .strict()
-  .refine((r) => r.min <= r.max, 'min must not be greater than max');
-
 /** "MIN:MAX", as Neutron's ML2 vni_ranges (or an already parsed {min, max}). */
 const tunnelRangeText = z.string().transform((s, ctx) => {
   const m = /^(\d+):(\d+)$/.exec(s.trim());
@@ -58,7 +53,12 @@ const tunnelRangeText = z.string().transform((s, ctx) => {
   return { min: lo, max: hi };
 });
 
-const tunnelRange = z.union([rangeObject, tunnelRangeText]);
+function isRange(v: unknown): v is { min: number; max: number; physicalNetwork?: string } {
+  return typeof v === 'object' && v !== null && 'min' in v && 'max' in v;
+}
+
+/** Parsed ranges are turned back into text first, so a parsed config parses again to itself. */
+const tunnelRange = z.preprocess((v) => (isRange(v) ? `${v.min}:${v.max}` : v), tunnelRangeText);
 
 /** "PHYSNET:MIN:MAX", as Neutron's ML2 network_vlan_ranges (or an already parsed {physicalNetwork, min, max}). */
 const vlanRangeText = z.string().transform((s, ctx) => {
@@ -71,13 +71,7 @@ const vlanRangeText = z.string().transform((s, ctx) => {
   }
   return { physicalNetwork: m[1]!, min: lo, max: hi };
 });
-const vlanRange = z.union([
-  z
-    .object({ physicalNetwork: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/), min: z.number().int().min(1).max(4094), max: z.number().int().min(1).max(4094) })
-    .strict()
-    .refine((r) => r.min <= r.max, 'min must not be greater than max'),
-  vlanRangeText,
-]);
+const vlanRange = z.preprocess((v) => (isRange(v) ? `${v.physicalNetwork ?? ''}:${v.min}:${v.max}` : v), vlanRangeText);
 
 const physnetName = z.string().regex(/^(\*|[A-Za-z0-9_.-]{1,64})$/, "must be a physical network name (letters, digits, _ . -) or '*'");
 

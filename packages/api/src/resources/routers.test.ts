@@ -1,0 +1,118 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Harness, neutronError } from '../../test/harness.js';
+
+let h: Harness;
+let net: string;
+let sub: string;
+let ext: string;
+let extSub: string;
+
+beforeEach(async () => {
+  h = await Harness.start();
+  net = String((await h.network({ name: 'private' }))['id']);
+  sub = String((await h.subnet(net, '10.0.0.0/24'))['id']);
+  ext = String((await h.network({ name: 'public', 'router:external': true }))['id']);
+  extSub = String((await h.subnet(ext, '172.24.4.0/24', { enable_dhcp: false }))['id']);
+});
+afterEach(async () => {
+  await h.close();
+});
+
+describe('routers', () => {
+  it('attaches a subnet through a new port holding its gateway IP, and detaches it (deleting the port)', async () => {
+    const r = await h.router();
+    const id = String(r['id']);
+    expect(r).toMatchObject({ status: 'ACTIVE', admin_state_up: true, external_gateway_info: null, routes: [] });
+    const add = await h.put(`/v2.0/routers/${id}/add_router_interface`, { subnet_id: sub });
+    expect(add.status).toBe(200);
+    expect(add.body).toMatchObject({ id, subnet_id: sub, subnet_ids: [sub], network_id: net, project_id: 'admin' });
+    const port = (await h.get(`/v2.0/ports/${String(add.body['port_id'])}`)).body['port'];
+    expect(port).toMatchObject({ device_owner: 'network:router_interface', device_id: id, fixed_ips: [{ subnet_id: sub, ip_address: '10.0.0.1' }], security_groups: [] });
+    const again = await h.put(`/v2.0/routers/${id}/add_router_interface`, { subnet_id: sub });
+    expect(neutronError(again).message).toBe(`Bad router request: Router already has a port on subnet ${sub}`);
+    const rm = await h.put(`/v2.0/routers/${id}/remove_router_interface`, { subnet_id: sub });
+    expect(rm.status).toBe(200);
+    expect((await h.get(`/v2.0/ports/${String(add.body['port_id'])}`)).status).toBe(404);
+    const none = await h.put(`/v2.0/routers/${id}/remove_router_interface`, { subnet_id: sub });
+    expect(none.status).toBe(404);
+    expect(neutronError(none).type).toBe('RouterInterfaceNotFoundForSubnet');
+  });
+
+  it('refuses overlapping subnets on one router', async () => {
+    const other = String((await h.network())['id']);
+    const overlapping = String((await h.subnet(other, '10.0.0.0/25'))['id']);
+    const id = String((await h.router())['id']);
+    await h.put(`/v2.0/routers/${id}/add_router_interface`, { subnet_id: sub });
+    const before = h.revision;
+    const r = await h.put(`/v2.0/routers/${id}/add_router_interface`, { subnet_id: overlapping });
+    expect(r.status).toBe(400);
+    expect(neutronError(r)).toMatchObject({ type: 'BadRequest', message: `Bad router request: Cidr 10.0.0.0/25 of subnet ${overlapping} overlaps with cidr 10.0.0.0/24 of subnet ${sub}` });
+    expect(h.revision).toBe(before);
+  });
+
+  it('attaches an existing port', async () => {
+    const other = String((await h.network())['id']);
+    const s = String((await h.subnet(other, '10.1.0.0/24'))['id']);
+    const p = await h.port(other, { fixed_ips: [{ ip_address: '10.1.0.254' }] });
+    const id = String((await h.router())['id']);
+    const add = await h.put(`/v2.0/routers/${id}/add_router_interface`, { port_id: p['id'] });
+    expect(add.body).toMatchObject({ port_id: p['id'], subnet_id: s });
+    const port = (await h.get(`/v2.0/ports/${String(p['id'])}`)).body['port'];
+    expect(port).toMatchObject({ device_owner: 'network:router_interface', device_id: id });
+    const both = await h.put(`/v2.0/routers/${id}/add_router_interface`, { port_id: p['id'], subnet_id: s });
+    expect(neutronError(both).message).toBe('Bad router request: Cannot specify both subnet-id and port-id');
+    const rm = await h.put(`/v2.0/routers/${id}/remove_router_interface`, { port_id: p['id'] });
+    expect(rm.status).toBe(200);
+  });
+
+  it('sets, changes and clears the external gateway', async () => {
+    const r = await h.router({ external_gateway_info: { network_id: ext } });
+    const id = String(r['id']);
+    const gw = r['external_gateway_info'] as { network_id: string; enable_snat: boolean; external_fixed_ips: { subnet_id: string; ip_address: string }[] };
+    expect(gw).toEqual({ network_id: ext, enable_snat: true, external_fixed_ips: [{ subnet_id: extSub, ip_address: '172.24.4.2' }] });
+    const gwPorts = (await h.get(`/v2.0/ports?device_owner=network:router_gateway&device_id=${id}`)).body['ports'] as { project_id: string }[];
+    expect(gwPorts).toHaveLength(1);
+    expect(gwPorts[0]!.project_id).toBe('');
+    const snat = await h.put(`/v2.0/routers/${id}`, { router: { external_gateway_info: { network_id: ext, enable_snat: false, external_fixed_ips: [{ ip_address: '172.24.4.100' }] } } });
+    expect(snat.body['router']).toMatchObject({ external_gateway_info: { network_id: ext, enable_snat: false, external_fixed_ips: [{ subnet_id: extSub, ip_address: '172.24.4.100' }] } });
+    const internal = await h.put(`/v2.0/routers/${id}`, { router: { external_gateway_info: { network_id: net } } });
+    expect(internal.status).toBe(400);
+    expect(neutronError(internal).message).toBe(`Bad router request: Network ${net} is not an external network`);
+    const member = await h.put(`/v2.0/routers/${id}`, { router: { external_gateway_info: { network_id: ext, enable_snat: true } } }, { 'x-roles': 'member' });
+    expect(member.status).toBe(403);
+    const clear = await h.put(`/v2.0/routers/${id}`, { router: { external_gateway_info: {} } });
+    expect(clear.body['router']).toMatchObject({ external_gateway_info: null });
+    expect((await h.get(`/v2.0/ports?device_owner=network:router_gateway`)).body['ports']).toEqual([]);
+  });
+
+  it('validates static routes and edits them atomically', async () => {
+    const id = String((await h.router())['id']);
+    await h.put(`/v2.0/routers/${id}/add_router_interface`, { subnet_id: sub });
+    const ok = await h.put(`/v2.0/routers/${id}`, { router: { routes: [{ destination: '192.168.0.0/16', nexthop: '10.0.0.10' }] } });
+    expect(ok.body['router']).toMatchObject({ routes: [{ destination: '192.168.0.0/16', nexthop: '10.0.0.10' }] });
+    const far = await h.put(`/v2.0/routers/${id}`, { router: { routes: [{ destination: '192.168.0.0/16', nexthop: '10.9.0.10' }] } });
+    expect(far.status).toBe(400);
+    expect(neutronError(far)).toMatchObject({ type: 'InvalidRoutes' });
+    expect(neutronError(far).message).toContain('the nexthop is not connected with router');
+    const self = await h.put(`/v2.0/routers/${id}`, { router: { routes: [{ destination: '192.168.0.0/16', nexthop: '10.0.0.1' }] } });
+    expect(neutronError(self).message).toContain('the nexthop is used by router');
+    const add = await h.put(`/v2.0/routers/${id}/add_extraroutes`, { router: { routes: [{ destination: '172.16.0.0/12', nexthop: '10.0.0.11' }] } });
+    expect((add.body['router'] as { routes: unknown[] }).routes).toHaveLength(2);
+    const rm = await h.put(`/v2.0/routers/${id}/remove_extraroutes`, { router: { routes: [{ destination: '192.168.0.0/16', nexthop: '10.0.0.10' }] } });
+    expect((rm.body['router'] as { routes: unknown[] }).routes).toEqual([{ destination: '172.16.0.0/12', nexthop: '10.0.0.11' }]);
+    const needed = await h.put(`/v2.0/routers/${id}/remove_router_interface`, { subnet_id: sub });
+    expect(neutronError(needed).type).toBe('RouterInterfaceInUseByRoute');
+  });
+
+  it('refuses to delete a router with interfaces and deletes its gateway port with it', async () => {
+    const id = String((await h.router({ external_gateway_info: { network_id: ext } }))['id']);
+    await h.put(`/v2.0/routers/${id}/add_router_interface`, { subnet_id: sub });
+    const busy = await h.delete(`/v2.0/routers/${id}`);
+    expect(busy.status).toBe(409);
+    expect(neutronError(busy)).toMatchObject({ type: 'RouterInUse', message: `Router ${id} still has ports` });
+    await h.put(`/v2.0/routers/${id}/remove_router_interface`, { subnet_id: sub });
+    expect((await h.delete(`/v2.0/routers/${id}`)).status).toBe(204);
+    expect((await h.get('/v2.0/ports?device_owner=network:router_gateway')).body['ports']).toEqual([]);
+    expect((await h.get(`/v2.0/routers/${id}`)).status).toBe(404);
+  });
+});
