@@ -87,6 +87,9 @@ describe('FakeSwitch tables', () => {
     const dead = sw.trace(ping(VM1, ROUTER, 1, '10.0.1.3'), 1);
     expect(dead.outputs).toEqual([]);
     expect(dead.drops).toContain('dec_ttl: TTL expired');
+    expect(dead.packetIns).toEqual([]); // no invalid_ttl packet-in unless the controller asked for them
+    sw.invalidTtlToController = true;
+    expect(sw.trace(ping(VM1, ROUTER, 1, '10.0.1.3'), 1).packetIns.map((p) => p.reason)).toEqual([2]);
   });
 
   it('runs the action set in the OpenFlow order, not the order written', async () => {
@@ -95,11 +98,25 @@ describe('FakeSwitch tables', () => {
     await install(
       sw,
       fm({ tableId: 0, priority: 1, match: {}, instructions: [inst.write(act.output(3)), inst.gotoTable(1)] }),
-      fm({ tableId: 1, priority: 1, match: {}, instructions: [inst.write(act.setField('vlan_vid', 0x1000 | 42), act.pushVlan(), act.setField('eth_dst', VM2))] }),
+      fm({ tableId: 1, priority: 1, match: {}, instructions: [inst.write(act.setField('eth_dst', VM2), act.pushVlan(), act.setField('vlan_vid', 0x1000 | 42))] }),
     );
     const out = sw.trace(ping(VM1, 'fa:16:3e:99:99:99'), 1).only(3);
     expect(out.vlans).toEqual([{ tpid: 0x8100, pcp: 0, dei: 0, vid: 42 }]);
     expect(out.dst.toString()).toBe(VM2);
+  });
+
+  it('refuses, like Open vSwitch, an action list that sets a field the packet cannot have', async () => {
+    const sw = new FakeSwitch();
+    const out = await install(
+      sw,
+      fm({ tableId: 0, priority: 1, match: {}, instructions: [inst.write(act.setField('vlan_vid', 0x1000 | 42), act.pushVlan())] }),
+      fm({ tableId: 0, priority: 2, match: { in_port: 1 }, actions: [act.setField('ipv4_dst', '10.0.0.9')] }),
+      fm({ tableId: 0, priority: 3, match: { eth_type: 0x0800 }, actions: [act.setField('ipv4_dst', '10.0.0.9')] }),
+    );
+    expect(out.errors.map((e) => [e.index, errorCodeName(e.error.errorType, e.error.code)])).toEqual([
+      [0, 'OFPBAC_MATCH_INCONSISTENT'],
+      [1, 'OFPBAC_MATCH_INCONSISTENT'],
+    ]);
   });
 
   it('apply-actions act at once: an output before a rewrite sends the original', async () => {

@@ -97,6 +97,8 @@ interface Run {
   /** Side effects (counters, packet-ins to the controller) or a dry trace. */
   readonly live: boolean;
   readonly inPacketOut: boolean;
+  /** The packet came from a packet-out (OFPP_TABLE): Open vSwitch then reports controller outputs as 'action', even from a table-miss flow. */
+  readonly fromPacketOut?: boolean;
   depth: number;
   stopped: boolean;
   /** The flow being executed (for packet-in cookie and no_match reason). */
@@ -129,6 +131,8 @@ export class FakeSwitch {
   private connection: FakeConnection | undefined;
   private readonly wire: boolean;
   describeCookie: CookieDescriber | undefined;
+  /** Send invalid_ttl packet-ins (off by default, as for an OpenFlow 1.3 controller that did not enable them). */
+  invalidTtlToController = false;
 
   constructor(options: FakeSwitchOptions = {}) {
     this.datapathId = options.datapathId ?? 0x0000_0000_0000_00d1n;
@@ -273,10 +277,13 @@ export class FakeSwitch {
     return t;
   }
 
-  private checkInstructions(table: number, instructions: readonly Instruction[], inPacketOut = false): void {
+  private checkInstructions(table: number, instructions: readonly Instruction[], inPacketOut = false, m: Match = {}): void {
     for (const i of instructions) {
       if (i.type === 'goto_table' && (i.tableId <= table || i.tableId > MAX_TABLE)) refuse('OFPET_BAD_INSTRUCTION', 'OFPBIC_BAD_TABLE_ID', `goto_table:${i.tableId} from table ${table}`);
-      if (i.type === 'apply_actions' || i.type === 'write_actions') this.checkActions(i.actions, inPacketOut);
+      if (i.type === 'apply_actions' || i.type === 'write_actions') {
+        this.checkActions(i.actions, inPacketOut);
+        checkConsistency(i.actions, m);
+      }
       if (i.type === 'meter') refuse('OFPET_METER_MOD_FAILED', 'OFPMMFC_UNKNOWN_METER', `meter ${i.meterId} does not exist`);
     }
   }
@@ -304,7 +311,7 @@ export class FakeSwitch {
     switch (m.command) {
       case 'add': {
         this.stats.adds++;
-        this.checkInstructions(m.tableId, m.instructions);
+        this.checkInstructions(m.tableId, m.instructions, false, m.match);
         const now = this.clock.now();
         const entry: FlowEntry = {
           table: m.tableId,
@@ -331,7 +338,7 @@ export class FakeSwitch {
       case 'modify':
       case 'modify_strict': {
         this.stats.modifies++;
-        this.checkInstructions(m.tableId, m.instructions);
+        this.checkInstructions(m.tableId, m.instructions, false, m.match);
         for (const f of this.select(m, m.command === 'modify_strict')) {
           if (!cookieOk(f)) continue;
           f.instructions = m.instructions;
@@ -615,8 +622,10 @@ export class FakeSwitch {
           if (!ip) break;
           const ttl = ip.kind === 'ipv4' ? ip.ttl : ip.hopLimit;
           if (ttl <= 1) {
-            // Open vSwitch drops it (and would tell only controllers that asked for invalid_ttl).
+            // Open vSwitch stops here. It would send an invalid_ttl packet-in, but an
+            // OpenFlow 1.3 controller only gets those after asking (async config).
             run.trace.drops.push('dec_ttl: TTL expired');
+            if (this.invalidTtlToController) this.toController(state, run, PacketInReason.INVALID_TTL, 0xffff, undefined);
             run.stopped = true;
             return;
           }
@@ -664,12 +673,12 @@ export class FakeSwitch {
       case OfPort.CONTROLLER: {
         const f = run.current;
         const tableMiss = f !== undefined && f.priority === 0 && f.tests.length === 0;
-        this.toController(state, run, tableMiss ? PacketInReason.NO_MATCH : PacketInReason.ACTION, maxLen ?? 0xffff, undefined);
+        this.toController(state, run, tableMiss && !run.fromPacketOut ? PacketInReason.NO_MATCH : PacketInReason.ACTION, maxLen ?? 0xffff, undefined);
         return;
       }
       case OfPort.TABLE:
         if (!run.inPacketOut) throw new DfError('FAKESWITCH_BUG', 'output:TABLE outside a packet-out');
-        this.runTable(state, 0, { ...run, inPacketOut: false, depth: 0 } as Run);
+        this.runTable(state, 0, { ...run, inPacketOut: false, fromPacketOut: true, depth: 0 });
         return;
       case OfPort.IN_PORT:
         this.emitOutput(state, state.inPort, run);
@@ -811,6 +820,32 @@ function actionSetKey(a: Action): string {
   if (a.type === 'set_field') return `set_field:${a.field}`;
   if (a.type === 'reg_load') return `set_field:${a.dst.field}`;
   return a.type;
+}
+
+/**
+ * Open vSwitch refuses (OFPBAC_MATCH_INCONSISTENT) an action list that sets a
+ * field the packet cannot have given the flow's match and the actions before it:
+ * vlan_vid/vlan_pcp without a VLAN tag (matched, or pushed earlier in the list),
+ * or an L3/L4 field whose prerequisites (eth_type, ip_proto) the match lacks.
+ */
+function checkConsistency(actions: readonly Action[], m: Match): void {
+  const rec = m as Record<string, { value: unknown; mask?: unknown } | undefined>;
+  const vid = rec['vlan_vid'];
+  let vlan = vid !== undefined && (Number(vid.value) & 0x1000) !== 0 && (vid.mask === undefined || (Number(vid.mask) & 0x1000) !== 0);
+  for (const a of actions) {
+    if (a.type === 'push_vlan') vlan = true;
+    else if (a.type === 'pop_vlan') vlan = false;
+    else if (a.type === 'set_field') {
+      if ((a.field === 'vlan_vid' || a.field === 'vlan_pcp') && !vlan) refuse('OFPET_BAD_ACTION', 'OFPBAC_MATCH_INCONSISTENT', `set_field ${a.field} on a packet without a VLAN tag`);
+      const spec = oxmField(a.field);
+      for (const p of spec?.prereqs ?? []) {
+        if (!('oneOf' in p)) continue;
+        const have = rec[p.field];
+        const ok = have !== undefined && have.mask === undefined && p.oneOf.includes(Number(have.value));
+        if (!ok) refuse('OFPET_BAD_ACTION', 'OFPBAC_MATCH_INCONSISTENT', `set_field ${a.field} needs ${p.field} in the match`);
+      }
+    }
+  }
 }
 
 function outputsTo(instructions: readonly Instruction[], pred: (a: Action) => boolean): boolean {
