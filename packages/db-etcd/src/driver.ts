@@ -60,7 +60,9 @@ export class EtcdDriver implements NbDriver {
   readonly endpoint: string;
 
   constructor(options: EtcdDriverOptions) {
-    const hosts = typeof options.endpoints === 'string' ? options.endpoints.split(',').map((h) => h.trim()) : [...options.endpoints];
+    const given = typeof options.endpoints === 'string' ? options.endpoints.split(',') : [...options.endpoints];
+    const hosts = given.map((h) => h.trim()).filter(Boolean).map((h) => (/^https?:\/\//.test(h) ? h : `http://${h}`));
+    if (hosts.length === 0) throw new DfError(NbErrorCode.CONFIG, 'etcd driver needs at least one endpoint (http://host:port)', { context: { field: 'endpoints' } });
     this.endpoint = hosts.join(',');
     this.keys = new EtcdKeys(options.prefix ?? '/dragonflow/nb/');
     this.clock = options.clock ?? systemClock;
@@ -72,6 +74,18 @@ export class EtcdDriver implements NbDriver {
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeout }),
       faultHandling: { host: () => passThrough as never, global: passThrough as never },
     });
+  }
+
+  /** Creates the driver and checks etcd answers (NB_UNAVAILABLE otherwise). */
+  static async connect(options: EtcdDriverOptions): Promise<EtcdDriver> {
+    const d = new EtcdDriver(options);
+    try {
+      await d.currentRevision();
+    } catch (e) {
+      await d.close();
+      throw e;
+    }
+    return d;
   }
 
   get connection$(): Observable<ConnectionState> {

@@ -26,8 +26,10 @@ import { mapRedisError } from './errors.js';
 import * as lua from './scripts.js';
 
 export interface RedisDriverOptions {
-  /** redis://host:port[/db] */
-  url: string;
+  /** redis://host:port[/db] (or give `endpoints`: the first one is used). */
+  url?: string;
+  /** Same as `url`, in the shape every driver accepts; `host:port` is read as redis://host:port. */
+  endpoints?: string | readonly string[];
   /** Key prefix of this deployment (default `df:nb:`). */
   prefix?: string;
   clock?: Clock;
@@ -76,8 +78,13 @@ export class RedisDriver implements NbDriver {
   private closed = false;
   private cancelReap: (() => void) | undefined;
 
+  private readonly url: string;
+
   constructor(private readonly options: RedisDriverOptions) {
-    this.endpoint = options.url;
+    const first = options.url ?? (typeof options.endpoints === 'string' ? options.endpoints.split(',')[0] : options.endpoints?.[0]);
+    if (!first) throw new DfError(NbErrorCode.CONFIG, 'redis driver needs a url (redis://host:port)', { context: { field: 'url' } });
+    this.url = /^rediss?:\/\//.test(first.trim()) ? first.trim() : `redis://${first.trim()}`;
+    this.endpoint = this.url;
     this.prefix = options.prefix ?? 'df:nb:';
     this.clock = options.clock ?? systemClock;
     this.maxlen = options.retainBatches ?? 100_000;
@@ -243,7 +250,7 @@ export class RedisDriver implements NbDriver {
   }
 
   private connection(): Redis {
-    const conn = new Redis(this.options.url, {
+    const conn = new Redis(this.url, {
       // A command cut off by a disconnect fails (NB_UNAVAILABLE) instead of being
       // sent again on reconnect: a commit must never run twice behind our back.
       autoResendUnfulfilledCommands: false,

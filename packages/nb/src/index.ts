@@ -69,6 +69,7 @@ export { MemoryDriver } from './db/memory/driver.js';
 export { MemoryServer, type MemoryServerOptions } from './db/memory/server.js';
 export { MemoryClientDriver, type MemoryClientOptions } from './db/memory/client.js';
 export { parseEndpoint } from './db/memory/protocol.js';
+export { DRIVER_KINDS, openDriver, type DbSpec, type DriverFactory, type DriverKind } from './db/select.js';
 
 // NbApi
 export { NbApi, type NbApiOptions, type TransactionOptions } from './api/nb-api.js';
@@ -79,3 +80,7 @@ export { DriverReader, type NbReader } from './api/reader.js';
 export { TopologyStore, type AppliedChange, type Referrer } from './topology/store.js';
 export { FeedFollower, type FollowerPhase, type FollowerState } from './topology/follower.js';
 export { TopologyMirror } from './topology/mirror.js';
+
+// A controller's local cache (selective topology) and its events
+export { LocalCache, type LocalCacheOptions } from './cache/local-cache.js';
+export type { CachePhase, CacheState, ChangeCause, NbChange, NbChangeBatch } from './cache/events.js';

@@ -17,8 +17,9 @@ export interface FollowerState {
 
 export interface FollowerHandlers {
   /** Replaces the whole view (initial load, and after the feed could not resume). */
-  onSnapshot(snapshot: Snapshot): void;
-  onBatch(batch: ChangeBatch): void;
+  onSnapshot(snapshot: Snapshot): void | Promise<void>;
+  /** Awaited before the next batch is read (back-pressure). */
+  onBatch(batch: ChangeBatch): void | Promise<void>;
 }
 
 export interface FollowerOptions {
@@ -100,7 +101,7 @@ export class FeedFollower {
     for (;;) {
       try {
         const snap = await this.driver.snapshot(this.options.tables);
-        this.handlers.onSnapshot(snap);
+        await this.handlers.onSnapshot(snap);
         this.advance(snap.revision);
         return;
       } catch (err) {
@@ -127,7 +128,7 @@ export class FeedFollower {
             this.feedFailing = false;
             this.refreshPhase();
           }
-          this.handlers.onBatch(batch);
+          await this.handlers.onBatch(batch);
           this.advance(batch.revision);
         }
         if (this.stopped) return;

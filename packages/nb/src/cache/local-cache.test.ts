@@ -1,0 +1,269 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { firstValueFrom, filter } from 'rxjs';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { NbApi } from '../api/nb-api.js';
+import type { ChangeFeed, NbDriver } from '../db/driver.js';
+import { MemoryClientDriver } from '../db/memory/client.js';
+import { MemoryDriver } from '../db/memory/driver.js';
+import { MemoryServer } from '../db/memory/server.js';
+import { MemoryStore } from '../db/memory/store.js';
+import { chassisIdFromName } from '../model/ids.js';
+import type { NbChange } from './events.js';
+import { LocalCache } from './local-cache.js';
+
+const HERE = chassisIdFromName('compute-1');
+const THERE = chassisIdFromName('compute-2');
+
+let store: MemoryStore;
+let nb: NbApi;
+let caches: LocalCache[];
+
+beforeEach(async () => {
+  store = new MemoryStore();
+  nb = await NbApi.open(new MemoryDriver(store));
+  caches = [];
+  await nb.create('chassis', { id: HERE, name: 'compute-1', tunnelIp: '192.0.2.1' });
+  await nb.create('chassis', { id: THERE, name: 'compute-2', tunnelIp: '192.0.2.2' });
+});
+afterEach(async () => {
+  for (const c of caches) await c.stop();
+  await nb.close();
+  store.close();
+});
+
+async function cacheOn(driver: NbDriver = new MemoryDriver(store), selective = true): Promise<{ cache: LocalCache; log: NbChange[] }> {
+  const cache = new LocalCache(driver, { chassisId: HERE, selective });
+  caches.push(cache);
+  const log: NbChange[] = [];
+  cache.changes$.subscribe((c) => log.push(c));
+  await cache.start();
+  return { cache, log };
+}
+
+async function settled(cache: LocalCache): Promise<void> {
+  const want = nb.lastCommitRevision;
+  await firstValueFrom(cache.state$.pipe(filter((s) => s.revision >= want)));
+}
+
+let macSeq = 0;
+const mac = (): string => `fa:16:3e:01:${(++macSeq >> 8).toString(16).padStart(2, '0')}:${(macSeq & 0xff).toString(16).padStart(2, '0')}`;
+
+async function network(i: number) {
+  const ls = await nb.create('logical_switch', { name: `net${i}` });
+  const subnet = await nb.create('subnet', { networkId: ls.id, ipVersion: 4, cidr: `10.${i}.0.0/24`, gatewayIp: `10.${i}.0.1` });
+  return { ls: await nb.require('logical_switch', ls.id), subnet };
+}
+
+async function port(net: { ls: { id: string }; subnet: { id: string } }, host: string | null, ip: string, extra: object = {}) {
+  return nb.create('logical_port', { networkId: net.ls.id, macAddress: mac(), fixedIps: [{ subnetId: net.subnet.id, ipAddress: ip }], chassisId: host, ...extra });
+}
+
+describe('LocalCache selective topology', () => {
+  it('holds only the networks of its bound ports, their routers, ports, groups and floating IPs', async () => {
+    const [n1, n2, n3] = [await network(1), await network(2), await network(3)];
+    const web = await nb.create('security_group', { name: 'web' });
+    const db = await nb.create('security_group', { name: 'db', rules: [{ id: '00000000-0000-4000-8000-000000000001', direction: 'ingress', remoteGroupId: web.id }] });
+    const other = await nb.create('security_group', { name: 'other' });
+    const mine = await port(n1, HERE, '10.1.0.5', { securityGroupIds: [db.id] });
+    const neighbour = await port(n1, THERE, '10.1.0.6', { securityGroupIds: [other.id] });
+    await port(n2, THERE, '10.2.0.5');
+    await port(n3, THERE, '10.3.0.5');
+    const r = await nb.create('logical_router', { name: 'r' });
+    const rif = await port(n1, null, '10.1.0.1', { deviceOwner: 'network:router_interface', deviceId: r.id });
+    await nb.update('logical_router', { ...r, ports: [{ portId: rif.id, networkId: n1.ls.id, subnetId: n1.subnet.id, macAddress: rif.macAddress, ipAddress: '10.1.0.1', cidr: '10.1.0.0/24' }] });
+    const r2 = await nb.create('logical_router', { name: 'elsewhere' });
+    const ext = await nb.create('logical_switch', { external: true });
+    const extSub = await nb.create('subnet', { networkId: ext.id, ipVersion: 4, cidr: '172.24.4.0/24' });
+    const fport = await nb.create('logical_port', { networkId: ext.id, macAddress: mac(), fixedIps: [{ subnetId: extSub.id, ipAddress: '172.24.4.10' }] });
+    const fip = await nb.create('floating_ip', { floatingNetworkId: ext.id, floatingIpAddress: '172.24.4.10', floatingPortId: fport.id, portId: mine.id, fixedIpAddress: '10.1.0.5' });
+
+    const { cache } = await cacheOn();
+    expect(new Set(cache.all('logical_switch').map((n) => n.id))).toEqual(new Set([n1.ls.id]));
+    expect(cache.all('subnet').map((s) => s.id)).toEqual([n1.subnet.id]);
+    expect(new Set(cache.all('logical_port').map((p) => p.id))).toEqual(new Set([mine.id, neighbour.id, rif.id]));
+    expect(cache.all('logical_router').map((x) => x.id)).toEqual([r.id]);
+    expect(cache.get('logical_router', r2.id)).toBeUndefined();
+    // The port's group and the remote group its rule names; not the neighbour's group.
+    expect(new Set(cache.all('security_group').map((g) => g.name))).toEqual(new Set(['db', 'web']));
+    expect(cache.all('floating_ip').map((f) => f.id)).toEqual([fip.id]);
+    expect(cache.all('chassis')).toHaveLength(2);
+    expect(cache.localPorts().map((p) => p.id)).toEqual([mine.id]);
+    expect(cache.portByIp(n1.ls.id, '10.1.0.6')?.id).toBe(neighbour.id);
+    expect(cache.byKey('logical_port', mine.key)?.id).toBe(mine.id);
+    expect(cache.state.phase).toBe('live');
+    expect(cache.state.networks).toBe(1);
+  });
+
+  it('widens when a port is bound here and narrows when it leaves', async () => {
+    const [n1, n2] = [await network(1), await network(2)];
+    await port(n1, HERE, '10.1.0.5');
+    const p2a = await port(n2, THERE, '10.2.0.5');
+    const moving = await port(n2, null, '10.2.0.6');
+    const { cache, log } = await cacheOn();
+    expect(cache.get('logical_switch', n2.ls.id)).toBeUndefined();
+    log.length = 0;
+
+    const bound = await nb.modify('logical_port', moving.id, (p) => ({ ...p, chassisId: HERE }));
+    await settled(cache);
+    const summary = log.map((c) => `${c.kind} ${c.table} ${c.cause}`);
+    // Parents first: the network, its subnet, then the ports.
+    expect(summary).toEqual([
+      'created logical_switch scope',
+      'created subnet scope',
+      expect.stringMatching(/^created logical_port (db|scope)$/),
+      expect.stringMatching(/^created logical_port (db|scope)$/),
+    ]);
+    expect(log.find((c) => c.id === moving.id)?.cause).toBe('db');
+    expect(log.find((c) => c.id === p2a.id)?.cause).toBe('scope');
+    expect(cache.get('logical_port', moving.id)?.version).toBe(bound.version);
+    expect(cache.state.networks).toBe(2);
+
+    log.length = 0;
+    await nb.modify('logical_port', moving.id, (p) => ({ ...p, chassisId: null }));
+    await settled(cache);
+    expect(log.map((c) => `${c.kind} ${c.table} ${c.cause}`)).toEqual([
+      expect.stringMatching(/^deleted logical_port (db|scope)$/),
+      expect.stringMatching(/^deleted logical_port (db|scope)$/),
+      'deleted subnet scope',
+      'deleted logical_switch scope',
+    ]);
+    expect(cache.get('logical_switch', n2.ls.id)).toBeUndefined();
+    expect(cache.all('logical_port')).toHaveLength(1);
+  });
+
+  it('emits updates with old and new, and the changes of one commit in a safe order', async () => {
+    const n1 = await network(1);
+    await port(n1, HERE, '10.1.0.5');
+    const r = await nb.create('logical_router', {});
+    const { cache, log } = await cacheOn();
+    log.length = 0;
+    const batches: string[][] = [];
+    cache.batches$.subscribe((b) => batches.push(b.changes.map((c) => `${c.kind} ${c.table}`)));
+    await nb.transaction(async (tx) => {
+      const router = await tx.require('logical_router', r.id);
+      const rif = await tx.create('logical_port', { networkId: n1.ls.id, macAddress: mac(), fixedIps: [{ subnetId: n1.subnet.id, ipAddress: '10.1.0.1' }] });
+      await tx.update('logical_router', {
+        ...router,
+        ports: [{ portId: rif.id, networkId: n1.ls.id, subnetId: n1.subnet.id, macAddress: rif.macAddress, ipAddress: '10.1.0.1', cidr: '10.1.0.0/24' }],
+      });
+    });
+    await settled(cache);
+    // The router enters scope with this commit (its first interface on a local network).
+    expect(batches).toEqual([['created logical_port', 'created logical_router']]);
+    log.length = 0;
+    await nb.modify('logical_switch', n1.ls.id, (ls) => ({ ...ls, mtu: 1400 }));
+    await settled(cache);
+    expect(log).toHaveLength(1);
+    const u = log[0]!;
+    expect(u.kind).toBe('updated');
+    if (u.kind === 'updated' && u.table === 'logical_switch') {
+      expect(u.old.mtu).toBe(1450);
+      expect(u.new.mtu).toBe(1400);
+    }
+    expect(() => {
+      (cache.get('logical_switch', n1.ls.id) as { mtu: number }).mtu = 1;
+    }).toThrow();
+  });
+
+  it('replays the current contents to a new watcher, then follows', async () => {
+    const n1 = await network(1);
+    await port(n1, HERE, '10.1.0.5');
+    const { cache } = await cacheOn();
+    const seen: string[] = [];
+    const sub = cache.watch(['logical_switch', 'logical_port']).subscribe((c) => seen.push(`${c.kind} ${c.table} ${c.cause}`));
+    expect(seen).toEqual(['created logical_switch initial', 'created logical_port initial']);
+    await port(n1, THERE, '10.1.0.9');
+    await settled(cache);
+    expect(seen[2]).toBe('created logical_port db');
+    sub.unsubscribe();
+  });
+
+  it('keeps a pinned network without local ports', async () => {
+    const n2 = await network(2);
+    await port(n2, THERE, '10.2.0.5');
+    const { cache } = await cacheOn();
+    expect(cache.size('logical_port')).toBe(0);
+    const release = await cacheOnPin(cache, n2.ls.id);
+    expect(cache.portsOnNetwork(n2.ls.id)).toHaveLength(1);
+    await release();
+    expect(cache.size('logical_port')).toBe(0);
+  });
+
+  it('holds everything when not selective', async () => {
+    const [n1, n2] = [await network(1), await network(2)];
+    await port(n1, THERE, '10.1.0.5');
+    await port(n2, THERE, '10.2.0.5');
+    const { cache } = await cacheOn(new MemoryDriver(store), false);
+    expect(cache.size('logical_port')).toBe(2);
+    expect(cache.size('logical_switch')).toBe(2);
+  });
+});
+
+async function cacheOnPin(cache: LocalCache, id: string): Promise<() => Promise<void>> {
+  return cache.pinNetwork(id);
+}
+
+describe('LocalCache and DB faults', () => {
+  it('keeps serving and loses nothing across a dropped connection', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'df-cache-'));
+    const server = await MemoryServer.start({ store, listen: [`unix:${join(dir, 'nb.sock')}`] });
+    const client = await MemoryClientDriver.connect({ endpoint: server.endpoints[0]! });
+    try {
+      const n1 = await network(1);
+      await port(n1, HERE, '10.1.0.5');
+      const { cache, log } = await cacheOn(client);
+      log.length = 0;
+      const phases: string[] = [];
+      cache.state$.subscribe((s) => phases.push(s.phase));
+      server.dropConnections();
+      const made = [];
+      for (let i = 10; i < 30; i++) made.push(await port(n1, THERE, `10.1.0.${i}`));
+      expect(cache.get('logical_switch', n1.ls.id)).toBeDefined(); // still serving
+      await settled(cache);
+      expect(log.map((c) => c.id)).toEqual(made.map((p) => p.id));
+      expect(phases).toContain('degraded');
+      expect(cache.state.phase).toBe('live');
+    } finally {
+      await client.close();
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('reloads and reports the differences when the feed cannot resume', async () => {
+    const n1 = await network(1);
+    const p1 = await port(n1, HERE, '10.1.0.5');
+    const p2 = await port(n1, THERE, '10.1.0.6');
+    let gate: Promise<void> = Promise.resolve();
+    let open = (): void => undefined;
+    const inner = new MemoryDriver(store);
+    const gated = Object.create(inner) as MemoryDriver;
+    gated.watch = (from, options) => {
+      const feed: ChangeFeed = inner.watch(from, options);
+      return {
+        get lastRevision() {
+          return feed.lastRevision;
+        },
+        close: () => feed.close(),
+        async *[Symbol.asyncIterator]() {
+          await gate;
+          yield* feed;
+        },
+      };
+    };
+    gate = new Promise((r) => (open = r));
+    const { cache, log } = await cacheOn(gated);
+    log.length = 0;
+    await nb.delete('logical_port', p2.id);
+    const p3 = await port(n1, THERE, '10.1.0.7');
+    await nb.modify('logical_port', p1.id, (p) => ({ ...p, name: 'renamed' }));
+    store.compact(store.revision + 1);
+    open();
+    await settled(cache);
+    expect(cache.state.resyncs).toBe(1);
+    expect(log.map((c) => `${c.kind} ${c.id} ${c.cause}`).sort()).toEqual([`created ${p3.id} resync`, `deleted ${p2.id} resync`, `updated ${p1.id} resync`].sort());
+    expect(cache.get('logical_port', p1.id)?.name).toBe('renamed');
+  });
+});

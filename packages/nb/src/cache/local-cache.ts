@@ -1,0 +1,464 @@
+import { type Clock, DfError, describeError, systemClock } from '@dragonflow/base';
+import { BehaviorSubject, Observable, Subject, filter } from 'rxjs';
+import type { ChangeBatch, NbDriver, Snapshot, StoredRecord } from '../db/driver.js';
+import { NbErrorCode } from '../errors.js';
+import { decodeObject } from '../model/codec.js';
+import type { IndexName } from '../model/indexes.js';
+import { type KeyedTable, type LogicalPort, type NbObject, TABLES, TABLE_RANK, type TableName, isTableName } from '../model/tables.js';
+import { FeedFollower, type FollowerState } from '../topology/follower.js';
+import { type AppliedChange, type Referrer, TopologyStore } from '../topology/store.js';
+import type { CacheState, ChangeCause, NbChange, NbChangeBatch } from './events.js';
+import { ShadowIndex, stubOf } from './shadow.js';
+
+export interface LocalCacheOptions {
+  /** This chassis: the ports bound to it decide what a selective cache holds. */
+  chassisId: string;
+  /**
+   * Selective topology (default true): hold only what this chassis' ports need —
+   * their networks (and those networks' subnets and ports), routers with an
+   * interface or gateway on them, floating IPs on those ports or networks, the
+   * ports' security groups (and remote groups of their rules), every chassis and
+   * chassis liveness record. false: hold everything.
+   */
+  selective?: boolean;
+  clock?: Clock;
+}
+
+interface Touched {
+  table: TableName;
+  id: string;
+  obj: NbObject | undefined;
+}
+
+const key = (table: string, id: string): string => `${table}/${id}`;
+
+function deepFreeze<T>(o: T): T {
+  if (o !== null && typeof o === 'object' && !Object.isFrozen(o)) {
+    Object.freeze(o);
+    for (const v of Object.values(o)) deepFreeze(v);
+  }
+  return o;
+}
+
+function order(changes: NbChange[]): NbChange[] {
+  const up = changes.filter((c) => c.kind !== 'deleted').sort((a, b) => TABLE_RANK[a.table]! - TABLE_RANK[b.table]!);
+  const down = changes.filter((c) => c.kind === 'deleted').sort((a, b) => TABLE_RANK[b.table]! - TABLE_RANK[a.table]!);
+  return [...up, ...down];
+}
+
+function toChange(ch: AppliedChange, cause: ChangeCause): NbChange | undefined {
+  const base = { table: ch.table, id: ch.id, revision: ch.revision, cause };
+  if (ch.old && ch.new) return { kind: 'updated', ...base, old: ch.old, new: ch.new } as NbChange;
+  if (ch.new) return { kind: 'created', ...base, new: ch.new } as NbChange;
+  if (ch.old) return { kind: 'deleted', ...base, old: ch.old } as NbChange;
+  return undefined;
+}
+
+/**
+ * A controller's local, indexed copy of the part of the model its chassis needs,
+ * kept current by the DB change feed and published as typed rxjs change events.
+ *
+ * - Reads are synchronous and keep working while the DB is unreachable (the state
+ *   then says `degraded`); the feed resumes where it stopped, so no change is lost.
+ * - Every change is emitted once, with the object before and after, in a safe order
+ *   within each DB commit (see NbChangeBatch). Older writes than the one held are
+ *   ignored.
+ * - Selective topology widens and narrows as ports are bound and unbound here: a
+ *   network entering scope brings its objects in (`created`, cause `scope`); leaving
+ *   evicts them (`deleted`, cause `scope`).
+ */
+export class LocalCache {
+  readonly chassisId: string;
+  readonly selective: boolean;
+  private readonly store = new TopologyStore();
+  private readonly shadow = new ShadowIndex();
+  private readonly follower: FeedFollower;
+  private readonly clock: Clock;
+  private readonly changesSubject = new Subject<NbChange>();
+  private readonly batchesSubject = new Subject<NbChangeBatch>();
+  private readonly stateSubject: BehaviorSubject<CacheState>;
+  private networks = new Set<string>();
+  private groups = new Set<string>();
+  private readonly pins = new Map<string, number>();
+  private queue: Promise<void> = Promise.resolve();
+  private loaded = false;
+  private stopped = false;
+  private fetchTrouble: string | undefined;
+
+  constructor(
+    private readonly driver: NbDriver,
+    options: LocalCacheOptions,
+  ) {
+    this.chassisId = options.chassisId;
+    this.selective = options.selective ?? true;
+    this.clock = options.clock ?? systemClock;
+    this.stateSubject = new BehaviorSubject<CacheState>({ phase: 'starting', revision: 0, resyncs: 0, counts: {}, networks: 0 });
+    this.follower = new FeedFollower(
+      driver,
+      {
+        onSnapshot: (s) => this.enqueue(() => this.load(s)),
+        onBatch: (b) => this.enqueue(() => this.applyBatch(b)),
+      },
+      { tables: TABLES, clock: this.clock },
+    );
+    this.follower.state$.subscribe((s) => this.publishState(s));
+  }
+
+  /** Loads the first snapshot (waiting for the DB if needed) and follows the feed. */
+  async start(): Promise<void> {
+    await this.follower.start();
+    await this.queue;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.follower.stop();
+    await this.queue.catch(() => undefined);
+    this.changesSubject.complete();
+    this.batchesSubject.complete();
+    this.publishState(this.follower.state);
+    this.stateSubject.complete();
+  }
+
+  // ------------------------------------------------------------------ events
+
+  /** Every change, as it is applied (hot: no replay). */
+  get changes$(): Observable<NbChange> {
+    return this.changesSubject.asObservable();
+  }
+
+  /** Changes grouped by the DB commit that caused them. */
+  get batches$(): Observable<NbChangeBatch> {
+    return this.batchesSubject.asObservable();
+  }
+
+  /**
+   * The current contents of `tables` (all when omitted) as `created` changes with
+   * cause `initial`, parents first, then every later change of those tables — no
+   * gap, no duplicate. This is what an app subscribes to.
+   */
+  watch(tables?: readonly TableName[]): Observable<NbChange> {
+    const wanted = new Set<TableName>(tables ?? TABLES);
+    return new Observable<NbChange>((sub) => {
+      for (const t of TABLES) {
+        if (!wanted.has(t)) continue;
+        for (const o of this.store.all(t)) {
+          sub.next({ kind: 'created', table: t, id: o.id, new: o, revision: this.store.modRevision(t, o.id) ?? 0, cause: 'initial' } as NbChange);
+        }
+      }
+      const s = this.changesSubject.pipe(filter((c) => wanted.has(c.table))).subscribe(sub);
+      return () => s.unsubscribe();
+    });
+  }
+
+  get state$(): Observable<CacheState> {
+    return this.stateSubject.asObservable();
+  }
+
+  get state(): CacheState {
+    return this.stateSubject.value;
+  }
+
+  // ------------------------------------------------------------------ reads
+
+  get<T extends TableName>(table: T, id: string): NbObject<T> | undefined {
+    return this.store.get(table, id);
+  }
+
+  all<T extends TableName>(table: T): NbObject<T>[] {
+    return this.store.all(table);
+  }
+
+  size(table?: TableName): number {
+    return this.store.size(table);
+  }
+
+  lookup<T extends TableName>(table: T, index: IndexName<T>, value: string): NbObject<T>[] {
+    return this.store.lookup(table, index, value);
+  }
+
+  /** The object of a keyed table holding unique key `k`. */
+  byKey<T extends KeyedTable>(table: T, k: number): NbObject<T> | undefined {
+    return this.store.lookup(table, 'key', String(k))[0];
+  }
+
+  /** Ports bound to this chassis. */
+  localPorts(): LogicalPort[] {
+    return this.store.lookup('logical_port', 'chassis', this.chassisId);
+  }
+
+  portsOnNetwork(networkId: string): LogicalPort[] {
+    return this.store.lookup('logical_port', 'network', networkId);
+  }
+
+  portByIp(networkId: string, ip: string): LogicalPort | undefined {
+    return this.store.lookup('logical_port', 'ip', `${networkId}/${ip}`)[0];
+  }
+
+  referrers(table: TableName, id: string): Referrer[] {
+    return this.store.referrers(table, id);
+  }
+
+  /** Networks currently in scope. */
+  get scopeNetworks(): ReadonlySet<string> {
+    return this.networks;
+  }
+
+  /**
+   * Keeps a network in scope even without local ports on it (e.g. the destination
+   * network of reactive routing). Resolves once its objects are in the cache; call
+   * the returned function to release it.
+   */
+  async pinNetwork(networkId: string): Promise<() => Promise<void>> {
+    await this.enqueue(async () => {
+      this.pins.set(networkId, (this.pins.get(networkId) ?? 0) + 1);
+      await this.reconcile([], this.follower.revision, 'scope');
+    });
+    let released = false;
+    return async () => {
+      if (released) return;
+      released = true;
+      await this.enqueue(async () => {
+        const n = (this.pins.get(networkId) ?? 1) - 1;
+        if (n <= 0) this.pins.delete(networkId);
+        else this.pins.set(networkId, n);
+        await this.reconcile([], this.follower.revision, 'scope');
+      });
+    };
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  private enqueue(fn: () => Promise<void> | void): Promise<void> {
+    const run = this.queue.then(fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async load(snap: Snapshot): Promise<void> {
+    const resync = this.loaded;
+    const objects = new Map<string, { table: TableName; obj: NbObject; rev: number }>();
+    this.shadow.clear();
+    for (const r of snap.records) {
+      if (!isTableName(r.table)) continue;
+      const obj = deepFreeze(decodeObject(r.table, r.value, r.version));
+      this.shadow.apply(r.table, r.id, stubOf(r.table, obj), r.modRevision);
+      objects.set(key(r.table, r.id), { table: r.table, obj, rev: r.modRevision });
+    }
+    this.recomputeScope();
+    const changes: NbChange[] = [];
+    const cause: ChangeCause = resync ? 'resync' : 'db';
+    // Drop what is gone or out of scope, then bring in what is new or changed.
+    for (const t of TABLES) {
+      for (const id of this.store.ids(t)) {
+        const next = objects.get(key(t, id));
+        if (!next || !this.wants(t, id)) {
+          const old = this.store.evict(t, id);
+          if (old) changes.push({ kind: 'deleted', table: t, id, old, revision: snap.revision, cause } as NbChange);
+        }
+      }
+    }
+    for (const { table, obj, rev } of objects.values()) {
+      if (!this.wants(table, obj.id)) continue;
+      const held = this.store.modRevision(table, obj.id);
+      if (held === rev) continue;
+      const prev = held !== undefined ? this.store.evict(table, obj.id) : undefined;
+      const ch = this.store.apply(table, obj.id, obj, rev);
+      const c = ch && toChange({ ...ch, old: prev, revision: snap.revision }, cause);
+      if (c) changes.push(c);
+    }
+    this.loaded = true;
+    this.emit(snap.revision, changes);
+  }
+
+  private async applyBatch(batch: ChangeBatch): Promise<void> {
+    const touched: Touched[] = [];
+    for (const e of batch.events) {
+      if (!isTableName(e.table)) continue;
+      const obj = e.type === 'put' ? deepFreeze(decodeObject(e.table, e.value ?? '', e.version)) : undefined;
+      this.shadow.apply(e.table, e.id, obj ? stubOf(e.table, obj) : undefined, batch.revision);
+      touched.push({ table: e.table, id: e.id, obj });
+    }
+    await this.reconcile(touched, batch.revision, 'db');
+  }
+
+  /** Brings the store in line with the scope after `touched` changed in the DB at `revision`. */
+  private async reconcile(touched: Touched[], revision: number, cause: ChangeCause): Promise<void> {
+    const changes: NbChange[] = [];
+    const events = new Map<string, Touched>();
+    for (const t of touched) events.set(key(t.table, t.id), t);
+    const candidates = new Map<string, { table: TableName; id: string }>();
+    for (const t of touched) candidates.set(key(t.table, t.id), t);
+
+    for (let round = 0; round < 8; round++) {
+      const beforeNets = this.networks;
+      const beforeGroups = this.groups;
+      this.recomputeScope();
+      for (const n of symmetricDifference(beforeNets, this.networks)) this.addNetworkCandidates(n, candidates);
+      for (const g of symmetricDifference(beforeGroups, this.groups)) candidates.set(key('security_group', g), { table: 'security_group', id: g });
+      if (candidates.size === 0) break;
+
+      const fetch = new Map<TableName, string[]>();
+      for (const [k, c] of candidates) {
+        const want = this.wants(c.table, c.id);
+        const have = this.store.has(c.table, c.id);
+        const ev = events.get(k);
+        if (ev) {
+          events.delete(k);
+          if (ev.obj && want) {
+            const ch = this.store.apply(c.table, c.id, ev.obj, revision);
+            const change = ch && toChange(ch, 'db');
+            if (change) changes.push(change);
+            continue;
+          }
+          if (!ev.obj) {
+            const ch = have ? this.store.apply(c.table, c.id, undefined, revision) : undefined;
+            const change = ch && toChange(ch, 'db');
+            if (change) changes.push(change);
+            continue;
+          }
+        }
+        if (want && !have) {
+          const ids = fetch.get(c.table) ?? [];
+          ids.push(c.id);
+          fetch.set(c.table, ids);
+        } else if (!want && have) {
+          const old = this.store.evict(c.table, c.id);
+          if (old) changes.push({ kind: 'deleted', table: c.table, id: c.id, old, revision, cause: ev ? 'db' : 'scope' } as NbChange);
+        }
+      }
+      candidates.clear();
+      for (const [table, ids] of fetch) {
+        const records = await this.fetch(table, ids);
+        records.forEach((rec, i) => {
+          const id = ids[i]!;
+          if (!rec) {
+            this.shadow.apply(table, id, undefined, revision);
+            return;
+          }
+          const obj = deepFreeze(decodeObject(table, rec.value, rec.version));
+          this.shadow.apply(table, id, stubOf(table, obj), rec.modRevision);
+          if (!this.wants(table, id)) return;
+          const ch = this.store.apply(table, id, obj, rec.modRevision);
+          const change = ch && toChange({ ...ch, revision }, cause === 'db' ? 'scope' : cause);
+          if (change) changes.push(change);
+          // A fetched security group may widen the remote-group closure: look again.
+          if (table === 'security_group') candidates.set(key(table, id), { table, id });
+        });
+      }
+      if (candidates.size === 0 && sameSet(beforeNets, this.networks) && sameSet(beforeGroups, this.groups)) break;
+    }
+    this.emit(revision, changes);
+  }
+
+  private addNetworkCandidates(n: string, into: Map<string, { table: TableName; id: string }>): void {
+    const put = (table: TableName, id: string): void => void into.set(key(table, id), { table, id });
+    put('logical_switch', n);
+    for (const t of ['subnet', 'logical_port', 'logical_router', 'floating_ip'] as const) for (const id of this.shadow.onNetwork(t, n)) put(t, id);
+    for (const p of this.shadow.onNetwork('logical_port', n)) for (const f of this.shadow.fipsOfPort(p)) put('floating_ip', f);
+  }
+
+  /** Recomputes the scope networks and security groups from the shadow. */
+  private recomputeScope(): void {
+    const nets = new Set<string>(this.pins.keys());
+    const groups = new Set<string>();
+    for (const pid of this.shadow.portsOnChassis(this.chassisId)) {
+      const s = this.shadow.get('logical_port', pid);
+      if (s?.networkId) nets.add(s.networkId);
+      for (const g of s?.securityGroupIds ?? []) groups.add(g);
+    }
+    const todo = [...groups];
+    while (todo.length > 0) {
+      for (const r of this.shadow.get('security_group', todo.pop()!)?.remoteGroupIds ?? []) {
+        if (!groups.has(r)) {
+          groups.add(r);
+          todo.push(r);
+        }
+      }
+    }
+    this.networks = nets;
+    this.groups = groups;
+  }
+
+  private wants(table: TableName, id: string): boolean {
+    const s = this.shadow.get(table, id);
+    if (!s) return false;
+    if (!this.selective) return true;
+    switch (table) {
+      case 'chassis':
+      case 'chassis_liveness':
+        return true;
+      case 'logical_switch':
+        return this.networks.has(id);
+      case 'subnet':
+      case 'logical_port':
+        return s.networkId !== undefined && this.networks.has(s.networkId);
+      case 'logical_router':
+        return (s.networks ?? []).some((n) => this.networks.has(n));
+      case 'floating_ip': {
+        if (s.networkId !== undefined && this.networks.has(s.networkId)) return true;
+        const port = s.portId ? this.shadow.get('logical_port', s.portId) : undefined;
+        return port?.networkId !== undefined && this.networks.has(port.networkId);
+      }
+      case 'security_group':
+        return this.groups.has(id);
+    }
+  }
+
+  /** Reads objects entering scope, retrying while the DB is unreachable (the cache keeps serving). */
+  private async fetch(table: TableName, ids: string[]): Promise<(StoredRecord | undefined)[]> {
+    let delay = 100;
+    for (;;) {
+      try {
+        const r = await this.driver.getMany(table, ids);
+        if (this.fetchTrouble) {
+          this.fetchTrouble = undefined;
+          this.publishState(this.follower.state);
+        }
+        return r;
+      } catch (err) {
+        if (this.stopped || (err instanceof DfError && err.code === NbErrorCode.CLOSED)) throw err;
+        this.fetchTrouble = `cannot read objects entering scope: ${describeError(err)}`;
+        this.publishState(this.follower.state);
+        await new Promise<void>((r) => this.clock.setTimer(delay, r));
+        delay = Math.min(delay * 2, 2_000);
+      }
+    }
+  }
+
+  private emit(revision: number, changes: NbChange[]): void {
+    this.publishState(this.follower.state, revision);
+    if (changes.length === 0) return;
+    const ordered = order(changes);
+    this.batchesSubject.next({ revision, changes: ordered });
+    for (const c of ordered) this.changesSubject.next(c);
+  }
+
+  private publishState(f: FollowerState, revision?: number): void {
+    if (this.stateSubject.closed) return;
+    const counts: Partial<Record<TableName, number>> = {};
+    for (const t of TABLES) counts[t] = this.store.size(t);
+    const phase = this.fetchTrouble && f.phase === 'live' ? 'degraded' : f.phase;
+    const reason = this.fetchTrouble ?? f.reason;
+    const next: CacheState = {
+      phase,
+      revision: Math.max(revision ?? 0, f.revision, this.stateSubject.value.revision),
+      resyncs: f.resyncs,
+      counts,
+      networks: this.selective ? this.networks.size : this.store.size('logical_switch'),
+      ...(reason && phase !== 'live' ? { reason } : {}),
+    };
+    this.stateSubject.next(next);
+  }
+}
+
+function* symmetricDifference(a: ReadonlySet<string>, b: ReadonlySet<string>): Iterable<string> {
+  for (const x of a) if (!b.has(x)) yield x;
+  for (const x of b) if (!a.has(x)) yield x;
+}
+
+function sameSet(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
+  if (a.size !== b.size) return false;
+  for (const x of a) if (!b.has(x)) return false;
+  return true;
+}

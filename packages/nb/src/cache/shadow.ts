@@ -1,0 +1,138 @@
+import type { NbObject, TableName } from '../model/tables.js';
+
+/**
+ * What selective topology must know about every object, also the ones it does not
+ * cache: the few fields that decide whether an object is in scope.
+ */
+export interface Stub {
+  networkId?: string;
+  chassisId?: string | null;
+  networks?: readonly string[];
+  portId?: string | null;
+  securityGroupIds?: readonly string[];
+  remoteGroupIds?: readonly string[];
+}
+
+export function stubOf(table: TableName, o: NbObject): Stub {
+  switch (table) {
+    case 'subnet':
+      return { networkId: (o as NbObject<'subnet'>).networkId };
+    case 'logical_port': {
+      const p = o as NbObject<'logical_port'>;
+      return { networkId: p.networkId, chassisId: p.chassisId, securityGroupIds: p.securityGroupIds };
+    }
+    case 'logical_router': {
+      const r = o as NbObject<'logical_router'>;
+      return { networks: [...new Set([...r.ports.map((p) => p.networkId), ...(r.externalGateway ? [r.externalGateway.networkId] : [])])] };
+    }
+    case 'floating_ip': {
+      const f = o as NbObject<'floating_ip'>;
+      return { networkId: f.floatingNetworkId, portId: f.portId };
+    }
+    case 'security_group': {
+      const g = o as NbObject<'security_group'>;
+      return { remoteGroupIds: [...new Set(g.rules.flatMap((r) => (r.remoteGroupId ? [r.remoteGroupId] : [])))] };
+    }
+    default:
+      return {};
+  }
+}
+
+type Idx = Map<string, Set<string>>;
+
+function add(idx: Idx, k: string | null | undefined, id: string): void {
+  if (!k) return;
+  let s = idx.get(k);
+  if (!s) idx.set(k, (s = new Set()));
+  s.add(id);
+}
+
+function del(idx: Idx, k: string | null | undefined, id: string): void {
+  if (!k) return;
+  const s = idx.get(k);
+  if (!s) return;
+  s.delete(id);
+  if (s.size === 0) idx.delete(k);
+}
+
+const NONE: ReadonlySet<string> = new Set();
+
+/** Stubs of every object in the DB, with the indexes scope computation needs. */
+export class ShadowIndex {
+  private readonly rows = new Map<TableName, Map<string, { stub: Stub; rev: number }>>();
+  /** `<table>|<networkId>` → ids (subnets, ports, routers, floating IPs by network). */
+  private readonly byNetwork: Idx = new Map();
+  private readonly portsByChassis: Idx = new Map();
+  private readonly fipsByPort: Idx = new Map();
+
+  get(table: TableName, id: string): Stub | undefined {
+    return this.rows.get(table)?.get(id)?.stub;
+  }
+
+  has(table: TableName, id: string): boolean {
+    return this.rows.get(table)?.has(id) ?? false;
+  }
+
+  size(table?: TableName): number {
+    if (table) return this.rows.get(table)?.size ?? 0;
+    let n = 0;
+    for (const t of this.rows.values()) n += t.size;
+    return n;
+  }
+
+  ids(table: TableName): IterableIterator<string> {
+    return (this.rows.get(table) ?? new Map<string, unknown>()).keys();
+  }
+
+  onNetwork(table: TableName, networkId: string): ReadonlySet<string> {
+    return this.byNetwork.get(`${table}|${networkId}`) ?? NONE;
+  }
+
+  portsOnChassis(chassisId: string): ReadonlySet<string> {
+    return this.portsByChassis.get(chassisId) ?? NONE;
+  }
+
+  fipsOfPort(portId: string): ReadonlySet<string> {
+    return this.fipsByPort.get(portId) ?? NONE;
+  }
+
+  /** Applies a put (stub) or delete (undefined) seen at `rev`; false when older than what is held. */
+  apply(table: TableName, id: string, stub: Stub | undefined, rev: number): boolean {
+    let t = this.rows.get(table);
+    const cur = t?.get(id);
+    if (cur && rev <= cur.rev) return false;
+    if (cur) this.unindex(table, id, cur.stub);
+    if (stub) {
+      if (!t) this.rows.set(table, (t = new Map()));
+      t.set(id, { stub, rev });
+      this.index(table, id, stub);
+    } else {
+      t?.delete(id);
+    }
+    return true;
+  }
+
+  clear(): void {
+    this.rows.clear();
+    this.byNetwork.clear();
+    this.portsByChassis.clear();
+    this.fipsByPort.clear();
+  }
+
+  private index(table: TableName, id: string, s: Stub): void {
+    for (const n of this.networksOf(table, s)) add(this.byNetwork, `${table}|${n}`, id);
+    if (table === 'logical_port') add(this.portsByChassis, s.chassisId, id);
+    if (table === 'floating_ip') add(this.fipsByPort, s.portId, id);
+  }
+
+  private unindex(table: TableName, id: string, s: Stub): void {
+    for (const n of this.networksOf(table, s)) del(this.byNetwork, `${table}|${n}`, id);
+    if (table === 'logical_port') del(this.portsByChassis, s.chassisId, id);
+    if (table === 'floating_ip') del(this.fipsByPort, s.portId, id);
+  }
+
+  private networksOf(table: TableName, s: Stub): readonly string[] {
+    if (table === 'logical_router') return s.networks ?? [];
+    return s.networkId ? [s.networkId] : [];
+  }
+}
