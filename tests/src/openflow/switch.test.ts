@@ -134,8 +134,9 @@ describe('OpenFlow connection with a real Open vSwitch', () => {
     expect((await switchChannel(conn).sendBatch([withoutXid(punt)])).errors).toEqual([]);
     const arrived = nextPacketIn((p) => p.type === 'packet_in' && p.cookie === 0x1a1n);
     // vm1 resolves vm2's address: its ARP request is punted to us
-    void ping(ns1, VM2.ip, { count: 1, timeoutSec: 1 });
+    const pinging = ping(ns1, VM2.ip, { count: 1, timeoutSec: 1 });
     const p = (await arrived) as PacketIn;
+    await pinging; // no process may outlive the test inside the namespace
     expect(p.match.in_port?.value).toBe(1);
     expect(p.tableId).toBe(0);
     const f = parseFrame(p.data);
