@@ -84,3 +84,6 @@ export { TopologyMirror } from './topology/mirror.js';
 // A controller's local cache (selective topology) and its events
 export { LocalCache, type LocalCacheOptions } from './cache/local-cache.js';
 export type { CachePhase, CacheState, ChangeCause, NbChange, NbChangeBatch } from './cache/events.js';
+
+// Chassis registry with lease-based liveness
+export { ChassisRegistration, ChassisRegistry, type ChassisInfo, type ChassisRegistryOptions, type LivenessState } from './chassis/registry.js';

@@ -1,0 +1,71 @@
+import { firstValueFrom, filter } from 'rxjs';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { NbApi } from '../api/nb-api.js';
+import { MemoryDriver } from '../db/memory/driver.js';
+import { MemoryStore } from '../db/memory/store.js';
+import { chassisIdFromName } from '../model/ids.js';
+import { ChassisRegistry } from './registry.js';
+
+let store: MemoryStore;
+let nb: NbApi;
+beforeEach(async () => {
+  store = new MemoryStore();
+  nb = await NbApi.open(new MemoryDriver(store));
+});
+afterEach(async () => {
+  await nb.close();
+  store.close();
+});
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+describe('ChassisRegistry', () => {
+  it('registers a chassis under a name-derived id and keeps it alive while renewing', async () => {
+    const reg = new ChassisRegistry(nb, { ttlMs: 300 });
+    const r = await reg.register({ name: 'compute-1', tunnelIp: '192.0.2.11', tunnelTypes: ['geneve'] });
+    expect(r.chassis.id).toBe(chassisIdFromName('compute-1'));
+    expect(await reg.isAlive(r.chassis.id)).toBe(true);
+    await sleep(900);
+    expect(await reg.isAlive(r.chassis.id)).toBe(true);
+    expect(r.state.alive).toBe(true);
+    // Registering again (a restarted controller) finds the same record.
+    const again = await new ChassisRegistry(nb, { ttlMs: 300 }).register({ name: 'compute-1', tunnelIp: '192.0.2.11', tunnelTypes: ['geneve'] });
+    expect(again.chassis.version).toBe(r.chassis.version);
+    await again.stop();
+    await r.stop();
+    expect(await reg.isAlive(r.chassis.id)).toBe(false);
+    expect(await nb.get('chassis', r.chassis.id)).toBeDefined();
+  });
+
+  it('reports a chassis dead when its controller stops renewing', async () => {
+    const reg = new ChassisRegistry(nb, { ttlMs: 200 });
+    const r = await reg.register({ name: 'compute-2', tunnelIp: '192.0.2.12' });
+    const events: string[] = [];
+    const feed = nb.driver.watch((await nb.driver.currentRevision()) + 1, { tables: ['chassis_liveness'] });
+    const reading = (async () => {
+      for await (const b of feed) for (const e of b.events) events.push(`${e.type} ${e.id}`);
+    })();
+    // Simulate a crash: the renewal timer dies with the process, nothing is revoked.
+    (r as unknown as { stopped: boolean }).stopped = true;
+    await sleep(500);
+    expect(await reg.isAlive(r.chassis.id)).toBe(false);
+    feed.close();
+    await reading;
+    expect(events).toEqual([`delete ${r.chassis.id}`]);
+  });
+
+  it('writes its liveness again after being cut off for longer than the ttl', async () => {
+    const reg = new ChassisRegistry(nb, { ttlMs: 200 });
+    const r = await reg.register({ name: 'compute-3', tunnelIp: '192.0.2.13' });
+    // The lease ends behind its back (as after a long DB outage).
+    store.revokeLease(r.leaseId!);
+    await firstValueFrom(r.state$.pipe(filter((s) => !s.alive)));
+    await firstValueFrom(r.state$.pipe(filter((s) => s.alive)));
+    expect(await reg.isAlive(r.chassis.id)).toBe(true);
+    await r.stop();
+  });
+
+  it('validates what it registers', async () => {
+    await expect(new ChassisRegistry(nb).register({ name: 'bad', tunnelIp: 'not-an-ip' })).rejects.toThrow(/chassis\.tunnelIp/);
+  });
+});

@@ -1,0 +1,163 @@
+import { randomUUID } from 'node:crypto';
+import { type Clock, describeError, isDfError, systemClock } from '@dragonflow/base';
+import { BehaviorSubject, type Observable } from 'rxjs';
+import type { NbApi } from '../api/nb-api.js';
+import type { Lease } from '../db/driver.js';
+import { NbErrorCode } from '../errors.js';
+import { decodeObject, encodeObject } from '../model/codec.js';
+import { chassisIdFromName } from '../model/ids.js';
+import type { Chassis, ChassisLiveness, NbCreateInput } from '../model/tables.js';
+import { parseObject } from '../model/validate.js';
+
+export interface ChassisRegistryOptions {
+  /** Lease ttl: a chassis is reported dead this long after its controller stops renewing (default 10 s). */
+  ttlMs?: number;
+  clock?: Clock;
+  now?: () => Date;
+}
+
+export type ChassisInfo = Omit<NbCreateInput<'chassis'>, 'id'>;
+
+export interface LivenessState {
+  /** The liveness record is in the DB and its lease was renewed within ttl. */
+  alive: boolean;
+  /** Lease renewals that failed in a row (DB unreachable). */
+  failures: number;
+  reason?: string;
+}
+
+/**
+ * Registers chassis and keeps them alive. A chassis record (`chassis` table) is
+ * persistent; its liveness (`chassis_liveness`, same id) is bound to a lease the
+ * controller renews every ttl/3. When the controller dies, the lease ends and the DB
+ * deletes the liveness record: every cache sees a `deleted` change.
+ */
+export class ChassisRegistry {
+  private readonly ttlMs: number;
+  private readonly clock: Clock;
+  private readonly now: () => Date;
+
+  constructor(
+    private readonly nb: NbApi,
+    options: ChassisRegistryOptions = {},
+  ) {
+    this.ttlMs = options.ttlMs ?? 10_000;
+    this.clock = options.clock ?? systemClock;
+    this.now = options.now ?? (() => new Date());
+  }
+
+  /** Creates or updates the chassis record, then starts its liveness. */
+  async register(info: ChassisInfo): Promise<ChassisRegistration> {
+    const id = chassisIdFromName(info.name);
+    const chassis = await this.nb.transaction(async (tx) => {
+      const cur = await tx.get('chassis', id);
+      if (!cur) return tx.create('chassis', { ...info, id });
+      const next = { ...cur, ...info, id, version: cur.version };
+      const same = JSON.stringify(parseObject('chassis', { ...next, createdAt: cur.createdAt, updatedAt: cur.updatedAt })) === JSON.stringify(parseObject('chassis', cur));
+      return same ? cur : tx.update('chassis', next);
+    });
+    const reg = new ChassisRegistration(this.nb, chassis, this.ttlMs, this.clock, this.now);
+    await reg.start();
+    return reg;
+  }
+
+  /** Liveness records of every chassis whose controller is running (read from the DB). */
+  async alive(): Promise<ChassisLiveness[]> {
+    const snap = await this.nb.driver.list('chassis_liveness');
+    return snap.records.map((r) => decodeObject('chassis_liveness', r.value, r.version));
+  }
+
+  async isAlive(chassisId: string): Promise<boolean> {
+    return (await this.nb.driver.get('chassis_liveness', chassisId)) !== undefined;
+  }
+}
+
+export class ChassisRegistration {
+  private lease: Lease | undefined;
+  private cancelTimer: (() => void) | undefined;
+  private stopped = false;
+  private readonly incarnation = randomUUID();
+  private readonly startedAt: string;
+  private readonly stateSubject = new BehaviorSubject<LivenessState>({ alive: false, failures: 0 });
+
+  constructor(
+    private readonly nb: NbApi,
+    readonly chassis: Chassis,
+    readonly ttlMs: number,
+    private readonly clock: Clock,
+    now: () => Date,
+  ) {
+    this.startedAt = now().toISOString();
+  }
+
+  get state$(): Observable<LivenessState> {
+    return this.stateSubject.asObservable();
+  }
+
+  get state(): LivenessState {
+    return this.stateSubject.value;
+  }
+
+  get leaseId(): string | undefined {
+    return this.lease?.id;
+  }
+
+  async start(): Promise<void> {
+    await this.publish();
+    this.schedule();
+  }
+
+  /** Stops renewing and removes the liveness record at once (clean shutdown). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.cancelTimer?.();
+    const lease = this.lease;
+    this.lease = undefined;
+    if (lease) await lease.revoke().catch(() => undefined);
+    this.stateSubject.next({ alive: false, failures: 0, reason: 'stopped' });
+    this.stateSubject.complete();
+  }
+
+  /** Grants a lease and writes the liveness record bound to it. */
+  private async publish(): Promise<void> {
+    const driver = this.nb.driver;
+    const lease = await driver.grantLease(this.ttlMs);
+    const record = parseObject('chassis_liveness', {
+      id: this.chassis.id,
+      name: this.chassis.name,
+      startedAt: this.startedAt,
+      incarnation: this.incarnation,
+      leaseTtlMs: this.ttlMs,
+    });
+    await driver.commit([
+      { type: 'check', table: 'chassis', id: this.chassis.id, expectVersion: 'exists' },
+      { type: 'put', table: 'chassis_liveness', id: this.chassis.id, value: encodeObject('chassis_liveness', record), lease: lease.id },
+    ]);
+    this.lease = lease;
+    this.stateSubject.next({ alive: true, failures: 0 });
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.cancelTimer = this.clock.setTimer(Math.max(50, Math.floor(this.ttlMs / 3)), () => void this.renew());
+  }
+
+  private async renew(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      if (!this.lease) await this.publish();
+      else await this.lease.keepAlive();
+      if (!this.state.alive || this.state.failures > 0) this.stateSubject.next({ alive: true, failures: 0 });
+    } catch (err) {
+      if (this.stopped) return;
+      if (isDfError(err, NbErrorCode.LEASE_EXPIRED)) {
+        // We were cut off longer than ttl: the record is gone; write it again on the next tick.
+        this.lease = undefined;
+      }
+      const failures = this.state.failures + 1;
+      this.stateSubject.next({ alive: false, failures, reason: `cannot renew liveness: ${describeError(err)}` });
+    } finally {
+      this.schedule();
+    }
+  }
+}
