@@ -6,7 +6,7 @@
  * namespace, barriers. Needs root and Open vSwitch (./scripts/setup); never skips.
  */
 import { join } from 'node:path';
-import { CleanupStack, createNetns, createVethPair, deleteNetns, netnsExec, ping, shortId, startOvs, type OvsInstance } from '@dragonflow/sandbox';
+import { CleanupStack, createNetns, createVethPair, deleteLink, deleteNetns, netnsExec, ping, shortId, startOvs, type OvsInstance } from '@dragonflow/sandbox';
 import { OfListener, OfSwitchError, silentLogger, switchChannel, type OfConnection, type SwitchRequest } from '@dragonflow/core';
 import { ErrorType, OfPort, act, describeOfError, flowMod, formatFlow, type NxPacketIn2, type PacketIn } from '@dragonflow/openflow';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -64,6 +64,8 @@ beforeAll(async () => {
       cleanup.defer(`delete netns ${ns}`, () => deleteNetns(ns));
       const host = `ofe2e${i}${tag}`.slice(0, 15);
       await createVethPair({ name: 'eth0', netns: ns, mac: vm.mac }, { name: host });
+      // deleting the veth ourselves is synchronous; a deleted namespace frees it only later
+      cleanup.defer(`delete veth ${host}`, () => deleteLink('eth0', ns));
       await netnsExec(ns, 'ip', ['addr', 'add', `${vm.ip}/24`, 'dev', 'eth0']);
       await netnsExec(ns, 'sysctl', ['-qw', 'net.ipv6.conf.all.disable_ipv6=1']);
       await ovs.vsctl('add-port', BRIDGE, host, '--', 'set', 'interface', host, `ofport_request=${i}`);
