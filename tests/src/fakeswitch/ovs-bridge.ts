@@ -21,7 +21,7 @@ export interface OvsBridge {
  * OpenFlow 1.3 only) whose ports 1..n are internal ports, its controller set to a
  * unix socket we listen on. Everything started is registered in `cleanup`.
  */
-export async function startOvsBridge(options: { ports: number; dpid: bigint; prefix: string }): Promise<OvsBridge> {
+export async function startOvsBridge(options: { ports: number; dpid: bigint; prefix: string; protocols?: string }): Promise<OvsBridge> {
   const cleanup = new CleanupStack();
   try {
     const tag = shortId();
@@ -47,11 +47,13 @@ export async function startOvsBridge(options: { ports: number; dpid: bigint; pre
       bridge,
       'datapath_type=netdev',
       'fail_mode=secure',
-      'protocols=OpenFlow13',
+      `protocols=${options.protocols ?? 'OpenFlow13'}`,
       `other-config:datapath-id=${options.dpid.toString(16).padStart(16, '0')}`,
       ...ports,
     );
     await ovs.vsctl('set-controller', bridge, `unix:${controllerSocket}`);
+    // reconnect quickly after a controller restart (the default backoff grows to 8 s)
+    await ovs.vsctl('set', 'controller', bridge, 'max_backoff=1000');
     const conn = await listener.waitForSwitch(options.dpid, 20_000);
     const b: OvsBridge = {
       ovs,
