@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { registerDb } from './commands/db.js';
 import { registerDemo } from './commands/demo.js';
 import { registerPipeline } from './commands/pipeline.js';
 import { registerVersion } from './commands/version.js';
@@ -12,6 +13,7 @@ export function buildProgram(): Command {
   registerVersion(program);
   registerPipeline(program);
   registerDemo(program);
+  registerDb(program);
   return program;
 }
 
