@@ -140,6 +140,8 @@ export const OXM_FIELDS = [
   { name: 'ipv6_exthdr', oxmClass: OXM_CLASS_BASIC, field: 39, bytes: 2, kind: 'u16', bits: 9, maskable: true, prereqs: [ETH_IPV6], ofctl: 'ipv6_exthdr', format: 'hex' },
   // ---- Open vSwitch extension fields (NXM_NX_*, class 0x0001) ----
   ...regs([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15] as const),
+  // NXM_NX_IP_TTL: OpenFlow 1.3 has no TTL match; Open vSwitch takes its NXM header in an OXM match.
+  { name: 'nw_ttl', oxmClass: OXM_CLASS_NXM1, field: 29, bytes: 1, kind: 'u8', maskable: false, prereqs: [ETH_IP], ofctl: 'nw_ttl', format: 'dec' },
   { name: 'tun_ipv4_src', oxmClass: OXM_CLASS_NXM1, field: 31, bytes: 4, kind: 'ipv4', maskable: true, prereqs: [], ofctl: 'tun_src', format: 'ipv4' },
   { name: 'tun_ipv4_dst', oxmClass: OXM_CLASS_NXM1, field: 32, bytes: 4, kind: 'ipv4', maskable: true, prereqs: [], ofctl: 'tun_dst', format: 'ipv4' },
   { name: 'pkt_mark', oxmClass: OXM_CLASS_NXM1, field: 33, bytes: 4, kind: 'u32', maskable: true, prereqs: [], ofctl: 'pkt_mark', format: 'hex' },

@@ -60,6 +60,7 @@ export const PRINT_CASES: readonly [string, OfMessage][] = [
   ['match ipv6', flowMod({ xid: 10, match: { eth_type: 0x86dd, ipv6_src: '2001:db8::/32', ipv6_dst: '2001:db8::1', ipv6_flabel: 0x12345 } })],
   ['match nd', flowMod({ xid: 10, match: { eth_type: 0x86dd, ip_proto: 58, icmpv6_type: 135, icmpv6_code: 0, ipv6_nd_target: 'fe80::1', ipv6_nd_sll: '00:00:00:00:00:02' } })],
   ['match na', flowMod({ xid: 10, match: { eth_type: 0x86dd, ip_proto: 58, icmpv6_type: 136, ipv6_nd_target: 'fe80::2', ipv6_nd_tll: '00:00:00:00:00:03' } })],
+  ['match nw_ttl (NXM_NX_IP_TTL)', flowMod({ xid: 10, match: { eth_type: 0x0800, ip_proto: 1, nw_ttl: 1 } })],
   ['match mpls', flowMod({ xid: 10, match: { eth_type: 0x8847, mpls_label: 100, mpls_tc: 1, mpls_bos: 1 } })],
   // OpenFlow 1.3 fields Open vSwitch does not implement: OVS parses the OXM headers and names the field unknown.
   ['match in_phy_port (not in OVS)', flowMod({ xid: 10, match: { in_port: 1, in_phy_port: 1 } })],

@@ -32,6 +32,7 @@ export const OFP_PRINT_EXPECTED: Readonly<Record<string, string>> = {
   "match ipv6": "OFPT_FLOW_MOD (OF1.3) (xid=0xa): ADD ipv6,ipv6_src=2001:db8::/32,ipv6_dst=2001:db8::1,ipv6_label=0x12345 actions=drop",
   "match nd": "OFPT_FLOW_MOD (OF1.3) (xid=0xa): ADD icmp6,icmp_type=135,icmp_code=0,nd_target=fe80::1,nd_sll=00:00:00:00:00:02 actions=drop",
   "match na": "OFPT_FLOW_MOD (OF1.3) (xid=0xa): ADD icmp6,icmp_type=136,nd_target=fe80::2,nd_tll=00:00:00:00:00:03 actions=drop",
+  "match nw_ttl (NXM_NX_IP_TTL)": "OFPT_FLOW_MOD (OF1.3) (xid=0xa): ADD icmp,nw_ttl=1 actions=drop",
   "match mpls": "OFPT_FLOW_MOD (OF1.3) (xid=0xa): ADD mpls,mpls_label=100,mpls_tc=1,mpls_bos=1 actions=drop",
   "match in_phy_port (not in OVS)": "OFPT_FLOW_MOD (OF1.3) (xid=0xa): ***decode error: OFPBMC_BAD_FIELD***",
   "match pbb_isid (not in OVS)": "OFPT_FLOW_MOD (OF1.3) (xid=0xa): ***decode error: OFPBMC_BAD_FIELD***",

@@ -24,6 +24,7 @@ const CASES: readonly [string, FlowModInit][] = [
   ['udp ports', { match: { eth_type: 0x86dd, ip_proto: 17, udp_src: 546, udp_dst: 547 } }],
   ['sctp ports', { match: { eth_type: 0x0800, ip_proto: 132, sctp_src: 9, sctp_dst: [10, 0xfffe] } }],
   ['icmpv4', { match: { eth_type: 0x0800, ip_proto: 1, icmpv4_type: 3, icmpv4_code: 4 } }],
+  ['nw_ttl', { match: { eth_type: 0x0800, nw_ttl: 1 } }],
   ['arp', { match: { eth_type: 0x0806, arp_op: 2, arp_spa: '10.0.0.0/24', arp_tpa: '10.0.0.9', arp_sha: '00:00:00:00:00:01/ff:ff:ff:00:00:00', arp_tha: '00:00:00:00:00:02' } }],
   ['ipv6 + flabel masked', { match: { eth_type: 0x86dd, ipv6_src: '2001:db8::/48', ipv6_dst: 'fe80::1', ipv6_flabel: [0x12345, 0xff0ff] } }],
   ['icmpv6', { match: { eth_type: 0x86dd, ip_proto: 58, icmpv6_type: 128, icmpv6_code: 0 } }],
