@@ -10,7 +10,7 @@ import type { AllocatedTable } from '../pipeline/tables.js';
 import type { DesiredFlow, TableRef } from '../reconciler/flow.js';
 import { matchFields } from '../reconciler/keys.js';
 import { switchGroupId, type DesiredGroup, type OwnerId, type Reconciler } from '../reconciler/reconciler.js';
-import type { AppFlowRemoved, AppPacketIn, LocalBinding, LocalPortEvent, ModelChange, RemotePortEvent, SwitchEvent } from '../runtime/events.js';
+import type { AppFlowRemoved, AppPacketIn, InfraPorts, InfraPortsEvent, LocalBinding, LocalPortEvent, ModelChange, RemotePortEvent, SwitchEvent } from '../runtime/events.js';
 import type { TopologyReader } from '../runtime/topology.js';
 
 /**
@@ -196,6 +196,7 @@ export interface AppEvents {
   readonly packetIn$: Observable<AppPacketIn>;
   readonly flowRemoved$: Observable<AppFlowRemoved>;
   readonly switch$: Observable<SwitchEvent>;
+  readonly infraPorts$: Observable<InfraPortsEvent>;
 }
 
 /** The local view apps read: model objects plus the ports bound on this chassis. */
@@ -205,6 +206,8 @@ export interface AppTopology extends TopologyReader {
   /** Ports bound on this chassis' br-int. */
   localBindings(): readonly LocalBinding[];
   localBinding(portId: string): LocalBinding | undefined;
+  /** br-int's tunnel and provider patch ports (empty until the controller reports them). */
+  infraPorts(): InfraPorts;
 }
 
 /** Everything the runtime gives one app. Also injectable piecewise by token. */

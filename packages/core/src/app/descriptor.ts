@@ -2,7 +2,7 @@ import type { TableName } from '@dragonflow/nb';
 import type { InjectionToken } from 'tsyringe';
 import type { Stage } from '../pipeline/stages.js';
 import type { TableSpec } from '../pipeline/tables.js';
-import type { AppFlowRemoved, AppPacketIn, LocalPortEvent, ModelChange, RemotePortEvent, SwitchEvent } from '../runtime/events.js';
+import type { AppFlowRemoved, AppPacketIn, InfraPortsEvent, LocalPortEvent, ModelChange, RemotePortEvent, SwitchEvent } from '../runtime/events.js';
 import type { AppContext } from './context.js';
 
 /** The version of the API apps are written against; descriptors give a semver range for it. */
@@ -46,6 +46,8 @@ export interface AppHandlers<A> {
   flowRemoved?(app: A, event: AppFlowRemoved, ctx: AppContext): void | Promise<void>;
   switchConnected?(app: A, event: SwitchEvent, ctx: AppContext): void | Promise<void>;
   switchDisconnected?(app: A, event: SwitchEvent, ctx: AppContext): void | Promise<void>;
+  /** br-int's tunnel or provider patch ports changed (`ctx.topology.infraPorts()` has the new set). */
+  infraPortsChanged?(app: A, event: InfraPortsEvent, ctx: AppContext): void | Promise<void>;
 }
 
 export type AppEventName = keyof AppHandlers<unknown>;

@@ -8,7 +8,7 @@ import type { AppDescriptor, AppEventName, AppProvider } from '../app/descriptor
 import { APP_CONTEXT, APP_EVENTS, APP_FLOWS, APP_OPTIONS, APP_TABLES, CLOCK, LOGGER, TOPOLOGY } from '../app/tokens.js';
 import type { Logger } from '../observe/logger.js';
 import type { CoreMetrics } from '../observe/metrics.js';
-import type { AppFlowRemoved, AppPacketIn, LocalPortEvent, ModelChange, RemotePortEvent, SwitchEvent } from './events.js';
+import type { AppFlowRemoved, AppPacketIn, InfraPortsEvent, LocalPortEvent, ModelChange, RemotePortEvent, SwitchEvent } from './events.js';
 
 /** Which app's code is running (so errors thrown inside rxjs subscriptions are attributed). */
 export const appScope = new AsyncLocalStorage<AppHost>();
@@ -62,6 +62,7 @@ export class AppHost {
     packetIn$: new Subject<AppPacketIn>(),
     flowRemoved$: new Subject<AppFlowRemoved>(),
     switch$: new Subject<SwitchEvent>(),
+    infraPorts$: new Subject<InfraPortsEvent>(),
   };
 
   constructor(private readonly o: AppHostOptions) {
@@ -92,6 +93,7 @@ export class AppHost {
       packetIn$: s.packetIn$.asObservable(),
       flowRemoved$: s.flowRemoved$.asObservable(),
       switch$: s.switch$.asObservable(),
+      infraPorts$: s.infraPorts$.asObservable(),
     };
   }
 
@@ -232,6 +234,8 @@ export class AppHost {
         case 'switchConnected':
         case 'switchDisconnected':
           return s.switch$ as Subject<unknown>;
+        case 'infraPortsChanged':
+          return s.infraPorts$ as Subject<unknown>;
         default:
           return undefined;
       }

@@ -50,7 +50,8 @@ export class CoreFlows {
         match: { in_port: binding.ofport },
         actions: [{ type: 'set_field', field: REG_SRC_PORT, value: port.key }],
         writeMetadata: { value: BigInt(network.key), mask: METADATA_NETWORK_MASK },
-        goto: this.ctx.tables.next('classify'),
+        // Past the whole classify stage: apps' classify tables (tunnel/provider ingress) are for other in_ports, and the stage's last table drops.
+        goto: this.ctx.tables.stageExit('classify'),
       }),
       flow(dispatch, { priority: 100, match: { [REG_DST_PORT]: port.key }, actions: [{ type: 'output', port: binding.ofport }] }),
     ];

@@ -57,6 +57,27 @@ export interface RemotePortEvent {
   readonly revision: number;
 }
 
+/** The tunnel types a chassis can carry (the NB's tunnel network types). */
+export type InfraTunnelType = 'vxlan' | 'geneve' | 'gre';
+
+/**
+ * The infrastructure ports of br-int, as the controller discovers them in OVSDB:
+ * the flow-based tunnel port of each tunnel type (`options:remote_ip=flow`,
+ * `key=flow`) and the patch port to each physical network's bridge (bridge
+ * mapping `physnet:br-x` → `br-int:patch-br-x`). Values are OpenFlow port numbers.
+ */
+export interface InfraPorts {
+  readonly tunnels: Readonly<Partial<Record<InfraTunnelType, number>>>;
+  /** Physical network name → ofport of its patch port on br-int. */
+  readonly providers: Readonly<Record<string, number>>;
+}
+
+/** The infrastructure ports changed (a tunnel or patch port appeared, went away or got a new ofport). */
+export interface InfraPortsEvent {
+  readonly old: InfraPorts;
+  readonly new: InfraPorts;
+}
+
 export interface SwitchEvent {
   readonly kind: 'connected' | 'disconnected';
   readonly datapathId: bigint;

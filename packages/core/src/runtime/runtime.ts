@@ -18,7 +18,7 @@ import { Reconciler, type ReconcilerOptions } from '../reconciler/reconciler.js'
 import type { SwitchChannel } from '../reconciler/switch.js';
 import { AppHost, appScope } from './app-host.js';
 import { coreAppDescriptor } from './core-app.js';
-import type { AppPacketIn, LocalBinding, LocalPortEvent, ModelChange, PortBindingInput, RemotePortEvent } from './events.js';
+import type { AppPacketIn, InfraPorts, InfraTunnelType, LocalBinding, LocalPortEvent, ModelChange, PortBindingInput, RemotePortEvent } from './events.js';
 import type { TopologyChange, TopologySource, TopologyUpdate } from './topology.js';
 
 export interface RuntimeOptions {
@@ -32,6 +32,32 @@ export interface RuntimeOptions {
   /** Metrics go here (a fresh registry when absent). */
   readonly metrics?: CoreMetrics | Registry;
   readonly reconciler?: Omit<ReconcilerOptions, 'metrics' | 'logger'>;
+}
+
+const NO_INFRA_PORTS: InfraPorts = Object.freeze({ tunnels: Object.freeze({}), providers: Object.freeze({}) });
+const INFRA_TUNNEL_TYPES: readonly InfraTunnelType[] = ['vxlan', 'geneve', 'gre'];
+
+/** Checks and freezes an infra port set, keys sorted (so equal sets compare equal). */
+function normalizeInfraPorts(ports: InfraPorts): InfraPorts {
+  const ofport = (where: string, v: unknown): number => {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0 || v >= 0xffffff00) {
+      throw new DfError('INFRA_PORTS_INVALID', `infrastructure port ${where} has ofport ${String(v)}; expected a positive OpenFlow port number`, { context: { port: where, ofport: v } });
+    }
+    return v;
+  };
+  const tunnels: Partial<Record<InfraTunnelType, number>> = {};
+  for (const [type, v] of Object.entries(ports.tunnels ?? {}).sort(([a], [b]) => a.localeCompare(b))) {
+    if (!INFRA_TUNNEL_TYPES.includes(type as InfraTunnelType)) {
+      throw new DfError('INFRA_PORTS_INVALID', `unknown tunnel type '${type}' (${INFRA_TUNNEL_TYPES.join(', ')})`, { context: { tunnelType: type } });
+    }
+    if (v !== undefined) tunnels[type as InfraTunnelType] = ofport(`tunnels.${type}`, v);
+  }
+  const providers: Record<string, number> = {};
+  for (const [physnet, v] of Object.entries(ports.providers ?? {}).sort(([a], [b]) => a.localeCompare(b))) {
+    if (physnet.length === 0) throw new DfError('INFRA_PORTS_INVALID', 'a physical network name must not be empty');
+    providers[physnet] = ofport(`providers.${physnet}`, v);
+  }
+  return Object.freeze({ tunnels: Object.freeze(tunnels), providers: Object.freeze(providers) });
 }
 
 let rxHandlerUsers = 0;
@@ -87,6 +113,7 @@ export class ControllerRuntime {
   private topologyRevision = 0;
   private readonly pendingUpdates: TopologyUpdate[] = [];
   private startRevision = -1;
+  private infra: InfraPorts = NO_INFRA_PORTS;
 
   constructor(private readonly options: RuntimeOptions) {
     this.clock = options.clock ?? systemClock;
@@ -186,6 +213,7 @@ export class ControllerRuntime {
       lookup: (t, index, value) => src.lookup(t, index, value),
       localBindings: () => [...active].map((id) => bindings.get(id)!).filter(Boolean),
       localBinding: (id) => (active.has(id) ? bindings.get(id) : undefined),
+      infraPorts: () => this.infra,
     };
   }
 
@@ -283,6 +311,28 @@ export class ControllerRuntime {
       const port = this.options.topology.get('logical_port', input.portId);
       if (port) this.broadcastLocal({ kind: 'unbound', port, binding, revision });
     }
+  }
+
+  /**
+   * Input from the controller's OVSDB monitor: the ofports of br-int's flow-based
+   * tunnel ports (by tunnel type) and of its patch ports to provider bridges (by
+   * physical network), e.g. `setInfraPorts({ tunnels: { vxlan: 5, geneve: 6 }, providers: { physnet1: 7 } })`.
+   * The whole set each time; a port missing from it is gone. Apps see it as
+   * `ctx.topology.infraPorts()` and get an `infraPortsChanged` event when it differs.
+   */
+  setInfraPorts(ports: InfraPorts): void {
+    if (this.stopped) return;
+    const next = normalizeInfraPorts(ports);
+    const old = this.infra;
+    if (JSON.stringify(old) === JSON.stringify(next)) return;
+    this.infra = next;
+    this.log.info({ infraPorts: next }, 'infrastructure ports changed');
+    if (this.startRevision < 0) return;
+    for (const h of this.hosts) h.enqueue('infraPortsChanged', { old, new: next });
+  }
+
+  get infraPorts(): InfraPorts {
+    return this.infra;
   }
 
   /** Feeds a stream of bindings (the OVSDB monitor's output). */
