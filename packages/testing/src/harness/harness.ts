@@ -1,6 +1,6 @@
 import { ManualClock } from '@dragonflow/base';
-import { ControllerRuntime, CoreMetrics, cookieSlot, validateApps, type AppDescriptor, type Logger } from '@dragonflow/core';
-import { MemoryDriver, NbApi, chassisIdFromName, type LogicalPort, type LogicalSwitch, type NbDriver, type Subnet } from '@dragonflow/nb';
+import { ControllerRuntime, CoreMetrics, cookieSlot, validateApps, type AppDescriptor, type InfraPorts, type Logger } from '@dragonflow/core';
+import { ChassisRegistry, MemoryDriver, NbApi, chassisIdFromName, type Chassis, type ChassisInfo, type ChassisRegistration, type LogicalPort, type LogicalSwitch, type NbDriver, type Subnet } from '@dragonflow/nb';
 import type { EthernetFrame } from '@dragonflow/packet';
 import { FakeSwitch } from '../fakeswitch/fake-switch.js';
 import type { TunnelInfo } from '../fakeswitch/packet-state.js';
@@ -21,6 +21,10 @@ export interface HarnessOptions {
   readonly fakeSwitch?: FakeSwitch;
   /** Reuse an NB DB. */
   readonly driver?: NbDriver;
+  /** br-int's tunnel and provider patch ports, as the controller would report them (see `setInfraPorts`). */
+  readonly infraPorts?: InfraPorts;
+  /** This chassis' tunnel IP (default 192.0.2.1). */
+  readonly tunnelIp?: string;
 }
 
 const isDescriptor = (a: HarnessApp): a is AppDescriptor => 'app' in a && 'resync' in a;
@@ -38,7 +42,7 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
   const chassisName = options.chassis ?? 'chassis-1';
   const chassisId = chassisIdFromName(chassisName);
   if (!(await nb.reader.get('chassis', chassisId))) {
-    await nb.create('chassis', { id: chassisId, name: chassisName, tunnelIp: '192.0.2.1', tunnelTypes: ['vxlan'] });
+    await nb.create('chassis', { id: chassisId, name: chassisName, tunnelIp: options.tunnelIp ?? '192.0.2.1', tunnelTypes: ['vxlan'] });
   }
   const fakeSwitch = options.fakeSwitch ?? new FakeSwitch({ clock });
   const h = new Harness(options, clock, driver, nb, chassisId, fakeSwitch, options.driver === undefined);
@@ -51,6 +55,8 @@ export class Harness {
   topology!: DbTopology;
   metrics!: CoreMetrics;
   private readonly ofports = new Map<string, number>();
+  private infra: InfraPorts | undefined;
+  private readonly registrations = new Map<string, ChassisRegistration>();
 
   constructor(
     private readonly options: HarnessOptions,
@@ -78,6 +84,8 @@ export class Harness {
       ...(this.options.logger ? { logger: this.options.logger } : {}),
     });
     for (const [portId, ofport] of bindings) this.runtime.bindPort({ kind: 'bound', portId, ofport, interfaceName: `tap${ofport}` });
+    this.infra ??= this.options.infraPorts;
+    if (this.infra) this.applyInfraPorts(this.infra);
     this.fakeSwitch.describeCookie = (cookie, table) => {
       const t = this.runtime.pipeline.tableById(table);
       const who = this.runtime.reconciler.ownerOfCookie(cookie);
@@ -120,6 +128,53 @@ export class Harness {
     await this.settle();
   }
 
+  /**
+   * br-int's tunnel and provider patch ports changed (what the controller reports
+   * from OVSDB): the ports exist on the FakeSwitch from now on, and the runtime and
+   * its apps see the new set.
+   */
+  async setInfraPorts(ports: InfraPorts): Promise<void> {
+    this.infra = ports;
+    this.applyInfraPorts(ports);
+    await this.settle();
+  }
+
+  private applyInfraPorts(ports: InfraPorts): void {
+    for (const p of [...Object.values(ports.tunnels), ...Object.values(ports.providers)]) if (p !== undefined) this.fakeSwitch.addPort(p);
+    this.runtime.setInfraPorts(ports);
+  }
+
+  /**
+   * Another chassis joins (its NB record and its liveness, as its controller's
+   * chassis registry writes them). Ports bound to it are remote ports here.
+   */
+  async addChassis(name: string, info: Partial<ChassisInfo> & { tunnelIp: string }): Promise<Chassis> {
+    const registry = new ChassisRegistry(this.nb, { ttlMs: 3_600_000, clock: this.clock });
+    const reg = await registry.register({ tunnelTypes: ['vxlan', 'geneve', 'gre'], ...info, name });
+    this.registrations.get(reg.chassis.id)?.stop().catch(() => undefined);
+    this.registrations.set(reg.chassis.id, reg);
+    await this.settle();
+    return reg.chassis;
+  }
+
+  /** A chassis added with `addChassis` stops (its liveness record goes away, as when its lease expires). */
+  async stopChassis(chassis: Chassis | string): Promise<void> {
+    const id = typeof chassis === 'string' ? chassis : chassis.id;
+    const reg = this.registrations.get(id);
+    this.registrations.delete(id);
+    await reg?.stop();
+    await this.settle();
+  }
+
+  /** A port bound to another chassis (as that chassis' controller marks it). */
+  async bindRemote(port: LogicalPort | string, chassis: Chassis | string | null): Promise<LogicalPort> {
+    const id = typeof port === 'string' ? port : port.id;
+    const chassisId = chassis === null ? null : typeof chassis === 'string' ? chassis : chassis.id;
+    const p = await this.nb.modify('logical_port', id, (cur) => ({ ...cur, chassisId }));
+    await this.settle();
+    return p;
+  }
+
   /** What a packet arriving on `inPort` would do (no side effects). */
   trace(frame: EthernetFrame, inPort: number, tunnel?: TunnelInfo): TraceResult {
     return this.fakeSwitch.trace(frame, inPort, tunnel);
@@ -156,6 +211,8 @@ export class Harness {
   }
 
   async stop(): Promise<void> {
+    for (const reg of this.registrations.values()) await reg.stop().catch(() => undefined);
+    this.registrations.clear();
     await this.runtime.stop();
     await this.topology.stop();
     this.fakeSwitch.disconnect();
