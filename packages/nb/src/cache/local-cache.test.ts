@@ -180,6 +180,38 @@ describe('LocalCache selective topology', () => {
     sub.unsubscribe();
   });
 
+  it("holds the other networks of its networks' routers (one hop), and lets go when the interface goes", async () => {
+    const [n1, n2, n3] = [await network(1), await network(2), await network(3)];
+    await port(n1, HERE, '10.1.0.5');
+    const far = await port(n2, THERE, '10.2.0.5');
+    await port(n3, THERE, '10.3.0.5');
+    const iface = async (r: { id: string }, n: typeof n1, ip: string) => {
+      const rif = await port(n, null, ip, { deviceOwner: 'network:router_interface', deviceId: r.id });
+      return { portId: rif.id, networkId: n.ls.id, subnetId: n.subnet.id, macAddress: rif.macAddress, ipAddress: ip, cidr: n.subnet.cidr };
+    };
+    const r = await nb.create('logical_router', { name: 'r' });
+    const r2 = await nb.create('logical_router', { name: 'r2' });
+    const r2ports = [await iface(r2, n2, '10.2.0.254'), await iface(r2, n3, '10.3.0.1')];
+    await nb.modify('logical_router', r2.id, (x) => ({ ...x, ports: r2ports }));
+    const { cache } = await cacheOn();
+    expect(cache.get('logical_switch', n2.ls.id)).toBeUndefined();
+
+    const rp1 = await iface(r, n1, '10.1.0.1');
+    const rp2 = await iface(r, n2, '10.2.0.1');
+    await nb.modify('logical_router', r.id, (x) => ({ ...x, ports: [rp1, rp2] }));
+    await settled(cache);
+    expect(new Set(cache.all('logical_switch').map((n) => n.id))).toEqual(new Set([n1.ls.id, n2.ls.id]));
+    expect(cache.portByIp(n2.ls.id, '10.2.0.5')?.id).toBe(far.id);
+    // r2 is on n2, so it is held; its other network n3 is two hops away and is not.
+    expect(new Set(cache.all('logical_router').map((x) => x.id))).toEqual(new Set([r.id, r2.id]));
+    expect(cache.get('logical_switch', n3.ls.id)).toBeUndefined();
+
+    await nb.modify('logical_router', r.id, (x) => ({ ...x, ports: [rp1] }));
+    await settled(cache);
+    expect(cache.get('logical_switch', n2.ls.id)).toBeUndefined();
+    expect(cache.get('logical_port', far.id)).toBeUndefined();
+  });
+
   it('keeps a pinned network without local ports', async () => {
     const n2 = await network(2);
     await port(n2, THERE, '10.2.0.5');

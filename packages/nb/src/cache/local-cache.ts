@@ -16,7 +16,8 @@ export interface LocalCacheOptions {
   /**
    * Selective topology (default true): hold only what this chassis' ports need —
    * their networks (and those networks' subnets and ports), routers with an
-   * interface or gateway on them, floating IPs on those ports or networks, the
+   * interface or gateway on them and those routers' other networks (one hop: routing
+   * on the source chassis needs the destination ports), floating IPs on those ports or networks, the
    * ports' security groups (and remote groups of their rules), every chassis and
    * chassis liveness record. false: hold everything.
    */
@@ -367,6 +368,10 @@ export class LocalCache {
       if (s?.networkId) nets.add(s.networkId);
       for (const g of s?.securityGroupIds ?? []) groups.add(g);
     }
+    // Routing happens on the source chassis, so it needs the ports on the other side of
+    // the routers of its networks: one hop (the routers of those networks are held, their
+    // other networks are not).
+    for (const n of [...nets]) for (const r of this.shadow.onNetwork('logical_router', n)) for (const m of this.shadow.get('logical_router', r)?.networks ?? []) nets.add(m);
     const todo = [...groups];
     while (todo.length > 0) {
       for (const r of this.shadow.get('security_group', todo.pop()!)?.remoteGroupIds ?? []) {
