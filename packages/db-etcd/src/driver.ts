@@ -34,6 +34,9 @@ export interface EtcdDriverOptions {
 
 ensureExactInt64();
 
+/** etcd's default --max-txn-ops: writes (and compares) allowed in one transaction. */
+export const MAX_TXN_OPS = 128;
+
 /** A policy that just runs the call: we retry at our own level, and a circuit breaker would hide recovery. */
 const passThrough = {
   execute: <T>(fn: (ctx: { signal: AbortSignal; attempt: number }) => PromiseLike<T> | T) => Promise.resolve().then(() => fn({ signal: new AbortController().signal, attempt: 1 })),
@@ -156,8 +159,8 @@ export class EtcdDriver implements NbDriver {
     const compare: NonNullable<Parameters<Etcd3['kv']['txn']>[0]['compare']> = [];
     const compared: TxnOp[] = [];
     const success: IRequestOp[] = [];
-    const readBack: number[] = [];
-    for (const op of ops) {
+    const written: number[] = [];
+    for (const [i, op] of ops.entries()) {
       assertTableName(op.table);
       const key = this.keys.record(op.table, op.id);
       if (op.expectVersion !== undefined) {
@@ -165,15 +168,17 @@ export class EtcdDriver implements NbDriver {
         if (op.expectVersion === 'exists') compare.push({ key, target: 'Version', result: 'Greater', version: 0 });
         else compare.push({ key, target: 'Version', result: 'Equal', version: op.expectVersion });
       }
-      if (op.type === 'put') success.push({ request_put: { key, value: Buffer.from(op.value, 'utf8'), ...(op.lease !== undefined ? { lease: op.lease } : {}) } });
-      else if (op.type === 'delete') success.push({ request_delete_range: { key } });
+      if (op.type === 'check') continue;
+      written.push(i);
+      // prev_kv gives the version before the put, so the new version needs no extra read.
+      if (op.type === 'put') success.push({ request_put: { key, value: Buffer.from(op.value, 'utf8'), prev_kv: true, ...(op.lease !== undefined ? { lease: op.lease } : {}) } });
+      else success.push({ request_delete_range: { key } });
     }
-    // Read the new versions of written keys inside the same transaction (etcd reads see the txn's own writes).
-    ops.forEach((op, i) => {
-      if (op.type !== 'put') return;
-      readBack.push(i);
-      success.push({ request_range: { key: this.keys.record(op.table, op.id), keys_only: true } });
-    });
+    if (success.length > MAX_TXN_OPS || compare.length > MAX_TXN_OPS) {
+      throw new DfError(NbErrorCode.INVALID, `a transaction of ${Math.max(success.length, compare.length)} writes or compares exceeds etcd's limit of ${MAX_TXN_OPS} (etcd --max-txn-ops)`, {
+        context: { ops: ops.length, limit: MAX_TXN_OPS },
+      });
+    }
     const failure: IRequestOp[] = compared.map((op) => ({ request_range: { key: this.keys.record(op.table, op.id), keys_only: true } }));
     const res = await this.call('commit', () => this.client.kv.txn({ compare, success, failure }));
     if (!res.succeeded) {
@@ -188,10 +193,10 @@ export class EtcdDriver implements NbDriver {
       throw commitConflict(conflicts);
     }
     const versions = ops.map(() => 0);
-    const base = success.length - readBack.length;
-    readBack.forEach((opIndex, j) => {
-      const kv = res.responses[base + j]!.response_range.kvs[0];
-      versions[opIndex] = kv ? Number(kv.version) : 0;
+    written.forEach((opIndex, j) => {
+      if (ops[opIndex]!.type !== 'put') return;
+      const prev = res.responses[j]!.response_put.prev_kv;
+      versions[opIndex] = (prev ? Number(prev.version) : 0) + 1;
     });
     return { revision: Number(res.header.revision), versions };
   }
