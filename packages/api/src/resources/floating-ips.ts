@@ -9,6 +9,7 @@ import { type Backend, canSeeNetwork, owns, projectFor } from '../services/backe
 import { IpAllocator, type IpRequest } from '../services/ipam.js';
 import { chooseMac } from '../services/mac.js';
 import { type ApiApp, checkRevision, createItems, ctxOf, ifMatchRevision, sendCreated, sendList, sendOne, tagged, updateItem } from './common.js';
+import type { Attempt } from '../services/attempt.js';
 
 async function visibleFloatingIp(tx: Pick<NbTransaction, 'get'>, ctx: RequestContext, id: string): Promise<FloatingIp> {
   const f = await tx.get('floating_ip', id);
@@ -74,7 +75,7 @@ async function associate(tx: NbTransaction, ctx: RequestContext, fip: { id: stri
   return { portId, fixedIpAddress: fixed, routerId: router.id };
 }
 
-async function createFloatingIp(tx: NbTransaction, backend: Backend, ctx: RequestContext, body: FloatingIpCreate, attempt: number): Promise<FloatingIp> {
+async function createFloatingIp(tx: NbTransaction, backend: Backend, ctx: RequestContext, body: FloatingIpCreate, attempt: Attempt): Promise<FloatingIp> {
   if (!ctx.isAdmin && body.floating_ip_address !== undefined) throw policyNotAuthorized('create_floatingip:floating_ip_address');
   const projectId = projectFor(ctx, body);
   const network = await tx.get('logical_switch', body.floating_network_id);

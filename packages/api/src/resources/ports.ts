@@ -10,6 +10,7 @@ import { ensureDefaultSecurityGroup } from '../services/default-sg.js';
 import { IpAllocator } from '../services/ipam.js';
 import { chooseMac } from '../services/mac.js';
 import { type ApiApp, checkRevision, createItems, ctxOf, ifMatchRevision, sendCreated, sendList, sendOne, tagged, updateItem } from './common.js';
+import type { Attempt } from '../services/attempt.js';
 
 /** Device owners of ports that routers and floating IPs manage: not changed or deleted through the port API. */
 const SERVICE_OWNERS: readonly string[] = [DeviceOwner.ROUTER_INTERFACE, DeviceOwner.ROUTER_GATEWAY, DeviceOwner.FLOATING_IP];
@@ -77,7 +78,7 @@ function portSecurityConflict(hasGroups: boolean): NeutronError {
     : conflict('AddressPairAndPortSecurityRequired', 'Port Security must be enabled in order to have allowed address pairs on a port.', { field: 'allowed_address_pairs' });
 }
 
-async function createPort(tx: NbTransaction, backend: Backend, ctx: RequestContext, body: PortCreate, attempt: number): Promise<LogicalPort> {
+async function createPort(tx: NbTransaction, backend: Backend, ctx: RequestContext, body: PortCreate, attempt: Attempt): Promise<LogicalPort> {
   const network = await tx.get('logical_switch', body.network_id);
   if (!network || !canSeeNetwork(ctx, network)) throw notFound('network', body.network_id);
   const networkOwner = owns(ctx, network);
@@ -128,7 +129,7 @@ async function createPort(tx: NbTransaction, backend: Backend, ctx: RequestConte
  * valid); a subnet-only entry keeps an address the port already has on that subnet
  * and does not list explicitly, or allocates a new one.
  */
-async function updatedFixedIps(tx: NbTransaction, port: LogicalPort, requests: NonNullable<PortUpdate['fixed_ips']>, attempt: number): Promise<FixedIp[]> {
+async function updatedFixedIps(tx: NbTransaction, port: LogicalPort, requests: NonNullable<PortUpdate['fixed_ips']>, attempt: Attempt): Promise<FixedIp[]> {
   const explicit = requests.filter((r) => r.ip_address !== undefined).map((r) => r.ip_address);
   const reusable = port.fixedIps.filter((f) => !explicit.some((e) => e !== undefined && safeCanonical(e) === f.ipAddress));
   const resolved = requests.map((r) => {
@@ -149,7 +150,7 @@ function safeCanonical(text: string): string {
   }
 }
 
-async function updatePort(tx: NbTransaction, backend: Backend, ctx: RequestContext, id: string, body: PortUpdate, revision: number | undefined, attempt: number): Promise<LogicalPort> {
+async function updatePort(tx: NbTransaction, backend: Backend, ctx: RequestContext, id: string, body: PortUpdate, revision: number | undefined, attempt: Attempt): Promise<LogicalPort> {
   const { port, network } = await visiblePort(tx, ctx, id);
   checkRevision(revision, port.version);
   const networkOwner = network !== undefined && owns(ctx, network);

@@ -23,6 +23,7 @@ import { IpAllocator } from '../services/ipam.js';
 import { chooseMac } from '../services/mac.js';
 import { type ApiApp, checkRevision, createItems, ctxOf, ifMatchRevision, sendCreated, sendList, sendOne, tagged, updateItem } from './common.js';
 import { visiblePort } from './ports.js';
+import type { Attempt } from '../services/attempt.js';
 
 type GatewayInfo = RouterUpdate['external_gateway_info'];
 type Route = { destination: string; nexthop: string };
@@ -34,7 +35,7 @@ export async function visibleRouter(tx: Pick<NbTransaction, 'get'>, ctx: Request
 }
 
 /** Sets, changes or clears a router's external gateway (and its network:router_gateway port). */
-async function applyGateway(tx: NbTransaction, backend: Backend, ctx: RequestContext, router: { id: string; ports: RouterPort[]; externalGateway: LogicalRouter['externalGateway'] }, info: GatewayInfo, attempt: number, action: string): Promise<LogicalRouter['externalGateway']> {
+async function applyGateway(tx: NbTransaction, backend: Backend, ctx: RequestContext, router: { id: string; ports: RouterPort[]; externalGateway: LogicalRouter['externalGateway'] }, info: GatewayInfo, attempt: Attempt, action: string): Promise<LogicalRouter['externalGateway']> {
   const current = router.externalGateway;
   if (info === undefined) return current;
   if (info === null || info.network_id === undefined) {
@@ -141,7 +142,7 @@ async function checkRoutes(tx: NbTransaction, backend: Backend, ports: RouterPor
   return out;
 }
 
-async function createRouter(tx: NbTransaction, backend: Backend, ctx: RequestContext, body: RouterCreate, attempt: number): Promise<LogicalRouter> {
+async function createRouter(tx: NbTransaction, backend: Backend, ctx: RequestContext, body: RouterCreate, attempt: Attempt): Promise<LogicalRouter> {
   const projectId = projectFor(ctx, body);
   const id = newId();
   const gateway = await applyGateway(tx, backend, ctx, { id, ports: [], externalGateway: null }, body.external_gateway_info, attempt, 'create_router');
@@ -155,7 +156,7 @@ async function createRouter(tx: NbTransaction, backend: Backend, ctx: RequestCon
   });
 }
 
-async function updateRouter(tx: NbTransaction, backend: Backend, ctx: RequestContext, id: string, body: RouterUpdate, revision: number | undefined, attempt: number): Promise<LogicalRouter> {
+async function updateRouter(tx: NbTransaction, backend: Backend, ctx: RequestContext, id: string, body: RouterUpdate, revision: number | undefined, attempt: Attempt): Promise<LogicalRouter> {
   const r = await visibleRouter(tx, ctx, id);
   checkRevision(revision, r.version);
   const gateway = await applyGateway(tx, backend, ctx, r, body.external_gateway_info, attempt, 'update_router');

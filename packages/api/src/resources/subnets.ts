@@ -10,6 +10,7 @@ import { syncDhcpPort } from '../services/dhcp.js';
 import { defaultPools } from '../services/ipam.js';
 import { type ApiApp, checkRevision, createItems, ctxOf, ifMatchRevision, sendCreated, sendList, sendOne, tagged, updateItem } from './common.js';
 import { visibleNetwork } from './networks.js';
+import type { Attempt } from '../services/attempt.js';
 
 function ip(field: string, text: string): IpAddress {
   try {
@@ -107,7 +108,7 @@ function checkRoutes(version: 4 | 6, list: { destination: string; nexthop: strin
   return out;
 }
 
-async function createSubnet(tx: NbTransaction, backend: Backend, ctx: RequestContext, body: SubnetCreate, attempt: number): Promise<Subnet> {
+async function createSubnet(tx: NbTransaction, backend: Backend, ctx: RequestContext, body: SubnetCreate, attempt: Attempt): Promise<Subnet> {
   const network = await visibleNetwork(tx, ctx, body.network_id);
   if (!owns(ctx, network)) throw policyNotAuthorized('create_subnet');
   const projectId = projectFor(ctx, body);
@@ -164,7 +165,7 @@ async function visibleSubnet(tx: Pick<NbTransaction, 'get'>, ctx: RequestContext
   return s;
 }
 
-async function updateSubnet(tx: NbTransaction, backend: Backend, ctx: RequestContext, id: string, body: SubnetUpdate, revision: number | undefined, attempt: number): Promise<Subnet> {
+async function updateSubnet(tx: NbTransaction, backend: Backend, ctx: RequestContext, id: string, body: SubnetUpdate, revision: number | undefined, attempt: Attempt): Promise<Subnet> {
   const s = await visibleSubnet(tx, ctx, id);
   if (!owns(ctx, s)) throw policyNotAuthorized('update_subnet');
   checkRevision(revision, s.version);
@@ -197,7 +198,7 @@ async function updateSubnet(tx: NbTransaction, backend: Backend, ctx: RequestCon
   return updated;
 }
 
-async function deleteSubnet(tx: NbTransaction, backend: Backend, ctx: RequestContext, id: string, revision: number | undefined, attempt: number): Promise<void> {
+async function deleteSubnet(tx: NbTransaction, backend: Backend, ctx: RequestContext, id: string, revision: number | undefined, attempt: Attempt): Promise<void> {
   const s = await visibleSubnet(tx, ctx, id);
   if (!owns(ctx, s)) throw policyNotAuthorized('delete_subnet');
   checkRevision(revision, s.version);

@@ -2,25 +2,54 @@ import type { LogicalPort, LogicalSwitch, NbApi, NbTransaction } from '@dragonfl
 import type { RequestContext } from '../auth.js';
 import type { ApiConfig } from '../config.js';
 import { NeutronError, policyNotAuthorized } from '../neutron/errors.js';
+import { Attempt, IpReservations } from './attempt.js';
 
 /** Attempts of one request's transaction: enough for 50 writers racing for IPs in one subnet. */
 const MAX_ATTEMPTS = 40;
 
-/** What the resource handlers share: the NB API and the configuration. */
+/** Longest a committed request keeps its address reservations while NbApi's view catches up. */
+const RESERVATION_LINGER_MS = 5_000;
+
+/** What the resource handlers share: the NB API, the configuration and in-flight address reservations. */
 export class Backend {
+  readonly reservations = new IpReservations();
+
   constructor(
     readonly nb: NbApi,
     readonly config: ApiConfig,
   ) {}
 
   /**
-   * Runs `fn` as one atomic NB transaction. `attempt` counts the runs: a run after a
-   * lost race (a concurrent writer took the same IP, MAC or segment) sees the
-   * winner's write and spreads its choices.
+   * Runs `fn` as one atomic NB transaction. `attempt` numbers the runs (a run after
+   * a lost race sees the winner's write and spreads its choices) and carries the
+   * addresses the run reserved: released when a run fails, and after a commit once
+   * NbApi's view holds the committed ports (until then the view would offer them
+   * as free).
    */
-  write<R>(fn: (tx: NbTransaction, attempt: number) => Promise<R>): Promise<R> {
-    let attempt = 0;
-    return this.nb.transaction((tx) => fn(tx, ++attempt), { maxAttempts: MAX_ATTEMPTS });
+  async write<R>(fn: (tx: NbTransaction, attempt: Attempt) => Promise<R>): Promise<R> {
+    let n = 0;
+    let current: Attempt | undefined;
+    try {
+      const result = await this.nb.transaction((tx) => {
+        current?.release();
+        current = new Attempt(++n, this.reservations);
+        return fn(tx, current);
+      }, { maxAttempts: MAX_ATTEMPTS });
+      const done = current as Attempt | undefined;
+      if (done?.holds) {
+        const revision = this.nb.lastCommitRevision;
+        const timer = setTimeout(() => done.release(), RESERVATION_LINGER_MS);
+        timer.unref();
+        void this.nb.reader.waitFor(revision).then(() => {
+          clearTimeout(timer);
+          done.release();
+        });
+      }
+      return result;
+    } catch (e) {
+      (current as Attempt | undefined)?.release();
+      throw e;
+    }
   }
 }
 

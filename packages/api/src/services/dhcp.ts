@@ -2,6 +2,7 @@ import { DeviceOwner, type FixedIp, type LogicalPort, type NbTransaction } from 
 import { NeutronError } from '../neutron/errors.js';
 import { IpAllocator } from './ipam.js';
 import { chooseMac } from './mac.js';
+import type { Attempt } from './attempt.js';
 
 /** The device_id of a network's DHCP port. */
 export function dhcpDeviceId(networkId: string): string {
@@ -15,7 +16,7 @@ export function dhcpDeviceId(networkId: string): string {
  * The DHCP service itself runs as flows on every chassis; this port holds the
  * server address those flows answer with.
  */
-export async function syncDhcpPort(tx: NbTransaction, networkId: string, macPrefix: string, attempt: number): Promise<LogicalPort | undefined> {
+export async function syncDhcpPort(tx: NbTransaction, networkId: string, macPrefix: string, attempt: Attempt): Promise<LogicalPort | undefined> {
   const network = await tx.get('logical_switch', networkId);
   const subnets = network ? (await tx.lookup('subnet', 'network', networkId)).filter((s) => s.enableDhcp) : [];
   const ports = (await tx.lookup('logical_port', 'network', networkId)).filter((p) => p.deviceOwner === DeviceOwner.DHCP);

@@ -1,6 +1,7 @@
 import { type IpAddress, IpNetwork, MacAddress, compareIp, offsetIp, parseIp } from '@dragonflow/base';
 import type { FixedIp, NbTransaction, Subnet } from '@dragonflow/nb';
 import { NeutronError, badAttribute, invalidInput, ipAddressInUse, ipGenerationFailure } from '../neutron/errors.js';
+import type { Attempt } from './attempt.js';
 
 /** One element of a port's `fixed_ips` request. */
 export interface IpRequest {
@@ -54,9 +55,11 @@ const SPREAD = 64;
 /**
  * Allocates fixed IPs for a port inside a transaction. Free addresses come from the
  * subnet's pools minus what ports already hold (NbApi's view plus this transaction's
- * own writes). Uniqueness under concurrency is NbApi's IP claim: when two writers
- * pick the same address, one commit fails and its transaction runs again, and on
- * that retry `attempt` > 1 spreads the choice over the first free addresses.
+ * own writes) and minus what other in-flight requests of this process reserved, so
+ * concurrent creates pick distinct addresses (the lowest free ones). Uniqueness
+ * across processes is NbApi's IP claim: when two writers still pick the same
+ * address, one commit fails and its transaction runs again, and on that retry
+ * (`attempt.n` > 1) the choice is spread over the first free addresses.
  */
 export class IpAllocator {
   /** Addresses handed out by this allocator but not yet visible in the transaction. */
@@ -65,7 +68,7 @@ export class IpAllocator {
   constructor(
     private readonly tx: NbTransaction,
     private readonly networkId: string,
-    private readonly attempt: number,
+    private readonly attempt: Attempt,
     /** The port being updated: its own current addresses are not "in use". */
     private readonly selfPortId?: string,
   ) {}
@@ -88,12 +91,12 @@ export class IpAllocator {
   async next(subnet: Subnet): Promise<string | undefined> {
     const used = await this.usedOn(subnet.id);
     const candidates: string[] = [];
-    const want = this.attempt <= 1 ? 1 : SPREAD;
+    const want = this.attempt.n <= 1 ? 1 : SPREAD;
     for (const pool of subnetPools(subnet)) {
       let ip = pool.start;
       while (compareIp(ip, pool.end) <= 0 && candidates.length < want) {
         const s = ip.toString();
-        if (!used.has(s)) candidates.push(s);
+        if (!used.has(s) && !this.attempt.reservedByOthers(this.networkId, s)) candidates.push(s);
         ip = offsetIp(ip, 1n);
       }
       if (candidates.length >= want) break;
@@ -101,6 +104,7 @@ export class IpAllocator {
     if (candidates.length === 0) return undefined;
     const pick = candidates[Math.floor(Math.random() * candidates.length)]!;
     this.taken.add(pick);
+    this.attempt.reserve(this.networkId, pick);
     return pick;
   }
 
@@ -121,6 +125,7 @@ export class IpAllocator {
     const owners = (await this.tx.lookup('logical_port', 'ip', `${this.networkId}/${canonical}`)).filter((p) => p.id !== this.selfPortId);
     if (owners.length > 0 || this.taken.has(canonical)) throw ipAddressInUse(this.networkId, canonical);
     this.taken.add(canonical);
+    this.attempt.reserve(this.networkId, canonical);
     return canonical;
   }
 
