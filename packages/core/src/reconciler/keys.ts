@@ -1,12 +1,143 @@
-import type { Match } from '@dragonflow/openflow';
+import { OXM_FIELDS, OfPort, canonicalAction, fieldAllOnes, oxmValueToBigInt, type Action, type Instruction, type Match, type MatchEntry, type OxmFieldSpec } from '@dragonflow/openflow';
 
 /**
- * Canonical keys come from the codec (`flowIdentity`, `matchKey`,
- * `instructionsKey`, `actionsKey` in @dragonflow/openflow): their rules are proven
- * against flows read back from real Open vSwitch, so a flow we desire and the same
- * flow dumped by the switch get the same key.
+ * Canonical keys for the reconciler's two tables (desired and installed). Two
+ * flows are the same OpenFlow flow when (table, priority, matchKey) are equal, and
+ * install the same behaviour when their instructionsKey are equal — whatever order
+ * the fields came in, whether a full mask was written out, and however the switch
+ * chose to encode an action when it reported the flow back.
+ *
+ * The normalization rules are the codec's (`canonicalMatch`, `canonicalAction` in
+ * @dragonflow/openflow, proven against flows read back from real Open vSwitch);
+ * this is a fast string form of them for 100 000s of flows (no intermediate
+ * objects, no JSON), used only to compare keys with keys made here. keys.test.ts
+ * checks that it agrees with the codec's forms on every kind of flow.
  */
-export { actionsKey, flowIdentity, instructionsKey, matchKey } from '@dragonflow/openflow';
+
+const ORDER: Map<string, number> = new Map(OXM_FIELDS.map((f, i) => [f.name, i]));
+const SPEC: Map<string, OxmFieldSpec> = new Map(OXM_FIELDS.map((f) => [f.name, f as OxmFieldSpec]));
+const ALL_ONES: Map<string, bigint> = new Map(OXM_FIELDS.map((f) => [f.name, fieldAllOnes(f as OxmFieldSpec)]));
+const ND_FIELDS = ['ipv6_nd_target', 'ipv6_nd_sll', 'ipv6_nd_tll'];
+
+function valueBits(spec: OxmFieldSpec, v: unknown): bigint {
+  switch (spec.kind) {
+    case 'u8':
+    case 'u16':
+    case 'u24':
+    case 'u32':
+      return BigInt(v as number);
+    case 'u64':
+    case 'u128':
+      return v as bigint;
+    default:
+      return oxmValueToBigInt(spec, v);
+  }
+}
+
+function entryKey(name: string, e: MatchEntry<unknown>): string | null {
+  const spec = SPEC.get(name);
+  if (!spec) return null;
+  const all = ALL_ONES.get(name)!;
+  if (e.mask === undefined) return `${name}=${valueBits(spec, e.value).toString(16)}`;
+  const mask = valueBits(spec, e.mask);
+  if (mask === 0n) return null; // a zero mask matches everything: the same as not matching the field
+  const value = valueBits(spec, e.value) & mask;
+  return mask === all ? `${name}=${value.toString(16)}` : `${name}=${value.toString(16)}/${mask.toString(16)}`;
+}
+
+export function matchKey(m: Match): string {
+  const rec = m as Record<string, MatchEntry<unknown> | undefined>;
+  const names: string[] = [];
+  for (const k in m) if (k !== 'unknownOxm' && rec[k] !== undefined) names.push(k);
+  // Open vSwitch treats neighbour discovery as "icmpv6 type 135/136 with code 0" and reports the code.
+  if (rec['icmpv6_code'] === undefined && ND_FIELDS.some((n) => rec[n] !== undefined)) names.push('icmpv6_code');
+  if (names.length > 1) names.sort((a, b) => (ORDER.get(a) ?? 1e9) - (ORDER.get(b) ?? 1e9));
+  // join() gives a flat string (repeated += builds a rope that keeps every piece alive)
+  const parts: string[] = [];
+  for (const name of names) {
+    const k = entryKey(name, rec[name] ?? { value: 0 });
+    if (k !== null) parts.push(k);
+  }
+  for (const raw of m.unknownOxm ?? []) {
+    parts.push(`oxm(${raw.oxmClass}:${raw.field}:${raw.experimenter ?? ''}${raw.hasMask ? '/m' : ''})=${Buffer.from(raw.payload).toString('hex')}`);
+  }
+  return parts.join(',');
+}
+
+/** A flow's identity: (table, priority, match). */
+export function flowIdentity(table: number, priority: number, m: Match): string {
+  return `${table}/${priority}/${matchKey(m)}`;
+}
+
+function setKey(field: string, value: bigint, mask: bigint): string {
+  const all = ALL_ONES.get(field);
+  return mask === all ? `set:${field}=${(value & mask).toString(16)}` : `set:${field}=${(value & mask).toString(16)}/${mask.toString(16)}`;
+}
+
+/** One action; the common kinds fast, everything else through the codec's canonical form. */
+export function actionKey(a: Action): string {
+  switch (a.type) {
+    case 'output':
+      if (a.port === OfPort.CONTROLLER) break; // same as a controller action with defaults: let the codec say so
+      return `out:${a.port}`;
+    case 'set_field': {
+      const spec = SPEC.get(a.field);
+      if (!spec) break;
+      const mask = a.mask === undefined ? ALL_ONES.get(a.field)! : valueBits(spec, a.mask);
+      return setKey(a.field, valueBits(spec, a.value), mask);
+    }
+    case 'reg_load': {
+      if (!SPEC.has(a.dst.field)) break;
+      const mask = ((1n << BigInt(a.dst.nBits)) - 1n) << BigInt(a.dst.ofs);
+      return setKey(a.dst.field, a.value << BigInt(a.dst.ofs), mask);
+    }
+    case 'group':
+      return `group:${a.groupId}`;
+    case 'dec_nw_ttl':
+      return 'dec_ttl';
+    case 'push_vlan':
+      return `push_vlan:${a.ethertype}`;
+    case 'pop_vlan':
+      return 'pop_vlan';
+    case 'resubmit':
+      return `resubmit:${a.port ?? OfPort.IN_PORT}:${a.table ?? 0xff}`;
+    default:
+      break;
+  }
+  return JSON.stringify(canonicalAction(a));
+}
+
+export function actionsKey(list: readonly Action[]): string {
+  return list.map(actionKey).join(';');
+}
+
+const INSTRUCTION_ORDER: Record<Instruction['type'], number> = { meter: 0, apply_actions: 1, clear_actions: 2, write_actions: 3, write_metadata: 4, goto_table: 5, experimenter: 6 };
+
+function instructionKey(i: Instruction): string {
+  switch (i.type) {
+    case 'goto_table':
+      return `goto:${i.tableId}`;
+    case 'apply_actions':
+      return `apply(${actionsKey(i.actions)})`;
+    case 'write_actions':
+      return `write(${actionsKey(i.actions)})`;
+    case 'write_metadata':
+      return `meta:${(i.metadata & i.mask).toString(16)}/${i.mask.toString(16)}`;
+    case 'clear_actions':
+      return 'clear';
+    case 'meter':
+      return `meter:${i.meterId}`;
+    case 'experimenter':
+      return `exp:${i.experimenter}:${Buffer.from(i.data).toString('hex')}`;
+  }
+}
+
+/** Instructions in OpenFlow execution order (the order on the wire does not matter to a switch). */
+export function instructionsKey(list: readonly Instruction[]): string {
+  let kept = list.filter((i) => !((i.type === 'apply_actions' || i.type === 'write_actions') && i.actions.length === 0));
+  if (kept.length > 1) kept = kept.sort((a, b) => INSTRUCTION_ORDER[a.type] - INSTRUCTION_ORDER[b.type]);
+  return kept.map(instructionKey).join(' ');
+}
 
 /** Fields a match uses (for the declared-fields check). */
 export function matchFields(m: Match): string[] {

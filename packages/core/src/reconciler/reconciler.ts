@@ -26,21 +26,14 @@ export interface DesiredGroup {
 }
 
 interface OwnerRecord {
-  readonly id: OwnerId;
-  readonly cookie: bigint;
+  id: OwnerId;
+  cookie: bigint;
   keys: string[];
   groups: number[];
 }
 
-interface DesiredEntry {
-  readonly key: string;
-  readonly flow: DesiredFlow;
-  readonly owner: OwnerRecord;
-  readonly actions: string;
-  readonly flags: number;
-}
-
-interface InstalledEntry {
+/** What the reconciler knows of a flow on the switch (desired entries are stored as is once sent). */
+interface FlowState {
   readonly table: number;
   readonly priority: number;
   readonly match: Match;
@@ -49,6 +42,12 @@ interface InstalledEntry {
   readonly idle: number;
   readonly hard: number;
   readonly flags: number;
+}
+
+interface DesiredEntry extends FlowState {
+  readonly key: string;
+  readonly flow: DesiredFlow;
+  readonly owner: OwnerRecord;
 }
 
 interface DesiredGroupEntry {
@@ -127,7 +126,7 @@ export class Reconciler {
   private readonly byCookie = new Map<bigint, OwnerRecord>();
   private readonly desired = new Map<string, DesiredEntry>();
   private readonly shadowed = new Map<string, DesiredEntry[]>();
-  private installed = new Map<string, InstalledEntry>();
+  private installed = new Map<string, FlowState>();
   private dirty = new Set<string>();
   private readonly desiredGroups = new Map<number, DesiredGroupEntry>();
   private installedGroups = new Map<number, string>();
@@ -169,16 +168,6 @@ export class Reconciler {
    */
   replace(id: OwnerId, flows: readonly DesiredFlow[], groups: readonly DesiredGroup[] = []): void {
     const ownerKey = `${id.app}\u0000${id.owner}`;
-    const entries = new Map<string, { flow: DesiredFlow; actions: string; flags: number }>();
-    for (const f of flows) {
-      const key = flowIdentity(f.table, f.priority, f.match);
-      if (entries.has(key)) {
-        throw new DfError('FLOW_DUPLICATE', `owner '${id.owner}' of app '${id.app}' desires two flows with the same table, priority and match (${key})`, {
-          context: { app: id.app, owner: id.owner, flow: key },
-        });
-      }
-      entries.set(key, { flow: f, actions: instructionsKey(f.instructions), flags: effectiveFlags(f) });
-    }
     const groupIds = new Set<number>();
     for (const g of groups) {
       if (groupIds.has(g.groupId)) throw new DfError('GROUP_DUPLICATE', `owner '${id.owner}' of app '${id.app}' desires group ${g.groupId} twice`, { context: { app: id.app, owner: id.owner } });
@@ -186,15 +175,37 @@ export class Reconciler {
       switchGroupId(id.slot, g.groupId);
     }
     let rec = this.owners.get(ownerKey);
+    if (!rec && flows.length === 0 && groups.length === 0) return;
+    const cookie = makeCookie(id.slot, id.tag);
+    // Built before anything changes, so a duplicate leaves the state as it was.
+    const entries: DesiredEntry[] = [];
+    const keys = new Set<string>();
+    const owner: OwnerRecord = rec ?? { id, cookie, keys: [], groups: [] };
+    for (const f of flows) {
+      const key = flowIdentity(f.table, f.priority, f.match);
+      if (keys.has(key)) {
+        throw new DfError('FLOW_DUPLICATE', `owner '${id.owner}' of app '${id.app}' desires two flows with the same table, priority and match (${key})`, {
+          context: { app: id.app, owner: id.owner, flow: key },
+        });
+      }
+      keys.add(key);
+      entries.push({ key, flow: f, owner, table: f.table, priority: f.priority, match: f.match, cookie, actions: instructionsKey(f.instructions), idle: f.idleTimeout ?? 0, hard: f.hardTimeout ?? 0, flags: effectiveFlags(f) });
+    }
+    if (rec && rec.cookie !== cookie) {
+      // the owner now names another object key: its flows get the new cookie
+      if (this.byCookie.get(rec.cookie) === rec) this.byCookie.delete(rec.cookie);
+      rec.cookie = cookie;
+      rec.id = id;
+      if (!this.byCookie.has(cookie)) this.byCookie.set(cookie, rec);
+    }
     if (!rec) {
-      if (entries.size === 0 && groups.length === 0) return;
-      rec = { id, cookie: makeCookie(id.slot, id.tag), keys: [], groups: [] };
+      rec = owner;
       this.owners.set(ownerKey, rec);
       if (!this.byCookie.has(rec.cookie)) this.byCookie.set(rec.cookie, rec);
     }
-    for (const key of rec.keys) if (!entries.has(key)) this.release(key, rec);
-    for (const [key, e] of entries) this.claim(key, { key, owner: rec, ...e });
-    rec.keys = [...entries.keys()];
+    for (const key of rec.keys) if (!keys.has(key)) this.release(key, rec);
+    for (const e of entries) this.claim(e.key, e);
+    rec.keys = [...keys];
 
     for (const gid of rec.groups) if (!groupIds.has(gid)) this.releaseGroup(switchGroupId(id.slot, gid), rec);
     for (const g of groups) {
@@ -265,7 +276,7 @@ export class Reconciler {
 
   /** Every desired flow with its cookie (for the app contract suite and `df flows`). */
   *desiredFlows(): IterableIterator<{ app: string; owner: string; cookie: bigint; flow: DesiredFlow }> {
-    for (const e of this.desired.values()) yield { app: e.owner.id.app, owner: e.owner.id.owner, cookie: e.owner.cookie, flow: e.flow };
+    for (const e of this.desired.values()) yield { app: e.owner.id.app, owner: e.owner.id.owner, cookie: e.cookie, flow: e.flow };
   }
 
   private entryOf(key: string, rec: OwnerRecord): DesiredEntry | undefined {
@@ -282,7 +293,7 @@ export class Reconciler {
       return;
     }
     if (cur.owner === e.owner) {
-      if (cur.actions !== e.actions || cur.flags !== e.flags || (cur.flow.idleTimeout ?? 0) !== (e.flow.idleTimeout ?? 0) || (cur.flow.hardTimeout ?? 0) !== (e.flow.hardTimeout ?? 0)) {
+      if (cur.actions !== e.actions || cur.flags !== e.flags || cur.idle !== e.idle || cur.hard !== e.hard) {
         this.desired.set(key, e);
         this.dirty.add(key);
       } else if (cur.flow !== e.flow) {
@@ -413,7 +424,7 @@ export class Reconciler {
     this.metrics.installedFlows.set(this.installed.size);
     const e = this.desired.get(key);
     if (!e) return undefined;
-    if (isEphemeral(e.flow) && e.owner.cookie === msg.cookie) return this.expire(key, e, msg.reason, msg.packetCount, msg.byteCount);
+    if (isEphemeral(e.flow) && e.cookie === msg.cookie) return this.expire(key, e, msg.reason, msg.packetCount, msg.byteCount);
     // A permanent flow vanished (someone deleted it): put it back.
     this.dirty.add(key);
     this.scheduleFlush();
@@ -506,11 +517,8 @@ export class Reconciler {
       const d = this.desired.get(key);
       const inst = this.installed.get(key);
       if (d) {
-        const f = d.flow;
-        const idle = f.idleTimeout ?? 0;
-        const hard = f.hardTimeout ?? 0;
         let command: 'add' | 'modify_strict' | undefined;
-        if (!inst || inst.cookie !== d.owner.cookie || inst.idle !== idle || inst.hard !== hard || (inst.flags & FlowModFlags.SEND_FLOW_REM) !== (d.flags & FlowModFlags.SEND_FLOW_REM)) {
+        if (!inst || inst.cookie !== d.cookie || inst.idle !== d.idle || inst.hard !== d.hard || (inst.flags & FlowModFlags.SEND_FLOW_REM) !== (d.flags & FlowModFlags.SEND_FLOW_REM)) {
           command = 'add';
         } else if (inst.actions !== d.actions) {
           command = 'modify_strict';
@@ -523,21 +531,21 @@ export class Reconciler {
             request: {
               type: 'flow_mod',
               command,
-              cookie: d.owner.cookie,
+              cookie: d.cookie,
               cookieMask: 0n,
-              tableId: f.table,
-              idleTimeout: idle,
-              hardTimeout: hard,
-              priority: f.priority,
+              tableId: d.table,
+              idleTimeout: d.idle,
+              hardTimeout: d.hard,
+              priority: d.priority,
               bufferId: OFP_NO_BUFFER,
               outPort: OfPort.ANY,
               outGroup: OfGroup.ANY,
               flags: d.flags,
-              match: f.match,
-              instructions: f.instructions,
+              match: d.match,
+              instructions: d.flow.instructions,
             },
           });
-          this.installed.set(key, { table: f.table, priority: f.priority, match: f.match, cookie: d.owner.cookie, actions: d.actions, idle, hard, flags: d.flags });
+          this.installed.set(key, d);
         }
       } else if (inst) {
         deletes.push({
