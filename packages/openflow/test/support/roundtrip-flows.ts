@@ -70,6 +70,23 @@ const CASES: readonly [string, FlowModInit][] = [
   ['set_field masked (load)', { actions: [act.load('reg1', 0x50, 0xf0), act.load('metadata', 0x1n, 0x1n), act.load('eth_dst', '01:00:00:00:00:00', '01:00:00:00:00:00'), act.load('reg2', 0xffffffff, 0xffffffff)] }],
   ['reg_load (NXAST_REG_LOAD)', { actions: [act.regLoad({ field: 'reg3', ofs: 4, nBits: 8 }, 0xab), act.regLoad({ field: 'reg4', ofs: 0, nBits: 32 }, 0x12345678), act.regLoad({ field: 'tunnel_id', ofs: 0, nBits: 64 }, 7)] }],
   ['move', { actions: [act.move({ field: 'eth_src' }, { field: 'eth_dst' }, 48), act.move({ field: 'reg1', ofs: 0 }, { field: 'reg2', ofs: 16 }, 16), act.move({ field: 'in_port' }, { field: 'reg3' }, 16)] }],
+  [
+    'icmp echo reply in flows (router port)',
+    {
+      match: { eth_type: 0x0800, ip_proto: 1, icmpv4_type: 8 },
+      actions: [
+        act.move({ field: 'eth_src' }, { field: 'eth_dst' }, 48),
+        act.setField('eth_src', 'fa:16:3e:00:00:01'),
+        act.move({ field: 'ipv4_src' }, { field: 'ipv4_dst' }, 32),
+        act.setField('ipv4_src', '10.0.0.1'),
+        { type: 'set_nw_ttl', ttl: 64 },
+        act.setField('icmpv4_type', 0),
+        act.move({ field: 'reg6' }, { field: 'reg7' }, 32),
+        // Open vSwitch refuses set_field in_port (OFPBAC_BAD_SET_ARGUMENT); it takes a 16-bit NXM load.
+        act.regLoad({ field: 'in_port', ofs: 0, nBits: 16 }, 0),
+      ],
+    },
+  ],
   ['resubmit', { actions: [act.resubmitPort(3), act.resubmit(7), act.resubmit(8, 2), act.resubmit(9, OfPort.IN_PORT)] }],
   [
     'ct commit, zones, nested',
