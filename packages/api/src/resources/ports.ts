@@ -6,7 +6,7 @@ import type { ListEntry } from '../neutron/query.js';
 import { IdParams, ListQuery, PortCreate, PortUpdate, ShowQuery, collectionAnswer, createEnvelope, resourceAnswer, updateEnvelope } from '../neutron/schemas.js';
 import { type BindingState, COLLECTIONS, portView } from '../neutron/views.js';
 import { type Backend, canSeeNetwork, canSeePort, owns, projectFor, requireAdminFor } from '../services/backend.js';
-import { ensureDefaultSecurityGroup } from '../services/default-sg.js';
+import { defaultSecurityGroupId, ensureDefaultSecurityGroup } from '../services/default-sg.js';
 import { IpAllocator } from '../services/ipam.js';
 import { chooseMac } from '../services/mac.js';
 import { type ApiApp, checkRevision, createItems, ctxOf, ifMatchRevision, sendCreated, sendList, sendOne, tagged, updateItem } from './common.js';
@@ -79,7 +79,14 @@ function portSecurityConflict(hasGroups: boolean): NeutronError {
 }
 
 async function createPort(tx: NbTransaction, backend: Backend, ctx: RequestContext, body: PortCreate, attempt: Attempt): Promise<LogicalPort> {
-  const network = await tx.get('logical_switch', body.network_id);
+  // The transaction reads these from the DB one by one (network, default group, the
+  // subnets its checks look at): ask for them all at once, it keeps what it read.
+  const subnets = await tx.lookup('subnet', 'network', body.network_id);
+  const [network] = await Promise.all([
+    tx.get('logical_switch', body.network_id),
+    tx.get('security_group', defaultSecurityGroupId(body.project_id ?? body.tenant_id ?? ctx.projectId)),
+    ...subnets.map((s) => tx.get('subnet', s.id)),
+  ]);
   if (!network || !canSeeNetwork(ctx, network)) throw notFound('network', body.network_id);
   const networkOwner = owns(ctx, network);
   if (!networkOwner && !network.shared) throw policyNotAuthorized('create_port');
