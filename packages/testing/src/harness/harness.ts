@@ -1,11 +1,10 @@
 import { ManualClock } from '@dragonflow/base';
-import { ControllerRuntime, CoreMetrics, cookieSlot, validateApps, type AppDescriptor, type InfraPorts, type Logger } from '@dragonflow/core';
-import { ChassisRegistry, MemoryDriver, NbApi, chassisIdFromName, type Chassis, type ChassisInfo, type ChassisRegistration, type LogicalPort, type LogicalSwitch, type NbDriver, type Subnet } from '@dragonflow/nb';
+import { ControllerRuntime, CoreMetrics, LocalCacheTopology, cookieSlot, validateApps, type AppDescriptor, type InfraPorts, type Logger } from '@dragonflow/core';
+import { ChassisRegistry, LocalCache, MemoryDriver, NbApi, chassisIdFromName, type Chassis, type ChassisInfo, type ChassisRegistration, type LogicalPort, type LogicalSwitch, type NbDriver, type Subnet } from '@dragonflow/nb';
 import type { EthernetFrame } from '@dragonflow/packet';
 import { FakeSwitch } from '../fakeswitch/fake-switch.js';
 import type { TunnelInfo } from '../fakeswitch/packet-state.js';
 import type { TraceResult } from '../fakeswitch/trace.js';
-import { DbTopology } from './db-topology.js';
 
 /** An app for the harness: a descriptor, or a descriptor with its options. */
 export type HarnessApp = AppDescriptor | { readonly descriptor: AppDescriptor; readonly options?: unknown; readonly package?: string };
@@ -25,6 +24,11 @@ export interface HarnessOptions {
   readonly infraPorts?: InfraPorts;
   /** This chassis' tunnel IP (default 192.0.2.1). */
   readonly tunnelIp?: string;
+  /**
+   * The NB local cache holds only what this chassis' ports need (default true, as
+   * in the controller); false holds the whole topology.
+   */
+  readonly selective?: boolean;
 }
 
 const isDescriptor = (a: HarnessApp): a is AppDescriptor => 'app' in a && 'resync' in a;
@@ -52,7 +56,7 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
 
 export class Harness {
   runtime!: ControllerRuntime;
-  topology!: DbTopology;
+  topology!: LocalCacheTopology;
   metrics!: CoreMetrics;
   private readonly ofports = new Map<string, number>();
   private infra: InfraPorts | undefined;
@@ -73,7 +77,7 @@ export class Harness {
     const apps = validateApps(
       this.options.apps.map((a) => (isDescriptor(a) ? { package: `(${a.name})`, descriptor: a } : { package: a.package ?? `(${a.descriptor.name})`, descriptor: a.descriptor, options: a.options })),
     );
-    this.topology = new DbTopology(this.driver, { clock: this.clock });
+    this.topology = new LocalCacheTopology(new LocalCache(this.driver, { chassisId: this.chassisId, selective: this.options.selective ?? true, clock: this.clock }));
     this.metrics = new CoreMetrics();
     this.runtime = new ControllerRuntime({
       apps,
@@ -113,8 +117,8 @@ export class Harness {
    */
   async plug(port: LogicalPort | string, ofport: number): Promise<void> {
     const id = typeof port === 'string' ? port : port.id;
-    const cur = await this.nb.reader.get('logical_port', id);
-    if (cur && cur.chassisId !== this.chassisId) await this.nb.modify('logical_port', id, (p) => ({ ...p, chassisId: this.chassisId }));
+    // (a read-modify-write in one transaction: the NbApi's read view may lag its own writes)
+    await this.nb.modify('logical_port', id, (p) => (p.chassisId === this.chassisId ? p : { ...p, chassisId: this.chassisId }));
     this.fakeSwitch.addPort(ofport);
     this.ofports.set(id, ofport);
     this.runtime.bindPort({ kind: 'bound', portId: id, ofport, interfaceName: `tap${ofport}` });
