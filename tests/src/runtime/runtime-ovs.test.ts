@@ -12,11 +12,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ManualClock } from '@dragonflow/base';
 import { loadControllerConfig } from '@dragonflow/controller/config';
-import { ControllerRuntime, CoreMetrics, cookieSlot, loadApps, type LoadedApp } from '@dragonflow/core';
-import { MemoryDriver, NbApi, chassisIdFromName } from '@dragonflow/nb';
+import { ControllerRuntime, CoreMetrics, LocalCacheTopology, cookieSlot, loadApps, type LoadedApp } from '@dragonflow/core';
+import { LocalCache, MemoryDriver, NbApi, chassisIdFromName } from '@dragonflow/nb';
 import { encodeEthernet, ethernet, icmpEchoRequest, ipv4 } from '@dragonflow/packet';
 import { requireBinary, sleep, spawnDaemon, stopPid } from '@dragonflow/sandbox';
-import { DbTopology } from '@dragonflow/testing';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { datapathPorts, startOvsBridge, vswitchd, type OvsBridge } from '../fakeswitch/ovs-bridge.js';
 
@@ -34,12 +33,12 @@ let driver: MemoryDriver;
 let nb: NbApi;
 let apps: LoadedApp[];
 let runtime: ControllerRuntime | undefined;
-let topology: DbTopology | undefined;
+let topology: LocalCacheTopology | undefined;
 let metrics: CoreMetrics;
 
-/** A controller process, in-process: topology view + runtime + the switch connection. */
+/** A controller process, in-process: the NB local cache + runtime + the switch connection. */
 async function startController(): Promise<void> {
-  topology = new DbTopology(driver);
+  topology = new LocalCacheTopology(new LocalCache(driver, { chassisId: chassisIdFromName(CHASSIS) }));
   metrics = new CoreMetrics();
   runtime = new ControllerRuntime({ apps, topology, chassisId: chassisIdFromName(CHASSIS), metrics, clock: new ManualClock() });
   for (const p of Object.values(PORTS)) runtime.bindPort({ kind: 'bound', portId: p.id, ofport: p.ofport, interfaceName: `p${p.ofport}` });
