@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isDfError } from '@dragonflow/base';
 import { describe, expect, it } from 'vitest';
-import { loadControllerConfig, parseControllerConfig } from './config.js';
+import { checkRunnable, loadControllerConfig, parseControllerConfig } from './config.js';
 
 const FULL = `
 chassis:
@@ -25,8 +25,9 @@ apps:
   - '@dragonflow/app-l2'
   - package: '@acme/df-port-mirror'
     options: { port: 3 }
+management:
+  listen: unix:/run/df/controller.sock
 logLevel: debug
-metricsPort: 9100
 `;
 
 function fails(text: string, re: RegExp, file = 'ctl.yaml'): void {
@@ -42,7 +43,7 @@ function fails(text: string, re: RegExp, file = 'ctl.yaml'): void {
 describe('controller config', () => {
   it('reads every section', () => {
     const c = parseControllerConfig(FULL, 'ctl.yaml');
-    expect(c.chassis).toEqual({ name: 'compute-1', tunnelIp: '192.0.2.11', tunnelTypes: ['vxlan', 'geneve'] });
+    expect(c.chassis).toEqual({ name: 'compute-1', tunnelIp: '192.0.2.11', tunnelTypes: ['vxlan', 'geneve'], gateway: false, livenessTtlMs: 10_000 });
     expect(c.db).toEqual({ driver: 'etcd', endpoints: ['http://192.0.2.1:2379'] });
     expect(c.bridge).toEqual({ integration: 'br-int', datapathType: 'netdev', mappings: { physnet1: 'br-phys' } });
     expect(c.apps).toEqual([
@@ -50,6 +51,7 @@ describe('controller config', () => {
       { package: '@acme/df-port-mirror', options: { port: 3 } },
     ]);
     expect(c.logLevel).toBe('debug');
+    expect(c.management.listen).toBe('unix:/run/df/controller.sock');
   });
 
   it('fills defaults for a minimal file (JSON works too)', () => {
@@ -58,7 +60,8 @@ describe('controller config', () => {
     expect(c.openflow.listen).toBe('tcp:127.0.0.1:6653');
     expect(c.bridge.integration).toBe('br-int');
     expect(c.chassis.tunnelTypes).toEqual([]);
-    expect(c.metricsPort).toBe(9100);
+    expect(c.management.listen).toBe('tcp:127.0.0.1:9100');
+    expect(parseControllerConfig('management: { listen: null }', 'x.yaml').management.listen).toBeNull();
   });
 
   it('names the file, the key and the reason', () => {
@@ -72,10 +75,35 @@ describe('controller config', () => {
     fails('bridge: { integration: a-very-long-bridge-name }', /bridge\.integration: must be at most 15 characters/);
     fails('apps: [Not A Package]', /apps\[0\]: /);
     fails('apps: ["@acme/x", "@acme/x"]', /apps\[1\]: package '@acme\/x' is listed twice/);
-    fails('metricsPort: 70000', /metricsPort: must be 1\.\.65535/);
+    fails('management: { listen: 9100 }', /management\.listen: /);
+    fails('management: { listen: "http://x" }', /management\.listen: must be tcp:HOST:PORT or unix:PATH/);
+    fails('db: { driver: memory, endpoints: [http://x:1] }', /db\.endpoints\[0\]: 'http:\/\/x:1' must be unix:\/PATH or tcp:HOST:PORT/);
+    fails('db: { driver: redis, endpoints: [http://x:1] }', /db\.endpoints\[0\]: 'http:\/\/x:1' must be redis:\/\/HOST:PORT\[\/DB\] or unix:\/PATH/);
+    fails('db: { driver: memory, prefix: /x }', /db\.prefix: only applies to the etcd and redis drivers/);
+    fails('chassis: { livenessTtlMs: 10 }', /chassis\.livenessTtlMs: must be at least 1000/);
     fails('logLevel: loud', /logLevel: /);
     fails('chasis: { name: x }', /\(top level\): unknown key\(s\) 'chasis'/);
     fails('chassis: [1, 2', /^ctl\.yaml:1:\d+: not valid YAML\/JSON/);
+  });
+
+  it('accepts every DB endpoint form the drivers understand', () => {
+    for (const [driver, e] of [
+      ['memory', 'unix:/run/df/nb.sock'],
+      ['memory', 'tcp:127.0.0.1:7000'],
+      ['etcd', 'http://127.0.0.1:2379'],
+      ['etcd', 'unix:/run/df/etcd.sock:0'],
+      ['redis', 'redis://127.0.0.1:6379/2'],
+      ['redis', 'unix:/run/df/redis.sock'],
+    ]) {
+      expect(parseControllerConfig(`db: { driver: ${driver}, endpoints: ['${e}'] }`, 'x.yaml').db.endpoints).toEqual([e]);
+    }
+  });
+
+  it('running needs a tunnel IP and a tunnel type, named by file and key', () => {
+    expect(() => checkRunnable(parseControllerConfig('{}', 'ctl.yaml'), 'ctl.yaml')).toThrow(/^ctl\.yaml: chassis\.tunnelIp: is required to run df-controller/);
+    const noTypes = parseControllerConfig('chassis: { tunnelIp: 10.0.0.1 }', 'ctl.yaml');
+    expect(() => checkRunnable(noTypes, 'ctl.yaml')).toThrow(/^ctl\.yaml: chassis\.tunnelTypes: df-controller needs at least one tunnel type/);
+    expect(() => checkRunnable(parseControllerConfig(FULL, 'ctl.yaml'), 'ctl.yaml')).not.toThrow();
   });
 
   it('loads from a file and resolves apps from its directory', () => {
@@ -86,5 +114,7 @@ describe('controller config', () => {
     expect(loaded.baseDir).toBe(dir);
     expect(loaded.config.chassis.name).toBe('compute-1');
     expect(() => loadControllerConfig(join(dir, 'missing.yaml'))).toThrow(/missing\.yaml: cannot read the config file \(ENOENT\)/);
+    writeFileSync(file, FULL + 'appsFrom: ../apps\n');
+    expect(loadControllerConfig(file).baseDir).toBe(join(dir, '..', 'apps'));
   });
 });

@@ -7,7 +7,8 @@ import { z } from 'zod';
 
 /**
  * The df-controller configuration file (YAML or JSON). Every key is checked; an
- * error names the file, the key and the reason. Example:
+ * error names the file, the key and the reason. Example (docs/controller.md has
+ * the full reference):
  *
  * ```yaml
  * chassis:
@@ -29,8 +30,9 @@ import { z } from 'zod';
  *   - '@dragonflow/app-l2'
  *   - package: '@dragonflow/app-dhcp'
  *     options: { leaseTime: 86400 }
+ * management:
+ *   listen: tcp:127.0.0.1:9100
  * logLevel: info
- * metricsPort: 9100
  * ```
  */
 
@@ -38,7 +40,6 @@ const TUNNEL_TYPES = ['vxlan', 'geneve', 'gre'] as const;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 const ipText = z.string().refine(isValidIp, 'must be an IPv4 or IPv6 address');
-const port = z.number().int('must be an integer').min(1, 'must be 1..65535').max(65535, 'must be 1..65535');
 const bridgeName = z
   .string()
   .min(1, 'must not be empty')
@@ -52,17 +53,45 @@ const npmName = z.string().regex(/^(@[a-z0-9][a-z0-9._-]*\/)?[a-z0-9][a-z0-9._-]
 
 const appEntry = z.union([npmName.transform((name) => ({ package: name, options: undefined as unknown })), z.object({ package: npmName, options: z.unknown().optional() }).strict()]);
 
+/** `unix:/abs/path` (a unix socket). */
+const UNIX_RE = /^unix:(\/\/)?\/.+/;
+
+function dbEndpointProblem(driver: 'memory' | 'etcd' | 'redis', e: string): string | undefined {
+  switch (driver) {
+    case 'memory':
+      return /^(unix:\/.+|tcp:[^:]+:\d+)$/.test(e) ? undefined : 'must be unix:/PATH or tcp:HOST:PORT (where df-api serves its memory DB)';
+    case 'etcd':
+      return /^https?:\/\/[^/]+(\/)?$/.test(e) || UNIX_RE.test(e) ? undefined : 'must be http(s)://HOST:PORT or unix:/PATH';
+    case 'redis':
+      return /^rediss?:\/\/[^/]+(\/\d+)?$/.test(e) || UNIX_RE.test(e) ? undefined : 'must be redis://HOST:PORT[/DB] or unix:/PATH';
+  }
+}
+
 const dbSection = z
   .object({
     driver: z.enum(['memory', 'etcd', 'redis']).default('memory'),
-    /** etcd: http(s)://host:port URLs; redis: redis://host:port URLs; memory: none. */
-    endpoints: z.array(z.string().url('must be a URL')).default([]),
+    /**
+     * memory: where df-api serves its DB (unix:/PATH or tcp:HOST:PORT; none = an
+     * embedded DB private to this process, for tests); etcd: http(s)://HOST:PORT or
+     * unix:/PATH URLs; redis: redis://HOST:PORT[/DB] or unix:/PATH.
+     */
+    endpoints: z.array(z.string().min(1, 'must not be empty')).default([]),
+    /** etcd/redis key prefix (the drivers' default when absent). */
+    prefix: z.string().min(1, 'must not be empty').optional(),
   })
   .strict()
   .superRefine((db, ctx) => {
     if (db.driver !== 'memory' && db.endpoints.length === 0) ctx.addIssue({ code: 'custom', path: ['endpoints'], message: `at least one endpoint is required for the ${db.driver} driver` });
-    if (db.driver === 'memory' && db.endpoints.length > 0) ctx.addIssue({ code: 'custom', path: ['endpoints'], message: 'the memory driver takes no endpoints' });
+    if (db.driver === 'memory' && db.endpoints.length > 1) ctx.addIssue({ code: 'custom', path: ['endpoints'], message: 'the memory driver takes one endpoint (where df-api serves it)' });
+    if (db.driver === 'memory' && db.prefix !== undefined) ctx.addIssue({ code: 'custom', path: ['prefix'], message: 'only applies to the etcd and redis drivers' });
+    db.endpoints.forEach((e, i) => {
+      const problem = dbEndpointProblem(db.driver, e);
+      if (problem) ctx.addIssue({ code: 'custom', path: ['endpoints', i], message: `'${e}' ${problem}` });
+    });
   });
+
+/** Where the health and metrics endpoints listen: tcp:HOST:PORT or unix:PATH. */
+const managementEndpoint = z.string().refine((s) => /^(tcp:[^:]+:\d+|tcp:\[[^\]]+\]:\d+|unix:.+)$/.test(s), 'must be tcp:HOST:PORT or unix:PATH');
 
 export const controllerConfigSchema = z
   .object({
@@ -75,13 +104,17 @@ export const controllerConfigSchema = z
           .default(() => hostname()),
         tunnelIp: ipText.optional(),
         tunnelTypes: z.array(z.enum(TUNNEL_TYPES)).default([]),
+        /** The chassis can act as a gateway (SNAT, external networks). */
+        gateway: z.boolean().default(false),
+        /** Liveness lease ttl: other chassis see this one gone this long after its controller stops. */
+        livenessTtlMs: z.number().int('must be an integer').min(1000, 'must be at least 1000 (etcd leases have a granularity of a second)').max(600_000, 'must be at most 600000').default(10_000),
       })
       .strict()
       .superRefine((c, ctx) => {
         if (c.tunnelTypes.length > 0 && !c.tunnelIp) ctx.addIssue({ code: 'custom', path: ['tunnelIp'], message: `is required when tunnelTypes is set (${c.tunnelTypes.join(', ')})` });
         if (new Set(c.tunnelTypes).size !== c.tunnelTypes.length) ctx.addIssue({ code: 'custom', path: ['tunnelTypes'], message: 'lists a tunnel type twice' });
       })
-      .default(() => ({ name: hostname(), tunnelTypes: [] })),
+      .default(() => ({ name: hostname(), tunnelTypes: [], gateway: false, livenessTtlMs: 10_000 })),
     db: dbSection.default(() => ({ driver: 'memory' as const, endpoints: [] })),
     ovsdb: z.object({ endpoint: endpoint.default('unix:/var/run/openvswitch/db.sock') }).strict().default({ endpoint: 'unix:/var/run/openvswitch/db.sock' }),
     openflow: z.object({ listen: endpoint.default('tcp:127.0.0.1:6653') }).strict().default({ listen: 'tcp:127.0.0.1:6653' }),
@@ -91,6 +124,12 @@ export const controllerConfigSchema = z
         datapathType: z.enum(['system', 'netdev']).default('system'),
         /** Provider network name → the OVS bridge of its physical interface. */
         mappings: z.record(z.string().min(1).max(64), bridgeName).default({}),
+        /**
+         * The controller target set on the integration bridge (default: derived from
+         * openflow.listen — unix:PATH for a unix socket, tcp:HOST:PORT for TCP, with
+         * 127.0.0.1 for a wildcard address).
+         */
+        controllerTarget: z.string().refine((s) => /^(tcp:[^:]+:\d+|tcp:\[[^\]]+\]:\d+|unix:.+)$/.test(s), 'must be tcp:HOST:PORT or unix:PATH').optional(),
       })
       .strict()
       .superRefine((b, ctx) => {
@@ -100,17 +139,24 @@ export const controllerConfigSchema = z
       })
       .default({ integration: 'br-int', datapathType: 'system', mappings: {} }),
     apps: z.array(appEntry).default([]),
+    /** Where app package names resolve from, relative to the config file (default: the config file's directory). */
+    appsFrom: z.string().min(1, 'must not be empty').optional(),
+    /** GET /healthz and GET /metrics (Prometheus); null turns them off. */
+    management: z
+      .object({ listen: managementEndpoint.nullable().default('tcp:127.0.0.1:9100') })
+      .strict()
+      .default({ listen: 'tcp:127.0.0.1:9100' }),
     logLevel: z.enum(LOG_LEVELS).default('info'),
-    metricsPort: port.nullable().default(9100),
   })
   .strict();
 
 export type ControllerConfig = z.output<typeof controllerConfigSchema>;
+export type DbConfig = ControllerConfig['db'];
 export type AppEntry = ControllerConfig['apps'][number];
 
 export interface LoadedControllerConfig {
   readonly file: string;
-  /** Where app package names resolve from: the config file's directory. */
+  /** Where app package names resolve from: `appsFrom`, else the config file's directory. */
   readonly baseDir: string;
   readonly config: ControllerConfig;
 }
@@ -152,5 +198,20 @@ export function loadControllerConfig(file: string): LoadedControllerConfig {
   } catch (cause) {
     throw new DfError('CONFIG_INVALID', `${file}: cannot read the config file (${(cause as NodeJS.ErrnoException).code ?? String(cause)})`, { cause, context: { file } });
   }
-  return { file: path, baseDir: dirname(path), config: parseControllerConfig(text, file) };
+  const config = parseControllerConfig(text, file);
+  return { file: path, baseDir: config.appsFrom !== undefined ? resolve(dirname(path), config.appsFrom) : dirname(path), config };
+}
+
+/**
+ * What running df-controller needs beyond a valid file (the pipeline tools read
+ * configs without these): a tunnel IP and at least one tunnel type, which the
+ * chassis record other chassis tunnel to is made of.
+ */
+export function checkRunnable(config: ControllerConfig, file: string): void {
+  if (!config.chassis.tunnelIp) {
+    throw new DfError('CONFIG_INVALID', `${file}: chassis.tunnelIp: is required to run df-controller (the underlay address other chassis tunnel to)`, { context: { file, key: 'chassis.tunnelIp' } });
+  }
+  if (config.chassis.tunnelTypes.length === 0) {
+    throw new DfError('CONFIG_INVALID', `${file}: chassis.tunnelTypes: df-controller needs at least one tunnel type (vxlan, geneve or gre)`, { context: { file, key: 'chassis.tunnelTypes' } });
+  }
 }

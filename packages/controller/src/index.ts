@@ -1,1 +1,11 @@
-export {};
+// Public surface of @dragonflow/controller. Everything not exported here is internal.
+export { checkRunnable, controllerConfigSchema, loadControllerConfig, parseControllerConfig, type AppEntry, type ControllerConfig, type DbConfig, type LoadedControllerConfig } from './config.js';
+export { Controller, type ControllerOptions, type HealthReport, type HealthStatus } from './daemon.js';
+export { PortBinder, type BinderReport, type BinderRuntime, type BindingState, type PortBinderOptions, type PortReport } from './binder.js';
+export { CacheTopology } from './cache-topology.js';
+export { describeDb, openNbDriver, unixPath } from './db.js';
+export { ManagementServer, parseManagementListen } from './management.js';
+export { ControllerMetrics } from './metrics.js';
+export { controllerLogger } from './logger.js';
+export { Backoff, StoppedError, retry, sleep } from './backoff.js';
+export { controllerTargetFor, ensureSwitch, infraPortsFrom, providerPatchName, tunnelPortName, type InfraPorts, type SwitchSetupReport, type SwitchSpec } from './switch-setup.js';

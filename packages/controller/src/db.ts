@@ -1,0 +1,47 @@
+import { isDfError } from '@dragonflow/base';
+import { EtcdDriver } from '@dragonflow/db-etcd';
+import { RedisDriver } from '@dragonflow/db-redis';
+import { MemoryClientDriver, MemoryDriver, NbErrorCode, type NbDriver } from '@dragonflow/nb';
+import type { DbConfig } from './config.js';
+
+/** `unix:/p`, `unix:///p` → `/p`; anything else → undefined. */
+export function unixPath(endpoint: string): string | undefined {
+  const m = /^unix:(?:\/\/)?(\/.+)$/.exec(endpoint);
+  return m ? m[1] : undefined;
+}
+
+/** Where the DB is, for messages: the driver and its endpoints. */
+export function describeDb(db: DbConfig): string {
+  if (db.driver === 'memory' && db.endpoints.length === 0) return 'an embedded memory DB (private to this process)';
+  return `${db.driver} at ${db.endpoints.join(', ')}`;
+}
+
+/**
+ * Opens the NB driver the config names and checks it answers (NB_UNAVAILABLE
+ * otherwise; the caller retries). Unix sockets work for every driver, which is
+ * how controllers inside network namespaces reach a DB server in another one.
+ */
+export async function openNbDriver(db: DbConfig): Promise<NbDriver> {
+  switch (db.driver) {
+    case 'memory':
+      return db.endpoints.length > 0 ? MemoryClientDriver.connect({ endpoint: db.endpoints[0]! }) : MemoryDriver.create();
+    case 'etcd': {
+      // grpc targets: unix:///abs/path for a socket; etcd3 strips the http:// the driver adds.
+      const endpoints = db.endpoints.map((e) => {
+        const path = unixPath(e);
+        return path ? `unix://${path}` : e;
+      });
+      return EtcdDriver.connect({ endpoints, ...(db.prefix ? { prefix: db.prefix } : {}) });
+    }
+    case 'redis': {
+      const first = db.endpoints[0]!;
+      const path = unixPath(first);
+      return RedisDriver.connect(path ? { url: 'redis://localhost', redis: { path }, ...(db.prefix ? { prefix: db.prefix } : {}) } : { url: first, ...(db.prefix ? { prefix: db.prefix } : {}) });
+    }
+  }
+}
+
+/** Errors that waiting will not fix. */
+export function isFatalDbError(err: unknown): boolean {
+  return isDfError(err, NbErrorCode.CONFIG) || isDfError(err, NbErrorCode.SCHEMA);
+}

@@ -1,0 +1,31 @@
+import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from 'prom-client';
+
+/** What the controller itself reports, beside the runtime's and reconciler's metrics (CoreMetrics). */
+export class ControllerMetrics {
+  readonly portUpSeconds: Histogram;
+  readonly localPorts: Gauge<'state'>;
+  readonly unknownIfaceIds: Gauge;
+  readonly nbWrites: Counter<'kind'>;
+  readonly nbWriteFailures: Counter;
+  readonly linkUp: Gauge<'link'>;
+  readonly alive: Gauge;
+
+  constructor(readonly registry: Registry, options: { processMetrics?: boolean } = {}) {
+    const r = [registry];
+    this.portUpSeconds = new Histogram({
+      name: 'df_controller_port_up_seconds',
+      help: 'From a VM port seen plugged on the integration bridge to its status ACTIVE (flows confirmed by a barrier)',
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: r,
+    });
+    this.localPorts = new Gauge({ name: 'df_controller_local_ports', help: 'Logical ports plugged on this chassis, by binding state', labelNames: ['state'], registers: r });
+    this.unknownIfaceIds = new Gauge({ name: 'df_controller_unknown_iface_ids', help: 'Interfaces whose external_ids:iface-id names no logical port (yet)', registers: r });
+    this.nbWrites = new Counter({ name: 'df_controller_nb_writes_total', help: 'Port binding writes to the NB DB', labelNames: ['kind'], registers: r });
+    this.nbWriteFailures = new Counter({ name: 'df_controller_nb_write_failures_total', help: 'Port binding writes that failed and will be retried', registers: r });
+    this.linkUp = new Gauge({ name: 'df_controller_link_up', help: '1 when the link to the NB DB, OVSDB or the switch (OpenFlow) is up', labelNames: ['link'], registers: r });
+    this.alive = new Gauge({ name: 'df_controller_chassis_alive', help: '1 while the chassis liveness lease is being renewed', registers: r });
+    for (const link of ['db', 'ovsdb', 'openflow']) this.linkUp.set({ link }, 0);
+    this.alive.set(0);
+    if (options.processMetrics) collectDefaultMetrics({ register: registry });
+  }
+}
