@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { registerDb } from './commands/db.js';
 import { registerDemo } from './commands/demo.js';
 import { registerPipeline } from './commands/pipeline.js';
+import { registerSandbox } from './commands/sandbox.js';
 import { registerVersion } from './commands/version.js';
 
 /** Builds the `df` command tree. Each command group lives in its own module. */
@@ -13,6 +14,7 @@ export function buildProgram(): Command {
   registerVersion(program);
   registerPipeline(program);
   registerDemo(program);
+  registerSandbox(program);
   registerDb(program);
   return program;
 }
