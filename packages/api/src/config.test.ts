@@ -10,14 +10,17 @@ describe('df-api config', () => {
     expect(c.listen).toEqual({ host: '127.0.0.1', port: 9696 });
     expect(c.db).toEqual({ driver: 'memory', file: null, serve: [], endpoints: [], prefix: null });
     expect(c.auth).toMatchObject({ mode: 'noauth', defaultProject: 'admin', adminByDefault: true });
-    expect(c.network).toMatchObject({ tenantNetworkType: 'vxlan', vxlanRanges: [{ min: 1, max: 65535 }], vlanRanges: [], physicalMtu: 1500, macPrefix: 'fa:16:3e' });
+    expect(c.network).toMatchObject({ tenantNetworkType: 'vxlan', vxlanRanges: [{ min: 1, max: 65535 }], vlanRanges: [{ physicalNetwork: '*', min: null, max: null }], physicalMtu: 1500, macPrefix: 'fa:16:3e' });
     expect(c.bodyLimit).toBe(1024 * 1024);
   });
 
   it('parses Neutron-style ranges and is idempotent', () => {
-    const c = parseApiConfig({ network: { vxlanRanges: ['10:20'], vlanRanges: ['physnet1:100:199'] } });
+    const c = parseApiConfig({ network: { vxlanRanges: ['10:20'], vlanRanges: ['physnet1:100:199', 'physnet2'] } });
     expect(c.network.vxlanRanges).toEqual([{ min: 10, max: 20 }]);
-    expect(c.network.vlanRanges).toEqual([{ physicalNetwork: 'physnet1', min: 100, max: 199 }]);
+    expect(c.network.vlanRanges).toEqual([
+      { physicalNetwork: 'physnet1', min: 100, max: 199 },
+      { physicalNetwork: 'physnet2', min: null, max: null },
+    ]);
     expect(parseApiConfig(c)).toEqual(c);
   });
 
@@ -29,9 +32,9 @@ describe('df-api config', () => {
       [{ db: { serve: ['udp:1'] } }, 'app.yaml: db.serve[0]: must be unix:/PATH or tcp:HOST:PORT'],
       [{ auth: { mode: 'token' } }, 'app.yaml: auth.tokens: at least one token is required in token mode'],
       [{ auth: { tokens: [{ token: 'short', project: 'p' }] } }, 'app.yaml: auth.tokens[0].token: must be at least 8 characters'],
-      [{ network: { vlanRanges: ['physnet1:100'] } }, "app.yaml: network.vlanRanges[0]: 'physnet1:100' is not PHYSNET:MIN:MAX with 1 <= MIN <= MAX <= 4094"],
+      [{ network: { vlanRanges: ['physnet1:100'] } }, "app.yaml: network.vlanRanges[0]: 'physnet1:100' is not PHYSNET:MIN:MAX with 1 <= MIN <= MAX <= 4094, PHYSNET or *"],
       [{ network: { macPrefix: 'fb:16' } }, 'app.yaml: network.macPrefix: must start with a unicast octet (lowest bit 0)'],
-      [{ network: { tenantNetworkType: 'vlan' } }, 'app.yaml: network.vlanRanges: is required when tenantNetworkType is vlan'],
+      [{ network: { tenantNetworkType: 'vlan' } }, 'app.yaml: network.vlanRanges: needs a PHYSNET:MIN:MAX range when tenantNetworkType is vlan'],
       [{ colour: 'red' }, "app.yaml: (top level): unknown key(s) 'colour'"],
     ];
     for (const [raw, message] of bad) expect(() => parseApiConfig(raw, 'app.yaml'), JSON.stringify(raw)).toThrow(message);

@@ -23,7 +23,7 @@ import { z } from 'zod';
  * network:
  *   tenantNetworkType: vxlan
  *   vxlanRanges: ['1:65535']
- *   vlanRanges: ['physnet1:100:199']
+ *   vlanRanges: ['physnet1:100:199']   # or PHYSNET (provider only) or * (any)
  *   flatNetworks: [physnet1]
  *   physicalMtu: 1500
  *   macPrefix: 'fa:16:3e'
@@ -53,25 +53,37 @@ const tunnelRangeText = z.string().transform((s, ctx) => {
   return { min: lo, max: hi };
 });
 
-function isRange(v: unknown): v is { min: number; max: number; physicalNetwork?: string } {
+function isRange(v: unknown): v is { min: number; max: number } {
   return typeof v === 'object' && v !== null && 'min' in v && 'max' in v;
 }
 
 /** Parsed ranges are turned back into text first, so a parsed config parses again to itself. */
 const tunnelRange = z.preprocess((v) => (isRange(v) ? `${v.min}:${v.max}` : v), tunnelRangeText);
 
-/** "PHYSNET:MIN:MAX", as Neutron's ML2 network_vlan_ranges (or an already parsed {physicalNetwork, min, max}). */
+/**
+ * A VLAN physical network, as Neutron's ML2 network_vlan_ranges: "PHYSNET:MIN:MAX"
+ * (provider networks on PHYSNET, tenant networks allocated from MIN..MAX), "PHYSNET"
+ * (provider networks only) or "*" (provider networks on any physical network).
+ */
 const vlanRangeText = z.string().transform((s, ctx) => {
-  const m = /^([A-Za-z0-9_.-]{1,64}):(\d+):(\d+)$/.exec(s.trim());
+  const t = s.trim();
+  if (/^(\*|[A-Za-z0-9_.-]{1,64})$/.test(t)) return { physicalNetwork: t, min: null, max: null };
+  const m = /^([A-Za-z0-9_.-]{1,64}):(\d+):(\d+)$/.exec(t);
   const lo = m ? Number(m[2]) : NaN;
   const hi = m ? Number(m[3]) : NaN;
   if (!m || lo < 1 || hi > 4094 || hi < lo) {
-    ctx.addIssue({ code: 'custom', message: `'${s}' is not PHYSNET:MIN:MAX with 1 <= MIN <= MAX <= 4094` });
+    ctx.addIssue({ code: 'custom', message: `'${s}' is not PHYSNET:MIN:MAX with 1 <= MIN <= MAX <= 4094, PHYSNET or *` });
     return z.NEVER;
   }
-  return { physicalNetwork: m[1]!, min: lo, max: hi };
+  return { physicalNetwork: m[1]!, min: lo as number | null, max: hi as number | null };
 });
-const vlanRange = z.preprocess((v) => (isRange(v) ? `${v.physicalNetwork ?? ''}:${v.min}:${v.max}` : v), vlanRangeText);
+/** A parsed VLAN entry back as text, so a parsed config parses again to itself. */
+function vlanText(v: unknown): unknown {
+  if (typeof v !== 'object' || v === null || !('physicalNetwork' in v)) return v;
+  const e = v as { physicalNetwork: string; min: number | null; max: number | null };
+  return e.min === null ? e.physicalNetwork : `${e.physicalNetwork}:${e.min}:${e.max}`;
+}
+const vlanRange = z.preprocess(vlanText, vlanRangeText);
 
 const physnetName = z.string().regex(/^(\*|[A-Za-z0-9_.-]{1,64})$/, "must be a physical network name (letters, digits, _ . -) or '*'");
 
@@ -146,7 +158,7 @@ export const apiConfigSchema = z
         vxlanRanges: z.array(tunnelRange).prefault(TUNNEL_DEFAULT),
         geneveRanges: z.array(tunnelRange).prefault(TUNNEL_DEFAULT),
         greRanges: z.array(tunnelRange).prefault(TUNNEL_DEFAULT),
-        vlanRanges: z.array(vlanRange).default([]),
+        vlanRanges: z.array(vlanRange).prefault(['*']),
         /** Physical networks flat networks may use ('*': any). */
         flatNetworks: z.array(physnetName).default(['*']),
         /** MTU of the physical network; a network's default MTU is this minus its encapsulation overhead. */
@@ -163,7 +175,9 @@ export const apiConfigSchema = z
       })
       .strict()
       .superRefine((n, ctx) => {
-        if (n.tenantNetworkType === 'vlan' && n.vlanRanges.length === 0) ctx.addIssue({ code: 'custom', path: ['vlanRanges'], message: 'is required when tenantNetworkType is vlan' });
+        if (n.tenantNetworkType === 'vlan' && !n.vlanRanges.some((r) => r.min !== null)) {
+          ctx.addIssue({ code: 'custom', path: ['vlanRanges'], message: 'needs a PHYSNET:MIN:MAX range when tenantNetworkType is vlan' });
+        }
       })
       .prefault({}),
     /** Largest request body in bytes (413 above). */

@@ -72,6 +72,27 @@ describe('networks', () => {
     expect(neutronError(badType).message).toContain("network_type value 'local' not supported");
   });
 
+  it('accepts provider VLANs on physical networks listed without a range, or on any with *', async () => {
+    const listed = await Harness.start({ network: { vlanRanges: ['physnet1:10:11', 'physnet3'] } });
+    try {
+      const ok = await listed.network({ 'provider:network_type': 'vlan', 'provider:physical_network': 'physnet3', 'provider:segmentation_id': 300 });
+      expect(ok).toMatchObject({ 'provider:physical_network': 'physnet3', 'provider:segmentation_id': 300 });
+      const noRange = await listed.post('/v2.0/networks', { network: { 'provider:network_type': 'vlan', 'provider:physical_network': 'physnet3' } });
+      expect(neutronError(noRange).type).toBe('NoNetworkAvailable');
+      const unknown = await listed.post('/v2.0/networks', { network: { 'provider:network_type': 'vlan', 'provider:physical_network': 'physnet9', 'provider:segmentation_id': 5 } });
+      expect(unknown.status).toBe(400);
+    } finally {
+      await listed.close();
+    }
+    const any = await Harness.start();
+    try {
+      const ok = await any.network({ 'provider:network_type': 'vlan', 'provider:physical_network': 'anything', 'provider:segmentation_id': 42 });
+      expect(ok).toMatchObject({ 'provider:physical_network': 'anything', 'provider:segmentation_id': 42, mtu: 1500 });
+    } finally {
+      await any.close();
+    }
+  });
+
   it('refuses provider, shared and router:external from non-admins (403) and hides provider attributes from them', async () => {
     for (const attr of [{ 'provider:network_type': 'vxlan' }, { shared: true }, { 'router:external': true }]) {
       const r = await h.post('/v2.0/networks', { network: attr }, member);

@@ -31,8 +31,6 @@ function rangesOf(config: ApiConfig, type: NetworkType): Range[] {
       return config.network.geneveRanges;
     case 'gre':
       return config.network.greRanges;
-    case 'vlan':
-      return config.network.vlanRanges;
     default:
       return [];
   }
@@ -91,8 +89,9 @@ export async function chooseSegment(tx: NbTransaction, config: ApiConfig, req: S
   }
 
   if (type === 'vlan') {
-    const ranges = config.network.vlanRanges;
-    if (physnet !== null && !ranges.some((r) => r.physicalNetwork === physnet)) {
+    const entries = config.network.vlanRanges;
+    const ranges: Range[] = entries.flatMap((e) => (e.min !== null && e.max !== null ? [{ physicalNetwork: e.physicalNetwork, min: e.min, max: e.max }] : []));
+    if (physnet !== null && !entries.some((e) => e.physicalNetwork === '*' || e.physicalNetwork === physnet)) {
       throw invalidInput(`physical_network '${physnet}' unknown for VLAN provider network.`, 'provider:physical_network');
     }
     if (seg !== null) {
