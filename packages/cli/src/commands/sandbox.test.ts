@@ -1,0 +1,47 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
+import { buildProgram, main } from '../main.js';
+
+async function run(args: string[]): Promise<{ code: number; err: string; out: string }> {
+  let err = '';
+  let out = '';
+  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((err += String(s)), true));
+  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((out += String(s)), true));
+  try {
+    return { code: await main(args), err, out };
+  } finally {
+    e.mockRestore();
+    o.mockRestore();
+  }
+}
+
+describe('df sandbox (argument handling; the real thing is in tests/src/sandbox-cli)', () => {
+  it('lists its subcommands', () => {
+    const sandbox = buildProgram().commands.find((c) => c.name() === 'sandbox')!;
+    expect(sandbox.commands.map((c) => c.name()).sort()).toEqual(['controller', 'down', 'exec', 'status', 'up', 'vm']);
+    expect(sandbox.commands.find((c) => c.name() === 'vm')!.commands.map((c) => c.name()).sort()).toEqual(['create', 'delete', 'list']);
+    const up = sandbox.commands.find((c) => c.name() === 'up')!.helpInformation();
+    for (const o of ['--chassis', '--db', '--apps', '--tunnel', '--dir', '--api-port']) expect(up).toContain(o);
+  });
+
+  it('refuses bad option values before touching anything', async () => {
+    const r1 = await run(['sandbox', 'up', '--chassis', '0']);
+    expect(r1.code).not.toBe(0);
+    expect(r1.err).toMatch(/--chassis must be an integer 1\.\.20/);
+    const r2 = await run(['sandbox', 'up', '--db', 'mysql']);
+    expect(r2.err).toMatch(/--db must be one of memory, etcd, redis/);
+    const r3 = await run(['sandbox', 'up', '--tunnel', 'ipip']);
+    expect(r3.err).toMatch(/--tunnel must be one of vxlan, geneve, gre/);
+    const r4 = await run(['sandbox', 'vm', 'create', 'vm1']);
+    expect(r4.err).toMatch(/required option '--network <network>'/);
+  });
+
+  it('says clearly when the directory holds no sandbox', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'df-nosandbox-'));
+    const r = await run(['sandbox', 'status', '--dir', dir]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(new RegExp(`no df sandbox in ${dir} .*start one with pnpm df sandbox up`));
+  });
+});

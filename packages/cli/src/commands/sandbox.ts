@@ -1,0 +1,149 @@
+import { spawnSync } from 'node:child_process';
+import { DfError, describeError } from '@dragonflow/base';
+import { Sandbox } from '@dragonflow/sandbox';
+import { CommanderError, InvalidArgumentError, type Command } from 'commander';
+import { controllerAction, describeAccess, formatStatus, requireRoot, resolveSandboxDir, sandboxDown, sandboxStatus, sandboxUp, vmCreate, vmDelete } from '../sandbox/lifecycle.js';
+import { DEFAULT_SANDBOX_APPS, type DbKind, type TunnelKind } from '../sandbox/services.js';
+
+function intOption(name: string, min: number, max: number) {
+  return (v: string): number => {
+    if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new InvalidArgumentError(`${name} must be an integer ${min}..${max}`);
+    return Number(v);
+  };
+}
+
+function choice<T extends string>(name: string, values: readonly T[]) {
+  return (v: string): T => {
+    if (!(values as readonly string[]).includes(v)) throw new InvalidArgumentError(`${name} must be one of ${values.join(', ')}`);
+    return v as T;
+  };
+}
+
+const DIR_HELP = 'the sandbox directory (default: $DF_SANDBOX_DIR, else the one sandbox that is up)';
+
+export function registerSandbox(program: Command): void {
+  const sandbox = program
+    .command('sandbox')
+    .description('a self-contained multi-chassis Dragonflow on this machine: OVS (userspace) per chassis in network namespaces, df-controllers, the NB DB, df-api for the openstack CLI, VMs as namespaces')
+    .addHelpText(
+      'after',
+      `
+Example:
+  pnpm df sandbox up                      # 2 chassis, memory DB, VXLAN, df-api on http://127.0.0.1:9696
+  openstack --os-auth-type none --os-endpoint http://127.0.0.1:9696 network create net1
+  openstack --os-auth-type none --os-endpoint http://127.0.0.1:9696 subnet create --network net1 --subnet-range 10.0.0.0/24 subnet1
+  pnpm df sandbox vm create vm1 --network net1 --chassis 1
+  pnpm df sandbox vm create vm2 --network net1 --chassis 2
+  pnpm df sandbox exec vm1 -- ping -c 3 10.0.0.x
+  pnpm df sandbox status
+  pnpm df sandbox down
+Layout and how to reach each part: docs/sandbox.md.`,
+    );
+
+  sandbox
+    .command('up')
+    .description('start the DB, df-api and N chassis, each with ovsdb-server, ovs-vswitchd and df-controller in its own network namespace')
+    .option('--chassis <n>', 'number of chassis', intOption('--chassis', 1, 20), 2)
+    .option('--db <kind>', 'NB DB: memory (served by df-api), etcd or redis (a real server)', choice<DbKind>('--db', ['memory', 'etcd', 'redis']), 'memory')
+    .option('--apps <list>', `comma-separated app packages (default: the installed first-party apps: ${DEFAULT_SANDBOX_APPS.join(', ')})`, (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .option('--tunnel <type>', 'tunnel type between chassis', choice<TunnelKind>('--tunnel', ['vxlan', 'geneve', 'gre']), 'vxlan')
+    .option('--dir <dir>', 'put everything in this directory (default: a new temporary directory)')
+    .option('--api-port <port>', 'df-api port on 127.0.0.1', intOption('--api-port', 1, 65535), 9696)
+    .option('--log-level <level>', 'df-api and df-controller log level', choice('--log-level', ['fatal', 'error', 'warn', 'info', 'debug', 'trace']), 'info')
+    .action(async (o: { chassis: number; db: DbKind; apps?: string[]; tunnel: TunnelKind; dir?: string; apiPort: number; logLevel: string }) => {
+      const r = await sandboxUp({ chassis: o.chassis, db: o.db, ...(o.apps ? { apps: o.apps } : {}), tunnel: o.tunnel, ...(o.dir ? { dir: o.dir } : {}), apiPort: o.apiPort, logLevel: o.logLevel });
+      console.log('');
+      for (const l of describeAccess(r.services, r.tag)) console.log(l);
+    });
+
+  sandbox
+    .command('down')
+    .description('stop every process the sandbox started (by pid) and remove its namespaces, veths and files')
+    .option('--dir <dir>', DIR_HELP)
+    .action(async (o: { dir?: string }) => {
+      requireRoot('df sandbox down');
+      const dir = resolveSandboxDir(o.dir);
+      await sandboxDown(dir);
+      console.log(`sandbox in ${dir} is down`);
+    });
+
+  sandbox
+    .command('status')
+    .description('chassis, controllers (alive, connected, registered), VMs and their port status')
+    .option('--dir <dir>', DIR_HELP)
+    .option('--json', 'print as JSON')
+    .option('--access', 'also print how to reach each part')
+    .action(async (o: { dir?: string; json?: boolean; access?: boolean }) => {
+      const dir = resolveSandboxDir(o.dir);
+      const r = await sandboxStatus(dir);
+      if (o.json) {
+        console.log(JSON.stringify(r, null, 2));
+        return;
+      }
+      for (const l of formatStatus(r)) console.log(l);
+      if (o.access) {
+        const { readServices } = await import('../sandbox/services.js');
+        console.log('');
+        for (const l of describeAccess(readServices(dir), r.tag)) console.log(l);
+      }
+    });
+
+  const vm = sandbox.command('vm').description('VMs: network namespaces plugged into a chassis br-int, with a port made through df-api');
+  vm.command('create <name>')
+    .description('create a port on NETWORK through df-api and a VM (namespace + veth on br-int with the iface-id, MAC, IP, default route via the gateway); waits for the port to become ACTIVE')
+    .requiredOption('--network <network>', 'network name or id')
+    .option('--subnet <subnet>', 'subnet name or id (default: the network\'s first IPv4 subnet)')
+    .option('--chassis <n>', 'chassis to run on (default: the one with fewest VMs)', intOption('--chassis', 1, 200))
+    .option('--ip <ip>', 'fixed IP (default: allocated by df-api)')
+    .option('--no-wait', 'do not wait for the port to become ACTIVE')
+    .option('--dir <dir>', DIR_HELP)
+    .action(async (name: string, o: { network: string; subnet?: string; chassis?: number; ip?: string; wait: boolean; dir?: string }) => {
+      const dir = resolveSandboxDir(o.dir);
+      const r = await vmCreate(dir, { name, network: o.network, ...(o.subnet ? { subnet: o.subnet } : {}), ...(o.chassis ? { chassis: o.chassis } : {}), ...(o.ip ? { ip: o.ip } : {}), wait: o.wait });
+      console.log(`VM ${r.name} on chassis-${r.chassis}: MAC ${r.mac}, IP ${r.ip} (${r.cidr}${r.gateway ? `, gateway ${r.gateway}` : ''}), port ${r.portId} ${r.status}${r.activeAfterMs !== undefined ? ` (${r.activeAfterMs} ms after plug)` : ''}`);
+    });
+  vm.command('delete <name>')
+    .description('unplug and remove the VM, and delete its port through df-api')
+    .option('--dir <dir>', DIR_HELP)
+    .action(async (name: string, o: { dir?: string }) => {
+      const dir = resolveSandboxDir(o.dir);
+      const r = await vmDelete(dir, name);
+      console.log(`VM ${name} removed; port ${r.portId} ${r.portDeleted ? 'deleted' : `NOT deleted: ${r.problem}`}`);
+    });
+  vm.command('list')
+    .description('the VMs and their ports')
+    .option('--dir <dir>', DIR_HELP)
+    .action((o: { dir?: string }) => {
+      const sb = Sandbox.load(resolveSandboxDir(o.dir));
+      for (const v of sb.state.vms) console.log(`${v.name}\tchassis-${v.chassis}\t${v.ip}\t${v.mac}\t${v.portId}`);
+    });
+
+  sandbox
+    .command('exec <name> [command...]')
+    .description('run a command inside a VM (its network namespace): df sandbox exec vm1 -- ping -c 3 10.0.0.5')
+    .option('--dir <dir>', DIR_HELP)
+    .action((name: string, command: string[], o: { dir?: string }) => {
+      requireRoot('df sandbox exec');
+      if (command.length === 0) throw new DfError('BAD_OPTION', 'give the command after --, e.g. df sandbox exec vm1 -- ip addr');
+      const sb = Sandbox.load(resolveSandboxDir(o.dir));
+      const vmState = sb.vm(name).state;
+      const r = spawnSync('ip', ['netns', 'exec', vmState.netns, ...command], { stdio: 'inherit' });
+      if (r.error) throw new DfError('EXEC_FAILED', `cannot run ${command[0]} in ${name}: ${describeError(r.error)}`);
+      const code = r.status ?? 1;
+      if (code !== 0) throw new CommanderError(code, 'df.sandbox.exec', '');
+    });
+
+  const ctl = sandbox.command('controller').description("stop, start or restart a chassis' df-controller (flows stay in place while it is down)");
+  for (const action of ['stop', 'start', 'restart'] as const) {
+    ctl
+      .command(`${action} <chassis>`)
+      .description(`${action} the df-controller of chassis N`)
+      .option('--kill', 'stop it with SIGKILL instead of SIGTERM (a crash)')
+      .option('--dir <dir>', DIR_HELP)
+      .action(async (chassis: string, o: { kill?: boolean; dir?: string }) => {
+        const n = intOption('<chassis>', 1, 200)(chassis);
+        const c = await controllerAction(resolveSandboxDir(o.dir), n, action, { signal: o.kill ? 'SIGKILL' : 'SIGTERM' });
+        console.log(action === 'stop' ? `df-controller of chassis-${n} stopped` : `df-controller of chassis-${n} running (pid ${c.pid}), connected and in sync`);
+      });
+  }
+}

@@ -1,0 +1,619 @@
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createConnection, createServer } from 'node:net';
+import { join } from 'node:path';
+import { DfError, describeError } from '@dragonflow/base';
+import type { HealthReport } from '@dragonflow/controller';
+import { Sandbox, freePort, isAlive, listSandboxes, requireBinary, spawnDaemon, stopPid, waitFor, type Chassis } from '@dragonflow/sandbox';
+import { stringify } from 'yaml';
+import { NeutronClient, type NeutronSubnet } from './neutron.js';
+import {
+  DEFAULT_SANDBOX_APPS,
+  SERVICES_VERSION,
+  binaryOf,
+  cliPackageDir,
+  controllerHealth,
+  installedApps,
+  isCliSandbox,
+  readServices,
+  servicesPath,
+  writeServices,
+  type ControllerEntry,
+  type DbKind,
+  type ServicesState,
+  type TunnelKind,
+} from './services.js';
+
+export type Out = (line: string) => void;
+
+export interface UpOptions {
+  readonly chassis?: number;
+  readonly db?: DbKind;
+  /** App packages; default: the installed first-party apps (DEFAULT_SANDBOX_APPS). */
+  readonly apps?: readonly string[];
+  readonly tunnel?: TunnelKind;
+  readonly dir?: string;
+  /** df-api's port on 127.0.0.1 (default 9696). */
+  readonly apiPort?: number;
+  readonly logLevel?: string;
+  readonly out?: Out;
+}
+
+export interface UpResult {
+  readonly dir: string;
+  readonly tag: string;
+  readonly services: ServicesState;
+  /** Seconds from start until every controller reported healthy. */
+  readonly seconds: number;
+}
+
+const PHYSNET = 'physnet1';
+
+export function requireRoot(what: string): void {
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) {
+    throw new DfError('NEEDS_ROOT', `${what} creates network namespaces and starts Open vSwitch: run it as root (or with sudo)`);
+  }
+}
+
+/** The CLI sandboxes registered on this machine (sandboxes made by tests without the CLI are not listed). */
+export function cliSandboxes(): { tag: string; dir: string }[] {
+  return listSandboxes()
+    .filter((s) => isCliSandbox(s.dir))
+    .map((s) => ({ tag: s.tag, dir: s.dir }));
+}
+
+/** The sandbox a command works on: --dir, else $DF_SANDBOX_DIR, else the only one that is up. */
+export function resolveSandboxDir(dir?: string): string {
+  const given = dir ?? process.env['DF_SANDBOX_DIR'];
+  if (given) {
+    if (!isCliSandbox(given)) throw new DfError('SANDBOX_NOT_FOUND', `no df sandbox in ${given} (no ${servicesPath(given)}): start one with pnpm df sandbox up`, { context: { dir: given } });
+    return given;
+  }
+  const all = cliSandboxes();
+  if (all.length === 0) throw new DfError('SANDBOX_NOT_FOUND', 'no sandbox is up: start one with pnpm df sandbox up');
+  if (all.length > 1) throw new DfError('SANDBOX_AMBIGUOUS', `${all.length} sandboxes are up (${all.map((s) => s.dir).join(', ')}): choose one with --dir`);
+  return all[0]!.dir;
+}
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+function redisAnswers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection(path);
+    socket.setTimeout(500);
+    socket.once('connect', () => socket.write('PING\r\n'));
+    socket.once('data', (d) => {
+      socket.destroy();
+      resolve(d.toString().startsWith('+PONG'));
+    });
+    socket.once('error', () => resolve(false));
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
+  });
+}
+
+/** Only stop a recorded pid while it is still the process we started (pids get reused). */
+function ours(pid: number | undefined, needle: string): pid is number {
+  if (pid === undefined || !isAlive(pid)) return false;
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(needle);
+  } catch {
+    return false;
+  }
+}
+
+async function startDbServer(s: ServicesState, out: Out): Promise<void> {
+  const db = s.db;
+  if (db.kind === 'memory') return;
+  const dataDir = db.dataDir!;
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  if (db.kind === 'etcd') {
+    const client = db.apiEndpoints[0]!;
+    const peerPort = await freePort();
+    const peer = `http://127.0.0.1:${peerPort}`;
+    // The unix listener's name must look like host:port to etcd; it is created in the cwd.
+    db.pid = spawnDaemon(
+      requireBinary('etcd'),
+      [
+        '--name=sandbox',
+        `--data-dir=${join(dataDir, 'data')}`,
+        `--listen-client-urls=${client},unix://etcd.sock:0`,
+        `--advertise-client-urls=${client}`,
+        `--listen-peer-urls=${peer}`,
+        `--initial-advertise-peer-urls=${peer}`,
+        `--initial-cluster=sandbox=${peer}`,
+        '--initial-cluster-state=new',
+        '--log-level=warn',
+        '--logger=zap',
+      ],
+      { logFile: db.log, cwd: dataDir },
+    );
+    writeServices(s);
+    await waitFor(
+      async () => {
+        if (!isAlive(db.pid!)) throw new DfError('DB_START', `etcd exited during start-up; see ${db.log}`);
+        const res = await fetch(`${client}/health`).catch(() => undefined);
+        return res?.ok && existsSync(join(dataDir, 'etcd.sock:0'));
+      },
+      { what: `etcd on ${client}`, timeoutMs: 20_000, logFile: db.log },
+    );
+    out(`• etcd ${client} + ${db.controllerEndpoint} (pid ${db.pid})`);
+  } else {
+    const port = Number(new URL(db.apiEndpoints[0]!).port);
+    const sock = db.controllerEndpoint.replace(/^unix:/, '');
+    db.pid = spawnDaemon(
+      requireBinary('redis-server'),
+      ['--port', String(port), '--bind', '127.0.0.1', '--unixsocket', sock, '--unixsocketperm', '700', '--dir', dataDir, '--save', '', '--appendonly', 'no', '--logfile', db.log, '--daemonize', 'no'],
+      { logFile: `${db.log}.out` },
+    );
+    writeServices(s);
+    await waitFor(
+      async () => {
+        if (!isAlive(db.pid!)) throw new DfError('DB_START', `redis-server exited during start-up; see ${db.log}`);
+        return redisAnswers(sock);
+      },
+      { what: `redis on ${sock}`, timeoutMs: 10_000, logFile: db.log },
+    );
+    out(`• redis ${db.apiEndpoints[0]} + ${db.controllerEndpoint} (pid ${db.pid})`);
+  }
+}
+
+async function startApi(s: ServicesState, logLevel: string, out: Out): Promise<void> {
+  const db =
+    s.db.kind === 'memory'
+      ? { driver: 'memory', file: join(s.dir, 'nb.journal'), serve: [s.db.controllerEndpoint] }
+      : { driver: s.db.kind, endpoints: [...s.db.apiEndpoints] };
+  writeFileSync(s.api.config, stringify({ listen: { host: '127.0.0.1', port: s.api.port }, db, logLevel }));
+  s.api.pid = spawnDaemon(process.execPath, [binaryOf('@dragonflow/api'), '--config', s.api.config], { logFile: s.api.log });
+  writeServices(s);
+  const api = new NeutronClient(s.api.url);
+  await waitFor(
+    async () => {
+      if (!isAlive(s.api.pid!)) throw new DfError('API_START', `df-api exited during start-up; see ${s.api.log}`);
+      return (await api.alive()) && (s.db.kind !== 'memory' || existsSync(s.db.controllerEndpoint.replace(/^unix:/, '')));
+    },
+    { what: `df-api on ${s.api.url}`, timeoutMs: 30_000, logFile: s.api.log },
+  );
+  out(`• df-api ${s.api.url} (pid ${s.api.pid})`);
+}
+
+function controllerConfig(s: ServicesState, chassis: Chassis, logLevel: string): { file: string; management: string; text: string } {
+  const st = chassis.state;
+  const management = `unix:${join(st.dir, 'df-controller.sock')}`;
+  const config = {
+    chassis: { name: st.name, tunnelIp: st.tunnelIp, tunnelTypes: [s.tunnel] },
+    db: { driver: s.db.kind, endpoints: [s.db.controllerEndpoint] },
+    ovsdb: { endpoint: st.ovsdbRemote },
+    openflow: { listen: st.controllerTarget },
+    bridge: { integration: st.integrationBridge, datapathType: 'netdev', mappings: st.provider ? { [st.provider.physnet]: st.provider.bridge } : {} },
+    apps: [...s.apps],
+    appsFrom: cliPackageDir(),
+    management: { listen: management },
+    logLevel,
+  };
+  return { file: join(st.dir, 'df-controller.yaml'), management, text: `# df-controller of ${st.name} (written by df sandbox up)\n${stringify(config)}` };
+}
+
+function spawnController(s: ServicesState, c: ControllerEntry): void {
+  c.pid = spawnDaemon(process.execPath, [binaryOf('@dragonflow/controller'), '--config', c.config], { netns: c.netns, logFile: c.log });
+  writeServices(s);
+}
+
+/** Waits until a controller says it is fully up: OpenFlow connected, in sync, registered alive. */
+async function waitHealthy(c: ControllerEntry, timeoutMs = 60_000): Promise<HealthReport> {
+  let last: HealthReport | undefined;
+  try {
+    return await waitFor(
+      async () => {
+        if (c.pid === undefined || !isAlive(c.pid)) throw new DfError('CONTROLLER_EXITED', `df-controller of chassis-${c.chassis} exited; see ${c.log}`);
+        last = await controllerHealth(c);
+        return last?.status === 'ok' && last.liveness.alive ? last : undefined;
+      },
+      { what: `df-controller of chassis-${c.chassis} to be healthy`, timeoutMs, intervalMs: 50, logFile: c.log },
+    );
+  } catch (err) {
+    const problems = last?.problems.length ? ` (it reports: ${last.problems.join('; ')})` : '';
+    throw new DfError('CONTROLLER_UNHEALTHY', `${describeError(err).split('; last log lines')[0]}${problems}; see ${c.log}`, { cause: err, context: { chassis: c.chassis } });
+  }
+}
+
+/**
+ * `df sandbox up`: the DB, df-api on 127.0.0.1, and N chassis (namespace, OVS,
+ * df-controller) on one underlay; returns once every controller is connected to
+ * its switch, in sync and registered alive. Anything that fails tears down what
+ * was started.
+ */
+export async function sandboxUp(options: UpOptions = {}): Promise<UpResult> {
+  requireRoot('df sandbox up');
+  const out = options.out ?? ((l: string) => console.log(l));
+  const started = Date.now();
+  const n = options.chassis ?? 2;
+  if (!Number.isInteger(n) || n < 1 || n > 20) throw new DfError('BAD_OPTION', `--chassis ${n}: must be 1..20`, { context: { option: 'chassis' } });
+  const dbKind = options.db ?? 'memory';
+  const tunnel = options.tunnel ?? 'vxlan';
+  const apiPort = options.apiPort ?? 9696;
+  const logLevel = options.logLevel ?? 'info';
+
+  if (options.dir && isCliSandbox(options.dir)) {
+    throw new DfError('SANDBOX_EXISTS', `a sandbox is already up in ${options.dir}: see it with pnpm df sandbox status --dir ${options.dir}, remove it with pnpm df sandbox down --dir ${options.dir}`, { context: { dir: options.dir } });
+  }
+  if (!options.dir) {
+    const existing = cliSandboxes();
+    if (existing.length > 0) {
+      throw new DfError('SANDBOX_EXISTS', `a sandbox is already up in ${existing.map((e) => e.dir).join(', ')}: see it with pnpm df sandbox status, remove it with pnpm df sandbox down (or start another with --dir DIR --api-port PORT)`, {
+        context: { dirs: existing.map((e) => e.dir) },
+      });
+    }
+  }
+  if (!(await portFree(apiPort))) {
+    throw new DfError('PORT_IN_USE', `127.0.0.1:${apiPort} is in use (another df-api or sandbox?): stop it, or choose another port with --api-port`, { context: { port: apiPort } });
+  }
+  let apps: string[];
+  if (options.apps) {
+    const installed = installedApps(options.apps);
+    const missing = options.apps.filter((a) => !installed.includes(a));
+    if (missing.length > 0) throw new DfError('APP_NOT_FOUND', `--apps: ${missing.join(', ')} not installed where the sandbox resolves apps (${cliPackageDir()}); add it as a dependency of @dragonflow/cli`, { context: { apps: missing } });
+    apps = [...options.apps];
+  } else {
+    apps = installedApps(DEFAULT_SANDBOX_APPS);
+  }
+  binaryOf('@dragonflow/api');
+  binaryOf('@dragonflow/controller');
+
+  const sb = await Sandbox.create(options.dir ? { dir: options.dir } : {});
+  const dir = sb.dir;
+  const dbDir = join(dir, dbKind);
+  const apiHostPort = dbKind === 'memory' ? 0 : await freePort();
+  const services: ServicesState = {
+    version: SERVICES_VERSION,
+    dir,
+    createdAt: new Date().toISOString(),
+    tunnel,
+    apps,
+    db: {
+      kind: dbKind,
+      pid: undefined,
+      log: join(dir, `${dbKind}.log`),
+      apiEndpoints: dbKind === 'etcd' ? [`http://127.0.0.1:${apiHostPort}`] : dbKind === 'redis' ? [`redis://127.0.0.1:${apiHostPort}`] : [],
+      controllerEndpoint: dbKind === 'etcd' ? `unix:${join(dbDir, 'etcd.sock:0')}` : dbKind === 'redis' ? `unix:${join(dbDir, 'redis.sock')}` : `unix:${join(dir, 'nb.sock')}`,
+      ...(dbKind === 'memory' ? {} : { dataDir: dbDir }),
+    },
+    api: { pid: undefined, log: join(dir, 'df-api.log'), url: `http://127.0.0.1:${apiPort}`, port: apiPort, config: join(dir, 'df-api.yaml') },
+    controllers: [],
+  };
+  writeServices(services);
+  out(`Starting sandbox ${sb.tag} in ${dir}: ${n} chassis, ${dbKind} DB, ${tunnel} tunnels, apps: ${apps.length ? apps.join(', ') : '(none: core pipeline only)'}`);
+  try {
+    await startDbServer(services, out);
+    await startApi(services, logLevel, out);
+    for (let i = 1; i <= n; i++) {
+      const chassis = await sb.createChassis(i, { tunnelTypes: [tunnel], physnet: PHYSNET });
+      const cfg = controllerConfig(services, chassis, logLevel);
+      writeFileSync(cfg.file, cfg.text);
+      const entry: ControllerEntry = { chassis: i, netns: chassis.netns, config: cfg.file, management: cfg.management, log: join(chassis.state.dir, 'df-controller.log'), pid: undefined };
+      services.controllers.push(entry);
+      spawnController(services, entry);
+      out(`• ${chassis.name}: netns ${chassis.netns}, tunnel IP ${chassis.tunnelIp}, ovsdb-server + ovs-vswitchd (userspace), df-controller pid ${entry.pid}`);
+    }
+    for (const c of services.controllers) await waitHealthy(c);
+  } catch (err) {
+    out(`• start-up failed: ${describeError(err)}`);
+    out('• tearing down what was started');
+    await sandboxDown(dir, { out: () => undefined }).catch((e: unknown) => out(`  teardown problem: ${describeError(e)}`));
+    throw err;
+  }
+  const seconds = (Date.now() - started) / 1000;
+  out(`• all ${n} controllers connected to their switches, in sync and registered alive (${seconds.toFixed(1)} s)`);
+  return { dir, tag: sb.tag, services, seconds };
+}
+
+/** How to reach every part of a sandbox (printed by `up` and `status`). */
+export function describeAccess(s: ServicesState, tag: string): string[] {
+  const lines = [
+    `Sandbox ${tag} — ${s.dir}`,
+    '',
+    `  df-api (Neutron v2.0)  ${s.api.url}   log ${s.api.log}`,
+    `    openstack --os-auth-type none --os-endpoint ${s.api.url} network list`,
+    `  NB DB                  ${s.db.kind === 'memory' ? `memory, served by df-api at ${s.db.controllerEndpoint}` : `${s.db.kind} ${s.db.apiEndpoints.join(', ')} (controllers use ${s.db.controllerEndpoint})`}`,
+  ];
+  for (const c of s.controllers) {
+    const dir = c.config.slice(0, c.config.lastIndexOf('/'));
+    lines.push(
+      `  chassis-${c.chassis}              netns ${c.netns}`,
+      `    health  curl -s --unix-socket ${c.management.replace(/^unix:/, '')} http://localhost/healthz`,
+      `    flows   ovs-ofctl -O OpenFlow13 dump-flows unix:${join(dir, 'br-int.mgmt')}`,
+      `    ovs     ip netns exec ${c.netns} env OVS_RUNDIR=${dir} ovs-vsctl --db=unix:${join(dir, 'db.sock')} show`,
+      `    log     ${c.log}`,
+    );
+  }
+  lines.push(
+    '',
+    'Next:',
+    `  openstack --os-auth-type none --os-endpoint ${s.api.url} network create net1`,
+    `  openstack --os-auth-type none --os-endpoint ${s.api.url} subnet create --network net1 --subnet-range 10.0.0.0/24 subnet1`,
+    `  pnpm df sandbox vm create vm1 --network net1`,
+    `  pnpm df sandbox vm create vm2 --network net1 --chassis 2`,
+    `  pnpm df sandbox exec vm1 -- ping -c 3 <vm2's IP>`,
+    '  pnpm df sandbox status',
+    '  pnpm df sandbox down',
+  );
+  return lines;
+}
+
+export interface DownOptions {
+  readonly out?: Out;
+}
+
+/** `df sandbox down`: stops every process by pid, removes namespaces, veths and files. */
+export async function sandboxDown(dir: string, options: DownOptions = {}): Promise<void> {
+  requireRoot('df sandbox down');
+  const out = options.out ?? ((l: string) => console.log(l));
+  const problems: string[] = [];
+  let services: ServicesState | undefined;
+  try {
+    services = readServices(dir);
+  } catch (err) {
+    problems.push(describeError(err));
+  }
+  if (services) {
+    for (const c of services.controllers) {
+      if (ours(c.pid, c.config)) {
+        await stopPid(c.pid);
+        out(`• stopped df-controller of chassis-${c.chassis} (pid ${c.pid})`);
+      }
+    }
+    if (ours(services.api.pid, services.api.config)) {
+      await stopPid(services.api.pid);
+      out(`• stopped df-api (pid ${services.api.pid})`);
+    }
+    if (services.db.kind !== 'memory' && ours(services.db.pid, services.db.kind === 'etcd' ? 'etcd' : 'redis-server')) {
+      await stopPid(services.db.pid);
+      out(`• stopped ${services.db.kind} (pid ${services.db.pid})`);
+    }
+  }
+  let sb: Sandbox | undefined;
+  try {
+    sb = Sandbox.load(dir);
+  } catch (err) {
+    problems.push(describeError(err));
+  }
+  if (sb) {
+    const tag = sb.tag;
+    const dirCreated = sb.state.dirCreated;
+    try {
+      await sb.destroy();
+      out(`• removed sandbox ${tag}: VMs, chassis (OVS), namespaces, veths${dirCreated ? `, ${dir}` : ''}`);
+    } catch (err) {
+      problems.push(describeError(err));
+    }
+    if (!dirCreated) removeOwnFiles(dir, services);
+  } else if (services) {
+    removeOwnFiles(dir, services);
+  }
+  if (problems.length > 0) throw new DfError('SANDBOX_TEARDOWN', `sandbox in ${dir} removed with problems:\n  ${problems.join('\n  ')}`, { context: { dir } });
+}
+
+/** In a directory the user gave (--dir), remove only what the sandbox wrote there. */
+function removeOwnFiles(dir: string, s: ServicesState | undefined): void {
+  for (const f of ['nb.journal', 'nb.sock', 'df-api.yaml', 'df-api.log', 'memory.log', 'etcd.log', 'redis.log', 'redis.log.out', 'sandbox.lock']) rmSync(join(dir, f), { force: true, recursive: true });
+  if (s?.db.dataDir) rmSync(s.db.dataDir, { recursive: true, force: true });
+  rmSync(servicesPath(dir), { force: true });
+}
+
+// ------------------------------------------------------------------ VMs
+
+export interface VmCreateOptions {
+  readonly name: string;
+  readonly network: string;
+  readonly subnet?: string;
+  readonly chassis?: number;
+  readonly ip?: string;
+  /** Wait for the port to become ACTIVE (default true). */
+  readonly wait?: boolean;
+  readonly timeoutMs?: number;
+}
+
+export interface VmCreated {
+  readonly name: string;
+  readonly chassis: number;
+  readonly mac: string;
+  readonly ip: string;
+  readonly cidr: string;
+  readonly gateway: string | null;
+  readonly portId: string;
+  readonly status: string;
+  /** From the VM plugged into br-int to the port's status ACTIVE, as seen through df-api. */
+  readonly activeAfterMs: number | undefined;
+}
+
+async function firstIpv4Subnet(api: NeutronClient, ids: readonly string[], network: string): Promise<NeutronSubnet> {
+  for (const id of ids) {
+    const s = await api.find('subnets', id);
+    if (s.ip_version === 4) return s;
+  }
+  throw new DfError('NO_SUBNET', `network ${network} has no IPv4 subnet: create one first (openstack subnet create --network ${network} --subnet-range 10.0.0.0/24 SUBNET)`, { context: { network } });
+}
+
+/** Waits for a port's status to become ACTIVE; resolves with the time it took. */
+export async function waitPortActive(api: NeutronClient, portId: string, timeoutMs = 30_000): Promise<number> {
+  const t0 = Date.now();
+  await waitFor(async () => (await api.getPort(portId)).status === 'ACTIVE', { what: `port ${portId} to become ACTIVE`, timeoutMs, intervalMs: 10 });
+  return Date.now() - t0;
+}
+
+/**
+ * `df sandbox vm create`: a Neutron port through df-api, then a namespace whose eth0
+ * (that port's MAC and IP, default route via the subnet gateway, TX checksum
+ * offload off) is plugged into the chassis' br-int with external_ids:iface-id.
+ */
+export async function vmCreate(dir: string, o: VmCreateOptions): Promise<VmCreated> {
+  requireRoot('df sandbox vm create');
+  const services = readServices(dir);
+  const sb = Sandbox.load(dir);
+  if (sb.state.vms.some((v) => v.name === o.name)) throw new DfError('SANDBOX_EXISTS', `VM ${o.name} already exists`, { context: { vm: o.name } });
+  const chassisList = sb.listChassis();
+  const chassisIndex =
+    o.chassis ??
+    chassisList
+      .map((c) => ({ i: c.index, vms: sb.state.vms.filter((v) => v.chassis === c.index).length }))
+      .sort((a, b) => a.vms - b.vms || a.i - b.i)[0]?.i;
+  if (chassisIndex === undefined || !chassisList.some((c) => c.index === chassisIndex)) {
+    throw new DfError('SANDBOX_NO_CHASSIS', `--chassis ${o.chassis}: the sandbox has chassis ${chassisList.map((c) => c.index).join(', ')}`, { context: { chassis: o.chassis } });
+  }
+  const api = new NeutronClient(services.api.url);
+  const net = await api.find('networks', o.network);
+  const subnet = o.subnet ? await api.find('subnets', o.subnet) : await firstIpv4Subnet(api, net.subnets, o.network);
+  if (subnet.network_id !== net.id) throw new DfError('BAD_OPTION', `--subnet ${o.subnet} is not on network ${o.network}`, { context: { subnet: o.subnet } });
+  const port = await api.createPort({
+    network_id: net.id,
+    name: o.name,
+    fixed_ips: [{ subnet_id: subnet.id, ...(o.ip ? { ip_address: o.ip } : {}) }],
+    device_owner: 'compute:nova',
+    device_id: `${sb.tag}-vm-${o.name}`,
+    'binding:host_id': `chassis-${chassisIndex}`,
+  });
+  const ip = port.fixed_ips.find((f) => f.subnet_id === subnet.id)?.ip_address;
+  const prefix = subnet.cidr.split('/')[1];
+  let activeAfterMs: number | undefined;
+  try {
+    if (!ip || !prefix) throw new DfError('API_ERROR', `df-api gave port ${port.id} no address on subnet ${subnet.id}`);
+    await sb.createVm(chassisIndex, { name: o.name, ip: `${ip}/${prefix}`, mac: port.mac_address, ...(subnet.gateway_ip ? { gateway: subnet.gateway_ip } : {}), portId: port.id, ...(net.mtu ? { mtu: net.mtu } : {}) });
+  } catch (err) {
+    await api.deletePort(port.id).catch(() => undefined);
+    throw err;
+  }
+  if (o.wait ?? true) activeAfterMs = await waitPortActive(api, port.id, o.timeoutMs ?? 30_000);
+  const now = await api.getPort(port.id);
+  return { name: o.name, chassis: chassisIndex, mac: port.mac_address, ip: ip!, cidr: subnet.cidr, gateway: subnet.gateway_ip, portId: port.id, status: now.status, activeAfterMs };
+}
+
+/** `df sandbox vm delete`: unplugs and removes the VM, then deletes its port through df-api. */
+export async function vmDelete(dir: string, name: string): Promise<{ portId: string; portDeleted: boolean; problem?: string }> {
+  requireRoot('df sandbox vm delete');
+  const services = readServices(dir);
+  const sb = Sandbox.load(dir);
+  const vm = sb.vm(name);
+  const portId = vm.state.portId;
+  await sb.deleteVm(name);
+  try {
+    await new NeutronClient(services.api.url).deletePort(portId);
+    return { portId, portDeleted: true };
+  } catch (err) {
+    return { portId, portDeleted: false, problem: describeError(err) };
+  }
+}
+
+// ------------------------------------------------------------------ controllers
+
+/** Restarts (or just stops or starts) the df-controller of one chassis. */
+export async function controllerAction(dir: string, chassis: number, action: 'stop' | 'start' | 'restart', options: { signal?: 'SIGTERM' | 'SIGKILL'; wait?: boolean } = {}): Promise<ControllerEntry> {
+  requireRoot('df sandbox controller');
+  const services = readServices(dir);
+  const c = services.controllers.find((x) => x.chassis === chassis);
+  if (!c) throw new DfError('SANDBOX_NO_CHASSIS', `the sandbox has no chassis ${chassis}`, { context: { chassis } });
+  if (action !== 'start' && ours(c.pid, c.config)) {
+    if (options.signal === 'SIGKILL') {
+      process.kill(c.pid, 'SIGKILL');
+      await waitFor(() => !isAlive(c.pid!), { what: `pid ${c.pid} to exit`, timeoutMs: 5_000 });
+    } else await stopPid(c.pid);
+  }
+  if (action === 'stop') {
+    c.pid = undefined;
+    writeServices(services);
+    return c;
+  }
+  if (ours(c.pid, c.config)) throw new DfError('CONTROLLER_RUNNING', `df-controller of chassis-${chassis} is already running (pid ${c.pid})`);
+  spawnController(services, c);
+  if (options.wait ?? true) await waitHealthy(c);
+  return c;
+}
+
+// ------------------------------------------------------------------ status
+
+export interface SandboxReport {
+  readonly dir: string;
+  readonly tag: string;
+  readonly tunnel: string;
+  readonly apps: readonly string[];
+  readonly db: { readonly kind: string; readonly pid: number | undefined; readonly alive: boolean; readonly endpoints: readonly string[] };
+  readonly api: { readonly url: string; readonly pid: number | undefined; readonly alive: boolean };
+  readonly chassis: readonly {
+    readonly index: number;
+    readonly name: string;
+    readonly netns: string;
+    readonly netnsPresent: boolean;
+    readonly tunnelIp: string;
+    readonly ovs: boolean;
+    readonly controller: { readonly pid: number | undefined; readonly alive: boolean; readonly health: HealthReport | undefined };
+  }[];
+  readonly vms: readonly { readonly name: string; readonly chassis: number; readonly ip: string; readonly mac: string; readonly portId: string; readonly ofport: number | undefined; readonly portStatus: string | undefined; readonly netnsPresent: boolean }[];
+}
+
+export async function sandboxStatus(dir: string): Promise<SandboxReport> {
+  const services = readServices(dir);
+  const sb = Sandbox.load(dir);
+  const st = await sb.status();
+  const api = new NeutronClient(services.api.url);
+  const apiAlive = ours(services.api.pid, services.api.config) && (await api.alive());
+  const ports = apiAlive ? new Map((await api.listPorts().catch(() => [])).map((p) => [p.id, p.status])) : new Map<string, string>();
+  const chassis = [];
+  for (const c of st.chassis) {
+    const entry = services.controllers.find((x) => x.chassis === c.index);
+    const alive = entry ? ours(entry.pid, entry.config) : false;
+    chassis.push({
+      index: c.index,
+      name: c.name,
+      netns: c.netns,
+      netnsPresent: c.netnsPresent,
+      tunnelIp: c.tunnelIp,
+      ovs: c.ovsdbServerAlive && c.vswitchdAlive,
+      controller: { pid: entry?.pid, alive, health: alive && entry ? await controllerHealth(entry) : undefined },
+    });
+  }
+  return {
+    dir,
+    tag: st.tag,
+    tunnel: services.tunnel,
+    apps: services.apps,
+    db: { kind: services.db.kind, pid: services.db.kind === 'memory' ? services.api.pid : services.db.pid, alive: services.db.kind === 'memory' ? apiAlive : ours(services.db.pid, services.db.kind === 'etcd' ? 'etcd' : 'redis-server'), endpoints: services.db.kind === 'memory' ? [services.db.controllerEndpoint] : services.db.apiEndpoints },
+    api: { url: services.api.url, pid: services.api.pid, alive: apiAlive },
+    chassis,
+    vms: st.vms.map((v) => ({ name: v.name, chassis: v.chassis, ip: v.ip, mac: v.mac, portId: v.portId, ofport: v.ofport, portStatus: ports.get(v.portId), netnsPresent: v.netnsPresent })),
+  };
+}
+
+export function formatStatus(r: SandboxReport): string[] {
+  const yes = (b: boolean): string => (b ? 'yes' : 'NO');
+  const lines = [
+    `Sandbox ${r.tag} — ${r.dir}`,
+    `  tunnels ${r.tunnel}; apps ${r.apps.length ? r.apps.join(', ') : '(none: core pipeline only)'}`,
+    `  df-api  ${r.api.url}  running: ${yes(r.api.alive)}${r.api.pid ? ` (pid ${r.api.pid})` : ''}`,
+    `  NB DB   ${r.db.kind} ${r.db.endpoints.join(', ')}  running: ${yes(r.db.alive)}`,
+    '',
+    '  CHASSIS    NETNS            TUNNEL IP     OVS  CONTROLLER        OPENFLOW  REGISTERED ALIVE  PORTS ACTIVE/PLUGGED  FLOWS',
+  ];
+  for (const c of r.chassis) {
+    const h = c.controller.health;
+    const ctl = c.controller.alive ? `${h?.status ?? 'no answer'} (pid ${c.controller.pid})` : 'NOT RUNNING';
+    lines.push(
+      `  ${c.name.padEnd(10)} ${c.netns.padEnd(16)} ${c.tunnelIp.padEnd(13)} ${yes(c.ovs).padEnd(4)} ${ctl.padEnd(17)} ${(h ? yes(h.openflow.connected) : '-').padEnd(9)} ${(h ? yes(h.liveness.alive) : '-').padEnd(17)} ${(h?.ports ? `${h.ports.active}/${h.ports.plugged}` : '-').padEnd(21)} ${h ? h.sync.installedFlows : '-'}`,
+    );
+    for (const p of h?.problems ?? []) lines.push(`    ! ${p}`);
+    for (const u of h?.ports?.unknownIfaceIds ?? []) lines.push(`    ! interface ${u.interfaceName} names no logical port (iface-id ${u.ifaceId})`);
+  }
+  lines.push('');
+  if (r.vms.length === 0) lines.push('  no VMs (pnpm df sandbox vm create NAME --network NET)');
+  else {
+    lines.push('  VM         CHASSIS  IP                  MAC                PORT                                  STATUS');
+    for (const v of r.vms) lines.push(`  ${v.name.padEnd(10)} ${String(v.chassis).padEnd(8)} ${v.ip.padEnd(19)} ${v.mac.padEnd(18)} ${v.portId.padEnd(37)} ${v.portStatus ?? '?'}`);
+  }
+  return lines;
+}
+

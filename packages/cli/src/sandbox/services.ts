@@ -1,0 +1,138 @@
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DfError } from '@dragonflow/base';
+import type { HealthReport } from '@dragonflow/controller';
+import { findPackageDir } from '@dragonflow/core';
+
+/** The services file a `df sandbox up` writes next to the topology's state file. */
+export const SERVICES_FILE = 'df-sandbox.json';
+export const SERVICES_VERSION = 1;
+
+export type DbKind = 'memory' | 'etcd' | 'redis';
+export type TunnelKind = 'vxlan' | 'geneve' | 'gre';
+
+/** One process the sandbox started in the root namespace or a chassis namespace. */
+export interface ProcessEntry {
+  pid: number | undefined;
+  readonly log: string;
+}
+
+export interface ControllerEntry extends ProcessEntry {
+  readonly chassis: number;
+  readonly netns: string;
+  readonly config: string;
+  /** unix:PATH of its /healthz and /metrics. */
+  readonly management: string;
+}
+
+/**
+ * What `df sandbox up` started beside the chassis (which the topology's own state
+ * file describes): the DB server, df-api and one df-controller per chassis. Every
+ * entry is written before its process starts and gets its pid right after, so
+ * `down` finds everything even after a crash half-way.
+ */
+export interface ServicesState {
+  readonly version: number;
+  readonly dir: string;
+  readonly createdAt: string;
+  readonly tunnel: TunnelKind;
+  readonly apps: readonly string[];
+  readonly db: ProcessEntry & {
+    readonly kind: DbKind;
+    /** What df-api uses (TCP on 127.0.0.1, or the memory DB it serves itself). */
+    readonly apiEndpoints: readonly string[];
+    /** What the controllers use: a unix socket, reachable from every chassis namespace. */
+    readonly controllerEndpoint: string;
+    /** Where the server's data lives (etcd, redis). */
+    readonly dataDir?: string;
+  };
+  readonly api: ProcessEntry & { readonly url: string; readonly port: number; readonly config: string };
+  controllers: ControllerEntry[];
+}
+
+export function servicesPath(dir: string): string {
+  return join(dir, SERVICES_FILE);
+}
+
+export function readServices(dir: string): ServicesState {
+  const path = servicesPath(dir);
+  let parsed: ServicesState;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8')) as ServicesState;
+  } catch (cause) {
+    throw new DfError('SANDBOX_NOT_FOUND', `${dir} is not a df sandbox (${path} cannot be read)`, { cause, context: { dir, file: path } });
+  }
+  if (parsed.version !== SERVICES_VERSION) throw new DfError('SANDBOX_STATE', `${path} is not a version ${SERVICES_VERSION} sandbox services file`, { context: { file: path } });
+  return parsed;
+}
+
+export function writeServices(s: ServicesState): void {
+  const path = servicesPath(s.dir);
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(s, null, 2) + '\n', { mode: 0o600 });
+  renameSync(tmp, path);
+}
+
+export function isCliSandbox(dir: string): boolean {
+  return existsSync(servicesPath(dir));
+}
+
+// ------------------------------------------------------------------ where things are
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+/** The @dragonflow/cli package directory: app packages are resolved from here. */
+export function cliPackageDir(): string {
+  const dir = findPackageDir('@dragonflow/cli', here);
+  if (!dir) throw new DfError('NOT_FOUND', `cannot find the @dragonflow/cli package from ${here}`);
+  return dir;
+}
+
+/** The built entry of a workspace binary (df-api, df-controller). */
+export function binaryOf(pkg: '@dragonflow/api' | '@dragonflow/controller'): string {
+  const dir = findPackageDir(pkg, cliPackageDir());
+  const bin = dir ? join(dir, 'dist', 'bin.js') : undefined;
+  if (!bin || !existsSync(bin)) throw new DfError('NOT_BUILT', `${pkg} is not built (${bin ?? pkg}): run pnpm build (pnpm df does it for you)`, { context: { package: pkg } });
+  return bin;
+}
+
+/**
+ * The first-party apps a sandbox runs when --apps is not given, in pipeline order.
+ * Only those installed (built into the workspace) are used.
+ */
+export const DEFAULT_SANDBOX_APPS: readonly string[] = ['@dragonflow/app-l2'];
+
+export function installedApps(candidates: readonly string[]): string[] {
+  const from = cliPackageDir();
+  return candidates.filter((p) => findPackageDir(p, from) !== undefined);
+}
+
+// ------------------------------------------------------------------ controller health
+
+/** GET a path on an HTTP server listening on a unix socket. */
+export function getOverUnix(socketPath: string, path: string, timeoutMs = 2_000): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath, path, method: 'GET', timeout: timeoutMs }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer from ${socketPath} within ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** A controller's /healthz, or undefined when it does not answer. */
+export async function controllerHealth(c: ControllerEntry): Promise<HealthReport | undefined> {
+  const path = c.management.replace(/^unix:/, '');
+  try {
+    const r = await getOverUnix(path, '/healthz');
+    return JSON.parse(r.body) as HealthReport;
+  } catch {
+    return undefined;
+  }
+}
