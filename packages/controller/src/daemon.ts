@@ -1,12 +1,11 @@
 import { DfError, describeError, isDfError, systemClock, type Clock } from '@dragonflow/base';
-import { ControllerRuntime, CoreMetrics, OfListener, loadApps, switchChannel, type LoadedApp, type Logger, type OfConnection, type SwitchChannel } from '@dragonflow/core';
+import { ControllerRuntime, CoreMetrics, LocalCacheTopology, OfListener, loadApps, switchChannel, type LoadedApp, type Logger, type OfConnection, type SwitchChannel } from '@dragonflow/core';
 import { ChassisRegistry, LocalCache, NbApi, chassisIdFromName, type CacheState, type ChassisRegistration, type LivenessState, type NbDriver } from '@dragonflow/nb';
 import { InterfaceMonitor, OvsdbClient, VswitchDb, type ConnectionState as OvsdbState, type InterfaceState } from '@dragonflow/ovsdb';
 import { Registry } from 'prom-client';
 import type { Subscription } from 'rxjs';
 import { StoppedError, retry, sleep } from './backoff.js';
 import { PortBinder, type BinderReport } from './binder.js';
-import { CacheTopology } from './cache-topology.js';
 import { checkRunnable, type ControllerConfig } from './config.js';
 import { describeDb, isFatalDbError, openNbDriver } from './db.js';
 import { ManagementServer } from './management.js';
@@ -87,6 +86,7 @@ export class Controller {
   private nb: NbApi | undefined;
   private registration: ChassisRegistration | undefined;
   private cache: LocalCache | undefined;
+  private topology: LocalCacheTopology | undefined;
   private runtimeValue: ControllerRuntime | undefined;
   private binder: PortBinder | undefined;
   private connection: OfConnection | undefined;
@@ -244,9 +244,11 @@ export class Controller {
 
     const cache = new LocalCache(driver, { chassisId: this.chassisId, clock: this.clock });
     this.cache = cache;
+    const topology = new LocalCacheTopology(cache);
+    this.topology = topology;
     const runtime = new ControllerRuntime({
       apps: this.apps,
-      topology: new CacheTopology(cache),
+      topology,
       chassisId: this.chassisId,
       clock: this.clock,
       logger: this.log.child({ component: 'runtime' }),
@@ -256,7 +258,10 @@ export class Controller {
     this.binder = new PortBinder({ nb: this.nb, chassisId: this.chassisId, chassisName: c.chassis.name, runtime, log: this.log.child({ component: 'binder' }), clock: this.clock, metrics: this.metrics });
     this.binder.setInterfaces(this.interfaces);
     this.pushInfraPorts();
-    await runtime.start();
+    // The runtime subscribes to the topology's updates before it waits for the first snapshot.
+    const running = runtime.start();
+    await topology.start();
+    await running;
     if (signal.aborted) throw new StoppedError('starting the runtime');
     this.runtimeStarted = true;
     this.subs.push(
@@ -464,7 +469,7 @@ export class Controller {
     await attempt('close the OpenFlow listener', () => this.listener?.close());
     await attempt('stop the interface monitor', () => this.monitor?.cancel());
     await attempt('close OVSDB', () => this.ovsdb?.close());
-    await attempt('stop the local cache', () => this.cache?.stop());
+    await attempt('stop the local cache', () => (this.topology ? this.topology.stop() : this.cache?.stop()));
     await attempt('close the NB DB', async () => {
       await this.nb?.close();
       await this.driver?.close();
