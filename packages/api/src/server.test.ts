@@ -79,6 +79,16 @@ describe('request errors', () => {
     expect(h.revision).toBe(before);
   });
 
+  it('takes an empty body with a JSON content type as no body', async () => {
+    h = await Harness.start();
+    const n = await h.network();
+    const del = await h.app.inject({ method: 'DELETE', url: `/v2.0/networks/${String(n['id'])}`, headers: { 'content-type': 'application/json' } });
+    expect(del.statusCode).toBe(204);
+    const put = await h.app.inject({ method: 'PUT', url: `/v2.0/networks/${String(n['id'])}`, headers: { 'content-type': 'application/json' } });
+    expect(put.statusCode).toBe(400);
+    expect(JSON.parse(put.body)).toEqual({ NeutronError: { type: 'HTTPBadRequest', message: 'Resource body required: the request has no body.', detail: '' } });
+  });
+
   it('answers 413 with a Neutron error for bodies over the limit', async () => {
     h = await Harness.start({ bodyLimit: 2048 });
     const r = await h.post('/v2.0/networks', { network: { name: 'n', description: 'd'.repeat(4000) } });

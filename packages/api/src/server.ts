@@ -70,6 +70,18 @@ export async function buildApiServer(options: BuildOptions): Promise<ApiApp> {
   // Schemas document answers (OpenAPI); answers are plain JSON, never reshaped by a schema.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
 
+  // An empty body with a JSON content type (curl -X DELETE -H 'Content-Type: application/json') is no body.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, text, done) => {
+    const body = typeof text === 'string' ? text : text.toString('utf8');
+    if (body.trim() === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(body));
+    } catch (e) {
+      done(new NeutronError(400, 'HTTPBadRequest', `Malformed request body: ${(e as Error).message}`), undefined);
+    }
+  });
+
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',

@@ -56,6 +56,7 @@ export function validationError(errors: SchemaError[], context: string): Neutron
   // A failed union reports each branch, then the union itself: answer for the union.
   const union = errors.find((e) => e.keyword === 'anyOf' && e.instancePath === first.instancePath);
   const e = union ?? first;
+  if (context === 'body' && e.instancePath === '' && (e.data === undefined || e.data === null)) return new NeutronError(400, 'HTTPBadRequest', 'Resource body required: the request has no body.');
   const field = fieldOf(e.instancePath, context);
   const where = context === 'body' ? '' : ` (${context})`;
   switch (e.keyword) {
