@@ -179,6 +179,39 @@ describe('the runtime on a FakeSwitch', () => {
     expect(h.trace(ping(MAC1, MAC3, '10.0.0.3'), 1).ports).toEqual([2]);
   });
 
+  it('catches up after a disconnection: changes made while the switch was away are applied on reconnect', async () => {
+    const { h, p2 } = await twoPorts();
+    h.runtime.detachSwitch();
+    h.fakeSwitch.disconnect();
+    await h.unplug(p2); // nothing can be sent now
+    expect(h.trace(ping(MAC1, MAC2, '10.0.0.2'), 1).ports).toEqual([2]);
+    h.fakeSwitch.resetStats();
+    await h.runtime.attachSwitch(h.fakeSwitch.connect());
+    await h.settle();
+    expect(h.trace(ping(MAC1, MAC2, '10.0.0.2'), 1).ports).toEqual([]);
+    // only the unplugged port's flows went: its classify, lookup and dispatch flows
+    expect(h.fakeSwitch.stats).toMatchObject({ flowMods: 3, deletes: 3, adds: 0 });
+  });
+
+  it('tells apps about ports bound to other chassis, and when one moves here', async () => {
+    const seen: string[] = [];
+    const watcher = defineApp({
+      name: 'watcher',
+      coreApi: '^1.0.0',
+      app: class {},
+      resync: () => undefined,
+      handlers: { remotePortChanged: (_app, ev) => void seen.push(`${ev.kind} ${ev.port.macAddress} on ${ev.chassisId === h!.chassisId ? 'here' : 'remote'}`) },
+    });
+    const { h: hh, sub } = await twoPorts([miniL2, watcher]);
+    const other = await hh.addChassis('chassis-2', { tunnelIp: '192.0.2.2' });
+    const remote = await hh.port(sub, '10.0.0.7', 'fa:16:3e:00:00:07', { chassisId: other.id });
+    await hh.settle();
+    await hh.nb.modify('logical_port', remote.id, (p) => ({ ...p, name: 'renamed' }));
+    await hh.settle();
+    await hh.plug(remote, 7); // the VM migrated here
+    expect(seen).toEqual(['added fa:16:3e:00:00:07 on remote', 'updated fa:16:3e:00:00:07 on remote', 'removed fa:16:3e:00:00:07 on remote']);
+  });
+
   it('reports the NB revision the switch is in sync with', async () => {
     const { h, sub } = await twoPorts();
     const p3 = await h.port(sub, '10.0.0.3', MAC3);
