@@ -1,0 +1,30 @@
+import { defineApp } from '@dragonflow/core';
+import { L3_TABLES, L3_WATCHES, proactiveOptionsSchema, type ProactiveOptions } from '@dragonflow/l3';
+import { ProactiveRouter } from './proactive-router.js';
+
+export { ProactiveRouter } from './proactive-router.js';
+
+/**
+ * The proactive distributed router. List it as '@dragonflow/app-l3-proactive' after
+ * '@dragonflow/app-l2'; it conflicts with '@dragonflow/app-l3-reactive' (a deployment
+ * picks one mode).
+ */
+export default defineApp<ProactiveRouter, ProactiveOptions>({
+  name: 'l3-proactive',
+  coreApi: '^1.0.0',
+  description: 'Distributed virtual router: every route installed up front on the source chassis.',
+  conflicts: ['l3-reactive'],
+  tables: { l3: L3_TABLES },
+  watches: [...L3_WATCHES],
+  options: proactiveOptionsSchema,
+  app: ProactiveRouter,
+  resync: (app) => app.resync(),
+  handlers: {
+    modelChanged: (app, ev) => app.onModelChanged(ev),
+    localPortBound: (app, ev) => app.onLocalPort(ev),
+    localPortUpdated: (app, ev) => app.onLocalPort(ev),
+    localPortUnbound: (app, ev) => app.onLocalPort(ev),
+    packetIn: (app, ev) => app.onPacketIn(ev),
+    flowRemoved: (app, ev) => app.onFlowRemoved(ev),
+  },
+});

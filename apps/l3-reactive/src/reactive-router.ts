@@ -1,0 +1,156 @@
+import { APP_CONTEXT, APP_OPTIONS, inject, injectable, type AppContext, type AppFlowRemoved, type DesiredFlow, type LogicalPort } from '@dragonflow/core';
+import { DistributedRouter, PRIORITY, decisionSignature, forwardFlow, rewriteOf, toPuntFlow, type Forward, type Ipv4Address, type Punt, type ReactiveOptions, type Router } from '@dragonflow/l3';
+
+/** One exact flow the controller installed: (router, source network, destination IP) → its decision. */
+interface ExactFlow {
+  readonly owner: string;
+  readonly routerId: string;
+  readonly networkId: string;
+  readonly networkKey: number;
+  readonly dst: Ipv4Address;
+  readonly signature: string;
+}
+
+/** Counters of the reactive path (beside the shared ones). */
+export interface ReactiveStats {
+  /** Exact flows installed (each with the first packet sent on). */
+  installs: number;
+  /** Punts of a flow that was already installed (the packet raced the install): sent on, not installed again. */
+  raced: number;
+  /** Exact flows removed because the topology changed under them. */
+  invalidated: number;
+  /** Exact flows the switch removed after their idle timeout. */
+  expired: number;
+}
+
+const flowOwner = (routerId: string, networkId: string, dst: Ipv4Address): string => `flow:${routerId}:${networkId}:${dst.toString()}`;
+
+/**
+ * The reactive distributed router: a router's routing table holds only a punt until
+ * the first packet of a (source network, destination IP) arrives. The controller of
+ * the source VM's chassis — the only one that sees it — decides from the L3 model,
+ * installs the exact flow with an idle timeout and, in the same ordered batch, sends
+ * the packet on through the pipeline (OFPP_TABLE), so it is not lost. Later packets
+ * never leave the switch. When a router or a port changes, the exact flows whose
+ * decision changed are removed (the next packet is punted again).
+ */
+@injectable()
+export class ReactiveRouter extends DistributedRouter {
+  readonly reactive: ReactiveStats = { installs: 0, raced: 0, invalidated: 0, expired: 0 };
+  private readonly exact = new Map<string, ExactFlow>();
+  private readonly byRouter = new Map<string, Set<string>>();
+
+  constructor(
+    @inject(APP_CONTEXT) ctx: AppContext,
+    @inject(APP_OPTIONS) private readonly reactiveOptions: ReactiveOptions,
+  ) {
+    super(ctx, reactiveOptions);
+  }
+
+  /** Owners of the exact flows installed now (for tests and diagnostics). */
+  get exactFlows(): string[] {
+    return [...this.exact.keys()];
+  }
+
+  protected routingFlows(router: Router): DesiredFlow[] {
+    return [toPuntFlow(this.t, router)];
+  }
+
+  protected routerChanged(id: string): void {
+    this.revalidate(this.byRouter.get(id));
+  }
+
+  protected portChanged(old: LogicalPort | undefined, cur: LogicalPort | undefined): void {
+    for (const n of new Set([old?.networkId, cur?.networkId])) {
+      if (n === undefined) continue;
+      for (const r of this.ctx.topology.lookup('logical_router', 'network', n)) this.revalidate(this.byRouter.get(r.id));
+    }
+  }
+
+  /** The decision for an exact flow now, when it still forwards out of an active router on its source network. */
+  private current(e: Pick<ExactFlow, 'routerId' | 'networkId' | 'dst'>): { router: Router; decision: Forward } | undefined {
+    const router = this.activeRouter(e.routerId);
+    if (!router || !router.interfaces.some((i) => i.networkId === e.networkId)) return undefined;
+    const decision = this.model.decide(router, e.dst);
+    return decision.kind === 'forward' ? { router, decision } : undefined;
+  }
+
+  private flowFor(router: Router, e: Pick<ExactFlow, 'networkKey' | 'dst'>, d: Forward): DesiredFlow | undefined {
+    const rewrite = rewriteOf(d, (n) => this.model.networkKey(n));
+    if (!rewrite) return undefined;
+    return forwardFlow(this.t, { routerKey: router.key, sourceNetworkKey: e.networkKey, destination: e.dst, rewrite, priority: PRIORITY.EXACT, idleTimeout: this.reactiveOptions.idleTimeout });
+  }
+
+  /** Keeps the exact flows whose decision is unchanged; removes the others. */
+  private revalidate(owners: Iterable<string> | undefined, touch = false): void {
+    for (const owner of [...(owners ?? [])]) {
+      const e = this.exact.get(owner);
+      if (!e) continue;
+      const now = this.current(e);
+      const f = now && decisionSignature(now.decision) === e.signature ? this.flowFor(now.router, e, now.decision) : undefined;
+      if (!f) {
+        this.forget(owner);
+        this.ctx.flows.remove(owner);
+        this.reactive.invalidated++;
+      } else if (touch) {
+        this.ctx.flows.replace(owner, [f]);
+      }
+    }
+  }
+
+  private forget(owner: string): void {
+    const e = this.exact.get(owner);
+    if (!e) return;
+    this.exact.delete(owner);
+    const set = this.byRouter.get(e.routerId);
+    set?.delete(owner);
+    if (set?.size === 0) this.byRouter.delete(e.routerId);
+  }
+
+  protected async routedPunt(p: Punt): Promise<void> {
+    const d = this.model.decide(p.router, p.ip.dst);
+    if (d.kind === 'unreachable') {
+      if (d.reason === 'no-port') await this.unreachable(p);
+      else this.stats.ignored++;
+      return;
+    }
+    if (d.kind !== 'forward') {
+      this.stats.ignored++;
+      return;
+    }
+    const e: ExactFlow = { owner: flowOwner(p.router.id, p.ingress.networkId, p.ip.dst), routerId: p.router.id, networkId: p.ingress.networkId, networkKey: p.ingress.networkKey, dst: p.ip.dst, signature: decisionSignature(d) };
+    const packetOut = { data: p.event.data, inPort: p.event.inPort };
+    // Several packets may have been punted before the flow was in: send the later ones on.
+    if (this.exact.get(e.owner)?.signature === e.signature && this.ctx.flows.flowsOf(e.owner).length > 0) {
+      this.reactive.raced++;
+      await this.ctx.flows.packetOut(packetOut);
+      return;
+    }
+    const f = this.flowFor(p.router, e, d);
+    if (!f) {
+      this.stats.ignored++;
+      return;
+    }
+    this.forget(e.owner);
+    this.exact.set(e.owner, e);
+    const set = this.byRouter.get(e.routerId) ?? new Set<string>();
+    set.add(e.owner);
+    this.byRouter.set(e.routerId, set);
+    this.reactive.installs++;
+    this.ctx.log.debug({ owner: e.owner, target: d.target.id, via: d.via }, 'installing an exact routing flow and sending the first packet on');
+    await this.ctx.flows.installNow(e.owner, [f], packetOut);
+  }
+
+  override onFlowRemoved(ev: AppFlowRemoved): void {
+    super.onFlowRemoved(ev);
+    if (ev.owner && this.exact.has(ev.owner) && this.ctx.flows.flowsOf(ev.owner).length === 0) {
+      this.forget(ev.owner);
+      this.reactive.expired++;
+    }
+  }
+
+  protected resyncMode(): void {
+    // Keep (re-set) the exact flows that still hold; the resync removes owners not set again.
+    this.revalidate([...this.exact.keys()], true);
+  }
+}

@@ -1,0 +1,23 @@
+export { ROUTER_INTERFACE_OWNER, L3Model, decisionSignature, rewriteOf, type Forward, type Rewrite, type RouteDecision, type Router, type RouterInterface, type StaticRoute } from './model.js';
+export {
+  L3_TABLES,
+  PRIORITY,
+  REPLY_TTL,
+  defaultDropFlow,
+  forwardFlow,
+  ingressFlows,
+  l3TableRefs,
+  prefixDropFlow,
+  puntFlow,
+  rewriteActions,
+  routerAddressFlows,
+  suppressionFlow,
+  toPuntFlow,
+  type ForwardFlowSpec,
+  type L3TableRefs,
+} from './flows.js';
+export { ICMP_ERROR, icmpError } from './icmp.js';
+export { KeyedTokenBucket, type TokenBucketOptions } from './limiter.js';
+export { proactiveOptionsSchema, puntOptionsSchema, reactiveOptionsSchema, type L3Options, type ProactiveOptions, type PuntOptions, type ReactiveOptions } from './options.js';
+export { DistributedRouter, L3_WATCHES, routerOwner, type L3Stats, type Punt } from './router-app.js';
+export { IpNetwork, Ipv4Address, MacAddress } from '@dragonflow/base';

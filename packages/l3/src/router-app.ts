@@ -1,0 +1,247 @@
+import { act, openflow, packet, type AppContext, type AppFlowRemoved, type AppPacketIn, type DesiredFlow, type LocalPortEvent, type LogicalPort, type ModelChange } from '@dragonflow/core';
+import { ICMP_ERROR, icmpError } from './icmp.js';
+import { KeyedTokenBucket } from './limiter.js';
+import { L3Model, type Router, type RouterInterface } from './model.js';
+import { defaultDropFlow, ingressFlows, l3TableRefs, puntFlow, routerAddressFlows, suppressionFlow, type L3TableRefs } from './flows.js';
+import type { L3Options } from './options.js';
+
+/** The model tables an L3 app watches. */
+export const L3_WATCHES = ['logical_router', 'logical_port', 'logical_switch'] as const;
+
+/** A punted IPv4 packet, with what the switch said about it. */
+export interface Punt {
+  readonly event: AppPacketIn;
+  readonly router: Router;
+  /** The interface it entered the router through (its network and the MAC it was sent to). */
+  readonly ingress: RouterInterface;
+  readonly frame: packet.EthernetFrame;
+  readonly ip: packet.Ipv4Packet;
+  /** reg6: the local port that sent it. */
+  readonly sourcePortKey: number;
+}
+
+/** What an L3 app did, for logs, tests and the e2e. */
+export interface L3Stats {
+  /** Packet-ins handled (after rate limiting). */
+  punts: number;
+  /** Packet-ins dropped by the per-port budget. */
+  rateLimited: number;
+  /** Suppression flows installed (a port over budget, cut off in the switch). */
+  suppressions: number;
+  timeExceeded: number;
+  unreachable: number;
+  /** Punts the app could not use (unknown router, not IPv4, …). */
+  ignored: number;
+}
+
+export const routerOwner = (id: string): string => `router:${id}`;
+const suppressOwner = (portKey: number): string => `suppress:${portKey}`;
+
+function regValue(ev: AppPacketIn, reg: 'reg5' | 'reg6'): number {
+  return Number(openflow.matchGet(ev.match, reg)?.value ?? 0);
+}
+
+/**
+ * What both L3 apps share: which routers matter on this chassis (those with an
+ * interface on a network that has a local port), their ingress/punt flows, the
+ * punt path (per-port token bucket, suppression in the switch, TTL exceeded and
+ * unreachable replies). A subclass adds the routing itself: every route up front
+ * (proactive) or exact flows on the first packet (reactive).
+ */
+export abstract class DistributedRouter {
+  readonly model: L3Model;
+  readonly stats: L3Stats = { punts: 0, rateLimited: 0, suppressions: 0, timeExceeded: 0, unreachable: 0, ignored: 0 };
+  protected readonly limiter: KeyedTokenBucket<number>;
+  /** Source ports whose punts are suppressed in the switch right now. */
+  protected readonly suppressed = new Set<number>();
+  /** Routers whose flows are on this chassis (they have a local network). */
+  private readonly active = new Set<string>();
+  private refs: L3TableRefs | undefined;
+
+  constructor(
+    protected readonly ctx: AppContext,
+    protected readonly options: L3Options,
+  ) {
+    this.model = new L3Model(ctx.topology);
+    this.limiter = new KeyedTokenBucket(ctx.clock, { rate: options.punt.rate, burst: options.punt.burst });
+  }
+
+  protected get t(): L3TableRefs {
+    this.refs ??= l3TableRefs(this.ctx.tables);
+    return this.refs;
+  }
+
+  // ---------------- what the subclass provides ----------------
+
+  /** The mode's routing-table flows of a router (beside its ingress, own-address and punt flows). */
+  protected abstract routingFlows(router: Router): DesiredFlow[];
+  /** A router was (re)computed, or went away (`router` undefined) or became inactive here. */
+  protected abstract routerChanged(id: string, router: Router | undefined): void;
+  /** A port changed (created, updated, deleted): its routes may change. */
+  protected abstract portChanged(old: LogicalPort | undefined, cur: LogicalPort | undefined): void;
+  /** An IPv4 packet with TTL > 1 reached the punt table of a router. */
+  protected abstract routedPunt(p: Punt): Promise<void>;
+  /** Resync the mode's own owners (everything not `router:*`). */
+  protected abstract resyncMode(): void;
+
+  // ---------------- routers ----------------
+
+  /** Networks with a port bound to this chassis. */
+  localNetworks(): Set<string> {
+    const out = new Set<string>();
+    for (const b of this.ctx.topology.localBindings()) {
+      const p = this.ctx.topology.get('logical_port', b.portId);
+      if (p) out.add(p.networkId);
+    }
+    return out;
+  }
+
+  /** A router routes here when one of its networks has a local port (routing happens on the source chassis). */
+  isActive(router: Router, local = this.localNetworks()): boolean {
+    return router.interfaces.some((i) => local.has(i.networkId));
+  }
+
+  /** The router as this chassis routes it, or undefined when it is down, gone or not active here. */
+  activeRouter(id: string, local?: Set<string>): Router | undefined {
+    const r = this.model.router(id);
+    return r && this.isActive(r, local) ? r : undefined;
+  }
+
+  routerFlows(router: Router): DesiredFlow[] {
+    const t = this.t;
+    return [...ingressFlows(t, router), ...routerAddressFlows(t, router), ...this.routingFlows(router), defaultDropFlow(t, router), puntFlow(t, router)];
+  }
+
+  /** Recomputes one router's flows. */
+  setRouter(id: string, local?: Set<string>): void {
+    const r = this.activeRouter(id, local);
+    if (r) {
+      this.active.add(id);
+      this.ctx.flows.replace({ id: routerOwner(id), key: r.key }, this.routerFlows(r));
+    } else {
+      this.active.delete(id);
+      this.ctx.flows.remove(routerOwner(id));
+    }
+    this.routerChanged(id, r);
+  }
+
+  resync(): void {
+    const local = this.localNetworks();
+    for (const id of [...this.active]) if (!this.ctx.topology.get('logical_router', id)) this.setRouter(id, local);
+    for (const r of this.ctx.topology.all('logical_router')) this.setRouter(r.id, local);
+    for (const key of this.suppressed) this.ctx.flows.replace(suppressOwner(key), [suppressionFlow(this.t, key, this.options.punt.suppressSeconds)]);
+    this.resyncMode();
+  }
+
+  // ---------------- events ----------------
+
+  onModelChanged(ev: ModelChange): void {
+    switch (ev.table) {
+      case 'logical_router':
+        this.setRouter(ev.id);
+        return;
+      case 'logical_switch': {
+        // A network appearing or going changes which interfaces routers have here.
+        const local = this.localNetworks();
+        for (const r of this.ctx.topology.lookup('logical_router', 'network', ev.id)) this.setRouter(r.id, local);
+        return;
+      }
+      case 'logical_port': {
+        const old = ev.old as LogicalPort | undefined;
+        const cur = ev.new as LogicalPort | undefined;
+        this.nexthopsChanged(old, cur);
+        this.portChanged(old, cur);
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  /** Extra routes are resolved to the port holding the next hop: a port with such an IP changes its router's flows. */
+  private nexthopsChanged(old: LogicalPort | undefined, cur: LogicalPort | undefined): void {
+    const ips = new Set([...(old?.fixedIps ?? []), ...(cur?.fixedIps ?? [])].map((f) => f.ipAddress));
+    const networks = new Set([old?.networkId, cur?.networkId].filter((n): n is string => n !== undefined));
+    const done = new Set<string>();
+    for (const n of networks) {
+      for (const r of this.ctx.topology.lookup('logical_router', 'network', n)) {
+        if (done.has(r.id) || !r.routes.some((rt) => ips.has(rt.nexthop))) continue;
+        done.add(r.id);
+        this.setRouter(r.id);
+      }
+    }
+  }
+
+  /**
+   * A local port came, changed or went: the routers of its network may become
+   * active or inactive here (their flows depend on nothing else local, so a router
+   * whose state does not change is left alone).
+   */
+  onLocalPort(ev: LocalPortEvent): void {
+    const networks = new Set([ev.port.networkId, ev.oldPort?.networkId].filter((n): n is string => n !== undefined));
+    const local = this.localNetworks();
+    for (const n of networks) {
+      for (const r of this.ctx.topology.lookup('logical_router', 'network', n)) {
+        const view = this.model.router(r.id);
+        if ((view !== undefined && this.isActive(view, local)) !== this.active.has(r.id)) this.setRouter(r.id, local);
+      }
+    }
+  }
+
+  onFlowRemoved(ev: AppFlowRemoved): void {
+    const m = ev.owner ? /^suppress:(\d+)$/.exec(ev.owner) : null;
+    if (m) this.suppressed.delete(Number(m[1]));
+  }
+
+  /**
+   * A packet from the punt table. Budget first (per source port): over budget, the
+   * packet is dropped and the port's punts are cut off in the switch for a while, so
+   * a flood of new destinations cannot starve the controller. Then TTL ≤ 1 gets time
+   * exceeded; everything else is the mode's business.
+   */
+  async onPacketIn(ev: AppPacketIn): Promise<void> {
+    const sourcePortKey = regValue(ev, 'reg6');
+    if (!this.limiter.take(sourcePortKey)) {
+      this.stats.rateLimited++;
+      await this.suppress(sourcePortKey);
+      return;
+    }
+    this.stats.punts++;
+    const frame = ev.frame;
+    const router = this.model.routerByKey(regValue(ev, 'reg5'));
+    const ingress = frame && router ? this.model.ingressInterface(router, ev.networkKey, frame.dst) : undefined;
+    if (!frame || frame.payload.kind !== 'ipv4' || !router || !ingress) {
+      this.stats.ignored++;
+      return;
+    }
+    const p: Punt = { event: ev, router, ingress, frame, ip: frame.payload, sourcePortKey };
+    if (p.ip.ttl <= 1) {
+      if (await this.sendIcmpError(p, ICMP_ERROR.TIME_EXCEEDED)) this.stats.timeExceeded++;
+      return;
+    }
+    await this.routedPunt(p);
+  }
+
+  private async suppress(sourcePortKey: number): Promise<void> {
+    if (sourcePortKey === 0 || this.suppressed.has(sourcePortKey)) return;
+    this.suppressed.add(sourcePortKey);
+    this.stats.suppressions++;
+    this.ctx.log.warn({ sourcePortKey, seconds: this.options.punt.suppressSeconds, rate: this.options.punt.rate, burst: this.options.punt.burst }, 'a port is over its punt budget; its punts are dropped in the switch for a while');
+    await this.ctx.flows.installNow(suppressOwner(sourcePortKey), [suppressionFlow(this.t, sourcePortKey, this.options.punt.suppressSeconds)]);
+  }
+
+  /** Answers a punted packet's sender with an ICMP error from the ingress interface. Returns whether it was sent. */
+  protected async sendIcmpError(p: Punt, error: { readonly type: number; readonly code: number }): Promise<boolean> {
+    const reply = icmpError(p.event.data, p.frame, error, p.ingress);
+    const port = this.ctx.topology.lookup('logical_port', 'key', String(p.sourcePortKey))[0];
+    const binding = port && this.ctx.topology.localBinding(port.id);
+    if (!reply || !binding) return false;
+    await this.ctx.flows.packetOut({ data: packet.encodeEthernet(reply), actions: [act.output(binding.ofport)] });
+    return true;
+  }
+
+  /** An unreachable destination: ICMP host unreachable (rate limited like every punt) or silence, as configured. */
+  protected async unreachable(p: Punt): Promise<void> {
+    if (this.options.unreachable === 'icmp' && (await this.sendIcmpError(p, ICMP_ERROR.HOST_UNREACHABLE))) this.stats.unreachable++;
+  }
+}
