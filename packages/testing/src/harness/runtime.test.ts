@@ -1,5 +1,7 @@
 import {
   APP_CONTEXT,
+  APP_OPTIONS,
+  APP_TABLES,
   REG_DST_PORT,
   defineApp,
   flow,
@@ -210,6 +212,36 @@ describe('the runtime on a FakeSwitch', () => {
     await hh.settle();
     await hh.plug(remote, 7); // the VM migrated here
     expect(seen).toEqual(['added fa:16:3e:00:00:07 on remote', 'updated fa:16:3e:00:00:07 on remote', 'removed fa:16:3e:00:00:07 on remote']);
+  });
+
+  it('builds each app in its own child container, with its providers and options', async () => {
+    const GREETING = Symbol('greeting');
+    const NAMER = Symbol('namer');
+    @injectable()
+    class Namer {
+      constructor(@inject(APP_OPTIONS) readonly options: { prefix: string }) {}
+      name(s: string): string {
+        return `${this.options.prefix}${s}`;
+      }
+    }
+    @injectable()
+    class Greeter {
+      constructor(
+        @inject(GREETING) readonly greeting: string,
+        @inject(NAMER) readonly namer: Namer,
+        @inject(APP_TABLES) readonly tables: AppContext['tables'],
+      ) {}
+    }
+    const schema = { safeParse: (v: unknown) => ({ success: true as const, data: v as { prefix: string } }) };
+    const make = (name: string) =>
+      defineApp({ name, coreApi: '^1.0.0', options: schema, providers: [{ provide: GREETING, useFactory: () => `hello from ${name}` }, { provide: NAMER, useClass: Namer }], app: Greeter, resync: () => undefined });
+    h = await startHarness({ apps: [{ descriptor: make('one'), options: { prefix: '1-' } }, { descriptor: make('two'), options: { prefix: '2-' } }] });
+    const one = h.runtime.app('one').instance as Greeter;
+    const two = h.runtime.app('two').instance as Greeter;
+    expect([one.greeting, two.greeting]).toEqual(['hello from one', 'hello from two']);
+    expect([one.namer.name('x'), two.namer.name('x')]).toEqual(['1-x', '2-x']);
+    expect(one.tables.app).toBe('one');
+    expect(one.namer).not.toBe(two.namer);
   });
 
   it('reports the NB revision the switch is in sync with', async () => {
