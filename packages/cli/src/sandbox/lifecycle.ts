@@ -267,6 +267,7 @@ export async function sandboxUp(options: UpOptions = {}): Promise<UpResult> {
   binaryOf('@dragonflow/api');
   binaryOf('@dragonflow/controller');
 
+  const dirCreated = !options.dir || !existsSync(options.dir);
   const sb = await Sandbox.create(options.dir ? { dir: options.dir } : {});
   const dir = sb.dir;
   const dbDir = join(dir, dbKind);
@@ -277,6 +278,7 @@ export async function sandboxUp(options: UpOptions = {}): Promise<UpResult> {
     createdAt: new Date().toISOString(),
     tunnel,
     apps,
+    dirCreated,
     db: {
       kind: dbKind,
       pid: undefined,
@@ -389,7 +391,7 @@ export async function sandboxDown(dir: string, options: DownOptions = {}): Promi
     const dirCreated = sb.state.dirCreated;
     try {
       await sb.destroy();
-      out(`• removed sandbox ${tag}: VMs, chassis (OVS), namespaces, veths${dirCreated ? `, ${dir}` : ''}`);
+      out(`• removed sandbox ${tag}: VMs, chassis (OVS), namespaces, veths${dirCreated || services?.dirCreated ? `, ${dir}` : ''}`);
     } catch (err) {
       problems.push(describeError(err));
     }
@@ -397,6 +399,7 @@ export async function sandboxDown(dir: string, options: DownOptions = {}): Promi
   } else if (services) {
     removeOwnFiles(dir, services);
   }
+  if (services?.dirCreated) rmSync(dir, { recursive: true, force: true });
   if (problems.length > 0) throw new DfError('SANDBOX_TEARDOWN', `sandbox in ${dir} removed with problems:\n  ${problems.join('\n  ')}`, { context: { dir } });
 }
 

@@ -39,6 +39,8 @@ export interface ServicesState {
   readonly createdAt: string;
   readonly tunnel: TunnelKind;
   readonly apps: readonly string[];
+  /** `up` made the directory (it did not exist): `down` removes it. */
+  readonly dirCreated: boolean;
   readonly db: ProcessEntry & {
     readonly kind: DbKind;
     /** What df-api uses (TCP on 127.0.0.1, or the memory DB it serves itself). */

@@ -1,0 +1,118 @@
+import { execFile, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort, isAlive, listNetns, makeTempDir, run } from '@dragonflow/sandbox';
+
+/** The repository root. */
+export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+let built = false;
+
+/**
+ * Builds the CLI and everything it runs (df-api, df-controller, the apps) once per
+ * test file, as `pnpm df` does (turbo: a no-op when nothing changed).
+ */
+export function ensureBuilt(): void {
+  if (built) return;
+  const r = spawnSync('pnpm', ['exec', 'turbo', 'run', 'build', '--filter=@dragonflow/cli...', '--output-logs=errors-only'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, TURBO_TELEMETRY_DISABLED: '1', DO_NOT_TRACK: '1' },
+    timeout: 300_000,
+  });
+  if (r.status !== 0) throw new Error(`building the CLI failed:\n${r.stdout}\n${r.stderr}`);
+  built = true;
+}
+
+export interface DfResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs `pnpm df ARGS` the way a user does (after ensureBuilt, without rebuilding each time). */
+export function df(args: readonly string[], options: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<DfResult> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [join(ROOT, 'scripts', 'df.mjs'), ...args],
+      { cwd: ROOT, encoding: 'utf8', timeout: options.timeoutMs ?? 180_000, maxBuffer: 16 * 1024 * 1024, env: { ...process.env, DF_SKIP_BUILD: '1', ...(options.env ?? {}) } },
+      (error, stdout, stderr) => resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+/** Like df(), but the command must succeed. */
+export async function dfOk(args: readonly string[], options: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<string> {
+  const r = await df(args, options);
+  if (r.code !== 0) throw new Error(`df ${args.join(' ')} failed (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
+  return r.stdout;
+}
+
+/** The services file `df sandbox up` writes (the parts tests look at). */
+export interface Services {
+  readonly dir: string;
+  readonly db: { readonly kind: string; readonly pid?: number; readonly controllerEndpoint: string };
+  readonly api: { readonly pid?: number; readonly url: string };
+  readonly controllers: readonly { readonly chassis: number; readonly pid?: number; readonly management: string; readonly log: string; readonly netns: string }[];
+}
+
+export function readServicesFile(dir: string): Services {
+  return JSON.parse(readFileSync(join(dir, 'df-sandbox.json'), 'utf8')) as Services;
+}
+
+export interface TopologyState {
+  readonly tag: string;
+  readonly chassis: readonly { readonly index: number; readonly netns: string; readonly dir: string; readonly pids?: { ovsdbServer: number; vswitchd: number }; readonly tunnelIp: string }[];
+  readonly vms: readonly { readonly name: string; readonly netns: string; readonly portId: string; readonly ip: string; readonly chassis: number }[];
+}
+
+export function readTopology(dir: string): TopologyState {
+  return JSON.parse(readFileSync(join(dir, 'sandbox.json'), 'utf8')) as TopologyState;
+}
+
+/** Every pid a sandbox recorded: DB server, df-api, controllers, ovsdb-server and ovs-vswitchd of each chassis. */
+export function recordedPids(dir: string): number[] {
+  const s = readServicesFile(dir);
+  const t = readTopology(dir);
+  return [s.db.pid, s.api.pid, ...s.controllers.map((c) => c.pid), ...t.chassis.flatMap((c) => (c.pids ? [c.pids.ovsdbServer, c.pids.vswitchd] : []))].filter((p): p is number => typeof p === 'number');
+}
+
+/** Network devices in the root namespace (the sandbox must add none and leave none). */
+export async function rootLinks(): Promise<Set<string>> {
+  const r = await run('ip', ['-o', 'link', 'show']);
+  return new Set(r.stdout.split('\n').map((l) => /^\d+:\s+([^:@]+)/.exec(l)?.[1]).filter((n): n is string => !!n));
+}
+
+export interface Snapshot {
+  readonly links: Set<string>;
+}
+
+/** What the machine looks like before a sandbox is started. */
+export async function machineSnapshot(): Promise<Snapshot> {
+  return { links: await rootLinks() };
+}
+
+/** Everything a torn-down sandbox could have left: returns a list of problems (empty when clean). */
+export async function leftovers(tag: string, dir: string, pids: readonly number[], before: Snapshot, dirCreatedBySandbox: boolean): Promise<string[]> {
+  const problems: string[] = [];
+  for (const ns of await listNetns()) if (ns.startsWith(`${tag}-`)) problems.push(`namespace ${ns}`);
+  for (const pid of pids) if (isAlive(pid)) problems.push(`process ${pid} (${readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim()})`);
+  for (const l of await rootLinks()) if (!before.links.has(l)) problems.push(`root-namespace device ${l}`);
+  if (dirCreatedBySandbox ? existsSync(dir) : existsSync(join(dir, 'df-sandbox.json')) || existsSync(join(dir, 'sandbox.json'))) problems.push(`files in ${dir}`);
+  const registry = join((process.env['TMPDIR'] ?? '/tmp').replace(/\/$/, ''), 'df-sandbox-registry', `${tag}.json`);
+  if (existsSync(registry)) problems.push(`registry entry ${registry}`);
+  return problems;
+}
+
+/** A fresh directory and df-api port for a sandbox under test (never the user's 9696). */
+export async function sandboxPlace(): Promise<{ dir: string; apiPort: number; url: string }> {
+  const apiPort = await freePort();
+  return { dir: join(makeTempDir('df-sbcli-'), 'sb'), apiPort, url: `http://127.0.0.1:${apiPort}` };
+}
+
+/** GET over a unix socket with curl (what the docs tell users to run). */
+export async function curlUnix(socket: string, path: string): Promise<string> {
+  return (await run('curl', ['-s', '--max-time', '5', '--unix-socket', socket, `http://localhost${path}`])).stdout;
+}
