@@ -34,10 +34,36 @@ function valueBits(spec: OxmFieldSpec, v: unknown): bigint {
   }
 }
 
+/** Small integer fields (and IPv4, held as a number) are compared as numbers: no bigint on the hot path. */
+function smallValue(spec: OxmFieldSpec, v: unknown): number | undefined {
+  switch (spec.kind) {
+    case 'u8':
+    case 'u16':
+    case 'u24':
+    case 'u32':
+      return typeof v === 'number' ? v : undefined;
+    case 'ipv4':
+      return (v as { value?: unknown }).value as number;
+    default:
+      return undefined;
+  }
+}
+
 function entryKey(name: string, e: MatchEntry<unknown>): string | null {
   const spec = SPEC.get(name);
   if (!spec) return null;
   const all = ALL_ONES.get(name)!;
+  const small = smallValue(spec, e.value);
+  if (small !== undefined) {
+    if (e.mask === undefined) return `${name}=${(small >>> 0).toString(16)}`;
+    const m = smallValue(spec, e.mask);
+    if (m !== undefined) {
+      const mask = m >>> 0;
+      if (mask === 0) return null;
+      const value = (small & mask) >>> 0;
+      return BigInt(mask) === all ? `${name}=${value.toString(16)}` : `${name}=${value.toString(16)}/${mask.toString(16)}`;
+    }
+  }
   if (e.mask === undefined) return `${name}=${valueBits(spec, e.value).toString(16)}`;
   const mask = valueBits(spec, e.mask);
   if (mask === 0n) return null; // a zero mask matches everything: the same as not matching the field
