@@ -1,0 +1,276 @@
+import { ControllerRuntime, CoreMetrics, LocalCacheTopology, silentLogger, type SwitchChannel } from '@dragonflow/core';
+import { LocalCache, MemoryDriver, NbApi, chassisIdFromName, type LogicalPort, type NbDriver } from '@dragonflow/nb';
+import type { InterfaceState } from '@dragonflow/ovsdb';
+import { matchGet } from '@dragonflow/openflow';
+import { FakeSwitch } from '@dragonflow/testing';
+import { Registry } from 'prom-client';
+import { afterEach, describe, expect, it } from 'vitest';
+import { PortBinder } from './binder.js';
+import { ControllerMetrics } from './metrics.js';
+
+const CHASSIS = 'compute-1';
+const ME = chassisIdFromName(CHASSIS);
+
+function iface(name: string, ifaceId: string | undefined, ofport: number | undefined, type = ''): InterfaceState {
+  return {
+    uuid: `u-${name}`,
+    name,
+    type,
+    bridge: 'br-int',
+    port: name,
+    ofport,
+    ifaceId,
+    attachedMac: undefined,
+    externalIds: ifaceId ? { 'iface-id': ifaceId } : {},
+    options: {},
+    macInUse: undefined,
+    linkState: 'up',
+    adminState: 'up',
+    error: ofport === -1 ? 'could not open network device' : undefined,
+  };
+}
+
+const snapshot = (...states: InterfaceState[]): Map<string, InterfaceState> => new Map(states.map((s) => [s.name, s]));
+
+/** A switch channel whose batches can be held back (barriers not answered) to prove ordering. */
+function gatedChannel(inner: SwitchChannel) {
+  let release: (() => void) | undefined;
+  let gate: Promise<void> = Promise.resolve();
+  const confirmed: { at: number; inPorts: number[] }[] = [];
+  const channel: SwitchChannel = {
+    get datapathId() {
+      return inner.datapathId;
+    },
+    get messages$() {
+      return inner.messages$;
+    },
+    dumpFlows: () => inner.dumpFlows(),
+    dumpGroups: () => inner.dumpGroups(),
+    async sendBatch(requests) {
+      await gate;
+      const r = await inner.sendBatch(requests);
+      const inPorts = requests.flatMap((q) => {
+        const inPort = q.type === 'flow_mod' && q.command === 'add' ? matchGet(q.match, 'in_port') : undefined;
+        return inPort ? [Number(inPort.value)] : [];
+      });
+      confirmed.push({ at: performance.now(), inPorts });
+      return r;
+    },
+  };
+  return {
+    channel,
+    confirmed,
+    hold(): void {
+      gate = new Promise((r) => (release = r));
+    },
+    release(): void {
+      release?.();
+    },
+  };
+}
+
+interface Rig {
+  driver: NbDriver;
+  nb: NbApi;
+  binder: PortBinder;
+  runtime: ControllerRuntime;
+  sw: FakeSwitch;
+  gated: ReturnType<typeof gatedChannel>;
+  metrics: ControllerMetrics;
+  networkId: string;
+  subnetId: string;
+  stop(): Promise<void>;
+}
+
+let rig: Rig | undefined;
+afterEach(async () => {
+  await rig?.stop();
+  rig = undefined;
+});
+
+async function start(driver: NbDriver = MemoryDriver.create()): Promise<Rig> {
+  const nb = await NbApi.open(driver);
+  await nb.create('chassis', { id: ME, name: CHASSIS, tunnelIp: '192.0.2.1', tunnelTypes: ['vxlan'] });
+  const net = await nb.create('logical_switch', { name: 'net1' });
+  const sub = await nb.create('subnet', { networkId: net.id, cidr: '10.0.0.0/24', ipVersion: 4 });
+  const cache = new LocalCache(driver, { chassisId: ME });
+  const topology = new LocalCacheTopology(cache);
+  const registry = new Registry();
+  const runtime = new ControllerRuntime({ apps: [], topology, chassisId: ME, metrics: new CoreMetrics(registry) });
+  const metrics = new ControllerMetrics(registry);
+  const binder = new PortBinder({ nb: new NbApi(driver, { mirror: false }), chassisId: ME, chassisName: CHASSIS, runtime, log: silentLogger(), metrics });
+  const sub$ = cache.changes$.subscribe((c) => c.table === 'logical_port' && binder.portChanged(c.id, c.old, c.new));
+  const running = runtime.start();
+  await topology.start();
+  await running;
+  const sw = new FakeSwitch();
+  const gated = gatedChannel(sw.connect());
+  await runtime.attachSwitch(gated.channel);
+  rig = {
+    driver,
+    nb,
+    binder,
+    runtime,
+    sw,
+    gated,
+    metrics,
+    networkId: net.id,
+    subnetId: sub.id,
+    async stop() {
+      binder.stop();
+      sub$.unsubscribe();
+      gated.release();
+      await runtime.stop();
+      await topology.stop();
+      await nb.close();
+      await driver.close();
+    },
+  };
+  return rig;
+}
+
+async function port(r: Rig, ip: string, extra: Partial<LogicalPort> = {}): Promise<LogicalPort> {
+  return r.nb.create('logical_port', { networkId: r.networkId, macAddress: `fa:16:3e:00:00:${ip.split('.')[3]!.padStart(2, '0')}`, fixedIps: [{ subnetId: r.subnetId, ipAddress: ip }], ...extra });
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 5_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((res) => setTimeout(res, 5));
+  }
+}
+
+const classifyOf = (r: Rig, ofport: number) => r.sw.flowStats().find((f) => Number(matchGet(f.match, 'in_port')?.value) === ofport);
+
+describe('PortBinder', () => {
+  it('binds a plugged port to this chassis and sets it ACTIVE once its flows are on the switch', async () => {
+    const r = await start();
+    const p = await port(r, '10.0.0.5');
+    r.binder.setInterfaces(snapshot(iface('tap1', p.id, 7)));
+    const active = await until('ACTIVE', async () => ((await r.nb.get('logical_port', p.id))?.status === 'ACTIVE' ? r.nb.get('logical_port', p.id) : undefined));
+    expect(active).toMatchObject({ chassisId: ME, bindingHost: CHASSIS, status: 'ACTIVE' });
+    expect(classifyOf(r, 7)).toBeDefined();
+    expect(r.binder.report()).toMatchObject({ plugged: 1, active: 1, unknownIfaceIds: [] });
+    expect(r.metrics.portUpSeconds.get()).toBeDefined();
+  });
+
+  it('never says ACTIVE before the barrier confirmed the port flows (ordering)', async () => {
+    const r = await start();
+    const p = await port(r, '10.0.0.6');
+    const statusAt: { status: string; at: number }[] = [];
+    const feed = r.driver.watch((await r.driver.currentRevision()) + 1, { tables: ['logical_port'] });
+    void (async () => {
+      for await (const b of feed) for (const e of b.events) if (e.id === p.id && e.value) statusAt.push({ status: (JSON.parse(e.value) as { status: string }).status, at: performance.now() });
+    })();
+    r.gated.hold();
+    r.binder.setInterfaces(snapshot(iface('tap2', p.id, 8)));
+    // bound in the NB (binding chassis set), but the switch has not confirmed: not ACTIVE
+    await until('the binding write', async () => (await r.nb.get('logical_port', p.id))?.chassisId === ME);
+    await new Promise((res) => setTimeout(res, 300));
+    expect((await r.nb.get('logical_port', p.id))?.status).toBe('DOWN');
+    expect(r.binder.report().ports[0]?.state).toBe('waiting-for-flows');
+    expect(classifyOf(r, 8)).toBeUndefined();
+    r.gated.release();
+    await until('ACTIVE', async () => statusAt.find((s) => s.status === 'ACTIVE'));
+    feed.close();
+    const confirmedAt = r.gated.confirmed.find((c) => c.inPorts.includes(8))!.at;
+    const activeAt = statusAt.find((s) => s.status === 'ACTIVE')!.at;
+    expect(confirmedAt).toBeLessThan(activeAt);
+    expect(classifyOf(r, 8)).toBeDefined();
+  });
+
+  it('unplugged: drops the flows, clears the binding chassis, status DOWN', async () => {
+    const r = await start();
+    const p = await port(r, '10.0.0.7');
+    r.binder.setInterfaces(snapshot(iface('tap3', p.id, 9)));
+    await until('ACTIVE', async () => (await r.nb.get('logical_port', p.id))?.status === 'ACTIVE');
+    r.binder.setInterfaces(snapshot());
+    const down = await until('DOWN', async () => {
+      const cur = await r.nb.get('logical_port', p.id);
+      return cur?.status === 'DOWN' ? cur : undefined;
+    });
+    expect(down.chassisId).toBeNull();
+    await r.runtime.settle();
+    expect(classifyOf(r, 9)).toBeUndefined();
+  });
+
+  it('reports an iface-id that names no port, and binds it when the port is created', async () => {
+    const r = await start();
+    const id = '4a0fd3a2-8d2c-4a11-9b1e-000000000042';
+    r.binder.setInterfaces(snapshot(iface('tap4', id, 10)));
+    await until('the report', () => (r.binder.report().unknownIfaceIds.length === 1 ? true : undefined));
+    expect(r.binder.report().unknownIfaceIds).toEqual([{ ifaceId: id, interfaceName: 'tap4' }]);
+    expect(r.binder.report().ports[0]?.state).toBe('unknown-port');
+    await port(r, '10.0.0.42', { id });
+    const bound = await until('ACTIVE', async () => {
+      const cur = await r.nb.get('logical_port', id);
+      return cur?.status === 'ACTIVE' ? cur : undefined;
+    });
+    expect(bound.chassisId).toBe(ME);
+    expect(r.binder.report().unknownIfaceIds).toEqual([]);
+  });
+
+  it('admin state down: no flows, status DOWN; back up: ACTIVE again', async () => {
+    const r = await start();
+    const p = await port(r, '10.0.0.8');
+    r.binder.setInterfaces(snapshot(iface('tap5', p.id, 11)));
+    await until('ACTIVE', async () => (await r.nb.get('logical_port', p.id))?.status === 'ACTIVE');
+    await r.nb.modify('logical_port', p.id, (x) => ({ ...x, adminStateUp: false }));
+    await until('DOWN', async () => (await r.nb.get('logical_port', p.id))?.status === 'DOWN');
+    await r.runtime.settle();
+    expect(classifyOf(r, 11)).toBeUndefined();
+    await r.nb.modify('logical_port', p.id, (x) => ({ ...x, adminStateUp: true }));
+    await until('ACTIVE again', async () => (await r.nb.get('logical_port', p.id))?.status === 'ACTIVE');
+    expect(classifyOf(r, 11)).toBeDefined();
+  });
+
+  it('ignores plumbing and interfaces vswitchd could not open (reported)', async () => {
+    const r = await start();
+    const p = await port(r, '10.0.0.9');
+    r.binder.setInterfaces(snapshot(iface('tun-vxlan', undefined, 1, 'vxlan'), iface('patch-br-ex', undefined, 2, 'patch'), iface('tapbad', p.id, -1)));
+    expect(r.binder.report()).toMatchObject({ plugged: 0, failedInterfaces: [{ interfaceName: 'tapbad', ifaceId: p.id }] });
+  });
+
+  it('unbinds ports the NB says are here but which are not plugged (unplugged while the controller was down)', async () => {
+    const r = await start();
+    const p = await port(r, '10.0.0.10', { chassisId: ME, status: 'ACTIVE' });
+    r.binder.setInterfaces(snapshot());
+    r.binder.reconcileBoundPorts([(await r.nb.get('logical_port', p.id))!]);
+    const cur = await until('DOWN', async () => {
+      const x = await r.nb.get('logical_port', p.id);
+      return x?.status === 'DOWN' ? x : undefined;
+    });
+    expect(cur.chassisId).toBeNull();
+  });
+
+  it('keeps retrying while the DB refuses writes, then binds', async () => {
+    const inner = MemoryDriver.create();
+    let failures = 3;
+    const flaky: NbDriver = new Proxy(inner, {
+      get(target, prop, receiver) {
+        if (prop === 'commit') {
+          return async (ops: Parameters<NbDriver['commit']>[0]) => {
+            if (ops.some((o) => o.table === 'logical_port' && o.type === 'put') && failures > 0 && rig?.binder) {
+              failures--;
+              throw Object.assign(new Error('the DB is unreachable'), { code: 'NB_UNAVAILABLE' });
+            }
+            return target.commit(ops);
+          };
+        }
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const r = await start(flaky);
+    failures = 0;
+    const p = await port(r, '10.0.0.11');
+    failures = 2;
+    r.binder.setInterfaces(snapshot(iface('tap6', p.id, 12)));
+    await until('ACTIVE', async () => (await r.nb.get('logical_port', p.id))?.status === 'ACTIVE', 10_000);
+    expect(failures).toBe(0);
+    expect(await r.metrics.nbWriteFailures.get()).toMatchObject({ values: [{ value: 2 }] });
+  });
+});
