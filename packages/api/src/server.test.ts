@@ -63,6 +63,7 @@ describe('request errors', () => {
       [{ network: { admin_state_up: 'yes' } }, "Invalid input for admin_state_up. Reason: 'yes' is not a valid boolean."],
       [{ network: { name: 'x'.repeat(300) } }, `Invalid input for name. Reason: '${'x'.repeat(61)}...' exceeds maximum length of 255.`],
       [{ network: { 'provider:segmentation_id': 'five' } }, "Invalid input for provider:segmentation_id. Reason: 'five' is not a valid integer or null."],
+      [{ network: { mtu: 1.5 } }, 'Invalid input for mtu. Reason: 1.5 is not a valid integer.'],
       [{ netwrk: {} }, "Unrecognized attribute(s) 'netwrk'"],
       [{}, "Resource body required: expected 'network' (or 'networks' for a bulk create) in the request body."],
     ];

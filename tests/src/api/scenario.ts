@@ -149,6 +149,15 @@ export function openstackCliScenario(driver: string, start: StartApi): void {
       );
     });
 
+    it('creates provider networks (admin) with the segment given on the command line', async () => {
+      const vlan = await ok(cli, ['network', 'create', '--provider-network-type', 'vlan', '--provider-physical-network', 'physnet1', '--provider-segment', '100', 'e2e-vlan']);
+      expect(vlan).toMatchObject({ 'provider:network_type': 'vlan', 'provider:physical_network': 'physnet1', 'provider:segmentation_id': 100, mtu: 1500 });
+      expect(await fails(cli, ['network', 'create', '--provider-network-type', 'vlan', '--provider-physical-network', 'physnet1', '--provider-segment', '100', 'e2e-vlan2'])).toContain(
+        'Unable to create the network. The VLAN 100 on physical network physnet1 is in use.',
+      );
+      await quiet(cli, ['network', 'delete', 'e2e-vlan']);
+    });
+
     it('gives 50 concurrent CLI port creates distinct IPs and MACs', async () => {
       const results = await Promise.all(Array.from({ length: 50 }, (_, i) => ok(cli, ['port', 'create', '--network', 'e2e-net2', `burst-${i}`])));
       const ips = results.map((p) => (p['fixed_ips'] as FixedIp[])[0]!.ip_address);

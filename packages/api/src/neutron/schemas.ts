@@ -14,6 +14,16 @@ const ProjectId = Type.String({ maxLength: 255 });
 const IpText = Type.String({ maxLength: 64, description: 'an IPv4 or IPv6 address' });
 const CidrText = Type.String({ maxLength: 64, description: 'a CIDR, e.g. 10.0.0.0/24' });
 
+/** An integer; numeric strings are accepted too, as Neutron converts them (the CLI sends --provider-segment as a string). */
+const IntLike = Type.Union([Type.Integer(), Type.String({ pattern: '^\\s*-?[0-9]{1,10}\\s*$' })], { title: 'integer' });
+
+/** The integer an IntLike value stands for. */
+export function intOf(v: number | string): number;
+export function intOf(v: number | string | null | undefined): number | null | undefined;
+export function intOf(v: number | string | null | undefined): number | null | undefined {
+  return typeof v === 'string' ? Number(v.trim()) : v;
+}
+
 function Nullable<T extends TSchema>(t: T) {
   return Type.Union([t, Type.Null()]);
 }
@@ -36,10 +46,10 @@ export const NetworkCreate = object({
   shared: Type.Optional(Type.Boolean()),
   'router:external': Type.Optional(Type.Boolean()),
   port_security_enabled: Type.Optional(Type.Boolean()),
-  mtu: Type.Optional(Type.Integer()),
+  mtu: Type.Optional(IntLike),
   'provider:network_type': Type.Optional(Type.String({ maxLength: 32 })),
   'provider:physical_network': Type.Optional(Nullable(Type.String({ maxLength: 64 }))),
-  'provider:segmentation_id': Type.Optional(Nullable(Type.Integer())),
+  'provider:segmentation_id': Type.Optional(Nullable(IntLike)),
   ...ownership,
 });
 export type NetworkCreate = Static<typeof NetworkCreate>;
@@ -51,10 +61,10 @@ export const NetworkUpdate = object({
   shared: Type.Optional(Type.Boolean()),
   'router:external': Type.Optional(Type.Boolean()),
   port_security_enabled: Type.Optional(Type.Boolean()),
-  mtu: Type.Optional(Type.Integer()),
+  mtu: Type.Optional(IntLike),
   'provider:network_type': Type.Optional(Type.String({ maxLength: 32 })),
   'provider:physical_network': Type.Optional(Nullable(Type.String({ maxLength: 64 }))),
-  'provider:segmentation_id': Type.Optional(Nullable(Type.Integer())),
+  'provider:segmentation_id': Type.Optional(Nullable(IntLike)),
 });
 export type NetworkUpdate = Static<typeof NetworkUpdate>;
 
@@ -66,7 +76,7 @@ const Ipv6Mode = Nullable(Type.Union([Type.Literal('slaac'), Type.Literal('dhcpv
 
 export const SubnetCreate = object({
   network_id: Uuid,
-  ip_version: Type.Union([Type.Literal(4), Type.Literal(6)]),
+  ip_version: Type.Union([Type.Literal(4), Type.Literal(6), Type.Literal('4'), Type.Literal('6')]),
   cidr: CidrText,
   name: Type.Optional(Name),
   description: Type.Optional(Description),
@@ -111,7 +121,7 @@ const portCommon = {
   allowed_address_pairs: Type.Optional(Nullable(Type.Array(AddressPair))),
   'binding:host_id': Type.Optional(Type.String({ maxLength: 255 })),
   'binding:vnic_type': Type.Optional(Type.Literal('normal', { description: 'only normal (OVS) ports are supported' })),
-  'binding:profile': Type.Optional(Nullable(Type.Object({}, { additionalProperties: false, description: 'only an empty profile is accepted' }))),
+  'binding:profile': Type.Optional(Nullable(Type.Object({}, { additionalProperties: true, description: 'only an empty profile is accepted' }))),
 };
 
 export const PortCreate = object({ network_id: Uuid, ...portCommon, ...ownership });
@@ -207,8 +217,8 @@ export const SecurityGroupRuleCreate = object({
   direction: Type.Union([Type.Literal('ingress'), Type.Literal('egress')]),
   ethertype: Type.Optional(Type.Union([Type.Literal('IPv4'), Type.Literal('IPv6')])),
   protocol: Type.Optional(Nullable(Type.Union([Type.String({ maxLength: 32 }), Type.Integer()]))),
-  port_range_min: Type.Optional(Nullable(Type.Integer())),
-  port_range_max: Type.Optional(Nullable(Type.Integer())),
+  port_range_min: Type.Optional(Nullable(IntLike)),
+  port_range_max: Type.Optional(Nullable(IntLike)),
   remote_ip_prefix: Type.Optional(Nullable(CidrText)),
   remote_group_id: Type.Optional(Nullable(Uuid)),
   remote_address_group_id: Type.Optional(Type.Null({ description: 'address groups are not supported; only null is accepted' })),

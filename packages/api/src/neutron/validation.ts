@@ -39,6 +39,7 @@ const TYPE_WORDS: Record<string, string> = {
 };
 
 function describeSchema(s: Record<string, unknown>): string[] {
+  if (typeof s['title'] === 'string') return [s['title']];
   if ('const' in s) return [JSON.stringify(s['const'])];
   if (Array.isArray(s['anyOf'])) return (s['anyOf'] as Record<string, unknown>[]).flatMap(describeSchema);
   if (typeof s['type'] === 'string') return [TYPE_WORDS[s['type']] ?? s['type']];
@@ -53,8 +54,8 @@ function describeSchema(s: Record<string, unknown>): string[] {
 export function validationError(errors: SchemaError[], context: string): NeutronError {
   const first = errors[0];
   if (!first) return new NeutronError(400, 'HTTPBadRequest', 'Invalid request.');
-  // A failed union reports each branch, then the union itself: answer for the union.
-  const union = errors.find((e) => e.keyword === 'anyOf' && e.instancePath === first.instancePath);
+  // A failed union reports each branch, then the union itself: answer for the outermost union.
+  const union = [...errors].reverse().find((e) => e.keyword === 'anyOf' && e.instancePath === first.instancePath);
   const e = union ?? first;
   if (context === 'body' && e.instancePath === '' && (e.data === undefined || e.data === null)) return new NeutronError(400, 'HTTPBadRequest', 'Resource body required: the request has no body.');
   const field = fieldOf(e.instancePath, context);

@@ -66,7 +66,7 @@ describe('networks', () => {
     const outOfRange = await h.post('/v2.0/networks', { network: { 'provider:network_type': 'vxlan', 'provider:segmentation_id': 99999999 } });
     expect(outOfRange.status).toBe(400);
     expect(neutronError(outOfRange).message).toContain('segmentation_id out of range');
-    const explicit = await h.network({ 'provider:network_type': 'gre', 'provider:segmentation_id': 7 });
+    const explicit = await h.network({ 'provider:network_type': 'gre', 'provider:segmentation_id': '7' });
     expect(explicit).toMatchObject({ 'provider:network_type': 'gre', 'provider:segmentation_id': 7, mtu: 1458 });
     const badType = await h.post('/v2.0/networks', { network: { 'provider:network_type': 'local' } });
     expect(neutronError(badType).message).toContain("network_type value 'local' not supported");

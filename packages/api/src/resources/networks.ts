@@ -2,7 +2,7 @@ import { DeviceOwner, type LogicalSwitch, type NbTransaction } from '@dragonflow
 import type { RequestContext } from '../auth.js';
 import { badAttribute, conflict, invalidInput, notFound, policyNotAuthorized } from '../neutron/errors.js';
 import type { ListEntry } from '../neutron/query.js';
-import { IdParams, ListQuery, NetworkCreate, NetworkUpdate, ShowQuery, collectionAnswer, createEnvelope, resourceAnswer, updateEnvelope } from '../neutron/schemas.js';
+import { IdParams, ListQuery, NetworkCreate, NetworkUpdate, ShowQuery, collectionAnswer, createEnvelope, intOf, resourceAnswer, updateEnvelope } from '../neutron/schemas.js';
 import { COLLECTIONS, networkView } from '../neutron/views.js';
 import { type Backend, canSeeNetwork, owns, projectFor, requireAdminFor } from '../services/backend.js';
 import { chooseSegment, maxMtu } from '../services/segments.js';
@@ -29,9 +29,9 @@ async function createNetwork(tx: NbTransaction, backend: Backend, ctx: RequestCo
   const segment = await chooseSegment(tx, backend.config, {
     networkType: body['provider:network_type'],
     physicalNetwork: body['provider:physical_network'],
-    segmentationId: body['provider:segmentation_id'],
+    segmentationId: intOf(body['provider:segmentation_id']),
   });
-  const mtu = body.mtu ?? maxMtu(backend.config, segment.networkType);
+  const mtu = body.mtu === undefined ? maxMtu(backend.config, segment.networkType) : intOf(body.mtu);
   checkMtu(backend, segment.networkType, mtu);
   return tx.create('logical_switch', {
     projectId,
@@ -54,13 +54,14 @@ async function updateNetwork(tx: NbTransaction, backend: Backend, ctx: RequestCo
   checkRevision(revision, ls.version);
   requireAdminFor(ctx, 'update_network', body, ['router:external', 'shared']);
   const changed = PROVIDER.filter((a) => {
-    const v = body[a];
+    const v = a === 'provider:segmentation_id' ? intOf(body[a]) : body[a];
     if (v === undefined) return false;
     const cur = a === 'provider:network_type' ? ls.networkType : a === 'provider:physical_network' ? ls.physicalNetwork : (ls.segmentationId ?? (ls.networkType === 'flat' ? null : ls.key));
     return v !== cur;
   });
   if (changed.length > 0) throw invalidInput(`Plugin does not support updating the following provider network attributes: ${changed.join(', ')}`, changed[0]);
-  if (body.mtu !== undefined) checkMtu(backend, ls.networkType, body.mtu);
+  const mtu = body.mtu === undefined ? undefined : intOf(body.mtu);
+  if (mtu !== undefined) checkMtu(backend, ls.networkType, mtu);
   if (body['router:external'] === false && ls.external) {
     const routers = await tx.lookup('logical_router', 'network', id);
     const gw = routers.find((r) => r.externalGateway?.networkId === id);
@@ -81,7 +82,7 @@ async function updateNetwork(tx: NbTransaction, backend: Backend, ctx: RequestCo
     shared: body.shared ?? ls.shared,
     external: body['router:external'] ?? ls.external,
     portSecurityEnabled: body.port_security_enabled ?? ls.portSecurityEnabled,
-    mtu: body.mtu ?? ls.mtu,
+    mtu: mtu ?? ls.mtu,
   });
 }
 

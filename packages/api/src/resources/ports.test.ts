@@ -152,6 +152,9 @@ describe('ports', () => {
     const p = (await h.port(net)) as unknown as Port;
     const bind = await h.put(`/v2.0/ports/${p.id}`, { port: { 'binding:host_id': 'compute-1' } });
     expect(bind.body['port']).toMatchObject({ 'binding:host_id': 'compute-1', 'binding:vif_type': 'binding_failed' });
+    const profile = await h.put(`/v2.0/ports/${p.id}`, { port: { 'binding:profile': { foo: 'bar' } } });
+    expect(neutronError(profile).message).toBe('Invalid input for binding:profile. Reason: only an empty profile is supported, got keys foo.');
+    expect((await h.put(`/v2.0/ports/${p.id}`, { port: { 'binding:profile': {} } })).status).toBe(200);
     const member = await h.put(`/v2.0/ports/${p.id}`, { port: { 'binding:host_id': 'x' } }, { 'x-roles': 'member' });
     expect(member.status).toBe(403);
   });

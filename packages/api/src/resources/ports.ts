@@ -72,6 +72,13 @@ function checkAddressPairs(pairs: readonly { ip_address: string; mac_address?: s
   return out;
 }
 
+/** binding:profile is accepted only empty: nothing in the dataplane reads one. */
+function checkProfile(profile: object | null | undefined): void {
+  if (profile && Object.keys(profile).length > 0) {
+    throw new NeutronError(400, 'HTTPBadRequest', `Invalid input for binding:profile. Reason: only an empty profile is supported, got keys ${Object.keys(profile).join(', ')}.`, { field: 'binding:profile' });
+  }
+}
+
 function portSecurityConflict(hasGroups: boolean): NeutronError {
   return hasGroups
     ? conflict('PortSecurityPortHasSecurityGroup', 'Port has security group associated. Cannot disable port security or ip address until security group is removed', { field: 'security_groups' })
@@ -91,6 +98,7 @@ async function createPort(tx: NbTransaction, backend: Backend, ctx: RequestConte
   const networkOwner = owns(ctx, network);
   if (!networkOwner && !network.shared) throw policyNotAuthorized('create_port');
   requireAdminFor(ctx, 'create_port', body, ['binding:host_id']);
+  checkProfile(body['binding:profile']);
   const deviceOwner = body.device_owner ?? '';
   if (!networkOwner) {
     if (body.mac_address !== undefined) throw policyNotAuthorized('create_port:mac_address');
@@ -162,6 +170,7 @@ async function updatePort(tx: NbTransaction, backend: Backend, ctx: RequestConte
   checkRevision(revision, port.version);
   const networkOwner = network !== undefined && owns(ctx, network);
   requireAdminFor(ctx, 'update_port', body, ['binding:host_id']);
+  checkProfile(body['binding:profile']);
   if (!ctx.isAdmin && body.mac_address !== undefined) throw policyNotAuthorized('update_port:mac_address');
   if (!networkOwner && body.fixed_ips?.some((f) => f.ip_address !== undefined)) throw policyNotAuthorized('update_port:fixed_ips:ip_address');
   if (SERVICE_OWNERS.includes(port.deviceOwner)) {

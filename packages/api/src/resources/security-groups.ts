@@ -12,6 +12,7 @@ import {
   ShowQuery,
   collectionAnswer,
   createEnvelope,
+  intOf,
   resourceAnswer,
   updateEnvelope,
 } from '../neutron/schemas.js';
@@ -116,8 +117,8 @@ async function buildRule(tx: NbTransaction, ctx: RequestContext, group: Security
     if (!rg || !(ctx.isAdmin || rg.projectId === group.projectId)) throw notFound('security_group', remoteGroup);
   }
   const proto = normalizeProtocol(body.protocol, ethertype);
-  const min = body.port_range_min ?? null;
-  const max = body.port_range_max ?? null;
+  const min = intOf(body.port_range_min) ?? null;
+  const max = intOf(body.port_range_max) ?? null;
   checkPorts(proto.number, min, max);
   return {
     id,

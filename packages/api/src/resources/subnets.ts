@@ -108,7 +108,8 @@ function checkRoutes(version: 4 | 6, list: { destination: string; nexthop: strin
   return out;
 }
 
-async function createSubnet(tx: NbTransaction, backend: Backend, ctx: RequestContext, body: SubnetCreate, attempt: Attempt): Promise<Subnet> {
+async function createSubnet(tx: NbTransaction, backend: Backend, ctx: RequestContext, input: SubnetCreate, attempt: Attempt): Promise<Subnet> {
+  const body = { ...input, ip_version: Number(input.ip_version) as 4 | 6 };
   const network = await visibleNetwork(tx, ctx, body.network_id);
   if (!owns(ctx, network)) throw policyNotAuthorized('create_subnet');
   const projectId = projectFor(ctx, body);
