@@ -1,4 +1,4 @@
-import { MemoryDriver, NbApi } from '@dragonflow/nb';
+import { MemoryDriver, type MemoryStore, NbApi } from '@dragonflow/nb';
 import type { ApiConfigInput } from '../src/config.js';
 import { parseApiConfig } from '../src/config.js';
 import type { ApiApp } from '../src/resources/common.js';
@@ -20,8 +20,9 @@ export class Harness {
     readonly driver: MemoryDriver,
   ) {}
 
-  static async start(config: ApiConfigInput = {}): Promise<Harness> {
-    const driver = MemoryDriver.create();
+  /** With `store`, several harnesses share one DB, as several df-api processes share one. */
+  static async start(config: ApiConfigInput = {}, store?: MemoryStore): Promise<Harness> {
+    const driver = store ? new MemoryDriver(store) : MemoryDriver.create();
     const nb = await NbApi.open(driver);
     const app = await buildApiServer({ config: parseApiConfig(config), nb, logger: false });
     await app.ready();

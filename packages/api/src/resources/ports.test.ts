@@ -77,6 +77,33 @@ describe('ports', () => {
     expect(new Set(listed.map((p) => p.fixed_ips[0]!.ip_address)).size).toBe(51);
   });
 
+  it('keeps addresses unique between two df-api instances on one DB (claims, then retries spread apart)', async () => {
+    const other = await Harness.start({}, h.driver.store);
+    // A DB round trip of a few ms, as over a network: both instances decide on the same view and race.
+    let claimReads = 0;
+    for (const d of [h.driver, other.driver]) {
+      const commit = d.commit.bind(d);
+      d.commit = async (ops) => {
+        await new Promise((r) => setTimeout(r, 3));
+        return commit(ops);
+      };
+      const getMany = d.getMany.bind(d);
+      d.getMany = (table, ids) => {
+        if (table === '_claim') claimReads++;
+        return getMany(table, ids);
+      };
+    }
+    try {
+      const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? h : other).post('/v2.0/ports', { port: { network_id: net } })));
+      expect(answers.map((a) => a.status)).toEqual(Array(40).fill(201));
+      const ips = answers.map((a) => (a.body['port'] as Port).fixed_ips[0]!.ip_address);
+      expect(new Set(ips).size).toBe(40);
+      expect(claimReads).toBeGreaterThan(40); // some creates lost a race and ran again
+    } finally {
+      await other.close();
+    }
+  });
+
   it('answers IpAddressGenerationFailure when the pool is used up', async () => {
     const small = String((await h.network())['id']);
     await h.subnet(small, '10.9.0.0/29', { enable_dhcp: false });
