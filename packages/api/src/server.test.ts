@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MemoryClientDriver, NbApi } from '@dragonflow/nb';
+import { DfError } from '@dragonflow/base';
+import { MemoryClientDriver, NbApi, NbErrorCode } from '@dragonflow/nb';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Harness, neutronError } from '../test/harness.js';
 import { EXTENSIONS } from './resources/discovery.js';
@@ -95,6 +96,16 @@ describe('request errors', () => {
     const r = await h.post('/v2.0/networks', { network: { name: 'n', description: 'd'.repeat(4000) } });
     expect(r.status).toBe(413);
     expect(neutronError(r).type).toBe('HTTPRequestEntityTooLarge');
+  });
+
+  it('answers 503 with a Neutron error when the DB is gone', async () => {
+    h = await Harness.start();
+    h.driver.commit = async () => {
+      throw new DfError(NbErrorCode.UNAVAILABLE, 'the DB cannot be reached');
+    };
+    const r = await h.post('/v2.0/networks', { network: { name: 'x' } });
+    expect(r.status).toBe(503);
+    expect(neutronError(r).type).toBe('ServiceUnavailable');
   });
 
   it('answers 404 HTTPNotFound for unknown URLs', async () => {
