@@ -103,6 +103,10 @@ function parseEntry(spec: OxmFieldSpec, input: unknown): { value: unknown; mask?
   if (Array.isArray(input)) {
     return { value: parseScalar(spec, input[0], 'value'), mask: parseScalar(spec, input[1], 'mask') };
   }
+  // Typed addresses carry a numeric `value` too: they are values, not { value, mask } entries.
+  if (input instanceof MacAddress || input instanceof Ipv4Address || input instanceof Ipv6Address) {
+    return { value: parseScalar(spec, input, 'value') };
+  }
   if (typeof input === 'object' && input !== null && 'value' in input) {
     const o = input as { value: unknown; mask?: unknown };
     return o.mask === undefined ? { value: parseScalar(spec, o.value, 'value') } : { value: parseScalar(spec, o.value, 'value'), mask: parseScalar(spec, o.mask, 'mask') };

@@ -1,4 +1,4 @@
-import { DfError, Ipv4Address, Ipv6Address, MacAddress } from '@dragonflow/base';
+import { DfError } from '@dragonflow/base';
 import { FlowModFlags, match as buildMatch, type Action, type Instruction, type Match, type MatchSpec } from '@dragonflow/openflow';
 
 /** A table as apps hold it: its number and its name (from the allocator). */
@@ -63,28 +63,12 @@ export function flow(table: number | TableRef, spec: FlowSpec): DesiredFlow {
   return {
     table: id,
     priority: spec.priority,
-    match: buildMatch(wrapTyped(spec.match ?? {})),
+    match: buildMatch(spec.match ?? {}),
     instructions,
     ...(spec.idleTimeout ? { idleTimeout: spec.idleTimeout } : {}),
     ...(spec.hardTimeout ? { hardTimeout: spec.hardTimeout } : {}),
     ...(spec.flags ? { flags: spec.flags } : {}),
   };
-}
-
-/**
- * The codec's match builder reads any object with a `value` property as a
- * `{ value, mask }` entry — and MacAddress/Ipv4Address/Ipv6Address carry a `value`
- * (their number). Wrap typed addresses so they are taken as values.
- */
-function wrapTyped(spec: Match | MatchSpec): Match | MatchSpec {
-  let out: Record<string, unknown> | undefined;
-  for (const [k, v] of Object.entries(spec)) {
-    if (v instanceof MacAddress || v instanceof Ipv4Address || v instanceof Ipv6Address) {
-      out ??= { ...spec };
-      out[k] = { value: v };
-    }
-  }
-  return (out ?? spec) as Match | MatchSpec;
 }
 
 /** The flags a flow is installed with (timeouts ask for FLOW_REMOVED). */
