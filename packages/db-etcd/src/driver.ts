@@ -76,6 +76,8 @@ export class EtcdDriver implements NbDriver {
       // Unary calls get a deadline; watch and keep-alive streams live until we end them.
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeout }),
       faultHandling: { host: () => passThrough as never, global: passThrough as never },
+      // A snapshot of a large topology (10,000 ports ≈ 7 MB) exceeds gRPC's default 4 MB.
+      grpcOptions: { 'grpc.max_receive_message_length': 512 * 1024 * 1024 },
     });
   }
 

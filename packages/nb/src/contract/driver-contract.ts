@@ -156,6 +156,17 @@ export function describeDriverContract(harness: DriverHarness): void {
         expect(again.revision).toBeGreaterThan(del.revision);
       });
 
+      it('serves snapshots larger than a default RPC message (6 MB)', async () => {
+        const d = await connect();
+        const value = 'x'.repeat(2_000);
+        for (let i = 0; i < 3_000; i += 100) {
+          await d.commit(Array.from({ length: 100 }, (_, j) => put('big', `k${i + j}`, value)));
+        }
+        const snap = await d.snapshot(['big']);
+        expect(snap.records).toHaveLength(3_000);
+        expect((await d.list('big')).records.every((r) => r.value.length === 2_000)).toBe(true);
+      }, 60_000);
+
       it('takes a snapshot of several tables at one revision', async () => {
         const d = await connect();
         await d.commit([put('a', '1', 'x'), put('b', '1', 'y'), put('c', '1', 'z')]);
