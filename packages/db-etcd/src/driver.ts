@@ -203,22 +203,23 @@ export class EtcdDriver implements NbDriver {
     return { revision: Number(res.header.revision), versions };
   }
 
+  /**
+   * The counter is the version of one key: etcd applies puts one at a time, so each
+   * plain put (no compare, no contention, one round trip) gets the next version, and
+   * prev_kv tells which (counters written by the earlier CAS scheme had value n at
+   * version n, so they continue seamlessly). Past `max` the counter keeps moving but
+   * every call fails with NB_KEYS_EXHAUSTED.
+   */
   async allocateKey(namespace: string, max = Number.MAX_SAFE_INTEGER): Promise<number> {
     const key = this.keys.counter(namespace);
-    for (;;) {
-      const cur = await this.call('allocateKey', () => this.client.kv.range({ key }));
-      const kv = cur.kvs[0];
-      const n = (kv ? Number(kv.value.toString('utf8')) : 0) + 1;
-      if (n > max) throw new DfError(NbErrorCode.KEYS_EXHAUSTED, `no unique key left in ${namespace} (all of 1..${max} were handed out)`, { context: { namespace, max } });
-      const res = await this.call('allocateKey', () =>
-        this.client.kv.txn({
-          compare: [kv ? { key, target: 'Mod', result: 'Equal', mod_revision: kv.mod_revision } : { key, target: 'Version', result: 'Equal', version: 0 }],
-          success: [{ request_put: { key, value: Buffer.from(String(n)) } }],
-          failure: [],
-        }),
-      );
-      if (res.succeeded) return n;
-    }
+    const res = await this.call('allocateKey', () => this.client.kv.put({ key, value: Buffer.from(''), prev_kv: true }));
+    const n = (res.prev_kv ? Number(res.prev_kv.version) : 0) + 1;
+    if (n > max) throw this.exhausted(namespace, max);
+    return n;
+  }
+
+  private exhausted(namespace: string, max: number): DfError {
+    return new DfError(NbErrorCode.KEYS_EXHAUSTED, `no unique key left in ${namespace} (all of 1..${max} were handed out)`, { context: { namespace, max } });
   }
 
   async grantLease(ttlMs: number): Promise<Lease> {
