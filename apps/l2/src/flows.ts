@@ -8,6 +8,7 @@ import {
   REG_SRC_PORT,
   act,
   flow,
+  packet,
   type Action,
   type AppTables,
   type DesiredFlow,
@@ -119,13 +120,15 @@ export function uplinkActions(kind: NetworkKind, target: RemoteTarget): Action[]
  */
 export function portFlows(p: L2Pipeline, port: LogicalPort, net: LogicalSwitch, placement: Placement, kind: NetworkKind, remote: RemoteTarget | undefined): DesiredFlow[] {
   const out: DesiredFlow[] = [];
-  const mac = port.macAddress;
+  // parsed once: the builders take typed values as they are
+  const mac = packet.mac(port.macAddress);
   if (placement === 'router') {
     out.push(flow(p.lookup, { priority: PRIORITY.lookup, match: { ...onNetwork(net), eth_dst: mac }, goto: p.l3Entry }));
   } else {
     out.push(flow(p.lookup, { priority: PRIORITY.lookup, match: { ...onNetwork(net), eth_dst: mac }, actions: [act.setField(REG_DST_PORT, port.key)], goto: p.egressEntry }));
   }
-  for (const ip of ipv4Addresses(port)) {
+  for (const text of ipv4Addresses(port)) {
+    const ip = packet.ip4(text);
     const request = { eth_type: ETH_ARP, arp_op: ARP_REQUEST, arp_tpa: ip } as const;
     out.push(
       flow(p.arpResponder, {
@@ -134,19 +137,20 @@ export function portFlows(p: L2Pipeline, port: LogicalPort, net: LogicalSwitch, 
         actions: [
           // "ip is at mac", back out of the port that asked
           act.move({ field: 'eth_src' }, { field: 'eth_dst' }, 48),
-          act.setField('eth_src', mac),
+          act.setField('eth_src', { value: mac }),
           act.setField('arp_op', ARP_REPLY),
           act.move({ field: 'arp_sha' }, { field: 'arp_tha' }, 48),
-          act.setField('arp_sha', mac),
+          act.setField('arp_sha', { value: mac }),
           act.move({ field: 'arp_spa' }, { field: 'arp_tpa' }, 32),
-          act.setField('arp_spa', ip),
+          act.setField('arp_spa', { value: ip }),
           act.inPort(),
         ],
       }),
     );
     if (placement === 'local') out.push(flow(p.arpResponder, { priority: PRIORITY.selfSkip, match: { [REG_SRC_PORT]: port.key, ...request }, goto: p.afterArpResponder }));
   }
-  for (const ip of ipv6Addresses(port)) {
+  for (const text of ipv6Addresses(port)) {
+    const ip = packet.ip6(text);
     const solicit = { eth_type: ETH_IPV6, ip_proto: IPPROTO_ICMPV6, icmpv6_type: ND_NEIGHBOR_SOLICIT, icmpv6_code: 0, ipv6_nd_target: ip } as const;
     // The advertisement is built by the app (an NS carries a source link-layer option where the NA needs a target one).
     out.push(flow(p.ndResponder, { priority: PRIORITY.respond, match: { ...onNetwork(net), ...fromLocalPort, ...solicit }, actions: [act.toController()] }));
