@@ -1,23 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import { DfError, describeError } from '@dragonflow/base';
 import { Sandbox } from '@dragonflow/sandbox';
-import { CommanderError, InvalidArgumentError, type Command } from 'commander';
+import { CommanderError, type Command } from 'commander';
 import { controllerAction, describeAccess, formatStatus, requireRoot, resolveSandboxDir, sandboxDown, sandboxStatus, sandboxUp, vmCreate, vmDelete } from '../sandbox/lifecycle.js';
+import { choice, intOption } from '../sandbox/options.js';
 import { DEFAULT_SANDBOX_APPS, type DbKind, type TunnelKind } from '../sandbox/services.js';
-
-function intOption(name: string, min: number, max: number) {
-  return (v: string): number => {
-    if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new InvalidArgumentError(`${name} must be an integer ${min}..${max}`);
-    return Number(v);
-  };
-}
-
-function choice<T extends string>(name: string, values: readonly T[]) {
-  return (v: string): T => {
-    if (!(values as readonly string[]).includes(v)) throw new InvalidArgumentError(`${name} must be one of ${values.join(', ')}`);
-    return v as T;
-  };
-}
 
 const DIR_HELP = 'the sandbox directory (default: $DF_SANDBOX_DIR, else the one sandbox that is up)';
 
