@@ -1,5 +1,6 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, isAlive, listNetns, makeTempDir, run } from '@dragonflow/sandbox';
@@ -112,7 +113,16 @@ export async function sandboxPlace(): Promise<{ dir: string; apiPort: number; ur
   return { dir: join(makeTempDir('df-sbcli-'), 'sb'), apiPort, url: `http://127.0.0.1:${apiPort}` };
 }
 
-/** GET over a unix socket with curl (what the docs tell users to run). */
-export async function curlUnix(socket: string, path: string): Promise<string> {
-  return (await run('curl', ['-s', '--max-time', '5', '--unix-socket', socket, `http://localhost${path}`])).stdout;
+/** GET over a unix socket (what `curl --unix-socket SOCKET http://localhost/PATH` does). */
+export function curlUnix(socket: string, path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath: socket, path, timeout: 5_000 }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve(body));
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer on ${socket} within 5 s`)));
+    req.on('error', reject);
+    req.end();
+  });
 }
