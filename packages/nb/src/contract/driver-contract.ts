@@ -1,6 +1,6 @@
 import type { DfError} from '@dragonflow/base';
 import { isDfError } from '@dragonflow/base';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ChangeBatch, ChangeFeed, NbDriver, TxnOp } from '../db/driver.js';
 
 /** One empty database for one test, and ways to hurt it. */
@@ -23,7 +23,7 @@ export interface DbUnderTest {
 export interface DriverHarness {
   /** Shown in test names. */
   name: string;
-  /** Called once before the suite (start servers here: a missing binary must throw). */
+  /** Called once, before the first test (start servers here: a missing binary must throw, failing every test). */
   setup?(): Promise<void>;
   teardown?(): Promise<void>;
   /** A fresh, empty database (a new key prefix, a new store…). */
@@ -101,13 +101,16 @@ export function describeDriverContract(harness: DriverHarness): void {
       return d;
     };
 
-    if (harness.setup) beforeAll(() => harness.setup!(), 120_000);
-    if (harness.teardown) afterAll(() => harness.teardown!(), 60_000);
+    // Set up from the first test, not in beforeAll: a failing beforeAll makes vitest
+    // report the tests as skipped, and a missing server must fail every test loudly.
+    let ready: Promise<void> | undefined;
+    if (harness.teardown) afterAll(() => (ready ? harness.teardown!() : undefined), 60_000);
 
     beforeEach(async () => {
+      if (harness.setup) await (ready ??= harness.setup());
       db = await harness.freshDb();
       clients = [];
-    });
+    }, 120_000);
     afterEach(async () => {
       await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
       await db.dispose?.();
