@@ -12,10 +12,12 @@ let built = false;
 
 /**
  * Builds the CLI and everything it runs (df-api, df-controller, the apps) once per
- * test file, as `pnpm df` does (turbo: a no-op when nothing changed).
+ * test file, as `pnpm df` does (turbo: a no-op when nothing changed), when the
+ * tests run outside turbo (which builds dependencies before `test`).
  */
 export function ensureBuilt(): void {
-  if (built) return;
+  // Under `turbo run test` the tests' dependencies (the CLI and everything it runs) were built first.
+  if (built || process.env['TURBO_HASH']) return;
   const r = spawnSync('pnpm', ['exec', 'turbo', 'run', 'build', '--filter=@dragonflow/cli...', '--output-logs=errors-only'], {
     cwd: ROOT,
     encoding: 'utf8',
