@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type DbUnderTest, TcpProxy, describeDriverContract } from '@dragonflow/nb/contract';
+import { type DbUnderTest, type DriverHarness, TcpProxy, describeDriverContract, describeNbApiOnDriver } from '@dragonflow/nb/contract';
 import { type EtcdServer, startEtcd } from '@dragonflow/sandbox';
 import { EtcdDriver } from './driver.js';
 
@@ -7,7 +7,7 @@ import { EtcdDriver } from './driver.js';
 let etcd: EtcdServer;
 let proxy: TcpProxy;
 
-describeDriverContract({
+const harness: DriverHarness = {
   name: 'etcd',
   leaseTtlMs: 2_000,
   canDisconnect: true,
@@ -34,4 +34,7 @@ describeDriverContract({
       dispose: () => admin.close(),
     };
   },
-});
+};
+
+describeDriverContract(harness);
+describeNbApiOnDriver(harness);

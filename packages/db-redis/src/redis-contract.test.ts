@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type DbUnderTest, TcpProxy, describeDriverContract } from '@dragonflow/nb/contract';
+import { type DbUnderTest, type DriverHarness, TcpProxy, describeDriverContract, describeNbApiOnDriver } from '@dragonflow/nb/contract';
 import { type RedisServer, startRedis } from '@dragonflow/sandbox';
 import { Redis } from 'ioredis';
 import { RedisDriver } from './driver.js';
@@ -9,7 +9,7 @@ import { RedisDriver } from './driver.js';
 let redis: RedisServer;
 let proxy: TcpProxy;
 
-describeDriverContract({
+const harness: DriverHarness = {
   name: 'redis',
   leaseTtlMs: 800,
   canDisconnect: true,
@@ -37,4 +37,7 @@ describeDriverContract({
       },
     };
   },
-});
+};
+
+describeDriverContract(harness);
+describeNbApiOnDriver(harness);

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describeDriverContract, type DbUnderTest } from '../../contract/index.js';
+import { describeDriverContract, describeNbApiOnDriver, type DbUnderTest } from '../../contract/index.js';
 import { MemoryClientDriver } from './client.js';
 import { MemoryDriver } from './driver.js';
 import { MemoryServer } from './server.js';
@@ -47,13 +47,15 @@ async function servedDb(transport: 'unix' | 'tcp'): Promise<DbUnderTest> {
   };
 }
 
-describeDriverContract({
+const servedUnix = {
   name: 'memory (served over a unix socket)',
   leaseTtlMs: 300,
   canDisconnect: true,
   canRestart: true,
   freshDb: () => servedDb('unix'),
-});
+};
+describeDriverContract(servedUnix);
+describeNbApiOnDriver(servedUnix);
 
 describeDriverContract({
   name: 'memory (served over TCP)',
