@@ -81,14 +81,17 @@ export class NbTransaction implements CheckView {
 
   /** Creates an object; `id` is generated when absent and `key` allocated for keyed tables. */
   async create<T extends TableName>(table: T, input: NbCreateInput<T>): Promise<NbObject<T>> {
-    const id = (input as { id?: string }).id ?? this.ctx.newId();
+    const given = (input as { id?: string }).id;
+    const id = given ?? this.ctx.newId();
     const stamp = this.ctx.now().toISOString();
     const keyed = isKeyedTable(table);
     const parsed = parseObject(table, { ...input, id, ...(keyed ? { key: 1 } : {}), createdAt: stamp, updatedAt: stamp });
     const key = k(table, parsed.id);
     const st = this.staged.get(key);
     if (st && st.kind !== 'delete') throw conflict(`${table} ${parsed.id} already exists`, { table, id: parsed.id, retryable: false });
-    if (!st && (await this.read(table, parsed.id))) throw conflict(`${table} ${parsed.id} already exists`, { table, id: parsed.id, retryable: false });
+    // A fresh random id cannot be taken; a given one is checked now for a clear error
+    // (the commit's create-if-absent guards both anyway).
+    if (!st && given !== undefined && (await this.read(table, parsed.id))) throw conflict(`${table} ${parsed.id} already exists`, { table, id: parsed.id, retryable: false });
     if (st) throw nbInvalid(`${table} ${parsed.id} is deleted and created again in one transaction`, { table, id: parsed.id });
     const obj = { ...parsed, version: 1 } as NbObject<T>;
     if (keyed) {
