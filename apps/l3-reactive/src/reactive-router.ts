@@ -1,5 +1,5 @@
 import { APP_CONTEXT, APP_OPTIONS, inject, injectable, type AppContext, type AppFlowRemoved, type DesiredFlow, type LogicalPort } from '@dragonflow/core';
-import { DistributedRouter, PRIORITY, decisionSignature, forwardFlow, rewriteOf, toPuntFlow, type Forward, type Ipv4Address, type Punt, type ReactiveOptions, type Router } from '@dragonflow/l3';
+import { DistributedRouter, ExactFlowBuilder, decisionSignature, rewriteOf, toPuntFlow, type Forward, type Ipv4Address, type Punt, type ReactiveOptions, type Router } from '@dragonflow/l3';
 
 /** One exact flow the controller installed: (router, source network, destination IP) → its decision. */
 interface ExactFlow {
@@ -21,6 +21,8 @@ export interface ReactiveStats {
   invalidated: number;
   /** Exact flows the switch removed after their idle timeout. */
   expired: number;
+  /** Installs or packet-outs the switch did not confirm (connection lost). */
+  failed: number;
 }
 
 const flowOwner = (routerId: string, networkId: string, dst: Ipv4Address): string => `flow:${routerId}:${networkId}:${dst.toString()}`;
@@ -36,9 +38,10 @@ const flowOwner = (routerId: string, networkId: string, dst: Ipv4Address): strin
  */
 @injectable()
 export class ReactiveRouter extends DistributedRouter {
-  readonly reactive: ReactiveStats = { installs: 0, raced: 0, invalidated: 0, expired: 0 };
+  readonly reactive: ReactiveStats = { installs: 0, raced: 0, invalidated: 0, expired: 0, failed: 0 };
   private readonly exact = new Map<string, ExactFlow>();
   private readonly byRouter = new Map<string, Set<string>>();
+  private builder: ExactFlowBuilder | undefined;
 
   constructor(
     @inject(APP_CONTEXT) ctx: AppContext,
@@ -78,7 +81,8 @@ export class ReactiveRouter extends DistributedRouter {
   private flowFor(router: Router, e: Pick<ExactFlow, 'networkKey' | 'dst'>, d: Forward): DesiredFlow | undefined {
     const rewrite = rewriteOf(d, (n) => this.model.networkKey(n));
     if (!rewrite) return undefined;
-    return forwardFlow(this.t, { routerKey: router.key, sourceNetworkKey: e.networkKey, destination: e.dst, rewrite, priority: PRIORITY.EXACT, idleTimeout: this.reactiveOptions.idleTimeout });
+    this.builder ??= new ExactFlowBuilder(this.t, this.reactiveOptions.idleTimeout);
+    return this.builder.build(router.key, e.networkKey, e.dst, rewrite);
   }
 
   /** Keeps the exact flows whose decision is unchanged; removes the others. */
@@ -123,7 +127,7 @@ export class ReactiveRouter extends DistributedRouter {
     // Several packets may have been punted before the flow was in: send the later ones on.
     if (this.exact.get(e.owner)?.signature === e.signature && this.ctx.flows.flowsOf(e.owner).length > 0) {
       this.reactive.raced++;
-      await this.ctx.flows.packetOut(packetOut);
+      this.confirm(e.owner, this.ctx.flows.packetOut(packetOut));
       return;
     }
     const f = this.flowFor(p.router, e, d);
@@ -138,7 +142,21 @@ export class ReactiveRouter extends DistributedRouter {
     this.byRouter.set(e.routerId, set);
     this.reactive.installs++;
     this.ctx.log.debug({ owner: e.owner, target: d.target.id, via: d.via }, 'installing an exact routing flow and sending the first packet on');
-    await this.ctx.flows.installNow(e.owner, [f], packetOut);
+    // The flow-mod and the packet-out are on the wire, in order, when installNow returns
+    // its promise; waiting for the barrier here would only hold the next punt back.
+    this.confirm(e.owner, this.ctx.flows.installNow(e.owner, [f], packetOut));
+  }
+
+  /** Follows a send the handler did not wait for: a failure (the switch went away) is logged and the flow forgotten. */
+  private confirm(owner: string, sent: Promise<void>): void {
+    sent.catch((err: unknown) => {
+      this.reactive.failed++;
+      this.ctx.log.warn({ owner, err: String(err) }, 'an exact flow or its packet-out did not reach the switch; the next packet is punted again');
+      if (this.exact.has(owner)) {
+        this.forget(owner);
+        this.ctx.flows.remove(owner);
+      }
+    });
   }
 
   override onFlowRemoved(ev: AppFlowRemoved): void {

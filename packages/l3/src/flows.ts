@@ -15,7 +15,7 @@ import {
   type TableRef,
   type TableSpec,
 } from '@dragonflow/core';
-import type { IpNetwork, Ipv4Address } from '@dragonflow/base';
+import { Ipv4Address, type IpNetwork } from '@dragonflow/base';
 import type { Rewrite, Router, RouterInterface } from './model.js';
 
 const ETH_IPV4 = 0x0800;
@@ -209,4 +209,31 @@ export function forwardFlow(t: L3TableRefs, spec: ForwardFlowSpec): DesiredFlow 
     goto: t.afterRouting,
     ...(spec.idleTimeout ? { idleTimeout: spec.idleTimeout } : {}),
   });
+}
+
+/**
+ * Builds the reactive exact flows fast: the punt path makes one per new flow, so the
+ * parts that repeat — the match of a (router, source network) and the instructions
+ * of a rewrite — are built once with `flow()` (validated there) and reused; only the
+ * destination changes. The result is the same DesiredFlow `forwardFlow` makes.
+ */
+export class ExactFlowBuilder {
+  private readonly templates = new Map<string, DesiredFlow>();
+
+  constructor(
+    private readonly t: L3TableRefs,
+    private readonly idleTimeout: number,
+    private readonly maxTemplates = 4096,
+  ) {}
+
+  build(routerKey: number, sourceNetworkKey: number, destination: Ipv4Address, rewrite: Rewrite): DesiredFlow {
+    const key = `${routerKey}|${sourceNetworkKey}|${rewrite.ethSrc.value}|${rewrite.ethDst.value}|${rewrite.portKey}|${rewrite.networkKey}`;
+    let template = this.templates.get(key);
+    if (!template) {
+      template = forwardFlow(this.t, { routerKey, sourceNetworkKey, destination: Ipv4Address.fromNumber(0), rewrite, priority: PRIORITY.EXACT, idleTimeout: this.idleTimeout });
+      if (this.templates.size >= this.maxTemplates) this.templates.delete(this.templates.keys().next().value as string);
+      this.templates.set(key, template);
+    }
+    return { ...template, match: { ...template.match, ipv4_dst: { value: destination } } };
+  }
 }

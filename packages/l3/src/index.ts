@@ -1,8 +1,9 @@
-export { ROUTER_INTERFACE_OWNER, L3Model, decisionSignature, rewriteOf, type Forward, type Rewrite, type RouteDecision, type Router, type RouterInterface, type StaticRoute } from './model.js';
+export { ROUTER_INTERFACE_OWNER, L3Model, decisionSignature, rewriteOf, type Forward, type Rewrite, type RouteDecision, type RouteEntry, type Router, type RouterInterface, type StaticRoute } from './model.js';
 export {
   L3_TABLES,
   PRIORITY,
   REPLY_TTL,
+  ExactFlowBuilder,
   defaultDropFlow,
   forwardFlow,
   ingressFlows,

@@ -148,3 +148,20 @@ describe('KeyedTokenBucket', () => {
     expect(() => new KeyedTokenBucket(new ManualClock(), { rate: 0, burst: 1 })).toThrow(RangeError);
   });
 });
+
+describe('ExactFlowBuilder', () => {
+  it('makes exactly the flow forwardFlow makes, for any destination, from a reused template', async () => {
+    const { flowIdentity, instructionsKey } = await import('@dragonflow/core');
+    const { ExactFlowBuilder, PRIORITY, forwardFlow } = await import('./flows.js');
+    const t = { ingress: { id: 10, qualifiedName: 'x.ingress' }, routing: { id: 11, qualifiedName: 'x.routing' }, punt: { id: 12, qualifiedName: 'x.punt' }, afterRouting: 13, egress: 13 };
+    const rewrite = { ethSrc: packet.mac(routerMac(2)), ethDst: packet.mac(vmMac(0x12)), networkKey: 7, portKey: 42 };
+    const b = new ExactFlowBuilder(t, 60);
+    for (const dst of ['10.0.2.12', '10.0.2.13', '192.168.1.1']) {
+      const fast = b.build(3, 5, Ipv4Address.parse(dst), rewrite);
+      const slow = forwardFlow(t, { routerKey: 3, sourceNetworkKey: 5, destination: Ipv4Address.parse(dst), rewrite, priority: PRIORITY.EXACT, idleTimeout: 60 });
+      expect(flowIdentity(fast.table, fast.priority, fast.match)).toBe(flowIdentity(slow.table, slow.priority, slow.match));
+      expect(instructionsKey(fast.instructions)).toBe(instructionsKey(slow.instructions));
+      expect([fast.idleTimeout, fast.priority]).toEqual([60, PRIORITY.EXACT]);
+    }
+  });
+});

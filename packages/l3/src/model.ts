@@ -57,6 +57,13 @@ export type RouteDecision =
    */
   | { readonly kind: 'unreachable'; readonly reason: 'no-port' | 'no-route'; readonly prefix?: IpNetwork };
 
+/** One route of a router's table (IPv4: `base`/`mask` as unsigned 32-bit numbers for a fast match). */
+export type RouteEntry = ({ readonly kind: 'connected'; readonly iface: RouterInterface } | { readonly kind: 'static'; readonly nexthop: Ipv4Address }) & {
+  readonly prefix: IpNetwork;
+  readonly base: number;
+  readonly mask: number;
+};
+
 /** The rewrite a routed packet gets, as data (the flow builders turn it into actions). */
 export interface Rewrite {
   readonly ethSrc: MacAddress;
@@ -97,6 +104,14 @@ function parseV4(text: string): Ipv4Address | undefined {
  * IPv4 only: IPv6 interfaces and routes are ignored (docs/l3.md).
  */
 export class L3Model {
+  /**
+   * Views of routers, kept while the router object and its networks' objects are the
+   * same (topology objects are immutable: a change is a new object), so the punt path
+   * does not re-parse addresses for every packet.
+   */
+  private readonly views = new Map<string, { readonly source: LogicalRouter; readonly networks: readonly unknown[]; readonly view: Router | undefined }>();
+  private readonly tables = new WeakMap<Router, readonly RouteEntry[]>();
+
   constructor(private readonly topology: TopologyReader) {}
 
   /** A router with its usable IPv4 interfaces (on networks this chassis knows), or undefined when it is down or gone. */
@@ -108,6 +123,15 @@ export class L3Model {
   routerByKey(key: number): Router | undefined {
     const r = this.topology.lookup('logical_router', 'key', String(key))[0];
     return r ? this.view(r) : undefined;
+  }
+
+  private view(r: LogicalRouter): Router | undefined {
+    const cached = this.views.get(r.id);
+    if (cached && cached.source === r && r.ports.every((p, i) => this.topology.get('logical_switch', p.networkId) === cached.networks[i])) return cached.view;
+    const view = this.build(r);
+    this.views.set(r.id, { source: r, networks: r.ports.map((p) => this.topology.get('logical_switch', p.networkId)), view });
+    if (this.views.size > 4096) this.views.delete(this.views.keys().next().value as string);
+    return view;
   }
 
   /** Every administratively up router this chassis knows. */
@@ -126,7 +150,7 @@ export class L3Model {
       .filter((r): r is Router => r !== undefined && r.interfaces.some((i) => i.networkId === networkId));
   }
 
-  private view(r: LogicalRouter): Router | undefined {
+  private build(r: LogicalRouter): Router | undefined {
     if (!r.adminStateUp) return undefined;
     const interfaces: RouterInterface[] = [];
     for (const p of r.ports) {
@@ -211,23 +235,28 @@ export class L3Model {
    * extra routes. A connected subnet wins over an extra route to the same prefix;
    * of two extra routes to the same prefix the one with the lowest next hop is used.
    */
-  routeTable(router: Router): ({ kind: 'connected'; prefix: IpNetwork; iface: RouterInterface } | { kind: 'static'; prefix: IpNetwork; nexthop: Ipv4Address })[] {
+  routeTable(router: Router): readonly RouteEntry[] {
+    const cached = this.tables.get(router);
+    if (cached) return cached;
     const seen = new Set<string>();
-    const out: ({ kind: 'connected'; prefix: IpNetwork; iface: RouterInterface } | { kind: 'static'; prefix: IpNetwork; nexthop: Ipv4Address })[] = [];
+    const out: RouteEntry[] = [];
+    const entry = (prefix: IpNetwork) => ({ prefix, base: (prefix.address as Ipv4Address).value, mask: prefix.prefixLength === 0 ? 0 : (0xffffffff << (32 - prefix.prefixLength)) >>> 0 });
     for (const iface of router.interfaces) {
       const k = iface.cidr.toString();
       if (seen.has(k)) continue;
       seen.add(k);
-      out.push({ kind: 'connected', prefix: iface.cidr, iface });
+      out.push({ kind: 'connected', ...entry(iface.cidr), iface });
     }
     const statics = [...router.routes].sort((a, b) => a.nexthop.value - b.nexthop.value);
     for (const rt of statics) {
       const k = rt.destination.toString();
       if (seen.has(k)) continue;
       seen.add(k);
-      out.push({ kind: 'static', prefix: rt.destination, nexthop: rt.nexthop });
+      out.push({ kind: 'static', ...entry(rt.destination), nexthop: rt.nexthop });
     }
-    return out.sort((a, b) => b.prefix.prefixLength - a.prefix.prefixLength);
+    out.sort((a, b) => b.prefix.prefixLength - a.prefix.prefixLength);
+    this.tables.set(router, out);
+    return out;
   }
 
   /** Resolves an extra route's next hop to the port that has it, on a connected subnet. */
@@ -244,8 +273,9 @@ export class L3Model {
   decide(router: Router, dst: Ipv4Address): RouteDecision {
     const own = router.interfaces.find((i) => i.ip.equals(dst));
     if (own) return { kind: 'router-ip', iface: own };
+    const v = dst.value;
     for (const route of this.routeTable(router)) {
-      if (!route.prefix.contains(dst)) continue;
+      if (((v & route.mask) >>> 0) !== route.base) continue;
       if (route.kind === 'connected') {
         const port = this.portWithIp(route.iface.networkId, dst);
         if (!port || router.interfaces.some((i) => i.portId === port.id)) return { kind: 'unreachable', reason: 'no-port', prefix: route.prefix };
