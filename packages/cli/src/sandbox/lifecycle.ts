@@ -14,6 +14,7 @@ import {
   controllerHealth,
   installedApps,
   isCliSandbox,
+  linkApps,
   readServices,
   servicesPath,
   writeServices,
@@ -194,7 +195,7 @@ function controllerConfig(s: ServicesState, chassis: Chassis, logLevel: string):
     openflow: { listen: st.controllerTarget },
     bridge: { integration: st.integrationBridge, datapathType: 'netdev', mappings: st.provider ? { [st.provider.physnet]: st.provider.bridge } : {} },
     apps: [...s.apps],
-    appsFrom: cliPackageDir(),
+    appsFrom: join(s.dir, 'apps'),
     management: { listen: management },
     logLevel,
   };
@@ -259,7 +260,9 @@ export async function sandboxUp(options: UpOptions = {}): Promise<UpResult> {
   if (options.apps) {
     const installed = installedApps(options.apps);
     const missing = options.apps.filter((a) => !installed.includes(a));
-    if (missing.length > 0) throw new DfError('APP_NOT_FOUND', `--apps: ${missing.join(', ')} not installed where the sandbox resolves apps (${cliPackageDir()}); add it as a dependency of @dragonflow/cli`, { context: { apps: missing } });
+    if (missing.length > 0) {
+      throw new DfError('APP_NOT_FOUND', `--apps: ${missing.join(', ')}: no such app package (neither a dependency of @dragonflow/cli in ${cliPackageDir()} nor a package under apps/ or examples/)`, { context: { apps: missing } });
+    }
     apps = [...options.apps];
   } else {
     apps = installedApps(DEFAULT_SANDBOX_APPS);
@@ -291,6 +294,7 @@ export async function sandboxUp(options: UpOptions = {}): Promise<UpResult> {
     controllers: [],
   };
   writeServices(services);
+  linkApps(dir, apps);
   out(`Starting sandbox ${sb.tag} in ${dir}: ${n} chassis, ${dbKind} DB, ${tunnel} tunnels, apps: ${apps.length ? apps.join(', ') : '(none: core pipeline only)'}`);
   try {
     await startDbServer(services, out);
@@ -312,7 +316,7 @@ export async function sandboxUp(options: UpOptions = {}): Promise<UpResult> {
     throw err;
   }
   const seconds = (Date.now() - started) / 1000;
-  out(`• all ${n} controllers connected to their switches, in sync and registered alive (${seconds.toFixed(1)} s)`);
+  out(`• ${n === 1 ? 'the controller is' : `all ${n} controllers`} connected to ${n === 1 ? 'its switch' : 'their switches'}, in sync and registered alive (${seconds.toFixed(1)} s)`);
   return { dir, tag: sb.tag, services, seconds };
 }
 
@@ -405,7 +409,7 @@ export async function sandboxDown(dir: string, options: DownOptions = {}): Promi
 
 /** In a directory the user gave (--dir), remove only what the sandbox wrote there. */
 function removeOwnFiles(dir: string, s: ServicesState | undefined): void {
-  for (const f of ['nb.journal', 'nb.sock', 'df-api.yaml', 'df-api.log', 'memory.log', 'etcd.log', 'redis.log', 'redis.log.out', 'sandbox.lock']) rmSync(join(dir, f), { force: true, recursive: true });
+  for (const f of ['apps', 'nb.journal', 'nb.sock', 'df-api.yaml', 'df-api.log', 'memory.log', 'etcd.log', 'redis.log', 'redis.log.out', 'sandbox.lock']) rmSync(join(dir, f), { force: true, recursive: true });
   if (s?.db.dataDir) rmSync(s.db.dataDir, { recursive: true, force: true });
   rmSync(servicesPath(dir), { force: true });
 }

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -106,9 +106,53 @@ export function binaryOf(pkg: '@dragonflow/api' | '@dragonflow/controller'): str
  */
 export const DEFAULT_SANDBOX_APPS: readonly string[] = ['@dragonflow/app-l2'];
 
+/**
+ * Where an app package is: installed for the CLI (its dependencies), else a package
+ * of this workspace (apps/*, examples/*) — so `--apps` can name any app being built here.
+ */
+export function findAppPackage(name: string): string | undefined {
+  const cli = cliPackageDir();
+  const installed = findPackageDir(name, cli);
+  if (installed) return installed;
+  const root = join(cli, '..', '..');
+  if (!existsSync(join(root, 'pnpm-workspace.yaml'))) return undefined;
+  for (const group of ['apps', 'examples']) {
+    let entries: string[];
+    try {
+      entries = readdirSync(join(root, group));
+    } catch {
+      continue;
+    }
+    for (const e of entries) {
+      try {
+        if ((JSON.parse(readFileSync(join(root, group, e, 'package.json'), 'utf8')) as { name?: string }).name === name) return join(root, group, e);
+      } catch {
+        // not a package
+      }
+    }
+  }
+  return undefined;
+}
+
 export function installedApps(candidates: readonly string[]): string[] {
-  const from = cliPackageDir();
-  return candidates.filter((p) => findPackageDir(p, from) !== undefined);
+  return candidates.filter((p) => findAppPackage(p) !== undefined);
+}
+
+/**
+ * Makes DIR/apps/node_modules/<package> point at each app, so every controller
+ * resolves exactly the sandbox's apps from DIR/apps (its `appsFrom`).
+ */
+export function linkApps(dir: string, apps: readonly string[]): string {
+  const base = join(dir, 'apps');
+  for (const name of apps) {
+    const target = findAppPackage(name);
+    if (!target) throw new DfError('APP_NOT_FOUND', `app package '${name}' is neither a dependency of @dragonflow/cli nor a package under apps/ or examples/`, { context: { package: name } });
+    const link = join(base, 'node_modules', name);
+    mkdirSync(dirname(link), { recursive: true });
+    rmSync(link, { force: true });
+    symlinkSync(target, link, 'dir');
+  }
+  return base;
 }
 
 // ------------------------------------------------------------------ controller health
