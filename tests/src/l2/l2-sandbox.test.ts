@@ -10,8 +10,9 @@
  *   across fails, tcpdump on the other network sees nothing, while each network
  *   works); an ARP request for a known IP is answered without reaching any VM;
  *   iperf3 TCP across chassis; a VLAN provider network between the two chassis
- *   through the physical bridge (tagged on the wire); unplugging a VM and deleting
- *   a port remove their flows on both chassis.
+ *   through the physical bridge (tagged on the wire); a chassis whose controller
+ *   died leaves the replication lists once its liveness lease expires; unplugging a
+ *   VM and deleting a port remove their flows on both chassis.
  *
  * Needs root, Open vSwitch, tcpdump, iperf3, busybox and the openstack CLI
  * (./scripts/setup). Never skips.
@@ -188,6 +189,21 @@ for (const tunnel of ['vxlan', 'geneve', 'gre'] as const) {
       const tunnels = await capture(`${sb.tag}-fabric`, 'c1-ul', 'udp port 4789', 50, () => pingStats(s.vm('p1'), '172.20.0.12', 3), 4000);
       expect(tunnels).not.toContain('172.20.0.');
     }, 240_000);
+
+    test('a chassis whose controller died leaves the replication lists when its liveness expires, and comes back', async () => {
+      const sb = s.sb();
+      const peer = sb.chassis(2).state.tunnelIp.split('/')[0]!;
+      // chassis 1's flood flows (they resubmit to the chunk table) with a tunnel copy to chassis 2
+      const floodCopies = async (): Promise<number> => (await flowsMentioning(sb, 1, `${peer}->tun_dst`)).filter((l) => l.includes('resubmit')).length;
+      expect(await floodCopies()).toBeGreaterThan(0);
+      await dfOk(['sandbox', 'controller', 'stop', '2', '--kill'], { env: s.env() });
+      // the lease (10 s) runs out; unicast to its ports stays, replication to it goes
+      await until('chassis-2 out of chassis-1 replication', async () => (await floodCopies()) === 0, 30_000);
+      expect((await flowsMentioning(sb, 1, `${peer}->tun_dst`)).length).toBeGreaterThan(0);
+      expect((await pingStats(s.vm('blue1'), '10.60.0.12', 2)).received).toBe(2);
+      await dfOk(['sandbox', 'controller', 'start', '2'], { env: s.env(), timeoutMs: 120_000 });
+      await until('chassis-2 back in chassis-1 replication', async () => (await floodCopies()) > 0, 30_000);
+    }, 120_000);
 
     test('deleting a port removes its flows on both chassis; so does unplugging a VM', async () => {
       const sb = s.sb();
