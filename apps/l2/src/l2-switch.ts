@@ -59,6 +59,8 @@ export class L2Switch {
     this.dirtyPorts.clear();
     this.dirtyChunks.clear();
     this.dirtyNetworks.clear();
+    // a full recompute reports what is still wrong
+    this.warned.clear();
     const before = new Set(this.ctx.flows.owners());
     // Every port is indexed (the controller's selective cache holds only the networks of local ports anyway),
     // so a network that starts being switched here already knows its remote ports.

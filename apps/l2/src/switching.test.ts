@@ -160,6 +160,24 @@ describe('l2: ports coming and going', () => {
     expect(c.h.trace(icmp(mac(3), mac(1), '10.0.0.3', '10.0.0.1'), TUN.vxlan, { id: 5001n }).ports).toEqual([]);
   });
 
+  it('an administratively down port or network takes no part in switching, and comes back when up', async () => {
+    c = await cloud();
+    await c.h.nb.modify('logical_port', c.vm.vm3.id, (p) => ({ ...p, adminStateUp: false }));
+    await c.h.settle();
+    expect(c.h.runtime.reconciler.flowsOf('l2', `port:${c.vm.vm3.id}`)).toEqual([]);
+    // vm3's chassis has no other port on the network: it leaves the replication list
+    expect(tunnelCopies(c.h.trace(icmp(mac(1), BROADCAST, '10.0.0.1', '10.0.0.255'), 1).outputs)).toEqual(['100 5001→192.0.2.3']);
+    await c.h.nb.modify('logical_port', c.vm.vm3.id, (p) => ({ ...p, adminStateUp: true }));
+    await c.h.nb.modify('logical_switch', c.net.id, (n) => ({ ...n, adminStateUp: false }));
+    await c.h.settle();
+    expect(c.h.runtime.reconciler.ownersOf('l2')).toEqual([]);
+    expect(c.h.trace(icmp(mac(1), mac(2), '10.0.0.1', '10.0.0.2'), 1).ports).toEqual([]);
+    await c.h.nb.modify('logical_switch', c.net.id, (n) => ({ ...n, adminStateUp: true }));
+    await c.h.settle();
+    expect(c.h.trace(icmp(mac(1), mac(2), '10.0.0.1', '10.0.0.2'), 1).ports).toEqual([2]);
+    expect(tunnelCopies(c.h.trace(icmp(mac(1), mac(3), '10.0.0.1', '10.0.0.3'), 1).outputs)).toEqual(['100 5001→192.0.2.2']);
+  });
+
   it('tunnel ports reported after the ports were plugged: switching across chassis starts then', async () => {
     c = await cloud();
     await c.h.setInfraPorts({ tunnels: {}, providers: {} });
