@@ -1,0 +1,198 @@
+/**
+ * L3 end to end, as a user drives it, in both modes: `pnpm df sandbox up --chassis 2
+ * --apps @dragonflow/app-l2,@dragonflow/app-l3-<mode>` (OVS per chassis in its
+ * namespace, df-controller, df-api), two networks with a subnet each behind one
+ * router made with the stock openstack CLI, VMs as namespaces on both chassis, real
+ * packets:
+ *
+ * - VMs on the same chassis and on different chassis ping across the router;
+ * - the receiver sees TTL decremented by exactly one and the router port's MAC as
+ *   source (tcpdump -e in the receiving VM);
+ * - both router interfaces answer ping;
+ * - removing a router interface cuts routing to its subnet, adding it back restores it;
+ * - deleting the router cuts routed traffic;
+ * - reactive: each controller counts exactly one packet-in per new flow starting on
+ *   its chassis (`df_app_packet_ins_total{app="l3-reactive"}` in its /metrics).
+ *
+ * Needs root, Open vSwitch, tcpdump and the openstack CLI (./scripts/setup). Never skips.
+ */
+import { spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { Sandbox, requireBinary, sleep, type Vm } from '@dragonflow/sandbox';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { ok, quiet, requireOpenstackCli, type CliAuth } from '../api/openstack.js';
+import { capture, pingStats } from '../sandbox/traffic.js';
+import { ROOT, curlUnix, df, dfOk, ensureBuilt, readServicesFile, sandboxPlace } from '../sandbox-cli/df-cli.js';
+
+/** The L3 apps are not dependencies of the CLI: build them too when not run under turbo (which builds the tests' dependencies). */
+function ensureL3Built(): void {
+  ensureBuilt();
+  if (process.env['TURBO_HASH']) return;
+  const r = spawnSync('pnpm', ['exec', 'turbo', 'run', 'build', '--filter=@dragonflow/app-l3-proactive...', '--filter=@dragonflow/app-l3-reactive...', '--output-logs=errors-only'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, TURBO_TELEMETRY_DISABLED: '1', DO_NOT_TRACK: '1' },
+    timeout: 300_000,
+  });
+  if (r.status !== 0) throw new Error(`building the L3 apps failed:\n${r.stdout}\n${r.stderr}`);
+}
+
+async function until(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting until ${what}`);
+    await sleep(250);
+  }
+}
+
+for (const mode of ['reactive', 'proactive'] as const) {
+  describe(`L3 ${mode} (df sandbox, 2 chassis, openstack CLI)`, () => {
+    const app = `l3-${mode}`;
+    let place: { dir: string; apiPort: number; url: string } | undefined;
+    let up = false;
+    const auth = (): CliAuth => ({ endpoint: place!.url });
+    const env = (): Record<string, string> => ({ DF_SANDBOX_DIR: place!.dir });
+    const vm = (name: string): Vm => Sandbox.load(place!.dir).vm(name);
+    const routerMac: Record<string, string> = {};
+
+    /** Packet-ins the L3 app of each chassis handled so far, from its controller's /metrics. */
+    async function packetIns(): Promise<number[]> {
+      const out: number[] = [];
+      for (const c of readServicesFile(place!.dir).controllers) {
+        const text = await curlUnix(c.management.replace(/^unix:/, ''), '/metrics');
+        const m = new RegExp(`^df_app_packet_ins_total\\{app="${app}"\\} (\\d+)$`, 'm').exec(text);
+        out.push(m ? Number(m[1]) : 0);
+      }
+      return out;
+    }
+
+    async function vmCreate(name: string, network: string, chassis: number, ip: string): Promise<void> {
+      expect(await dfOk(['sandbox', 'vm', 'create', name, '--network', network, '--chassis', String(chassis), '--ip', ip], { env: env(), timeoutMs: 120_000 })).toMatch(/ACTIVE/);
+    }
+
+    async function interfaceMacs(): Promise<void> {
+      for (const net of ['l3net1', 'l3net2']) {
+        const ports = await ok<{ 'MAC Address': string }[]>(auth(), ['port', 'list', '--device-owner', 'network:router_interface', '--network', net]);
+        expect(ports).toHaveLength(1);
+        routerMac[net] = ports[0]!['MAC Address'];
+      }
+    }
+
+    beforeAll(async () => {
+      requireOpenstackCli();
+      for (const b of ['tcpdump', 'ovs-ofctl', 'ping']) requireBinary(b);
+      ensureL3Built();
+      place = await sandboxPlace();
+      const out = await dfOk(['sandbox', 'up', '--chassis', '2', '--apps', `@dragonflow/app-l2,@dragonflow/app-${app}`, '--dir', place.dir, '--api-port', String(place.apiPort)], { timeoutMs: 240_000 });
+      expect(out).toContain(`apps: @dragonflow/app-l2, @dragonflow/app-${app}`);
+      up = true;
+      const a = auth();
+      for (const [n, cidr] of [
+        ['1', '10.31.1.0/24'],
+        ['2', '10.31.2.0/24'],
+      ] as const) {
+        await ok(a, ['network', 'create', `l3net${n}`]);
+        await ok(a, ['subnet', 'create', '--network', `l3net${n}`, '--subnet-range', cidr, `l3sub${n}`]);
+      }
+      await ok(a, ['router', 'create', 'l3r']);
+      await quiet(a, ['router', 'add', 'subnet', 'l3r', 'l3sub1']);
+      await quiet(a, ['router', 'add', 'subnet', 'l3r', 'l3sub2']);
+      await interfaceMacs();
+      // Both networks on both chassis: a1 (net1) and a2 (net2) on chassis-1, b1 (net2) and b2 (net1) on chassis-2.
+      await vmCreate('a1', 'l3net1', 1, '10.31.1.11');
+      await vmCreate('a2', 'l3net2', 1, '10.31.2.12');
+      await vmCreate('b1', 'l3net2', 2, '10.31.2.21');
+      await vmCreate('b2', 'l3net1', 2, '10.31.1.22');
+      // The first packets to a new tunnel peer may be spent on vswitchd's underlay ARP: warm it up on net1 (switched, not routed).
+      await pingStats(vm('a1'), '10.31.1.22', 2);
+      await pingStats(vm('b2'), '10.31.1.11', 2);
+    }, 600_000);
+
+    afterAll(async () => {
+      if (place && up) {
+        const r = await df(['sandbox', 'down', '--dir', place.dir]);
+        if (r.code !== 0) throw new Error(`df sandbox down failed: ${r.stderr}`);
+      }
+      if (place) rmSync(dirname(place.dir), { recursive: true, force: true });
+    }, 120_000);
+
+    if (mode === 'reactive') {
+      // First, before any routed packet: every flow below is new.
+      test('each controller sees exactly one packet-in per new flow starting on its chassis, and none for later packets', async () => {
+        const before = await packetIns();
+        // a1 → b1: the request's flow (net1 → 10.31.2.21) starts on chassis-1, the reply's (net2 → 10.31.1.11) on chassis-2
+        expect((await pingStats(vm('a1'), '10.31.2.21', 5)).received).toBe(5);
+        let now = await packetIns();
+        expect([now[0]! - before[0]!, now[1]! - before[1]!]).toEqual([1, 1]);
+        expect((await pingStats(vm('a1'), '10.31.2.21', 5)).received).toBe(5);
+        now = await packetIns();
+        expect([now[0]! - before[0]!, now[1]! - before[1]!]).toEqual([1, 1]);
+        // a1 → a2, both on chassis-1: two new flows there, none on chassis-2
+        expect((await pingStats(vm('a1'), '10.31.2.12', 3)).received).toBe(3);
+        now = await packetIns();
+        expect([now[0]! - before[0]!, now[1]! - before[1]!]).toEqual([3, 1]);
+      }, 120_000);
+    }
+
+    test('VMs on the same chassis and on different chassis ping across the router', async () => {
+      expect((await pingStats(vm('a1'), '10.31.2.12', 3)).received).toBe(3);
+      expect((await pingStats(vm('a1'), '10.31.2.21', 3)).received).toBe(3);
+      expect((await pingStats(vm('b2'), '10.31.2.12', 3)).received).toBe(3);
+      expect((await pingStats(vm('b1'), '10.31.1.22', 3)).received).toBe(3);
+    }, 120_000);
+
+    test('the receiver sees TTL decremented by exactly one and the router port’s MAC on its network as source', async () => {
+      const b1 = vm('b1');
+      const seen = await capture(b1.netns, 'eth0', 'icmp and icmp[icmptype] == icmp-echo', 2, () => pingStats(vm('a1'), '10.31.2.21', 3));
+      expect(seen).toContain(`${routerMac['l3net2']} > ${b1.mac}`);
+      expect(seen).toMatch(/ttl 63\b/);
+      expect(seen).not.toMatch(/ttl (?!63\b)\d+/);
+      expect(seen).toContain('10.31.1.11 > 10.31.2.21: ICMP echo request');
+      // and the reply comes back the same way: router MAC on net1, TTL 63
+      const a1 = vm('a1');
+      const back = await capture(a1.netns, 'eth0', 'icmp and icmp[icmptype] == icmp-echoreply', 2, () => pingStats(a1, '10.31.2.21', 3));
+      expect(back).toContain(`${routerMac['l3net1']} > ${a1.mac}`);
+      expect(back).toMatch(/ttl 63\b/);
+    }, 120_000);
+
+    test('both router interfaces answer ping, from either network', async () => {
+      expect((await pingStats(vm('a1'), '10.31.1.1', 2)).received).toBe(2);
+      expect((await pingStats(vm('a1'), '10.31.2.1', 2)).received).toBe(2);
+      expect((await pingStats(vm('b1'), '10.31.1.1', 2)).received).toBe(2);
+      expect((await pingStats(vm('b1'), '10.31.2.1', 2)).received).toBe(2);
+    }, 60_000);
+
+    test('removing a router interface cuts routing to its subnet; adding it back restores it', async () => {
+      await quiet(auth(), ['router', 'remove', 'subnet', 'l3r', 'l3sub2']);
+      await until('routing to net2 stops', async () => (await pingStats(vm('a1'), '10.31.2.12', 1)).received === 0);
+      expect((await pingStats(vm('a1'), '10.31.2.21', 2)).received).toBe(0);
+      expect((await pingStats(vm('a1'), '10.31.2.1', 2)).received).toBe(0);
+      expect((await pingStats(vm('a1'), '10.31.1.1', 2)).received).toBe(2);
+      await quiet(auth(), ['router', 'add', 'subnet', 'l3r', 'l3sub2']);
+      await interfaceMacs();
+      // The new interface has a new MAC: forget the old one in net2's VMs (they would re-probe it within seconds anyway).
+      for (const name of ['a2', 'b1']) await dfOk(['sandbox', 'exec', name, '--', 'ip', 'neigh', 'flush', 'all'], { env: env() });
+      await until('routing to net2 is back', async () => (await pingStats(vm('a1'), '10.31.2.12', 1)).received === 1);
+      expect((await pingStats(vm('a1'), '10.31.2.21', 3)).received).toBe(3);
+      expect((await pingStats(vm('a1'), '10.31.2.1', 2)).received).toBe(2);
+    }, 120_000);
+
+    test('deleting the router cuts routed traffic (switching on each network goes on)', async () => {
+      const a = auth();
+      await quiet(a, ['router', 'remove', 'subnet', 'l3r', 'l3sub1']);
+      await quiet(a, ['router', 'remove', 'subnet', 'l3r', 'l3sub2']);
+      await quiet(a, ['router', 'delete', 'l3r']);
+      await until('routed traffic stops', async () => (await pingStats(vm('a1'), '10.31.2.12', 1)).received === 0);
+      expect((await pingStats(vm('a1'), '10.31.2.21', 2)).received).toBe(0);
+      expect((await pingStats(vm('b1'), '10.31.1.11', 2)).received).toBe(0);
+      expect((await pingStats(vm('a1'), '10.31.1.22', 2)).received).toBe(2);
+      // nothing of the L3 app is left on either switch
+      const sb = Sandbox.load(place!.dir);
+      for (const c of [1, 2]) {
+        const flows = await sb.chassis(c).ofctl('--no-stats', 'dump-flows', sb.chassis(c).state.integrationBridge);
+        expect(flows).not.toMatch(/reg5=/);
+      }
+    }, 120_000);
+  });
+}
