@@ -151,6 +151,34 @@ describe('l3-proactive: routing on the source chassis', () => {
   });
 });
 
+describe('l3-proactive: with what l2 switches here', () => {
+  async function net4Cloud() {
+    const cc = await cloud();
+    const net4 = await cc.h.network('net4', { networkType: 'vxlan', segmentationId: 1004 });
+    const sub4 = await cc.h.subnet(net4, '10.0.4.0/24', { gatewayIp: '10.0.4.1' });
+    const far = await cc.h.port(sub4, '10.0.4.40', vmMac(0x40), { chassisId: cc.c2.id });
+    await addRouterInterface(cc.h, cc.router, sub4, routerMac(4));
+    return { ...cc, far };
+  }
+
+  it('routes to a remote port on a network without local ports (the routing flow is there)', async () => {
+    const { h, router, far } = await net4Cloud();
+    const t = h.trace(vm1To('10.0.4.40'), 1);
+    const hop = t.hops.find((x) => x.tableName === 'l3-proactive.routing');
+    expect(hop?.flow?.owner).toBe(`route:${router.id}:${far.id}`);
+    expect(hop?.did).toContain(`set_field:${vmMac(0x40)}->eth_dst`);
+  });
+
+  // Known gap (docs/l3.md, "Depends on L2"): l2 installs a remote port's egress only on
+  // networks with a local port, so the routed packet above has no tunnel to take. This
+  // flips to passing when l2 also switches the networks a local router routes to —
+  // then make it a plain test.
+  it.fails('delivers it over the tunnel with that network’s VNI (needs l2 to switch routed-to networks)', async () => {
+    const { h } = await net4Cloud();
+    expect(h.trace(vm1To('10.0.4.40'), 1).outputs.map((o) => [o.port, o.tunnel?.id])).toEqual([[TUNNEL_PORT, 1004n]]);
+  });
+});
+
 describe('l3-proactive: extra routes', () => {
   it('a route to a prefix via a next hop port: rewritten to the next hop’s MAC, destination address kept; removed, dropped again', async () => {
     const { h, router } = await cloud();
