@@ -1,4 +1,4 @@
-import { APP_CONTEXT, inject, injectable, packet, type AppContext, type AppPacketIn } from '@dragonflow/core';
+import { APP_CONTEXT, inject, injectable, packet, type AppContext, type AppPacketIn, type LogicalPort } from '@dragonflow/core';
 import { ROUTER_INTERFACE, ipv6Addresses } from './model.js';
 
 const ALL_NODES = 'ff02::1';
@@ -29,15 +29,19 @@ export class NdResponder {
 
   /** The solicited advertisement for a punted NS, or undefined when it is not one we answer. */
   advertisementFor(ev: AppPacketIn): packet.EthernetFrame | undefined {
-    if (ev.tableName !== 'nd-responder' || !ev.owner?.startsWith('port:')) return undefined;
+    if (ev.tableName !== 'nd-responder') return undefined;
     const frame = ev.frame;
     const ip = frame?.payload;
     const icmp = ip?.kind === 'ipv6' ? ip.payload : undefined;
     if (!frame || ip?.kind !== 'ipv6' || icmp?.kind !== 'icmpv6' || icmp.type !== 135 || !icmp.nd) return undefined;
-    const port = this.ctx.topology.get('logical_port', ev.owner.slice('port:'.length));
-    const net = port && this.ctx.topology.get('logical_switch', port.networkId);
+    // The packet's network (metadata) and the target address name the port; the flow's cookie
+    // would too, but owner tags of different tables' keys may collide.
     const target = icmp.nd.target;
-    if (!port || !net || net.key !== ev.networkKey || !ipv6Addresses(port).some((a) => packet.ip6(a).equals(target))) return undefined;
+    const net = this.ctx.topology.lookup('logical_switch', 'key', String(ev.networkKey))[0];
+    if (!net) return undefined;
+    const owns = (p: LogicalPort): boolean => ipv6Addresses(p).some((a) => packet.ip6(a).equals(target));
+    const port = this.ctx.topology.lookup('logical_port', 'ip', `${net.id}/${target.toString()}`).find(owns) ?? this.ctx.topology.lookup('logical_port', 'network', net.id).find(owns);
+    if (!port) return undefined;
     // DAD probes come from :: and are answered to all nodes (RFC 4861 §7.2.4).
     const unspecified = ip.src.value === 0n;
     const na = packet.neighborAdvertisement({
