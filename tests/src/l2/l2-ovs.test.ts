@@ -11,8 +11,9 @@
 import { ManualClock } from '@dragonflow/base';
 import { ControllerRuntime, CoreMetrics, LocalCacheTopology } from '@dragonflow/core';
 import { ChassisRegistry, LocalCache, MemoryDriver, NbApi, chassisIdFromName, type ChassisRegistration } from '@dragonflow/nb';
-import { arpRequest, encodeEthernet, ethernet, icmpEchoRequest, ipv4, type EthernetFrame } from '@dragonflow/packet';
-import { requireBinary } from '@dragonflow/sandbox';
+import { arpRequest, encodeEthernet, ethernet, icmpEchoRequest, ipv4, neighborSolicitation, type EthernetFrame } from '@dragonflow/packet';
+import { requireBinary, run } from '@dragonflow/sandbox';
+import { capture } from '../sandbox/traffic.js';
 import l2 from '@dragonflow/app-l2';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { datapathPorts, startOvsBridge, vswitchd, type OvsBridge } from '../fakeswitch/ovs-bridge.js';
@@ -66,7 +67,16 @@ beforeAll(async () => {
   const sub2 = await nb.create('subnet', { networkId: net2.id, cidr: '10.0.0.0/24', ipVersion: 4 });
   const port = (sub: { id: string; networkId: string }, n: number, ip: string, chassis: string) =>
     nb.create('logical_port', { networkId: sub.networkId, macAddress: mac(n), fixedIps: [{ subnetId: sub.id, ipAddress: ip }], chassisId: chassis });
-  const vm1 = await port(sub1, 1, '10.0.0.1', chassisId);
+  const sub6 = await nb.create('subnet', { networkId: net1.id, cidr: 'fd00::/64', ipVersion: 6 });
+  const vm1 = await nb.create('logical_port', {
+    networkId: net1.id,
+    macAddress: mac(1),
+    fixedIps: [
+      { subnetId: sub1.id, ipAddress: '10.0.0.1' },
+      { subnetId: sub6.id, ipAddress: 'fd00::1' },
+    ],
+    chassisId,
+  });
   const vm2 = await port(sub1, 2, '10.0.0.2', chassisId);
   await port(sub1, 3, '10.0.0.3', peer.chassis.id);
   const vm4 = await port(sub2, 4, '10.0.0.4', chassisId);
@@ -116,6 +126,23 @@ describe('the L2 app on a real Open vSwitch', () => {
     expect(t.datapath).toContain(`set(eth(src=${mac(2)},dst=${mac(1)}))`);
     expect(t.datapath).toMatch(new RegExp(`set\\(arp\\(sip=10\\.0\\.0\\.2,tip=10\\.0\\.0\\.1,op=2,sha=${mac(2)},tha=${mac(1)}\\)\\)`));
     expect(t.outputs).toEqual([1]);
+  });
+
+  test('an IPv6 neighbour solicitation for vm1 goes to the controller (for the NA), not to any port', async () => {
+    const t = await trace('in_port=2', neighborSolicitation({ srcMac: mac(2), srcIp: 'fd00::2', targetIp: 'fd00::1' }));
+    expect(t.text).toMatch(/CONTROLLER|controller\(/);
+    expect(t.outputs).toEqual([]);
+  });
+
+  test('… and the app answers it: a real NS punted by OVS comes back out of the asking port as the NA', async () => {
+    const dev = `${b.bridge}p2`.slice(0, 15);
+    await run('ip', ['link', 'set', 'dev', dev, 'up']);
+    const ns = neighborSolicitation({ srcMac: mac(2), srcIp: 'fd00::2', targetIp: 'fd00::1' });
+    // the NS enters the pipeline as if it came from port 2 (a packet-out to OFPP_TABLE)
+    const seen = await capture('', dev, 'icmp6 and ip6[40] == 136', 1, () => runtime.app('l2').flows.packetOut({ data: encodeEthernet(ns), inPort: 2 }), 8000);
+    expect(seen).toContain(`${mac(1)} > ${mac(2)}`);
+    expect(seen).toMatch(/fd00::1 > fd00::2: \[icmp6 sum ok\] ICMP6, neighbor advertisement, length \d+, tgt is fd00::1/);
+    expect(seen).toMatch(/Flags \[solicited, override\]/);
   });
 
   test('to a port on the peer: tunnel key 5001 and the peer’s tunnel IP, out of the VXLAN port', async () => {
