@@ -156,10 +156,13 @@ describe('VswitchDb against ovsdb-server + ovs-vswitchd', () => {
     await mon.cancel();
   });
 
-  it('reports an interface vswitchd cannot open with ofport -1 and its error', async () => {
+  it('reports an interface vswitchd cannot open with ofport -1 and its error', { timeout: 30_000 }, async () => {
     await vs.addPort('br-int', 'no-such-dev', {});
     const mon = await InterfaceMonitor.start(client);
-    const failed = await mon.waitFor((s) => s.name === 'no-such-dev' && s.ofport === -1, 10_000, 'ofport -1');
+    const failed = await mon.waitFor((s) => s.name === 'no-such-dev' && s.ofport === -1, 20_000, 'ofport -1').catch((err: unknown) => {
+      // Say what vswitchd did report, so a failure here can be told apart from a slow machine.
+      throw new Error(`${String(err)}; interface now: ${JSON.stringify(mon.get('no-such-dev'))}; vswitchd log: ${ovs.log('ovs-vswitchd.log')}`);
+    });
     expect(failed.error).toMatch(/could not open|No such device/i);
     expect(isBound(failed)).toBe(false);
     await vs.deletePort('br-int', 'no-such-dev');
