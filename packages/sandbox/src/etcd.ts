@@ -1,8 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { requireBinary } from './exec.js';
-import { isAlive, spawnDaemon, stopPid, waitFor } from './process.js';
-import { freePort, makeTempDir, removeDir } from './tmp.js';
+import { isAlive, spawnDaemon, waitFor } from './process.js';
+import { LocalServer } from './server.js';
+import { freePort, makeTempDir } from './tmp.js';
 
 export interface EtcdOptions {
   dir?: string;
@@ -13,15 +14,17 @@ export interface EtcdOptions {
 }
 
 /** A private single-member etcd (v3 API) on 127.0.0.1. */
-export class EtcdServer {
+export class EtcdServer extends LocalServer {
   constructor(
-    readonly dir: string,
+    dir: string,
     readonly port: number,
     readonly peerPort: number,
     readonly name: string,
-    public pid: number,
-    private readonly created: boolean,
-  ) {}
+    pid: number,
+    created: boolean,
+  ) {
+    super(dir, pid, created);
+  }
 
   get endpoint(): string {
     return `http://127.0.0.1:${this.port}`;
@@ -35,30 +38,8 @@ export class EtcdServer {
     return join(this.dir, 'etcd.log');
   }
 
-  get alive(): boolean {
-    return isAlive(this.pid);
-  }
-
-  /** Stops the server, keeping its data. */
-  async stopProcess(): Promise<void> {
-    await stopPid(this.pid);
-  }
-
-  /** Kills the server without a clean shutdown, keeping its data. */
-  async kill(): Promise<void> {
-    if (isAlive(this.pid)) process.kill(this.pid, 'SIGKILL');
-    await stopPid(this.pid);
-  }
-
-  /** Starts the server again on the same port and data directory. */
-  async restart(): Promise<void> {
-    await stopPid(this.pid);
-    this.pid = await launchEtcd(this.dir, this.port, this.peerPort, this.name);
-  }
-
-  async stop(): Promise<void> {
-    await stopPid(this.pid);
-    if (this.created) removeDir(this.dir);
+  protected launch(): Promise<number> {
+    return launchEtcd(this.dir, this.port, this.peerPort, this.name);
   }
 }
 

@@ -2,8 +2,9 @@ import { mkdirSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { requireBinary } from './exec.js';
-import { isAlive, spawnDaemon, stopPid, waitFor } from './process.js';
-import { freePort, makeTempDir, removeDir } from './tmp.js';
+import { isAlive, spawnDaemon, waitFor } from './process.js';
+import { LocalServer } from './server.js';
+import { freePort, makeTempDir } from './tmp.js';
 
 export interface RedisOptions {
   dir?: string;
@@ -13,14 +14,16 @@ export interface RedisOptions {
 }
 
 /** A private redis-server on 127.0.0.1. */
-export class RedisServer {
+export class RedisServer extends LocalServer {
   constructor(
-    readonly dir: string,
+    dir: string,
     readonly port: number,
     private readonly persistent: boolean,
-    public pid: number,
-    private readonly created: boolean,
-  ) {}
+    pid: number,
+    created: boolean,
+  ) {
+    super(dir, pid, created);
+  }
 
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
@@ -30,28 +33,9 @@ export class RedisServer {
     return join(this.dir, 'redis.log');
   }
 
-  get alive(): boolean {
-    return isAlive(this.pid);
-  }
-
-  async stopProcess(): Promise<void> {
-    await stopPid(this.pid);
-  }
-
-  async kill(): Promise<void> {
-    if (isAlive(this.pid)) process.kill(this.pid, 'SIGKILL');
-    await stopPid(this.pid);
-  }
-
-  /** Starts the server again on the same port and directory (data kept when persistent). */
-  async restart(): Promise<void> {
-    await stopPid(this.pid);
-    this.pid = await launchRedis(this.dir, this.port, this.persistent);
-  }
-
-  async stop(): Promise<void> {
-    await stopPid(this.pid);
-    if (this.created) removeDir(this.dir);
+  /** Data survives a restart when the server is persistent (append-only file). */
+  protected launch(): Promise<number> {
+    return launchRedis(this.dir, this.port, this.persistent);
   }
 }
 
