@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { performance } from 'node:perf_hooks';
 import { ManualClock } from '@dragonflow/base';
 import { ErrorType, OfPort, act, flowMod, type OfMessage, type PortDesc } from '@dragonflow/openflow';
 import { MacAddress } from '@dragonflow/base';
@@ -169,6 +170,46 @@ describe('requests', () => {
     });
     const conn = await listener.waitForSwitch(5n);
     expect((await conn.portDescs()).map((p) => p.portNo)).toEqual([1, 4, 2, 5, 3, 6]);
+  });
+});
+
+describe('latency over TCP (TCP_NODELAY)', () => {
+  // A flow-mod followed by a barrier is two small writes. With Nagle's algorithm on,
+  // the second waits for the switch to ACK the first, and a switch that has nothing
+  // to answer to a flow-mod delays its ACK (40 ms on Linux): every such round trip
+  // would take ≥ 40 ms, 100 of them ≥ 4 s. With TCP_NODELAY they take a fraction of a
+  // millisecond each on loopback; the bound below is 4× under the Nagle floor.
+  const rounds = 100;
+  const nagleFloorMs = rounds * 40;
+
+  test('sequential flow-mod + barrier round trips do not wait for delayed ACKs (listener side)', async () => {
+    const { listener } = await startListener();
+    await peer({ datapathId: 21n });
+    const conn = await listener.waitForSwitch(21n);
+    const start = performance.now();
+    for (let i = 0; i < rounds; i++) {
+      await conn.send(flowMod({ priority: i, actions: [act.output(1)] }));
+      await conn.barrier();
+    }
+    expect(performance.now() - start).toBeLessThan(nagleFloorMs / 4);
+  });
+
+  test('the same on an active connection to a switch that listens (ptcp)', async () => {
+    const sw = FakePeer.listenTcp({ datapathId: 0x22n });
+    await sw.ready;
+    const conn = await connectSwitch(`tcp:127.0.0.1:${sw.port()}`, { logger: memoryLogger().logger });
+    try {
+      const start = performance.now();
+      for (let i = 0; i < rounds; i++) {
+        await conn.send(flowMod({ priority: i, actions: [act.output(1)] }));
+        await conn.barrier();
+      }
+      expect(performance.now() - start).toBeLessThan(nagleFloorMs / 4);
+    } finally {
+      conn.close();
+      (await sw.peer).close();
+      await new Promise<void>((r) => sw.server.close(() => r()));
+    }
   });
 });
 

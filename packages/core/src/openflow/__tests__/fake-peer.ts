@@ -2,7 +2,7 @@
  * An in-process fake switch for connection tests: speaks OpenFlow through the codec
  * over a real socket, answers the handshake, and lets a test script everything else.
  */
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { createConnection, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { OfFramer, decodeMessage, encodeMessage, type OfMessage } from '@dragonflow/openflow';
 
 export interface FakePeerOptions {
@@ -52,6 +52,15 @@ export class FakePeer {
     const server = createServer((s) => resolvePeer(new FakePeer(s, options)));
     const ready = new Promise<void>((r) => server.listen(path, r));
     return { server, peer, ready };
+  }
+
+  /** A switch that listens on TCP (like OVS with ptcp:), on a free loopback port. */
+  static listenTcp(options: FakePeerOptions = {}): { server: Server; peer: Promise<FakePeer>; ready: Promise<void>; port: () => number } {
+    let resolvePeer!: (p: FakePeer) => void;
+    const peer = new Promise<FakePeer>((r) => (resolvePeer = r));
+    const server = createServer((s) => resolvePeer(new FakePeer(s, options)));
+    const ready = new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    return { server, peer, ready, port: () => (server.address() as AddressInfo).port };
   }
 
   private onMessage(m: OfMessage): void {
