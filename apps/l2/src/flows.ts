@@ -156,11 +156,19 @@ export function portFlows(p: L2Pipeline, port: LogicalPort, net: LogicalSwitch, 
     out.push(flow(p.ndResponder, { priority: PRIORITY.respond, match: { ...onNetwork(net), ...fromLocalPort, ...solicit }, actions: [act.toController()] }));
     if (placement === 'local') out.push(flow(p.ndResponder, { priority: PRIORITY.selfSkip, match: { [REG_SRC_PORT]: port.key, ...solicit }, goto: p.afterNdResponder }));
   }
-  if (placement === 'remote' && remote) {
-    // Only what a local port sent (or a router here routed) leaves again: never back into a tunnel or the physical network.
-    out.push(flow(p.egress, { priority: PRIORITY.egress, match: { [REG_DST_PORT]: port.key, ...fromLocalPort }, actions: uplinkActions(kind, remote) }));
-  }
+  if (placement === 'remote' && remote) out.push(egressFlow(p, port, kind, remote));
   return out;
+}
+
+/**
+ * A remote port's egress: a packet for it that a local port sent (or a router here
+ * routed) leaves towards its chassis — never one that came from a tunnel or the
+ * physical network (split horizon). This is all a remote port on a *routed-to*
+ * network gets: routing on this chassis sets `reg7` to it, and nothing else here
+ * sends to that network.
+ */
+export function egressFlow(p: L2Pipeline, port: LogicalPort, kind: NetworkKind, remote: RemoteTarget): DesiredFlow {
+  return flow(p.egress, { priority: PRIORITY.egress, match: { [REG_DST_PORT]: port.key, ...fromLocalPort }, actions: uplinkActions(kind, remote) });
 }
 
 /** Classify: traffic of this network arriving from its tunnel or its physical network. */

@@ -4,7 +4,7 @@ import { NdResponder } from './nd-responder.js';
 
 export { L2Switch } from './l2-switch.js';
 export { NdResponder } from './nd-responder.js';
-export { FROM_OUTSIDE, PRIORITY, chunkFlows, floodFlows, ingressFlows, l2Pipeline, portFlows, uplinkActions, type L2Pipeline, type RemoteTarget } from './flows.js';
+export { FROM_OUTSIDE, PRIORITY, chunkFlows, egressFlow, floodFlows, ingressFlows, l2Pipeline, portFlows, uplinkActions, type L2Pipeline, type RemoteTarget } from './flows.js';
 export { CHUNK_BITS, ROUTER_INTERFACE, chunkOf, networkKind, placementOf, uplinkOf, type NetworkKind, type Placement } from './model.js';
 
 /** The app instance: switching flows plus the IPv6 neighbour advertisement responder. */
@@ -27,6 +27,9 @@ export class L2App {
       case 'chassis_liveness':
         this.switching.chassisChanged(ev.id);
         return;
+      case 'logical_router':
+        this.switching.routerChanged();
+        return;
     }
   }
 
@@ -42,7 +45,8 @@ export class L2App {
  * - classify: `tunnel-ingress` (tunnel port + VNI → network), `provider-ingress` (patch port + VLAN/untagged → network)
  * - services: `arp-responder`, `nd-responder`
  * - l2-lookup: `lookup` (dst MAC → port / router), `flood` (per network), `flood-ports` (per chunk of local ports)
- * - egress: `egress` (remote port → tunnel or provider uplink)
+ * - egress: `egress` (remote port → tunnel or provider uplink; also the remote ports of
+ *   networks a local router routes to, which are not switched here)
  */
 export default defineApp<L2App>({
   name: 'l2',
@@ -66,7 +70,7 @@ export default defineApp<L2App>({
     egress: [{ name: 'egress', match: [REG_DST_PORT, REG_FLAGS], description: 'remote destination port → tunnel or provider uplink' }],
   },
   registers: ['flood-chunk'],
-  watches: ['logical_switch', 'logical_port', 'chassis', 'chassis_liveness'],
+  watches: ['logical_switch', 'logical_port', 'logical_router', 'chassis', 'chassis_liveness'],
   packetInBuffer: 256,
   app: L2App,
   resync: (app) => app.switching.recomputeAll(),

@@ -1,5 +1,5 @@
 import { APP_CONTEXT, inject, injectable, type Action, type AppContext, type DesiredFlow, type LogicalPort, type LogicalSwitch } from '@dragonflow/core';
-import { chunkFlows, floodFlows, ingressFlows, l2Pipeline, portFlows, uplinkActions, type L2Pipeline, type RemoteTarget } from './flows.js';
+import { chunkFlows, egressFlow, floodFlows, ingressFlows, l2Pipeline, portFlows, uplinkActions, type L2Pipeline, type RemoteTarget } from './flows.js';
 import { chunkOf, networkKind, placementOf, tunnelIpv4, uplinkOf, type NetworkKind, type Placement } from './model.js';
 
 /** What switching needs to know about one port; kept to find what a change affects. */
@@ -28,6 +28,13 @@ const chunkOwner = (networkId: string, chunk: number): string => `flood:${networ
  * it with a place — local, remote, or a router interface — gets its flows, and the
  * network gets its ingress (tunnel/provider classify) and flood flows.
  *
+ * A network with no local port that an administratively up router connects to a
+ * switched network is *routed to* from here: routing happens on the source
+ * chassis, so a packet a local router sends to one of its remote ports must find
+ * that port's egress here. Such a network gets only that: one egress flow per
+ * remote port — no lookup, ARP, ingress or flood flows (nothing here sends on it
+ * but the router, and nothing arrives here on it).
+ *
  * Flows are a pure function of the topology. Events update an index of who is
  * where (local ports by flood chunk, remote ports by chassis), mark what they
  * affect and recompute only that: a port's own flows, its flood chunk, and its
@@ -40,6 +47,10 @@ export class L2Switch {
   private readonly members = new Map<string, NetworkMembers>();
   /** Networks whose flows are installed (switched here). */
   private readonly switched = new Set<string>();
+  /** Networks routed to from here: not switched, but a local router's other side (their remote ports get egress). */
+  private routed = new Set<string>();
+  /** Routers or networks changed: which networks are routed to must be computed again. */
+  private routesDirty = false;
   private readonly dirtyPorts = new Set<string>();
   private readonly dirtyChunks = new Map<string, Set<number>>();
   private readonly dirtyNetworks = new Set<string>();
@@ -56,6 +67,8 @@ export class L2Switch {
     this.ports.clear();
     this.members.clear();
     this.switched.clear();
+    this.routed.clear();
+    this.routesDirty = true;
     this.dirtyPorts.clear();
     this.dirtyChunks.clear();
     this.dirtyNetworks.clear();
@@ -79,6 +92,13 @@ export class L2Switch {
     // Its type, segment or state may have changed: everything on it is recomputed.
     this.dirtyNetworks.add(id);
     this.markPortsOf(id);
+    this.routesDirty = true;
+    this.flush();
+  }
+
+  /** A router was created, changed (interfaces, state) or deleted: the networks routed to from here may change. */
+  routerChanged(): void {
+    this.routesDirty = true;
     this.flush();
   }
 
@@ -211,6 +231,7 @@ export class L2Switch {
         if (sw) this.switched.add(id);
         else this.switched.delete(id);
         this.markPortsOf(id);
+        this.routesDirty = true;
       }
       if (!sw) {
         this.removeNetworkFlows(id, this.members.get(id));
@@ -221,6 +242,7 @@ export class L2Switch {
       set({ id: networkOwner(id), key: sw.net.key }, this.networkFlows(sw.net, sw.kind));
     }
     this.dirtyNetworks.clear();
+    if (this.routesDirty) this.updateRouted();
 
     for (const [networkId, chunks] of this.dirtyChunks) {
       const sw = this.switched.has(networkId) ? this.ctx.topology.get('logical_switch', networkId) : undefined;
@@ -235,16 +257,47 @@ export class L2Switch {
 
     for (const id of this.dirtyPorts) {
       const s = this.ports.get(id);
-      const net = s && this.switched.has(s.networkId) ? this.ctx.topology.get('logical_switch', s.networkId) : undefined;
+      const switched = s !== undefined && this.switched.has(s.networkId);
+      const routedTo = s !== undefined && s.placement === 'remote' && this.routed.has(s.networkId);
+      const net = switched || routedTo ? this.ctx.topology.get('logical_switch', s.networkId) : undefined;
       const kind = net && networkKind(net);
       if (!s || !net || !kind) {
         flows.remove(portOwner(id));
         continue;
       }
-      set({ id: portOwner(id), key: s.key }, portFlows(this.pipeline, s.obj, net, s.placement, kind, s.placement === 'remote' ? this.remoteTarget(kind, s.chassisId) : undefined));
+      const remote = s.placement === 'remote' ? this.remoteTarget(kind, s.chassisId) : undefined;
+      if (switched) set({ id: portOwner(id), key: s.key }, portFlows(this.pipeline, s.obj, net, s.placement, kind, remote));
+      else set({ id: portOwner(id), key: s.key }, remote ? [egressFlow(this.pipeline, s.obj, kind, remote)] : []);
     }
     this.dirtyPorts.clear();
     return touched;
+  }
+
+  /**
+   * The networks routed to from here: every other network of an administratively up
+   * router with an interface on a switched network (the one hop the local cache
+   * holds), when it is up and has a usable segment. Ports of networks that enter or
+   * leave the set are recomputed.
+   */
+  private updateRouted(): void {
+    this.routesDirty = false;
+    const next = new Set<string>();
+    for (const r of this.ctx.topology.all('logical_router')) {
+      if (!r.adminStateUp || !r.ports.some((p) => this.switched.has(p.networkId))) continue;
+      for (const { networkId } of r.ports) {
+        if (this.switched.has(networkId) || next.has(networkId)) continue;
+        const net = this.ctx.topology.get('logical_switch', networkId);
+        if (!net || !net.adminStateUp) continue;
+        if (!networkKind(net)) {
+          this.warnOnce(`kind:${networkId}`, { network: networkId, type: net.networkType }, 'network has no usable segment; not routed to');
+          continue;
+        }
+        next.add(networkId);
+      }
+    }
+    for (const n of this.routed) if (!next.has(n)) this.markPortsOf(n);
+    for (const n of next) if (!this.routed.has(n)) this.markPortsOf(n);
+    this.routed = next;
   }
 
   private removeNetworkFlows(id: string, m: NetworkMembers | undefined): void {

@@ -1,4 +1,4 @@
-import { REG_DST_PORT, act, defineApp, flow, inject, injectable, packet, APP_CONTEXT, type AppContext, type Chassis, type LogicalPort, type LogicalSwitch, type Subnet } from '@dragonflow/core';
+import { FLAG_ROUTED, METADATA_NETWORK_MASK, REG_DST_PORT, REG_FLAGS, act, defineApp, flow, inject, injectable, packet, APP_CONTEXT, type AppContext, type Chassis, type DesiredFlow, type LogicalPort, type LogicalRouter, type LogicalSwitch, type Subnet } from '@dragonflow/core';
 import { startHarness, type Harness, type HarnessApp } from '@dragonflow/testing';
 import l2 from '../src/index.js';
 
@@ -78,4 +78,56 @@ export function tunnelCopies(outputs: readonly { port: number; tunnel?: { id: bi
     .filter((o) => (Object.values(TUN) as number[]).includes(o.port))
     .map((o) => `${o.port} ${o.tunnel?.id ?? 0n}→${o.tunnel?.dst ?? '-'}`)
     .sort();
+}
+
+/**
+ * Stands in for an L3 app that routed on this chassis, so that l2's part can be
+ * tested alone: a packet that reaches the l3 stage (sent to a router MAC) for the
+ * IPv4 address of any port this chassis' topology holds leaves the stage as a
+ * routed packet does — TTL−1, `metadata` := that port's network, `reg7` := its key,
+ * ROUTED — and goes on to the egress stage. It is deliberately naive (it "routes" to
+ * every port it knows, routers or not): which of those packets get anywhere is
+ * l2's decision, and that is what the tests look at.
+ */
+@injectable()
+class RoutingStandIn {
+  constructor(@inject(APP_CONTEXT) private readonly ctx: AppContext) {}
+  update(): void {
+    const route = this.ctx.tables.ref('route');
+    const out: DesiredFlow[] = [];
+    for (const p of this.ctx.topology.all('logical_port')) {
+      const net = this.ctx.topology.get('logical_switch', p.networkId);
+      if (!net || p.deviceOwner === 'network:router_interface') continue;
+      for (const f of p.fixedIps) {
+        if (f.ipAddress.includes(':')) continue;
+        out.push(
+          flow(route, {
+            priority: 100,
+            match: { eth_type: 0x0800, ipv4_dst: packet.ip4(f.ipAddress) },
+            actions: [act.decNwTtl(), act.setField(REG_DST_PORT, p.key), act.load(REG_FLAGS, FLAG_ROUTED, FLAG_ROUTED)],
+            writeMetadata: { value: BigInt(net.key), mask: METADATA_NETWORK_MASK },
+            goto: this.ctx.tables.stageExit('l3'),
+          }),
+        );
+      }
+    }
+    this.ctx.flows.replace('routes', out);
+  }
+}
+export const routingStandIn = defineApp({
+  name: 'routing-stand-in',
+  coreApi: '^1.0.0',
+  tables: { l3: [{ name: 'route', match: ['eth_type', 'ipv4_dst'] }] },
+  watches: ['logical_port', 'logical_switch'],
+  app: RoutingStandIn,
+  resync: (app) => app.update(),
+  handlers: { modelChanged: (app) => app.update() },
+});
+
+/** Adds a router interface the way df-api does: a port (device owner network:router_interface) and the router's entry for it. */
+export async function addInterface(h: Harness, router: LogicalRouter, subnet: Subnet, ip: string, routerMac: string): Promise<LogicalRouter> {
+  const port = await h.port(subnet, ip, routerMac, { deviceOwner: 'network:router_interface', deviceId: router.id });
+  const r = await h.nb.modify('logical_router', router.id, (cur) => ({ ...cur, ports: [...cur.ports, { portId: port.id, networkId: subnet.networkId, subnetId: subnet.id, macAddress: routerMac, ipAddress: ip, cidr: subnet.cidr }] }));
+  await h.settle();
+  return r;
 }

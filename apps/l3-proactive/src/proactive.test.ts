@@ -173,7 +173,7 @@ describe('l3-proactive: with what l2 switches here', () => {
   // networks with a local port, so the routed packet above has no tunnel to take. This
   // flips to passing when l2 also switches the networks a local router routes to —
   // then make it a plain test.
-  it.fails('delivers it over the tunnel with that network’s VNI (needs l2 to switch routed-to networks)', async () => {
+  it('delivers it over the tunnel with that network’s VNI (needs l2 to switch routed-to networks)', async () => {
     const { h } = await net4Cloud();
     expect(h.trace(vm1To('10.0.4.40'), 1).outputs.map((o) => [o.port, o.tunnel?.id])).toEqual([[TUNNEL_PORT, 1004n]]);
   });
