@@ -77,7 +77,9 @@ export class FeedFollower {
       this.refreshPhase(s === 'disconnected' ? 'DB connection lost; resuming when it is back' : undefined);
     });
     await this.loadSnapshot();
-    this.loop = this.follow();
+    // follow() handles its own errors; this catch only guarantees that nothing it
+    // could still throw becomes an unhandled rejection.
+    this.loop = this.follow().catch((err: unknown) => this.end(err));
   }
 
   /** Resolves once the view has applied `revision` (or the follower stops). */
@@ -117,13 +119,16 @@ export class FeedFollower {
   private async follow(): Promise<void> {
     this.following = true;
     while (!this.stopped) {
-      this.feed = this.driver.watch(this.rev + 1, {
-        ...(this.options.tables ? { tables: this.options.tables } : {}),
-        ...(this.options.highWaterMark ? { highWaterMark: this.options.highWaterMark } : {}),
-      });
-      this.refreshPhase();
+      let feed: ChangeFeed | undefined;
       try {
-        for await (const batch of this.feed) {
+        // watch() itself throws NB_CLOSED once the driver is closed.
+        feed = this.driver.watch(this.rev + 1, {
+          ...(this.options.tables ? { tables: this.options.tables } : {}),
+          ...(this.options.highWaterMark ? { highWaterMark: this.options.highWaterMark } : {}),
+        });
+        this.feed = feed;
+        this.refreshPhase();
+        for await (const batch of feed) {
           if (this.feedFailing) {
             this.feedFailing = false;
             this.refreshPhase();
@@ -134,23 +139,39 @@ export class FeedFollower {
         if (this.stopped) return;
       } catch (err) {
         if (this.stopped) return;
+        if (err instanceof DfError && err.code === NbErrorCode.CLOSED) return this.end(err);
         if (err instanceof DfError && err.code === NbErrorCode.COMPACTED) {
           this.setState({ phase: 'resyncing', reason: describeError(err), resyncs: this.state.resyncs + 1 });
-          await this.loadSnapshot();
+          try {
+            await this.loadSnapshot();
+          } catch (reloadErr) {
+            // loadSnapshot retries everything except a closed driver.
+            return this.end(reloadErr);
+          }
           continue;
-        }
-        if (err instanceof DfError && err.code === NbErrorCode.CLOSED) {
-          this.setState({ phase: 'stopped', reason: describeError(err) });
-          return;
         }
         // Anything else: keep the view, report it, and resume from our revision.
         this.feedFailing = true;
         this.setState({ phase: 'degraded', reason: `change feed failed: ${describeError(err)}` });
         await new Promise<void>((r) => this.clock.setTimer(this.options.retryDelayMs ?? 100, r));
       } finally {
-        this.feed.close();
+        feed?.close();
       }
     }
+  }
+
+  /**
+   * The follower cannot go on (the driver was closed under it): it stops as stop()
+   * would — the view keeps what it has, waiters are released, the state says why.
+   */
+  private end(err: unknown): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.feed?.close();
+    this.connSub?.unsubscribe();
+    this.setState({ phase: 'stopped', reason: describeError(err) });
+    for (const w of this.waiters) w.resolve();
+    this.waiters = [];
   }
 
   private advance(revision: Revision): void {
