@@ -6,6 +6,11 @@
  * packets:
  *
  * - VMs on the same chassis and on different chassis ping across the router;
+ * - a network whose only VM is on the other chassis (no VM of it on the source
+ *   chassis) is reached across the router both ways (routing on the source chassis
+ *   needs l2's egress for networks a local router routes to);
+ * - a network attached to no router stays unreachable (nothing reaches its VM,
+ *   with a positive control) while it works on its own;
  * - the receiver sees TTL decremented by exactly one and the router port's MAC as
  *   source (tcpdump -e in the receiving VM);
  * - both router interfaces answer ping;
@@ -95,15 +100,27 @@ for (const mode of ['reactive', 'proactive'] as const) {
         await ok(a, ['network', 'create', `l3net${n}`]);
         await ok(a, ['subnet', 'create', '--network', `l3net${n}`, '--subnet-range', cidr, `l3sub${n}`]);
       }
+      // net3 exists only on chassis-2 (behind the router); net4 is on no router.
+      for (const [n, cidr] of [
+        ['3', '10.31.3.0/24'],
+        ['4', '10.31.4.0/24'],
+      ] as const) {
+        await ok(a, ['network', 'create', `l3net${n}`]);
+        await ok(a, ['subnet', 'create', '--network', `l3net${n}`, '--subnet-range', cidr, `l3sub${n}`]);
+      }
       await ok(a, ['router', 'create', 'l3r']);
       await quiet(a, ['router', 'add', 'subnet', 'l3r', 'l3sub1']);
       await quiet(a, ['router', 'add', 'subnet', 'l3r', 'l3sub2']);
+      await quiet(a, ['router', 'add', 'subnet', 'l3r', 'l3sub3']);
       await interfaceMacs();
       // Both networks on both chassis: a1 (net1) and a2 (net2) on chassis-1, b1 (net2) and b2 (net1) on chassis-2.
       await vmCreate('a1', 'l3net1', 1, '10.31.1.11');
       await vmCreate('a2', 'l3net2', 1, '10.31.2.12');
       await vmCreate('b1', 'l3net2', 2, '10.31.2.21');
       await vmCreate('b2', 'l3net1', 2, '10.31.1.22');
+      await vmCreate('d3', 'l3net3', 2, '10.31.3.33');
+      await vmCreate('d4', 'l3net4', 2, '10.31.4.44');
+      await vmCreate('d5', 'l3net4', 2, '10.31.4.45');
       // The first packets to a new tunnel peer may be spent on vswitchd's underlay ARP: warm it up on net1 (switched, not routed).
       await pingStats(vm('a1'), '10.31.1.22', 2);
       await pingStats(vm('b2'), '10.31.1.11', 2);
@@ -163,6 +180,48 @@ for (const mode of ['reactive', 'proactive'] as const) {
       expect((await pingStats(vm('b1'), '10.31.2.1', 2)).received).toBe(2);
     }, 60_000);
 
+    test('a network with no VM on the source chassis is reached across the router, both ways', async () => {
+      // net3's only VM is on chassis-2: chassis-1 routes a1's and a2's packets to it and must tunnel them there
+      const sb = Sandbox.load(place!.dir);
+      expect(sb.state.vms.filter((v) => v.chassis === 1).map((v) => v.name).sort()).toEqual(['a1', 'a2']);
+      expect((await pingStats(vm('a1'), '10.31.3.33', 3)).received).toBe(3);
+      expect((await pingStats(vm('a2'), '10.31.3.33', 3)).received).toBe(3);
+      expect((await pingStats(vm('d3'), '10.31.1.11', 3)).received).toBe(3);
+      expect((await pingStats(vm('d3'), '10.31.2.12', 3)).received).toBe(3);
+      // same chassis as d3, across the router
+      expect((await pingStats(vm('b1'), '10.31.3.33', 3)).received).toBe(3);
+      // routed once, on chassis-1: d3 sees TTL 63 and the router's net3 MAC
+      const ports = await ok<{ 'MAC Address': string }[]>(auth(), ['port', 'list', '--device-owner', 'network:router_interface', '--network', 'l3net3']);
+      const d3 = vm('d3');
+      const seen = await capture(d3.netns, 'eth0', 'icmp and icmp[icmptype] == icmp-echo', 2, () => pingStats(vm('a1'), '10.31.3.33', 3));
+      expect(seen).toContain(`${ports[0]!['MAC Address']} > ${d3.mac}`);
+      expect(seen).toMatch(/ttl 63\b/);
+      expect(seen).toContain('10.31.1.11 > 10.31.3.33: ICMP echo request');
+    }, 120_000);
+
+    test('a network attached to no router stays unreachable across the router, and works on its own', async () => {
+      const d4 = vm('d4');
+      let fromA1 = { received: -1 };
+      let fromB1 = { received: -1 };
+      const seen = await capture(
+        d4.netns,
+        'eth0',
+        'icmp',
+        1,
+        async () => {
+          fromA1 = await pingStats(vm('a1'), '10.31.4.44', 3);
+          fromB1 = await pingStats(vm('b1'), '10.31.4.44', 3);
+        },
+        8000,
+      );
+      expect([fromA1.received, fromB1.received]).toEqual([0, 0]);
+      expect(seen.trim()).toBe('');
+      expect((await pingStats(d4, '10.31.1.11', 2)).received).toBe(0);
+      // positive control: the same capture sees net4's own traffic
+      const control = await capture(d4.netns, 'eth0', 'icmp', 1, () => pingStats(vm('d5'), '10.31.4.44', 2), 8000);
+      expect(control).toMatch(/10\.31\.4\.45 > 10\.31\.4\.44: ICMP echo request/);
+    }, 120_000);
+
     test('removing a router interface cuts routing to its subnet; adding it back restores it', async () => {
       await quiet(auth(), ['router', 'remove', 'subnet', 'l3r', 'l3sub2']);
       await until('routing to net2 stops', async () => (await pingStats(vm('a1'), '10.31.2.12', 1)).received === 0);
@@ -182,10 +241,12 @@ for (const mode of ['reactive', 'proactive'] as const) {
       const a = auth();
       await quiet(a, ['router', 'remove', 'subnet', 'l3r', 'l3sub1']);
       await quiet(a, ['router', 'remove', 'subnet', 'l3r', 'l3sub2']);
+      await quiet(a, ['router', 'remove', 'subnet', 'l3r', 'l3sub3']);
       await quiet(a, ['router', 'delete', 'l3r']);
       await until('routed traffic stops', async () => (await pingStats(vm('a1'), '10.31.2.12', 1)).received === 0);
       expect((await pingStats(vm('a1'), '10.31.2.21', 2)).received).toBe(0);
       expect((await pingStats(vm('b1'), '10.31.1.11', 2)).received).toBe(0);
+      expect((await pingStats(vm('a1'), '10.31.3.33', 2)).received).toBe(0);
       expect((await pingStats(vm('a1'), '10.31.1.22', 2)).received).toBe(2);
       // nothing of the L3 app is left on either switch
       const sb = Sandbox.load(place!.dir);
