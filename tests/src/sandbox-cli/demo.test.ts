@@ -1,17 +1,31 @@
 /**
- * The README demo (`./scripts/demo` → `pnpm df demo`): a two-chassis sandbox, the
- * topology made with the openstack CLI, a VM on each chassis ACTIVE, a ping across
- * the chassis that succeeds (the L2 app runs), how to explore, and a teardown that
- * leaves nothing behind. Needs root, Open vSwitch and the openstack CLI; never skips.
+ * The README demo (`./scripts/demo` → `pnpm df demo`): a two-chassis sandbox running
+ * the default apps (l2, l3-proactive), two networks and a router made with the
+ * openstack CLI, VMs on both chassis ACTIVE, a ping within a network across the
+ * chassis (L2) and one through the distributed router across the chassis (L3) that
+ * both succeed, the receiver's view of a routed packet (the router's MAC, TTL 63),
+ * how to explore, and a teardown that leaves nothing behind. Needs root, Open
+ * vSwitch, tcpdump and the openstack CLI; never skips.
  */
 import { rmSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { requireBinary } from '@dragonflow/sandbox';
 import { expect, test } from 'vitest';
 import { requireOpenstackCli } from '../api/openstack.js';
 import { df, ensureBuilt, leftovers, machineSnapshot, sandboxPlace } from './df-cli.js';
 
-test('df demo: up, openstack CLI topology, two VMs ACTIVE on two chassis, ping across, explore hints, down', async () => {
+/** The text between two markers of the demo's output. */
+function section(text: string, from: string, to: string): string {
+  const a = text.indexOf(from);
+  const b = text.indexOf(to, a + 1);
+  expect(a).toBeGreaterThanOrEqual(0);
+  expect(b).toBeGreaterThan(a);
+  return text.slice(a, b);
+}
+
+test('df demo: up, openstack CLI networks and router, VMs ACTIVE on two chassis, L2 and routed pings across, explore hints, down', async () => {
   requireOpenstackCli();
+  requireBinary('tcpdump');
   ensureBuilt();
   const place = await sandboxPlace();
   const before = await machineSnapshot();
@@ -20,15 +34,50 @@ test('df demo: up, openstack CLI topology, two VMs ACTIVE on two chassis, ping a
     const out = r.stdout;
     expect(r.stderr).toBe('');
     expect(out).toMatch(/▶ 1\. Bring up a sandbox/);
+    expect(out).toMatch(/apps: @dragonflow\/app-l2, @dragonflow\/app-l3-proactive/);
     expect(out).toMatch(/all 2 controllers connected to their switches, in sync and registered alive/);
-    expect(out).toContain(`$ openstack --os-auth-type none --os-endpoint ${place.url} network create demo-net`);
-    expect(out).toMatch(/vm1 on chassis-1: MAC \S+, IP 10\.0\.0\.\d+, port \S+ ACTIVE/);
-    expect(out).toMatch(/vm2 on chassis-2: MAC \S+, IP 10\.0\.0\.\d+, port \S+ ACTIVE/);
-    expect(out).toMatch(/3 packets transmitted, 3 received, 0% packet loss/);
-    expect(out).toContain('✔ vm1 reaches vm2 across the chassis');
-    expect(out).toMatch(/pnpm df sandbox status --dir /);
-    expect(out).toMatch(/ovs-ofctl -O OpenFlow13 dump-flows unix:\S+br-int\.mgmt/);
-    expect(out).toMatch(/▶ 6\. Tear down/);
+    for (const cmd of [
+      'network create demo-net1',
+      'subnet create --network demo-net1 --subnet-range 10.0.1.0/24 demo-subnet1',
+      'network create demo-net2',
+      'subnet create --network demo-net2 --subnet-range 10.0.2.0/24 demo-subnet2',
+      'router create demo-router',
+      'router add subnet demo-router demo-subnet1',
+      'router add subnet demo-router demo-subnet2',
+    ]) {
+      expect(out).toContain(`$ openstack --os-auth-type none --os-endpoint ${place.url} ${cmd}`);
+    }
+    const vm = (name: string, chassis: number, net: number) => new RegExp(`${name} on chassis-${chassis}: MAC (\\S+), IP (10\\.0\\.${net}\\.\\d+), port \\S+ ACTIVE`);
+    expect(out).toMatch(vm('vm1', 1, 1));
+    expect(out).toMatch(vm('vm2', 2, 1));
+    const [, vm3Mac, vm3Ip] = vm('vm3', 2, 2).exec(out)!;
+    const [, , vm2Ip] = vm('vm2', 2, 1).exec(out)!;
+
+    // L2: same network, across the chassis — every echo answered, unrouted (ttl 64)
+    const l2 = section(out, '▶ 4.', '▶ 5.');
+    expect(l2).toContain(`ping -c 3 ${vm2Ip}`);
+    expect(l2).toMatch(/3 packets transmitted, 3 received, 0% packet loss/);
+    expect(l2).toMatch(new RegExp(`from ${vm2Ip!.replace(/\./g, '\\.')}: icmp_seq=\\d+ ttl=64`));
+    expect(l2).toContain('✔ vm1 reaches vm2 across the chassis');
+
+    // L3: across the router and the chassis — every echo answered, the reply routed once (ttl 63)
+    const l3 = section(out, '▶ 5.', '▶ 6.');
+    expect(l3).toContain(`ping -c 3 ${vm3Ip}`);
+    expect(l3).toMatch(/3 packets transmitted, 3 received, 0% packet loss/);
+    expect(l3).toMatch(new RegExp(`from ${vm3Ip!.replace(/\./g, '\\.')}: icmp_seq=\\d+ ttl=63`));
+    expect(l3).not.toMatch(/ttl=(?!63\b)\d+/);
+    expect(l3).toContain('✔ vm1 reaches vm3 through the distributed router, across the chassis');
+    // what vm3 saw: the router's MAC on demo-net2 as source, its own as destination, TTL 63
+    const seen = /vm3 received \(tcpdump -e\): (\S+) > (\S+), ttl (\d+)/.exec(l3);
+    expect(seen).not.toBeNull();
+    expect(seen![2]).toBe(vm3Mac);
+    expect(seen![3]).toBe('63');
+    expect(l3).toContain(`source MAC = demo-router's interface on demo-net2, destination MAC = vm3, TTL 64 − 1`);
+
+    expect(out).toMatch(/pnpm df status --sandbox /);
+    expect(out).toMatch(/pnpm df flows --sandbox \S+ --chassis 1/);
+    expect(out).toMatch(/pnpm df trace --sandbox \S+ --chassis 1 'in_port=\d+,icmp,/);
+    expect(out).toMatch(/▶ 7\. Tear down/);
     expect(r.code).toBe(0);
     const tag = /Starting sandbox (dfsb\w{4})/.exec(out)![1]!;
     const pids = [...out.matchAll(/pid (\d+)/g)].map((m) => Number(m[1]));

@@ -22,8 +22,18 @@ describe('df sandbox (argument handling; the real thing is in tests/src/sandbox-
     const sandbox = buildProgram().commands.find((c) => c.name() === 'sandbox')!;
     expect(sandbox.commands.map((c) => c.name()).sort()).toEqual(['controller', 'down', 'exec', 'status', 'up', 'vm']);
     expect(sandbox.commands.find((c) => c.name() === 'vm')!.commands.map((c) => c.name()).sort()).toEqual(['create', 'delete', 'list']);
-    const up = sandbox.commands.find((c) => c.name() === 'up')!.helpInformation();
+    const up = sandbox.commands.find((c) => c.name() === 'up')!.helpInformation().replace(/\s+/g, ' ');
     for (const o of ['--chassis', '--db', '--apps', '--tunnel', '--dir', '--api-port']) expect(up).toContain(o);
+    expect(up).toMatch(/--tunnel <types> tunnel type\(s\) between chassis, comma-separated/);
+    expect(up).toContain('@dragonflow/app-l2, @dragonflow/app-l3-proactive');
+  });
+
+  it('parses --tunnel as a list (duplicates dropped, order kept)', () => {
+    const up = buildProgram().commands.find((c) => c.name() === 'sandbox')!.commands.find((c) => c.name() === 'up')!;
+    const parse = (v: string) => (up.options.find((o) => o.long === '--tunnel')!.parseArg as (v: string, prev: unknown) => unknown)(v, undefined);
+    expect(parse('vxlan,geneve,gre')).toEqual(['vxlan', 'geneve', 'gre']);
+    expect(parse(' gre , vxlan,gre')).toEqual(['gre', 'vxlan']);
+    expect(up.getOptionValue('tunnel')).toEqual(['vxlan']);
   });
 
   it('refuses bad option values before touching anything', async () => {
@@ -33,7 +43,11 @@ describe('df sandbox (argument handling; the real thing is in tests/src/sandbox-
     const r2 = await run(['sandbox', 'up', '--db', 'mysql']);
     expect(r2.err).toMatch(/--db must be one of memory, etcd, redis/);
     const r3 = await run(['sandbox', 'up', '--tunnel', 'ipip']);
-    expect(r3.err).toMatch(/--tunnel must be one of vxlan, geneve, gre/);
+    expect(r3.err).toMatch(/--tunnel: ipip: each must be one of vxlan, geneve, gre/);
+    const r3b = await run(['sandbox', 'up', '--tunnel', 'vxlan,geneve,stt']);
+    expect(r3b.err).toMatch(/--tunnel: stt: each must be one of vxlan, geneve, gre/);
+    const r3c = await run(['sandbox', 'up', '--tunnel', ',']);
+    expect(r3c.err).toMatch(/--tunnel needs at least one of vxlan, geneve, gre/);
     const r4 = await run(['sandbox', 'vm', 'create', 'vm1']);
     expect(r4.err).toMatch(/required option '--network <network>'/);
   });

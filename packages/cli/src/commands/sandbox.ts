@@ -3,8 +3,8 @@ import { DfError, describeError } from '@dragonflow/base';
 import { Sandbox } from '@dragonflow/sandbox';
 import { CommanderError, type Command } from 'commander';
 import { controllerAction, describeAccess, formatStatus, requireRoot, resolveSandboxDir, sandboxDown, sandboxStatus, sandboxUp, vmCreate, vmDelete } from '../sandbox/lifecycle.js';
-import { choice, intOption } from '../sandbox/options.js';
-import { DEFAULT_SANDBOX_APPS, type DbKind, type TunnelKind } from '../sandbox/services.js';
+import { choice, choices, intOption } from '../sandbox/options.js';
+import { DEFAULT_SANDBOX_APPS, TUNNEL_KINDS, type DbKind, type TunnelKind } from '../sandbox/services.js';
 
 const DIR_HELP = 'the sandbox directory (default: $DF_SANDBOX_DIR, else the one sandbox that is up)';
 
@@ -16,7 +16,8 @@ export function registerSandbox(program: Command): void {
       'after',
       `
 Example:
-  pnpm df sandbox up                      # 2 chassis, memory DB, VXLAN, df-api on http://127.0.0.1:9696
+  pnpm df sandbox up                      # 2 chassis, memory DB, VXLAN, apps l2 + l3-proactive, df-api on http://127.0.0.1:9696
+  pnpm df sandbox up --tunnel vxlan,geneve,gre --apps @dragonflow/app-l2,@dragonflow/app-l3-reactive
   openstack --os-auth-type none --os-endpoint http://127.0.0.1:9696 network create net1
   openstack --os-auth-type none --os-endpoint http://127.0.0.1:9696 subnet create --network net1 --subnet-range 10.0.0.0/24 subnet1
   pnpm df sandbox vm create vm1 --network net1 --chassis 1
@@ -33,11 +34,16 @@ Layout and how to reach each part: docs/sandbox.md.`,
     .option('--chassis <n>', 'number of chassis', intOption('--chassis', 1, 20), 2)
     .option('--db <kind>', 'NB DB: memory (served by df-api), etcd or redis (a real server)', choice<DbKind>('--db', ['memory', 'etcd', 'redis']), 'memory')
     .option('--apps <list>', `comma-separated app packages (default: the installed first-party apps: ${DEFAULT_SANDBOX_APPS.join(', ')})`, (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean))
-    .option('--tunnel <type>', 'tunnel type between chassis', choice<TunnelKind>('--tunnel', ['vxlan', 'geneve', 'gre']), 'vxlan')
+    .option(
+      '--tunnel <types>',
+      'tunnel type(s) between chassis, comma-separated (e.g. vxlan,geneve,gre: every chassis gets a port of each, and each network uses the one of its provider:network_type; the first is the type of networks created without one)',
+      choices<TunnelKind>('--tunnel', TUNNEL_KINDS),
+      ['vxlan'] as TunnelKind[],
+    )
     .option('--dir <dir>', 'put everything in this directory (default: a new temporary directory)')
     .option('--api-port <port>', 'df-api port on 127.0.0.1', intOption('--api-port', 1, 65535), 9696)
     .option('--log-level <level>', 'df-api and df-controller log level', choice('--log-level', ['fatal', 'error', 'warn', 'info', 'debug', 'trace']), 'info')
-    .action(async (o: { chassis: number; db: DbKind; apps?: string[]; tunnel: TunnelKind; dir?: string; apiPort: number; logLevel: string }) => {
+    .action(async (o: { chassis: number; db: DbKind; apps?: string[]; tunnel: TunnelKind[]; dir?: string; apiPort: number; logLevel: string }) => {
       const r = await sandboxUp({ chassis: o.chassis, db: o.db, ...(o.apps ? { apps: o.apps } : {}), tunnel: o.tunnel, ...(o.dir ? { dir: o.dir } : {}), apiPort: o.apiPort, logLevel: o.logLevel });
       console.log('');
       for (const l of describeAccess(r.services, r.tag)) console.log(l);

@@ -31,7 +31,8 @@ export interface UpOptions {
   readonly db?: DbKind;
   /** App packages; default: the installed first-party apps (DEFAULT_SANDBOX_APPS). */
   readonly apps?: readonly string[];
-  readonly tunnel?: TunnelKind;
+  /** Tunnel types between the chassis (default vxlan); several give each chassis a port of each. */
+  readonly tunnel?: TunnelKind | readonly TunnelKind[];
   readonly dir?: string;
   /** df-api's port on 127.0.0.1 (default 9696). */
   readonly apiPort?: number;
@@ -171,7 +172,8 @@ async function startApi(s: ServicesState, logLevel: string, out: Out): Promise<v
     s.db.kind === 'memory'
       ? { driver: 'memory', file: join(s.dir, 'nb.journal'), serve: [s.db.controllerEndpoint] }
       : { driver: s.db.kind, endpoints: [...s.db.apiEndpoints] };
-  writeFileSync(s.api.config, stringify({ listen: { host: '127.0.0.1', port: s.api.port }, db, logLevel }));
+  // Networks created without a type get the sandbox's first tunnel type (the chassis have no port for others).
+  writeFileSync(s.api.config, stringify({ listen: { host: '127.0.0.1', port: s.api.port }, db, network: { tenantNetworkType: s.tunnels[0] }, logLevel }));
   s.api.pid = spawnDaemon(process.execPath, [binaryOf('@dragonflow/api'), '--config', s.api.config], { logFile: s.api.log });
   writeServices(s);
   const api = new NeutronClient(s.api.url);
@@ -189,7 +191,7 @@ function controllerConfig(s: ServicesState, chassis: Chassis, logLevel: string):
   const st = chassis.state;
   const management = `unix:${join(st.dir, 'df-controller.sock')}`;
   const config = {
-    chassis: { name: st.name, tunnelIp: st.tunnelIp, tunnelTypes: [s.tunnel] },
+    chassis: { name: st.name, tunnelIp: st.tunnelIp, tunnelTypes: [...s.tunnels] },
     db: { driver: s.db.kind, endpoints: [s.db.controllerEndpoint] },
     ovsdb: { endpoint: st.ovsdbRemote },
     openflow: { listen: st.controllerTarget },
@@ -238,7 +240,8 @@ export async function sandboxUp(options: UpOptions = {}): Promise<UpResult> {
   const n = options.chassis ?? 2;
   if (!Number.isInteger(n) || n < 1 || n > 20) throw new DfError('BAD_OPTION', `--chassis ${n}: must be 1..20`, { context: { option: 'chassis' } });
   const dbKind = options.db ?? 'memory';
-  const tunnel = options.tunnel ?? 'vxlan';
+  const tunnels: TunnelKind[] = typeof options.tunnel === 'string' ? [options.tunnel] : [...new Set<TunnelKind>(options.tunnel ?? ['vxlan'])];
+  if (tunnels.length === 0) throw new DfError('BAD_OPTION', '--tunnel: give at least one of vxlan, geneve, gre', { context: { option: 'tunnel' } });
   const apiPort = options.apiPort ?? 9696;
   const logLevel = options.logLevel ?? 'info';
 
@@ -279,7 +282,7 @@ export async function sandboxUp(options: UpOptions = {}): Promise<UpResult> {
     version: SERVICES_VERSION,
     dir,
     createdAt: new Date().toISOString(),
-    tunnel,
+    tunnels,
     apps,
     dirCreated,
     db: {
@@ -295,12 +298,12 @@ export async function sandboxUp(options: UpOptions = {}): Promise<UpResult> {
   };
   writeServices(services);
   linkApps(dir, apps);
-  out(`Starting sandbox ${sb.tag} in ${dir}: ${n} chassis, ${dbKind} DB, ${tunnel} tunnels, apps: ${apps.length ? apps.join(', ') : '(none: core pipeline only)'}`);
+  out(`Starting sandbox ${sb.tag} in ${dir}: ${n} chassis, ${dbKind} DB, ${tunnels.join(' + ')} tunnels, apps: ${apps.length ? apps.join(', ') : '(none: core pipeline only)'}`);
   try {
     await startDbServer(services, out);
     await startApi(services, logLevel, out);
     for (let i = 1; i <= n; i++) {
-      const chassis = await sb.createChassis(i, { tunnelTypes: [tunnel], physnet: PHYSNET });
+      const chassis = await sb.createChassis(i, { tunnelTypes: tunnels, physnet: PHYSNET });
       const cfg = controllerConfig(services, chassis, logLevel);
       writeFileSync(cfg.file, cfg.text);
       const entry: ControllerEntry = { chassis: i, netns: chassis.netns, config: cfg.file, management: cfg.management, log: join(chassis.state.dir, 'df-controller.log'), pid: undefined };
@@ -547,7 +550,7 @@ export async function controllerAction(dir: string, chassis: number, action: 'st
 export interface SandboxReport {
   readonly dir: string;
   readonly tag: string;
-  readonly tunnel: string;
+  readonly tunnels: readonly string[];
   readonly apps: readonly string[];
   readonly db: { readonly kind: string; readonly pid: number | undefined; readonly alive: boolean; readonly endpoints: readonly string[] };
   readonly api: { readonly url: string; readonly pid: number | undefined; readonly alive: boolean };
@@ -587,7 +590,7 @@ export async function sandboxStatus(dir: string): Promise<SandboxReport> {
   return {
     dir,
     tag: st.tag,
-    tunnel: services.tunnel,
+    tunnels: services.tunnels,
     apps: services.apps,
     db: { kind: services.db.kind, pid: services.db.kind === 'memory' ? services.api.pid : services.db.pid, alive: services.db.kind === 'memory' ? apiAlive : ours(services.db.pid, services.db.kind === 'etcd' ? 'etcd' : 'redis-server'), endpoints: services.db.kind === 'memory' ? [services.db.controllerEndpoint] : services.db.apiEndpoints },
     api: { url: services.api.url, pid: services.api.pid, alive: apiAlive },
@@ -600,7 +603,7 @@ export function formatStatus(r: SandboxReport): string[] {
   const yes = (b: boolean): string => (b ? 'yes' : 'NO');
   const lines = [
     `Sandbox ${r.tag} — ${r.dir}`,
-    `  tunnels ${r.tunnel}; apps ${r.apps.length ? r.apps.join(', ') : '(none: core pipeline only)'}`,
+    `  tunnels ${r.tunnels.join(', ')}; apps ${r.apps.length ? r.apps.join(', ') : '(none: core pipeline only)'}`,
     `  df-api  ${r.api.url}  running: ${yes(r.api.alive)}${r.api.pid ? ` (pid ${r.api.pid})` : ''}`,
     `  NB DB   ${r.db.kind} ${r.db.endpoints.join(', ')}  running: ${yes(r.db.alive)}`,
     '',

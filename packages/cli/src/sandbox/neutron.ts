@@ -25,7 +25,13 @@ export interface NeutronPort {
   readonly mac_address: string;
   readonly status: string;
   readonly fixed_ips: readonly { readonly subnet_id: string; readonly ip_address: string }[];
+  readonly device_owner?: string;
   readonly 'binding:host_id'?: string;
+}
+
+export interface NeutronRouter {
+  readonly id: string;
+  readonly name: string;
 }
 
 type Collection = 'networks' | 'subnets' | 'ports';
@@ -100,6 +106,20 @@ export class NeutronClient {
 
   async createSubnet(subnet: Record<string, unknown>): Promise<NeutronSubnet> {
     return (await this.call<{ subnet: NeutronSubnet }>('POST', '/subnets', { subnet })).subnet;
+  }
+
+  async createRouter(router: Record<string, unknown>): Promise<NeutronRouter> {
+    return (await this.call<{ router: NeutronRouter }>('POST', '/routers', { router })).router;
+  }
+
+  /** Attaches a subnet to a router (its gateway IP becomes the router's interface address). */
+  async addRouterInterface(routerId: string, subnetId: string): Promise<void> {
+    await this.call('PUT', `/routers/${routerId}/add_router_interface`, { subnet_id: subnetId });
+  }
+
+  /** The router interface ports on a network (device owner network:router_interface). */
+  async routerInterfaces(networkId: string): Promise<NeutronPort[]> {
+    return (await this.call<{ ports: NeutronPort[] }>('GET', `/ports?network_id=${encodeURIComponent(networkId)}&device_owner=network%3Arouter_interface`)).ports;
   }
 
   /** True when df-api answers version discovery. */

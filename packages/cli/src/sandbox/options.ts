@@ -15,3 +15,17 @@ export function choice<T extends string>(name: string, values: readonly T[]) {
     return v as T;
   };
 }
+
+/** A commander option parser for a comma-separated list of some of a few words (duplicates dropped, order kept). */
+export function choices<T extends string>(name: string, values: readonly T[]) {
+  return (v: string): T[] => {
+    const items = v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    if (items.length === 0) throw new InvalidArgumentError(`${name} needs at least one of ${values.join(', ')}`);
+    const bad = items.filter((i) => !(values as readonly string[]).includes(i));
+    if (bad.length > 0) throw new InvalidArgumentError(`${name}: ${bad.join(', ')}: each must be one of ${values.join(', ')}`);
+    return [...new Set(items)] as T[];
+  };
+}

@@ -11,7 +11,8 @@ export const SERVICES_FILE = 'df-sandbox.json';
 export const SERVICES_VERSION = 1;
 
 export type DbKind = 'memory' | 'etcd' | 'redis';
-export type TunnelKind = 'vxlan' | 'geneve' | 'gre';
+export const TUNNEL_KINDS = ['vxlan', 'geneve', 'gre'] as const;
+export type TunnelKind = (typeof TUNNEL_KINDS)[number];
 
 /** One process the sandbox started in the root namespace or a chassis namespace. */
 export interface ProcessEntry {
@@ -37,7 +38,11 @@ export interface ServicesState {
   readonly version: number;
   readonly dir: string;
   readonly createdAt: string;
-  readonly tunnel: TunnelKind;
+  /**
+   * The tunnel types every chassis has a port for (each network uses the one of
+   * its provider:network_type); the first is df-api's tenant network type.
+   */
+  readonly tunnels: readonly TunnelKind[];
   readonly apps: readonly string[];
   /** `up` made the directory (it did not exist): `down` removes it. */
   readonly dirCreated: boolean;
@@ -67,7 +72,9 @@ export function readServices(dir: string): ServicesState {
     throw new DfError('SANDBOX_NOT_FOUND', `${dir} is not a df sandbox (${path} cannot be read)`, { cause, context: { dir, file: path } });
   }
   if (parsed.version !== SERVICES_VERSION) throw new DfError('SANDBOX_STATE', `${path} is not a version ${SERVICES_VERSION} sandbox services file`, { context: { file: path } });
-  return parsed;
+  // A sandbox started before several tunnel types were possible recorded one, as `tunnel`.
+  const old = (parsed as { tunnel?: TunnelKind }).tunnel;
+  return parsed.tunnels ? parsed : { ...parsed, tunnels: old ? [old] : ['vxlan'] };
 }
 
 export function writeServices(s: ServicesState): void {
@@ -101,10 +108,13 @@ export function binaryOf(pkg: '@dragonflow/api' | '@dragonflow/controller'): str
 }
 
 /**
- * The first-party apps a sandbox runs when --apps is not given, in pipeline order.
- * Only those installed (built into the workspace) are used.
+ * The first-party apps a sandbox runs when --apps is not given, in pipeline order:
+ * switching and the proactive distributed router (`--apps
+ * @dragonflow/app-l2,@dragonflow/app-l3-reactive` picks the reactive one instead).
+ * Each is a dependency of @dragonflow/cli, so `pnpm df` builds it; only those
+ * installed are used.
  */
-export const DEFAULT_SANDBOX_APPS: readonly string[] = ['@dragonflow/app-l2'];
+export const DEFAULT_SANDBOX_APPS: readonly string[] = ['@dragonflow/app-l2', '@dragonflow/app-l3-proactive'];
 
 /**
  * Where an app package is: installed for the CLI (its dependencies), else a package
