@@ -142,8 +142,8 @@ export class ReactiveRouter extends DistributedRouter {
     this.byRouter.set(e.routerId, set);
     this.reactive.installs++;
     this.ctx.log.debug({ owner: e.owner, target: d.target.id, via: d.via }, 'installing an exact routing flow and sending the first packet on');
-    // The flow-mod and the packet-out are on the wire, in order, when installNow returns
-    // its promise; waiting for the barrier here would only hold the next punt back.
+    // The flow-mod and the packet-out go out in order with this tick's other punts (one
+    // batch, one barrier); waiting for the barrier here would only hold the next punt back.
     this.confirm(e.owner, this.ctx.flows.installNow(e.owner, [f], packetOut));
   }
 

@@ -54,7 +54,7 @@ export { LocalCacheTopology } from './runtime/local-cache-topology.js';
 export { CoreMetrics } from './observe/metrics.js';
 export { silentLogger, type Logger } from './observe/logger.js';
 // ---- OpenFlow connection (listen/connect, handshake, keepalive, requests, errors) ----
-export { OfConnection, type AsyncSwitchMessage, type ConnectionState, type OfConnectionOptions, type OutgoingMessage, type SwitchErrorEvent } from './openflow/connection.js';
+export { OfConnection, type AsyncSwitchMessage, type BatchMessageError, type ConnectionState, type OfConnectionOptions, type OutgoingMessage, type SwitchErrorEvent } from './openflow/connection.js';
 export { OfListener, connectSwitch, type OfListenerOptions, type SwitchConnectionEvent } from './openflow/listener.js';
 export { OfConnectionError, OfSwitchError, type OfConnectionErrorCode } from './openflow/errors.js';
 export { switchChannel } from './openflow/channel.js';

@@ -179,7 +179,15 @@ export function suppressionFlow(t: L3TableRefs, sourcePortKey: number, seconds: 
 
 /** The actions of a routed packet: MAC rewrite, TTL−1, the destination port and the ROUTED flag. */
 export function rewriteActions(r: Rewrite): Action[] {
-  return [act.setField('eth_src', r.ethSrc.toString()), act.setField('eth_dst', r.ethDst.toString()), act.decNwTtl(), act.setField(REG_DST_PORT, r.portKey), act.load(REG_FLAGS, FLAG_ROUTED, FLAG_ROUTED)];
+  // The MACs are typed values already (what act.setField would parse a string into):
+  // the punt path builds one of these per new flow, so no text round trip.
+  return [
+    { type: 'set_field', field: 'eth_src', value: r.ethSrc },
+    { type: 'set_field', field: 'eth_dst', value: r.ethDst },
+    act.decNwTtl(),
+    act.setField(REG_DST_PORT, r.portKey),
+    act.load(REG_FLAGS, FLAG_ROUTED, FLAG_ROUTED),
+  ];
 }
 
 export interface ForwardFlowSpec {

@@ -111,6 +111,7 @@ export class L3Model {
    */
   private readonly views = new Map<string, { readonly source: LogicalRouter; readonly networks: readonly unknown[]; readonly view: Router | undefined }>();
   private readonly tables = new WeakMap<Router, readonly RouteEntry[]>();
+  private readonly macs = new WeakMap<LogicalPort, MacAddress>();
 
   constructor(private readonly topology: TopologyReader) {}
 
@@ -190,7 +191,13 @@ export class L3Model {
   }
 
   portMac(port: LogicalPort): MacAddress {
-    return MacAddress.parse(port.macAddress);
+    // Topology objects are immutable (a change is a new object): parse each once.
+    let mac = this.macs.get(port);
+    if (!mac) {
+      mac = MacAddress.parse(port.macAddress);
+      this.macs.set(port, mac);
+    }
+    return mac;
   }
 
   /** The port on `networkId` holding IPv4 `ip` as a fixed IP, when it can receive traffic. */

@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -259,6 +260,115 @@ describe('switch errors are matched to their request', () => {
     await conn.send({ type: 'packet_out', bufferId: 0xffffffff, inPort: OfPort.CONTROLLER, actions: [act.output(99)], data: new Uint8Array(60) });
     await conn.barrier();
     expect(seen).toMatchObject([{ error: { errorType: 2, code: 4 }, request: { type: 'packet_out' } }]);
+  });
+});
+
+describe('batches (sendBatch)', () => {
+  /** A connection over a real unix socket to a listening FakePeer, with the controller side's socket writes counted. */
+  async function counted(options: ConstructorParameters<typeof FakePeer>[1] = {}) {
+    const path = join(dir, `batch-${Math.random().toString(36).slice(2)}.sock`);
+    const sw = FakePeer.listen(path, { datapathId: 0x31n, ...options });
+    await sw.ready;
+    const socket = createConnection(path);
+    await new Promise<void>((r) => socket.once('connect', () => r()));
+    const writes: number[] = [];
+    const write = socket.write.bind(socket) as (b: Uint8Array) => boolean;
+    // Counting, not replacing: every write still goes to the socket.
+    (socket as unknown as { write: (b: Uint8Array) => boolean }).write = (b: Uint8Array) => (writes.push(b.length), write(b));
+    const conn = await OfConnection.establish(socket, { logger: memoryLogger().logger });
+    const p = await sw.peer;
+    peers.push(p);
+    const cleanup = async () => {
+      conn.close();
+      await new Promise<void>((r) => sw.server.close(() => r()));
+    };
+    return { conn, peer: p, writes, cleanup };
+  }
+
+  const mods = (n: number, from = 0) =>
+    Array.from({ length: n }, (_, i) => {
+      const { xid: _xid, ...fm } = flowMod({ tableId: 1, priority: from + i, actions: [act.output(i + 1)] });
+      return fm;
+    });
+
+  test("the reconciler channel's batch and its barrier go to the socket in one write, in order; resolves on the barrier reply", async () => {
+    const { conn, peer: p, writes, cleanup } = await counted();
+    try {
+      writes.length = 0;
+      const outcome = await switchChannel(conn).sendBatch([...mods(50), { type: 'packet_out', bufferId: 0xffffffff, inPort: OfPort.CONTROLLER, actions: [act.output(OfPort.TABLE)], data: new Uint8Array(60) }]);
+      expect(outcome.errors).toEqual([]);
+      expect(writes).toHaveLength(1);
+      const got = p.received.filter((m) => m.type === 'flow_mod' || m.type === 'packet_out' || m.type === 'barrier_request');
+      expect(got.map((m) => m.type)).toEqual([...Array<string>(50).fill('flow_mod'), 'packet_out', 'barrier_request']);
+      expect(got.slice(0, 50).map((m) => (m.type === 'flow_mod' ? m.priority : -1))).toEqual(Array.from({ length: 50 }, (_, i) => i));
+      // each message has its own xid
+      expect(new Set(got.map((m) => m.xid)).size).toBe(52);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  test("the switch's errors come back by index, and are on errors$ with the request", async () => {
+    const { conn, cleanup } = await counted({
+      respond: (m) => (m.type === 'flow_mod' && (m.priority === 3 || m.priority === 7) ? [{ type: 'error', xid: m.xid, errorType: ErrorType.BAD_MATCH, code: 6, data: new Uint8Array(0) }] : undefined),
+    });
+    try {
+      const seen: unknown[] = [];
+      conn.errors$.subscribe((e) => seen.push(e));
+      const errors = await conn.sendBatch(mods(10));
+      expect(errors.map((e) => e.index)).toEqual([3, 7]);
+      expect(errors[0]!.error).toMatchObject({ errorType: ErrorType.BAD_MATCH, code: 6 });
+      expect(seen).toMatchObject([{ request: { type: 'flow_mod', priority: 3 } }, { request: { type: 'flow_mod', priority: 7 } }]);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  test('a message that cannot be encoded fails the batch and nothing is sent', async () => {
+    const { conn, writes, cleanup } = await counted();
+    try {
+      writes.length = 0;
+      const bad = { ...mods(1)[0]!, match: { ipv4_dst: { value: 1 } } } as never;
+      await expect(conn.sendBatch([...mods(2), bad])).rejects.toThrow(/ipv4_dst/);
+      expect(writes).toEqual([]);
+      expect(await conn.sendBatch(mods(2))).toEqual([]);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  test('backpressure: a batch waits for the socket as one entry, counts as its messages against the bound, and is refused beyond it', async () => {
+    const { listener } = await startListener({ maxQueuedMessages: 50 });
+    const p = await peer({ datapathId: 32n });
+    const conn = await listener.waitForSwitch(32n);
+    p.socket.pause();
+    const big = { type: 'packet_out' as const, bufferId: 0xffffffff, inPort: OfPort.CONTROLLER, actions: [act.output(1)], data: new Uint8Array(60_000) };
+    // fill the socket until it is congested
+    const fill: Promise<unknown>[] = [];
+    while (conn.queuedMessages === 0 && fill.length < 1000) fill.push(conn.sendBatch([big]).catch((e: unknown) => e));
+    const queuedBefore = conn.queuedMessages;
+    const first = conn.sendBatch(mods(30));
+    expect(conn.queuedMessages).toBe(queuedBefore + 31);
+    const refused = await conn.sendBatch(mods(30, 100)).catch((e: unknown) => e);
+    expect(refused).toMatchObject({ code: 'OF_BACKPRESSURE' });
+    p.socket.resume();
+    expect(await first).toEqual([]);
+    await Promise.all(fill);
+    expect(conn.queuedMessages).toBe(0);
+    const prios = p.received.flatMap((m) => (m.type === 'flow_mod' ? [m.priority] : []));
+    expect(prios).toEqual(Array.from({ length: 30 }, (_, i) => i));
+  });
+
+  test('the connection closing rejects batches awaiting their barrier', async () => {
+    const { conn, cleanup } = await counted({ answerBarrier: false });
+    try {
+      const pending = conn.sendBatch(mods(3)).catch((e: unknown) => e);
+      await new Promise((r) => setTimeout(r, 20));
+      conn.close();
+      expect(await pending).toMatchObject({ code: 'OF_CLOSED' });
+    } finally {
+      await cleanup();
+    }
   });
 });
 

@@ -8,8 +8,10 @@ import {
   OfPort,
   OFPTT_ALL,
   PacketInFormat,
+  Writer,
   decodeMessage,
   describeOfError,
+  encodeInto,
   encodeMessage,
   formatMessage,
   type ControllerRole,
@@ -77,8 +79,24 @@ interface Pending {
 
 interface QueuedWrite {
   readonly bytes: Uint8Array;
+  /** Messages in `bytes` (a batch is one write of many messages). */
+  readonly count: number;
   readonly resolve: () => void;
   readonly reject: (e: Error) => void;
+}
+
+/** A batch sent with `sendBatch`, awaiting its barrier reply; its members' ERRORs are collected here. */
+interface PendingBatch {
+  readonly messages: readonly OfMessage[];
+  /** The xid of each message, in order (consecutive unless the counter wrapped or skipped a pending xid). */
+  readonly xids: Uint32Array;
+  readonly errors: BatchMessageError[];
+}
+
+/** An ERROR the switch sent for one message of a batch, by the message's index in it. */
+export interface BatchMessageError {
+  readonly index: number;
+  readonly error: ErrorMsg;
 }
 
 type WithoutXid<T> = T extends unknown ? Omit<T, 'xid'> : never;
@@ -104,7 +122,13 @@ export class OfConnection {
   private readonly pending = new Map<number, Pending>();
   private readonly recent = new Map<number, OfMessage>();
   private readonly writeQueue: QueuedWrite[] = [];
+  /** Messages in writeQueue (entries may hold a whole batch). */
+  private queuedCount = 0;
   private blocked = false;
+  /** Batches whose barrier reply has not arrived yet (few: the reconciler keeps ≤ 8 in flight). */
+  private readonly batches = new Set<PendingBatch>();
+  /** Where batches are encoded before their one write (finish() copies the bytes out). */
+  private readonly batchWriter = new Writer(16_384);
   private nextXidValue = 1;
   private lastRx: number;
   private echoSentAt: number | undefined;
@@ -184,7 +208,7 @@ export class OfConnection {
 
   /** Messages waiting for the socket to drain. */
   get queuedMessages(): number {
-    return this.writeQueue.length;
+    return this.queuedCount;
   }
 
   // ---------- handshake ----------
@@ -288,6 +312,79 @@ export class OfConnection {
     await this.request({ type: 'barrier_request' }, timeoutMs);
   }
 
+  /**
+   * Sends `messages` in order followed by a barrier, encoded into one buffer and
+   * handed to the socket with one write (or queued as one entry while the socket is
+   * congested; the batch counts as its number of messages against
+   * `maxQueuedMessages`). Resolves when the barrier reply arrives — the switch has
+   * processed every message — with the ERRORs it sent for any of them, by index
+   * (OpenFlow delivers them before the barrier reply). Rejects when the connection
+   * closes first, the barrier times out, or a message cannot be encoded (then
+   * nothing is sent).
+   */
+  sendBatch(messages: readonly OutgoingMessage[], timeoutMs = this.options.requestTimeoutMs ?? 10_000): Promise<BatchMessageError[]> {
+    if (!this.isOpen) return Promise.reject(this.closeReason ?? closedError());
+    const w = this.batchWriter;
+    const full: OfMessage[] = new Array<OfMessage>(messages.length);
+    const xids = new Uint32Array(messages.length);
+    let bytes: Uint8Array;
+    let barrierXid: number;
+    w.pos = 0;
+    try {
+      for (let i = 0; i < messages.length; i++) {
+        const xid = this.nextXid();
+        const m = { ...messages[i], xid } as OfMessage;
+        xids[i] = xid;
+        full[i] = m;
+        encodeInto(w, m);
+      }
+      barrierXid = this.nextXid();
+      encodeInto(w, { type: 'barrier_request', xid: barrierXid });
+      bytes = w.finish();
+    } catch (err) {
+      return Promise.reject(err);
+    } finally {
+      w.pos = 0;
+    }
+    const batch: PendingBatch = { messages: full, xids, errors: [] };
+    const barrier: OfMessage = { type: 'barrier_request', xid: barrierXid };
+    return new Promise<BatchMessageError[]>((resolve, reject) => {
+      const done = (): void => {
+        this.batches.delete(batch);
+      };
+      const p: Pending = {
+        request: barrier,
+        resolve: () => (done(), resolve(batch.errors)),
+        reject: (e) => (done(), reject(e)),
+        parts: [],
+        timeoutMs,
+        cancelTimer: () => undefined,
+      };
+      this.batches.add(batch);
+      this.pending.set(barrierXid, p);
+      this.armTimeout(barrierXid, p);
+      this.sendRaw(bytes, messages.length + 1).catch((err: Error) => {
+        p.cancelTimer();
+        if (this.pending.get(barrierXid) === p) this.pending.delete(barrierXid);
+        p.reject(err);
+      });
+    });
+  }
+
+  /** The batch message an xid belongs to, if it is one. */
+  private batchMessage(xid: number): { batch: PendingBatch; index: number } | undefined {
+    for (const batch of this.batches) {
+      const { xids } = batch;
+      if (xids.length === 0) continue;
+      // xids of a batch are consecutive except across a wrap or a skipped pending xid
+      const guess = (xid - xids[0]!) >>> 0;
+      if (guess < xids.length && xids[guess] === xid) return { batch, index: guess };
+      const index = xids.indexOf(xid);
+      if (index >= 0) return { batch, index };
+    }
+    return undefined;
+  }
+
   /** A multipart request; resolves with the bodies of every reply part (following the more flag). */
   async multipart(body: MultipartRequestBody, timeoutMs?: number): Promise<MultipartReplyBody[]> {
     const parts = await this.request({ type: 'multipart_request', more: false, body }, timeoutMs);
@@ -316,24 +413,30 @@ export class OfConnection {
     return reply as RoleReply;
   }
 
-  /** Sends bytes in order; waits while the socket is congested; bounded. */
-  private sendRaw(bytes: Uint8Array): Promise<void> {
+  /** Sends bytes (`count` messages) in order; waits while the socket is congested; bounded. */
+  private sendRaw(bytes: Uint8Array, count = 1): Promise<void> {
     if (this.state.value === 'closed') return Promise.reject(this.closeReason ?? closedError());
     if (!this.blocked && this.writeQueue.length === 0) {
       if (!this.socket.write(bytes)) this.blocked = true;
       return Promise.resolve();
     }
     const limit = this.options.maxQueuedMessages ?? 10_000;
-    if (this.writeQueue.length >= limit) {
-      return Promise.reject(new OfConnectionError('OF_BACKPRESSURE', `${limit} messages are already waiting for the switch to read; refusing more`, { context: { queued: this.writeQueue.length } }));
+    if (this.queuedCount + count > limit) {
+      return Promise.reject(
+        new OfConnectionError('OF_BACKPRESSURE', `${this.queuedCount} messages are already waiting for the switch to read (limit ${limit}); refusing ${count} more`, {
+          context: { queued: this.queuedCount, refused: count, limit },
+        }),
+      );
     }
-    return new Promise((resolve, reject) => this.writeQueue.push({ bytes, resolve, reject }));
+    this.queuedCount += count;
+    return new Promise((resolve, reject) => this.writeQueue.push({ bytes, count, resolve, reject }));
   }
 
   private onDrain(): void {
     this.blocked = false;
     while (!this.blocked && this.writeQueue.length > 0) {
       const w = this.writeQueue.shift()!;
+      this.queuedCount -= w.count;
       if (!this.socket.write(w.bytes)) this.blocked = true;
       w.resolve();
     }
@@ -417,7 +520,9 @@ export class OfConnection {
 
   private onError(error: ErrorMsg): void {
     const p = this.pending.get(error.xid);
-    const request = p?.request ?? this.recent.get(error.xid);
+    const member = p ? undefined : this.batchMessage(error.xid);
+    if (member) member.batch.errors.push({ index: member.index, error });
+    const request = p?.request ?? member?.batch.messages[member.index] ?? this.recent.get(error.xid);
     const dpid = this.features?.datapathId;
     this.log.warn({ xid: error.xid, error: describeOfError(error), request: request ? formatMessage(request) : undefined }, 'the switch refused a request');
     this.errorSubject.next(request ? { error, request } : { error });
@@ -467,6 +572,7 @@ export class OfConnection {
       p.reject(reason);
     }
     for (const w of this.writeQueue.splice(0)) w.reject(reason);
+    this.queuedCount = 0;
     const expected = reason instanceof OfConnectionError && (reason.code === 'OF_CLOSED' || reason.code === 'OF_REPLACED');
     if (this.features) this.log[expected ? 'info' : 'warn']({ reason: reason.message, code: (reason as OfConnectionError).code }, 'switch disconnected');
     this.state.next('closed');

@@ -274,6 +274,37 @@ describe('reactive apps', () => {
     expect(app.seen).toHaveLength(1);
   });
 
+  it('installNow calls made in one tick share one batch and one barrier; each caller\'s flow-mod precedes its packet-out', async () => {
+    const { h } = await twoPorts([miniL2, reactive]);
+    const ctx = h.runtime.app('reactive').ctx;
+    const punt = ctx.tables.ref('punt');
+    h.fakeSwitch.resetStats();
+    const delivered = h.fakeSwitch.delivered.length;
+    // Three punted packets handled in one tick, as an app does with a burst of packet-ins.
+    const calls = ['10.0.0.2', '10.0.0.7', '10.0.0.9'].map((dst) => {
+      const frame = ping(MAC1, MAC2, dst);
+      return ctx.flows.installNow(
+        `flow:${dst}`,
+        [flow(punt, { priority: 100, match: { eth_type: 0x0800, ipv4_dst: dst }, actions: [act.decNwTtl()], goto: ctx.tables.next('punt'), idleTimeout: 30 })],
+        { data: encodeEthernet(frame), inPort: 1 },
+      );
+    });
+    // and a plain packet-out in the same tick, after them
+    const out = ctx.flows.packetOut({ data: encodeEthernet(ping(MAC1, MAC2, '10.0.0.2')), inPort: 1 });
+    await Promise.all([...calls, out]);
+    expect(h.fakeSwitch.stats).toMatchObject({ flowMods: 3, adds: 3, packetOuts: 4, barriers: 1 });
+    expect(await h.metrics.batches.get().then((m) => m.values[0]?.value)).toBeGreaterThan(0);
+    // Every packet-out ran through the pipeline after its own flow was in: routed (TTL 63) out of port 2, none punted.
+    const sent = h.fakeSwitch.delivered.slice(delivered);
+    expect(sent.map((d) => [d.port, d.frame.payload.kind === 'ipv4' ? `${d.frame.payload.dst.toString()} ttl ${d.frame.payload.ttl}` : '?'])).toEqual([
+      [2, '10.0.0.2 ttl 63'],
+      [2, '10.0.0.7 ttl 63'],
+      [2, '10.0.0.9 ttl 63'],
+      [2, '10.0.0.2 ttl 63'],
+    ]);
+    expect((h.runtime.app('reactive').instance as Reactive).seen).toHaveLength(0);
+  });
+
   it('drops an idle reactive flow from the desired state when the switch removes it', async () => {
     const { h } = await twoPorts([miniL2, reactive]);
     const app = h.runtime.app('reactive').instance as Reactive;
