@@ -61,7 +61,7 @@ export class ProactiveRouter extends DistributedRouter {
     }
     const mac = this.model.portMac(port);
     this.ctx.flows.replace(
-      { id: owner, key: port.key },
+      { id: owner, key: port.key, kind: 'port' },
       routes.map((r) => forwardFlow(this.t, { routerKey: router.key, destination: r.ip, rewrite: { ethSrc: r.egress.mac, ethDst: mac, networkKey: networkKey!, portKey: port.key } })),
     );
     return true;

@@ -38,7 +38,8 @@ export class PortMirror {
       const flows = this.flowsFor(m);
       const source = this.ctx.topology.get('logical_port', m.port);
       if (flows.length === 0 || !source) this.ctx.flows.remove(owner);
-      else this.ctx.flows.replace({ id: owner, key: source.key }, flows);
+      // The key is the mirrored port's: say so, the owner text does not (the cookie names a port).
+      else this.ctx.flows.replace({ id: owner, key: source.key, kind: 'port' }, flows);
     }
   }
 }

@@ -11,6 +11,8 @@ export type { AllocatedTable, MissBehaviour, TableSpec } from './pipeline/tables
 export { allocatePipeline, CORE_TABLES, MAX_TABLE_ID, PipelineMap, type AllocatedApp, type StageRange, type PipelineJson, type PipelineRequest } from './pipeline/allocator.js';
 export {
   COOKIE_APP_MASK,
+  COOKIE_KIND_MASK,
+  COOKIE_KIND_SHIFT,
   COOKIE_SLOT_MASK,
   COOKIE_SLOT_SHIFT,
   COOKIE_TAG_MASK,
@@ -26,10 +28,15 @@ export {
   REG_ROUTER,
   REG_SRC_PORT,
   SCRATCH_REGISTERS,
+  OWNER_KINDS,
+  cookieKind,
+  cookieKindName,
   cookieSlot,
   cookieTag,
   makeCookie,
   ownerHash,
+  ownerKindOf,
+  type OwnerKind,
   type ScratchRegister,
 } from './pipeline/registers.js';
 export { flow, effectiveFlags, isEphemeral, type DesiredFlow, type FlowSpec, type TableRef } from './reconciler/flow.js';

@@ -27,7 +27,7 @@ import { performance } from 'node:perf_hooks';
 import { cpuUsage } from 'node:process';
 import l2 from '@dragonflow/app-l2';
 import l3 from '@dragonflow/app-l3-reactive';
-import { ControllerRuntime, CoreMetrics, LocalCacheTopology, OfListener, makeCookie, packet, silentLogger, switchChannel, validateApps } from '@dragonflow/core';
+import { ControllerRuntime, CoreMetrics, LocalCacheTopology, OWNER_KINDS, OfListener, makeCookie, packet, silentLogger, switchChannel, validateApps } from '@dragonflow/core';
 import { ChassisRegistry, LocalCache, MemoryDriver, NbApi, chassisIdFromName } from '@dragonflow/nb';
 import { OfFramer, decodeMessage, encodeMessage, match, type OfMessage } from '@dragonflow/openflow';
 import { makeTempDir, removeDir } from '@dragonflow/sandbox';
@@ -257,7 +257,7 @@ async function main(): Promise<void> {
 
       const punt = runtime.pipeline.app('l3-reactive').tables.find((t) => t.name === 'punt')!;
       const slot = runtime.pipeline.app('l3-reactive').slot;
-      const job: SwitchJob = { flows: FLOWS, window, tableId: punt.id, cookie: String(makeCookie(slot, router.key)), fields: { in_port: 1, metadata: String(net1.key), reg5: router.key, reg6: vm1.key }, srcMac: vm1.macAddress, dstMac: routerMac1 };
+      const job: SwitchJob = { flows: FLOWS, window, tableId: punt.id, cookie: String(makeCookie(slot, router.key, OWNER_KINDS.router)), fields: { in_port: 1, metadata: String(net1.key), reg5: router.key, reg6: vm1.key }, srcMac: vm1.macAddress, dstMac: routerMac1 };
       const cpu0 = cpuUsage();
       const start = performance.now();
       const report = await sw.run(job);

@@ -8,7 +8,7 @@
  * DF_BENCH_FLOWS (default 100000) sets the size.
  */
 import { performance } from 'node:perf_hooks';
-import { Reconciler, makeCookie, type BatchOutcome, type DesiredFlow, type SwitchChannel, type SwitchRequest } from '@dragonflow/core';
+import { OWNER_KINDS, Reconciler, makeCookie, type BatchOutcome, type DesiredFlow, type SwitchChannel, type SwitchRequest } from '@dragonflow/core';
 import { Writer, encodeInto, type FlowStats, type OfMessage } from '@dragonflow/openflow';
 import { EMPTY } from 'rxjs';
 import { FLOWS_PER_OWNER, asFlowStats, mb, ownerFlows, ownerId } from './reconciler-flows.js';
@@ -66,7 +66,7 @@ async function main(): Promise<void> {
   const heapBoth = process.memoryUsage().heapUsed - heap0;
 
   // 3. a restart: the switch already has every flow; read back, diff, send nothing
-  const stats = flows.flatMap((list, i) => list.map((f) => asFlowStats(f, makeCookie(1, i + 1))));
+  const stats = flows.flatMap((list, i) => list.map((f) => asFlowStats(f, makeCookie(1, i + 1, OWNER_KINDS.port))));
   const r2 = new Reconciler({ batchSize: 1000 });
   for (let i = 0; i < OWNERS; i++) r2.replace(ownerId(i), flows[i]!);
   r2.setComplete(1);

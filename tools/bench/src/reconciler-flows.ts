@@ -1,4 +1,4 @@
-import { allocatePipeline, flow, type DesiredFlow, type OwnerId } from '@dragonflow/core';
+import { OWNER_KINDS, allocatePipeline, flow, type DesiredFlow, type OwnerId } from '@dragonflow/core';
 import { act, decodeMessage, encodeMessage, type FlowMod, type FlowStats } from '@dragonflow/openflow';
 
 /** Flows per owner in the synthetic desired state (a port's classify, lookup, ARP, routing, dispatch…). */
@@ -55,7 +55,7 @@ export function ownerFlows(i: number): DesiredFlow[] {
 }
 
 export function ownerId(i: number): OwnerId {
-  return { app: 'bench', slot: 1, owner: `port:${i}`, tag: i + 1 };
+  return { app: 'bench', slot: 1, owner: `port:${i}`, kind: OWNER_KINDS.port, tag: i + 1 };
 }
 
 /** What a switch would report for a desired flow: the flow-mod through the wire, as flow-stats. */

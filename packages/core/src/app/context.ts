@@ -4,7 +4,7 @@ import type { Observable } from 'rxjs';
 import type { Logger } from '../observe/logger.js';
 import type { CoreMetrics } from '../observe/metrics.js';
 import type { PipelineMap } from '../pipeline/allocator.js';
-import { ownerHash, type ScratchRegister } from '../pipeline/registers.js';
+import { OWNER_KINDS, ownerHash, ownerKindOf, type OwnerKind, type ScratchRegister } from '../pipeline/registers.js';
 import { CORE_APP, type Stage } from '../pipeline/stages.js';
 import type { AllocatedTable } from '../pipeline/tables.js';
 import type { DesiredFlow, TableRef } from '../reconciler/flow.js';
@@ -16,9 +16,13 @@ import type { TopologyReader } from '../runtime/topology.js';
 /**
  * An owner of desired flows: `"port:<id>"`-style text, optionally with the model
  * object's unique key (which then becomes the cookie's owner tag, so a flow on the
- * switch names its object).
+ * switch names its object). Keys are unique per kind of object (port, network,
+ * router, …), so the cookie also carries the kind: taken from `kind`, or from the
+ * owner text's prefix (`port:…`, `network:…`, `router:…`; see OWNER_KINDS). A keyed
+ * owner whose text does not name its kind (`mirror:<port id>`) should say it:
+ * `{ id: 'mirror:…', key: port.key, kind: 'port' }`.
  */
-export type Owner = string | { readonly id: string; readonly key: number };
+export type Owner = string | { readonly id: string; readonly key: number; readonly kind?: Exclude<OwnerKind, 'hash'> };
 
 const ownerText = (o: Owner): string => (typeof o === 'string' ? o : o.id);
 
@@ -100,7 +104,15 @@ export class AppFlows {
   private ownerId(owner: Owner): OwnerId {
     const text = ownerText(owner);
     if (text.length === 0) throw new DfError('OWNER_INVALID', `app '${this.app}': an owner must be a non-empty string`);
-    return { app: this.app, slot: this.slot, owner: text, tag: typeof owner === 'string' ? ownerHash(owner) : owner.key >>> 0 };
+    if (typeof owner === 'string') return { app: this.app, slot: this.slot, owner: text, kind: OWNER_KINDS.hash, tag: ownerHash(owner) };
+    if (!Number.isInteger(owner.key) || owner.key < 0 || owner.key > 0xffff_ffff) {
+      throw new DfError('OWNER_INVALID', `app '${this.app}': owner '${text}' has key ${String(owner.key)}; a unique key is an integer 0..2^32-1`, { context: { app: this.app, owner: text } });
+    }
+    const kind = owner.kind ?? ownerKindOf(text) ?? 'object';
+    if (kind === ('hash' as string) || !(kind in OWNER_KINDS)) {
+      throw new DfError('OWNER_INVALID', `app '${this.app}': owner '${text}' has kind '${String(kind)}'; expected one of ${Object.keys(OWNER_KINDS).filter((k) => k !== 'hash').join(', ')}`, { context: { app: this.app, owner: text } });
+    }
+    return { app: this.app, slot: this.slot, owner: text, kind: OWNER_KINDS[kind], tag: owner.key >>> 0 };
   }
 
   /** Sets the complete desired flows (and groups) of `owner`, replacing the previous ones. */

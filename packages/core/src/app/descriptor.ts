@@ -6,7 +6,7 @@ import type { AppFlowRemoved, AppPacketIn, InfraPortsEvent, LocalPortEvent, Mode
 import type { AppContext } from './context.js';
 
 /** The version of the API apps are written against; descriptors give a semver range for it. */
-export const CORE_API_VERSION = '1.0.0';
+export const CORE_API_VERSION = '1.1.0';
 
 /** The stages an app may put tables in (dispatch belongs to the core). */
 export type AppStage = Exclude<Stage, 'dispatch'>;

@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { isDfError } from '@dragonflow/base';
 import { describe, expect, it } from 'vitest';
 import { allocatePipeline, type PipelineRequest } from './allocator.js';
-import { SCRATCH_REGISTERS, cookieSlot, cookieTag, makeCookie, ownerHash } from './registers.js';
+import { OWNER_KINDS, SCRATCH_REGISTERS, cookieKind, cookieKindName, cookieSlot, cookieTag, makeCookie, ownerHash, ownerKindOf } from './registers.js';
 
 /** The app set the golden map guards: the tables the first-party apps declare. */
 export const FIRST_PARTY: PipelineRequest[] = [
@@ -117,11 +117,36 @@ describe('allocatePipeline', () => {
 });
 
 describe('cookies', () => {
-  it('put the app slot in the top byte and the owner tag in the low 32 bits', () => {
+  it('put the app slot in the top byte, the owner kind in the next, the owner tag in the low 32 bits', () => {
     const c = makeCookie(7, 0xdeadbeef);
     expect(c).toBe(0x07000000deadbeefn);
     expect(cookieSlot(c)).toBe(7);
     expect(cookieTag(c)).toBe(0xdeadbeef);
+    expect(cookieKind(c)).toBe(OWNER_KINDS.hash);
+    const port = makeCookie(7, 42, OWNER_KINDS.port);
+    const network = makeCookie(7, 42, OWNER_KINDS.network);
+    const router = makeCookie(7, 42, OWNER_KINDS.router);
+    expect(port).toBe(0x0701_0000_0000_002an);
+    expect(network).toBe(0x0702_0000_0000_002an);
+    expect(router).toBe(0x0703_0000_0000_002an);
+    // one key in three key spaces: three owners, three cookies
+    expect(new Set([port, network, router]).size).toBe(3);
+    expect([port, network, router].map((x) => [cookieSlot(x), cookieKindName(x), cookieTag(x)])).toEqual([
+      [7, 'port', 42],
+      [7, 'network', 42],
+      [7, 'router', 42],
+    ]);
+    // bits 47–32 stay reserved
+    expect(makeCookie(255, 0xffffffff, 0xff) & 0x0000_ffff_0000_0000n).toBe(0n);
+  });
+
+  it('read the kind of a keyed owner from its text', () => {
+    expect(ownerKindOf('port:3f2a')).toBe('port');
+    expect(ownerKindOf('network:n1')).toBe('network');
+    expect(ownerKindOf('router:r1')).toBe('router');
+    expect(ownerKindOf('flood:n1/0')).toBeUndefined();
+    expect(ownerKindOf('hash:x')).toBeUndefined();
+    expect(ownerKindOf('port')).toBeUndefined();
   });
 
   it('hash owner strings stably', () => {

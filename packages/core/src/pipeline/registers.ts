@@ -49,20 +49,66 @@ export const FIXED_REGISTERS: readonly { field: string; name: string; meaning: s
 
 // ---------- cookies ----------
 
-/** cookie = app slot (bits 63–56) | owner tag (bits 31–0); bits 55–32 are zero. */
+/**
+ * cookie = app slot (bits 63–56) | owner kind (bits 55–48) | owner tag (bits 31–0);
+ * bits 47–32 are zero (reserved). Port, network and router keys come from separate
+ * key spaces (one counter per NB table), so the tag alone is ambiguous: the kind
+ * says which space it is from, and (app, kind, tag) names one owner.
+ */
 export const COOKIE_SLOT_SHIFT = 56n;
 export const COOKIE_SLOT_MASK = 0xff00_0000_0000_0000n;
+export const COOKIE_KIND_SHIFT = 48n;
+export const COOKIE_KIND_MASK = 0x00ff_0000_0000_0000n;
 export const COOKIE_TAG_MASK = 0xffff_ffffn;
 /** The core's cookie slot; apps get 1.. in config order. */
 export const CORE_SLOT = 0;
 export const MAX_APP_SLOTS = 255;
 
-export function makeCookie(slot: number, tag: number): bigint {
-  return (BigInt(slot & 0xff) << COOKIE_SLOT_SHIFT) | BigInt(tag >>> 0);
+/**
+ * Owner kinds in the cookie: `hash` for owners named only by text (the tag is a
+ * hash of the text); otherwise the kind of model object whose unique key is the tag
+ * — the names are the owner-text prefixes apps use (`port:<id>`, `network:<id>`, …).
+ * `object` is a keyed owner that did not say which kind of object its key is from.
+ */
+export const OWNER_KINDS = {
+  hash: 0,
+  port: 1,
+  network: 2,
+  router: 3,
+  subnet: 4,
+  'security-group': 5,
+  'floating-ip': 6,
+  chassis: 7,
+  object: 0xff,
+} as const;
+export type OwnerKind = keyof typeof OWNER_KINDS;
+
+const KIND_BY_NUMBER: ReadonlyMap<number, OwnerKind> = new Map(Object.entries(OWNER_KINDS).map(([k, v]) => [v, k as OwnerKind]));
+
+/** The kind an owner text names by its prefix (`port:…` → port), if it is one of OWNER_KINDS' object kinds. */
+export function ownerKindOf(ownerText: string): OwnerKind | undefined {
+  const colon = ownerText.indexOf(':');
+  if (colon <= 0) return undefined;
+  const prefix = ownerText.slice(0, colon);
+  return prefix !== 'hash' && prefix !== 'object' && prefix in OWNER_KINDS ? (prefix as OwnerKind) : undefined;
+}
+
+export function makeCookie(slot: number, tag: number, kind: number = OWNER_KINDS.hash): bigint {
+  return (BigInt(slot & 0xff) << COOKIE_SLOT_SHIFT) | (BigInt(kind & 0xff) << COOKIE_KIND_SHIFT) | BigInt(tag >>> 0);
 }
 
 export function cookieSlot(cookie: bigint): number {
   return Number((cookie & COOKIE_SLOT_MASK) >> COOKIE_SLOT_SHIFT);
+}
+
+/** The owner kind's number in a cookie (OWNER_KINDS). */
+export function cookieKind(cookie: bigint): number {
+  return Number((cookie & COOKIE_KIND_MASK) >> COOKIE_KIND_SHIFT);
+}
+
+/** The owner kind's name in a cookie, or undefined for a number no kind has. */
+export function cookieKindName(cookie: bigint): OwnerKind | undefined {
+  return KIND_BY_NUMBER.get(cookieKind(cookie));
 }
 
 export function cookieTag(cookie: bigint): number {

@@ -14,6 +14,8 @@ export interface OwnerId {
   readonly slot: number;
   /** `port:<id>`, `network:<id>`, … */
   readonly owner: string;
+  /** The owner kind in the cookie's bits 55–48 (OWNER_KINDS: 0 = the tag is a hash of the owner text). */
+  readonly kind: number;
   /** The owner tag in the cookie's low 32 bits. */
   readonly tag: number;
 }
@@ -185,7 +187,7 @@ export class Reconciler {
     }
     let rec = this.owners.get(ownerKey);
     if (!rec && flows.length === 0 && groups.length === 0) return;
-    const cookie = makeCookie(id.slot, id.tag);
+    const cookie = makeCookie(id.slot, id.tag, id.kind);
     // Built before anything changes, so a duplicate leaves the state as it was.
     const entries: DesiredEntry[] = [];
     const keys = new Set<string>();
@@ -248,7 +250,10 @@ export class Reconciler {
     if (this.byCookie.get(rec.cookie) === rec) this.byCookie.delete(rec.cookie);
   }
 
-  /** The app and owner a cookie names (owner tags may collide for hashed owners: then the first one). */
+  /**
+   * The app and owner a cookie names: (app slot, owner kind, key) is one object's
+   * owner; only hashed owner texts (kind 0) can collide, and then this is the first.
+   */
   ownerOfCookie(cookie: bigint): { app: string; owner: string } | undefined {
     const rec = this.byCookie.get(cookie);
     return rec ? { app: rec.id.app, owner: rec.id.owner } : undefined;

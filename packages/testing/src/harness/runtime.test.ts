@@ -1,8 +1,11 @@
 import {
   APP_CONTEXT,
+  COOKIE_KIND_MASK,
   APP_OPTIONS,
   APP_TABLES,
   REG_DST_PORT,
+  cookieKindName,
+  cookieTag,
   defineApp,
   flow,
   inject,
@@ -112,6 +115,41 @@ describe('the runtime on a FakeSwitch', () => {
     expect(h.fakeSwitch.flowStats()).toEqual(flows);
     expect(h.fakeSwitch.flowStats().every((f) => f.durationSec >= 5)).toBe(true);
     expect(h.trace(ping(MAC1, MAC2, '10.0.0.2'), 1).ports).toEqual([2]);
+  });
+
+  it('after a cookie layout change a restart rewrites each flow once (ADD, same match), then sends nothing', async () => {
+    const { h } = await twoPorts();
+    // The switch holds flows from a controller of the previous layout: no owner kind in the cookie.
+    const keyed = h.fakeSwitch.flowStats().filter((f) => (f.cookie & COOKIE_KIND_MASK) !== 0n);
+    expect(keyed.length).toBeGreaterThanOrEqual(6); // classify, lookup and dispatch of two ports
+    const old = h.fakeSwitch.connect();
+    await old.sendBatch(
+      keyed.map((f) => ({
+        type: 'flow_mod' as const,
+        command: 'add' as const,
+        cookie: f.cookie & ~COOKIE_KIND_MASK,
+        cookieMask: 0n,
+        tableId: f.tableId,
+        idleTimeout: f.idleTimeout,
+        hardTimeout: f.hardTimeout,
+        priority: f.priority,
+        bufferId: 0xffffffff,
+        outPort: OfPort.ANY,
+        outGroup: 0xffffffff,
+        flags: f.flags,
+        match: f.match,
+        instructions: f.instructions,
+      })),
+    );
+    const total = h.fakeSwitch.flowCount();
+    h.fakeSwitch.resetStats();
+    await h.restart();
+    expect(h.fakeSwitch.stats).toMatchObject({ flowMods: keyed.length, adds: keyed.length, modifies: 0, deletes: 0 });
+    expect(h.fakeSwitch.flowCount()).toBe(total);
+    expect(h.trace(ping(MAC1, MAC2, '10.0.0.2'), 1).ports).toEqual([2]);
+    h.fakeSwitch.resetStats();
+    await h.restart();
+    expect(h.fakeSwitch.stats.flowMods).toBe(0);
   });
 
   it('fixes only what differs on reconnect, and removes flows nobody desires', async () => {
@@ -242,6 +280,48 @@ describe('the runtime on a FakeSwitch', () => {
     expect([one.namer.name('x'), two.namer.name('x')]).toEqual(['1-x', '2-x']);
     expect(one.tables.app).toBe('one');
     expect(one.namer).not.toBe(two.namer);
+  });
+
+  it('names the owner of a flow by its cookie even when a port and a network have the same key', async () => {
+    const punts = defineApp({
+      name: 'punts',
+      coreApi: '^1.0.0',
+      tables: { services: [{ name: 'p', match: ['eth_dst'] }] },
+      app: class {},
+      resync: () => undefined,
+      handlers: { packetIn: (_app, ev) => void seen.push(ev) },
+    });
+    const seen: AppPacketIn[] = [];
+    const { h, net, p1 } = await twoPorts([punts, miniL2]);
+    // Keys come from one counter per NB table: the first port and the first network both have key 1.
+    expect(p1.key).toBe(net.key);
+    const ctx = h.runtime.app('punts').ctx;
+    const p = ctx.tables.ref('p');
+    ctx.flows.replace({ id: `port:${p1.id}`, key: p1.key }, [flow(p, { priority: 10, match: { eth_dst: MAC2 }, actions: [act.toController()] })]);
+    ctx.flows.replace({ id: `network:${net.id}`, key: net.key }, [flow(p, { priority: 10, match: { eth_dst: MAC3 }, actions: [act.toController()] })]);
+    await h.settle();
+    const cookies = h.fakeSwitch.flowsIn(p.id).filter((f) => f.priority === 10).map((f) => f.cookie);
+    expect(new Set(cookies).size).toBe(2);
+    expect(cookies.map((c) => cookieKindName(c)).sort()).toEqual(['network', 'port']);
+    await h.inject(ping(MAC1, MAC2, '10.0.0.2'), 1);
+    await h.inject(ping(MAC1, MAC3, '10.0.0.3'), 1);
+    expect(seen.map((e) => e.owner)).toEqual([`port:${p1.id}`, `network:${net.id}`]);
+    for (const c of cookies) expect(h.runtime.reconciler.ownerOfCookie(c)?.app).toBe('punts');
+    // the trace names them too
+    expect(h.trace(ping(MAC1, MAC3, '10.0.0.3'), 1).hops.find((hop) => hop.tableName === 'punts.p')?.flow?.owner).toBe(`network:${net.id}`);
+  });
+
+  it('a keyed owner whose text does not name its kind says it; a bad kind or key is refused', async () => {
+    const { h, p1 } = await twoPorts();
+    const ctx = h.runtime.app('mini-l2').ctx;
+    const lookup = ctx.tables.ref('lookup');
+    const f = flow(lookup, { priority: 9, match: { eth_dst: MAC3 }, actions: [act.setField(REG_DST_PORT, 2)], goto: ctx.tables.next('lookup') });
+    ctx.flows.replace({ id: `mirror:${p1.id}`, key: p1.key, kind: 'port' }, [f]);
+    await h.settle();
+    const installed = h.fakeSwitch.flowsIn(lookup.id).find((x) => x.priority === 9)!;
+    expect([cookieKindName(installed.cookie), cookieTag(installed.cookie)]).toEqual(['port', p1.key]);
+    expect(() => ctx.flows.replace({ id: 'x', key: 1, kind: 'hash' as never }, [f])).toThrow(/has kind 'hash'/);
+    expect(() => ctx.flows.replace({ id: 'x', key: -1 }, [f])).toThrow(/has key -1/);
   });
 
   it('reports the NB revision the switch is in sync with', async () => {
