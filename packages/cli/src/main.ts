@@ -1,8 +1,11 @@
 import { Command, CommanderError } from 'commander';
 import { registerDb } from './commands/db.js';
 import { registerDemo } from './commands/demo.js';
+import { registerFlows } from './commands/flows.js';
 import { registerPipeline } from './commands/pipeline.js';
 import { registerSandbox } from './commands/sandbox.js';
+import { registerStatus } from './commands/status.js';
+import { registerTrace } from './commands/trace.js';
 import { registerVersion } from './commands/version.js';
 
 /** Builds the `df` command tree. Each command group lives in its own module. */
@@ -15,6 +18,9 @@ export function buildProgram(): Command {
   registerPipeline(program);
   registerDemo(program);
   registerSandbox(program);
+  registerStatus(program);
+  registerFlows(program);
+  registerTrace(program);
   registerDb(program);
   return program;
 }

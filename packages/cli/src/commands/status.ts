@@ -1,0 +1,115 @@
+import { DfError } from '@dragonflow/base';
+import type { HealthReport } from '@dragonflow/controller';
+import { CommanderError, type Command } from 'commander';
+import { resolveSandboxDir, sandboxStatus, type SandboxReport } from '../sandbox/lifecycle.js';
+import { getOverUnix } from '../sandbox/services.js';
+
+/** A controller's /healthz from its management endpoint: `unix:PATH`, `tcp:HOST:PORT` or `http://HOST:PORT`. */
+export async function fetchHealth(endpoint: string): Promise<HealthReport> {
+  const unix = /^unix:(.+)$/.exec(endpoint);
+  let body: string;
+  try {
+    if (unix) body = (await getOverUnix(unix[1]!, '/healthz')).body;
+    else {
+      const url = endpoint.replace(/^tcp:/, 'http://').replace(/\/$/, '');
+      if (!/^https?:\/\//.test(url)) throw new DfError('CLI_USAGE', `--management '${endpoint}': expected unix:PATH, tcp:HOST:PORT or http://HOST:PORT`);
+      body = await (await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(3_000) })).text();
+    }
+  } catch (err) {
+    if (err instanceof DfError && err.code === 'CLI_USAGE') throw err;
+    throw new DfError('CONTROLLER_UNREACHABLE', `no answer from the controller at ${endpoint} (is df-controller running with management.listen there?): ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+  try {
+    return JSON.parse(body) as HealthReport;
+  } catch (cause) {
+    throw new DfError('CONTROLLER_REPLY', `${endpoint}/healthz did not answer JSON: ${body.slice(0, 200)}`, { cause });
+  }
+}
+
+const mark = (ok: boolean): string => (ok ? 'ok' : 'NOT OK');
+
+/** A controller's health in a few lines: overall, DB, OVSDB, OpenFlow, apps, ports, flows, problems. */
+export function formatHealth(h: HealthReport, indent = '  '): string[] {
+  const cache = h.db.cache;
+  const ports = h.ports;
+  const lines = [
+    `${indent}status    ${h.status}`,
+    `${indent}NB DB     ${h.db.connected ? 'connected' : 'DISCONNECTED'} (${h.db.where})${cache ? `, cache ${cache.phase} at revision ${cache.revision}, ${cache.networks} networks` : ''}${h.db.lastError ? `; last error: ${h.db.lastError}` : ''}`,
+    `${indent}liveness  ${h.liveness.alive ? 'registered alive' : `NOT ALIVE${h.liveness.reason ? ` (${h.liveness.reason})` : ''}`}`,
+    `${indent}OVSDB     ${h.ovsdb.state} (${h.ovsdb.remote}), setup ${h.ovsdb.setup}${h.ovsdb.lastError ? `; last error: ${h.ovsdb.lastError}` : ''}`,
+    `${indent}OpenFlow  ${h.openflow.connected ? `connected, datapath ${h.openflow.datapathId ?? '?'}` : 'NOT CONNECTED'} (listening on ${h.openflow.listen})`,
+    `${indent}apps      ${h.apps.length ? h.apps.join(', ') : '(none: core pipeline only)'}`,
+    `${indent}ports     ${ports ? `${ports.active} ACTIVE of ${ports.plugged} plugged${ports.unknownIfaceIds.length ? `, ${ports.unknownIfaceIds.length} unknown iface-id(s)` : ''}${ports.failedInterfaces.length ? `, ${ports.failedInterfaces.length} interface(s) vswitchd could not open` : ''}` : '-'}`,
+    `${indent}flows     ${h.sync.installedFlows} installed, ${h.sync.desiredFlows} desired, in sync up to revision ${h.sync.syncedRevision}`,
+    `${indent}tunnels   ${h.chassis.tunnelTypes.join(', ')} from ${h.chassis.tunnelIp ?? '?'}${Object.keys(h.infraPorts.tunnels).length ? ` (ports ${Object.entries(h.infraPorts.tunnels).map(([t, p]) => `${t}=${p}`).join(', ')})` : ''}`,
+  ];
+  for (const p of h.problems) lines.push(`${indent}! ${p}`);
+  return lines;
+}
+
+/** Whether everything a report covers is healthy. */
+export function sandboxHealthy(r: SandboxReport): boolean {
+  return r.db.alive && r.api.alive && r.chassis.every((c) => c.ovs && c.controller.alive && c.controller.health?.status === 'ok');
+}
+
+/** A sandbox in a few lines per chassis. */
+export function formatSandboxHealth(r: SandboxReport): string[] {
+  const lines = [
+    `sandbox ${r.tag} (${r.dir}): ${sandboxHealthy(r) ? 'ok' : 'NOT OK'}`,
+    `  NB DB     ${r.db.kind} ${mark(r.db.alive)} (${r.db.endpoints.join(', ')})`,
+    `  df-api    ${mark(r.api.alive)} (${r.api.url})`,
+    `  tunnels   ${r.tunnels.join(', ')}; apps ${r.apps.length ? r.apps.join(', ') : '(none)'}; ${r.vms.length} VM(s), ${r.vms.filter((v) => v.portStatus === 'ACTIVE').length} ACTIVE`,
+  ];
+  for (const c of r.chassis) {
+    const h = c.controller.health;
+    lines.push(`${c.name}: ${!c.ovs ? 'OVS NOT RUNNING' : !c.controller.alive ? 'df-controller NOT RUNNING' : h ? h.status : 'df-controller does not answer'} (netns ${c.netns}${c.controller.pid ? `, df-controller pid ${c.controller.pid}` : ''})`);
+    if (h) lines.push(...formatHealth(h));
+  }
+  return lines;
+}
+
+interface StatusOptions {
+  readonly sandbox?: string;
+  readonly management?: string;
+  readonly json?: boolean;
+}
+
+export function registerStatus(program: Command): void {
+  program
+    .command('status')
+    .description("a concise health summary: of a sandbox (DB, df-api, each chassis' controller) or of one df-controller's management endpoint — NB DB, OVSDB, OpenFlow, apps, ports, flows, problems")
+    .option('--sandbox <dir>', 'the sandbox (default: $DF_SANDBOX_DIR, else the one sandbox that is up)')
+    .option('--management <endpoint>', "instead of a sandbox: a df-controller's management endpoint (its management.listen: unix:PATH, tcp:HOST:PORT or http://HOST:PORT)")
+    .option('--json', 'print the reports as JSON')
+    .addHelpText(
+      'after',
+      `
+Exit status: 0 when everything is healthy, 1 when something is not (so scripts can wait on it).
+For VMs and ports in detail: pnpm df sandbox status.
+
+Examples:
+  pnpm df status                                         # the sandbox that is up
+  pnpm df status --sandbox /tmp/df-sandbox-x/sb --json
+  df status --management unix:/run/dragonflow/df-controller.sock
+  df status --management tcp:127.0.0.1:9100`,
+    )
+    .action(async (o: StatusOptions) => {
+      let healthy: boolean;
+      if (o.management !== undefined) {
+        if (o.sandbox !== undefined) throw new DfError('CLI_USAGE', 'df status: give either --sandbox or --management, not both');
+        const h = await fetchHealth(o.management);
+        healthy = h.status === 'ok';
+        if (o.json) console.log(JSON.stringify(h, null, 2));
+        else {
+          console.log(`df-controller ${h.chassis.name} (${o.management}): ${h.status}`);
+          for (const l of formatHealth(h)) console.log(l);
+        }
+      } else {
+        const r = await sandboxStatus(resolveSandboxDir(o.sandbox));
+        healthy = sandboxHealthy(r);
+        if (o.json) console.log(JSON.stringify({ healthy, ...r }, null, 2));
+        else for (const l of formatSandboxHealth(r)) console.log(l);
+      }
+      if (!healthy) throw new CommanderError(1, 'df.status.unhealthy', '');
+    });
+}
