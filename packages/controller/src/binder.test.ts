@@ -1,7 +1,8 @@
-import { ControllerRuntime, CoreMetrics, LocalCacheTopology, silentLogger, type SwitchChannel } from '@dragonflow/core';
+import { ManualClock } from '@dragonflow/base';
+import { APP_CONTEXT, ControllerRuntime, CoreMetrics, LocalCacheTopology, defineApp, flow, inject, injectable, silentLogger, validateApps, type AppContext, type LoadedApp, type SwitchChannel } from '@dragonflow/core';
 import { LocalCache, MemoryDriver, NbApi, chassisIdFromName, type LogicalPort, type NbDriver } from '@dragonflow/nb';
 import type { InterfaceState } from '@dragonflow/ovsdb';
-import { matchGet } from '@dragonflow/openflow';
+import { OfPort, act, matchGet } from '@dragonflow/openflow';
 import { FakeSwitch } from '@dragonflow/testing';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -88,7 +89,7 @@ afterEach(async () => {
   rig = undefined;
 });
 
-async function start(driver: NbDriver = MemoryDriver.create()): Promise<Rig> {
+async function start(driver: NbDriver = MemoryDriver.create(), extra: { apps?: LoadedApp[]; clock?: ManualClock } = {}): Promise<Rig> {
   const nb = await NbApi.open(driver);
   await nb.create('chassis', { id: ME, name: CHASSIS, tunnelIp: '192.0.2.1', tunnelTypes: ['vxlan'] });
   const net = await nb.create('logical_switch', { name: 'net1' });
@@ -96,7 +97,7 @@ async function start(driver: NbDriver = MemoryDriver.create()): Promise<Rig> {
   const cache = new LocalCache(driver, { chassisId: ME });
   const topology = new LocalCacheTopology(cache);
   const registry = new Registry();
-  const runtime = new ControllerRuntime({ apps: [], topology, chassisId: ME, metrics: new CoreMetrics(registry) });
+  const runtime = new ControllerRuntime({ apps: extra.apps ?? [], topology, chassisId: ME, metrics: new CoreMetrics(registry), ...(extra.clock ? { clock: extra.clock } : {}) });
   const metrics = new ControllerMetrics(registry);
   const binder = new PortBinder({ nb: new NbApi(driver, { mirror: false }), chassisId: ME, chassisName: CHASSIS, runtime, log: silentLogger(), metrics });
   const sub$ = cache.changes$.subscribe((c) => c.table === 'logical_port' && binder.portChanged(c.id, c.old, c.new));
@@ -142,6 +143,44 @@ async function until<T>(what: string, fn: () => Promise<T | undefined> | T | und
     await new Promise((res) => setTimeout(res, 5));
   }
 }
+
+/**
+ * An app whose per-port flow outputs to group 7, which it desires only once
+ * `groupReady`: until then the switch refuses the port's flow (OFPBAC_BAD_OUT_GROUP).
+ */
+@injectable()
+class Grouped {
+  groupReady = false;
+  constructor(@inject(APP_CONTEXT) readonly ctx: AppContext) {}
+
+  update(portId: string): void {
+    const port = this.ctx.topology.get('logical_port', portId);
+    if (!port || !this.ctx.topology.localBinding(portId)) return this.ctx.flows.remove(`port:${portId}`);
+    this.ctx.flows.replace({ id: `port:${portId}`, key: port.key }, [flow(this.ctx.tables.ref('g'), { priority: 5, match: { eth_dst: port.macAddress }, actions: [act.group(this.ctx.flows.groupId(7))] })]);
+  }
+
+  setGroup(): void {
+    if (this.groupReady) this.ctx.flows.replace('groups', [], [{ groupId: 7, groupType: 'all', buckets: [{ weight: 0, watchPort: OfPort.ANY, watchGroup: 0xffffffff, actions: [act.output(1)] }] }]);
+  }
+
+  resync(): void {
+    for (const b of this.ctx.topology.localBindings()) this.update(b.portId);
+    this.setGroup();
+  }
+}
+
+const grouped = defineApp({
+  name: 'grouped',
+  coreApi: '^1.1.0',
+  tables: { 'l2-lookup': [{ name: 'g', match: ['eth_dst'] }] },
+  app: Grouped,
+  resync: (app) => app.resync(),
+  handlers: {
+    localPortBound: (app, ev) => app.update(ev.port.id),
+    localPortUpdated: (app, ev) => app.update(ev.port.id),
+    localPortUnbound: (app, ev) => app.update(ev.port.id),
+  },
+});
 
 const classifyOf = (r: Rig, ofport: number) => r.sw.flowStats().find((f) => Number(matchGet(f.match, 'in_port')?.value) === ofport);
 
@@ -225,6 +264,35 @@ describe('PortBinder', () => {
     await r.nb.modify('logical_port', p.id, (x) => ({ ...x, adminStateUp: true }));
     await until('ACTIVE again', async () => (await r.nb.get('logical_port', p.id))?.status === 'ACTIVE');
     expect(classifyOf(r, 11)).toBeDefined();
+  });
+
+  it('a port whose flows the switch refused is ERROR, not ACTIVE; ACTIVE once a retry installs them', async () => {
+    const clock = new ManualClock();
+    const r = await start(MemoryDriver.create(), { apps: validateApps([{ package: '(grouped)', descriptor: grouped }]), clock });
+    const app = r.runtime.app('grouped').instance as Grouped;
+    const p = await port(r, '10.0.0.12');
+    r.binder.setInterfaces(snapshot(iface('tap7', p.id, 13)));
+    const error = await until('ERROR', async () => {
+      const cur = await r.nb.get('logical_port', p.id);
+      return cur?.status === 'ERROR' ? cur : undefined;
+    });
+    expect(error.chassisId).toBe(ME);
+    expect(r.binder.report().ports[0]).toMatchObject({ state: 'flows-failed', detail: expect.stringMatching(/grouped\/port:.*BAD_OUT_GROUP.*retrying/) });
+    expect(r.binder.report().active).toBe(0);
+    // the switch is in sync up to the port's revision all the same (the refusal does not hold it back)
+    expect(r.runtime.reconciler.syncedRevision).toBeGreaterThanOrEqual((await r.driver.get('logical_port', p.id))!.modRevision - 1);
+    expect(classifyOf(r, 13)).toBeDefined();
+    // the group appears; the reconciler's next retry (backoff on the runtime's clock) installs the flow
+    app.groupReady = true;
+    app.setGroup();
+    await r.runtime.settle();
+    expect((await r.nb.get('logical_port', p.id))?.status).toBe('ERROR');
+    const [failure] = r.runtime.reconciler.failedOwners();
+    expect(failure!.retryAt - clock.now()).toBeGreaterThanOrEqual(1_000);
+    clock.advance(failure!.retryAt - clock.now());
+    await until('ACTIVE', async () => (await r.nb.get('logical_port', p.id))?.status === 'ACTIVE');
+    expect(r.binder.report()).toMatchObject({ active: 1, ports: [{ state: 'active' }] });
+    expect(r.runtime.failedFlowsOfPort(p.id)).toEqual([]);
   });
 
   it('ignores plumbing and interfaces vswitchd could not open (reported)', async () => {

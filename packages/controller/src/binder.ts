@@ -1,15 +1,19 @@
 import { DfError, describeError, isDfError, systemClock, type Clock } from '@dragonflow/base';
-import type { Logger, PortBindingInput } from '@dragonflow/core';
+import type { Logger, OwnerFailure, PortBindingInput } from '@dragonflow/core';
 import { NbErrorCode, decodeObject, type ChangeFeed, type LogicalPort, type NbApi } from '@dragonflow/nb';
 import type { InterfaceState } from '@dragonflow/ovsdb';
-import { Subject, filter } from 'rxjs';
+import { Subject, filter, type Observable, type Subscription } from 'rxjs';
 import { Backoff, StoppedError, sleep } from './backoff.js';
 import type { ControllerMetrics } from './metrics.js';
 
-/** What the binder needs from the runtime: the binding input and "flows confirmed up to revision R". */
+/** What the binder needs from the runtime: the binding input, "flows confirmed up to revision R", and which of a port's flows the switch refused. */
 export interface BinderRuntime {
   bindPort(input: PortBindingInput): void;
   waitForRevision(revision: number): Promise<number>;
+  /** The owners standing for this port whose flows the switch refused (and a retry has not installed yet). */
+  failedFlowsOfPort(portId: string): readonly Pick<OwnerFailure, 'app' | 'owner' | 'errors'>[];
+  /** Any owner becoming failed or recovering. */
+  readonly ownerFailures$: Observable<unknown>;
 }
 
 export interface PortBinderOptions {
@@ -23,7 +27,7 @@ export interface PortBinderOptions {
 }
 
 /** Where one plugged port stands. */
-export type BindingState = 'binding' | 'waiting-for-flows' | 'active' | 'admin-down' | 'unknown-port' | 'retrying';
+export type BindingState = 'binding' | 'waiting-for-flows' | 'active' | 'flows-failed' | 'admin-down' | 'unknown-port' | 'retrying';
 
 export interface PortReport {
   readonly portId: string;
@@ -87,10 +91,13 @@ export class PortBinder {
   private watchingUnknown = false;
   private interfacesSeen = false;
   private readonly duplicateWarned = new Set<string>();
+  private readonly failuresSub: Subscription;
 
   constructor(private readonly options: PortBinderOptions) {
     this.clock = options.clock ?? systemClock;
     this.log = options.log;
+    // A port's flows refused (or, after a retry, installed): look at its status again.
+    this.failuresSub = options.runtime.ownerFailures$.subscribe(() => this.recheckFailures());
   }
 
   /** True once the first interface snapshot was applied (before that, nothing is unbound). */
@@ -204,9 +211,21 @@ export class PortBinder {
   }
 
   stop(): void {
+    this.failuresSub.unsubscribe();
     this.abort.abort();
     this.changes.next('*');
     this.pendingFeed?.close();
+  }
+
+  /** Ports whose status no longer matches whether the switch refused some of their flows. */
+  private recheckFailures(): void {
+    if (this.abort.signal.aborted) return;
+    for (const id of this.plugged.keys()) {
+      const state = this.states.get(id)?.state;
+      if (state !== 'active' && state !== 'flows-failed') continue;
+      const failed = this.options.runtime.failedFlowsOfPort(id).length > 0;
+      if (failed !== (state === 'flows-failed')) this.schedule(id);
+    }
   }
 
   // ------------------------------------------------------------------ workers
@@ -311,7 +330,7 @@ export class PortBinder {
       if (cur.port.status !== 'DOWN') await this.write('down', { ...cur.port, status: 'DOWN' });
       return;
     }
-    if (cur.port.status === 'ACTIVE' && this.states.get(portId)?.state === 'active') return;
+    if (cur.port.status === 'ACTIVE' && this.states.get(portId)?.state === 'active' && this.options.runtime.failedFlowsOfPort(portId).length === 0) return;
 
     // ACTIVE only once the switch is confirmed (barrier) in sync with this very port record.
     for (;;) {
@@ -325,6 +344,20 @@ export class PortBinder {
         break;
       }
       cur = again;
+    }
+    // Confirmed is not installed: a flow the switch refused does not hold the synced
+    // revision back, so check the port's own owners. Neutron's answer is ERROR; the
+    // reconciler retries with backoff and a recovery brings the port here again.
+    const failed = this.options.runtime.failedFlowsOfPort(portId);
+    if (failed.length > 0) {
+      const owners = failed.map((f) => `${f.app}/${f.owner}`);
+      const detail = `the switch refused flows of ${owners.join(', ')}: ${failed[0]!.errors.at(-1) ?? 'error'} (retrying)`;
+      this.setState(portId, 'flows-failed', detail);
+      if (cur.port.status !== 'ERROR') {
+        await this.write('error', { ...cur.port, status: 'ERROR' });
+        this.log.warn({ port: portId, interface: plug.interfaceName, owners, errors: failed.flatMap((f) => f.errors) }, 'port ERROR: the switch refused some of its flows; retrying');
+      }
+      return;
     }
     if (cur.port.status !== 'ACTIVE') {
       await this.write('active', { ...cur.port, status: 'ACTIVE' });
@@ -350,7 +383,7 @@ export class PortBinder {
   private updateGauges(): void {
     const m = this.options.metrics;
     if (!m) return;
-    const counts: Record<string, number> = { binding: 0, 'waiting-for-flows': 0, active: 0, 'admin-down': 0, 'unknown-port': 0, retrying: 0 };
+    const counts: Record<string, number> = { binding: 0, 'waiting-for-flows': 0, active: 0, 'flows-failed': 0, 'admin-down': 0, 'unknown-port': 0, retrying: 0 };
     for (const plug of this.plugged.values()) {
       const s = this.states.get(plug.portId)?.state ?? 'binding';
       counts[s] = (counts[s] ?? 0) + 1;

@@ -1,5 +1,5 @@
 import { DfError, describeError, isDfError, systemClock, type Clock } from '@dragonflow/base';
-import { ControllerRuntime, CoreMetrics, LocalCacheTopology, OfListener, loadApps, switchChannel, type LoadedApp, type Logger, type OfConnection, type SwitchChannel } from '@dragonflow/core';
+import { ControllerRuntime, CoreMetrics, LocalCacheTopology, OfListener, loadApps, switchChannel, type LoadedApp, type Logger, type OfConnection, type OwnerFailure, type SwitchChannel } from '@dragonflow/core';
 import { ChassisRegistry, LocalCache, NbApi, chassisIdFromName, type CacheState, type ChassisRegistration, type LivenessState, type NbDriver } from '@dragonflow/nb';
 import { InterfaceMonitor, OvsdbClient, VswitchDb, type ConnectionState as OvsdbState, type InterfaceState } from '@dragonflow/ovsdb';
 import { Registry } from 'prom-client';
@@ -40,7 +40,7 @@ export interface HealthReport {
   readonly liveness: LivenessState | { readonly alive: false; readonly failures: number; readonly reason: string };
   readonly ovsdb: { readonly remote: string; readonly state: OvsdbState; readonly lastError: string | undefined; readonly setup: string };
   readonly openflow: { readonly listen: string; readonly controllerTarget: string; readonly connected: boolean; readonly datapathId: string | undefined };
-  readonly sync: { readonly runtimeStarted: boolean; readonly syncedRevision: number; readonly desiredFlows: number; readonly installedFlows: number };
+  readonly sync: { readonly runtimeStarted: boolean; readonly syncedRevision: number; readonly desiredFlows: number; readonly installedFlows: number; readonly failedOwners: readonly OwnerFailure[] };
   readonly infraPorts: InfraPorts;
   readonly ports: BinderReport | undefined;
   readonly apps: readonly string[];
@@ -423,6 +423,11 @@ export class Controller {
     const synced = runtime?.reconciler.syncedRevision ?? -1;
     const ports = this.binder?.report();
     if (ports && ports.failedInterfaces.length > 0) problems.push(`interfaces vswitchd could not open: ${ports.failedInterfaces.map((f) => f.interfaceName).join(', ')}`);
+    const failedOwners = runtime?.reconciler.failedOwners() ?? [];
+    if (failedOwners.length > 0) {
+      const shown = failedOwners.slice(0, 5).map((f) => `${f.app}/${f.owner} (${f.errors.at(-1) ?? 'error'})`);
+      problems.push(`the switch refused flows of ${failedOwners.length} owner(s), retrying: ${shown.join(', ')}${failedOwners.length > 5 ? ', …' : ''}`);
+    }
     const status: HealthStatus = !this.runtimeStarted || synced < 0 ? 'starting' : problems.length > 0 ? 'degraded' : 'ok';
     return {
       status,
@@ -432,7 +437,7 @@ export class Controller {
       liveness,
       ovsdb: { remote: c.ovsdb.endpoint, state: ovsdbState, lastError: ovsdbState === 'connected' ? undefined : this.lastOvsdbError, setup: this.setupState },
       openflow: { listen: c.openflow.listen, controllerTarget: this.spec.controllerTarget, connected, datapathId: this.connection?.datapathId.toString(16).padStart(16, '0') },
-      sync: { runtimeStarted: this.runtimeStarted, syncedRevision: synced, desiredFlows: runtime?.reconciler.desiredCount ?? 0, installedFlows: runtime?.reconciler.installedCount ?? 0 },
+      sync: { runtimeStarted: this.runtimeStarted, syncedRevision: synced, desiredFlows: runtime?.reconciler.desiredCount ?? 0, installedFlows: runtime?.reconciler.installedCount ?? 0, failedOwners },
       infraPorts: this.infra,
       ports,
       apps: this.apps.map((a) => a.package),

@@ -47,6 +47,8 @@ export {
   type DesiredGroup,
   type ExpiredFlow,
   type FlushStats,
+  type OwnerFailure,
+  type OwnerFailureEvent,
   type OwnerId,
   type ReconcilerError,
   type ReconcilerOptions,

@@ -13,6 +13,8 @@ export class CoreMetrics {
   readonly desiredFlows: Gauge;
   readonly installedFlows: Gauge;
   readonly syncedRevision: Gauge;
+  readonly failedOwners: Gauge;
+  readonly flowRetries: Counter;
   readonly handlerErrors: Counter<'app' | 'event'>;
   readonly resyncs: Counter<'app' | 'reason'>;
   readonly packetIns: Counter<'app'>;
@@ -30,6 +32,8 @@ export class CoreMetrics {
     this.desiredFlows = new Gauge({ name: 'df_reconciler_desired_flows', help: 'Flows in the desired state', registers: r });
     this.installedFlows = new Gauge({ name: 'df_reconciler_installed_flows', help: 'Flows believed installed on the switch', registers: r });
     this.syncedRevision = new Gauge({ name: 'df_reconciler_synced_revision', help: 'NB revision the switch is confirmed in sync with', registers: r });
+    this.failedOwners = new Gauge({ name: 'df_reconciler_failed_owners', help: 'Owners with flows or groups the switch refused (retried with backoff)', registers: r });
+    this.flowRetries = new Counter({ name: 'df_reconciler_retries_total', help: 'Refused flows and groups sent again (backoff timer)', registers: r });
     this.handlerErrors = new Counter({ name: 'df_app_handler_errors_total', help: 'App event handlers that threw', labelNames: ['app', 'event'], registers: r });
     this.resyncs = new Counter({ name: 'df_app_resyncs_total', help: 'Full recomputes of an app', labelNames: ['app', 'reason'], registers: r });
     this.packetIns = new Counter({ name: 'df_app_packet_ins_total', help: 'Packet-ins delivered to an app', labelNames: ['app'], registers: r });

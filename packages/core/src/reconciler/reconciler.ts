@@ -1,4 +1,4 @@
-import { DfError, describeError } from '@dragonflow/base';
+import { DfError, describeError, systemClock, type Clock } from '@dragonflow/base';
 import { FlowModFlags, OFP_NO_BUFFER, OfGroup, OfPort, describeOfError, type Bucket, type ErrorMsg, type FlowRemoved, type FlowStats, type GroupDesc, type GroupType, type Match } from '@dragonflow/openflow';
 import { BehaviorSubject, Subject, filter, firstValueFrom, type Observable } from 'rxjs';
 import { CoreMetrics } from '../observe/metrics.js';
@@ -80,6 +80,45 @@ export interface ReconcilerError {
   readonly message: string;
 }
 
+/**
+ * An owner some of whose desired flows (or groups) the switch refused. It stays
+ * failed until every refused one is installed (a retry: the owner's next change, a
+ * reconnect, or the backoff timer) or no longer desired.
+ */
+export interface OwnerFailure {
+  readonly app: string;
+  readonly owner: string;
+  /** OWNER_KINDS number and tag of its cookie (which object it is, for keyed owners). */
+  readonly kind: number;
+  readonly tag: number;
+  /** Flows and groups of the owner the switch refused and that are not installed. */
+  readonly refused: number;
+  /** The switch's last errors for them (at most 5), as `describeOfError` prints them. */
+  readonly errors: readonly string[];
+  /** Clock time of the first refusal. */
+  readonly since: number;
+  /** Times they were sent and refused. */
+  readonly attempts: number;
+  /** Clock time of the next retry by the backoff timer. */
+  readonly retryAt: number;
+}
+
+/** An owner became failed (or its refusals changed), or recovered (everything installed, or nothing refused desired any more). */
+export type OwnerFailureEvent = { readonly kind: 'failed'; readonly failure: OwnerFailure } | { readonly kind: 'recovered'; readonly app: string; readonly owner: string; readonly ownerKind: number; readonly tag: number };
+
+interface FailureRecord {
+  /** Flow keys and `group:<switch id>` of what was refused. */
+  readonly keys: Set<string>;
+  errors: string[];
+  readonly since: number;
+  attempts: number;
+  retryAt: number;
+}
+
+/** First retry of refused flows after this long; doubles per attempt up to RETRY_MAX_MS. */
+const RETRY_FIRST_MS = 1_000;
+const RETRY_MAX_MS = 30_000;
+
 /** An ephemeral (timeout) flow the switch removed; it has left the desired state. */
 export interface ExpiredFlow {
   readonly app: string;
@@ -97,6 +136,8 @@ export interface ReconcilerOptions {
   readonly batchSize?: number;
   /** Batches in flight before waiting for their barriers. */
   readonly maxInFlight?: number;
+  /** Time for the retry backoff of refused flows (tests pass a ManualClock). */
+  readonly clock?: Clock;
 }
 
 /** Counts of what a flush sent, for tests and benchmarks. */
@@ -153,6 +194,13 @@ export class Reconciler {
   /** installNow/sendNow calls made in this tick: sent together, in call order, with one barrier. */
   private tick: TickBatch | undefined;
 
+  /** Owners with refused flows or groups (by their record: dropping the owner drops the failure). */
+  private readonly failures = new Map<OwnerRecord, FailureRecord>();
+  private readonly failuresSubject = new Subject<OwnerFailureEvent>();
+  private cancelRetry: (() => void) | undefined;
+  private retryTimerAt = Infinity;
+  private readonly clock: Clock;
+
   private readonly synced = new BehaviorSubject<number>(-1);
   private readonly errorsSubject = new Subject<ReconcilerError>();
   private readonly expiredSubject = new Subject<ExpiredFlow>();
@@ -167,6 +215,7 @@ export class Reconciler {
     this.log = options.logger ?? silentLogger();
     this.batchSize = options.batchSize ?? 1000;
     this.maxInFlight = options.maxInFlight ?? 8;
+    this.clock = options.clock ?? systemClock;
   }
 
   // ---------------- desired state ----------------
@@ -217,6 +266,9 @@ export class Reconciler {
     for (const key of rec.keys) if (!keys.has(key)) this.release(key, rec);
     for (const e of entries) this.claim(e.key, e);
     rec.keys = [...keys];
+    // The owner changed: what the switch refused of it is sent again with the change.
+    const failed = this.failures.get(rec);
+    if (failed) this.markRetry(rec, failed);
 
     for (const gid of rec.groups) if (!groupIds.has(gid)) this.releaseGroup(switchGroupId(id.slot, gid), rec);
     for (const g of groups) {
@@ -248,6 +300,7 @@ export class Reconciler {
   private dropOwner(rec: OwnerRecord): void {
     this.owners.delete(`${rec.id.app}\u0000${rec.id.owner}`);
     if (this.byCookie.get(rec.cookie) === rec) this.byCookie.delete(rec.cookie);
+    if (this.failures.has(rec)) this.recover(rec);
   }
 
   /**
@@ -327,6 +380,7 @@ export class Reconciler {
   }
 
   private release(key: string, rec: OwnerRecord): void {
+    if (this.failures.size > 0) this.settleFailedKey(rec, key);
     const cur = this.desired.get(key);
     const waiting = this.shadowed.get(key);
     if (cur?.owner === rec) {
@@ -343,6 +397,7 @@ export class Reconciler {
   }
 
   private releaseGroup(switchId: number, rec: OwnerRecord): void {
+    if (this.failures.size > 0) this.settleFailedKey(rec, `group:${switchId}`);
     if (this.desiredGroups.get(switchId)?.owner === rec) {
       this.desiredGroups.delete(switchId);
       this.dirtyGroups.add(switchId);
@@ -530,6 +585,11 @@ export class Reconciler {
     for (const key of this.dirty) {
       const op = this.flowOp(key);
       if (op) (op.owner ? changes : deletes).push(op);
+      else if (this.failures.size > 0) {
+        // the switch has it as desired after all (read back at a reconnect)
+        const d = this.desired.get(key);
+        if (d) this.settleFailedKey(d.owner, key);
+      }
     }
     this.dirty.clear();
     this.metrics.installedFlows.set(this.installed.size);
@@ -657,19 +717,151 @@ export class Reconciler {
     if (groupDeletes) this.metrics.groupMods.inc({ command: 'delete' }, groupDeletes);
   }
 
-  private handleErrors(batch: Op[], errors: readonly BatchError[]): void {
+  private handleErrors(batch: readonly Op[], errors: readonly BatchError[]): void {
+    let refusedBy: Map<OwnerRecord, string[]> | undefined;
+    const failedIndexes = errors.length > 0 ? new Set<number>() : undefined;
     for (const e of errors) {
       const op = batch[e.index];
       if (!op) continue;
+      failedIndexes!.add(e.index);
       const app = op.owner?.id.app;
       const owner = op.owner?.id.owner;
-      if (op.kind === 'flow' && op.request.type === 'flow_mod' && op.request.command !== 'delete_strict') this.installed.delete(op.key);
-      if (op.kind === 'group' && op.request.type === 'group_mod' && op.request.command !== 'delete') this.installedGroups.delete(op.groupId);
       const message = describeOfError(e.error);
+      let stateKey: string | undefined;
+      if (op.kind === 'flow' && op.request.type === 'flow_mod' && op.request.command !== 'delete_strict') {
+        this.installed.delete(op.key);
+        stateKey = op.key;
+      }
+      if (op.kind === 'group' && op.request.type === 'group_mod' && op.request.command !== 'delete') {
+        this.installedGroups.delete(op.groupId);
+        stateKey = `group:${op.groupId}`;
+      }
+      // Only what is still desired by that owner counts against it.
+      if (stateKey !== undefined && op.owner && this.owns(op.owner, stateKey)) {
+        refusedBy ??= new Map();
+        const list = refusedBy.get(op.owner) ?? [];
+        list.push(stateKey, message);
+        refusedBy.set(op.owner, list);
+      }
       this.metrics.switchErrors.inc({ app: app ?? 'core' });
       this.log.error({ app, owner, request: describeRequest(op.request), error: message }, 'the switch refused a request');
       this.errorsSubject.next({ app, owner, request: op.request, error: e.error, message });
     }
+    // Refused flows and groups that went through this time are settled.
+    if (this.failures.size > 0) {
+      for (let i = 0; i < batch.length; i++) {
+        if (failedIndexes?.has(i)) continue;
+        const op = batch[i]!;
+        if (!op.owner) continue;
+        if (op.kind === 'flow') this.settleFailedKey(op.owner, op.key);
+        else if (op.kind === 'group') this.settleFailedKey(op.owner, `group:${op.groupId}`);
+      }
+    }
+    if (refusedBy) for (const [rec, list] of refusedBy) this.fail(rec, list);
+  }
+
+  /** Whether `rec` still desires the flow (or `group:<id>`) with this key. */
+  private owns(rec: OwnerRecord, stateKey: string): boolean {
+    if (stateKey.startsWith('group:')) return this.desiredGroups.get(Number(stateKey.slice(6)))?.owner === rec;
+    return this.desired.get(stateKey)?.owner === rec;
+  }
+
+  /** Records refusals (`list`: key, message, key, message, …) against an owner and arms the retry. */
+  private fail(rec: OwnerRecord, list: readonly string[]): void {
+    const now = this.clock.now();
+    let f = this.failures.get(rec);
+    if (!f) {
+      f = { keys: new Set(), errors: [], since: now, attempts: 0, retryAt: Infinity };
+      this.failures.set(rec, f);
+    }
+    for (let i = 0; i < list.length; i += 2) {
+      f.keys.add(list[i]!);
+      f.errors.push(list[i + 1]!);
+    }
+    if (f.errors.length > 5) f.errors = f.errors.slice(-5);
+    f.attempts++;
+    f.retryAt = now + Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** Math.min(20, f.attempts - 1));
+    this.metrics.failedOwners.set(this.failures.size);
+    this.log.warn({ app: rec.id.app, owner: rec.id.owner, refused: f.keys.size, attempts: f.attempts, retryInMs: f.retryAt - now }, 'the switch refused flows of this owner; retrying with backoff');
+    this.failuresSubject.next({ kind: 'failed', failure: this.describeFailure(rec, f) });
+    this.armRetry();
+  }
+
+  /** One refused flow or group of `rec` is installed now, or no longer desired. */
+  private settleFailedKey(rec: OwnerRecord, stateKey: string): void {
+    const f = this.failures.get(rec);
+    if (!f || !f.keys.delete(stateKey)) return;
+    if (f.keys.size === 0) this.recover(rec);
+  }
+
+  private recover(rec: OwnerRecord): void {
+    if (!this.failures.delete(rec)) return;
+    this.metrics.failedOwners.set(this.failures.size);
+    this.log.info({ app: rec.id.app, owner: rec.id.owner }, 'every flow of this owner the switch had refused is installed now (or no longer desired)');
+    this.failuresSubject.next({ kind: 'recovered', app: rec.id.app, owner: rec.id.owner, ownerKind: rec.id.kind, tag: rec.id.tag });
+  }
+
+  /** Marks the refused flows and groups of an owner for sending again. */
+  private markRetry(rec: OwnerRecord, f: FailureRecord): void {
+    for (const k of f.keys) {
+      if (!this.owns(rec, k)) continue;
+      if (k.startsWith('group:')) this.dirtyGroups.add(Number(k.slice(6)));
+      else this.dirty.add(k);
+    }
+    f.retryAt = Infinity;
+  }
+
+  /** One timer for the earliest retry among the failed owners. */
+  private armRetry(): void {
+    let next = Infinity;
+    for (const f of this.failures.values()) if (f.retryAt < next) next = f.retryAt;
+    if (next === this.retryTimerAt) return;
+    this.cancelRetry?.();
+    this.cancelRetry = undefined;
+    this.retryTimerAt = next;
+    if (next === Infinity) return;
+    this.cancelRetry = this.clock.setTimer(Math.max(0, next - this.clock.now()), () => {
+      this.cancelRetry = undefined;
+      this.retryTimerAt = Infinity;
+      const now = this.clock.now();
+      for (const [rec, f] of this.failures) {
+        if (f.retryAt > now) continue;
+        this.metrics.flowRetries.inc(f.keys.size);
+        this.markRetry(rec, f);
+      }
+      this.armRetry();
+      this.scheduleFlush();
+    });
+  }
+
+  private describeFailure(rec: OwnerRecord, f: FailureRecord): OwnerFailure {
+    return { app: rec.id.app, owner: rec.id.owner, kind: rec.id.kind, tag: rec.id.tag, refused: f.keys.size, errors: [...f.errors], since: f.since, attempts: f.attempts, retryAt: f.retryAt };
+  }
+
+  /** Owners with flows or groups the switch refused (not yet installed by a retry). */
+  failedOwners(app?: string): OwnerFailure[] {
+    const out: OwnerFailure[] = [];
+    for (const [rec, f] of this.failures) if (app === undefined || rec.id.app === app) out.push(this.describeFailure(rec, f));
+    return out;
+  }
+
+  /** The failure of one owner, if the switch refused some of its flows. */
+  failureOf(app: string, owner: string): OwnerFailure | undefined {
+    const rec = this.owners.get(`${app}\u0000${owner}`);
+    const f = rec && this.failures.get(rec);
+    return rec && f ? this.describeFailure(rec, f) : undefined;
+  }
+
+  /** Stops the retry timer (the runtime is stopping). */
+  stop(): void {
+    this.cancelRetry?.();
+    this.cancelRetry = undefined;
+    this.retryTimerAt = Infinity;
+  }
+
+  /** Owners becoming failed and recovering. */
+  get ownerFailures$(): Observable<OwnerFailureEvent> {
+    return this.failuresSubject.asObservable();
   }
 
   /**

@@ -13,8 +13,9 @@ import type { LoadedApp } from '../app/validate.js';
 import { silentLogger, type Logger } from '../observe/logger.js';
 import { CoreMetrics } from '../observe/metrics.js';
 import { allocatePipeline, type PipelineMap } from '../pipeline/allocator.js';
+import { OWNER_KINDS } from '../pipeline/registers.js';
 import { CORE_APP } from '../pipeline/stages.js';
-import { Reconciler, type ReconcilerOptions } from '../reconciler/reconciler.js';
+import { Reconciler, type OwnerFailure, type OwnerFailureEvent, type ReconcilerOptions } from '../reconciler/reconciler.js';
 import type { SwitchChannel } from '../reconciler/switch.js';
 import { AppHost, appScope } from './app-host.js';
 import { coreAppDescriptor } from './core-app.js';
@@ -120,7 +121,7 @@ export class ControllerRuntime {
     this.log = options.logger ?? silentLogger();
     this.metrics = options.metrics instanceof CoreMetrics ? options.metrics : new CoreMetrics(options.metrics ?? new Registry());
     this.pipeline = allocatePipeline(options.apps.map((a) => ({ app: a.descriptor.name, package: a.package, tables: a.descriptor.tables ?? {}, registers: a.descriptor.registers ?? [] })));
-    this.reconciler = new Reconciler({ ...(options.reconciler ?? {}), metrics: this.metrics, logger: this.log.child({ component: 'reconciler' }) });
+    this.reconciler = new Reconciler({ ...(options.reconciler ?? {}), metrics: this.metrics, logger: this.log.child({ component: 'reconciler' }), clock: this.clock });
     this.root = tsyringeRoot.createChildContainer();
     this.root.register(PIPELINE, { useValue: this.pipeline });
   }
@@ -426,6 +427,27 @@ export class ControllerRuntime {
     return this.reconciler.syncedRevision$;
   }
 
+  /**
+   * The failures (flows or groups the switch refused, not installed yet) of every
+   * owner that stands for one local port: owner text `port:<id>` in any app, or a
+   * keyed owner of kind `port` with the port's key (e.g. a mirror of that port).
+   * Empty when all of them are installed. "In sync up to R" does not wait for
+   * refused flows (one bad flow would block every later change); this is the
+   * per-port check for whoever reports a port as up.
+   */
+  failedFlowsOfPort(portId: string): OwnerFailure[] {
+    const failed = this.reconciler.failedOwners();
+    if (failed.length === 0) return failed;
+    const key = this.options.topology.get('logical_port', portId)?.key;
+    const text = `port:${portId}`;
+    return failed.filter((f) => f.owner === text || (key !== undefined && f.kind === OWNER_KINDS.port && f.tag === key >>> 0));
+  }
+
+  /** Owners becoming failed (the switch refused some of their flows) and recovering. */
+  get ownerFailures$(): Observable<OwnerFailureEvent> {
+    return this.reconciler.ownerFailures$;
+  }
+
   /** Resolves when every app has handled everything queued so far and the reconciler has sent it. */
   async settle(): Promise<void> {
     for (let i = 0; i < 100; i++) {
@@ -440,6 +462,7 @@ export class ControllerRuntime {
     if (this.stopped) return;
     this.stopped = true;
     this.detachSwitch();
+    this.reconciler.stop();
     for (const s of this.subscriptions) s.unsubscribe();
     for (const h of [...this.hosts].reverse()) await h.stop();
     if (this.started) uninstallRxHandler();

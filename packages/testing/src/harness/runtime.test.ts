@@ -334,6 +334,84 @@ describe('the runtime on a FakeSwitch', () => {
   });
 });
 
+describe('flows the switch refuses', () => {
+  /** An app whose port flow sends to group 7: the FakeSwitch refuses it (OFPBAC_BAD_OUT_GROUP) until the group exists. */
+  const grp = defineApp({
+    name: 'grp',
+    coreApi: '^1.0.0',
+    tables: { 'l2-lookup': [{ name: 'g', match: ['eth_dst'] }] },
+    app: class {},
+    resync: () => undefined,
+  });
+  const group7 = [{ groupId: 7, groupType: 'all' as const, buckets: [{ weight: 0, watchPort: OfPort.ANY, watchGroup: 0xffffffff, actions: [act.output(2)] }] }];
+
+  async function refused() {
+    const { h, p1 } = await twoPorts([grp, miniL2]);
+    const events: string[] = [];
+    h.runtime.ownerFailures$.subscribe((e) => events.push(e.kind === 'failed' ? `failed ${e.failure.owner} ×${e.failure.attempts}` : `recovered ${e.owner}`));
+    const ctx = h.runtime.app('grp').ctx;
+    const toGroup = flow(ctx.tables.ref('g'), { priority: 5, match: { eth_dst: MAC3 }, actions: [act.group(ctx.flows.groupId(7))] });
+    ctx.flows.replace({ id: `port:${p1.id}`, key: p1.key }, [toGroup]);
+    await h.settle();
+    return { h, p1, ctx, toGroup, events };
+  }
+
+  it('makes the owner failed, visible per owner and per port; the synced revision still advances', async () => {
+    const { h, p1, events } = await refused();
+    expect(h.runtime.reconciler.syncedRevision).toBeGreaterThanOrEqual(await h.driver.currentRevision());
+    const failed = h.runtime.reconciler.failedOwners();
+    expect(failed).toHaveLength(1);
+    expect(failed[0]).toMatchObject({ app: 'grp', owner: `port:${p1.id}`, kind: 1, tag: p1.key, refused: 1, attempts: 1 });
+    expect(failed[0]!.errors[0]).toMatch(/BAD_OUT_GROUP/);
+    expect(h.runtime.reconciler.failureOf('grp', `port:${p1.id}`)).toMatchObject({ refused: 1 });
+    expect(h.runtime.failedFlowsOfPort(p1.id).map((f) => f.owner)).toEqual([`port:${p1.id}`]);
+    expect(events).toEqual([`failed port:${p1.id} ×1`]);
+    expect((await h.metrics.failedOwners.get()).values[0]?.value).toBe(1);
+    // the other owners of the port are fine: it is still switched
+    expect(h.trace(ping(MAC1, MAC2, '10.0.0.2'), 1).ports).toEqual([2]);
+  });
+
+  it('retries with backoff on the injected clock; installed once it can be: recovered', async () => {
+    const { h, p1, ctx, events } = await refused();
+    h.fakeSwitch.resetStats();
+    h.clock.advance(999);
+    await h.settle();
+    expect(h.fakeSwitch.stats.flowMods).toBe(0);
+    h.clock.advance(1);
+    await h.settle();
+    expect(h.fakeSwitch.stats).toMatchObject({ flowMods: 1, errors: 1 });
+    expect(h.runtime.reconciler.failedOwners()[0]).toMatchObject({ attempts: 2 });
+    // the group appears; the next retry (2 s later: backoff doubled) installs the flow
+    ctx.flows.replace('groups', [], group7);
+    await h.settle();
+    expect(h.runtime.reconciler.failedOwners()).toHaveLength(1);
+    h.clock.advance(2_000);
+    await h.settle();
+    expect(h.runtime.reconciler.failedOwners()).toEqual([]);
+    expect(h.runtime.failedFlowsOfPort(p1.id)).toEqual([]);
+    expect(events).toEqual([`failed port:${p1.id} ×1`, `failed port:${p1.id} ×2`, `recovered port:${p1.id}`]);
+    expect(h.trace(ping(MAC1, MAC3, '10.0.0.3'), 1).ports).toEqual([2]);
+    expect((await h.metrics.failedOwners.get()).values[0]?.value).toBe(0);
+  });
+
+  it("retries at once on the owner's next change, and forgets refusals nobody desires any more", async () => {
+    const { h, p1, ctx, toGroup, events } = await refused();
+    ctx.flows.replace('groups', [], group7);
+    await h.settle();
+    ctx.flows.replace({ id: `port:${p1.id}`, key: p1.key }, [toGroup]); // same flows: a change of the owner all the same
+    await h.settle();
+    expect(h.runtime.reconciler.failedOwners()).toEqual([]);
+    expect(events.at(-1)).toBe(`recovered port:${p1.id}`);
+    // another owner's flow is refused (no group 8), then that owner stops desiring it: nothing left failed
+    ctx.flows.replace(`port:x`, [flow(ctx.tables.ref('g'), { priority: 6, match: { eth_dst: MAC2 }, actions: [act.group(ctx.flows.groupId(8))] })]);
+    await h.settle();
+    expect(h.runtime.reconciler.failedOwners().map((f) => f.owner)).toEqual(['port:x']);
+    ctx.flows.remove('port:x');
+    await h.settle();
+    expect(h.runtime.reconciler.failedOwners()).toEqual([]);
+  });
+});
+
 describe('reactive apps', () => {
   it('gets packet-ins of its own table only, installs the exact flow, then sends the first packet on through the pipeline', async () => {
     const { h } = await twoPorts([miniL2, reactive]);
