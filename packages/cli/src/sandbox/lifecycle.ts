@@ -350,6 +350,9 @@ export function describeAccess(s: ServicesState, tag: string): string[] {
     `  pnpm df sandbox vm create vm1 --network net1`,
     `  pnpm df sandbox vm create vm2 --network net1 --chassis 2`,
     `  pnpm df sandbox exec vm1 -- ping -c 3 <vm2's IP>`,
+    `  openstack --os-auth-type none --os-endpoint ${s.api.url} router create r1   # then: router add subnet r1 subnet1 (and a second network's subnet)`,
+    '  pnpm df status                           # health of every part',
+    '  pnpm df flows --chassis 1                # the flows, with table names and owners',
     '  pnpm df sandbox status',
     '  pnpm df sandbox down',
   );
