@@ -169,11 +169,9 @@ describe('l3-proactive: with what l2 switches here', () => {
     expect(hop?.did).toContain(`set_field:${vmMac(0x40)}->eth_dst`);
   });
 
-  // Known gap (docs/l3.md, "Depends on L2"): l2 installs a remote port's egress only on
-  // networks with a local port, so the routed packet above has no tunnel to take. This
-  // flips to passing when l2 also switches the networks a local router routes to —
-  // then make it a plain test.
-  it('delivers it over the tunnel with that network’s VNI (needs l2 to switch routed-to networks)', async () => {
+  // The destination network has no local port: l2 still installs its remote ports'
+  // egress because a local router routes to it (docs/l3.md, "Depends on L2").
+  it('delivers it over the tunnel with that network’s VNI', async () => {
     const { h } = await net4Cloud();
     expect(h.trace(vm1To('10.0.4.40'), 1).outputs.map((o) => [o.port, o.tunnel?.id])).toEqual([[TUNNEL_PORT, 1004n]]);
   });
