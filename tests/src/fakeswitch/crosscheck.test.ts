@@ -10,7 +10,7 @@
  * Needs root and Open vSwitch (./scripts/setup); never skips.
  */
 import { Ipv4Address, Ipv6Address, MacAddress } from '@dragonflow/base';
-import { Reconciler, flow, switchGroupId, type DesiredFlow, type DesiredGroup, type SwitchAsyncMessage } from '@dragonflow/core';
+import { OWNER_KINDS, Reconciler, flow, switchGroupId, type DesiredFlow, type DesiredGroup, type SwitchAsyncMessage } from '@dragonflow/core';
 import { OfPort, act, inst, type PacketIn } from '@dragonflow/openflow';
 import {
   arpRequest,
@@ -212,7 +212,7 @@ beforeAll(async () => {
     const r = new Reconciler();
     const errors: string[] = [];
     r.errors$.subscribe((e) => errors.push(`${e.message}: ${JSON.stringify(e.request, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`));
-    r.replace({ app: 'crosscheck', slot: 1, owner: 'flows', tag: 1 }, flows, groups);
+    r.replace({ app: 'crosscheck', slot: 1, owner: 'flows', kind: OWNER_KINDS.hash, tag: 1 }, flows, groups);
     r.setComplete(1);
     await r.attach(channel);
     await r.flush();
@@ -240,7 +240,7 @@ describe('FakeSwitch against Open vSwitch', () => {
     for (const channel of [b.channel, fake.connect()]) {
       const { flows, groups } = flowSet();
       const r = new Reconciler();
-      r.replace({ app: 'crosscheck', slot: 1, owner: 'flows', tag: 1 }, flows, groups);
+      r.replace({ app: 'crosscheck', slot: 1, owner: 'flows', kind: OWNER_KINDS.hash, tag: 1 }, flows, groups);
       r.setComplete(1);
       await r.attach(channel);
       await r.flush();
@@ -289,7 +289,7 @@ describe('FakeSwitch against Open vSwitch', () => {
       r.errors$.subscribe((e) => seen.push(`${e.request.type === 'flow_mod' ? e.request.priority : '?'} ${e.message}`));
       // the reconciler owns the whole switch: it must keep desiring the good flows too
       const { flows, groups } = flowSet();
-      r.replace({ app: 'crosscheck', slot: 1, owner: 'flows', tag: 1 }, flows, groups);
+      r.replace({ app: 'crosscheck', slot: 1, owner: 'flows', kind: OWNER_KINDS.hash, tag: 1 }, flows, groups);
       r.replace({ app: 'crosscheck', slot: 2, owner: 'bad', tag: 2 }, bad);
       r.setComplete(1);
       await r.attach(channel);
