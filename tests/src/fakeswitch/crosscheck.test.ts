@@ -290,7 +290,7 @@ describe('FakeSwitch against Open vSwitch', () => {
       // the reconciler owns the whole switch: it must keep desiring the good flows too
       const { flows, groups } = flowSet();
       r.replace({ app: 'crosscheck', slot: 1, owner: 'flows', kind: OWNER_KINDS.hash, tag: 1 }, flows, groups);
-      r.replace({ app: 'crosscheck', slot: 2, owner: 'bad', tag: 2 }, bad);
+      r.replace({ app: 'crosscheck', slot: 2, owner: 'bad', kind: OWNER_KINDS.hash, tag: 2 }, bad);
       r.setComplete(1);
       await r.attach(channel);
       await r.flush();
