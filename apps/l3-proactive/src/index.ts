@@ -11,11 +11,13 @@ export { ProactiveRouter } from './proactive-router.js';
  */
 export default defineApp<ProactiveRouter, ProactiveOptions>({
   name: 'l3-proactive',
-  coreApi: '^1.0.0',
+  coreApi: '^1.1.0',
   description: 'Distributed virtual router: every route installed up front on the source chassis.',
   conflicts: ['l3-reactive'],
   tables: { l3: L3_TABLES },
   watches: [...L3_WATCHES],
+  // Punt suppressions (hard timeout) survive a controller restart: taken back, not rewritten.
+  adoptTables: ['punt'],
   options: proactiveOptionsSchema,
   app: ProactiveRouter,
   resync: (app) => app.resync(),
@@ -26,5 +28,6 @@ export default defineApp<ProactiveRouter, ProactiveOptions>({
     localPortUnbound: (app, ev) => app.onLocalPort(ev),
     packetIn: (app, ev) => app.onPacketIn(ev),
     flowRemoved: (app, ev) => app.onFlowRemoved(ev),
+    adoptFlows: (app, ev) => app.adoptFlows(ev),
   },
 });

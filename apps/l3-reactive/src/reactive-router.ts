@@ -1,5 +1,5 @@
-import { APP_CONTEXT, APP_OPTIONS, inject, injectable, type AppContext, type AppFlowRemoved, type DesiredFlow, type LogicalPort } from '@dragonflow/core';
-import { DistributedRouter, ExactFlowBuilder, decisionSignature, rewriteOf, toPuntFlow, type Forward, type Ipv4Address, type Punt, type ReactiveOptions, type Router } from '@dragonflow/l3';
+import { APP_CONTEXT, APP_OPTIONS, METADATA_NETWORK_MASK, REG_ROUTER, inject, injectable, openflow, type AppContext, type AppFlowRemoved, type AppInstalledFlow, type DesiredFlow, type LogicalPort } from '@dragonflow/core';
+import { DistributedRouter, ExactFlowBuilder, Ipv4Address, PRIORITY, decisionSignature, rewriteOf, toPuntFlow, type Forward, type Punt, type ReactiveOptions, type Router } from '@dragonflow/l3';
 
 /** One exact flow the controller installed: (router, source network, destination IP) → its decision. */
 interface ExactFlow {
@@ -23,6 +23,8 @@ export interface ReactiveStats {
   expired: number;
   /** Installs or packet-outs the switch did not confirm (connection lost). */
   failed: number;
+  /** Exact flows found on the switch after a restart and taken back (still right): not rewritten. */
+  adopted: number;
 }
 
 const flowOwner = (routerId: string, networkId: string, dst: Ipv4Address): string => `flow:${routerId}:${networkId}:${dst.toString()}`;
@@ -38,7 +40,7 @@ const flowOwner = (routerId: string, networkId: string, dst: Ipv4Address): strin
  */
 @injectable()
 export class ReactiveRouter extends DistributedRouter {
-  readonly reactive: ReactiveStats = { installs: 0, raced: 0, invalidated: 0, expired: 0, failed: 0 };
+  readonly reactive: ReactiveStats = { installs: 0, raced: 0, invalidated: 0, expired: 0, failed: 0, adopted: 0 };
   private readonly exact = new Map<string, ExactFlow>();
   private readonly byRouter = new Map<string, Set<string>>();
   private builder: ExactFlowBuilder | undefined;
@@ -111,6 +113,41 @@ export class ReactiveRouter extends DistributedRouter {
     if (set?.size === 0) this.byRouter.delete(e.routerId);
   }
 
+  /**
+   * An exact flow a previous controller installed: (router key, source network,
+   * destination) come from its match; it is taken back when the router still
+   * forwards that destination from that network — as the flow it would install now
+   * (the same flow: nothing is sent; a changed decision: the flow is corrected).
+   */
+  protected override adoptMode(f: AppInstalledFlow): boolean {
+    if (f.tableName !== 'routing' || f.priority !== PRIORITY.EXACT || f.idleTimeout === 0) return false;
+    const dstEntry = openflow.matchGet(f.match, 'ipv4_dst');
+    const meta = openflow.matchGet(f.match, 'metadata');
+    if (!dstEntry || dstEntry.mask !== undefined || !(dstEntry.value instanceof Ipv4Address) || !meta) return false;
+    const router = this.model.routerByKey(Number(openflow.matchGet(f.match, REG_ROUTER)?.value ?? 0));
+    const networkKey = Number(meta.value & METADATA_NETWORK_MASK);
+    const ingress = router?.interfaces.find((i) => i.networkKey === networkKey);
+    if (!router || !ingress) return false;
+    const dst = dstEntry.value;
+    const now = this.current({ routerId: router.id, networkId: ingress.networkId, dst });
+    if (!now) return false;
+    const e: ExactFlow = { owner: flowOwner(router.id, ingress.networkId, dst), routerId: router.id, networkId: ingress.networkId, networkKey, dst, signature: decisionSignature(now.decision) };
+    const flow = this.flowFor(now.router, e, now.decision);
+    if (!flow) return false;
+    this.remember(e);
+    this.ctx.flows.replace(e.owner, [flow]);
+    this.reactive.adopted++;
+    return true;
+  }
+
+  private remember(e: ExactFlow): void {
+    this.forget(e.owner);
+    this.exact.set(e.owner, e);
+    const set = this.byRouter.get(e.routerId) ?? new Set<string>();
+    set.add(e.owner);
+    this.byRouter.set(e.routerId, set);
+  }
+
   protected async routedPunt(p: Punt): Promise<void> {
     const d = this.model.decide(p.router, p.ip.dst);
     if (d.kind === 'unreachable') {
@@ -135,11 +172,7 @@ export class ReactiveRouter extends DistributedRouter {
       this.stats.ignored++;
       return;
     }
-    this.forget(e.owner);
-    this.exact.set(e.owner, e);
-    const set = this.byRouter.get(e.routerId) ?? new Set<string>();
-    set.add(e.owner);
-    this.byRouter.set(e.routerId, set);
+    this.remember(e);
     this.reactive.installs++;
     this.ctx.log.debug({ owner: e.owner, target: d.target.id, via: d.via }, 'installing an exact routing flow and sending the first packet on');
     // The flow-mod and the packet-out go out in order with this tick's other punts (one

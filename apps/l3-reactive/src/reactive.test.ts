@@ -217,6 +217,82 @@ describe('l3-reactive: exact flows go away when the topology under them changes'
   });
 });
 
+describe('l3-reactive: a controller restart', () => {
+  const owner = (cc: RoutedCloud, net: 'net1' | 'net2', dst: string) => `flow:${cc.router.id}:${cc.net[net].id}:${dst}`;
+
+  it('takes the exact flows back: zero flow-mods, the flows keep their age and counters, later packets stay in the switch', async () => {
+    const cc = await cloud();
+    const { h } = cc;
+    await h.inject(vm1To('10.0.2.12'), 1);
+    await h.inject(vm1To('10.0.2.13'), 1);
+    await h.inject(vm1To('10.0.2.12', { seq: 2 }), 1);
+    h.clock.advance(5_000);
+    const before = h.fakeSwitch.flowStats();
+    h.fakeSwitch.resetStats();
+    await h.restart();
+    expect(h.fakeSwitch.stats.flowMods).toBe(0);
+    expect(h.fakeSwitch.flowStats()).toEqual(before);
+    expect(app(cc).exactFlows.sort()).toEqual([owner(cc, 'net1', '10.0.2.12'), owner(cc, 'net1', '10.0.2.13')].sort());
+    expect(app(cc).reactive.adopted).toBe(2);
+    const t = await h.inject(vm1To('10.0.2.12', { seq: 3 }), 1);
+    expect([t.packetIns, t.ports]).toEqual([[], [2]]);
+    expect(await packetIns(cc)).toBe(0);
+  });
+
+  it('adopted flows are managed as before: invalidated when their target changes, forgotten at their idle timeout', async () => {
+    const cc = await cloud({ idleTimeout: 30 });
+    const { h, vm } = cc;
+    await h.inject(vm1To('10.0.2.12'), 1);
+    await h.inject(vm1To('10.0.2.13'), 1);
+    await h.restart();
+    await h.nb.modify('logical_port', vm.vm3.id, (p) => ({ ...p, macAddress: vmMac(0x33) }));
+    await h.settle();
+    expect(app(cc).exactFlows).toEqual([owner(cc, 'net1', '10.0.2.12')]);
+    expect(app(cc).reactive.invalidated).toBe(1);
+    h.clock.advance(31_000);
+    await h.settle();
+    expect(app(cc).exactFlows).toEqual([]);
+    expect(app(cc).reactive.expired).toBe(1);
+    expect((await h.inject(vm1To('10.0.2.12', { seq: 4 }), 1)).packetIns).toHaveLength(1);
+  });
+
+  it('what changed while no controller ran: a flow whose target moved is corrected in place, one without a target is deleted, the rest untouched', async () => {
+    const cc = await cloud();
+    const { h, vm } = cc;
+    await h.inject(vm1To('10.0.2.12'), 1);
+    await h.inject(vm1To('10.0.2.13'), 1);
+    await h.inject(ipPacket({ srcMac: vmMac(0x12), dstMac: routerMac(2), src: '10.0.2.12', dst: '10.0.1.14' }), 2);
+    const requests = recordRequests(cc);
+    await h.restart(async () => {
+      await h.nb.modify('logical_port', vm.vm3.id, (p) => ({ ...p, macAddress: vmMac(0x33) }));
+      await h.nb.delete('logical_port', vm.vm4.id);
+    });
+    const routing = h.runtime.pipeline.app('l3-reactive').tables.find((t) => t.name === 'routing')!.id;
+    const exactMods = requests.flatMap((r) => (r.type === 'flow_mod' && r.tableId === routing && r.priority === PRIORITY.EXACT ? [`${r.command} ${String(r.match.ipv4_dst?.value)}`] : []));
+    expect(exactMods.sort()).toEqual(['delete_strict 10.0.1.14', 'modify_strict 10.0.2.13']);
+    expect(app(cc).exactFlows.sort()).toEqual([owner(cc, 'net1', '10.0.2.12'), owner(cc, 'net1', '10.0.2.13')].sort());
+    expect(h.trace(vm1To('10.0.2.13'), 1).only(TUNNEL_PORT).dst.toString()).toBe(vmMac(0x33));
+  });
+
+  it('a port whose punts are suppressed stays suppressed across the restart, until the suppression expires', async () => {
+    const cc = await cloud({ punt: { rate: 10, burst: 5, suppressSeconds: 10 } });
+    const { h } = cc;
+    for (let i = 0; i < 20; i++) h.fakeSwitch.inject(vm1To(`10.0.2.${100 + i}`, { seq: i }), 1);
+    await h.settle();
+    expect(app(cc).stats.suppressions).toBe(1);
+    h.fakeSwitch.resetStats();
+    await h.restart();
+    expect(h.fakeSwitch.stats.flowMods).toBe(0);
+    for (let i = 0; i < 5; i++) h.fakeSwitch.inject(vm1To(`10.0.2.${150 + i}`), 1);
+    await h.settle();
+    expect(await packetIns(cc)).toBe(0);
+    h.clock.advance(10_000);
+    await h.settle();
+    expect((await h.inject(vm1To('10.0.2.12'), 1)).packetIns).toHaveLength(1);
+    expect(h.trace(vm1To('10.0.2.12'), 1).ports).toEqual([2]);
+  });
+});
+
 describe('l3-reactive: tenant isolation', () => {
   it('a network on no router never gets a flow, and punts nothing', async () => {
     const cc = await cloud();

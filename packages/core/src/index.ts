@@ -57,7 +57,7 @@ export type { BatchError, BatchOutcome, SwitchAsyncMessage, SwitchChannel, Switc
 export { ControllerRuntime, type RuntimeOptions } from './runtime/runtime.js';
 export { AppHost } from './runtime/app-host.js';
 export { CoreFlows, PIPELINE_OWNER, coreAppDescriptor } from './runtime/core-app.js';
-export type { AppFlowRemoved, AppPacketIn, InfraPorts, InfraPortsEvent, InfraTunnelType, LocalBinding, LocalPortEvent, ModelChange, PortBindingInput, RemotePortEvent, SwitchEvent } from './runtime/events.js';
+export type { AppAdoptableFlows, AppFlowRemoved, AppInstalledFlow, AppPacketIn, InfraPorts, InfraPortsEvent, InfraTunnelType, LocalBinding, LocalPortEvent, ModelChange, PortBindingInput, RemotePortEvent, SwitchEvent } from './runtime/events.js';
 export type { TopologyChange, TopologyReader, TopologySource, TopologyUpdate } from './runtime/topology.js';
 export { LocalCacheTopology } from './runtime/local-cache-topology.js';
 export { CoreMetrics } from './observe/metrics.js';

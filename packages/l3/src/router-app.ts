@@ -1,12 +1,19 @@
-import { act, openflow, packet, type AppContext, type AppFlowRemoved, type AppPacketIn, type DesiredFlow, type LocalPortEvent, type LogicalPort, type ModelChange } from '@dragonflow/core';
+import { act, openflow, packet, type AppAdoptableFlows, type AppContext, type AppFlowRemoved, type AppInstalledFlow, type AppPacketIn, type DesiredFlow, type LocalPortEvent, type LogicalPort, type ModelChange } from '@dragonflow/core';
 import { ICMP_ERROR, icmpError } from './icmp.js';
 import { KeyedTokenBucket } from './limiter.js';
 import { L3Model, type Router, type RouterInterface } from './model.js';
-import { defaultDropFlow, ingressFlows, l3TableRefs, puntFlow, routerAddressFlows, suppressionFlow, type L3TableRefs } from './flows.js';
+import { PRIORITY, defaultDropFlow, ingressFlows, l3TableRefs, puntFlow, routerAddressFlows, suppressionFlow, type L3TableRefs } from './flows.js';
 import type { L3Options } from './options.js';
 
 /** The model tables an L3 app watches. */
 export const L3_WATCHES = ['logical_router', 'logical_port', 'logical_switch'] as const;
+
+/**
+ * The tables whose timeout flows an L3 app takes back after a controller restart
+ * (descriptor `adoptTables`): `routing` (reactive exact flows) and `punt` (per-port
+ * suppression flows).
+ */
+export const L3_ADOPT_TABLES = ['routing', 'punt'] as const;
 
 /** A punted IPv4 packet, with what the switch said about it. */
 export interface Punt {
@@ -83,6 +90,13 @@ export abstract class DistributedRouter {
   protected abstract routedPunt(p: Punt): Promise<void>;
   /** Resync the mode's own owners (everything not `router:*`). */
   protected abstract resyncMode(): void;
+  /**
+   * A timeout flow found on the switch at a (re)connect that no owner desires:
+   * re-desire it (returning true) if it is one of the mode's and still right.
+   */
+  protected adoptMode(_flow: AppInstalledFlow): boolean {
+    return false;
+  }
 
   // ---------------- routers ----------------
 
@@ -186,6 +200,28 @@ export abstract class DistributedRouter {
         if ((view !== undefined && this.isActive(view, local)) !== this.active.has(r.id)) this.setRouter(r.id, local);
       }
     }
+  }
+
+  /**
+   * After a controller restart the switch still has the timeout flows the previous
+   * controller installed: take back those that are still right (the same flow again:
+   * nothing is sent, the switch's timers keep running), so the restart rewrites
+   * nothing; the rest are deleted by the core.
+   */
+  adoptFlows(ev: AppAdoptableFlows): void {
+    let adopted = 0;
+    for (const f of ev.flows) if (this.adoptSuppression(f) || this.adoptMode(f)) adopted++;
+    this.ctx.log.info({ offered: ev.flows.length, adopted }, 'took back timeout flows found on the switch');
+  }
+
+  /** A port's punt suppression (hard timeout) installed before the restart: keep it until it expires. */
+  private adoptSuppression(f: AppInstalledFlow): boolean {
+    if (f.tableName !== 'punt' || f.priority !== PRIORITY.SUPPRESS || f.hardTimeout === 0) return false;
+    const key = Number(openflow.matchGet(f.match, 'reg6')?.value ?? 0);
+    if (key === 0) return false;
+    this.suppressed.add(key);
+    this.ctx.flows.replace(suppressOwner(key), [suppressionFlow(this.t, key, this.options.punt.suppressSeconds)]);
+    return true;
   }
 
   onFlowRemoved(ev: AppFlowRemoved): void {

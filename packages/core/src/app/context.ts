@@ -10,7 +10,7 @@ import type { AllocatedTable } from '../pipeline/tables.js';
 import type { DesiredFlow, TableRef } from '../reconciler/flow.js';
 import { matchFields } from '../reconciler/keys.js';
 import { switchGroupId, type DesiredGroup, type OwnerId, type Reconciler } from '../reconciler/reconciler.js';
-import type { AppFlowRemoved, AppPacketIn, InfraPorts, InfraPortsEvent, LocalBinding, LocalPortEvent, ModelChange, RemotePortEvent, SwitchEvent } from '../runtime/events.js';
+import type { AppAdoptableFlows, AppFlowRemoved, AppPacketIn, InfraPorts, InfraPortsEvent, LocalBinding, LocalPortEvent, ModelChange, RemotePortEvent, SwitchEvent } from '../runtime/events.js';
 import type { TopologyReader } from '../runtime/topology.js';
 
 /**
@@ -207,6 +207,8 @@ export interface AppEvents {
   readonly remotePorts$: Observable<RemotePortEvent>;
   readonly packetIn$: Observable<AppPacketIn>;
   readonly flowRemoved$: Observable<AppFlowRemoved>;
+  /** Timeout flows found on the switch in the app's adoptTables (see the `adoptFlows` handler). */
+  readonly adoptableFlows$: Observable<AppAdoptableFlows>;
   readonly switch$: Observable<SwitchEvent>;
   readonly infraPorts$: Observable<InfraPortsEvent>;
 }

@@ -2,7 +2,7 @@ import type { TableName } from '@dragonflow/nb';
 import type { InjectionToken } from 'tsyringe';
 import type { Stage } from '../pipeline/stages.js';
 import type { TableSpec } from '../pipeline/tables.js';
-import type { AppFlowRemoved, AppPacketIn, InfraPortsEvent, LocalPortEvent, ModelChange, RemotePortEvent, SwitchEvent } from '../runtime/events.js';
+import type { AppAdoptableFlows, AppFlowRemoved, AppPacketIn, InfraPortsEvent, LocalPortEvent, ModelChange, RemotePortEvent, SwitchEvent } from '../runtime/events.js';
 import type { AppContext } from './context.js';
 
 /** The version of the API apps are written against; descriptors give a semver range for it. */
@@ -48,6 +48,13 @@ export interface AppHandlers<A> {
   switchDisconnected?(app: A, event: SwitchEvent, ctx: AppContext): void | Promise<void>;
   /** br-int's tunnel or provider patch ports changed (`ctx.topology.infraPorts()` has the new set). */
   infraPortsChanged?(app: A, event: InfraPortsEvent, ctx: AppContext): void | Promise<void>;
+  /**
+   * At a (re)connect the switch had timeout flows in the app's `adoptTables` that no
+   * owner desires (typically: reactive flows installed before a controller restart).
+   * The app re-desires those it recognises (`ctx.flows.replace`/`installNow` with the
+   * same flow: nothing is sent); the others are deleted once this handler returns.
+   */
+  adoptFlows?(app: A, event: AppAdoptableFlows, ctx: AppContext): void | Promise<void>;
 }
 
 export type AppEventName = keyof AppHandlers<unknown>;
@@ -67,6 +74,13 @@ export interface AppDescriptor<A extends object = object, O = unknown> {
   readonly tables?: { readonly [S in AppStage]?: readonly TableSpec[] };
   /** Names of scratch registers the app needs (each gets its own reg). */
   readonly registers?: readonly string[];
+  /**
+   * The app's tables (by name) whose installed idle/hard-timeout flows it can take
+   * back after a (re)connect: found on the switch and desired by no one, they are
+   * handed to the `adoptFlows` handler instead of being deleted at once, so a
+   * controller restart need not rewrite reactive flows (core API 1.1).
+   */
+  readonly adoptTables?: readonly string[];
   /** Model tables whose changes the app receives (`modelChanged`). */
   readonly watches?: readonly TableName[];
   /** Schema of the app's options in the controller config. */

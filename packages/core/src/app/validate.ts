@@ -53,6 +53,10 @@ export function validateApps(candidates: readonly AppCandidate[], coreApiVersion
       if (!isStage(stage)) throw problem(d.name, c.package, `declares tables in unknown stage '${stage}' (stages: ${STAGES.join(', ')})`, { stage });
       if (CORE_ONLY_STAGES.includes(stage)) throw problem(d.name, c.package, `declares tables in stage '${stage}', which belongs to the core`, { stage });
     }
+    const tableNames = new Set(Object.values(d.tables ?? {}).flatMap((list) => (list ?? []).map((t) => t.name)));
+    for (const t of d.adoptTables ?? []) {
+      if (!tableNames.has(t)) throw problem(d.name, c.package, `adoptTables names '${t}', which is not one of its tables (${[...tableNames].join(', ') || 'none'})`, { table: t });
+    }
     for (const t of d.watches ?? []) {
       if (!isTableName(t)) throw problem(d.name, c.package, `watches unknown model table '${String(t)}'`, { table: t });
     }

@@ -140,6 +140,11 @@ export interface ReconcilerOptions {
   readonly clock?: Clock;
 }
 
+export interface AttachOptions {
+  /** The app that may adopt installed timeout flows of a table (its `adoptTables`), if any. */
+  readonly adoptableBy?: (tableId: number) => string | undefined;
+}
+
 /** Counts of what a flush sent, for tests and benchmarks. */
 export interface FlushStats {
   adds: number;
@@ -182,6 +187,8 @@ export class Reconciler {
   private installedGroups = new Map<number, string>();
   private dirtyGroups = new Set<number>();
 
+  /** Installed timeout flows offered to an app for adoption (by app), not deleted until it answered. */
+  private awaiting = new Map<string, Set<string>>();
   private channel: SwitchChannel | undefined;
   /** Bumped on every attach/detach: work from an older connection is discarded. */
   private generation = 0;
@@ -437,15 +444,32 @@ export class Reconciler {
    * A switch connected (or reconnected): read back what it has, then, once the
    * desired state is complete, fix only what differs.
    */
-  async attach(channel: SwitchChannel): Promise<void> {
+  async attach(channel: SwitchChannel, options: AttachOptions = {}): Promise<Map<string, FlowStats[]>> {
     this.channel = channel;
     const generation = ++this.generation;
     this.readSynced = false;
     const [flows, groups] = await Promise.all([channel.dumpFlows(), channel.dumpGroups()]);
-    if (generation !== this.generation) return;
-    this.loadInstalled(flows, groups);
+    const offers = new Map<string, FlowStats[]>();
+    if (generation !== this.generation) return offers;
+    this.loadInstalled(flows, groups, options.adoptableBy, offers);
     this.readSynced = true;
-    this.log.info({ datapathId: channel.datapathId.toString(16), flows: flows.length, groups: groups.length }, 'read back the installed flows');
+    let offered = 0;
+    for (const list of offers.values()) offered += list.length;
+    this.log.info({ datapathId: channel.datapathId.toString(16), flows: flows.length, groups: groups.length, offeredForAdoption: offered }, 'read back the installed flows');
+    this.scheduleFlush();
+    return offers;
+  }
+
+  /**
+   * The app has answered an adoption offer of `attach` (its handler returned):
+   * the offered flows it did not re-desire are deleted now.
+   */
+  adoptionDone(app: string, channel: SwitchChannel): void {
+    const keys = this.awaiting.get(app);
+    if (!keys) return;
+    this.awaiting.delete(app);
+    if (channel !== this.channel) return;
+    for (const key of keys) this.dirty.add(key);
     this.scheduleFlush();
   }
 
@@ -453,6 +477,7 @@ export class Reconciler {
   detach(channel?: SwitchChannel): void {
     if (channel && channel !== this.channel) return;
     this.channel = undefined;
+    this.awaiting = new Map();
     this.generation++;
     this.readSynced = false;
   }
@@ -461,8 +486,9 @@ export class Reconciler {
     return this.channel !== undefined && this.readSynced;
   }
 
-  private loadInstalled(flows: readonly FlowStats[], groups: readonly GroupDesc[]): void {
+  private loadInstalled(flows: readonly FlowStats[], groups: readonly GroupDesc[], adoptableBy: ((tableId: number) => string | undefined) | undefined, offers: Map<string, FlowStats[]>): void {
     this.installed = new Map();
+    this.awaiting = new Map();
     for (const f of flows) {
       this.installed.set(flowIdentity(f.tableId, f.priority, f.match), {
         table: f.tableId,
@@ -481,6 +507,27 @@ export class Reconciler {
       if (isEphemeral(e.flow) && !this.installed.has(key)) this.expire(key, e, 0, 0n, 0n);
     }
     this.dirty = new Set([...this.desired.keys(), ...this.installed.keys()]);
+    // Timeout flows nobody desires in a table whose app can adopt them: offered to the
+    // app, held back from deletion until it answered (adoptionDone).
+    if (adoptableBy) {
+      for (const f of flows) {
+        if (!isEphemeral(f)) continue;
+        const app = adoptableBy(f.tableId);
+        if (app === undefined) continue;
+        const key = flowIdentity(f.tableId, f.priority, f.match);
+        if (this.desired.has(key)) continue;
+        let keys = this.awaiting.get(app);
+        if (!keys) {
+          keys = new Set();
+          this.awaiting.set(app, keys);
+          offers.set(app, []);
+        }
+        if (keys.has(key)) continue;
+        keys.add(key);
+        offers.get(app)!.push(f);
+        this.dirty.delete(key);
+      }
+    }
     this.dirtyGroups = new Set([...this.desiredGroups.keys(), ...this.installedGroups.keys()]);
     this.metrics.installedFlows.set(this.installed.size);
   }

@@ -8,7 +8,7 @@ import type { AppDescriptor, AppEventName, AppProvider } from '../app/descriptor
 import { APP_CONTEXT, APP_EVENTS, APP_FLOWS, APP_OPTIONS, APP_TABLES, CLOCK, LOGGER, TOPOLOGY } from '../app/tokens.js';
 import type { Logger } from '../observe/logger.js';
 import type { CoreMetrics } from '../observe/metrics.js';
-import type { AppFlowRemoved, AppPacketIn, InfraPortsEvent, LocalPortEvent, ModelChange, RemotePortEvent, SwitchEvent } from './events.js';
+import type { AppAdoptableFlows, AppFlowRemoved, AppPacketIn, InfraPortsEvent, LocalPortEvent, ModelChange, RemotePortEvent, SwitchEvent } from './events.js';
 
 /** Which app's code is running (so errors thrown inside rxjs subscriptions are attributed). */
 export const appScope = new AsyncLocalStorage<AppHost>();
@@ -17,7 +17,8 @@ type Queued =
   | { readonly kind: 'event'; readonly name: AppEventName; readonly event: unknown }
   | { readonly kind: 'packetIn'; readonly event: AppPacketIn }
   | { readonly kind: 'marker'; readonly revision: number }
-  | { readonly kind: 'resync'; readonly reason: string };
+  | { readonly kind: 'resync'; readonly reason: string }
+  | { readonly kind: 'call'; readonly fn: () => void };
 
 export interface AppHostOptions {
   readonly descriptor: AppDescriptor;
@@ -61,6 +62,7 @@ export class AppHost {
     remotePorts$: new Subject<RemotePortEvent>(),
     packetIn$: new Subject<AppPacketIn>(),
     flowRemoved$: new Subject<AppFlowRemoved>(),
+    adoptableFlows$: new Subject<AppAdoptableFlows>(),
     switch$: new Subject<SwitchEvent>(),
     infraPorts$: new Subject<InfraPortsEvent>(),
   };
@@ -92,6 +94,7 @@ export class AppHost {
       remotePorts$: s.remotePorts$.asObservable(),
       packetIn$: s.packetIn$.asObservable(),
       flowRemoved$: s.flowRemoved$.asObservable(),
+      adoptableFlows$: s.adoptableFlows$.asObservable(),
       switch$: s.switch$.asObservable(),
       infraPorts$: s.infraPorts$.asObservable(),
     };
@@ -131,6 +134,16 @@ export class AppHost {
   marker(revision: number): void {
     if (this.stopped) return;
     this.queue.push({ kind: 'marker', revision });
+    this.kick();
+  }
+
+  /**
+   * Runs `fn` (core code, not the app's) once the app has handled everything queued
+   * before it — e.g. to act on what an event's handler did. Not run if the app stops first.
+   */
+  after(fn: () => void): void {
+    if (this.stopped) return;
+    this.queue.push({ kind: 'call', fn });
     this.kick();
   }
 
@@ -199,6 +212,12 @@ export class AppHost {
       else if (q.kind === 'marker') {
         this.revision = Math.max(this.revision, q.revision);
         this.o.onRevision(this, q.revision);
+      } else if (q.kind === 'call') {
+        try {
+          q.fn();
+        } catch (err) {
+          this.o.log.error({ err: describeError(err) }, 'a core step queued after the app failed');
+        }
       } else await this.resync(q.reason);
     }
   }
@@ -236,6 +255,8 @@ export class AppHost {
           return s.switch$ as Subject<unknown>;
         case 'infraPortsChanged':
           return s.infraPorts$ as Subject<unknown>;
+        case 'adoptFlows':
+          return s.adoptableFlows$ as Subject<unknown>;
         default:
           return undefined;
       }

@@ -1,6 +1,6 @@
 import type { LogicalPort, NbObject, TableName } from '@dragonflow/nb';
 import type { EthernetFrame } from '@dragonflow/packet';
-import type { Match } from '@dragonflow/openflow';
+import type { Instruction, Match } from '@dragonflow/openflow';
 
 /** A change of one watched model object (old/new undefined for create/delete). */
 export interface ModelChange<T extends TableName = TableName> {
@@ -118,4 +118,31 @@ export interface AppFlowRemoved {
   readonly reason: number;
   readonly packetCount: bigint;
   readonly byteCount: bigint;
+}
+
+/** A flow found on the switch (flow-stats), in one of the app's tables. */
+export interface AppInstalledFlow {
+  readonly tableId: number;
+  /** The table's name inside the app. */
+  readonly tableName: string;
+  readonly priority: number;
+  readonly match: Match;
+  readonly instructions: readonly Instruction[];
+  readonly cookie: bigint;
+  readonly idleTimeout: number;
+  readonly hardTimeout: number;
+  readonly flags: number;
+  /** Seconds the flow has been on the switch. */
+  readonly durationSec: number;
+  readonly packetCount: bigint;
+  readonly byteCount: bigint;
+}
+
+/**
+ * Timeout flows on the switch in the app's `adoptTables` that no owner desires, at
+ * a (re)connect. Those the app does not re-desire in its handler are deleted.
+ */
+export interface AppAdoptableFlows {
+  readonly datapathId: bigint;
+  readonly flows: readonly AppInstalledFlow[];
 }

@@ -19,7 +19,7 @@ import { Reconciler, type OwnerFailure, type OwnerFailureEvent, type ReconcilerO
 import type { SwitchChannel } from '../reconciler/switch.js';
 import { AppHost, appScope } from './app-host.js';
 import { coreAppDescriptor } from './core-app.js';
-import type { AppPacketIn, InfraPorts, InfraTunnelType, LocalBinding, LocalPortEvent, ModelChange, PortBindingInput, RemotePortEvent } from './events.js';
+import type { AppAdoptableFlows, AppInstalledFlow, AppPacketIn, InfraPorts, InfraTunnelType, LocalBinding, LocalPortEvent, ModelChange, PortBindingInput, RemotePortEvent } from './events.js';
 import type { TopologyChange, TopologySource, TopologyUpdate } from './topology.js';
 
 export interface RuntimeOptions {
@@ -115,6 +115,7 @@ export class ControllerRuntime {
   private readonly pendingUpdates: TopologyUpdate[] = [];
   private startRevision = -1;
   private infra: InfraPorts = NO_INFRA_PORTS;
+  private adoptableTables: Map<number, string> | undefined;
 
   constructor(private readonly options: RuntimeOptions) {
     this.clock = options.clock ?? systemClock;
@@ -364,9 +365,48 @@ export class ControllerRuntime {
         if (this.channel === channel) this.detachSwitch();
       },
     });
-    await this.reconciler.attach(channel);
+    const offers = await this.reconciler.attach(channel, { adoptableBy: (tableId) => this.adoptable.get(tableId) });
     if (this.channel !== channel) return;
     for (const h of this.hosts) h.enqueue('switchConnected', { kind: 'connected', datapathId: channel.datapathId });
+    for (const [app, found] of offers) {
+      const host = this.byName.get(app);
+      if (!host) {
+        this.reconciler.adoptionDone(app, channel);
+        continue;
+      }
+      const flows: AppInstalledFlow[] = found.map((f) => ({
+        tableId: f.tableId,
+        tableName: this.pipeline.tableById(f.tableId)?.name ?? String(f.tableId),
+        priority: f.priority,
+        match: f.match,
+        instructions: f.instructions,
+        cookie: f.cookie,
+        idleTimeout: f.idleTimeout,
+        hardTimeout: f.hardTimeout,
+        flags: f.flags,
+        durationSec: f.durationSec,
+        packetCount: f.packetCount,
+        byteCount: f.byteCount,
+      }));
+      this.log.info({ app, flows: flows.length }, 'offering installed timeout flows to their app for adoption');
+      host.enqueue('adoptFlows', { datapathId: channel.datapathId, flows } satisfies AppAdoptableFlows);
+      // After the handler: what the app did not take back is deleted.
+      host.after(() => this.reconciler.adoptionDone(app, channel));
+    }
+  }
+
+  /** Table id → the app that declared it in `adoptTables`. */
+  private get adoptable(): Map<number, string> {
+    if (!this.adoptableTables) {
+      this.adoptableTables = new Map();
+      for (const a of this.options.apps) {
+        for (const name of a.descriptor.adoptTables ?? []) {
+          const t = this.pipeline.app(a.descriptor.name).tables.find((x) => x.name === name);
+          if (t) this.adoptableTables.set(t.id, a.descriptor.name);
+        }
+      }
+    }
+    return this.adoptableTables;
   }
 
   detachSwitch(): void {

@@ -9,9 +9,10 @@ import { ROUTER_INTERFACE_OWNER } from '../model.js';
 export interface DataplaneChassis {
   readonly chassis: Chassis;
   readonly chassisId: string;
-  readonly runtime: ControllerRuntime;
-  readonly metrics: CoreMetrics;
-  readonly topology: LocalCacheTopology;
+  /** The controller runtime (a new one after `restartController`). */
+  runtime: ControllerRuntime;
+  metrics: CoreMetrics;
+  topology: LocalCacheTopology;
 }
 
 export interface VmSpec {
@@ -36,6 +37,13 @@ export interface RoutedDataplane {
   readonly routerMacs: Record<'net1' | 'net2', string>;
   /** Waits until every chassis has every NB change so far in its switch (barrier-confirmed). */
   settle(): Promise<void>;
+  /**
+   * Restarts the controller of chassis `index` (1-based) as a df-controller restart
+   * does: the runtime stops (the flows stay in the switch, fail_mode=secure), the
+   * switch loses its controller connection and reconnects to a new runtime, which
+   * reads the flows back and reconciles.
+   */
+  restartController(index: number): Promise<void>;
   stop(): Promise<string[]>;
 }
 
@@ -91,13 +99,10 @@ export async function startRoutedDataplane(options: DataplaneOptions): Promise<R
 
     const registry = new ChassisRegistry(nb, { ttlMs: 3_600_000 });
     const chassis: DataplaneChassis[] = [];
-    for (let i = 1; i <= options.chassis; i++) {
-      const c = await sandbox.createChassis(i, { tunnelTypes: ['vxlan'], provider: false });
-      const reg: ChassisRegistration = await registry.register({ name: c.name, tunnelIp: c.state.tunnelIp, tunnelTypes: ['vxlan'] });
-      cleanup.defer(`stop ${c.name}'s registration`, () => reg.stop());
-      const chassisId = chassisIdFromName(c.name);
-      const listener = await OfListener.start({ logger: silentLogger(), clock, unixPath: c.state.controllerTarget.replace(/^unix:/, '') });
-      cleanup.defer(`close ${c.name}'s OpenFlow listener`, () => listener.close());
+    /** Per chassis: its OpenFlow listener, tunnel port and the VM ports bound there (what a restarted controller needs again). */
+    const wiring: { listener: OfListener; datapathId: bigint; vxlan: number; bindings: { portId: string; ofport: number; tap: string }[] }[] = [];
+    /** A controller runtime for chassis `at` on the switch's next connection, as df-controller builds it. */
+    const startController = async (c: Chassis, chassisId: string, w: (typeof wiring)[number]): Promise<Pick<DataplaneChassis, 'runtime' | 'metrics' | 'topology'>> => {
       const topology = new LocalCacheTopology(new LocalCache(driver, { chassisId, clock }));
       const metrics = new CoreMetrics();
       const runtime = new ControllerRuntime({ apps, topology, chassisId, metrics, clock });
@@ -105,12 +110,24 @@ export async function startRoutedDataplane(options: DataplaneOptions): Promise<R
         await runtime.stop();
         await topology.stop();
       });
-      runtime.setInfraPorts({ tunnels: { vxlan: await c.ofport(c.state.tunnelPorts.vxlan!) }, providers: {} });
+      runtime.setInfraPorts({ tunnels: { vxlan: w.vxlan }, providers: {} });
+      for (const b of w.bindings) runtime.bindPort({ kind: 'bound', portId: b.portId, ofport: b.ofport, interfaceName: b.tap });
       await topology.start();
       await runtime.start();
-      const conn = await listener.waitForSwitch(BigInt(`0x${c.state.datapathId}`), 20_000);
+      const conn = await w.listener.waitForSwitch(w.datapathId, 20_000);
       await runtime.attachSwitch(switchChannel(conn));
-      chassis.push({ chassis: c, chassisId, runtime, metrics, topology });
+      return { runtime, metrics, topology };
+    };
+    for (let i = 1; i <= options.chassis; i++) {
+      const c = await sandbox.createChassis(i, { tunnelTypes: ['vxlan'], provider: false });
+      const reg: ChassisRegistration = await registry.register({ name: c.name, tunnelIp: c.state.tunnelIp, tunnelTypes: ['vxlan'] });
+      cleanup.defer(`stop ${c.name}'s registration`, () => reg.stop());
+      const chassisId = chassisIdFromName(c.name);
+      const listener = await OfListener.start({ logger: silentLogger(), clock, unixPath: c.state.controllerTarget.replace(/^unix:/, '') });
+      cleanup.defer(`close ${c.name}'s OpenFlow listener`, () => listener.close());
+      const w = { listener, datapathId: BigInt(`0x${c.state.datapathId}`), vxlan: await c.ofport(c.state.tunnelPorts.vxlan!), bindings: [] };
+      wiring.push(w);
+      chassis.push({ chassis: c, chassisId, ...(await startController(c, chassisId, w)) });
     }
 
     const vms: Record<string, { vm: Vm; port: LogicalPort }> = {};
@@ -122,7 +139,9 @@ export async function startRoutedDataplane(options: DataplaneOptions): Promise<R
       const mac = `fa:16:3e:0${spec.network === 'net1' ? 1 : 2}:00:${spec.host.toString(16).padStart(2, '0')}`;
       const port = await nb.create('logical_port', { name: spec.name, networkId: s.networkId, macAddress: mac, fixedIps: [{ subnetId: s.id, ipAddress: ip }], chassisId: at.chassisId, deviceOwner: 'compute:nova' });
       const vm = await sandbox.createVm(at.chassis, { name: spec.name, ip: `${ip}/24`, mac, gateway: s.gatewayIp!, portId: port.id });
-      at.runtime.bindPort({ kind: 'bound', portId: port.id, ofport: await vm.ofport(), interfaceName: vm.state.tap });
+      const binding = { portId: port.id, ofport: await vm.ofport(), tap: vm.state.tap };
+      wiring[spec.chassis - 1]!.bindings.push(binding);
+      at.runtime.bindPort({ kind: 'bound', portId: binding.portId, ofport: binding.ofport, interfaceName: binding.tap });
       vms[spec.name] = { vm, port };
     }
 
@@ -134,7 +153,18 @@ export async function startRoutedDataplane(options: DataplaneOptions): Promise<R
       }
     };
     await settle();
-    return { sandbox, nb, driver, chassis, net, sub, router, vms, routerMacs: { ...DATAPLANE_ROUTER_MACS }, settle, stop: () => cleanup.run() };
+    const restartController = async (index: number): Promise<void> => {
+      const at = chassis[index - 1];
+      const w = wiring[index - 1];
+      if (!at || !w) throw new Error(`no chassis ${index}`);
+      await at.runtime.stop();
+      await at.topology.stop();
+      // The controller process is gone: so is its connection; vswitchd reconnects (its own backoff, ~1 s).
+      w.listener.get(w.datapathId)?.close();
+      Object.assign(at, await startController(at.chassis, at.chassisId, w));
+      await settle();
+    };
+    return { sandbox, nb, driver, chassis, net, sub, router, vms, routerMacs: { ...DATAPLANE_ROUTER_MACS }, settle, restartController, stop: () => cleanup.run() };
   } catch (err) {
     const problems = await cleanup.run();
     throw new Error(`starting the routed dataplane failed: ${(err as Error).message}${problems.length ? `; cleanup: ${problems.join('; ')}` : ''}`, { cause: err });

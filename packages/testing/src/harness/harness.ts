@@ -191,11 +191,15 @@ export class Harness {
     return r;
   }
 
-  /** Stops the runtime and starts a new one on the same DB and switch (a controller restart). */
-  async restart(): Promise<void> {
+  /**
+   * Stops the runtime and starts a new one on the same DB and switch (a controller
+   * restart). `whileDown` runs in between: changes made while no controller runs.
+   */
+  async restart(whileDown?: () => Promise<void>): Promise<void> {
     await this.runtime.stop();
     await this.topology.stop();
     this.fakeSwitch.disconnect();
+    await whileDown?.();
     await this.boot(this.ofports);
   }
 

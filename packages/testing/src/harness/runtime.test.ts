@@ -11,8 +11,10 @@ import {
   inject,
   injectable,
   type AppContext,
+  type AppAdoptableFlows,
   type AppPacketIn,
   type AppFlowRemoved,
+  validateApps,
 } from '@dragonflow/core';
 import { OfPort, act } from '@dragonflow/openflow';
 import { encodeEthernet, ethernet, icmpEchoRequest, ipv4, type EthernetFrame } from '@dragonflow/packet';
@@ -33,6 +35,16 @@ class Reactive {
   readonly seen: AppPacketIn[] = [];
   readonly removed: AppFlowRemoved[] = [];
   constructor(@inject(APP_CONTEXT) private readonly ctx: AppContext) {}
+
+  /** The exact flow to `dst`, as the packet-in handler installs it. */
+  flowTo(dst: string) {
+    const punt = this.ctx.tables.ref('punt');
+    return flow(punt, { priority: 100, match: { eth_type: 0x0800, ipv4_dst: dst }, actions: [act.decNwTtl()], goto: this.ctx.tables.next('punt'), idleTimeout: 30 });
+  }
+
+  desire(dst: string): void {
+    this.ctx.flows.replace(`flow:${dst}`, [this.flowTo(dst)]);
+  }
 
   async onPacketIn(ev: AppPacketIn): Promise<void> {
     this.seen.push(ev);
@@ -474,6 +486,57 @@ describe('reactive apps', () => {
     expect(h.runtime.reconciler.ownersOf('reactive')).toEqual([]);
     // nothing re-installs it: the next packet is punted again
     expect((await h.inject(ping(MAC1, MAC2, '10.0.0.2'), 1)).packetIns).toHaveLength(1);
+  });
+
+  it('after a restart, installed timeout flows of its adoptTables are offered to the app: those it re-desires stay untouched, the others are deleted after its handler', async () => {
+    const offered: AppAdoptableFlows[] = [];
+    const adopting = defineApp({
+      ...reactive,
+      adoptTables: ['punt'],
+      handlers: {
+        ...reactive.handlers,
+        adoptFlows: (app, ev) => {
+          offered.push(ev);
+          // keep the flow to 10.0.0.2, as the app would desire it now
+          for (const f of ev.flows) {
+            const dst = f.match.ipv4_dst?.value.toString();
+            if (dst === '10.0.0.2') app.desire(dst);
+          }
+        },
+      },
+    });
+    const { h } = await twoPorts([miniL2, adopting]);
+    await h.inject(ping(MAC1, MAC2, '10.0.0.2'), 1);
+    await h.inject(ping(MAC1, MAC2, '10.0.0.9'), 1);
+    h.clock.advance(3_000);
+    const punt = h.runtime.pipeline.app('reactive').tables[0]!.id;
+    const kept = h.fakeSwitch.flowsIn(punt).find((f) => f.priority === 100 && f.match.ipv4_dst?.value.toString() === '10.0.0.2')!;
+    h.fakeSwitch.resetStats();
+    await h.restart();
+    expect(offered).toHaveLength(1);
+    expect(offered[0]!.flows.map((f) => [f.tableName, f.idleTimeout, f.match.ipv4_dst?.value.toString()]).sort()).toEqual([
+      ['punt', 30, '10.0.0.2'],
+      ['punt', 30, '10.0.0.9'],
+    ]);
+    expect(h.fakeSwitch.stats).toMatchObject({ flowMods: 1, deletes: 1, adds: 0, modifies: 0 });
+    expect(h.runtime.reconciler.ownersOf('reactive')).toEqual(['flow:10.0.0.2']);
+    // untouched: same flow object on the switch, its age and counters kept
+    expect(h.fakeSwitch.flowsIn(punt).find((f) => f.priority === 100)).toBe(kept);
+    // the one not taken back is punted again
+    expect((await h.inject(ping(MAC1, MAC2, '10.0.0.9'), 1)).packetIns).toHaveLength(1);
+    expect((await h.inject(ping(MAC1, MAC2, '10.0.0.2'), 1)).packetIns).toHaveLength(0);
+  });
+
+  it('without adoptTables, timeout flows nobody desires after a restart are deleted (the app is not asked)', async () => {
+    const { h } = await twoPorts([miniL2, reactive]);
+    await h.inject(ping(MAC1, MAC2, '10.0.0.2'), 1);
+    h.fakeSwitch.resetStats();
+    await h.restart();
+    expect(h.fakeSwitch.stats).toMatchObject({ flowMods: 1, deletes: 1 });
+  });
+
+  it('refuses adoptTables naming a table the app does not have', () => {
+    expect(() => validateApps([{ package: 'x', descriptor: defineApp({ ...reactive, adoptTables: ['nope'] }) }])).toThrow(/adoptTables names 'nope', which is not one of its tables \(punt\)/);
   });
 
   it('bounds the packet-in buffer per app: drops and counts the overflow', async () => {
