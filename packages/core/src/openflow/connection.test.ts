@@ -337,7 +337,7 @@ describe('batches (sendBatch)', () => {
     }
   });
 
-  test('backpressure: a batch waits for the socket as one entry, counts as its messages against the bound, and is refused beyond it', async () => {
+  test('backpressure: a batch waits for the socket as one entry counting as its messages; beyond the bound it waits for room (never refused, never reordered)', async () => {
     const { listener } = await startListener({ maxQueuedMessages: 50 });
     const p = await peer({ datapathId: 32n });
     const conn = await listener.waitForSwitch(32n);
@@ -349,14 +349,17 @@ describe('batches (sendBatch)', () => {
     const queuedBefore = conn.queuedMessages;
     const first = conn.sendBatch(mods(30));
     expect(conn.queuedMessages).toBe(queuedBefore + 31);
-    const refused = await conn.sendBatch(mods(30, 100)).catch((e: unknown) => e);
-    expect(refused).toMatchObject({ code: 'OF_BACKPRESSURE' });
+    // 30 more would go over the bound: the batch waits for room instead of being refused (a reconciler batch must not be lost)
+    const second = conn.sendBatch(mods(30, 100));
+    const third = conn.sendBatch(mods(2, 200));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(conn.queuedMessages).toBe(queuedBefore + 31);
     p.socket.resume();
-    expect(await first).toEqual([]);
+    expect(await Promise.all([first, second, third])).toEqual([[], [], []]);
     await Promise.all(fill);
     expect(conn.queuedMessages).toBe(0);
     const prios = p.received.flatMap((m) => (m.type === 'flow_mod' ? [m.priority] : []));
-    expect(prios).toEqual(Array.from({ length: 30 }, (_, i) => i));
+    expect(prios).toEqual([...Array.from({ length: 30 }, (_, i) => i), ...Array.from({ length: 30 }, (_, i) => 100 + i), 200, 201]);
   });
 
   test('the connection closing rejects batches awaiting their barrier', async () => {

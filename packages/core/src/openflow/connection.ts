@@ -124,6 +124,8 @@ export class OfConnection {
   private readonly writeQueue: QueuedWrite[] = [];
   /** Messages in writeQueue (entries may hold a whole batch). */
   private queuedCount = 0;
+  /** Batches waiting for room in writeQueue (sendBatch waits where send() is refused), in order. */
+  private readonly roomWaiters: QueuedWrite[] = [];
   private blocked = false;
   /** Batches whose barrier reply has not arrived yet (few: the reconciler keeps ≤ 8 in flight). */
   private readonly batches = new Set<PendingBatch>();
@@ -363,7 +365,7 @@ export class OfConnection {
       this.batches.add(batch);
       this.pending.set(barrierXid, p);
       this.armTimeout(barrierXid, p);
-      this.sendRaw(bytes, messages.length + 1).catch((err: Error) => {
+      this.sendRaw(bytes, messages.length + 1, true).catch((err: Error) => {
         p.cancelTimer();
         if (this.pending.get(barrierXid) === p) this.pending.delete(barrierXid);
         p.reject(err);
@@ -413,15 +415,24 @@ export class OfConnection {
     return reply as RoleReply;
   }
 
-  /** Sends bytes (`count` messages) in order; waits while the socket is congested; bounded. */
-  private sendRaw(bytes: Uint8Array, count = 1): Promise<void> {
+  /**
+   * Sends bytes (`count` messages) in order; waits while the socket is congested;
+   * bounded: beyond `maxQueuedMessages` waiting, a message is refused — or, with
+   * `waitForRoom` (batches: their senders keep a bounded number in flight), waits
+   * in order until the queue has room. A batch larger than the bound goes alone.
+   */
+  private sendRaw(bytes: Uint8Array, count = 1, waitForRoom = false): Promise<void> {
     if (this.state.value === 'closed') return Promise.reject(this.closeReason ?? closedError());
-    if (!this.blocked && this.writeQueue.length === 0) {
+    if (!this.blocked && this.writeQueue.length === 0 && this.roomWaiters.length === 0) {
       if (!this.socket.write(bytes)) this.blocked = true;
       return Promise.resolve();
     }
     const limit = this.options.maxQueuedMessages ?? 10_000;
-    if (this.queuedCount + count > limit) {
+    const full = this.queuedCount > 0 && this.queuedCount + count > limit;
+    if (waitForRoom && (full || this.roomWaiters.length > 0)) {
+      return new Promise((resolve, reject) => this.roomWaiters.push({ bytes, count, resolve, reject }));
+    }
+    if (full) {
       return Promise.reject(
         new OfConnectionError('OF_BACKPRESSURE', `${this.queuedCount} messages are already waiting for the switch to read (limit ${limit}); refusing ${count} more`, {
           context: { queued: this.queuedCount, refused: count, limit },
@@ -434,11 +445,21 @@ export class OfConnection {
 
   private onDrain(): void {
     this.blocked = false;
-    while (!this.blocked && this.writeQueue.length > 0) {
-      const w = this.writeQueue.shift()!;
-      this.queuedCount -= w.count;
-      if (!this.socket.write(w.bytes)) this.blocked = true;
-      w.resolve();
+    const limit = this.options.maxQueuedMessages ?? 10_000;
+    for (;;) {
+      while (!this.blocked && this.writeQueue.length > 0) {
+        const w = this.writeQueue.shift()!;
+        this.queuedCount -= w.count;
+        if (!this.socket.write(w.bytes)) this.blocked = true;
+        w.resolve();
+      }
+      if (this.blocked || this.roomWaiters.length === 0) return;
+      // The queue drained: let the waiting batches in, in order, as far as the bound allows.
+      while (this.roomWaiters.length > 0 && (this.queuedCount === 0 || this.queuedCount + this.roomWaiters[0]!.count <= limit)) {
+        const w = this.roomWaiters.shift()!;
+        this.writeQueue.push(w);
+        this.queuedCount += w.count;
+      }
     }
   }
 
@@ -572,6 +593,7 @@ export class OfConnection {
       p.reject(reason);
     }
     for (const w of this.writeQueue.splice(0)) w.reject(reason);
+    for (const w of this.roomWaiters.splice(0)) w.reject(reason);
     this.queuedCount = 0;
     const expected = reason instanceof OfConnectionError && (reason.code === 'OF_CLOSED' || reason.code === 'OF_REPLACED');
     if (this.features) this.log[expected ? 'info' : 'warn']({ reason: reason.message, code: (reason as OfConnectionError).code }, 'switch disconnected');
