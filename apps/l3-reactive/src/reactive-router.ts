@@ -162,7 +162,7 @@ export class ReactiveRouter extends DistributedRouter {
     const e: ExactFlow = { owner: flowOwner(p.router.id, p.ingress.networkId, p.ip.dst), routerId: p.router.id, networkId: p.ingress.networkId, networkKey: p.ingress.networkKey, dst: p.ip.dst, signature: decisionSignature(d) };
     const packetOut = { data: p.event.data, inPort: p.event.inPort };
     // Several packets may have been punted before the flow was in: send the later ones on.
-    if (this.exact.get(e.owner)?.signature === e.signature && this.ctx.flows.flowsOf(e.owner).length > 0) {
+    if (this.exact.get(e.owner)?.signature === e.signature && this.ctx.flows.hasFlows(e.owner)) {
       this.reactive.raced++;
       this.confirm(e.owner, this.ctx.flows.packetOut(packetOut));
       return;
@@ -194,7 +194,7 @@ export class ReactiveRouter extends DistributedRouter {
 
   override onFlowRemoved(ev: AppFlowRemoved): void {
     super.onFlowRemoved(ev);
-    if (ev.owner && this.exact.has(ev.owner) && this.ctx.flows.flowsOf(ev.owner).length === 0) {
+    if (ev.owner && this.exact.has(ev.owner) && !this.ctx.flows.hasFlows(ev.owner)) {
       this.forget(ev.owner);
       this.reactive.expired++;
     }

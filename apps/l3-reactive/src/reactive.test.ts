@@ -1,6 +1,6 @@
 import l2 from '@dragonflow/app-l2';
 import proactive from '@dragonflow/app-l3-proactive';
-import { FlowRemovedReason, REG_ROUTER, packet, validateApps, type SwitchRequest } from '@dragonflow/core';
+import { FlowRemovedReason, REG_ROUTER, packet, requestMessage, validateApps } from '@dragonflow/core';
 import { PRIORITY } from '@dragonflow/l3';
 import { TUNNEL_PORT, addRouterInterface, ipPacket, ipv4Of, removeRouterInterface, routedCloud, routerMac, vmMac, type RoutedCloud } from '@dragonflow/l3/testing';
 import type { HarnessApp } from '@dragonflow/testing';
@@ -24,13 +24,13 @@ const app = (cc: RoutedCloud) => cc.h.runtime.app('l3-reactive').instance as Rea
 const vm1To = (dst: string, extra: { ttl?: number; udp?: boolean; seq?: number } = {}) => ipPacket({ srcMac: vmMac(0x11), dstMac: routerMac(1), src: '10.0.1.11', dst, ...extra });
 const packetIns = async (cc: RoutedCloud) => (await cc.h.metrics.packetIns.get()).values.find((v) => v.labels['app'] === 'l3-reactive')?.value ?? 0;
 
-/** Records every request the switch receives, in order (flow-mods, packet-outs). */
-function recordRequests(cc: RoutedCloud): SwitchRequest[] {
-  const seen: SwitchRequest[] = [];
+/** Records every request the switch receives, in order (flow-mods, packet-outs), as message objects. */
+function recordRequests(cc: RoutedCloud): ReturnType<typeof requestMessage>[] {
+  const seen: ReturnType<typeof requestMessage>[] = [];
   const sw = cc.h.fakeSwitch;
   const handle = sw.handle.bind(sw);
   sw.handle = (request, xid) => {
-    seen.push(request);
+    seen.push(requestMessage(request));
     return handle(request, xid);
   };
   return seen;

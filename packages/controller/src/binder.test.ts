@@ -1,5 +1,5 @@
 import { ManualClock } from '@dragonflow/base';
-import { APP_CONTEXT, ControllerRuntime, CoreMetrics, LocalCacheTopology, defineApp, flow, inject, injectable, silentLogger, validateApps, type AppContext, type LoadedApp, type SwitchChannel } from '@dragonflow/core';
+import { APP_CONTEXT, ControllerRuntime, CoreMetrics, LocalCacheTopology, defineApp, flow, inject, injectable, requestMessage, silentLogger, validateApps, type AppContext, type LoadedApp, type SwitchChannel } from '@dragonflow/core';
 import { LocalCache, MemoryDriver, NbApi, chassisIdFromName, type LogicalPort, type NbDriver } from '@dragonflow/nb';
 import type { InterfaceState } from '@dragonflow/ovsdb';
 import { OfPort, act, matchGet } from '@dragonflow/openflow';
@@ -50,7 +50,7 @@ function gatedChannel(inner: SwitchChannel) {
     async sendBatch(requests) {
       await gate;
       const r = await inner.sendBatch(requests);
-      const inPorts = requests.flatMap((q) => {
+      const inPorts = requests.map(requestMessage).flatMap((q) => {
         const inPort = q.type === 'flow_mod' && q.command === 'add' ? matchGet(q.match, 'in_port') : undefined;
         return inPort ? [Number(inPort.value)] : [];
       });

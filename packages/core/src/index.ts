@@ -53,7 +53,8 @@ export {
   type ReconcilerError,
   type ReconcilerOptions,
 } from './reconciler/reconciler.js';
-export type { BatchError, BatchOutcome, SwitchAsyncMessage, SwitchChannel, SwitchRequest } from './reconciler/switch.js';
+export type { BatchError, BatchOutcome, EncodedRequest, SwitchAsyncMessage, SwitchChannel, SwitchRequest } from './reconciler/switch.js';
+export { decodeEncoded, decodeFlow, requestMessage } from './reconciler/wire.js';
 export { ControllerRuntime, type RuntimeOptions } from './runtime/runtime.js';
 export { AppHost } from './runtime/app-host.js';
 export { CoreFlows, PIPELINE_OWNER, coreAppDescriptor } from './runtime/core-app.js';

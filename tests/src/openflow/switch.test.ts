@@ -7,8 +7,8 @@
  */
 import { join } from 'node:path';
 import { CleanupStack, createNetns, createVethPair, deleteLink, deleteNetns, netnsExec, ping, shortId, startOvs, type OvsInstance } from '@dragonflow/sandbox';
-import { OfListener, OfSwitchError, silentLogger, switchChannel, type OfConnection, type SwitchRequest } from '@dragonflow/core';
-import { ErrorType, OfPort, act, describeOfError, flowMod, formatFlow, type NxPacketIn2, type PacketIn } from '@dragonflow/openflow';
+import { OfListener, OfSwitchError, silentLogger, switchChannel, type OfConnection } from '@dragonflow/core';
+import { ErrorType, OfPort, act, describeOfError, flowMod, formatFlow, type FlowMod, type NxPacketIn2, type PacketIn } from '@dragonflow/openflow';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { icmpEchoRequest, parseFrame } from './frames.js';
 
@@ -41,7 +41,7 @@ function nextPacketIn(pred: (p: PacketIn | NxPacketIn2) => boolean, ms = 10_000)
   });
 }
 
-const withoutXid = ({ xid: _x, ...rest }: ReturnType<typeof flowMod>): SwitchRequest => rest;
+const withoutXid = ({ xid: _x, ...rest }: ReturnType<typeof flowMod>): Omit<FlowMod, 'xid'> => rest;
 
 beforeAll(async () => {
   try {

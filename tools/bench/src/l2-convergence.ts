@@ -25,6 +25,7 @@ import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { writeHeapSnapshot } from 'node:v8';
 import { fileURLToPath } from 'node:url';
 import { ManualClock } from '@dragonflow/base';
 import { ControllerRuntime, CoreMetrics, LocalCacheTopology, OfListener, packet, silentLogger, switchChannel } from '@dragonflow/core';
@@ -141,6 +142,8 @@ async function runOne(ports: number): Promise<void> {
     const rssAfter = mem.rss;
     const heapAfter = mem.heapUsed;
     if (process.env['DF_BENCH_MEM']) console.log(JSON.stringify(Object.fromEntries(Object.entries(mem).map(([k, v]) => [k, mb(v)]))));
+    // DF_BENCH_HEAPSNAPSHOT=DIR: a heap snapshot of the controller after the bulk (for memory work)
+    if (process.env['DF_BENCH_HEAPSNAPSHOT']) console.log(`heap snapshot: ${writeHeapSnapshot(join(process.env['DF_BENCH_HEAPSNAPSHOT'], `l2-${ports}.heapsnapshot`))}`);
 
     const installed = (await conn.flowStats()).length;
     if (installed !== runtime.reconciler.desiredCount) throw new Error(`${installed} flows on the switch, ${runtime.reconciler.desiredCount} desired`);

@@ -135,9 +135,14 @@ export class AppFlows {
     return this.reconciler.ownersOf(this.app);
   }
 
-  /** The desired flows of one owner. */
+  /** The desired flows of one owner (decoded from the core's compact form: for tests and diagnostics). */
   flowsOf(owner: Owner): DesiredFlow[] {
     return this.reconciler.flowsOf(this.app, ownerText(owner));
+  }
+
+  /** Whether `owner` desires any flow now (cheap: nothing is decoded). */
+  hasFlows(owner: Owner): boolean {
+    return this.reconciler.hasFlows(this.app, ownerText(owner));
   }
 
   /** The switch's id for the app's group `localId` (use it in `act.group()`). */

@@ -33,6 +33,8 @@ import {
 } from '@dragonflow/openflow';
 import type { Logger } from 'pino';
 import { BehaviorSubject, Subject, filter, type Observable } from 'rxjs';
+import type { EncodedRequest } from '../reconciler/switch.js';
+import { decodeEncoded, encodedBytes } from '../reconciler/wire.js';
 import { OfConnectionError, OfSwitchError } from './errors.js';
 
 export type ConnectionState = 'handshaking' | 'ready' | 'closed';
@@ -87,7 +89,8 @@ interface QueuedWrite {
 
 /** A batch sent with `sendBatch`, awaiting its barrier reply; its members' ERRORs are collected here. */
 interface PendingBatch {
-  readonly messages: readonly OfMessage[];
+  /** As sent (an encoded one is decoded only if the switch reports an error for it). */
+  readonly messages: readonly (OfMessage | EncodedRequest)[];
   /** The xid of each message, in order (consecutive unless the counter wrapped or skipped a pending xid). */
   readonly xids: Uint32Array;
   readonly errors: BatchMessageError[];
@@ -324,10 +327,10 @@ export class OfConnection {
    * closes first, the barrier times out, or a message cannot be encoded (then
    * nothing is sent).
    */
-  sendBatch(messages: readonly OutgoingMessage[], timeoutMs = this.options.requestTimeoutMs ?? 10_000): Promise<BatchMessageError[]> {
+  sendBatch(messages: readonly (OutgoingMessage | EncodedRequest)[], timeoutMs = this.options.requestTimeoutMs ?? 10_000): Promise<BatchMessageError[]> {
     if (!this.isOpen) return Promise.reject(this.closeReason ?? closedError());
     const w = this.batchWriter;
-    const full: OfMessage[] = new Array<OfMessage>(messages.length);
+    const full = new Array<OfMessage | EncodedRequest>(messages.length);
     const xids = new Uint32Array(messages.length);
     let bytes: Uint8Array;
     let barrierXid: number;
@@ -335,10 +338,17 @@ export class OfConnection {
     try {
       for (let i = 0; i < messages.length; i++) {
         const xid = this.nextXid();
-        const m = { ...messages[i], xid } as OfMessage;
+        const msg = messages[i]!;
         xids[i] = xid;
-        full[i] = m;
-        encodeInto(w, m);
+        if (msg.type === 'encoded') {
+          // already in wire form: copied with its xid
+          w.bytes(encodedBytes(msg, xid));
+          full[i] = msg;
+        } else {
+          const m = { ...msg, xid } as OfMessage;
+          full[i] = m;
+          encodeInto(w, m);
+        }
       }
       barrierXid = this.nextXid();
       encodeInto(w, { type: 'barrier_request', xid: barrierXid });
@@ -543,7 +553,8 @@ export class OfConnection {
     const p = this.pending.get(error.xid);
     const member = p ? undefined : this.batchMessage(error.xid);
     if (member) member.batch.errors.push({ index: member.index, error });
-    const request = p?.request ?? member?.batch.messages[member.index] ?? this.recent.get(error.xid);
+    const sent = member?.batch.messages[member.index];
+    const request = p?.request ?? (sent?.type === 'encoded' ? decodeEncoded(sent, error.xid) : sent) ?? this.recent.get(error.xid);
     const dpid = this.features?.datapathId;
     this.log.warn({ xid: error.xid, error: describeOfError(error), request: request ? formatMessage(request) : undefined }, 'the switch refused a request');
     this.errorSubject.next(request ? { error, request } : { error });

@@ -41,6 +41,12 @@ const CORPUS: F[] = [
   f(50, { vlan_vid: [0x1000, 0x1000] }, [inst.apply(act.pushVlan(), act.setField('vlan_vid', 0x1000 | 7), act.resubmitPort(3))]),
   f(60, { reg6: 9 }, [inst.apply(act.ct({ commit: true, zone: 4, actions: [act.nat({ kind: 'src' })] }))]),
   f(60, { reg6: 9 }, [inst.apply(act.note('hello'), act.move({ field: 'reg6' }, { field: 'reg7' }, 16))]),
+  f(60, { reg6: 9 }, [inst.apply(act.move({ field: 'reg6' }, { field: 'reg7' }, 16))]),
+  f(60, { reg6: 9 }, [inst.apply(act.move({ field: 'reg6' }, { field: 'reg7' }, 8))]),
+  f(60, { reg6: 9 }, [inst.apply(act.move({ field: 'reg6', ofs: 8 }, { field: 'reg7' }, 16))]),
+  f(60, { reg6: 9 }, [inst.apply(act.move({ field: 'reg6' }, { field: 'reg7', ofs: 8 }, 16))]),
+  f(60, { reg6: 9 }, [inst.apply(act.move({ field: 'eth_src' }, { field: 'eth_dst' }, 48), { type: 'set_nw_ttl', ttl: 64 })]),
+  f(60, { reg6: 9 }, [inst.apply(act.move({ field: 'eth_src' }, { field: 'eth_dst' }, 48), { type: 'set_nw_ttl', ttl: 63 })]),
   f(60, { tunnel_id: 77n, tun_ipv4_dst: '192.0.2.2' }, [inst.meter(1), inst.apply(act.output(9))]),
 ];
 

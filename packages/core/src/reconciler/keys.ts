@@ -71,28 +71,51 @@ function entryKey(name: string, e: MatchEntry<unknown>): string | null {
   return mask === all ? `${name}=${value.toString(16)}` : `${name}=${value.toString(16)}/${mask.toString(16)}`;
 }
 
-export function matchKey(m: Match): string {
+/** The canonical match entries, in field-table order, appended to `parts` (separated by ','). */
+function matchParts(m: Match, parts: string[]): void {
   const rec = m as Record<string, MatchEntry<unknown> | undefined>;
   const names: string[] = [];
   for (const k in m) if (k !== 'unknownOxm' && rec[k] !== undefined) names.push(k);
   // Open vSwitch treats neighbour discovery as "icmpv6 type 135/136 with code 0" and reports the code.
   if (rec['icmpv6_code'] === undefined && ND_FIELDS.some((n) => rec[n] !== undefined)) names.push('icmpv6_code');
   if (names.length > 1) names.sort((a, b) => (ORDER.get(a) ?? 1e9) - (ORDER.get(b) ?? 1e9));
-  // join() gives a flat string (repeated += builds a rope that keeps every piece alive)
-  const parts: string[] = [];
+  let first = true;
   for (const name of names) {
     const k = entryKey(name, rec[name] ?? { value: 0 });
-    if (k !== null) parts.push(k);
+    if (k === null) continue;
+    if (!first) parts.push(',');
+    parts.push(k);
+    first = false;
   }
   for (const raw of m.unknownOxm ?? []) {
+    if (!first) parts.push(',');
     parts.push(`oxm(${raw.oxmClass}:${raw.field}:${raw.experimenter ?? ''}${raw.hasMask ? '/m' : ''})=${Buffer.from(raw.payload).toString('hex')}`);
+    first = false;
   }
-  return parts.join(',');
+}
+
+/**
+ * One flat string from pieces. The reconciler keeps 100 000s of keys: a string made
+ * with `+` or a template literal is a rope (a cons cell per piece, kept alive with the
+ * key); join() writes one sequential string. Two pieces at least, so join() never
+ * hands back a piece (which may itself be a rope) unchanged.
+ */
+function flat(parts: string[]): string {
+  if (parts.length < 2) parts.push('');
+  return parts.join('');
+}
+
+export function matchKey(m: Match): string {
+  const parts: string[] = [];
+  matchParts(m, parts);
+  return flat(parts);
 }
 
 /** A flow's identity: (table, priority, match). */
 export function flowIdentity(table: number, priority: number, m: Match): string {
-  return `${table}/${priority}/${matchKey(m)}`;
+  const parts: string[] = [String(table), '/', String(priority), '/'];
+  matchParts(m, parts);
+  return flat(parts);
 }
 
 function setKey(field: string, value: bigint, mask: bigint): string {
@@ -127,6 +150,11 @@ export function actionKey(a: Action): string {
       return 'pop_vlan';
     case 'resubmit':
       return `resubmit:${a.port ?? OfPort.IN_PORT}:${a.table ?? 0xff}`;
+    case 'move':
+      // the codec's canonical form (src/dst with their offsets, nBits), without JSON around it
+      return `move:${a.src.field}[${a.src.ofs}]->${a.dst.field}[${a.dst.ofs}]/${a.nBits}`;
+    case 'set_nw_ttl':
+      return `set_nw_ttl:${a.ttl}`;
     default:
       break;
   }
@@ -139,22 +167,32 @@ export function actionsKey(list: readonly Action[]): string {
 
 const INSTRUCTION_ORDER: Record<Instruction['type'], number> = { meter: 0, apply_actions: 1, clear_actions: 2, write_actions: 3, write_metadata: 4, goto_table: 5, experimenter: 6 };
 
-function instructionKey(i: Instruction): string {
+function instructionParts(i: Instruction, parts: string[]): void {
   switch (i.type) {
     case 'goto_table':
-      return `goto:${i.tableId}`;
+      parts.push('goto:', String(i.tableId));
+      return;
     case 'apply_actions':
-      return `apply(${actionsKey(i.actions)})`;
     case 'write_actions':
-      return `write(${actionsKey(i.actions)})`;
+      parts.push(i.type === 'apply_actions' ? 'apply(' : 'write(');
+      for (let k = 0; k < i.actions.length; k++) {
+        if (k > 0) parts.push(';');
+        parts.push(actionKey(i.actions[k]!));
+      }
+      parts.push(')');
+      return;
     case 'write_metadata':
-      return `meta:${(i.metadata & i.mask).toString(16)}/${i.mask.toString(16)}`;
+      parts.push('meta:', (i.metadata & i.mask).toString(16), '/', i.mask.toString(16));
+      return;
     case 'clear_actions':
-      return 'clear';
+      parts.push('clear');
+      return;
     case 'meter':
-      return `meter:${i.meterId}`;
+      parts.push('meter:', String(i.meterId));
+      return;
     case 'experimenter':
-      return `exp:${i.experimenter}:${Buffer.from(i.data).toString('hex')}`;
+      parts.push('exp:', String(i.experimenter), ':', Buffer.from(i.data).toString('hex'));
+      return;
   }
 }
 
@@ -162,7 +200,12 @@ function instructionKey(i: Instruction): string {
 export function instructionsKey(list: readonly Instruction[]): string {
   let kept = list.filter((i) => !((i.type === 'apply_actions' || i.type === 'write_actions') && i.actions.length === 0));
   if (kept.length > 1) kept = kept.sort((a, b) => INSTRUCTION_ORDER[a.type] - INSTRUCTION_ORDER[b.type]);
-  return kept.map(instructionKey).join(' ');
+  const parts: string[] = [];
+  for (let k = 0; k < kept.length; k++) {
+    if (k > 0) parts.push(' ');
+    instructionParts(kept[k]!, parts);
+  }
+  return flat(parts);
 }
 
 /** Fields a match uses (for the declared-fields check). */

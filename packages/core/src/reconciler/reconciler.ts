@@ -1,12 +1,13 @@
 import { DfError, describeError, systemClock, type Clock } from '@dragonflow/base';
-import { FlowModFlags, OFP_NO_BUFFER, OfGroup, OfPort, describeOfError, type Bucket, type ErrorMsg, type FlowRemoved, type FlowStats, type GroupDesc, type GroupType, type Match } from '@dragonflow/openflow';
+import { FlowModFlags, describeOfError, type Bucket, type ErrorMsg, type FlowRemoved, type FlowStats, type GroupDesc, type GroupType, type Match } from '@dragonflow/openflow';
 import { BehaviorSubject, Subject, filter, firstValueFrom, type Observable } from 'rxjs';
 import { CoreMetrics } from '../observe/metrics.js';
 import { silentLogger, type Logger } from '../observe/logger.js';
 import { makeCookie } from '../pipeline/registers.js';
-import { effectiveFlags, isEphemeral, type DesiredFlow } from './flow.js';
+import { isEphemeral, type DesiredFlow } from './flow.js';
 import { actionsKey, flowIdentity, instructionsKey } from './keys.js';
 import type { BatchError, BatchOutcome, SwitchChannel, SwitchRequest } from './switch.js';
+import { decodeFlow, deleteRequest, describeEncoded, encodeFlow, flowRequest, requestMessage, wireFlags, wireHard, wireIdle } from './wire.js';
 
 /** Who desires a set of flows: an app (by name and cookie slot) and one of its owners. */
 export interface OwnerId {
@@ -27,29 +28,130 @@ export interface DesiredGroup {
   readonly buckets: readonly Bucket[];
 }
 
-interface OwnerRecord {
-  id: OwnerId;
-  cookie: bigint;
-  keys: string[];
-  groups: number[];
+/** One owner: its id (kept flat, one object per owner), its cookie, the keys of its flows and its groups. */
+class OwnerRecord implements OwnerId {
+  app: string;
+  slot: number;
+  owner: string;
+  kind: number;
+  tag: number;
+  keys: string[] = [];
+  groups: number[] = [];
+
+  constructor(
+    id: OwnerId,
+    public cookie: bigint,
+  ) {
+    this.app = id.app;
+    this.slot = id.slot;
+    // app owner texts are often template literals (ropes): keep one flat copy per owner
+    this.owner = [id.owner, ''].join('');
+    this.kind = id.kind;
+    this.tag = id.tag;
+  }
+
+  get id(): OwnerId {
+    return this;
+  }
+
+  /** The owner now names another object key (or slot): its flows get the new cookie. */
+  rename(id: OwnerId, cookie: bigint): void {
+    this.slot = id.slot;
+    this.kind = id.kind;
+    this.tag = id.tag;
+    this.cookie = cookie;
+  }
 }
 
-/** What the reconciler knows of a flow on the switch (desired entries are stored as is once sent). */
+/** What the reconciler compares to decide what to send for one flow. */
 interface FlowState {
-  readonly table: number;
-  readonly priority: number;
-  readonly match: Match;
   readonly cookie: bigint;
+  /** instructionsKey: what the flow does, canonical. */
   readonly actions: string;
   readonly idle: number;
   readonly hard: number;
   readonly flags: number;
+  /** The DELETE_STRICT of this flow. */
+  deleteRequest(): SwitchRequest;
 }
 
-interface DesiredEntry extends FlowState {
-  readonly key: string;
-  readonly flow: DesiredFlow;
-  readonly owner: OwnerRecord;
+/**
+ * A desired flow, compact: its identity and instructions keys (canonical strings)
+ * and its wire form (see wire.ts), nothing else — no object graph per flow.
+ * Installed flows that match what is desired share the same entry.
+ */
+class DesiredEntry implements FlowState {
+  constructor(
+    readonly key: string,
+    readonly actions: string,
+    /** The ADD flow-mod with the owner's cookie, latin1. */
+    readonly wire: string,
+    readonly owner: OwnerRecord,
+    readonly cookie: bigint,
+  ) {}
+
+  get idle(): number {
+    return wireIdle(this.wire);
+  }
+
+  get hard(): number {
+    return wireHard(this.wire);
+  }
+
+  get flags(): number {
+    return wireFlags(this.wire);
+  }
+
+  get ephemeral(): boolean {
+    return wireIdle(this.wire) !== 0 || wireHard(this.wire) !== 0;
+  }
+
+  deleteRequest(): SwitchRequest {
+    return deleteRequest(this.wire);
+  }
+}
+
+/** A flow read back from the switch (at a connect) that is not (yet) known to be a desired one. */
+class ReadBackFlow implements FlowState {
+  readonly actions: string;
+  constructor(readonly f: FlowStats) {
+    this.actions = instructionsKey(f.instructions);
+  }
+
+  get cookie(): bigint {
+    return this.f.cookie;
+  }
+
+  get idle(): number {
+    return this.f.idleTimeout;
+  }
+
+  get hard(): number {
+    return this.f.hardTimeout;
+  }
+
+  get flags(): number {
+    return this.f.flags;
+  }
+
+  deleteRequest(): SwitchRequest {
+    return {
+      type: 'flow_mod',
+      command: 'delete_strict',
+      cookie: 0n,
+      cookieMask: 0n,
+      tableId: this.f.tableId,
+      idleTimeout: 0,
+      hardTimeout: 0,
+      priority: this.f.priority,
+      bufferId: 0xffffffff,
+      outPort: 0xffffffff,
+      outGroup: 0xffffffff,
+      flags: 0,
+      match: this.f.match,
+      instructions: [],
+    };
+  }
 }
 
 interface DesiredGroupEntry {
@@ -60,7 +162,7 @@ interface DesiredGroupEntry {
 }
 
 type Op =
-  | { readonly kind: 'flow'; readonly key: string; readonly request: SwitchRequest; readonly owner?: OwnerRecord }
+  | { readonly kind: 'flow'; readonly key: string; readonly command: 'add' | 'modify_strict' | 'delete_strict'; readonly request: SwitchRequest; readonly owner?: OwnerRecord }
   | { readonly kind: 'group'; readonly groupId: number; readonly request: SwitchRequest; readonly owner?: OwnerRecord }
   | { readonly kind: 'packet_out'; readonly request: SwitchRequest; readonly owner?: OwnerRecord };
 
@@ -234,7 +336,7 @@ export class Reconciler {
    * until that owner lets go of it.
    */
   replace(id: OwnerId, flows: readonly DesiredFlow[], groups: readonly DesiredGroup[] = []): void {
-    const ownerKey = `${id.app}\u0000${id.owner}`;
+    const ownerKey = ownerKeyOf(id.app, id.owner);
     const groupIds = new Set<number>();
     for (const g of groups) {
       if (groupIds.has(g.groupId)) throw new DfError('GROUP_DUPLICATE', `owner '${id.owner}' of app '${id.app}' desires group ${g.groupId} twice`, { context: { app: id.app, owner: id.owner } });
@@ -244,10 +346,11 @@ export class Reconciler {
     let rec = this.owners.get(ownerKey);
     if (!rec && flows.length === 0 && groups.length === 0) return;
     const cookie = makeCookie(id.slot, id.tag, id.kind);
-    // Built before anything changes, so a duplicate leaves the state as it was.
+    // Built before anything changes, so a duplicate (or a flow the codec refuses) leaves the state as it was.
     const entries: DesiredEntry[] = [];
     const keys = new Set<string>();
-    const owner: OwnerRecord = rec ?? { id, cookie, keys: [], groups: [] };
+    const owner: OwnerRecord = rec ?? new OwnerRecord(id, cookie);
+    const sharedCookie = rec && rec.cookie === cookie ? rec.cookie : cookie;
     for (const f of flows) {
       const key = flowIdentity(f.table, f.priority, f.match);
       if (keys.has(key)) {
@@ -256,13 +359,25 @@ export class Reconciler {
         });
       }
       keys.add(key);
-      entries.push({ key, flow: f, owner, table: f.table, priority: f.priority, match: f.match, cookie, actions: instructionsKey(f.instructions), idle: f.idleTimeout ?? 0, hard: f.hardTimeout ?? 0, flags: effectiveFlags(f) });
+      const actions = instructionsKey(f.instructions);
+      // An unchanged flow of this owner: keep the entry (and its wire form) it has.
+      const cur = rec ? this.desired.get(key) : undefined;
+      if (cur && cur.owner === rec && cur.cookie === sharedCookie && cur.actions === actions && cur.idle === (f.idleTimeout ?? 0) && cur.hard === (f.hardTimeout ?? 0) && cur.flags === effectiveFlagsOf(f)) {
+        entries.push(cur);
+        continue;
+      }
+      let wire: string;
+      try {
+        wire = encodeFlow(f, sharedCookie);
+      } catch (cause) {
+        throw new DfError('FLOW_INVALID', `owner '${id.owner}' of app '${id.app}' desires a flow the codec refuses (${key}): ${describeError(cause)}`, { cause, context: { app: id.app, owner: id.owner, flow: key } });
+      }
+      entries.push(new DesiredEntry(key, actions, wire, owner, sharedCookie));
     }
     if (rec && rec.cookie !== cookie) {
       // the owner now names another object key: its flows get the new cookie
       if (this.byCookie.get(rec.cookie) === rec) this.byCookie.delete(rec.cookie);
-      rec.cookie = cookie;
-      rec.id = id;
+      rec.rename(id, cookie);
       if (!this.byCookie.has(cookie)) this.byCookie.set(cookie, rec);
     }
     if (!rec) {
@@ -272,7 +387,7 @@ export class Reconciler {
     }
     for (const key of rec.keys) if (!keys.has(key)) this.release(key, rec);
     for (const e of entries) this.claim(e.key, e);
-    rec.keys = [...keys];
+    rec.keys = entries.map((e) => e.key);
     // The owner changed: what the switch refused of it is sent again with the change.
     const failed = this.failures.get(rec);
     if (failed) this.markRetry(rec, failed);
@@ -299,13 +414,13 @@ export class Reconciler {
 
   /** Drops every flow and group of one owner. */
   remove(id: Pick<OwnerId, 'app' | 'owner'>): void {
-    const rec = this.owners.get(`${id.app}\u0000${id.owner}`);
+    const rec = this.owners.get(ownerKeyOf(id.app, id.owner));
     if (!rec) return;
     this.replace(rec.id, [], []);
   }
 
   private dropOwner(rec: OwnerRecord): void {
-    this.owners.delete(`${rec.id.app}\u0000${rec.id.owner}`);
+    this.owners.delete(ownerKeyOf(rec.id.app, rec.id.owner));
     if (this.byCookie.get(rec.cookie) === rec) this.byCookie.delete(rec.cookie);
     if (this.failures.has(rec)) this.recover(rec);
   }
@@ -326,10 +441,21 @@ export class Reconciler {
     return out;
   }
 
-  /** The desired flows of one owner (for tests and `df flows`). */
+  /** The desired flows of one owner (decoded from their wire form: for tests, diagnostics, `df flows`). */
   flowsOf(app: string, owner: string): DesiredFlow[] {
-    const rec = this.owners.get(`${app}\u0000${owner}`);
-    return rec ? rec.keys.map((k) => this.entryOf(k, rec)?.flow).filter((f): f is DesiredFlow => f !== undefined) : [];
+    const rec = this.owners.get(ownerKeyOf(app, owner));
+    if (!rec) return [];
+    const out: DesiredFlow[] = [];
+    for (const k of rec.keys) {
+      const e = this.entryOf(k, rec);
+      if (e) out.push(decodeFlow(e.wire));
+    }
+    return out;
+  }
+
+  /** Whether the owner desires any flow (cheaper than flowsOf(…).length: nothing is decoded). */
+  hasFlows(app: string, owner: string): boolean {
+    return (this.owners.get(ownerKeyOf(app, owner))?.keys.length ?? 0) > 0;
   }
 
   /** Which app and owner desire the flow with this identity (for traces). */
@@ -350,7 +476,7 @@ export class Reconciler {
 
   /** Every desired flow with its cookie (for the app contract suite and `df flows`). */
   *desiredFlows(): IterableIterator<{ app: string; owner: string; cookie: bigint; flow: DesiredFlow }> {
-    for (const e of this.desired.values()) yield { app: e.owner.id.app, owner: e.owner.id.owner, cookie: e.cookie, flow: e.flow };
+    for (const e of this.desired.values()) yield { app: e.owner.id.app, owner: e.owner.id.owner, cookie: e.cookie, flow: decodeFlow(e.wire) };
   }
 
   private entryOf(key: string, rec: OwnerRecord): DesiredEntry | undefined {
@@ -367,10 +493,12 @@ export class Reconciler {
       return;
     }
     if (cur.owner === e.owner) {
-      if (cur.actions !== e.actions || cur.flags !== e.flags || cur.idle !== e.idle || cur.hard !== e.hard) {
+      if (cur === e) return;
+      if (cur.actions !== e.actions || cur.flags !== e.flags || cur.idle !== e.idle || cur.hard !== e.hard || cur.cookie !== e.cookie) {
         this.desired.set(key, e);
         this.dirty.add(key);
-      } else if (cur.flow !== e.flow) {
+      } else if (cur.wire !== e.wire) {
+        // the same flow in another encoding: keep the newest form to send
         this.desired.set(key, e);
       }
       return;
@@ -489,32 +617,29 @@ export class Reconciler {
   private loadInstalled(flows: readonly FlowStats[], groups: readonly GroupDesc[], adoptableBy: ((tableId: number) => string | undefined) | undefined, offers: Map<string, FlowStats[]>): void {
     this.installed = new Map();
     this.awaiting = new Map();
-    for (const f of flows) {
-      this.installed.set(flowIdentity(f.tableId, f.priority, f.match), {
-        table: f.tableId,
-        priority: f.priority,
-        match: f.match,
-        cookie: f.cookie,
-        actions: instructionsKey(f.instructions),
-        idle: f.idleTimeout,
-        hard: f.hardTimeout,
-        flags: f.flags,
-      });
+    const flowKeys: string[] = new Array<string>(flows.length);
+    for (let i = 0; i < flows.length; i++) {
+      const f = flows[i]!;
+      const key = flowIdentity(f.tableId, f.priority, f.match);
+      flowKeys[i] = key;
+      // Until the first comparison shows it is the desired flow (then the desired entry stands for it).
+      this.installed.set(key, new ReadBackFlow(f));
     }
     this.installedGroups = new Map(groups.map((g) => [g.groupId, groupKey(g.groupType, g.buckets)]));
     // An ephemeral flow the switch no longer has expired while we were away.
     for (const [key, e] of [...this.desired]) {
-      if (isEphemeral(e.flow) && !this.installed.has(key)) this.expire(key, e, 0, 0n, 0n);
+      if (e.ephemeral && !this.installed.has(key)) this.expire(key, e, 0, 0n, 0n);
     }
     this.dirty = new Set([...this.desired.keys(), ...this.installed.keys()]);
     // Timeout flows nobody desires in a table whose app can adopt them: offered to the
     // app, held back from deletion until it answered (adoptionDone).
     if (adoptableBy) {
-      for (const f of flows) {
+      for (let i = 0; i < flows.length; i++) {
+        const f = flows[i]!;
         if (!isEphemeral(f)) continue;
         const app = adoptableBy(f.tableId);
         if (app === undefined) continue;
-        const key = flowIdentity(f.tableId, f.priority, f.match);
+        const key = flowKeys[i]!;
         if (this.desired.has(key)) continue;
         let keys = this.awaiting.get(app);
         if (!keys) {
@@ -540,7 +665,7 @@ export class Reconciler {
     this.metrics.installedFlows.set(this.installed.size);
     const e = this.desired.get(key);
     if (!e) return undefined;
-    if (isEphemeral(e.flow) && e.cookie === msg.cookie) return this.expire(key, e, msg.reason, msg.packetCount, msg.byteCount);
+    if (e.ephemeral && e.cookie === msg.cookie) return this.expire(key, e, msg.reason, msg.packetCount, msg.byteCount);
     // A permanent flow vanished (someone deleted it): put it back.
     this.dirty.add(key);
     this.scheduleFlush();
@@ -553,7 +678,7 @@ export class Reconciler {
     this.release(key, rec);
     this.dirty.delete(key);
     if (rec.keys.length === 0 && rec.groups.length === 0) this.dropOwner(rec);
-    const out = { app: rec.id.app, owner: rec.id.owner, flow: e.flow, reason, packetCount, byteCount };
+    const out = { app: rec.id.app, owner: rec.id.owner, flow: decodeFlow(e.wire), reason, packetCount, byteCount };
     this.expiredSubject.next(out);
     this.metrics.desiredFlows.set(this.desired.size);
     return out;
@@ -660,52 +785,14 @@ export class Reconciler {
       } else if (inst.actions !== d.actions) {
         command = 'modify_strict';
       }
+      // From now on the desired entry stands for the installed flow (a read-back one is dropped).
+      if (inst !== d) this.installed.set(key, d);
       if (!command) return undefined;
-      this.installed.set(key, d);
-      return {
-        kind: 'flow',
-        key,
-        owner: d.owner,
-        request: {
-          type: 'flow_mod',
-          command,
-          cookie: d.cookie,
-          cookieMask: 0n,
-          tableId: d.table,
-          idleTimeout: d.idle,
-          hardTimeout: d.hard,
-          priority: d.priority,
-          bufferId: OFP_NO_BUFFER,
-          outPort: OfPort.ANY,
-          outGroup: OfGroup.ANY,
-          flags: d.flags,
-          match: d.match,
-          instructions: d.flow.instructions,
-        },
-      };
+      return { kind: 'flow', key, command, owner: d.owner, request: flowRequest(d.wire, command) };
     }
     if (!inst) return undefined;
     this.installed.delete(key);
-    return {
-      kind: 'flow',
-      key,
-      request: {
-        type: 'flow_mod',
-        command: 'delete_strict',
-        cookie: 0n,
-        cookieMask: 0n,
-        tableId: inst.table,
-        idleTimeout: 0,
-        hardTimeout: 0,
-        priority: inst.priority,
-        bufferId: OFP_NO_BUFFER,
-        outPort: OfPort.ANY,
-        outGroup: OfGroup.ANY,
-        flags: 0,
-        match: inst.match,
-        instructions: [],
-      },
-    };
+    return { kind: 'flow', key, command: 'delete_strict', request: inst.deleteRequest() };
   }
 
   private async send(channel: SwitchChannel, generation: number, ops: Op[]): Promise<boolean> {
@@ -742,9 +829,9 @@ export class Reconciler {
     let groupDeletes = 0;
     for (const o of batch) {
       const r = o.request;
-      if (r.type === 'flow_mod') {
-        if (r.command === 'add') adds++;
-        else if (r.command === 'modify_strict') modifies++;
+      if (o.kind === 'flow') {
+        if (o.command === 'add') adds++;
+        else if (o.command === 'modify_strict') modifies++;
         else deletes++;
       } else if (r.type === 'group_mod') {
         if (r.command === 'add') groupAdds++;
@@ -775,7 +862,7 @@ export class Reconciler {
       const owner = op.owner?.id.owner;
       const message = describeOfError(e.error);
       let stateKey: string | undefined;
-      if (op.kind === 'flow' && op.request.type === 'flow_mod' && op.request.command !== 'delete_strict') {
+      if (op.kind === 'flow' && op.command !== 'delete_strict') {
         this.installed.delete(op.key);
         stateKey = op.key;
       }
@@ -791,8 +878,8 @@ export class Reconciler {
         refusedBy.set(op.owner, list);
       }
       this.metrics.switchErrors.inc({ app: app ?? 'core' });
-      this.log.error({ app, owner, request: describeRequest(op.request), error: message }, 'the switch refused a request');
-      this.errorsSubject.next({ app, owner, request: op.request, error: e.error, message });
+      this.log.error({ app, owner, request: describeOp(op), error: message }, 'the switch refused a request');
+      this.errorsSubject.next({ app, owner, request: requestMessage(op.request), error: e.error, message });
     }
     // Refused flows and groups that went through this time are settled.
     if (this.failures.size > 0) {
@@ -894,7 +981,7 @@ export class Reconciler {
 
   /** The failure of one owner, if the switch refused some of its flows. */
   failureOf(app: string, owner: string): OwnerFailure | undefined {
-    const rec = this.owners.get(`${app}\u0000${owner}`);
+    const rec = this.owners.get(ownerKeyOf(app, owner));
     const f = rec && this.failures.get(rec);
     return rec && f ? this.describeFailure(rec, f) : undefined;
   }
@@ -929,7 +1016,7 @@ export class Reconciler {
     } catch (err) {
       return Promise.reject(err);
     }
-    const rec = this.owners.get(`${id.app}\u0000${id.owner}`);
+    const rec = this.owners.get(ownerKeyOf(id.app, id.owner));
     const ops: Op[] = [];
     if (rec) {
       // Only this owner's changed flows; its groups (and everything else) go with the next flush.
@@ -1016,8 +1103,16 @@ export class Reconciler {
   }
 }
 
-function describeRequest(r: SwitchRequest): string {
-  if (r.type === 'flow_mod') return `flow_mod ${r.command} table=${r.tableId} priority=${r.priority}`;
+function describeOp(op: Op): string {
+  const r = op.request;
+  if (op.kind === 'flow') return `flow_mod ${op.command} ${r.type === 'encoded' ? describeEncoded(r) : r.type === 'flow_mod' ? `table=${r.tableId} priority=${r.priority}` : r.type}`;
   if (r.type === 'group_mod') return `group_mod ${r.command} group=${r.groupId}`;
   return r.type;
 }
+
+/** `app NUL owner`, one flat string (a template literal would be a rope kept with every owner). */
+function ownerKeyOf(app: string, owner: string): string {
+  return [app, owner].join('\u0000');
+}
+
+const effectiveFlagsOf = (f: DesiredFlow): number => (f.idleTimeout || f.hardTimeout ? (f.flags ?? 0) | FlowModFlags.SEND_FLOW_REM : (f.flags ?? 0));

@@ -3,8 +3,21 @@ import type { ErrorMsg, FlowMod, FlowRemoved, FlowStats, GroupDesc, GroupMod, Me
 
 type WithoutXid<T> = T extends unknown ? Omit<T, 'xid'> : never;
 
+/**
+ * A message already in its wire form (the reconciler keeps flows encoded: see
+ * reconciler/wire.ts). The channel copies the bytes and sets the xid; everything
+ * else is as encoded.
+ */
+export interface EncodedRequest {
+  readonly type: 'encoded';
+  /** The message, one byte per char (latin1). */
+  readonly wire: string;
+  /** A flow-mod sent with another command than the one encoded (OFPFC_*: MODIFY_STRICT re-instructs a flow kept as an ADD). */
+  readonly flowModCommand?: number;
+}
+
 /** Messages the reconciler sends; the channel assigns transaction ids. */
-export type SwitchRequest = WithoutXid<FlowMod | GroupMod | MeterMod | PacketOut>;
+export type SwitchRequest = WithoutXid<FlowMod | GroupMod | MeterMod | PacketOut> | EncodedRequest;
 
 /** Asynchronous messages a switch sends the controller. */
 export type SwitchAsyncMessage = PacketIn | NxPacketIn2 | FlowRemoved | PortStatus;

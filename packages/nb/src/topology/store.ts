@@ -23,7 +23,17 @@ interface Entry {
   modRevision: number;
 }
 
-const EMPTY: ReadonlySet<string> = new Set();
+const EMPTY: readonly string[] = [];
+
+/**
+ * The ids under one index value: most values name one object (a port's IP, MAC or
+ * key), so a single id is kept as the string itself and a Set only from the second
+ * on — 10 000 ports would otherwise hold 30 000 one-element Sets (≈ 190 bytes each).
+ */
+type Ids = string | Set<string>;
+
+/** `a<sep>b` as one flat string (a template literal would be a rope kept alive with the key). */
+const joinKey = (a: string, sep: string, b: string): string => [a, b].join(sep);
 
 /**
  * An in-memory, indexed set of model objects: by id, by every index of
@@ -33,7 +43,7 @@ const EMPTY: ReadonlySet<string> = new Set();
  */
 export class TopologyStore {
   private readonly tables = new Map<TableName, Map<string, Entry>>();
-  private readonly indexes = new Map<string, Map<string, Set<string>>>();
+  private readonly indexes = new Map<string, Map<string, Ids>>();
   /** `table/id` of a target → (`table/id` of a referrer → field). */
   private readonly refs = new Map<string, Map<string, string>>();
 
@@ -70,8 +80,10 @@ export class TopologyStore {
   }
 
   /** Ids of `table` objects whose index `index` has `value`. */
-  lookupIds(table: TableName, index: string, value: string): ReadonlySet<string> {
-    return this.indexes.get(`${table}.${index}`)?.get(value) ?? EMPTY;
+  lookupIds(table: TableName, index: string, value: string): Iterable<string> {
+    const ids = this.indexes.get(`${table}.${index}`)?.get(value);
+    if (ids === undefined) return EMPTY;
+    return typeof ids === 'string' ? [ids] : ids;
   }
 
   lookup<T extends TableName>(table: T, index: string, value: string): NbObject<T>[] {
@@ -85,7 +97,7 @@ export class TopologyStore {
 
   /** Objects that reference (table, id), with the referencing field. */
   referrers(table: TableName, id: string): Referrer[] {
-    const m = this.refs.get(`${table}/${id}`);
+    const m = this.refs.get(joinKey(table, '/', id));
     if (!m) return [];
     return [...m].map(([key, field]) => {
       const slash = key.indexOf('/');
@@ -144,17 +156,16 @@ export class TopologyStore {
         this.indexes.set(key, m);
       }
       for (const v of fn(obj)) {
-        let s = m.get(v);
-        if (!s) {
-          s = new Set();
-          m.set(v, s);
-        }
-        s.add(id);
+        const ids = m.get(v);
+        if (ids === undefined) m.set(v, id);
+        else if (typeof ids === 'string') {
+          if (ids !== id) m.set(v, new Set([ids, id]));
+        } else ids.add(id);
       }
     }
-    const self = `${table}/${id}`;
+    const self = joinKey(table, '/', id);
     for (const r of referencesOf(table, obj as never)) {
-      const target = `${r.table}/${r.id}`;
+      const target = joinKey(r.table, '/', r.id);
       let m = this.refs.get(target);
       if (!m) {
         m = new Map();
@@ -170,15 +181,20 @@ export class TopologyStore {
       const m = this.indexes.get(`${table}.${name}`);
       if (!m) continue;
       for (const v of fn(obj)) {
-        const s = m.get(v);
-        if (!s) continue;
-        s.delete(id);
-        if (s.size === 0) m.delete(v);
+        const ids = m.get(v);
+        if (ids === undefined) continue;
+        if (typeof ids === 'string') {
+          if (ids === id) m.delete(v);
+          continue;
+        }
+        ids.delete(id);
+        if (ids.size === 1) m.set(v, ids.values().next().value!);
+        else if (ids.size === 0) m.delete(v);
       }
     }
-    const self = `${table}/${id}`;
+    const self = joinKey(table, '/', id);
     for (const r of referencesOf(table, obj as never)) {
-      const target = `${r.table}/${r.id}`;
+      const target = joinKey(r.table, '/', r.id);
       const m = this.refs.get(target);
       if (!m) continue;
       m.delete(self);

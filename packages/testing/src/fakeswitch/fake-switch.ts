@@ -1,5 +1,5 @@
 import { DfError, Ipv4Address, ManualClock, type Clock } from '@dragonflow/base';
-import type { BatchError, BatchOutcome, SwitchAsyncMessage, SwitchChannel, SwitchRequest } from '@dragonflow/core';
+import { decodeEncoded, type BatchError, type BatchOutcome, type SwitchAsyncMessage, type SwitchChannel, type SwitchRequest } from '@dragonflow/core';
 import {
   ERROR_TYPES,
   FlowModFlags,
@@ -236,11 +236,18 @@ export class FakeSwitch {
 
   /** @internal Processes one request from the connection; returns the error the switch would send. */
   handle(request: SwitchRequest, xid: number): ErrorMsg | undefined {
-    let msg = { ...request, xid } as OfMessage;
+    let msg: OfMessage;
     let bytes: Uint8Array | undefined;
-    if (this.wire) {
+    if (request.type === 'encoded') {
+      // already on the wire (how the reconciler sends flows): decode it
+      msg = decodeEncoded(request, xid);
       bytes = encodeMessage(msg);
-      msg = decodeMessage(bytes);
+    } else {
+      msg = { ...request, xid } as OfMessage;
+      if (this.wire) {
+        bytes = encodeMessage(msg);
+        msg = decodeMessage(bytes);
+      }
     }
     try {
       switch (msg.type) {
