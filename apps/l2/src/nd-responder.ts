@@ -34,8 +34,8 @@ export class NdResponder {
     const ip = frame?.payload;
     const icmp = ip?.kind === 'ipv6' ? ip.payload : undefined;
     if (!frame || ip?.kind !== 'ipv6' || icmp?.kind !== 'icmpv6' || icmp.type !== 135 || !icmp.nd) return undefined;
-    // The packet's network (metadata) and the target address name the port; the flow's cookie
-    // would too, but owner tags of different tables' keys may collide.
+    // The packet's network (metadata) and the target address name the port: they come from
+    // the packet itself, so the answer never depends on which flow punted it.
     const target = icmp.nd.target;
     const net = this.ctx.topology.lookup('logical_switch', 'key', String(ev.networkKey))[0];
     if (!net) return undefined;
