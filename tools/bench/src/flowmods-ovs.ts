@@ -5,11 +5,11 @@
  *   pnpm --filter @dragonflow/bench bench:flowmods
  * DF_BENCH_FLOWS (default 20000) and DF_BENCH_BATCH (default 1000) tune the run.
  */
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { OfListener, silentLogger, switchChannel, type SwitchRequest } from '@dragonflow/core';
+import { switchChannel, type SwitchRequest } from '@dragonflow/core';
 import { act, flowMod, inst } from '@dragonflow/openflow';
-import { CleanupStack, createNetns, deleteNetns, shortId, startOvs } from '@dragonflow/sandbox';
+import { CleanupStack } from '@dragonflow/sandbox';
+import { startBenchSwitch } from './ovs-switch.js';
 
 const COMMAND = 'pnpm --filter @dragonflow/bench bench:flowmods';
 const TOTAL = Number(process.env['DF_BENCH_FLOWS'] ?? 20_000);
@@ -29,18 +29,8 @@ function request(i: number, command: 'add' | 'delete_strict' = 'add'): SwitchReq
 
 async function main(): Promise<void> {
   const cleanup = new CleanupStack();
-  const netns = `dfbench-${shortId()}`.slice(0, 15);
   try {
-    await createNetns(netns);
-    cleanup.defer('delete netns', () => deleteNetns(netns));
-    const ovs = await startOvs({ netns });
-    cleanup.defer('stop ovs', () => ovs.stop());
-    const sock = join(ovs.dir, 'controller.sock');
-    const listener = await OfListener.start({ logger: silentLogger(), unixPath: sock });
-    cleanup.defer('close listener', () => listener.close());
-    await ovs.vsctl('add-br', 'br-bench', '--', 'set', 'bridge', 'br-bench', 'datapath_type=netdev', 'fail_mode=secure', 'protocols=OpenFlow13');
-    await ovs.vsctl('set-controller', 'br-bench', `unix:${sock}`);
-    const conn = await listener.waitForSwitch(undefined, 20_000);
+    const { ovs, conn } = await startBenchSwitch(cleanup, { bridge: 'br-bench', nsPrefix: 'dfbench' });
     const channel = switchChannel(conn);
     console.log(`flow-mods into ovs-vswitchd ${(await ovs.tool('ovs-vswitchd', ['--version'])).split('\n')[0]!.split(' ').pop()} (userspace datapath), ${TOTAL.toLocaleString('en')} flows, batches of ${BATCH} each confirmed by a barrier`);
 

@@ -28,10 +28,11 @@ import { performance } from 'node:perf_hooks';
 import { writeHeapSnapshot } from 'node:v8';
 import { fileURLToPath } from 'node:url';
 import { ManualClock } from '@dragonflow/base';
-import { ControllerRuntime, CoreMetrics, LocalCacheTopology, OfListener, packet, silentLogger, switchChannel } from '@dragonflow/core';
+import { ControllerRuntime, CoreMetrics, LocalCacheTopology, packet, switchChannel } from '@dragonflow/core';
 import { LocalCache, MemoryClientDriver, MemoryServer, MemoryStore, chassisIdFromName, encodeObject, parseObject, uuidV5, type TableName, type TxnOp } from '@dragonflow/nb';
-import { CleanupStack, createNetns, deleteNetns, makeTempDir, removeDir, shortId, startOvs, stopPid } from '@dragonflow/sandbox';
+import { CleanupStack, makeTempDir, removeDir, stopPid } from '@dragonflow/sandbox';
 import l2 from '@dragonflow/app-l2';
+import { startBenchSwitch } from './ovs-switch.js';
 
 const COMMAND = 'pnpm --filter @dragonflow/bench bench:l2';
 const NETWORKS = 10;
@@ -74,19 +75,13 @@ const quantile = (xs: number[], q: number): number => [...xs].sort((a, b) => a -
 
 async function runOne(ports: number): Promise<void> {
   const cleanup = new CleanupStack();
-  const netns = `dfl2b-${shortId()}`.slice(0, 15);
   try {
-    await createNetns(netns);
-    cleanup.defer('delete netns', () => deleteNetns(netns));
-    const ovs = await startOvs({ netns });
-    cleanup.defer('stop ovs', () => ovs.stop());
-    const sock = join(ovs.dir, 'controller.sock');
-    const listener = await OfListener.start({ logger: silentLogger(), unixPath: sock });
-    cleanup.defer('close listener', () => listener.close());
-    await ovs.vsctl('add-br', 'br-int', '--', 'set', 'bridge', 'br-int', 'datapath_type=netdev', 'fail_mode=secure', 'protocols=OpenFlow13');
-    await ovs.vsctl('add-port', 'br-int', 'tun-vxlan', '--', 'set', 'interface', 'tun-vxlan', 'type=vxlan', 'options:remote_ip=flow', 'options:key=flow', `ofport_request=${VXLAN_OFPORT}`);
-    await ovs.vsctl('set-controller', 'br-int', `unix:${sock}`);
-    const conn = await listener.waitForSwitch(undefined, 20_000);
+    const { ovs, conn } = await startBenchSwitch(cleanup, {
+      bridge: 'br-int',
+      nsPrefix: 'dfl2b',
+      beforeConnect: (o) =>
+        o.vsctl('add-port', 'br-int', 'tun-vxlan', '--', 'set', 'interface', 'tun-vxlan', 'type=vxlan', 'options:remote_ip=flow', 'options:key=flow', `ofport_request=${VXLAN_OFPORT}`).then(() => undefined),
+    });
 
     // The NB DB is served by another process (as df-api serves the sandbox's memory DB); the
     // controller's cache and the writer (standing in for df-api) are both its clients.

@@ -7,11 +7,11 @@
  *   pnpm --filter @dragonflow/bench bench:reconciler-ovs
  * DF_BENCH_FLOWS (default 50000) sets N; DF_BENCH_BATCHES (default "200,1000,5000") the batch sizes.
  */
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { OfListener, Reconciler, silentLogger, switchChannel, type DesiredFlow } from '@dragonflow/core';
-import { CleanupStack, createNetns, deleteNetns, shortId, startOvs } from '@dragonflow/sandbox';
+import { Reconciler, switchChannel, type DesiredFlow } from '@dragonflow/core';
+import { CleanupStack } from '@dragonflow/sandbox';
 import { FLOWS_PER_OWNER, mb, ownerFlows, ownerId } from './reconciler-flows.js';
+import { startBenchSwitch } from './ovs-switch.js';
 
 const COMMAND = 'pnpm --filter @dragonflow/bench bench:reconciler-ovs';
 const TOTAL = Number(process.env['DF_BENCH_FLOWS'] ?? 50_000);
@@ -20,18 +20,8 @@ const OWNERS = Math.ceil(TOTAL / FLOWS_PER_OWNER);
 
 async function main(): Promise<void> {
   const cleanup = new CleanupStack();
-  const netns = `dfrbench-${shortId()}`.slice(0, 15);
   try {
-    await createNetns(netns);
-    cleanup.defer('delete netns', () => deleteNetns(netns));
-    const ovs = await startOvs({ netns });
-    cleanup.defer('stop ovs', () => ovs.stop());
-    const sock = join(ovs.dir, 'controller.sock');
-    const listener = await OfListener.start({ logger: silentLogger(), unixPath: sock });
-    cleanup.defer('close listener', () => listener.close());
-    await ovs.vsctl('add-br', 'br-bench', '--', 'set', 'bridge', 'br-bench', 'datapath_type=netdev', 'fail_mode=secure', 'protocols=OpenFlow13');
-    await ovs.vsctl('set-controller', 'br-bench', `unix:${sock}`);
-    const conn = await listener.waitForSwitch(undefined, 20_000);
+    const { ovs, conn } = await startBenchSwitch(cleanup, { bridge: 'br-bench', nsPrefix: 'dfrbench' });
     const channel = switchChannel(conn);
     const flows: DesiredFlow[][] = Array.from({ length: OWNERS }, (_, i) => ownerFlows(i));
     const version = (await ovs.tool('ovs-vswitchd', ['--version'])).split('\n')[0]!.split(' ').pop();
