@@ -1,5 +1,5 @@
 import { defineApp } from '@dragonflow/core';
-import { L3_TABLES, L3_WATCHES, proactiveOptionsSchema, type ProactiveOptions } from '@dragonflow/l3';
+import { L3_HANDLERS, L3_TABLES, L3_WATCHES, proactiveOptionsSchema, type ProactiveOptions } from '@dragonflow/l3';
 import { ProactiveRouter } from './proactive-router.js';
 
 export { ProactiveRouter } from './proactive-router.js';
@@ -21,13 +21,5 @@ export default defineApp<ProactiveRouter, ProactiveOptions>({
   options: proactiveOptionsSchema,
   app: ProactiveRouter,
   resync: (app) => app.resync(),
-  handlers: {
-    modelChanged: (app, ev) => app.onModelChanged(ev),
-    localPortBound: (app, ev) => app.onLocalPort(ev),
-    localPortUpdated: (app, ev) => app.onLocalPort(ev),
-    localPortUnbound: (app, ev) => app.onLocalPort(ev),
-    packetIn: (app, ev) => app.onPacketIn(ev),
-    flowRemoved: (app, ev) => app.onFlowRemoved(ev),
-    adoptFlows: (app, ev) => app.adoptFlows(ev),
-  },
+  handlers: L3_HANDLERS,
 });

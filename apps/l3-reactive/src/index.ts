@@ -1,5 +1,5 @@
 import { defineApp } from '@dragonflow/core';
-import { L3_ADOPT_TABLES, L3_TABLES, L3_WATCHES, reactiveOptionsSchema, type ReactiveOptions } from '@dragonflow/l3';
+import { L3_ADOPT_TABLES, L3_HANDLERS, L3_TABLES, L3_WATCHES, reactiveOptionsSchema, type ReactiveOptions } from '@dragonflow/l3';
 import { ReactiveRouter } from './reactive-router.js';
 
 export { ReactiveRouter, type ReactiveStats } from './reactive-router.js';
@@ -23,13 +23,5 @@ export default defineApp<ReactiveRouter, ReactiveOptions>({
   packetInBuffer: 1024,
   app: ReactiveRouter,
   resync: (app) => app.resync(),
-  handlers: {
-    modelChanged: (app, ev) => app.onModelChanged(ev),
-    localPortBound: (app, ev) => app.onLocalPort(ev),
-    localPortUpdated: (app, ev) => app.onLocalPort(ev),
-    localPortUnbound: (app, ev) => app.onLocalPort(ev),
-    packetIn: (app, ev) => app.onPacketIn(ev),
-    flowRemoved: (app, ev) => app.onFlowRemoved(ev),
-    adoptFlows: (app, ev) => app.adoptFlows(ev),
-  },
+  handlers: L3_HANDLERS,
 });

@@ -1,4 +1,4 @@
-import { act, openflow, packet, type AppAdoptableFlows, type AppContext, type AppFlowRemoved, type AppInstalledFlow, type AppPacketIn, type DesiredFlow, type LocalPortEvent, type LogicalPort, type ModelChange } from '@dragonflow/core';
+import { act, openflow, packet, type AppAdoptableFlows, type AppContext, type AppHandlers, type AppFlowRemoved, type AppInstalledFlow, type AppPacketIn, type DesiredFlow, type LocalPortEvent, type LogicalPort, type ModelChange } from '@dragonflow/core';
 import { ICMP_ERROR, icmpError } from './icmp.js';
 import { KeyedTokenBucket } from './limiter.js';
 import { L3Model, type Router, type RouterInterface } from './model.js';
@@ -14,6 +14,17 @@ export const L3_WATCHES = ['logical_router', 'logical_port', 'logical_switch'] a
  * suppression flows).
  */
 export const L3_ADOPT_TABLES = ['routing', 'punt'] as const;
+
+/** The event handlers both L3 apps declare: every event goes to the shared router logic. */
+export const L3_HANDLERS: AppHandlers<DistributedRouter> = {
+  modelChanged: (app, ev) => app.onModelChanged(ev),
+  localPortBound: (app, ev) => app.onLocalPort(ev),
+  localPortUpdated: (app, ev) => app.onLocalPort(ev),
+  localPortUnbound: (app, ev) => app.onLocalPort(ev),
+  packetIn: (app, ev) => app.onPacketIn(ev),
+  flowRemoved: (app, ev) => app.onFlowRemoved(ev),
+  adoptFlows: (app, ev) => app.adoptFlows(ev),
+};
 
 /** A punted IPv4 packet, with what the switch said about it. */
 export interface Punt {
