@@ -1,5 +1,5 @@
 import { DfError, Ipv4Address, Ipv6Address, MacAddress } from '@dragonflow/base';
-import { IP_PROTO, cloneFrame, type EthernetFrame, type IpPayload, type Ipv4Packet, type Ipv6Packet } from '@dragonflow/packet';
+import { cloneFrame, ipProtocolOf, type EthernetFrame, type IpPayload, type Ipv4Packet, type Ipv6Packet } from '@dragonflow/packet';
 import type { Action } from '@dragonflow/openflow';
 
 /** Tunnel metadata a packet carries (set before output to a tunnel port, or on arrival from one). */
@@ -92,7 +92,7 @@ export class PacketState {
       case 'ip_ecn':
         return ip ? BigInt(ip.ecn) : undefined;
       case 'ip_proto':
-        return ip ? BigInt(protocolOf(ip.payload)) : undefined;
+        return ip ? BigInt(ipProtocolOf(ip.payload)) : undefined;
       case 'nw_ttl':
         return ip ? BigInt(ip.kind === 'ipv4' ? ip.ttl : ip.hopLimit) : undefined;
       case 'ipv4_src':
@@ -294,20 +294,5 @@ function etherTypeOfPayload(f: EthernetFrame): number {
       return 0x86dd;
     default:
       return p.etherType;
-  }
-}
-
-function protocolOf(p: IpPayload): number {
-  switch (p.kind) {
-    case 'icmp':
-      return IP_PROTO.ICMP;
-    case 'icmpv6':
-      return IP_PROTO.ICMPV6;
-    case 'udp':
-      return IP_PROTO.UDP;
-    case 'tcp':
-      return IP_PROTO.TCP;
-    default:
-      return p.protocol;
   }
 }
