@@ -72,9 +72,12 @@ export class ReactiveRouter extends DistributedRouter {
     }
   }
 
-  /** The decision for an exact flow now, when it still forwards out of an active router on its source network. */
-  private current(e: Pick<ExactFlow, 'routerId' | 'networkId' | 'dst'>): { router: Router; decision: Forward } | undefined {
-    const router = this.activeRouter(e.routerId);
+  /**
+   * The decision for an exact flow now, when it still forwards out of an active router on its source network.
+   * `local` (the networks with a local port) is computed once by a caller that checks many flows.
+   */
+  private current(e: Pick<ExactFlow, 'routerId' | 'networkId' | 'dst'>, local?: Set<string>): { router: Router; decision: Forward } | undefined {
+    const router = this.activeRouter(e.routerId, local);
     if (!router || !router.interfaces.some((i) => i.networkId === e.networkId)) return undefined;
     const decision = this.model.decide(router, e.dst);
     return decision.kind === 'forward' ? { router, decision } : undefined;
@@ -89,10 +92,14 @@ export class ReactiveRouter extends DistributedRouter {
 
   /** Keeps the exact flows whose decision is unchanged; removes the others. */
   private revalidate(owners: Iterable<string> | undefined, touch = false): void {
-    for (const owner of [...(owners ?? [])]) {
+    const list = [...(owners ?? [])];
+    if (list.length === 0) return;
+    // Once per call, not per flow: it walks every local binding.
+    const local = this.localNetworks();
+    for (const owner of list) {
       const e = this.exact.get(owner);
       if (!e) continue;
-      const now = this.current(e);
+      const now = this.current(e, local);
       const f = now && decisionSignature(now.decision) === e.signature ? this.flowFor(now.router, e, now.decision) : undefined;
       if (!f) {
         this.forget(owner);
