@@ -193,14 +193,6 @@ function finish(w: Writer, start: number): void {
   w.patchU16(start + 2, w.pos - start);
 }
 
-function putProp(w: Writer, type: number, body: (w: Writer) => void): void {
-  const start = w.pos;
-  w.u16(type).u16(0);
-  body(w);
-  w.patchU16(start + 2, w.pos - start);
-  w.padTo8(start);
-}
-
 /** Encodes one action. */
 export function writeAction(w: Writer, a: Action): void {
   const start = w.pos;
@@ -342,12 +334,12 @@ export function writeAction(w: Writer, a: Action): void {
       nxHeader(w, NXAST.CONTROLLER2);
       w.zeros(6);
       // Open vSwitch writes 16-bit properties as value + 2 zero bytes inside the length.
-      if (a.maxLen !== undefined) putProp(w, NXAC2PT.MAX_LEN, (p) => p.u16(a.maxLen!).zeros(2));
-      if (a.controllerId !== undefined) putProp(w, NXAC2PT.CONTROLLER_ID, (p) => p.u16(a.controllerId!).zeros(2));
-      if (a.reason !== undefined) putProp(w, NXAC2PT.REASON, (p) => p.u8(a.reason!));
-      if (a.userdata !== undefined) putProp(w, NXAC2PT.USERDATA, (p) => p.bytes(a.userdata!));
-      if (a.pause) putProp(w, NXAC2PT.PAUSE, () => undefined);
-      if (a.meterId !== undefined) putProp(w, NXAC2PT.METER_ID, (p) => p.u32(a.meterId!));
+      if (a.maxLen !== undefined) w.prop(NXAC2PT.MAX_LEN, (p) => p.u16(a.maxLen!).zeros(2));
+      if (a.controllerId !== undefined) w.prop(NXAC2PT.CONTROLLER_ID, (p) => p.u16(a.controllerId!).zeros(2));
+      if (a.reason !== undefined) w.prop(NXAC2PT.REASON, (p) => p.u8(a.reason!));
+      if (a.userdata !== undefined) w.prop(NXAC2PT.USERDATA, (p) => p.bytes(a.userdata!));
+      if (a.pause) w.prop(NXAC2PT.PAUSE, () => undefined);
+      if (a.meterId !== undefined) w.prop(NXAC2PT.METER_ID, (p) => p.u32(a.meterId!));
       return finish(w, start);
     case 'experimenter':
       w.u16(OFPAT.EXPERIMENTER).u16(0).u32(a.experimenter).bytes(a.data);

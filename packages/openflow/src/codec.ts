@@ -234,26 +234,18 @@ function writeMpReplyBody(w: Writer, b: MultipartReplyBody, validate: boolean): 
   }
 }
 
-function putProp(w: Writer, type: number, body: (w: Writer) => void): void {
-  const start = w.pos;
-  w.u16(type).u16(0);
-  body(w);
-  w.patchU16(start + 2, w.pos - start);
-  w.padTo8(start);
-}
-
 function writePacketIn2(w: Writer, m: NxPacketIn2, validate: boolean): void {
   w.u32(NX_VENDOR_ID).u32(NxtSubtype.PACKET_IN2);
-  putProp(w, NXPINT.PACKET, (p) => p.bytes(m.data));
-  if (m.fullLen !== undefined) putProp(w, NXPINT.FULL_LEN, (p) => p.u32(m.fullLen!));
-  if (m.bufferId !== undefined) putProp(w, NXPINT.BUFFER_ID, (p) => p.u32(m.bufferId!));
-  putProp(w, NXPINT.TABLE_ID, (p) => p.u8(m.tableId));
-  if (m.cookie !== undefined) putProp(w, NXPINT.COOKIE, (p) => p.zeros(4).u64(m.cookie!));
-  putProp(w, NXPINT.REASON, (p) => p.u8(m.reason));
+  w.prop(NXPINT.PACKET, (p) => p.bytes(m.data));
+  if (m.fullLen !== undefined) w.prop(NXPINT.FULL_LEN, (p) => p.u32(m.fullLen!));
+  if (m.bufferId !== undefined) w.prop(NXPINT.BUFFER_ID, (p) => p.u32(m.bufferId!));
+  w.prop(NXPINT.TABLE_ID, (p) => p.u8(m.tableId));
+  if (m.cookie !== undefined) w.prop(NXPINT.COOKIE, (p) => p.zeros(4).u64(m.cookie!));
+  w.prop(NXPINT.REASON, (p) => p.u8(m.reason));
   void validate;
-  putProp(w, NXPINT.METADATA, (p) => writeOxmList(p, m.metadata));
-  if (m.userdata !== undefined) putProp(w, NXPINT.USERDATA, (p) => p.bytes(m.userdata!));
-  if (m.continuation !== undefined) putProp(w, NXPINT.CONTINUATION, (p) => p.bytes(m.continuation!));
+  w.prop(NXPINT.METADATA, (p) => writeOxmList(p, m.metadata));
+  if (m.userdata !== undefined) w.prop(NXPINT.USERDATA, (p) => p.bytes(m.userdata!));
+  if (m.continuation !== undefined) w.prop(NXPINT.CONTINUATION, (p) => p.bytes(m.continuation!));
 }
 
 function writeBody(w: Writer, msg: OfMessage, validate: boolean): void {

@@ -102,6 +102,19 @@ export class Writer {
     return rem === 0 ? this : this.zeros(8 - rem);
   }
 
+  /**
+   * A property TLV (Nicira action and message properties): type, a length that
+   * counts the 4-byte header and the body but not the padding, the body, then zeros
+   * to a multiple of 8.
+   */
+  prop(type: number, body: (w: this) => void): this {
+    const start = this.pos;
+    this.u16(type).u16(0);
+    body(this);
+    this.patchU16(start + 2, this.pos - start);
+    return this.padTo8(start);
+  }
+
   patchU16(at: number, v: number): void {
     if (v > 0xffff) throw new OfEncodeError(`encoded length ${v} does not fit in 16 bits`, { length: v });
     this.view.setUint16(at, v);
