@@ -2,7 +2,7 @@ import { Ipv4Address, Ipv6Address, type IpAddress } from '@dragonflow/base';
 import { NX_VENDOR_ID, OfPort } from './consts.js';
 import { OfDecodeError, OfEncodeError } from './errors.js';
 import { readOxmEntry, writeOxmEntry, type MatchEntry } from './match.js';
-import { fieldAllOnes, oxmField, oxmFieldByHeader, oxmValueFromBigInt, oxmValueToBigInt, type OxmFieldName, type OxmFieldSpec, type OxmValue } from './oxm-fields.js';
+import { fieldAllOnes, oxmField, oxmFieldByHeader, oxmValueFromBigInt, oxmValueToBigInt, portFrom16, portTo16, type OxmFieldName, type OxmFieldSpec, type OxmValue } from './oxm-fields.js';
 import type { Writer } from './wire.js';
 import type { Reader } from './wire.js';
 
@@ -135,16 +135,6 @@ const NX_CT_RECIRC_NONE = 0xff;
 const NX_NAT_F = { SRC: 1, DST: 2, PERSISTENT: 4, PROTO_HASH: 8, PROTO_RANDOM: 16 } as const;
 const NX_NAT_RANGE = { IPV4_MIN: 1, IPV4_MAX: 2, IPV6_MIN: 4, IPV6_MAX: 8, PROTO_MIN: 16, PROTO_MAX: 32 } as const;
 const NXAC2PT = { MAX_LEN: 0, CONTROLLER_ID: 1, REASON: 2, USERDATA: 3, PAUSE: 4, METER_ID: 5 } as const;
-
-/** 32-bit OpenFlow port → 16-bit OpenFlow 1.0 port used inside Nicira resubmit. */
-function portTo16(port: number): number {
-  if (port >= 0xffffff00) return port - 0xffff0000;
-  if (port > 0xfeff) throw new OfEncodeError(`port ${port} cannot be expressed in a 16-bit resubmit port`, { port });
-  return port;
-}
-function portFrom16(port: number): number {
-  return port >= 0xff00 ? port + 0xffff0000 : port;
-}
 
 function fieldSpec(name: string, where: string): OxmFieldSpec {
   const f = oxmField(name);

@@ -8,6 +8,8 @@ import {
   oxmFieldByHeader,
   oxmValueFromBigInt,
   oxmValueToBigInt,
+  portFrom16,
+  portTo16,
   type OxmFieldName,
   type OxmFieldSpec,
   type OxmValue,
@@ -271,7 +273,7 @@ function writeOxmValue(w: Writer, f: OxmFieldSpec, v: unknown, bytes: number): v
       break;
     case 'u32':
       if (bytes === 4) return void w.u32(v as number);
-      if (bytes === 2) return void w.u16((v as number) >= 0xffffff00 ? (v as number) - 0xffff0000 : (v as number));
+      if (bytes === 2) return void w.u16(portTo16(v as number));
       break;
     case 'ipv4':
       return void w.u32((v as Ipv4Address).value);
@@ -296,10 +298,7 @@ function readOxmValue(r: Reader, f: OxmFieldSpec, bytes: number, what: string): 
       break;
     case 'u32':
       if (bytes === 4) return r.u32(what);
-      if (bytes === 2) {
-        const p = r.u16(what);
-        return p >= 0xff00 ? p + 0xffff0000 : p;
-      }
+      if (bytes === 2) return portFrom16(r.u16(what));
       break;
     case 'ipv4':
       return Ipv4Address.fromNumber(r.u32(what));

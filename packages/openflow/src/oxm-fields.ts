@@ -1,4 +1,5 @@
 import { Ipv4Address, Ipv6Address, MacAddress } from '@dragonflow/base';
+import { OfEncodeError } from './errors.js';
 
 /**
  * THE table of match fields. Encoder, decoder, validator, canonicalizer and
@@ -190,6 +191,20 @@ export function oxmFieldByHeader(oxmClass: number, field: number): OxmFieldSpec 
 
 export function oxmFieldOrder(name: string): number {
   return orderOf.get(name) ?? Number.MAX_SAFE_INTEGER;
+}
+
+/**
+ * 32-bit OpenFlow port → the 16-bit OpenFlow 1.0 port Open vSwitch uses in Nicira
+ * resubmit and in the NXM_OF_IN_PORT header (reserved ports keep their meaning).
+ */
+export function portTo16(port: number): number {
+  if (port >= 0xffffff00) return port - 0xffff0000;
+  if (port > 0xfeff) throw new OfEncodeError(`port ${port} cannot be expressed as a 16-bit OpenFlow 1.0 port (resubmit, NXM_OF_IN_PORT)`, { port });
+  return port;
+}
+
+export function portFrom16(port: number): number {
+  return port >= 0xff00 ? port + 0xffff0000 : port;
 }
 
 const ALL_ONES = [0n, 0xffn, 0xffffn, 0xffffffn, 0xffffffffn, 0xffffffffffn, 0xffffffffffffn, 0xffffffffffffffn, 0xffffffffffffffffn];

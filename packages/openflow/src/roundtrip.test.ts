@@ -1,6 +1,6 @@
 import { Ipv4Address } from '@dragonflow/base';
 import { describe, expect, test } from 'vitest';
-import { act, decodeMessage, encodeMessage, flowMod, inst, OfMatchError, type OfMessage } from './index.js';
+import { act, decodeMessage, encodeMessage, flowMod, inst, OfEncodeError, OfMatchError, OfPort, type OfMessage } from './index.js';
 
 const sample = flowMod({
   tableId: 3,
@@ -38,5 +38,19 @@ describe('encode → decode → encode', () => {
   test('a missing prerequisite names the field', () => {
     expect(() => flowMod({ match: { ipv4_dst: '10.0.0.1' } })).toThrow(OfMatchError);
     expect(() => flowMod({ match: { ipv4_dst: '10.0.0.1' } })).toThrow(/ipv4_dst requires eth_type=0x0800/);
+  });
+});
+
+describe('16-bit OpenFlow 1.0 ports (resubmit, NXM_OF_IN_PORT)', () => {
+  const load = (port: number) => flowMod({ actions: [act.load('in_port', port, 0xffffffff)] });
+
+  test('reserved ports keep their meaning and come back as 32-bit ports', () => {
+    const back = decodeMessage(encodeMessage(load(OfPort.LOCAL))) as OfMessage;
+    expect(back.type === 'flow_mod' && back.instructions[0]).toMatchObject({ actions: [{ type: 'set_field', field: 'in_port', value: OfPort.LOCAL }] });
+  });
+
+  test('a port above 0xfeff is refused, not truncated to another port', () => {
+    expect(() => encodeMessage(load(70_000))).toThrow(OfEncodeError);
+    expect(() => encodeMessage(flowMod({ actions: [act.resubmitPort(70_000)] }))).toThrow(/16-bit OpenFlow 1.0 port/);
   });
 });
