@@ -1,8 +1,8 @@
 import l2 from '@dragonflow/app-l2';
 import proactive from '@dragonflow/app-l3-proactive';
-import { FlowRemovedReason, REG_ROUTER, packet, requestMessage, validateApps } from '@dragonflow/core';
+import { REG_ROUTER, requestMessage, validateApps } from '@dragonflow/core';
 import { PRIORITY } from '@dragonflow/l3';
-import { TUNNEL_PORT, addRouterInterface, ipPacket, ipv4Of, removeRouterInterface, routedCloud, routerMac, vmMac, type RoutedCloud } from '@dragonflow/l3/testing';
+import { TUNNEL_PORT, addRouterInterface, contractScenario, contractTeardown, ipPacket, ipv4Of, removeRouterInterface, routedCloud, routerMac, vmMac, type RoutedCloud } from '@dragonflow/l3/testing';
 import type { HarnessApp } from '@dragonflow/testing';
 import { describeAppContract } from '@dragonflow/testing/contract';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -112,7 +112,6 @@ describe('l3-reactive: the first packet of a new flow', () => {
     expect(again.packetIns).toHaveLength(1);
     expect(h.fakeSwitch.delivered.filter((d) => d.port === 2)).toHaveLength(3);
     expect(app(cc).reactive.installs).toBe(2);
-    void FlowRemovedReason;
   });
 
   it('echo to the router addresses and TTL exceeded work as in the proactive mode', async () => {
@@ -354,27 +353,6 @@ describeAppContract({
   app: l3 as HarnessApp,
   with: [l2 as HarnessApp],
   minFlows: 10,
-  async scenario(h) {
-    const net1 = await h.network('net1');
-    const net2 = await h.network('net2');
-    const sub1 = await h.subnet(net1, '10.0.1.0/24', { gatewayIp: '10.0.1.1' });
-    const sub2 = await h.subnet(net2, '10.0.2.0/24', { gatewayIp: '10.0.2.1' });
-    const router = await h.nb.create('logical_router', { name: 'r' });
-    await addRouterInterface(h, router, sub1, routerMac(1));
-    await addRouterInterface(h, router, sub2, routerMac(2));
-    await h.plug(await h.port(sub1, '10.0.1.11', vmMac(0x11)), 1);
-    await h.plug(await h.port(sub2, '10.0.2.12', vmMac(0x12)), 2);
-  },
-  async teardown(h) {
-    for (const r of await h.nb.reader.list('logical_router')) {
-      await h.nb.update('logical_router', { ...r, ports: [] });
-      await h.nb.delete('logical_router', r.id);
-    }
-    for (const p of await h.nb.reader.list('logical_port')) {
-      await h.unplug(p.id);
-      await h.nb.delete('logical_port', p.id);
-    }
-  },
+  scenario: (h) => contractScenario(h),
+  teardown: contractTeardown,
 });
-
-void packet;

@@ -83,6 +83,35 @@ export async function routedCloud(apps: readonly HarnessApp[]): Promise<RoutedCl
   return { h, c2, net, sub, router: await h.nb.require('logical_router', router.id), vm };
 }
 
+/**
+ * The app contract's scenario for an L3 app (run with l2): net1 10.0.1.0/24 and net2
+ * 10.0.2.0/24 behind router `r` (with `routes`), vm1 10.0.1.11 on ofport 1 and vm2
+ * 10.0.2.12 on ofport 2, all on this chassis.
+ */
+export async function contractScenario(h: Harness, routes: LogicalRouter['routes'] = []): Promise<void> {
+  const net1 = await h.network('net1');
+  const net2 = await h.network('net2');
+  const sub1 = await h.subnet(net1, '10.0.1.0/24', { gatewayIp: '10.0.1.1' });
+  const sub2 = await h.subnet(net2, '10.0.2.0/24', { gatewayIp: '10.0.2.1' });
+  const router = await h.nb.create('logical_router', { name: 'r', routes });
+  await addRouterInterface(h, router, sub1, routerMac(1));
+  await addRouterInterface(h, router, sub2, routerMac(2));
+  await h.plug(await h.port(sub1, '10.0.1.11', vmMac(0x11)), 1);
+  await h.plug(await h.port(sub2, '10.0.2.12', vmMac(0x12)), 2);
+}
+
+/** The contract's teardown: every router (its interfaces first, as df-api requires), then every port. */
+export async function contractTeardown(h: Harness): Promise<void> {
+  for (const r of await h.nb.reader.list('logical_router')) {
+    await h.nb.update('logical_router', { ...r, ports: [] });
+    await h.nb.delete('logical_router', r.id);
+  }
+  for (const p of await h.nb.reader.list('logical_port')) {
+    await h.unplug(p.id);
+    await h.nb.delete('logical_port', p.id);
+  }
+}
+
 /** An echo request (or, with `udp`, a UDP datagram) from one address to another. */
 export function ipPacket(o: { srcMac: string; dstMac: string; src: string; dst: string; ttl?: number; udp?: boolean; seq?: number }): packet.EthernetFrame {
   return packet.ethernet({
