@@ -1,10 +1,9 @@
 import { Ipv4Address, Ipv6Address, type IpAddress } from '@dragonflow/base';
 import { NX_VENDOR_ID, OfPort } from './consts.js';
-import { OfDecodeError, OfEncodeError } from './errors.js';
+import { OfEncodeError } from './errors.js';
 import { readOxmEntry, writeOxmEntry, type MatchEntry } from './match.js';
 import { fieldAllOnes, oxmField, oxmFieldByHeader, oxmValueFromBigInt, oxmValueToBigInt, portFrom16, portTo16, type OxmFieldName, type OxmFieldSpec, type OxmValue } from './oxm-fields.js';
-import type { Writer } from './wire.js';
-import type { Reader } from './wire.js';
+import type { Reader, Writer } from './wire.js';
 
 /** A bit range of a field, as Nicira actions address them (`reg0[0..15]` is ofs 0, nBits 16). */
 export interface FieldRef {
@@ -387,16 +386,13 @@ function readNxAction(r: Reader, start: number, len: number): Action {
       return { type: 'reg_load', dst: { field: dst.spec.name as OxmFieldName, ofs: ofsNbits >> 6, nBits: (ofsNbits & 0x3f) + 1 }, value };
     }
     case NXAST.REG_LOAD2: {
-      const body = r.window(r.pos, end);
-      const at = body.pos;
-      const e = readOxmEntry(body);
+      const e = readOxmEntry(r.window(r.pos, end));
       if ('raw' in e) return rawExperimenter(r, start, len);
       const f = oxmField(e.name)!;
       if (e.entry.mask === undefined) {
         const full = oxmValueFromBigInt(f, fieldAllOnes(f));
         return { type: 'set_field', field: e.name, value: e.entry.value, mask: full } as SetFieldAction;
       }
-      if (at === body.pos) r.fail('empty reg_load2');
       return { type: 'set_field', field: e.name, value: e.entry.value, mask: e.entry.mask } as SetFieldAction;
     }
     case NXAST.NOTE:
@@ -506,8 +502,7 @@ export function readAction(r: Reader): Action {
   const end = start + len;
   const body = r.window(r.pos, end);
   r.pos = end;
-  const a = readActionBody(body, type, start, len);
-  return a;
+  return readActionBody(body, type, start, len);
 }
 
 function readActionBody(r: Reader, type: number, start: number, len: number): Action {
@@ -558,14 +553,7 @@ function readActionBody(r: Reader, type: number, start: number, len: number): Ac
     }
     case OFPAT.EXPERIMENTER: {
       const experimenter = r.u32('experimenter id');
-      if (experimenter === NX_VENDOR_ID && len >= 16) {
-        try {
-          return readNxAction(r, start, len);
-        } catch (err) {
-          if (err instanceof OfDecodeError) throw err;
-          throw new OfDecodeError(`bad Nicira action: ${(err as Error).message}`, start, { cause: String(err) });
-        }
-      }
+      if (experimenter === NX_VENDOR_ID && len >= 16) return readNxAction(r, start, len);
       return { type: 'experimenter', experimenter, data: r.bytes(len - 8) };
     }
     default:

@@ -105,12 +105,8 @@ const INSTRUCTION_ORDER: Record<Instruction['type'], number> = {
   experimenter: 6,
 };
 
-function bytesHex(b: Uint8Array): string {
-  return bytesToHex(b);
-}
-
 function controllerCanon(maxLen: number, controllerId: number, reason: number, userdata: Uint8Array | undefined, pause: boolean, meterId: number): Canon {
-  return { a: 'controller', maxLen, controllerId, reason, userdata: userdata ? bytesHex(userdata) : '', pause, meterId };
+  return { a: 'controller', maxLen, controllerId, reason, userdata: userdata ? bytesToHex(userdata) : '', pause, meterId };
 }
 
 function fieldValueCanon(field: string, value: unknown, mask: unknown): Canon {
@@ -145,7 +141,7 @@ export function canonicalAction(a: Action): Canon {
       const total = Math.max(16, Math.ceil((10 + a.data.length) / 8) * 8);
       const padded = new Uint8Array(total - 10);
       padded.set(a.data);
-      return { a: 'note', data: bytesHex(padded) };
+      return { a: 'note', data: bytesToHex(padded) };
     }
     case 'resubmit':
       return { a: 'resubmit', port: a.port ?? OfPort.IN_PORT, table: a.table ?? 0xff };
@@ -175,9 +171,9 @@ export function canonicalAction(a: Action): Canon {
     case 'move':
       return { a: 'move', src: `${a.src.field}[${a.src.ofs}]`, dst: `${a.dst.field}[${a.dst.ofs}]`, nBits: a.nBits };
     case 'experimenter':
-      return { a: 'experimenter', experimenter: a.experimenter, data: bytesHex(a.data) };
+      return { a: 'experimenter', experimenter: a.experimenter, data: bytesToHex(a.data) };
     case 'unknown':
-      return { a: 'unknown', actionType: a.actionType, data: bytesHex(a.data) };
+      return { a: 'unknown', actionType: a.actionType, data: bytesToHex(a.data) };
     default: {
       // Plain actions whose fields are already canonical (group, set_queue, vlan, ttl, conjunction, ct_clear, mpls).
       const { type, ...rest } = a;
@@ -204,7 +200,7 @@ export function canonicalInstructions(list: readonly Instruction[]): Canon[] {
       case 'clear_actions':
         return { i: i.type };
       case 'experimenter':
-        return { i: i.type, experimenter: i.experimenter, data: bytesHex(i.data) };
+        return { i: i.type, experimenter: i.experimenter, data: bytesToHex(i.data) };
     }
   });
 }

@@ -234,7 +234,7 @@ function writeMpReplyBody(w: Writer, b: MultipartReplyBody, validate: boolean): 
   }
 }
 
-function writePacketIn2(w: Writer, m: NxPacketIn2, validate: boolean): void {
+function writePacketIn2(w: Writer, m: NxPacketIn2): void {
   w.u32(NX_VENDOR_ID).u32(NxtSubtype.PACKET_IN2);
   w.prop(NXPINT.PACKET, (p) => p.bytes(m.data));
   if (m.fullLen !== undefined) w.prop(NXPINT.FULL_LEN, (p) => p.u32(m.fullLen!));
@@ -242,7 +242,6 @@ function writePacketIn2(w: Writer, m: NxPacketIn2, validate: boolean): void {
   w.prop(NXPINT.TABLE_ID, (p) => p.u8(m.tableId));
   if (m.cookie !== undefined) w.prop(NXPINT.COOKIE, (p) => p.zeros(4).u64(m.cookie!));
   w.prop(NXPINT.REASON, (p) => p.u8(m.reason));
-  void validate;
   w.prop(NXPINT.METADATA, (p) => writeOxmList(p, m.metadata));
   if (m.userdata !== undefined) w.prop(NXPINT.USERDATA, (p) => p.bytes(m.userdata!));
   if (m.continuation !== undefined) w.prop(NXPINT.CONTINUATION, (p) => p.bytes(m.continuation!));
@@ -277,7 +276,7 @@ function writeBody(w: Writer, msg: OfMessage, validate: boolean): void {
       w.u32(NX_VENDOR_ID).u32(NxtSubtype.SET_PACKET_IN_FORMAT).u32(msg.format);
       return;
     case 'nx_packet_in2':
-      writePacketIn2(w, msg, validate);
+      writePacketIn2(w, msg);
       return;
     case 'features_request':
     case 'get_config_request':

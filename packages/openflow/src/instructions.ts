@@ -1,6 +1,5 @@
 import { readActionList, writeActions, type Action } from './actions.js';
-import type { Reader} from './wire.js';
-import { type Writer } from './wire.js';
+import type { Reader, Writer } from './wire.js';
 
 /** OpenFlow 1.3 instructions. Plain objects; build them with `inst.*`. */
 export type Instruction =
