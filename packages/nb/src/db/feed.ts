@@ -1,5 +1,5 @@
 import { type Clock, systemClock } from '@dragonflow/base';
-import type { ChangeBatch, ChangeFeed, Revision, WatchOptions } from './driver.js';
+import type { ChangeBatch, ChangeEvent, ChangeFeed, Revision, WatchOptions } from './driver.js';
 import { isFatalFeedError } from './errors.js';
 
 /**
@@ -68,7 +68,12 @@ export class PollingFeed implements ChangeFeed {
     let failures = 0;
     let delay = this.options.retryDelayMs ?? 50;
     while (!this.closed) {
+      // Declared per pass, so they are cleared before the next read: a suspended
+      // generator keeps its locals, and the batch handed out last (often a large one)
+      // must not stay reachable from here while the next read waits for changes.
       let batches: ChangeBatch[];
+      let batch: ChangeBatch | undefined;
+      let events: ChangeEvent[] | undefined;
       try {
         batches = await this.source.read(this.cursor, this.max, this.abort.signal);
       } catch (err) {
@@ -85,11 +90,11 @@ export class PollingFeed implements ChangeFeed {
         delay = this.options.retryDelayMs ?? 50;
         this.options.onRecovered?.();
       }
-      for (const batch of batches) {
+      for (batch of batches) {
         if (this.closed) return;
         if (batch.revision < this.cursor) continue; // already delivered (a source may overlap on resume)
         this.cursor = batch.revision + 1;
-        const events = this.tables ? batch.events.filter((e) => this.tables!.has(e.table)) : batch.events;
+        events = this.tables ? batch.events.filter((e) => this.tables!.has(e.table)) : batch.events;
         this.last = batch.revision;
         if (events.length === 0) continue;
         yield events === batch.events ? batch : { revision: batch.revision, events };

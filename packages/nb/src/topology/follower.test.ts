@@ -1,6 +1,9 @@
+import { of } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { aliveAfterGc } from '../../test/v8.js';
 import { NbApi } from '../api/nb-api.js';
-import type { ChangeBatch } from '../db/driver.js';
+import type { ChangeBatch, NbDriver } from '../db/driver.js';
+import { PollingFeed } from '../db/feed.js';
 import { MemoryDriver } from '../db/memory/driver.js';
 import { FeedFollower, type FollowerState } from './follower.js';
 
@@ -79,6 +82,35 @@ describe('FeedFollower: the DB driver closing under it', () => {
     expect(state.reason).toMatch(/closed/);
     await follower.stop();
     await turns();
+    expect(unhandled).toEqual([]);
+  });
+});
+
+describe('FeedFollower: memory', () => {
+  it('keeps no batch alive once it is applied, while the feed waits for the next one', async () => {
+    const refs: WeakRef<object>[] = [];
+    let reads = 0;
+    // A remote DB's feed: every batch is a fresh object (the in-process store keeps its own history).
+    const driver = {
+      connection$: of('connected'),
+      snapshot: async () => ({ revision: 0, records: [] }),
+      watch: (from: number) =>
+        new PollingFeed(from, {
+          read: (_from, _max, signal) => {
+            if (++reads > 1) return new Promise((resolve) => signal.addEventListener('abort', () => resolve([]), { once: true }));
+            const batches: ChangeBatch[] = [1, 2, 3].map((revision) => ({ revision, events: [{ type: 'put', table: 'logical_switch', id: `n${revision}`, value: 'x'.repeat(10_000), version: 1 }] }));
+            refs.push(...batches.map((b) => new WeakRef(b)), ...batches.map((b) => new WeakRef(b.events)));
+            return Promise.resolve(batches);
+          },
+        }),
+    } as unknown as NbDriver;
+    const applied: number[] = [];
+    const follower = new FeedFollower(driver, { onSnapshot: () => undefined, onBatch: (b) => void applied.push(b.revision) });
+    await follower.start();
+    await follower.waitFor(3);
+    expect(applied).toEqual([1, 2, 3]);
+    expect(await aliveAfterGc(refs)).not.toContain(true);
+    await follower.stop();
     expect(unhandled).toEqual([]);
   });
 });

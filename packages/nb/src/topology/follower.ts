@@ -128,13 +128,17 @@ export class FeedFollower {
         });
         this.feed = feed;
         this.refreshPhase();
-        for await (const batch of feed) {
+        // Cleared before the feed is asked for the next batch: a suspended async function
+        // keeps its locals, and the last batch must not stay reachable while the feed idles.
+        let batch: ChangeBatch | undefined;
+        for await (batch of feed) {
           if (this.feedFailing) {
             this.feedFailing = false;
             this.refreshPhase();
           }
           await this.handlers.onBatch(batch);
           this.advance(batch.revision);
+          batch = undefined;
         }
         if (this.stopped) return;
       } catch (err) {
