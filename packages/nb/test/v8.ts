@@ -17,3 +17,15 @@ export async function aliveAfterGc(refs: readonly WeakRef<object>[]): Promise<bo
   }
   return refs.map((w) => w.deref() !== undefined);
 }
+
+/** True when `o` keeps its properties in a hidden class (fast mode), not in a per-object hash table. */
+export function hasFastProperties(o: object): boolean {
+  setFlagsFromString('--allow-natives-syntax');
+  return (runInNewContext('(o) => %HasFastProperties(o)') as (o: object) => boolean)(o);
+}
+
+/** True when `a` and `b` share one hidden class (so they share its property layout). */
+export function haveSameMap(a: object, b: object): boolean {
+  setFlagsFromString('--allow-natives-syntax');
+  return (runInNewContext('(a, b) => %HaveSameMap(a, b)') as (a: object, b: object) => boolean)(a, b);
+}

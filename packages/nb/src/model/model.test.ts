@@ -5,6 +5,7 @@ import { decodeObject, encodeObject } from './codec.js';
 import { chassisIdFromName, uuidV5 } from './ids.js';
 import { portAllowedPairs, portMac, segmentIdOf, subnetCidr } from './accessors.js';
 import { parseObject } from './validate.js';
+import { hasFastProperties, haveSameMap } from '../../test/v8.js';
 
 const ID = '11111111-2222-4333-8444-555555555555';
 const NET = '22222222-2222-4333-8444-555555555555';
@@ -148,6 +149,16 @@ describe('model validation', () => {
     expect(back).toEqual(s);
     expect(subnetCidr(back).prefixLength).toBe(24);
     expect(() => decodeObject('subnet', json.replace('"_schema":1', '"_schema":99'), 1)).toThrow(/schema version 99/);
+  });
+
+  it('decodes into compact objects: fast properties, one hidden class per table', () => {
+    const port = (ip: string) => ({ ...parseObject('logical_port', { id: ID, key: 7, networkId: NET, macAddress: 'fa:16:3e:00:00:01', fixedIps: [{ subnetId: SUB, ipAddress: ip }] }), version: 1 });
+    const a = decodeObject('logical_port', encodeObject('logical_port', port('10.0.0.5')), 3);
+    const b = decodeObject('logical_port', encodeObject('logical_port', port('10.0.0.6')), 1);
+    expect(hasFastProperties(a)).toBe(true);
+    expect(haveSameMap(a, b)).toBe(true);
+    expect(a).toEqual({ ...port('10.0.0.5'), version: 3 });
+    expect(a).not.toHaveProperty('_schema');
   });
 
   it('derives stable name-based chassis ids (RFC 4122 v5)', () => {
