@@ -1,6 +1,6 @@
 import type { Action } from './actions.js';
 import { OfPort } from './consts.js';
-import type { Instruction } from './instructions.js';
+import { INSTRUCTION_ORDER, type Instruction } from './instructions.js';
 import type { Match, MatchEntry, RawOxm } from './match.js';
 import { fieldAllOnes, oxmField, oxmFieldOrder, oxmValueToBigInt } from './oxm-fields.js';
 import { bytesToHex } from './wire.js';
@@ -94,16 +94,6 @@ export function matchesEqual(a: Match, b: Match): boolean {
 }
 
 // ---------- actions and instructions ----------
-
-const INSTRUCTION_ORDER: Record<Instruction['type'], number> = {
-  meter: 0,
-  apply_actions: 1,
-  clear_actions: 2,
-  write_actions: 3,
-  write_metadata: 4,
-  goto_table: 5,
-  experimenter: 6,
-};
 
 function controllerCanon(maxLen: number, controllerId: number, reason: number, userdata: Uint8Array | undefined, pause: boolean, meterId: number): Canon {
   return { a: 'controller', maxLen, controllerId, reason, userdata: userdata ? bytesToHex(userdata) : '', pause, meterId };

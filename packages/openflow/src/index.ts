@@ -43,7 +43,7 @@ export {
   type RawOxm,
 } from './match.js';
 export { NXAST, readAction, readActionList, writeAction, writeActions, type Action, type ActionType, type ControllerAction, type CtAction, type FieldRef, type NatAction, type SetFieldAction } from './actions.js';
-export { readInstruction, readInstructionList, writeInstruction, writeInstructions, type Instruction, type InstructionType } from './instructions.js';
+export { INSTRUCTION_ORDER, readInstruction, readInstructionList, writeInstruction, writeInstructions, type Instruction, type InstructionType } from './instructions.js';
 export type * from './messages.js';
 export { decodeMessage, encodeInto, encodeMessage, peekHeader, type EncodeOptions } from './codec.js';
 export { act, flowMod, inst, type FlowModInit } from './builders.js';

@@ -14,6 +14,20 @@ export type Instruction =
 
 export type InstructionType = Instruction['type'];
 
+/**
+ * The order a switch executes a flow's instructions in, whatever order they were
+ * written (OpenFlow 1.3 §5.9; Open vSwitch also reports them in this order).
+ */
+export const INSTRUCTION_ORDER: Readonly<Record<InstructionType, number>> = {
+  meter: 0,
+  apply_actions: 1,
+  clear_actions: 2,
+  write_actions: 3,
+  write_metadata: 4,
+  goto_table: 5,
+  experimenter: 6,
+};
+
 const OFPIT = { GOTO_TABLE: 1, WRITE_METADATA: 2, WRITE_ACTIONS: 3, APPLY_ACTIONS: 4, CLEAR_ACTIONS: 5, METER: 6, EXPERIMENTER: 0xffff } as const;
 
 export function writeInstruction(w: Writer, i: Instruction): void {

@@ -1,4 +1,4 @@
-import { OXM_FIELDS, OfPort, canonicalAction, fieldAllOnes, oxmValueToBigInt, type Action, type Instruction, type Match, type MatchEntry, type OxmFieldSpec } from '@dragonflow/openflow';
+import { INSTRUCTION_ORDER, OXM_FIELDS, OfPort, canonicalAction, fieldAllOnes, oxmValueToBigInt, type Action, type Instruction, type Match, type MatchEntry, type OxmFieldSpec } from '@dragonflow/openflow';
 
 /**
  * Canonical keys for the reconciler's two tables (desired and installed). Two
@@ -164,8 +164,6 @@ export function actionKey(a: Action): string {
 export function actionsKey(list: readonly Action[]): string {
   return list.map(actionKey).join(';');
 }
-
-const INSTRUCTION_ORDER: Record<Instruction['type'], number> = { meter: 0, apply_actions: 1, clear_actions: 2, write_actions: 3, write_metadata: 4, goto_table: 5, experimenter: 6 };
 
 function instructionParts(i: Instruction, parts: string[]): void {
   switch (i.type) {

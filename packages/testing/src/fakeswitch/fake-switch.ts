@@ -4,6 +4,7 @@ import {
   ERROR_TYPES,
   FlowModFlags,
   FlowRemovedReason,
+  INSTRUCTION_ORDER,
   OFPTT_ALL,
   OfGroup,
   OfPort,
@@ -803,8 +804,6 @@ class FakeConnection implements SwitchChannel {
     return this.sw.groupStats();
   }
 }
-
-const INSTRUCTION_ORDER: Record<Instruction['type'], number> = { meter: 0, apply_actions: 1, clear_actions: 2, write_actions: 3, write_metadata: 4, goto_table: 5, experimenter: 6 };
 
 /** OpenFlow 1.3 §5.10: the order actions of the action set run in. */
 const ACTION_SET_ORDER: Partial<Record<Action['type'], number>> = {
