@@ -56,14 +56,17 @@ export class EtcdFeed implements ChangeFeed {
   async *[Symbol.asyncIterator](): AsyncIterator<ChangeBatch> {
     void this.open();
     while (!this.closed) {
+      // Declared per pass, so the wait below does not keep the last batch handed out
+      // reachable (a suspended generator keeps its locals).
       const batch = this.queue.shift();
+      let events: ChangeEvent[] | undefined;
       if (batch) {
         if (this.paused && this.queue.length <= this.hwm / 2) {
           this.paused = false;
           void this.open();
         }
         this.delivered = batch.revision;
-        const events = this.tables ? batch.events.filter((e) => this.tables!.has(e.table)) : batch.events;
+        events = this.tables ? batch.events.filter((e) => this.tables!.has(e.table)) : batch.events;
         if (events.length > 0) yield events === batch.events ? batch : { revision: batch.revision, events };
         continue;
       }
