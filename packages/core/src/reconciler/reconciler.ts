@@ -4,7 +4,7 @@ import { BehaviorSubject, Subject, filter, firstValueFrom, type Observable } fro
 import { CoreMetrics } from '../observe/metrics.js';
 import { silentLogger, type Logger } from '../observe/logger.js';
 import { makeCookie } from '../pipeline/registers.js';
-import { isEphemeral, type DesiredFlow } from './flow.js';
+import { effectiveFlags, isEphemeral, type DesiredFlow } from './flow.js';
 import { actionsKey, flowIdentity, instructionsKey } from './keys.js';
 import type { BatchError, BatchOutcome, SwitchChannel, SwitchRequest } from './switch.js';
 import { decodeFlow, deleteRequest, describeEncoded, encodeFlow, flowRequest, requestMessage, wireFlags, wireHard, wireIdle } from './wire.js';
@@ -362,7 +362,7 @@ export class Reconciler {
       const actions = instructionsKey(f.instructions);
       // An unchanged flow of this owner: keep the entry (and its wire form) it has.
       const cur = rec ? this.desired.get(key) : undefined;
-      if (cur && cur.owner === rec && cur.cookie === sharedCookie && cur.actions === actions && cur.idle === (f.idleTimeout ?? 0) && cur.hard === (f.hardTimeout ?? 0) && cur.flags === effectiveFlagsOf(f)) {
+      if (cur && cur.owner === rec && cur.cookie === sharedCookie && cur.actions === actions && cur.idle === (f.idleTimeout ?? 0) && cur.hard === (f.hardTimeout ?? 0) && cur.flags === effectiveFlags(f)) {
         entries.push(cur);
         continue;
       }
@@ -1114,5 +1114,3 @@ function describeOp(op: Op): string {
 function ownerKeyOf(app: string, owner: string): string {
   return [app, owner].join('\u0000');
 }
-
-const effectiveFlagsOf = (f: DesiredFlow): number => (f.idleTimeout || f.hardTimeout ? (f.flags ?? 0) | FlowModFlags.SEND_FLOW_REM : (f.flags ?? 0));
