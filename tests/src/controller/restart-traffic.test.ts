@@ -6,23 +6,16 @@
  * duration kept counting). Needs root, Open vSwitch (./scripts/setup); never skips.
  */
 import { spawn } from 'node:child_process';
-import { rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { run } from '@dragonflow/sandbox';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { curlUnix, df, dfOk, ensureBuilt, readServicesFile, readTopology, sandboxPlace } from '../sandbox-cli/df-cli.js';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { apiPost, curlUnix, df, dfOk, readServicesFile, readTopology, useDfSandbox } from '../sandbox-cli/df-cli.js';
 
-let place: { dir: string; apiPort: number; url: string };
-
-async function post<T>(path: string, body: unknown): Promise<T> {
-  const r = await fetch(`${place.url}/v2.0${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  if (!r.ok) throw new Error(`POST ${path}: ${r.status} ${await r.text()}`);
-  return (await r.json()) as T;
-}
+const s = useDfSandbox(['--chassis', '2']);
 
 /** Flows of a chassis' br-int keyed by table/priority/match, with their age in seconds. */
 async function flowAges(chassis: number): Promise<Map<string, number>> {
-  const st = readTopology(place.dir).chassis.find((c) => c.index === chassis)!;
+  const st = readTopology(s.place().dir).chassis.find((c) => c.index === chassis)!;
   const dump = (await run('ovs-ofctl', ['-O', 'OpenFlow13', 'dump-flows', `unix:${join(st.dir, 'br-int.mgmt')}`])).stdout;
   const ages = new Map<string, number>();
   for (const line of dump.split('\n')) {
@@ -33,27 +26,18 @@ async function flowAges(chassis: number): Promise<Map<string, number>> {
 }
 
 beforeAll(async () => {
-  ensureBuilt();
-  place = await sandboxPlace();
-  await dfOk(['sandbox', 'up', '--dir', place.dir, '--api-port', String(place.apiPort), '--chassis', '2']);
-  const net = (await post<{ network: { id: string } }>('/networks', { network: { name: 'n1' } })).network;
-  await post('/subnets', { subnet: { network_id: net.id, cidr: '10.50.0.0/24', ip_version: 4 } });
-  await dfOk(['sandbox', 'vm', 'create', 'a', '--network', 'n1', '--chassis', '1', '--ip', '10.50.0.10', '--dir', place.dir]);
-  await dfOk(['sandbox', 'vm', 'create', 'b', '--network', 'n1', '--chassis', '2', '--ip', '10.50.0.20', '--dir', place.dir]);
+  const { url } = s.place();
+  const net = (await apiPost<{ network: { id: string } }>(url, '/networks', { network: { name: 'n1' } })).network;
+  await apiPost(url, '/subnets', { subnet: { network_id: net.id, cidr: '10.50.0.0/24', ip_version: 4 } });
+  await s.vmCreate('a', 'n1', 1, '10.50.0.10');
+  await s.vmCreate('b', 'n1', 2, '10.50.0.20');
 }, 300_000);
-
-afterAll(async () => {
-  if (place) {
-    await df(['sandbox', 'down', '--dir', place.dir]);
-    rmSync(dirname(place.dir), { recursive: true, force: true });
-  }
-});
 
 describe('controller killed and restarted', () => {
   test('no packet lost, zero flow-mods, no flow re-created', async () => {
-    const vmA = readTopology(place.dir).vms.find((v) => v.name === 'a')!;
+    const vmA = readTopology(s.place().dir).vms.find((v) => v.name === 'a')!;
     // warm up (the first packet to a new tunnel peer resolves its underlay MAC)
-    expect((await df(['sandbox', 'exec', 'a', '--', 'ping', '-c', '2', '-W', '2', '10.50.0.20'], { env: { DF_SANDBOX_DIR: place.dir } })).code).toBe(0);
+    expect((await df(['sandbox', 'exec', 'a', '--', 'ping', '-c', '2', '-W', '2', '10.50.0.20'], { env: s.env() })).code).toBe(0);
     const before = await flowAges(1);
     expect(before.size).toBeGreaterThan(10);
 
@@ -64,10 +48,10 @@ describe('controller killed and restarted', () => {
     const pingDone = new Promise<number>((resolve) => ping.on('exit', (code) => resolve(code ?? 1)));
     await new Promise((r) => setTimeout(r, 1_000));
 
-    const oldPid = readServicesFile(place.dir).controllers[0]!.pid;
-    const restarted = await dfOk(['sandbox', 'controller', 'restart', '1', '--kill', '--dir', place.dir]);
+    const oldPid = readServicesFile(s.place().dir).controllers[0]!.pid;
+    const restarted = await dfOk(['sandbox', 'controller', 'restart', '1', '--kill', '--dir', s.place().dir]);
     expect(restarted).toMatch(/df-controller of chassis-1 running \(pid \d+\), connected and in sync/);
-    const c1 = readServicesFile(place.dir).controllers[0]!;
+    const c1 = readServicesFile(s.place().dir).controllers[0]!;
     expect(c1.pid).not.toBe(oldPid);
 
     const code = await pingDone;

@@ -20,13 +20,11 @@
  * Needs root, Open vSwitch, tcpdump, iperf3, busybox and the openstack CLI
  * (./scripts/setup). Never skips.
  */
-import { rmSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { Sandbox, requireBinary, run, sleep, type Vm } from '@dragonflow/sandbox';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { ok, requireOpenstackCli, type CliAuth } from '../api/openstack.js';
+import { requireBinary, run, waitFor, type Sandbox } from '@dragonflow/sandbox';
+import { describe, expect, test } from 'vitest';
+import { ok, requireOpenstackCli } from '../api/openstack.js';
 import { capture, iperfTcp, pingStats } from '../sandbox/traffic.js';
-import { curlUnix, df, dfOk, ensureBuilt, readServicesFile, sandboxPlace } from '../sandbox-cli/df-cli.js';
+import { curlUnix, dfOk, readServicesFile, useDfSandbox } from '../sandbox-cli/df-cli.js';
 
 type TunnelType = 'vxlan' | 'geneve' | 'gre';
 
@@ -37,49 +35,9 @@ const ENCAP: Record<TunnelType, { filter: string; shows: (segment: number) => Re
   gre: { filter: 'proto gre', shows: (s) => new RegExp(`GREv0.*key=0x${s.toString(16)}\\b`) },
 };
 
-interface Place {
-  dir: string;
-  apiPort: number;
-  url: string;
-}
-
 const TUNNELS: readonly TunnelType[] = ['vxlan', 'geneve', 'gre'];
 /** The segment the three tunnel networks share (each type has its own pool). */
 const SEGMENT = 4242;
-
-/** One sandbox for a describe block: up before, down (and its directory gone) after. */
-function useSandbox(tunnels: readonly TunnelType[]): { place: () => Place; auth: () => CliAuth; sb: () => Sandbox; vm: (name: string) => Vm; env: () => Record<string, string> } {
-  let place: Place | undefined;
-  let up = false;
-  beforeAll(async () => {
-    requireOpenstackCli();
-    for (const b of ['tcpdump', 'iperf3', 'busybox', 'ovs-ofctl']) requireBinary(b);
-    ensureBuilt();
-    place = await sandboxPlace();
-    const out = await dfOk(['sandbox', 'up', '--chassis', '2', '--tunnel', tunnels.join(','), '--dir', place.dir, '--api-port', String(place.apiPort)], { timeoutMs: 240_000 });
-    expect(out).toContain(`${tunnels.join(' + ')} tunnels`);
-    up = true;
-  }, 300_000);
-  afterAll(async () => {
-    if (place && up) {
-      const r = await df(['sandbox', 'down', '--dir', place.dir]);
-      if (r.code !== 0) throw new Error(`df sandbox down failed: ${r.stderr}`);
-    }
-    if (place) rmSync(dirname(place.dir), { recursive: true, force: true });
-  }, 120_000);
-  return {
-    place: () => place!,
-    auth: () => ({ endpoint: place!.url }),
-    sb: () => Sandbox.load(place!.dir),
-    vm: (name) => Sandbox.load(place!.dir).vm(name),
-    env: () => ({ DF_SANDBOX_DIR: place!.dir }),
-  };
-}
-
-async function vmCreate(env: Record<string, string>, name: string, network: string, chassis: number, ip?: string): Promise<void> {
-  const out = await dfOk(['sandbox', 'vm', 'create', name, '--network', network, '--chassis', String(chassis), ...(ip ? ['--ip', ip] : [])], { env, timeoutMs: 120_000 });
-  expect(out).toMatch(/ACTIVE/);
-}
 
 /** The flows on a chassis' br-int that mention `needle` (a MAC), as ovs-ofctl prints them. */
 async function flowsMentioning(sb: Sandbox, chassis: number, needle: string): Promise<string[]> {
@@ -87,19 +45,19 @@ async function flowsMentioning(sb: Sandbox, chassis: number, needle: string): Pr
   return text.split('\n').filter((l) => l.includes(needle));
 }
 
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(200);
-  }
-}
+const until = (what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<boolean> => waitFor(check, { what, timeoutMs, intervalMs: 200 });
 
 describe('L2 over VXLAN, Geneve and GRE (one df sandbox, 2 chassis, openstack CLI)', () => {
-  const s = useSandbox(TUNNELS);
+  const s = useDfSandbox(['--chassis', '2', '--tunnel', TUNNELS.join(',')], {
+    prepare: () => {
+      requireOpenstackCli();
+      for (const b of ['tcpdump', 'iperf3', 'busybox', 'ovs-ofctl']) requireBinary(b);
+    },
+    checkUp: (out) => expect(out).toContain(`${TUNNELS.join(' + ')} tunnels`),
+  });
 
   test('every chassis has a tunnel port of each type, and its controller uses them', async () => {
-    const sb = s.sb();
+    const sb = s.sandbox();
     for (const c of [1, 2]) {
       const ofports: Record<string, number> = {};
       for (const t of TUNNELS) ofports[t] = await sb.chassis(c).ofport(`tun-${t}`);
@@ -116,14 +74,14 @@ describe('L2 over VXLAN, Geneve and GRE (one df sandbox, 2 chassis, openstack CL
       const net = await ok<{ 'provider:segmentation_id': number; 'provider:network_type': string }>(auth, ['network', 'create', '--provider-network-type', tunnel, '--provider-segment', String(SEGMENT), `net-${tunnel}`]);
       expect([net['provider:network_type'], net['provider:segmentation_id']]).toEqual([tunnel, SEGMENT]);
       await ok(auth, ['subnet', 'create', '--network', `net-${tunnel}`, '--subnet-range', '10.20.0.0/24', `subnet-${tunnel}`]);
-      await vmCreate(s.env(), `${t}a1`, `net-${tunnel}`, 1, '10.20.0.11');
-      await vmCreate(s.env(), `${t}a2`, `net-${tunnel}`, 1, '10.20.0.12');
-      await vmCreate(s.env(), `${t}b1`, `net-${tunnel}`, 2, '10.20.0.21');
+      await s.vmCreate(`${t}a1`, `net-${tunnel}`, 1, '10.20.0.11');
+      await s.vmCreate(`${t}a2`, `net-${tunnel}`, 1, '10.20.0.12');
+      await s.vmCreate(`${t}b1`, `net-${tunnel}`, 2, '10.20.0.21');
       const a1 = s.vm(`${t}a1`);
       expect((await pingStats(a1, '10.20.0.12', 3)).received).toBe(3);
       // the first packet to a new tunnel peer may be spent on vswitchd's underlay ARP
       await pingStats(a1, '10.20.0.21', 1);
-      const sb = s.sb();
+      const sb = s.sandbox();
       const seen = await capture(`${sb.tag}-fabric`, 'c1-ul', ENCAP[tunnel].filter, 2, () => pingStats(a1, '10.20.0.21', 3));
       expect(seen).toMatch(ENCAP[tunnel].shows(SEGMENT));
       expect(seen).toMatch(/10\.20\.0\.11 > 10\.20\.0\.21: ICMP echo request/);
@@ -133,7 +91,7 @@ describe('L2 over VXLAN, Geneve and GRE (one df sandbox, 2 chassis, openstack CL
 
   test('the same segment and CIDR on two tunnel types are two networks: nothing crosses', async () => {
     // .22 exists only on the Geneve network (on chassis-2)
-    await vmCreate(s.env(), 'geb2', 'net-geneve', 2, '10.20.0.22');
+    await s.vmCreate('geb2', 'net-geneve', 2, '10.20.0.22');
     const geb2 = s.vm('geb2');
     // at once: the VXLAN and GRE networks' VMs ping .22 (their ARP floods their own network), and a VXLAN VM broadcasts
     const results: number[] = [];
@@ -156,11 +114,11 @@ describe('L2 over VXLAN, Geneve and GRE (one df sandbox, 2 chassis, openstack CL
       await ok(auth, ['network', 'create', n]);
       await ok(auth, ['subnet', 'create', '--network', n, '--subnet-range', '10.60.0.0/24', `${n}-subnet`]);
     }
-    await vmCreate(s.env(), 'red1', 'red', 1, '10.60.0.10');
-    await vmCreate(s.env(), 'red2', 'red', 2, '10.60.0.11');
+    await s.vmCreate('red1', 'red', 1, '10.60.0.10');
+    await s.vmCreate('red2', 'red', 2, '10.60.0.11');
     // blue reuses red1's address, and holds the only .12
-    await vmCreate(s.env(), 'blue1', 'blue', 1, '10.60.0.10');
-    await vmCreate(s.env(), 'blue2', 'blue', 2, '10.60.0.12');
+    await s.vmCreate('blue1', 'blue', 1, '10.60.0.10');
+    await s.vmCreate('blue2', 'blue', 2, '10.60.0.12');
     // each network works
     await pingStats(s.vm('red1'), '10.60.0.11', 1);
     expect((await pingStats(s.vm('red1'), '10.60.0.11', 3)).received).toBe(3);
@@ -215,9 +173,9 @@ describe('L2 over VXLAN, Geneve and GRE (one df sandbox, 2 chassis, openstack CL
     ]);
     expect([net['provider:network_type'], net['provider:segmentation_id']]).toEqual(['vlan', 321]);
     await ok(auth, ['subnet', 'create', '--network', 'prov', '--subnet-range', '172.20.0.0/24', 'prov-subnet']);
-    await vmCreate(s.env(), 'p1', 'prov', 1, '172.20.0.11');
-    await vmCreate(s.env(), 'p2', 'prov', 2, '172.20.0.12');
-    const sb = s.sb();
+    await s.vmCreate('p1', 'prov', 1, '172.20.0.11');
+    await s.vmCreate('p2', 'prov', 2, '172.20.0.12');
+    const sb = s.sandbox();
     const wire = await capture(`${sb.tag}-fabric`, 'c1-px', 'vlan 321', 2, () => pingStats(s.vm('p1'), '172.20.0.12', 3));
     expect(wire).toMatch(/ethertype 802\.1Q \(0x8100\), length \d+: vlan 321/);
     expect((await pingStats(s.vm('p1'), '172.20.0.12', 3)).received).toBe(3);
@@ -228,7 +186,7 @@ describe('L2 over VXLAN, Geneve and GRE (one df sandbox, 2 chassis, openstack CL
   }, 240_000);
 
   test('a chassis whose controller died leaves the replication lists when its liveness expires, and comes back', async () => {
-    const sb = s.sb();
+    const sb = s.sandbox();
     const peer = sb.chassis(2).state.tunnelIp.split('/')[0]!;
     // chassis 1's flood flows (they resubmit to the chunk table) with a tunnel copy to chassis 2
     const floodCopies = async (): Promise<number> => (await flowsMentioning(sb, 1, `${peer}->tun_dst`)).filter((l) => l.includes('resubmit')).length;
@@ -243,8 +201,8 @@ describe('L2 over VXLAN, Geneve and GRE (one df sandbox, 2 chassis, openstack CL
   }, 120_000);
 
   test('deleting a port removes its flows on both chassis; so does unplugging a VM', async () => {
-    const sb = s.sb();
-    await vmCreate(s.env(), 'red3', 'red', 1, '10.60.0.13');
+    const sb = s.sandbox();
+    await s.vmCreate('red3', 'red', 1, '10.60.0.13');
     const red3 = s.vm('red3').mac;
     const red2 = s.vm('red2').mac;
     // red3's MAC is known on its chassis (local) and on chassis 2 (remote: red2 is there)

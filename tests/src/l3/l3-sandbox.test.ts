@@ -22,15 +22,13 @@
  * Needs root, Open vSwitch, tcpdump and the openstack CLI (./scripts/setup). Never skips.
  */
 import { spawnSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { Sandbox, requireBinary, sleep, type Vm } from '@dragonflow/sandbox';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { ok, quiet, requireOpenstackCli, type CliAuth } from '../api/openstack.js';
+import { requireBinary, waitFor } from '@dragonflow/sandbox';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { ok, quiet, requireOpenstackCli } from '../api/openstack.js';
 import { capture, pingStats } from '../sandbox/traffic.js';
-import { ROOT, curlUnix, df, dfOk, ensureBuilt, readServicesFile, sandboxPlace } from '../sandbox-cli/df-cli.js';
+import { ROOT, curlUnix, dfOk, ensureBuilt, readServicesFile, useDfSandbox } from '../sandbox-cli/df-cli.js';
 
-/** The L3 apps are not dependencies of the CLI: build them too when not run under turbo (which builds the tests' dependencies). */
+/** l3-reactive is not a dependency of the CLI: build both L3 apps too when not run under turbo (which builds the tests' dependencies). */
 function ensureL3Built(): void {
   ensureBuilt();
   if (process.env['TURBO_HASH']) return;
@@ -43,37 +41,31 @@ function ensureL3Built(): void {
   if (r.status !== 0) throw new Error(`building the L3 apps failed:\n${r.stdout}\n${r.stderr}`);
 }
 
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting until ${what}`);
-    await sleep(250);
-  }
-}
+const until = (what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<boolean> => waitFor(check, { what, timeoutMs, intervalMs: 250 });
 
 for (const mode of ['reactive', 'proactive'] as const) {
   describe(`L3 ${mode} (df sandbox, 2 chassis, openstack CLI)`, () => {
     const app = `l3-${mode}`;
-    let place: { dir: string; apiPort: number; url: string } | undefined;
-    let up = false;
-    const auth = (): CliAuth => ({ endpoint: place!.url });
-    const env = (): Record<string, string> => ({ DF_SANDBOX_DIR: place!.dir });
-    const vm = (name: string): Vm => Sandbox.load(place!.dir).vm(name);
+    const s = useDfSandbox(['--chassis', '2', '--apps', `@dragonflow/app-l2,@dragonflow/app-${app}`], {
+      prepare: () => {
+        requireOpenstackCli();
+        for (const b of ['tcpdump', 'ovs-ofctl', 'ping']) requireBinary(b);
+        ensureL3Built();
+      },
+      checkUp: (out) => expect(out).toContain(`apps: @dragonflow/app-l2, @dragonflow/app-${app}`),
+    });
+    const { auth, env, vm, vmCreate } = s;
     const routerMac: Record<string, string> = {};
 
     /** Packet-ins the L3 app of each chassis handled so far, from its controller's /metrics. */
     async function packetIns(): Promise<number[]> {
       const out: number[] = [];
-      for (const c of readServicesFile(place!.dir).controllers) {
+      for (const c of readServicesFile(s.place().dir).controllers) {
         const text = await curlUnix(c.management.replace(/^unix:/, ''), '/metrics');
         const m = new RegExp(`^df_app_packet_ins_total\\{app="${app}"\\} (\\d+)$`, 'm').exec(text);
         out.push(m ? Number(m[1]) : 0);
       }
       return out;
-    }
-
-    async function vmCreate(name: string, network: string, chassis: number, ip: string): Promise<void> {
-      expect(await dfOk(['sandbox', 'vm', 'create', name, '--network', network, '--chassis', String(chassis), '--ip', ip], { env: env(), timeoutMs: 120_000 })).toMatch(/ACTIVE/);
     }
 
     async function interfaceMacs(): Promise<void> {
@@ -85,13 +77,6 @@ for (const mode of ['reactive', 'proactive'] as const) {
     }
 
     beforeAll(async () => {
-      requireOpenstackCli();
-      for (const b of ['tcpdump', 'ovs-ofctl', 'ping']) requireBinary(b);
-      ensureL3Built();
-      place = await sandboxPlace();
-      const out = await dfOk(['sandbox', 'up', '--chassis', '2', '--apps', `@dragonflow/app-l2,@dragonflow/app-${app}`, '--dir', place.dir, '--api-port', String(place.apiPort)], { timeoutMs: 240_000 });
-      expect(out).toContain(`apps: @dragonflow/app-l2, @dragonflow/app-${app}`);
-      up = true;
       const a = auth();
       for (const [n, cidr] of [
         ['1', '10.31.1.0/24'],
@@ -125,14 +110,6 @@ for (const mode of ['reactive', 'proactive'] as const) {
       await pingStats(vm('a1'), '10.31.1.22', 2);
       await pingStats(vm('b2'), '10.31.1.11', 2);
     }, 600_000);
-
-    afterAll(async () => {
-      if (place && up) {
-        const r = await df(['sandbox', 'down', '--dir', place.dir]);
-        if (r.code !== 0) throw new Error(`df sandbox down failed: ${r.stderr}`);
-      }
-      if (place) rmSync(dirname(place.dir), { recursive: true, force: true });
-    }, 120_000);
 
     if (mode === 'reactive') {
       // First, before any routed packet: every flow below is new.
@@ -182,7 +159,7 @@ for (const mode of ['reactive', 'proactive'] as const) {
 
     test('a network with no VM on the source chassis is reached across the router, both ways', async () => {
       // net3's only VM is on chassis-2: chassis-1 routes a1's and a2's packets to it and must tunnel them there
-      const sb = Sandbox.load(place!.dir);
+      const sb = s.sandbox();
       expect(sb.state.vms.filter((v) => v.chassis === 1).map((v) => v.name).sort()).toEqual(['a1', 'a2']);
       expect((await pingStats(vm('a1'), '10.31.3.33', 3)).received).toBe(3);
       expect((await pingStats(vm('a2'), '10.31.3.33', 3)).received).toBe(3);
@@ -249,7 +226,7 @@ for (const mode of ['reactive', 'proactive'] as const) {
       expect((await pingStats(vm('a1'), '10.31.3.33', 2)).received).toBe(0);
       expect((await pingStats(vm('a1'), '10.31.1.22', 2)).received).toBe(2);
       // nothing of the L3 app is left on either switch
-      const sb = Sandbox.load(place!.dir);
+      const sb = s.sandbox();
       for (const c of [1, 2]) {
         const flows = await sb.chassis(c).ofctl('--no-stats', 'dump-flows', sb.chassis(c).state.integrationBridge);
         expect(flows).not.toMatch(/reg5=/);

@@ -1,9 +1,11 @@
 import { execFile, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, isAlive, listNetns, makeTempDir, run } from '@dragonflow/sandbox';
+import { Sandbox, freePort, isAlive, listNetns, makeTempDir, run, type Vm } from '@dragonflow/sandbox';
+import { afterAll, beforeAll, expect } from 'vitest';
+import type { CliAuth } from '../api/openstack.js';
 
 /** The repository root. */
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -109,10 +111,81 @@ export async function leftovers(tag: string, dir: string, pids: readonly number[
   return problems;
 }
 
+/** Where a sandbox under test lives: its directory, and df-api's port and URL. */
+export interface SandboxPlace {
+  readonly dir: string;
+  readonly apiPort: number;
+  readonly url: string;
+}
+
 /** A fresh directory and df-api port for a sandbox under test (never the user's 9696). */
-export async function sandboxPlace(): Promise<{ dir: string; apiPort: number; url: string }> {
+export async function sandboxPlace(): Promise<SandboxPlace> {
   const apiPort = await freePort();
   return { dir: join(makeTempDir('df-sbcli-'), 'sb'), apiPort, url: `http://127.0.0.1:${apiPort}` };
+}
+
+/** A sandbox that `useDfSandbox` brings up for a test file or a describe block (usable from its beforeAll on). */
+export interface DfSandboxUnderTest {
+  place(): SandboxPlace;
+  /** How the openstack CLI reaches its df-api. */
+  auth(): CliAuth;
+  /** DF_SANDBOX_DIR: `df` commands without --dir act on this sandbox. */
+  env(): Record<string, string>;
+  sandbox(): Sandbox;
+  vm(name: string): Vm;
+  /** `df sandbox vm create NAME --network NET --chassis N [--ip IP]`; the VM's port must become ACTIVE. Returns what it printed. */
+  vmCreate(name: string, network: string, chassis: number, ip?: string): Promise<string>;
+}
+
+/**
+ * `df sandbox up ARGS` (in a fresh place) before the block's tests — after `prepare`
+ * (prerequisites: binaries, extra builds) and ensureBuilt — and `df sandbox down`
+ * after them, then the place is removed. Down runs whenever the sandbox's services
+ * file is there, so a sandbox is also taken down when `checkUp` (a check of up's
+ * output) failed or up was killed by its timeout; a failing down fails the block.
+ * Register further set-up in a beforeAll after this call (hooks run in order).
+ */
+export function useDfSandbox(args: readonly string[], options: { prepare?: () => void; checkUp?: (output: string) => void } = {}): DfSandboxUnderTest {
+  let place: SandboxPlace | undefined;
+  const here = (): SandboxPlace => {
+    if (!place) throw new Error('the sandbox is not up: use it from a hook or test after useDfSandbox()');
+    return place;
+  };
+  beforeAll(async () => {
+    options.prepare?.();
+    ensureBuilt();
+    place = await sandboxPlace();
+    const out = await dfOk(['sandbox', 'up', ...args, '--dir', place.dir, '--api-port', String(place.apiPort)], { timeoutMs: 240_000 });
+    options.checkUp?.(out);
+  }, 300_000);
+  afterAll(async () => {
+    if (!place) return;
+    if (existsSync(join(place.dir, 'df-sandbox.json'))) {
+      const r = await df(['sandbox', 'down', '--dir', place.dir]);
+      if (r.code !== 0) throw new Error(`df sandbox down failed: ${r.stderr}`);
+    }
+    rmSync(dirname(place.dir), { recursive: true, force: true });
+  }, 120_000);
+  const env = (): Record<string, string> => ({ DF_SANDBOX_DIR: here().dir });
+  return {
+    place: here,
+    auth: () => ({ endpoint: here().url }),
+    env,
+    sandbox: () => Sandbox.load(here().dir),
+    vm: (name) => Sandbox.load(here().dir).vm(name),
+    async vmCreate(name, network, chassis, ip) {
+      const out = await dfOk(['sandbox', 'vm', 'create', name, '--network', network, '--chassis', String(chassis), ...(ip ? ['--ip', ip] : [])], { env: env(), timeoutMs: 120_000 });
+      expect(out).toMatch(/ACTIVE/);
+      return out;
+    },
+  };
+}
+
+/** POST to df-api's Neutron v2.0 API (for set-up without the openstack CLI); a non-2xx answer throws with its body. */
+export async function apiPost<T>(url: string, path: string, body: unknown): Promise<T> {
+  const r = await fetch(`${url}/v2.0${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  if (!r.ok) throw new Error(`POST ${path}: ${r.status} ${await r.text()}`);
+  return (await r.json()) as T;
 }
 
 /** GET over a unix socket (what `curl --unix-socket SOCKET http://localhost/PATH` does). */

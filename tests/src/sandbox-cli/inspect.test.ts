@@ -13,13 +13,10 @@
  *
  * Needs root, Open vSwitch and the openstack CLI (./scripts/setup). Never skips.
  */
-import { rmSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { Sandbox } from '@dragonflow/sandbox';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { ok, quiet, requireOpenstackCli, type CliAuth } from '../api/openstack.js';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { ok, quiet, requireOpenstackCli } from '../api/openstack.js';
 import { pingStats } from '../sandbox/traffic.js';
-import { df, dfOk, ensureBuilt, readServicesFile, sandboxPlace } from './df-cli.js';
+import { df, dfOk, readServicesFile, useDfSandbox } from './df-cli.js';
 
 interface JsonFlow {
   table: number;
@@ -35,20 +32,13 @@ interface JsonTrace {
   datapathActions?: string;
 }
 
-let place: { dir: string; apiPort: number; url: string } | undefined;
-let up = false;
-const auth = (): CliAuth => ({ endpoint: place!.url });
-const env = (): Record<string, string> => ({ DF_SANDBOX_DIR: place!.dir });
+const s = useDfSandbox([], { prepare: requireOpenstackCli });
+const { auth, env } = s;
 const ids: Record<string, string> = {};
 let net2Segment = 0;
 let routerMacNet1 = '';
 
 beforeAll(async () => {
-  requireOpenstackCli();
-  ensureBuilt();
-  place = await sandboxPlace();
-  await dfOk(['sandbox', 'up', '--dir', place.dir, '--api-port', String(place.apiPort)], { timeoutMs: 240_000 });
-  up = true;
   const a = auth();
   for (const n of ['1', '2']) {
     const net = await ok<{ id: string; 'provider:segmentation_id': number }>(a, ['network', 'create', `inet${n}`]);
@@ -64,43 +54,35 @@ beforeAll(async () => {
     ['i1', 'inet1', 1, '10.41.1.11'],
     ['i2', 'inet2', 2, '10.41.2.22'],
   ] as const) {
-    expect(await dfOk(['sandbox', 'vm', 'create', name, '--network', net, '--chassis', String(chassis), '--ip', ip], { env: env(), timeoutMs: 120_000 })).toMatch(/ACTIVE/);
+    await s.vmCreate(name, net, chassis, ip);
     ids[name] = (await ok<{ id: string }>(a, ['port', 'show', name])).id;
   }
   // routed across the chassis (the first packet may be spent on the underlay's ARP)
-  await pingStats(Sandbox.load(place.dir).vm('i1'), '10.41.2.22', 1);
-  expect((await pingStats(Sandbox.load(place.dir).vm('i1'), '10.41.2.22', 3)).received).toBe(3);
+  await pingStats(s.vm('i1'), '10.41.2.22', 1);
+  expect((await pingStats(s.vm('i1'), '10.41.2.22', 3)).received).toBe(3);
 }, 600_000);
-
-afterAll(async () => {
-  if (place && up) {
-    const r = await df(['sandbox', 'down', '--dir', place.dir]);
-    if (r.code !== 0) throw new Error(`df sandbox down failed: ${r.stderr}`);
-  }
-  if (place) rmSync(dirname(place.dir), { recursive: true, force: true });
-}, 120_000);
 
 describe('df status, df flows, df trace on a sandbox (l2 + l3-proactive, openstack CLI)', () => {
   test('df status: the sandbox and each controller ok (exit 0), also read from one management socket', async () => {
-    const r = await df(['status', '--sandbox', place!.dir]);
+    const r = await df(['status', '--sandbox', s.place().dir]);
     expect(r.code).toBe(0);
-    const tag = Sandbox.load(place!.dir).tag;
-    expect(r.stdout).toContain(`sandbox ${tag} (${place!.dir}): ok`);
+    const tag = s.sandbox().tag;
+    expect(r.stdout).toContain(`sandbox ${tag} (${s.place().dir}): ok`);
     for (const c of [1, 2]) expect(r.stdout).toMatch(new RegExp(`chassis-${c}: ok \\(netns ${tag}-c${c}, df-controller pid \\d+\\)`));
     expect(r.stdout.match(/ {2}apps {6}@dragonflow\/app-l2, @dragonflow\/app-l3-proactive/g)).toHaveLength(2);
     expect(r.stdout.match(/ {2}ports {5}1 ACTIVE of 1 plugged/g)).toHaveLength(2);
     expect(r.stdout.match(/ {2}OpenFlow {2}connected, datapath/g)).toHaveLength(2);
     const json = JSON.parse(await dfOk(['status', '--json'], { env: env() })) as { healthy: boolean; chassis: unknown[] };
     expect([json.healthy, json.chassis.length]).toEqual([true, 2]);
-    const mgmt = readServicesFile(place!.dir).controllers[0]!.management;
+    const mgmt = readServicesFile(s.place().dir).controllers[0]!.management;
     const one = await df(['status', '--management', mgmt]);
     expect(one.code).toBe(0);
     expect(one.stdout).toContain(`df-controller chassis-1 (${mgmt}): ok`);
   }, 60_000);
 
   test('df flows: every flow ovs-ofctl sees, in a named table, with its app; every keyed owner resolved to its NB object', async () => {
-    const flows = JSON.parse(await dfOk(['flows', '--sandbox', place!.dir, '--chassis', '1', '--json'])) as JsonFlow[];
-    const sb = Sandbox.load(place!.dir);
+    const flows = JSON.parse(await dfOk(['flows', '--sandbox', s.place().dir, '--chassis', '1', '--json'])) as JsonFlow[];
+    const sb = s.sandbox();
     const ofctl = await sb.chassis(1).ofctl('dump-flows', sb.chassis(1).state.integrationBridge);
     const theirs = [...ofctl.matchAll(/cookie=(0x[0-9a-f]+)/g)].map((m) => m[1]!).sort();
     expect(flows.map((f) => f.cookie).sort()).toEqual(theirs);
@@ -122,10 +104,10 @@ describe('df status, df flows, df trace on a sandbox (l2 + l3-proactive, opensta
   }, 60_000);
 
   test('df trace: a routed packet through chassis-1, each table and each flow’s owner named, out on net2’s VNI with TTL 63', async () => {
-    const sb = Sandbox.load(place!.dir);
+    const sb = s.sandbox();
     const i1 = sb.vm('i1');
     const flow = `in_port=${await i1.ofport()},icmp,dl_src=${i1.mac},dl_dst=${routerMacNet1},nw_src=10.41.1.11,nw_dst=10.41.2.22,nw_ttl=64`;
-    const t = JSON.parse(await dfOk(['trace', '--sandbox', place!.dir, '--chassis', '1', '--json', flow])) as JsonTrace;
+    const t = JSON.parse(await dfOk(['trace', '--sandbox', s.place().dir, '--chassis', '1', '--json', flow])) as JsonTrace;
     const hop = (name: string) => t.hops.find((h) => h.tableName === name);
     expect(t.hops.map((h) => h.tableName)).toEqual(expect.arrayContaining(['core.classify', 'l2.lookup', 'l3-proactive.ingress', 'l3-proactive.routing', 'l2.egress']));
     expect(t.hops.indexOf(hop('l3-proactive.routing')!)).toBeLessThan(t.hops.indexOf(hop('l2.egress')!));
@@ -147,7 +129,7 @@ describe('df status, df flows, df trace on a sandbox (l2 + l3-proactive, opensta
     expect(r.stdout).toMatch(/^sandbox \w+ \(.*\): NOT OK$/m);
     expect(r.stdout).toMatch(/^chassis-2: df-controller NOT RUNNING/m);
     expect(r.stdout).toMatch(/^chassis-1: ok/m);
-    const two = await df(['status', '--management', readServicesFile(place!.dir).controllers[1]!.management]);
+    const two = await df(['status', '--management', readServicesFile(s.place().dir).controllers[1]!.management]);
     expect(two.code).toBe(1);
     expect(two.stderr).toContain('no answer from the controller at unix:');
   }, 60_000);

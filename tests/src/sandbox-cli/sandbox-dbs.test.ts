@@ -7,7 +7,7 @@
 import { rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { curlUnix, df, dfOk, ensureBuilt, leftovers, machineSnapshot, readServicesFile, readTopology, recordedPids, sandboxPlace } from './df-cli.js';
+import { apiPost, curlUnix, df, dfOk, ensureBuilt, leftovers, machineSnapshot, readServicesFile, readTopology, recordedPids, sandboxPlace } from './df-cli.js';
 
 beforeAll(() => ensureBuilt(), 300_000);
 
@@ -16,13 +16,6 @@ afterEach(async () => {
   await cleanup?.();
   cleanup = undefined;
 });
-
-async function post<T>(url: string, path: string, body: unknown): Promise<T> {
-  const r = await fetch(`${url}/v2.0${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  const j = (await r.json()) as T;
-  if (!r.ok) throw new Error(`POST ${path}: ${r.status} ${JSON.stringify(j)}`);
-  return j;
-}
 
 describe.each([
   { db: 'etcd', tunnel: 'geneve' },
@@ -51,9 +44,9 @@ describe.each([
       expect(h.chassis.tunnelTypes).toEqual([tunnel]);
     }
 
-    const net = (await post<{ network: { id: string; 'provider:network_type': string } }>(place.url, '/networks', { network: { name: 'n1', 'provider:network_type': tunnel } })).network;
+    const net = (await apiPost<{ network: { id: string; 'provider:network_type': string } }>(place.url, '/networks', { network: { name: 'n1', 'provider:network_type': tunnel } })).network;
     expect(net['provider:network_type']).toBe(tunnel);
-    await post(place.url, '/subnets', { subnet: { network_id: net.id, cidr: '10.30.0.0/24', ip_version: 4, name: 's1' } });
+    await apiPost(place.url, '/subnets', { subnet: { network_id: net.id, cidr: '10.30.0.0/24', ip_version: 4, name: 's1' } });
     const env = { DF_SANDBOX_DIR: place.dir };
     expect(await dfOk(['sandbox', 'vm', 'create', 'a', '--network', 'n1', '--chassis', '1'], { env })).toMatch(/ACTIVE/);
     expect(await dfOk(['sandbox', 'vm', 'create', 'b', '--network', 'n1', '--chassis', '2'], { env })).toMatch(/ACTIVE/);
