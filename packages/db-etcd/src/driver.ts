@@ -13,7 +13,10 @@ import {
   type TxnOp,
   type WatchOptions,
   assertDistinctKeys,
+  closedError,
   commitConflict,
+  keysExhausted,
+  leaseExpired,
 } from '@dragonflow/nb';
 import { Etcd3, type IKeyValue, type IRequestOp, type IResponseOp } from 'etcd3';
 import { BehaviorSubject, type Observable } from 'rxjs';
@@ -214,12 +217,8 @@ export class EtcdDriver implements NbDriver {
     const key = this.keys.counter(namespace);
     const res = await this.call('allocateKey', () => this.client.kv.put({ key, value: Buffer.from(''), prev_kv: true }));
     const n = (res.prev_kv ? Number(res.prev_kv.version) : 0) + 1;
-    if (n > max) throw this.exhausted(namespace, max);
+    if (n > max) throw keysExhausted(namespace, max);
     return n;
-  }
-
-  private exhausted(namespace: string, max: number): DfError {
-    return new DfError(NbErrorCode.KEYS_EXHAUSTED, `no unique key left in ${namespace} (all of 1..${max} were handed out)`, { context: { namespace, max } });
   }
 
   async grantLease(ttlMs: number): Promise<Lease> {
@@ -231,7 +230,7 @@ export class EtcdDriver implements NbDriver {
       ttlMs: Number(res.TTL) * 1000,
       keepAlive: async (): Promise<void> => {
         const r = await this.call('keepAlive', () => this.keepAliveOnce(id));
-        if (!(Number(r.TTL) > 0)) throw new DfError(NbErrorCode.LEASE_EXPIRED, `lease ${id} has expired or was revoked`, { context: { lease: id } });
+        if (!(Number(r.TTL) > 0)) throw leaseExpired(id);
       },
       revoke: async (): Promise<void> => {
         try {
@@ -245,7 +244,7 @@ export class EtcdDriver implements NbDriver {
   }
 
   watch(fromRevision: Revision, options: WatchOptions = {}): ChangeFeed {
-    if (this.closed) throw new DfError(NbErrorCode.CLOSED, 'etcd driver is closed');
+    if (this.closed) throw closedError('etcd driver');
     const feed = new EtcdFeed(this, Math.max(1, fromRevision), options, () => this.feeds.delete(feed));
     this.feeds.add(feed);
     return feed;
@@ -266,7 +265,7 @@ export class EtcdDriver implements NbDriver {
 
   /** Runs one etcd call, mapping errors and tracking the link state. */
   async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    if (this.closed) throw new DfError(NbErrorCode.CLOSED, 'etcd driver is closed');
+    if (this.closed) throw closedError('etcd driver');
     try {
       const r = await fn();
       this.setConnected(true);

@@ -17,8 +17,11 @@ import {
   type TxnOp,
   type WatchOptions,
   assertDistinctKeys,
+  closedError,
   commitConflict,
   compactedError,
+  keysExhausted,
+  leaseExpired,
 } from '@dragonflow/nb';
 import { Redis, type RedisOptions } from 'ioredis';
 import { BehaviorSubject, type Observable } from 'rxjs';
@@ -166,7 +169,7 @@ export class RedisDriver implements NbDriver {
       conflicts?: ConflictDetail[];
       lease?: string;
     };
-    if (res.lease !== undefined) throw new DfError(NbErrorCode.LEASE_EXPIRED, `lease ${res.lease} has expired or was revoked`, { context: { lease: res.lease } });
+    if (res.lease !== undefined) throw leaseExpired(res.lease);
     if (res.conflicts) throw commitConflict(res.conflicts);
     const versions = Array.isArray(res.versions) ? res.versions : ops.map((_, n) => (res.versions as Record<string, number>)[String(n + 1)] ?? 0);
     return { revision: res.rev ?? 0, versions };
@@ -174,7 +177,7 @@ export class RedisDriver implements NbDriver {
 
   async allocateKey(namespace: string, max = Number.MAX_SAFE_INTEGER): Promise<number> {
     const n = Number(await this.run('allocateKey', 'dfAllocateKey', namespace, max));
-    if (n < 0) throw new DfError(NbErrorCode.KEYS_EXHAUSTED, `no unique key left in ${namespace} (all of 1..${max} were handed out)`, { context: { namespace, max } });
+    if (n < 0) throw keysExhausted(namespace, max);
     return n;
   }
 
@@ -187,7 +190,7 @@ export class RedisDriver implements NbDriver {
       ttlMs: ttl,
       keepAlive: async () => {
         const ok = Number(await this.run('keepAlive', 'dfKeepAlive', id, this.maxlen));
-        if (ok !== 1) throw new DfError(NbErrorCode.LEASE_EXPIRED, `lease ${id} has expired or was revoked`, { context: { lease: id } });
+        if (ok !== 1) throw leaseExpired(id);
       },
       revoke: async () => {
         await this.run('revokeLease', 'dfRevokeLease', id, this.maxlen);
@@ -196,7 +199,7 @@ export class RedisDriver implements NbDriver {
   }
 
   watch(fromRevision: Revision, options: WatchOptions = {}): ChangeFeed {
-    if (this.closed) throw new DfError(NbErrorCode.CLOSED, 'redis driver is closed');
+    if (this.closed) throw closedError('redis driver');
     // A blocking XREAD holds its connection: each feed gets its own.
     const conn = this.connection();
     const stream = `${this.prefix}feed`;
@@ -298,7 +301,7 @@ export class RedisDriver implements NbDriver {
    * pending forever, and resending a commit could apply it twice.
    */
   private call<T>(what: string, fn: () => Promise<T>, conn: Redis = this.redis): Promise<T> {
-    if (this.closed) return Promise.reject(new DfError(NbErrorCode.CLOSED, 'redis driver is closed'));
+    if (this.closed) return Promise.reject(closedError('redis driver'));
     let pending = this.inflight.get(conn);
     if (!pending) {
       pending = new Set();

@@ -63,7 +63,7 @@ export type {
   WatchOptions,
 } from './db/driver.js';
 export { PollingFeed, type BatchSource, type PollingFeedOptions } from './db/feed.js';
-export { assertDistinctKeys, compactedError } from './db/errors.js';
+export { assertDistinctKeys, closedError, compactedError, keysExhausted, leaseExpired } from './db/errors.js';
 export { MemoryStore, type MemoryStoreOptions } from './db/memory/store.js';
 export { MemoryDriver } from './db/memory/driver.js';
 export { MemoryServer, type MemoryServerOptions } from './db/memory/server.js';
