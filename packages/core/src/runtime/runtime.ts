@@ -172,12 +172,8 @@ export class ControllerRuntime {
 
     const revision = await this.options.topology.ready();
     this.topologyRevision = revision;
-    for (const [portId] of this.bindings) if (this.options.topology.get('logical_port', portId)) this.activeLocal.add(portId);
     this.startRevision = revision;
-    for (const h of this.hosts) {
-      h.requestResync('start');
-      h.marker(revision);
-    }
+    this.resyncAll('start', revision);
     for (const u of this.pendingUpdates.splice(0)) if (u.revision > revision || u.kind === 'reset') this.onTopology(u);
     this.log.info({ apps: this.options.apps.map((a) => a.descriptor.name), revision }, 'runtime started');
   }
@@ -236,16 +232,25 @@ export class ControllerRuntime {
     if (this.stopped) return;
     this.topologyRevision = Math.max(this.topologyRevision, u.revision);
     if (u.kind === 'reset') {
-      this.activeLocal.clear();
-      for (const [portId] of this.bindings) if (this.options.topology.get('logical_port', portId)) this.activeLocal.add(portId);
-      for (const h of this.hosts) {
-        h.requestResync('reset');
-        h.marker(u.revision);
-      }
+      this.resyncAll('reset', u.revision);
       return;
     }
     for (const c of u.changes) this.deliverChange(c);
     for (const h of this.hosts) h.marker(u.revision);
+  }
+
+  /**
+   * Every app recomputes from the topology as it is now (a complete snapshot, at
+   * start or after a reload): which bound ports are usable is read again, without
+   * bound/unbound events, then each app gets a resync and the revision's marker.
+   */
+  private resyncAll(reason: string, revision: number): void {
+    this.activeLocal.clear();
+    for (const [portId] of this.bindings) if (this.options.topology.get('logical_port', portId)) this.activeLocal.add(portId);
+    for (const h of this.hosts) {
+      h.requestResync(reason);
+      h.marker(revision);
+    }
   }
 
   private deliverChange(c: TopologyChange): void {
