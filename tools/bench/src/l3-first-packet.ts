@@ -15,11 +15,8 @@
  * 200) addresses per mode. Needs root and Open vSwitch.
  */
 import { performance } from 'node:perf_hooks';
-import l2 from '@dragonflow/app-l2';
-import proactive from '@dragonflow/app-l3-proactive';
-import reactive from '@dragonflow/app-l3-reactive';
-import { startRoutedDataplane } from '@dragonflow/l3/dataplane';
 import { requireBinary } from '@dragonflow/sandbox';
+import { startOneChassisRouted, type L3Mode } from './l3-dataplane.js';
 
 const COMMAND = 'pnpm --filter @dragonflow/bench bench:l3-first-packet';
 const FLOWS = Number(process.env['DF_BENCH_FLOWS'] ?? 200);
@@ -38,15 +35,8 @@ interface ModeResult {
   readonly packetIns: number;
 }
 
-async function measure(mode: 'reactive' | 'proactive'): Promise<ModeResult> {
-  const d = await startRoutedDataplane({
-    chassis: 1,
-    vms: [
-      { name: 'vm1', network: 'net1', host: 11, chassis: 1 },
-      { name: 'vm2', network: 'net2', host: 12, chassis: 1 },
-    ],
-    apps: [{ package: '@dragonflow/app-l2', descriptor: l2 }, mode === 'reactive' ? { package: '@dragonflow/app-l3-reactive', descriptor: reactive } : { package: '@dragonflow/app-l3-proactive', descriptor: proactive }],
-  });
+async function measure(mode: L3Mode): Promise<ModeResult> {
+  const d = await startOneChassisRouted(mode);
   try {
     const vm1 = d.vms['vm1']!.vm;
     const vm2 = d.vms['vm2']!;

@@ -13,11 +13,8 @@
  * of each, interleaved; the medians are compared. Needs root, Open vSwitch, iperf3.
  */
 import { spawn } from 'node:child_process';
-import l2 from '@dragonflow/app-l2';
-import proactive from '@dragonflow/app-l3-proactive';
-import reactive from '@dragonflow/app-l3-reactive';
-import { startRoutedDataplane, type RoutedDataplane } from '@dragonflow/l3/dataplane';
 import { addAddress, createNetns, createVethPair, deleteNetns, netnsArgv, requireBinary, run, shortId, type Chassis } from '@dragonflow/sandbox';
+import { startOneChassisRouted } from './l3-dataplane.js';
 
 const COMMAND = 'pnpm --filter @dragonflow/bench bench:l3-iperf';
 const SECONDS = Number(process.env['DF_BENCH_SECONDS'] ?? 5);
@@ -77,22 +74,11 @@ async function normalBridge(chassis: Chassis): Promise<{ a: string; b: string; s
   }
 }
 
-async function routed(mode: 'proactive' | 'reactive'): Promise<RoutedDataplane> {
-  return startRoutedDataplane({
-    chassis: 1,
-    vms: [
-      { name: 'vm1', network: 'net1', host: 11, chassis: 1 },
-      { name: 'vm2', network: 'net2', host: 12, chassis: 1 },
-    ],
-    apps: [{ package: '@dragonflow/app-l2', descriptor: l2 }, mode === 'reactive' ? { package: '@dragonflow/app-l3-reactive', descriptor: reactive } : { package: '@dragonflow/app-l3-proactive', descriptor: proactive }],
-  });
-}
-
 async function main(): Promise<void> {
   for (const b of ['ovs-vswitchd', 'iperf3', 'ethtool']) requireBinary(b);
   const lines: string[] = [];
   for (const mode of ['proactive', 'reactive'] as const) {
-    const d = await routed(mode);
+    const d = await startOneChassisRouted(mode);
     const norm = await normalBridge(d.chassis[0]!.chassis).catch(async (err: unknown) => {
       await d.stop();
       throw err;
