@@ -69,21 +69,6 @@ export class ShadowIndex {
     return this.rows.get(table)?.get(id)?.stub;
   }
 
-  has(table: TableName, id: string): boolean {
-    return this.rows.get(table)?.has(id) ?? false;
-  }
-
-  size(table?: TableName): number {
-    if (table) return this.rows.get(table)?.size ?? 0;
-    let n = 0;
-    for (const t of this.rows.values()) n += t.size;
-    return n;
-  }
-
-  ids(table: TableName): IterableIterator<string> {
-    return (this.rows.get(table) ?? new Map<string, unknown>()).keys();
-  }
-
   onNetwork(table: TableName, networkId: string): ReadonlySet<string> {
     return this.byNetwork.get(`${table}|${networkId}`) ?? NONE;
   }

@@ -133,8 +133,3 @@ export interface NbDriver {
 
   close(): Promise<void>;
 }
-
-/** The driver's table-agnostic description of a key, for messages. */
-export function keyName(table: string, id: string): string {
-  return `${table}/${id}`;
-}

@@ -3,7 +3,7 @@ import type { Observable } from 'rxjs';
 import type { NbReader } from '../api/reader.js';
 import type { ChangeBatch, NbDriver, Revision, Snapshot } from '../db/driver.js';
 import { decodeObject } from '../model/codec.js';
-import { TABLES, type NbObject, type TableName, isTableName } from '../model/tables.js';
+import { type NbObject, type TableName, isTableName } from '../model/tables.js';
 import { FeedFollower, type FollowerState } from './follower.js';
 import { type Referrer, TopologyStore } from './store.js';
 
@@ -81,5 +81,3 @@ export class TopologyMirror implements NbReader {
     }
   }
 }
-
-export const MODEL_TABLES: readonly TableName[] = TABLES;
