@@ -1,3 +1,4 @@
+import { NB_INDEXES } from '../model/indexes.js';
 import type { NbObject, TableName } from '../model/tables.js';
 
 /**
@@ -21,18 +22,14 @@ export function stubOf(table: TableName, o: NbObject): Stub {
       const p = o as NbObject<'logical_port'>;
       return { networkId: p.networkId, chassisId: p.chassisId, securityGroupIds: p.securityGroupIds };
     }
-    case 'logical_router': {
-      const r = o as NbObject<'logical_router'>;
-      return { networks: [...new Set([...r.ports.map((p) => p.networkId), ...(r.externalGateway ? [r.externalGateway.networkId] : [])])] };
-    }
+    case 'logical_router':
+      return { networks: NB_INDEXES.logical_router.network(o as NbObject<'logical_router'>) };
     case 'floating_ip': {
       const f = o as NbObject<'floating_ip'>;
       return { networkId: f.floatingNetworkId, portId: f.portId };
     }
-    case 'security_group': {
-      const g = o as NbObject<'security_group'>;
-      return { remoteGroupIds: [...new Set(g.rules.flatMap((r) => (r.remoteGroupId ? [r.remoteGroupId] : [])))] };
-    }
+    case 'security_group':
+      return { remoteGroupIds: NB_INDEXES.security_group.remoteGroup(o as NbObject<'security_group'>) };
     default:
       return {};
   }
