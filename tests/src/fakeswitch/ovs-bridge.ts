@@ -88,3 +88,23 @@ export async function datapathPorts(b: OvsBridge): Promise<Map<number, number>> 
   for (const m of text.matchAll(/^\s+\S+ (\d+)\/(\d+):/gm)) out.set(Number(m[2]), Number(m[1]));
   return out;
 }
+
+/**
+ * `ofproto/trace` of a packet (its bytes) entering as `flowSpec` says (`in_port=1`,
+ * tunnel metadata, …): the whole text, the datapath actions, and the OpenFlow ports
+ * the packet is output to, sorted.
+ */
+export async function traceOutputs(b: OvsBridge, flowSpec: string, frame: Uint8Array): Promise<{ text: string; datapath: string; outputs: number[] }> {
+  const text = await vswitchd(b, 'ofproto/trace', b.bridge, flowSpec, Buffer.from(frame).toString('hex'));
+  const datapath = /^Datapath actions: (.*)$/m.exec(text)?.[1];
+  if (datapath === undefined) throw new Error(`no datapath actions in the trace:\n${text}`);
+  const ports = await datapathPorts(b);
+  const outputs = datapath
+    // commas inside set(...) and friends are not action separators
+    .split(/,(?![^()]*\))/)
+    .map((a) => a.trim())
+    .filter((a) => /^\d+$/.test(a))
+    .map((a) => ports.get(Number(a))!)
+    .sort((x, y) => x - y);
+  return { text, datapath, outputs };
+}

@@ -16,7 +16,7 @@ import { requireBinary, run } from '@dragonflow/sandbox';
 import { capture } from '../sandbox/traffic.js';
 import l2 from '@dragonflow/app-l2';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { datapathPorts, startOvsBridge, vswitchd, type OvsBridge } from '../fakeswitch/ovs-bridge.js';
+import { startOvsBridge, traceOutputs, type OvsBridge } from '../fakeswitch/ovs-bridge.js';
 
 const DPID = 0xdf0012a2n;
 const CHASSIS = 'l2-ovs';
@@ -36,18 +36,7 @@ let peer: ChassisRegistration;
 
 const icmp = (s: number, d: string, sip: string, dip: string): EthernetFrame => ethernet({ src: mac(s), dst: d, payload: ipv4({ src: sip, dst: dip, payload: icmpEchoRequest({ id: 1, seq: 1 }) }) });
 
-async function trace(flowSpec: string, frame: EthernetFrame): Promise<{ text: string; datapath: string; outputs: number[] }> {
-  const text = await vswitchd(b, 'ofproto/trace', b.bridge, flowSpec, Buffer.from(encodeEthernet(frame)).toString('hex'));
-  const datapath = /^Datapath actions: (.*)$/m.exec(text)?.[1] ?? '';
-  const ports = await datapathPorts(b);
-  const outputs = datapath
-    .split(/,(?![^()]*\))/)
-    .map((a) => a.trim())
-    .filter((a) => /^\d+$/.test(a))
-    .map((a) => ports.get(Number(a))!)
-    .sort((x, y) => x - y);
-  return { text, datapath, outputs };
-}
+const trace = (flowSpec: string, frame: EthernetFrame): ReturnType<typeof traceOutputs> => traceOutputs(b, flowSpec, encodeEthernet(frame));
 
 beforeAll(async () => {
   requireBinary('ovs-ofctl');

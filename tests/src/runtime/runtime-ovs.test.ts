@@ -17,7 +17,7 @@ import { LocalCache, MemoryDriver, NbApi, chassisIdFromName } from '@dragonflow/
 import { encodeEthernet, ethernet, icmpEchoRequest, ipv4 } from '@dragonflow/packet';
 import { requireBinary, sleep, spawnDaemon, stopPid } from '@dragonflow/sandbox';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { datapathPorts, startOvsBridge, vswitchd, type OvsBridge } from '../fakeswitch/ovs-bridge.js';
+import { startOvsBridge, traceOutputs, type OvsBridge } from '../fakeswitch/ovs-bridge.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const DPID = 0xdf0017e0n;
@@ -64,13 +64,7 @@ async function mirrorFlows() {
 
 async function traceFrom(port: (typeof PORTS)[keyof typeof PORTS], to: (typeof PORTS)[keyof typeof PORTS]): Promise<number[]> {
   const frame = ethernet({ src: port.mac, dst: to.mac, payload: ipv4({ src: port.ip, dst: to.ip, payload: icmpEchoRequest({ id: 1, seq: 1 }) }) });
-  const text = await vswitchd(b, 'ofproto/trace', b.bridge, `in_port=${port.ofport}`, Buffer.from(encodeEthernet(frame)).toString('hex'));
-  const dp = /^Datapath actions: (.*)$/m.exec(text)![1]!;
-  const ports = await datapathPorts(b);
-  return dp
-    .split(',')
-    .filter((a) => /^\d+$/.test(a.trim()))
-    .map((a) => ports.get(Number(a))!);
+  return (await traceOutputs(b, `in_port=${port.ofport}`, encodeEthernet(frame))).outputs;
 }
 
 beforeAll(async () => {
