@@ -109,7 +109,7 @@ export class AppFlows {
       throw new DfError('OWNER_INVALID', `app '${this.app}': owner '${text}' has key ${String(owner.key)}; a unique key is an integer 0..2^32-1`, { context: { app: this.app, owner: text } });
     }
     const kind = owner.kind ?? ownerKindOf(text) ?? 'object';
-    if (kind === ('hash' as string) || !(kind in OWNER_KINDS)) {
+    if (kind === ('hash' as string) || !Object.hasOwn(OWNER_KINDS, kind)) {
       throw new DfError('OWNER_INVALID', `app '${this.app}': owner '${text}' has kind '${String(kind)}'; expected one of ${Object.keys(OWNER_KINDS).filter((k) => k !== 'hash').join(', ')}`, { context: { app: this.app, owner: text } });
     }
     return { app: this.app, slot: this.slot, owner: text, kind: OWNER_KINDS[kind], tag: owner.key >>> 0 };

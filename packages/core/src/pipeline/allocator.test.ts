@@ -147,6 +147,10 @@ describe('cookies', () => {
     expect(ownerKindOf('flood:n1/0')).toBeUndefined();
     expect(ownerKindOf('hash:x')).toBeUndefined();
     expect(ownerKindOf('port')).toBeUndefined();
+    // prefixes that name members of Object.prototype are not kinds
+    expect(ownerKindOf('constructor:x')).toBeUndefined();
+    expect(ownerKindOf('toString:x')).toBeUndefined();
+    expect(ownerKindOf('__proto__:x')).toBeUndefined();
   });
 
   it('hash owner strings stably', () => {

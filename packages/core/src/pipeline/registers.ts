@@ -90,7 +90,8 @@ export function ownerKindOf(ownerText: string): OwnerKind | undefined {
   const colon = ownerText.indexOf(':');
   if (colon <= 0) return undefined;
   const prefix = ownerText.slice(0, colon);
-  return prefix !== 'hash' && prefix !== 'object' && prefix in OWNER_KINDS ? (prefix as OwnerKind) : undefined;
+  // own keys only: 'constructor:…' or 'toString:…' must not find Object.prototype's members
+  return prefix !== 'hash' && prefix !== 'object' && Object.hasOwn(OWNER_KINDS, prefix) ? (prefix as OwnerKind) : undefined;
 }
 
 export function makeCookie(slot: number, tag: number, kind: number = OWNER_KINDS.hash): bigint {

@@ -334,6 +334,12 @@ describe('the runtime on a FakeSwitch', () => {
     expect([cookieKindName(installed.cookie), cookieTag(installed.cookie)]).toEqual(['port', p1.key]);
     expect(() => ctx.flows.replace({ id: 'x', key: 1, kind: 'hash' as never }, [f])).toThrow(/has kind 'hash'/);
     expect(() => ctx.flows.replace({ id: 'x', key: -1 }, [f])).toThrow(/has key -1/);
+    expect(() => ctx.flows.replace({ id: 'x', key: 1, kind: 'toString' as never }, [f])).toThrow(/has kind 'toString'/);
+    // an owner text whose prefix names a member of Object.prototype is a keyed owner of kind 'object'
+    ctx.flows.replace({ id: `constructor:${p1.id}`, key: p1.key }, [flow(lookup, { priority: 8, match: { eth_dst: MAC3 }, actions: [act.setField(REG_DST_PORT, 2)], goto: ctx.tables.next('lookup') })]);
+    await h.settle();
+    const keyed = h.fakeSwitch.flowsIn(lookup.id).find((x) => x.priority === 8)!;
+    expect([cookieKindName(keyed.cookie), cookieTag(keyed.cookie)]).toEqual(['object', p1.key]);
   });
 
   it('reports the NB revision the switch is in sync with', async () => {
