@@ -1,5 +1,5 @@
 import { type IpAddress, IpNetwork, compareIp, parseIp } from '@dragonflow/base';
-import { DeviceOwner, type NbTransaction, type Subnet } from '@dragonflow/nb';
+import { DeviceOwner, type NbTransaction, type Subnet, isNetworkOrBroadcast } from '@dragonflow/nb';
 import type { RequestContext } from '../auth.js';
 import { NeutronError, badAttribute, conflict, invalidInput, notFound, policyNotAuthorized } from '../neutron/errors.js';
 import type { ListEntry } from '../neutron/query.js';
@@ -48,7 +48,7 @@ function checkGateway(net: IpNetwork, text: string | null): string | null {
   if (text === null) return null;
   const gw = ip('gateway_ip', text);
   if (!net.contains(gw)) throw invalidInput(`Gateway IP ${text} is outside subnet ${net.toString()}.`, 'gateway_ip');
-  if (net.family === 4 && net.prefixLength <= 30 && (gw.equals(net.first) || gw.equals(net.last))) {
+  if (isNetworkOrBroadcast(net, gw)) {
     throw invalidInput(`Gateway IP ${text} is the network or broadcast address of ${net.toString()}.`, 'gateway_ip');
   }
   return gw.toString();
@@ -59,8 +59,7 @@ function checkPools(net: IpNetwork, gateway: string | null, pools: { start: stri
   const parsed = pools.map((p, i) => {
     const start = ip(`allocation_pools[${i}].start`, p.start);
     const end = ip(`allocation_pools[${i}].end`, p.end);
-    const edge = (a: IpAddress): boolean => net.family === 4 && net.prefixLength <= 30 && (a.equals(net.first) || a.equals(net.last));
-    if (!net.contains(start) || !net.contains(end) || edge(start) || edge(end)) {
+    if (!net.contains(start) || !net.contains(end) || isNetworkOrBroadcast(net, start) || isNetworkOrBroadcast(net, end)) {
       throw new NeutronError(400, 'OutOfBoundsAllocationPool', `The allocation pool ${p.start}-${p.end} spans beyond the subnet cidr ${net.toString()}.`, { field: `allocation_pools[${i}]` });
     }
     if (compareIp(start, end) > 0) throw new NeutronError(400, 'InvalidAllocationPool', `The allocation pool ${p.start}-${p.end} is not valid.`, { field: `allocation_pools[${i}]` });

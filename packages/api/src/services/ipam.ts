@@ -1,5 +1,5 @@
 import { type IpAddress, IpNetwork, MacAddress, compareIp, offsetIp, parseIp } from '@dragonflow/base';
-import type { FixedIp, NbTransaction, Subnet } from '@dragonflow/nb';
+import { type FixedIp, type NbTransaction, type Subnet, isNetworkOrBroadcast } from '@dragonflow/nb';
 import { NeutronError, badAttribute, invalidInput, ipAddressInUse, ipGenerationFailure } from '../neutron/errors.js';
 import type { Attempt } from './attempt.js';
 
@@ -118,7 +118,7 @@ export class IpAllocator {
       throw badAttribute(field, `'${ip}' is not a valid IP address`);
     }
     if (!net.contains(addr)) throw new NeutronError(400, 'InvalidIpForSubnet', `IP address ${ip} is not a valid IP for the specified subnet.`, { field });
-    if (net.family === 4 && net.prefixLength <= 30 && (addr.equals(net.first) || addr.equals(net.last))) {
+    if (isNetworkOrBroadcast(net, addr)) {
       throw new NeutronError(400, 'InvalidIpForSubnet', `IP address ${ip} is the network or broadcast address of ${subnet.cidr}.`, { field });
     }
     const canonical = addr.toString();

@@ -1,5 +1,6 @@
 import { IpNetwork, parseIp } from '@dragonflow/base';
 import { nbInvalid } from '../errors.js';
+import { isNetworkOrBroadcast } from '../model/subnet.js';
 import type { NbObject, TableName } from '../model/tables.js';
 
 /** What cross-object checks may read: the transaction's view (its own writes included). */
@@ -14,11 +15,6 @@ type Checker<T extends TableName> = (obj: NbObject<T>, view: CheckView, old: NbO
 
 function invalid(table: TableName, obj: { id: string }, field: string, message: string): Error {
   return nbInvalid(`${table}.${field}: ${message}`, { table, id: obj.id, field });
-}
-
-/** An IPv4 address that is the network or broadcast address of a subnet with room for hosts. */
-function isV4Edge(net: IpNetwork, ip: ReturnType<typeof parseIp>): boolean {
-  return net.family === 4 && net.prefixLength <= 30 && (ip.equals(net.first) || ip.equals(net.last));
 }
 
 const CHECKERS: { [T in TableName]?: Checker<T> } = {
@@ -44,7 +40,7 @@ const CHECKERS: { [T in TableName]?: Checker<T> } = {
       const net = IpNetwork.parse(subnet.cidr);
       const ip = parseIp(f.ipAddress);
       if (!net.contains(ip)) throw invalid('logical_port', p, `fixedIps[${i}].ipAddress`, `${f.ipAddress} is outside subnet ${subnet.cidr}`);
-      if (isV4Edge(net, ip)) throw invalid('logical_port', p, `fixedIps[${i}].ipAddress`, `${f.ipAddress} is the network or broadcast address of ${subnet.cidr}`);
+      if (isNetworkOrBroadcast(net, ip)) throw invalid('logical_port', p, `fixedIps[${i}].ipAddress`, `${f.ipAddress} is the network or broadcast address of ${subnet.cidr}`);
     }
   },
 

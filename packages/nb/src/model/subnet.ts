@@ -1,4 +1,4 @@
-import { IpNetwork, compareIp, parseIp } from '@dragonflow/base';
+import { type IpAddress, IpNetwork, compareIp, parseIp } from '@dragonflow/base';
 import { z } from 'zod';
 import { baseFields, issue } from './base.js';
 import { cidrField, ipField, uuidField } from './fields.js';
@@ -7,6 +7,15 @@ export const IPV6_MODES = ['slaac', 'dhcpv6-stateful', 'dhcpv6-stateless'] as co
 
 export const hostRouteSchema = z.object({ destination: cidrField, nexthop: ipField }).strict();
 export const allocationPoolSchema = z.object({ start: ipField, end: ipField }).strict();
+
+/**
+ * True for the network and broadcast addresses of an IPv4 subnet with room for hosts:
+ * no port, gateway or pool may use them. (A /31 or /32 uses every address; IPv6 has no
+ * broadcast address.)
+ */
+export function isNetworkOrBroadcast(net: IpNetwork, ip: IpAddress): boolean {
+  return net.family === 4 && net.prefixLength <= 30 && (ip.equals(net.first) || ip.equals(net.last));
+}
 
 /**
  * An IP subnet of a network. The CIDR, the network and the IP version never change
@@ -35,25 +44,24 @@ export const subnetSchema = z
       issue(ctx, ['cidr'], `${s.cidr} is an IPv${net.family} network but ipVersion is ${s.ipVersion}`);
       return;
     }
-    const v4Edges = net.family === 4 && net.prefixLength <= 30;
     if (s.gatewayIp !== null) {
       const gw = parseIp(s.gatewayIp);
       if (!net.contains(gw)) issue(ctx, ['gatewayIp'], `${s.gatewayIp} is outside ${s.cidr}`);
-      else if (v4Edges && (gw.equals(net.first) || gw.equals(net.last))) {
+      else if (isNetworkOrBroadcast(net, gw)) {
         issue(ctx, ['gatewayIp'], `${s.gatewayIp} is the network or broadcast address of ${s.cidr}`);
       }
     }
     if (net.family === 4 && (s.ipv6AddressMode !== null || s.ipv6RaMode !== null)) {
       issue(ctx, [s.ipv6AddressMode !== null ? 'ipv6AddressMode' : 'ipv6RaMode'], 'only applies to IPv6 subnets');
     }
-    const pools: { start: ReturnType<typeof parseIp>; end: ReturnType<typeof parseIp>; i: number }[] = [];
+    const pools: { start: IpAddress; end: IpAddress; i: number }[] = [];
     s.allocationPools.forEach((p, i) => {
       const start = parseIp(p.start);
       const end = parseIp(p.end);
       if (!net.contains(start)) return issue(ctx, ['allocationPools', i, 'start'], `${p.start} is outside ${s.cidr}`);
       if (!net.contains(end)) return issue(ctx, ['allocationPools', i, 'end'], `${p.end} is outside ${s.cidr}`);
       if (compareIp(start, end) > 0) return issue(ctx, ['allocationPools', i], `start ${p.start} is after end ${p.end}`);
-      if (v4Edges && (start.equals(net.first) || end.equals(net.last))) {
+      if (isNetworkOrBroadcast(net, start) || isNetworkOrBroadcast(net, end)) {
         return issue(ctx, ['allocationPools', i], `pool ${p.start}-${p.end} includes the network or broadcast address of ${s.cidr}`);
       }
       if (s.gatewayIp !== null) {
