@@ -8,7 +8,8 @@ export { mirrorOptionsSchema, type MirrorOptions } from './options.js';
 /** The app: list it in the controller config as '@acme/dragonflow-port-mirror' with `options.mirrors`. */
 export default defineApp<PortMirror, MirrorOptions>({
   name: 'port-mirror',
-  coreApi: '^1.0.0',
+  // 1.1: the mirror's owner says its kind ('port'; port-mirror.ts), which a 1.0 core does not know.
+  coreApi: '^1.1.0',
   description: "Copies a VM port's traffic to another local port.",
   tables: {
     'ingress-security': [{ name: 'from-port', match: ['reg6'] }],
