@@ -13,6 +13,7 @@ import {
   encodeMessage,
   formatAction,
   fieldAllOnes,
+  flowIdentity,
   oxmField,
   oxmValueToBigInt,
   validateMatch,
@@ -31,7 +32,7 @@ import {
 } from '@dragonflow/openflow';
 import { decodeEthernet, encodeEthernet, type EthernetFrame } from '@dragonflow/packet';
 import { Subject, type Observable } from 'rxjs';
-import { FlowTable, compileMatch, coveredBy, identityOf, type FlowEntry } from './flow-table.js';
+import { FlowTable, compileMatch, coveredBy, type FlowEntry } from './flow-table.js';
 import { PacketState, type TunnelInfo } from './packet-state.js';
 import { TraceResult, type TraceHop, type TraceOutput } from './trace.js';
 
@@ -325,7 +326,7 @@ export class FakeSwitch {
           table: m.tableId,
           priority: m.priority,
           match: m.match,
-          identity: identityOf(m.tableId, m.priority, m.match),
+          identity: flowIdentity(m.tableId, m.priority, m.match),
           tests: compileMatch(m.match),
           instructions: m.instructions,
           cookie: m.cookie,
@@ -374,7 +375,7 @@ export class FakeSwitch {
   private select(m: FlowMod, strict: boolean): FlowEntry[] {
     const tables = m.tableId === OFPTT_ALL ? [...this.tables.values()] : [this.tables.get(m.tableId)].filter((t): t is FlowTable => t !== undefined);
     if (strict) {
-      const id = identityOf(m.tableId, m.priority, m.match);
+      const id = flowIdentity(m.tableId, m.priority, m.match);
       const f = this.tables.get(m.tableId)?.get(id);
       return f ? [f] : [];
     }

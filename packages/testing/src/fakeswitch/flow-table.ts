@@ -1,4 +1,4 @@
-import { fieldAllOnes, flowIdentity, matchKey, oxmField, oxmValueToBigInt, type Instruction, type Match, type MatchEntry } from '@dragonflow/openflow';
+import { fieldAllOnes, oxmField, oxmValueToBigInt, type Instruction, type Match, type MatchEntry } from '@dragonflow/openflow';
 
 /** One compiled match field: the packet matches when (packet & mask) == value. */
 export interface FieldTest {
@@ -42,10 +42,6 @@ export function compileMatch(m: Match): FieldTest[] {
     out.push({ field: name, value: oxmValueToBigInt(spec, entry.value) & mask, mask });
   }
   return out;
-}
-
-export function identityOf(table: number, priority: number, m: Match): string {
-  return flowIdentity(table, priority, m);
 }
 
 /** Whether flow `f`'s match is at least as specific as `req` (OpenFlow non-strict modify/delete). */
@@ -107,5 +103,3 @@ export class FlowTable {
     return undefined;
   }
 }
-
-export { matchKey };

@@ -1,5 +1,5 @@
 import { DfError, Ipv4Address, Ipv6Address, MacAddress } from '@dragonflow/base';
-import { cloneFrame, ipProtocolOf, type EthernetFrame, type IpPayload, type Ipv4Packet, type Ipv6Packet } from '@dragonflow/packet';
+import { cloneFrame, etherTypeOf, ipProtocolOf, type EthernetFrame, type IpPayload, type Ipv4Packet, type Ipv6Packet } from '@dragonflow/packet';
 import type { Action } from '@dragonflow/openflow';
 
 /** Tunnel metadata a packet carries (set before output to a tunnel port, or on arrival from one). */
@@ -82,7 +82,7 @@ export class PacketState {
       case 'eth_src':
         return f.src.value;
       case 'eth_type':
-        return BigInt(etherTypeOfPayload(f));
+        return BigInt(etherTypeOf(p));
       case 'vlan_vid':
         return f.vlans[0] ? BigInt(0x1000 | f.vlans[0].vid) : 0n;
       case 'vlan_pcp':
@@ -280,19 +280,5 @@ export class PacketState {
       if (v !== 0) out[`reg${i}`] = BigInt(v >>> 0);
     });
     return out;
-  }
-}
-
-function etherTypeOfPayload(f: EthernetFrame): number {
-  const p = f.payload;
-  switch (p.kind) {
-    case 'arp':
-      return 0x0806;
-    case 'ipv4':
-      return 0x0800;
-    case 'ipv6':
-      return 0x86dd;
-    default:
-      return p.etherType;
   }
 }
