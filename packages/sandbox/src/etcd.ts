@@ -1,9 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { requireBinary } from './exec.js';
-import { isAlive, spawnDaemon, waitFor } from './process.js';
+import { spawnDaemon, stopPid, waitFor } from './process.js';
 import { LocalServer } from './server.js';
-import { freePort, makeTempDir } from './tmp.js';
+import { freePort, makeTempDir, removeDir } from './tmp.js';
 
 export interface EtcdOptions {
   dir?: string;
@@ -64,16 +64,20 @@ async function launchEtcd(dir: string, port: number, peerPort: number, name: str
     ],
     { logFile, env: { ETCD_UNSUPPORTED_ARCH: process.arch === 'x64' ? '' : process.arch } },
   );
-  await waitFor(
-    async () => {
-      if (!isAlive(pid)) throw new Error('etcd exited during start-up');
-      const res = await fetch(`${client}/health`).catch(() => undefined);
-      if (!res?.ok) return false;
-      const body = (await res.json()) as { health?: string };
-      return body.health === 'true';
-    },
-    { what: `etcd to become healthy on ${client}`, timeoutMs: 15_000, logFile },
-  );
+  try {
+    await waitFor(
+      async () => {
+        const res = await fetch(`${client}/health`).catch(() => undefined);
+        if (!res?.ok) return false;
+        const body = (await res.json()) as { health?: string };
+        return body.health === 'true';
+      },
+      { what: `etcd to become healthy on ${client}`, timeoutMs: 15_000, logFile, pid },
+    );
+  } catch (err) {
+    await stopPid(pid);
+    throw err;
+  }
   return pid;
 }
 
@@ -85,6 +89,12 @@ export async function startEtcd(options: EtcdOptions = {}): Promise<EtcdServer> 
   let peerPort = options.peerPort ?? (await freePort());
   while (peerPort === port) peerPort = await freePort();
   const name = options.name ?? 'df';
-  const pid = await launchEtcd(dir, port, peerPort, name);
+  let pid: number;
+  try {
+    pid = await launchEtcd(dir, port, peerPort, name);
+  } catch (err) {
+    if (created) removeDir(dir);
+    throw err;
+  }
   return new EtcdServer(dir, port, peerPort, name, pid, created);
 }

@@ -1,4 +1,6 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isDfError } from '@dragonflow/base';
 import {
@@ -8,15 +10,20 @@ import {
   createVethPair,
   deleteLink,
   deleteNetns,
+  freePort,
   isAlive,
+  makeTempDir,
   netnsExists,
   ping,
+  removeDir,
   requireBinary,
   run,
   shortId,
+  spawnDaemon,
   startEtcd,
   startOvs,
   startRedis,
+  waitFor,
 } from './index.js';
 
 const cleanup = new CleanupStack();
@@ -34,6 +41,34 @@ describe('requireBinary', () => {
       expect(isDfError(err, 'MISSING_BINARY')).toBe(true);
       expect(String(err)).toContain('./scripts/setup');
     }
+  });
+});
+
+describe('waitFor', () => {
+  it('stops at once when the process it waits for exits, showing its log', async () => {
+    const dir = makeTempDir('df-wait-');
+    cleanup.defer('wait dir', () => removeDir(dir));
+    const log = join(dir, 'daemon.log');
+    const pid = spawnDaemon('sh', ['-c', 'echo cannot bind the port; exit 3'], { logFile: log });
+    const started = Date.now();
+    const err = await waitFor(() => false, { what: 'the daemon to answer', timeoutMs: 20_000, logFile: log, pid }).catch((e: unknown) => e);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(isDfError(err, 'PROCESS_EXITED')).toBe(true);
+    expect(String(err)).toContain(`the daemon to answer: its process (pid ${pid}) exited`);
+    expect(String(err)).toContain('cannot bind the port');
+  });
+
+  it('takes an error of the check as "not yet" and keeps polling', async () => {
+    let calls = 0;
+    const value = await waitFor(
+      () => {
+        calls++;
+        if (calls < 3) throw new Error('not yet');
+        return calls;
+      },
+      { what: 'the third call', timeoutMs: 5_000, intervalMs: 1 },
+    );
+    expect(value).toBe(3);
   });
 });
 
@@ -103,6 +138,31 @@ describe('startEtcd', () => {
 });
 
 describe('startRedis', () => {
+  it('fails at once, naming redis, when redis-server exits during start-up, and leaves nothing behind', async () => {
+    const port = await freePort();
+    // Holds the port; drops every connection (redisAnswers' probes) so that close() can finish.
+    const busy: Server = createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve) => busy.listen(port, '127.0.0.1', resolve));
+    cleanup.defer('busy port', () => new Promise<void>((resolve) => busy.close(() => resolve())));
+    // Its temporary directory is made under TMPDIR: a private one shows whether it is removed.
+    const tmp = makeTempDir('df-wait-tmp-');
+    cleanup.defer('private TMPDIR', () => removeDir(tmp));
+    const savedTmp = process.env['TMPDIR'];
+    process.env['TMPDIR'] = tmp;
+    let err: unknown;
+    const started = Date.now();
+    try {
+      err = await startRedis({ port }).catch((e: unknown) => e);
+    } finally {
+      if (savedTmp === undefined) delete process.env['TMPDIR'];
+      else process.env['TMPDIR'] = savedTmp;
+    }
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(isDfError(err, 'PROCESS_EXITED')).toBe(true);
+    expect(String(err)).toContain(`redis to answer PING on port ${port}`);
+    expect(readdirSync(tmp)).toEqual([]);
+  });
+
   it('answers and keeps data across a restart', async () => {
     const redis = await startRedis();
     cleanup.defer('redis', () => redis.stop());

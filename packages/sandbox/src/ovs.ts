@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DfError } from '@dragonflow/base';
 import { requireBinary, run, type RunResult } from './exec.js';
@@ -99,13 +99,17 @@ async function startVswitchd(dir: string, netns: string | undefined, env: Record
     [`unix:${join(dir, 'db.sock')}`, '--disable-system', `--pidfile=${join(dir, 'ovs-vswitchd.pid')}`, `--log-file=${log}`, `--unixctl=${ctl}`, '-vconsole:off'],
     { netns, env, logFile: join(dir, 'ovs-vswitchd.out') },
   );
-  await waitFor(
-    async () => {
-      if (!isAlive(pid)) throw new DfError('OVS_START', `ovs-vswitchd exited during start-up; see ${log}`);
-      return (await run('ovs-appctl', ['-t', ctl, 'version'], { netns, env, allowFailure: true })).code === 0;
-    },
-    { what: 'ovs-vswitchd to answer on its control socket', timeoutMs: 15_000, logFile: log },
-  );
+  try {
+    await waitFor(async () => (await run('ovs-appctl', ['-t', ctl, 'version'], { netns, env, allowFailure: true })).code === 0, {
+      what: 'ovs-vswitchd to answer on its control socket',
+      timeoutMs: 15_000,
+      logFile: log,
+      pid,
+    });
+  } catch (err) {
+    await stopPid(pid);
+    throw err;
+  }
   return pid;
 }
 
@@ -131,14 +135,13 @@ export async function startOvs(options: OvsOptions = {}): Promise<OvsInstance> {
     { netns, env, logFile: join(dir, 'ovsdb-server.out') },
   );
   try {
-    await waitFor(() => existsSync(join(dir, 'db.sock')), { what: 'the ovsdb-server socket', timeoutMs: 10_000, logFile: serverLog });
+    await waitFor(() => existsSync(join(dir, 'db.sock')), { what: 'the ovsdb-server socket', timeoutMs: 10_000, logFile: serverLog, pid: ovsdbServer });
     await run('ovs-vsctl', [`--db=unix:${join(dir, 'db.sock')}`, '--no-wait', 'init'], { netns, env });
+    // startVswitchd stops the daemon it started when that does not come up.
     const vswitchd = await startVswitchd(dir, netns, env);
     return new OvsInstance(dir, netns, { ovsdbServer, vswitchd }, options.removeDirOnStop ?? created);
   } catch (err) {
     await stopPid(ovsdbServer);
-    const pidFile = join(dir, 'ovs-vswitchd.pid');
-    if (existsSync(pidFile)) await stopPid(Number(readFileSync(pidFile, 'utf8').trim()));
     if (created) removeDir(dir);
     throw err;
   }

@@ -80,13 +80,32 @@ export async function stopPid(pid: number, graceMs = 3000): Promise<void> {
 export interface WaitOptions {
   timeoutMs?: number;
   intervalMs?: number;
-  /** What we are waiting for, for the timeout message. */
+  /** What we are waiting for, for the error message. */
   what: string;
-  /** A file whose tail is added to the timeout error (e.g. the daemon's log). */
+  /** A file whose tail is added to the error (e.g. the daemon's log). */
   logFile?: string;
+  /**
+   * The process that is to become ready: once it has exited, waiting stops at once
+   * (PROCESS_EXITED) instead of polling on until the timeout.
+   */
+  pid?: number;
 }
 
-/** Polls `check` until it returns a truthy value (which is returned) or the timeout passes. */
+function logTail(logFile: string | undefined): string {
+  if (!logFile) return '';
+  try {
+    const tail = readFileSync(logFile, 'utf8').split('\n').slice(-15).join('\n');
+    return tail ? `; last log lines:\n${tail}` : '';
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * Polls `check` until it returns a truthy value (which is returned) or the timeout
+ * passes. An error thrown by `check` counts as "not yet" (it becomes the cause of the
+ * timeout error); to stop early when the awaited process dies, pass its `pid`.
+ */
 export async function waitFor<T>(check: () => T | Promise<T>, options: WaitOptions): Promise<NonNullable<T>> {
   const timeout = options.timeoutMs ?? 10_000;
   const deadline = Date.now() + timeout;
@@ -98,18 +117,16 @@ export async function waitFor<T>(check: () => T | Promise<T>, options: WaitOptio
     } catch (err) {
       lastError = err;
     }
+    if (options.pid !== undefined && !isAlive(options.pid)) {
+      throw new DfError('PROCESS_EXITED', `gave up waiting for ${options.what}: its process (pid ${options.pid}) exited${logTail(options.logFile)}`, {
+        cause: lastError,
+        context: { what: options.what, pid: options.pid, logFile: options.logFile },
+      });
+    }
     if (Date.now() >= deadline) break;
     await sleep(options.intervalMs ?? 25);
   }
-  let tail = '';
-  if (options.logFile) {
-    try {
-      tail = readFileSync(options.logFile, 'utf8').split('\n').slice(-15).join('\n');
-    } catch {
-      tail = '';
-    }
-  }
-  throw new DfError('TIMEOUT', `timed out after ${timeout} ms waiting for ${options.what}${tail ? `; last log lines:\n${tail}` : ''}`, {
+  throw new DfError('TIMEOUT', `timed out after ${timeout} ms waiting for ${options.what}${logTail(options.logFile)}`, {
     cause: lastError,
     context: { what: options.what, logFile: options.logFile },
   });

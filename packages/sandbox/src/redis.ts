@@ -2,9 +2,9 @@ import { mkdirSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { requireBinary } from './exec.js';
-import { isAlive, spawnDaemon, waitFor } from './process.js';
+import { spawnDaemon, stopPid, waitFor } from './process.js';
 import { LocalServer } from './server.js';
-import { freePort, makeTempDir } from './tmp.js';
+import { freePort, makeTempDir, removeDir } from './tmp.js';
 
 export interface RedisOptions {
   dir?: string;
@@ -39,9 +39,10 @@ export class RedisServer extends LocalServer {
   }
 }
 
-function pingRedis(port: number): Promise<boolean> {
+/** True when a redis-server answers PING on 127.0.0.1:`port` or on the unix socket `path` (within half a second). */
+export function redisAnswers(where: { readonly port: number } | { readonly path: string }): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = createConnection({ host: '127.0.0.1', port });
+    const socket = 'path' in where ? createConnection(where.path) : createConnection({ host: '127.0.0.1', port: where.port });
     socket.setTimeout(500);
     socket.once('connect', () => socket.write('PING\r\n'));
     socket.once('data', (data) => {
@@ -53,6 +54,8 @@ function pingRedis(port: number): Promise<boolean> {
       socket.destroy();
       resolve(false);
     });
+    // Closed without an answer (something else holds the port): not redis, and not a hang.
+    socket.once('close', () => resolve(false));
   });
 }
 
@@ -72,13 +75,12 @@ async function launchRedis(dir: string, port: number, persistent: boolean): Prom
     ],
     { logFile: join(dir, 'redis.out') },
   );
-  await waitFor(
-    async () => {
-      if (!isAlive(pid)) throw new Error('redis-server exited during start-up');
-      return pingRedis(port);
-    },
-    { what: `redis to answer PING on port ${port}`, timeoutMs: 10_000, logFile },
-  );
+  try {
+    await waitFor(() => redisAnswers({ port }), { what: `redis to answer PING on port ${port}`, timeoutMs: 10_000, logFile, pid });
+  } catch (err) {
+    await stopPid(pid);
+    throw err;
+  }
   return pid;
 }
 
@@ -88,6 +90,12 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisServe
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const port = options.port ?? (await freePort());
   const persistent = options.persistent ?? true;
-  const pid = await launchRedis(dir, port, persistent);
+  let pid: number;
+  try {
+    pid = await launchRedis(dir, port, persistent);
+  } catch (err) {
+    if (created) removeDir(dir);
+    throw err;
+  }
   return new RedisServer(dir, port, persistent, pid, created);
 }
