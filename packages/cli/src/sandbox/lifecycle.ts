@@ -1,9 +1,9 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { DfError, describeError } from '@dragonflow/base';
 import type { HealthReport } from '@dragonflow/controller';
-import { Sandbox, freePort, isAlive, listSandboxes, requireBinary, spawnDaemon, stopPid, waitFor, type Chassis } from '@dragonflow/sandbox';
+import { Sandbox, freePort, isAlive, listSandboxes, redisAnswers, requireBinary, spawnDaemon, stopPid, waitFor, type Chassis } from '@dragonflow/sandbox';
 import { stringify } from 'yaml';
 import { NeutronClient, type NeutronSubnet } from './neutron.js';
 import {
@@ -84,23 +84,6 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
-function redisAnswers(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection(path);
-    socket.setTimeout(500);
-    socket.once('connect', () => socket.write('PING\r\n'));
-    socket.once('data', (d) => {
-      socket.destroy();
-      resolve(d.toString().startsWith('+PONG'));
-    });
-    socket.once('error', () => resolve(false));
-    socket.once('timeout', () => {
-      socket.destroy();
-      resolve(false);
-    });
-  });
-}
-
 /** Only stop a recorded pid while it is still the process we started (pids get reused). */
 function ours(pid: number | undefined, needle: string): pid is number {
   if (pid === undefined || !isAlive(pid)) return false;
@@ -140,11 +123,10 @@ async function startDbServer(s: ServicesState, out: Out): Promise<void> {
     writeServices(s);
     await waitFor(
       async () => {
-        if (!isAlive(db.pid!)) throw new DfError('DB_START', `etcd exited during start-up; see ${db.log}`);
         const res = await fetch(`${client}/health`).catch(() => undefined);
         return res?.ok && existsSync(join(dataDir, 'etcd.sock:0'));
       },
-      { what: `etcd on ${client}`, timeoutMs: 20_000, logFile: db.log },
+      { what: `etcd on ${client}`, timeoutMs: 20_000, logFile: db.log, pid: db.pid },
     );
     out(`• etcd ${client} + ${db.controllerEndpoint} (pid ${db.pid})`);
   } else {
@@ -156,13 +138,7 @@ async function startDbServer(s: ServicesState, out: Out): Promise<void> {
       { logFile: `${db.log}.out` },
     );
     writeServices(s);
-    await waitFor(
-      async () => {
-        if (!isAlive(db.pid!)) throw new DfError('DB_START', `redis-server exited during start-up; see ${db.log}`);
-        return redisAnswers(sock);
-      },
-      { what: `redis on ${sock}`, timeoutMs: 10_000, logFile: db.log },
-    );
+    await waitFor(() => redisAnswers({ path: sock }), { what: `redis on ${sock}`, timeoutMs: 10_000, logFile: db.log, pid: db.pid });
     out(`• redis ${db.apiEndpoints[0]} + ${db.controllerEndpoint} (pid ${db.pid})`);
   }
 }
@@ -177,13 +153,12 @@ async function startApi(s: ServicesState, logLevel: string, out: Out): Promise<v
   s.api.pid = spawnDaemon(process.execPath, [binaryOf('@dragonflow/api'), '--config', s.api.config], { logFile: s.api.log });
   writeServices(s);
   const api = new NeutronClient(s.api.url);
-  await waitFor(
-    async () => {
-      if (!isAlive(s.api.pid!)) throw new DfError('API_START', `df-api exited during start-up; see ${s.api.log}`);
-      return (await api.alive()) && (s.db.kind !== 'memory' || existsSync(s.db.controllerEndpoint.replace(/^unix:/, '')));
-    },
-    { what: `df-api on ${s.api.url}`, timeoutMs: 30_000, logFile: s.api.log },
-  );
+  await waitFor(async () => (await api.alive()) && (s.db.kind !== 'memory' || existsSync(s.db.controllerEndpoint.replace(/^unix:/, ''))), {
+    what: `df-api on ${s.api.url}`,
+    timeoutMs: 30_000,
+    logFile: s.api.log,
+    pid: s.api.pid,
+  });
   out(`• df-api ${s.api.url} (pid ${s.api.pid})`);
 }
 
@@ -215,11 +190,10 @@ async function waitHealthy(c: ControllerEntry, timeoutMs = 60_000): Promise<Heal
   try {
     return await waitFor(
       async () => {
-        if (c.pid === undefined || !isAlive(c.pid)) throw new DfError('CONTROLLER_EXITED', `df-controller of chassis-${c.chassis} exited; see ${c.log}`);
         last = await controllerHealth(c);
         return last?.status === 'ok' && last.liveness.alive ? last : undefined;
       },
-      { what: `df-controller of chassis-${c.chassis} to be healthy`, timeoutMs, intervalMs: 50, logFile: c.log },
+      { what: `df-controller of chassis-${c.chassis} to be healthy`, timeoutMs, intervalMs: 50, logFile: c.log, pid: c.pid },
     );
   } catch (err) {
     const problems = last?.problems.length ? ` (it reports: ${last.problems.join('; ')})` : '';
