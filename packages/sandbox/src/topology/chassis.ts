@@ -133,15 +133,26 @@ export function planChassis(plan: ChassisPlan): ChassisState {
  * Builds a planned chassis: namespace, OVS, br-int (netdev, secure, OpenFlow13,
  * controller target), br-phy owning the underlay veth with the tunnel IP on its
  * LOCAL port, flow-based tunnel ports, and the provider bridge with its patch pair.
- * `onPids` is called as soon as the daemons run, so a crash later still leaves
- * enough in the state file to tear them down.
+ * `onPids` is awaited as soon as the daemons run, so a crash later still leaves
+ * enough in the state file to tear them down; when it fails, the daemons are
+ * stopped and the chassis is not built further.
  */
-export async function buildChassis(state: ChassisState, fabric: FabricState, options: ChassisOptions, onPids: (pids: { ovsdbServer: number; vswitchd: number }) => void): Promise<Chassis> {
+export async function buildChassis(
+  state: ChassisState,
+  fabric: FabricState,
+  options: ChassisOptions,
+  onPids: (pids: { ovsdbServer: number; vswitchd: number }) => Promise<void> | void,
+): Promise<Chassis> {
   const ns = state.netns;
   const mtu = options.underlayMtu ?? 1500;
   await createNetns(ns);
   const ovs = await startOvs({ dir: state.dir, netns: ns, removeDirOnStop: false });
-  onPids(ovs.pids);
+  try {
+    await onPids(ovs.pids);
+  } catch (err) {
+    await ovs.stop();
+    throw err;
+  }
   const chassis = new Chassis({ ...state, pids: ovs.pids });
   const prefix = IpNetwork.parse(fabric.underlayCidr).prefixLength;
 
