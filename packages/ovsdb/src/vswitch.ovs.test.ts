@@ -209,3 +209,38 @@ describe('VswitchDb against ovsdb-server + ovs-vswitchd', () => {
     expect(ports!.rows).toEqual([]);
   });
 });
+
+describe('VswitchDb on a database without the root row', () => {
+  let ovs: TestOvsdbServer;
+  let client: OvsdbClient;
+  let vs: VswitchDb;
+
+  beforeAll(async () => {
+    ovs = await TestOvsdbServer.start();
+    client = await OvsdbClient.connect({ remote: ovs.remote });
+    vs = new VswitchDb(client);
+  });
+
+  afterAll(async () => {
+    await client?.close();
+    await ovs?.stop();
+  });
+
+  const rootRows = async (): Promise<number> => (await client.transact('Open_vSwitch', [{ op: 'select', table: 'Open_vSwitch', where: [], columns: ['_uuid'] }]))[0]!.rows!.length;
+
+  it('deletes nothing and writes nothing: deleteBridge does not create the root row', async () => {
+    expect(await rootRows()).toBe(0);
+    expect(await vs.deleteBridge('br-x')).toBe(false);
+    expect(await rootRows()).toBe(0);
+  });
+
+  it('creates the root row together with the first bridge', async () => {
+    expect(await vs.ensureBridge('br-a', { failMode: 'secure' })).toEqual({ created: true, changed: [] });
+    expect(await rootRows()).toBe(1);
+    expect(await vs.listBridges()).toEqual(['br-a']);
+    expect((await ovs.vsctl('list-br')).trim()).toBe('br-a');
+    expect(await vs.ensureBridge('br-a', { failMode: 'secure' })).toEqual({ created: false, changed: [] });
+    expect(await vs.deleteBridge('br-a')).toBe(true);
+    expect(await vs.listBridges()).toEqual([]);
+  });
+});

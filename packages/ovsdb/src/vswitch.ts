@@ -132,15 +132,18 @@ export class VswitchDb {
   async ensureBridge(name: string, options: BridgeOptions = {}): Promise<EnsureResult> {
     checkName('bridge', name);
     const otherConfig = bridgeOtherConfig(options);
-    const root = await this.ensureRoot();
     return this.retrying(`ensure bridge ${name}`, async () => {
-      const [br, ctl] = await this.client.transact(OPEN_VSWITCH_DB, [
+      // The root row is read with the bridge: only a bridge to create needs it.
+      const [br, ctl, top] = await this.client.transact(OPEN_VSWITCH_DB, [
         { op: 'select', table: 'Bridge', where: byName(name), columns: BRIDGE_COLUMNS },
         { op: 'select', table: 'Controller', where: [], columns: ['_uuid', 'target'] },
+        { op: 'select', table: 'Open_vSwitch', where: [], columns: ['_uuid'] },
       ]);
       const row = br?.rows?.[0];
       const targets = options.controllerTargets ? [...new Set(options.controllerTargets)] : undefined;
       if (!row) {
+        const rootRow = top?.rows?.[0];
+        const root = rootRow ? uuidOf(rootRow) : await this.ensureRoot();
         const ops: Operation[] = [
           { op: 'wait', table: 'Bridge', where: byName(name), columns: ['name'], until: '==', rows: [], timeout: 0 },
           { op: 'insert', table: 'Interface', row: { name, type: 'internal' }, uuidName: 'iface' },
@@ -221,11 +224,15 @@ export class VswitchDb {
 
   /** Removes the bridge (and, by garbage collection, its ports and controllers). False when absent. */
   async deleteBridge(name: string): Promise<boolean> {
-    const root = await this.ensureRoot();
-    const [br] = await this.client.transact(OPEN_VSWITCH_DB, [{ op: 'select', table: 'Bridge', where: byName(name), columns: ['_uuid'] }]);
+    const [br, top] = await this.client.transact(OPEN_VSWITCH_DB, [
+      { op: 'select', table: 'Bridge', where: byName(name), columns: ['_uuid'] },
+      { op: 'select', table: 'Open_vSwitch', where: [], columns: ['_uuid'] },
+    ]);
     const row = br?.rows?.[0];
-    if (!row) return false;
-    await this.client.transact(OPEN_VSWITCH_DB, [{ op: 'mutate', table: 'Open_vSwitch', where: byUuid(root), mutations: [['bridges', 'delete', [uuidOf(row)]]] }], {
+    const root = top?.rows?.[0];
+    // A bridge no root row refers to does not outlive its transaction (Bridge is not a root table).
+    if (!row || !root) return false;
+    await this.client.transact(OPEN_VSWITCH_DB, [{ op: 'mutate', table: 'Open_vSwitch', where: byUuid(uuidOf(root)), mutations: [['bridges', 'delete', [uuidOf(row)]]] }], {
       comment: `df: delete bridge ${name}`,
     });
     return true;
