@@ -256,10 +256,6 @@ export function collectionAnswer(collection: string) {
   });
 }
 
-export const NeutronErrorBody = Type.Object({
-  NeutronError: Type.Object({ type: Type.String(), message: Type.String(), detail: Type.String() }),
-});
-
 /** The list parameters every collection takes (attribute filters are any other parameter). */
 export const ListQuery = Type.Object(
   {

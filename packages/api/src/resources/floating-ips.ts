@@ -1,9 +1,10 @@
 import { parseIp } from '@dragonflow/base';
 import { DeviceOwner, type FixedIp, type FloatingIp, type LogicalPort, type NbTransaction, newId } from '@dragonflow/nb';
 import type { RequestContext } from '../auth.js';
-import { NeutronError, badAttribute, badRequest, conflict, notFound, policyNotAuthorized } from '../neutron/errors.js';
+import { NeutronError, badRequest, conflict, notFound, policyNotAuthorized } from '../neutron/errors.js';
 import type { ListEntry } from '../neutron/query.js';
 import { FloatingIpCreate, FloatingIpUpdate, IdParams, ListQuery, ShowQuery, collectionAnswer, createEnvelope, resourceAnswer, updateEnvelope } from '../neutron/schemas.js';
+import { ipAttr } from '../neutron/addresses.js';
 import { COLLECTIONS, floatingIpView } from '../neutron/views.js';
 import { type Backend, canSeeNetwork, owns, projectFor } from '../services/backend.js';
 import { IpAllocator, type IpRequest } from '../services/ipam.js';
@@ -39,12 +40,7 @@ async function associate(tx: NbTransaction, ctx: RequestContext, fip: { id: stri
   if (port.deviceOwner.startsWith('network:')) throw badRequest('floatingip', `Port ${portId} has owner ${port.deviceOwner} and cannot have a floating IP.`, 'port_id');
   let fixed: string;
   if (fixedIp != null) {
-    let canonical: string;
-    try {
-      canonical = parseIp(fixedIp).toString();
-    } catch {
-      throw badAttribute('fixed_ip_address', `'${fixedIp}' is not a valid IP address`);
-    }
+    const canonical = ipAttr('fixed_ip_address', fixedIp).toString();
     if (!port.fixedIps.some((f) => f.ipAddress === canonical)) throw badRequest('floatingip', `Port ${portId} does not have fixed ip ${fixedIp}.`, 'fixed_ip_address');
     fixed = canonical;
   } else {

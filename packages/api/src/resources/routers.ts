@@ -17,6 +17,7 @@ import {
   resourceAnswer,
   updateEnvelope,
 } from '../neutron/schemas.js';
+import { cidrAttr, ipAttr } from '../neutron/addresses.js';
 import { COLLECTIONS, routerView } from '../neutron/views.js';
 import { type Backend, canSeeNetwork, owns, projectFor } from '../services/backend.js';
 import { IpAllocator } from '../services/ipam.js';
@@ -118,18 +119,8 @@ async function checkRoutes(tx: NbTransaction, backend: Backend, ports: RouterPor
   const nets = await connectedNetworks(tx, ports, gateway);
   const own = routerIps(ports, gateway);
   for (const [i, r] of routes.entries()) {
-    let dst: IpNetwork;
-    let hop: ReturnType<typeof parseIp>;
-    try {
-      dst = IpNetwork.parse(r.destination, 'destination', false);
-    } catch {
-      throw badAttribute(`${field}[${i}].destination`, `'${r.destination}' is not a valid IP subnet`);
-    }
-    try {
-      hop = parseIp(r.nexthop);
-    } catch {
-      throw badAttribute(`${field}[${i}].nexthop`, `'${r.nexthop}' is not a valid IP address`);
-    }
+    const dst = cidrAttr(`${field}[${i}].destination`, r.destination);
+    const hop = ipAttr(`${field}[${i}].nexthop`, r.nexthop);
     if (dst.family !== hop.family) throw invalidRoutes([r], 'the destination and nexthop are of different IP versions', `${field}[${i}]`);
     if (!nets.some((n) => n.contains(hop))) throw invalidRoutes([r], 'the nexthop is not connected with router', `${field}[${i}].nexthop`);
     if (own.has(hop.toString())) throw invalidRoutes([r], 'the nexthop is used by router', `${field}[${i}].nexthop`);

@@ -1,7 +1,6 @@
-import { IpNetwork } from '@dragonflow/base';
 import { type NbTransaction, PROTOCOL_NUMBERS, type SecurityGroup, type SecurityGroupRule, ruleIdentity } from '@dragonflow/nb';
 import type { RequestContext } from '../auth.js';
-import { NeutronError, badAttribute, conflict, notFound } from '../neutron/errors.js';
+import { NeutronError, conflict, notFound } from '../neutron/errors.js';
 import type { ListEntry } from '../neutron/query.js';
 import {
   IdParams,
@@ -16,6 +15,7 @@ import {
   resourceAnswer,
   updateEnvelope,
 } from '../neutron/schemas.js';
+import { cidrAttr } from '../neutron/addresses.js';
 import { COLLECTIONS, securityGroupRuleView, securityGroupView } from '../neutron/views.js';
 import { type Backend, owns, projectFor } from '../services/backend.js';
 import { defaultSecurityGroupId, egressRules, ensureDefaultSecurityGroup } from '../services/default-sg.js';
@@ -101,12 +101,7 @@ async function buildRule(tx: NbTransaction, ctx: RequestContext, group: Security
   }
   let prefix: string | null = null;
   if (remoteIp !== null) {
-    let net: IpNetwork;
-    try {
-      net = IpNetwork.parse(remoteIp, 'remote_ip_prefix', false);
-    } catch {
-      throw badAttribute('remote_ip_prefix', `'${remoteIp}' is not a valid IP subnet`);
-    }
+    const net = cidrAttr('remote_ip_prefix', remoteIp);
     if (`IPv${net.family}` !== ethertype) {
       throw new NeutronError(400, 'SecurityGroupRuleParameterConflict', `Conflicting value ethertype ${ethertype} for CIDR ${remoteIp}`, { field: 'remote_ip_prefix' });
     }

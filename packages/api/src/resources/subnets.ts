@@ -1,9 +1,10 @@
-import { type IpAddress, IpNetwork, compareIp, parseIp } from '@dragonflow/base';
+import { IpNetwork, compareIp, parseIp } from '@dragonflow/base';
 import { DeviceOwner, type NbTransaction, type Subnet, isNetworkOrBroadcast } from '@dragonflow/nb';
 import type { RequestContext } from '../auth.js';
 import { NeutronError, badAttribute, conflict, invalidInput, notFound, policyNotAuthorized } from '../neutron/errors.js';
 import type { ListEntry } from '../neutron/query.js';
 import { IdParams, ListQuery, ShowQuery, SubnetCreate, SubnetUpdate, collectionAnswer, createEnvelope, resourceAnswer, updateEnvelope } from '../neutron/schemas.js';
+import { cidrAttr, ipAttr } from '../neutron/addresses.js';
 import { COLLECTIONS, subnetView } from '../neutron/views.js';
 import { type Backend, canSeeNetwork, owns, projectFor } from '../services/backend.js';
 import { syncDhcpPort } from '../services/dhcp.js';
@@ -12,24 +13,8 @@ import { type ApiApp, checkRevision, createItems, ctxOf, ifMatchRevision, sendCr
 import { visibleNetwork } from './networks.js';
 import type { Attempt } from '../services/attempt.js';
 
-function ip(field: string, text: string): IpAddress {
-  try {
-    return parseIp(text, field);
-  } catch {
-    throw badAttribute(field, `'${text}' is not a valid IP address`);
-  }
-}
-
-function cidrOf(field: string, text: string): IpNetwork {
-  try {
-    return IpNetwork.parse(text, field, false);
-  } catch {
-    throw badAttribute(field, `'${text}' is not a valid IP subnet`);
-  }
-}
-
 function strictCidr(field: string, text: string): IpNetwork {
-  const net = cidrOf(field, text);
+  const net = cidrAttr(field, text);
   if (!net.address.equals(parseIp(text.slice(0, text.indexOf('/'))))) {
     throw badAttribute(field, `'${text}' isn't a recommended CIDR, '${net.toString()}' should be specified instead`);
   }
@@ -46,7 +31,7 @@ interface SubnetShape {
 
 function checkGateway(net: IpNetwork, text: string | null): string | null {
   if (text === null) return null;
-  const gw = ip('gateway_ip', text);
+  const gw = ipAttr('gateway_ip', text);
   if (!net.contains(gw)) throw invalidInput(`Gateway IP ${text} is outside subnet ${net.toString()}.`, 'gateway_ip');
   if (isNetworkOrBroadcast(net, gw)) {
     throw invalidInput(`Gateway IP ${text} is the network or broadcast address of ${net.toString()}.`, 'gateway_ip');
@@ -57,8 +42,8 @@ function checkGateway(net: IpNetwork, text: string | null): string | null {
 function checkPools(net: IpNetwork, gateway: string | null, pools: { start: string; end: string }[] | undefined): { start: string; end: string }[] {
   if (pools === undefined) return defaultPools(net, gateway === null ? null : parseIp(gateway)).map((p) => ({ start: p.start.toString(), end: p.end.toString() }));
   const parsed = pools.map((p, i) => {
-    const start = ip(`allocation_pools[${i}].start`, p.start);
-    const end = ip(`allocation_pools[${i}].end`, p.end);
+    const start = ipAttr(`allocation_pools[${i}].start`, p.start);
+    const end = ipAttr(`allocation_pools[${i}].end`, p.end);
     if (!net.contains(start) || !net.contains(end) || isNetworkOrBroadcast(net, start) || isNetworkOrBroadcast(net, end)) {
       throw new NeutronError(400, 'OutOfBoundsAllocationPool', `The allocation pool ${p.start}-${p.end} spans beyond the subnet cidr ${net.toString()}.`, { field: `allocation_pools[${i}]` });
     }
@@ -86,7 +71,7 @@ function checkPools(net: IpNetwork, gateway: string | null, pools: { start: stri
 function checkDns(version: 4 | 6, list: string[] | undefined): string[] {
   const out: string[] = [];
   (list ?? []).forEach((s, i) => {
-    const a = ip(`dns_nameservers[${i}]`, s).toString();
+    const a = ipAttr(`dns_nameservers[${i}]`, s).toString();
     if (out.includes(a)) throw badAttribute(`dns_nameservers[${i}]`, `Duplicate nameserver '${s}'`);
     out.push(a);
   });
@@ -98,7 +83,7 @@ function checkRoutes(version: 4 | 6, list: { destination: string; nexthop: strin
   const out: { destination: string; nexthop: string }[] = [];
   (list ?? []).forEach((r, i) => {
     const dst = strictCidr(`host_routes[${i}].destination`, r.destination);
-    const hop = ip(`host_routes[${i}].nexthop`, r.nexthop);
+    const hop = ipAttr(`host_routes[${i}].nexthop`, r.nexthop);
     if (dst.family !== version || hop.family !== version) throw invalidInput(`host route ${r.destination} via ${r.nexthop} is not IPv${version}.`, `host_routes[${i}]`);
     const route = { destination: dst.toString(), nexthop: hop.toString() };
     if (out.some((o) => o.destination === route.destination && o.nexthop === route.nexthop)) throw badAttribute(`host_routes[${i}]`, `Duplicate hostroute '${r.destination} via ${r.nexthop}'`);

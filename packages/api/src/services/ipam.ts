@@ -1,6 +1,7 @@
 import { type IpAddress, IpNetwork, MacAddress, compareIp, offsetIp, parseIp } from '@dragonflow/base';
 import { type FixedIp, type NbTransaction, type Subnet, isNetworkOrBroadcast } from '@dragonflow/nb';
 import { NeutronError, badAttribute, invalidInput, ipAddressInUse, ipGenerationFailure } from '../neutron/errors.js';
+import { ipAttr } from '../neutron/addresses.js';
 import type { Attempt } from './attempt.js';
 
 /** One element of a port's `fixed_ips` request. */
@@ -111,12 +112,7 @@ export class IpAllocator {
   /** Checks an explicitly requested address and reserves it. */
   async claim(subnet: Subnet, ip: string, field: string): Promise<string> {
     const net = IpNetwork.parse(subnet.cidr);
-    let addr: IpAddress;
-    try {
-      addr = parseIp(ip, field);
-    } catch {
-      throw badAttribute(field, `'${ip}' is not a valid IP address`);
-    }
+    const addr = ipAttr(field, ip);
     if (!net.contains(addr)) throw new NeutronError(400, 'InvalidIpForSubnet', `IP address ${ip} is not a valid IP for the specified subnet.`, { field });
     if (isNetworkOrBroadcast(net, addr)) {
       throw new NeutronError(400, 'InvalidIpForSubnet', `IP address ${ip} is the network or broadcast address of ${subnet.cidr}.`, { field });
@@ -150,12 +146,7 @@ export class IpAllocator {
         }
       }
       if (r.ip_address !== undefined) {
-        let addr: IpAddress;
-        try {
-          addr = parseIp(r.ip_address, `${f}.ip_address`);
-        } catch {
-          throw badAttribute(`${f}.ip_address`, `'${r.ip_address}' is not a valid IP address`);
-        }
+        const addr = ipAttr(`${f}.ip_address`, r.ip_address);
         if (!subnet) {
           subnet = subnets.find((s) => IpNetwork.parse(s.cidr).contains(addr));
           if (!subnet) {
