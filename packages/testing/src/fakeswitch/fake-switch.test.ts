@@ -1,6 +1,6 @@
 import { ManualClock } from '@dragonflow/base';
 import type { SwitchAsyncMessage, SwitchRequest } from '@dragonflow/core';
-import { FlowModFlags, OfPort, act, errorCodeName, flowMod, inst, type FlowRemoved, type PacketIn } from '@dragonflow/openflow';
+import { FlowModFlags, OfPort, act, encodeMessage, errorCodeName, flowMod, inst, type FlowRemoved, type PacketIn } from '@dragonflow/openflow';
 import { arpRequest, encodeEthernet, ethernet, icmpEchoRequest, ipv4, udp, type EthernetFrame, type Ipv4Packet } from '@dragonflow/packet';
 import { describe, expect, it } from 'vitest';
 import { FakeSwitch } from './fake-switch.js';
@@ -245,6 +245,18 @@ describe('FakeSwitch tables', () => {
       [2, 'OFPBAC_BAD_OUT_GROUP'],
     ]);
     expect(sw.flowCount()).toBe(1);
+  });
+
+  it("an error's data is the start of the refused request as sent, for requests in wire form too", async () => {
+    const sw = new FakeSwitch();
+    const refused = flowMod({ tableId: 0, priority: 2, match: { eth_type: 0x0800, ipv4_dst: '10.0.0.0/24' }, actions: [act.group(99)] });
+    const wire = encodeMessage(refused);
+    const channel = sw.connect();
+    // the first request gets xid 1
+    const out = await channel.sendBatch([{ type: 'encoded', wire: Buffer.from(wire).toString('latin1') }, fm({ tableId: 0, priority: 3, match: {}, actions: [act.group(99)] })]);
+    expect(out.errors.map((e) => e.index)).toEqual([0, 1]);
+    expect(Array.from(out.errors[0]!.error.data)).toEqual(Array.from(encodeMessage({ ...refused, xid: 1 }).slice(0, 64)));
+    expect(out.errors[1]!.error.data.length).toBe(64);
   });
 
   it('modifies without resetting counters; strict delete removes exactly one flow', async () => {

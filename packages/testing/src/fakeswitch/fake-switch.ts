@@ -241,9 +241,9 @@ export class FakeSwitch {
     let msg: OfMessage;
     let bytes: Uint8Array | undefined;
     if (request.type === 'encoded') {
-      // already on the wire (how the reconciler sends flows): decode it
+      // already on the wire (how the reconciler sends flows): decode it; its bytes are
+      // needed again only for an error's data (the codec re-encodes them identically)
       msg = decodeEncoded(request, xid);
-      bytes = encodeMessage(msg);
     } else {
       msg = { ...request, xid } as OfMessage;
       if (this.wire) {
@@ -273,6 +273,7 @@ export class FakeSwitch {
     } catch (err) {
       if (!(err instanceof SwitchRefusal)) throw err;
       this.stats.errors++;
+      if (!bytes && request.type === 'encoded') bytes = encodeMessage(msg, { validate: false });
       return { type: 'error', xid, errorType: err.errorType, code: err.code, data: (bytes ?? new Uint8Array(0)).slice(0, 64) };
     }
   }
