@@ -193,6 +193,20 @@ describe('networks', () => {
     expect(neutronError(gone)).toMatchObject({ type: 'NetworkNotFound', message: `Network ${id} could not be found.` });
   });
 
+  it('lists a network\'s subnets in creation order in every answer, also after a subnet was updated', async () => {
+    const id = String((await h.network())['id']);
+    const first = String((await h.subnet(id, '10.3.0.0/24'))['id']);
+    await new Promise((r) => setTimeout(r, 5)); // distinct creation times
+    const second = String((await h.subnet(id, '10.4.0.0/24'))['id']);
+    expect((await h.put(`/v2.0/subnets/${first}`, { subnet: { name: 'renamed' } })).status).toBe(200);
+    const shown = (await h.get(`/v2.0/networks/${id}`)).body['network'] as { subnets: string[] };
+    const listed = ((await h.get(`/v2.0/networks?id=${id}`)).body['networks'] as { subnets: string[] }[])[0]!;
+    const updated = (await h.put(`/v2.0/networks/${id}`, { network: { name: 'x' } })).body['network'] as { subnets: string[] };
+    expect(shown.subnets).toEqual([first, second]);
+    expect(listed.subnets).toEqual([first, second]);
+    expect(updated.subnets).toEqual([first, second]);
+  });
+
   it('supports If-Match revision_number constraints', async () => {
     const n = await h.network();
     const stale = await h.put(`/v2.0/networks/${String(n['id'])}`, { network: { name: 'x' } }, { 'if-match': 'revision_number=7' });

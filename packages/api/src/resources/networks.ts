@@ -1,4 +1,4 @@
-import { DeviceOwner, type LogicalSwitch, type NbTransaction } from '@dragonflow/nb';
+import { DeviceOwner, type LogicalSwitch, type NbTransaction, type Subnet } from '@dragonflow/nb';
 import type { RequestContext } from '../auth.js';
 import { badAttribute, conflict, invalidInput, notFound, policyNotAuthorized } from '../neutron/errors.js';
 import type { ListEntry } from '../neutron/query.js';
@@ -104,10 +104,12 @@ export function registerNetworks(app: ApiApp, backend: Backend): void {
   const { nb } = backend;
   const tag = 'networks';
 
+  /** A network's `subnets`, in creation order (the index's own order moves a subnet to the end when it is updated). */
+  const byCreation = (subnets: Subnet[]): Subnet[] => subnets.sort((a, b) => (a.createdAt ?? '').localeCompare(b.createdAt ?? ''));
+  const subnetIdsOf = async (networkId: string): Promise<string[]> => byCreation(await nb.subnetsByNetwork(networkId)).map((s) => s.id);
   const subnetIndex = async (): Promise<Map<string, string[]>> => {
     const m = new Map<string, string[]>();
-    const subnets = (await nb.list('subnet')).sort((a, b) => (a.createdAt ?? '').localeCompare(b.createdAt ?? ''));
-    for (const s of subnets) m.set(s.networkId, [...(m.get(s.networkId) ?? []), s.id]);
+    for (const s of byCreation(await nb.list('subnet'))) m.set(s.networkId, [...(m.get(s.networkId) ?? []), s.id]);
     return m;
   };
 
@@ -124,8 +126,7 @@ export function registerNetworks(app: ApiApp, backend: Backend): void {
   app.get('/v2.0/networks/:id', { schema: { ...tagged(tag, 'Show a network'), params: IdParams, querystring: ShowQuery, response: { 200: resourceAnswer('network') } } }, async (req, reply) => {
     const ctx = ctxOf(req);
     const ls = await visibleNetwork(nb, ctx, req.params.id);
-    const subnets = (await nb.subnetsByNetwork(ls.id)).sort((a, b) => (a.createdAt ?? '').localeCompare(b.createdAt ?? '')).map((s) => s.id);
-    return sendOne(req, reply, 'network', networkView(ls, subnets, ctx));
+    return sendOne(req, reply, 'network', networkView(ls, await subnetIdsOf(ls.id), ctx));
   });
 
   app.post('/v2.0/networks', { schema: { ...tagged(tag, 'Create a network (or several: bulk)'), body: createEnvelope('network', 'networks', NetworkCreate), response: { 201: resourceAnswer('network') } } }, async (req, reply) => {
@@ -144,8 +145,7 @@ export function registerNetworks(app: ApiApp, backend: Backend): void {
     const body = updateItem<NetworkUpdate>(req.body, 'network');
     const revision = ifMatchRevision(req);
     const ls = await backend.write((tx) => updateNetwork(tx, backend, ctx, req.params.id, body, revision));
-    const subnets = (await nb.subnetsByNetwork(ls.id)).map((s) => s.id);
-    return sendOne(req, reply, 'network', networkView(ls, subnets, ctx));
+    return sendOne(req, reply, 'network', networkView(ls, await subnetIdsOf(ls.id), ctx));
   });
 
   app.delete('/v2.0/networks/:id', { schema: { ...tagged(tag, 'Delete a network (with its subnets and DHCP port)'), params: IdParams } }, async (req, reply) => {
