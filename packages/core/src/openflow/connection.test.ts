@@ -129,6 +129,18 @@ describe('keepalive (injected clock)', () => {
     expect((c2.closedBecause as OfConnectionError).code).toBe('OF_PEER_DEAD');
     await bad.waitClosed();
   });
+
+  test("the switch's echo requests are answered with their own xid (0 too) and data", async () => {
+    const { listener } = await startListener();
+    const p = await peer({ datapathId: 5n });
+    await listener.waitForSwitch(5n);
+    for (const xid of [0, 0x77]) {
+      p.send({ type: 'echo_request', xid, data: new Uint8Array([xid, 1, 2]) });
+      const reply = await p.waitFor((m) => m.type === 'echo_reply' && m.data[0] === xid);
+      expect(reply.xid).toBe(xid);
+      expect(reply.type === 'echo_reply' && Array.from(reply.data)).toEqual([xid, 1, 2]);
+    }
+  });
 });
 
 describe('requests', () => {

@@ -520,7 +520,9 @@ export class OfConnection {
         else this.log.debug('ignoring a second HELLO');
         return;
       case 'echo_request':
-        this.send({ type: 'echo_reply', xid: msg.xid, data: msg.data }).catch(() => undefined);
+        // A reply carries its request's xid, 0 included (send() would take 0 for "allocate
+        // one"), and is nothing of ours to remember for matching errors.
+        this.sendRaw(encodeMessage({ type: 'echo_reply', xid: msg.xid, data: msg.data })).catch(() => undefined);
         return;
       case 'error':
         this.onError(msg);
