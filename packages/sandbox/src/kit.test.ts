@@ -78,6 +78,7 @@ describe('startOvs', () => {
     cleanup.defer('ovs', () => ovs.stop());
     await ovs.vsctl('add-br', 'br-t', '--', 'set', 'bridge', 'br-t', 'datapath_type=netdev', 'fail_mode=secure');
     expect(await ovs.vsctl('list-br')).toContain('br-t');
+    expect(await ovs.appctl('version')).toContain('ovs-vswitchd');
     await ovs.ofctl('-O', 'OpenFlow13', 'add-flow', 'br-t', 'table=0,priority=5,actions=drop');
     expect(await ovs.ofctl('-O', 'OpenFlow13', 'dump-flows', 'br-t')).toContain('priority=5');
     await ovs.stop();

@@ -60,8 +60,14 @@ export class OvsInstance {
     return this.tool('ovs-ofctl', args);
   }
 
+  /** ovs-vswitchd's control socket (named with --unixctl, so ovs-appctl's default pid-named lookup does not find it). */
+  get vswitchdCtl(): string {
+    return vswitchdCtl(this.dir);
+  }
+
+  /** `ovs-appctl ARGS` against this instance's ovs-vswitchd. */
   appctl(...args: string[]): Promise<string> {
-    return this.tool('ovs-appctl', args);
+    return this.tool('ovs-appctl', ['-t', this.vswitchdCtl, ...args]);
   }
 
   /** Runs an OVS tool against this instance (in its namespace) and returns stdout. */
@@ -91,8 +97,12 @@ export class OvsInstance {
   }
 }
 
+function vswitchdCtl(dir: string): string {
+  return join(dir, 'ovs-vswitchd.ctl');
+}
+
 async function startVswitchd(dir: string, netns: string | undefined, env: Record<string, string>): Promise<number> {
-  const ctl = join(dir, 'ovs-vswitchd.ctl');
+  const ctl = vswitchdCtl(dir);
   const log = join(dir, 'ovs-vswitchd.log');
   const pid = spawnDaemon(
     requireBinary('ovs-vswitchd'),

@@ -76,9 +76,9 @@ export async function startOvsBridge(options: { ports: number; dpid: bigint; pre
   }
 }
 
-/** Runs an ovs-appctl command against this instance's ovs-vswitchd (its control socket is named explicitly). */
+/** Runs an ovs-appctl command against this instance's ovs-vswitchd. */
 export function vswitchd(b: OvsBridge, ...args: string[]): Promise<string> {
-  return b.ovs.appctl('-t', join(b.ovs.dir, 'ovs-vswitchd.ctl'), ...args);
+  return b.ovs.appctl(...args);
 }
 
 /** OpenFlow port number of each datapath (odp) port number, from `ovs-appctl dpif/show`. */

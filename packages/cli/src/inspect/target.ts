@@ -1,5 +1,4 @@
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { DfError, describeError } from '@dragonflow/base';
 import type { PipelineMap } from '@dragonflow/core';
 import { Sandbox } from '@dragonflow/sandbox';
@@ -48,11 +47,10 @@ export function resolveInspectTarget(f: InspectFlags, what: string): InspectTarg
   const bridge = chassis.state.integrationBridge;
   return {
     label: `${chassis.name} of sandbox ${sb.tag} (${dir})`,
-    bridgeSocket: `unix:${join(chassis.state.dir, `${bridge}.mgmt`)}`,
+    bridgeSocket: `unix:${chassis.state.integrationMgmtSocket}`,
     bridge,
     config: f.config ?? controller?.config,
-    // the sandbox's vswitchd has its control socket at a fixed path (--unixctl), not the default pid-named one
-    appctl: (...args: string[]) => chassis.ovs.appctl('-t', join(chassis.state.dir, 'ovs-vswitchd.ctl'), ...args),
+    appctl: (...args: string[]) => chassis.ovs.appctl(...args),
   };
 }
 
