@@ -37,6 +37,18 @@ export class ProactiveRouter extends DistributedRouter {
     return out;
   }
 
+  /** Drops the host routes the router no longer has (an extra route may now take their addresses) before its routing flows change. */
+  protected override releaseRouter(id: string, router: Router | undefined): void {
+    const set = this.hosts.get(id);
+    if (!set) return;
+    for (const portId of [...set]) {
+      const port = router && this.ctx.topology.get('logical_port', portId);
+      if (port && this.model.hostsOfPort(router, port).length > 0) continue;
+      set.delete(portId);
+      this.ctx.flows.remove(hostOwner(id, portId));
+    }
+  }
+
   protected routerChanged(id: string, router: Router | undefined): void {
     const before = this.hosts.get(id) ?? new Set<string>();
     const now = new Set<string>();

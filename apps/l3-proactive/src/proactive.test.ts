@@ -193,6 +193,19 @@ describe('l3-proactive: extra routes', () => {
     expect(h.trace(vm1To('192.168.50.7'), 1).ports).toEqual([]);
   });
 
+  it('an extra route more specific than a connected subnet takes its addresses, as longest prefix match says (no host route competes with it)', async () => {
+    const { h, router } = await cloud();
+    await h.nb.modify('logical_router', router.id, (r) => ({ ...r, routes: [{ destination: '10.0.2.12/32', nexthop: '10.0.2.13' }] }));
+    await h.settle();
+    const t = h.trace(vm1To('10.0.2.12'), 1);
+    expect(t.outputs.map((o) => [o.port, o.tunnel?.id, o.frame.dst.toString(), ipv4Of(o.frame).dst.toString()])).toEqual([[TUNNEL_PORT, 1002n, vmMac(0x13), '10.0.2.12']]);
+    expect((await h.metrics.conflicts.get()).values.reduce((n, v) => n + v.value, 0)).toBe(0);
+    expect(h.runtime.reconciler.ownersOf('l3-proactive')).not.toContain(`route:${router.id}:${c!.vm.vm2.id}`);
+    await h.nb.modify('logical_router', router.id, (r) => ({ ...r, routes: [] }));
+    await h.settle();
+    expect(h.trace(vm1To('10.0.2.12'), 1).ports).toEqual([2]);
+  });
+
   it('a next hop with no port yet drops until the port appears (to a remote next hop: the tunnel)', async () => {
     const { h, router, sub, c2 } = await cloud();
     await h.nb.modify('logical_router', router.id, (r) => ({ ...r, routes: [{ destination: '172.16.0.0/16', nexthop: '10.0.2.77' }] }));

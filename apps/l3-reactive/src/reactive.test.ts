@@ -154,6 +154,14 @@ describe('l3-reactive: the first packet of a new flow', () => {
     expect(app(cc).exactFlows).toEqual([]);
     expect(h.trace(vm1To('192.168.50.7'), 1).packetIns).toHaveLength(1);
   });
+  it('an extra route more specific than a connected subnet takes its addresses (longest prefix match, as in proactive mode)', async () => {
+    const { h, router } = await cloud();
+    await h.nb.modify('logical_router', router.id, (r) => ({ ...r, routes: [{ destination: '10.0.2.12/32', nexthop: '10.0.2.13' }] }));
+    await h.settle();
+    await h.inject(vm1To('10.0.2.12'), 1);
+    expect(h.fakeSwitch.delivered.filter((d) => d.port === 2)).toEqual([]);
+    expect(h.trace(vm1To('10.0.2.12'), 1).outputs.map((o) => [o.port, o.tunnel?.id, o.frame.dst.toString()])).toEqual([[TUNNEL_PORT, 1002n, vmMac(0x13)]]);
+  });
 });
 
 describe('l3-reactive: exact flows go away when the topology under them changes', () => {

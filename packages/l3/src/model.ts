@@ -208,7 +208,9 @@ export class L3Model {
   /**
    * The ports a router can deliver to directly: every port (but the router's own
    * interfaces) with a fixed IP inside one of its interfaces' subnets, with that IP
-   * and the interface it leaves through.
+   * and the interface it leaves through. An IP that an extra route more specific
+   * than its subnet covers is not one: longest prefix match sends it to that route's
+   * next hop (as `decide` does), so it gets no host route.
    */
   hostsOf(router: Router): { port: LogicalPort; ip: Ipv4Address; egress: RouterInterface }[] {
     const own = new Set(router.interfaces.map((i) => i.portId));
@@ -218,7 +220,7 @@ export class L3Model {
         if (own.has(port.id) || port.networkId !== iface.networkId || !port.adminStateUp) continue;
         for (const f of port.fixedIps) {
           const ip = f.subnetId === iface.subnetId ? parseV4(f.ipAddress) : undefined;
-          if (ip && iface.cidr.contains(ip)) out.push({ port, ip, egress: iface });
+          if (ip && iface.cidr.contains(ip) && this.isConnected(router, ip)) out.push({ port, ip, egress: iface });
         }
       }
     }
@@ -232,7 +234,7 @@ export class L3Model {
     for (const f of port.fixedIps) {
       const iface = router.interfaces.find((i) => i.subnetId === f.subnetId && i.networkId === port.networkId);
       const ip = iface ? parseV4(f.ipAddress) : undefined;
-      if (iface && ip && iface.cidr.contains(ip)) out.push({ ip, egress: iface });
+      if (iface && ip && iface.cidr.contains(ip) && this.isConnected(router, ip)) out.push({ ip, egress: iface });
     }
     return out;
   }
@@ -276,13 +278,23 @@ export class L3Model {
     return undefined;
   }
 
+  /** The route a packet to `dst` takes: the longest prefix of the router's table that holds it. */
+  bestRoute(router: Router, dst: Ipv4Address): RouteEntry | undefined {
+    const v = dst.value;
+    return this.routeTable(router).find((route) => ((v & route.mask) >>> 0) === route.base);
+  }
+
+  /** Whether `ip` is delivered on one of the router's connected subnets (no more specific extra route takes it). */
+  private isConnected(router: Router, ip: Ipv4Address): boolean {
+    return this.bestRoute(router, ip)?.kind === 'connected';
+  }
+
   /** What the router does with a packet to `dst`: longest prefix match over connected subnets and extra routes. */
   decide(router: Router, dst: Ipv4Address): RouteDecision {
     const own = router.interfaces.find((i) => i.ip.equals(dst));
     if (own) return { kind: 'router-ip', iface: own };
-    const v = dst.value;
-    for (const route of this.routeTable(router)) {
-      if (((v & route.mask) >>> 0) !== route.base) continue;
+    const route = this.bestRoute(router, dst);
+    if (route) {
       if (route.kind === 'connected') {
         const port = this.portWithIp(route.iface.networkId, dst);
         if (!port || router.interfaces.some((i) => i.portId === port.id)) return { kind: 'unreachable', reason: 'no-port', prefix: route.prefix };

@@ -93,6 +93,11 @@ export abstract class DistributedRouter {
 
   /** The mode's routing-table flows of a router (beside its ingress, own-address and punt flows). */
   protected abstract routingFlows(router: Router): DesiredFlow[];
+  /**
+   * A router is about to be (re)computed: let go of flows of other owners that its
+   * new routing flows may now desire, so no flow is ever wanted by two owners.
+   */
+  protected releaseRouter(_id: string, _router: Router | undefined): void {}
   /** A router was (re)computed, or went away (`router` undefined) or became inactive here. */
   protected abstract routerChanged(id: string, router: Router | undefined): void;
   /** A port changed (created, updated, deleted): its routes may change. */
@@ -140,6 +145,7 @@ export abstract class DistributedRouter {
   /** Recomputes one router's flows. */
   setRouter(id: string, local?: Set<string>): void {
     const r = this.activeRouter(id, local);
+    this.releaseRouter(id, r);
     if (r) {
       this.active.add(id);
       this.ctx.flows.replace({ id: routerOwner(id), key: r.key }, this.routerFlows(r));
