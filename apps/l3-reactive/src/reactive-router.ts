@@ -27,6 +27,17 @@ export interface ReactiveStats {
   adopted: number;
 }
 
+function index(m: Map<string, Set<string>>, key: string, owner: string): void {
+  const set = m.get(key);
+  if (set) set.add(owner);
+  else m.set(key, new Set([owner]));
+}
+
+function unindex(m: Map<string, Set<string>>, key: string, owner: string): void {
+  const set = m.get(key);
+  if (set?.delete(owner) && set.size === 0) m.delete(key);
+}
+
 const flowOwner = (routerId: string, networkId: string, dst: Ipv4Address): string => `flow:${routerId}:${networkId}:${dst.toString()}`;
 
 /**
@@ -43,6 +54,8 @@ export class ReactiveRouter extends DistributedRouter {
   readonly reactive: ReactiveStats = { installs: 0, raced: 0, invalidated: 0, expired: 0, failed: 0, adopted: 0 };
   private readonly exact = new Map<string, ExactFlow>();
   private readonly byRouter = new Map<string, Set<string>>();
+  /** Destination IP → owners of the exact flows to it (a port change re-decides only these). */
+  private readonly byDst = new Map<string, Set<string>>();
   private builder: ExactFlowBuilder | undefined;
 
   constructor(
@@ -65,11 +78,16 @@ export class ReactiveRouter extends DistributedRouter {
     this.revalidate(this.byRouter.get(id));
   }
 
+  /**
+   * A port's addresses are the only destinations whose decision it changes (a port
+   * holding an extra route's next hop recomputes that router: nexthopsChanged), so
+   * only the exact flows to its old and new fixed IPs are re-decided.
+   */
   protected portChanged(old: LogicalPort | undefined, cur: LogicalPort | undefined): void {
-    for (const n of new Set([old?.networkId, cur?.networkId])) {
-      if (n === undefined) continue;
-      for (const r of this.ctx.topology.lookup('logical_router', 'network', n)) this.revalidate(this.byRouter.get(r.id));
-    }
+    const ips = new Set([...(old?.fixedIps ?? []), ...(cur?.fixedIps ?? [])].map((f) => f.ipAddress));
+    const owners: string[] = [];
+    for (const ip of ips) for (const owner of this.byDst.get(ip) ?? []) owners.push(owner);
+    this.revalidate(owners);
   }
 
   /**
@@ -115,9 +133,8 @@ export class ReactiveRouter extends DistributedRouter {
     const e = this.exact.get(owner);
     if (!e) return;
     this.exact.delete(owner);
-    const set = this.byRouter.get(e.routerId);
-    set?.delete(owner);
-    if (set?.size === 0) this.byRouter.delete(e.routerId);
+    unindex(this.byRouter, e.routerId, owner);
+    unindex(this.byDst, e.dst.toString(), owner);
   }
 
   /**
@@ -150,9 +167,8 @@ export class ReactiveRouter extends DistributedRouter {
   private remember(e: ExactFlow): void {
     this.forget(e.owner);
     this.exact.set(e.owner, e);
-    const set = this.byRouter.get(e.routerId) ?? new Set<string>();
-    set.add(e.owner);
-    this.byRouter.set(e.routerId, set);
+    index(this.byRouter, e.routerId, e.owner);
+    index(this.byDst, e.dst.toString(), e.owner);
   }
 
   protected async routedPunt(p: Punt): Promise<void> {

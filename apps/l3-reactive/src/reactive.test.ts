@@ -196,6 +196,24 @@ describe('l3-reactive: exact flows go away when the topology under them changes'
     expect(h.fakeSwitch.stats.deletes).toBe(0);
   });
 
+  it('a port change re-decides only the exact flows to that port’s addresses', async () => {
+    const cc = await cloud();
+    const { h, vm } = cc;
+    await h.inject(vm1To('10.0.2.12'), 1);
+    await h.inject(vm1To('10.0.2.13'), 1);
+    const model = app(cc).model;
+    const decided: string[] = [];
+    const decide = model.decide.bind(model);
+    model.decide = (router, dst) => {
+      decided.push(dst.toString());
+      return decide(router, dst);
+    };
+    await h.nb.modify('logical_port', vm.vm3.id, (p) => ({ ...p, name: 'renamed' }));
+    await h.settle();
+    expect(decided).toEqual(['10.0.2.13']);
+    expect(app(cc).exactFlows).toHaveLength(2);
+  });
+
   it('the router interface is removed (and routing to net2 stops); added back, the next packet installs again', async () => {
     const cc = await cloud();
     const { h, router, sub } = cc;
