@@ -1,7 +1,7 @@
 import { type Chassis, type LogicalPort, type LogicalRouter, type LogicalSwitch, type Subnet } from '@dragonflow/core';
 import { startHarness, type Harness } from '@dragonflow/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { INFRA, PATCH_PHYSNET1, TUN, addInterface, icmp, mac, routingStandIn, tunnelCopies } from '../test/fixtures.js';
+import { INFRA, PATCH_PHYSNET1, TUN, icmp, mac, routingStandIn, tunnelCopies } from '../test/fixtures.js';
 import l2 from './index.js';
 
 /**
@@ -65,8 +65,8 @@ async function routed(o: { net2?: Net2Kind; selective?: boolean } = {}): Promise
     far33: await hh.port(sub.sub3, '10.0.3.33', mac(0x33), { chassisId: c2.id }),
   };
   let router = await hh.nb.create('logical_router', { name: 'router1' });
-  router = await addInterface(hh, router, sub.sub1, '10.0.1.1', R1);
-  router = await addInterface(hh, router, sub.sub2, '10.0.2.1', R2);
+  router = (await hh.routerInterface(router, sub.sub1, R1, '10.0.1.1')).router;
+  router = (await hh.routerInterface(router, sub.sub2, R2, '10.0.2.1')).router;
   await hh.plug(vm.vm1, 1);
   return { h: hh, c2, c3, net, sub, router, vm };
 }
@@ -149,12 +149,12 @@ describe('l2: routed egress and tenant isolation', () => {
     const sub4 = await c.h.subnet(await c.h.network('net4', { networkType: 'vxlan', segmentationId: 5004 }), '10.0.4.0/24', { gatewayIp: '10.0.4.1' });
     await c.h.port(sub4, '10.0.4.44', mac(0x44), { chassisId: c.c2.id });
     let other = await c.h.nb.create('logical_router', { name: 'router2' });
-    other = await addInterface(c.h, other, c.sub.sub3, '10.0.3.1', 'fa:16:3e:00:03:01');
-    await addInterface(c.h, other, sub4, '10.0.4.1', 'fa:16:3e:00:04:01');
+    other = (await c.h.routerInterface(other, c.sub.sub3, 'fa:16:3e:00:03:01', '10.0.3.1')).router;
+    await c.h.routerInterface(other, sub4, 'fa:16:3e:00:04:01', '10.0.4.1');
     expect(c.h.trace(fromVm1('10.0.3.33'), 1).ports).toEqual([]);
     expect(c.h.trace(fromVm1('10.0.4.44'), 1).ports).toEqual([]);
     // router2 gets an interface on net1: its networks are routed to from here now
-    await addInterface(c.h, other, c.sub.sub1, '10.0.1.2', 'fa:16:3e:00:01:02');
+    await c.h.routerInterface(other, c.sub.sub1, 'fa:16:3e:00:01:02', '10.0.1.2');
     expect(tunnelCopies(c.h.trace(fromVm1('10.0.4.44'), 1).outputs)).toEqual([`${TUN.vxlan} 5004→192.0.2.2`]);
     expect(tunnelCopies(c.h.trace(fromVm1('10.0.3.33'), 1).outputs)).toEqual([`${TUN.vxlan} 5003→192.0.2.2`]);
   });
@@ -179,7 +179,7 @@ describe('l2: routed egress follows routers, networks and ports', () => {
       await c.h.settle();
       expect(reach()).toEqual([]);
       expect(c.h.runtime.reconciler.flowsOf('l2', `port:${c.vm.far22.id}`)).toEqual([]);
-      const back = await addInterface(c.h, await c.h.nb.require('logical_router', c.router.id), c.sub.sub2, '10.0.2.1', R2);
+      const back = (await c.h.routerInterface(c.router.id, c.sub.sub2, R2, '10.0.2.1')).router;
       expect(reach()).toEqual([TUN.vxlan]);
 
       await c.h.nb.modify('logical_router', back.id, (r) => ({ ...r, ports: [] }));

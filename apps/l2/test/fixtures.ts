@@ -1,4 +1,4 @@
-import { FLAG_ROUTED, METADATA_NETWORK_MASK, REG_DST_PORT, REG_FLAGS, act, defineApp, flow, inject, injectable, packet, APP_CONTEXT, type AppContext, type Chassis, type DesiredFlow, type LogicalPort, type LogicalRouter, type LogicalSwitch, type Subnet } from '@dragonflow/core';
+import { FLAG_ROUTED, METADATA_NETWORK_MASK, REG_DST_PORT, REG_FLAGS, act, defineApp, flow, inject, injectable, packet, APP_CONTEXT, type AppContext, type Chassis, type DesiredFlow, type LogicalPort, type LogicalSwitch, type Subnet } from '@dragonflow/core';
 import { startHarness, type Harness, type HarnessApp } from '@dragonflow/testing';
 import l2 from '../src/index.js';
 
@@ -123,11 +123,3 @@ export const routingStandIn = defineApp({
   resync: (app) => app.update(),
   handlers: { modelChanged: (app) => app.update() },
 });
-
-/** Adds a router interface the way df-api does: a port (device owner network:router_interface) and the router's entry for it. */
-export async function addInterface(h: Harness, router: LogicalRouter, subnet: Subnet, ip: string, routerMac: string): Promise<LogicalRouter> {
-  const port = await h.port(subnet, ip, routerMac, { deviceOwner: 'network:router_interface', deviceId: router.id });
-  const r = await h.nb.modify('logical_router', router.id, (cur) => ({ ...cur, ports: [...cur.ports, { portId: port.id, networkId: subnet.networkId, subnetId: subnet.id, macAddress: routerMac, ipAddress: ip, cidr: subnet.cidr }] }));
-  await h.settle();
-  return r;
-}

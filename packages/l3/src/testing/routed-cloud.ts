@@ -1,6 +1,5 @@
-import { packet, type Chassis, type LogicalPort, type LogicalRouter, type LogicalSwitch, type RouterPort, type Subnet } from '@dragonflow/core';
+import { packet, type Chassis, type LogicalPort, type LogicalRouter, type LogicalSwitch, type Subnet } from '@dragonflow/core';
 import { startHarness, type Harness, type HarnessApp } from '@dragonflow/testing';
-import { ROUTER_INTERFACE_OWNER } from '../model.js';
 
 /** br-int's VXLAN tunnel port in these tests. */
 export const TUNNEL_PORT = 100;
@@ -28,13 +27,7 @@ export interface RoutedCloud {
  * (device owner network:router_interface, bound nowhere) and the router's entry for it.
  */
 export async function addRouterInterface(h: Harness, router: LogicalRouter | string, subnet: Subnet, mac: string, ip = subnet.gatewayIp ?? undefined): Promise<LogicalPort> {
-  const id = typeof router === 'string' ? router : router.id;
-  if (!ip) throw new Error(`subnet ${subnet.cidr} has no gateway IP`);
-  const port = await h.port(subnet, ip, mac, { deviceOwner: ROUTER_INTERFACE_OWNER, deviceId: id });
-  const rp: RouterPort = { portId: port.id, networkId: subnet.networkId, subnetId: subnet.id, macAddress: mac, ipAddress: ip, cidr: subnet.cidr };
-  await h.nb.modify('logical_router', id, (r) => ({ ...r, ports: [...r.ports, rp] }));
-  await h.settle();
-  return port;
+  return (await h.routerInterface(router, subnet, mac, ip)).port;
 }
 
 /** Removes a router interface as df-api does: the router's entry, then its port. */

@@ -1,6 +1,6 @@
 import { ManualClock } from '@dragonflow/base';
 import { ControllerRuntime, CoreMetrics, LocalCacheTopology, cookieSlot, validateApps, type AppDescriptor, type InfraPorts, type Logger } from '@dragonflow/core';
-import { ChassisRegistry, LocalCache, MemoryDriver, NbApi, chassisIdFromName, type Chassis, type ChassisInfo, type ChassisRegistration, type LogicalPort, type LogicalSwitch, type NbDriver, type Subnet } from '@dragonflow/nb';
+import { ChassisRegistry, DeviceOwner, LocalCache, MemoryDriver, NbApi, chassisIdFromName, type Chassis, type ChassisInfo, type ChassisRegistration, type LogicalPort, type LogicalRouter, type LogicalSwitch, type NbDriver, type Subnet } from '@dragonflow/nb';
 import type { EthernetFrame } from '@dragonflow/packet';
 import { FakeSwitch } from '../fakeswitch/fake-switch.js';
 import type { TunnelInfo } from '../fakeswitch/packet-state.js';
@@ -216,6 +216,21 @@ export class Harness {
   /** A port on `subnet` with one fixed IP; bound to `chassisId` when given (a remote port). */
   async port(subnet: Subnet, ip: string, mac: string, extra: Partial<LogicalPort> = {}): Promise<LogicalPort> {
     return this.nb.create('logical_port', { networkId: subnet.networkId, macAddress: mac, fixedIps: [{ subnetId: subnet.id, ipAddress: ip }], ...extra } as never);
+  }
+
+  /**
+   * Adds a router interface as df-api does: a `network:router_interface` port on
+   * `subnet` holding `ip` (the subnet's gateway by default) with `mac`, and the
+   * router's entry for it; then settles.
+   */
+  async routerInterface(router: LogicalRouter | string, subnet: Subnet, mac: string, ip = subnet.gatewayIp ?? undefined): Promise<{ port: LogicalPort; router: LogicalRouter }> {
+    const id = typeof router === 'string' ? router : router.id;
+    if (!ip) throw new Error(`subnet ${subnet.cidr} has no gateway IP: name the interface's address`);
+    const port = await this.port(subnet, ip, mac, { deviceOwner: DeviceOwner.ROUTER_INTERFACE, deviceId: id });
+    const entry = { portId: port.id, networkId: subnet.networkId, subnetId: subnet.id, macAddress: mac, ipAddress: ip, cidr: subnet.cidr };
+    const updated = await this.nb.modify('logical_router', id, (r) => ({ ...r, ports: [...r.ports, entry] }));
+    await this.settle();
+    return { port, router: updated };
   }
 
   async stop(): Promise<void> {
