@@ -32,10 +32,11 @@ let controller: Controller | undefined;
 let networkId = '';
 let subnetId = '';
 let controllerRowBefore = '';
-const gate = { held: false, release: (): void => undefined, wait: Promise.resolve(), confirmed: [] as { at: number; requests: number }[] };
+const gate = { held: false, release: (): void => undefined, wait: Promise.resolve(), waiting: 0, confirmed: [] as { at: number; requests: number }[] };
 
 function hold(): void {
   gate.held = true;
+  gate.waiting = 0;
   gate.wait = new Promise((r) => (gate.release = () => ((gate.held = false), r())));
 }
 
@@ -51,6 +52,7 @@ function gated(inner: SwitchChannel): SwitchChannel {
     dumpFlows: () => inner.dumpFlows(),
     dumpGroups: () => inner.dumpGroups(),
     async sendBatch(requests) {
+      if (gate.held) gate.waiting++;
       await gate.wait;
       const r = await inner.sendBatch(requests);
       gate.confirmed.push({ at: performance.now(), requests: requests.length });
@@ -186,7 +188,9 @@ describe('df-controller on a real Open vSwitch', () => {
     const vm = await sb.createVm(1, { name: 'vm2', ip: '10.40.0.12/24', mac: p.macAddress, portId: p.id });
     const ofport = await vm.ofport();
     await until('the binding write', async () => (await portNow(p.id))?.chassisId === ME);
-    await new Promise((r) => setTimeout(r, 700));
+    // The port's flows are in a batch the switch has not confirmed: the controller has done all it can before the barrier.
+    await until('a batch held at the gate', () => gate.waiting > 0 || undefined);
+    await new Promise((r) => setTimeout(r, 300)); // room for a wrong early ACTIVE write to show in the feed
     expect((await portNow(p.id))?.status).toBe('DOWN');
     expect(await flowsFor(ofport)).toEqual([]);
     const releasedAt = performance.now();
@@ -194,6 +198,7 @@ describe('df-controller on a real Open vSwitch', () => {
     await until('ACTIVE', () => seen.find((s) => s.status === 'ACTIVE'));
     feed.close();
     const active = seen.find((s) => s.status === 'ACTIVE')!;
+    expect(seen.filter((s) => s.status === 'ACTIVE' && s.at < releasedAt)).toEqual([]);
     const firstConfirmedAfterRelease = gate.confirmed.find((c) => c.at >= releasedAt)!;
     expect(firstConfirmedAfterRelease.at).toBeLessThan(active.at);
     expect((await flowsFor(ofport)).length).toBeGreaterThan(0);

@@ -263,10 +263,25 @@ describe('FakeSwitch against Open vSwitch', () => {
   test('an expired TTL reaches neither controller (invalid_ttl is off by default)', async () => {
     const c = CASES.find((x) => x.name.startsWith('routed with TTL 1'))!;
     const got: SwitchAsyncMessage[] = [];
-    const sub = b.conn.messages$.subscribe((m: SwitchAsyncMessage) => got.push(m));
-    await b.channel.sendBatch([{ type: 'packet_out', bufferId: 0xffffffff, inPort: c.inPort, actions: [act.output(OfPort.TABLE)], data: encodeEthernet(c.frame) }]);
-    await new Promise((r) => setTimeout(r, 1000));
-    sub.unsubscribe();
+    // A marker sent to the controller right after it: the switch handles packet-outs in
+    // order and queues their packet-ins in order, so once the marker is in, a packet-in
+    // of the expired packet would have come before it.
+    const marker = Uint8Array.from(encodeEthernet(c.frame));
+    marker[11]! ^= 0xff;
+    const isMarker = (m: SwitchAsyncMessage) => m.type === 'packet_in' && Buffer.from(m.data).equals(Buffer.from(marker));
+    const markerIn = new Promise<void>((resolve) => {
+      const sub = b.conn.messages$.subscribe((m: SwitchAsyncMessage) => {
+        if (isMarker(m)) {
+          sub.unsubscribe();
+          resolve();
+        } else got.push(m);
+      });
+    });
+    await b.channel.sendBatch([
+      { type: 'packet_out', bufferId: 0xffffffff, inPort: c.inPort, actions: [act.output(OfPort.TABLE)], data: encodeEthernet(c.frame) },
+      { type: 'packet_out', bufferId: 0xffffffff, inPort: c.inPort, actions: [act.toController()], data: marker },
+    ]);
+    await markerIn;
     expect(got).toEqual([]);
     const fakeConn = fake.connect();
     const fakeGot: SwitchAsyncMessage[] = [];
