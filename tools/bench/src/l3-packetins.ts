@@ -247,36 +247,41 @@ async function main(): Promise<void> {
       const runtime = new ControllerRuntime({ apps, topology, chassisId, metrics });
       runtime.setInfraPorts({ tunnels: { vxlan: 9000 }, providers: {} });
       runtime.bindPort({ kind: 'bound', portId: vm1.id, ofport: 1, interfaceName: 'tap1' });
-      await topology.start();
-      await runtime.start();
-      const sw = await SwitchProcess.start(target, dpid);
-      const conn = await listener.waitForSwitch(dpid, 10_000);
-      await runtime.attachSwitch(switchChannel(conn));
-      await runtime.waitForRevision(await driver.currentRevision());
-      await runtime.settle();
+      // The emulated switch is a child process: it is stopped whatever happens in the run.
+      let sw: SwitchProcess | undefined;
+      try {
+        await topology.start();
+        await runtime.start();
+        sw = await SwitchProcess.start(target, dpid);
+        const conn = await listener.waitForSwitch(dpid, 10_000);
+        await runtime.attachSwitch(switchChannel(conn));
+        await runtime.waitForRevision(await driver.currentRevision());
+        await runtime.settle();
 
-      const punt = runtime.pipeline.app('l3-reactive').tables.find((t) => t.name === 'punt')!;
-      const slot = runtime.pipeline.app('l3-reactive').slot;
-      const job: SwitchJob = { flows: FLOWS, window, tableId: punt.id, cookie: String(makeCookie(slot, router.key, OWNER_KINDS.router)), fields: { in_port: 1, metadata: String(net1.key), reg5: router.key, reg6: vm1.key }, srcMac: vm1.macAddress, dstMac: routerMac1 };
-      const cpu0 = cpuUsage();
-      const start = performance.now();
-      const report = await sw.run(job);
-      const secs = (performance.now() - start) / 1000;
-      const cpu = cpuUsage(cpu0);
-      await runtime.settle();
-      const dropped = (await metrics.packetInsDropped.get()).values.reduce((n, v) => n + v.value, 0);
-      const rate = FLOWS / ((report.elapsedMs || secs * 1000) / 1000);
-      const r = { window, rate, p50: report.p50, p99: report.p99, cpuPerPunt: (cpu.user + cpu.system) / FLOWS };
-      if (!warmup) results.push(r);
-      if (!warmup) console.log(
-        `window ${String(window).padStart(4)}: ${Math.round(rate).toLocaleString('en').padStart(7)} punts/s handled (${FLOWS} punts in ${(report.elapsedMs / 1000).toFixed(2)} s; ${report.flowMods} flow-mods + ${report.packetOuts} packet-outs; ${dropped} dropped); ` +
-          `punt → packet-out p50 ${r.p50.toFixed(3)} ms, p99 ${r.p99.toFixed(3)} ms; controller CPU ${r.cpuPerPunt.toFixed(0)} µs per punt`,
-      );
-      if (report.flowMods < FLOWS || report.packetOuts < FLOWS) throw new Error(`expected ${FLOWS} flow-mods and packet-outs, got ${report.flowMods} and ${report.packetOuts}`);
-      sw.close();
-      runtime.detachSwitch();
-      await runtime.stop();
-      await topology.stop();
+        const punt = runtime.pipeline.app('l3-reactive').tables.find((t) => t.name === 'punt')!;
+        const slot = runtime.pipeline.app('l3-reactive').slot;
+        const job: SwitchJob = { flows: FLOWS, window, tableId: punt.id, cookie: String(makeCookie(slot, router.key, OWNER_KINDS.router)), fields: { in_port: 1, metadata: String(net1.key), reg5: router.key, reg6: vm1.key }, srcMac: vm1.macAddress, dstMac: routerMac1 };
+        const cpu0 = cpuUsage();
+        const start = performance.now();
+        const report = await sw.run(job);
+        const secs = (performance.now() - start) / 1000;
+        const cpu = cpuUsage(cpu0);
+        await runtime.settle();
+        const dropped = (await metrics.packetInsDropped.get()).values.reduce((n, v) => n + v.value, 0);
+        const rate = FLOWS / ((report.elapsedMs || secs * 1000) / 1000);
+        const r = { window, rate, p50: report.p50, p99: report.p99, cpuPerPunt: (cpu.user + cpu.system) / FLOWS };
+        if (!warmup) results.push(r);
+        if (!warmup) console.log(
+          `window ${String(window).padStart(4)}: ${Math.round(rate).toLocaleString('en').padStart(7)} punts/s handled (${FLOWS} punts in ${(report.elapsedMs / 1000).toFixed(2)} s; ${report.flowMods} flow-mods + ${report.packetOuts} packet-outs; ${dropped} dropped); ` +
+            `punt → packet-out p50 ${r.p50.toFixed(3)} ms, p99 ${r.p99.toFixed(3)} ms; controller CPU ${r.cpuPerPunt.toFixed(0)} µs per punt`,
+        );
+        if (report.flowMods < FLOWS || report.packetOuts < FLOWS) throw new Error(`expected ${FLOWS} flow-mods and packet-outs, got ${report.flowMods} and ${report.packetOuts}`);
+      } finally {
+        sw?.close();
+        runtime.detachSwitch();
+        await runtime.stop();
+        await topology.stop();
+      }
     }
   } finally {
     await listener.close();
