@@ -5,7 +5,7 @@ import { describeError } from '@dragonflow/base';
 import { OfListener, silentLogger, switchChannel, type Logger } from '@dragonflow/core';
 import { EthType, OfPort, act, describeOfError, flowMod, formatFlow, inst } from '@dragonflow/openflow';
 import { CleanupStack, Sandbox, netnsArgv, run, shortId, startOvs } from '@dragonflow/sandbox';
-import { CommanderError, type Command } from 'commander';
+import { CommanderError, Option, type Command } from 'commander';
 import { requireRoot, sandboxDown, sandboxUp, vmCreate, type VmCreated } from '../sandbox/lifecycle.js';
 import { NeutronClient } from '../sandbox/neutron.js';
 import { choice, choices, intOption } from '../sandbox/options.js';
@@ -313,7 +313,11 @@ export function registerDemo(program: Command): void {
     .option('--keep', 'keep the sandbox running afterwards (pnpm df sandbox down removes it)')
     .option('--openflow-only', 'the minimal demo instead: one Open vSwitch, our OpenFlow controller, one flow confirmed by a barrier')
     .option('--apps <list>', `comma-separated app packages (default: ${DEFAULT_SANDBOX_APPS.join(', ')}; e.g. @dragonflow/app-l2,@dragonflow/app-l3-reactive)`, (v: string) => v.split(',').map((x) => x.trim()).filter(Boolean))
-    .option('--tunnel <types>', 'tunnel type(s) between the chassis: vxlan, geneve, gre (comma-separated; the first is the networks\' type)', choices<TunnelKind>('--tunnel', TUNNEL_KINDS), ['vxlan'] as TunnelKind[])
+    .addOption(
+      new Option('--tunnel <types>', 'tunnel type(s) between the chassis: vxlan, geneve, gre (comma-separated; the first is the networks\' type)')
+        .argParser(choices<TunnelKind>('--tunnel', TUNNEL_KINDS))
+        .default(['vxlan'] as TunnelKind[], 'vxlan'),
+    )
     .option('--db <kind>', 'NB DB: memory, etcd or redis', choice<DbKind>('--db', ['memory', 'etcd', 'redis']), 'memory')
     .option('--dir <dir>', 'sandbox directory (default: a new temporary directory)')
     .option('--api-port <port>', 'df-api port on 127.0.0.1 (default 9696)', intOption('--api-port', 1, 65535))

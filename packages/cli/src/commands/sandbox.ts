@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { DfError, describeError } from '@dragonflow/base';
 import { Sandbox } from '@dragonflow/sandbox';
-import { CommanderError, type Command } from 'commander';
+import { CommanderError, Option, type Command } from 'commander';
 import { controllerAction, describeAccess, formatStatus, requireRoot, resolveSandboxDir, sandboxDown, sandboxStatus, sandboxUp, vmCreate, vmDelete } from '../sandbox/lifecycle.js';
 import { choice, choices, intOption } from '../sandbox/options.js';
 import { DEFAULT_SANDBOX_APPS, TUNNEL_KINDS, type DbKind, type TunnelKind } from '../sandbox/services.js';
@@ -34,11 +34,13 @@ Layout and how to reach each part: docs/sandbox.md.`,
     .option('--chassis <n>', 'number of chassis', intOption('--chassis', 1, 20), 2)
     .option('--db <kind>', 'NB DB: memory (served by df-api), etcd or redis (a real server)', choice<DbKind>('--db', ['memory', 'etcd', 'redis']), 'memory')
     .option('--apps <list>', `comma-separated app packages (default: the installed first-party apps: ${DEFAULT_SANDBOX_APPS.join(', ')})`, (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean))
-    .option(
-      '--tunnel <types>',
-      'tunnel type(s) between chassis, comma-separated (e.g. vxlan,geneve,gre: every chassis gets a port of each, and each network uses the one of its provider:network_type; the first is the type of networks created without one)',
-      choices<TunnelKind>('--tunnel', TUNNEL_KINDS),
-      ['vxlan'] as TunnelKind[],
+    .addOption(
+      new Option(
+        '--tunnel <types>',
+        'tunnel type(s) between chassis, comma-separated (e.g. vxlan,geneve,gre: every chassis gets a port of each, and each network uses the one of its provider:network_type; the first is the type of networks created without one)',
+      )
+        .argParser(choices<TunnelKind>('--tunnel', TUNNEL_KINDS))
+        .default(['vxlan'] as TunnelKind[], 'vxlan'),
     )
     .option('--dir <dir>', 'put everything in this directory (default: a new temporary directory)')
     .option('--api-port <port>', 'df-api port on 127.0.0.1', intOption('--api-port', 1, 65535), 9696)
