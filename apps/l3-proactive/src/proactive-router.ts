@@ -1,5 +1,5 @@
 import { APP_CONTEXT, APP_OPTIONS, inject, injectable, type AppContext, type DesiredFlow, type LogicalPort } from '@dragonflow/core';
-import { DistributedRouter, forwardFlow, prefixDropFlow, toPuntFlow, type ProactiveOptions, type Punt, type Router } from '@dragonflow/l3';
+import { DistributedRouter, forwardFlow, prefixDropFlow, toPuntFlow, type IpNetwork, type ProactiveOptions, type Punt, type Router } from '@dragonflow/l3';
 
 const hostOwner = (routerId: string, portId: string): string => `route:${routerId}:${portId}`;
 
@@ -23,15 +23,21 @@ export class ProactiveRouter extends DistributedRouter {
   protected routingFlows(router: Router): DesiredFlow[] {
     const t = this.t;
     const out: DesiredFlow[] = [];
+    // What has no port to go to is unreachable: punted for ICMP host unreachable, or dropped.
+    const unreachable = (route: { prefix: IpNetwork }) => (this.options.unreachable === 'icmp' ? toPuntFlow(t, router, route.prefix) : prefixDropFlow(t, router, route.prefix));
     for (const route of this.model.routeTable(router)) {
       if (route.kind === 'connected') {
         // Host routes (/32) win; what is left of a connected subnet has no port.
-        out.push(this.options.unreachable === 'icmp' ? toPuntFlow(t, router, route.prefix) : prefixDropFlow(t, router, route.prefix));
+        out.push(unreachable(route));
         continue;
       }
       const hop = this.model.resolveNexthop(router, route.nexthop);
       const networkKey = hop && this.model.networkKey(hop.port.networkId);
-      if (!hop || networkKey === undefined) continue; // unresolved next hop: the default route drops
+      if (!hop || networkKey === undefined) {
+        // No port holds the next hop (yet): as the reactive decision, unreachable/no-port.
+        out.push(unreachable(route));
+        continue;
+      }
       out.push(forwardFlow(t, { routerKey: router.key, destination: route.prefix, rewrite: { ethSrc: hop.egress.mac, ethDst: this.model.portMac(hop.port), networkKey, portKey: hop.port.key } }));
     }
     return out;

@@ -128,10 +128,14 @@ describe('l3-proactive: routing on the source chassis', () => {
     expect(ipv4Of(reply.frame).src.toString()).toBe('10.0.1.1');
   });
 
-  it('with unreachable: drop, such a packet is dropped in the switch (no controller)', async () => {
-    const { h } = await cloud({ unreachable: 'drop' });
+  it('with unreachable: drop, such a packet is dropped in the switch (no controller), also behind an extra route whose next hop has no port', async () => {
+    const { h, router } = await cloud({ unreachable: 'drop' });
     const t = h.trace(vm1To('10.0.2.99'), 1);
     expect([t.ports, t.packetIns]).toEqual([[], []]);
+    await h.nb.modify('logical_router', router.id, (r) => ({ ...r, routes: [{ destination: '172.16.0.0/16', nexthop: '10.0.2.77' }] }));
+    await h.settle();
+    const behind = h.trace(vm1To('172.16.3.4'), 1);
+    expect([behind.ports, behind.packetIns]).toEqual([[], []]);
   });
 
   it('no route (not a connected subnet, no extra route): dropped in the switch', async () => {
@@ -206,11 +210,14 @@ describe('l3-proactive: extra routes', () => {
     expect(h.trace(vm1To('10.0.2.12'), 1).ports).toEqual([2]);
   });
 
-  it('a next hop with no port yet drops until the port appears (to a remote next hop: the tunnel)', async () => {
+  it('a next hop with no port yet is unreachable (ICMP host unreachable, as reactive) until the port appears (to a remote next hop: the tunnel)', async () => {
     const { h, router, sub, c2 } = await cloud();
     await h.nb.modify('logical_router', router.id, (r) => ({ ...r, routes: [{ destination: '172.16.0.0/16', nexthop: '10.0.2.77' }] }));
     await h.settle();
-    expect(h.trace(vm1To('172.16.3.4'), 1).ports).toEqual([]);
+    const punted = await h.inject(vm1To('172.16.3.4'), 1);
+    expect([punted.ports, punted.packetIns.length]).toEqual([[], 1]);
+    const reply = h.fakeSwitch.delivered.find((d) => d.port === 1)!;
+    expect(ipv4Of(reply.frame).payload).toMatchObject({ kind: 'icmp', type: 3, code: 1 });
     await h.port(sub.sub2, '10.0.2.77', vmMac(0x77), { chassisId: c2.id });
     await h.settle();
     const t = h.trace(vm1To('172.16.3.4'), 1);
