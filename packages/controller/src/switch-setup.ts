@@ -15,6 +15,8 @@ export interface SwitchSpec {
 export interface SwitchSetupReport {
   readonly bridge: EnsureResult;
   readonly tunnels: Readonly<Record<string, EnsureResult>>;
+  /** Tunnel ports this controller had made for a type no longer configured, removed. */
+  readonly removedTunnels: readonly string[];
   /** Per provider network: the patch pair result, or why it is missing. */
   readonly providers: Readonly<Record<string, EnsureResult | { readonly missing: string }>>;
 }
@@ -22,6 +24,16 @@ export interface SwitchSetupReport {
 export function tunnelPortName(type: TunnelType): string {
   return `tun-${type}`;
 }
+
+/** The tunnel types a controller can configure. */
+const ALL_TUNNEL_TYPES: readonly TunnelType[] = ['vxlan', 'geneve', 'gre'];
+
+/**
+ * The Interface external_id that marks a tunnel port as the controller's own: only
+ * such a port is removed when its type leaves the config (one an operator or a
+ * deployment tool made under the same name is left alone).
+ */
+export const TUNNEL_MARK = 'dragonflow-tunnel';
 
 /** The patch port on the integration bridge leading to a provider bridge. */
 export function providerPatchName(providerBridge: string): string {
@@ -44,7 +56,8 @@ export function controllerTargetFor(listen: string): string {
  * §7): the integration bridge with fail_mode=secure, the datapath type, OpenFlow13
  * and our controller target — an identical Controller row is never rewritten, since
  * that would make vswitchd reconnect and, in some modes, flush flows — one
- * flow-based tunnel port per configured type, and a patch pair to each mapped
+ * flow-based tunnel port per configured type (and none left of a type it made
+ * that is no longer configured), and a patch pair to each mapped
  * provider bridge (a bridge that does not exist yet is reported, not created: it
  * holds the physical interface, which is the operator's).
  */
@@ -60,9 +73,19 @@ export async function ensureSwitch(vs: VswitchDb, spec: SwitchSpec, log: Logger)
 
   const tunnels: Record<string, EnsureResult> = {};
   for (const type of spec.tunnelTypes) {
-    const r = await vs.ensureTunnelPort(spec.integrationBridge, type, { name: tunnelPortName(type) });
+    const r = await vs.ensureTunnelPort(spec.integrationBridge, type, { name: tunnelPortName(type), externalIds: { [TUNNEL_MARK]: type } });
     tunnels[type] = r;
     if (r.created || r.changed.length > 0) log.info({ port: tunnelPortName(type), type, changed: r.changed }, 'ensured a flow-based tunnel port');
+  }
+  const removedTunnels: string[] = [];
+  for (const type of ALL_TUNNEL_TYPES.filter((t) => !spec.tunnelTypes.includes(t))) {
+    const name = tunnelPortName(type);
+    const i = await vs.getInterface(name);
+    if (i?.bridge !== spec.integrationBridge || i.externalIds[TUNNEL_MARK] === undefined) continue;
+    if (await vs.deletePort(spec.integrationBridge, name)) {
+      removedTunnels.push(name);
+      log.info({ port: name, type }, 'removed a tunnel port whose type is no longer configured');
+    }
   }
 
   const providers: Record<string, EnsureResult | { missing: string }> = {};
@@ -80,7 +103,7 @@ export async function ensureSwitch(vs: VswitchDb, spec: SwitchSpec, log: Logger)
       if (r.a.created || r.b.created) log.info({ physnet, bridge: br, port: r.portA }, 'created the patch pair to a provider bridge');
     }
   }
-  return { bridge, tunnels, providers };
+  return { bridge, tunnels, removedTunnels, providers };
 }
 
 export type { InfraPorts };

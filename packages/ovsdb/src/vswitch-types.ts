@@ -66,6 +66,8 @@ export interface TunnelPortOptions {
   readonly dstPort?: number;
   /** Port name; `tun-<type>` by default. */
   readonly name?: string;
+  /** Interface external_ids; keys given are enforced (e.g. a mark of who manages the port). */
+  readonly externalIds?: Readonly<Record<string, string>>;
 }
 
 export interface PatchPairOptions {

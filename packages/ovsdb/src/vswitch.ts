@@ -350,7 +350,7 @@ export class VswitchDb {
     const tunnelOptions: Record<string, string> = { remote_ip: remoteIp, key };
     if (options.localIp !== undefined) tunnelOptions['local_ip'] = parseIp(options.localIp, 'localIp').toString();
     if (options.dstPort !== undefined) tunnelOptions['dst_port'] = String(options.dstPort);
-    return this.addPort(bridge, options.name ?? `tun-${type}`, { type, options: tunnelOptions });
+    return this.addPort(bridge, options.name ?? `tun-${type}`, { type, options: tunnelOptions, ...(options.externalIds ? { externalIds: options.externalIds } : {}) });
   }
 
   /** A pair of patch ports joining two bridges (e.g. br-int ↔ a provider bridge). */
