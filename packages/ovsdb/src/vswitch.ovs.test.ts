@@ -29,6 +29,27 @@ describe('VswitchDb against ovsdb-server + ovs-vswitchd', () => {
     await ovs?.stop();
   });
 
+  /**
+   * Waits until the monitor shows interface `name` in a state vswitchd writes (ofport,
+   * link state, error). On a loaded machine vswitchd's commit of such a state has been
+   * seen not to land until the database changed again, so every 5 s a harmless write
+   * makes it reconfigure and write it again. After 20 s it fails with the monitor's
+   * view and the row as read now, so a lost update can be told from a slow switch.
+   */
+  async function vswitchdWrites(mon: InterfaceMonitor, name: string, predicate: (s: InterfaceState) => boolean, what: string): Promise<InterfaceState> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await mon.waitFor((s) => s.name === name && predicate(s), 5_000, what);
+      } catch (err) {
+        if (attempt === 4) {
+          const row = await vs.getInterface(name);
+          throw new Error(`${String(err)} (after ${attempt - 1} nudges); the monitor's view: ${JSON.stringify(mon.get(name))}; the row read now: ${JSON.stringify(row)}; vswitchd log: ${ovs.log('ovs-vswitchd.log')}`, { cause: err });
+        }
+        await ovs.vsctl('set', 'Open_vSwitch', '.', `external_ids:df-test-nudge=${name}-${attempt}`);
+      }
+    }
+  }
+
   it('creates the root row on an empty database, once', async () => {
     const a = await vs.ensureRoot();
     const b = await vs.ensureRoot();
@@ -159,37 +180,21 @@ describe('VswitchDb against ovsdb-server + ovs-vswitchd', () => {
   it('reports an interface vswitchd cannot open with ofport -1 and its error', { timeout: 30_000 }, async () => {
     await vs.addPort('br-int', 'no-such-dev', {});
     const mon = await InterfaceMonitor.start(client);
-    // vswitchd writes ofport -1 and the error in the transaction of the reconfiguration
-    // that failed to open the device; on a loaded machine that commit has been seen
-    // not to land (no retry until the database changes again). A harmless write to
-    // the database every 5 s makes it reconfigure, and write them, again.
-    const isFailed = (s: InterfaceState) => s.name === 'no-such-dev' && s.ofport === -1;
-    let failed: InterfaceState | undefined;
-    for (let attempt = 1; !failed; attempt++) {
-      failed = await mon.waitFor(isFailed, 5_000, 'ofport -1').catch(async (err: unknown) => {
-        if (attempt < 4) {
-          await ovs.vsctl('set', 'Open_vSwitch', '.', `external_ids:df-test-nudge=${attempt}`);
-          return undefined;
-        }
-        // Say what vswitchd did report, so a failure here can be told apart from a slow machine.
-        const row = await vs.getInterface('no-such-dev');
-        throw new Error(`${String(err)} (after ${attempt - 1} nudges); the monitor's view: ${JSON.stringify(mon.get('no-such-dev'))}; the row read now: ${JSON.stringify(row)}; vswitchd log: ${ovs.log('ovs-vswitchd.log')}`);
-      });
-    }
+    const failed = await vswitchdWrites(mon, 'no-such-dev', (s) => s.ofport === -1, 'ofport -1');
     expect(failed.error).toMatch(/could not open|No such device/i);
     expect(isBound(failed)).toBe(false);
     await vs.deletePort('br-int', 'no-such-dev');
     await mon.cancel();
   });
 
-  it('joins br-int to a provider bridge with a patch pair, both ends up', async () => {
+  it('joins br-int to a provider bridge with a patch pair, both ends up', { timeout: 30_000 }, async () => {
     await vs.ensureBridge('br-ex', { datapathType: 'netdev', failMode: 'standalone' });
     const pair = await vs.ensurePatchPair('br-int', 'br-ex');
     expect(pair).toMatchObject({ portA: 'patch-br-ex', portB: 'patch-br-int', a: { created: true }, b: { created: true } });
     expect(await vs.ensurePatchPair('br-int', 'br-ex')).toMatchObject({ a: { created: false, changed: [] }, b: { created: false, changed: [] } });
     const mon = await InterfaceMonitor.start(client);
     for (const name of ['patch-br-ex', 'patch-br-int']) {
-      const s = await mon.waitFor((x) => x.name === name && (x.ofport ?? 0) > 0 && x.linkState === 'up', 10_000, `${name} up`);
+      const s = await vswitchdWrites(mon, name, (x) => (x.ofport ?? 0) > 0 && x.linkState === 'up', `${name} up`);
       expect(s.type).toBe('patch');
     }
     expect(mon.get('patch-br-int')!.bridge).toBe('br-ex');
