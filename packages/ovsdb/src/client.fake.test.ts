@@ -185,6 +185,26 @@ describe('OvsdbClient against a scripted server', () => {
     expect(() => new OvsdbClient({ remote: 'tcp:host' })).toThrow(/tcp:HOST:PORT/);
   });
 
+  it('keeps an update the server sends right behind the monitor reply, in the same read', async () => {
+    const row = '00000000-0000-4000-8000-000000000001';
+    fake.answer = (msg, session) => {
+      const { id, method, params } = msg as { id: unknown; method: string; params: unknown[] };
+      if (method === 'get_schema') return { id, result: { name: 'Fake', version: '1.0.0', tables: { T: { columns: { name: { type: 'string' }, n: { type: { key: 'integer', min: 0, max: 1 } } } } } }, error: null };
+      if (method === 'monitor_cond') {
+        // The reply and the update that follows it, written at once: the client reads both in one chunk.
+        const reply = { id, result: { T: { [row]: { initial: { name: 'a' } } } }, error: null };
+        const update = { id: null, method: 'update2', params: [params[1], { T: { [row]: { modify: { n: 5 } } } }] };
+        session.socket.write(JSON.stringify(reply) + JSON.stringify(update));
+        return undefined;
+      }
+      return { id, result: ['Fake'], error: null };
+    };
+    const c = await connect();
+    const m = await c.monitor('Fake', { T: { columns: ['name', 'n'] } });
+    // applied right after the initial rows, before monitor() resolves
+    expect(m.row('T', row)).toMatchObject({ name: 'a', n: [5] });
+  });
+
   it('reports closed to requests after close()', async () => {
     const c = await connect();
     await c.close();

@@ -68,6 +68,14 @@ export class Monitor {
   private cache: TableCache | undefined;
   private requests: MonitorRequests;
   private cancelled = false;
+  /**
+   * Updates that arrived while a (re)subscribe's reply was on its way to being applied.
+   * The server sends them after the reply (they are relative to it), but the reply is
+   * applied in a continuation that runs after the connection has dispatched the rest
+   * of the data it read: an update in the same read would otherwise be lost (or, on a
+   * resync, applied to the old cache and then overwritten by the older reply).
+   */
+  private pending: [JsonValue, 1 | 2][] | undefined;
 
   constructor(
     private readonly host: MonitorHost,
@@ -104,14 +112,31 @@ export class Monitor {
     // The schema is read once, when the monitor starts; a resync diffs against the same cache.
     const columns = new Map(Object.entries(this.requests).map(([t, r]) => [t, r.columns]));
     const cache = this.cache ?? new TableCache(await this.host.schemaFor(this.db), columns);
-    const result = await conn.request(this.method, [this.db, this.id, encodeRequests(this.requests, this.method)]);
+    const pending: [JsonValue, 1 | 2][] = [];
+    this.pending = pending;
+    let result: JsonValue;
+    try {
+      result = await conn.request(this.method, [this.db, this.id, encodeRequests(this.requests, this.method)]);
+    } finally {
+      if (this.pending === pending) this.pending = undefined;
+    }
     const changes = cache.replaceAll(result, this.method === 'monitor' ? 1 : 2);
     this.cache = cache;
     if (changes.length > 0) this.changesSubject.next(changes);
+    for (const [updates, version] of pending) this.apply(updates, version);
   }
 
   /** Handles an `update`/`update2` notification addressed to this monitor. */
   onUpdate(tableUpdates: JsonValue, version: 1 | 2): void {
+    if (this.cancelled) return;
+    if (this.pending) {
+      this.pending.push([tableUpdates, version]);
+      return;
+    }
+    this.apply(tableUpdates, version);
+  }
+
+  private apply(tableUpdates: JsonValue, version: 1 | 2): void {
     if (!this.cache || this.cancelled) return;
     let changes: RowChange[];
     try {
