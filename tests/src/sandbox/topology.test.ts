@@ -39,6 +39,14 @@ describe('sandbox topology lifecycle', () => {
     expect(state.chassis[1]!.provider).toBeUndefined();
   });
 
+  it('seeds each chassis\' tunnel neighbour table with the other\'s underlay MAC (no first packet lost to an ARP)', async () => {
+    const [c1, c2] = [sandbox.chassis(1), sandbox.chassis(2)];
+    const neigh1 = await c1.ovs.appctl('tnl/neigh/show');
+    const neigh2 = await c2.ovs.appctl('tnl/neigh/show');
+    expect(neigh1).toMatch(new RegExp(`172\\.31\\.0\\.2\\s+${await c2.underlayMac()}\\s+br-phy`));
+    expect(neigh2).toMatch(new RegExp(`172\\.31\\.0\\.1\\s+${await c1.underlayMac()}\\s+br-phy`));
+  });
+
   it('sets up br-int, br-phy and the provider bridge as the controller expects, reachable from the root namespace', async () => {
     const c1 = sandbox.chassis(1);
     const client = await OvsdbClient.connect({ remote: c1.state.ovsdbRemote });

@@ -10,29 +10,11 @@ export interface PingResult {
   output: string;
 }
 
-/**
- * `count` echo requests 0.2 s apart. `waitSeconds` is how long ping waits for a reply
- * when it has had none; once it has had one, iputils waits only max(2 × the slowest
- * RTT, the interval) after the last request, so a reply much slower than the others
- * is counted lost (see `pingNewFlow`).
- */
-export async function pingStats(vm: Vm, target: string, count = 5, waitSeconds = 1): Promise<PingResult> {
-  const r = await run('ping', ['-n', '-c', String(count), '-i', '0.2', '-W', String(waitSeconds), target], { netns: vm.netns, allowFailure: true, timeoutMs: (count + waitSeconds + 4) * 1000 });
+export async function pingStats(vm: Vm, target: string, count = 5): Promise<PingResult> {
+  const r = await run('ping', ['-n', '-c', String(count), '-i', '0.2', '-W', '1', target], { netns: vm.netns, allowFailure: true, timeoutMs: (count + 5) * 1000 });
   const m = /(\d+) packets transmitted, (\d+) received/.exec(r.stdout);
   if (!m) throw new DfError('TEST_PING', `cannot read ping output: ${r.stdout} ${r.stderr}`);
   return { transmitted: Number(m[1]), received: Number(m[2]), output: r.stdout };
-}
-
-/**
- * Pings over flows that may not exist yet (reactive routing: the first request and
- * its reply each take a controller's path): the first request alone, waited for up
- * to 5 s, then the rest as `pingStats` does. The figures are the sum of both.
- */
-export async function pingNewFlow(vm: Vm, target: string, count = 5): Promise<PingResult> {
-  const first = await pingStats(vm, target, 1, 5);
-  if (count === 1) return first;
-  const rest = await pingStats(vm, target, count - 1);
-  return { transmitted: first.transmitted + rest.transmitted, received: first.received + rest.received, output: first.output + rest.output };
 }
 
 /** Pings with a packet of exactly the VM's MTU and Don't Fragment set: true when both replies come back. */

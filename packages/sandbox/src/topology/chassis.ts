@@ -67,6 +67,25 @@ export class Chassis {
     }
   }
 
+  /** The MAC address of the chassis' underlay interface (the br-phy device holding the tunnel IP). */
+  async underlayMac(): Promise<string> {
+    const out = await run('ip', ['-j', 'link', 'show', 'dev', this.state.underlayBridge], { netns: this.netns });
+    const mac = (JSON.parse(out.stdout) as { address?: string }[])[0]?.address;
+    if (!mac) throw new DfError('SANDBOX_STATE', `${this.state.underlayBridge} on ${this.name} has no MAC address`, { context: { chassis: this.name } });
+    return mac;
+  }
+
+  /**
+   * Tells this chassis' vswitchd the underlay MAC of a peer's tunnel IP
+   * (`tnl/neigh/set`). Userspace tunnelling drops a packet whose tunnel peer is not
+   * in its neighbour table yet (it sends an ARP instead), so the first packet
+   * between two chassis would be lost; the sandbox seeds the table when a chassis
+   * comes up. The entry ages out as a learned one does (then ARP takes over).
+   */
+  async knowPeer(peer: Chassis): Promise<void> {
+    await this.ovs.appctl('tnl/neigh/set', this.state.underlayBridge, peer.tunnelIp, await peer.underlayMac());
+  }
+
   /** The OpenFlow port number of an interface, once vswitchd assigned one. */
   async ofport(iface: string, timeoutMs = 10_000): Promise<number> {
     return this.withVswitch((vs) =>

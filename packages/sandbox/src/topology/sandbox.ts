@@ -157,7 +157,13 @@ export class Sandbox {
       await this.mutate((s) => {
         s.chassis.find((x) => x.index === index)!.status = 'ready';
       });
-      return this.chassis(index);
+      const chassis = this.chassis(index);
+      // Each pair of chassis knows the other's underlay MAC before the first tunnelled packet.
+      for (const peer of this.current.chassis.filter((c) => c.index !== index && c.status === 'ready').map((c) => new Chassis(c))) {
+        await chassis.knowPeer(peer);
+        await peer.knowPeer(chassis);
+      }
+      return chassis;
     } catch (err) {
       await this.removeChassis(index).catch(() => undefined);
       throw err;
