@@ -12,6 +12,7 @@ import {
   deleteNetns,
   freePort,
   isAlive,
+  linkExists,
   makeTempDir,
   netnsExists,
   ping,
@@ -85,6 +86,8 @@ describe('startOvs', () => {
     expect(isAlive(ovs.pids.vswitchd)).toBe(false);
     expect(isAlive(ovs.pids.ovsdbServer)).toBe(false);
     expect(existsSync(ovs.dir)).toBe(false);
+    // the bridge's tap device went with the datapath
+    expect(await linkExists('br-t')).toBe(false);
   });
 
   it('forwards real packets between two namespaces through a bridge in a third', async () => {

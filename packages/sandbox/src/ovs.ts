@@ -87,6 +87,9 @@ export class OvsInstance {
   }
 
   async stop(): Promise<void> {
+    // `exit --cleanup` removes the datapaths and their devices: a netdev bridge's tap
+    // device would otherwise outlive vswitchd in its namespace (the root one, say).
+    if (isAlive(this.pids.vswitchd)) await this.appctl('exit', '--cleanup').catch(() => undefined);
     await stopPid(this.pids.vswitchd);
     await stopPid(this.pids.ovsdbServer);
     if (this.removeDirOnStop) removeDir(this.dir);
