@@ -8,17 +8,20 @@
 import { TUNNEL_MARK, ensureSwitch, type SwitchSpec } from '@dragonflow/controller';
 import { silentLogger } from '@dragonflow/core';
 import { OvsdbClient, VswitchDb } from '@dragonflow/ovsdb';
-import { startOvs, type OvsInstance } from '@dragonflow/sandbox';
+import { createNetns, deleteNetns, shortId, startOvs, type OvsInstance } from '@dragonflow/sandbox';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
 let ovs: OvsInstance;
 let client: OvsdbClient;
 let vs: VswitchDb;
+// vswitchd in a namespace of its own: the netdev datapath's devices go with it
+const netns = `dfsws${shortId(6)}`;
 
 const spec = (tunnelTypes: SwitchSpec['tunnelTypes']): SwitchSpec => ({ integrationBridge: 'br-int', datapathType: 'netdev', controllerTarget: 'unix:/nonexistent/controller.sock', tunnelTypes, mappings: {} });
 
 beforeAll(async () => {
-  ovs = await startOvs();
+  await createNetns(netns);
+  ovs = await startOvs({ netns });
   client = await OvsdbClient.connect({ remote: ovs.dbRemote });
   vs = new VswitchDb(client);
 }, 60_000);
@@ -26,6 +29,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await client?.close();
   await ovs?.stop();
+  await deleteNetns(netns);
 });
 
 describe('ensureSwitch: tunnel ports follow the configured types', () => {
