@@ -14,6 +14,7 @@ import type {
   GroupModCommand,
   GroupType,
   MeterBand,
+  MeterConfig,
   MeterModCommand,
   MultipartReplyBody,
   MultipartRequestBody,
@@ -168,6 +169,41 @@ function writeAsync(w: Writer, a: AsyncConfig): void {
   w.u32(a.flowRemovedMask[0]).u32(a.flowRemovedMask[1]);
 }
 
+function writeMeterBands(w: Writer, bands: readonly MeterBand[]): void {
+  for (const b of bands) {
+    w.u16(b.type === 'drop' ? 1 : b.type === 'dscp_remark' ? 2 : 0xffff).u16(16).u32(b.rate).u32(b.burstSize);
+    if (b.type === 'drop') w.zeros(4);
+    else if (b.type === 'dscp_remark') w.u8(b.precLevel).zeros(3);
+    else w.u32(b.experimenter);
+  }
+}
+
+/** Meter bands up to the end of `r` (a meter-mod's or a meter config entry's). */
+function readMeterBands(r: Reader): MeterBand[] {
+  const bands: MeterBand[] = [];
+  while (r.remaining > 0) {
+    const bAt = r.pos;
+    const bt = r.u16('band type');
+    const blen = r.u16('band length');
+    if (blen !== 16) r.fail(`meter band length ${blen}, expected 16`, bAt + 2);
+    const rate = r.u32('rate');
+    const burstSize = r.u32('burst_size');
+    if (bt === 1) {
+      r.skip(4);
+      bands.push({ type: 'drop', rate, burstSize });
+    } else if (bt === 2) {
+      const precLevel = r.u8('prec_level');
+      r.skip(3);
+      bands.push({ type: 'dscp_remark', rate, burstSize, precLevel });
+    } else if (bt === 0xffff) {
+      bands.push({ type: 'experimenter', rate, burstSize, experimenter: r.u32('experimenter') });
+    } else {
+      r.fail(`unknown meter band type ${bt}`, bAt);
+    }
+  }
+  return bands;
+}
+
 function writeMpRequestBody(w: Writer, b: MultipartRequestBody, validate: boolean): number {
   switch (b.kind) {
     case 'desc':
@@ -185,6 +221,9 @@ function writeMpRequestBody(w: Writer, b: MultipartRequestBody, validate: boolea
       return MultipartType.PORT_DESC;
     case 'group_desc':
       return MultipartType.GROUP_DESC;
+    case 'meter_config':
+      w.u32(b.meterId).zeros(4);
+      return MultipartType.METER_CONFIG;
     case 'unknown':
       w.bytes(b.data);
       return b.mpType;
@@ -228,6 +267,14 @@ function writeMpReplyBody(w: Writer, b: MultipartReplyBody, validate: boolean): 
         w.patchU16(start, w.pos - start);
       }
       return MultipartType.GROUP_DESC;
+    case 'meter_config':
+      for (const m of b.meters) {
+        const start = w.pos;
+        w.u16(0).u16(m.flags).u32(m.meterId);
+        writeMeterBands(w, m.bands);
+        w.patchU16(start, w.pos - start);
+      }
+      return MultipartType.METER_CONFIG;
     case 'unknown':
       w.bytes(b.data);
       return b.mpType;
@@ -327,12 +374,7 @@ function writeBody(w: Writer, msg: OfMessage, validate: boolean): void {
       return;
     case 'meter_mod':
       w.u16(indexOf(METER_MOD_COMMANDS, msg.command, 'meter-mod command')).u16(msg.flags).u32(msg.meterId);
-      for (const b of msg.bands) {
-        w.u16(b.type === 'drop' ? 1 : b.type === 'dscp_remark' ? 2 : 0xffff).u16(16).u32(b.rate).u32(b.burstSize);
-        if (b.type === 'drop') w.zeros(4);
-        else if (b.type === 'dscp_remark') w.u8(b.precLevel).zeros(3);
-        else w.u32(b.experimenter);
-      }
+      writeMeterBands(w, msg.bands);
       return;
     case 'multipart_request': {
       const at = w.pos;
@@ -502,27 +544,7 @@ function decodeUnsafe(bytes: Uint8Array): OfMessage {
       const command = pick(r, METER_MOD_COMMANDS, r.u16('command'), 'meter-mod command', at);
       const flags = r.u16('flags');
       const meterId = r.u32('meter_id');
-      const bands: MeterBand[] = [];
-      while (r.remaining > 0) {
-        const bAt = r.pos;
-        const bt = r.u16('band type');
-        const blen = r.u16('band length');
-        if (blen !== 16) r.fail(`meter band length ${blen}, expected 16`, bAt + 2);
-        const rate = r.u32('rate');
-        const burstSize = r.u32('burst_size');
-        if (bt === 1) {
-          r.skip(4);
-          bands.push({ type: 'drop', rate, burstSize });
-        } else if (bt === 2) {
-          const precLevel = r.u8('prec_level');
-          r.skip(3);
-          bands.push({ type: 'dscp_remark', rate, burstSize, precLevel });
-        } else if (bt === 0xffff) {
-          bands.push({ type: 'experimenter', rate, burstSize, experimenter: r.u32('experimenter') });
-        } else {
-          r.fail(`unknown meter band type ${bt}`, bAt);
-        }
-      }
+      const bands = readMeterBands(r);
       return { type: 'meter_mod', xid, command, flags, meterId, bands };
     }
     case MsgType.MULTIPART_REQUEST:
@@ -733,6 +755,12 @@ function decodeMpRequest(r: Reader, mpType: number, at: number): MultipartReques
       trailing(r, 'port stats request');
       return { kind: 'port_stats', portNo };
     }
+    case MultipartType.METER_CONFIG: {
+      const meterId = r.u32('meter_id');
+      r.skip(4);
+      trailing(r, 'meter config request');
+      return { kind: 'meter_config', meterId };
+    }
     default:
       return { kind: 'unknown', mpType, data: r.bytes(r.remaining) };
   }
@@ -830,6 +858,19 @@ function decodeMpReply(r: Reader, mpType: number): MultipartReplyBody {
         groups.push({ groupType, groupId, buckets: readBuckets(g) });
       }
       return { kind: 'group_desc', groups };
+    }
+    case MultipartType.METER_CONFIG: {
+      const meters: MeterConfig[] = [];
+      while (r.remaining > 0) {
+        const at = r.pos;
+        const len = r.u16('meter config length');
+        if (len < 8) r.fail(`meter config length ${len} < 8`, at);
+        const m = r.sub(len - 2, 'meter config');
+        const flags = m.u16('flags');
+        const meterId = m.u32('meter_id');
+        meters.push({ flags, meterId, bands: readMeterBands(m) });
+      }
+      return { kind: 'meter_config', meters };
     }
     default:
       return { kind: 'unknown', mpType, data: r.bytes(r.remaining) };

@@ -269,6 +269,8 @@ export type MultipartRequestBody =
   | { readonly kind: 'port_stats'; readonly portNo: number }
   | { readonly kind: 'port_desc' }
   | { readonly kind: 'group_desc' }
+  /** OFPMP_METER_CONFIG for one meter, or every meter with OFPM_ALL (0xffffffff). */
+  | { readonly kind: 'meter_config'; readonly meterId: number }
   | { readonly kind: 'unknown'; readonly mpType: number; readonly data: Uint8Array };
 
 export interface MultipartRequest {
@@ -333,6 +335,13 @@ export interface GroupDesc {
   readonly buckets: readonly Bucket[];
 }
 
+export interface MeterConfig {
+  /** OFPMF_* bits (see MeterFlags). */
+  readonly flags: number;
+  readonly meterId: number;
+  readonly bands: readonly MeterBand[];
+}
+
 export type MultipartReplyBody =
   | { readonly kind: 'desc'; readonly desc: SwitchDesc }
   | { readonly kind: 'flow'; readonly flows: readonly FlowStats[] }
@@ -340,6 +349,7 @@ export type MultipartReplyBody =
   | { readonly kind: 'port_stats'; readonly ports: readonly PortStats[] }
   | { readonly kind: 'port_desc'; readonly ports: readonly PortDesc[] }
   | { readonly kind: 'group_desc'; readonly groups: readonly GroupDesc[] }
+  | { readonly kind: 'meter_config'; readonly meters: readonly MeterConfig[] }
   | { readonly kind: 'unknown'; readonly mpType: number; readonly data: Uint8Array };
 
 export interface MultipartReply {

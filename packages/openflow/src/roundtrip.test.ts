@@ -54,3 +54,37 @@ describe('16-bit OpenFlow 1.0 ports (resubmit, NXM_OF_IN_PORT)', () => {
     expect(() => encodeMessage(flowMod({ actions: [act.resubmitPort(70_000)] }))).toThrow(/16-bit OpenFlow 1.0 port/);
   });
 });
+
+describe('meter config multipart (OFPMP_METER_CONFIG)', () => {
+  test('request and reply survive a round trip; the reply lays out each entry as the spec does', () => {
+    const req: OfMessage = { type: 'multipart_request', xid: 9, more: false, body: { kind: 'meter_config', meterId: 0xffffffff } };
+    const reqBytes = encodeMessage(req);
+    // header(8) + type/flags/pad(8) + meter_id(4) + pad(4)
+    expect(reqBytes.length).toBe(24);
+    expect(decodeMessage(reqBytes)).toEqual(req);
+    const reply: OfMessage = {
+      type: 'multipart_reply',
+      xid: 9,
+      more: false,
+      body: {
+        kind: 'meter_config',
+        meters: [
+          { flags: 2 | 4, meterId: 1, bands: [{ type: 'drop', rate: 100, burstSize: 50 }] },
+          { flags: 1, meterId: 7, bands: [{ type: 'dscp_remark', rate: 2000, burstSize: 0, precLevel: 1 }] },
+        ],
+      },
+    };
+    const bytes = encodeMessage(reply);
+    // each entry: length(2) flags(2) meter_id(4) + 16 per band
+    expect(bytes.length).toBe(16 + 24 + 24);
+    expect(new DataView(bytes.buffer, bytes.byteOffset).getUint16(16)).toBe(24);
+    expect(decodeMessage(bytes)).toEqual(reply);
+  });
+
+  test('a truncated meter config entry names what is wrong', () => {
+    const bytes = encodeMessage({ type: 'multipart_reply', xid: 1, more: false, body: { kind: 'meter_config', meters: [{ flags: 2, meterId: 1, bands: [] }] } });
+    const view = new DataView(bytes.buffer, bytes.byteOffset);
+    view.setUint16(16, 4);
+    expect(() => decodeMessage(bytes)).toThrow(/meter config length 4 < 8/);
+  });
+});
