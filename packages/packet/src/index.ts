@@ -34,3 +34,15 @@ export {
   type MacLike,
 } from './build.js';
 export { describeFrame } from './describe.js';
+export {
+  DHCP_CLIENT_PORT,
+  DHCP_FLAG_BROADCAST,
+  DHCP_SERVER_PORT,
+  DhcpMessageType,
+  decodeDhcp,
+  dhcpMessage,
+  encodeDhcp,
+  type DhcpMessage,
+  type DhcpMessageTypeValue,
+} from './dhcp/message.js';
+export { DhcpOption, EXTRA_DHCP_OPTIONS, dhcpDecode, dhcpEncode, encodeExtraDhcpOption, type ClasslessRoute, type DhcpOptionKind } from './dhcp/options.js';
