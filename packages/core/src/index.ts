@@ -90,3 +90,4 @@ export {
 export * as openflow from '@dragonflow/openflow';
 export * as packet from '@dragonflow/packet';
 export type { Chassis, FloatingIp, LogicalPort, LogicalRouter, LogicalSwitch, NbObject, RouterPort, SecurityGroup, Subnet, TableName } from '@dragonflow/nb';
+export { DeviceOwner } from '@dragonflow/nb';

@@ -16,6 +16,18 @@ export const DeviceOwner = {
 
 export const fixedIpSchema = z.object({ subnetId: uuidField, ipAddress: ipField }).strict();
 /** An extra (IP or CIDR, MAC) a port may send from; a null MAC means the port's own. */
+/**
+ * A Neutron `extra_dhcp_opt`: a DHCP option by dnsmasq name or number, sent to the
+ * port's DHCP client when it asks for it (the DHCP app encodes the value by the
+ * option's type; df-api refuses a value that does not fit).
+ */
+export const extraDhcpOptSchema = z
+  .object({
+    optName: z.string().min(1, 'must not be empty').max(64, 'must be at most 64 characters'),
+    optValue: z.string().max(1024, 'must be at most 1024 characters'),
+    ipVersion: z.union([z.literal(4), z.literal(6)]).default(4),
+  })
+  .strict();
 export const addressPairSchema = z.object({ ipAddress: ipOrCidrField, macAddress: macField.nullable().default(null) }).strict();
 
 /**
@@ -40,6 +52,7 @@ export const logicalPortSchema = z
     portSecurityEnabled: z.boolean().default(true),
     allowedAddressPairs: z.array(addressPairSchema).default([]),
     securityGroupIds: z.array(uuidField).default([]),
+    extraDhcpOpts: z.array(extraDhcpOptSchema).default([]),
   })
   .strict()
   .superRefine((p, ctx) => {

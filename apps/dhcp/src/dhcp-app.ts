@@ -1,0 +1,179 @@
+import { APP_CONTEXT, APP_OPTIONS, DeviceOwner, REG_SRC_PORT, act, inject, injectable, openflow, packet, type AppContext, type AppPacketIn, type LogicalPort, type ModelChange, type Subnet } from '@dragonflow/core';
+import { dhcpPortOf, leaseFacts, servedAddresses } from './facts.js';
+import { DHCP_TABLE, puntFlow, serverFlows } from './flows.js';
+import type { DhcpOptions } from './options.js';
+import { respond } from './responder.js';
+
+export interface DhcpStats {
+  offers: number;
+  acks: number;
+  naks: number;
+  /** Messages that get no answer (release, decline, another server's, relayed, undecodable). */
+  ignored: number;
+}
+
+const portOwner = (p: LogicalPort) => ({ id: `port:${p.id}`, key: p.key });
+
+const serverOwner = (networkId: string, key: number) => ({ id: `network:${networkId}`, key });
+
+/**
+ * Answers the DHCPv4 clients of this chassis' ports from the NB. Flows: one punt per
+ * local port that has an address on a DHCP-enabled subnet (so its DHCP never leaves
+ * the chassis), and the ARP/ping answers of each such network's server address.
+ */
+@injectable()
+export class DhcpServer {
+  readonly stats: DhcpStats = { offers: 0, acks: 0, naks: 0, ignored: 0 };
+
+  constructor(
+    @inject(APP_CONTEXT) private readonly ctx: AppContext,
+    @inject(APP_OPTIONS) private readonly options: DhcpOptions,
+  ) {}
+
+  private get table() {
+    return this.ctx.tables.ref(DHCP_TABLE);
+  }
+
+  /** Local ports served, per network (their networks get the server flows). */
+  private readonly servedPorts = new Map<string, Set<string>>();
+
+  /** Recomputes every owner: the local ports served and their networks' server flows. */
+  recomputeAll(): void {
+    this.servedPorts.clear();
+    for (const b of this.ctx.topology.localBindings()) {
+      const port = this.ctx.topology.get('logical_port', b.portId);
+      if (port) this.portFlows(port);
+    }
+    const wanted = new Set<string>();
+    for (const b of this.ctx.topology.localBindings()) wanted.add(`port:${b.portId}`);
+    for (const networkId of this.servedPorts.keys()) {
+      this.networkFlows(networkId);
+      wanted.add(`network:${networkId}`);
+    }
+    for (const owner of this.ctx.flows.owners()) if (!wanted.has(owner)) this.ctx.flows.remove(owner);
+  }
+
+  /** Sets one port's punt flow: present only while it is local and DHCP serves it an address. */
+  private portFlows(port: LogicalPort): void {
+    const local = this.ctx.topology.localBinding(port.id) !== undefined;
+    const served = local && port.adminStateUp ? servedAddresses(this.ctx.topology, port, dhcpPortOf(this.ctx.topology, port.networkId)) : [];
+    for (const [networkId, ports] of this.servedPorts) {
+      if (networkId !== port.networkId && ports.delete(port.id)) this.networkChangedPorts(networkId);
+    }
+    const ports = this.servedPorts.get(port.networkId) ?? new Set<string>();
+    if (served.length === 0) {
+      this.ctx.flows.remove(portOwner(port));
+      ports.delete(port.id);
+    } else {
+      this.ctx.flows.replace(portOwner(port), [puntFlow(this.table, port.key, [act.toController()])]);
+      ports.add(port.id);
+    }
+    if (ports.size > 0) this.servedPorts.set(port.networkId, ports);
+    else this.servedPorts.delete(port.networkId);
+  }
+
+  /** A network's set of served ports changed size: its server flows may come or go. */
+  private networkChangedPorts(networkId: string): void {
+    if (this.servedPorts.get(networkId)?.size === 0) this.servedPorts.delete(networkId);
+    this.networkFlows(networkId);
+  }
+
+  /** Sets a network's server flows (ARP and ping for each server address) while it has served local ports. */
+  private networkFlows(networkId: string): void {
+    const net = this.ctx.topology.get('logical_switch', networkId);
+    const dhcpPort = dhcpPortOf(this.ctx.topology, networkId);
+    if (!net || !dhcpPort || !this.servedPorts.has(networkId)) {
+      this.ctx.flows.remove(`network:${networkId}`);
+      return;
+    }
+    const flows = dhcpPort.fixedIps.filter((f) => !f.ipAddress.includes(':')).flatMap((f) => serverFlows(this.table, net.key, dhcpPort.macAddress, f.ipAddress));
+    this.ctx.flows.replace(serverOwner(networkId, net.key), flows);
+  }
+
+  /** Every local port of a network again (its subnets, DHCP port or MTU changed). */
+  private networkChanged(networkId: string): void {
+    for (const b of this.ctx.topology.localBindings()) {
+      const port = this.ctx.topology.get('logical_port', b.portId);
+      if (port?.networkId === networkId) this.portFlows(port);
+    }
+    this.networkFlows(networkId);
+  }
+
+  /** A local port came, changed or went. */
+  localPortChanged(portId: string): void {
+    const port = this.ctx.topology.get('logical_port', portId);
+    if (port) {
+      this.portFlows(port);
+      this.networkFlows(port.networkId);
+      return;
+    }
+    this.ctx.flows.remove(`port:${portId}`);
+    for (const [networkId, ports] of this.servedPorts) if (ports.delete(portId)) this.networkChangedPorts(networkId);
+  }
+
+  modelChanged(ev: ModelChange): void {
+    switch (ev.table) {
+      case 'logical_port': {
+        const port = this.ctx.topology.get('logical_port', ev.id);
+        const prev = ev.old as LogicalPort | undefined;
+        if (port?.deviceOwner === DeviceOwner.DHCP || prev?.deviceOwner === DeviceOwner.DHCP) {
+          this.networkChanged(port?.networkId ?? prev!.networkId);
+        } else if (this.ctx.topology.localBinding(ev.id) || this.ctx.flows.hasFlows(`port:${ev.id}`)) {
+          this.localPortChanged(ev.id);
+        }
+        return;
+      }
+      case 'subnet': {
+        const subnet = this.ctx.topology.get('subnet', ev.id) ?? (ev.old as Subnet | undefined);
+        if (subnet) this.networkChanged(subnet.networkId);
+        return;
+      }
+      case 'logical_switch':
+        this.networkChanged(ev.id);
+        return;
+    }
+  }
+
+  async packetIn(ev: AppPacketIn): Promise<void> {
+    const frame = ev.frame;
+    const ip = frame?.payload;
+    const udp = ip?.kind === 'ipv4' ? ip.payload : undefined;
+    if (!frame || ip?.kind !== 'ipv4' || udp?.kind !== 'udp') return this.ignore();
+    const key = Number(openflow.matchGet(ev.match, REG_SRC_PORT)?.value ?? 0);
+    const port = this.ctx.topology.lookup('logical_port', 'key', String(key))[0];
+    const net = port && this.ctx.topology.get('logical_switch', port.networkId);
+    const dhcpPort = port && dhcpPortOf(this.ctx.topology, port.networkId);
+    const served = port && dhcpPort ? servedAddresses(this.ctx.topology, port, dhcpPort)[0] : undefined;
+    if (!port || !net || !dhcpPort || !served) return this.ignore();
+    let request: packet.DhcpMessage;
+    try {
+      request = packet.decodeDhcp(udp.payload);
+    } catch {
+      return this.ignore();
+    }
+    // The client's hardware address must be the port's: a VM cannot lease for another MAC.
+    if (!request.chaddr.equals(packet.mac(port.macAddress))) return this.ignore();
+    const facts = leaseFacts(port, net, dhcpPort, served, this.options);
+    const out = respond(request, facts);
+    if (out.kind === 'none') return this.ignore();
+    if (out.type === 'OFFER') this.stats.offers++;
+    else if (out.type === 'ACK') this.stats.acks++;
+    else this.stats.naks++;
+    const broadcast = out.dstIp.value === 0xffff_ffff;
+    const reply = packet.ethernet({
+      src: facts.serverMac,
+      dst: broadcast ? 'ff:ff:ff:ff:ff:ff' : out.dstMac,
+      payload: packet.ipv4({
+        src: facts.serverIp,
+        dst: out.dstIp,
+        ttl: 64,
+        payload: packet.udp({ srcPort: packet.DHCP_SERVER_PORT, dstPort: packet.DHCP_CLIENT_PORT, payload: packet.encodeDhcp(out.message) }),
+      }),
+    });
+    await this.ctx.flows.packetOut({ data: packet.encodeEthernet(reply), actions: [act.output(ev.inPort)] });
+  }
+
+  private ignore(): void {
+    this.stats.ignored++;
+  }
+}

@@ -1,0 +1,42 @@
+import { REG_SRC_PORT, defineApp } from '@dragonflow/core';
+import { DhcpServer } from './dhcp-app.js';
+import { DHCP_TABLE } from './flows.js';
+import { dhcpOptionsSchema, type DhcpOptions } from './options.js';
+
+export { DhcpServer, type DhcpStats } from './dhcp-app.js';
+export { respond, type DhcpOutcome, type LeaseFacts } from './responder.js';
+export { dhcpOptionsSchema, type DhcpOptions } from './options.js';
+
+/**
+ * `@dragonflow/app-dhcp`: DHCPv4 answered by the chassis that hosts the port, from
+ * the NB (the port's fixed IP, its subnet's gateway, DNS servers and host routes,
+ * the network's MTU, the port's extra_dhcp_opts). One table in the services stage:
+ * `dhcp` (a local port's DHCP client messages → controller; ARP and ping for the
+ * network's DHCP server address answered in the switch). docs/dhcp.md.
+ */
+export default defineApp<DhcpServer, DhcpOptions>({
+  name: 'dhcp',
+  coreApi: '^1.0.0',
+  description: 'Distributed DHCPv4: every chassis answers its own ports from the NB.',
+  tables: {
+    services: [
+      {
+        name: DHCP_TABLE,
+        match: ['metadata', REG_SRC_PORT, 'eth_type', 'ip_proto', 'udp_src', 'udp_dst', 'arp_op', 'arp_tpa', 'icmpv4_type', 'ipv4_dst'],
+        description: "a local port's DHCP client messages → controller; the DHCP server address answers ARP and ping",
+      },
+    ],
+  },
+  watches: ['logical_port', 'subnet', 'logical_switch'],
+  options: dhcpOptionsSchema,
+  packetInBuffer: 512,
+  app: DhcpServer,
+  resync: (app) => app.recomputeAll(),
+  handlers: {
+    modelChanged: (app, ev) => app.modelChanged(ev),
+    localPortBound: (app, ev) => app.localPortChanged(ev.port.id),
+    localPortUpdated: (app, ev) => app.localPortChanged(ev.port.id),
+    localPortUnbound: (app, ev) => app.localPortChanged(ev.port.id),
+    packetIn: (app, ev) => app.packetIn(ev),
+  },
+});
