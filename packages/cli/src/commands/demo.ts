@@ -77,7 +77,7 @@ export interface SandboxDemoOptions {
   readonly apiPort?: number;
   readonly tunnel?: TunnelKind | readonly TunnelKind[];
   readonly db?: DbKind;
-  /** App packages (default: the sandbox's, DEFAULT_SANDBOX_APPS: l2 and l3-proactive). */
+  /** App packages (default: the sandbox's, DEFAULT_SANDBOX_APPS: l2, dhcp and l3-proactive). */
   readonly apps?: readonly string[];
 }
 
@@ -234,17 +234,21 @@ export async function runSandboxDemo(options: SandboxDemoOptions = {}): Promise<
       }
     }
 
-    step('3. Three VMs: vm1 on demo-net1 (chassis-1), vm2 on demo-net1 and vm3 on demo-net2 (chassis-2): a port through df-api, a namespace plugged into br-int with its iface-id; each waits for ACTIVE');
+    const dhcp = up.services.apps.includes('@dragonflow/app-dhcp');
+    step(
+      `3. Three VMs: vm1 on demo-net1 (chassis-1), vm2 on demo-net1 and vm3 on demo-net2 (chassis-2): a port through df-api, a namespace plugged into br-int with its iface-id; each waits for ACTIVE${dhcp ? ', then its DHCP client (dhclient in vm1 and vm2, busybox udhcpc in vm3) gets its address, route and MTU from its own chassis\' controller' : ''}`,
+    );
     const vms = [];
-    for (const [name, network, chassis] of [
-      ['vm1', 'demo-net1', 1],
-      ['vm2', 'demo-net1', 2],
-      ['vm3', 'demo-net2', 2],
+    for (const [name, network, chassis, client] of [
+      ['vm1', 'demo-net1', 1, 'dhclient'],
+      ['vm2', 'demo-net1', 2, 'dhclient'],
+      ['vm3', 'demo-net2', 2, 'udhcpc'],
     ] as const) {
-      out(`  $ pnpm df sandbox vm create ${name} --network ${network} --chassis ${chassis}${dirArg}`);
-      const vm = await vmCreate(dir, { name, network, chassis });
+      out(`  $ pnpm df sandbox vm create ${name} --network ${network} --chassis ${chassis}${dhcp ? ` --dhcp-client ${client}` : ''}${dirArg}`);
+      const vm = await vmCreate(dir, { name, network, chassis, ...(dhcp ? { dhcpClient: client } : {}) });
       vms.push(vm);
       out(`  ${name} on chassis-${vm.chassis}: MAC ${vm.mac}, IP ${vm.ip}, port ${vm.portId} ${vm.status}${vm.activeAfterMs !== undefined ? ` (${vm.activeAfterMs} ms after plug: the controller confirmed its flows first)` : ''}`);
+      if (vm.lease) out(`    ${vm.addressing} was given ${vm.lease.ip}/${vm.lease.mask}, routes ${vm.lease.routes || `via ${vm.lease.routers}`}, MTU ${vm.lease.mtu}`);
     }
     const [vm1, vm2, vm3] = vms as [VmCreated, VmCreated, VmCreated];
     const sb = Sandbox.load(dir);

@@ -90,12 +90,29 @@ Layout and how to reach each part: docs/sandbox.md.`,
     .option('--subnet <subnet>', 'subnet name or id (default: the network\'s first IPv4 subnet)')
     .option('--chassis <n>', 'chassis to run on (default: the one with fewest VMs)', intOption('--chassis', 1, 200))
     .option('--ip <ip>', 'fixed IP (default: allocated by df-api)')
-    .option('--no-wait', 'do not wait for the port to become ACTIVE')
+    .addOption(new Option('--dhcp-client <client>', 'the DHCP client the VM runs when its subnet has DHCP and the dhcp app runs (default: dhclient)').choices(['dhclient', 'udhcpc']))
+    .option('--static', 'configure eth0 statically (IP, default route, MTU) even where DHCP would serve it')
+    .option('--no-wait', 'do not wait for the port to become ACTIVE (static VMs only)')
     .option('--dir <dir>', DIR_HELP)
-    .action(async (name: string, o: { network: string; subnet?: string; chassis?: number; ip?: string; wait: boolean; dir?: string }) => {
+    .action(async (name: string, o: { network: string; subnet?: string; chassis?: number; ip?: string; wait: boolean; dir?: string; dhcpClient?: 'dhclient' | 'udhcpc'; static?: boolean }) => {
       const dir = resolveSandboxDir(o.dir);
-      const r = await vmCreate(dir, { name, network: o.network, ...(o.subnet ? { subnet: o.subnet } : {}), ...(o.chassis ? { chassis: o.chassis } : {}), ...(o.ip ? { ip: o.ip } : {}), wait: o.wait });
+      const r = await vmCreate(dir, {
+        name,
+        network: o.network,
+        ...(o.subnet ? { subnet: o.subnet } : {}),
+        ...(o.chassis ? { chassis: o.chassis } : {}),
+        ...(o.ip ? { ip: o.ip } : {}),
+        wait: o.wait,
+        ...(o.dhcpClient ? { dhcpClient: o.dhcpClient } : {}),
+        ...(o.static ? { static: true } : {}),
+      });
       console.log(`VM ${r.name} on chassis-${r.chassis}: MAC ${r.mac}, IP ${r.ip} (${r.cidr}${r.gateway ? `, gateway ${r.gateway}` : ''}), port ${r.portId} ${r.status}${r.activeAfterMs !== undefined ? ` (${r.activeAfterMs} ms after plug)` : ''}`);
+      if (r.lease) {
+        const l = r.lease;
+        console.log(`  ${r.addressing}: ${l.ip}/${l.mask}${l.routes ? `, routes ${l.routes}` : l.routers ? `, router ${l.routers}` : ''}${l.dns ? `, DNS ${l.dns}` : ''}${l.mtu ? `, MTU ${l.mtu}` : ''}`);
+      } else {
+        console.log('  configured statically');
+      }
     });
   vm.command('delete <name>')
     .description('unplug and remove the VM, and delete its port through df-api')

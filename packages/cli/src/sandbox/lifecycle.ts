@@ -3,7 +3,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { DfError, describeError } from '@dragonflow/base';
 import type { HealthReport } from '@dragonflow/controller';
-import { Sandbox, freePort, isAlive, listSandboxes, redisAnswers, requireBinary, spawnDaemon, stopPid, waitFor, type Chassis } from '@dragonflow/sandbox';
+import { Sandbox, freePort, isAlive, listSandboxes, redisAnswers, requireBinary, spawnDaemon, stopPid, waitFor, type Chassis, type DhcpLease, type VmAddressing } from '@dragonflow/sandbox';
 import { stringify } from 'yaml';
 import { NeutronClient, type NeutronSubnet } from './neutron.js';
 import {
@@ -402,9 +402,13 @@ export interface VmCreateOptions {
   readonly subnet?: string;
   readonly chassis?: number;
   readonly ip?: string;
-  /** Wait for the port to become ACTIVE (default true). */
+  /** Wait for the port to become ACTIVE (default true; a DHCP client needs it). */
   readonly wait?: boolean;
   readonly timeoutMs?: number;
+  /** The VM's DHCP client (default dhclient when its subnet has DHCP and the sandbox runs the dhcp app). */
+  readonly dhcpClient?: 'dhclient' | 'udhcpc';
+  /** Configure eth0 statically even where DHCP would serve it. */
+  readonly static?: boolean;
 }
 
 export interface VmCreated {
@@ -418,6 +422,30 @@ export interface VmCreated {
   readonly status: string;
   /** From the VM plugged into br-int to the port's status ACTIVE, as seen through df-api. */
   readonly activeAfterMs: number | undefined;
+  /** static, or the DHCP client that configured eth0. */
+  readonly addressing: VmAddressing;
+  /** What the DHCP client was given (DHCP VMs only). */
+  readonly lease?: DhcpLease;
+}
+
+const DHCP_APP = '@dragonflow/app-dhcp';
+
+/**
+ * How a new VM is addressed: by a real DHCP client when its subnet has DHCP and the
+ * sandbox's controllers run the dhcp app (unless --static), else statically. Asking
+ * for a client where no DHCP server will answer is an error that says why.
+ */
+export function chooseAddressing(o: Pick<VmCreateOptions, 'dhcpClient' | 'static' | 'wait'>, subnet: NeutronSubnet, apps: readonly string[]): VmAddressing {
+  if (o.static && o.dhcpClient) throw new DfError('BAD_OPTION', '--static and --dhcp-client exclude each other', { context: { option: '--static' } });
+  if (o.static) return 'static';
+  const served = subnet.enable_dhcp !== false && apps.includes(DHCP_APP);
+  if (!served) {
+    if (!o.dhcpClient) return 'static';
+    const why = subnet.enable_dhcp === false ? `subnet ${subnet.name || subnet.id} has DHCP disabled` : `the sandbox's controllers do not run ${DHCP_APP} (df sandbox up --apps …)`;
+    throw new DfError('BAD_OPTION', `--dhcp-client ${o.dhcpClient}: no DHCP server would answer (${why}); use --static`, { context: { option: '--dhcp-client' } });
+  }
+  if (o.wait === false) throw new DfError('BAD_OPTION', '--no-wait: a DHCP client needs the port ACTIVE first (use --static with --no-wait)', { context: { option: '--no-wait' } });
+  return o.dhcpClient ?? 'dhclient';
 }
 
 async function firstIpv4Subnet(api: NeutronClient, ids: readonly string[], network: string): Promise<NeutronSubnet> {
@@ -458,6 +486,7 @@ export async function vmCreate(dir: string, o: VmCreateOptions): Promise<VmCreat
   const net = await api.find('networks', o.network);
   const subnet = o.subnet ? await api.find('subnets', o.subnet) : await firstIpv4Subnet(api, net.subnets, o.network);
   if (subnet.network_id !== net.id) throw new DfError('BAD_OPTION', `--subnet ${o.subnet} is not on network ${o.network}`, { context: { subnet: o.subnet } });
+  const addressing = chooseAddressing(o, subnet, services.apps);
   const port = await api.createPort({
     network_id: net.id,
     name: o.name,
@@ -471,14 +500,28 @@ export async function vmCreate(dir: string, o: VmCreateOptions): Promise<VmCreat
   let activeAfterMs: number | undefined;
   try {
     if (!ip || !prefix) throw new DfError('API_ERROR', `df-api gave port ${port.id} no address on subnet ${subnet.id}`);
-    await sb.createVm(chassisIndex, { name: o.name, ip: `${ip}/${prefix}`, mac: port.mac_address, ...(subnet.gateway_ip ? { gateway: subnet.gateway_ip } : {}), portId: port.id, ...(net.mtu ? { mtu: net.mtu } : {}) });
+    await sb.createVm(chassisIndex, {
+      name: o.name,
+      ip: `${ip}/${prefix}`,
+      mac: port.mac_address,
+      ...(subnet.gateway_ip ? { gateway: subnet.gateway_ip } : {}),
+      portId: port.id,
+      // With DHCP the MTU is the client's to set (option 26, the network's MTU).
+      ...(net.mtu && addressing === 'static' ? { mtu: net.mtu } : {}),
+      addressing,
+    });
   } catch (err) {
     await api.deletePort(port.id).catch(() => undefined);
     throw err;
   }
   if (o.wait ?? true) activeAfterMs = await waitPortActive(api, port.id, o.timeoutMs ?? 30_000);
+  let lease: DhcpLease | undefined;
+  if (addressing !== 'static') {
+    lease = await sb.vm(o.name).startDhcp();
+    if (lease.ip !== ip) throw new DfError('SANDBOX_DHCP_FAILED', `VM ${o.name}: ${addressing} was given ${lease.ip}, but its port holds ${ip}`, { context: { vm: o.name } });
+  }
   const now = await api.getPort(port.id);
-  return { name: o.name, chassis: chassisIndex, mac: port.mac_address, ip: ip!, cidr: subnet.cidr, gateway: subnet.gateway_ip, portId: port.id, status: now.status, activeAfterMs };
+  return { name: o.name, chassis: chassisIndex, mac: port.mac_address, ip: ip!, cidr: subnet.cidr, gateway: subnet.gateway_ip, portId: port.id, status: now.status, activeAfterMs, addressing, ...(lease ? { lease } : {}) };
 }
 
 /** `df sandbox vm delete`: unplugs and removes the VM, then deletes its port through df-api. */

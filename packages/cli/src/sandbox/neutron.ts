@@ -16,6 +16,7 @@ export interface NeutronSubnet {
   readonly cidr: string;
   readonly ip_version: number;
   readonly gateway_ip: string | null;
+  readonly enable_dhcp?: boolean;
 }
 
 export interface NeutronPort {

@@ -5,3 +5,4 @@ export { netnsPids, removeNetns } from './netns-procs.js';
 export { Sandbox, type ChassisStatus, type SandboxOptions, type SandboxStatus, type VmStatus } from './sandbox.js';
 export { STATE_FILE, readState, type RegistryEntry, type ChassisState, type FabricState, type ProviderState, type SandboxState, type VmState } from './state.js';
 export { Vm, type VmOptions } from './vm.js';
+export { VM_ADDRESSING, readLease, type DhcpLease, type VmAddressing } from './dhcp-client.js';

@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { DfError, IpNetwork, describeError } from '@dragonflow/base';
 import { run } from '../exec.js';
 import { createNetns, deleteLink, listNetns } from '../netns.js';
@@ -173,7 +174,7 @@ export class Sandbox {
   /** Creates a VM on a chassis and plugs it into br-int with its iface-id. */
   async createVm(on: Chassis | number, options: VmOptions): Promise<Vm> {
     const chassis = typeof on === 'number' ? this.chassis(on) : this.chassis(on.index);
-    const planned = planVm(this.tag, chassis, options);
+    const planned = planVm(this.tag, chassis, options, join(this.dir, 'vms', options.name));
     await this.mutate((s) => {
       if (s.vms.some((v) => v.name === planned.name)) throw new DfError('SANDBOX_EXISTS', `VM ${planned.name} already exists`, { context: { vm: planned.name } });
       const clash = s.vms.find((v) => v.chassis === planned.chassis && v.tap === planned.tap);

@@ -2,6 +2,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DfError } from '@dragonflow/base';
+import type { VmAddressing } from './dhcp-client.js';
 import type { TunnelType } from '@dragonflow/ovsdb';
 import { isAlive, sleep } from '../process.js';
 
@@ -69,6 +70,10 @@ export interface VmState {
   readonly ip: string;
   readonly gateway: string | undefined;
   readonly mtu: number;
+  /** static: the sandbox configured eth0; dhclient/udhcpc: a DHCP client in the VM did (absent in older states: static). */
+  readonly addressing?: VmAddressing;
+  /** The VM's own files (DHCP client script, lease, resolv.conf), under the sandbox directory. */
+  readonly dir?: string;
   status: 'creating' | 'ready';
 }
 
