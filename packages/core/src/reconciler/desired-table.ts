@@ -5,9 +5,10 @@ import type { Logger } from '../observe/logger.js';
 import { makeCookie } from '../pipeline/registers.js';
 import { effectiveFlags, type DesiredFlow } from './flow.js';
 import { DesiredEntry } from './flow-state.js';
-import { groupKey, switchGroupId, type DesiredGroup, type DesiredGroupEntry } from './groups.js';
+import type { DesiredGroup } from './groups.js';
 import { flowIdentity, instructionsKey } from './keys.js';
-import { groupStateKey } from './ops.js';
+import type { DesiredMeter } from './meters.js';
+import { DesiredObjects, GROUPS, METERS } from './objects.js';
 import { OwnerRecord, ownerKeyOf, type OwnerId } from './owner.js';
 import { decodeFlow, encodeFlow } from './wire.js';
 
@@ -15,16 +16,16 @@ import { decodeFlow, encodeFlow } from './wire.js';
 export interface DesiredTableHooks {
   /** The owner handed over its complete desired state again (what the switch refused of it is retried with it). */
   changed(rec: OwnerRecord): void;
-  /** The owner no longer desires this flow (key) or group (`group:<id>`). */
+  /** The owner no longer desires this flow (key), group (`group:<id>`) or meter (`meter:<id>`). */
   released(rec: OwnerRecord, stateKey: string): void;
   /** The owner desires nothing any more and is forgotten. */
   dropped(rec: OwnerRecord): void;
 }
 
 /**
- * The desired state: every owner's flows and groups, who holds each flow identity
- * (one owner; others desiring the same identity wait, shadowed, and are reported as
- * conflicts), and which flows and groups changed since the last diff (`dirty`).
+ * The desired state: every owner's flows, groups and meters, who holds each flow
+ * identity (one owner; others desiring the same identity wait, shadowed, and are
+ * reported as conflicts), and which changed since the last diff (`dirty`).
  */
 export class DesiredTable {
   readonly owners = new Map<string, OwnerRecord>();
@@ -33,34 +34,38 @@ export class DesiredTable {
   readonly flows = new Map<string, DesiredEntry>();
   /** Entries of other owners waiting for the identity's holder to let go. */
   private readonly shadowed = new Map<string, DesiredEntry[]>();
-  readonly groups = new Map<number, DesiredGroupEntry>();
+  readonly groups: DesiredObjects<DesiredGroup>;
+  readonly meters: DesiredObjects<DesiredMeter>;
   /** Flow identities whose desired or installed state may differ. */
   dirty = new Set<string>();
-  /** Group switch ids whose desired or installed state may differ. */
-  dirtyGroups = new Set<number>();
 
   constructor(
     private readonly metrics: CoreMetrics,
     private readonly log: Logger,
     private readonly hooks: DesiredTableHooks,
-  ) {}
+  ) {
+    const objectHooks = { released: (rec: OwnerRecord, key: string) => hooks.released(rec, key), conflict: (key: string, holder: OwnerRecord, other: OwnerRecord) => this.reportConflict(key, holder, other) };
+    this.groups = new DesiredObjects(GROUPS, objectHooks);
+    this.meters = new DesiredObjects(METERS, objectHooks);
+  }
+
+  /** Whether any flow, group or meter changed since the last diff. */
+  get isDirty(): boolean {
+    return this.dirty.size > 0 || this.groups.dirty.size > 0 || this.meters.dirty.size > 0;
+  }
 
   /**
-   * Sets the complete desired flows (and groups) of one owner, replacing what it
-   * had. Throws (and changes nothing) when two of the flows have the same identity.
+   * Sets the complete desired flows, groups and meters of one owner, replacing what
+   * it had. Throws (and changes nothing) when two of the flows have the same identity.
    * A flow another owner already desires is reported as a conflict and held back
    * until that owner lets go of it.
    */
-  replace(id: OwnerId, flows: readonly DesiredFlow[], groups: readonly DesiredGroup[]): void {
+  replace(id: OwnerId, flows: readonly DesiredFlow[], groups: readonly DesiredGroup[], meters: readonly DesiredMeter[]): void {
     const ownerKey = ownerKeyOf(id.app, id.owner);
-    const groupIds = new Set<number>();
-    for (const g of groups) {
-      if (groupIds.has(g.groupId)) throw new DfError('GROUP_DUPLICATE', `owner '${id.owner}' of app '${id.app}' desires group ${g.groupId} twice`, { context: { app: id.app, owner: id.owner } });
-      groupIds.add(g.groupId);
-      switchGroupId(id.slot, g.groupId);
-    }
+    const groupIds = this.groups.check(id, groups);
+    const meterIds = this.meters.check(id, meters);
     let rec = this.owners.get(ownerKey);
-    if (!rec && flows.length === 0 && groups.length === 0) return;
+    if (!rec && flows.length === 0 && groups.length === 0 && meters.length === 0) return;
     const cookie = makeCookie(id.slot, id.tag, id.kind);
     // Built before anything changes, so a duplicate (or a flow the codec refuses) leaves the state as it was.
     const entries: DesiredEntry[] = [];
@@ -106,21 +111,10 @@ export class DesiredTable {
     rec.keys = entries.map((e) => e.key);
     this.hooks.changed(rec);
 
-    for (const gid of rec.groups) if (!groupIds.has(gid)) this.releaseGroup(switchGroupId(id.slot, gid), rec);
-    for (const g of groups) {
-      const switchId = switchGroupId(id.slot, g.groupId);
-      const cur = this.groups.get(switchId);
-      if (cur && cur.owner !== rec) {
-        this.reportConflict(groupStateKey(switchId), cur.owner, rec);
-        continue;
-      }
-      const key = groupKey(g.groupType, g.buckets);
-      if (!cur || cur.key !== key) {
-        this.groups.set(switchId, { owner: rec, group: g, switchId, key });
-        this.dirtyGroups.add(switchId);
-      }
-    }
-    rec.groups = [...groupIds];
+    this.groups.set(rec, rec.groups, groups, groupIds);
+    rec.groups = groupIds;
+    this.meters.set(rec, rec.meters, meters, meterIds);
+    rec.meters = meterIds;
     if (rec.empty) this.dropOwner(rec);
     this.metrics.desiredFlows.set(this.flows.size);
   }
@@ -130,15 +124,17 @@ export class DesiredTable {
     return this.owners.get(ownerKeyOf(app, owner));
   }
 
-  /** Whether `rec` still desires the flow (or `group:<id>`) with this key. */
+  /** Whether `rec` still desires the flow (or `group:<id>`, `meter:<id>`) with this key. */
   owns(rec: OwnerRecord, stateKey: string): boolean {
-    if (stateKey.startsWith('group:')) return this.groups.get(Number(stateKey.slice(6)))?.owner === rec;
+    if (stateKey.startsWith('group:')) return this.groups.desired.get(Number(stateKey.slice(6)))?.owner === rec;
+    if (stateKey.startsWith('meter:')) return this.meters.desired.get(Number(stateKey.slice(6)))?.owner === rec;
     return this.flows.get(stateKey)?.owner === rec;
   }
 
-  /** Marks a refused flow or group of its owner for sending again. */
+  /** Marks a refused flow, group or meter of its owner for sending again. */
   markDirty(stateKey: string): void {
-    if (stateKey.startsWith('group:')) this.dirtyGroups.add(Number(stateKey.slice(6)));
+    if (stateKey.startsWith('group:')) this.groups.dirty.add(Number(stateKey.slice(6)));
+    else if (stateKey.startsWith('meter:')) this.meters.dirty.add(Number(stateKey.slice(6)));
     else this.dirty.add(stateKey);
   }
 
@@ -243,19 +239,11 @@ export class DesiredTable {
     }
   }
 
-  private releaseGroup(switchId: number, rec: OwnerRecord): void {
-    this.hooks.released(rec, groupStateKey(switchId));
-    if (this.groups.get(switchId)?.owner === rec) {
-      this.groups.delete(switchId);
-      this.dirtyGroups.add(switchId);
-    }
-  }
-
   private reportConflict(what: string, holder: OwnerRecord, other: OwnerRecord): void {
     this.metrics.conflicts.inc({ app: other.id.app });
     this.log.error(
       { flow: what, holder: `${holder.id.app}/${holder.id.owner}`, other: `${other.id.app}/${other.id.owner}` },
-      'two owners desire the same flow; the second is held back until the first lets go',
+      'two owners desire the same flow (or group or meter); the second is held back until the first lets go',
     );
   }
 }

@@ -14,35 +14,27 @@ export class InstalledState {
   flows = new Map<string, FlowState>();
   /** Group switch id → groupKey of what is installed. */
   groups = new Map<number, string>();
+  /** Meter switch id → meterKey of what is installed. */
+  meters = new Map<number, string>();
 }
 
 /**
- * The one reconcile function: turns the dirty flows and groups into requests,
- * updating the installed state as if they succeed. Make before break: groups, new
- * and changed flows first, then deletions, and groups last (deleting a group
- * deletes the flows that use it).
+ * The one reconcile function: turns the dirty flows, groups and meters into
+ * requests, updating the installed state as if they succeed. Make before break,
+ * and what is referenced exists while something refers to it: meters, then groups
+ * (added or modified in place), then new and changed flows; then flow deletions,
+ * then groups, then meters (deleting a group or meter deletes the flows that use it).
  *
- * `agreed` is told about a dirty flow that needed no request (the switch has it as
- * desired: its refusal, if any, is settled).
+ * `agreed` is told about a dirty flow, group or meter that needed no request (the
+ * switch has it as desired: its refusal, if any, is settled).
  */
 export function diff(table: DesiredTable, installed: InstalledState, agreed: ((owner: OwnerRecord, key: string) => void) | undefined): Op[] {
-  const groupAdds: Op[] = [];
+  const meterChanges: Op[] = [];
+  const meterDeletes: Op[] = [];
+  const groupChanges: Op[] = [];
   const groupDeletes: Op[] = [];
-  for (const gid of table.dirtyGroups) {
-    const d = table.groups.get(gid);
-    const inst = installed.groups.get(gid);
-    if (d && inst === undefined) {
-      groupAdds.push({ kind: 'group', groupId: gid, owner: d.owner, request: { type: 'group_mod', command: 'add', groupType: d.group.groupType, groupId: gid, buckets: d.group.buckets } });
-      installed.groups.set(gid, d.key);
-    } else if (d && inst !== d.key) {
-      groupAdds.push({ kind: 'group', groupId: gid, owner: d.owner, request: { type: 'group_mod', command: 'modify', groupType: d.group.groupType, groupId: gid, buckets: d.group.buckets } });
-      installed.groups.set(gid, d.key);
-    } else if (!d && inst !== undefined) {
-      groupDeletes.push({ kind: 'group', groupId: gid, request: { type: 'group_mod', command: 'delete', groupType: 'all', groupId: gid, buckets: [] } });
-      installed.groups.delete(gid);
-    }
-  }
-  table.dirtyGroups.clear();
+  if (table.meters.dirty.size > 0) table.meters.diff(installed.meters, meterChanges, meterDeletes, agreed);
+  if (table.groups.dirty.size > 0) table.groups.diff(installed.groups, groupChanges, groupDeletes, agreed);
 
   const changes: Op[] = [];
   const deletes: Op[] = [];
@@ -55,7 +47,8 @@ export function diff(table: DesiredTable, installed: InstalledState, agreed: ((o
     }
   }
   table.dirty.clear();
-  return [...groupAdds, ...changes, ...deletes, ...groupDeletes];
+  if (meterChanges.length === 0 && groupChanges.length === 0 && groupDeletes.length === 0 && meterDeletes.length === 0) return deletes.length === 0 ? changes : [...changes, ...deletes];
+  return [...meterChanges, ...groupChanges, ...changes, ...deletes, ...groupDeletes, ...meterDeletes];
 }
 
 /**

@@ -31,7 +31,7 @@ export interface OwnerFailure {
 export type OwnerFailureEvent = { readonly kind: 'failed'; readonly failure: OwnerFailure } | { readonly kind: 'recovered'; readonly app: string; readonly owner: string; readonly ownerKind: number; readonly tag: number };
 
 interface FailureRecord {
-  /** Flow keys and `group:<switch id>` of what was refused. */
+  /** Flow keys, `group:<switch id>` and `meter:<switch id>` of what was refused. */
   readonly keys: Set<string>;
   errors: string[];
   readonly since: number;

@@ -10,7 +10,7 @@ export interface OwnerId {
   readonly tag: number;
 }
 
-/** One owner: its id (kept flat, one object per owner), its cookie, the keys of its flows and the switch ids of its groups. */
+/** One owner: its id (kept flat, one object per owner), its cookie, the keys of its flows and the ids of its groups and meters. */
 export class OwnerRecord implements OwnerId {
   app: string;
   slot: number;
@@ -20,6 +20,8 @@ export class OwnerRecord implements OwnerId {
   keys: string[] = [];
   /** App-local ids of its groups. */
   groups: number[] = [];
+  /** App-local ids of its meters. */
+  meters: number[] = [];
 
   constructor(
     id: OwnerId,
@@ -47,7 +49,7 @@ export class OwnerRecord implements OwnerId {
 
   /** Whether it desires nothing any more. */
   get empty(): boolean {
-    return this.keys.length === 0 && this.groups.length === 0;
+    return this.keys.length === 0 && this.groups.length === 0 && this.meters.length === 0;
   }
 }
 

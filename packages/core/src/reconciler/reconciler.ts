@@ -1,5 +1,5 @@
 import { DfError, describeError, systemClock, type Clock } from '@dragonflow/base';
-import type { FlowRemoved, FlowStats, GroupDesc, Match } from '@dragonflow/openflow';
+import type { FlowRemoved, FlowStats, GroupDesc, Match, MeterConfig } from '@dragonflow/openflow';
 import { BehaviorSubject, Subject, filter, firstValueFrom, type Observable } from 'rxjs';
 import { CoreMetrics } from '../observe/metrics.js';
 import { silentLogger, type Logger } from '../observe/logger.js';
@@ -9,6 +9,7 @@ import { FailureTracker, type OwnerFailure, type OwnerFailureEvent } from './fai
 import { isEphemeral, type DesiredFlow } from './flow.js';
 import { ReadBackFlow, type DesiredEntry } from './flow-state.js';
 import { groupKey, type DesiredGroup } from './groups.js';
+import { meterKey, type DesiredMeter } from './meters.js';
 import { ImmediateLane } from './immediate.js';
 import { flowIdentity } from './keys.js';
 import type { Op } from './ops.js';
@@ -18,7 +19,8 @@ import type { SwitchChannel, SwitchRequest } from './switch.js';
 import { decodeFlow } from './wire.js';
 
 export type { OwnerId } from './owner.js';
-export { switchGroupId, type DesiredGroup } from './groups.js';
+export { group, switchGroupId, type DesiredGroup, type FailoverBucket } from './groups.js';
+export { meter, switchMeterId, type DesiredMeter, type MeterRate } from './meters.js';
 export type { OwnerFailure, OwnerFailureEvent } from './failures.js';
 export type { FlushStats, ReconcilerError } from './sender.js';
 
@@ -107,20 +109,32 @@ export class Reconciler {
     return this.sender.totals;
   }
 
+  /** Meter-mods sent so far. */
+  get meterMods(): number {
+    return this.sender.meterMods;
+  }
+
   // ---------------- desired state ----------------
 
   /**
-   * Sets the complete desired flows (and groups) of one owner, replacing what it
-   * had. Throws (and changes nothing) when two of the flows have the same identity.
-   * A flow another owner already desires is reported as a conflict and held back
-   * until that owner lets go of it.
+   * Sets the complete desired flows (and groups and meters: `objects`) of one owner,
+   * replacing what it had. Throws (and changes nothing) when two of the flows have
+   * the same identity, or two groups (meters) the same id. A flow, group or meter
+   * another owner already desires is reported as a conflict and held back until
+   * that owner lets go of it.
    */
-  replace(id: OwnerId, flows: readonly DesiredFlow[], groups: readonly DesiredGroup[] = []): void {
-    this.table.replace(id, flows, groups);
+  replace(id: OwnerId, flows: readonly DesiredFlow[], objects: readonly (DesiredGroup | DesiredMeter)[] = []): void {
+    const groups: DesiredGroup[] = [];
+    const meters: DesiredMeter[] = [];
+    for (const o of objects) {
+      if ('meterId' in o) meters.push(o);
+      else groups.push(o);
+    }
+    this.table.replace(id, flows, groups, meters);
     this.scheduleFlush();
   }
 
-  /** Drops every flow and group of one owner. */
+  /** Drops every flow, group and meter of one owner. */
   remove(id: Pick<OwnerId, 'app' | 'owner'>): void {
     const rec = this.table.ownerRecord(id.app, id.owner);
     if (!rec) return;
@@ -199,14 +213,15 @@ export class Reconciler {
     this.channel = channel;
     const generation = ++this.generation;
     this.readSynced = false;
-    const [flows, groups] = await Promise.all([channel.dumpFlows(), channel.dumpGroups()]);
+    // A channel that cannot read meters back (dumpMeters is optional) reports none.
+    const [flows, groups, meters] = await Promise.all([channel.dumpFlows(), channel.dumpGroups(), channel.dumpMeters ? channel.dumpMeters() : []]);
     const offers = new Map<string, FlowStats[]>();
     if (generation !== this.generation) return offers;
-    this.loadInstalled(flows, groups, options.adoptableBy, offers);
+    this.loadInstalled(flows, groups, meters, options.adoptableBy, offers);
     this.readSynced = true;
     let offered = 0;
     for (const list of offers.values()) offered += list.length;
-    this.log.info({ datapathId: channel.datapathId.toString(16), flows: flows.length, groups: groups.length, offeredForAdoption: offered }, 'read back the installed flows');
+    this.log.info({ datapathId: channel.datapathId.toString(16), flows: flows.length, groups: groups.length, meters: meters.length, offeredForAdoption: offered }, 'read back the installed flows');
     this.scheduleFlush();
     return offers;
   }
@@ -237,7 +252,7 @@ export class Reconciler {
     return this.channel !== undefined && this.readSynced;
   }
 
-  private loadInstalled(flows: readonly FlowStats[], groups: readonly GroupDesc[], adoptableBy: ((tableId: number) => string | undefined) | undefined, offers: Map<string, FlowStats[]>): void {
+  private loadInstalled(flows: readonly FlowStats[], groups: readonly GroupDesc[], meters: readonly MeterConfig[], adoptableBy: ((tableId: number) => string | undefined) | undefined, offers: Map<string, FlowStats[]>): void {
     const installed = new Map<string, ReadBackFlow | DesiredEntry>();
     this.installed.flows = installed;
     this.awaiting = new Map();
@@ -250,6 +265,7 @@ export class Reconciler {
       installed.set(key, new ReadBackFlow(f));
     }
     this.installed.groups = new Map(groups.map((g) => [g.groupId, groupKey(g.groupType, g.buckets)]));
+    this.installed.meters = new Map(meters.map((m) => [m.meterId, meterKey(m)]));
     // An ephemeral flow the switch no longer has expired while we were away.
     for (const [key, e] of [...this.table.flows]) {
       if (e.ephemeral && !installed.has(key)) this.expire(key, e, 0, 0n, 0n);
@@ -278,7 +294,8 @@ export class Reconciler {
         dirty.delete(key);
       }
     }
-    this.table.dirtyGroups = new Set([...this.table.groups.keys(), ...this.installed.groups.keys()]);
+    this.table.groups.dirty = new Set([...this.table.groups.desired.keys(), ...this.installed.groups.keys()]);
+    this.table.meters.dirty = new Set([...this.table.meters.desired.keys(), ...this.installed.meters.keys()]);
     this.metrics.installedFlows.set(installed.size);
   }
 
@@ -315,7 +332,7 @@ export class Reconciler {
         await this.flushing;
         continue;
       }
-      if (!this.canSend() || (this.table.dirty.size === 0 && this.table.dirtyGroups.size === 0 && this.synced.value >= this.desiredRevision)) return;
+      if (!this.canSend() || (!this.table.isDirty && this.synced.value >= this.desiredRevision)) return;
       this.flushing = this.runFlush().finally(() => {
         this.flushing = undefined;
       });
@@ -339,7 +356,7 @@ export class Reconciler {
   }
 
   private async runFlush(): Promise<void> {
-    while (this.canSend() && (this.table.dirty.size > 0 || this.table.dirtyGroups.size > 0 || this.synced.value < this.desiredRevision)) {
+    while (this.canSend() && (this.table.isDirty || this.synced.value < this.desiredRevision)) {
       const channel = this.channel!;
       const generation = this.generation;
       const revision = this.desiredRevision;
@@ -356,7 +373,7 @@ export class Reconciler {
 
   // ---------------- failures ----------------
 
-  /** Owners with flows or groups the switch refused (not yet installed by a retry). */
+  /** Owners with flows, groups or meters the switch refused (not yet installed by a retry). */
   failedOwners(app?: string): OwnerFailure[] {
     return this.failures.list(app);
   }
@@ -400,7 +417,7 @@ export class Reconciler {
     const rec = this.table.ownerRecord(id.app, id.owner);
     const ops: Op[] = [];
     if (rec) {
-      // Only this owner's changed flows; its groups (and everything else) go with the next flush.
+      // Only this owner's changed flows; its groups and meters (and everything else) go with the next flush.
       for (const key of rec.keys) {
         if (!this.table.dirty.delete(key)) continue;
         const op = flowOp(this.table, this.installed, key);

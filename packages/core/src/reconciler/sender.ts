@@ -6,12 +6,12 @@ import type { Logger } from '../observe/logger.js';
 import type { DesiredTable } from './desired-table.js';
 import type { InstalledState } from './diff.js';
 import type { FailureTracker } from './failures.js';
-import { describeOp, groupStateKey, type Op } from './ops.js';
+import { describeOp, opStateKey, type Op } from './ops.js';
 import type { OwnerRecord } from './owner.js';
 import type { BatchError, SwitchChannel, SwitchRequest } from './switch.js';
 import { requestMessage } from './wire.js';
 
-/** An error the switch reported, with the flow (or group) and owner behind it. */
+/** An error the switch reported, with the flow (or group, or meter) and owner behind it. */
 export interface ReconcilerError {
   readonly app: string | undefined;
   readonly owner: string | undefined;
@@ -39,11 +39,13 @@ export interface SenderOptions {
 /**
  * Sends requests in batches (each confirmed by a barrier, a bounded number in
  * flight), counts them, and traces every error the switch reports back to the flow
- * or group and the owner it was sent for: the installed state forgets what was
+ * group or meter and the owner it was sent for: the installed state forgets what was
  * refused, and the owner is marked failed.
  */
 export class Sender {
   readonly totals: FlushStats = { adds: 0, modifies: 0, deletes: 0, groupMods: 0, batches: 0 };
+  /** Meter-mods sent (apart from `totals`, whose shape callers compare whole). */
+  meterMods = 0;
   private readonly errorsSubject = new Subject<ReconcilerError>();
 
   constructor(
@@ -93,6 +95,9 @@ export class Sender {
     let groupAdds = 0;
     let groupModifies = 0;
     let groupDeletes = 0;
+    let meterAdds = 0;
+    let meterModifies = 0;
+    let meterDeletes = 0;
     for (const o of batch) {
       const r = o.request;
       if (o.kind === 'flow') {
@@ -103,6 +108,10 @@ export class Sender {
         if (r.command === 'add') groupAdds++;
         else if (r.command === 'modify') groupModifies++;
         else groupDeletes++;
+      } else if (r.type === 'meter_mod') {
+        if (r.command === 'add') meterAdds++;
+        else if (r.command === 'modify') meterModifies++;
+        else meterDeletes++;
       }
     }
     this.totals.adds += adds;
@@ -115,6 +124,10 @@ export class Sender {
     if (groupAdds) this.metrics.groupMods.inc({ command: 'add' }, groupAdds);
     if (groupModifies) this.metrics.groupMods.inc({ command: 'modify' }, groupModifies);
     if (groupDeletes) this.metrics.groupMods.inc({ command: 'delete' }, groupDeletes);
+    this.meterMods += meterAdds + meterModifies + meterDeletes;
+    if (meterAdds) this.metrics.meterMods.inc({ command: 'add' }, meterAdds);
+    if (meterModifies) this.metrics.meterMods.inc({ command: 'modify' }, meterModifies);
+    if (meterDeletes) this.metrics.meterMods.inc({ command: 'delete' }, meterDeletes);
   }
 
   /** A batch was confirmed: its errors go to the owners of what they refused; what went through settles earlier refusals. */
@@ -135,7 +148,11 @@ export class Sender {
       }
       if (op.kind === 'group' && op.request.type === 'group_mod' && op.request.command !== 'delete') {
         this.installed.groups.delete(op.groupId);
-        stateKey = groupStateKey(op.groupId);
+        stateKey = opStateKey(op);
+      }
+      if (op.kind === 'meter' && op.request.type === 'meter_mod' && op.request.command !== 'delete') {
+        this.installed.meters.delete(op.meterId);
+        stateKey = opStateKey(op);
       }
       // Only what is still desired by that owner counts against it.
       if (stateKey !== undefined && op.owner && this.table.owns(op.owner, stateKey)) {
@@ -148,14 +165,14 @@ export class Sender {
       this.log.error({ app, owner, request: describeOp(op), error: message }, 'the switch refused a request');
       this.errorsSubject.next({ app, owner, request: requestMessage(op.request), error: e.error, message });
     }
-    // Refused flows and groups that went through this time are settled.
+    // Refused flows, groups and meters that went through this time are settled.
     if (this.failures.any) {
       for (let i = 0; i < batch.length; i++) {
         if (failedIndexes?.has(i)) continue;
         const op = batch[i]!;
         if (!op.owner) continue;
         if (op.kind === 'flow') this.failures.settle(op.owner, op.key);
-        else if (op.kind === 'group') this.failures.settle(op.owner, groupStateKey(op.groupId));
+        else if (op.kind !== 'packet_out') this.failures.settle(op.owner, opStateKey(op)!);
       }
     }
     if (refusedBy) for (const [rec, list] of refusedBy) this.failures.fail(rec, list);
