@@ -54,6 +54,8 @@ export {
   type ReconcilerOptions,
 } from './reconciler/reconciler.js';
 export type { BatchError, BatchOutcome, EncodedRequest, SwitchAsyncMessage, SwitchChannel, SwitchRequest } from './reconciler/switch.js';
+export { group, type FailoverBucket } from './reconciler/groups.js';
+export { meter, switchMeterId, type DesiredMeter, type MeterRate } from './reconciler/meters.js';
 export { decodeEncoded, decodeFlow, requestMessage } from './reconciler/wire.js';
 export { ControllerRuntime, type RuntimeOptions } from './runtime/runtime.js';
 export { AppHost } from './runtime/app-host.js';

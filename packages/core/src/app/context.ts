@@ -9,7 +9,7 @@ import { CORE_APP, type Stage } from '../pipeline/stages.js';
 import type { AllocatedTable } from '../pipeline/tables.js';
 import type { DesiredFlow, TableRef } from '../reconciler/flow.js';
 import { matchFields } from '../reconciler/keys.js';
-import { switchGroupId, type DesiredGroup, type OwnerId, type Reconciler } from '../reconciler/reconciler.js';
+import { switchGroupId, switchMeterId, type DesiredGroup, type DesiredMeter, type OwnerId, type Reconciler } from '../reconciler/reconciler.js';
 import type { AppAdoptableFlows, AppFlowRemoved, AppPacketIn, InfraPorts, InfraPortsEvent, LocalBinding, LocalPortEvent, ModelChange, RemotePortEvent, SwitchEvent } from '../runtime/events.js';
 import type { TopologyReader } from '../runtime/topology.js';
 
@@ -115,15 +115,20 @@ export class AppFlows {
     return { app: this.app, slot: this.slot, owner: text, kind: OWNER_KINDS[kind], tag: owner.key >>> 0 };
   }
 
-  /** Sets the complete desired flows (and groups) of `owner`, replacing the previous ones. */
-  replace(owner: Owner, flows: readonly DesiredFlow[], groups: readonly DesiredGroup[] = []): void {
+  /**
+   * Sets the complete desired flows of `owner`, with the groups and meters they use
+   * (`group.ff(...)`, `meter.pktps(...)`), replacing the previous ones. The core
+   * installs a group or meter before the flows that refer to it and removes it
+   * after them.
+   */
+  replace(owner: Owner, flows: readonly DesiredFlow[], objects: readonly (DesiredGroup | DesiredMeter)[] = []): void {
     for (const f of flows) this.check(f);
     const id = this.ownerId(owner);
     this.onReplace(id.owner);
-    this.reconciler.replace(id, flows, groups);
+    this.reconciler.replace(id, flows, objects);
   }
 
-  /** Drops every flow of `owner`. */
+  /** Drops every flow, group and meter of `owner`. */
   remove(owner: Owner): void {
     const text = ownerText(owner);
     this.onReplace(text);
@@ -148,6 +153,11 @@ export class AppFlows {
   /** The switch's id for the app's group `localId` (use it in `act.group()`). */
   groupId(localId: number): number {
     return switchGroupId(this.slot, localId);
+  }
+
+  /** The switch's id for the app's meter `localId` (use it as a flow's `meter`, or in `act.controller({ meterId })`). */
+  meterId(localId: number): number {
+    return switchMeterId(this.slot, localId);
   }
 
   /**

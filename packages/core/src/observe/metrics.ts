@@ -7,6 +7,7 @@ import { Counter, Gauge, Registry } from 'prom-client';
 export class CoreMetrics {
   readonly flowMods: Counter<'command'>;
   readonly groupMods: Counter<'command'>;
+  readonly meterMods: Counter<'command'>;
   readonly batches: Counter;
   readonly switchErrors: Counter<'app'>;
   readonly conflicts: Counter<'app'>;
@@ -26,6 +27,7 @@ export class CoreMetrics {
     const r = [registry];
     this.flowMods = new Counter({ name: 'df_reconciler_flow_mods_total', help: 'Flow-mods sent to the switch', labelNames: ['command'], registers: r });
     this.groupMods = new Counter({ name: 'df_reconciler_group_mods_total', help: 'Group-mods sent to the switch', labelNames: ['command'], registers: r });
+    this.meterMods = new Counter({ name: 'df_reconciler_meter_mods_total', help: 'Meter-mods sent to the switch', labelNames: ['command'], registers: r });
     this.batches = new Counter({ name: 'df_reconciler_batches_total', help: 'Batches sent, each confirmed by a barrier', registers: r });
     this.switchErrors = new Counter({ name: 'df_reconciler_switch_errors_total', help: 'Errors the switch reported for our requests', labelNames: ['app'], registers: r });
     this.conflicts = new Counter({ name: 'df_reconciler_owner_conflicts_total', help: 'Flows desired by two owners at once', labelNames: ['app'], registers: r });

@@ -1,5 +1,9 @@
+import type { MeterConfig } from '@dragonflow/openflow';
 import type { BatchOutcome, SwitchChannel, SwitchRequest } from '../reconciler/switch.js';
 import type { OfConnection } from './connection.js';
+
+/** OFPM_ALL: every meter, in a meter-config request. */
+const OFPM_ALL = 0xffff_ffff;
 
 /**
  * The reconciler's SwitchChannel over a real OpenFlow connection: a batch is encoded
@@ -18,6 +22,10 @@ export function switchChannel(conn: OfConnection): SwitchChannel {
     },
     dumpFlows: () => conn.flowStats(),
     dumpGroups: () => conn.groupDescs(),
+    async dumpMeters(): Promise<readonly MeterConfig[]> {
+      const bodies = await conn.multipart({ kind: 'meter_config', meterId: OFPM_ALL });
+      return bodies.flatMap((b) => (b.kind === 'meter_config' ? b.meters : []));
+    },
     messages$: conn.messages$,
   };
 }

@@ -1,5 +1,5 @@
 import type { Observable } from 'rxjs';
-import type { ErrorMsg, FlowMod, FlowRemoved, FlowStats, GroupDesc, GroupMod, MeterMod, NxPacketIn2, PacketIn, PacketOut, PortStatus } from '@dragonflow/openflow';
+import type { ErrorMsg, FlowMod, FlowRemoved, FlowStats, GroupDesc, GroupMod, MeterConfig, MeterMod, NxPacketIn2, PacketIn, PacketOut, PortStatus } from '@dragonflow/openflow';
 
 type WithoutXid<T> = T extends unknown ? Omit<T, 'xid'> : never;
 
@@ -50,6 +50,11 @@ export interface SwitchChannel {
   dumpFlows(): Promise<readonly FlowStats[]>;
   /** Every group (group-desc multipart). */
   dumpGroups(): Promise<readonly GroupDesc[]>;
+  /**
+   * Every meter (meter-config multipart). A channel without it is taken to have no
+   * meters: a reconnect then adds the desired ones again.
+   */
+  dumpMeters?(): Promise<readonly MeterConfig[]>;
   /** Packet-ins, flow-removed and port-status messages; completes when the connection closes. */
   readonly messages$: Observable<SwitchAsyncMessage>;
 }

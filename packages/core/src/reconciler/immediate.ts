@@ -1,0 +1,57 @@
+import type { Op } from './ops.js';
+import type { Sender } from './sender.js';
+import type { BatchOutcome, SwitchChannel } from './switch.js';
+
+/** The immediate requests of one tick, and who waits for their barrier. */
+interface TickBatch {
+  readonly channel: SwitchChannel;
+  readonly ops: Op[];
+  readonly waiters: { resolve: () => void; reject: (e: unknown) => void }[];
+}
+
+/**
+ * The immediate lane (reactive installs, packet-outs): requests made in one tick
+ * (an app handling a burst of packet-ins) share one batch, one socket write and one
+ * barrier; each caller's requests stay together and in call order, so every
+ * caller's flow-mods precede its packet-out.
+ */
+export class ImmediateLane {
+  private tick: TickBatch | undefined;
+
+  constructor(private readonly sender: Sender) {}
+
+  /** Adds ops to this tick's batch; it is sent once the tick's work is done (process.nextTick runs after the pending promise jobs). */
+  join(channel: SwitchChannel, ops: readonly Op[]): Promise<void> {
+    if (this.tick && this.tick.channel !== channel) this.sendTick();
+    let tick = this.tick;
+    if (!tick) {
+      tick = { channel, ops: [], waiters: [] };
+      this.tick = tick;
+      process.nextTick(() => this.sendTick());
+    }
+    for (const op of ops) tick.ops.push(op);
+    return new Promise<void>((resolve, reject) => tick.waiters.push({ resolve, reject }));
+  }
+
+  private sendTick(): void {
+    const tick = this.tick;
+    if (!tick) return;
+    this.tick = undefined;
+    this.sender.count(tick.ops);
+    let sent: Promise<BatchOutcome>;
+    try {
+      sent = tick.channel.sendBatch(tick.ops.map((o) => o.request));
+    } catch (err) {
+      sent = Promise.reject(err);
+    }
+    sent.then(
+      (outcome) => {
+        this.sender.settle(tick.ops, outcome.errors);
+        for (const w of tick.waiters) w.resolve();
+      },
+      (err: unknown) => {
+        for (const w of tick.waiters) w.reject(err);
+      },
+    );
+  }
+}
