@@ -1,6 +1,6 @@
 import { DfError } from '@dragonflow/base';
 import type { BatchError, BatchOutcome, SwitchAsyncMessage, SwitchChannel, SwitchRequest } from '@dragonflow/core';
-import type { ErrorMsg, FlowStats, GroupDesc } from '@dragonflow/openflow';
+import type { ErrorMsg, FlowStats, GroupDesc, MeterConfig } from '@dragonflow/openflow';
 import { Subject, type Observable } from 'rxjs';
 
 /** What a connection needs from its switch. */
@@ -10,6 +10,7 @@ export interface ConnectionHost {
   countBarrier(): void;
   flowStats(): FlowStats[];
   groupStats(): GroupDesc[];
+  meterConfigs(): MeterConfig[];
 }
 
 /** A controller connection to a FakeSwitch. */
@@ -59,6 +60,12 @@ export class FakeConnection implements SwitchChannel {
   async dumpGroups(): Promise<readonly GroupDesc[]> {
     this.checkOpen();
     return this.sw.groupStats();
+  }
+
+  /** Every meter (meter-config multipart, OFPM_ALL). */
+  async dumpMeters(): Promise<readonly MeterConfig[]> {
+    this.checkOpen();
+    return this.sw.meterConfigs();
   }
 
   private checkOpen(): void {

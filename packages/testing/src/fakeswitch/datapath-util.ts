@@ -1,7 +1,6 @@
 import { Ipv4Address } from '@dragonflow/base';
-import { oxmField, type Action, type Bucket, type Instruction, type Match } from '@dragonflow/openflow';
+import { oxmField, type Action, type Instruction, type Match } from '@dragonflow/openflow';
 import { decodeEthernet, encodeEthernet, type EthernetFrame } from '@dragonflow/packet';
-import type { PacketState } from './packet-state.js';
 
 /** OpenFlow 1.3 §5.10: the order actions of the action set run in. */
 export const ACTION_SET_ORDER: Partial<Record<Action['type'], number>> = {
@@ -36,11 +35,6 @@ export function structuredFrame(f: EthernetFrame): EthernetFrame {
   return decodeEthernet(encodeEthernet(f));
 }
 
-export function pickBucket(buckets: readonly Bucket[], state: PacketState): Bucket[] {
-  if (buckets.length === 0) return [];
-  const h = Number((state.frame.src.value ^ state.frame.dst.value) % BigInt(buckets.length));
-  return [buckets[h]!];
-}
 
 export function fieldsToMatch(fields: Readonly<Record<string, bigint>>): Match {
   const out: Record<string, { value: unknown }> = {};

@@ -6,28 +6,24 @@ import {
   INSTRUCTION_ORDER,
   OfPort,
   PacketInReason,
-  fieldAllOnes,
   formatAction,
-  oxmField,
-  oxmValueToBigInt,
   type Action,
-  type Bucket,
-  type GroupType,
+  type CtAction,
 } from '@dragonflow/openflow';
 import { encodeEthernet, type EthernetFrame } from '@dragonflow/packet';
-import { ACTION_SET_ORDER, actionSetKey, fieldsToMatch, outputsTo, pickBucket, structuredFrame } from './datapath-util.js';
+import { Conntrack, type CtRequest } from './conntrack.js';
+import { ACTION_SET_ORDER, actionSetKey, fieldsToMatch, outputsTo, structuredFrame } from './datapath-util.js';
+import { applyFieldAction } from './field-actions.js';
 import { FlowTable, type FlowEntry } from './flow-table.js';
-import { PacketState, type TunnelInfo } from './packet-state.js';
+import { chooseBuckets, type GroupEntry } from './groups.js';
+import type { Meter } from './meters.js';
+import { PacketState, emptyCt, type TunnelInfo } from './packet-state.js';
 import { TraceResult, type TraceHop } from './trace.js';
 
 /** Names the app and owner behind a cookie (the harness wires the runtime's reconciler in). */
 export type CookieDescriber = (cookie: bigint, table: number) => { app?: string; owner?: string; tableName?: string };
 
-export interface GroupEntry {
-  readonly groupId: number;
-  readonly groupType: GroupType;
-  readonly buckets: readonly Bucket[];
-}
+export type { GroupEntry } from './groups.js';
 
 const MAX_RESUBMIT_DEPTH = 64;
 
@@ -43,7 +39,11 @@ interface Run {
   stopped: boolean;
   /** The flow being executed (for packet-in cookie and no_match reason). */
   current?: FlowEntry;
+  /** Packets `ct(table=N)` sent back into the pipeline, run after the current pass (shared by the whole run). */
+  readonly recirculations: { state: PacketState; table: number }[];
 }
+
+const MAX_RECIRCULATIONS = 16;
 
 export interface DatapathOptions {
   readonly clock: Clock;
@@ -65,7 +65,11 @@ export class Datapath {
   readonly clock: Clock;
   readonly tables = new Map<number, FlowTable>();
   readonly groups = new Map<number, GroupEntry>();
+  readonly meters = new Map<number, Meter>();
+  readonly conntrack: Conntrack;
   ports: Set<number> | undefined;
+  /** Ports whose link is down (fast-failover and select buckets watching them are dead). */
+  readonly downPorts = new Set<number>();
   /** Send invalid_ttl packet-ins (off by default, as for an OpenFlow 1.3 controller that did not enable them). */
   invalidTtlToController = false;
   private seq = 0;
@@ -73,12 +77,17 @@ export class Datapath {
   constructor(private readonly options: DatapathOptions) {
     this.clock = options.clock;
     this.ports = options.ports ? new Set(options.ports) : undefined;
+    this.conntrack = new Conntrack(this.clock);
   }
 
   // ---------------- state ----------------
 
   hasPort(port: number): boolean {
     return this.ports === undefined || this.ports.has(port);
+  }
+
+  portLive(port: number): boolean {
+    return this.hasPort(port) && !this.downPorts.has(port);
   }
 
   table(id: number): FlowTable {
@@ -131,6 +140,13 @@ export class Datapath {
     return true;
   }
 
+  /** Deleting a meter deletes the flows that use it. */
+  deleteMeter(id: number): boolean {
+    if (!this.meters.delete(id)) return false;
+    for (const t of this.tables.values()) for (const f of t.entries()) if (f.instructions.some((i) => i.type === 'meter' && i.meterId === id)) this.removeFlow(f, FlowRemovedReason.METER_DELETE);
+    return true;
+  }
+
   private armTimer(f: FlowEntry): void {
     if (!f.idleTimeout && !f.hardTimeout) return;
     const now = this.clock.now();
@@ -149,16 +165,32 @@ export class Datapath {
 
   /** A packet arriving on `inPort`; `live` counts it and sends its packet-ins. */
   process(frame: EthernetFrame, inPort: number, tunnel: TunnelInfo | undefined, live: boolean): TraceResult {
-    const run: Run = { trace: new TraceResult(), live, inPacketOut: false, depth: 0, stopped: false };
+    const run: Run = { trace: new TraceResult(), live, inPacketOut: false, depth: 0, stopped: false, recirculations: [] };
     this.runTable(new PacketState(frame, inPort, tunnel), 0, run);
+    this.recirculate(run);
     return run.trace;
   }
 
   /** A packet-out's actions on its packet (always live). */
   packetOut(frame: EthernetFrame, inPort: number, actions: readonly Action[]): TraceResult {
-    const run: Run = { trace: new TraceResult(), live: true, inPacketOut: true, depth: 0, stopped: false };
+    const run: Run = { trace: new TraceResult(), live: true, inPacketOut: true, depth: 0, stopped: false, recirculations: [] };
     this.applyActions(new PacketState(frame, inPort), actions, run, undefined);
+    this.recirculate(run);
     return run.trace;
+  }
+
+  /** Runs the packets conntrack sent back, each as a new pass from its table (registers and metadata kept). */
+  private recirculate(run: Run): void {
+    let n = 0;
+    while (run.recirculations.length > 0) {
+      const { state, table } = run.recirculations.shift()!;
+      if (++n > MAX_RECIRCULATIONS) {
+        run.trace.drops.push('too many recirculations');
+        return;
+      }
+      const pass: Run = { ...run, inPacketOut: false, depth: 0, stopped: false, current: undefined };
+      this.runTable(state, table, pass);
+    }
   }
 
   private runTable(state: PacketState, tableId: number, run: Run): void {
@@ -199,9 +231,15 @@ export class Datapath {
     for (const i of ordered) {
       if (run.stopped) break;
       switch (i.type) {
-        case 'meter':
+        case 'meter': {
           hop.did.push(`meter:${i.meterId}`);
+          const verdict = this.meters.get(i.meterId)?.offer(encodeEthernet(state.frame).length, this.clock.now(), run.live);
+          if (verdict?.dropped) {
+            run.trace.drops.push(`meter ${i.meterId}: over the band's rate (${verdict.band!.rate})`);
+            run.stopped = true;
+          }
           break;
+        }
         case 'apply_actions':
           this.applyActions(state, i.actions, run, hop);
           break;
@@ -258,64 +296,15 @@ export class Datapath {
         case 'group':
           this.group(state, a.groupId, run);
           break;
-        case 'set_field': {
-          const spec = oxmField(a.field)!;
-          const value = oxmValueToBigInt(spec, a.value);
-          const mask = a.mask === undefined ? fieldAllOnes(spec) : oxmValueToBigInt(spec, a.mask);
-          const old = state.get(a.field);
-          if (old === undefined) {
-            run.trace.drops.push(`set_field ${a.field} on a packet without that header (ignored)`);
-            break;
-          }
-          state.set(a.field, (old & ~mask) | (value & mask));
+        case 'ct':
+          this.ct(state, a, run, hop);
           break;
-        }
-        case 'reg_load': {
-          const old = state.get(a.dst.field);
-          if (old === undefined) break;
-          const mask = ((1n << BigInt(a.dst.nBits)) - 1n) << BigInt(a.dst.ofs);
-          state.set(a.dst.field, (old & ~mask) | ((a.value << BigInt(a.dst.ofs)) & mask));
+        case 'ct_clear':
+          state.ct = emptyCt();
           break;
-        }
-        case 'move': {
-          const src = state.get(a.src.field);
-          const dst = state.get(a.dst.field);
-          if (src === undefined || dst === undefined) break;
-          const bits = (src >> BigInt(a.src.ofs)) & ((1n << BigInt(a.nBits)) - 1n);
-          const mask = ((1n << BigInt(a.nBits)) - 1n) << BigInt(a.dst.ofs);
-          state.set(a.dst.field, (dst & ~mask) | (bits << BigInt(a.dst.ofs)));
+        case 'conjunction':
+          // only meaningful in a flow made of conjunctions, which never executes
           break;
-        }
-        case 'push_vlan': {
-          const outer = state.frame.vlans[0];
-          state.frame.vlans.unshift({ tpid: a.ethertype, pcp: outer?.pcp ?? 0, dei: 0, vid: outer?.vid ?? 0 });
-          break;
-        }
-        case 'pop_vlan':
-          state.frame.vlans.shift();
-          break;
-        case 'dec_nw_ttl': {
-          const ip = state.ip;
-          if (!ip) break;
-          const ttl = ip.kind === 'ipv4' ? ip.ttl : ip.hopLimit;
-          if (ttl <= 1) {
-            // Open vSwitch stops here. It would send an invalid_ttl packet-in, but an
-            // OpenFlow 1.3 controller only gets those after asking (async config).
-            run.trace.drops.push('dec_ttl: TTL expired');
-            if (this.invalidTtlToController) this.toController(state, run, PacketInReason.INVALID_TTL, 0xffff, undefined);
-            run.stopped = true;
-            return;
-          }
-          if (ip.kind === 'ipv4') ip.ttl = ttl - 1;
-          else ip.hopLimit = ttl - 1;
-          break;
-        }
-        case 'set_nw_ttl': {
-          const ip = state.ip;
-          if (ip?.kind === 'ipv4') ip.ttl = a.ttl;
-          else if (ip) ip.hopLimit = a.ttl;
-          break;
-        }
         case 'resubmit': {
           if (run.depth >= MAX_RESUBMIT_DEPTH) {
             run.trace.drops.push('resubmit recursion too deep');
@@ -336,13 +325,44 @@ export class Datapath {
         case 'controller':
           this.toController(state, run, a.reason ?? PacketInReason.ACTION, a.maxLen ?? 0xffff, a.userdata);
           break;
-        case 'set_queue':
-        case 'note':
-          break;
-        default:
+        default: {
+          const r = applyFieldAction(state, a, run.trace);
+          if (r === 'done') break;
+          if (r === 'ttl-expired') {
+            // Open vSwitch stops here. It would send an invalid_ttl packet-in, but an
+            // OpenFlow 1.3 controller only gets those after asking (async config).
+            run.trace.drops.push('dec_ttl: TTL expired');
+            if (this.invalidTtlToController) this.toController(state, run, PacketInReason.INVALID_TTL, 0xffff, undefined);
+            run.stopped = true;
+            return;
+          }
           throw new DfError('FAKESWITCH_UNSUPPORTED', `the FakeSwitch does not model action '${a.type}'`, { context: { action: a.type } });
+        }
       }
     }
+  }
+
+  /**
+   * The ct action: conntrack sets the packet's ct fields (and NATs it); with a table,
+   * a copy continues there as a new pass while this one goes on untracked, as the
+   * datapath's ct + recirc do.
+   */
+  private ct(state: PacketState, a: CtAction, run: Run, hop: TraceHop | undefined): void {
+    const zone = typeof a.zone === 'object' ? Number((state.get(a.zone.field) ?? 0n) >> BigInt(a.zone.ofs)) & ((1 << a.zone.nBits) - 1) : (a.zone ?? 0);
+    let req: CtRequest = { zone, commit: a.commit ?? false, force: a.force ?? false };
+    for (const n of a.actions ?? []) {
+      if (n.type === 'nat') req = { ...req, nat: n };
+      else if (n.type === 'set_field' && n.field === 'ct_mark') req = { ...req, setMark: { value: Number(n.value), mask: n.mask === undefined ? 0xffffffff : Number(n.mask) } };
+      else if (n.type === 'set_field' && n.field === 'ct_label') req = { ...req, setLabel: { value: n.value as bigint, mask: n.mask === undefined ? (1n << 128n) - 1n : (n.mask as bigint) } };
+    }
+    this.conntrack.execute(state, req, run.live);
+    hop?.did.push(`  conntrack: ${formatCtState(state.ct.state)} zone ${zone}${a.table !== undefined ? `, recirculates to table ${a.table}` : ''}`);
+    if (a.table !== undefined) {
+      const copy = state.clone();
+      copy.actionSet = new Map();
+      run.recirculations.push({ state: copy, table: a.table });
+    }
+    state.ct = emptyCt();
   }
 
   private output(state: PacketState, port: number, maxLen: number | undefined, run: Run): void {
@@ -414,7 +434,8 @@ export class Datapath {
       run.trace.drops.push(`group ${groupId} does not exist`);
       return;
     }
-    const buckets = g.groupType === 'all' ? g.buckets : g.groupType === 'select' ? pickBucket(g.buckets, state) : g.buckets.slice(0, 1);
+    const buckets = chooseBuckets(g, state, { portLive: (p) => this.portLive(p), group: (id) => this.groups.get(id) });
+    if (buckets.length === 0) run.trace.drops.push(`group ${groupId}: no live bucket`);
     for (const b of buckets) {
       const copy = state.clone();
       copy.actionSet = new Map();
@@ -422,4 +443,10 @@ export class Datapath {
       this.applyActions(copy, b.actions, sub, undefined);
     }
   }
+}
+
+const CT_BITS = ['new', 'est', 'rel', 'rpl', 'inv', 'trk', 'snat', 'dnat'];
+
+function formatCtState(bits: number): string {
+  return CT_BITS.filter((_, i) => bits & (1 << i)).join('|') || 'untracked';
 }

@@ -1,17 +1,21 @@
-import { ManualClock, type Clock } from '@dragonflow/base';
+import { DfError, MacAddress, ManualClock, type Clock } from '@dragonflow/base';
 import type { SwitchChannel, SwitchRequest } from '@dragonflow/core';
-import type { ErrorMsg, FlowStats, GroupDesc } from '@dragonflow/openflow';
+import { PortConfig, PortState, type ErrorMsg, type FlowStats, type GroupDesc, type MeterConfig, type MultipartReplyBody, type MultipartRequestBody, type PortDesc } from '@dragonflow/openflow';
 import type { EthernetFrame } from '@dragonflow/packet';
 import { Subject, type Observable } from 'rxjs';
 import { FakeConnection } from './connection.js';
 import { Datapath, type CookieDescriber } from './datapath.js';
 import type { FlowEntry } from './flow-table.js';
-import { OpenFlowAgent, emptyStats, type FakeSwitchStats } from './openflow-agent.js';
+import type { Connection } from './conntrack.js';
+import type { MeterCounters } from './meters.js';
+import { OpenFlowAgent, SwitchRefusal, emptyStats, type FakeSwitchStats } from './openflow-agent.js';
 import type { TunnelInfo } from './packet-state.js';
 import type { TraceOutput, TraceResult } from './trace.js';
 
 export type { CookieDescriber } from './datapath.js';
 export type { FakeSwitchStats } from './openflow-agent.js';
+export type { Connection } from './conntrack.js';
+export type { MeterCounters } from './meters.js';
 
 export interface FakeSwitchOptions {
   readonly datapathId?: bigint;
@@ -85,6 +89,7 @@ export class FakeSwitch {
       countBarrier: () => this.stats.barriers++,
       flowStats: () => this.flowStats(),
       groupStats: () => this.groupStats(),
+      meterConfigs: () => this.meterConfigs(),
     });
     return this.connection;
   }
@@ -111,6 +116,43 @@ export class FakeSwitch {
 
   removePort(port: number): void {
     this.dp.ports?.delete(port);
+    this.dp.downPorts.delete(port);
+  }
+
+  /**
+   * The port's link goes down or comes back: fast-failover buckets watching it die or
+   * live again, and the controller gets a port-status (modify) as Open vSwitch sends
+   * it (state LINK_DOWN, or LIVE when up).
+   */
+  setPortUp(port: number, up: boolean): void {
+    if (!this.dp.hasPort(port)) throw new DfError('FAKESWITCH_NO_PORT', `the FakeSwitch has no port ${port}`, { context: { port } });
+    if (up === !this.dp.downPorts.has(port)) return;
+    if (up) this.dp.downPorts.delete(port);
+    else this.dp.downPorts.add(port);
+    this.connection?.emit({ type: 'port_status', xid: 0, reason: 'modify', port: this.portDesc(port) });
+  }
+
+  /** Whether a port exists and its link is up. */
+  portUp(port: number): boolean {
+    return this.dp.portLive(port);
+  }
+
+  /** A port as port-status and port-desc describe it (a made-up name and address). */
+  portDesc(port: number): PortDesc {
+    const up = !this.dp.downPorts.has(port);
+    return {
+      portNo: port,
+      hwAddr: MacAddress.fromBigInt(0x02_00_00_00_00_00n | BigInt(port)),
+      name: `p${port}`,
+      config: up ? 0 : PortConfig.PORT_DOWN,
+      state: up ? PortState.LIVE : PortState.LINK_DOWN,
+      curr: 0,
+      advertised: 0,
+      supported: 0,
+      peer: 0,
+      currSpeed: 0,
+      maxSpeed: 0,
+    };
   }
 
   // ---------------- state ----------------
@@ -160,6 +202,45 @@ export class FakeSwitch {
 
   hasGroup(groupId: number): boolean {
     return this.dp.groups.has(groupId);
+  }
+
+  /** Every meter as meter-config describes it, by id. */
+  meterConfigs(): MeterConfig[] {
+    return [...this.multipartOrThrow({ kind: 'meter_config', meterId: 0xffffffff }).meters];
+  }
+
+  /** A meter's counters (packets in, packets over each band), or undefined when it does not exist. */
+  meterCounters(meterId: number): MeterCounters | undefined {
+    return this.dp.meters.get(meterId)?.counters();
+  }
+
+  /** The live conntrack entries, every zone. */
+  connections(): Connection[] {
+    return this.dp.conntrack.connections();
+  }
+
+  /** Forgets every conntrack entry. */
+  flushConntrack(): void {
+    this.dp.conntrack.flush();
+  }
+
+  /**
+   * Answers a multipart request as the switch would (group-desc, meter-config); an
+   * OpenFlow error the switch would send instead comes back as `error`.
+   */
+  multipart(body: MultipartRequestBody): { reply: MultipartReplyBody } | { error: { errorType: number; code: number; message: string } } {
+    try {
+      return { reply: this.agent.multipart(body) };
+    } catch (err) {
+      if (!(err instanceof SwitchRefusal)) throw err;
+      return { error: { errorType: err.errorType, code: err.code, message: err.message } };
+    }
+  }
+
+  private multipartOrThrow<K extends MultipartReplyBody['kind']>(body: MultipartRequestBody & { kind: K }): Extract<MultipartReplyBody, { kind: K }> {
+    const r = this.multipart(body);
+    if ('error' in r) throw new DfError('FAKESWITCH_REFUSED', r.error.message, { context: { errorType: r.error.errorType, code: r.error.code } });
+    return r.reply as Extract<MultipartReplyBody, { kind: K }>;
   }
 
   resetStats(): void {

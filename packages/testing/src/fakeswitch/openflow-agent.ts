@@ -1,7 +1,9 @@
 import { DfError } from '@dragonflow/base';
 import { decodeEncoded, type SwitchRequest } from '@dragonflow/core';
 import {
+  CtState,
   ERROR_TYPES,
+  MeterFlags,
   FlowModFlags,
   FlowRemovedReason,
   OFPTT_ALL,
@@ -18,12 +20,16 @@ import {
   type GroupMod,
   type Instruction,
   type Match,
+  type MeterMod,
+  type MultipartReplyBody,
+  type MultipartRequestBody,
   type OfMessage,
   type PacketOut,
 } from '@dragonflow/openflow';
 import { decodeEthernet, type EthernetFrame } from '@dragonflow/packet';
 import type { Datapath } from './datapath.js';
 import { outputsTo } from './datapath-util.js';
+import { Meter } from './meters.js';
 import { compileMatch, coveredBy, type FlowEntry, type FlowTable } from './flow-table.js';
 import type { TraceResult } from './trace.js';
 
@@ -34,16 +40,20 @@ export interface FakeSwitchStats {
   modifies: number;
   deletes: number;
   groupMods: number;
+  meterMods: number;
   packetOuts: number;
   barriers: number;
   errors: number;
 }
 
 export function emptyStats(): FakeSwitchStats {
-  return { flowMods: 0, adds: 0, modifies: 0, deletes: 0, groupMods: 0, packetOuts: 0, barriers: 0, errors: 0 };
+  return { flowMods: 0, adds: 0, modifies: 0, deletes: 0, groupMods: 0, meterMods: 0, packetOuts: 0, barriers: 0, errors: 0 };
 }
 
 const MAX_TABLE = 254;
+/** OFPM_MAX: the highest meter id a controller may use; OFPM_ALL addresses every meter. */
+const OFPM_MAX = 0xffff0000;
+const OFPM_ALL = 0xffffffff;
 
 function ofError(typeName: string, codeName: string): { errorType: number; code: number } {
   const errorType = ERROR_TYPES.findIndex((t) => t.name === typeName);
@@ -110,7 +120,7 @@ export class OpenFlowAgent {
           this.packetOut(msg);
           break;
         case 'meter_mod':
-          refuse('OFPET_METER_MOD_FAILED', 'OFPMMFC_UNKNOWN', 'the FakeSwitch does not model meters');
+          this.meterMod(msg);
           break;
         default:
           refuse('OFPET_BAD_REQUEST', 'OFPBRC_BAD_TYPE', `unexpected ${msg.type}`);
@@ -131,7 +141,7 @@ export class OpenFlowAgent {
         this.checkActions(i.actions, inPacketOut);
         checkConsistency(i.actions, m);
       }
-      if (i.type === 'meter') refuse('OFPET_METER_MOD_FAILED', 'OFPMMFC_UNKNOWN_METER', `meter ${i.meterId} does not exist`);
+      if (i.type === 'meter' && !this.dp.meters.has(i.meterId)) refuse('OFPET_METER_MOD_FAILED', 'OFPMMFC_UNKNOWN_METER', `meter ${i.meterId} does not exist`);
     }
   }
 
@@ -220,7 +230,7 @@ export class OpenFlowAgent {
 
   private groupMod(m: GroupMod): void {
     this.stats.groupMods++;
-    if (m.groupId > OfGroup.MAX) refuse('OFPET_GROUP_MOD_FAILED', 'OFPGMFC_INVALID_GROUP', `group ${m.groupId}`);
+    if (m.groupId > OfGroup.MAX && !(m.command === 'delete' && m.groupId === OfGroup.ALL)) refuse('OFPET_GROUP_MOD_FAILED', 'OFPGMFC_INVALID_GROUP', `group ${m.groupId}`);
     switch (m.command) {
       case 'add':
         if (this.dp.groups.has(m.groupId)) refuse('OFPET_GROUP_MOD_FAILED', 'OFPGMFC_GROUP_EXISTS', `group ${m.groupId} exists`);
@@ -240,6 +250,48 @@ export class OpenFlowAgent {
     }
   }
 
+  /** Meter mods as Open vSwitch's userspace datapath takes them: drop bands only, one kbps-or-pktps unit. */
+  private meterMod(m: MeterMod): void {
+    this.stats.meterMods++;
+    if (m.meterId === 0 || m.meterId > OFPM_MAX) {
+      if (m.command === 'delete' && m.meterId === OFPM_ALL) {
+        for (const id of [...this.dp.meters.keys()]) this.dp.deleteMeter(id);
+        return;
+      }
+      refuse('OFPET_METER_MOD_FAILED', 'OFPMMFC_INVALID_METER', `meter ${m.meterId}`);
+    }
+    if (m.command === 'delete') {
+      this.dp.deleteMeter(m.meterId);
+      return;
+    }
+    if ((m.flags & MeterFlags.KBPS) && (m.flags & MeterFlags.PKTPS)) refuse('OFPET_METER_MOD_FAILED', 'OFPMMFC_BAD_FLAGS', `meter ${m.meterId}: both kbps and pktps`);
+    if (m.bands.length === 0) refuse('OFPET_METER_MOD_FAILED', 'OFPMMFC_BAD_BAND', `meter ${m.meterId} has no band`);
+    for (const b of m.bands) {
+      if (b.type !== 'drop') refuse('OFPET_METER_MOD_FAILED', 'OFPMMFC_BAD_BAND', `meter ${m.meterId}: ${b.type} bands are not supported`);
+      if (b.rate === 0) refuse('OFPET_METER_MOD_FAILED', 'OFPMMFC_BAD_RATE', `meter ${m.meterId}: rate 0`);
+    }
+    const exists = this.dp.meters.has(m.meterId);
+    if (m.command === 'add' && exists) refuse('OFPET_METER_MOD_FAILED', 'OFPMMFC_METER_EXISTS', `meter ${m.meterId} exists`);
+    if (m.command === 'modify' && !exists) refuse('OFPET_METER_MOD_FAILED', 'OFPMMFC_UNKNOWN_METER', `meter ${m.meterId} does not exist`);
+    this.dp.meters.set(m.meterId, new Meter(m.meterId, m.flags, m.bands, this.dp.clock.now()));
+  }
+
+  /** The multipart replies a controller reads state back with: flows, group descriptions, meter configs. */
+  multipart(body: MultipartRequestBody): MultipartReplyBody {
+    switch (body.kind) {
+      case 'group_desc':
+        return { kind: 'group_desc', groups: [...this.dp.groups.values()].map((g) => ({ groupType: g.groupType, groupId: g.groupId, buckets: g.buckets })) };
+      case 'meter_config': {
+        if (body.meterId === OFPM_ALL) return { kind: 'meter_config', meters: [...this.dp.meters.values()].sort((a, b) => a.meterId - b.meterId).map((x) => x.describe()) };
+        const meter = this.dp.meters.get(body.meterId);
+        if (!meter) refuse('OFPET_METER_MOD_FAILED', 'OFPMMFC_UNKNOWN_METER', `meter ${body.meterId} does not exist`);
+        return { kind: 'meter_config', meters: [meter.describe()] };
+      }
+      default:
+        refuse('OFPET_BAD_REQUEST', 'OFPBRC_BAD_MULTIPART', `the FakeSwitch does not answer ${body.kind} multiparts`);
+    }
+  }
+
   private packetOut(m: PacketOut): void {
     this.checkActions(m.actions, true);
     let frame: EthernetFrame;
@@ -256,13 +308,21 @@ export class OpenFlowAgent {
  * Open vSwitch refuses (OFPBAC_MATCH_INCONSISTENT) an action list that sets a
  * field the packet cannot have given the flow's match and the actions before it:
  * vlan_vid/vlan_pcp without a VLAN tag (matched, or pushed earlier in the list),
- * or an L3/L4 field whose prerequisites (eth_type, ip_proto) the match lacks.
+ * an L3/L4 field whose prerequisites (eth_type, ip_proto) the match lacks, or
+ * ct on a flow that does not match IP.
  */
 function checkConsistency(actions: readonly Action[], m: Match): void {
   const rec = m as Record<string, { value: unknown; mask?: unknown } | undefined>;
   const vid = rec['vlan_vid'];
   let vlan = vid !== undefined && (Number(vid.value) & 0x1000) !== 0 && (vid.mask === undefined || (Number(vid.mask) & 0x1000) !== 0);
+  const ethType = rec['eth_type']?.mask === undefined ? Number(rec['eth_type']?.value ?? -1) : -1;
   for (const a of actions) {
+    if (a.type === 'ct') {
+      // the datapath can only track IP packets; committing a packet matched as invalid makes no sense
+      if (ethType !== 0x0800 && ethType !== 0x86dd) refuse('OFPET_BAD_ACTION', 'OFPBAC_MATCH_INCONSISTENT', 'ct needs an IPv4 or IPv6 eth_type in the match');
+      const st = rec['ct_state'];
+      if (a.commit && st && Number(st.value) & CtState.INV && (st.mask === undefined || Number(st.mask) & CtState.INV)) refuse('OFPET_BAD_ACTION', 'OFPBAC_MATCH_INCONSISTENT', 'ct(commit) of a packet matched as invalid');
+    }
     if (a.type === 'push_vlan') vlan = true;
     else if (a.type === 'pop_vlan') vlan = false;
     else if (a.type === 'set_field') {
