@@ -151,6 +151,15 @@ export const OXM_FIELDS = [
   { name: 'ct_zone', oxmClass: OXM_CLASS_NXM1, field: 106, bytes: 2, kind: 'u16', maskable: false, prereqs: [], ofctl: 'ct_zone', format: 'dec' },
   { name: 'ct_mark', oxmClass: OXM_CLASS_NXM1, field: 107, bytes: 4, kind: 'u32', maskable: true, prereqs: [], ofctl: 'ct_mark', format: 'hex' },
   { name: 'ct_label', oxmClass: OXM_CLASS_NXM1, field: 108, bytes: 16, kind: 'u128', maskable: true, prereqs: [], ofctl: 'ct_label', format: 'hex' },
+  // The original-direction tuple of the packet's connection (Open vSwitch 2.8+). Open vSwitch
+  // also wants a ct_state match that implies a valid connection; the FakeSwitch checks that.
+  { name: 'ct_nw_proto', oxmClass: OXM_CLASS_NXM1, field: 119, bytes: 1, kind: 'u8', maskable: false, prereqs: [], ofctl: 'ct_nw_proto', format: 'dec' },
+  { name: 'ct_nw_src', oxmClass: OXM_CLASS_NXM1, field: 120, bytes: 4, kind: 'ipv4', maskable: true, prereqs: [ETH_IPV4], ofctl: 'ct_nw_src', format: 'ipv4' },
+  { name: 'ct_nw_dst', oxmClass: OXM_CLASS_NXM1, field: 121, bytes: 4, kind: 'ipv4', maskable: true, prereqs: [ETH_IPV4], ofctl: 'ct_nw_dst', format: 'ipv4' },
+  { name: 'ct_ipv6_src', oxmClass: OXM_CLASS_NXM1, field: 122, bytes: 16, kind: 'ipv6', maskable: true, prereqs: [ETH_IPV6], ofctl: 'ct_ipv6_src', format: 'ipv6' },
+  { name: 'ct_ipv6_dst', oxmClass: OXM_CLASS_NXM1, field: 123, bytes: 16, kind: 'ipv6', maskable: true, prereqs: [ETH_IPV6], ofctl: 'ct_ipv6_dst', format: 'ipv6' },
+  { name: 'ct_tp_src', oxmClass: OXM_CLASS_NXM1, field: 124, bytes: 2, kind: 'u16', maskable: true, prereqs: [], ofctl: 'ct_tp_src', format: 'dec' },
+  { name: 'ct_tp_dst', oxmClass: OXM_CLASS_NXM1, field: 125, bytes: 2, kind: 'u16', maskable: true, prereqs: [], ofctl: 'ct_tp_dst', format: 'dec' },
 ] as const satisfies readonly OxmFieldSpec[];
 
 type FieldEntry = (typeof OXM_FIELDS)[number];

@@ -1,5 +1,5 @@
-export { FakeSwitch, type CookieDescriber, type FakeSwitchOptions, type FakeSwitchStats } from './fakeswitch/fake-switch.js';
-export { PacketState, type TunnelInfo } from './fakeswitch/packet-state.js';
+export { FakeSwitch, type Connection, type CookieDescriber, type FakeSwitchOptions, type FakeSwitchStats, type MeterCounters } from './fakeswitch/fake-switch.js';
+export { PacketState, type CtMetadata, type CtTuple, type TunnelInfo } from './fakeswitch/packet-state.js';
 export { TraceResult, type TraceHop, type TraceOutput, type TracePacketIn } from './fakeswitch/trace.js';
 export type { FlowEntry } from './fakeswitch/flow-table.js';
 export { DbTopology } from './harness/db-topology.js';

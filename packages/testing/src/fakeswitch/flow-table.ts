@@ -90,16 +90,70 @@ export class FlowTable {
     return [...this.flows.values()];
   }
 
-  /** Highest-priority flow matching `get` (earliest installed wins a tie). */
+  /**
+   * Highest-priority flow matching `get` (earliest installed wins a tie), with Open
+   * vSwitch's conjunctive matches: a flow whose only actions are `conjunction` never
+   * matches itself; when, above the best ordinary match, every clause 1..n of a
+   * conjunction id has a matching flow at one priority, the table is looked up again
+   * with conj_id set to that id (the `conj_id=id` flow, or a better ordinary one, wins).
+   */
   lookup(get: (field: string) => bigint | undefined): FlowEntry | undefined {
     if (!this.sorted) this.sorted = [...this.flows.values()].sort((a, b) => b.priority - a.priority || a.seq - b.seq);
-    outer: for (const f of this.sorted) {
-      for (const t of f.tests) {
-        const v = get(t.field);
-        if (v === undefined || (v & t.mask) !== t.value) continue outer;
+    const hard = this.first(get, 0);
+    // clauses matched, by conjunction id and priority
+    const clauses = new Map<string, { id: number; priority: number; n: number; seen: Set<number> }>();
+    for (const f of this.sorted) {
+      if (hard && f.priority <= hard.priority) break;
+      const conj = conjunctions(f);
+      if (!conj || !matches(f, get, 0)) continue;
+      for (const c of conj) {
+        const k = `${c.id}/${f.priority}`;
+        let e = clauses.get(k);
+        if (!e) clauses.set(k, (e = { id: c.id, priority: f.priority, n: c.nClauses, seen: new Set() }));
+        e.seen.add(c.clause);
       }
-      return f;
     }
+    const satisfied = [...clauses.values()].filter((c) => c.seen.size === c.n).sort((a, b) => b.priority - a.priority || a.id - b.id);
+    for (const c of satisfied) {
+      const r = this.first(get, c.id);
+      if (r) return r;
+    }
+    return hard;
+  }
+
+  private first(get: (field: string) => bigint | undefined, conjId: number): FlowEntry | undefined {
+    for (const f of this.sorted!) if (!conjunctions(f) && matches(f, get, conjId)) return f;
     return undefined;
   }
+}
+
+function matches(f: FlowEntry, get: (field: string) => bigint | undefined, conjId: number): boolean {
+  for (const t of f.tests) {
+    const v = t.field === 'conj_id' ? BigInt(conjId) : get(t.field);
+    if (v === undefined || (v & t.mask) !== t.value) return false;
+  }
+  return true;
+}
+
+/** The conjunction actions of a flow made of nothing else, or undefined for an ordinary flow. */
+export function conjunctions(f: FlowEntry): readonly Conjunction[] | undefined {
+  let c = conjCache.get(f.instructions);
+  if (c === undefined) conjCache.set(f.instructions, (c = findConjunctions(f.instructions)));
+  return c ?? undefined;
+}
+
+type Conjunction = { readonly id: number; readonly clause: number; readonly nClauses: number };
+const conjCache = new WeakMap<readonly Instruction[], readonly Conjunction[] | null>();
+
+function findConjunctions(instructions: readonly Instruction[]): readonly Conjunction[] | null {
+  if (instructions.length === 0) return null;
+  const out: Conjunction[] = [];
+  for (const i of instructions) {
+    if (i.type !== 'apply_actions') return null;
+    for (const a of i.actions) {
+      if (a.type !== 'conjunction') return null;
+      out.push(a);
+    }
+  }
+  return out.length ? out : null;
 }

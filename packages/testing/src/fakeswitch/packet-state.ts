@@ -9,6 +9,30 @@ export interface TunnelInfo {
   dst?: Ipv4Address;
 }
 
+/** The original-direction tuple of a packet's connection (ct_nw_src/dst, ct_nw_proto, ct_tp_src/dst). */
+export interface CtTuple {
+  readonly v6: boolean;
+  readonly src: bigint;
+  readonly dst: bigint;
+  readonly proto: number;
+  /** Ports, or for ICMP the type (src) and code (dst). */
+  readonly tpSrc: number;
+  readonly tpDst: number;
+}
+
+/** What conntrack attached to the packet. */
+export interface CtMetadata {
+  state: number;
+  zone: number;
+  mark: number;
+  label: bigint;
+  orig: CtTuple | undefined;
+}
+
+export function emptyCt(): CtMetadata {
+  return { state: 0, zone: 0, mark: 0, label: 0n, orig: undefined };
+}
+
 /**
  * A packet inside the switch: its headers plus the pipeline fields OpenFlow keeps
  * beside it (in_port, metadata, registers, tunnel, action set).
@@ -24,6 +48,10 @@ export class PacketState {
   pktMark = 0;
   /** OF1.3 action set: at most one action of each kind (set_field: one per field). */
   actionSet = new Map<string, Action>();
+  /** Conntrack metadata (set by `ct`, cleared by `ct_clear`); zero when untracked. */
+  ct: CtMetadata = emptyCt();
+  /** Set while the table is looked up again for a satisfied conjunction. */
+  conjId = 0;
 
   constructor(frame: EthernetFrame, inPort: number, tunnel?: TunnelInfo) {
     this.frame = cloneFrame(frame);
@@ -44,6 +72,7 @@ export class PacketState {
     c.tunDst = this.tunDst;
     c.pktMark = this.pktMark;
     c.actionSet = new Map(this.actionSet);
+    c.ct = { ...this.ct };
     return c;
   }
 
@@ -77,6 +106,28 @@ export class PacketState {
         return BigInt(this.tunDst >>> 0);
       case 'pkt_mark':
         return BigInt(this.pktMark >>> 0);
+      case 'conj_id':
+        return BigInt(this.conjId);
+      case 'ct_state':
+        return BigInt(this.ct.state);
+      case 'ct_zone':
+        return BigInt(this.ct.zone);
+      case 'ct_mark':
+        return BigInt(this.ct.mark >>> 0);
+      case 'ct_label':
+        return this.ct.label;
+      case 'ct_nw_proto':
+        return BigInt(this.ct.orig?.proto ?? 0);
+      case 'ct_nw_src':
+      case 'ct_nw_dst':
+        return this.ct.orig && !this.ct.orig.v6 ? (field === 'ct_nw_src' ? this.ct.orig.src : this.ct.orig.dst) : 0n;
+      case 'ct_ipv6_src':
+      case 'ct_ipv6_dst':
+        return this.ct.orig?.v6 ? (field === 'ct_ipv6_src' ? this.ct.orig.src : this.ct.orig.dst) : 0n;
+      case 'ct_tp_src':
+        return BigInt(this.ct.orig?.tpSrc ?? 0);
+      case 'ct_tp_dst':
+        return BigInt(this.ct.orig?.tpDst ?? 0);
       case 'eth_dst':
         return f.dst.value;
       case 'eth_src':
@@ -279,6 +330,19 @@ export class PacketState {
     this.regs.forEach((v, i) => {
       if (v !== 0) out[`reg${i}`] = BigInt(v >>> 0);
     });
+    // conntrack metadata, as Open vSwitch reports it in a packet-in
+    const ct = this.ct;
+    if (ct.state !== 0) out['ct_state'] = BigInt(ct.state);
+    if (ct.zone !== 0) out['ct_zone'] = BigInt(ct.zone);
+    if (ct.mark !== 0) out['ct_mark'] = BigInt(ct.mark >>> 0);
+    if (ct.label !== 0n) out['ct_label'] = ct.label;
+    if (ct.orig) {
+      out[ct.orig.v6 ? 'ct_ipv6_src' : 'ct_nw_src'] = ct.orig.src;
+      out[ct.orig.v6 ? 'ct_ipv6_dst' : 'ct_nw_dst'] = ct.orig.dst;
+      out['ct_nw_proto'] = BigInt(ct.orig.proto);
+      out['ct_tp_src'] = BigInt(ct.orig.tpSrc);
+      out['ct_tp_dst'] = BigInt(ct.orig.tpDst);
+    }
     return out;
   }
 }

@@ -1,0 +1,74 @@
+import { DfError } from '@dragonflow/base';
+import type { BatchError, BatchOutcome, SwitchAsyncMessage, SwitchChannel, SwitchRequest } from '@dragonflow/core';
+import type { ErrorMsg, FlowStats, GroupDesc, MeterConfig } from '@dragonflow/openflow';
+import { Subject, type Observable } from 'rxjs';
+
+/** What a connection needs from its switch. */
+export interface ConnectionHost {
+  readonly datapathId: bigint;
+  handle(request: SwitchRequest, xid: number): ErrorMsg | undefined;
+  countBarrier(): void;
+  flowStats(): FlowStats[];
+  groupStats(): GroupDesc[];
+  meterConfigs(): MeterConfig[];
+}
+
+/** A controller connection to a FakeSwitch. */
+export class FakeConnection implements SwitchChannel {
+  private readonly subject = new Subject<SwitchAsyncMessage>();
+  private xid = 1;
+  private closed = false;
+
+  constructor(private readonly sw: ConnectionHost) {}
+
+  get datapathId(): bigint {
+    return this.sw.datapathId;
+  }
+
+  get messages$(): Observable<SwitchAsyncMessage> {
+    return this.subject.asObservable();
+  }
+
+  emit(m: SwitchAsyncMessage): void {
+    if (!this.closed) this.subject.next(m);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.subject.complete();
+  }
+
+  async sendBatch(requests: readonly SwitchRequest[]): Promise<BatchOutcome> {
+    this.checkOpen();
+    const errors: BatchError[] = [];
+    requests.forEach((request, index) => {
+      const error = this.sw.handle(request, this.xid++);
+      if (error) errors.push({ index, request, error });
+    });
+    this.sw.countBarrier();
+    await Promise.resolve();
+    if (this.closed) throw new DfError('SWITCH_DISCONNECTED', 'the FakeSwitch connection closed before the barrier reply');
+    return { errors };
+  }
+
+  async dumpFlows(): Promise<readonly FlowStats[]> {
+    this.checkOpen();
+    return this.sw.flowStats();
+  }
+
+  async dumpGroups(): Promise<readonly GroupDesc[]> {
+    this.checkOpen();
+    return this.sw.groupStats();
+  }
+
+  /** Every meter (meter-config multipart, OFPM_ALL). */
+  async dumpMeters(): Promise<readonly MeterConfig[]> {
+    this.checkOpen();
+    return this.sw.meterConfigs();
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new DfError('SWITCH_DISCONNECTED', 'the FakeSwitch connection is closed');
+  }
+}
