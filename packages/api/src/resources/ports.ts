@@ -100,10 +100,15 @@ async function createPort(tx: NbTransaction, backend: Backend, ctx: RequestConte
   requireAdminFor(ctx, 'create_port', body, ['binding:host_id']);
   checkProfile(body['binding:profile']);
   const deviceOwner = body.device_owner ?? '';
+  // Neutron's policy: on a network it does not own (a shared one), a project may not
+  // choose addresses, turn port security off, widen what the port may send, or pose as
+  // a network:* port (the API itself trusts and manages those).
   if (!networkOwner) {
     if (body.mac_address !== undefined) throw policyNotAuthorized('create_port:mac_address');
     if (body.fixed_ips?.some((f) => f.ip_address !== undefined)) throw policyNotAuthorized('create_port:fixed_ips:ip_address');
     if (isTrustedOwner(deviceOwner)) throw policyNotAuthorized('create_port:device_owner');
+    if (body.port_security_enabled !== undefined) throw policyNotAuthorized('create_port:port_security_enabled');
+    if (body.allowed_address_pairs != null && body.allowed_address_pairs.length > 0) throw policyNotAuthorized('create_port:allowed_address_pairs');
   }
   const projectId = projectFor(ctx, body);
   const mac = await chooseMac(tx, network.id, backend.config.network.macPrefix, body.mac_address);
@@ -168,7 +173,17 @@ function safeCanonical(text: string): string {
 async function updatePort(tx: NbTransaction, backend: Backend, ctx: RequestContext, id: string, body: PortUpdate, revision: number | undefined, attempt: Attempt): Promise<LogicalPort> {
   const { port, network } = await visiblePort(tx, ctx, id);
   checkRevision(revision, port.version);
+  // Neutron's policy: the port's project (or an admin) updates a port — not the owner
+  // of the shared network it sits on; what only the network owner may do on create,
+  // only the network owner may change later.
+  if (!owns(ctx, port)) throw policyNotAuthorized('update_port');
   const networkOwner = network !== undefined && owns(ctx, network);
+  if (!networkOwner) {
+    if (body.port_security_enabled !== undefined) throw policyNotAuthorized('update_port:port_security_enabled');
+    if (body.allowed_address_pairs !== undefined) throw policyNotAuthorized('update_port:allowed_address_pairs');
+    if (body.device_owner !== undefined && isTrustedOwner(body.device_owner)) throw policyNotAuthorized('update_port:device_owner');
+    if (body.fixed_ips !== undefined) throw policyNotAuthorized('update_port:fixed_ips');
+  }
   requireAdminFor(ctx, 'update_port', body, ['binding:host_id']);
   checkProfile(body['binding:profile']);
   if (!ctx.isAdmin && body.mac_address !== undefined) throw policyNotAuthorized('update_port:mac_address');

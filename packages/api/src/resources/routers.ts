@@ -200,6 +200,10 @@ async function addInterface(tx: NbTransaction, backend: Backend, ctx: RequestCon
     const subnet = await tx.get('subnet', body.subnet_id);
     const network = subnet ? await tx.get('logical_switch', subnet.networkId) : undefined;
     if (!subnet || !network || !(ctx.isAdmin || subnet.projectId === r.projectId || network.shared)) throw notFound('subnet', body.subnet_id);
+    // A shared network's subnet is visible, but its gateway address is its owner's to route.
+    if (!ctx.isAdmin && subnet.projectId !== ctx.projectId) {
+      throw badRequest('router', `Cannot add interface to router because subnet ${subnet.id} is not owned by project making the request.`, 'subnet_id');
+    }
     if (subnet.gatewayIp === null) throw badRequest('router', `Subnet ${subnet.id} does not have a gateway IP`, 'subnet_id');
     if (r.externalGateway?.networkId === network.id) throw badRequest('router', `Subnet ${subnet.id} is on the router's gateway network ${network.id}`, 'subnet_id');
     checkOverlap(r, subnet.id, subnet.cidr);
@@ -217,6 +221,10 @@ async function addInterface(tx: NbTransaction, backend: Backend, ctx: RequestCon
   } else {
     const found = await visiblePort(tx, ctx, body.port_id!);
     port = found.port;
+    // The owner of a shared network sees the ports others have on it; they are not its to route.
+    if (!ctx.isAdmin && port.projectId !== ctx.projectId) {
+      throw badRequest('router', `Cannot add interface to router because port ${port.id} is not owned by project making the request.`, 'port_id');
+    }
     if (port.deviceId !== '') {
       throw conflict('PortInUse', `Unable to complete operation on port ${port.id} for network ${port.networkId}. Port already has an attached device ${port.deviceId}.`, { field: 'port_id' });
     }
