@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { describeError } from '@dragonflow/base';
 import type { NbApi } from '@dragonflow/nb';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -8,6 +7,7 @@ import Fastify, { type FastifyError, type FastifyServerOptions } from 'fastify';
 import { authenticate } from './auth.js';
 import { type ApiConfig, type ApiConfigInput, isLoopbackHost, parseApiConfig } from './config.js';
 import { openDb } from './db.js';
+import { describeForLog } from './log-safe.js';
 import { NeutronError, fromNbError } from './neutron/errors.js';
 import { validationError } from './neutron/validation.js';
 import type { ApiApp } from './resources/common.js';
@@ -113,7 +113,8 @@ export async function buildApiServer(options: BuildOptions): Promise<ApiApp> {
 
   app.setErrorHandler((err, req, reply) => {
     const ne = toNeutronError(err);
-    if (ne.status >= 500) req.log.error({ err }, `request failed: ${describeError(err)}`);
+    // The error object itself is not logged: DB errors carry endpoints, maybe with credentials.
+    if (ne.status >= 500) req.log.error({ type: ne.type, status: ne.status }, `request failed: ${describeForLog(err)}`);
     else req.log.info({ type: ne.type, status: ne.status }, ne.message);
     void reply.code(ne.status).header('content-type', 'application/json; charset=utf-8').send(ne.body);
   });
