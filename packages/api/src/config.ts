@@ -186,6 +186,27 @@ export const apiConfigSchema = z
         }
       })
       .prefault({}),
+    /**
+     * Most items one request may carry, as Neutron's limits (its option names in
+     * brackets): each refusal is a 400 naming the attribute and the limit.
+     */
+    limits: z
+      .object({
+        /** Fixed IPs of one port (max_fixed_ips_per_port). */
+        maxFixedIpsPerPort: z.number().int().min(1).max(100_000).default(5),
+        /** Allowed address pairs of one port (max_allowed_address_pair). */
+        maxAllowedAddressPairs: z.number().int().min(0).max(100_000).default(10),
+        /** DNS servers of one subnet (max_dns_nameservers). */
+        maxDnsNameservers: z.number().int().min(0).max(100_000).default(5),
+        /** Host routes of one subnet (max_subnet_host_routes). */
+        maxSubnetHostRoutes: z.number().int().min(0).max(100_000).default(20),
+        /** Allocation pools of one subnet (Neutron has no such option; its checks are quadratic). */
+        maxAllocationPools: z.number().int().min(1).max(100_000).default(100),
+        /** Items of one bulk create (`{"networks": [...]}`); quotas still apply to the total. */
+        maxBulkCreate: z.number().int().min(1).max(100_000).default(100),
+      })
+      .strict()
+      .prefault({}),
     /** Largest request body in bytes (413 above). */
     bodyLimit: z.number().int('must be an integer').min(1024, 'must be at least 1024').max(64 * 1024 * 1024, 'must be at most 64 MiB').default(1024 * 1024),
     logLevel: z.enum(LOG_LEVELS).default('info'),

@@ -2,6 +2,7 @@ import { IpNetwork, MacAddress, parseIp } from '@dragonflow/base';
 import { DeviceOwner, type FixedIp, type LogicalPort, type LogicalSwitch, type NbTransaction } from '@dragonflow/nb';
 import type { RequestContext } from '../auth.js';
 import { NeutronError, badAttribute, conflict, notFound, policyNotAuthorized } from '../neutron/errors.js';
+import { checkAddressPairCount, checkFixedIpCount } from '../neutron/limits.js';
 import type { ListEntry } from '../neutron/query.js';
 import { IdParams, ListQuery, PortCreate, PortUpdate, ShowQuery, collectionAnswer, createEnvelope, resourceAnswer, updateEnvelope } from '../neutron/schemas.js';
 import { type BindingState, COLLECTIONS, portView } from '../neutron/views.js';
@@ -48,6 +49,7 @@ async function checkSecurityGroups(tx: NbReadLike, ctx: RequestContext, projectI
 
 function checkAddressPairs(pairs: readonly { ip_address: string; mac_address?: string | null | undefined }[]): { ipAddress: string; macAddress: string | null }[] {
   const out: { ipAddress: string; macAddress: string | null }[] = [];
+  const seen = new Set<string>();
   pairs.forEach((p, i) => {
     let ipText: string;
     try {
@@ -62,11 +64,13 @@ function checkAddressPairs(pairs: readonly { ip_address: string; mac_address?: s
       }
       mac = MacAddress.parse(p.mac_address).toString();
     }
-    if (out.some((o) => o.ipAddress === ipText && o.macAddress === mac)) {
+    const identity = `${ipText}/${mac ?? ''}`;
+    if (seen.has(identity)) {
       throw new NeutronError(400, 'DuplicateAddressPairInRequest', `Request contains duplicate address pair: mac_address ${mac ?? '(port MAC)'} ip_address ${ipText}.`, {
         field: `allowed_address_pairs[${i}]`,
       });
     }
+    seen.add(identity);
     out.push({ ipAddress: ipText, macAddress: mac });
   });
   return out;
@@ -86,6 +90,8 @@ function portSecurityConflict(hasGroups: boolean): NeutronError {
 }
 
 async function createPort(tx: NbTransaction, backend: Backend, ctx: RequestContext, body: PortCreate, attempt: Attempt): Promise<LogicalPort> {
+  checkFixedIpCount(backend.config.limits, body.fixed_ips);
+  checkAddressPairCount(backend.config.limits, body.allowed_address_pairs);
   // The transaction reads these from the DB one by one (network, default group, the
   // subnets its checks look at): ask for them all at once, it keeps what it read.
   const subnets = await tx.lookup('subnet', 'network', body.network_id);
@@ -171,6 +177,8 @@ function safeCanonical(text: string): string {
 }
 
 async function updatePort(tx: NbTransaction, backend: Backend, ctx: RequestContext, id: string, body: PortUpdate, revision: number | undefined, attempt: Attempt): Promise<LogicalPort> {
+  checkFixedIpCount(backend.config.limits, body.fixed_ips);
+  checkAddressPairCount(backend.config.limits, body.allowed_address_pairs);
   const { port, network } = await visiblePort(tx, ctx, id);
   checkRevision(revision, port.version);
   // Neutron's policy: the port's project (or an admin) updates a port — not the owner
@@ -272,7 +280,7 @@ export function registerPorts(app: ApiApp, backend: Backend): void {
     { schema: { ...tagged(tag, 'Create a port (IPAM, MAC, default security group)'), body: createEnvelope('port', 'ports', PortCreate), response: { 201: resourceAnswer('port') } } },
     async (req, reply) => {
       const ctx = ctxOf(req);
-      const { items, bulk } = createItems<PortCreate>(req.body, 'port', 'ports');
+      const { items, bulk } = createItems<PortCreate>(req.body, 'port', 'ports', backend.config.limits);
       const created = await backend.write(async (tx, attempt) => {
         const out: LogicalPort[] = [];
         for (const item of items) out.push(await createPort(tx, backend, ctx, item, attempt));

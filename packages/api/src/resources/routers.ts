@@ -18,6 +18,7 @@ import {
   updateEnvelope,
 } from '../neutron/schemas.js';
 import { cidrAttr, ipAttr } from '../neutron/addresses.js';
+import { checkFixedIpCount } from '../neutron/limits.js';
 import { COLLECTIONS, routerView } from '../neutron/views.js';
 import { type Backend, canSeeNetwork, owns, projectFor } from '../services/backend.js';
 import { IpAllocator } from '../services/ipam.js';
@@ -58,6 +59,7 @@ async function applyGateway(tx: NbTransaction, backend: Backend, ctx: RequestCon
   if (router.ports.some((p) => p.networkId === network.id)) {
     throw badRequest('router', `Router ${router.id} has an interface on network ${network.id}; it cannot also be its gateway network`, 'external_gateway_info.network_id');
   }
+  checkFixedIpCount(backend.config.limits, info.external_fixed_ips, 'external_gateway_info.external_fixed_ips');
   const enableSnat = info.enable_snat ?? current?.enableSnat ?? true;
   const requests = info.external_fixed_ips;
   if (current && current.networkId === network.id) {
@@ -116,6 +118,7 @@ function invalidRoutes(routes: Route[], why: string, field: string): NeutronErro
 /** Checks static routes: valid, unique, nexthop on a connected network and not the router itself. */
 async function checkRoutes(tx: NbTransaction, backend: Backend, ports: RouterPort[], gateway: LogicalRouter['externalGateway'], routes: Route[], field = 'routes'): Promise<Route[]> {
   const out: Route[] = [];
+  const seen = new Set<string>();
   const nets = await connectedNetworks(tx, ports, gateway);
   const own = routerIps(ports, gateway);
   for (const [i, r] of routes.entries()) {
@@ -125,7 +128,11 @@ async function checkRoutes(tx: NbTransaction, backend: Backend, ports: RouterPor
     if (!nets.some((n) => n.contains(hop))) throw invalidRoutes([r], 'the nexthop is not connected with router', `${field}[${i}].nexthop`);
     if (own.has(hop.toString())) throw invalidRoutes([r], 'the nexthop is used by router', `${field}[${i}].nexthop`);
     const route = { destination: dst.toString(), nexthop: hop.toString() };
-    if (!out.some((o) => o.destination === route.destination && o.nexthop === route.nexthop)) out.push(route);
+    const identity = `${route.destination} ${route.nexthop}`;
+    if (!seen.has(identity)) {
+      seen.add(identity);
+      out.push(route);
+    }
   }
   if (out.length > backend.config.network.maxRoutes) {
     throw new NeutronError(400, 'RoutesExhausted', `Unable to complete operation: the number of routes exceeds the maximum ${backend.config.network.maxRoutes}.`, { field });
@@ -279,7 +286,8 @@ async function editRoutes(tx: NbTransaction, backend: Backend, ctx: RequestConte
   let next: Route[];
   if (add) {
     const extra = await checkRoutes(tx, backend, r.ports, r.externalGateway, routes, 'router.routes');
-    next = [...r.routes, ...extra.filter((e) => !r.routes.some((o) => o.destination === e.destination && o.nexthop === e.nexthop))];
+    const have = new Set(r.routes.map((o) => `${o.destination} ${o.nexthop}`));
+    next = [...r.routes, ...extra.filter((e) => !have.has(`${e.destination} ${e.nexthop}`))];
     if (next.length > backend.config.network.maxRoutes) {
       throw new NeutronError(400, 'RoutesExhausted', `Unable to complete operation: the number of routes exceeds the maximum ${backend.config.network.maxRoutes}.`, { field: 'router.routes' });
     }
@@ -291,7 +299,8 @@ async function editRoutes(tx: NbTransaction, backend: Backend, ctx: RequestConte
         throw badAttribute(`router.routes[${i}]`, `'${rt.destination} via ${rt.nexthop}' is not a valid route`);
       }
     });
-    next = r.routes.filter((o) => !drop.some((d) => d.destination === o.destination && d.nexthop === o.nexthop));
+    const dropped = new Set(drop.map((d) => `${d.destination} ${d.nexthop}`));
+    next = r.routes.filter((o) => !dropped.has(`${o.destination} ${o.nexthop}`));
   }
   return tx.update('logical_router', { ...r, routes: next });
 }
@@ -313,7 +322,7 @@ export function registerRouters(app: ApiApp, backend: Backend): void {
 
   app.post('/v2.0/routers', { schema: { ...tagged(tag, 'Create a router'), body: createEnvelope('router', 'routers', RouterCreate), response: { 201: resourceAnswer('router') } } }, async (req, reply) => {
     const ctx = ctxOf(req);
-    const { items, bulk } = createItems<RouterCreate>(req.body, 'router', 'routers');
+    const { items, bulk } = createItems<RouterCreate>(req.body, 'router', 'routers', backend.config.limits);
     const created = await backend.write(async (tx, attempt) => {
       const out: LogicalRouter[] = [];
       for (const item of items) out.push(await createRouter(tx, backend, ctx, item, attempt));

@@ -222,7 +222,7 @@ export function registerSecurityGroups(app: ApiApp, backend: Backend): void {
     },
     async (req, reply) => {
       const ctx = ctxOf(req);
-      const { items, bulk } = createItems<SecurityGroupCreate>(req.body, 'security_group', 'security_groups');
+      const { items, bulk } = createItems<SecurityGroupCreate>(req.body, 'security_group', 'security_groups', backend.config.limits);
       const created = await backend.write(async (tx) => {
         const out: SecurityGroup[] = [];
         for (const item of items) out.push(await createGroup(tx, ctx, item, newRuleId));
@@ -287,7 +287,7 @@ export function registerSecurityGroups(app: ApiApp, backend: Backend): void {
     },
     async (req, reply) => {
       const ctx = ctxOf(req);
-      const { items, bulk } = createItems<SecurityGroupRuleCreate>(req.body, 'security_group_rule', 'security_group_rules');
+      const { items, bulk } = createItems<SecurityGroupRuleCreate>(req.body, 'security_group_rule', 'security_group_rules', backend.config.limits);
       const created = await backend.write(async (tx) => {
         const out: { group: SecurityGroup; rule: SecurityGroupRule }[] = [];
         for (const item of items) {
