@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { ApiConfig } from './config.js';
 import { NeutronError } from './neutron/errors.js';
 
@@ -17,13 +18,32 @@ function header(headers: Headers, name: string): string | undefined {
 
 const PROJECT_RE = /^[A-Za-z0-9_.:@-]{1,255}$/;
 
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text, 'utf8').digest();
+}
+
+/**
+ * The configured token equal to `token`. Digests of equal length are compared with
+ * timingSafeEqual, and every entry is compared (no early exit), so the answer time
+ * tells nothing about how much of a token was right.
+ */
+function findToken(tokens: ApiConfig['auth']['tokens'], token: string): ApiConfig['auth']['tokens'][number] | undefined {
+  const asked = digest(token);
+  let found: ApiConfig['auth']['tokens'][number] | undefined;
+  for (const t of tokens) {
+    if (timingSafeEqual(digest(t.token), asked) && found === undefined) found = t;
+  }
+  return found;
+}
+
 /**
  * Resolves the caller of a request.
  *
- * - `noauth`: the project comes from `X-Project-Id` (or `X-Tenant-Id`), else
- *   `auth.defaultProject`; roles from `X-Roles` (comma separated, admin when it holds
- *   `admin`), else admin when `auth.adminByDefault`. This is how the stock CLI with
- *   `--os-auth-type none` becomes the admin of the default project.
+ * - `noauth`: without `X-Project-Id` (or `X-Tenant-Id`) the caller is the admin of
+ *   `auth.defaultProject` (a member when `auth.adminByDefault` is false): that is
+ *   the stock CLI with `--os-auth-type none`. With a project header the caller is a
+ *   member of that project. `X-Roles` (comma separated) overrides the roles in
+ *   both cases; `admin` among them makes an admin.
  * - `token`: `X-Auth-Token` must be one of `auth.tokens`; it names the project and roles.
  *   Missing or unknown tokens get 401.
  */
@@ -31,15 +51,17 @@ export function authenticate(auth: ApiConfig['auth'], headers: Headers): Request
   if (auth.mode === 'token') {
     const token = header(headers, 'x-auth-token');
     if (!token) throw new NeutronError(401, 'HTTPUnauthorized', 'Authentication required: send a token in X-Auth-Token.');
-    const entry = auth.tokens.find((t) => t.token === token);
+    const entry = findToken(auth.tokens, token);
     if (!entry) throw new NeutronError(401, 'HTTPUnauthorized', 'The token in X-Auth-Token is not valid.');
     return { projectId: entry.project, roles: entry.roles, isAdmin: entry.roles.includes('admin') };
   }
-  const project = header(headers, 'x-project-id') ?? header(headers, 'x-tenant-id') ?? auth.defaultProject;
+  const asked = header(headers, 'x-project-id') ?? header(headers, 'x-tenant-id');
+  const project = asked ?? auth.defaultProject;
   if (!PROJECT_RE.test(project)) {
-    throw new NeutronError(400, 'HTTPBadRequest', `Invalid input for X-Project-Id. Reason: '${project}' may only hold letters, digits and _ . : @ - (1..255).`);
+    throw new NeutronError(400, 'HTTPBadRequest', `Invalid input for X-Project-Id. Reason: '${project}' may only hold letters, digits and _ . : @ - (1..255).`, { field: 'X-Project-Id' });
   }
   const rolesHeader = header(headers, 'x-roles');
-  const roles = rolesHeader === undefined ? (auth.adminByDefault ? ['admin'] : ['member']) : rolesHeader.split(',').map((r) => r.trim()).filter(Boolean);
+  const defaultRoles = asked === undefined && auth.adminByDefault ? ['admin'] : ['member'];
+  const roles = rolesHeader === undefined ? defaultRoles : rolesHeader.split(',').map((r) => r.trim()).filter(Boolean);
   return { projectId: project, roles, isAdmin: roles.includes('admin') };
 }

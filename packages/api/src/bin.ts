@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-import { describeError, isDfError } from '@dragonflow/base';
+import { isDfError } from '@dragonflow/base';
 import { Command } from 'commander';
 import { loadApiConfig, parseApiConfig } from './config.js';
+import { describeForLog, redactText } from './log-safe.js';
 import { startApiServer } from './server.js';
 
 const program = new Command()
@@ -57,7 +58,7 @@ async function main(): Promise<void> {
     server.close().then(
       () => process.exit(0),
       (e: unknown) => {
-        console.error(`df-api: error while stopping: ${describeError(e)}`);
+        console.error(`df-api: error while stopping: ${describeForLog(e)}`);
         process.exit(1);
       },
     );
@@ -67,6 +68,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  console.error(`df-api: ${isDfError(e) ? e.message : describeError(e)}`);
+  console.error(`df-api: ${isDfError(e) ? redactText(e.message) : describeForLog(e)}`);
   process.exit(1);
 });

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIPv4, isIPv6 } from 'node:net';
 import { resolve } from 'node:path';
 import { DfError } from '@dragonflow/base';
 import { parseDocument } from 'yaml';
@@ -138,6 +139,11 @@ export const apiConfigSchema = z
         defaultProject: projectId.default('admin'),
         /** noauth: requests without X-Roles are admin (true) or members (false). */
         adminByDefault: z.boolean().default(true),
+        /**
+         * noauth on a non-loopback listen address: refused unless this is true, since
+         * anyone who reaches the port can then act as any project, or as admin.
+         */
+        allowInsecureNoauth: z.boolean().default(false),
         /** token: static tokens (X-Auth-Token) and the project and roles they stand for. */
         tokens: z.array(token).default([]),
       })
@@ -180,11 +186,50 @@ export const apiConfigSchema = z
         }
       })
       .prefault({}),
+    /**
+     * Most items one request may carry, as Neutron's limits (its option names in
+     * brackets): each refusal is a 400 naming the attribute and the limit.
+     */
+    limits: z
+      .object({
+        /** Fixed IPs of one port (max_fixed_ips_per_port). */
+        maxFixedIpsPerPort: z.number().int().min(1).max(100_000).default(5),
+        /** Allowed address pairs of one port (max_allowed_address_pair). */
+        maxAllowedAddressPairs: z.number().int().min(0).max(100_000).default(10),
+        /** DNS servers of one subnet (max_dns_nameservers). */
+        maxDnsNameservers: z.number().int().min(0).max(100_000).default(5),
+        /** Host routes of one subnet (max_subnet_host_routes). */
+        maxSubnetHostRoutes: z.number().int().min(0).max(100_000).default(20),
+        /** Allocation pools of one subnet (Neutron has no such option; its checks are quadratic). */
+        maxAllocationPools: z.number().int().min(1).max(100_000).default(100),
+        /** Items of one bulk create (`{"networks": [...]}`); quotas still apply to the total. */
+        maxBulkCreate: z.number().int().min(1).max(100_000).default(100),
+      })
+      .strict()
+      .prefault({}),
     /** Largest request body in bytes (413 above). */
     bodyLimit: z.number().int('must be an integer').min(1024, 'must be at least 1024').max(64 * 1024 * 1024, 'must be at most 64 MiB').default(1024 * 1024),
     logLevel: z.enum(LOG_LEVELS).default('info'),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.auth.mode === 'noauth' && !c.auth.allowInsecureNoauth && !isLoopbackHost(c.listen.host)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['listen', 'host'],
+        message: `noauth (auth.mode) on ${c.listen.host} lets anyone who reaches it act as admin: listen on a loopback address, use auth.mode: token, or set auth.allowInsecureNoauth: true`,
+      });
+    }
+  });
+
+/** A listen address only local processes can reach (a name other than localhost is not trusted to be one). */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  if (h === 'localhost') return true;
+  if (isIPv4(h)) return h.startsWith('127.');
+  if (isIPv6(h)) return h === '::1' || /^(0{0,4}:){1,7}0{0,3}1$/.test(h) || /^::ffff:127\./.test(h);
+  return false;
+}
 
 export type ApiConfig = z.output<typeof apiConfigSchema>;
 /** What a caller may pass: any subset, defaults fill the rest. */

@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { describeError } from '@dragonflow/base';
 import type { NbApi } from '@dragonflow/nb';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyError, type FastifyServerOptions } from 'fastify';
 import { authenticate } from './auth.js';
-import { type ApiConfig, type ApiConfigInput, parseApiConfig } from './config.js';
+import { type ApiConfig, type ApiConfigInput, isLoopbackHost, parseApiConfig } from './config.js';
 import { openDb } from './db.js';
+import { describeForLog } from './log-safe.js';
 import { NeutronError, fromNbError } from './neutron/errors.js';
 import { validationError } from './neutron/validation.js';
 import type { ApiApp } from './resources/common.js';
@@ -19,6 +19,9 @@ import { registerRouters } from './resources/routers.js';
 import { registerSecurityGroups } from './resources/security-groups.js';
 import { registerSubnets } from './resources/subnets.js';
 import { Backend } from './services/backend.js';
+
+/** Routes that answer without a caller: version discovery, the OpenAPI document and liveness. */
+const PUBLIC_ROUTES: ReadonlySet<string> = new Set(['/', '/openapi.json', '/healthz']);
 
 const VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
@@ -70,6 +73,8 @@ export async function buildApiServer(options: BuildOptions): Promise<ApiApp> {
   // Schemas document answers (OpenAPI); answers are plain JSON, never reshaped by a schema.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
 
+  // Only JSON bodies: anything else (text/plain included, which fastify parses by default) is a 415.
+  app.removeContentTypeParser('text/plain');
   // An empty body with a JSON content type (curl -X DELETE -H 'Content-Type: application/json') is no body.
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, text, done) => {
@@ -100,12 +105,16 @@ export async function buildApiServer(options: BuildOptions): Promise<ApiApp> {
   app.decorateRequest('neutron', undefined);
   app.addHook('onRequest', async (req, reply) => {
     void reply.header('x-openstack-request-id', req.id);
-    if (req.url.startsWith('/v2.0')) req.neutron = authenticate(config.auth, req.headers);
+    // Decided on the route the router matched (it decodes and normalises the path),
+    // never on the raw URL: '/%762.0/networks' is the networks route too. Everything
+    // but the public routes needs a caller, also paths that match no route.
+    if (!PUBLIC_ROUTES.has(req.routeOptions.url ?? '')) req.neutron = authenticate(config.auth, req.headers);
   });
 
   app.setErrorHandler((err, req, reply) => {
     const ne = toNeutronError(err);
-    if (ne.status >= 500) req.log.error({ err }, `request failed: ${describeError(err)}`);
+    // The error object itself is not logged: DB errors carry endpoints, maybe with credentials.
+    if (ne.status >= 500) req.log.error({ type: ne.type, status: ne.status }, `request failed: ${describeForLog(err)}`);
     else req.log.info({ type: ne.type, status: ne.status }, ne.message);
     void reply.code(ne.status).header('content-type', 'application/json; charset=utf-8').send(ne.body);
   });
@@ -156,6 +165,12 @@ export async function startApiServer(options: StartOptions = {}): Promise<ApiSer
   let app: ApiApp | undefined;
   try {
     app = await buildApiServer({ config, nb, ...(options.logger !== undefined ? { logger: options.logger } : {}) });
+    if (config.auth.mode === 'noauth' && !isLoopbackHost(config.listen.host)) {
+      // Allowed only by auth.allowInsecureNoauth (the config refuses it otherwise): say so loudly.
+      const warning = `INSECURE: noauth on ${config.listen.host} (auth.allowInsecureNoauth: true): anyone who reaches port ${config.listen.port} can act as any project or as admin`;
+      app.log.warn({ host: config.listen.host, key: 'auth.allowInsecureNoauth' }, warning);
+      process.emitWarning(warning, { code: 'DF_API_INSECURE_NOAUTH' });
+    }
     await app.listen({ host: config.listen.host, port: config.listen.port });
   } catch (e) {
     await app?.close();

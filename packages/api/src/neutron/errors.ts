@@ -122,7 +122,9 @@ export function fromNbError(err: unknown): NeutronError | undefined {
     }
     case NbErrorCode.UNAVAILABLE:
     case NbErrorCode.CLOSED:
-      return new NeutronError(503, 'ServiceUnavailable', `The northbound database is unavailable: ${detail}`);
+      // Generic on purpose: the driver's message names the DB endpoint (maybe with
+      // credentials) and the network behind it; the log has the details.
+      return new NeutronError(503, 'ServiceUnavailable', 'The northbound database is unavailable; try again later.');
     case NbErrorCode.KEYS_EXHAUSTED:
       return new NeutronError(503, 'ServiceUnavailable', `No more object keys can be allocated: ${detail}`);
     default:

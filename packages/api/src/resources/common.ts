@@ -1,6 +1,8 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest, RawReplyDefaultExpression, RawRequestDefaultExpression, RawServerDefault } from 'fastify';
 import type { RequestContext } from '../auth.js';
+import type { ApiConfig } from '../config.js';
+import { checkBulkCount } from '../neutron/limits.js';
 import { NeutronError, type ResourceKind, notFound } from '../neutron/errors.js';
 import { type CollectionSpec, type Dict, type ListEntry, type RawQuery, applyListQuery, parseListQuery, pick } from '../neutron/query.js';
 import type { Backend } from '../services/backend.js';
@@ -26,13 +28,16 @@ export function baseUrl(req: FastifyRequest, backend: Backend): string {
 }
 
 /** The items of a create body: `{member: {...}}` or bulk `{collection: [...]}`. */
-export function createItems<T>(body: unknown, member: string, collection: string): { items: T[]; bulk: boolean } {
+export function createItems<T>(body: unknown, member: string, collection: string, limits: ApiConfig['limits']): { items: T[]; bulk: boolean } {
   const b = (body ?? {}) as Record<string, unknown>;
   const one = b[member];
   const many = b[collection];
   if (one !== undefined && many !== undefined) throw new NeutronError(400, 'HTTPBadRequest', `Send either '${member}' or '${collection}' in the request body, not both.`);
   if (one !== undefined) return { items: [one as T], bulk: false };
-  if (Array.isArray(many)) return { items: many as T[], bulk: true };
+  if (Array.isArray(many)) {
+    checkBulkCount(limits, collection, many.length);
+    return { items: many as T[], bulk: true };
+  }
   throw new NeutronError(400, 'HTTPBadRequest', `Resource body required: expected '${member}' (or '${collection}' for a bulk create) in the request body.`);
 }
 

@@ -161,7 +161,7 @@ export function registerFloatingIps(app: ApiApp, backend: Backend): void {
     { schema: { ...tagged(tag, 'Allocate a floating IP (optionally associated to a port)'), body: createEnvelope('floatingip', 'floatingips', FloatingIpCreate), response: { 201: resourceAnswer('floatingip') } } },
     async (req, reply) => {
       const ctx = ctxOf(req);
-      const { items, bulk } = createItems<FloatingIpCreate>(req.body, 'floatingip', 'floatingips');
+      const { items, bulk } = createItems<FloatingIpCreate>(req.body, 'floatingip', 'floatingips', backend.config.limits);
       const created = await backend.write(async (tx, attempt) => {
         const out: FloatingIp[] = [];
         for (const item of items) out.push(await createFloatingIp(tx, backend, ctx, item, attempt));

@@ -131,7 +131,7 @@ export function registerNetworks(app: ApiApp, backend: Backend): void {
 
   app.post('/v2.0/networks', { schema: { ...tagged(tag, 'Create a network (or several: bulk)'), body: createEnvelope('network', 'networks', NetworkCreate), response: { 201: resourceAnswer('network') } } }, async (req, reply) => {
     const ctx = ctxOf(req);
-    const { items, bulk } = createItems<NetworkCreate>(req.body, 'network', 'networks');
+    const { items, bulk } = createItems<NetworkCreate>(req.body, 'network', 'networks', backend.config.limits);
     const created = await backend.write(async (tx) => {
       const out: LogicalSwitch[] = [];
       for (const item of items) out.push(await createNetwork(tx, backend, ctx, item));

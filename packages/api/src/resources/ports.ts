@@ -2,6 +2,7 @@ import { IpNetwork, MacAddress, parseIp } from '@dragonflow/base';
 import { DeviceOwner, type FixedIp, type LogicalPort, type LogicalSwitch, type NbTransaction } from '@dragonflow/nb';
 import type { RequestContext } from '../auth.js';
 import { NeutronError, badAttribute, conflict, notFound, policyNotAuthorized } from '../neutron/errors.js';
+import { checkAddressPairCount, checkFixedIpCount } from '../neutron/limits.js';
 import type { ListEntry } from '../neutron/query.js';
 import { IdParams, ListQuery, PortCreate, PortUpdate, ShowQuery, collectionAnswer, createEnvelope, resourceAnswer, updateEnvelope } from '../neutron/schemas.js';
 import { type BindingState, COLLECTIONS, portView } from '../neutron/views.js';
@@ -48,6 +49,7 @@ async function checkSecurityGroups(tx: NbReadLike, ctx: RequestContext, projectI
 
 function checkAddressPairs(pairs: readonly { ip_address: string; mac_address?: string | null | undefined }[]): { ipAddress: string; macAddress: string | null }[] {
   const out: { ipAddress: string; macAddress: string | null }[] = [];
+  const seen = new Set<string>();
   pairs.forEach((p, i) => {
     let ipText: string;
     try {
@@ -62,11 +64,13 @@ function checkAddressPairs(pairs: readonly { ip_address: string; mac_address?: s
       }
       mac = MacAddress.parse(p.mac_address).toString();
     }
-    if (out.some((o) => o.ipAddress === ipText && o.macAddress === mac)) {
+    const identity = `${ipText}/${mac ?? ''}`;
+    if (seen.has(identity)) {
       throw new NeutronError(400, 'DuplicateAddressPairInRequest', `Request contains duplicate address pair: mac_address ${mac ?? '(port MAC)'} ip_address ${ipText}.`, {
         field: `allowed_address_pairs[${i}]`,
       });
     }
+    seen.add(identity);
     out.push({ ipAddress: ipText, macAddress: mac });
   });
   return out;
@@ -86,6 +90,8 @@ function portSecurityConflict(hasGroups: boolean): NeutronError {
 }
 
 async function createPort(tx: NbTransaction, backend: Backend, ctx: RequestContext, body: PortCreate, attempt: Attempt): Promise<LogicalPort> {
+  checkFixedIpCount(backend.config.limits, body.fixed_ips);
+  checkAddressPairCount(backend.config.limits, body.allowed_address_pairs);
   // The transaction reads these from the DB one by one (network, default group, the
   // subnets its checks look at): ask for them all at once, it keeps what it read.
   const subnets = await tx.lookup('subnet', 'network', body.network_id);
@@ -100,10 +106,15 @@ async function createPort(tx: NbTransaction, backend: Backend, ctx: RequestConte
   requireAdminFor(ctx, 'create_port', body, ['binding:host_id']);
   checkProfile(body['binding:profile']);
   const deviceOwner = body.device_owner ?? '';
+  // Neutron's policy: on a network it does not own (a shared one), a project may not
+  // choose addresses, turn port security off, widen what the port may send, or pose as
+  // a network:* port (the API itself trusts and manages those).
   if (!networkOwner) {
     if (body.mac_address !== undefined) throw policyNotAuthorized('create_port:mac_address');
     if (body.fixed_ips?.some((f) => f.ip_address !== undefined)) throw policyNotAuthorized('create_port:fixed_ips:ip_address');
     if (isTrustedOwner(deviceOwner)) throw policyNotAuthorized('create_port:device_owner');
+    if (body.port_security_enabled !== undefined) throw policyNotAuthorized('create_port:port_security_enabled');
+    if (body.allowed_address_pairs != null && body.allowed_address_pairs.length > 0) throw policyNotAuthorized('create_port:allowed_address_pairs');
   }
   const projectId = projectFor(ctx, body);
   const mac = await chooseMac(tx, network.id, backend.config.network.macPrefix, body.mac_address);
@@ -166,9 +177,21 @@ function safeCanonical(text: string): string {
 }
 
 async function updatePort(tx: NbTransaction, backend: Backend, ctx: RequestContext, id: string, body: PortUpdate, revision: number | undefined, attempt: Attempt): Promise<LogicalPort> {
+  checkFixedIpCount(backend.config.limits, body.fixed_ips);
+  checkAddressPairCount(backend.config.limits, body.allowed_address_pairs);
   const { port, network } = await visiblePort(tx, ctx, id);
   checkRevision(revision, port.version);
+  // Neutron's policy: the port's project (or an admin) updates a port — not the owner
+  // of the shared network it sits on; what only the network owner may do on create,
+  // only the network owner may change later.
+  if (!owns(ctx, port)) throw policyNotAuthorized('update_port');
   const networkOwner = network !== undefined && owns(ctx, network);
+  if (!networkOwner) {
+    if (body.port_security_enabled !== undefined) throw policyNotAuthorized('update_port:port_security_enabled');
+    if (body.allowed_address_pairs !== undefined) throw policyNotAuthorized('update_port:allowed_address_pairs');
+    if (body.device_owner !== undefined && isTrustedOwner(body.device_owner)) throw policyNotAuthorized('update_port:device_owner');
+    if (body.fixed_ips !== undefined) throw policyNotAuthorized('update_port:fixed_ips');
+  }
   requireAdminFor(ctx, 'update_port', body, ['binding:host_id']);
   checkProfile(body['binding:profile']);
   if (!ctx.isAdmin && body.mac_address !== undefined) throw policyNotAuthorized('update_port:mac_address');
@@ -257,7 +280,7 @@ export function registerPorts(app: ApiApp, backend: Backend): void {
     { schema: { ...tagged(tag, 'Create a port (IPAM, MAC, default security group)'), body: createEnvelope('port', 'ports', PortCreate), response: { 201: resourceAnswer('port') } } },
     async (req, reply) => {
       const ctx = ctxOf(req);
-      const { items, bulk } = createItems<PortCreate>(req.body, 'port', 'ports');
+      const { items, bulk } = createItems<PortCreate>(req.body, 'port', 'ports', backend.config.limits);
       const created = await backend.write(async (tx, attempt) => {
         const out: LogicalPort[] = [];
         for (const item of items) out.push(await createPort(tx, backend, ctx, item, attempt));

@@ -18,6 +18,7 @@ import {
   updateEnvelope,
 } from '../neutron/schemas.js';
 import { cidrAttr, ipAttr } from '../neutron/addresses.js';
+import { checkFixedIpCount } from '../neutron/limits.js';
 import { COLLECTIONS, routerView } from '../neutron/views.js';
 import { type Backend, canSeeNetwork, owns, projectFor } from '../services/backend.js';
 import { IpAllocator } from '../services/ipam.js';
@@ -58,6 +59,7 @@ async function applyGateway(tx: NbTransaction, backend: Backend, ctx: RequestCon
   if (router.ports.some((p) => p.networkId === network.id)) {
     throw badRequest('router', `Router ${router.id} has an interface on network ${network.id}; it cannot also be its gateway network`, 'external_gateway_info.network_id');
   }
+  checkFixedIpCount(backend.config.limits, info.external_fixed_ips, 'external_gateway_info.external_fixed_ips');
   const enableSnat = info.enable_snat ?? current?.enableSnat ?? true;
   const requests = info.external_fixed_ips;
   if (current && current.networkId === network.id) {
@@ -116,6 +118,7 @@ function invalidRoutes(routes: Route[], why: string, field: string): NeutronErro
 /** Checks static routes: valid, unique, nexthop on a connected network and not the router itself. */
 async function checkRoutes(tx: NbTransaction, backend: Backend, ports: RouterPort[], gateway: LogicalRouter['externalGateway'], routes: Route[], field = 'routes'): Promise<Route[]> {
   const out: Route[] = [];
+  const seen = new Set<string>();
   const nets = await connectedNetworks(tx, ports, gateway);
   const own = routerIps(ports, gateway);
   for (const [i, r] of routes.entries()) {
@@ -125,7 +128,11 @@ async function checkRoutes(tx: NbTransaction, backend: Backend, ports: RouterPor
     if (!nets.some((n) => n.contains(hop))) throw invalidRoutes([r], 'the nexthop is not connected with router', `${field}[${i}].nexthop`);
     if (own.has(hop.toString())) throw invalidRoutes([r], 'the nexthop is used by router', `${field}[${i}].nexthop`);
     const route = { destination: dst.toString(), nexthop: hop.toString() };
-    if (!out.some((o) => o.destination === route.destination && o.nexthop === route.nexthop)) out.push(route);
+    const identity = `${route.destination} ${route.nexthop}`;
+    if (!seen.has(identity)) {
+      seen.add(identity);
+      out.push(route);
+    }
   }
   if (out.length > backend.config.network.maxRoutes) {
     throw new NeutronError(400, 'RoutesExhausted', `Unable to complete operation: the number of routes exceeds the maximum ${backend.config.network.maxRoutes}.`, { field });
@@ -200,6 +207,10 @@ async function addInterface(tx: NbTransaction, backend: Backend, ctx: RequestCon
     const subnet = await tx.get('subnet', body.subnet_id);
     const network = subnet ? await tx.get('logical_switch', subnet.networkId) : undefined;
     if (!subnet || !network || !(ctx.isAdmin || subnet.projectId === r.projectId || network.shared)) throw notFound('subnet', body.subnet_id);
+    // A shared network's subnet is visible, but its gateway address is its owner's to route.
+    if (!ctx.isAdmin && subnet.projectId !== ctx.projectId) {
+      throw badRequest('router', `Cannot add interface to router because subnet ${subnet.id} is not owned by project making the request.`, 'subnet_id');
+    }
     if (subnet.gatewayIp === null) throw badRequest('router', `Subnet ${subnet.id} does not have a gateway IP`, 'subnet_id');
     if (r.externalGateway?.networkId === network.id) throw badRequest('router', `Subnet ${subnet.id} is on the router's gateway network ${network.id}`, 'subnet_id');
     checkOverlap(r, subnet.id, subnet.cidr);
@@ -217,6 +228,10 @@ async function addInterface(tx: NbTransaction, backend: Backend, ctx: RequestCon
   } else {
     const found = await visiblePort(tx, ctx, body.port_id!);
     port = found.port;
+    // The owner of a shared network sees the ports others have on it; they are not its to route.
+    if (!ctx.isAdmin && port.projectId !== ctx.projectId) {
+      throw badRequest('router', `Cannot add interface to router because port ${port.id} is not owned by project making the request.`, 'port_id');
+    }
     if (port.deviceId !== '') {
       throw conflict('PortInUse', `Unable to complete operation on port ${port.id} for network ${port.networkId}. Port already has an attached device ${port.deviceId}.`, { field: 'port_id' });
     }
@@ -271,7 +286,8 @@ async function editRoutes(tx: NbTransaction, backend: Backend, ctx: RequestConte
   let next: Route[];
   if (add) {
     const extra = await checkRoutes(tx, backend, r.ports, r.externalGateway, routes, 'router.routes');
-    next = [...r.routes, ...extra.filter((e) => !r.routes.some((o) => o.destination === e.destination && o.nexthop === e.nexthop))];
+    const have = new Set(r.routes.map((o) => `${o.destination} ${o.nexthop}`));
+    next = [...r.routes, ...extra.filter((e) => !have.has(`${e.destination} ${e.nexthop}`))];
     if (next.length > backend.config.network.maxRoutes) {
       throw new NeutronError(400, 'RoutesExhausted', `Unable to complete operation: the number of routes exceeds the maximum ${backend.config.network.maxRoutes}.`, { field: 'router.routes' });
     }
@@ -283,7 +299,8 @@ async function editRoutes(tx: NbTransaction, backend: Backend, ctx: RequestConte
         throw badAttribute(`router.routes[${i}]`, `'${rt.destination} via ${rt.nexthop}' is not a valid route`);
       }
     });
-    next = r.routes.filter((o) => !drop.some((d) => d.destination === o.destination && d.nexthop === o.nexthop));
+    const dropped = new Set(drop.map((d) => `${d.destination} ${d.nexthop}`));
+    next = r.routes.filter((o) => !dropped.has(`${o.destination} ${o.nexthop}`));
   }
   return tx.update('logical_router', { ...r, routes: next });
 }
@@ -305,7 +322,7 @@ export function registerRouters(app: ApiApp, backend: Backend): void {
 
   app.post('/v2.0/routers', { schema: { ...tagged(tag, 'Create a router'), body: createEnvelope('router', 'routers', RouterCreate), response: { 201: resourceAnswer('router') } } }, async (req, reply) => {
     const ctx = ctxOf(req);
-    const { items, bulk } = createItems<RouterCreate>(req.body, 'router', 'routers');
+    const { items, bulk } = createItems<RouterCreate>(req.body, 'router', 'routers', backend.config.limits);
     const created = await backend.write(async (tx, attempt) => {
       const out: LogicalRouter[] = [];
       for (const item of items) out.push(await createRouter(tx, backend, ctx, item, attempt));

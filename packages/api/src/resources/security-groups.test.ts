@@ -15,7 +15,7 @@ afterEach(async () => {
 type Rule = { id: string; direction: string; ethertype: string; protocol: string | null; port_range_min: number | null; port_range_max: number | null; remote_ip_prefix: string | null; remote_group_id: string | null };
 
 describe('security groups', () => {
-  it("creates a project's default group with Neutron's rules the first time the project lists its groups", async () => {
+  it("shows a project's default group with Neutron's rules the first time the project lists its groups", async () => {
     const list = await h.get('/v2.0/security-groups', demo);
     const groups = list.body['security_groups'] as { id: string; name: string; project_id: string; security_group_rules: Rule[] }[];
     expect(groups).toHaveLength(1);

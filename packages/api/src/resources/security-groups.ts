@@ -18,7 +18,7 @@ import {
 import { cidrAttr } from '../neutron/addresses.js';
 import { COLLECTIONS, securityGroupRuleView, securityGroupView } from '../neutron/views.js';
 import { type Backend, owns, projectFor } from '../services/backend.js';
-import { defaultSecurityGroupId, egressRules, ensureDefaultSecurityGroup } from '../services/default-sg.js';
+import { defaultSecurityGroupId, egressRules, ensureDefaultSecurityGroup, unsavedDefaultGroup } from '../services/default-sg.js';
 import { type ApiApp, checkRevision, createItems, ctxOf, ifMatchRevision, sendCreated, sendList, sendOne, tagged, updateItem } from './common.js';
 
 const PORTED = new Set([6, 17, 132]);
@@ -29,6 +29,24 @@ async function visibleGroup(tx: Pick<NbTransaction, 'get'>, ctx: RequestContext,
   const g = await tx.get('security_group', id);
   if (!g || !owns(ctx, g)) throw notFound('security_group', id);
   return g;
+}
+
+/** A group as reads show it: the caller's default group is shown before it is saved. */
+async function shownGroup(nb: Pick<NbTransaction, 'get'>, ctx: RequestContext, id: string): Promise<SecurityGroup> {
+  if (id === defaultSecurityGroupId(ctx.projectId) && !(await nb.get('security_group', id))) return unsavedDefaultGroup(ctx.projectId);
+  return visibleGroup(nb, ctx, id);
+}
+
+/** A group a write changes: the caller's default group is created first when it is not saved yet. */
+async function groupForWrite(tx: NbTransaction, ctx: RequestContext, id: string): Promise<SecurityGroup> {
+  if (id === defaultSecurityGroupId(ctx.projectId)) await ensureDefaultSecurityGroup(tx, ctx.projectId);
+  return visibleGroup(tx, ctx, id);
+}
+
+/** The groups a caller sees, with its own default group (saved or not) among them. */
+function withOwnDefault(groups: SecurityGroup[], ctx: RequestContext): SecurityGroup[] {
+  const id = defaultSecurityGroupId(ctx.projectId);
+  return groups.some((g) => g.id === id) ? groups : [unsavedDefaultGroup(ctx.projectId), ...groups];
 }
 
 function isDefault(g: SecurityGroup): boolean {
@@ -150,7 +168,7 @@ async function createGroup(tx: NbTransaction, ctx: RequestContext, body: Securit
 }
 
 async function updateGroup(tx: NbTransaction, ctx: RequestContext, id: string, body: SecurityGroupUpdate, revision: number | undefined): Promise<SecurityGroup> {
-  const g = await visibleGroup(tx, ctx, id);
+  const g = await groupForWrite(tx, ctx, id);
   checkRevision(revision, g.version);
   if (isDefault(g) && body.name !== undefined && body.name !== 'default') throw conflict('SecurityGroupCannotUpdateDefault', 'Updating default security group not allowed.', { field: 'name' });
   if (!isDefault(g) && body.name === 'default') throw conflict('SecurityGroupDefaultAlreadyExists', 'Default security group already exists.', { field: 'name' });
@@ -161,9 +179,10 @@ async function updateGroup(tx: NbTransaction, ctx: RequestContext, id: string, b
 }
 
 async function deleteGroup(tx: NbTransaction, ctx: RequestContext, id: string, revision: number | undefined): Promise<void> {
-  const g = await visibleGroup(tx, ctx, id);
+  const g = await shownGroup(tx, ctx, id);
   checkRevision(revision, g.version);
   if (isDefault(g) && !ctx.isAdmin) throw conflict('SecurityGroupCannotRemoveDefault', 'Insufficient rights for removing default security group.');
+  if (g.version === 0) return; // an unsaved default group: nothing to delete
   if ((await tx.lookup('logical_port', 'securityGroup', id)).length > 0) throw conflict('SecurityGroupInUse', `Security Group ${id} in use.`);
   // Rules of other groups that name this one as their remote go with it.
   for (const other of await tx.lookup('security_group', 'remoteGroup', id)) {
@@ -177,18 +196,9 @@ export function registerSecurityGroups(app: ApiApp, backend: Backend): void {
   const { nb } = backend;
   const newRuleId = (): string => globalThis.crypto.randomUUID();
 
-  /** Neutron creates a project's default group the first time the project looks at its groups. */
-  const ensureDefault = async (ctx: RequestContext): Promise<void> => {
-    if (await nb.get('security_group', defaultSecurityGroupId(ctx.projectId))) return;
-    await backend.write(async (tx) => {
-      await ensureDefaultSecurityGroup(tx, ctx.projectId);
-    });
-  };
-
   app.get('/v2.0/security-groups', { schema: { ...tagged('security-groups', 'List security groups'), querystring: ListQuery, response: { 200: collectionAnswer('security_groups') } } }, async (req, reply) => {
     const ctx = ctxOf(req);
-    await ensureDefault(ctx);
-    const entries: ListEntry[] = (await nb.list('security_group', (g) => owns(ctx, g))).map((g) => ({ view: securityGroupView(g), order: g.createdAt ?? '' }));
+    const entries: ListEntry[] = withOwnDefault(await nb.list('security_group', (g) => owns(ctx, g)), ctx).map((g) => ({ view: securityGroupView(g), order: g.createdAt ?? '' }));
     return sendList(req, reply, backend, 'security_groups', COLLECTIONS['security-groups'], 'security_group', entries);
   });
 
@@ -196,7 +206,7 @@ export function registerSecurityGroups(app: ApiApp, backend: Backend): void {
     '/v2.0/security-groups/:id',
     { schema: { ...tagged('security-groups', 'Show a security group'), params: IdParams, querystring: ShowQuery, response: { 200: resourceAnswer('security_group') } } },
     async (req, reply) => {
-      const g = await visibleGroup(nb, ctxOf(req), req.params.id);
+      const g = await shownGroup(nb, ctxOf(req), req.params.id);
       return sendOne(req, reply, 'security_group', securityGroupView(g));
     },
   );
@@ -212,7 +222,7 @@ export function registerSecurityGroups(app: ApiApp, backend: Backend): void {
     },
     async (req, reply) => {
       const ctx = ctxOf(req);
-      const { items, bulk } = createItems<SecurityGroupCreate>(req.body, 'security_group', 'security_groups');
+      const { items, bulk } = createItems<SecurityGroupCreate>(req.body, 'security_group', 'security_groups', backend.config.limits);
       const created = await backend.write(async (tx) => {
         const out: SecurityGroup[] = [];
         for (const item of items) out.push(await createGroup(tx, ctx, item, newRuleId));
@@ -248,7 +258,7 @@ export function registerSecurityGroups(app: ApiApp, backend: Backend): void {
     { schema: { ...tagged('security-group-rules', 'List security group rules'), querystring: ListQuery, response: { 200: collectionAnswer('security_group_rules') } } },
     async (req, reply) => {
       const ctx = ctxOf(req);
-      const entries: ListEntry[] = (await nb.list('security_group', (g) => owns(ctx, g))).flatMap((g) =>
+      const entries: ListEntry[] = withOwnDefault(await nb.list('security_group', (g) => owns(ctx, g)), ctx).flatMap((g) =>
         g.rules.map((r, i) => ({ view: securityGroupRuleView(g, r), order: `${g.createdAt ?? ''}/${String(i).padStart(6, '0')}` })),
       );
       return sendList(req, reply, backend, 'security_group_rules', COLLECTIONS['security-group-rules'], 'security_group_rule', entries);
@@ -260,7 +270,7 @@ export function registerSecurityGroups(app: ApiApp, backend: Backend): void {
     { schema: { ...tagged('security-group-rules', 'Show a security group rule'), params: IdParams, querystring: ShowQuery, response: { 200: resourceAnswer('security_group_rule') } } },
     async (req, reply) => {
       const ctx = ctxOf(req);
-      const hit = ruleOwner(await nb.list('security_group', (g) => owns(ctx, g)), req.params.id);
+      const hit = ruleOwner(withOwnDefault(await nb.list('security_group', (g) => owns(ctx, g)), ctx), req.params.id);
       if (!hit) throw notFound('security_group_rule', req.params.id);
       return sendOne(req, reply, 'security_group_rule', securityGroupRuleView(hit.group, hit.rule));
     },
@@ -277,11 +287,11 @@ export function registerSecurityGroups(app: ApiApp, backend: Backend): void {
     },
     async (req, reply) => {
       const ctx = ctxOf(req);
-      const { items, bulk } = createItems<SecurityGroupRuleCreate>(req.body, 'security_group_rule', 'security_group_rules');
+      const { items, bulk } = createItems<SecurityGroupRuleCreate>(req.body, 'security_group_rule', 'security_group_rules', backend.config.limits);
       const created = await backend.write(async (tx) => {
         const out: { group: SecurityGroup; rule: SecurityGroupRule }[] = [];
         for (const item of items) {
-          const g = await visibleGroup(tx, ctx, item.security_group_id);
+          const g = await groupForWrite(tx, ctx, item.security_group_id);
           projectFor(ctx, item);
           const rule = await buildRule(tx, ctx, g, item, newRuleId());
           const same = g.rules.find((r) => ruleIdentity(r) === ruleIdentity(rule));
@@ -304,9 +314,9 @@ export function registerSecurityGroups(app: ApiApp, backend: Backend): void {
   app.delete('/v2.0/security-group-rules/:id', { schema: { ...tagged('security-group-rules', 'Delete a security group rule'), params: IdParams } }, async (req, reply) => {
     const ctx = ctxOf(req);
     await backend.write(async (tx) => {
-      const hit = ruleOwner((await tx.list('security_group')).filter((g) => owns(ctx, g)), req.params.id);
+      const hit = ruleOwner(withOwnDefault((await tx.list('security_group')).filter((g) => owns(ctx, g)), ctx), req.params.id);
       if (!hit) throw notFound('security_group_rule', req.params.id);
-      const fresh = await tx.require('security_group', hit.group.id);
+      const fresh = await groupForWrite(tx, ctx, hit.group.id);
       await tx.update('security_group', { ...fresh, rules: fresh.rules.filter((r) => r.id !== req.params.id) });
     });
     return reply.code(204).send();

@@ -5,6 +5,7 @@ import { NeutronError, badAttribute, conflict, invalidInput, notFound, policyNot
 import type { ListEntry } from '../neutron/query.js';
 import { IdParams, ListQuery, ShowQuery, SubnetCreate, SubnetUpdate, collectionAnswer, createEnvelope, resourceAnswer, updateEnvelope } from '../neutron/schemas.js';
 import { cidrAttr, ipAttr } from '../neutron/addresses.js';
+import { checkSubnetCounts } from '../neutron/limits.js';
 import { COLLECTIONS, subnetView } from '../neutron/views.js';
 import { type Backend, canSeeNetwork, owns, projectFor } from '../services/backend.js';
 import { syncDhcpPort } from '../services/dhcp.js';
@@ -19,6 +20,27 @@ function strictCidr(field: string, text: string): IpNetwork {
     throw badAttribute(field, `'${text}' isn't a recommended CIDR, '${net.toString()}' should be specified instead`);
   }
   return net;
+}
+
+/** Ranges no subnet with DHCP may use (Neutron: netaddr's is_multicast, is_loopback, is_link_local). */
+const DHCP_REFUSED: { kind: string; range: IpNetwork }[] = [
+  { kind: 'Multicast', range: IpNetwork.parse('224.0.0.0/4') },
+  { kind: 'Multicast', range: IpNetwork.parse('ff00::/8') },
+  { kind: 'Loopback', range: IpNetwork.parse('127.0.0.0/8') },
+  { kind: 'Loopback', range: IpNetwork.parse('::1/128') },
+  { kind: 'Link-local', range: IpNetwork.parse('169.254.0.0/16') },
+  { kind: 'Link-local', range: IpNetwork.parse('fe80::/10') },
+];
+
+/** A CIDR a subnet may have at all: not /0 (every address, as Neutron refuses). */
+function checkPrefix(net: IpNetwork): void {
+  if (net.prefixLength === 0) throw invalidInput('0 is not allowed as CIDR prefix length', 'cidr');
+}
+
+/** A CIDR DHCP can serve, as Neutron checks it when DHCP is (turned) on. */
+function checkDhcpCidr(net: IpNetwork): void {
+  const hit = DHCP_REFUSED.find((r) => r.range.family === net.family && r.range.contains(net.first));
+  if (hit) throw invalidInput(`${hit.kind} IP subnet is not supported if enable_dhcp is True.`, 'cidr');
 }
 
 /** Gateway, pools, DNS servers and host routes, checked against the CIDR (create and update). */
@@ -50,55 +72,66 @@ function checkPools(net: IpNetwork, gateway: string | null, pools: { start: stri
     if (compareIp(start, end) > 0) throw new NeutronError(400, 'InvalidAllocationPool', `The allocation pool ${p.start}-${p.end} is not valid.`, { field: `allocation_pools[${i}]` });
     return { start, end, i };
   });
-  for (const a of parsed) {
-    for (const b of parsed) {
-      if (a.i < b.i && compareIp(a.start, b.end) <= 0 && compareIp(b.start, a.end) <= 0) {
-        throw new NeutronError(400, 'OverlappingAllocationPools', `Found overlapping allocation pools: ${a.start}-${a.end} and ${b.start}-${b.end} for subnet ${net.toString()}.`, {
-          field: `allocation_pools[${b.i}]`,
-        });
-      }
+  // Sorted by start, pools overlap only if one starts before its predecessor ends: n·log n.
+  const sorted = [...parsed].sort((a, b) => compareIp(a.start, b.start) || a.i - b.i);
+  for (let k = 1; k < sorted.length; k++) {
+    const a = sorted[k - 1]!;
+    const b = sorted[k]!;
+    if (compareIp(b.start, a.end) <= 0) {
+      const [first, second] = a.i < b.i ? [a, b] : [b, a];
+      throw new NeutronError(400, 'OverlappingAllocationPools', `Found overlapping allocation pools: ${first.start}-${first.end} and ${second.start}-${second.end} for subnet ${net.toString()}.`, {
+        field: `allocation_pools[${second.i}]`,
+      });
     }
-    if (gateway !== null) {
-      const gw = parseIp(gateway);
-      if (compareIp(a.start, gw) <= 0 && compareIp(gw, a.end) <= 0) {
-        throw conflict('GatewayConflictWithAllocationPools', `Gateway ip ${gateway} conflicts with allocation pool ${a.start}-${a.end}`, { field: 'gateway_ip' });
-      }
-    }
+  }
+  if (gateway !== null) {
+    const gw = parseIp(gateway);
+    const hit = parsed.find((a) => compareIp(a.start, gw) <= 0 && compareIp(gw, a.end) <= 0);
+    if (hit) throw conflict('GatewayConflictWithAllocationPools', `Gateway ip ${gateway} conflicts with allocation pool ${hit.start}-${hit.end}`, { field: 'gateway_ip' });
   }
   return parsed.map((p) => ({ start: p.start.toString(), end: p.end.toString() }));
 }
 
 function checkDns(version: 4 | 6, list: string[] | undefined): string[] {
   const out: string[] = [];
+  const seen = new Set<string>();
   (list ?? []).forEach((s, i) => {
-    const a = ipAttr(`dns_nameservers[${i}]`, s).toString();
-    if (out.includes(a)) throw badAttribute(`dns_nameservers[${i}]`, `Duplicate nameserver '${s}'`);
+    const addr = ipAttr(`dns_nameservers[${i}]`, s);
+    if (addr.family !== version) throw invalidInput(`dns_nameserver '${s}' does not match the ip_version '${version}'`, `dns_nameservers[${i}]`);
+    const a = addr.toString();
+    if (seen.has(a)) throw badAttribute(`dns_nameservers[${i}]`, `Duplicate nameserver '${s}'`);
+    seen.add(a);
     out.push(a);
   });
-  void version;
   return out;
 }
 
 function checkRoutes(version: 4 | 6, list: { destination: string; nexthop: string }[] | undefined): { destination: string; nexthop: string }[] {
   const out: { destination: string; nexthop: string }[] = [];
+  const seen = new Set<string>();
   (list ?? []).forEach((r, i) => {
     const dst = strictCidr(`host_routes[${i}].destination`, r.destination);
     const hop = ipAttr(`host_routes[${i}].nexthop`, r.nexthop);
     if (dst.family !== version || hop.family !== version) throw invalidInput(`host route ${r.destination} via ${r.nexthop} is not IPv${version}.`, `host_routes[${i}]`);
     const route = { destination: dst.toString(), nexthop: hop.toString() };
-    if (out.some((o) => o.destination === route.destination && o.nexthop === route.nexthop)) throw badAttribute(`host_routes[${i}]`, `Duplicate hostroute '${r.destination} via ${r.nexthop}'`);
+    const identity = `${route.destination} ${route.nexthop}`;
+    if (seen.has(identity)) throw badAttribute(`host_routes[${i}]`, `Duplicate hostroute '${r.destination} via ${r.nexthop}'`);
+    seen.add(identity);
     out.push(route);
   });
   return out;
 }
 
 async function createSubnet(tx: NbTransaction, backend: Backend, ctx: RequestContext, input: SubnetCreate, attempt: Attempt): Promise<Subnet> {
+  checkSubnetCounts(backend.config.limits, input.cidr, input);
   const body = { ...input, ip_version: Number(input.ip_version) as 4 | 6 };
   const network = await visibleNetwork(tx, ctx, body.network_id);
   if (!owns(ctx, network)) throw policyNotAuthorized('create_subnet');
   const projectId = projectFor(ctx, body);
   const net = strictCidr('cidr', body.cidr);
   if (net.family !== body.ip_version) throw invalidInput(`cidr ${body.cidr} is an IPv${net.family} network but ip_version is ${body.ip_version}.`, 'cidr');
+  checkPrefix(net);
+  if (body.enable_dhcp ?? true) checkDhcpCidr(net);
   const maxPrefix = net.family === 4 ? 30 : 126;
   if (net.prefixLength > maxPrefix) throw invalidInput(`the prefix length of ${body.cidr} must be at most ${maxPrefix} to leave room for hosts.`, 'cidr');
   const addrMode = body.ipv6_address_mode ?? null;
@@ -151,10 +184,12 @@ async function visibleSubnet(tx: Pick<NbTransaction, 'get'>, ctx: RequestContext
 }
 
 async function updateSubnet(tx: NbTransaction, backend: Backend, ctx: RequestContext, id: string, body: SubnetUpdate, revision: number | undefined, attempt: Attempt): Promise<Subnet> {
+  checkSubnetCounts(backend.config.limits, id, body);
   const s = await visibleSubnet(tx, ctx, id);
   if (!owns(ctx, s)) throw policyNotAuthorized('update_subnet');
   checkRevision(revision, s.version);
   const net = IpNetwork.parse(s.cidr);
+  if (body.enable_dhcp === true && !s.enableDhcp) checkDhcpCidr(net);
   const gatewayIp = body.gateway_ip === undefined ? s.gatewayIp : checkGateway(net, body.gateway_ip);
   if (gatewayIp !== s.gatewayIp) {
     const ports = await tx.lookup('logical_port', 'subnet', id);
@@ -223,7 +258,7 @@ export function registerSubnets(app: ApiApp, backend: Backend): void {
     { schema: { ...tagged(tag, 'Create a subnet (and the network DHCP port when DHCP is on)'), body: createEnvelope('subnet', 'subnets', SubnetCreate), response: { 201: resourceAnswer('subnet') } } },
     async (req, reply) => {
       const ctx = ctxOf(req);
-      const { items, bulk } = createItems<SubnetCreate>(req.body, 'subnet', 'subnets');
+      const { items, bulk } = createItems<SubnetCreate>(req.body, 'subnet', 'subnets', backend.config.limits);
       const created = await backend.write(async (tx, attempt) => {
         const out: Subnet[] = [];
         for (const item of items) out.push(await createSubnet(tx, backend, ctx, item, attempt));

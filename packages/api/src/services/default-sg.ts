@@ -1,4 +1,4 @@
-import { type NbTransaction, type SecurityGroup, uuidV5 } from '@dragonflow/nb';
+import { type NbCreateInput, type NbTransaction, type SecurityGroup, parseObject, uuidV5 } from '@dragonflow/nb';
 
 /** Namespace of the ids of default security groups and their rules (a fixed random UUID). */
 const DEFAULT_SG_NAMESPACE = '0b8e4f7c-2d51-4f3a-9c1e-6a0d2b7e5f13';
@@ -20,16 +20,11 @@ export function egressRules(newId: () => string) {
   ];
 }
 
-/**
- * The project's default security group, created on first use with Neutron's
- * default rules: any egress, and ingress from members of the same group (IPv4, IPv6).
- */
-export async function ensureDefaultSecurityGroup(tx: NbTransaction, projectId: string): Promise<SecurityGroup> {
+/** The project's default group as created: Neutron's rules, any egress and ingress from members of the group (IPv4, IPv6). */
+function defaultGroupInput(projectId: string): NbCreateInput<'security_group'> & { id: string } {
   const id = defaultSecurityGroupId(projectId);
-  const existing = await tx.get('security_group', id);
-  if (existing) return existing;
   const ruleId = (n: number): string => uuidV5(DEFAULT_SG_NAMESPACE, `default-sg/${projectId}/rule/${n}`);
-  return tx.create('security_group', {
+  return {
     id,
     projectId,
     name: 'default',
@@ -40,5 +35,22 @@ export async function ensureDefaultSecurityGroup(tx: NbTransaction, projectId: s
       { id: ruleId(2), direction: 'ingress', ethertype: 'IPv4', remoteGroupId: id },
       { id: ruleId(3), direction: 'ingress', ethertype: 'IPv6', remoteGroupId: id },
     ],
-  });
+  };
+}
+
+/** The project's default security group, created on first use (inside the caller's write). */
+export async function ensureDefaultSecurityGroup(tx: NbTransaction, projectId: string): Promise<SecurityGroup> {
+  const existing = await tx.get('security_group', defaultSecurityGroupId(projectId));
+  if (existing) return existing;
+  return tx.create('security_group', defaultGroupInput(projectId));
+}
+
+/**
+ * The default group of a project that has none yet, as reads show it. Neutron creates
+ * it on the first list; here a read never writes (anyone can name a project in noauth
+ * mode, and a GET must not fill the DB), so reads show this stand-in — same id, same
+ * rule ids — and the first write that needs the group creates it.
+ */
+export function unsavedDefaultGroup(projectId: string): SecurityGroup {
+  return { ...parseObject('security_group', { ...defaultGroupInput(projectId), key: 1 }), version: 0 } as SecurityGroup;
 }

@@ -65,6 +65,12 @@ const SPREAD = 64;
 export class IpAllocator {
   /** Addresses handed out by this allocator but not yet visible in the transaction. */
   private readonly taken = new Set<string>();
+  /**
+   * Per subnet: the addresses in use (read once) and where the scan for a free one
+   * stands. Addresses before the cursor are known to be taken, so n allocations on
+   * one subnet cost one read and one pass over the pools, not n of each.
+   */
+  private readonly scans = new Map<string, { used: Set<string>; pools: Pool[]; pool: number; next: IpAddress | undefined }>();
 
   constructor(
     private readonly tx: NbTransaction,
@@ -79,34 +85,56 @@ export class IpAllocator {
     return all.sort((a, b) => (a.createdAt ?? '').localeCompare(b.createdAt ?? '') || a.id.localeCompare(b.id));
   }
 
-  private async usedOn(subnetId: string): Promise<Set<string>> {
-    const used = new Set<string>(this.taken);
-    for (const p of await this.tx.lookup('logical_port', 'subnet', subnetId)) {
-      if (p.id === this.selfPortId) continue;
-      for (const f of p.fixedIps) if (f.subnetId === subnetId) used.add(f.ipAddress);
+  private async scanOf(subnet: Subnet): Promise<{ used: Set<string>; pools: Pool[]; pool: number; next: IpAddress | undefined }> {
+    let scan = this.scans.get(subnet.id);
+    if (!scan) {
+      const used = new Set<string>(this.taken);
+      for (const p of await this.tx.lookup('logical_port', 'subnet', subnet.id)) {
+        if (p.id === this.selfPortId) continue;
+        for (const f of p.fixedIps) if (f.subnetId === subnet.id) used.add(f.ipAddress);
+      }
+      const pools = subnetPools(subnet).sort((a, b) => compareIp(a.start, b.start));
+      scan = { used, pools, pool: 0, next: pools[0]?.start };
+      this.scans.set(subnet.id, scan);
     }
-    return used;
+    return scan;
+  }
+
+  private isFree(scan: { used: Set<string> }, ip: string): boolean {
+    return !scan.used.has(ip) && !this.taken.has(ip) && !this.attempt.reservedByOthers(this.networkId, ip);
   }
 
   /** A free address of the subnet, or undefined when its pools are exhausted. */
   async next(subnet: Subnet): Promise<string | undefined> {
-    const used = await this.usedOn(subnet.id);
-    const candidates: string[] = [];
+    const scan = await this.scanOf(subnet);
     const want = this.attempt.n <= 1 ? 1 : SPREAD;
-    for (const pool of subnetPools(subnet)) {
-      let ip = pool.start;
-      while (compareIp(ip, pool.end) <= 0 && candidates.length < want) {
-        const s = ip.toString();
-        if (!used.has(s) && !this.attempt.reservedByOthers(this.networkId, s)) candidates.push(s);
-        ip = offsetIp(ip, 1n);
+    const candidates: string[] = [];
+    // Walk from the cursor; the cursor moves past taken addresses only, so a retry's
+    // spread (a random pick among the first free ones) leaves the others for later.
+    let pool = scan.pool;
+    let ip = scan.next;
+    let cursorFixed = false;
+    while (ip !== undefined && pool < scan.pools.length && candidates.length < want) {
+      const text = ip.toString();
+      if (this.isFree(scan, text)) {
+        candidates.push(text);
+        cursorFixed = true;
+      } else if (!cursorFixed) {
+        ({ pool: scan.pool, next: scan.next } = this.advance(scan.pools, pool, ip));
       }
-      if (candidates.length >= want) break;
+      ({ pool, next: ip } = this.advance(scan.pools, pool, ip));
     }
     if (candidates.length === 0) return undefined;
     const pick = candidates[Math.floor(Math.random() * candidates.length)]!;
     this.taken.add(pick);
     this.attempt.reserve(this.networkId, pick);
     return pick;
+  }
+
+  /** The address after `ip` in the pools (the next pool's start past a pool's end). */
+  private advance(pools: Pool[], pool: number, ip: IpAddress): { pool: number; next: IpAddress | undefined } {
+    if (compareIp(ip, pools[pool]!.end) < 0) return { pool, next: offsetIp(ip, 1n) };
+    return { pool: pool + 1, next: pools[pool + 1]?.start };
   }
 
   /** Checks an explicitly requested address and reserves it. */
@@ -120,6 +148,7 @@ export class IpAllocator {
     const canonical = addr.toString();
     const owners = (await this.tx.lookup('logical_port', 'ip', `${this.networkId}/${canonical}`)).filter((p) => p.id !== this.selfPortId);
     if (owners.length > 0 || this.taken.has(canonical)) throw ipAddressInUse(this.networkId, canonical);
+    this.scans.get(subnet.id)?.used.add(canonical);
     this.taken.add(canonical);
     this.attempt.reserve(this.networkId, canonical);
     return canonical;
