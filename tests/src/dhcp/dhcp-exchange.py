@@ -15,7 +15,7 @@ conf.verb = 0
 iface, mac, xid, step = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 hw = bytes.fromhex(mac.replace(":", ""))
 if step == "discover":
-    opts = [("message-type", "discover"), ("param_req_list", [1, 3, 6, 26, 121]), "end"]
+    opts = [("message-type", "discover"), ("param_req_list", [1, 3, 6, 26, 42, 121]), "end"]
 else:
     opts = [("message-type", "request"), ("requested_addr", sys.argv[5]), ("server_id", sys.argv[6]), "end"]
 pkt = (
@@ -36,4 +36,5 @@ print(json.dumps({
     "xid": ans[BOOTP].xid,
     "yiaddr": ans[BOOTP].yiaddr,
     "server": fields.get("server_id"),
+    "ntp": fields.get("NTP_server"),
 }))

@@ -11,7 +11,8 @@
  *   does see a client's broadcast when the subnet's DHCP is off (the positive control);
  * - `openstack subnet set --no-dhcp`: a fresh client gets no lease; `--dhcp`: it does;
  * - renewals are answered (udhcpc's RENEW, dhclient's INIT-REBOOT);
- * - a controller restart between DISCOVER and REQUEST does not lose the lease.
+ * - a controller restart between DISCOVER and REQUEST does not lose the lease;
+ * - a port's extra_dhcp_opts set with `openstack port set --extra-dhcp-option` are offered.
  *
  * Needs root, Open vSwitch, dhclient, busybox, tcpdump, scapy and the openstack CLI
  * (./scripts/setup). Never skips.
@@ -126,11 +127,14 @@ describe('DHCP (df sandbox, 2 chassis, openstack CLI, dhclient and udhcpc)', () 
     expect((await kernelView(f1)).addr).toBe('10.41.1.44/24');
   }, 180_000);
 
-  test('a controller restart between DISCOVER and REQUEST does not lose the lease', async () => {
+  test('a controller restart between DISCOVER and REQUEST does not lose the lease; extra_dhcp_opts set with the CLI are offered', async () => {
     const c1 = vm('c1');
+    await quiet(auth(), ['port', 'set', '--extra-dhcp-option', 'name=ntp-server,value=10.41.1.123,ip-version=4', c1.state.portId]);
+    const shown = await ok<{ extra_dhcp_opts: unknown }>(auth(), ['port', 'show', c1.state.portId]);
+    expect(JSON.stringify(shown.extra_dhcp_opts)).toContain('10.41.1.123');
     const py = (step: string[]) => run('/usr/bin/python3', [EXCHANGE, 'eth0', c1.mac, '4242', ...step], { netns: c1.netns, timeoutMs: 30_000 });
-    const offer = JSON.parse((await py(['discover'])).stdout) as { type: string; yiaddr: string; server: string };
-    expect(offer).toMatchObject({ type: 'OFFER', yiaddr: '10.41.1.11' });
+    const offer = JSON.parse((await py(['discover'])).stdout) as { type: string; yiaddr: string; server: string; ntp: string };
+    expect(offer).toMatchObject({ type: 'OFFER', yiaddr: '10.41.1.11', ntp: '10.41.1.123' });
     await dfOk(['sandbox', 'controller', 'restart', '1'], { env: env(), timeoutMs: 120_000 });
     const ack = JSON.parse((await py(['request', offer.yiaddr, offer.server])).stdout) as { type: string; yiaddr: string };
     expect(ack).toMatchObject({ type: 'ACK', yiaddr: '10.41.1.11' });

@@ -107,6 +107,11 @@ export type SubnetUpdate = Static<typeof SubnetUpdate>;
 
 const FixedIpRequest = object({ subnet_id: Type.Optional(Uuid), ip_address: Type.Optional(IpText) });
 const AddressPair = object({ ip_address: Type.String({ maxLength: 64 }), mac_address: Type.Optional(Nullable(Type.String({ maxLength: 32 }))) });
+const ExtraDhcpOpt = object({
+  opt_name: Type.String({ minLength: 1, maxLength: 64 }),
+  opt_value: Type.Optional(Nullable(Type.String({ maxLength: 1024 }))),
+  ip_version: Type.Optional(Nullable(Type.Union([Type.Integer(), Type.String({ maxLength: 2 })]))),
+});
 
 const portCommon = {
   name: Type.Optional(Name),
@@ -119,6 +124,7 @@ const portCommon = {
   security_groups: Type.Optional(Nullable(Type.Array(Uuid))),
   port_security_enabled: Type.Optional(Type.Boolean()),
   allowed_address_pairs: Type.Optional(Nullable(Type.Array(AddressPair))),
+  extra_dhcp_opts: Type.Optional(Nullable(Type.Array(ExtraDhcpOpt, { maxItems: 64 }))),
   'binding:host_id': Type.Optional(Type.String({ maxLength: 255 })),
   'binding:vnic_type': Type.Optional(Type.Literal('normal', { description: 'only normal (OVS) ports are supported' })),
   'binding:profile': Type.Optional(Nullable(Type.Object({}, { additionalProperties: true, description: 'only an empty profile is accepted' }))),

@@ -87,6 +87,7 @@ export function portView(p: LogicalPort, ctx: RequestContext, binding: BindingSt
     allowed_address_pairs: p.allowedAddressPairs.map((a) => ({ ip_address: a.ipAddress, mac_address: a.macAddress ?? p.macAddress })),
     security_groups: p.securityGroupIds,
     port_security_enabled: p.portSecurityEnabled,
+    extra_dhcp_opts: p.extraDhcpOpts.map((o) => ({ opt_name: o.optName, opt_value: o.optValue, ip_version: o.ipVersion })),
     'binding:vnic_type': 'normal',
   };
   if (ctx.isAdmin) {

@@ -12,6 +12,7 @@ import { IpAllocator } from '../services/ipam.js';
 import { chooseMac } from '../services/mac.js';
 import { type ApiApp, checkRevision, createItems, ctxOf, ifMatchRevision, sendCreated, sendList, sendOne, tagged, updateItem } from './common.js';
 import type { Attempt } from '../services/attempt.js';
+import { mergeExtraDhcpOpts } from './extra-dhcp-opts.js';
 
 /** Device owners of ports that routers and floating IPs manage: not changed or deleted through the port API. */
 const SERVICE_OWNERS: readonly string[] = [DeviceOwner.ROUTER_INTERFACE, DeviceOwner.ROUTER_GATEWAY, DeviceOwner.FLOATING_IP];
@@ -147,6 +148,7 @@ async function createPort(tx: NbTransaction, backend: Backend, ctx: RequestConte
     portSecurityEnabled: portSecurity,
     allowedAddressPairs: pairs,
     securityGroupIds: groups,
+    extraDhcpOpts: mergeExtraDhcpOpts([], body.extra_dhcp_opts),
   });
 }
 
@@ -234,6 +236,7 @@ async function updatePort(tx: NbTransaction, backend: Backend, ctx: RequestConte
     portSecurityEnabled: portSecurity,
     securityGroupIds: groups,
     allowedAddressPairs: pairs,
+    extraDhcpOpts: body.extra_dhcp_opts === undefined ? port.extraDhcpOpts : mergeExtraDhcpOpts(port.extraDhcpOpts, body.extra_dhcp_opts),
   });
 }
 
