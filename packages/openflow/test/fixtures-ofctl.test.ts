@@ -34,6 +34,8 @@ const EXPECTED: Record<string, OfMessage[]> = {
   table_stats_request: [{ type: 'multipart_request', xid: 2, more: false, body: { kind: 'table' } }],
   port_stats_request: [{ type: 'multipart_request', xid: 2, more: false, body: { kind: 'port_stats', portNo: 2 } }],
   group_desc_request: [{ type: 'multipart_request', xid: 2, more: false, body: { kind: 'group_desc' } }],
+  meter_config_request: [{ type: 'multipart_request', xid: 2, more: false, body: { kind: 'meter_config', meterId: 0xffffffff } }],
+  meter_config_request_one: [{ type: 'multipart_request', xid: 2, more: false, body: { kind: 'meter_config', meterId: 7 } }],
   packet_out: [
     { type: 'packet_out', xid: 2, bufferId: OFP_NO_BUFFER, inPort: 1, actions: [act.output(2), act.toController()], data: hexToBytes('ffffffffffff000000000001080600010800060400010000000000010a000001000000000000000a000002') },
   ],

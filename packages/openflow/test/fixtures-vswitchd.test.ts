@@ -7,6 +7,7 @@ import { Ipv4Address, Ipv6Address, MacAddress } from '@dragonflow/base';
 import { describe, expect, test } from 'vitest';
 import {
   ErrorType,
+  MeterFlags,
   OFPVID_PRESENT,
   OfPort,
   act,
@@ -92,6 +93,18 @@ describe('ovs-vswitchd fixtures (switch → controller)', () => {
       { groupType: 'indirect', groupId: 3, buckets: [{ weight: 0, watchPort: any, watchGroup: any, actions: [act.setField('eth_dst', '00:00:00:00:00:01'), act.output(1)] }] },
       { groupType: 'ff', groupId: 4, buckets: [{ weight: 0, watchPort: 1, watchGroup: any, actions: [act.output(1)] }, { weight: 0, watchPort: 2, watchGroup: any, actions: [act.output(2)] }] },
     ]);
+  });
+
+  test('meter-config returns every meter as installed; a band without OFPMF_BURST reports its rate as burst size', () => {
+    const all = one('meter_config_reply', 'multipart_reply');
+    if (all.body.kind !== 'meter_config') throw new Error('not meter_config');
+    expect(all.body.meters).toEqual([
+      { flags: MeterFlags.KBPS, meterId: 1, bands: [{ type: 'drop', rate: 1000, burstSize: 1000 }] },
+      { flags: MeterFlags.PKTPS | MeterFlags.BURST | MeterFlags.STATS, meterId: 2, bands: [{ type: 'drop', rate: 100, burstSize: 50 }] },
+    ]);
+    const single = one('meter_config_reply_one', 'multipart_reply');
+    if (single.body.kind !== 'meter_config') throw new Error('not meter_config');
+    expect(single.body.meters).toEqual([all.body.meters[1]]);
   });
 
   test('flow-stats return every flow ovs-ofctl installed, equal in canonical form to our own construction', () => {

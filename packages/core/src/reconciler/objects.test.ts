@@ -117,6 +117,18 @@ describe('meters and groups as desired state', () => {
     expect(ch.take()).toEqual(['meter add 0x3000001', 'group modify 0x3000005', 'meter delete 0x3000009']);
   });
 
+  it('reads a meter back as Open vSwitch reports it: without OFPMF_BURST its burst size is the rate, and that is no change', async () => {
+    const ch = new ScriptedChannel();
+    // what ovs-vswitchd 3.1 answers for 'meter=N,kbps,band=type=drop,rate=1000' (see the openflow meter_config_reply fixture)
+    ch.meters.set(METER, { meterId: METER, flags: MeterFlags.KBPS, bands: [{ type: 'drop', rate: 1000, burstSize: 1000 }] });
+    const r = new Reconciler();
+    r.replace(owner, [], [meter.kbps(1, { rate: 1000 })]);
+    r.setComplete(1);
+    await r.attach(ch);
+    await r.flush();
+    expect(ch.take()).toEqual([]);
+  });
+
   it('a channel that cannot read meters back gets the desired meters added again', async () => {
     const { r, ch } = await installed();
     r.detach(ch);

@@ -1,19 +1,20 @@
 import { DfError, describeError, systemClock, type Clock } from '@dragonflow/base';
-import type { FlowRemoved, FlowStats, GroupDesc, Match, MeterConfig } from '@dragonflow/openflow';
+import type { FlowRemoved, FlowStats, Match } from '@dragonflow/openflow';
 import { BehaviorSubject, Subject, filter, firstValueFrom, type Observable } from 'rxjs';
 import { CoreMetrics } from '../observe/metrics.js';
 import { silentLogger, type Logger } from '../observe/logger.js';
 import { DesiredTable } from './desired-table.js';
 import { InstalledState, diff, flowOp } from './diff.js';
 import { FailureTracker, type OwnerFailure, type OwnerFailureEvent } from './failures.js';
-import { isEphemeral, type DesiredFlow } from './flow.js';
-import { ReadBackFlow, type DesiredEntry } from './flow-state.js';
-import { groupKey, type DesiredGroup } from './groups.js';
-import { meterKey, type DesiredMeter } from './meters.js';
+import type { DesiredFlow } from './flow.js';
+import type { DesiredEntry } from './flow-state.js';
+import type { DesiredGroup } from './groups.js';
+import type { DesiredMeter } from './meters.js';
 import { ImmediateLane } from './immediate.js';
 import { flowIdentity } from './keys.js';
 import type { Op } from './ops.js';
 import type { OwnerId } from './owner.js';
+import { loadInstalled } from './read-back.js';
 import { Sender, type FlushStats, type ReconcilerError } from './sender.js';
 import type { SwitchChannel, SwitchRequest } from './switch.js';
 import { decodeFlow } from './wire.js';
@@ -64,7 +65,8 @@ export interface AttachOptions {
  *
  * This is the facade the runtime uses; the parts are the desired table
  * (desired-table.ts), the diff (diff.ts), the sender (sender.ts), the failure
- * tracker (failures.ts) and the immediate lane (immediate.ts).
+ * tracker (failures.ts) and the immediate lane (immediate.ts); what a switch
+ * reports at a connect becomes the installed state in read-back.ts.
  */
 export class Reconciler {
   private readonly table: DesiredTable;
@@ -217,7 +219,8 @@ export class Reconciler {
     const [flows, groups, meters] = await Promise.all([channel.dumpFlows(), channel.dumpGroups(), channel.dumpMeters ? channel.dumpMeters() : []]);
     const offers = new Map<string, FlowStats[]>();
     if (generation !== this.generation) return offers;
-    this.loadInstalled(flows, groups, meters, options.adoptableBy, offers);
+    this.awaiting = loadInstalled(this.table, this.installed, { flows, groups, meters }, options.adoptableBy, offers, (key, e) => this.expire(key, e, 0, 0n, 0n));
+    this.metrics.installedFlows.set(this.installed.flows.size);
     this.readSynced = true;
     let offered = 0;
     for (const list of offers.values()) offered += list.length;
@@ -250,53 +253,6 @@ export class Reconciler {
 
   get attached(): boolean {
     return this.channel !== undefined && this.readSynced;
-  }
-
-  private loadInstalled(flows: readonly FlowStats[], groups: readonly GroupDesc[], meters: readonly MeterConfig[], adoptableBy: ((tableId: number) => string | undefined) | undefined, offers: Map<string, FlowStats[]>): void {
-    const installed = new Map<string, ReadBackFlow | DesiredEntry>();
-    this.installed.flows = installed;
-    this.awaiting = new Map();
-    const flowKeys: string[] = new Array<string>(flows.length);
-    for (let i = 0; i < flows.length; i++) {
-      const f = flows[i]!;
-      const key = flowIdentity(f.tableId, f.priority, f.match);
-      flowKeys[i] = key;
-      // Until the first comparison shows it is the desired flow (then the desired entry stands for it).
-      installed.set(key, new ReadBackFlow(f));
-    }
-    this.installed.groups = new Map(groups.map((g) => [g.groupId, groupKey(g.groupType, g.buckets)]));
-    this.installed.meters = new Map(meters.map((m) => [m.meterId, meterKey(m)]));
-    // An ephemeral flow the switch no longer has expired while we were away.
-    for (const [key, e] of [...this.table.flows]) {
-      if (e.ephemeral && !installed.has(key)) this.expire(key, e, 0, 0n, 0n);
-    }
-    const dirty = new Set([...this.table.flows.keys(), ...installed.keys()]);
-    this.table.dirty = dirty;
-    // Timeout flows nobody desires in a table whose app can adopt them: offered to the
-    // app, held back from deletion until it answered (adoptionDone).
-    if (adoptableBy) {
-      for (let i = 0; i < flows.length; i++) {
-        const f = flows[i]!;
-        if (!isEphemeral(f)) continue;
-        const app = adoptableBy(f.tableId);
-        if (app === undefined) continue;
-        const key = flowKeys[i]!;
-        if (this.table.flows.has(key)) continue;
-        let keys = this.awaiting.get(app);
-        if (!keys) {
-          keys = new Set();
-          this.awaiting.set(app, keys);
-          offers.set(app, []);
-        }
-        if (keys.has(key)) continue;
-        keys.add(key);
-        offers.get(app)!.push(f);
-        dirty.delete(key);
-      }
-    }
-    this.table.groups.dirty = new Set([...this.table.groups.desired.keys(), ...this.installed.groups.keys()]);
-    this.table.meters.dirty = new Set([...this.table.meters.desired.keys(), ...this.installed.meters.keys()]);
-    this.metrics.installedFlows.set(installed.size);
   }
 
   /** The switch removed a flow (idle/hard timeout or a delete): forget it, and if it was ephemeral, drop it from the desired state. */

@@ -61,6 +61,8 @@ function respond(msg: OfMessage): OfMessage[] | undefined {
           ];
         case 'group_desc':
           return [{ type: 'multipart_reply', xid, more: false, body: { kind: 'group_desc', groups: [] } }];
+        case 'meter_config':
+          return [{ type: 'multipart_reply', xid, more: false, body: { kind: 'meter_config', meters: [] } }];
         case 'unknown':
           // e.g. table-features, which ovs-ofctl asks before a flow-mod: "not supported"
           return [{ type: 'error', xid, errorType: 1, code: 2, data: encodeMessage(msg) }];

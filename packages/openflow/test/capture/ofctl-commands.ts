@@ -25,6 +25,8 @@ export const OFCTL_CAPTURES: readonly OfctlCapture[] = [
   { name: 'table_stats_request', args: ['dump-tables', T] },
   { name: 'port_stats_request', args: ['dump-ports', T, '2'] },
   { name: 'group_desc_request', args: ['dump-groups', T] },
+  { name: 'meter_config_request', args: ['dump-meters', T] },
+  { name: 'meter_config_request_one', args: ['dump-meters', T, 'meter=7'] },
   { name: 'packet_out', args: ['packet-out', T, 'in_port=1,packet=ffffffffffff000000000001080600010800060400010000000000010a000001000000000000000a000002,actions=output:2,controller'] },
   // ---- flow-mods: commands, timeouts, flags, cookies ----
   { name: 'flow_mod_add', args: ['add-flow', T, 'table=3,priority=100,cookie=0x1234,idle_timeout=10,hard_timeout=20,send_flow_rem,in_port=1,ip,nw_dst=10.0.0.0/24,actions=output:2'] },

@@ -23,6 +23,8 @@ export const STATS_FLOWS = [
   'table=1,priority=20,cookie=0xb,icmp,icmp_type=8,icmp_code=0,actions=meter:1,clear_actions,write_actions(output:2)',
 ];
 
+/** A second meter: packets per second, with a burst size, counters on. */
+const METER_2 = 'meter=2,pktps,burst,stats,band=type=drop,rate=100,burst_size=50';
 const GROUPS = ['group_id=1,type=all,bucket=output:1,bucket=output:2', 'group_id=2,type=select,bucket=weight:10,output:1,bucket=weight:20,output:2', 'group_id=3,type=indirect,bucket=set_field:00:00:00:00:00:01->eth_dst,output:1', 'group_id=4,type=fast_failover,bucket=watch_port:1,output:1,bucket=watch_port:2,output:2'];
 
 /** An ARP request from 00:00:00:00:00:01 (10.0.0.1) for 10.0.0.2, as a packet-out payload. */
@@ -39,6 +41,7 @@ export async function captureVswitchd(): Promise<Fixture[]> {
     await ovs.vsctl('add-br', 'br0', '--', 'set', 'bridge', 'br0', 'datapath_type=netdev', 'fail_mode=secure', 'protocols=OpenFlow13', 'other-config:datapath-id=0000000000000abc');
     for (const p of [1, 2]) await ovs.vsctl('add-port', 'br0', `p${p}`, '--', 'set', 'interface', `p${p}`, 'type=internal', `ofport_request=${p}`);
     await ovs.ofctl('-O', 'OpenFlow13', 'add-meter', 'br0', 'meter=1,kbps,band=type=drop,rate=1000');
+    await ovs.ofctl('-O', 'OpenFlow13', 'add-meter', 'br0', METER_2);
     for (const g of GROUPS) await ovs.ofctl('-O', 'OpenFlow13', 'add-group', 'br0', g);
     for (const f of STATS_FLOWS) await ovs.ofctl('-O', 'OpenFlow13', 'add-flow', 'br0', f);
     c = await TestController.connect(ovs.mgmtSocket('br0'));
@@ -53,6 +56,8 @@ export async function captureVswitchd(): Promise<Fixture[]> {
     add('port_stats_reply', `${conn}: MULTIPART port_stats port 1`, await c.multipart({ type: 'multipart_request', xid: 0, more: false, body: { kind: 'port_stats', portNo: 1 } }));
     add('table_stats_reply', `${conn}: MULTIPART table`, await c.multipart({ type: 'multipart_request', xid: 0, more: false, body: { kind: 'table' } }));
     add('group_desc_reply', `${conn}: MULTIPART group_desc after ovs-ofctl add-group ${GROUPS.map((g) => `'${g}'`).join(' ')}`, await c.multipart({ type: 'multipart_request', xid: 0, more: false, body: { kind: 'group_desc' } }));
+    add('meter_config_reply', `${conn}: MULTIPART meter_config meter=all after ovs-ofctl add-meter 'meter=1,kbps,band=type=drop,rate=1000' '${METER_2}'`, await c.multipart({ type: 'multipart_request', xid: 0, more: false, body: { kind: 'meter_config', meterId: 0xffffffff } }));
+    add('meter_config_reply_one', `${conn}: MULTIPART meter_config meter=2`, await c.multipart({ type: 'multipart_request', xid: 0, more: false, body: { kind: 'meter_config', meterId: 2 } }));
     add(
       'flow_stats_reply',
       `${conn}: MULTIPART flow table=1 after ovs-ofctl -O OpenFlow13 add-flow br0 for each of STATS_FLOWS (vswitchd-scenarios.ts)`,
