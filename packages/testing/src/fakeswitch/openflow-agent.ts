@@ -141,7 +141,8 @@ export class OpenFlowAgent {
         this.checkActions(i.actions, inPacketOut);
         checkConsistency(i.actions, m);
       }
-      if (i.type === 'meter' && !this.dp.meters.has(i.meterId)) refuse('OFPET_METER_MOD_FAILED', 'OFPMMFC_UNKNOWN_METER', `meter ${i.meterId} does not exist`);
+      // Open vSwitch answers a flow naming a meter it does not have with INVALID_METER
+      if (i.type === 'meter' && !this.dp.meters.has(i.meterId)) refuse('OFPET_METER_MOD_FAILED', 'OFPMMFC_INVALID_METER', `meter ${i.meterId} does not exist`);
     }
   }
 
@@ -231,6 +232,8 @@ export class OpenFlowAgent {
   private groupMod(m: GroupMod): void {
     this.stats.groupMods++;
     if (m.groupId > OfGroup.MAX && !(m.command === 'delete' && m.groupId === OfGroup.ALL)) refuse('OFPET_GROUP_MOD_FAILED', 'OFPGMFC_INVALID_GROUP', `group ${m.groupId}`);
+    // a weight only means something to a select group; Open vSwitch refuses it elsewhere
+    if (m.command !== 'delete' && m.groupType !== 'select' && m.buckets.some((b) => b.weight !== 0)) refuse('OFPET_GROUP_MOD_FAILED', 'OFPGMFC_INVALID_GROUP', `group ${m.groupId}: bucket weight in a ${m.groupType} group`);
     switch (m.command) {
       case 'add':
         if (this.dp.groups.has(m.groupId)) refuse('OFPET_GROUP_MOD_FAILED', 'OFPGMFC_GROUP_EXISTS', `group ${m.groupId} exists`);
@@ -273,7 +276,9 @@ export class OpenFlowAgent {
     const exists = this.dp.meters.has(m.meterId);
     if (m.command === 'add' && exists) refuse('OFPET_METER_MOD_FAILED', 'OFPMMFC_METER_EXISTS', `meter ${m.meterId} exists`);
     if (m.command === 'modify' && !exists) refuse('OFPET_METER_MOD_FAILED', 'OFPMMFC_UNKNOWN_METER', `meter ${m.meterId} does not exist`);
-    this.dp.meters.set(m.meterId, new Meter(m.meterId, m.flags, m.bands, this.dp.clock.now()));
+    // a band without a burst size gets its rate as burst, and reads back so
+    const bands = m.bands.map((b) => (b.burstSize === 0 ? { ...b, burstSize: b.rate } : b));
+    this.dp.meters.set(m.meterId, new Meter(m.meterId, m.flags, bands, this.dp.clock.now()));
   }
 
   /** The multipart replies a controller reads state back with: flows, group descriptions, meter configs. */
