@@ -165,6 +165,7 @@ export class OpenFlowAgent {
     } catch (err) {
       refuse('OFPET_BAD_MATCH', 'OFPBMC_BAD_PREREQ', (err as Error).message);
     }
+    checkCtTuplePrereq(m.match);
     const cookieOk = (f: FlowEntry): boolean => m.cookieMask === 0n || (f.cookie & m.cookieMask) === (m.cookie & m.cookieMask);
     switch (m.command) {
       case 'add': {
@@ -307,6 +308,24 @@ export class OpenFlowAgent {
     }
     this.record(this.dp.packetOut(frame, m.inPort, m.actions));
   }
+}
+
+const CT_TUPLE_FIELDS = ['ct_nw_proto', 'ct_nw_src', 'ct_nw_dst', 'ct_ipv6_src', 'ct_ipv6_dst', 'ct_tp_src', 'ct_tp_dst'];
+const CT_VALID_BITS = CtState.NEW | CtState.EST | CtState.REL | CtState.RPL | CtState.SNAT | CtState.DNAT;
+
+/**
+ * The original-tuple fields only exist for a packet with a connection: Open vSwitch
+ * wants the match to say so through ct_state (a bit that implies one, or +trk-inv).
+ */
+function checkCtTuplePrereq(m: Match): void {
+  const rec = m as Record<string, { value: unknown; mask?: unknown } | undefined>;
+  const used = CT_TUPLE_FIELDS.find((f) => rec[f] !== undefined);
+  if (!used) return;
+  const st = rec['ct_state'];
+  const value = Number(st?.value ?? 0);
+  const mask = st?.mask === undefined ? 0xffffffff : Number(st.mask);
+  const valid = (value & mask & CT_VALID_BITS) !== 0 || ((value & CtState.TRK) !== 0 && (mask & CtState.INV) !== 0 && (value & CtState.INV) === 0);
+  if (!valid) refuse('OFPET_BAD_MATCH', 'OFPBMC_BAD_PREREQ', `${used} needs a ct_state match that implies a connection`);
 }
 
 /**
