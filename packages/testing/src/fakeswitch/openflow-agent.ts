@@ -198,6 +198,7 @@ export class OpenFlowAgent {
         for (const f of this.select(m, m.command === 'modify_strict')) {
           if (!cookieOk(f)) continue;
           f.instructions = m.instructions;
+          this.dp.tables.get(f.table)?.changed();
           if (m.flags & FlowModFlags.RESET_COUNTS) {
             f.packets = 0n;
             f.bytes = 0n;

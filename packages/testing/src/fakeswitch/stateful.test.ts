@@ -125,3 +125,22 @@ describe('FakeSwitch port liveness', () => {
     expect(() => sw.setPortUp(9, false)).toThrow(/no port 9/);
   });
 });
+
+describe('FakeSwitch conjunctive matches', () => {
+  it('a flow modified into a conjunction clause stops matching itself and joins the conjunction', async () => {
+    const sw = new FakeSwitch({ ports: [1, 2, 3] });
+    const channel = sw.connect();
+    const out = await channel.sendBatch([
+      fm({ tableId: 0, priority: 10, match: { eth_type: 0x0800, ipv4_src: '10.0.0.1' }, actions: [act.output(3)] }),
+      fm({ tableId: 0, priority: 10, match: { in_port: 1 }, actions: [act.conjunction(7, 2, 2)] }),
+      fm({ tableId: 0, priority: 10, match: { conj_id: 7, eth_type: 0x0800 }, actions: [act.output(2)] }),
+    ]);
+    expect(out.errors).toEqual([]);
+    const f = udpFrame('10.0.0.1', '10.0.0.2', 1, 2);
+    expect(sw.trace(f, 1).ports).toEqual([3]);
+    await channel.sendBatch([fm({ tableId: 0, priority: 10, command: 'modify_strict', match: { eth_type: 0x0800, ipv4_src: '10.0.0.1' }, actions: [act.conjunction(7, 1, 2)] })]);
+    expect(sw.trace(f, 1).ports).toEqual([2]);
+    // one clause alone is not enough, and the clause flows never match themselves
+    expect(sw.trace(f, 3).ports).toEqual([]);
+  });
+});
