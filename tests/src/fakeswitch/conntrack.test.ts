@@ -6,7 +6,7 @@
  * Needs root and Open vSwitch (./scripts/setup); never skips.
  */
 import { Ipv4Address } from '@dragonflow/base';
-import { CtState, act, type Action, type NatAction } from '@dragonflow/openflow';
+import { CtState, act, inst, type Action, type NatAction } from '@dragonflow/openflow';
 import { encodeEthernet, ethernet, icmp, icmpEchoReply, icmpEchoRequest, ipv4, tcp, udp, type EthernetFrame } from '@dragonflow/packet';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { fm, puntBoth, resetBoth, sendBoth, startPair, type Punt, type SwitchPair } from './pair.js';
@@ -237,5 +237,30 @@ describe('conntrack: FakeSwitch against Open vSwitch', () => {
     ]);
     const r = await run([udpAB(), 1], [udpBA(), 2], [udpAB(), 1]);
     expect(r.map((x) => state(x[0]))).toEqual(['+new+trk', '+new+trk', '+est+rpl+trk']);
+  });
+
+  test('recirculating into the same table: the untracked flow sends it through conntrack, the tracked ones decide', async () => {
+    await sendBoth(p, [
+      fm({ tableId: 0, priority: 100, match: { eth_type: 0x0800, in_port: 1 }, instructions: [inst.apply(act.ct({ commit: true, zone: 7 })), inst.gotoTable(1)] }),
+      fm({ tableId: 0, priority: 100, match: { eth_type: 0x0800, in_port: 2 }, instructions: [inst.gotoTable(1)] }),
+      fm({ tableId: 1, priority: 100, match: { eth_type: 0x0800, in_port: 2, ct_state: [0, CtState.TRK] }, actions: [act.ct({ zone: 7, table: 1 })] }),
+      fm({ tableId: 1, priority: 100, cookie: 0x71n, match: { eth_type: 0x0800, in_port: 2, ct_state: [CtState.TRK | CtState.EST, CtState.TRK | CtState.EST] }, actions: [act.toController()] }),
+      fm({ tableId: 1, priority: 80, cookie: 0x72n, match: { eth_type: 0x0800, in_port: 2, ct_state: [CtState.TRK, CtState.TRK] }, actions: [act.toController()] }),
+      fm({ tableId: 1, priority: 1, cookie: 0x73n, match: {}, actions: [act.toController()] }),
+    ]);
+    const r = await run([udpBA(), 2], [udpAB(), 1], [udpBA(), 2]);
+    expect(r.map((x) => x.map((y) => `${y.cookie} ${state(y)}`))).toEqual([['0x72 +new+trk'], ['0x73 untracked'], ['0x71 +est+rpl+trk']]);
+  });
+
+  test('both refuse the same conntrack flows: ct without an IP match, commit of a packet matched invalid, ct_nw_src without a tracked state', async () => {
+    const errors = await sendBoth(p, [
+      fm({ tableId: 0, priority: 1, match: {}, actions: [act.ct({ zone: 1 })] }),
+      fm({ tableId: 0, priority: 2, match: { eth_type: 0x0800, ct_state: [CtState.TRK | CtState.INV, CtState.TRK | CtState.INV] }, actions: [act.ct({ commit: true, zone: 1 })] }),
+      fm({ tableId: 0, priority: 3, match: { eth_type: 0x0800, ct_nw_src: A }, actions: [act.toController()] }),
+      fm({ tableId: 0, priority: 4, match: { eth_type: 0x0800, ct_state: [CtState.TRK | CtState.EST, CtState.TRK | CtState.EST], ct_nw_src: A }, actions: [act.toController()] }),
+      fm({ tableId: 0, priority: 5, match: { eth_type: 0x0800, ct_state: [CtState.TRK, CtState.TRK | CtState.INV], ct_tp_dst: 53 }, actions: [act.toController()] }),
+    ]);
+    expect(errors.real).toEqual(['0 OFPBAC_MATCH_INCONSISTENT', '1 OFPBAC_MATCH_INCONSISTENT', '2 OFPBMC_BAD_PREREQ']);
+    expect(errors.fake).toEqual(errors.real);
   });
 });

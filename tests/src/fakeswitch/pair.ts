@@ -19,10 +19,41 @@ export interface SwitchPair {
   dpPorts: Map<number, number>;
 }
 
+/**
+ * A real bridge with internal ports 1..n and a FakeSwitch with the same ports. An
+ * internal port's device starts down on the real switch while the FakeSwitch's
+ * ports start up, so the real links are brought up first: both start alike.
+ */
 export async function startPair(prefix: string, dpid: bigint, ports = 4): Promise<SwitchPair> {
   const b = await startOvsBridge({ ports, dpid, prefix });
   const fake = new FakeSwitch({ ports: Array.from({ length: ports }, (_, i) => i + 1) });
-  return { b, fake, fakeChannel: fake.connect(), dpPorts: await datapathPorts(b) };
+  const p: SwitchPair = { b, fake, fakeChannel: fake.connect(), dpPorts: await datapathPorts(b) };
+  for (let port = 1; port <= ports; port++) {
+    const live = portStatuses(b.channel, port, (state) => (state & 4) !== 0);
+    await b.ovs.ofctl('-O', 'OpenFlow13', 'mod-port', b.ovs.mgmtSocket(b.bridge), await portName(p, port), 'up');
+    await live;
+  }
+  return p;
+}
+
+/** The port-status messages of one port ("reason config/state"), up to the one whose state `settled` accepts. */
+function portStatuses(channel: SwitchChannel, port: number, settled: (state: number) => boolean): Promise<string[]> {
+  const seen: string[] = [];
+  return new Promise<string[]>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      sub.unsubscribe();
+      reject(new Error(`port ${port} did not settle within 10 s (port-status seen: ${seen.join(', ') || 'none'})`));
+    }, 10_000);
+    const sub = channel.messages$.subscribe((m: SwitchAsyncMessage) => {
+      if (m.type !== 'port_status' || m.port.portNo !== port) return;
+      seen.push(`${m.reason} ${m.port.config}/${m.port.state}`);
+      if (settled(m.port.state)) {
+        clearTimeout(timer);
+        sub.unsubscribe();
+        resolve(seen);
+      }
+    });
+  });
 }
 
 /** A flow-mod request (add unless `command` says otherwise). */
@@ -120,4 +151,53 @@ export async function tracePorts(p: SwitchPair, frame: EthernetFrame, inPort: nu
     .sort((x, y) => x - y);
   const fake = p.fake.trace(frame, inPort).ports.sort((x, y) => x - y);
   return { real, fake, text };
+}
+
+/** Sends all the frames in one batch (back to back, so a meter's bucket barely refills between them); the packet-ins of each switch, in order. */
+export async function puntBurstBoth(p: SwitchPair, frames: readonly EthernetFrame[], inPort: number): Promise<{ real: Punt[]; fake: Punt[] }> {
+  const burst = async (channel: SwitchChannel): Promise<Punt[]> => {
+    const got: PacketIn[] = [];
+    const marker = encodeEthernet(MARKER);
+    const done = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        sub.unsubscribe();
+        reject(new Error('the marker packet-in did not come back within 10 s'));
+      }, 10_000);
+      const sub = channel.messages$.subscribe((m: SwitchAsyncMessage) => {
+        if (m.type !== 'packet_in') return;
+        if (Buffer.from(m.data).equals(Buffer.from(marker))) {
+          clearTimeout(timer);
+          sub.unsubscribe();
+          resolve();
+        } else got.push(m);
+      });
+    });
+    const outcome = await channel.sendBatch([...frames.map((f) => packetOut(f, inPort)), packetOut(marker, inPort, [act.toController()])]);
+    if (outcome.errors.length) throw new Error(`packet-out refused: ${JSON.stringify(outcome.errors.map((e) => e.error))}`);
+    await done;
+    return got.map(punt);
+  };
+  return { real: await burst(p.b.channel), fake: await burst(p.fakeChannel) };
+}
+
+/** The real bridge's interface with OpenFlow port number `port`. */
+export async function portName(p: SwitchPair, port: number): Promise<string> {
+  const name = (await p.b.ovs.vsctl('--bare', '--columns=name', 'find', 'interface', `ofport=${port}`)).trim();
+  if (!name) throw new Error(`no interface with ofport ${port}`);
+  return name;
+}
+
+/**
+ * Takes a port's link down (or up) on both switches, as `ovs-ofctl mod-port BRIDGE
+ * PORT down|up` does; resolves once the real switch has reported the link state
+ * (port-status with LINK_DOWN, or LIVE), so liveness has settled. Returns the
+ * port-status messages each switch sent, as "config/state".
+ */
+export async function setPortBoth(p: SwitchPair, port: number, up: boolean): Promise<{ real: string[]; fake: string[] }> {
+  const settled = (state: number) => (up ? (state & 4) !== 0 : (state & 1) !== 0);
+  const real = portStatuses(p.b.channel, port, settled);
+  const fake = portStatuses(p.fakeChannel, port, settled);
+  await p.b.ovs.ofctl('-O', 'OpenFlow13', 'mod-port', p.b.ovs.mgmtSocket(p.b.bridge), await portName(p, port), up ? 'up' : 'down');
+  p.fake.setPortUp(port, up);
+  return { real: await real, fake: await fake };
 }

@@ -120,16 +120,20 @@ export class FakeSwitch {
   }
 
   /**
-   * The port's link goes down or comes back: fast-failover buckets watching it die or
-   * live again, and the controller gets a port-status (modify) as Open vSwitch sends
-   * it (state LINK_DOWN, or LIVE when up).
+   * The port's link goes down or comes back (as `ovs-ofctl mod-port … down|up`):
+   * fast-failover and select buckets watching it die or live again, and the
+   * controller gets the two port-status (modify) messages Open vSwitch sends — the
+   * config change first (down: PORT_DOWN with no state bit; up: no config, still
+   * LINK_DOWN), then the link state (LINK_DOWN, or LIVE).
    */
   setPortUp(port: number, up: boolean): void {
     if (!this.dp.hasPort(port)) throw new DfError('FAKESWITCH_NO_PORT', `the FakeSwitch has no port ${port}`, { context: { port } });
     if (up === !this.dp.downPorts.has(port)) return;
     if (up) this.dp.downPorts.delete(port);
     else this.dp.downPorts.add(port);
-    this.connection?.emit({ type: 'port_status', xid: 0, reason: 'modify', port: this.portDesc(port) });
+    const desc = this.portDesc(port);
+    this.connection?.emit({ type: 'port_status', xid: 0, reason: 'modify', port: { ...desc, state: up ? PortState.LINK_DOWN : 0 } });
+    this.connection?.emit({ type: 'port_status', xid: 0, reason: 'modify', port: desc });
   }
 
   /** Whether a port exists and its link is up. */

@@ -58,7 +58,8 @@ export function coveredBy(f: FlowEntry, req: readonly FieldTest[]): boolean {
 /** One OpenFlow table: flows by identity, searched by priority. */
 export class FlowTable {
   private readonly flows = new Map<string, FlowEntry>();
-  private sorted: FlowEntry[] | undefined;
+  /** By priority (earliest installed first on a tie), split into ordinary and conjunctive flows; rebuilt after a change. */
+  private ordered: { ordinary: FlowEntry[]; conjunctive: FlowEntry[] } | undefined;
 
   constructor(readonly id: number) {}
 
@@ -73,7 +74,7 @@ export class FlowTable {
   put(e: FlowEntry): FlowEntry | undefined {
     const old = this.flows.get(e.identity);
     this.flows.set(e.identity, e);
-    this.sorted = undefined;
+    this.ordered = undefined;
     return old;
   }
 
@@ -81,9 +82,14 @@ export class FlowTable {
     const e = this.flows.get(identity);
     if (e) {
       this.flows.delete(identity);
-      this.sorted = undefined;
+      this.ordered = undefined;
     }
     return e;
+  }
+
+  /** A flow's instructions changed (a modify): whether it is conjunctive may have too. */
+  changed(): void {
+    this.ordered = undefined;
   }
 
   entries(): FlowEntry[] {
@@ -98,15 +104,19 @@ export class FlowTable {
    * with conj_id set to that id (the `conj_id=id` flow, or a better ordinary one, wins).
    */
   lookup(get: (field: string) => bigint | undefined): FlowEntry | undefined {
-    if (!this.sorted) this.sorted = [...this.flows.values()].sort((a, b) => b.priority - a.priority || a.seq - b.seq);
-    const hard = this.first(get, 0);
+    if (!this.ordered) {
+      const sorted = [...this.flows.values()].sort((a, b) => b.priority - a.priority || a.seq - b.seq);
+      this.ordered = { ordinary: sorted.filter((f) => !conjunctions(f)), conjunctive: sorted.filter((f) => conjunctions(f)) };
+    }
+    const { ordinary, conjunctive } = this.ordered;
+    const hard = first(ordinary, get, 0);
+    if (conjunctive.length === 0) return hard;
     // clauses matched, by conjunction id and priority
     const clauses = new Map<string, { id: number; priority: number; n: number; seen: Set<number> }>();
-    for (const f of this.sorted) {
+    for (const f of conjunctive) {
       if (hard && f.priority <= hard.priority) break;
-      const conj = conjunctions(f);
-      if (!conj || !matches(f, get, 0)) continue;
-      for (const c of conj) {
+      if (!matches(f, get, 0)) continue;
+      for (const c of conjunctions(f)!) {
         const k = `${c.id}/${f.priority}`;
         let e = clauses.get(k);
         if (!e) clauses.set(k, (e = { id: c.id, priority: f.priority, n: c.nClauses, seen: new Set() }));
@@ -115,16 +125,16 @@ export class FlowTable {
     }
     const satisfied = [...clauses.values()].filter((c) => c.seen.size === c.n).sort((a, b) => b.priority - a.priority || a.id - b.id);
     for (const c of satisfied) {
-      const r = this.first(get, c.id);
+      const r = first(ordinary, get, c.id);
       if (r) return r;
     }
     return hard;
   }
+}
 
-  private first(get: (field: string) => bigint | undefined, conjId: number): FlowEntry | undefined {
-    for (const f of this.sorted!) if (!conjunctions(f) && matches(f, get, conjId)) return f;
-    return undefined;
-  }
+function first(flows: readonly FlowEntry[], get: (field: string) => bigint | undefined, conjId: number): FlowEntry | undefined {
+  for (const f of flows) if (matches(f, get, conjId)) return f;
+  return undefined;
 }
 
 function matches(f: FlowEntry, get: (field: string) => bigint | undefined, conjId: number): boolean {

@@ -141,7 +141,8 @@ export class OpenFlowAgent {
         this.checkActions(i.actions, inPacketOut);
         checkConsistency(i.actions, m);
       }
-      if (i.type === 'meter' && !this.dp.meters.has(i.meterId)) refuse('OFPET_METER_MOD_FAILED', 'OFPMMFC_UNKNOWN_METER', `meter ${i.meterId} does not exist`);
+      // Open vSwitch answers a flow naming a meter it does not have with INVALID_METER
+      if (i.type === 'meter' && !this.dp.meters.has(i.meterId)) refuse('OFPET_METER_MOD_FAILED', 'OFPMMFC_INVALID_METER', `meter ${i.meterId} does not exist`);
     }
   }
 
@@ -164,6 +165,7 @@ export class OpenFlowAgent {
     } catch (err) {
       refuse('OFPET_BAD_MATCH', 'OFPBMC_BAD_PREREQ', (err as Error).message);
     }
+    checkCtTuplePrereq(m.match);
     const cookieOk = (f: FlowEntry): boolean => m.cookieMask === 0n || (f.cookie & m.cookieMask) === (m.cookie & m.cookieMask);
     switch (m.command) {
       case 'add': {
@@ -196,6 +198,7 @@ export class OpenFlowAgent {
         for (const f of this.select(m, m.command === 'modify_strict')) {
           if (!cookieOk(f)) continue;
           f.instructions = m.instructions;
+          this.dp.tables.get(f.table)?.changed();
           if (m.flags & FlowModFlags.RESET_COUNTS) {
             f.packets = 0n;
             f.bytes = 0n;
@@ -231,6 +234,8 @@ export class OpenFlowAgent {
   private groupMod(m: GroupMod): void {
     this.stats.groupMods++;
     if (m.groupId > OfGroup.MAX && !(m.command === 'delete' && m.groupId === OfGroup.ALL)) refuse('OFPET_GROUP_MOD_FAILED', 'OFPGMFC_INVALID_GROUP', `group ${m.groupId}`);
+    // a weight only means something to a select group; Open vSwitch refuses it elsewhere
+    if (m.command !== 'delete' && m.groupType !== 'select' && m.buckets.some((b) => b.weight !== 0)) refuse('OFPET_GROUP_MOD_FAILED', 'OFPGMFC_INVALID_GROUP', `group ${m.groupId}: bucket weight in a ${m.groupType} group`);
     switch (m.command) {
       case 'add':
         if (this.dp.groups.has(m.groupId)) refuse('OFPET_GROUP_MOD_FAILED', 'OFPGMFC_GROUP_EXISTS', `group ${m.groupId} exists`);
@@ -273,7 +278,9 @@ export class OpenFlowAgent {
     const exists = this.dp.meters.has(m.meterId);
     if (m.command === 'add' && exists) refuse('OFPET_METER_MOD_FAILED', 'OFPMMFC_METER_EXISTS', `meter ${m.meterId} exists`);
     if (m.command === 'modify' && !exists) refuse('OFPET_METER_MOD_FAILED', 'OFPMMFC_UNKNOWN_METER', `meter ${m.meterId} does not exist`);
-    this.dp.meters.set(m.meterId, new Meter(m.meterId, m.flags, m.bands, this.dp.clock.now()));
+    // a band without a burst size gets its rate as burst, and reads back so
+    const bands = m.bands.map((b) => (b.burstSize === 0 ? { ...b, burstSize: b.rate } : b));
+    this.dp.meters.set(m.meterId, new Meter(m.meterId, m.flags, bands, this.dp.clock.now()));
   }
 
   /** The multipart replies a controller reads state back with: flows, group descriptions, meter configs. */
@@ -302,6 +309,24 @@ export class OpenFlowAgent {
     }
     this.record(this.dp.packetOut(frame, m.inPort, m.actions));
   }
+}
+
+const CT_TUPLE_FIELDS = ['ct_nw_proto', 'ct_nw_src', 'ct_nw_dst', 'ct_ipv6_src', 'ct_ipv6_dst', 'ct_tp_src', 'ct_tp_dst'];
+const CT_VALID_BITS = CtState.NEW | CtState.EST | CtState.REL | CtState.RPL | CtState.SNAT | CtState.DNAT;
+
+/**
+ * The original-tuple fields only exist for a packet with a connection: Open vSwitch
+ * wants the match to say so through ct_state (a bit that implies one, or +trk-inv).
+ */
+function checkCtTuplePrereq(m: Match): void {
+  const rec = m as Record<string, { value: unknown; mask?: unknown } | undefined>;
+  const used = CT_TUPLE_FIELDS.find((f) => rec[f] !== undefined);
+  if (!used) return;
+  const st = rec['ct_state'];
+  const value = Number(st?.value ?? 0);
+  const mask = st?.mask === undefined ? 0xffffffff : Number(st.mask);
+  const valid = (value & mask & CT_VALID_BITS) !== 0 || ((value & CtState.TRK) !== 0 && (mask & CtState.INV) !== 0 && (value & CtState.INV) === 0);
+  if (!valid) refuse('OFPET_BAD_MATCH', 'OFPBMC_BAD_PREREQ', `${used} needs a ct_state match that implies a connection`);
 }
 
 /**

@@ -1,0 +1,57 @@
+import { APP_CONTEXT, APP_OPTIONS, REG_DST_PORT, REG_SRC_PORT, act, flow, inject, injectable, openflow, type AppContext, type DesiredFlow } from '@dragonflow/core';
+
+const { CtState } = openflow;
+
+export interface ReplyFilterOptions {
+  /** Logical port ids that receive only replies to connections they opened. */
+  readonly ports: readonly string[];
+}
+
+const IP_TYPES = [0x0800, 0x86dd] as const;
+const TRK_EST = CtState.TRK | CtState.EST;
+const TRK_REL = CtState.TRK | CtState.REL;
+
+/**
+ * An "allow replies only" filter on conntrack. What a protected port sends is
+ * committed to conntrack in the port's zone (its port key) on the way in; what it is
+ * about to receive is looked up in the same zone on the way out: a reply (+est) or
+ * an ICMP error about one of its connections (+rel) is delivered, anything else
+ * (a connection someone else opened) is dropped. Non-IP traffic (ARP) passes.
+ */
+@injectable()
+export class ReplyFilter {
+  constructor(
+    @inject(APP_CONTEXT) private readonly ctx: AppContext,
+    @inject(APP_OPTIONS) private readonly options: ReplyFilterOptions,
+  ) {}
+
+  /** The flows protecting one port with key `key` (pure: key in, flows out). */
+  flowsFor(key: number): DesiredFlow[] {
+    const { tables } = this.ctx;
+    // the port's key is its conntrack zone, read from the register that holds it
+    const zoneIn = { field: REG_SRC_PORT, ofs: 0, nBits: 16 } as const;
+    const zoneOut = { field: REG_DST_PORT, ofs: 0, nBits: 16 } as const;
+    const toPort = tables.ref('to-port');
+    return IP_TYPES.flatMap((ethType) => [
+      // sent by the port: remember the connection, carry on
+      flow(tables.ref('from-port'), { priority: 100, match: { [REG_SRC_PORT]: key, eth_type: ethType }, actions: [act.ct({ commit: true, zone: zoneIn })], goto: tables.next('from-port') }),
+      // about to be received: look it up, come back to this table with ct_state set
+      flow(toPort, { priority: 100, match: { [REG_DST_PORT]: key, eth_type: ethType, ct_state: [0, CtState.TRK] }, actions: [act.ct({ zone: zoneOut, table: tables.id('to-port') })] }),
+      flow(toPort, { priority: 100, match: { [REG_DST_PORT]: key, eth_type: ethType, ct_state: [TRK_EST, TRK_EST] }, goto: tables.next('to-port') }),
+      flow(toPort, { priority: 90, match: { [REG_DST_PORT]: key, eth_type: ethType, ct_state: [TRK_REL, TRK_REL] }, goto: tables.next('to-port') }),
+      // tracked, neither a reply nor related: not asked for, dropped
+      flow(toPort, { priority: 80, match: { [REG_DST_PORT]: key, eth_type: ethType, ct_state: [CtState.TRK, CtState.TRK] }, actions: [] }),
+    ]);
+  }
+
+  /** Recomputes the filter of `portId` (or of every protected port). */
+  update(portId?: string): void {
+    for (const id of this.options.ports) {
+      if (portId !== undefined && id !== portId) continue;
+      const port = this.ctx.topology.get('logical_port', id);
+      const owner = `port:${id}`;
+      if (!port || !this.ctx.topology.localBinding(id)) this.ctx.flows.remove(owner);
+      else this.ctx.flows.replace({ id: owner, key: port.key }, this.flowsFor(port.key));
+    }
+  }
+}
