@@ -15,6 +15,8 @@ import { registerDiscovery } from './resources/discovery.js';
 import { registerFloatingIps } from './resources/floating-ips.js';
 import { registerNetworks } from './resources/networks.js';
 import { registerPorts } from './resources/ports.js';
+import { registerProjects } from './resources/projects.js';
+import { registerQuotas } from './resources/quotas.js';
 import { registerRouters } from './resources/routers.js';
 import { registerSecurityGroups } from './resources/security-groups.js';
 import { registerSubnets } from './resources/subnets.js';
@@ -130,6 +132,8 @@ export async function buildApiServer(options: BuildOptions): Promise<ApiApp> {
   registerRouters(app, backend);
   registerFloatingIps(app, backend);
   registerSecurityGroups(app, backend);
+  registerQuotas(app, backend);
+  registerProjects(app, backend);
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok', db: nb.driver.kind, revision: nb.reader.revision }));
