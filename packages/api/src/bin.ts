@@ -27,14 +27,17 @@ Config example (every key is optional):
   listen: { host: 127.0.0.1, port: 9696 }
   db: { driver: memory, file: /var/lib/dragonflow/nb.db, serve: [unix:/run/dragonflow/nb.sock] }
   # db: { driver: etcd, endpoints: [http://127.0.0.1:2379] }
-  auth: { mode: noauth, defaultProject: admin, adminByDefault: true }
+  auth: { mode: noauth, defaultProject: admin, adminByDefault: true }   # noauth: loopback only (auth.allowInsecureNoauth)
   # auth: { mode: token, tokens: [{ token: s3cret-token, project: demo, roles: [admin] }] }
   network: { tenantNetworkType: vxlan, vxlanRanges: ['1:65535'], vlanRanges: ['physnet1:100:199'], physicalMtu: 1500 }
+  limits: { maxFixedIpsPerPort: 5, maxAllowedAddressPairs: 10, maxDnsNameservers: 5, maxSubnetHostRoutes: 20 }
+  quotas: { network: 100, subnet: 100, port: 500, router: 10, floatingip: 50, security_group: 10 }
   bodyLimit: 1048576
   logLevel: info
 
 Endpoints: GET / (versions), /v2.0/{networks,subnets,ports,routers,floatingips,security-groups,
-security-group-rules}, /v2.0/extensions, /openapi.json, /healthz.`,
+security-group-rules,quotas}, /v2.0/extensions, /projects (lookup for clients without Keystone),
+/openapi.json, /healthz.`,
   );
 
 async function main(): Promise<void> {

@@ -101,6 +101,8 @@ const token = z
 
 const TUNNEL_DEFAULT = ['1:65535'];
 
+const quotaLimit = z.number().int('must be an integer').min(-1, 'must be -1 (no limit) or more');
+
 export const apiConfigSchema = z
   .object({
     listen: z
@@ -204,6 +206,24 @@ export const apiConfigSchema = z
         maxAllocationPools: z.number().int().min(1).max(100_000).default(100),
         /** Items of one bulk create (`{"networks": [...]}`); quotas still apply to the total. */
         maxBulkCreate: z.number().int().min(1).max(100_000).default(100),
+      })
+      .strict()
+      .prefault({}),
+    /**
+     * Per-project quota defaults, Neutron's resource names and defaults (-1: no
+     * limit); an admin overrides them per project with PUT /v2.0/quotas/{project}.
+     */
+    quotas: z
+      .object({
+        network: quotaLimit.default(100),
+        subnet: quotaLimit.default(100),
+        port: quotaLimit.default(500),
+        router: quotaLimit.default(10),
+        floatingip: quotaLimit.default(50),
+        security_group: quotaLimit.default(10),
+        security_group_rule: quotaLimit.default(100),
+        rbac_policy: quotaLimit.default(10),
+        subnetpool: quotaLimit.default(-1),
       })
       .strict()
       .prefault({}),

@@ -15,10 +15,37 @@ import { registerDiscovery } from './resources/discovery.js';
 import { registerFloatingIps } from './resources/floating-ips.js';
 import { registerNetworks } from './resources/networks.js';
 import { registerPorts } from './resources/ports.js';
+import { registerProjects } from './resources/projects.js';
+import { registerQuotas } from './resources/quotas.js';
 import { registerRouters } from './resources/routers.js';
 import { registerSecurityGroups } from './resources/security-groups.js';
 import { registerSubnets } from './resources/subnets.js';
 import { Backend } from './services/backend.js';
+
+/**
+ * Deepest JSON a request may nest. Neutron bodies need about five levels; a body of
+ * thousands of '[' would otherwise reach recursive code (validation, error messages)
+ * and overflow the stack.
+ */
+const MAX_JSON_DEPTH = 32;
+
+/** How deep `text` nests arrays and objects (brackets inside strings do not count): one linear pass. */
+export function nestingDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) max = depth;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return max;
+}
 
 /** Routes that answer without a caller: version discovery, the OpenAPI document and liveness. */
 const PUBLIC_ROUTES: ReadonlySet<string> = new Set(['/', '/openapi.json', '/healthz']);
@@ -80,6 +107,10 @@ export async function buildApiServer(options: BuildOptions): Promise<ApiApp> {
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, text, done) => {
     const body = typeof text === 'string' ? text : text.toString('utf8');
     if (body.trim() === '') return done(null, undefined);
+    const depth = nestingDepth(body);
+    if (depth > MAX_JSON_DEPTH) {
+      return done(new NeutronError(400, 'HTTPBadRequest', `Malformed request body: JSON nested ${depth} levels deep, more than the ${MAX_JSON_DEPTH} a request may use.`, { field: 'request body' }), undefined);
+    }
     try {
       done(null, JSON.parse(body));
     } catch (e) {
@@ -130,6 +161,8 @@ export async function buildApiServer(options: BuildOptions): Promise<ApiApp> {
   registerRouters(app, backend);
   registerFloatingIps(app, backend);
   registerSecurityGroups(app, backend);
+  registerQuotas(app, backend);
+  registerProjects(app, backend);
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok', db: nb.driver.kind, revision: nb.reader.revision }));

@@ -162,9 +162,14 @@ export function registerFloatingIps(app: ApiApp, backend: Backend): void {
     async (req, reply) => {
       const ctx = ctxOf(req);
       const { items, bulk } = createItems<FloatingIpCreate>(req.body, 'floatingip', 'floatingips', backend.config.limits);
+      const quota = backend.quotaCheck();
       const created = await backend.write(async (tx, attempt) => {
         const out: FloatingIp[] = [];
-        for (const item of items) out.push(await createFloatingIp(tx, backend, ctx, item, attempt));
+        for (const item of items) {
+          const f = await createFloatingIp(tx, backend, ctx, item, attempt);
+          await quota.enforce(tx, f.projectId, 'floatingip');
+          out.push(f);
+        }
         return out;
       });
       const views = [];

@@ -132,9 +132,14 @@ export function registerNetworks(app: ApiApp, backend: Backend): void {
   app.post('/v2.0/networks', { schema: { ...tagged(tag, 'Create a network (or several: bulk)'), body: createEnvelope('network', 'networks', NetworkCreate), response: { 201: resourceAnswer('network') } } }, async (req, reply) => {
     const ctx = ctxOf(req);
     const { items, bulk } = createItems<NetworkCreate>(req.body, 'network', 'networks', backend.config.limits);
+    const quota = backend.quotaCheck();
     const created = await backend.write(async (tx) => {
       const out: LogicalSwitch[] = [];
-      for (const item of items) out.push(await createNetwork(tx, backend, ctx, item));
+      for (const item of items) {
+        const ls = await createNetwork(tx, backend, ctx, item);
+        await quota.enforce(tx, ls.projectId, 'network');
+        out.push(ls);
+      }
       return out;
     });
     return sendCreated(reply, 'network', 'networks', created.map((ls) => networkView(ls, [], ctx)), bulk);

@@ -284,9 +284,14 @@ export function registerPorts(app: ApiApp, backend: Backend): void {
     async (req, reply) => {
       const ctx = ctxOf(req);
       const { items, bulk } = createItems<PortCreate>(req.body, 'port', 'ports', backend.config.limits);
+      const quota = backend.quotaCheck();
       const created = await backend.write(async (tx, attempt) => {
         const out: LogicalPort[] = [];
-        for (const item of items) out.push(await createPort(tx, backend, ctx, item, attempt));
+        for (const item of items) {
+          const p = await createPort(tx, backend, ctx, item, attempt);
+          await quota.enforce(tx, p.projectId, 'port');
+          out.push(p);
+        }
         return out;
       });
       const views = [];

@@ -323,9 +323,14 @@ export function registerRouters(app: ApiApp, backend: Backend): void {
   app.post('/v2.0/routers', { schema: { ...tagged(tag, 'Create a router'), body: createEnvelope('router', 'routers', RouterCreate), response: { 201: resourceAnswer('router') } } }, async (req, reply) => {
     const ctx = ctxOf(req);
     const { items, bulk } = createItems<RouterCreate>(req.body, 'router', 'routers', backend.config.limits);
+    const quota = backend.quotaCheck();
     const created = await backend.write(async (tx, attempt) => {
       const out: LogicalRouter[] = [];
-      for (const item of items) out.push(await createRouter(tx, backend, ctx, item, attempt));
+      for (const item of items) {
+        const r = await createRouter(tx, backend, ctx, item, attempt);
+        await quota.enforce(tx, r.projectId, 'router');
+        out.push(r);
+      }
       return out;
     });
     return sendCreated(reply, 'router', 'routers', created.map(routerView), bulk);

@@ -223,9 +223,14 @@ export function registerSecurityGroups(app: ApiApp, backend: Backend): void {
     async (req, reply) => {
       const ctx = ctxOf(req);
       const { items, bulk } = createItems<SecurityGroupCreate>(req.body, 'security_group', 'security_groups', backend.config.limits);
+      const quota = backend.quotaCheck();
       const created = await backend.write(async (tx) => {
         const out: SecurityGroup[] = [];
-        for (const item of items) out.push(await createGroup(tx, ctx, item, newRuleId));
+        for (const item of items) {
+          const g = await createGroup(tx, ctx, item, newRuleId);
+          await quota.enforce(tx, g.projectId, 'security_group');
+          out.push(g);
+        }
         return out;
       });
       return sendCreated(reply, 'security_group', 'security_groups', created.map(securityGroupView), bulk);
@@ -288,6 +293,7 @@ export function registerSecurityGroups(app: ApiApp, backend: Backend): void {
     async (req, reply) => {
       const ctx = ctxOf(req);
       const { items, bulk } = createItems<SecurityGroupRuleCreate>(req.body, 'security_group_rule', 'security_group_rules', backend.config.limits);
+      const quota = backend.quotaCheck();
       const created = await backend.write(async (tx) => {
         const out: { group: SecurityGroup; rule: SecurityGroupRule }[] = [];
         for (const item of items) {
@@ -297,6 +303,7 @@ export function registerSecurityGroups(app: ApiApp, backend: Backend): void {
           const same = g.rules.find((r) => ruleIdentity(r) === ruleIdentity(rule));
           if (same) throw conflict('SecurityGroupRuleExists', `Security group rule already exists. Rule id is ${same.id}.`);
           const updated = await tx.update('security_group', { ...g, rules: [...g.rules, rule] });
+          await quota.enforce(tx, updated.projectId, 'security_group_rule');
           out.push({ group: updated, rule });
         }
         return out;

@@ -259,9 +259,14 @@ export function registerSubnets(app: ApiApp, backend: Backend): void {
     async (req, reply) => {
       const ctx = ctxOf(req);
       const { items, bulk } = createItems<SubnetCreate>(req.body, 'subnet', 'subnets', backend.config.limits);
+      const quota = backend.quotaCheck();
       const created = await backend.write(async (tx, attempt) => {
         const out: Subnet[] = [];
-        for (const item of items) out.push(await createSubnet(tx, backend, ctx, item, attempt));
+        for (const item of items) {
+          const s = await createSubnet(tx, backend, ctx, item, attempt);
+          await quota.enforce(tx, s.projectId, 'subnet');
+          out.push(s);
+        }
         return out;
       });
       return sendCreated(reply, 'subnet', 'subnets', created.map(subnetView), bulk);

@@ -3,6 +3,7 @@ import type { RequestContext } from '../auth.js';
 import type { ApiConfig } from '../config.js';
 import { NeutronError, policyNotAuthorized } from '../neutron/errors.js';
 import { Attempt, IpReservations } from './attempt.js';
+import { QuotaCheck, Quotas } from './quotas.js';
 
 /** Attempts of one request's transaction: enough for 50 writers racing for IPs in one subnet. */
 const MAX_ATTEMPTS = 40;
@@ -13,11 +14,19 @@ const RESERVATION_LINGER_MS = 5_000;
 /** What the resource handlers share: the NB API, the configuration and in-flight address reservations. */
 export class Backend {
   readonly reservations = new IpReservations();
+  readonly quotas: Quotas;
 
   constructor(
     readonly nb: NbApi,
     readonly config: ApiConfig,
-  ) {}
+  ) {
+    this.quotas = new Quotas(nb, config);
+  }
+
+  /** Quota checks for one request (limits read once). */
+  quotaCheck(): QuotaCheck {
+    return new QuotaCheck(this.quotas);
+  }
 
   /**
    * Runs `fn` as one atomic NB transaction. `attempt` numbers the runs (a run after
