@@ -1,9 +1,9 @@
-import { DfError, describeError, isDfError, systemClock, type Clock } from '@dragonflow/base';
+import { Backoff, DfError, describeError, isDfError, systemClock, type Clock } from '@dragonflow/base';
 import type { Logger, OwnerFailure, PortBindingInput } from '@dragonflow/core';
 import { NbErrorCode, decodeObject, type ChangeFeed, type LogicalPort, type NbApi } from '@dragonflow/nb';
 import type { InterfaceState } from '@dragonflow/ovsdb';
 import { Subject, filter, type Observable, type Subscription } from 'rxjs';
-import { Backoff, StoppedError, sleep } from './backoff.js';
+import { StoppedError, sleep } from './retry.js';
 import type { ControllerMetrics } from './metrics.js';
 
 /** What the binder needs from the runtime: the binding input, "flows confirmed up to revision R", and which of a port's flows the switch refused. */
@@ -256,7 +256,7 @@ export class PortBinder {
 
   /** Brings the NB binding of one port in line with what is plugged, retrying until it is or the plug changes. */
   private async converge(portId: string, w: Worker): Promise<void> {
-    const backoff = new Backoff(100, 5_000);
+    const backoff = new Backoff({ initialMs: 100, maxMs: 5_000 });
     for (;;) {
       try {
         await this.convergeOnce(portId);
@@ -420,7 +420,7 @@ export class PortBinder {
     if (this.watchingUnknown) return;
     this.watchingUnknown = true;
     void (async () => {
-      const backoff = new Backoff(250, 5_000);
+      const backoff = new Backoff({ initialMs: 250, maxMs: 5_000 });
       const driver = this.options.nb.driver;
       try {
         while (this.unknown.size > 0 && !this.abort.signal.aborted) {

@@ -4,7 +4,7 @@ import { ChassisRegistry, LocalCache, NbApi, chassisIdFromName, type CacheState,
 import { InterfaceMonitor, OvsdbClient, VswitchDb, type ConnectionState as OvsdbState, type InterfaceState } from '@dragonflow/ovsdb';
 import { Registry } from 'prom-client';
 import type { Subscription } from 'rxjs';
-import { StoppedError, retry, sleep } from './backoff.js';
+import { StoppedError, retry, sleep } from './retry.js';
 import { PortBinder, type BinderReport } from './binder.js';
 import { checkRunnable, type ControllerConfig } from './config.js';
 import { describeDb, isFatalDbError, openNbDriver } from './db.js';
@@ -199,6 +199,8 @@ export class Controller {
       signal,
       initialMs: 250,
       maxMs: 5_000,
+      // Every chassis retries the same DB after it restarts: spread them out.
+      jitter: 0.5,
       isFatal: isFatalDbError,
       onFailure: (err) => (this.dbError = describeError(err)),
     });

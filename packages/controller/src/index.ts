@@ -6,5 +6,4 @@ export { describeDb, openNbDriver, unixPath } from './db.js';
 export { ManagementServer, parseManagementListen } from './management.js';
 export { ControllerMetrics } from './metrics.js';
 export { controllerLogger } from './logger.js';
-export { Backoff, StoppedError, retry, sleep } from './backoff.js';
 export { controllerTargetFor, ensureSwitch, infraPortsFrom, providerPatchName, TUNNEL_MARK, tunnelPortName, type InfraPorts, type SwitchSetupReport, type SwitchSpec } from './switch-setup.js';

@@ -1,4 +1,4 @@
-import { DfError, describeError, systemClock, type Clock } from '@dragonflow/base';
+import { DfError, backoffDelay, describeError, systemClock, type Clock } from '@dragonflow/base';
 import { FlowModFlags, describeOfError, type Bucket, type ErrorMsg, type FlowRemoved, type FlowStats, type GroupDesc, type GroupType, type Match } from '@dragonflow/openflow';
 import { BehaviorSubject, Subject, filter, firstValueFrom, type Observable } from 'rxjs';
 import { CoreMetrics } from '../observe/metrics.js';
@@ -914,7 +914,7 @@ export class Reconciler {
     }
     if (f.errors.length > 5) f.errors = f.errors.slice(-5);
     f.attempts++;
-    f.retryAt = now + Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** Math.min(20, f.attempts - 1));
+    f.retryAt = now + backoffDelay(f.attempts, { initialMs: RETRY_FIRST_MS, maxMs: RETRY_MAX_MS });
     this.metrics.failedOwners.set(this.failures.size);
     this.log.warn({ app: rec.id.app, owner: rec.id.owner, refused: f.keys.size, attempts: f.attempts, retryInMs: f.retryAt - now }, 'the switch refused flows of this owner; retrying with backoff');
     this.failuresSubject.next({ kind: 'failed', failure: this.describeFailure(rec, f) });

@@ -1,4 +1,4 @@
-import { type Clock, DfError, describeError, systemClock } from '@dragonflow/base';
+import { Backoff, type Clock, DfError, describeError, systemClock } from '@dragonflow/base';
 import { BehaviorSubject, Observable, Subject, filter } from 'rxjs';
 import type { ChangeBatch, NbDriver, Snapshot, StoredRecord } from '../db/driver.js';
 import { NbErrorCode } from '../errors.js';
@@ -412,7 +412,7 @@ export class LocalCache {
 
   /** Reads objects entering scope, retrying while the DB is unreachable (the cache keeps serving). */
   private async fetch(table: TableName, ids: string[]): Promise<(StoredRecord | undefined)[]> {
-    let delay = 100;
+    const backoff = new Backoff({ initialMs: 100, maxMs: 2_000 });
     for (;;) {
       try {
         const r = await this.driver.getMany(table, ids);
@@ -425,8 +425,7 @@ export class LocalCache {
         if (this.stopped || (err instanceof DfError && err.code === NbErrorCode.CLOSED)) throw err;
         this.fetchTrouble = `cannot read objects entering scope: ${describeError(err)}`;
         this.publishState(this.follower.state);
-        await new Promise<void>((r) => this.clock.setTimer(delay, r));
-        delay = Math.min(delay * 2, 2_000);
+        await new Promise<void>((r) => this.clock.setTimer(backoff.next(), r));
       }
     }
   }
