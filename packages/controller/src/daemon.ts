@@ -1,6 +1,6 @@
 import { DfError, describeError, isDfError, systemClock, type Clock } from '@dragonflow/base';
-import { ControllerRuntime, CoreMetrics, LocalCacheTopology, OfListener, loadApps, switchChannel, type LoadedApp, type Logger, type OfConnection, type OwnerFailure, type SwitchChannel } from '@dragonflow/core';
-import { ChassisRegistry, LocalCache, NbApi, chassisIdFromName, type CacheState, type ChassisRegistration, type LivenessState, type NbDriver } from '@dragonflow/nb';
+import { CoreMetrics, OfListener, loadApps, startChassisRuntime, switchChannel, type ChassisRuntime, type ControllerRuntime, type LoadedApp, type Logger, type OfConnection, type OwnerFailure, type SwitchChannel } from '@dragonflow/core';
+import { ChassisRegistry, NbApi, chassisIdFromName, type CacheState, type ChassisRegistration, type LivenessState, type LocalCache, type NbDriver } from '@dragonflow/nb';
 import { InterfaceMonitor, OvsdbClient, VswitchDb, type ConnectionState as OvsdbState, type InterfaceState } from '@dragonflow/ovsdb';
 import { Registry } from 'prom-client';
 import type { Subscription } from 'rxjs';
@@ -86,7 +86,7 @@ export class Controller {
   private nb: NbApi | undefined;
   private registration: ChassisRegistration | undefined;
   private cache: LocalCache | undefined;
-  private topology: LocalCacheTopology | undefined;
+  private chassisRuntime: ChassisRuntime | undefined;
   private runtimeValue: ControllerRuntime | undefined;
   private binder: PortBinder | undefined;
   private connection: OfConnection | undefined;
@@ -244,34 +244,29 @@ export class Controller {
     );
     this.log.info({ chassis: c.chassis.name, chassisId: this.chassisId, tunnelIp: c.chassis.tunnelIp, tunnelTypes: c.chassis.tunnelTypes, ttlMs: c.chassis.livenessTtlMs }, 'chassis registered, liveness lease running');
 
-    const cache = new LocalCache(driver, { chassisId: this.chassisId, clock: this.clock });
-    this.cache = cache;
-    const topology = new LocalCacheTopology(cache);
-    this.topology = topology;
-    const runtime = new ControllerRuntime({
+    const nb = this.nb;
+    const { cache, runtime } = await startChassisRuntime({
+      driver,
       apps: this.apps,
-      topology,
       chassisId: this.chassisId,
       clock: this.clock,
       logger: this.log.child({ component: 'runtime' }),
       metrics: this.coreMetrics,
+      beforeStart: (parts) => {
+        // Kept before the cache loads: a stop while the DB is slow stops these, and the
+        // runtime starts with the interfaces and infrastructure ports OVSDB reported.
+        this.chassisRuntime = parts;
+        this.cache = parts.cache;
+        this.runtimeValue = parts.runtime;
+        this.binder = new PortBinder({ nb, chassisId: this.chassisId, chassisName: c.chassis.name, runtime: parts.runtime, log: this.log.child({ component: 'binder' }), clock: this.clock, metrics: this.metrics });
+        this.binder.setInterfaces(this.interfaces);
+        this.pushInfraPorts();
+      },
     });
-    this.runtimeValue = runtime;
-    this.binder = new PortBinder({ nb: this.nb, chassisId: this.chassisId, chassisName: c.chassis.name, runtime, log: this.log.child({ component: 'binder' }), clock: this.clock, metrics: this.metrics });
-    this.binder.setInterfaces(this.interfaces);
-    this.pushInfraPorts();
-    // The runtime subscribes to the topology's updates before it waits for the first snapshot.
-    const running = runtime.start();
-    await topology.start();
-    await running;
     if (signal.aborted) throw new StoppedError('starting the runtime');
     this.runtimeStarted = true;
-    this.subs.push(
-      cache.changes$.subscribe((ch) => {
-        if (ch.table === 'logical_port') this.binder?.portChanged(ch.id, ch.old, ch.new);
-      }),
-    );
-    this.binder.reconcileBoundPorts(cache.localPorts());
+    this.binder!.follow(cache);
+    this.binder!.reconcileBoundPorts(cache.localPorts());
     this.subs.push(runtime.syncedRevision$.subscribe((r) => r >= 0 && this.log.debug({ revision: r }, 'switch in sync')));
     if (this.connection?.isOpen) await this.attach(this.connection);
     this.log.info({ revision: cache.state.revision, localPorts: cache.localPorts().length }, 'runtime started');
@@ -472,11 +467,11 @@ export class Controller {
     await attempt('wait for bring-up', () => Promise.race([this.bringUp, sleep(2_000)]));
     for (const s of this.subs) s.unsubscribe();
     await attempt('revoke the liveness lease', () => this.registration?.stop());
-    await attempt('stop the runtime', () => this.runtimeValue?.stop());
+    await attempt('stop the runtime', () => this.chassisRuntime?.runtime.stop());
     await attempt('close the OpenFlow listener', () => this.listener?.close());
     await attempt('stop the interface monitor', () => this.monitor?.cancel());
     await attempt('close OVSDB', () => this.ovsdb?.close());
-    await attempt('stop the local cache', () => (this.topology ? this.topology.stop() : this.cache?.stop()));
+    await attempt('stop the local cache', () => this.chassisRuntime?.topology.stop());
     await attempt('close the NB DB', async () => {
       await this.nb?.close();
       await this.driver?.close();

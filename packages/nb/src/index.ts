@@ -83,7 +83,7 @@ export { TopologyMirror } from './topology/mirror.js';
 
 // A controller's local cache (selective topology) and its events
 export { LocalCache, type LocalCacheOptions } from './cache/local-cache.js';
-export type { CachePhase, CacheState, ChangeCause, NbChange, NbChangeBatch } from './cache/events.js';
+export type { CachePhase, CacheState, ChangeCause, NbChange, NbCacheUpdate } from './cache/events.js';
 
 // Chassis registry with lease-based liveness
 export { ChassisRegistration, ChassisRegistry, type ChassisInfo, type ChassisRegistryOptions, type LivenessState } from './chassis/registry.js';
