@@ -1,4 +1,5 @@
 import { DfError, describeError, isDfError, systemClock, type Clock } from '@dragonflow/base';
+import { describeDb, isFatalDbError, openNbDb, type OpenedDb } from '@dragonflow/db';
 import { CoreMetrics, OfListener, loadApps, startChassisRuntime, switchChannel, type ChassisRuntime, type ControllerRuntime, type LoadedApp, type Logger, type OfConnection, type OwnerFailure, type SwitchChannel } from '@dragonflow/core';
 import { ChassisRegistry, NbApi, chassisIdFromName, type CacheState, type ChassisRegistration, type LivenessState, type LocalCache, type NbDriver } from '@dragonflow/nb';
 import { InterfaceMonitor, OvsdbClient, VswitchDb, type ConnectionState as OvsdbState, type InterfaceState } from '@dragonflow/ovsdb';
@@ -7,7 +8,6 @@ import type { Subscription } from 'rxjs';
 import { StoppedError, retry, sleep } from './retry.js';
 import { PortBinder, type BinderReport } from './binder.js';
 import { checkRunnable, type ControllerConfig } from './config.js';
-import { describeDb, isFatalDbError, openNbDriver } from './db.js';
 import { ManagementServer } from './management.js';
 import { ControllerMetrics } from './metrics.js';
 import { controllerTargetFor, ensureSwitch, infraPortsFrom, sameInfraPorts, type InfraPorts, type SwitchSpec } from './switch-setup.js';
@@ -82,6 +82,7 @@ export class Controller {
   private listener: OfListener | undefined;
   private ovsdb: OvsdbClient | undefined;
   private monitor: InterfaceMonitor | undefined;
+  private db: OpenedDb | undefined;
   private driver: NbDriver | undefined;
   private nb: NbApi | undefined;
   private registration: ChassisRegistration | undefined;
@@ -193,7 +194,7 @@ export class Controller {
     const c = this.config;
     const signal = this.abort.signal;
     const where = describeDb(c.db);
-    const driver = await retry(`connect to the NB DB (${where})`, () => openNbDriver(c.db), {
+    const db = await retry(`connect to the NB DB (${where})`, () => openNbDb(c.db), {
       log: this.log,
       clock: this.clock,
       signal,
@@ -205,9 +206,11 @@ export class Controller {
       onFailure: (err) => (this.dbError = describeError(err)),
     });
     if (signal.aborted) {
-      await driver.close();
+      await db.close();
       throw new StoppedError('connecting the DB');
     }
+    const driver = db.driver;
+    this.db = db;
     this.driver = driver;
     this.dbError = undefined;
     this.subs.push(
@@ -474,7 +477,7 @@ export class Controller {
     await attempt('stop the local cache', () => this.chassisRuntime?.topology.stop());
     await attempt('close the NB DB', async () => {
       await this.nb?.close();
-      await this.driver?.close();
+      await this.db?.close();
     });
     await attempt('close the management endpoint', () => this.management?.close());
     this.log.info('df-controller stopped; flows left in place');

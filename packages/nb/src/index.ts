@@ -69,7 +69,6 @@ export { MemoryDriver } from './db/memory/driver.js';
 export { MemoryServer, type MemoryServerOptions } from './db/memory/server.js';
 export { MemoryClientDriver, type MemoryClientOptions } from './db/memory/client.js';
 export { parseEndpoint } from './db/memory/protocol.js';
-export { DRIVER_KINDS, openDriver, type DbSpec, type DriverFactory, type DriverKind } from './db/select.js';
 
 // NbApi
 export { NbApi, type NbApiOptions, type TransactionOptions } from './api/nb-api.js';
