@@ -200,8 +200,6 @@ export class Controller {
       signal,
       initialMs: 250,
       maxMs: 5_000,
-      // Every chassis retries the same DB after it restarts: spread them out.
-      jitter: 0.5,
       isFatal: isFatalDbError,
       onFailure: (err) => (this.dbError = describeError(err)),
     });

@@ -33,8 +33,6 @@ export interface RetryOptions {
   readonly signal?: AbortSignal;
   readonly initialMs?: number;
   readonly maxMs?: number;
-  /** Share of each delay drawn at random (see BackoffPolicy.jitter; default 0). */
-  readonly jitter?: number;
   /** Errors that retrying cannot fix (a bad config): thrown at once. */
   readonly isFatal?: (err: unknown) => boolean;
   /** Called after each failure (for health reporting). */
@@ -47,7 +45,7 @@ export interface RetryOptions {
  * or the DB is not there yet.
  */
 export async function retry<T>(what: string, fn: () => Promise<T>, options: RetryOptions): Promise<T> {
-  const backoff = new Backoff({ initialMs: options.initialMs ?? 250, maxMs: options.maxMs ?? 10_000, jitter: options.jitter ?? 0 });
+  const backoff = new Backoff({ initialMs: options.initialMs ?? 250, maxMs: options.maxMs ?? 10_000 });
   for (let attempt = 1; ; attempt++) {
     if (options.signal?.aborted) throw new StoppedError(what);
     try {
