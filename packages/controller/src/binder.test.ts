@@ -1,6 +1,6 @@
 import { ManualClock } from '@dragonflow/base';
-import { APP_CONTEXT, ControllerRuntime, CoreMetrics, LocalCacheTopology, defineApp, flow, inject, injectable, requestMessage, silentLogger, validateApps, type AppContext, type LoadedApp, type SwitchChannel } from '@dragonflow/core';
-import { LocalCache, MemoryDriver, NbApi, chassisIdFromName, type LogicalPort, type NbDriver } from '@dragonflow/nb';
+import { APP_CONTEXT, CoreMetrics, defineApp, startChassisRuntime, type ControllerRuntime, flow, inject, injectable, requestMessage, silentLogger, validateApps, type AppContext, type LoadedApp, type SwitchChannel } from '@dragonflow/core';
+import { MemoryDriver, NbApi, chassisIdFromName, type LogicalPort, type NbDriver } from '@dragonflow/nb';
 import type { InterfaceState } from '@dragonflow/ovsdb';
 import { OfPort, act, matchGet } from '@dragonflow/openflow';
 import { FakeSwitch } from '@dragonflow/testing';
@@ -94,16 +94,12 @@ async function start(driver: NbDriver = MemoryDriver.create(), extra: { apps?: L
   await nb.create('chassis', { id: ME, name: CHASSIS, tunnelIp: '192.0.2.1', tunnelTypes: ['vxlan'] });
   const net = await nb.create('logical_switch', { name: 'net1' });
   const sub = await nb.create('subnet', { networkId: net.id, cidr: '10.0.0.0/24', ipVersion: 4 });
-  const cache = new LocalCache(driver, { chassisId: ME });
-  const topology = new LocalCacheTopology(cache);
   const registry = new Registry();
-  const runtime = new ControllerRuntime({ apps: extra.apps ?? [], topology, chassisId: ME, metrics: new CoreMetrics(registry), ...(extra.clock ? { clock: extra.clock } : {}) });
+  const chassis = await startChassisRuntime({ driver, apps: extra.apps ?? [], chassisId: ME, metrics: new CoreMetrics(registry), ...(extra.clock ? { clock: extra.clock } : {}) });
+  const { runtime } = chassis;
   const metrics = new ControllerMetrics(registry);
   const binder = new PortBinder({ nb: new NbApi(driver, { mirror: false }), chassisId: ME, chassisName: CHASSIS, runtime, log: silentLogger(), metrics });
-  const sub$ = cache.changes$.subscribe((c) => c.table === 'logical_port' && binder.portChanged(c.id, c.old, c.new));
-  const running = runtime.start();
-  await topology.start();
-  await running;
+  binder.follow(chassis.cache);
   const sw = new FakeSwitch();
   const gated = gatedChannel(sw.connect());
   await runtime.attachSwitch(gated.channel);
@@ -119,10 +115,8 @@ async function start(driver: NbDriver = MemoryDriver.create(), extra: { apps?: L
     subnetId: sub.id,
     async stop() {
       binder.stop();
-      sub$.unsubscribe();
       gated.release();
-      await runtime.stop();
-      await topology.stop();
+      await chassis.stop();
       await nb.close();
       await driver.close();
     },

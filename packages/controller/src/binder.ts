@@ -1,9 +1,9 @@
-import { DfError, describeError, isDfError, systemClock, type Clock } from '@dragonflow/base';
+import { Backoff, DfError, describeError, isDfError, systemClock, type Clock } from '@dragonflow/base';
 import type { Logger, OwnerFailure, PortBindingInput } from '@dragonflow/core';
-import { NbErrorCode, decodeObject, type ChangeFeed, type LogicalPort, type NbApi } from '@dragonflow/nb';
+import { NbErrorCode, decodeObject, type LogicalPort, type NbApi, type NbCacheUpdate, type TableName } from '@dragonflow/nb';
 import type { InterfaceState } from '@dragonflow/ovsdb';
 import { Subject, filter, type Observable, type Subscription } from 'rxjs';
-import { Backoff, StoppedError, sleep } from './backoff.js';
+import { StoppedError, sleep } from './retry.js';
 import type { ControllerMetrics } from './metrics.js';
 
 /** What the binder needs from the runtime: the binding input, "flows confirmed up to revision R", and which of a port's flows the switch refused. */
@@ -14,6 +14,13 @@ export interface BinderRuntime {
   failedFlowsOfPort(portId: string): readonly Pick<OwnerFailure, 'app' | 'owner' | 'errors'>[];
   /** Any owner becoming failed or recovering. */
   readonly ownerFailures$: Observable<unknown>;
+}
+
+/** What the binder follows: the NB local cache's ordered stream (the one the runtime follows too). */
+export interface BinderSource {
+  readonly updates$: Observable<NbCacheUpdate>;
+  /** Whether the DB has this object, also when it is outside this chassis' scope. */
+  inDb(table: TableName, id: string): boolean;
 }
 
 export interface PortBinderOptions {
@@ -87,8 +94,8 @@ export class PortBinder {
   private readonly unknown = new Set<string>();
   private readonly changes = new Subject<string>();
   private readonly abort = new AbortController();
-  private pendingFeed: ChangeFeed | undefined;
-  private watchingUnknown = false;
+  private source: BinderSource | undefined;
+  private sourceSub: Subscription | undefined;
   private interfacesSeen = false;
   private readonly duplicateWarned = new Set<string>();
   private readonly failuresSub: Subscription;
@@ -159,6 +166,21 @@ export class PortBinder {
   }
 
   /**
+   * Follows the NB local cache's ordered stream (after the runtime subscribed to it,
+   * so a port's change reaches the runtime first): logical port changes, and iface-ids
+   * that named no port and now do. Call once, when the cache runs.
+   */
+  follow(source: BinderSource): void {
+    this.sourceSub?.unsubscribe();
+    this.source = source;
+    this.sourceSub = source.updates$.subscribe((u) => {
+      for (const c of u.changes) if (c.table === 'logical_port') this.portChanged(c.id, c.old, c.new);
+      this.recheckUnknown();
+    });
+    this.recheckUnknown();
+  }
+
+  /**
    * A logical port changed in the NB (from the local cache). Re-examined when it
    * matters to its binding: created or deleted, bound or unbound, admin state, or a
    * status someone else wrote.
@@ -212,9 +234,15 @@ export class PortBinder {
 
   stop(): void {
     this.failuresSub.unsubscribe();
+    this.sourceSub?.unsubscribe();
     this.abort.abort();
     this.changes.next('*');
-    this.pendingFeed?.close();
+  }
+
+  /** iface-ids that named no logical port: bound as soon as the cache has seen the port created. */
+  private recheckUnknown(): void {
+    if (this.unknown.size === 0 || !this.source || this.abort.signal.aborted) return;
+    for (const id of this.unknown) if (this.source.inDb('logical_port', id)) this.schedule(id);
   }
 
   /** Ports whose status no longer matches whether the switch refused some of their flows. */
@@ -256,7 +284,7 @@ export class PortBinder {
 
   /** Brings the NB binding of one port in line with what is plugged, retrying until it is or the plug changes. */
   private async converge(portId: string, w: Worker): Promise<void> {
-    const backoff = new Backoff(100, 5_000);
+    const backoff = new Backoff({ initialMs: 100, maxMs: 5_000 });
     for (;;) {
       try {
         await this.convergeOnce(portId);
@@ -311,7 +339,8 @@ export class PortBinder {
       if (!this.unknown.has(portId)) {
         this.log.warn({ port: portId, interface: plug.interfaceName }, 'interface names a logical port that does not exist (external_ids:iface-id); it is bound as soon as the port is created');
         this.unknown.add(portId);
-        this.watchUnknown();
+        // Created after the read above and already published by the cache: not missed.
+        if (this.source?.inDb('logical_port', portId)) this.schedule(portId);
       }
       this.setState(portId, 'unknown-port', `no logical port ${portId} in the NB DB`);
       return;
@@ -375,7 +404,6 @@ export class PortBinder {
 
   private forgetUnknown(portId: string): boolean {
     if (!this.unknown.delete(portId)) return false;
-    if (this.unknown.size === 0) this.pendingFeed?.close();
     this.updateGauges();
     return true;
   }
@@ -410,43 +438,5 @@ export class PortBinder {
         },
       );
     });
-  }
-
-  /**
-   * While some iface-id names no port, follow the port table's change feed and
-   * retry those ports as soon as one of them is written.
-   */
-  private watchUnknown(): void {
-    if (this.watchingUnknown) return;
-    this.watchingUnknown = true;
-    void (async () => {
-      const backoff = new Backoff(250, 5_000);
-      const driver = this.options.nb.driver;
-      try {
-        while (this.unknown.size > 0 && !this.abort.signal.aborted) {
-          let feed: ChangeFeed | undefined;
-          try {
-            const from = await driver.currentRevision();
-            for (const id of this.unknown) this.schedule(id);
-            feed = driver.watch(from + 1, { tables: ['logical_port'] });
-            this.pendingFeed = feed;
-            backoff.reset();
-            for await (const batch of feed) {
-              for (const e of batch.events) if (e.type === 'put' && this.unknown.has(e.id)) this.schedule(e.id);
-              if (this.unknown.size === 0 || this.abort.signal.aborted) break;
-            }
-          } catch (err) {
-            if (this.abort.signal.aborted) break;
-            this.log.debug({ err: describeError(err) }, 'watching for unknown ports failed; retrying');
-            await sleep(backoff.next(), this.clock, this.abort.signal).catch(() => undefined);
-          } finally {
-            feed?.close();
-            this.pendingFeed = undefined;
-          }
-        }
-      } finally {
-        this.watchingUnknown = false;
-      }
-    })();
   }
 }

@@ -1,13 +1,13 @@
 import { DfError, describeError, isDfError, systemClock, type Clock } from '@dragonflow/base';
-import { ControllerRuntime, CoreMetrics, LocalCacheTopology, OfListener, loadApps, switchChannel, type LoadedApp, type Logger, type OfConnection, type OwnerFailure, type SwitchChannel } from '@dragonflow/core';
-import { ChassisRegistry, LocalCache, NbApi, chassisIdFromName, type CacheState, type ChassisRegistration, type LivenessState, type NbDriver } from '@dragonflow/nb';
+import { describeDb, isFatalDbError, openNbDb, type OpenedDb } from '@dragonflow/db';
+import { CoreMetrics, OfListener, loadApps, startChassisRuntime, switchChannel, type ChassisRuntime, type ControllerRuntime, type LoadedApp, type Logger, type OfConnection, type OwnerFailure, type SwitchChannel } from '@dragonflow/core';
+import { ChassisRegistry, NbApi, chassisIdFromName, type CacheState, type ChassisRegistration, type LivenessState, type LocalCache, type NbDriver } from '@dragonflow/nb';
 import { InterfaceMonitor, OvsdbClient, VswitchDb, type ConnectionState as OvsdbState, type InterfaceState } from '@dragonflow/ovsdb';
 import { Registry } from 'prom-client';
 import type { Subscription } from 'rxjs';
-import { StoppedError, retry, sleep } from './backoff.js';
+import { StoppedError, retry, sleep } from './retry.js';
 import { PortBinder, type BinderReport } from './binder.js';
 import { checkRunnable, type ControllerConfig } from './config.js';
-import { describeDb, isFatalDbError, openNbDriver } from './db.js';
 import { ManagementServer } from './management.js';
 import { ControllerMetrics } from './metrics.js';
 import { controllerTargetFor, ensureSwitch, infraPortsFrom, sameInfraPorts, type InfraPorts, type SwitchSpec } from './switch-setup.js';
@@ -82,11 +82,12 @@ export class Controller {
   private listener: OfListener | undefined;
   private ovsdb: OvsdbClient | undefined;
   private monitor: InterfaceMonitor | undefined;
+  private db: OpenedDb | undefined;
   private driver: NbDriver | undefined;
   private nb: NbApi | undefined;
   private registration: ChassisRegistration | undefined;
   private cache: LocalCache | undefined;
-  private topology: LocalCacheTopology | undefined;
+  private chassisRuntime: ChassisRuntime | undefined;
   private runtimeValue: ControllerRuntime | undefined;
   private binder: PortBinder | undefined;
   private connection: OfConnection | undefined;
@@ -193,7 +194,7 @@ export class Controller {
     const c = this.config;
     const signal = this.abort.signal;
     const where = describeDb(c.db);
-    const driver = await retry(`connect to the NB DB (${where})`, () => openNbDriver(c.db), {
+    const db = await retry(`connect to the NB DB (${where})`, () => openNbDb(c.db), {
       log: this.log,
       clock: this.clock,
       signal,
@@ -203,9 +204,11 @@ export class Controller {
       onFailure: (err) => (this.dbError = describeError(err)),
     });
     if (signal.aborted) {
-      await driver.close();
+      await db.close();
       throw new StoppedError('connecting the DB');
     }
+    const driver = db.driver;
+    this.db = db;
     this.driver = driver;
     this.dbError = undefined;
     this.subs.push(
@@ -242,34 +245,29 @@ export class Controller {
     );
     this.log.info({ chassis: c.chassis.name, chassisId: this.chassisId, tunnelIp: c.chassis.tunnelIp, tunnelTypes: c.chassis.tunnelTypes, ttlMs: c.chassis.livenessTtlMs }, 'chassis registered, liveness lease running');
 
-    const cache = new LocalCache(driver, { chassisId: this.chassisId, clock: this.clock });
-    this.cache = cache;
-    const topology = new LocalCacheTopology(cache);
-    this.topology = topology;
-    const runtime = new ControllerRuntime({
+    const nb = this.nb;
+    const { cache, runtime } = await startChassisRuntime({
+      driver,
       apps: this.apps,
-      topology,
       chassisId: this.chassisId,
       clock: this.clock,
       logger: this.log.child({ component: 'runtime' }),
       metrics: this.coreMetrics,
+      beforeStart: (parts) => {
+        // Kept before the cache loads: a stop while the DB is slow stops these, and the
+        // runtime starts with the interfaces and infrastructure ports OVSDB reported.
+        this.chassisRuntime = parts;
+        this.cache = parts.cache;
+        this.runtimeValue = parts.runtime;
+        this.binder = new PortBinder({ nb, chassisId: this.chassisId, chassisName: c.chassis.name, runtime: parts.runtime, log: this.log.child({ component: 'binder' }), clock: this.clock, metrics: this.metrics });
+        this.binder.setInterfaces(this.interfaces);
+        this.pushInfraPorts();
+      },
     });
-    this.runtimeValue = runtime;
-    this.binder = new PortBinder({ nb: this.nb, chassisId: this.chassisId, chassisName: c.chassis.name, runtime, log: this.log.child({ component: 'binder' }), clock: this.clock, metrics: this.metrics });
-    this.binder.setInterfaces(this.interfaces);
-    this.pushInfraPorts();
-    // The runtime subscribes to the topology's updates before it waits for the first snapshot.
-    const running = runtime.start();
-    await topology.start();
-    await running;
     if (signal.aborted) throw new StoppedError('starting the runtime');
     this.runtimeStarted = true;
-    this.subs.push(
-      cache.changes$.subscribe((ch) => {
-        if (ch.table === 'logical_port') this.binder?.portChanged(ch.id, ch.old, ch.new);
-      }),
-    );
-    this.binder.reconcileBoundPorts(cache.localPorts());
+    this.binder!.follow(cache);
+    this.binder!.reconcileBoundPorts(cache.localPorts());
     this.subs.push(runtime.syncedRevision$.subscribe((r) => r >= 0 && this.log.debug({ revision: r }, 'switch in sync')));
     if (this.connection?.isOpen) await this.attach(this.connection);
     this.log.info({ revision: cache.state.revision, localPorts: cache.localPorts().length }, 'runtime started');
@@ -470,14 +468,14 @@ export class Controller {
     await attempt('wait for bring-up', () => Promise.race([this.bringUp, sleep(2_000)]));
     for (const s of this.subs) s.unsubscribe();
     await attempt('revoke the liveness lease', () => this.registration?.stop());
-    await attempt('stop the runtime', () => this.runtimeValue?.stop());
+    await attempt('stop the runtime', () => this.chassisRuntime?.runtime.stop());
     await attempt('close the OpenFlow listener', () => this.listener?.close());
     await attempt('stop the interface monitor', () => this.monitor?.cancel());
     await attempt('close OVSDB', () => this.ovsdb?.close());
-    await attempt('stop the local cache', () => (this.topology ? this.topology.stop() : this.cache?.stop()));
+    await attempt('stop the local cache', () => this.chassisRuntime?.topology.stop());
     await attempt('close the NB DB', async () => {
       await this.nb?.close();
-      await this.driver?.close();
+      await this.db?.close();
     });
     await attempt('close the management endpoint', () => this.management?.close());
     this.log.info('df-controller stopped; flows left in place');

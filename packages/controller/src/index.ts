@@ -2,9 +2,7 @@
 export { checkRunnable, controllerConfigSchema, loadControllerConfig, parseControllerConfig, type AppEntry, type ControllerConfig, type DbConfig, type LoadedControllerConfig } from './config.js';
 export { Controller, type ControllerOptions, type HealthReport, type HealthStatus } from './daemon.js';
 export { PortBinder, type BinderReport, type BinderRuntime, type BindingState, type PortBinderOptions, type PortReport } from './binder.js';
-export { describeDb, openNbDriver, unixPath } from './db.js';
 export { ManagementServer, parseManagementListen } from './management.js';
 export { ControllerMetrics } from './metrics.js';
 export { controllerLogger } from './logger.js';
-export { Backoff, StoppedError, retry, sleep } from './backoff.js';
 export { controllerTargetFor, ensureSwitch, infraPortsFrom, providerPatchName, TUNNEL_MARK, tunnelPortName, type InfraPorts, type SwitchSetupReport, type SwitchSpec } from './switch-setup.js';

@@ -63,6 +63,7 @@ export { CoreFlows, PIPELINE_OWNER, coreAppDescriptor } from './runtime/core-app
 export type { AppAdoptableFlows, AppFlowRemoved, AppInstalledFlow, AppPacketIn, InfraPorts, InfraPortsEvent, InfraTunnelType, LocalBinding, LocalPortEvent, ModelChange, PortBindingInput, RemotePortEvent, SwitchEvent } from './runtime/events.js';
 export type { TopologyChange, TopologyReader, TopologySource, TopologyUpdate } from './runtime/topology.js';
 export { LocalCacheTopology } from './runtime/local-cache-topology.js';
+export { startChassisRuntime, type ChassisRuntime, type ChassisRuntimeOptions } from './runtime/local-cache-topology.js';
 export { CoreMetrics } from './observe/metrics.js';
 export { silentLogger, type Logger } from './observe/logger.js';
 // ---- OpenFlow connection (listen/connect, handshake, keepalive, requests, errors) ----

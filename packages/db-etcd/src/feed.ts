@@ -1,4 +1,4 @@
-import type { DfError } from '@dragonflow/base';
+import { Backoff, type DfError } from '@dragonflow/base';
 import { type ChangeBatch, type ChangeEvent, type ChangeFeed, NbErrorCode, type Revision, type WatchOptions, compactedError } from '@dragonflow/nb';
 import type { IDuplexStream, IWatchRequest, IWatchResponse } from 'etcd3';
 import type { EtcdDriver } from './driver.js';
@@ -23,7 +23,8 @@ export class EtcdFeed implements ChangeFeed {
   private closed = false;
   private failure: DfError | undefined;
   private wake: (() => void) | undefined;
-  private retryDelay = 50;
+  // Every chassis' watch breaks when etcd restarts: spread the reopens out.
+  private readonly retry = new Backoff({ initialMs: 50, maxMs: 1_000, jitter: 0.5 });
   private cancelRetry: (() => void) | undefined;
   private readonly hwm: number;
   private readonly tables: ReadonlySet<string> | undefined;
@@ -110,7 +111,7 @@ export class EtcdFeed implements ChangeFeed {
         this.fail(compactedError(this.next, 0, `etcd is at revision ${current}, behind the feed (DB reset)`));
         return;
       }
-      this.retryDelay = 50;
+      this.retry.reset();
       this.driver.setConnected(true);
     }
     if (res.canceled) {
@@ -164,8 +165,7 @@ export class EtcdFeed implements ChangeFeed {
       return;
     }
     this.driver.setConnected(false);
-    this.cancelRetry = this.driver.clock.setTimer(this.retryDelay, () => void this.open());
-    this.retryDelay = Math.min(this.retryDelay * 2, 1_000);
+    this.cancelRetry = this.driver.clock.setTimer(this.retry.next(), () => void this.open());
   }
 
   private fail(err: DfError): void {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type Clock, DfError, systemClock } from '@dragonflow/base';
+import { type Clock, DfError, backoffDelay, systemClock } from '@dragonflow/base';
 import {
   type ChangeBatch,
   type ChangeEvent,
@@ -260,7 +260,8 @@ export class RedisDriver implements NbDriver {
       maxRetriesPerRequest: 1,
       enableOfflineQueue: true,
       connectTimeout: 3_000,
-      retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 5), 1_000),
+      // Every chassis reconnects when redis restarts: spread them out.
+      retryStrategy: (times) => backoffDelay(times, { initialMs: 100, maxMs: 1_000, jitter: 0.5 }),
       ...this.options.redis,
     });
     conn.on('error', () => undefined); // reported through commands and 'close'

@@ -69,7 +69,6 @@ export { MemoryDriver } from './db/memory/driver.js';
 export { MemoryServer, type MemoryServerOptions } from './db/memory/server.js';
 export { MemoryClientDriver, type MemoryClientOptions } from './db/memory/client.js';
 export { parseEndpoint } from './db/memory/protocol.js';
-export { DRIVER_KINDS, openDriver, type DbSpec, type DriverFactory, type DriverKind } from './db/select.js';
 
 // NbApi
 export { NbApi, type NbApiOptions, type TransactionOptions } from './api/nb-api.js';
@@ -83,7 +82,7 @@ export { TopologyMirror } from './topology/mirror.js';
 
 // A controller's local cache (selective topology) and its events
 export { LocalCache, type LocalCacheOptions } from './cache/local-cache.js';
-export type { CachePhase, CacheState, ChangeCause, NbChange, NbChangeBatch } from './cache/events.js';
+export type { CachePhase, CacheState, ChangeCause, NbChange, NbCacheUpdate } from './cache/events.js';
 
 // Chassis registry with lease-based liveness
 export { ChassisRegistration, ChassisRegistry, type ChassisInfo, type ChassisRegistryOptions, type LivenessState } from './chassis/registry.js';

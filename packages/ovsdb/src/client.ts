@@ -1,5 +1,5 @@
 import { BehaviorSubject, Subject, type Observable } from 'rxjs';
-import { DfError, systemClock, type Clock } from '@dragonflow/base';
+import { Backoff, DfError, systemClock, type Clock } from '@dragonflow/base';
 import { JsonRpcConnection, type RequestOptions } from './connection.js';
 import { OvsdbErrorCode, OvsdbTransactionError } from './errors.js';
 import type { JsonRpcNotification, JsonValue } from './jsonrpc.js';
@@ -59,7 +59,7 @@ export class OvsdbClient {
   private readonly monitors = new Map<string, Monitor>();
   private readonly schemas = new Map<string, Promise<DatabaseSchema>>();
   private nextMonitorId = 1;
-  private backoffMs: number;
+  private readonly backoff: Backoff;
   private cancelRetry: (() => void) | undefined;
   private cancelProbe: (() => void) | undefined;
   private started = false;
@@ -83,7 +83,7 @@ export class OvsdbClient {
       connectTimeoutMs: options.connectTimeoutMs ?? 5000,
       requestTimeoutMs: options.requestTimeoutMs,
     };
-    this.backoffMs = this.options.initialBackoffMs;
+    this.backoff = new Backoff({ initialMs: this.options.initialBackoffMs, maxMs: Math.max(this.options.initialBackoffMs, this.options.maxBackoffMs) });
   }
 
   /** Creates a client and waits until it is connected (retrying with backoff meanwhile). */
@@ -320,7 +320,7 @@ export class OvsdbClient {
       return;
     }
     if (this.conn !== conn || conn.closed) return;
-    this.backoffMs = this.options.initialBackoffMs;
+    this.backoff.reset();
     this.setState('connected');
     this.startProbe(conn);
   }
@@ -348,9 +348,7 @@ export class OvsdbClient {
       return;
     }
     this.setState('backoff');
-    const delay = this.backoffMs;
-    this.backoffMs = Math.min(this.options.maxBackoffMs, this.backoffMs * 2);
-    this.cancelRetry = this.clock.setTimer(delay, () => void this.attempt());
+    this.cancelRetry = this.clock.setTimer(this.backoff.next(), () => void this.attempt());
   }
 
   private startProbe(conn: JsonRpcConnection): void {

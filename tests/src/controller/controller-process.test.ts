@@ -9,7 +9,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { openNbDriver } from '@dragonflow/controller';
+import { openNbDb } from '@dragonflow/db';
 import { NbApi, chassisIdFromName } from '@dragonflow/nb';
 import { Sandbox, freePort, isAlive, makeTempDir, removeDir, requireBinary, spawnDaemon, startEtcd, stopPid, type EtcdServer } from '@dragonflow/sandbox';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -138,8 +138,8 @@ management: { listen: 'unix:${join(dir, 'mgmt.sock')}' }
       return h.status === 'ok' ? h : undefined;
     });
     expect(up.liveness.alive).toBe(true);
-    const driver = await openNbDriver({ driver: 'etcd', endpoints: [etcd.endpoint] });
-    const nb = await NbApi.open(driver);
+    const db = await openNbDb({ driver: 'etcd', endpoints: [etcd.endpoint] });
+    const nb = await NbApi.open(db.driver);
     try {
       expect(await nb.get('chassis', chassisIdFromName('late-1'))).toMatchObject({ name: 'late-1', tunnelIp: '172.31.0.1' });
       const net = await nb.create('logical_switch', { name: 'n', networkType: 'vxlan', segmentationId: 77 });
@@ -149,7 +149,7 @@ management: { listen: 'unix:${join(dir, 'mgmt.sock')}' }
       await until('ACTIVE', async () => (await nb.get('logical_port', p.id))?.status === 'ACTIVE');
     } finally {
       await nb.close();
-      await driver.close();
+      await db.close();
     }
   });
 

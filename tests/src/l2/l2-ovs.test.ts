@@ -9,8 +9,8 @@
  * Needs root and Open vSwitch (./scripts/setup); never skips.
  */
 import { ManualClock } from '@dragonflow/base';
-import { ControllerRuntime, CoreMetrics, LocalCacheTopology } from '@dragonflow/core';
-import { ChassisRegistry, LocalCache, MemoryDriver, NbApi, chassisIdFromName, type ChassisRegistration } from '@dragonflow/nb';
+import { CoreMetrics, startChassisRuntime, type ChassisRuntime, type ControllerRuntime } from '@dragonflow/core';
+import { ChassisRegistry, MemoryDriver, NbApi, chassisIdFromName, type ChassisRegistration } from '@dragonflow/nb';
 import { arpRequest, encodeEthernet, ethernet, icmpEchoRequest, ipv4, neighborSolicitation, type EthernetFrame } from '@dragonflow/packet';
 import { requireBinary, run } from '@dragonflow/sandbox';
 import { capture } from '../sandbox/traffic.js';
@@ -30,7 +30,7 @@ let b: OvsBridge;
 let driver: MemoryDriver;
 let nb: NbApi;
 let runtime: ControllerRuntime;
-let topology: LocalCacheTopology;
+let chassis: ChassisRuntime | undefined;
 let metrics: CoreMetrics;
 let peer: ChassisRegistration;
 
@@ -71,26 +71,31 @@ beforeAll(async () => {
   const vm4 = await port(sub2, 4, '10.0.0.4', chassisId);
   await port(sub2, 5, '10.0.0.5', peer.chassis.id);
 
-  topology = new LocalCacheTopology(new LocalCache(driver, { chassisId }));
   metrics = new CoreMetrics();
-  runtime = new ControllerRuntime({ apps: [{ package: '@dragonflow/app-l2', descriptor: l2, options: undefined }], topology, chassisId, metrics, clock: new ManualClock() });
-  for (const [p, ofport] of [
-    [vm1, 1],
-    [vm2, 2],
-    [vm4, 4],
-  ] as const)
-    runtime.bindPort({ kind: 'bound', portId: p.id, ofport, interfaceName: `p${ofport}` });
-  runtime.setInfraPorts({ tunnels: { vxlan: VXLAN_OFPORT }, providers: { physnet1: PATCH } });
-  await topology.start();
-  await runtime.start();
+  chassis = await startChassisRuntime({
+    driver,
+    apps: [{ package: '@dragonflow/app-l2', descriptor: l2, options: undefined }],
+    chassisId,
+    metrics,
+    clock: new ManualClock(),
+    beforeStart: ({ runtime: r }) => {
+      for (const [p, ofport] of [
+        [vm1, 1],
+        [vm2, 2],
+        [vm4, 4],
+      ] as const)
+        r.bindPort({ kind: 'bound', portId: p.id, ofport, interfaceName: `p${ofport}` });
+      r.setInfraPorts({ tunnels: { vxlan: VXLAN_OFPORT }, providers: { physnet1: PATCH } });
+    },
+  });
+  runtime = chassis.runtime;
   await runtime.attachSwitch(b.channel);
   await runtime.waitForRevision(await driver.currentRevision());
   await runtime.settle();
 }, 120_000);
 
 afterAll(async () => {
-  await runtime?.stop();
-  await topology?.stop();
+  await chassis?.stop();
   await peer?.stop();
   await nb?.close();
   await driver?.close();

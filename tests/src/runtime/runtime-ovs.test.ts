@@ -12,8 +12,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ManualClock } from '@dragonflow/base';
 import { loadControllerConfig } from '@dragonflow/controller/config';
-import { ControllerRuntime, CoreMetrics, LocalCacheTopology, cookieSlot, loadApps, type LoadedApp } from '@dragonflow/core';
-import { LocalCache, MemoryDriver, NbApi, chassisIdFromName } from '@dragonflow/nb';
+import { CoreMetrics, cookieSlot, loadApps, startChassisRuntime, type ChassisRuntime, type ControllerRuntime, type LoadedApp } from '@dragonflow/core';
+import { MemoryDriver, NbApi, chassisIdFromName } from '@dragonflow/nb';
 import { encodeEthernet, ethernet, icmpEchoRequest, ipv4 } from '@dragonflow/packet';
 import { requireBinary, sleep, spawnDaemon, stopPid } from '@dragonflow/sandbox';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -33,27 +33,32 @@ let driver: MemoryDriver;
 let nb: NbApi;
 let apps: LoadedApp[];
 let runtime: ControllerRuntime | undefined;
-let topology: LocalCacheTopology | undefined;
+let chassis: ChassisRuntime | undefined;
 let metrics: CoreMetrics;
 
 /** A controller process, in-process: the NB local cache + runtime + the switch connection. */
 async function startController(): Promise<void> {
-  topology = new LocalCacheTopology(new LocalCache(driver, { chassisId: chassisIdFromName(CHASSIS) }));
   metrics = new CoreMetrics();
-  runtime = new ControllerRuntime({ apps, topology, chassisId: chassisIdFromName(CHASSIS), metrics, clock: new ManualClock() });
-  for (const p of Object.values(PORTS)) runtime.bindPort({ kind: 'bound', portId: p.id, ofport: p.ofport, interfaceName: `p${p.ofport}` });
-  await topology.start();
-  await runtime.start();
+  chassis = await startChassisRuntime({
+    driver,
+    apps,
+    chassisId: chassisIdFromName(CHASSIS),
+    metrics,
+    clock: new ManualClock(),
+    beforeStart: (parts) => {
+      for (const p of Object.values(PORTS)) parts.runtime.bindPort({ kind: 'bound', portId: p.id, ofport: p.ofport, interfaceName: `p${p.ofport}` });
+    },
+  });
+  runtime = chassis.runtime;
   await runtime.attachSwitch(b.channel);
   await runtime.waitForRevision(await driver.currentRevision());
   await runtime.settle();
 }
 
 async function stopController(): Promise<void> {
-  await runtime?.stop();
-  await topology?.stop();
+  await chassis?.stop();
   runtime = undefined;
-  topology = undefined;
+  chassis = undefined;
 }
 
 /** Flows on the real switch whose cookie names the example app. */

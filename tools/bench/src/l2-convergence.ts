@@ -28,8 +28,8 @@ import { performance } from 'node:perf_hooks';
 import { writeHeapSnapshot } from 'node:v8';
 import { fileURLToPath } from 'node:url';
 import { ManualClock } from '@dragonflow/base';
-import { ControllerRuntime, CoreMetrics, LocalCacheTopology, packet, switchChannel } from '@dragonflow/core';
-import { LocalCache, MemoryClientDriver, MemoryServer, MemoryStore, chassisIdFromName, encodeObject, parseObject, uuidV5, type TableName, type TxnOp } from '@dragonflow/nb';
+import { CoreMetrics, packet, startChassisRuntime, switchChannel } from '@dragonflow/core';
+import { MemoryClientDriver, MemoryServer, MemoryStore, chassisIdFromName, encodeObject, parseObject, uuidV5, type TableName, type TxnOp } from '@dragonflow/nb';
 import { CleanupStack, makeTempDir, removeDir, stopPid } from '@dragonflow/sandbox';
 import l2 from '@dragonflow/app-l2';
 import { startBenchSwitch } from './ovs-switch.js';
@@ -100,14 +100,18 @@ async function runOne(ports: number): Promise<void> {
     const chassisId = chassisIdFromName(CHASSIS);
     await db.request(`base ${chassisId}`);
 
-    const topology = new LocalCacheTopology(new LocalCache(controllerDriver, { chassisId }));
-    cleanup.defer('stop topology', () => topology.stop());
     const metrics = new CoreMetrics();
-    const runtime = new ControllerRuntime({ apps: [{ package: '@dragonflow/app-l2', descriptor: l2, options: undefined }], topology, chassisId, metrics, clock: new ManualClock() });
-    cleanup.defer('stop runtime', () => runtime.stop());
-    runtime.setInfraPorts({ tunnels: { vxlan: VXLAN_OFPORT }, providers: {} });
-    await topology.start();
-    await runtime.start();
+    const { runtime } = await startChassisRuntime({
+      driver: controllerDriver,
+      apps: [{ package: '@dragonflow/app-l2', descriptor: l2, options: undefined }],
+      chassisId,
+      metrics,
+      clock: new ManualClock(),
+      beforeStart: (chassis) => {
+        cleanup.defer('stop the runtime and the local cache', () => chassis.stop());
+        chassis.runtime.setInfraPorts({ tunnels: { vxlan: VXLAN_OFPORT }, providers: {} });
+      },
+    });
     await runtime.attachSwitch(switchChannel(conn));
     await runtime.waitForRevision(await controllerDriver.currentRevision());
     await runtime.settle();

@@ -27,8 +27,8 @@ import { performance } from 'node:perf_hooks';
 import { cpuUsage } from 'node:process';
 import l2 from '@dragonflow/app-l2';
 import l3 from '@dragonflow/app-l3-reactive';
-import { ControllerRuntime, CoreMetrics, LocalCacheTopology, OWNER_KINDS, OfListener, makeCookie, packet, silentLogger, switchChannel, validateApps } from '@dragonflow/core';
-import { ChassisRegistry, LocalCache, MemoryDriver, NbApi, chassisIdFromName } from '@dragonflow/nb';
+import { CoreMetrics, OWNER_KINDS, OfListener, makeCookie, packet, silentLogger, startChassisRuntime, switchChannel, validateApps, type ChassisRuntime } from '@dragonflow/core';
+import { ChassisRegistry, MemoryDriver, NbApi, chassisIdFromName } from '@dragonflow/nb';
 import { OfFramer, decodeMessage, encodeMessage, match, type OfMessage } from '@dragonflow/openflow';
 import { makeTempDir, removeDir } from '@dragonflow/sandbox';
 
@@ -238,20 +238,26 @@ async function main(): Promise<void> {
       const warmup = run === 0;
       const dpid = 0xdf_3300n + BigInt(run);
       // A fresh controller per run: no exact flow is left from the previous one.
-      const topology = new LocalCacheTopology(new LocalCache(driver, { chassisId }));
       const metrics = new CoreMetrics();
       const apps = validateApps([
         { package: '@dragonflow/app-l2', descriptor: l2 },
         { package: '@dragonflow/app-l3-reactive', descriptor: l3, options: { punt: { rate: 1e9, burst: 1e9 } } },
       ]);
-      const runtime = new ControllerRuntime({ apps, topology, chassisId, metrics });
-      runtime.setInfraPorts({ tunnels: { vxlan: 9000 }, providers: {} });
-      runtime.bindPort({ kind: 'bound', portId: vm1.id, ofport: 1, interfaceName: 'tap1' });
       // The emulated switch is a child process: it is stopped whatever happens in the run.
       let sw: SwitchProcess | undefined;
+      let chassis: ChassisRuntime | undefined;
       try {
-        await topology.start();
-        await runtime.start();
+        chassis = await startChassisRuntime({
+          driver,
+          apps,
+          chassisId,
+          metrics,
+          beforeStart: ({ runtime }) => {
+            runtime.setInfraPorts({ tunnels: { vxlan: 9000 }, providers: {} });
+            runtime.bindPort({ kind: 'bound', portId: vm1.id, ofport: 1, interfaceName: 'tap1' });
+          },
+        });
+        const { runtime } = chassis;
         sw = await SwitchProcess.start(target, dpid);
         const conn = await listener.waitForSwitch(dpid, 10_000);
         await runtime.attachSwitch(switchChannel(conn));
@@ -278,9 +284,8 @@ async function main(): Promise<void> {
         if (report.flowMods < FLOWS || report.packetOuts < FLOWS) throw new Error(`expected ${FLOWS} flow-mods and packet-outs, got ${report.flowMods} and ${report.packetOuts}`);
       } finally {
         sw?.close();
-        runtime.detachSwitch();
-        await runtime.stop();
-        await topology.stop();
+        chassis?.runtime.detachSwitch();
+        await chassis?.stop();
       }
     }
   } finally {

@@ -1,12 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { DfError, describeError } from '@dragonflow/base';
-import { EtcdDriver } from '@dragonflow/db-etcd';
-import { RedisDriver } from '@dragonflow/db-redis';
+import { DRIVER_KINDS, type DbSection, type DriverKind, openNbDb } from '@dragonflow/db';
 import {
   type ChangeBatch,
-  DRIVER_KINDS,
-  type DbSpec,
-  type DriverKind,
   MemoryServer,
   MemoryStore,
   type NbDriver,
@@ -14,7 +10,6 @@ import {
   TABLES,
   decodeObject,
   isTableName,
-  openDriver,
 } from '@dragonflow/nb';
 import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
@@ -46,7 +41,7 @@ function splitList(values: readonly string[] | undefined): string[] {
 }
 
 /** Reads the `db:` section of a df-api / df-controller config file. */
-function dbFromConfig(file: string): Partial<DbSpec> & { serve?: string[] } {
+function dbFromConfig(file: string): Partial<DbSection> & { serve?: string[] } {
   let raw: unknown;
   try {
     const text = readFileSync(file, 'utf8');
@@ -70,7 +65,7 @@ function dbFromConfig(file: string): Partial<DbSpec> & { serve?: string[] } {
     if (typeof v !== 'string') fail(`${file}: db.${k} must be a string`, `db.${k}`);
     return v;
   };
-  const out: Partial<DbSpec> & { serve?: string[] } = {};
+  const out: { driver?: DriverKind; endpoints?: string[]; serve?: string[]; prefix?: string; file?: string } = {};
   const driver = str('driver');
   if (driver !== undefined) out.driver = driver as DriverKind;
   const endpoints = list('endpoints');
@@ -84,8 +79,8 @@ function dbFromConfig(file: string): Partial<DbSpec> & { serve?: string[] } {
   return out;
 }
 
-/** Resolves flags, config file and environment into one DbSpec. */
-export function resolveDbSpec(flags: DbFlags, env: NodeJS.ProcessEnv = process.env): DbSpec {
+/** Resolves flags, config file and environment into one db section (what `openNbDb` opens). */
+export function resolveDbSpec(flags: DbFlags, env: NodeJS.ProcessEnv = process.env): DbSection {
   const fromFile = flags.config ? dbFromConfig(flags.config) : {};
   const driver = flags.db ?? fromFile.driver ?? env['DF_DB'] ?? (fromFile.serve?.length ? 'memory' : undefined);
   if (driver === undefined) fail(`say which DB: --db ${DRIVER_KINDS.join('|')} with --endpoint, or --config FILE (or set DF_DB / DF_DB_ENDPOINT)`, 'db');
@@ -103,13 +98,6 @@ export function resolveDbSpec(flags: DbFlags, env: NodeJS.ProcessEnv = process.e
   if (driver !== 'memory' && endpoints.length === 0) fail(`--db ${driver}: give --endpoint (e.g. ${driver === 'etcd' ? 'http://127.0.0.1:2379' : 'redis://127.0.0.1:6379'})`, 'endpoint');
   if (driver !== 'memory' && file) fail('--file only applies to --db memory', 'file');
   return { driver: driver as DriverKind, endpoints, ...(prefix !== undefined ? { prefix } : {}), ...(file !== undefined ? { file } : {}) };
-}
-
-export async function openDbDriver(spec: DbSpec): Promise<NbDriver> {
-  return openDriver(spec, {
-    etcd: (s) => EtcdDriver.connect({ endpoints: s.endpoints, ...(s.prefix !== undefined ? { prefix: s.prefix } : {}) }),
-    redis: (s) => RedisDriver.connect({ endpoints: s.endpoints, ...(s.prefix !== undefined ? { prefix: s.prefix } : {}) }),
-  });
 }
 
 function checkTable(table: string): void {
@@ -167,12 +155,11 @@ function describeBatch(b: ChangeBatch): string {
 }
 
 async function withDriver<T>(flags: DbFlags, fn: (d: NbDriver) => Promise<T>): Promise<T> {
-  const spec = resolveDbSpec(flags);
-  const driver = await openDbDriver(spec);
+  const db = await openNbDb(resolveDbSpec(flags));
   try {
-    return await fn(driver);
+    return await fn(db.driver);
   } finally {
-    await driver.close();
+    await db.close();
   }
 }
 

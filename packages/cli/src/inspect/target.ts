@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs';
 import { DfError, describeError } from '@dragonflow/base';
 import type { PipelineMap } from '@dragonflow/core';
+import { openNbDb } from '@dragonflow/db';
 import { Sandbox } from '@dragonflow/sandbox';
-import { openDbDriver, resolveDbSpec } from '../commands/db.js';
+import { resolveDbSpec } from '../commands/db.js';
 import { pipelineFromConfig } from '../commands/pipeline.js';
 import { resolveSandboxDir } from '../sandbox/lifecycle.js';
 import { readServices } from '../sandbox/services.js';
@@ -79,11 +80,11 @@ export async function loadNaming(config: string | undefined): Promise<Naming> {
   let owners = OwnerIndex.empty();
   try {
     owners = await withTimeout(NB_TIMEOUT_MS, `the NB DB did not answer within ${NB_TIMEOUT_MS / 1000} s`, async () => {
-      const driver = await openDbDriver(resolveDbSpec({ config }, {}));
+      const db = await openNbDb(resolveDbSpec({ config }, {}));
       try {
-        return await OwnerIndex.fromDriver(driver);
+        return await OwnerIndex.fromDriver(db.driver);
       } finally {
-        await driver.close();
+        await db.close();
       }
     });
   } catch (err) {

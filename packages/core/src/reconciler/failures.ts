@@ -1,4 +1,4 @@
-import type { Clock } from '@dragonflow/base';
+import { backoffDelay, type Clock } from '@dragonflow/base';
 import { Subject, type Observable } from 'rxjs';
 import type { CoreMetrics } from '../observe/metrics.js';
 import type { Logger } from '../observe/logger.js';
@@ -88,7 +88,7 @@ export class FailureTracker {
     }
     if (f.errors.length > 5) f.errors = f.errors.slice(-5);
     f.attempts++;
-    f.retryAt = now + Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** Math.min(20, f.attempts - 1));
+    f.retryAt = now + backoffDelay(f.attempts, { initialMs: RETRY_FIRST_MS, maxMs: RETRY_MAX_MS });
     this.metrics.failedOwners.set(this.failures.size);
     this.log.warn({ app: rec.id.app, owner: rec.id.owner, refused: f.keys.size, attempts: f.attempts, retryInMs: f.retryAt - now }, 'the switch refused flows of this owner; retrying with backoff');
     this.subject.next({ kind: 'failed', failure: describe(rec, f) });

@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { DfError, describeError, type Clock } from '@dragonflow/base';
+import { Backoff, DfError, describeError, type Clock } from '@dragonflow/base';
 import { Subject } from 'rxjs';
 import { Lifecycle, type DependencyContainer } from 'tsyringe';
 import type { AppContext, AppEvents, AppFlows } from '../app/context.js';
@@ -51,7 +51,7 @@ export class AppHost {
   private draining: Promise<void> | undefined;
   private resyncPending = false;
   private resyncRetry: (() => void) | undefined;
-  private resyncBackoffMs = 0;
+  private readonly resyncBackoff = new Backoff({ initialMs: 1_000, maxMs: 30_000 });
   private stopped = false;
   /** Owners set during the resync in progress (others are removed at its end). */
   private touched: Set<string> | undefined;
@@ -285,14 +285,13 @@ export class AppHost {
       if (r && typeof (r as Promise<unknown>).then === 'function') await appScope.run(this, () => r as Promise<void>);
       for (const owner of before) if (!this.touched.has(owner)) this.o.ctx.flows.remove(owner);
       this.healthy = true;
-      this.resyncBackoffMs = 0;
+      this.resyncBackoff.reset();
     } catch (err) {
       this.healthy = false;
       this.contain(err, 'resync');
       // Keep the flows it had; try again later rather than spin.
-      this.resyncBackoffMs = Math.min(30_000, Math.max(1_000, this.resyncBackoffMs * 2));
       this.resyncRetry?.();
-      this.resyncRetry = this.o.clock.setTimer(this.resyncBackoffMs, () => {
+      this.resyncRetry = this.o.clock.setTimer(this.resyncBackoff.next(), () => {
         this.resyncRetry = undefined;
         this.requestResync('retry');
       });

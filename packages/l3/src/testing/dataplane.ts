@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { systemClock, type Clock } from '@dragonflow/base';
-import { ControllerRuntime, CoreMetrics, LocalCacheTopology, OfListener, silentLogger, switchChannel, validateApps, type AppDescriptor, type LogicalPort, type LogicalRouter, type LogicalSwitch, type Subnet } from '@dragonflow/core';
-import { ChassisRegistry, LocalCache, MemoryDriver, NbApi, chassisIdFromName, type ChassisRegistration } from '@dragonflow/nb';
+import { CoreMetrics, OfListener, silentLogger, startChassisRuntime, switchChannel, validateApps, type ControllerRuntime, type LocalCacheTopology, type AppDescriptor, type LogicalPort, type LogicalRouter, type LogicalSwitch, type Subnet } from '@dragonflow/core';
+import { ChassisRegistry, MemoryDriver, NbApi, chassisIdFromName, type ChassisRegistration } from '@dragonflow/nb';
 import { CleanupStack, Sandbox, type Chassis, type Vm } from '@dragonflow/sandbox';
 import { ROUTER_INTERFACE_OWNER } from '../model.js';
 
@@ -103,17 +103,19 @@ export async function startRoutedDataplane(options: DataplaneOptions): Promise<R
     const wiring: { listener: OfListener; datapathId: bigint; vxlan: number; bindings: { portId: string; ofport: number; tap: string }[] }[] = [];
     /** A controller runtime for chassis `at` on the switch's next connection, as df-controller builds it. */
     const startController = async (c: Chassis, chassisId: string, w: (typeof wiring)[number]): Promise<Pick<DataplaneChassis, 'runtime' | 'metrics' | 'topology'>> => {
-      const topology = new LocalCacheTopology(new LocalCache(driver, { chassisId, clock }));
       const metrics = new CoreMetrics();
-      const runtime = new ControllerRuntime({ apps, topology, chassisId, metrics, clock });
-      cleanup.defer(`stop ${c.name}'s runtime`, async () => {
-        await runtime.stop();
-        await topology.stop();
+      const { runtime, topology } = await startChassisRuntime({
+        driver,
+        apps,
+        chassisId,
+        metrics,
+        clock,
+        beforeStart: (parts) => {
+          cleanup.defer(`stop ${c.name}'s runtime`, () => parts.stop());
+          parts.runtime.setInfraPorts({ tunnels: { vxlan: w.vxlan }, providers: {} });
+          for (const b of w.bindings) parts.runtime.bindPort({ kind: 'bound', portId: b.portId, ofport: b.ofport, interfaceName: b.tap });
+        },
       });
-      runtime.setInfraPorts({ tunnels: { vxlan: w.vxlan }, providers: {} });
-      for (const b of w.bindings) runtime.bindPort({ kind: 'bound', portId: b.portId, ofport: b.ofport, interfaceName: b.tap });
-      await topology.start();
-      await runtime.start();
       const conn = await w.listener.waitForSwitch(w.datapathId, 20_000);
       await runtime.attachSwitch(switchChannel(conn));
       return { runtime, metrics, topology };

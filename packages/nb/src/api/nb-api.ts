@@ -1,4 +1,4 @@
-import { type Clock, DfError, isDfError, systemClock } from '@dragonflow/base';
+import { type Clock, DfError, backoffDelay, isDfError, systemClock } from '@dragonflow/base';
 import { type Observable, of } from 'rxjs';
 import type { NbDriver, Revision } from '../db/driver.js';
 import { NbErrorCode, conflictDetails, nbNotFound } from '../errors.js';
@@ -11,6 +11,12 @@ import { TopologyMirror } from '../topology/mirror.js';
 import type { Referrer } from '../topology/store.js';
 import { DriverReader, type NbReader } from './reader.js';
 import { NbTransaction } from './transaction.js';
+
+/**
+ * After a write conflict: a short random wait (full jitter, growing with the
+ * attempt, at most 50 ms) so writers that collided do not collide again in step.
+ */
+const CONFLICT_BACKOFF = { initialMs: 2, maxMs: 50, jitter: 1 } as const;
 
 export interface NbApiOptions {
   /**
@@ -241,8 +247,7 @@ export class NbApi {
     if (typeof own === 'number') revs.push(own);
     const target = Math.max(0, ...revs);
     if (target > 0) await this.withTimeout(this.reader.waitFor(target));
-    const jitter = Math.random() * Math.min(50, 2 ** attempt);
-    await new Promise<void>((r) => this.clock.setTimer(jitter, r));
+    await new Promise<void>((r) => this.clock.setTimer(backoffDelay(attempt, CONFLICT_BACKOFF), r));
   }
 
   /** Read-your-writes: lets the view catch up with this NbApi's last commit. */

@@ -23,13 +23,14 @@ type ChangeOf<T extends TableName> =
 export type NbChange<T extends TableName = TableName> = { [K in T]: ChangeOf<K> }[T];
 
 /**
- * The changes one DB commit caused in this cache (plus the scope changes it
- * triggered), in a safe order: creates and updates parents-first (network before
- * subnet before port before router), then deletes children-first.
+ * One step of the cache's ordered stream: the revision it reached and the changes
+ * that commit made in this cache (plus the scope changes it triggered; none when
+ * it touched nothing held here), in a safe order: creates and updates parents-first
+ * (network before subnet before port before router), then deletes children-first.
  */
-export interface NbChangeBatch {
-  revision: number;
-  changes: NbChange[];
+export interface NbCacheUpdate {
+  readonly revision: number;
+  readonly changes: readonly NbChange[];
 }
 
 export type CachePhase = 'starting' | 'live' | 'degraded' | 'resyncing' | 'stopped';

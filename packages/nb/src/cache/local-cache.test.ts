@@ -133,6 +133,31 @@ describe('LocalCache selective topology', () => {
     expect(cache.all('logical_port')).toHaveLength(1);
   });
 
+  it('publishes one ordered stream: each revision once, in order, its changes before the state says it', async () => {
+    const n1 = await network(1);
+    await port(n1, HERE, '10.1.0.5');
+    const { cache } = await cacheOn();
+    const start = cache.revision;
+    const seen: { revision: number; changes: string[]; stateRevision: number }[] = [];
+    cache.updates$.subscribe((u) => seen.push({ revision: u.revision, changes: u.changes.map((c) => `${c.kind} ${c.table}`), stateRevision: cache.state.revision }));
+    const outside = await nb.create('logical_switch', { name: 'elsewhere' });
+    const reached = cache.waitFor(nb.lastCommitRevision + 1);
+    await nb.modify('logical_switch', n1.ls.id, (ls) => ({ ...ls, mtu: 1400 }));
+    await reached;
+    const revisions = seen.map((s) => s.revision);
+    expect(revisions[0]).toBeGreaterThan(start);
+    for (let i = 1; i < revisions.length; i++) expect(revisions[i]).toBeGreaterThan(revisions[i - 1]!);
+    expect(cache.revision).toBe(nb.lastCommitRevision);
+    expect(revisions.at(-1)).toBe(nb.lastCommitRevision);
+    // The commit outside this chassis' scope is a step of its own, with no change.
+    expect(seen.find((s) => s.revision === nb.lastCommitRevision - 1)).toMatchObject({ changes: [] });
+    expect(cache.get('logical_switch', outside.id)).toBeUndefined();
+    expect(seen.at(-1)!.changes).toEqual(['updated logical_switch']);
+    // Whoever follows the stream has revision R's changes before the state says R.
+    for (const s of seen) expect(s.stateRevision).toBeLessThan(s.revision);
+    expect(cache.state.revision).toBe(cache.revision);
+  });
+
   it('emits updates with old and new, and the changes of one commit in a safe order', async () => {
     const n1 = await network(1);
     await port(n1, HERE, '10.1.0.5');
@@ -140,7 +165,7 @@ describe('LocalCache selective topology', () => {
     const { cache, log } = await cacheOn();
     log.length = 0;
     const batches: string[][] = [];
-    cache.batches$.subscribe((b) => batches.push(b.changes.map((c) => `${c.kind} ${c.table}`)));
+    cache.updates$.pipe(filter((b) => b.changes.length > 0)).subscribe((b) => batches.push(b.changes.map((c) => `${c.kind} ${c.table}`)));
     await nb.transaction(async (tx) => {
       const router = await tx.require('logical_router', r.id);
       const rif = await tx.create('logical_port', { networkId: n1.ls.id, macAddress: mac(), fixedIps: [{ subnetId: n1.subnet.id, ipAddress: '10.1.0.1' }] });

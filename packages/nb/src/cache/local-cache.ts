@@ -1,5 +1,5 @@
-import { type Clock, DfError, describeError, systemClock } from '@dragonflow/base';
-import { BehaviorSubject, Observable, Subject, filter } from 'rxjs';
+import { Backoff, type Clock, DfError, describeError, systemClock } from '@dragonflow/base';
+import { BehaviorSubject, Observable, Subject, concatMap, filter, from } from 'rxjs';
 import type { ChangeBatch, NbDriver, Snapshot, StoredRecord } from '../db/driver.js';
 import { NbErrorCode } from '../errors.js';
 import { decodeObject } from '../model/codec.js';
@@ -7,7 +7,7 @@ import type { IndexName } from '../model/indexes.js';
 import { type KeyedTable, type LogicalPort, type NbObject, TABLES, TABLE_RANK, type TableName, isTableName } from '../model/tables.js';
 import { FeedFollower, type FollowerState } from '../topology/follower.js';
 import { type AppliedChange, type Referrer, TopologyStore } from '../topology/store.js';
-import type { CacheState, ChangeCause, NbChange, NbChangeBatch } from './events.js';
+import type { CacheState, ChangeCause, NbCacheUpdate, NbChange } from './events.js';
 import { ShadowIndex, stubOf } from './shadow.js';
 
 export interface LocalCacheOptions {
@@ -61,9 +61,13 @@ function toChange(ch: AppliedChange, cause: ChangeCause): NbChange | undefined {
  *
  * - Reads are synchronous and keep working while the DB is unreachable (the state
  *   then says `degraded`); the feed resumes where it stopped, so no change is lost.
- * - Every change is emitted once, with the object before and after, in a safe order
- *   within each DB commit (see NbChangeBatch). Older writes than the one held are
- *   ignored.
+ * - One ordered stream (`updates$`): every revision the cache reaches, once, in
+ *   revision order, with the changes it made to the cache (often none: a commit
+ *   outside this chassis' scope). Each change comes once, with the object before
+ *   and after, in a safe order within the revision (see NbCacheUpdate). Whoever
+ *   follows the cache (the runtime, the port binder) follows this stream, so none
+ *   of them can see a revision before its changes. Older writes than the one held
+ *   are ignored.
  * - Selective topology widens and narrows as ports are bound and unbound here: a
  *   network entering scope brings its objects in (`created`, cause `scope`); leaving
  *   evicts them (`deleted`, cause `scope`).
@@ -75,8 +79,10 @@ export class LocalCache {
   private readonly shadow = new ShadowIndex();
   private readonly follower: FeedFollower;
   private readonly clock: Clock;
-  private readonly changesSubject = new Subject<NbChange>();
-  private readonly batchesSubject = new Subject<NbChangeBatch>();
+  private readonly updatesSubject = new Subject<NbCacheUpdate>();
+  /** Last revision published on updates$. */
+  private published = 0;
+  private waiters: { revision: number; resolve: () => void }[] = [];
   private readonly stateSubject: BehaviorSubject<CacheState>;
   private networks = new Set<string>();
   private groups = new Set<string>();
@@ -115,22 +121,36 @@ export class LocalCache {
     this.stopped = true;
     await this.follower.stop();
     await this.queue.catch(() => undefined);
-    this.changesSubject.complete();
-    this.batchesSubject.complete();
+    this.updatesSubject.complete();
+    for (const w of this.waiters.splice(0)) w.resolve();
     this.publishState(this.follower.state);
     this.stateSubject.complete();
   }
 
   // ------------------------------------------------------------------ events
 
-  /** Every change, as it is applied (hot: no replay). */
-  get changes$(): Observable<NbChange> {
-    return this.changesSubject.asObservable();
+  /**
+   * The one ordered stream: each revision the cache reaches, after it is applied,
+   * with the changes it made (hot: no replay; `watch` replays the contents).
+   */
+  get updates$(): Observable<NbCacheUpdate> {
+    return this.updatesSubject.asObservable();
   }
 
-  /** Changes grouped by the DB commit that caused them. */
-  get batches$(): Observable<NbChangeBatch> {
-    return this.batchesSubject.asObservable();
+  /** Every change, as it is applied: updates$ flattened (same order). */
+  get changes$(): Observable<NbChange> {
+    return this.updatesSubject.pipe(concatMap((u) => from(u.changes)));
+  }
+
+  /** Last revision published on updates$ (everything up to it is applied). */
+  get revision(): number {
+    return this.published;
+  }
+
+  /** Resolves once updates$ has published `revision` (or the cache stops). */
+  waitFor(revision: number): Promise<void> {
+    if (this.published >= revision || this.stopped) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ revision, resolve }));
   }
 
   /**
@@ -147,7 +167,7 @@ export class LocalCache {
           sub.next({ kind: 'created', table: t, id: o.id, new: o, revision: this.store.modRevision(t, o.id) ?? 0, cause: 'initial' } as NbChange);
         }
       }
-      const s = this.changesSubject.pipe(filter((c) => wanted.has(c.table))).subscribe(sub);
+      const s = this.changes$.pipe(filter((c) => wanted.has(c.table))).subscribe(sub);
       return () => s.unsubscribe();
     });
   }
@@ -198,6 +218,14 @@ export class LocalCache {
 
   referrers(table: TableName, id: string): Referrer[] {
     return this.store.referrers(table, id);
+  }
+
+  /**
+   * Whether the DB has this object, held here or not (a selective
+   * cache tracks every object's scope keys): e.g. a port that is not in scope yet.
+   */
+  inDb(table: TableName, id: string): boolean {
+    return this.shadow.get(table, id) !== undefined;
   }
 
   /** Networks currently in scope. */
@@ -412,7 +440,7 @@ export class LocalCache {
 
   /** Reads objects entering scope, retrying while the DB is unreachable (the cache keeps serving). */
   private async fetch(table: TableName, ids: string[]): Promise<(StoredRecord | undefined)[]> {
-    let delay = 100;
+    const backoff = new Backoff({ initialMs: 100, maxMs: 2_000 });
     for (;;) {
       try {
         const r = await this.driver.getMany(table, ids);
@@ -425,18 +453,27 @@ export class LocalCache {
         if (this.stopped || (err instanceof DfError && err.code === NbErrorCode.CLOSED)) throw err;
         this.fetchTrouble = `cannot read objects entering scope: ${describeError(err)}`;
         this.publishState(this.follower.state);
-        await new Promise<void>((r) => this.clock.setTimer(delay, r));
-        delay = Math.min(delay * 2, 2_000);
+        await new Promise<void>((r) => this.clock.setTimer(backoff.next(), r));
       }
     }
   }
 
+  /**
+   * Publishes one step, synchronously and in order: the update first (so a follower
+   * has the changes of R before anyone hears that the cache is at R), then the state
+   * and the waiters of R.
+   */
   private emit(revision: number, changes: NbChange[]): void {
+    if (changes.length > 0 || revision > this.published) {
+      this.published = Math.max(this.published, revision);
+      this.updatesSubject.next({ revision, changes: order(changes) });
+    }
     this.publishState(this.follower.state, revision);
-    if (changes.length === 0) return;
-    const ordered = order(changes);
-    this.batchesSubject.next({ revision, changes: ordered });
-    for (const c of ordered) this.changesSubject.next(c);
+    if (this.waiters.length > 0) {
+      const ready = this.waiters.filter((w) => w.revision <= this.published);
+      this.waiters = this.waiters.filter((w) => w.revision > this.published);
+      for (const w of ready) w.resolve();
+    }
   }
 
   private publishState(f: FollowerState, revision?: number): void {

@@ -1,4 +1,4 @@
-import { type Clock, systemClock } from '@dragonflow/base';
+import { Backoff, type Clock, systemClock } from '@dragonflow/base';
 import type { ChangeBatch, ChangeEvent, ChangeFeed, Revision, WatchOptions } from './driver.js';
 import { isFatalFeedError } from './errors.js';
 
@@ -66,7 +66,7 @@ export class PollingFeed implements ChangeFeed {
 
   async *[Symbol.asyncIterator](): AsyncIterator<ChangeBatch> {
     let failures = 0;
-    let delay = this.options.retryDelayMs ?? 50;
+    const backoff = new Backoff({ initialMs: this.options.retryDelayMs ?? 50, maxMs: Math.max(this.options.retryDelayMs ?? 50, this.options.maxRetryDelayMs ?? 2_000) });
     while (!this.closed) {
       // Declared per pass, so they are cleared before the next read: a suspended
       // generator keeps its locals, and the batch handed out last (often a large one)
@@ -81,13 +81,12 @@ export class PollingFeed implements ChangeFeed {
         if (isFatalFeedError(err)) throw err;
         failures++;
         this.options.onRetry?.(err, failures);
-        await this.sleep(delay);
-        delay = Math.min(delay * 2, this.options.maxRetryDelayMs ?? 2_000);
+        await this.sleep(backoff.next());
         continue;
       }
       if (failures > 0) {
         failures = 0;
-        delay = this.options.retryDelayMs ?? 50;
+        backoff.reset();
         this.options.onRecovered?.();
       }
       for (batch of batches) {

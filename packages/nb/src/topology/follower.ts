@@ -1,4 +1,4 @@
-import { type Clock, DfError, describeError, systemClock } from '@dragonflow/base';
+import { Backoff, type Clock, DfError, describeError, systemClock } from '@dragonflow/base';
 import { BehaviorSubject, type Observable, type Subscription } from 'rxjs';
 import { NbErrorCode } from '../errors.js';
 import type { ChangeBatch, ChangeFeed, NbDriver, Revision, Snapshot } from '../db/driver.js';
@@ -99,7 +99,8 @@ export class FeedFollower {
   }
 
   private async loadSnapshot(): Promise<void> {
-    let delay = this.options.retryDelayMs ?? 100;
+    // Every chassis reloads when the DB comes back: spread the (heavy) snapshot reads out.
+    const backoff = new Backoff({ initialMs: this.options.retryDelayMs ?? 100, maxMs: Math.max(this.options.retryDelayMs ?? 100, 2_000), jitter: 0.5 });
     for (;;) {
       try {
         const snap = await this.driver.snapshot(this.options.tables);
@@ -110,8 +111,7 @@ export class FeedFollower {
         if (this.stopped) return;
         if (err instanceof DfError && err.code === NbErrorCode.CLOSED) throw err;
         this.setState({ phase: this.state.phase === 'starting' ? 'starting' : 'resyncing', reason: `cannot read a snapshot: ${describeError(err)}` });
-        await new Promise<void>((r) => this.clock.setTimer(delay, r));
-        delay = Math.min(delay * 2, 2_000);
+        await new Promise<void>((r) => this.clock.setTimer(backoff.next(), r));
       }
     }
   }

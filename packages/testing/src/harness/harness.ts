@@ -1,6 +1,6 @@
 import { ManualClock } from '@dragonflow/base';
-import { ControllerRuntime, CoreMetrics, LocalCacheTopology, cookieSlot, validateApps, type AppDescriptor, type InfraPorts, type Logger } from '@dragonflow/core';
-import { ChassisRegistry, DeviceOwner, LocalCache, MemoryDriver, NbApi, chassisIdFromName, type Chassis, type ChassisInfo, type ChassisRegistration, type LogicalPort, type LogicalRouter, type LogicalSwitch, type NbDriver, type Subnet } from '@dragonflow/nb';
+import { CoreMetrics, cookieSlot, startChassisRuntime, validateApps, type AppDescriptor, type ChassisRuntime, type ControllerRuntime, type InfraPorts, type LocalCacheTopology, type Logger } from '@dragonflow/core';
+import { ChassisRegistry, DeviceOwner, MemoryDriver, NbApi, chassisIdFromName, type Chassis, type ChassisInfo, type ChassisRegistration, type LogicalPort, type LogicalRouter, type LogicalSwitch, type NbDriver, type Subnet } from '@dragonflow/nb';
 import type { EthernetFrame } from '@dragonflow/packet';
 import { FakeSwitch } from '../fakeswitch/fake-switch.js';
 import type { TunnelInfo } from '../fakeswitch/packet-state.js';
@@ -58,6 +58,7 @@ export class Harness {
   runtime!: ControllerRuntime;
   topology!: LocalCacheTopology;
   metrics!: CoreMetrics;
+  private chassisRuntime!: ChassisRuntime;
   private readonly ofports = new Map<string, number>();
   private infra: InfraPorts | undefined;
   private readonly registrations = new Map<string, ChassisRegistration>();
@@ -77,27 +78,29 @@ export class Harness {
     const apps = validateApps(
       this.options.apps.map((a) => (isDescriptor(a) ? { package: `(${a.name})`, descriptor: a } : { package: a.package ?? `(${a.descriptor.name})`, descriptor: a.descriptor, options: a.options })),
     );
-    this.topology = new LocalCacheTopology(new LocalCache(this.driver, { chassisId: this.chassisId, selective: this.options.selective ?? true, clock: this.clock }));
     this.metrics = new CoreMetrics();
-    this.runtime = new ControllerRuntime({
+    this.chassisRuntime = await startChassisRuntime({
+      driver: this.driver,
+      selective: this.options.selective ?? true,
       apps,
-      topology: this.topology,
       chassisId: this.chassisId,
       clock: this.clock,
       metrics: this.metrics,
       ...(this.options.logger ? { logger: this.options.logger } : {}),
+      beforeStart: ({ runtime, topology }) => {
+        this.runtime = runtime;
+        this.topology = topology;
+        for (const [portId, ofport] of bindings) runtime.bindPort({ kind: 'bound', portId, ofport, interfaceName: `tap${ofport}` });
+        this.infra ??= this.options.infraPorts;
+        if (this.infra) this.applyInfraPorts(this.infra);
+        this.fakeSwitch.describeCookie = (cookie, table) => {
+          const t = runtime.pipeline.tableById(table);
+          const who = runtime.reconciler.ownerOfCookie(cookie);
+          const app = who?.app ?? runtime.pipeline.appBySlot(cookieSlot(cookie))?.name;
+          return { ...(t ? { tableName: t.qualifiedName } : {}), ...(app ? { app } : {}), ...(who ? { owner: who.owner } : {}) };
+        };
+      },
     });
-    for (const [portId, ofport] of bindings) this.runtime.bindPort({ kind: 'bound', portId, ofport, interfaceName: `tap${ofport}` });
-    this.infra ??= this.options.infraPorts;
-    if (this.infra) this.applyInfraPorts(this.infra);
-    this.fakeSwitch.describeCookie = (cookie, table) => {
-      const t = this.runtime.pipeline.tableById(table);
-      const who = this.runtime.reconciler.ownerOfCookie(cookie);
-      const app = who?.app ?? this.runtime.pipeline.appBySlot(cookieSlot(cookie))?.name;
-      return { ...(t ? { tableName: t.qualifiedName } : {}), ...(app ? { app } : {}), ...(who ? { owner: who.owner } : {}) };
-    };
-    await this.topology.start();
-    await this.runtime.start();
     await this.runtime.attachSwitch(this.fakeSwitch.connect());
     await this.settle();
   }
@@ -196,8 +199,7 @@ export class Harness {
    * restart). `whileDown` runs in between: changes made while no controller runs.
    */
   async restart(whileDown?: () => Promise<void>): Promise<void> {
-    await this.runtime.stop();
-    await this.topology.stop();
+    await this.chassisRuntime.stop();
     this.fakeSwitch.disconnect();
     await whileDown?.();
     await this.boot(this.ofports);
@@ -236,8 +238,7 @@ export class Harness {
   async stop(): Promise<void> {
     for (const reg of this.registrations.values()) await reg.stop().catch(() => undefined);
     this.registrations.clear();
-    await this.runtime.stop();
-    await this.topology.stop();
+    await this.chassisRuntime.stop();
     this.fakeSwitch.disconnect();
     await this.nb.close();
     if (this.ownsDriver) await this.driver.close();

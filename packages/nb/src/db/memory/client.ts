@@ -1,5 +1,5 @@
 import { type Socket, createConnection } from 'node:net';
-import { type Clock, DfError, systemClock } from '@dragonflow/base';
+import { Backoff, type Clock, DfError, systemClock } from '@dragonflow/base';
 import { BehaviorSubject, type Observable } from 'rxjs';
 import { NbErrorCode } from '../../errors.js';
 import type { ChangeBatch, ChangeFeed, CommitResult, ConnectionState, Lease, NbDriver, Revision, Snapshot, StoredRecord, TxnOp, WatchOptions } from '../driver.js';
@@ -40,7 +40,8 @@ export class MemoryClientDriver implements NbDriver {
   private epochGen = 0;
   private oldest = 1;
   private closed = false;
-  private reconnectDelay = 50;
+  // Every chassis reconnects when the serving process restarts: spread them out.
+  private readonly reconnect = new Backoff({ initialMs: 50, maxMs: 1_000, jitter: 0.5 });
   private readyWaiters: (() => void)[] = [];
   private cancelReconnect: (() => void) | undefined;
   private readonly feeds = new Set<PollingFeed>();
@@ -227,8 +228,7 @@ export class MemoryClientDriver implements NbDriver {
       this.failPending(new DfError(NbErrorCode.UNAVAILABLE, `connection to ${this.endpoint} lost`, { context: { endpoint: this.endpoint } }));
       if (this.closed) return;
       if (this.state.value !== 'disconnected') this.state.next('disconnected');
-      this.cancelReconnect = this.clock.setTimer(this.reconnectDelay, () => this.dial());
-      this.reconnectDelay = Math.min(this.reconnectDelay * 2, 1_000);
+      this.cancelReconnect = this.clock.setTimer(this.reconnect.next(), () => this.dial());
     });
   }
 
@@ -236,7 +236,7 @@ export class MemoryClientDriver implements NbDriver {
     if (this.epoch !== undefined && h.epoch !== this.epoch) this.epochGen++;
     this.epoch = h.epoch;
     this.oldest = h.oldestRevision;
-    this.reconnectDelay = 50;
+    this.reconnect.reset();
     this.state.next('connected');
     const waiters = this.readyWaiters;
     this.readyWaiters = [];

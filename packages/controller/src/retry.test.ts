@@ -1,16 +1,9 @@
 import { ManualClock } from '@dragonflow/base';
 import { silentLogger } from '@dragonflow/core';
 import { describe, expect, it } from 'vitest';
-import { Backoff, StoppedError, retry } from './backoff.js';
+import { StoppedError, retry } from './retry.js';
 
-describe('backoff and retry', () => {
-  it('doubles up to the cap and resets', () => {
-    const b = new Backoff(100, 1000);
-    expect([b.next(), b.next(), b.next(), b.next(), b.next(), b.next()]).toEqual([100, 200, 400, 800, 1000, 1000]);
-    b.reset();
-    expect(b.next()).toBe(100);
-  });
-
+describe('retry', () => {
   it('retries with growing delays until it works, reporting each failure', async () => {
     const clock = new ManualClock();
     const delays: number[] = [];

@@ -1,28 +1,5 @@
-import { DfError, describeError, systemClock, type Clock } from '@dragonflow/base';
+import { Backoff, DfError, describeError, systemClock, type Clock } from '@dragonflow/base';
 import type { Logger } from '@dragonflow/core';
-
-/** Exponential backoff: initial, ×2 per failure, capped; `reset` after a success. */
-export class Backoff {
-  private current: number;
-
-  constructor(
-    readonly initialMs = 250,
-    readonly maxMs = 10_000,
-  ) {
-    this.current = initialMs;
-  }
-
-  /** The delay to wait now; the next one is twice as long (up to the cap). */
-  next(): number {
-    const d = this.current;
-    this.current = Math.min(this.current * 2, this.maxMs);
-    return d;
-  }
-
-  reset(): void {
-    this.current = this.initialMs;
-  }
-}
 
 /** Raised (and only raised) when a wait or retry loop is cut short by shutdown. */
 export class StoppedError extends DfError {
@@ -68,7 +45,7 @@ export interface RetryOptions {
  * or the DB is not there yet.
  */
 export async function retry<T>(what: string, fn: () => Promise<T>, options: RetryOptions): Promise<T> {
-  const backoff = new Backoff(options.initialMs ?? 250, options.maxMs ?? 10_000);
+  const backoff = new Backoff({ initialMs: options.initialMs ?? 250, maxMs: options.maxMs ?? 10_000 });
   for (let attempt = 1; ; attempt++) {
     if (options.signal?.aborted) throw new StoppedError(what);
     try {
@@ -78,7 +55,7 @@ export async function retry<T>(what: string, fn: () => Promise<T>, options: Retr
       if (options.isFatal?.(err)) throw err;
       const delay = backoff.next();
       options.onFailure?.(err, attempt, delay);
-      options.log.warn({ attempt, retryInMs: delay, err: describeError(err) }, `cannot ${what} yet; retrying in ${(delay / 1000).toFixed(delay < 1000 ? 2 : 0)} s`);
+      options.log.warn({ attempt, retryInMs: Math.round(delay), err: describeError(err) }, `cannot ${what} yet; retrying in ${(delay / 1000).toFixed(delay < 1000 ? 2 : 0)} s`);
       await sleep(delay, options.clock, options.signal, what);
     }
   }
