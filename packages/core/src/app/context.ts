@@ -1,7 +1,6 @@
 import { DfError, type Clock } from '@dragonflow/base';
 import { OFP_NO_BUFFER, OfPort, type Action } from '@dragonflow/openflow';
 import { encodeEthernet, type EthernetFrame } from '@dragonflow/packet';
-import type { Observable } from 'rxjs';
 import type { Logger } from '../observe/logger.js';
 import type { CoreMetrics } from '../observe/metrics.js';
 import type { PipelineMap } from '../pipeline/allocator.js';
@@ -11,7 +10,7 @@ import type { AllocatedTable } from '../pipeline/tables.js';
 import type { DesiredFlow, TableRef } from '../reconciler/flow.js';
 import { matchFields } from '../reconciler/keys.js';
 import { switchGroupId, type DesiredGroup, type OwnerId, type Reconciler } from '../reconciler/reconciler.js';
-import type { AppAdoptableFlows, AppFlowRemoved, AppPacketIn, InfraPorts, InfraPortsEvent, LocalBinding, LocalPortEvent, ModelChange, RemotePortEvent, SwitchEvent } from '../runtime/events.js';
+import type { AppPacketIn, InfraPorts, LocalBinding } from '../runtime/events.js';
 import type { TopologyReader } from '../runtime/topology.js';
 import { PUNT_OWNER_PREFIX, type AppPunt } from './punt.js';
 
@@ -209,19 +208,6 @@ export class AppFlows {
   }
 }
 
-/** The typed event streams of one app (the same events its declarative handlers get). */
-export interface AppEvents {
-  readonly model$: Observable<ModelChange>;
-  readonly localPorts$: Observable<LocalPortEvent>;
-  readonly remotePorts$: Observable<RemotePortEvent>;
-  readonly packetIn$: Observable<AppPacketIn>;
-  readonly flowRemoved$: Observable<AppFlowRemoved>;
-  /** Timeout flows found on the switch in the app's adoptTables (see the `adoptFlows` handler). */
-  readonly adoptableFlows$: Observable<AppAdoptableFlows>;
-  readonly switch$: Observable<SwitchEvent>;
-  readonly infraPorts$: Observable<InfraPortsEvent>;
-}
-
 /** The local view apps read: model objects plus the ports bound on this chassis. */
 export interface AppTopology extends TopologyReader {
   /** This chassis' id (the NB Chassis object's id). */
@@ -240,7 +226,6 @@ export interface AppContext<O = unknown> {
   readonly tables: AppTables;
   readonly flows: AppFlows;
   readonly topology: AppTopology;
-  readonly events: AppEvents;
   /** The app's punt path (budget, suppressions, meter): see the descriptor's `punt`. */
   readonly punt: AppPunt;
   /**

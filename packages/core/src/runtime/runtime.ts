@@ -4,7 +4,7 @@ import type { LogicalPort, TableName } from '@dragonflow/nb';
 import { decodeEthernet, type EthernetFrame } from '@dragonflow/packet';
 import { matchGet, type FlowRemoved, type Match, type NxPacketIn2, type PacketIn } from '@dragonflow/openflow';
 import { Registry } from 'prom-client';
-import { config as rxConfig, type Observable, type Subscription } from 'rxjs';
+import type { Observable, Subscription } from 'rxjs';
 import { container as tsyringeRoot, type DependencyContainer } from 'tsyringe';
 import { AppFlows, AppTables, replyThrough, type AppContext, type AppTopology } from '../app/context.js';
 import { puntTable, resolvePuntLimits, suppressedPortOf, type PuntMeterHook, type PuntStats } from '../app/punt.js';
@@ -18,7 +18,7 @@ import { OWNER_KINDS, REG_SRC_PORT } from '../pipeline/registers.js';
 import { CORE_APP } from '../pipeline/stages.js';
 import { Reconciler, type OwnerFailure, type OwnerFailureEvent, type ReconcilerOptions } from '../reconciler/reconciler.js';
 import type { SwitchChannel } from '../reconciler/switch.js';
-import { AppHost, appScope } from './app-host.js';
+import { AppHost } from './app-host.js';
 import { coreAppDescriptor } from './core-app.js';
 import { PuntGuard } from './punt-guard.js';
 import type { AppAdoptableFlows, AppInstalledFlow, AppPacketIn, InfraPorts, InfraTunnelType, LocalBinding, LocalPortEvent, ModelChange, PortBindingInput, RemotePortEvent } from './events.js';
@@ -63,29 +63,6 @@ function normalizeInfraPorts(ports: InfraPorts): InfraPorts {
     providers[physnet] = ofport(`providers.${physnet}`, v);
   }
   return Object.freeze({ tunnels: Object.freeze(tunnels), providers: Object.freeze(providers) });
-}
-
-let rxHandlerUsers = 0;
-let rxPreviousHandler: ((err: unknown) => void) | null = null;
-
-/** Errors thrown inside an app's own rxjs subscriptions surface here; attribute and contain them. */
-function installRxHandler(): void {
-  if (rxHandlerUsers++ > 0) return;
-  rxPreviousHandler = rxConfig.onUnhandledError;
-  rxConfig.onUnhandledError = (err: unknown) => {
-    const host = appScope.getStore();
-    if (host) host.contain(err, 'subscription');
-    else if (rxPreviousHandler) rxPreviousHandler(err);
-    else setTimeout(() => {
-      throw err;
-    });
-  };
-}
-
-function uninstallRxHandler(): void {
-  if (--rxHandlerUsers > 0) return;
-  rxConfig.onUnhandledError = rxPreviousHandler;
-  rxPreviousHandler = null;
 }
 
 /**
@@ -155,7 +132,6 @@ export class ControllerRuntime {
   async start(): Promise<void> {
     if (this.started) throw new DfError('RUNTIME_STATE', 'the runtime is already started');
     this.started = true;
-    installRxHandler();
     this.subscriptions.push(
       this.options.topology.updates$.subscribe({
         next: (u) => (this.startRevision < 0 ? this.pendingUpdates.push(u) : this.onTopology(u)),
@@ -196,7 +172,6 @@ export class ControllerRuntime {
     const ref: { host?: AppHost } = {};
     const flows = new AppFlows(d.name, slot, this.pipeline, this.reconciler, this.metrics, (owner) => ref.host?.touch(owner));
     const topology = this.appTopology();
-    const events = {} as AppContext['events'];
     const punt = new PuntGuard({
       app: d.name,
       slot,
@@ -210,7 +185,7 @@ export class ControllerRuntime {
       ...(this.options.puntMeters ? { meters: this.options.puntMeters } : {}),
     });
     this.guards.set(d.name, punt);
-    const ctx: AppContext = { name: d.name, options, tables, flows, topology, events, punt, reply: replyThrough(flows), clock: this.clock, log };
+    const ctx: AppContext = { name: d.name, options, tables, flows, topology, punt, reply: replyThrough(flows), clock: this.clock, log };
     const host = new AppHost({
       descriptor: d,
       ctx,
@@ -221,7 +196,6 @@ export class ControllerRuntime {
       onRevision: () => this.checkRevision(),
     });
     ref.host = host;
-    Object.assign(events, host.events);
     return host;
   }
 
@@ -550,6 +524,5 @@ export class ControllerRuntime {
     this.reconciler.stop();
     for (const s of this.subscriptions) s.unsubscribe();
     for (const h of [...this.hosts].reverse()) await h.stop();
-    if (this.started) uninstallRxHandler();
   }
 }
