@@ -1,6 +1,7 @@
 import l2 from '@dragonflow/app-l2';
 import proactive from '@dragonflow/app-l3-proactive';
-import { REG_ROUTER, requestMessage, validateApps } from '@dragonflow/core';
+import { REG_ROUTER } from '@dragonflow/core';
+import { requestMessage, validateApps } from '@dragonflow/testing';
 import { PRIORITY } from '@dragonflow/l3';
 import { TUNNEL_PORT, addRouterInterface, contractScenario, contractTeardown, ipPacket, ipv4Of, removeRouterInterface, routedCloud, routerMac, vmMac, type RoutedCloud } from '@dragonflow/l3/testing';
 import type { HarnessApp } from '@dragonflow/testing';

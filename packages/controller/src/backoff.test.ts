@@ -1,5 +1,5 @@
 import { ManualClock } from '@dragonflow/base';
-import { silentLogger } from '@dragonflow/core';
+import { silentLogger } from '@dragonflow/core/host';
 import { describe, expect, it } from 'vitest';
 import { Backoff, StoppedError, retry } from './backoff.js';
 

@@ -1,5 +1,6 @@
 import { DfError, describeError, isDfError, systemClock, type Clock } from '@dragonflow/base';
-import { ControllerRuntime, CoreMetrics, LocalCacheTopology, OfListener, loadApps, switchChannel, type LoadedApp, type Logger, type OfConnection, type OwnerFailure, type SwitchChannel } from '@dragonflow/core';
+import { type Logger } from '@dragonflow/core';
+import { ControllerRuntime, CoreMetrics, LocalCacheTopology, OfListener, loadApps, switchChannel, type LoadedApp, type OfConnection, type OwnerFailure, type SwitchChannel } from '@dragonflow/core/host';
 import { ChassisRegistry, LocalCache, NbApi, chassisIdFromName, type CacheState, type ChassisRegistration, type LivenessState, type NbDriver } from '@dragonflow/nb';
 import { InterfaceMonitor, OvsdbClient, VswitchDb, type ConnectionState as OvsdbState, type InterfaceState } from '@dragonflow/ovsdb';
 import { Registry } from 'prom-client';

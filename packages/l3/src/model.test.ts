@@ -128,7 +128,7 @@ describe('ICMP errors', () => {
 
 describe('ExactFlowBuilder', () => {
   it('makes exactly the flow forwardFlow makes, for any destination, from a reused template', async () => {
-    const { flowIdentity, instructionsKey } = await import('@dragonflow/core');
+    const { flowIdentity, instructionsKey } = await import('@dragonflow/core/host');
     const { ExactFlowBuilder, PRIORITY, forwardFlow } = await import('./flows.js');
     const t = { ingress: { id: 10, qualifiedName: 'x.ingress' }, routing: { id: 11, qualifiedName: 'x.routing' }, punt: { id: 12, qualifiedName: 'x.punt' }, afterRouting: 13, egress: 13 };
     const rewrite = { ethSrc: packet.mac(routerMac(2)), ethDst: packet.mac(vmMac(0x12)), networkKey: 7, portKey: 42 };

@@ -12,7 +12,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ManualClock } from '@dragonflow/base';
 import { loadControllerConfig } from '@dragonflow/controller/config';
-import { ControllerRuntime, CoreMetrics, LocalCacheTopology, cookieSlot, loadApps, type LoadedApp } from '@dragonflow/core';
+import { ControllerRuntime, CoreMetrics, LocalCacheTopology, cookieSlot, loadApps, type LoadedApp } from '@dragonflow/core/host';
 import { LocalCache, MemoryDriver, NbApi, chassisIdFromName } from '@dragonflow/nb';
 import { encodeEthernet, ethernet, icmpEchoRequest, ipv4 } from '@dragonflow/packet';
 import { requireBinary, sleep, spawnDaemon, stopPid } from '@dragonflow/sandbox';

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { systemClock, type Clock } from '@dragonflow/base';
-import { ControllerRuntime, CoreMetrics, LocalCacheTopology, OfListener, silentLogger, switchChannel, validateApps, type AppDescriptor, type LogicalPort, type LogicalRouter, type LogicalSwitch, type Subnet } from '@dragonflow/core';
+import { type AppDescriptor, type LogicalPort, type LogicalRouter, type LogicalSwitch, type Subnet } from '@dragonflow/core';
+import { ControllerRuntime, CoreMetrics, LocalCacheTopology, OfListener, silentLogger, switchChannel, validateApps } from '@dragonflow/core/host';
 import { ChassisRegistry, LocalCache, MemoryDriver, NbApi, chassisIdFromName, type ChassisRegistration } from '@dragonflow/nb';
 import { CleanupStack, Sandbox, type Chassis, type Vm } from '@dragonflow/sandbox';
 import { ROUTER_INTERFACE_OWNER } from '../model.js';

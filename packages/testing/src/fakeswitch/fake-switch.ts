@@ -1,5 +1,5 @@
 import { DfError, Ipv4Address, ManualClock, type Clock } from '@dragonflow/base';
-import { decodeEncoded, type BatchError, type BatchOutcome, type SwitchAsyncMessage, type SwitchChannel, type SwitchRequest } from '@dragonflow/core';
+import { decodeEncoded, type BatchError, type BatchOutcome, type SwitchAsyncMessage, type SwitchChannel, type SwitchRequest } from '@dragonflow/core/host';
 import {
   ERROR_TYPES,
   FlowModFlags,

@@ -1,5 +1,6 @@
 import { ManualClock } from '@dragonflow/base';
-import { ControllerRuntime, CoreMetrics, LocalCacheTopology, cookieSlot, validateApps, type AppDescriptor, type InfraPorts, type Logger } from '@dragonflow/core';
+import { type AppDescriptor, type InfraPorts, type Logger } from '@dragonflow/core';
+import { ControllerRuntime, CoreMetrics, LocalCacheTopology, cookieSlot, validateApps } from '@dragonflow/core/host';
 import { ChassisRegistry, DeviceOwner, LocalCache, MemoryDriver, NbApi, chassisIdFromName, type Chassis, type ChassisInfo, type ChassisRegistration, type LogicalPort, type LogicalRouter, type LogicalSwitch, type NbDriver, type Subnet } from '@dragonflow/nb';
 import type { EthernetFrame } from '@dragonflow/packet';
 import { FakeSwitch } from '../fakeswitch/fake-switch.js';

@@ -1,5 +1,6 @@
 import { isDfError } from '@dragonflow/base';
-import { APP_CONTEXT, PUNT_SUPPRESS_PRIORITY, REG_SRC_PORT, defineApp, flow, inject, injectable, validateApps, type AppContext, type AppDescriptor, type AppPacketIn } from '@dragonflow/core';
+import { APP_CONTEXT, PUNT_SUPPRESS_PRIORITY, REG_SRC_PORT, defineApp, flow, inject, injectable, type AppContext, type AppDescriptor, type AppPacketIn } from '@dragonflow/core';
+import { validateApps } from '@dragonflow/core/host';
 import { ethernet, ipv4, udp, type EthernetFrame } from '@dragonflow/packet';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from './harness.js';

@@ -1,11 +1,8 @@
 import {
   APP_CONTEXT,
-  COOKIE_KIND_MASK,
   APP_OPTIONS,
   APP_TABLES,
   REG_DST_PORT,
-  cookieKindName,
-  cookieTag,
   defineApp,
   flow,
   inject,
@@ -14,8 +11,8 @@ import {
   type AppAdoptableFlows,
   type AppPacketIn,
   type AppFlowRemoved,
-  validateApps,
 } from '@dragonflow/core';
+import { COOKIE_KIND_MASK, cookieKindName, cookieTag, validateApps } from '@dragonflow/core/host';
 import { OfPort, act } from '@dragonflow/openflow';
 import { encodeEthernet, ethernet, icmpEchoRequest, ipv4, type EthernetFrame } from '@dragonflow/packet';
 import { afterEach, describe, expect, it } from 'vitest';
