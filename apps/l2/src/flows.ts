@@ -10,6 +10,7 @@ import {
   flow,
   packet,
   type Action,
+  type AppPunt,
   type AppTables,
   type DesiredFlow,
   type LogicalPort,
@@ -66,9 +67,17 @@ export interface L2Pipeline {
   readonly afterEgress: number;
   /** Scratch register naming the chunk of local ports a flood copy is for. */
   readonly chunkRegister: ScratchRegister;
+  /** What an NS punt does: the controller action, behind the punt meter when there is one (`ctx.punt.toController()`). */
+  readonly toController: ReturnType<AppPunt['toController']>;
 }
 
-export function l2Pipeline(tables: AppTables): L2Pipeline {
+/**
+ * The packets the nd-responder table punts (neighbour solicitations): the core's
+ * punt guard drops these, and only these, of a port over its punt budget.
+ */
+export const ND_PUNTED = { eth_type: ETH_IPV6, ip_proto: IPPROTO_ICMPV6, icmpv6_type: ND_NEIGHBOR_SOLICIT } as const;
+
+export function l2Pipeline(tables: AppTables, toController: ReturnType<AppPunt['toController']> = { actions: [act.toController()] }): L2Pipeline {
   return {
     tunnelIngress: tables.ref('tunnel-ingress'),
     providerIngress: tables.ref('provider-ingress'),
@@ -85,6 +94,7 @@ export function l2Pipeline(tables: AppTables): L2Pipeline {
     l3Entry: tables.stageEntry('l3'),
     afterEgress: tables.stageExit('egress'),
     chunkRegister: tables.register('flood-chunk'),
+    toController,
   };
 }
 
@@ -153,7 +163,7 @@ export function portFlows(p: L2Pipeline, port: LogicalPort, net: LogicalSwitch, 
     const ip = packet.ip6(text);
     const solicit = { eth_type: ETH_IPV6, ip_proto: IPPROTO_ICMPV6, icmpv6_type: ND_NEIGHBOR_SOLICIT, icmpv6_code: 0, ipv6_nd_target: ip } as const;
     // The advertisement is built by the app (an NS carries a source link-layer option where the NA needs a target one).
-    out.push(flow(p.ndResponder, { priority: PRIORITY.respond, match: { ...onNetwork(net), ...fromLocalPort, ...solicit }, actions: [act.toController()] }));
+    out.push(flow(p.ndResponder, { priority: PRIORITY.respond, match: { ...onNetwork(net), ...fromLocalPort, ...solicit }, ...p.toController }));
     if (placement === 'local') out.push(flow(p.ndResponder, { priority: PRIORITY.selfSkip, match: { [REG_SRC_PORT]: port.key, ...solicit }, goto: p.afterNdResponder }));
   }
   if (placement === 'remote' && remote) out.push(egressFlow(p, port, kind, remote));

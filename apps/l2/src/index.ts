@@ -1,10 +1,13 @@
 import { REG_DST_PORT, REG_FLAGS, REG_SRC_PORT, SCRATCH_REGISTERS, defineApp, inject, injectable, type AppPacketIn, type ModelChange } from '@dragonflow/core';
+import { ND_PUNTED } from './flows.js';
 import { L2Switch } from './l2-switch.js';
+import { l2OptionsSchema, type L2Options } from './options.js';
 import { NdResponder } from './nd-responder.js';
 
 export { L2Switch } from './l2-switch.js';
 export { NdResponder } from './nd-responder.js';
-export { FROM_OUTSIDE, PRIORITY, chunkFlows, egressFlow, floodFlows, ingressFlows, l2Pipeline, portFlows, uplinkActions, type L2Pipeline, type RemoteTarget } from './flows.js';
+export { l2OptionsSchema, type L2Options } from './options.js';
+export { FROM_OUTSIDE, ND_PUNTED, PRIORITY, chunkFlows, egressFlow, floodFlows, ingressFlows, l2Pipeline, portFlows, uplinkActions, type L2Pipeline, type RemoteTarget } from './flows.js';
 export { CHUNK_BITS, ROUTER_INTERFACE, chunkOf, networkKind, placementOf, uplinkOf, type NetworkKind, type Placement } from './model.js';
 
 /** The app instance: switching flows plus the IPv6 neighbour advertisement responder. */
@@ -48,9 +51,9 @@ export class L2App {
  * - egress: `egress` (remote port → tunnel or provider uplink; also the remote ports of
  *   networks a local router routes to, which are not switched here)
  */
-export default defineApp<L2App>({
+export default defineApp<L2App, L2Options>({
   name: 'l2',
-  coreApi: '^1.0.0',
+  coreApi: '^1.2.0',
   description: 'Distributed L2 switching from the NB: unicast, BUM replication with split horizon, ARP/ND responder, tunnels and provider networks.',
   tables: {
     classify: [
@@ -70,6 +73,9 @@ export default defineApp<L2App>({
     egress: [{ name: 'egress', match: [REG_DST_PORT, REG_FLAGS], description: 'remote destination port → tunnel or provider uplink' }],
   },
   registers: ['flood-chunk'],
+  // NS punts are guarded per source port by the core (budget from the `punt` option).
+  punt: { tables: [{ name: 'nd-responder', match: ND_PUNTED }], limits: (o) => o.punt },
+  options: l2OptionsSchema,
   watches: ['logical_switch', 'logical_port', 'logical_router', 'chassis', 'chassis_liveness'],
   packetInBuffer: 256,
   app: L2App,

@@ -57,7 +57,7 @@ export class L2Switch {
   private readonly warned = new Set<string>();
 
   constructor(@inject(APP_CONTEXT) private readonly ctx: AppContext) {
-    this.pipeline = l2Pipeline(ctx.tables);
+    this.pipeline = l2Pipeline(ctx.tables, ctx.punt.toController());
   }
 
   // ---------------- events ----------------

@@ -9,6 +9,9 @@ const ALL_NODES = 'ff02::1';
  * network (the flow's owner); the advertisement goes straight back out of the
  * asking port, so the NS never leaves the host. (Building the NA needs the NS's
  * source link-layer option turned into a target one, which OpenFlow cannot do.)
+ * The core's punt guard stands in front (the descriptor's `punt`): a port sending
+ * more solicitations than its budget has its NS dropped in the switch for a while,
+ * so one VM cannot starve neighbour discovery on its chassis.
  */
 @injectable()
 export class NdResponder {
@@ -23,8 +26,8 @@ export class NdResponder {
       this.ignored++;
       return;
     }
-    await this.ctx.flows.packetOut({ data: packet.encodeEthernet(reply), actions: [{ type: 'output', port: ev.inPort }] });
-    this.answered++;
+    if (await this.ctx.reply(ev, reply)) this.answered++;
+    else this.ignored++;
   }
 
   /** The solicited advertisement for a punted NS, or undefined when it is not one we answer. */

@@ -1,6 +1,6 @@
-import { FLAG_ROUTED, METADATA_NETWORK_MASK, REG_DST_PORT, REG_FLAGS, act, defineApp, flow, inject, injectable, packet, APP_CONTEXT, type AppContext, type Chassis, type DesiredFlow, type LogicalPort, type LogicalSwitch, type Subnet } from '@dragonflow/core';
+import { FLAG_ROUTED, METADATA_NETWORK_MASK, REG_DST_PORT, REG_FLAGS, act, defineApp, flow, inject, injectable, packet, APP_CONTEXT, type AppContext, type AppDescriptor, type Chassis, type DesiredFlow, type LogicalPort, type LogicalSwitch, type Subnet } from '@dragonflow/core';
 import { startHarness, type Harness, type HarnessApp } from '@dragonflow/testing';
-import l2 from '../src/index.js';
+import l2, { type L2Options } from '../src/index.js';
 
 /** br-int's infrastructure ports in these tests. */
 export const TUN = { vxlan: 100, geneve: 101, gre: 102 } as const;
@@ -47,8 +47,8 @@ export interface Cloud {
  * vm1 on ofport 1, vm2 on ofport 2, IPs 10.0.0.N with MAC …:0N; remote vm3 on c2,
  * vm4 and vm5 on c3; a router interface 10.0.0.254 with ROUTER_MAC.
  */
-export async function cloud(type: 'vxlan' | 'geneve' | 'gre' = 'vxlan', extraApps: HarnessApp[] = []): Promise<Cloud> {
-  const h = await startHarness({ apps: [l2, l3Probe, ...extraApps], infraPorts: INFRA });
+export async function cloud(type: 'vxlan' | 'geneve' | 'gre' = 'vxlan', extraApps: HarnessApp[] = [], l2Options?: L2Options): Promise<Cloud> {
+  const h = await startHarness({ apps: [l2Options ? { descriptor: l2 as HarnessApp as AppDescriptor, options: l2Options } : (l2 as HarnessApp), l3Probe, ...extraApps], infraPorts: INFRA });
   h.fakeSwitch.addPort(L3_PROBE_PORT);
   const c2 = await h.addChassis('chassis-2', { tunnelIp: '192.0.2.2' });
   const c3 = await h.addChassis('chassis-3', { tunnelIp: '192.0.2.3' });

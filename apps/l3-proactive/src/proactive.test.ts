@@ -309,8 +309,9 @@ describe('l3-proactive: the punt path is protected', () => {
     await h.settle();
     const a = app(c!);
     expect(a.stats.timeExceeded).toBe(5);
-    expect(a.stats.rateLimited).toBeGreaterThanOrEqual(1);
-    expect(a.stats.suppressions).toBe(1);
+    const guard = h.runtime.puntStats()['l3-proactive']!;
+    expect(guard.rateLimited).toBeGreaterThanOrEqual(1);
+    expect(guard.suppressions).toBe(1);
     // now dropped in the switch: no packet-in at all
     const cut = h.trace(vm1To('10.0.2.12', { ttl: 1 }), 1);
     expect(cut.packetIns).toEqual([]);

@@ -1,7 +1,7 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadApps, packet, validateApps, type LogicalPort } from '@dragonflow/core';
-import { startHarness, type Harness } from '@dragonflow/testing';
+import { packet, type LogicalPort } from '@dragonflow/core';
+import { startHarness, type Harness, loadApps, validateApps } from '@dragonflow/testing';
 import { describeAppContract } from '@dragonflow/testing/contract';
 import { afterEach, describe, expect, it } from 'vitest';
 import { tinyL2 } from '../test/tiny-l2.js';

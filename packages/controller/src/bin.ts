@@ -42,7 +42,7 @@ async function main(): Promise<void> {
   const log = controllerLogger(config.logLevel, config.chassis.name);
   const controller = new Controller({ config, file: opts.config, baseDir, log });
   if (opts.check) {
-    const { loadApps } = await import('@dragonflow/core');
+    const { loadApps } = await import('@dragonflow/core/host');
     await loadApps(config.apps.map((a) => ({ package: a.package, ...(a.options !== undefined ? { options: a.options } : {}) })), { baseDir });
     console.log(`${file}: ok`);
     return;

@@ -1,5 +1,6 @@
 import { ManualClock } from '@dragonflow/base';
-import { APP_CONTEXT, CoreMetrics, defineApp, startChassisRuntime, type ControllerRuntime, flow, inject, injectable, requestMessage, silentLogger, validateApps, type AppContext, type LoadedApp, type SwitchChannel } from '@dragonflow/core';
+import { APP_CONTEXT, defineApp, flow, inject, injectable, type AppContext } from '@dragonflow/core';
+import { CoreMetrics, requestMessage, silentLogger, startChassisRuntime, validateApps, type ControllerRuntime, type LoadedApp, type SwitchChannel } from '@dragonflow/core/host';
 import { MemoryDriver, NbApi, chassisIdFromName, type LogicalPort, type NbDriver } from '@dragonflow/nb';
 import type { InterfaceState } from '@dragonflow/ovsdb';
 import { OfPort, act, matchGet } from '@dragonflow/openflow';

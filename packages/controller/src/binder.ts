@@ -1,5 +1,6 @@
 import { Backoff, DfError, describeError, isDfError, systemClock, type Clock } from '@dragonflow/base';
-import type { Logger, OwnerFailure, PortBindingInput } from '@dragonflow/core';
+import type { Logger } from '@dragonflow/core';
+import type { OwnerFailure, PortBindingInput } from '@dragonflow/core/host';
 import { NbErrorCode, decodeObject, type LogicalPort, type NbApi, type NbCacheUpdate, type TableName } from '@dragonflow/nb';
 import type { InterfaceState } from '@dragonflow/ovsdb';
 import { Subject, filter, type Observable, type Subscription } from 'rxjs';

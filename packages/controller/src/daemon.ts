@@ -1,6 +1,7 @@
 import { DfError, describeError, isDfError, systemClock, type Clock } from '@dragonflow/base';
 import { describeDb, isFatalDbError, openNbDb, type OpenedDb } from '@dragonflow/db';
-import { CoreMetrics, OfListener, loadApps, startChassisRuntime, switchChannel, type ChassisRuntime, type ControllerRuntime, type LoadedApp, type Logger, type OfConnection, type OwnerFailure, type SwitchChannel } from '@dragonflow/core';
+import { type Logger } from '@dragonflow/core';
+import { CoreMetrics, OfListener, loadApps, startChassisRuntime, switchChannel, type ChassisRuntime, type ControllerRuntime, type LoadedApp, type OfConnection, type OwnerFailure, type SwitchChannel } from '@dragonflow/core/host';
 import { ChassisRegistry, NbApi, chassisIdFromName, type CacheState, type ChassisRegistration, type LivenessState, type LocalCache, type NbDriver } from '@dragonflow/nb';
 import { InterfaceMonitor, OvsdbClient, VswitchDb, type ConnectionState as OvsdbState, type InterfaceState } from '@dragonflow/ovsdb';
 import { Registry } from 'prom-client';

@@ -1,5 +1,5 @@
 import { ManualClock } from '@dragonflow/base';
-import { silentLogger } from '@dragonflow/core';
+import { silentLogger } from '@dragonflow/core/host';
 import { describe, expect, it } from 'vitest';
 import { StoppedError, retry } from './retry.js';
 

@@ -9,6 +9,7 @@ import {
   act,
   flow,
   type Action,
+  type AppPunt,
   type AppTables,
   type DesiredFlow,
   type MatchSpec,
@@ -33,13 +34,14 @@ export const REPLY_TTL = 64;
  *   traffic with reg7 already set) misses and continues untouched.
  * - `routing`: reg5 + destination → the rewrite (proactive: every route; reactive:
  *   the exact flows the controller installed), or on to `punt`.
- * - `punt`: per-port suppression (a port flooding the controller is cut off here for
- *   a few seconds), then the router's punt to the controller.
+ * - `punt`: the router's punt to the controller. It is the app's punt table (the
+ *   descriptor's `punt`): the core's punt guard puts its per-port suppression
+ *   flows (a port flooding the controller is cut off for a few seconds) above it.
  */
 export const L3_TABLES: readonly TableSpec[] = [
   { name: 'ingress', match: ['metadata', 'eth_dst', 'eth_type', 'ip_proto', 'icmpv4_type', 'ipv4_dst', 'nw_ttl'], description: 'packets to a router port MAC: echo replies, TTL check, router key' },
   { name: 'routing', match: [REG_ROUTER, 'metadata', 'eth_type', 'ipv4_dst'], description: 'router key + destination → MAC rewrite, TTL-1, destination network and port' },
-  { name: 'punt', match: [REG_ROUTER, REG_SRC_PORT], description: 'per-port punt suppression, then the router punt to the controller' },
+  { name: 'punt', match: [REG_ROUTER, REG_SRC_PORT], description: "the router punt to the controller, behind the core's per-port suppression" },
 ];
 
 /** Flow priorities inside the L3 tables (the longest prefix wins in `routing`: base + prefix length). */
@@ -62,8 +64,6 @@ export const PRIORITY = {
   ROUTE_PUNT: 20,
   /** routing: no route. */
   DEFAULT: 10,
-  /** punt: a port over its punt budget. */
-  SUPPRESS: 200,
   /** punt: the router's punt. */
   PUNT: 100,
 } as const;
@@ -167,14 +167,13 @@ export function prefixDropFlow(t: L3TableRefs, router: Router, prefix: IpNetwork
   return flow(t.routing, { priority: PRIORITY.PREFIX_BASE + prefix.prefixLength, match: { [REG_ROUTER]: router.key, eth_type: ETH_IPV4, ipv4_dst: prefix.toString() } });
 }
 
-/** The router's punt to the controller (the whole packet: the reactive app sends it on). */
-export function puntFlow(t: L3TableRefs, router: Router): DesiredFlow {
-  return flow(t.punt, { priority: PRIORITY.PUNT, match: { [REG_ROUTER]: router.key }, actions: [act.toController(0xffff)] });
-}
-
-/** A port that exceeded its punt budget: its punts are dropped in the switch for `seconds`. */
-export function suppressionFlow(t: L3TableRefs, sourcePortKey: number, seconds: number): DesiredFlow {
-  return flow(t.punt, { priority: PRIORITY.SUPPRESS, match: { [REG_SRC_PORT]: sourcePortKey }, hardTimeout: seconds });
+/**
+ * The router's punt to the controller (the whole packet: the reactive app sends it
+ * on), with what the punt path puts in front of the controller action
+ * (`ctx.punt.toController()`: a meter when one is configured).
+ */
+export function puntFlow(t: L3TableRefs, router: Router, toController: ReturnType<AppPunt['toController']>): DesiredFlow {
+  return flow(t.punt, { priority: PRIORITY.PUNT, match: { [REG_ROUTER]: router.key }, ...toController });
 }
 
 /** The actions of a routed packet: MAC rewrite, TTL−1, the destination port and the ROUTED flag. */

@@ -1,9 +1,7 @@
-import { ManualClock } from '@dragonflow/base';
 import { packet } from '@dragonflow/core';
 import { startHarness, type Harness } from '@dragonflow/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ICMP_ERROR, icmpError } from './icmp.js';
-import { KeyedTokenBucket } from './limiter.js';
 import { IpNetwork, Ipv4Address, L3Model, decisionSignature, type RouterInterface } from './index.js';
 import { addRouterInterface, ipPacket, routerMac, vmMac } from './testing/index.js';
 
@@ -128,30 +126,9 @@ describe('ICMP errors', () => {
   });
 });
 
-describe('KeyedTokenBucket', () => {
-  it('lets a burst through, then the sustained rate, per key, on the injected clock', () => {
-    const clock = new ManualClock();
-    const b = new KeyedTokenBucket<number>(clock, { rate: 10, burst: 3 });
-    expect([b.take(1), b.take(1), b.take(1), b.take(1)]).toEqual([true, true, true, false]);
-    expect(b.take(2)).toBe(true);
-    clock.advance(100);
-    expect([b.take(1), b.take(1)]).toEqual([true, false]);
-    clock.advance(10_000);
-    expect(b.available(1)).toBe(3);
-  });
-
-  it('remembers a bounded number of keys', () => {
-    const b = new KeyedTokenBucket<number>(new ManualClock(), { rate: 1, burst: 1, maxKeys: 2 });
-    for (const k of [1, 2, 3]) b.take(k);
-    expect(b.size).toBe(2);
-    expect(b.take(1)).toBe(true); // forgotten, so full again
-    expect(() => new KeyedTokenBucket(new ManualClock(), { rate: 0, burst: 1 })).toThrow(RangeError);
-  });
-});
-
 describe('ExactFlowBuilder', () => {
   it('makes exactly the flow forwardFlow makes, for any destination, from a reused template', async () => {
-    const { flowIdentity, instructionsKey } = await import('@dragonflow/core');
+    const { flowIdentity, instructionsKey } = await import('@dragonflow/core/host');
     const { ExactFlowBuilder, PRIORITY, forwardFlow } = await import('./flows.js');
     const t = { ingress: { id: 10, qualifiedName: 'x.ingress' }, routing: { id: 11, qualifiedName: 'x.routing' }, punt: { id: 12, qualifiedName: 'x.punt' }, afterRouting: 13, egress: 13 };
     const rewrite = { ethSrc: packet.mac(routerMac(2)), ethDst: packet.mac(vmMac(0x12)), networkKey: 7, portKey: 42 };

@@ -1,19 +1,24 @@
-import { act, openflow, packet, type AppAdoptableFlows, type AppContext, type AppHandlers, type AppFlowRemoved, type AppInstalledFlow, type AppPacketIn, type DesiredFlow, type LocalPortEvent, type LogicalPort, type ModelChange } from '@dragonflow/core';
+import { openflow, type AppAdoptableFlows, type AppContext, type AppHandlers, type AppFlowRemoved, type AppInstalledFlow, type AppPacketIn, type DesiredFlow, type LocalPortEvent, type LogicalPort, type ModelChange, type PuntSpec, type packet } from '@dragonflow/core';
 import { ICMP_ERROR, icmpError } from './icmp.js';
-import { KeyedTokenBucket } from './limiter.js';
 import { L3Model, type Router, type RouterInterface } from './model.js';
-import { PRIORITY, defaultDropFlow, ingressFlows, l3TableRefs, puntFlow, routerAddressFlows, suppressionFlow, type L3TableRefs } from './flows.js';
+import { defaultDropFlow, ingressFlows, l3TableRefs, puntFlow, routerAddressFlows, type L3TableRefs } from './flows.js';
 import type { L3Options } from './options.js';
 
 /** The model tables an L3 app watches. */
 export const L3_WATCHES = ['logical_router', 'logical_port', 'logical_switch'] as const;
 
 /**
- * The tables whose timeout flows an L3 app takes back after a controller restart
- * (descriptor `adoptTables`): `routing` (reactive exact flows) and `punt` (per-port
- * suppression flows).
+ * The tables whose timeout flows the reactive app takes back after a controller
+ * restart (descriptor `adoptTables`): `routing` (its exact flows). The core keeps the
+ * punt table's suppressions itself.
  */
-export const L3_ADOPT_TABLES = ['routing', 'punt'] as const;
+export const L3_ADOPT_TABLES = ['routing'] as const;
+
+/**
+ * The punt path of both L3 apps: the `punt` table, guarded per source port by the
+ * core with the budget of the app's `punt` option.
+ */
+export const L3_PUNT: PuntSpec<L3Options> = { tables: ['punt'], limits: (o) => o.punt };
 
 /** The event handlers both L3 apps declare: every event goes to the shared router logic. */
 export const L3_HANDLERS: AppHandlers<DistributedRouter> = {
@@ -38,14 +43,8 @@ export interface Punt {
   readonly sourcePortKey: number;
 }
 
-/** What an L3 app did, for logs, tests and the e2e. */
+/** What an L3 app did with its punts, for logs, tests and the e2e (the punt budget's counts are `ctx.punt.stats()`). */
 export interface L3Stats {
-  /** Packet-ins handled (after rate limiting). */
-  punts: number;
-  /** Packet-ins dropped by the per-port budget. */
-  rateLimited: number;
-  /** Suppression flows installed (a port over budget, cut off in the switch). */
-  suppressions: number;
   timeExceeded: number;
   unreachable: number;
   /** Punts the app could not use (unknown router, not IPv4, …). */
@@ -53,25 +52,21 @@ export interface L3Stats {
 }
 
 export const routerOwner = (id: string): string => `router:${id}`;
-const suppressOwner = (portKey: number): string => `suppress:${portKey}`;
 
-function regValue(ev: AppPacketIn, reg: 'reg5' | 'reg6'): number {
+function regValue(ev: AppPacketIn, reg: 'reg5'): number {
   return Number(openflow.matchGet(ev.match, reg)?.value ?? 0);
 }
 
 /**
  * What both L3 apps share: which routers matter on this chassis (those with an
- * interface on a network that has a local port), their ingress/punt flows, the
- * punt path (per-port token bucket, suppression in the switch, TTL exceeded and
- * unreachable replies). A subclass adds the routing itself: every route up front
+ * interface on a network that has a local port), their ingress/punt flows, and
+ * what a punt gets (TTL exceeded and unreachable replies); the per-port budget in
+ * front of the punts is the core's (`L3_PUNT`). A subclass adds the routing itself: every route up front
  * (proactive) or exact flows on the first packet (reactive).
  */
 export abstract class DistributedRouter {
   readonly model: L3Model;
-  readonly stats: L3Stats = { punts: 0, rateLimited: 0, suppressions: 0, timeExceeded: 0, unreachable: 0, ignored: 0 };
-  protected readonly limiter: KeyedTokenBucket<number>;
-  /** Source ports whose punts are suppressed in the switch right now. */
-  protected readonly suppressed = new Set<number>();
+  readonly stats: L3Stats = { timeExceeded: 0, unreachable: 0, ignored: 0 };
   /** Routers whose flows are on this chassis (they have a local network). */
   private readonly active = new Set<string>();
   private refs: L3TableRefs | undefined;
@@ -81,7 +76,6 @@ export abstract class DistributedRouter {
     protected readonly options: L3Options,
   ) {
     this.model = new L3Model(ctx.topology);
-    this.limiter = new KeyedTokenBucket(ctx.clock, { rate: options.punt.rate, burst: options.punt.burst });
   }
 
   protected get t(): L3TableRefs {
@@ -139,7 +133,7 @@ export abstract class DistributedRouter {
 
   routerFlows(router: Router): DesiredFlow[] {
     const t = this.t;
-    return [...ingressFlows(t, router), ...routerAddressFlows(t, router), ...this.routingFlows(router), defaultDropFlow(t, router), puntFlow(t, router)];
+    return [...ingressFlows(t, router), ...routerAddressFlows(t, router), ...this.routingFlows(router), defaultDropFlow(t, router), puntFlow(t, router, this.ctx.punt.toController())];
   }
 
   /** Recomputes one router's flows. */
@@ -160,7 +154,6 @@ export abstract class DistributedRouter {
     const local = this.localNetworks();
     for (const id of [...this.active]) if (!this.ctx.topology.get('logical_router', id)) this.setRouter(id, local);
     for (const r of this.ctx.topology.all('logical_router')) this.setRouter(r.id, local);
-    for (const key of this.suppressed) this.ctx.flows.replace(suppressOwner(key), [suppressionFlow(this.t, key, this.options.punt.suppressSeconds)]);
     this.resyncMode();
   }
 
@@ -227,39 +220,21 @@ export abstract class DistributedRouter {
    */
   adoptFlows(ev: AppAdoptableFlows): void {
     let adopted = 0;
-    for (const f of ev.flows) if (this.adoptSuppression(f) || this.adoptMode(f)) adopted++;
+    for (const f of ev.flows) if (this.adoptMode(f)) adopted++;
     this.ctx.log.info({ offered: ev.flows.length, adopted }, 'took back timeout flows found on the switch');
   }
 
-  /** A port's punt suppression (hard timeout) installed before the restart: keep it until it expires. */
-  private adoptSuppression(f: AppInstalledFlow): boolean {
-    if (f.tableName !== 'punt' || f.priority !== PRIORITY.SUPPRESS || f.hardTimeout === 0) return false;
-    const key = Number(openflow.matchGet(f.match, 'reg6')?.value ?? 0);
-    if (key === 0) return false;
-    this.suppressed.add(key);
-    this.ctx.flows.replace(suppressOwner(key), [suppressionFlow(this.t, key, this.options.punt.suppressSeconds)]);
-    return true;
-  }
-
-  onFlowRemoved(ev: AppFlowRemoved): void {
-    const m = ev.owner ? /^suppress:(\d+)$/.exec(ev.owner) : null;
-    if (m) this.suppressed.delete(Number(m[1]));
-  }
+  /** One of the app's timeout flows left the switch (the reactive mode forgets its exact flow). */
+  onFlowRemoved(_ev: AppFlowRemoved): void {}
 
   /**
-   * A packet from the punt table. Budget first (per source port): over budget, the
-   * packet is dropped and the port's punts are cut off in the switch for a while, so
-   * a flood of new destinations cannot starve the controller. Then TTL ≤ 1 gets time
-   * exceeded; everything else is the mode's business.
+   * A packet from the punt table, within its source port's budget (the core drops
+   * the others and cuts a flooding port off in the switch, so a flood of new
+   * destinations cannot starve the controller). TTL ≤ 1 gets time exceeded;
+   * everything else is the mode's business.
    */
   async onPacketIn(ev: AppPacketIn): Promise<void> {
-    const sourcePortKey = regValue(ev, 'reg6');
-    if (!this.limiter.take(sourcePortKey)) {
-      this.stats.rateLimited++;
-      await this.suppress(sourcePortKey);
-      return;
-    }
-    this.stats.punts++;
+    const sourcePortKey = ev.sourcePortKey;
     const frame = ev.frame;
     const router = this.model.routerByKey(regValue(ev, 'reg5'));
     const ingress = frame && router ? this.model.ingressInterface(router, ev.networkKey, frame.dst) : undefined;
@@ -275,22 +250,10 @@ export abstract class DistributedRouter {
     await this.routedPunt(p);
   }
 
-  private async suppress(sourcePortKey: number): Promise<void> {
-    if (sourcePortKey === 0 || this.suppressed.has(sourcePortKey)) return;
-    this.suppressed.add(sourcePortKey);
-    this.stats.suppressions++;
-    this.ctx.log.warn({ sourcePortKey, seconds: this.options.punt.suppressSeconds, rate: this.options.punt.rate, burst: this.options.punt.burst }, 'a port is over its punt budget; its punts are dropped in the switch for a while');
-    await this.ctx.flows.installNow(suppressOwner(sourcePortKey), [suppressionFlow(this.t, sourcePortKey, this.options.punt.suppressSeconds)]);
-  }
-
   /** Answers a punted packet's sender with an ICMP error from the ingress interface. Returns whether it was sent. */
   protected async sendIcmpError(p: Punt, error: { readonly type: number; readonly code: number }): Promise<boolean> {
     const reply = icmpError(p.event.data, p.frame, error, p.ingress);
-    const port = this.ctx.topology.lookup('logical_port', 'key', String(p.sourcePortKey))[0];
-    const binding = port && this.ctx.topology.localBinding(port.id);
-    if (!reply || !binding) return false;
-    await this.ctx.flows.packetOut({ data: packet.encodeEthernet(reply), actions: [act.output(binding.ofport)] });
-    return true;
+    return reply !== undefined && (await this.ctx.reply(p.event, reply));
   }
 
   /** An unreachable destination: ICMP host unreachable (rate limited like every punt) or silence, as configured. */

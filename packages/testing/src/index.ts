@@ -4,3 +4,6 @@ export { TraceResult, type TraceHop, type TraceOutput, type TracePacketIn } from
 export type { FlowEntry } from './fakeswitch/flow-table.js';
 export { DbTopology } from './harness/db-topology.js';
 export { Harness, startHarness, type HarnessApp, type HarnessOptions } from './harness/harness.js';
+// What an app's own tests need from the host side: check its descriptor and options
+// the way the controller does, load it by package name, read the switch's requests.
+export { loadApps, requestMessage, validateApps, type AppCandidate, type LoadedApp } from '@dragonflow/core/host';

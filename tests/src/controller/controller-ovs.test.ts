@@ -12,7 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { Controller, parseControllerConfig, type HealthReport } from '@dragonflow/controller';
-import { loadApps, silentLogger, type LoadedApp, type SwitchChannel } from '@dragonflow/core';
+import { loadApps, silentLogger, type LoadedApp, type SwitchChannel } from '@dragonflow/core/host';
 import { MemoryDriver, MemoryServer, NbApi, chassisIdFromName, type LogicalPort } from '@dragonflow/nb';
 import { OPEN_VSWITCH_DB } from '@dragonflow/ovsdb';
 import { Sandbox, type Chassis } from '@dragonflow/sandbox';

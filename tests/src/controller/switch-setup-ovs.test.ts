@@ -6,7 +6,7 @@
  * (./scripts/setup); never skips.
  */
 import { TUNNEL_MARK, ensureSwitch, type SwitchSpec } from '@dragonflow/controller';
-import { silentLogger } from '@dragonflow/core';
+import { silentLogger } from '@dragonflow/core/host';
 import { OvsdbClient, VswitchDb } from '@dragonflow/ovsdb';
 import { createNetns, deleteNetns, shortId, startOvs, type OvsInstance } from '@dragonflow/sandbox';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';

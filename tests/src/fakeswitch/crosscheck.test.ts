@@ -10,7 +10,8 @@
  * Needs root and Open vSwitch (./scripts/setup); never skips.
  */
 import { Ipv4Address, Ipv6Address, MacAddress } from '@dragonflow/base';
-import { OWNER_KINDS, Reconciler, flow, switchGroupId, type DesiredFlow, type DesiredGroup, type SwitchAsyncMessage } from '@dragonflow/core';
+import { flow, type DesiredFlow, type DesiredGroup } from '@dragonflow/core';
+import { OWNER_KINDS, Reconciler, switchGroupId, type SwitchAsyncMessage } from '@dragonflow/core/host';
 import { OfPort, act, inst, type PacketIn } from '@dragonflow/openflow';
 import {
   arpRequest,

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { OfListener, silentLogger, switchChannel, type OfConnection, type SwitchChannel } from '@dragonflow/core';
+import { OfListener, silentLogger, switchChannel, type OfConnection, type SwitchChannel } from '@dragonflow/core/host';
 import { CleanupStack, shortId, startOvs, type OvsInstance } from '@dragonflow/sandbox';
 
 /** A real Open vSwitch (userspace datapath) bridge with internal ports 1..n, connected to an OpenFlow listener of ours. */

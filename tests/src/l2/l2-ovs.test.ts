@@ -9,7 +9,7 @@
  * Needs root and Open vSwitch (./scripts/setup); never skips.
  */
 import { ManualClock } from '@dragonflow/base';
-import { CoreMetrics, startChassisRuntime, type ChassisRuntime, type ControllerRuntime } from '@dragonflow/core';
+import { CoreMetrics, startChassisRuntime, type ChassisRuntime, type ControllerRuntime } from '@dragonflow/core/host';
 import { ChassisRegistry, MemoryDriver, NbApi, chassisIdFromName, type ChassisRegistration } from '@dragonflow/nb';
 import { arpRequest, encodeEthernet, ethernet, icmpEchoRequest, ipv4, neighborSolicitation, type EthernetFrame } from '@dragonflow/packet';
 import { requireBinary, run } from '@dragonflow/sandbox';

@@ -7,7 +7,7 @@
  */
 import { join } from 'node:path';
 import { CleanupStack, createNetns, createVethPair, deleteLink, deleteNetns, netnsExec, ping, shortId, startOvs, type OvsInstance } from '@dragonflow/sandbox';
-import { OfListener, OfSwitchError, silentLogger, switchChannel, type OfConnection } from '@dragonflow/core';
+import { OfListener, OfSwitchError, silentLogger, switchChannel, type OfConnection } from '@dragonflow/core/host';
 import { ErrorType, OfPort, act, describeOfError, flowMod, formatFlow, type FlowMod, type NxPacketIn2, type PacketIn } from '@dragonflow/openflow';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { icmpEchoRequest, parseFrame } from './frames.js';

@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadControllerConfig } from '@dragonflow/controller/config';
-import { allocatePipeline, loadApps } from '@dragonflow/core';
+import { allocatePipeline, loadApps } from '@dragonflow/core/host';
 import { expect, test } from 'vitest';
 
 const here = dirname(fileURLToPath(import.meta.url));

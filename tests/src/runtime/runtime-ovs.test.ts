@@ -12,7 +12,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ManualClock } from '@dragonflow/base';
 import { loadControllerConfig } from '@dragonflow/controller/config';
-import { CoreMetrics, cookieSlot, loadApps, startChassisRuntime, type ChassisRuntime, type ControllerRuntime, type LoadedApp } from '@dragonflow/core';
+import { CoreMetrics, cookieSlot, loadApps, startChassisRuntime, type ChassisRuntime, type ControllerRuntime, type LoadedApp } from '@dragonflow/core/host';
 import { MemoryDriver, NbApi, chassisIdFromName } from '@dragonflow/nb';
 import { encodeEthernet, ethernet, icmpEchoRequest, ipv4 } from '@dragonflow/packet';
 import { requireBinary, sleep, spawnDaemon, stopPid } from '@dragonflow/sandbox';

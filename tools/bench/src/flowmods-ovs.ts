@@ -6,7 +6,7 @@
  * DF_BENCH_FLOWS (default 20000) and DF_BENCH_BATCH (default 1000) tune the run.
  */
 import { performance } from 'node:perf_hooks';
-import { switchChannel, type SwitchRequest } from '@dragonflow/core';
+import { switchChannel, type SwitchRequest } from '@dragonflow/core/host';
 import { act, flowMod, inst } from '@dragonflow/openflow';
 import { CleanupStack } from '@dragonflow/sandbox';
 import { startBenchSwitch } from './ovs-switch.js';

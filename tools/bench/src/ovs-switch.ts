@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { OfListener, silentLogger, type OfConnection } from '@dragonflow/core';
+import { OfListener, silentLogger, type OfConnection } from '@dragonflow/core/host';
 import { createNetns, deleteNetns, shortId, startOvs, type CleanupStack, type OvsInstance } from '@dragonflow/sandbox';
 
 export interface BenchSwitch {

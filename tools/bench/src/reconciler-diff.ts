@@ -8,7 +8,8 @@
  * DF_BENCH_FLOWS (default 100000) sets the size.
  */
 import { performance } from 'node:perf_hooks';
-import { OWNER_KINDS, Reconciler, makeCookie, type BatchOutcome, type DesiredFlow, type SwitchChannel, type SwitchRequest } from '@dragonflow/core';
+import { type DesiredFlow } from '@dragonflow/core';
+import { OWNER_KINDS, Reconciler, makeCookie, type BatchOutcome, type SwitchChannel, type SwitchRequest } from '@dragonflow/core/host';
 import { Writer, encodeInto, type FlowStats, type OfMessage } from '@dragonflow/openflow';
 import { EMPTY } from 'rxjs';
 import { FLOWS_PER_OWNER, asFlowStats, mb, ownerFlows, ownerId } from './reconciler-flows.js';

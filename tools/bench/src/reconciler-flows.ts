@@ -1,4 +1,5 @@
-import { OWNER_KINDS, allocatePipeline, flow, type DesiredFlow, type OwnerId } from '@dragonflow/core';
+import { flow, type DesiredFlow } from '@dragonflow/core';
+import { OWNER_KINDS, allocatePipeline, type OwnerId } from '@dragonflow/core/host';
 import { act, decodeMessage, encodeMessage, type FlowMod, type FlowStats } from '@dragonflow/openflow';
 
 /** Flows per owner in the synthetic desired state (a port's classify, lookup, ARP, routing, dispatch…). */

@@ -8,7 +8,8 @@
  * DF_BENCH_FLOWS (default 50000) sets N; DF_BENCH_BATCHES (default "200,1000,5000") the batch sizes.
  */
 import { performance } from 'node:perf_hooks';
-import { Reconciler, switchChannel, type DesiredFlow } from '@dragonflow/core';
+import { type DesiredFlow } from '@dragonflow/core';
+import { Reconciler, switchChannel } from '@dragonflow/core/host';
 import { CleanupStack } from '@dragonflow/sandbox';
 import { FLOWS_PER_OWNER, mb, ownerFlows, ownerId } from './reconciler-flows.js';
 import { startBenchSwitch } from './ovs-switch.js';

@@ -1,6 +1,6 @@
 import l2 from '@dragonflow/app-l2';
 import l3 from '@dragonflow/app-l3-proactive';
-import { OWNER_KINDS, PIPELINE_OWNER, allocatePipeline, makeCookie, ownerHash } from '@dragonflow/core';
+import { OWNER_KINDS, PIPELINE_OWNER, allocatePipeline, makeCookie, ownerHash } from '@dragonflow/core/host';
 import { shortId, startOvs, type OvsInstance } from '@dragonflow/sandbox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { helpOf } from '../../test/help.js';

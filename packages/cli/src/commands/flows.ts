@@ -1,5 +1,5 @@
 import { DfError, describeError } from '@dragonflow/base';
-import { connectSwitch, silentLogger, type PipelineMap } from '@dragonflow/core';
+import { connectSwitch, silentLogger, type PipelineMap } from '@dragonflow/core/host';
 import { formatInstructions, formatMatch, type FlowStats } from '@dragonflow/openflow';
 import type { Command } from 'commander';
 import { describeOwner, type FlowOwner, type OwnerIndex } from '../inspect/owners.js';

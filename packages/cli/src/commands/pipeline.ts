@@ -1,4 +1,4 @@
-import { allocatePipeline, loadApps, type PipelineMap } from '@dragonflow/core';
+import { allocatePipeline, loadApps, type PipelineMap } from '@dragonflow/core/host';
 import { loadControllerConfig } from '@dragonflow/controller/config';
 import type { Command } from 'commander';
 

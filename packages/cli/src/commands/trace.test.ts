@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import l2 from '@dragonflow/app-l2';
 import l3 from '@dragonflow/app-l3-proactive';
-import { allocatePipeline } from '@dragonflow/core';
+import { allocatePipeline } from '@dragonflow/core/host';
 import { describe, expect, it } from 'vitest';
 import { helpOf } from '../../test/help.js';
 import { OwnerIndex } from '../inspect/owners.js';

@@ -1,5 +1,5 @@
 import { DfError } from '@dragonflow/base';
-import type { PipelineMap } from '@dragonflow/core';
+import type { PipelineMap } from '@dragonflow/core/host';
 import { run } from '@dragonflow/sandbox';
 import type { Command } from 'commander';
 import { describeOwner, type OwnerIndex } from '../inspect/owners.js';

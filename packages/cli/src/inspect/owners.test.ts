@@ -1,6 +1,6 @@
 import l2 from '@dragonflow/app-l2';
 import l3 from '@dragonflow/app-l3-proactive';
-import { OWNER_KINDS, PIPELINE_OWNER, allocatePipeline, makeCookie, ownerHash } from '@dragonflow/core';
+import { OWNER_KINDS, PIPELINE_OWNER, allocatePipeline, makeCookie, ownerHash } from '@dragonflow/core/host';
 import { MemoryDriver, NbApi } from '@dragonflow/nb';
 import { afterEach, describe, expect, it } from 'vitest';
 import { OwnerIndex, describeOwner } from './owners.js';

@@ -1,4 +1,5 @@
-import { CORE_APP, PIPELINE_OWNER, cookieKindName, cookieSlot, cookieTag, ownerHash, type OwnerKind, type PipelineMap } from '@dragonflow/core';
+import { type OwnerKind } from '@dragonflow/core';
+import { CORE_APP, PIPELINE_OWNER, cookieKindName, cookieSlot, cookieTag, ownerHash, type PipelineMap } from '@dragonflow/core/host';
 import { decodeObject, isTableName, type NbDriver } from '@dragonflow/nb';
 
 /** The owner-text prefix apps use for an object of each NB table (`port:<id>`, `network:<id>`, …): the cookie's owner kinds. */

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { DfError, describeError } from '@dragonflow/base';
-import type { PipelineMap } from '@dragonflow/core';
+import type { PipelineMap } from '@dragonflow/core/host';
 import { openNbDb } from '@dragonflow/db';
 import { Sandbox } from '@dragonflow/sandbox';
 import { resolveDbSpec } from '../commands/db.js';

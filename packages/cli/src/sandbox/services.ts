@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DfError } from '@dragonflow/base';
 import type { HealthReport } from '@dragonflow/controller';
-import { findPackageDir } from '@dragonflow/core';
+import { findPackageDir } from '@dragonflow/core/host';
 
 /** The services file a `df sandbox up` writes next to the topology's state file. */
 export const SERVICES_FILE = 'df-sandbox.json';

@@ -1,6 +1,6 @@
 import { DfError, type Clock } from '@dragonflow/base';
 import { OFP_NO_BUFFER, OfPort, type Action } from '@dragonflow/openflow';
-import type { Observable } from 'rxjs';
+import { encodeEthernet, type EthernetFrame } from '@dragonflow/packet';
 import type { Logger } from '../observe/logger.js';
 import type { CoreMetrics } from '../observe/metrics.js';
 import type { PipelineMap } from '../pipeline/allocator.js';
@@ -10,8 +10,9 @@ import type { AllocatedTable } from '../pipeline/tables.js';
 import type { DesiredFlow, TableRef } from '../reconciler/flow.js';
 import { matchFields } from '../reconciler/keys.js';
 import { switchGroupId, switchMeterId, type DesiredGroup, type DesiredMeter, type OwnerId, type Reconciler } from '../reconciler/reconciler.js';
-import type { AppAdoptableFlows, AppFlowRemoved, AppPacketIn, InfraPorts, InfraPortsEvent, LocalBinding, LocalPortEvent, ModelChange, RemotePortEvent, SwitchEvent } from '../runtime/events.js';
+import type { AppPacketIn, InfraPorts, LocalBinding } from '../runtime/events.js';
 import type { TopologyReader } from '../runtime/topology.js';
+import { PUNT_OWNER_PREFIX, type AppPunt } from './punt.js';
 
 /**
  * An owner of desired flows: `"port:<id>"`-style text, optionally with the model
@@ -104,6 +105,7 @@ export class AppFlows {
   private ownerId(owner: Owner): OwnerId {
     const text = ownerText(owner);
     if (text.length === 0) throw new DfError('OWNER_INVALID', `app '${this.app}': an owner must be a non-empty string`);
+    if (text.startsWith(PUNT_OWNER_PREFIX)) throw new DfError('OWNER_INVALID', `app '${this.app}': owner '${text}' starts with '${PUNT_OWNER_PREFIX}', which names the core's punt guard flows`, { context: { app: this.app, owner: text } });
     if (typeof owner === 'string') return { app: this.app, slot: this.slot, owner: text, kind: OWNER_KINDS.hash, tag: ownerHash(owner) };
     if (!Number.isInteger(owner.key) || owner.key < 0 || owner.key > 0xffff_ffff) {
       throw new DfError('OWNER_INVALID', `app '${this.app}': owner '${text}' has key ${String(owner.key)}; a unique key is an integer 0..2^32-1`, { context: { app: this.app, owner: text } });
@@ -131,13 +133,14 @@ export class AppFlows {
   /** Drops every flow, group and meter of `owner`. */
   remove(owner: Owner): void {
     const text = ownerText(owner);
+    if (text.startsWith(PUNT_OWNER_PREFIX)) return;
     this.onReplace(text);
     this.reconciler.remove({ app: this.app, owner: text });
   }
 
-  /** The owners this app currently has flows for. */
+  /** The owners this app currently has flows for (not the punt guard's, which the core manages). */
   owners(): string[] {
-    return this.reconciler.ownersOf(this.app);
+    return this.reconciler.ownersOf(this.app).filter((o) => !o.startsWith(PUNT_OWNER_PREFIX));
   }
 
   /** The desired flows of one owner (decoded from the core's compact form: for tests and diagnostics). */
@@ -215,19 +218,6 @@ export class AppFlows {
   }
 }
 
-/** The typed event streams of one app (the same events its declarative handlers get). */
-export interface AppEvents {
-  readonly model$: Observable<ModelChange>;
-  readonly localPorts$: Observable<LocalPortEvent>;
-  readonly remotePorts$: Observable<RemotePortEvent>;
-  readonly packetIn$: Observable<AppPacketIn>;
-  readonly flowRemoved$: Observable<AppFlowRemoved>;
-  /** Timeout flows found on the switch in the app's adoptTables (see the `adoptFlows` handler). */
-  readonly adoptableFlows$: Observable<AppAdoptableFlows>;
-  readonly switch$: Observable<SwitchEvent>;
-  readonly infraPorts$: Observable<InfraPortsEvent>;
-}
-
 /** The local view apps read: model objects plus the ports bound on this chassis. */
 export interface AppTopology extends TopologyReader {
   /** This chassis' id (the NB Chassis object's id). */
@@ -246,7 +236,24 @@ export interface AppContext<O = unknown> {
   readonly tables: AppTables;
   readonly flows: AppFlows;
   readonly topology: AppTopology;
-  readonly events: AppEvents;
+  /** The app's punt path (budget, suppressions, meter): see the descriptor's `punt`. */
+  readonly punt: AppPunt;
+  /**
+   * Sends a controller-built packet (an ARP/ND/ICMP/DHCP answer) back out of the
+   * port `to` came in on. Resolves false, sending nothing, when `to` did not come
+   * from a local port (a tunnel or provider packet has no port to answer to).
+   */
+  reply(to: Pick<AppPacketIn, 'inPort' | 'sourcePortKey'>, frame: EthernetFrame | Uint8Array): Promise<boolean>;
   readonly clock: Clock;
   readonly log: Logger;
+}
+
+/** `ctx.reply` of an app: a packet-out through the app's flows to the asking port. */
+export function replyThrough(flows: AppFlows): AppContext['reply'] {
+  return async (to, frame) => {
+    // reg6 is set by classify for local VM ports only; in_port must be a real port (not LOCAL, CONTROLLER, …).
+    if (to.sourcePortKey === 0 || !Number.isInteger(to.inPort) || to.inPort <= 0 || to.inPort >= OfPort.MAX) return false;
+    await flows.packetOut({ data: frame instanceof Uint8Array ? frame : encodeEthernet(frame), actions: [{ type: 'output', port: to.inPort }] });
+    return true;
+  };
 }

@@ -4,9 +4,10 @@ import type { Stage } from '../pipeline/stages.js';
 import type { TableSpec } from '../pipeline/tables.js';
 import type { AppAdoptableFlows, AppFlowRemoved, AppPacketIn, InfraPortsEvent, LocalPortEvent, ModelChange, RemotePortEvent, SwitchEvent } from '../runtime/events.js';
 import type { AppContext } from './context.js';
+import type { PuntSpec } from './punt.js';
 
 /** The version of the API apps are written against; descriptors give a semver range for it. */
-export const CORE_API_VERSION = '1.1.0';
+export const CORE_API_VERSION = '1.2.0';
 
 /** The stages an app may put tables in (dispatch belongs to the core). */
 export type AppStage = Exclude<Stage, 'dispatch'>;
@@ -85,6 +86,12 @@ export interface AppDescriptor<A extends object = object, O = unknown> {
   readonly watches?: readonly TableName[];
   /** Schema of the app's options in the controller config. */
   readonly options?: OptionsSchema<O>;
+  /**
+   * The app's punt path (core API 1.2): the tables whose packets go to the
+   * controller, guarded per source port by the core (token bucket, suppression
+   * flows in the switch, counters), and an optional meter in front of them.
+   */
+  readonly punt?: PuntSpec<O>;
   /** Packet-ins buffered for the app before new ones are dropped (default 1024). */
   readonly packetInBuffer?: number;
   readonly providers?: readonly AppProvider[];

@@ -6,7 +6,6 @@ export const APP_CONTEXT = Symbol.for('dragonflow.AppContext');
 export const APP_FLOWS = Symbol.for('dragonflow.AppFlows');
 export const APP_TABLES = Symbol.for('dragonflow.AppTables');
 export const APP_OPTIONS = Symbol.for('dragonflow.AppOptions');
-export const APP_EVENTS = Symbol.for('dragonflow.AppEvents');
 export const TOPOLOGY = Symbol.for('dragonflow.Topology');
 export const CLOCK = Symbol.for('dragonflow.Clock');
 export const LOGGER = Symbol.for('dragonflow.Logger');

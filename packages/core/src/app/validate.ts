@@ -1,8 +1,12 @@
-import { DfError } from '@dragonflow/base';
+import { DfError, describeError } from '@dragonflow/base';
 import { isTableName } from '@dragonflow/nb';
+import { match as buildMatch } from '@dragonflow/openflow';
 import semver from 'semver';
+import { REG_SRC_PORT } from '../pipeline/registers.js';
 import { CORE_ONLY_STAGES, STAGES, isStage } from '../pipeline/stages.js';
+import { matchFields } from '../reconciler/keys.js';
 import { CORE_API_VERSION, isAppDescriptor, type AppDescriptor } from './descriptor.js';
+import { puntTable, resolvePuntLimits } from './punt.js';
 
 /** An app the controller config lists, after import. */
 export interface LoadedApp {
@@ -71,6 +75,7 @@ export function validateApps(candidates: readonly AppCandidate[], coreApiVersion
     } else if (c.options !== undefined && !(typeof c.options === 'object' && c.options !== null && Object.keys(c.options).length === 0)) {
       throw problem(d.name, c.package, 'takes no options, but the config gives some');
     }
+    checkPunt(d, c.package, options);
     const app: LoadedApp = { package: c.package, descriptor: d, options };
     byName.set(d.name, app);
     out.push(app);
@@ -86,4 +91,33 @@ export function validateApps(candidates: readonly AppCandidate[], coreApiVersion
     }
   }
   return out;
+}
+
+/** A punt table must be the app's and let the core match the source port (its suppression flows do). */
+function checkPunt(d: AppDescriptor, pkg: string, options: unknown): void {
+  if (!d.punt) return;
+  const tables = new Map(Object.values(d.tables ?? {}).flatMap((list) => (list ?? []).map((t) => [t.name, t] as const)));
+  if (!Array.isArray(d.punt.tables) || d.punt.tables.length === 0) throw problem(d.name, pkg, 'declares a punt path with no tables (punt.tables)');
+  for (const { name, match } of d.punt.tables.map(puntTable)) {
+    const t = tables.get(name);
+    if (!t) throw problem(d.name, pkg, `punt.tables names '${name}', which is not one of its tables (${[...tables.keys()].join(', ') || 'none'})`, { table: name });
+    let fields: string[];
+    try {
+      fields = [REG_SRC_PORT, ...matchFields(buildMatch(match ?? {}))];
+    } catch (err) {
+      throw problem(d.name, pkg, `punt table '${name}' has a bad match: ${describeError(err)}`, { table: name });
+    }
+    for (const field of fields) {
+      if (t.match && !t.match.includes(field as never)) throw problem(d.name, pkg, `punt table '${name}' must declare match field ${field} (its suppression flows match it)`, { table: name, field });
+    }
+  }
+  try {
+    resolvePuntLimits(d.name, d.punt as never, options);
+  } catch (err) {
+    throw problem(d.name, pkg, err instanceof Error ? err.message.replace(/^app '[^']*': /, '') : String(err), { key: 'punt' });
+  }
+  const m = d.punt.meter;
+  if (m && !(m.rate > 0 && Number.isInteger(m.rate) && m.burst >= 0 && Number.isInteger(m.burst))) {
+    throw problem(d.name, pkg, `punt.meter needs integer rate > 0 and burst >= 0 (packets per second; got rate ${String(m.rate)}, burst ${String(m.burst)})`, { key: 'punt.meter' });
+  }
 }

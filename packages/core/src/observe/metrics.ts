@@ -22,6 +22,9 @@ export class CoreMetrics {
   readonly packetInsDropped: Counter<'app'>;
   readonly packetInsUnrouted: Counter;
   readonly flowsRefused: Counter<'app'>;
+  readonly punts: Counter<'app'>;
+  readonly puntsRateLimited: Counter<'app'>;
+  readonly puntSuppressions: Counter<'app'>;
 
   constructor(readonly registry: Registry = new Registry()) {
     const r = [registry];
@@ -42,5 +45,8 @@ export class CoreMetrics {
     this.packetInsDropped = new Counter({ name: 'df_app_packet_ins_dropped_total', help: 'Packet-ins dropped because the app buffer was full', labelNames: ['app'], registers: r });
     this.packetInsUnrouted = new Counter({ name: 'df_packet_ins_unrouted_total', help: 'Packet-ins from a table no app owns', registers: r });
     this.flowsRefused = new Counter({ name: 'df_app_flows_refused_total', help: 'Desired flows refused (wrong table, undeclared match field)', labelNames: ['app'], registers: r });
+    this.punts = new Counter({ name: 'df_punts_total', help: "Packet-ins from an app's punt tables within their source port's budget", labelNames: ['app'], registers: r });
+    this.puntsRateLimited = new Counter({ name: 'df_punts_rate_limited_total', help: "Packet-ins from an app's punt tables dropped: their source port was over its budget", labelNames: ['app'], registers: r });
+    this.puntSuppressions = new Counter({ name: 'df_punt_suppressions_total', help: 'Source ports cut off in the switch for going over their punt budget', labelNames: ['app'], registers: r });
   }
 }

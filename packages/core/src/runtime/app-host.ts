@@ -1,17 +1,12 @@
 import 'reflect-metadata';
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { Backoff, DfError, describeError, type Clock } from '@dragonflow/base';
-import { Subject } from 'rxjs';
 import { Lifecycle, type DependencyContainer } from 'tsyringe';
-import type { AppContext, AppEvents, AppFlows } from '../app/context.js';
+import type { AppContext, AppFlows } from '../app/context.js';
 import type { AppDescriptor, AppEventName, AppProvider } from '../app/descriptor.js';
-import { APP_CONTEXT, APP_EVENTS, APP_FLOWS, APP_OPTIONS, APP_TABLES, CLOCK, LOGGER, TOPOLOGY } from '../app/tokens.js';
+import { APP_CONTEXT, APP_FLOWS, APP_OPTIONS, APP_TABLES, CLOCK, LOGGER, TOPOLOGY } from '../app/tokens.js';
 import type { Logger } from '../observe/logger.js';
 import type { CoreMetrics } from '../observe/metrics.js';
-import type { AppAdoptableFlows, AppFlowRemoved, AppPacketIn, InfraPortsEvent, LocalPortEvent, ModelChange, RemotePortEvent, SwitchEvent } from './events.js';
-
-/** Which app's code is running (so errors thrown inside rxjs subscriptions are attributed). */
-export const appScope = new AsyncLocalStorage<AppHost>();
+import type { AppPacketIn } from './events.js';
 
 type Queued =
   | { readonly kind: 'event'; readonly name: AppEventName; readonly event: unknown }
@@ -56,17 +51,6 @@ export class AppHost {
   /** Owners set during the resync in progress (others are removed at its end). */
   private touched: Set<string> | undefined;
 
-  readonly subjects = {
-    model$: new Subject<ModelChange>(),
-    localPorts$: new Subject<LocalPortEvent>(),
-    remotePorts$: new Subject<RemotePortEvent>(),
-    packetIn$: new Subject<AppPacketIn>(),
-    flowRemoved$: new Subject<AppFlowRemoved>(),
-    adoptableFlows$: new Subject<AppAdoptableFlows>(),
-    switch$: new Subject<SwitchEvent>(),
-    infraPorts$: new Subject<InfraPortsEvent>(),
-  };
-
   constructor(private readonly o: AppHostOptions) {
     this.name = o.descriptor.name;
     this.packetInLimit = o.descriptor.packetInBuffer ?? 1024;
@@ -85,21 +69,6 @@ export class AppHost {
     return this.o.ctx.flows;
   }
 
-  /** The streams handed to the app (AppEvents). */
-  get events(): AppEvents {
-    const s = this.subjects;
-    return {
-      model$: s.model$.asObservable(),
-      localPorts$: s.localPorts$.asObservable(),
-      remotePorts$: s.remotePorts$.asObservable(),
-      packetIn$: s.packetIn$.asObservable(),
-      flowRemoved$: s.flowRemoved$.asObservable(),
-      adoptableFlows$: s.adoptableFlows$.asObservable(),
-      switch$: s.switch$.asObservable(),
-      infraPorts$: s.infraPorts$.asObservable(),
-    };
-  }
-
   /** Registers the app's tokens and providers in its child container and builds the app. */
   instantiate(): void {
     const c = this.container;
@@ -107,14 +76,14 @@ export class AppHost {
     c.register(APP_CONTEXT, { useValue: ctx });
     c.register(APP_FLOWS, { useValue: ctx.flows });
     c.register(APP_TABLES, { useValue: ctx.tables });
-    c.register(APP_OPTIONS, { useValue: ctx.options });
-    c.register(APP_EVENTS, { useValue: ctx.events });
+    // tsyringe cannot resolve a value provider of undefined: an app given no options injects {}.
+    c.register(APP_OPTIONS, { useValue: ctx.options ?? Object.freeze({}) });
     c.register(TOPOLOGY, { useValue: ctx.topology });
     c.register(CLOCK, { useValue: ctx.clock });
     c.register(LOGGER, { useValue: ctx.log });
     for (const p of this.o.descriptor.providers ?? []) registerProvider(c, p);
     try {
-      this.instance = appScope.run(this, () => c.resolve(this.o.descriptor.app as never) as object);
+      this.instance = c.resolve(this.o.descriptor.app as never) as object;
     } catch (cause) {
       throw new DfError('APP_START', `app '${this.name}' could not be built by its container: ${describeError(cause)}`, { cause, context: { app: this.name } });
     }
@@ -223,49 +192,18 @@ export class AppHost {
   }
 
   private async dispatch(name: AppEventName, event: unknown): Promise<void> {
-    this.emit(name, event);
     const handler = this.o.descriptor.handlers?.[name] as ((app: object, ev: unknown, ctx: AppContext) => unknown) | undefined;
     if (!handler || !this.instance) return;
     try {
-      const r = appScope.run(this, () => handler(this.instance!, event, this.o.ctx));
-      if (r && typeof (r as Promise<unknown>).then === 'function') await appScope.run(this, () => r as Promise<unknown>);
+      const r = handler(this.instance!, event, this.o.ctx);
+      if (r && typeof (r as Promise<unknown>).then === 'function') await r;
     } catch (err) {
       this.contain(err, name, event);
     }
   }
 
-  private emit(name: AppEventName, event: unknown): void {
-    const s = this.subjects;
-    const subject = ((): Subject<unknown> | undefined => {
-      switch (name) {
-        case 'modelChanged':
-          return s.model$ as Subject<unknown>;
-        case 'localPortBound':
-        case 'localPortUpdated':
-        case 'localPortUnbound':
-          return s.localPorts$ as Subject<unknown>;
-        case 'remotePortChanged':
-          return s.remotePorts$ as Subject<unknown>;
-        case 'packetIn':
-          return s.packetIn$ as Subject<unknown>;
-        case 'flowRemoved':
-          return s.flowRemoved$ as Subject<unknown>;
-        case 'switchConnected':
-        case 'switchDisconnected':
-          return s.switch$ as Subject<unknown>;
-        case 'infraPortsChanged':
-          return s.infraPorts$ as Subject<unknown>;
-        case 'adoptFlows':
-          return s.adoptableFlows$ as Subject<unknown>;
-        default:
-          return undefined;
-      }
-    })();
-    if (subject?.observed) appScope.run(this, () => subject.next(event));
-  }
-
   /**
-   * A handler (or a subscription of the app) threw: count it, log it with the
+   * A handler threw: count it, log it with the
    * event, and recompute the app's flows. Other apps are not affected.
    */
   contain(err: unknown, where: string, event?: unknown): void {
@@ -281,8 +219,8 @@ export class AppHost {
     const before = new Set(this.o.ctx.flows.owners());
     this.touched = new Set();
     try {
-      const r = appScope.run(this, () => this.o.descriptor.resync(this.instance!, this.o.ctx));
-      if (r && typeof (r as Promise<unknown>).then === 'function') await appScope.run(this, () => r as Promise<void>);
+      const r = this.o.descriptor.resync(this.instance!, this.o.ctx);
+      if (r && typeof (r as Promise<unknown>).then === 'function') await r;
       for (const owner of before) if (!this.touched.has(owner)) this.o.ctx.flows.remove(owner);
       this.healthy = true;
       this.resyncBackoff.reset();
@@ -303,7 +241,6 @@ export class AppHost {
   async stop(): Promise<void> {
     this.stopped = true;
     this.resyncRetry?.();
-    for (const s of Object.values(this.subjects)) (s as Subject<unknown>).complete();
     try {
       if (this.instance && this.o.descriptor.stop) await this.o.descriptor.stop(this.instance);
     } catch (err) {

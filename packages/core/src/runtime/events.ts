@@ -96,7 +96,10 @@ export interface AppPacketIn {
   readonly reason: number;
   /** Pipeline fields the switch reported (in_port, metadata, registers, tunnel). */
   readonly match: Match;
+  /** The OpenFlow port it entered the switch on (where `ctx.reply` sends an answer). */
   readonly inPort: number;
+  /** reg6: the key of the local port that sent it (0 when it did not come from a local port: tunnel, provider network). */
+  readonly sourcePortKey: number;
   /** metadata low 32 bits: the network key. */
   readonly networkKey: number;
   /** The packet bytes. */

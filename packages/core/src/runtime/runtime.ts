@@ -4,21 +4,23 @@ import type { LogicalPort, TableName } from '@dragonflow/nb';
 import { decodeEthernet, type EthernetFrame } from '@dragonflow/packet';
 import { matchGet, type FlowRemoved, type Match, type NxPacketIn2, type PacketIn } from '@dragonflow/openflow';
 import { Registry } from 'prom-client';
-import { config as rxConfig, type Observable, type Subscription } from 'rxjs';
+import type { Observable, Subscription } from 'rxjs';
 import { container as tsyringeRoot, type DependencyContainer } from 'tsyringe';
-import { AppFlows, AppTables, type AppContext, type AppTopology } from '../app/context.js';
+import { AppFlows, AppTables, replyThrough, type AppContext, type AppTopology } from '../app/context.js';
+import { puntTable, resolvePuntLimits, suppressedPortOf, type PuntMeterHook, type PuntStats } from '../app/punt.js';
 import type { AppDescriptor, AppEventName } from '../app/descriptor.js';
 import { PIPELINE } from '../app/tokens.js';
 import type { LoadedApp } from '../app/validate.js';
 import { silentLogger, type Logger } from '../observe/logger.js';
 import { CoreMetrics } from '../observe/metrics.js';
 import { allocatePipeline, type PipelineMap } from '../pipeline/allocator.js';
-import { OWNER_KINDS } from '../pipeline/registers.js';
+import { OWNER_KINDS, REG_SRC_PORT } from '../pipeline/registers.js';
 import { CORE_APP } from '../pipeline/stages.js';
 import { Reconciler, type OwnerFailure, type OwnerFailureEvent, type ReconcilerOptions } from '../reconciler/reconciler.js';
 import type { SwitchChannel } from '../reconciler/switch.js';
-import { AppHost, appScope } from './app-host.js';
+import { AppHost } from './app-host.js';
 import { coreAppDescriptor } from './core-app.js';
+import { PuntGuard } from './punt-guard.js';
 import type { AppAdoptableFlows, AppInstalledFlow, AppPacketIn, InfraPorts, InfraTunnelType, LocalBinding, LocalPortEvent, ModelChange, PortBindingInput, RemotePortEvent } from './events.js';
 import type { TopologyChange, TopologySource, TopologyUpdate } from './topology.js';
 
@@ -33,6 +35,8 @@ export interface RuntimeOptions {
   /** Metrics go here (a fresh registry when absent). */
   readonly metrics?: CoreMetrics | Registry;
   readonly reconciler?: Omit<ReconcilerOptions, 'metrics' | 'logger'>;
+  /** Declares the meters apps put in front of their punts (`punt.meter`); without it punt flows carry no meter. */
+  readonly puntMeters?: PuntMeterHook;
 }
 
 const NO_INFRA_PORTS: InfraPorts = Object.freeze({ tunnels: Object.freeze({}), providers: Object.freeze({}) });
@@ -61,29 +65,6 @@ function normalizeInfraPorts(ports: InfraPorts): InfraPorts {
   return Object.freeze({ tunnels: Object.freeze(tunnels), providers: Object.freeze(providers) });
 }
 
-let rxHandlerUsers = 0;
-let rxPreviousHandler: ((err: unknown) => void) | null = null;
-
-/** Errors thrown inside an app's own rxjs subscriptions surface here; attribute and contain them. */
-function installRxHandler(): void {
-  if (rxHandlerUsers++ > 0) return;
-  rxPreviousHandler = rxConfig.onUnhandledError;
-  rxConfig.onUnhandledError = (err: unknown) => {
-    const host = appScope.getStore();
-    if (host) host.contain(err, 'subscription');
-    else if (rxPreviousHandler) rxPreviousHandler(err);
-    else setTimeout(() => {
-      throw err;
-    });
-  };
-}
-
-function uninstallRxHandler(): void {
-  if (--rxHandlerUsers > 0) return;
-  rxConfig.onUnhandledError = rxPreviousHandler;
-  rxPreviousHandler = null;
-}
-
 /**
  * The app runtime of one chassis: allocates the pipeline, builds each app in its
  * own child container, turns topology, port-binding and switch events into each
@@ -103,6 +84,7 @@ export class ControllerRuntime {
   private readonly root: DependencyContainer;
   private readonly hosts: AppHost[] = [];
   private readonly byName = new Map<string, AppHost>();
+  private readonly guards = new Map<string, PuntGuard>();
   private readonly bindings = new Map<string, LocalBinding>();
   /** Ports whose 'bound' event went out (binding and model object both present). */
   private readonly activeLocal = new Set<string>();
@@ -150,14 +132,20 @@ export class ControllerRuntime {
   async start(): Promise<void> {
     if (this.started) throw new DfError('RUNTIME_STATE', 'the runtime is already started');
     this.started = true;
-    installRxHandler();
     this.subscriptions.push(
       this.options.topology.updates$.subscribe({
         next: (u) => (this.startRevision < 0 ? this.pendingUpdates.push(u) : this.onTopology(u)),
         error: (err: unknown) => this.log.error({ err: describeError(err) }, 'the topology stream failed'),
       }),
     );
-    this.subscriptions.push(this.reconciler.expired$.subscribe((e) => this.byName.get(e.app)?.enqueue('flowRemoved', { owner: e.owner, tableId: e.flow.table, priority: e.flow.priority, match: e.flow.match, cookie: 0n, reason: e.reason, packetCount: e.packetCount, byteCount: e.byteCount })));
+    this.subscriptions.push(
+      this.reconciler.expired$.subscribe((e) => {
+        const suppressed = e.owner === undefined ? undefined : suppressedPortOf(e.owner);
+        // The punt guard's own flows are the core's business, not the app's.
+        if (suppressed !== undefined) this.guards.get(e.app)?.expired(suppressed);
+        else this.byName.get(e.app)?.enqueue('flowRemoved', { owner: e.owner, tableId: e.flow.table, priority: e.flow.priority, match: e.flow.match, cookie: 0n, reason: e.reason, packetCount: e.packetCount, byteCount: e.byteCount });
+      }),
+    );
 
     const descriptors: { d: AppDescriptor; options: unknown; slot: number }[] = [
       { d: coreAppDescriptor as AppDescriptor, options: {}, slot: 0 },
@@ -184,8 +172,20 @@ export class ControllerRuntime {
     const ref: { host?: AppHost } = {};
     const flows = new AppFlows(d.name, slot, this.pipeline, this.reconciler, this.metrics, (owner) => ref.host?.touch(owner));
     const topology = this.appTopology();
-    const events = {} as AppContext['events'];
-    const ctx: AppContext = { name: d.name, options, tables, flows, topology, events, clock: this.clock, log };
+    const punt = new PuntGuard({
+      app: d.name,
+      slot,
+      spec: (d.punt ?? { tables: [] }) as never,
+      limits: resolvePuntLimits(d.name, d.punt as never, options),
+      pipeline: this.pipeline,
+      reconciler: this.reconciler,
+      metrics: this.metrics,
+      clock: this.clock,
+      log,
+      ...(this.options.puntMeters ? { meters: this.options.puntMeters } : {}),
+    });
+    this.guards.set(d.name, punt);
+    const ctx: AppContext = { name: d.name, options, tables, flows, topology, punt, reply: replyThrough(flows), clock: this.clock, log };
     const host = new AppHost({
       descriptor: d,
       ctx,
@@ -196,7 +196,6 @@ export class ControllerRuntime {
       onRevision: () => this.checkRevision(),
     });
     ref.host = host;
-    Object.assign(events, host.events);
     return host;
   }
 
@@ -373,9 +372,12 @@ export class ControllerRuntime {
     const offers = await this.reconciler.attach(channel, { adoptableBy: (tableId) => this.adoptable.get(tableId) });
     if (this.channel !== channel) return;
     for (const h of this.hosts) h.enqueue('switchConnected', { kind: 'connected', datapathId: channel.datapathId });
-    for (const [app, found] of offers) {
+    for (const [app, offered] of offers) {
       const host = this.byName.get(app);
-      if (!host) {
+      const guard = this.guards.get(app);
+      // The punt guard takes back its suppressions first; the app is offered the rest of its adoptTables.
+      const found = offered.filter((f) => !guard?.adopt(f) && host?.descriptor.adoptTables?.includes(this.pipeline.tableById(f.tableId)?.name ?? ''));
+      if (!host || found.length === 0) {
         this.reconciler.adoptionDone(app, channel);
         continue;
       }
@@ -405,7 +407,8 @@ export class ControllerRuntime {
     if (!this.adoptableTables) {
       this.adoptableTables = new Map();
       for (const a of this.options.apps) {
-        for (const name of a.descriptor.adoptTables ?? []) {
+        // Punt tables too: a suppression in force when the controller restarts is kept until it expires.
+        for (const name of [...(a.descriptor.adoptTables ?? []), ...(a.descriptor.punt?.tables ?? []).map((t) => puntTable(t).name)]) {
           const t = this.pipeline.app(a.descriptor.name).tables.find((x) => x.name === name);
           if (t) this.adoptableTables.set(t.id, a.descriptor.name);
         }
@@ -437,6 +440,9 @@ export class ControllerRuntime {
       this.metrics.packetInsUnrouted.inc();
       return;
     }
+    const sourcePortKey = Number(matchGet(match, REG_SRC_PORT)?.value ?? 0);
+    const guard = this.guards.get(table.app);
+    if (guard?.tables.has(m.tableId) && !guard.admit(sourcePortKey)) return;
     const cookie = m.cookie ?? 0n;
     let frame: EthernetFrame | undefined;
     try {
@@ -453,6 +459,7 @@ export class ControllerRuntime {
       reason: m.reason,
       match,
       inPort: Number(matchGet(match, 'in_port')?.value ?? 0),
+      sourcePortKey,
       networkKey: Number((matchGet(match, 'metadata')?.value ?? 0n) & 0xffffffffn),
       data: m.data,
       ...(m.type === 'nx_packet_in2' && m.userdata ? { userdata: m.userdata } : {}),
@@ -462,6 +469,13 @@ export class ControllerRuntime {
   }
 
   // ---------------- status ----------------
+
+  /** What each app's punt guard did (apps with punt tables only). */
+  puntStats(): Record<string, PuntStats> {
+    const out: Record<string, PuntStats> = {};
+    for (const [app, g] of this.guards) if (g.tables.size > 0) out[app] = g.stats();
+    return out;
+  }
 
   /** Resolves once every change up to `revision` is confirmed on the switch. */
   waitForRevision(revision: number): Promise<number> {
@@ -510,6 +524,5 @@ export class ControllerRuntime {
     this.reconciler.stop();
     for (const s of this.subscriptions) s.unsubscribe();
     for (const h of [...this.hosts].reverse()) await h.stop();
-    if (this.started) uninstallRxHandler();
   }
 }

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { systemClock, type Clock } from '@dragonflow/base';
-import { CoreMetrics, OfListener, silentLogger, startChassisRuntime, switchChannel, validateApps, type ControllerRuntime, type LocalCacheTopology, type AppDescriptor, type LogicalPort, type LogicalRouter, type LogicalSwitch, type Subnet } from '@dragonflow/core';
+import { type AppDescriptor, type LogicalPort, type LogicalRouter, type LogicalSwitch, type Subnet } from '@dragonflow/core';
+import { CoreMetrics, OfListener, silentLogger, startChassisRuntime, switchChannel, validateApps, type ControllerRuntime, type LocalCacheTopology } from '@dragonflow/core/host';
 import { ChassisRegistry, MemoryDriver, NbApi, chassisIdFromName, type ChassisRegistration } from '@dragonflow/nb';
 import { CleanupStack, Sandbox, type Chassis, type Vm } from '@dragonflow/sandbox';
 import { ROUTER_INTERFACE_OWNER } from '../model.js';

@@ -1,4 +1,5 @@
-import { CORE_API_VERSION, cookieSlot, instructionsKey, validateApps, type AppDescriptor } from '@dragonflow/core';
+import { CORE_API_VERSION, type AppDescriptor } from '@dragonflow/core';
+import { cookieSlot, instructionsKey, validateApps } from '@dragonflow/core/host';
 import { flowIdentity } from '@dragonflow/openflow';
 import semver from 'semver';
 import { afterEach, describe, expect, it } from 'vitest';

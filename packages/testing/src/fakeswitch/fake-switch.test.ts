@@ -1,5 +1,5 @@
 import { ManualClock } from '@dragonflow/base';
-import type { SwitchAsyncMessage, SwitchRequest } from '@dragonflow/core';
+import type { SwitchAsyncMessage, SwitchRequest } from '@dragonflow/core/host';
 import { FlowModFlags, OfPort, act, encodeMessage, errorCodeName, flowMod, inst, type FlowRemoved, type PacketIn } from '@dragonflow/openflow';
 import { arpRequest, encodeEthernet, ethernet, icmpEchoRequest, ipv4, udp, type EthernetFrame, type Ipv4Packet } from '@dragonflow/packet';
 import { describe, expect, it } from 'vitest';

@@ -1,5 +1,5 @@
 import { DfError, MacAddress, ManualClock, type Clock } from '@dragonflow/base';
-import type { SwitchChannel, SwitchRequest } from '@dragonflow/core';
+import type { SwitchChannel, SwitchRequest } from '@dragonflow/core/host';
 import { PortConfig, PortState, type ErrorMsg, type FlowStats, type GroupDesc, type MeterConfig, type MultipartReplyBody, type MultipartRequestBody, type PortDesc } from '@dragonflow/openflow';
 import type { EthernetFrame } from '@dragonflow/packet';
 import { Subject, type Observable } from 'rxjs';

@@ -1,5 +1,5 @@
 import type { Clock } from '@dragonflow/base';
-import type { TopologyChange, TopologySource, TopologyUpdate } from '@dragonflow/core';
+import type { TopologyChange, TopologySource, TopologyUpdate } from '@dragonflow/core/host';
 import { FeedFollower, TopologyStore, decodeObject, isTableName, type ChangeBatch, type NbDriver, type NbObject, type Snapshot, type TableName } from '@dragonflow/nb';
 import { Subject, type Observable } from 'rxjs';
 

@@ -1,5 +1,6 @@
 import { ManualClock } from '@dragonflow/base';
-import { CoreMetrics, cookieSlot, startChassisRuntime, validateApps, type AppDescriptor, type ChassisRuntime, type ControllerRuntime, type InfraPorts, type LocalCacheTopology, type Logger } from '@dragonflow/core';
+import { type AppDescriptor, type InfraPorts, type Logger } from '@dragonflow/core';
+import { CoreMetrics, cookieSlot, startChassisRuntime, validateApps, type ChassisRuntime, type ControllerRuntime, type LocalCacheTopology } from '@dragonflow/core/host';
 import { ChassisRegistry, DeviceOwner, MemoryDriver, NbApi, chassisIdFromName, type Chassis, type ChassisInfo, type ChassisRegistration, type LogicalPort, type LogicalRouter, type LogicalSwitch, type NbDriver, type Subnet } from '@dragonflow/nb';
 import type { EthernetFrame } from '@dragonflow/packet';
 import { FakeSwitch } from '../fakeswitch/fake-switch.js';

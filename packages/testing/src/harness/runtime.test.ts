@@ -1,11 +1,8 @@
 import {
   APP_CONTEXT,
-  COOKIE_KIND_MASK,
   APP_OPTIONS,
   APP_TABLES,
   REG_DST_PORT,
-  cookieKindName,
-  cookieTag,
   defineApp,
   flow,
   inject,
@@ -14,8 +11,8 @@ import {
   type AppAdoptableFlows,
   type AppPacketIn,
   type AppFlowRemoved,
-  validateApps,
 } from '@dragonflow/core';
+import { COOKIE_KIND_MASK, cookieKindName, cookieTag, validateApps } from '@dragonflow/core/host';
 import { OfPort, act } from '@dragonflow/openflow';
 import { encodeEthernet, ethernet, icmpEchoRequest, ipv4, type EthernetFrame } from '@dragonflow/packet';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -187,24 +184,41 @@ describe('the runtime on a FakeSwitch', () => {
     expect(h.trace(ping(MAC3, MAC1, '10.0.0.1'), 3).ports).toEqual([1]);
   });
 
-  it('contains an error thrown inside an app\'s own rxjs subscription', async () => {
+  it('builds each app in its own child container, with the providers it registers', async () => {
+    const GREETING = Symbol('greeting');
+    const COUNTER = Symbol('counter');
+    const NAMED = Symbol('named');
     @injectable()
-    class Subscriber {
-      constructor(@inject(APP_CONTEXT) ctx: AppContext) {
-        ctx.events.localPorts$.subscribe(() => {
-          throw new Error('subscriber blew up');
-        });
+    class Counter {
+      n = 0;
+    }
+    @injectable()
+    class WithProviders {
+      constructor(
+        @inject(GREETING) readonly greeting: string,
+        @inject(COUNTER) readonly counter: Counter,
+        @inject(NAMED) readonly named: string,
+        @inject(APP_OPTIONS) readonly options: unknown,
+      ) {
+        counter.n++;
       }
     }
-    const subscriber = defineApp({ name: 'subscriber', coreApi: '^1.0.0', app: Subscriber, resync: () => undefined });
-    const { h } = await twoPorts([miniL2, subscriber]);
-    await new Promise((r) => setTimeout(r, 10));
-    const errors = (await h.metrics.handlerErrors.get()).values.filter((v) => v.labels['app'] === 'subscriber');
-    // one per local port event (bound, then updated when the NB binding lands), all attributed to the app
-    expect(errors).toHaveLength(1);
-    expect(errors[0]!.labels).toEqual({ app: 'subscriber', event: 'subscription' });
-    expect(errors[0]!.value).toBeGreaterThanOrEqual(2);
-    expect(h.trace(ping(MAC1, MAC2, '10.0.0.2'), 1).ports).toEqual([2]);
+    const providers = [
+      { provide: GREETING, useValue: 'hello' },
+      { provide: COUNTER, useClass: Counter },
+      // a factory resolves from the app's own container: its context and its other providers
+      { provide: NAMED, useFactory: (resolve: <T>(t: symbol) => T) => `${resolve<AppContext>(APP_CONTEXT).name}:${resolve<string>(GREETING)}` },
+    ];
+    const one = defineApp({ name: 'one', coreApi: '^1.0.0', app: WithProviders, providers, resync: () => undefined });
+    const two = defineApp({ name: 'two', coreApi: '^1.0.0', app: WithProviders, providers: [...providers.slice(1), { provide: GREETING, useValue: 'hi' }], resync: () => undefined });
+    h = await startHarness({ apps: [one, two] });
+    const a = h.runtime.app('one').instance as WithProviders;
+    const b = h.runtime.app('two').instance as WithProviders;
+    expect([a.greeting, a.named, b.greeting, b.named]).toEqual(['hello', 'one:hello', 'hi', 'two:hi']);
+    // one Counter per app container, not shared
+    expect(a.counter).not.toBe(b.counter);
+    expect([a.counter.n, b.counter.n]).toEqual([1, 1]);
+    expect(h.runtime.app('one').container.resolve(COUNTER)).toBe(a.counter);
   });
 
   it('refuses a flow with an undeclared match field (Faucet-style) and a flow in a foreign table', async () => {

@@ -1,4 +1,4 @@
-import type { Clock } from '@dragonflow/base';
+import { DfError, type Clock } from '@dragonflow/base';
 
 export interface TokenBucketOptions {
   /** Tokens added per second. */
@@ -26,7 +26,7 @@ export class KeyedTokenBucket<K = number> {
     private readonly clock: Clock,
     private readonly options: TokenBucketOptions,
   ) {
-    if (!(options.rate > 0) || !(options.burst >= 1)) throw new RangeError(`a token bucket needs rate > 0 and burst >= 1 (got rate ${options.rate}, burst ${options.burst})`);
+    if (!(options.rate > 0) || !(options.burst >= 1)) throw new DfError('TOKEN_BUCKET_INVALID', `a token bucket needs rate > 0 and burst >= 1 (got rate ${options.rate}, burst ${options.burst})`, { context: { rate: options.rate, burst: options.burst } });
     this.maxKeys = options.maxKeys ?? 4096;
   }
 
