@@ -31,6 +31,7 @@ export {
 // ---- the reconciler ----
 export { effectiveFlags, isEphemeral } from './reconciler/flow.js';
 export { actionsKey, flowIdentity, instructionsKey, matchFields, matchKey } from './reconciler/keys.js';
+export { switchMeterId } from './reconciler/meters.js';
 export {
   Reconciler,
   switchGroupId,
@@ -50,7 +51,7 @@ export { AppHost } from './runtime/app-host.js';
 export { CoreFlows, PIPELINE_OWNER, coreAppDescriptor } from './runtime/core-app.js';
 export type { PortBindingInput } from './runtime/events.js';
 export type { TopologyChange, TopologySource, TopologyUpdate } from './runtime/topology.js';
-export { LocalCacheTopology } from './runtime/local-cache-topology.js';
+export { LocalCacheTopology, startChassisRuntime, type ChassisRuntime, type ChassisRuntimeOptions } from './runtime/local-cache-topology.js';
 export { CoreMetrics } from './observe/metrics.js';
 export { silentLogger } from './observe/logger.js';
 // ---- the OpenFlow connection (listen/connect, handshake, keepalive, requests, errors) ----
