@@ -277,6 +277,10 @@ describe('PortBinder', () => {
     // the switch is in sync up to the port's revision all the same (the refusal does not hold it back)
     expect(r.runtime.reconciler.syncedRevision).toBeGreaterThanOrEqual((await r.driver.get('logical_port', p.id))!.modRevision - 1);
     expect(classifyOf(r, 13)).toBeDefined();
+    // The ERROR write comes back to this controller as a port update (which re-desires the
+    // port's flows): let it land first, so that what installs the flow below is the retry.
+    await until('the cache to see ERROR', async () => app.ctx.topology.get('logical_port', p.id)?.status === 'ERROR');
+    await r.runtime.settle();
     // the group appears; the reconciler's next retry (backoff on the runtime's clock) installs the flow
     app.groupReady = true;
     app.setGroup();
