@@ -78,4 +78,16 @@ describe('df-api as a process', () => {
     const check = await dfApi(['--config', bad, '--check']);
     expect(check.code).toBe(1);
   });
+
+  it('refuses noauth on a non-loopback address unless auth.allowInsecureNoauth, naming the key', async () => {
+    const r = await dfApi(['--host', '0.0.0.0', '--port', '0']);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toBe(
+      'df-api: (defaults): listen.host: noauth (auth.mode) on 0.0.0.0 lets anyone who reaches it act as admin: listen on a loopback address, use auth.mode: token, or set auth.allowInsecureNoauth: true',
+    );
+    const allowed = join(dir, 'insecure.yaml');
+    writeFileSync(allowed, 'auth: { allowInsecureNoauth: true }\n');
+    const ok = await dfApi(['--config', allowed, '--host', '0.0.0.0', '--check']);
+    expect(ok.code).toBe(0);
+  });
 });

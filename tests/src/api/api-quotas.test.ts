@@ -40,7 +40,8 @@ describe('quotas with the openstack CLI', () => {
     await api?.close();
   });
 
-  it('an admin sets a project’s quotas, the project sees them and is held to them', async () => {
+  // Eleven CLI runs one after another: generous, a loaded CI machine takes seconds per run.
+  it('an admin sets a project’s quotas, the project sees them and is held to them', { timeout: 240_000 }, async () => {
     await quiet(admin, ['quota', 'set', '--networks', '2', '--ports', '7', '--routers', '1', 'demo']);
     const listed = await ok<Row[]>(admin, ['quota', 'list', '--network']);
     expect(listed).toEqual([{ 'Project ID': 'demo', 'Floating IPs': 50, Networks: 2, Ports: 7, 'RBAC Policies': 10, Routers: 1, 'Security Groups': 10, 'Security Group Rules': 100, Subnets: 100, 'Subnet Pools': -1 }]);

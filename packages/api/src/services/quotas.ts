@@ -14,7 +14,7 @@ export type QuotaSet = Record<QuotaResource, number>;
  * their own (every df-api on the DB sees the same ones). Only df-api reads it:
  * controllers' views take the model's tables and skip any other.
  */
-export const QUOTA_TABLE = 'api_quota';
+export const QUOTA_TABLE = '_quota';
 
 const storedQuota = z.partialRecord(z.enum(QUOTA_RESOURCES), z.number().int().min(-1));
 
