@@ -1,4 +1,4 @@
-import { APP_CONTEXT, APP_OPTIONS, DeviceOwner, REG_SRC_PORT, act, inject, injectable, openflow, packet, type AppContext, type AppPacketIn, type LogicalPort, type ModelChange, type Subnet } from '@dragonflow/core';
+import { APP_CONTEXT, APP_OPTIONS, DeviceOwner, inject, injectable, packet, type AppContext, type AppPacketIn, type LogicalPort, type ModelChange, type Subnet } from '@dragonflow/core';
 import { dhcpPortOf, leaseFacts, servedAddresses } from './facts.js';
 import { DHCP_TABLE, puntFlow, serverFlows } from './flows.js';
 import type { DhcpOptions } from './options.js';
@@ -65,7 +65,7 @@ export class DhcpServer {
       this.ctx.flows.remove(portOwner(port));
       ports.delete(port.id);
     } else {
-      this.ctx.flows.replace(portOwner(port), [puntFlow(this.table, port.key, [act.toController()])]);
+      this.ctx.flows.replace(portOwner(port), [puntFlow(this.table, port.key, this.ctx.punt.toController())]);
       ports.add(port.id);
     }
     if (ports.size > 0) this.servedPorts.set(port.networkId, ports);
@@ -139,8 +139,7 @@ export class DhcpServer {
     const ip = frame?.payload;
     const udp = ip?.kind === 'ipv4' ? ip.payload : undefined;
     if (!frame || ip?.kind !== 'ipv4' || udp?.kind !== 'udp') return this.ignore();
-    const key = Number(openflow.matchGet(ev.match, REG_SRC_PORT)?.value ?? 0);
-    const port = this.ctx.topology.lookup('logical_port', 'key', String(key))[0];
+    const port = this.ctx.topology.lookup('logical_port', 'key', String(ev.sourcePortKey))[0];
     const net = port && this.ctx.topology.get('logical_switch', port.networkId);
     const dhcpPort = port && dhcpPortOf(this.ctx.topology, port.networkId);
     const served = port && dhcpPort ? servedAddresses(this.ctx.topology, port, dhcpPort)[0] : undefined;
@@ -170,7 +169,7 @@ export class DhcpServer {
         payload: packet.udp({ srcPort: packet.DHCP_SERVER_PORT, dstPort: packet.DHCP_CLIENT_PORT, payload: packet.encodeDhcp(out.message) }),
       }),
     });
-    await this.ctx.flows.packetOut({ data: packet.encodeEthernet(reply), actions: [act.output(ev.inPort)] });
+    await this.ctx.reply(ev, reply);
   }
 
   private ignore(): void {

@@ -134,3 +134,36 @@ describe('dhcp: answered on the chassis that hosts the port', () => {
     expect(c.h.fakeSwitch.flowsIn(table).filter((f) => f.priority > 0)).toEqual([]);
   });
 });
+
+describe('dhcp: the punt path', () => {
+  it('a port flooding DHCP is answered up to its budget, then cut off in the switch; another port is still answered', async () => {
+    c = await dhcpCloud({ punt: { rate: 1, burst: 3, suppressSeconds: 30 } });
+    const answered: number[] = [];
+    for (let i = 0; i < 6; i++) answered.push((await exchange(c, discover(mac(1)), 1)).sent.length);
+    // three within the burst; the fourth is dropped before the app and suppresses the port
+    expect(answered.slice(0, 3)).toEqual([1, 1, 1]);
+    expect(answered.slice(3)).toEqual([0, 0, 0]);
+    const after = await exchange(c, discover(mac(1)), 1);
+    expect(after.trace.packetIns).toEqual([]); // dropped in the switch, not at the controller
+    expect(after.trace.ports).toEqual([]); // and not flooded either
+    // vm2's DHCP is untouched
+    expect((await exchange(c, discover(mac(2)), 2)).sent.map((o) => o.port)).toEqual([2]);
+    // the port's other traffic still flows: vm1 → vm2
+    const ping = packet.ethernet({ src: mac(1), dst: mac(2), payload: packet.ipv4({ src: '10.0.0.11', dst: '10.0.0.12', payload: packet.icmpEchoRequest({ id: 1, seq: 1 }) }) });
+    expect(c.h.trace(ping, 1).ports).toEqual([2]);
+    // when the suppression expires the port is served again
+    c.h.clock.advance(30_000);
+    await c.h.settle();
+    expect((await exchange(c, discover(mac(1)), 1)).sent.map((o) => o.port)).toEqual([1]);
+  });
+
+  it('the default budget never stands in the way of a boot and its renewals', async () => {
+    c = await dhcpCloud();
+    const request = clientFrame(mac(1), T.REQUEST, [[O.REQUESTED_IP, dhcpEncode.ip(packet.ip4('10.0.0.11'))], [O.SERVER_ID, dhcpEncode.ip(packet.ip4('10.0.0.2'))]]);
+    // a boot with a retransmission of each message, then renewals each T1 (here back to back)
+    const frames = [discover(mac(1)), discover(mac(1)), request, request, ...Array.from({ length: 8 }, () => clientFrame(mac(1), T.REQUEST, [], { ciaddr: packet.ip4('10.0.0.11') }, '10.0.0.11'))];
+    let answers = 0;
+    for (const f of frames) answers += (await exchange(c, f, 1)).sent.length;
+    expect(answers).toBe(frames.length);
+  });
+});

@@ -16,13 +16,18 @@ const ICMP_ECHO_REPLY = 0;
 
 const onNetwork = (key: number) => ({ metadata: [BigInt(key), METADATA_NETWORK_MASK] as const });
 
+/** What the table punts: DHCPv4 client → server messages (the suppression of a flooding port drops only these). */
+export const DHCP_CLIENT_MESSAGES = { eth_type: EthType.IPV4, ip_proto: IpProto.UDP, udp_src: packet.DHCP_CLIENT_PORT, udp_dst: packet.DHCP_SERVER_PORT } as const;
+
+/**
+ * A port's DHCP budget: a boot (DISCOVER, REQUEST, maybe a retry) and renewals stay
+ * far below it; a client stuck in a loop or a flood is cut off for 10 s.
+ */
+export const DHCP_PUNT_LIMITS = { rate: 5, burst: 20, suppressSeconds: 10 } as const;
+
 /** DHCP client → server messages from one local port go to this chassis' controller, nowhere else. */
-export function puntFlow(t: TableRef, portKey: number, punt: readonly Action[]): DesiredFlow {
-  return flow(t, {
-    priority: PRIORITY.punt,
-    match: { [REG_SRC_PORT]: portKey, eth_type: EthType.IPV4, ip_proto: IpProto.UDP, udp_src: packet.DHCP_CLIENT_PORT, udp_dst: packet.DHCP_SERVER_PORT },
-    actions: punt,
-  });
+export function puntFlow(t: TableRef, portKey: number, punt: { readonly actions: readonly Action[]; readonly meter?: number }): DesiredFlow {
+  return flow(t, { priority: PRIORITY.punt, match: { [REG_SRC_PORT]: portKey, ...DHCP_CLIENT_MESSAGES }, ...punt });
 }
 
 /**

@@ -1,10 +1,11 @@
 import { REG_SRC_PORT, defineApp } from '@dragonflow/core';
 import { DhcpServer } from './dhcp-app.js';
-import { DHCP_TABLE } from './flows.js';
+import { DHCP_CLIENT_MESSAGES, DHCP_PUNT_LIMITS, DHCP_TABLE } from './flows.js';
 import { dhcpOptionsSchema, type DhcpOptions } from './options.js';
 
 export { DhcpServer, type DhcpStats } from './dhcp-app.js';
 export { respond, type DhcpOutcome, type LeaseFacts } from './responder.js';
+export { DHCP_PUNT_LIMITS } from './flows.js';
 export { dhcpOptionsSchema, type DhcpOptions } from './options.js';
 
 /**
@@ -27,6 +28,8 @@ export default defineApp<DhcpServer, DhcpOptions>({
       },
     ],
   },
+  // The core guards the punts per source port (budget from the `punt` option) and drops a flooding port's DHCP in the switch.
+  punt: { tables: [{ name: DHCP_TABLE, match: DHCP_CLIENT_MESSAGES }], limits: (o) => ({ ...DHCP_PUNT_LIMITS, ...o.punt }) },
   watches: ['logical_port', 'subnet', 'logical_switch'],
   options: dhcpOptionsSchema,
   packetInBuffer: 512,

@@ -1,3 +1,4 @@
+import { puntLimitsOption } from '@dragonflow/core';
 import { z } from 'zod';
 
 /**
@@ -7,14 +8,7 @@ import { z } from 'zod';
  */
 export const l2OptionsSchema = z
   .object({
-    punt: z
-      .object({
-        rate: z.number().positive('must be > 0').optional(),
-        burst: z.number().int('must be an integer').min(1, 'must be at least 1').optional(),
-        suppressSeconds: z.number().int('must be an integer').min(1, 'must be at least 1').max(3600, 'must be at most 3600').optional(),
-      })
-      .strict()
-      .default({}),
+    punt: puntLimitsOption(),
   })
   .strict();
 

@@ -3,6 +3,7 @@ import 'reflect-metadata';
 export { inject, injectable } from 'tsyringe';
 export { CORE_API_VERSION, defineApp, isAppDescriptor, type AppDescriptor, type AppEventName, type AppHandlers, type AppProvider, type AppStage, type OptionsSchema } from './app/descriptor.js';
 export { AppFlows, AppTables, type AppContext, type AppTopology, type Owner, type PacketOutSpec } from './app/context.js';
+export { puntLimitsOption } from './app/punt-options.js';
 export { DEFAULT_PUNT_LIMITS, PUNT_OWNER_PREFIX, PUNT_SUPPRESS_PRIORITY, type AppPunt, type PuntLimits, type PuntMeterHook, type PuntMeterSpec, type PuntSpec, type PuntStats, type PuntTable } from './app/punt.js';
 export { APP_CONTEXT, APP_FLOWS, APP_OPTIONS, APP_TABLES, CLOCK, LOGGER, PIPELINE, TOPOLOGY } from './app/tokens.js';
 export { validateApps, type AppCandidate, type LoadedApp } from './app/validate.js';
