@@ -7,7 +7,7 @@
  */
 import { Ipv4Address } from '@dragonflow/base';
 import { CtState, act, inst, type Action, type NatAction } from '@dragonflow/openflow';
-import { encodeEthernet, ethernet, icmp, icmpEchoReply, icmpEchoRequest, ipv4, tcp, udp, type EthernetFrame } from '@dragonflow/packet';
+import { encodeEthernet, ethernet, icmp, icmpEchoReply, icmpEchoRequest, ipv4, ipv6, tcp, udp, type EthernetFrame } from '@dragonflow/packet';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { fm, puntBoth, resetBoth, sendBoth, startPair, type Punt, type SwitchPair } from './pair.js';
 
@@ -262,5 +262,21 @@ describe('conntrack: FakeSwitch against Open vSwitch', () => {
     ]);
     expect(errors.real).toEqual(['0 OFPBAC_MATCH_INCONSISTENT', '1 OFPBAC_MATCH_INCONSISTENT', '2 OFPBMC_BAD_PREREQ']);
     expect(errors.fake).toEqual(errors.real);
+  });
+
+  test('IPv6: commit and reply, the original tuple in ct_ipv6_src/dst', async () => {
+    await install({});
+    const v6 = (from: 'A' | 'B', sport: number, dport: number) =>
+      ethernet({
+        src: from === 'A' ? A_MAC : B_MAC,
+        dst: from === 'A' ? B_MAC : A_MAC,
+        payload: ipv6({ src: from === 'A' ? 'fd00::1' : 'fd00::2', dst: from === 'A' ? 'fd00::2' : 'fd00::1', payload: udp({ srcPort: sport, dstPort: dport, payload: 'x' }) }),
+      });
+    await sendBoth(p, [
+      fm({ tableId: 0, priority: 100, match: { eth_type: 0x86dd }, actions: [act.ct({ zone: 1, table: 1 })] }),
+      fm({ tableId: 1, priority: 100, match: { eth_type: 0x86dd, ct_state: [CtState.TRK | CtState.NEW, CtState.TRK | CtState.NEW], in_port: 1 }, actions: [act.ct({ commit: true, zone: 1, table: 2 })] }),
+    ]);
+    const r = await run([v6('A', 1000, 53), 1], [v6('B', 53, 1000), 2]);
+    expect(r.map((x) => state(x[0]))).toEqual(['+new+trk', '+est+rpl+trk']);
   });
 });
