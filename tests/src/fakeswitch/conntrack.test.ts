@@ -104,12 +104,14 @@ describe('conntrack: FakeSwitch against Open vSwitch', () => {
     expect(r.map((x) => state(x[0]))).toEqual(['+new+trk', '+est+rpl+trk', '+inv+trk']);
   });
 
-  test('TCP: a SYN+ACK without a connection is invalid; a SYN opens one and the SYN+ACK back is est+rpl', async () => {
+  test('TCP: a SYN+ACK without a connection is invalid; a SYN opens one, the SYN+ACK back is est+rpl, then est both ways', async () => {
     await install({});
     const synAck = frame('B', tcp({ srcPort: 80, dstPort: 4000, flags: 0x12, seq: 1, ack: 1 }));
     const syn = frame('A', tcp({ srcPort: 4000, dstPort: 80, flags: 0x02, seq: 0 }));
-    const r = await run([synAck, 2], [syn, 1], [synAck, 2]);
-    expect(r.map((x) => state(x[0]))).toEqual(['+inv+trk', '+new+trk', '+est+rpl+trk']);
+    const ack = frame('A', tcp({ srcPort: 4000, dstPort: 80, flags: 0x10, seq: 1, ack: 2 }));
+    const data = frame('B', tcp({ srcPort: 80, dstPort: 4000, flags: 0x18, seq: 2, ack: 1, payload: 'hello' }));
+    const r = await run([synAck, 2], [syn, 1], [synAck, 2], [ack, 1], [data, 2]);
+    expect(r.map((x) => state(x[0]))).toEqual(['+inv+trk', '+new+trk', '+est+rpl+trk', '+est+trk', '+est+rpl+trk']);
   });
 
   test('an ICMP error quoting a tracked connection is related (and in the reply direction)', async () => {
@@ -278,5 +280,16 @@ describe('conntrack: FakeSwitch against Open vSwitch', () => {
     ]);
     const r = await run([v6('A', 1000, 53), 1], [v6('B', 53, 1000), 2]);
     expect(r.map((x) => state(x[0]))).toEqual(['+new+trk', '+est+rpl+trk']);
+  });
+
+  test('TCP: after a RST the connection still answers est, and a new SYN on the same ports is new again', async () => {
+    await install({});
+    const syn = frame('A', tcp({ srcPort: 4001, dstPort: 80, flags: 0x02, seq: 0 }));
+    const synAck = frame('B', tcp({ srcPort: 80, dstPort: 4001, flags: 0x12, seq: 100, ack: 1 }));
+    const ack = frame('A', tcp({ srcPort: 4001, dstPort: 80, flags: 0x10, seq: 1, ack: 101 }));
+    const rst = frame('A', tcp({ srcPort: 4001, dstPort: 80, flags: 0x04, seq: 1 }));
+    const late = frame('B', tcp({ srcPort: 80, dstPort: 4001, flags: 0x18, seq: 101, ack: 1, payload: 'late' }));
+    const r = await run([syn, 1], [synAck, 2], [ack, 1], [rst, 1], [late, 2], [syn, 1]);
+    expect(r.map((x) => state(x[0]))).toEqual(['+new+trk', '+est+rpl+trk', '+est+trk', '+est+trk', '+est+rpl+trk', '+new+trk']);
   });
 });
