@@ -254,15 +254,18 @@ describe('conntrack: FakeSwitch against Open vSwitch', () => {
     expect(r.map((x) => x.map((y) => `${y.cookie} ${state(y)}`))).toEqual([['0x72 +new+trk'], ['0x73 untracked'], ['0x71 +est+rpl+trk']]);
   });
 
-  test('both refuse the same conntrack flows: ct without an IP match, commit of a packet matched invalid, ct_nw_src without a tracked state', async () => {
+  test('both refuse the same conntrack flows: ct without an IP match, commit of a packet matched invalid, ct_nw_src without a tracked state, exec without commit, nat outside ct', async () => {
     const errors = await sendBoth(p, [
       fm({ tableId: 0, priority: 1, match: {}, actions: [act.ct({ zone: 1 })] }),
       fm({ tableId: 0, priority: 2, match: { eth_type: 0x0800, ct_state: [CtState.TRK | CtState.INV, CtState.TRK | CtState.INV] }, actions: [act.ct({ commit: true, zone: 1 })] }),
       fm({ tableId: 0, priority: 3, match: { eth_type: 0x0800, ct_nw_src: A }, actions: [act.toController()] }),
       fm({ tableId: 0, priority: 4, match: { eth_type: 0x0800, ct_state: [CtState.TRK | CtState.EST, CtState.TRK | CtState.EST], ct_nw_src: A }, actions: [act.toController()] }),
       fm({ tableId: 0, priority: 5, match: { eth_type: 0x0800, ct_state: [CtState.TRK, CtState.TRK | CtState.INV], ct_tp_dst: 53 }, actions: [act.toController()] }),
+      fm({ tableId: 0, priority: 6, match: { eth_type: 0x0800 }, actions: [act.ct({ zone: 1, actions: [act.setField('ct_mark', 1)] })] }),
+      fm({ tableId: 0, priority: 7, match: { eth_type: 0x0800 }, actions: [act.nat({ kind: 'src', addressMin: ip('192.168.9.9') })] }),
+      fm({ tableId: 0, priority: 8, match: { eth_type: 0x0800 }, actions: [act.ct({ commit: true, zone: 1, actions: [act.nat({ kind: 'src', addressMin: ip('192.168.9.9') }), act.nat({ kind: 'dst', addressMin: ip('192.168.9.8') })] })] }),
     ]);
-    expect(errors.real).toEqual(['0 OFPBAC_MATCH_INCONSISTENT', '1 OFPBAC_MATCH_INCONSISTENT', '2 OFPBMC_BAD_PREREQ']);
+    expect(errors.real).toEqual(['0 OFPBAC_MATCH_INCONSISTENT', '1 OFPBAC_MATCH_INCONSISTENT', '2 OFPBMC_BAD_PREREQ', '5 OFPBAC_BAD_ARGUMENT', '6 OFPBAC_BAD_SET_ARGUMENT']);
     expect(errors.fake).toEqual(errors.real);
   });
 
