@@ -7,7 +7,7 @@
  */
 import { Ipv4Address } from '@dragonflow/base';
 import { CtState, act, inst, type Action, type NatAction } from '@dragonflow/openflow';
-import { encodeEthernet, ethernet, icmp, icmpEchoReply, icmpEchoRequest, ipv4, tcp, udp, type EthernetFrame } from '@dragonflow/packet';
+import { encodeEthernet, ethernet, icmp, icmpEchoReply, icmpEchoRequest, ipv4, ipv6, tcp, udp, type EthernetFrame } from '@dragonflow/packet';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { fm, puntBoth, resetBoth, sendBoth, startPair, type Punt, type SwitchPair } from './pair.js';
 
@@ -104,12 +104,14 @@ describe('conntrack: FakeSwitch against Open vSwitch', () => {
     expect(r.map((x) => state(x[0]))).toEqual(['+new+trk', '+est+rpl+trk', '+inv+trk']);
   });
 
-  test('TCP: a SYN+ACK without a connection is invalid; a SYN opens one and the SYN+ACK back is est+rpl', async () => {
+  test('TCP: a SYN+ACK without a connection is invalid; a SYN opens one, the SYN+ACK back is est+rpl, then est both ways', async () => {
     await install({});
     const synAck = frame('B', tcp({ srcPort: 80, dstPort: 4000, flags: 0x12, seq: 1, ack: 1 }));
     const syn = frame('A', tcp({ srcPort: 4000, dstPort: 80, flags: 0x02, seq: 0 }));
-    const r = await run([synAck, 2], [syn, 1], [synAck, 2]);
-    expect(r.map((x) => state(x[0]))).toEqual(['+inv+trk', '+new+trk', '+est+rpl+trk']);
+    const ack = frame('A', tcp({ srcPort: 4000, dstPort: 80, flags: 0x10, seq: 1, ack: 2 }));
+    const data = frame('B', tcp({ srcPort: 80, dstPort: 4000, flags: 0x18, seq: 2, ack: 1, payload: 'hello' }));
+    const r = await run([synAck, 2], [syn, 1], [synAck, 2], [ack, 1], [data, 2]);
+    expect(r.map((x) => state(x[0]))).toEqual(['+inv+trk', '+new+trk', '+est+rpl+trk', '+est+trk', '+est+rpl+trk']);
   });
 
   test('an ICMP error quoting a tracked connection is related (and in the reply direction)', async () => {
@@ -252,15 +254,45 @@ describe('conntrack: FakeSwitch against Open vSwitch', () => {
     expect(r.map((x) => x.map((y) => `${y.cookie} ${state(y)}`))).toEqual([['0x72 +new+trk'], ['0x73 untracked'], ['0x71 +est+rpl+trk']]);
   });
 
-  test('both refuse the same conntrack flows: ct without an IP match, commit of a packet matched invalid, ct_nw_src without a tracked state', async () => {
+  test('both refuse the same conntrack flows: ct without an IP match, commit of a packet matched invalid, ct_nw_src without a tracked state, exec without commit, nat outside ct', async () => {
     const errors = await sendBoth(p, [
       fm({ tableId: 0, priority: 1, match: {}, actions: [act.ct({ zone: 1 })] }),
       fm({ tableId: 0, priority: 2, match: { eth_type: 0x0800, ct_state: [CtState.TRK | CtState.INV, CtState.TRK | CtState.INV] }, actions: [act.ct({ commit: true, zone: 1 })] }),
       fm({ tableId: 0, priority: 3, match: { eth_type: 0x0800, ct_nw_src: A }, actions: [act.toController()] }),
       fm({ tableId: 0, priority: 4, match: { eth_type: 0x0800, ct_state: [CtState.TRK | CtState.EST, CtState.TRK | CtState.EST], ct_nw_src: A }, actions: [act.toController()] }),
       fm({ tableId: 0, priority: 5, match: { eth_type: 0x0800, ct_state: [CtState.TRK, CtState.TRK | CtState.INV], ct_tp_dst: 53 }, actions: [act.toController()] }),
+      fm({ tableId: 0, priority: 6, match: { eth_type: 0x0800 }, actions: [act.ct({ zone: 1, actions: [act.setField('ct_mark', 1)] })] }),
+      fm({ tableId: 0, priority: 7, match: { eth_type: 0x0800 }, actions: [act.nat({ kind: 'src', addressMin: ip('192.168.9.9') })] }),
+      fm({ tableId: 0, priority: 8, match: { eth_type: 0x0800 }, actions: [act.ct({ commit: true, zone: 1, actions: [act.nat({ kind: 'src', addressMin: ip('192.168.9.9') }), act.nat({ kind: 'dst', addressMin: ip('192.168.9.8') })] })] }),
     ]);
-    expect(errors.real).toEqual(['0 OFPBAC_MATCH_INCONSISTENT', '1 OFPBAC_MATCH_INCONSISTENT', '2 OFPBMC_BAD_PREREQ']);
+    expect(errors.real).toEqual(['0 OFPBAC_MATCH_INCONSISTENT', '1 OFPBAC_MATCH_INCONSISTENT', '2 OFPBMC_BAD_PREREQ', '5 OFPBAC_BAD_ARGUMENT', '6 OFPBAC_BAD_SET_ARGUMENT']);
     expect(errors.fake).toEqual(errors.real);
+  });
+
+  test('IPv6: commit and reply, the original tuple in ct_ipv6_src/dst', async () => {
+    await install({});
+    const v6 = (from: 'A' | 'B', sport: number, dport: number) =>
+      ethernet({
+        src: from === 'A' ? A_MAC : B_MAC,
+        dst: from === 'A' ? B_MAC : A_MAC,
+        payload: ipv6({ src: from === 'A' ? 'fd00::1' : 'fd00::2', dst: from === 'A' ? 'fd00::2' : 'fd00::1', payload: udp({ srcPort: sport, dstPort: dport, payload: 'x' }) }),
+      });
+    await sendBoth(p, [
+      fm({ tableId: 0, priority: 100, match: { eth_type: 0x86dd }, actions: [act.ct({ zone: 1, table: 1 })] }),
+      fm({ tableId: 1, priority: 100, match: { eth_type: 0x86dd, ct_state: [CtState.TRK | CtState.NEW, CtState.TRK | CtState.NEW], in_port: 1 }, actions: [act.ct({ commit: true, zone: 1, table: 2 })] }),
+    ]);
+    const r = await run([v6('A', 1000, 53), 1], [v6('B', 53, 1000), 2]);
+    expect(r.map((x) => state(x[0]))).toEqual(['+new+trk', '+est+rpl+trk']);
+  });
+
+  test('TCP: after a RST the connection still answers est, and a new SYN on the same ports is new again', async () => {
+    await install({});
+    const syn = frame('A', tcp({ srcPort: 4001, dstPort: 80, flags: 0x02, seq: 0 }));
+    const synAck = frame('B', tcp({ srcPort: 80, dstPort: 4001, flags: 0x12, seq: 100, ack: 1 }));
+    const ack = frame('A', tcp({ srcPort: 4001, dstPort: 80, flags: 0x10, seq: 1, ack: 101 }));
+    const rst = frame('A', tcp({ srcPort: 4001, dstPort: 80, flags: 0x04, seq: 1 }));
+    const late = frame('B', tcp({ srcPort: 80, dstPort: 4001, flags: 0x18, seq: 101, ack: 1, payload: 'late' }));
+    const r = await run([syn, 1], [synAck, 2], [ack, 1], [rst, 1], [late, 2], [syn, 1]);
+    expect(r.map((x) => state(x[0]))).toEqual(['+new+trk', '+est+rpl+trk', '+est+trk', '+est+trk', '+est+rpl+trk', '+new+trk']);
   });
 });

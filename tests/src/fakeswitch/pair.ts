@@ -91,7 +91,7 @@ export interface Punt {
   readonly ct: Record<string, string>;
 }
 
-const CT_FIELDS = ['ct_state', 'ct_zone', 'ct_mark', 'ct_label', 'ct_nw_proto', 'ct_nw_src', 'ct_nw_dst', 'ct_tp_src', 'ct_tp_dst'] as const;
+const CT_FIELDS = ['ct_state', 'ct_zone', 'ct_mark', 'ct_label', 'ct_nw_proto', 'ct_nw_src', 'ct_nw_dst', 'ct_ipv6_src', 'ct_ipv6_dst', 'ct_tp_src', 'ct_tp_dst'] as const;
 
 function punt(m: PacketIn): Punt {
   const ct: Record<string, string> = {};

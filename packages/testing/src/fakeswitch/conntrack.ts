@@ -25,6 +25,10 @@ export interface Connection {
   mark: number;
   label: bigint;
   expires: number;
+  /** TCP: a RST was seen, or a FIN each way; a new SYN then starts a new connection. */
+  closed?: boolean;
+  finOrig?: boolean;
+  finReply?: boolean;
 }
 
 /** What `ct` is asked to do (the action's arguments, zone resolved). */
@@ -46,7 +50,8 @@ const key = (zone: number, t: ConnTuple): string => `${zone}|${t.v6 ? 6 : 4}|${t
  * (first → multiple → bidirectional), ICMP errors quoting a connection as related,
  * source and destination NAT with reply-direction un-NAT, on an injected clock.
  * TCP is tracked like UDP (no sequence-window checks), with OVS's rules on which
- * TCP packets may open a connection.
+ * TCP packets may open a connection, and a SYN after a RST (or a FIN each way)
+ * starting a new one.
  */
 export class Conntrack {
   private readonly table = new Map<string, { conn: Connection; reply: boolean }>();
@@ -100,8 +105,14 @@ export class Conntrack {
       this.write(state, req.zone, bits, conn, conn.orig);
       return;
     }
+    // a SYN on a closed TCP connection ends it and starts a new one
+    if (hit && hit.conn.closed && !hit.reply && ex.tcpFlags !== undefined && (ex.tcpFlags & (TCP_FLAGS.SYN | TCP_FLAGS.ACK)) === TCP_FLAGS.SYN) {
+      if (live) this.remove(hit.conn);
+      hit = undefined;
+    }
     if (hit) {
       const conn = live ? hit.conn : { ...hit.conn };
+      if (ex.tcpFlags !== undefined) trackTcpClose(conn, ex.tcpFlags, hit.reply);
       let bits: number;
       if (hit.reply) {
         bits = CtState.EST | CtState.RPL;
@@ -190,6 +201,16 @@ export class Conntrack {
   private expire(): void {
     const now = this.clock.now();
     for (const [k, e] of this.table) if (e.conn.expires <= now) this.table.delete(k);
+  }
+}
+
+/** Marks a TCP connection closed on a RST, or once a FIN went each way. */
+function trackTcpClose(conn: Connection, flags: number, reply: boolean): void {
+  if (flags & TCP_FLAGS.RST) conn.closed = true;
+  if (flags & TCP_FLAGS.FIN) {
+    if (reply) conn.finReply = true;
+    else conn.finOrig = true;
+    if (conn.finOrig && conn.finReply) conn.closed = true;
   }
 }
 

@@ -1,5 +1,4 @@
-import { Ipv4Address } from '@dragonflow/base';
-import { oxmField, type Action, type Instruction, type Match } from '@dragonflow/openflow';
+import { oxmField, oxmValueFromBigInt, type Action, type Instruction, type Match } from '@dragonflow/openflow';
 import { decodeEthernet, encodeEthernet, type EthernetFrame } from '@dragonflow/packet';
 
 /** OpenFlow 1.3 §5.10: the order actions of the action set run in. */
@@ -40,8 +39,7 @@ export function fieldsToMatch(fields: Readonly<Record<string, bigint>>): Match {
   const out: Record<string, { value: unknown }> = {};
   for (const [name, v] of Object.entries(fields)) {
     const spec = oxmField(name);
-    if (!spec) continue;
-    out[name] = { value: spec.kind === 'u64' || spec.kind === 'u128' ? v : spec.kind === 'ipv4' ? Ipv4Address.fromNumber(Number(v)) : Number(v) };
+    if (spec) out[name] = { value: oxmValueFromBigInt(spec, v) };
   }
   return out as Match;
 }

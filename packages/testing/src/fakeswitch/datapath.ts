@@ -256,6 +256,7 @@ export class Datapath extends SwitchTables {
    * datapath's ct + recirc do.
    */
   private ct(state: PacketState, a: CtAction, run: Run, hop: TraceHop | undefined): void {
+    if (a.alg) throw new DfError('FAKESWITCH_UNSUPPORTED', `the FakeSwitch does not model conntrack helpers (ct alg=${a.alg})`, { context: { alg: a.alg } });
     const zone = typeof a.zone === 'object' ? Number((state.get(a.zone.field) ?? 0n) >> BigInt(a.zone.ofs)) & ((1 << a.zone.nBits) - 1) : (a.zone ?? 0);
     let req: CtRequest = { zone, commit: a.commit ?? false, force: a.force ?? false };
     for (const n of a.actions ?? []) {

@@ -29,19 +29,23 @@ export interface FakeSwitchOptions {
 }
 
 /**
- * A software switch with OpenFlow 1.3 table semantics, for tests: priorities and
- * masks, goto and resubmit, apply- and write-actions (the action set runs in the
+ * A software switch with OpenFlow 1.3 table semantics that behaves like Open
+ * vSwitch's userspace datapath, for tests: priorities and masks, conjunctive
+ * matches, goto and resubmit, apply- and write-actions (the action set runs in the
  * spec's order), set_field, reg_load/move, dec_ttl, push/pop VLAN, metadata and
- * registers, output, groups, controller, table-miss, OFPP_TABLE packet-outs, and
- * idle/hard timeouts on an injected clock with FLOW_REMOVED.
+ * registers, output, groups (fast-failover and select follow port liveness),
+ * meters, conntrack and NAT (`ct`, recirculation, `ct_clear`), controller,
+ * table-miss, OFPP_TABLE packet-outs, and idle/hard timeouts on an injected clock
+ * with FLOW_REMOVED. docs/fakeswitch.md lists what it models and what it does not.
  *
  * The reconciler drives it through `connect()` exactly as it drives a real switch.
  * `trace(frame, inPort)` says what would happen to a packet (every hop with the app
- * and owner behind its flow, the outputs with the rewritten packet, the packet-ins);
- * `inject` makes it happen (counters, packet-ins to the controller).
+ * and owner behind its flow, the outputs with the rewritten packet, the packet-ins)
+ * without changing anything; `inject` makes it happen (counters, conntrack entries,
+ * meter buckets, packet-ins to the controller).
  *
- * The OpenFlow message handling lives in OpenFlowAgent, the tables and what a
- * packet does in them in Datapath; this class holds them together.
+ * The OpenFlow message handling lives in OpenFlowAgent, what the switch holds in
+ * SwitchTables, what a packet does in Datapath; this class holds them together.
  */
 export class FakeSwitch {
   readonly datapathId: bigint;

@@ -152,6 +152,9 @@ export class OpenFlowAgent {
       if (a.type === 'output' && a.port === OfPort.TABLE && !inPacketOut) refuse('OFPET_BAD_ACTION', 'OFPBAC_BAD_OUT_PORT', 'output:TABLE is only valid in a packet-out');
       if (a.type === 'output' && a.port === OfPort.ANY) refuse('OFPET_BAD_ACTION', 'OFPBAC_BAD_OUT_PORT', 'output:ANY');
       if (a.type === 'resubmit' && a.table !== undefined && a.table > MAX_TABLE && a.table !== 0xff) refuse('OFPET_BAD_ACTION', 'OFPBAC_BAD_ARGUMENT', `resubmit to table ${a.table}`);
+      // nat belongs inside ct; ct can only set the mark or label of a connection it commits
+      if (a.type === 'nat') refuse('OFPET_BAD_ACTION', 'OFPBAC_BAD_SET_ARGUMENT', 'nat outside ct');
+      if (a.type === 'ct' && !a.commit && !a.force && (a.actions ?? []).some((n) => n.type === 'set_field')) refuse('OFPET_BAD_ACTION', 'OFPBAC_BAD_ARGUMENT', 'ct sets ct_mark/ct_label only with commit');
     }
   }
 
