@@ -122,7 +122,8 @@ export function controllerAction(maxLen = 0xffff): Action {
 
 /** The budget of `app` from its punt spec and options; throws a DfError naming the bad key. */
 export function resolvePuntLimits(app: string, spec: PuntSpec<never> | undefined, options: unknown): PuntLimits {
-  const given = typeof spec?.limits === 'function' ? (spec.limits as (o: unknown) => Partial<PuntLimits> | undefined)(options) : spec?.limits;
+  // A host that builds a runtime without validating its apps may give no options: then the defaults.
+  const given = typeof spec?.limits === 'function' ? (options === undefined ? undefined : (spec.limits as (o: unknown) => Partial<PuntLimits> | undefined)(options)) : spec?.limits;
   // A key given as undefined (an optional option left out) keeps its default.
   const set = Object.fromEntries(Object.entries(given ?? {}).filter(([, v]) => v !== undefined));
   const limits: PuntLimits = { ...DEFAULT_PUNT_LIMITS, ...set };

@@ -50,6 +50,7 @@ describe('PuntGuard', () => {
     expect([1, 1, 1, 1, 0, 0, 0].map((k) => g.admit(k))).toEqual([true, true, false, false, true, true, false]);
     expect(g.stats()).toEqual({ punts: 4, rateLimited: 3, suppressions: 1 });
     expect([g.isSuppressed(1), g.isSuppressed(0)]).toEqual([true, false]);
+    expect(resolvePuntLimits('x', { tables: ['ask'], limits: (o: { punt: object }) => o.punt } as never, undefined)).toEqual(DEFAULT_PUNT_LIMITS);
     expect(g.suppressionFlows(1)).toEqual([expect.objectContaining({ priority: 65000, hardTimeout: DEFAULT_PUNT_LIMITS.suppressSeconds, match: { [REG_SRC_PORT]: { value: 1 } } })]);
   });
 });

@@ -40,6 +40,8 @@ export class PuntGuard implements AppPunt {
   private readonly counts = { punts: 0, rateLimited: 0, suppressions: 0 };
   private meterId: number | undefined;
   private meterAsked = false;
+  /** The app's children of the punt counters, bound once: admit() runs for every punt. */
+  private readonly counters: { readonly punts: { inc(): void }; readonly rateLimited: { inc(): void }; readonly suppressions: { inc(): void } };
 
   constructor(private readonly o: PuntGuardOptions) {
     this.limits = o.limits;
@@ -51,6 +53,13 @@ export class PuntGuard implements AppPunt {
       if (id !== undefined) tables.set(id, t.match ?? {});
     }
     this.tables = tables;
+    // Bound only for apps that punt, so /metrics has no zero series for the others.
+    const none = { inc: () => undefined };
+    const app = { app: o.app };
+    this.counters =
+      tables.size > 0
+        ? { punts: o.metrics.punts.labels(app), rateLimited: o.metrics.puntsRateLimited.labels(app), suppressions: o.metrics.puntSuppressions.labels(app) }
+        : { punts: none, rateLimited: none, suppressions: none };
   }
 
   stats(): PuntStats {
@@ -80,11 +89,11 @@ export class PuntGuard implements AppPunt {
   admit(sourcePortKey: number): boolean {
     if (this.bucket.take(sourcePortKey)) {
       this.counts.punts++;
-      this.o.metrics.punts.inc({ app: this.o.app });
+      this.counters.punts.inc();
       return true;
     }
     this.counts.rateLimited++;
-    this.o.metrics.puntsRateLimited.inc({ app: this.o.app });
+    this.counters.rateLimited.inc();
     if (sourcePortKey !== 0 && !this.suppressed.has(sourcePortKey)) this.suppress(sourcePortKey);
     return false;
   }
@@ -92,7 +101,7 @@ export class PuntGuard implements AppPunt {
   private suppress(sourcePortKey: number): void {
     this.suppressed.add(sourcePortKey);
     this.counts.suppressions++;
-    this.o.metrics.puntSuppressions.inc({ app: this.o.app });
+    this.counters.suppressions.inc();
     this.o.log.warn({ sourcePortKey, seconds: this.limits.suppressSeconds, rate: this.limits.rate, burst: this.limits.burst }, 'a port is over its punt budget; its punts are dropped in the switch for a while');
     this.o.reconciler.installNow(this.ownerId(sourcePortKey), this.suppressionFlows(sourcePortKey), []).catch((err: unknown) => {
       // The switch went away: the flow stays desired and is installed at the reconnect.
