@@ -1,5 +1,5 @@
 import { DfError } from '@dragonflow/base';
-import type { BatchError, BatchOutcome, SwitchAsyncMessage, SwitchChannel, SwitchRequest } from '@dragonflow/core';
+import type { BatchError, BatchOutcome, SwitchAsyncMessage, SwitchChannel, SwitchRequest } from '@dragonflow/core/host';
 import type { ErrorMsg, FlowStats, GroupDesc, MeterConfig } from '@dragonflow/openflow';
 import { Subject, type Observable } from 'rxjs';
 

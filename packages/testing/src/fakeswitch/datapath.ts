@@ -1,5 +1,5 @@
 import { DfError, Ipv4Address, type Clock } from '@dragonflow/base';
-import type { SwitchAsyncMessage } from '@dragonflow/core';
+import type { SwitchAsyncMessage } from '@dragonflow/core/host';
 import {
   INSTRUCTION_ORDER,
   OfPort,

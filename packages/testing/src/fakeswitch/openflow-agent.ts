@@ -1,5 +1,5 @@
 import { DfError } from '@dragonflow/base';
-import { decodeEncoded, type SwitchRequest } from '@dragonflow/core';
+import { decodeEncoded, type SwitchRequest } from '@dragonflow/core/host';
 import {
   CtState,
   ERROR_TYPES,

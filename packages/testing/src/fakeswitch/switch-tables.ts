@@ -1,5 +1,5 @@
 import type { Clock } from '@dragonflow/base';
-import type { SwitchAsyncMessage } from '@dragonflow/core';
+import type { SwitchAsyncMessage } from '@dragonflow/core/host';
 import { FlowModFlags, FlowRemovedReason } from '@dragonflow/openflow';
 import { outputsTo } from './datapath-util.js';
 import { FlowTable, type FlowEntry } from './flow-table.js';
