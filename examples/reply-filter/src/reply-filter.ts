@@ -1,6 +1,4 @@
-import { APP_CONTEXT, APP_OPTIONS, REG_DST_PORT, REG_SRC_PORT, act, flow, inject, injectable, openflow, type AppContext, type DesiredFlow } from '@dragonflow/core';
-
-const { CtState } = openflow;
+import { APP_CONTEXT, APP_OPTIONS, CtState, REG_DST_PORT, REG_SRC_PORT, act, flow, inject, injectable, type AppContext, type DesiredFlow } from '@dragonflow/core';
 
 export interface ReplyFilterOptions {
   /** Logical port ids that receive only replies to connections they opened. */
@@ -13,7 +11,7 @@ const TRK_REL = CtState.TRK | CtState.REL;
 
 /**
  * An "allow replies only" filter on conntrack. What a protected port sends is
- * committed to conntrack in the port's zone (its port key) on the way in; what it is
+ * committed to conntrack in the port's zone (the core's, `ctx.zones.of('port', key)`) on the way in; what it is
  * about to receive is looked up in the same zone on the way out: a reply (+est) or
  * an ICMP error about one of its connections (+rel) is delivered, anything else
  * (a connection someone else opened) is dropped. Non-IP traffic (ARP) passes.
@@ -28,9 +26,10 @@ export class ReplyFilter {
   /** The flows protecting one port with key `key` (pure: key in, flows out). */
   flowsFor(key: number): DesiredFlow[] {
     const { tables } = this.ctx;
-    // the port's key is its conntrack zone, read from the register that holds it
-    const zoneIn = { field: REG_SRC_PORT, ofs: 0, nBits: 16 } as const;
-    const zoneOut = { field: REG_DST_PORT, ofs: 0, nBits: 16 } as const;
+    // the port's own conntrack zone, handed out by the core (never another port's or app's by accident)
+    const zone = this.ctx.zones.of('port', key);
+    const zoneIn = zone;
+    const zoneOut = zone;
     const toPort = tables.ref('to-port');
     return IP_TYPES.flatMap((ethType) => [
       // sent by the port: remember the connection, carry on
@@ -50,8 +49,12 @@ export class ReplyFilter {
       if (portId !== undefined && id !== portId) continue;
       const port = this.ctx.topology.get('logical_port', id);
       const owner = `port:${id}`;
-      if (!port || !this.ctx.topology.localBinding(id)) this.ctx.flows.remove(owner);
-      else this.ctx.flows.replace({ id: owner, key: port.key }, this.flowsFor(port.key));
+      if (!port || !this.ctx.topology.localBinding(id)) {
+        this.ctx.flows.remove(owner);
+        if (port) this.ctx.zones.release('port', port.key);
+      } else {
+        this.ctx.flows.replace({ id: owner, key: port.key }, this.flowsFor(port.key));
+      }
     }
   }
 }

@@ -8,6 +8,7 @@ export { PIPELINE } from './app/tokens.js';
 export { PUNT_OWNER_PREFIX, type PuntMeterHook } from './app/punt.js';
 // ---- the pipeline allocator and the cookie layout ----
 export { CORE_APP, CORE_ONLY_STAGES } from './pipeline/stages.js';
+export { ZoneTable, allocateSharedZones } from './pipeline/zones.js';
 export type { AllocatedTable } from './pipeline/tables.js';
 export { allocatePipeline, CORE_TABLES, MAX_TABLE_ID, PipelineMap, type AllocatedApp, type StageRange, type PipelineJson, type PipelineRequest } from './pipeline/allocator.js';
 export {

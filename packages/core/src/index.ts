@@ -10,6 +10,8 @@ export { CORE_API_VERSION, defineApp, isAppDescriptor, type AppDescriptor, type 
 export { AppFlows, AppTables, type AppContext, type AppTopology, type Owner, type PacketOutSpec } from './app/context.js';
 export { APP_CONTEXT, APP_FLOWS, APP_OPTIONS, APP_TABLES, CLOCK, LOGGER, TOPOLOGY } from './app/tokens.js';
 export { puntLimitsOption } from './app/punt-options.js';
+export { AppZones } from './app/zones.js';
+export { ZONE_BLOCKS, type ZoneScope } from './pipeline/zones.js';
 export { DEFAULT_PUNT_LIMITS, PUNT_SUPPRESS_PRIORITY, type AppPunt, type PuntLimits, type PuntMeterSpec, type PuntSpec, type PuntStats, type PuntTable } from './app/punt.js';
 // ---- the pipeline's names: stages, tables, registers, flags ----
 export { STAGES, isStage, type Stage } from './pipeline/stages.js';
@@ -42,6 +44,7 @@ export {
   act,
   inst,
   match,
+  CtState,
   EthType,
   FlowModFlags,
   IpProto,

@@ -5,7 +5,7 @@
  * real one) with the port-status messages compared; group-mod errors compared.
  * Needs root and Open vSwitch (./scripts/setup); never skips.
  */
-import type { SwitchRequest } from '@dragonflow/core';
+import type { SwitchRequest } from '@dragonflow/core/host';
 import { OfPort, act, type Action, type Bucket, type GroupType } from '@dragonflow/openflow';
 import { ethernet, ipv4, udp } from '@dragonflow/packet';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';

@@ -5,7 +5,7 @@
  * the meter-config read-back compared. Needs root and Open vSwitch; never skips.
  */
 import { MeterFlags, act, errorCodeName, inst, type MeterBand } from '@dragonflow/openflow';
-import type { SwitchRequest } from '@dragonflow/core';
+import type { SwitchRequest } from '@dragonflow/core/host';
 import { ethernet, ipv4, udp, type EthernetFrame } from '@dragonflow/packet';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { fm, puntBurstBoth, resetBoth, sendBoth, startPair, type SwitchPair } from './pair.js';

@@ -6,7 +6,7 @@
  * them), and what each sends the controller back is compared.
  */
 import { errorCodeName, oxmField, oxmValueToBigInt, OfPort, act, flowMod, type FlowModInit, type PacketIn } from '@dragonflow/openflow';
-import type { SwitchAsyncMessage, SwitchChannel, SwitchRequest } from '@dragonflow/core';
+import type { SwitchAsyncMessage, SwitchChannel, SwitchRequest } from '@dragonflow/core/host';
 import { encodeEthernet, ethernet, type EthernetFrame } from '@dragonflow/packet';
 import { FakeSwitch } from '@dragonflow/testing';
 import { datapathPorts, startOvsBridge, vswitchd, type OvsBridge } from './ovs-bridge.js';

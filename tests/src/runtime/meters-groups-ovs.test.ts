@@ -9,20 +9,8 @@
  * vSwitch (./scripts/setup); never skips.
  */
 import { ManualClock } from '@dragonflow/base';
-import {
-  ControllerRuntime,
-  CoreMetrics,
-  LocalCacheTopology,
-  defineApp,
-  flow,
-  group,
-  meter,
-  requestMessage,
-  validateApps,
-  type AppContext,
-  type LoadedApp,
-  type SwitchChannel,
-} from '@dragonflow/core';
+import { defineApp, flow, group, meter, type AppContext } from '@dragonflow/core';
+import { ControllerRuntime, CoreMetrics, LocalCacheTopology, requestMessage, validateApps, type LoadedApp, type SwitchChannel } from '@dragonflow/core/host';
 import { act } from '@dragonflow/openflow';
 import { LocalCache, MemoryDriver, NbApi, chassisIdFromName } from '@dragonflow/nb';
 import { encodeEthernet, ethernet, icmpEchoRequest, ipv4 } from '@dragonflow/packet';

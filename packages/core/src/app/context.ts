@@ -2,6 +2,7 @@ import { DfError, type Clock } from '@dragonflow/base';
 import { OFP_NO_BUFFER, OfPort, type Action } from '@dragonflow/openflow';
 import { encodeEthernet, type EthernetFrame } from '@dragonflow/packet';
 import type { Logger } from '../observe/logger.js';
+import type { AppZones } from './zones.js';
 import type { CoreMetrics } from '../observe/metrics.js';
 import type { PipelineMap } from '../pipeline/allocator.js';
 import { OWNER_KINDS, ownerHash, ownerKindOf, type OwnerKind, type ScratchRegister } from '../pipeline/registers.js';
@@ -244,6 +245,8 @@ export interface AppContext<O = unknown> {
    * from a local port (a tunnel or provider packet has no port to answer to).
    */
   reply(to: Pick<AppPacketIn, 'inPort' | 'sourcePortKey'>, frame: EthernetFrame | Uint8Array): Promise<boolean>;
+  /** Conntrack zones: the app's declared fixed zones and the per-port/network/router ones (docs/pipeline.md). */
+  readonly zones: AppZones;
   readonly clock: Clock;
   readonly log: Logger;
 }

@@ -76,6 +76,11 @@ export interface AppDescriptor<A extends object = object, O = unknown> {
   /** Names of scratch registers the app needs (each gets its own reg). */
   readonly registers?: readonly string[];
   /**
+   * Names of fixed conntrack zones the app needs (each gets its own, `ctx.zones.shared(name)`).
+   * Per-object zones (a port's, a network's, a router's) need no declaration: `ctx.zones.of(scope, key)`.
+   */
+  readonly zones?: readonly string[];
+  /**
    * The app's tables (by name) whose installed idle/hard-timeout flows it can take
    * back after a (re)connect: found on the switch and desired by no one, they are
    * handed to the `adoptFlows` handler instead of being deleted at once, so a

@@ -2,6 +2,7 @@ import { DfError } from '@dragonflow/base';
 import { CORE_SLOT, MAX_APP_SLOTS, SCRATCH_REGISTERS, type ScratchRegister } from './registers.js';
 import { CORE_APP, CORE_ONLY_STAGES, STAGES, isStage, type Stage } from './stages.js';
 import type { AllocatedTable, MissBehaviour, TableSpec } from './tables.js';
+import { allocateSharedZones } from './zones.js';
 
 /** What one app asks of the pipeline. */
 export interface PipelineRequest {
@@ -11,6 +12,8 @@ export interface PipelineRequest {
   readonly tables?: { readonly [stage: string]: readonly TableSpec[] | undefined };
   /** Names of the scratch registers the app needs. */
   readonly registers?: readonly string[];
+  /** Names of the fixed (shared) conntrack zones the app needs. */
+  readonly zones?: readonly string[];
 }
 
 export interface StageRange {
@@ -29,6 +32,8 @@ export interface AllocatedApp {
   readonly tables: readonly AllocatedTable[];
   /** Declared scratch register name → register field. */
   readonly registers: Readonly<Record<string, ScratchRegister>>;
+  /** Declared shared conntrack zone name → zone (docs/pipeline.md, "Conntrack zones"). */
+  readonly zones: Readonly<Record<string, number>>;
 }
 
 /** OpenFlow table ids go up to 254 (255 is OFPTT_ALL). */
@@ -102,6 +107,7 @@ export function allocatePipeline(requests: readonly PipelineRequest[]): Pipeline
     };
   });
 
+  const zones = allocateSharedZones(requests);
   let nextScratch = 0;
   const apps: AllocatedApp[] = [CORE_APP, ...requests.map((r) => r.app)].map((name, slot) => {
     const request = requests[slot - 1];
@@ -123,6 +129,7 @@ export function allocatePipeline(requests: readonly PipelineRequest[]): Pipeline
       }),
       tables: own,
       registers,
+      zones: zones.get(name) ?? {},
     };
   });
   return new PipelineMap(tables, apps);
@@ -213,6 +220,7 @@ export class PipelineMap {
         slot: a.slot,
         ranges: Object.fromEntries(a.ranges.map((r) => [r.stage, rangeText(r)])),
         registers: a.registers,
+        ...(Object.keys(a.zones).length > 0 ? { zones: a.zones } : {}),
       })),
     };
   }
@@ -229,7 +237,7 @@ export class PipelineMap {
         .trimEnd();
     const out = [line(head), ...rows.map(line), '', 'apps (cookie slot, package: table ranges per stage; scratch registers):'];
     for (const a of this.apps) {
-      const regs = Object.entries(a.registers).map(([k, v]) => `${k}=${v}`);
+      const regs = [...Object.entries(a.registers).map(([k, v]) => `${k}=${v}`), ...Object.entries(a.zones).map(([k, v]) => `zone ${k}=${v}`)];
       const ranges = a.ranges.map((r) => `${r.stage} ${rangeText(r)}`).join(', ') || 'no tables';
       out.push(`  ${String(a.slot).padStart(3)}  ${a.name}${a.package ? ` (${a.package})` : ''}: ${ranges}${regs.length ? `; ${regs.join(', ')}` : ''}`);
     }
@@ -243,5 +251,5 @@ function rangeText(r: StageRange): string {
 
 export interface PipelineJson {
   tables: { id: number; stage: Stage; app: string; name: string; miss: string; match?: string[] }[];
-  apps: { name: string; package?: string; slot: number; ranges: Record<string, string>; registers: Record<string, string> }[];
+  apps: { name: string; package?: string; slot: number; ranges: Record<string, string>; registers: Record<string, string>; zones?: Record<string, number> }[];
 }

@@ -7,6 +7,8 @@ import { Registry } from 'prom-client';
 import type { Observable, Subscription } from 'rxjs';
 import { container as tsyringeRoot, type DependencyContainer } from 'tsyringe';
 import { AppFlows, AppTables, replyThrough, type AppContext, type AppTopology } from '../app/context.js';
+import { AppZones } from '../app/zones.js';
+import { ZoneTable } from '../pipeline/zones.js';
 import { puntTable, resolvePuntLimits, suppressedPortOf, type PuntMeterHook, type PuntStats } from '../app/punt.js';
 import type { AppDescriptor, AppEventName } from '../app/descriptor.js';
 import { PIPELINE } from '../app/tokens.js';
@@ -85,6 +87,8 @@ export class ControllerRuntime {
   private readonly hosts: AppHost[] = [];
   private readonly byName = new Map<string, AppHost>();
   private readonly guards = new Map<string, PuntGuard>();
+  /** The chassis' conntrack zones of ports, networks and routers, shared by the apps. */
+  readonly zoneTable = new ZoneTable();
   private readonly bindings = new Map<string, LocalBinding>();
   /** Ports whose 'bound' event went out (binding and model object both present). */
   private readonly activeLocal = new Set<string>();
@@ -103,7 +107,7 @@ export class ControllerRuntime {
     this.clock = options.clock ?? systemClock;
     this.log = options.logger ?? silentLogger();
     this.metrics = options.metrics instanceof CoreMetrics ? options.metrics : new CoreMetrics(options.metrics ?? new Registry());
-    this.pipeline = allocatePipeline(options.apps.map((a) => ({ app: a.descriptor.name, package: a.package, tables: a.descriptor.tables ?? {}, registers: a.descriptor.registers ?? [] })));
+    this.pipeline = allocatePipeline(options.apps.map((a) => ({ app: a.descriptor.name, package: a.package, tables: a.descriptor.tables ?? {}, registers: a.descriptor.registers ?? [], zones: a.descriptor.zones ?? [] })));
     this.reconciler = new Reconciler({ ...(options.reconciler ?? {}), metrics: this.metrics, logger: this.log.child({ component: 'reconciler' }), clock: this.clock });
     this.root = tsyringeRoot.createChildContainer();
     this.root.register(PIPELINE, { useValue: this.pipeline });
@@ -185,7 +189,8 @@ export class ControllerRuntime {
       ...(this.options.puntMeters ? { meters: this.options.puntMeters } : {}),
     });
     this.guards.set(d.name, punt);
-    const ctx: AppContext = { name: d.name, options, tables, flows, topology, punt, reply: replyThrough(flows), clock: this.clock, log };
+    const zones = new AppZones(d.name, this.pipeline.app(d.name).zones, this.zoneTable);
+    const ctx: AppContext = { name: d.name, options, tables, flows, topology, punt, reply: replyThrough(flows), zones, clock: this.clock, log };
     const host = new AppHost({
       descriptor: d,
       ctx,

@@ -1,5 +1,5 @@
 import { Ipv4Address, ManualClock } from '@dragonflow/base';
-import type { SwitchAsyncMessage, SwitchRequest } from '@dragonflow/core';
+import type { SwitchAsyncMessage, SwitchRequest } from '@dragonflow/core/host';
 import { CtState, MeterFlags, act, flowMod, inst, type PortStatus } from '@dragonflow/openflow';
 import { ethernet, ipv4, udp, type EthernetFrame } from '@dragonflow/packet';
 import { describe, expect, it } from 'vitest';
