@@ -157,6 +157,16 @@ describe('dhcp: the punt path', () => {
     expect((await exchange(c, discover(mac(1)), 1)).sent.map((o) => o.port)).toEqual([1]);
   });
 
+  it('the punt flows pass through the app’s switch meter, installed with them', async () => {
+    c = await dhcpCloud();
+    const [m] = c.h.fakeSwitch.meterConfigs();
+    expect(m?.bands).toEqual([{ type: 'drop', rate: 20_000, burstSize: 2_000 }]);
+    const table = c.h.runtime.pipeline.app('dhcp').tables[0]!.id;
+    const punts = c.h.fakeSwitch.flowsIn(table).filter((f) => f.priority === 100);
+    expect(punts).toHaveLength(2);
+    for (const f of punts) expect(JSON.stringify(f.instructions)).toContain(`"meterId":${m!.meterId}`);
+  });
+
   it('the default budget never stands in the way of a boot and its renewals', async () => {
     c = await dhcpCloud();
     const request = clientFrame(mac(1), T.REQUEST, [[O.REQUESTED_IP, dhcpEncode.ip(packet.ip4('10.0.0.11'))], [O.SERVER_ID, dhcpEncode.ip(packet.ip4('10.0.0.2'))]]);

@@ -29,7 +29,8 @@ export default defineApp<DhcpServer, DhcpOptions>({
     ],
   },
   // The core guards the punts per source port (budget from the `punt` option) and drops a flooding port's DHCP in the switch.
-  punt: { tables: [{ name: DHCP_TABLE, match: DHCP_CLIENT_MESSAGES }], limits: (o) => ({ ...DHCP_PUNT_LIMITS, ...o.punt }) },
+  // A switch meter caps all of the chassis' DHCP punts together (a flood spread over many ports).
+  punt: { tables: [{ name: DHCP_TABLE, match: DHCP_CLIENT_MESSAGES }], limits: (o) => ({ ...DHCP_PUNT_LIMITS, ...o.punt }), meter: { rate: 20_000, burst: 2_000 } },
   watches: ['logical_port', 'subnet', 'logical_switch'],
   options: dhcpOptionsSchema,
   packetInBuffer: 512,

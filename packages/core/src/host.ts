@@ -5,7 +5,7 @@ import 'reflect-metadata';
 export { validateApps, type AppCandidate, type LoadedApp } from './app/validate.js';
 export { findPackageDir, loadApps, resolveAppEntry, type AppConfigEntry, type LoadAppsOptions } from './app/loader.js';
 export { PIPELINE } from './app/tokens.js';
-export { PUNT_OWNER_PREFIX, type PuntMeterHook } from './app/punt.js';
+export { PUNT_METER_LOCAL_ID, PUNT_METER_OWNER, PUNT_OWNER_PREFIX, type PuntMeterHook } from './app/punt.js';
 // ---- the pipeline allocator and the cookie layout ----
 export { CORE_APP, CORE_ONLY_STAGES } from './pipeline/stages.js';
 export { ZoneTable, allocateSharedZones } from './pipeline/zones.js';

@@ -13,7 +13,7 @@ import { matchFields } from '../reconciler/keys.js';
 import { switchGroupId, switchMeterId, type DesiredGroup, type DesiredMeter, type OwnerId, type Reconciler } from '../reconciler/reconciler.js';
 import type { AppPacketIn, InfraPorts, LocalBinding } from '../runtime/events.js';
 import type { TopologyReader } from '../runtime/topology.js';
-import { PUNT_OWNER_PREFIX, type AppPunt } from './punt.js';
+import { PUNT_METER_LOCAL_ID, PUNT_OWNER_PREFIX, type AppPunt } from './punt.js';
 
 /**
  * An owner of desired flows: `"port:<id>"`-style text, optionally with the model
@@ -161,6 +161,7 @@ export class AppFlows {
 
   /** The switch's id for the app's meter `localId` (use it as a flow's `meter`, or in `act.controller({ meterId })`). */
   meterId(localId: number): number {
+    if (localId === PUNT_METER_LOCAL_ID) throw new DfError('METER_INVALID', `app '${this.app}': meter id ${localId} is the punt guard's (declare punt.meter instead); apps use 1..${localId - 1}`, { context: { app: this.app, meterId: localId } });
     return switchMeterId(this.slot, localId);
   }
 

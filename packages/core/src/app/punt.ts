@@ -106,6 +106,12 @@ export const PUNT_SUPPRESS_PRIORITY = 65000;
 /** Owners of the punt guard's flows (in the app's cookie slot). Apps may not use owners starting with it. */
 export const PUNT_OWNER_PREFIX = 'punt-guard:';
 
+/** The app-local meter id of the punt guard's meter (`punt.meter`): reserved, apps use 1..16777214. */
+export const PUNT_METER_LOCAL_ID = 0xffffff;
+
+/** The owner of the punt guard's meter of an app. */
+export const PUNT_METER_OWNER = `${PUNT_OWNER_PREFIX}meter`;
+
 /** The owner of a source port's suppression flows. */
 export const suppressOwner = (sourcePortKey: number): string => `${PUNT_OWNER_PREFIX}suppress:${sourcePortKey}`;
 

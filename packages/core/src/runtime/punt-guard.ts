@@ -1,10 +1,11 @@
 import type { Clock } from '@dragonflow/base';
 import type { Action, Match, MatchSpec } from '@dragonflow/openflow';
-import { PUNT_SUPPRESS_PRIORITY, controllerAction, puntTable, suppressOwner, type AppPunt, type PuntLimits, type PuntMeterHook, type PuntSpec, type PuntStats } from '../app/punt.js';
+import { PUNT_METER_LOCAL_ID, PUNT_METER_OWNER, PUNT_SUPPRESS_PRIORITY, controllerAction, puntTable, suppressOwner, type AppPunt, type PuntLimits, type PuntMeterHook, type PuntSpec, type PuntStats } from '../app/punt.js';
 import type { Logger } from '../observe/logger.js';
 import type { CoreMetrics } from '../observe/metrics.js';
 import type { PipelineMap } from '../pipeline/allocator.js';
-import { OWNER_KINDS, REG_SRC_PORT } from '../pipeline/registers.js';
+import { OWNER_KINDS, REG_SRC_PORT, ownerHash } from '../pipeline/registers.js';
+import { meter, switchMeterId } from '../reconciler/meters.js';
 import { flow, type DesiredFlow } from '../reconciler/flow.js';
 import { flowIdentity } from '../reconciler/keys.js';
 import type { OwnerId, Reconciler } from '../reconciler/reconciler.js';
@@ -75,8 +76,23 @@ export class PuntGuard implements AppPunt {
     return meter === undefined ? { actions: [controllerAction(maxLen)] } : { actions: [controllerAction(maxLen)], meter };
   }
 
+  /**
+   * The switch id of the app's punt meter, declared on first use: through the host's
+   * hook when it gives one, else as desired state of the app's slot (owner
+   * `punt-guard:meter`, the reserved local id PUNT_METER_LOCAL_ID) — installed before
+   * the flows that use it, adopted as it is after a restart.
+   */
   private meter(): number | undefined {
-    if (!this.meterAsked && this.o.spec.meter && this.o.meters) this.meterId = this.o.meters.meterFor(this.o.app, this.o.spec.meter);
+    const spec = this.o.spec.meter;
+    if (!this.meterAsked && spec) {
+      if (this.o.meters) {
+        this.meterId = this.o.meters.meterFor(this.o.app, spec);
+      } else {
+        const owner: OwnerId = { app: this.o.app, slot: this.o.slot, owner: PUNT_METER_OWNER, kind: OWNER_KINDS.hash, tag: ownerHash(PUNT_METER_OWNER) };
+        this.o.reconciler.replace(owner, [], [meter.pktps(PUNT_METER_LOCAL_ID, { rate: spec.rate, burst: spec.burst })]);
+        this.meterId = switchMeterId(this.o.slot, PUNT_METER_LOCAL_ID);
+      }
+    }
     this.meterAsked = true;
     return this.meterId;
   }

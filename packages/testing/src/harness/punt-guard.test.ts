@@ -136,3 +136,34 @@ describe('the core punt path', () => {
     expect(() => validateApps([{ package: 'x', descriptor: bad }])).toThrow(/punt\.rate is 0; expected a number > 0/);
   });
 });
+
+describe('the punt meter (punt.meter, the second line of defence)', () => {
+  const metered = defineApp({ ...udpEcho, punt: { ...udpEcho.punt!, limits: { rate: 1000, burst: 1000, suppressSeconds: 4 }, meter: { rate: 2, burst: 4 } } });
+
+  it('is installed as the app’s desired state before the punt flow that uses it, and drops a flood spread over ports in the switch', async () => {
+    h = await startHarness({ apps: [metered] });
+    const sub = await h.subnet(await h.network('net'), '10.0.0.0/24');
+    for (const n of [1, 2, 3]) await h.plug(await h.port(sub, `10.0.0.${n}`, MAC(n)), n);
+    await h.settle();
+    const meters = h.fakeSwitch.meterConfigs();
+    expect(meters).toHaveLength(1);
+    expect(meters[0]!.bands).toEqual([{ type: 'drop', rate: 2, burstSize: 4 }]);
+    const punt = h.fakeSwitch.flowsIn(h.runtime.pipeline.app('udp-echo').tables[0]!.id).find((f) => f.priority === 100)!;
+    expect(JSON.stringify(punt.instructions)).toContain(`"meterId":${meters[0]!.meterId}`);
+    // 12 punts from three ports at one instant: each port is within its budget, the meter lets the burst through
+    let reached = 0;
+    for (let i = 0; i < 12; i++) reached += (await h.inject(datagram((i % 3) + 1), (i % 3) + 1)).packetIns.length;
+    expect(reached).toBeLessThanOrEqual(5);
+    expect(reached).toBeGreaterThanOrEqual(4);
+    // a restart re-declares the same meter: nothing is sent for it
+    h.fakeSwitch.resetStats();
+    await h.restart();
+    expect(h.fakeSwitch.stats.meterMods).toBe(0);
+    expect(h.fakeSwitch.stats.flowMods).toBe(0);
+  });
+
+  it('an app may not take the punt guard’s meter id', async () => {
+    h = await twoPorts();
+    expect(() => app(h!).ctx.flows.meterId(0xffffff)).toThrow(/is the punt guard's/);
+  });
+});
