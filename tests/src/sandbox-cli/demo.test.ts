@@ -34,7 +34,7 @@ test('df demo: up, openstack CLI networks and router, VMs ACTIVE on two chassis,
     const out = r.stdout;
     expect(r.stderr).toBe('');
     expect(out).toMatch(/▶ 1\. Bring up a sandbox/);
-    expect(out).toMatch(/apps: @dragonflow\/app-l2, @dragonflow\/app-l3-proactive/);
+    expect(out).toMatch(/apps: @dragonflow\/app-l2, @dragonflow\/app-dhcp, @dragonflow\/app-l3-proactive/);
     expect(out).toMatch(/all 2 controllers connected to their switches, in sync and registered alive/);
     for (const cmd of [
       'network create demo-net1',
@@ -50,6 +50,16 @@ test('df demo: up, openstack CLI networks and router, VMs ACTIVE on two chassis,
     const vm = (name: string, chassis: number, net: number) => new RegExp(`${name} on chassis-${chassis}: MAC (\\S+), IP (10\\.0\\.${net}\\.\\d+), port \\S+ ACTIVE`);
     expect(out).toMatch(vm('vm1', 1, 1));
     expect(out).toMatch(vm('vm2', 2, 1));
+    // The VMs booted by DHCP from their own chassis' controller: dhclient in vm1 and vm2, udhcpc in vm3.
+    for (const [name, client, net] of [
+      ['vm1', 'dhclient', 1],
+      ['vm2', 'dhclient', 1],
+      ['vm3', 'udhcpc', 2],
+    ] as const) {
+      const ip = vm(name, name === 'vm1' ? 1 : 2, net).exec(out)![2]!;
+      expect(out).toContain(`--dhcp-client ${client}`);
+      expect(out).toContain(`${client} was given ${ip}/255.255.255.0, routes 0.0.0.0/0 10.0.${net}.1, MTU 1450`);
+    }
     const [, vm3Mac, vm3Ip] = vm('vm3', 2, 2).exec(out)!;
     const [, , vm2Ip] = vm('vm2', 2, 1).exec(out)!;
 
