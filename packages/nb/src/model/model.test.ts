@@ -77,6 +77,22 @@ describe('model validation', () => {
         }),
       ).context['field'],
     ).toBe('allocationPools[1]');
+    // a pool inside an earlier, longer one, listed out of order: the later-listed pool is named
+    expect(
+      invalid(() =>
+        parseObject('subnet', {
+          ...base,
+          allocationPools: [
+            { start: '10.0.0.100', end: '10.0.0.110' },
+            { start: '10.0.0.2', end: '10.0.0.200' },
+            { start: '10.0.0.210', end: '10.0.0.220' },
+          ],
+        }),
+      ).message,
+    ).toMatch(/pool 10\.0\.0\.2-10\.0\.0\.200 overlaps allocationPools\[0\]/);
+    // many single-address pools are checked by sorting, not pairwise (a /16 with 20 000 pools)
+    const singles = Array.from({ length: 20_000 }, (_, i) => `10.1.${Math.floor(i / 254)}.${(i % 254) + 1}`).map((ip) => ({ start: ip, end: ip }));
+    expect(parseObject('subnet', { ...base, cidr: '10.1.0.0/16', allocationPools: singles }).allocationPools).toHaveLength(20_000);
     expect(invalid(() => parseObject('subnet', { ...base, gatewayIp: '10.0.0.1', allocationPools: [{ start: '10.0.0.1', end: '10.0.0.9' }] })).message).toMatch(/contains the gateway/);
     expect(invalid(() => parseObject('subnet', { ...base, allocationPools: [{ start: '10.0.0.9', end: '10.0.0.2' }] })).message).toMatch(/after end/);
     expect(invalid(() => parseObject('subnet', { ...base, hostRoutes: [{ destination: 'fd00::/64', nexthop: '10.0.0.1' }] })).context['field']).toBe('hostRoutes[0].destination');

@@ -70,13 +70,19 @@ export const subnetSchema = z
           return issue(ctx, ['allocationPools', i], `pool ${p.start}-${p.end} contains the gateway ${s.gatewayIp}`);
         }
       }
-      for (const q of pools) {
-        if (compareIp(start, q.end) <= 0 && compareIp(q.start, end) <= 0) {
-          return issue(ctx, ['allocationPools', i], `pool ${p.start}-${p.end} overlaps allocationPools[${q.i}]`);
-        }
-      }
       pools.push({ start, end, i });
     });
+    // Overlaps in n·log n: sorted by start, a pool overlaps another iff it starts before the furthest end seen so far.
+    const sorted = [...pools].sort((a, b) => compareIp(a.start, b.start) || a.i - b.i);
+    let reach: (typeof pools)[number] | undefined;
+    for (const p of sorted) {
+      if (reach && compareIp(p.start, reach.end) <= 0) {
+        const [first, second] = reach.i < p.i ? [reach, p] : [p, reach];
+        issue(ctx, ['allocationPools', second.i], `pool ${s.allocationPools[second.i]!.start}-${s.allocationPools[second.i]!.end} overlaps allocationPools[${first.i}]`);
+        break;
+      }
+      if (!reach || compareIp(p.end, reach.end) > 0) reach = p;
+    }
     s.hostRoutes.forEach((r, i) => {
       const dst = IpNetwork.parse(r.destination);
       if (dst.family !== s.ipVersion) issue(ctx, ['hostRoutes', i, 'destination'], `${r.destination} is not IPv${s.ipVersion}`);
