@@ -1,4 +1,4 @@
-import { EthType, IpProto, METADATA_NETWORK_MASK, REG_DST_PORT, REG_SRC_PORT, act, flow, packet, type Action, type DesiredFlow, type TableRef } from '@dragonflow/core';
+import { EthType, IpProto, arpReplyActions, METADATA_NETWORK_MASK, REG_DST_PORT, REG_SRC_PORT, act, flow, packet, type Action, type DesiredFlow, type TableRef } from '@dragonflow/core';
 
 export const DHCP_TABLE = 'dhcp';
 
@@ -10,7 +10,6 @@ export const PRIORITY = {
 } as const;
 
 const ARP_REQUEST = 1;
-const ARP_REPLY = 2;
 const ICMP_ECHO_REQUEST = 8;
 const ICMP_ECHO_REPLY = 0;
 
@@ -42,16 +41,7 @@ export function serverFlows(t: TableRef, networkKey: number, serverMac: string, 
     flow(t, {
       priority: PRIORITY.server,
       match: { ...onNetwork(networkKey), eth_type: EthType.ARP, arp_op: ARP_REQUEST, arp_tpa: ip },
-      actions: [
-        act.move({ field: 'eth_src' }, { field: 'eth_dst' }, 48),
-        act.setField('eth_src', { value: mac }),
-        act.setField('arp_op', ARP_REPLY),
-        act.move({ field: 'arp_sha' }, { field: 'arp_tha' }, 48),
-        act.setField('arp_sha', { value: mac }),
-        act.move({ field: 'arp_spa' }, { field: 'arp_tpa' }, 32),
-        act.setField('arp_spa', { value: ip }),
-        act.inPort(),
-      ],
+      actions: arpReplyActions(mac, ip),
     }),
     flow(t, {
       priority: PRIORITY.server,

@@ -7,6 +7,7 @@ import {
   REG_FLAGS,
   REG_SRC_PORT,
   act,
+  arpReplyActions,
   flow,
   packet,
   type Action,
@@ -28,7 +29,6 @@ const ETH_IPV6 = 0x86dd;
 const IPPROTO_ICMPV6 = 58;
 const ND_NEIGHBOR_SOLICIT = 135;
 const ARP_REQUEST = 1;
-const ARP_REPLY = 2;
 
 /** Priorities inside the app's tables (a flow's identity is table + priority + match). */
 export const PRIORITY = {
@@ -144,17 +144,8 @@ export function portFlows(p: L2Pipeline, port: LogicalPort, net: LogicalSwitch, 
       flow(p.arpResponder, {
         priority: PRIORITY.respond,
         match: { ...onNetwork(net), ...fromLocalPort, ...request },
-        actions: [
-          // "ip is at mac", back out of the port that asked
-          act.move({ field: 'eth_src' }, { field: 'eth_dst' }, 48),
-          act.setField('eth_src', { value: mac }),
-          act.setField('arp_op', ARP_REPLY),
-          act.move({ field: 'arp_sha' }, { field: 'arp_tha' }, 48),
-          act.setField('arp_sha', { value: mac }),
-          act.move({ field: 'arp_spa' }, { field: 'arp_tpa' }, 32),
-          act.setField('arp_spa', { value: ip }),
-          act.inPort(),
-        ],
+        // "ip is at mac", back out of the port that asked
+        actions: arpReplyActions(mac, ip),
       }),
     );
     if (placement === 'local') out.push(flow(p.arpResponder, { priority: PRIORITY.selfSkip, match: { [REG_SRC_PORT]: port.key, ...request }, goto: p.afterArpResponder }));

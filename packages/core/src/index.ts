@@ -11,6 +11,7 @@ export { AppFlows, AppTables, type AppContext, type AppTopology, type Owner, typ
 export { APP_CONTEXT, APP_FLOWS, APP_OPTIONS, APP_TABLES, CLOCK, LOGGER, TOPOLOGY } from './app/tokens.js';
 export { puntLimitsOption } from './app/punt-options.js';
 export { AppZones } from './app/zones.js';
+export { arpReplyActions } from './app/responders.js';
 export { ZONE_BLOCKS, type ZoneScope } from './pipeline/zones.js';
 export { DEFAULT_PUNT_LIMITS, PUNT_SUPPRESS_PRIORITY, type AppPunt, type PuntLimits, type PuntMeterSpec, type PuntSpec, type PuntStats, type PuntTable } from './app/punt.js';
 // ---- the pipeline's names: stages, tables, registers, flags ----
