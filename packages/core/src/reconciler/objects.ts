@@ -53,6 +53,8 @@ export const METERS: ObjectKind<DesiredMeter> = {
   }),
 };
 
+const NONE: readonly number[] = Object.freeze([]);
+
 /** What the desired objects tell the table: a refusal to settle, a conflict to report. */
 export interface ObjectHooks {
   released(rec: OwnerRecord, stateKey: string): void;
@@ -77,7 +79,9 @@ export class DesiredObjects<T> {
   }
 
   /** The app-local ids of `specs`, checked (in range, no duplicates) before anything changes. */
-  check(id: OwnerId, specs: readonly T[]): number[] {
+  check(id: OwnerId, specs: readonly T[]): readonly number[] {
+    // most owners have no groups or meters: nothing to allocate per replace
+    if (specs.length === 0) return NONE;
     const ids = new Set<number>();
     for (const s of specs) {
       const local = this.kind.localId(s);
@@ -90,6 +94,7 @@ export class DesiredObjects<T> {
 
   /** Makes `specs` the objects of `rec` (whose previous local ids are `before`). An id another owner holds is a conflict: held back. */
   set(rec: OwnerRecord, before: readonly number[], specs: readonly T[], localIds: readonly number[]): void {
+    if (before.length === 0 && specs.length === 0) return;
     const keep = new Set(localIds);
     for (const local of before) if (!keep.has(local)) this.release(this.kind.switchId(rec.slot, local), rec);
     for (const s of specs) {

@@ -19,9 +19,9 @@ export class OwnerRecord implements OwnerId {
   tag: number;
   keys: string[] = [];
   /** App-local ids of its groups. */
-  groups: number[] = [];
+  groups: readonly number[] = [];
   /** App-local ids of its meters. */
-  meters: number[] = [];
+  meters: readonly number[] = [];
 
   constructor(
     id: OwnerId,
