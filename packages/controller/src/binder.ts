@@ -1,4 +1,4 @@
-import { Backoff, DfError, describeError, isDfError, systemClock, type Clock } from '@dragonflow/base';
+import { Backoff, describeError, isDfError, systemClock, type Clock } from '@dragonflow/base';
 import type { Logger } from '@dragonflow/core';
 import type { OwnerFailure, PortBindingInput } from '@dragonflow/core/host';
 import { NbErrorCode, decodeObject, type LogicalPort, type NbApi, type NbCacheUpdate, type TableName } from '@dragonflow/nb';
@@ -108,16 +108,6 @@ export class PortBinder {
     this.failuresSub = options.runtime.ownerFailures$.subscribe(() => this.recheckFailures());
   }
 
-  /** True once the first interface snapshot was applied (before that, nothing is unbound). */
-  get ready(): boolean {
-    return this.interfacesSeen;
-  }
-
-  /** The plugged ports by logical port id (what the runtime was told). */
-  get pluggedPorts(): ReadonlyMap<string, Plug> {
-    return this.plugged;
-  }
-
   /**
    * The integration bridge's interfaces, as the OVSDB monitor sees them now. Called
    * with every snapshot; works out what was plugged, moved or unplugged.
@@ -222,15 +212,6 @@ export class PortBinder {
       unknownIfaceIds: [...this.unknown].map((id) => ({ ifaceId: id, interfaceName: this.plugged.get(id)?.interfaceName ?? '' })),
       failedInterfaces: [...this.failed.values()],
     };
-  }
-
-  /** Resolves when no port has work in progress (tests). */
-  async idle(timeoutMs = 10_000): Promise<void> {
-    const deadline = this.clock.now() + timeoutMs;
-    while (this.workers.size > 0) {
-      if (this.clock.now() > deadline) throw new DfError('TIMEOUT', `port binder still busy with ${[...this.workers.keys()].join(', ')}`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
   }
 
   stop(): void {

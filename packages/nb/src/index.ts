@@ -20,7 +20,6 @@ export {
   NB_SCHEMAS,
   TABLES,
   TABLE_RANK,
-  isInternalTable,
   isKeyedTable,
   isTableName,
   type Chassis,

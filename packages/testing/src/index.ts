@@ -2,7 +2,6 @@ export { FakeSwitch, type Connection, type CookieDescriber, type FakeSwitchOptio
 export { PacketState, type CtMetadata, type CtTuple, type TunnelInfo } from './fakeswitch/packet-state.js';
 export { TraceResult, type TraceHop, type TraceOutput, type TracePacketIn } from './fakeswitch/trace.js';
 export type { FlowEntry } from './fakeswitch/flow-table.js';
-export { DbTopology } from './harness/db-topology.js';
 export { Harness, startHarness, type HarnessApp, type HarnessOptions } from './harness/harness.js';
 // What an app's own tests need from the host side: check its descriptor and options
 // the way the controller does, load it by package name, read the switch's requests.

@@ -4,10 +4,9 @@ import type { NbObject, TableName } from '../model/tables.js';
  * Why a change reached this cache:
  * - `db`: the object was written or deleted in the DB;
  * - `scope`: it entered or left this chassis' selective topology (unchanged in the DB);
- * - `resync`: a full reload (after the feed could not resume) found it different;
- * - `initial`: replay of the current contents to a new subscriber of `watch()`.
+ * - `resync`: a full reload (after the feed could not resume) found it different.
  */
-export type ChangeCause = 'db' | 'scope' | 'resync' | 'initial';
+export type ChangeCause = 'db' | 'scope' | 'resync';
 
 type ChangeOf<T extends TableName> =
   | { kind: 'created'; table: T; id: string; old?: undefined; new: NbObject<T>; revision: number; cause: ChangeCause }
@@ -18,7 +17,7 @@ type ChangeOf<T extends TableName> =
  * One change of the cache's contents, with the object before (`old`) and after
  * (`new`). Narrow on `table` to get typed objects:
  *
- *     cache.changes$.pipe(filter((c): c is NbChange<'logical_port'> => c.table === 'logical_port'))
+ *     update.changes.filter((c): c is NbChange<'logical_port'> => c.table === 'logical_port')
  */
 export type NbChange<T extends TableName = TableName> = { [K in T]: ChangeOf<K> }[T];
 

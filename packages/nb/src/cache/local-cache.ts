@@ -1,12 +1,12 @@
 import { Backoff, type Clock, DfError, describeError, systemClock } from '@dragonflow/base';
-import { BehaviorSubject, Observable, Subject, concatMap, filter, from } from 'rxjs';
+import { BehaviorSubject, type Observable, Subject } from 'rxjs';
 import type { ChangeBatch, NbDriver, Snapshot, StoredRecord } from '../db/driver.js';
 import { NbErrorCode } from '../errors.js';
 import { decodeObject } from '../model/codec.js';
 import type { IndexName } from '../model/indexes.js';
-import { type KeyedTable, type LogicalPort, type NbObject, TABLES, TABLE_RANK, type TableName, isTableName } from '../model/tables.js';
+import { type LogicalPort, type NbObject, TABLES, TABLE_RANK, type TableName, isTableName } from '../model/tables.js';
 import { FeedFollower, type FollowerState } from '../topology/follower.js';
-import { type AppliedChange, type Referrer, TopologyStore } from '../topology/store.js';
+import { type AppliedChange, TopologyStore } from '../topology/store.js';
 import type { CacheState, ChangeCause, NbCacheUpdate, NbChange } from './events.js';
 import { ShadowIndex, stubOf } from './shadow.js';
 
@@ -86,7 +86,6 @@ export class LocalCache {
   private readonly stateSubject: BehaviorSubject<CacheState>;
   private networks = new Set<string>();
   private groups = new Set<string>();
-  private readonly pins = new Map<string, number>();
   private queue: Promise<void> = Promise.resolve();
   private loaded = false;
   private stopped = false;
@@ -131,15 +130,10 @@ export class LocalCache {
 
   /**
    * The one ordered stream: each revision the cache reaches, after it is applied,
-   * with the changes it made (hot: no replay; `watch` replays the contents).
+   * with the changes it made (hot: no replay; read the contents with get/all/lookup).
    */
   get updates$(): Observable<NbCacheUpdate> {
     return this.updatesSubject.asObservable();
-  }
-
-  /** Every change, as it is applied: updates$ flattened (same order). */
-  get changes$(): Observable<NbChange> {
-    return this.updatesSubject.pipe(concatMap((u) => from(u.changes)));
   }
 
   /** Last revision published on updates$ (everything up to it is applied). */
@@ -151,25 +145,6 @@ export class LocalCache {
   waitFor(revision: number): Promise<void> {
     if (this.published >= revision || this.stopped) return Promise.resolve();
     return new Promise((resolve) => this.waiters.push({ revision, resolve }));
-  }
-
-  /**
-   * The current contents of `tables` (all when omitted) as `created` changes with
-   * cause `initial`, parents first, then every later change of those tables — no
-   * gap, no duplicate. This is what an app subscribes to.
-   */
-  watch(tables?: readonly TableName[]): Observable<NbChange> {
-    const wanted = new Set<TableName>(tables ?? TABLES);
-    return new Observable<NbChange>((sub) => {
-      for (const t of TABLES) {
-        if (!wanted.has(t)) continue;
-        for (const o of this.store.all(t)) {
-          sub.next({ kind: 'created', table: t, id: o.id, new: o, revision: this.store.modRevision(t, o.id) ?? 0, cause: 'initial' } as NbChange);
-        }
-      }
-      const s = this.changes$.pipe(filter((c) => wanted.has(c.table))).subscribe(sub);
-      return () => s.unsubscribe();
-    });
   }
 
   get state$(): Observable<CacheState> {
@@ -198,26 +173,9 @@ export class LocalCache {
     return this.store.lookup(table, index, value);
   }
 
-  /** The object of a keyed table holding unique key `k`. */
-  byKey<T extends KeyedTable>(table: T, k: number): NbObject<T> | undefined {
-    return this.store.lookup(table, 'key', String(k))[0];
-  }
-
   /** Ports bound to this chassis. */
   localPorts(): LogicalPort[] {
     return this.store.lookup('logical_port', 'chassis', this.chassisId);
-  }
-
-  portsOnNetwork(networkId: string): LogicalPort[] {
-    return this.store.lookup('logical_port', 'network', networkId);
-  }
-
-  portByIp(networkId: string, ip: string): LogicalPort | undefined {
-    return this.store.lookup('logical_port', 'ip', `${networkId}/${ip}`)[0];
-  }
-
-  referrers(table: TableName, id: string): Referrer[] {
-    return this.store.referrers(table, id);
   }
 
   /**
@@ -226,34 +184,6 @@ export class LocalCache {
    */
   inDb(table: TableName, id: string): boolean {
     return this.shadow.get(table, id) !== undefined;
-  }
-
-  /** Networks currently in scope. */
-  get scopeNetworks(): ReadonlySet<string> {
-    return this.networks;
-  }
-
-  /**
-   * Keeps a network in scope even without local ports on it (e.g. the destination
-   * network of reactive routing). Resolves once its objects are in the cache; call
-   * the returned function to release it.
-   */
-  async pinNetwork(networkId: string): Promise<() => Promise<void>> {
-    await this.enqueue(async () => {
-      this.pins.set(networkId, (this.pins.get(networkId) ?? 0) + 1);
-      await this.reconcile([], this.follower.revision, 'scope');
-    });
-    let released = false;
-    return async () => {
-      if (released) return;
-      released = true;
-      await this.enqueue(async () => {
-        const n = (this.pins.get(networkId) ?? 1) - 1;
-        if (n <= 0) this.pins.delete(networkId);
-        else this.pins.set(networkId, n);
-        await this.reconcile([], this.follower.revision, 'scope');
-      });
-    };
   }
 
   // ------------------------------------------------------------------ internals
@@ -308,11 +238,11 @@ export class LocalCache {
       this.shadow.apply(e.table, e.id, obj ? stubOf(e.table, obj) : undefined, batch.revision);
       touched.push({ table: e.table, id: e.id, obj });
     }
-    await this.reconcile(touched, batch.revision, 'db');
+    await this.reconcile(touched, batch.revision);
   }
 
   /** Brings the store in line with the scope after `touched` changed in the DB at `revision`. */
-  private async reconcile(touched: Touched[], revision: number, cause: ChangeCause): Promise<void> {
+  private async reconcile(touched: Touched[], revision: number): Promise<void> {
     const changes: NbChange[] = [];
     const events = new Map<string, Touched>();
     for (const t of touched) events.set(key(t.table, t.id), t);
@@ -369,7 +299,7 @@ export class LocalCache {
           this.shadow.apply(table, id, stubOf(table, obj), rec.modRevision);
           if (!this.wants(table, id)) return;
           const ch = this.store.apply(table, id, obj, rec.modRevision);
-          const change = ch && toChange({ ...ch, revision }, cause === 'db' ? 'scope' : cause);
+          const change = ch && toChange({ ...ch, revision }, 'scope');
           if (change) changes.push(change);
           // A fetched security group may widen the remote-group closure: look again.
           if (table === 'security_group') candidates.set(key(table, id), { table, id });
@@ -389,7 +319,7 @@ export class LocalCache {
 
   /** Recomputes the scope networks and security groups from the shadow. */
   private recomputeScope(): void {
-    const nets = new Set<string>(this.pins.keys());
+    const nets = new Set<string>();
     const groups = new Set<string>();
     for (const pid of this.shadow.portsOnChassis(this.chassisId)) {
       const s = this.shadow.get('logical_port', pid);

@@ -1,5 +1,5 @@
 import { isDfError } from '@dragonflow/base';
-import { filter, firstValueFrom } from 'rxjs';
+import { concatMap, filter, firstValueFrom } from 'rxjs';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { NbApi } from '../api/nb-api.js';
 import { LocalCache } from '../cache/local-cache.js';
@@ -101,7 +101,7 @@ export function describeNbApiOnDriver(harness: DriverHarness): void {
       const cache = new LocalCache(await connect(), { chassisId: here });
       await cache.start();
       try {
-        const seen = firstValueFrom(cache.changes$.pipe(filter((c) => c.table === 'logical_port')));
+        const seen = firstValueFrom(cache.updates$.pipe(concatMap((u) => u.changes), filter((c) => c.table === 'logical_port')));
         const p = await nb.create('logical_port', { networkId: ls.id, macAddress: mac(), chassisId: here });
         const c = await seen;
         expect(c.kind).toBe('created');

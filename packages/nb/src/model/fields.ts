@@ -49,29 +49,10 @@ export const macField = z.string().transform((s, ctx) => {
 });
 
 export const ipField = canonical((s) => parseIp(s));
-export const ipv4Field = canonical((s) => {
-  const ip = parseIp(s);
-  if (ip.family !== 4) throw new Error(`'${s}' is not an IPv4 address`);
-  return ip;
-});
 /** A CIDR with host bits zero (Neutron's rule for subnets and routes). */
 export const cidrField = canonical((s) => IpNetwork.parse(s));
 /** An address or a CIDR (allowed address pairs accept both). */
 export const ipOrCidrField = canonical((s) => (s.includes('/') ? IpNetwork.parse(s, 'ip_address', false) : parseIp(s)));
-/** An interface address with its prefix, host bits kept (a router port: 10.0.0.1/24). */
-export const interfaceCidrField = z.string().transform((s, ctx) => {
-  const slash = s.indexOf('/');
-  try {
-    if (slash < 0) throw new Error(`'${s}' is not an address with a prefix (expected e.g. 10.0.0.1/24)`);
-    const ip = parseIp(s.slice(0, slash));
-    IpNetwork.parse(s, 'network', false);
-    return `${ip.toString()}/${s.slice(slash + 1)}`;
-  } catch (e) {
-    ctx.addIssue({ code: 'custom', message: describeError(e).replace(/ \(field=.*\)$/, '') });
-    return z.NEVER;
-  }
-});
-
 export const timestampField = z.string().refine((s) => !Number.isNaN(Date.parse(s)), { message: 'must be an ISO-8601 timestamp' });
 
 /** The small integer id the pipeline uses in registers, metadata and tunnel keys. */

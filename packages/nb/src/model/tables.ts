@@ -87,6 +87,3 @@ export function isKeyedTable(t: TableName): t is KeyedTable {
 /** Internal tables NbApi keeps beside the model (never shown as model objects). */
 export const CLAIM_TABLE = '_claim';
 export const GUARD_TABLE = '_guard';
-export function isInternalTable(t: string): boolean {
-  return t.startsWith('_');
-}
