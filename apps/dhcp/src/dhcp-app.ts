@@ -134,7 +134,7 @@ export class DhcpServer {
     }
   }
 
-  async packetIn(ev: AppPacketIn): Promise<void> {
+  packetIn(ev: AppPacketIn): void {
     const frame = ev.frame;
     const ip = frame?.payload;
     const udp = ip?.kind === 'ipv4' ? ip.payload : undefined;
@@ -169,7 +169,10 @@ export class DhcpServer {
         payload: packet.udp({ srcPort: packet.DHCP_SERVER_PORT, dstPort: packet.DHCP_CLIENT_PORT, payload: packet.encodeDhcp(out.message) }),
       }),
     });
-    await this.ctx.reply(ev, reply);
+    // Not awaited: the reply's packet-out is confirmed by a barrier, and waiting for it
+    // here would hold the app's next packet-in back one switch round trip per message
+    // (the leases per second would be bound by barrier latency, not by work).
+    this.ctx.reply(ev, reply).catch((err: unknown) => this.ctx.log.warn({ err: String(err), port: port.id }, 'a DHCP reply was not confirmed by the switch'));
   }
 
   private ignore(): void {

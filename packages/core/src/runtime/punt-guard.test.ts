@@ -39,8 +39,10 @@ describe('PuntGuard', () => {
     expect(asked).toEqual([['x', { rate: 50, burst: 10 }]]);
   });
 
-  it('without a meter hook (or a meter spec), a punt flow is the controller action alone', () => {
-    expect(guard({ tables: ['ask'], meter: { rate: 50, burst: 10 } }).toController()).toEqual({ actions: [{ type: 'output', port: 0xfffffffd, maxLen: 0xffff }] });
+  it('without a meter hook, the core declares the punt meter itself in the app slot; without a meter spec, a punt flow is the controller action alone', () => {
+    const own = guard({ tables: ['ask'], meter: { rate: 50, burst: 10 } });
+    const slot = 1;
+    expect(own.toController()).toEqual({ meter: ((slot << 24) | 0xffffff) >>> 0, actions: [{ type: 'output', port: 0xfffffffd, maxLen: 0xffff }] });
     expect(guard({ tables: ['ask'] }, { meterFor: () => 7 }).toController(128)).toEqual({ actions: [{ type: 'output', port: 0xfffffffd, maxLen: 128 }] });
   });
 
