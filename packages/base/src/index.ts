@@ -2,3 +2,4 @@ export { DfError, describeError, isDfError, type DfErrorContext, type DfErrorOpt
 export { MacAddress } from './mac.js';
 export { IpNetwork, Ipv4Address, Ipv6Address, compareIp, isValidIp, offsetIp, parseIp, type IpAddress } from './ip.js';
 export { ManualClock, systemClock, type Clock } from './clock.js';
+export { redactUrl } from './redact.js';

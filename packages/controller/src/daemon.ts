@@ -1,4 +1,4 @@
-import { DfError, describeError, isDfError, systemClock, type Clock } from '@dragonflow/base';
+import { DfError, describeError, isDfError, redactUrl, systemClock, type Clock } from '@dragonflow/base';
 import { ControllerRuntime, CoreMetrics, LocalCacheTopology, OfListener, loadApps, switchChannel, type LoadedApp, type Logger, type OfConnection, type OwnerFailure, type SwitchChannel } from '@dragonflow/core';
 import { ChassisRegistry, LocalCache, NbApi, chassisIdFromName, type CacheState, type ChassisRegistration, type LivenessState, type NbDriver } from '@dragonflow/nb';
 import { InterfaceMonitor, OvsdbClient, VswitchDb, type ConnectionState as OvsdbState, type InterfaceState } from '@dragonflow/ovsdb';
@@ -7,7 +7,7 @@ import type { Subscription } from 'rxjs';
 import { StoppedError, retry, sleep } from './backoff.js';
 import { PortBinder, type BinderReport } from './binder.js';
 import { checkRunnable, type ControllerConfig } from './config.js';
-import { describeDb, isFatalDbError, openNbDriver } from './db.js';
+import { describeDb, describeDbError, isFatalDbError, openNbDriver } from './db.js';
 import { ManagementServer } from './management.js';
 import { ControllerMetrics } from './metrics.js';
 import { controllerTargetFor, ensureSwitch, infraPortsFrom, sameInfraPorts, type InfraPorts, type SwitchSpec } from './switch-setup.js';
@@ -171,7 +171,7 @@ export class Controller {
     }
     this.bringUp = this.bringUpDb().catch((err: unknown) => {
       if (err instanceof StoppedError || this.abort.signal.aborted) return;
-      this.log.fatal({ err: describeError(err) }, 'df-controller cannot run');
+      this.log.fatal({ err: describeDbError(err, this.config.db) }, 'df-controller cannot run');
       this.fatalHandler?.(err);
     });
   }
@@ -200,7 +200,8 @@ export class Controller {
       initialMs: 250,
       maxMs: 5_000,
       isFatal: isFatalDbError,
-      onFailure: (err) => (this.dbError = describeError(err)),
+      onFailure: (err) => (this.dbError = describeDbError(err, c.db)),
+      describe: (err) => describeDbError(err, c.db),
     });
     if (signal.aborted) {
       await driver.close();
@@ -216,7 +217,7 @@ export class Controller {
         this.metrics.linkUp.set({ link: 'db' }, up ? 1 : 0);
       }),
     );
-    this.log.info({ db: where, endpoint: driver.endpoint }, 'connected to the NB DB');
+    this.log.info({ db: where, endpoint: redactUrl(driver.endpoint) }, 'connected to the NB DB');
     this.nb = new NbApi(driver, { mirror: false, clock: this.clock });
 
     const registry = new ChassisRegistry(this.nb, { ttlMs: c.chassis.livenessTtlMs, clock: this.clock });

@@ -1,4 +1,4 @@
-import { isDfError } from '@dragonflow/base';
+import { describeError, isDfError, redactUrl } from '@dragonflow/base';
 import { EtcdDriver } from '@dragonflow/db-etcd';
 import { RedisDriver } from '@dragonflow/db-redis';
 import { MemoryClientDriver, MemoryDriver, NbErrorCode, type NbDriver } from '@dragonflow/nb';
@@ -10,10 +10,22 @@ export function unixPath(endpoint: string): string | undefined {
   return m ? m[1] : undefined;
 }
 
-/** Where the DB is, for messages: the driver and its endpoints. */
+/** Where the DB is, for messages (logs, the unauthenticated /healthz): the driver and its endpoints, without credentials. */
 export function describeDb(db: DbConfig): string {
   if (db.driver === 'memory' && db.endpoints.length === 0) return 'an embedded memory DB (private to this process)';
-  return `${db.driver} at ${db.endpoints.join(', ')}`;
+  return `${db.driver} at ${db.endpoints.map(redactUrl).join(', ')}`;
+}
+
+/**
+ * A DB error as shown in logs and /healthz. Driver errors may quote the URL they
+ * were given, credentials included; every configured endpoint is replaced by its
+ * redacted form.
+ */
+export function describeDbError(err: unknown, db: DbConfig): string {
+  let text = describeError(err);
+  for (const e of db.endpoints) text = text.split(e).join(redactUrl(e));
+  // Drivers also print the URL as they parsed it (`redis://user:pw@host:6379/`): strip any userinfo left.
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^/?#@\s]*@/gi, '$1');
 }
 
 /**
