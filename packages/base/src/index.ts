@@ -3,3 +3,4 @@ export { MacAddress } from './mac.js';
 export { IpNetwork, Ipv4Address, Ipv6Address, compareIp, isValidIp, offsetIp, parseIp, type IpAddress } from './ip.js';
 export { ManualClock, systemClock, type Clock } from './clock.js';
 export { redactUrl } from './redact.js';
+export { listenUnix, removeUnixSocket, unixSocketAnswers, type UnixListenOptions } from './unix-socket.js';
