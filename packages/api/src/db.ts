@@ -1,5 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { DfError } from '@dragonflow/base';
-import { MemoryDriver, MemoryServer, NbApi, type NbDriver } from '@dragonflow/nb';
+import { MemoryDriver, MemoryServer, NbApi, type NbDriver, type NbGrant } from '@dragonflow/nb';
 import type { ApiConfig } from './config.js';
 
 /** The northbound DB df-api writes to, as opened from its config. */
@@ -41,8 +42,21 @@ async function loadDriver(kind: 'etcd' | 'redis', db: ApiConfig['db']): Promise<
   return typeof Driver.connect === 'function' ? Driver.connect(options) : new Driver(options);
 }
 
+function readSecret(file: string, key: string): string {
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch (cause) {
+    throw new DfError('CONFIG_INVALID', `${key}: cannot read ${file} (${(cause as NodeJS.ErrnoException).code ?? String(cause)})`, { cause, context: { key, file } });
+  }
+}
+
+/** The grants of db.grants with their tokens read from their files. */
+export function loadGrants(db: ApiConfig['db']): NbGrant[] {
+  return db.grants.map((g, i) => ({ role: g.role, token: readSecret(g.tokenFile, `db.grants[${i}].tokenFile`), ...(g.chassis !== undefined ? { chassis: g.chassis } : {}) }));
+}
+
 /** Opens the configured driver, serves the memory DB when asked, and loads NbApi's view. */
-export async function openDb(db: ApiConfig['db']): Promise<OpenedDb> {
+export async function openDb(db: ApiConfig['db'], onPeerClosed?: (e: { peer: string; reason: string }) => void): Promise<OpenedDb> {
   let driver: NbDriver;
   let server: MemoryServer | undefined;
   if (db.driver === 'memory') {
@@ -50,7 +64,16 @@ export async function openDb(db: ApiConfig['db']): Promise<OpenedDb> {
     driver = memory;
     if (db.serve.length > 0) {
       try {
-        server = await MemoryServer.start({ store: memory.store, listen: db.serve });
+        server = await MemoryServer.start({
+          store: memory.store,
+          listen: db.serve,
+          grants: loadGrants(db),
+          socketMode: db.socketMode === '660' ? 0o660 : 0o600,
+          maxFrameBytes: db.maxFrameBytes,
+          maxConnections: db.maxConnections,
+          ...(db.tls ? { tls: { key: readSecret(db.tls.keyFile, 'db.tls.keyFile'), cert: readSecret(db.tls.certFile, 'db.tls.certFile') } } : {}),
+          ...(onPeerClosed ? { onPeerClosed } : {}),
+        });
       } catch (e) {
         await memory.close();
         throw e;

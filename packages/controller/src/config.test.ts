@@ -95,8 +95,14 @@ describe('controller config', () => {
       ['redis', 'redis://127.0.0.1:6379/2'],
       ['redis', 'unix:/run/df/redis.sock'],
     ]) {
-      expect(parseControllerConfig(`db: { driver: ${driver}, endpoints: ['${e}'] }`, 'x.yaml').db.endpoints).toEqual([e]);
+      const token = driver === 'memory' ? ', tokenFile: /etc/df/nb.token' : '';
+      expect(parseControllerConfig(`db: { driver: ${driver}, endpoints: ['${e}']${token} }`, 'x.yaml').db.endpoints).toEqual([e]);
     }
+  });
+
+  it('a served memory DB needs the token file; etcd and redis take none', () => {
+    expect(() => parseControllerConfig("db: { driver: memory, endpoints: ['unix:/run/df/nb.sock'] }", 'x.yaml')).toThrow(/db\.tokenFile: is required with a memory endpoint/);
+    expect(() => parseControllerConfig("db: { driver: redis, endpoints: ['redis://h:1'], tokenFile: /t }", 'x.yaml')).toThrow(/db\.tokenFile: only applies to the memory driver/);
   });
 
   it('running needs a tunnel IP and a tunnel type, named by file and key', () => {

@@ -78,9 +78,16 @@ const dbSection = z
     endpoints: z.array(z.string().min(1, 'must not be empty')).default([]),
     /** etcd/redis key prefix (the drivers' default when absent). */
     prefix: z.string().min(1, 'must not be empty').optional(),
+    /** memory: file holding this controller's token, as granted in df-api's db.grants (role controller). */
+    tokenFile: z.string().min(1, 'must not be empty').optional(),
+    /** memory over tcp with TLS: the CA certificate (PEM file) that signed df-api's certificate. */
+    caFile: z.string().min(1, 'must not be empty').optional(),
   })
   .strict()
   .superRefine((db, ctx) => {
+    if (db.driver !== 'memory' && db.tokenFile !== undefined) ctx.addIssue({ code: 'custom', path: ['tokenFile'], message: 'only applies to the memory driver (etcd and redis carry credentials in their URLs)' });
+    if (db.driver !== 'memory' && db.caFile !== undefined) ctx.addIssue({ code: 'custom', path: ['caFile'], message: 'only applies to the memory driver' });
+    if (db.driver === 'memory' && db.endpoints.length > 0 && db.tokenFile === undefined) ctx.addIssue({ code: 'custom', path: ['tokenFile'], message: 'is required with a memory endpoint: df-api serves its DB only to clients with a token' });
     if (db.driver !== 'memory' && db.endpoints.length === 0) ctx.addIssue({ code: 'custom', path: ['endpoints'], message: `at least one endpoint is required for the ${db.driver} driver` });
     if (db.driver === 'memory' && db.endpoints.length > 1) ctx.addIssue({ code: 'custom', path: ['endpoints'], message: 'the memory driver takes one endpoint (where df-api serves it)' });
     if (db.driver === 'memory' && db.prefix !== undefined) ctx.addIssue({ code: 'custom', path: ['prefix'], message: 'only applies to the etcd and redis drivers' });

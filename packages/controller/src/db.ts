@@ -1,4 +1,5 @@
-import { describeError, isDfError, redactUrl } from '@dragonflow/base';
+import { readFileSync } from 'node:fs';
+import { DfError, describeError, isDfError, redactUrl } from '@dragonflow/base';
 import { EtcdDriver } from '@dragonflow/db-etcd';
 import { RedisDriver } from '@dragonflow/db-redis';
 import { MemoryClientDriver, MemoryDriver, NbErrorCode, type NbDriver } from '@dragonflow/nb';
@@ -36,7 +37,12 @@ export function describeDbError(err: unknown, db: DbConfig): string {
 export async function openNbDriver(db: DbConfig): Promise<NbDriver> {
   switch (db.driver) {
     case 'memory':
-      return db.endpoints.length > 0 ? MemoryClientDriver.connect({ endpoint: db.endpoints[0]! }) : MemoryDriver.create();
+      if (db.endpoints.length === 0) return MemoryDriver.create();
+      return MemoryClientDriver.connect({
+        endpoint: db.endpoints[0]!,
+        ...(db.tokenFile !== undefined ? { token: readConfigFile(db.tokenFile, 'db.tokenFile').trim() } : {}),
+        ...(db.caFile !== undefined ? { tls: { ca: readConfigFile(db.caFile, 'db.caFile') } } : {}),
+      });
     case 'etcd': {
       // grpc targets: unix:///abs/path for a socket; etcd3 strips the http:// the driver adds.
       const endpoints = db.endpoints.map((e) => {
@@ -53,7 +59,15 @@ export async function openNbDriver(db: DbConfig): Promise<NbDriver> {
   }
 }
 
-/** Errors that waiting will not fix. */
+function readConfigFile(file: string, key: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (cause) {
+    throw new DfError(NbErrorCode.CONFIG, `${key}: cannot read ${file} (${(cause as NodeJS.ErrnoException).code ?? String(cause)})`, { cause, context: { key, file } });
+  }
+}
+
+/** Errors that waiting will not fix (a refused token included: the config must change). */
 export function isFatalDbError(err: unknown): boolean {
-  return isDfError(err, NbErrorCode.CONFIG) || isDfError(err, NbErrorCode.SCHEMA);
+  return isDfError(err, NbErrorCode.CONFIG) || isDfError(err, NbErrorCode.SCHEMA) || isDfError(err, NbErrorCode.FORBIDDEN);
 }

@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { DfError, describeError } from '@dragonflow/base';
@@ -143,10 +144,33 @@ async function startDbServer(s: ServicesState, out: Out): Promise<void> {
   }
 }
 
+/**
+ * The tokens of the sandbox's served memory DB: an admin one (df db --config api.yaml)
+ * and one the controllers share (they run as the same user on one machine; per-chassis
+ * tokens would bind each to its chassis rows). Files 0600 in the sandbox's directory.
+ */
+export function nbTokenFiles(dir: string): { admin: string; controller: string } {
+  return { admin: join(dir, 'nb-admin.token'), controller: join(dir, 'nb-controller.token') };
+}
+
+function writeNbTokens(dir: string): void {
+  for (const file of Object.values(nbTokenFiles(dir))) if (!existsSync(file)) writeFileSync(file, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
+}
+
 async function startApi(s: ServicesState, logLevel: string, out: Out): Promise<void> {
+  if (s.db.kind === 'memory') writeNbTokens(s.dir);
+  const tokens = nbTokenFiles(s.dir);
   const db =
     s.db.kind === 'memory'
-      ? { driver: 'memory', file: join(s.dir, 'nb.journal'), serve: [s.db.controllerEndpoint] }
+      ? {
+          driver: 'memory',
+          file: join(s.dir, 'nb.journal'),
+          serve: [s.db.controllerEndpoint],
+          grants: [
+            { role: 'admin', tokenFile: tokens.admin },
+            { role: 'controller', tokenFile: tokens.controller },
+          ],
+        }
       : { driver: s.db.kind, endpoints: [...s.db.apiEndpoints] };
   // Networks created without a type get the sandbox's first tunnel type (the chassis have no port for others).
   writeFileSync(s.api.config, stringify({ listen: { host: '127.0.0.1', port: s.api.port }, db, network: { tenantNetworkType: s.tunnels[0] }, logLevel }));
@@ -167,7 +191,7 @@ function controllerConfig(s: ServicesState, chassis: Chassis, logLevel: string):
   const management = `unix:${join(st.dir, 'df-controller.sock')}`;
   const config = {
     chassis: { name: st.name, tunnelIp: st.tunnelIp, tunnelTypes: [...s.tunnels] },
-    db: { driver: s.db.kind, endpoints: [s.db.controllerEndpoint] },
+    db: { driver: s.db.kind, endpoints: [s.db.controllerEndpoint], ...(s.db.kind === 'memory' ? { tokenFile: nbTokenFiles(s.dir).controller } : {}) },
     ovsdb: { endpoint: st.ovsdbRemote },
     openflow: { listen: st.controllerTarget },
     bridge: { integration: st.integrationBridge, datapathType: 'netdev', mappings: st.provider ? { [st.provider.physnet]: st.provider.bridge } : {} },

@@ -21,6 +21,8 @@ export interface DbSpec {
   prefix?: string;
   /** Journal file of an embedded memory store. */
   file?: string;
+  /** memory with an endpoint: the token the serving process knows this client by. */
+  token?: string;
 }
 
 /** Opens a driver for a spec; etcd and redis come from their own packages, passed in here. */
@@ -33,7 +35,7 @@ export async function openDriver(spec: DbSpec, factories: Partial<Record<DriverK
   const factory = factories[spec.driver];
   if (factory) return factory(spec);
   if (spec.driver === 'memory') {
-    if (spec.endpoints.length > 0) return MemoryClientDriver.connect({ endpoint: spec.endpoints[0]! });
+    if (spec.endpoints.length > 0) return MemoryClientDriver.connect({ endpoint: spec.endpoints[0]!, ...(spec.token !== undefined ? { token: spec.token } : {}) });
     return MemoryDriver.create(spec.file ? { file: spec.file } : {});
   }
   throw new DfError(NbErrorCode.CONFIG, `the ${spec.driver} driver lives in @dragonflow/db-${spec.driver}; pass its factory to openDriver`, { context: { field: 'driver' } });
