@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { isDfError } from '@dragonflow/base';
 import { describe, expect, it } from 'vitest';
 import { checkRunnable, loadControllerConfig, parseControllerConfig } from './config.js';
+import { listenerOptions } from './daemon.js';
 
 const FULL = `
 chassis:
@@ -57,7 +58,7 @@ describe('controller config', () => {
   it('fills defaults for a minimal file (JSON works too)', () => {
     const c = parseControllerConfig('{"apps": ["@acme/x"]}', 'ctl.json');
     expect(c.db.driver).toBe('memory');
-    expect(c.openflow.listen).toBe('tcp:127.0.0.1:6653');
+    expect(c.openflow.listen).toBe('unix:/var/run/dragonflow/openflow/br-int.sock');
     expect(c.bridge.integration).toBe('br-int');
     expect(c.chassis.tunnelTypes).toEqual([]);
     expect(c.management.listen).toBe('tcp:127.0.0.1:9100');
@@ -98,6 +99,12 @@ describe('controller config', () => {
       const token = driver === 'memory' ? ', tokenFile: /etc/df/nb.token' : '';
       expect(parseControllerConfig(`db: { driver: ${driver}, endpoints: ['${e}']${token} }`, 'x.yaml').db.endpoints).toEqual([e]);
     }
+  });
+
+  it('ptcp:PORT without an address listens on loopback only', () => {
+    expect(listenerOptions('ptcp:6653')).toEqual({ tcp: { host: '127.0.0.1', port: 6653 } });
+    expect(listenerOptions('ptcp:6653:192.0.2.1')).toEqual({ tcp: { host: '192.0.2.1', port: 6653 } });
+    expect(listenerOptions('punix:/run/df/of.sock')).toEqual({ unixPath: '/run/df/of.sock' });
   });
 
   it('a served memory DB needs the token file; etcd and redis take none', () => {

@@ -67,6 +67,9 @@ function dbEndpointProblem(driver: 'memory' | 'etcd' | 'redis', e: string): stri
   }
 }
 
+/** Where df-controller listens for br-int by default: a 0600 socket in a directory it creates 0700. */
+export const DEFAULT_OPENFLOW_LISTEN = 'unix:/var/run/dragonflow/openflow/br-int.sock';
+
 const dbSection = z
   .object({
     driver: z.enum(['memory', 'etcd', 'redis']).default('memory'),
@@ -124,7 +127,8 @@ export const controllerConfigSchema = z
       .default(() => ({ name: hostname(), tunnelTypes: [], gateway: false, livenessTtlMs: 10_000 })),
     db: dbSection.default(() => ({ driver: 'memory' as const, endpoints: [] })),
     ovsdb: z.object({ endpoint: endpoint.default('unix:/var/run/openvswitch/db.sock') }).strict().default({ endpoint: 'unix:/var/run/openvswitch/db.sock' }),
-    openflow: z.object({ listen: endpoint.default('tcp:127.0.0.1:6653') }).strict().default({ listen: 'tcp:127.0.0.1:6653' }),
+    // A unix socket by default: only its owner (and root's vswitchd) can connect, unlike any local user on a loopback port.
+    openflow: z.object({ listen: endpoint.default(DEFAULT_OPENFLOW_LISTEN) }).strict().default({ listen: DEFAULT_OPENFLOW_LISTEN }),
     bridge: z
       .object({
         integration: bridgeName.default('br-int'),

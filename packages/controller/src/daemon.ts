@@ -7,6 +7,7 @@ import type { Subscription } from 'rxjs';
 import { StoppedError, retry, sleep } from './backoff.js';
 import { PortBinder, type BinderReport } from './binder.js';
 import { checkRunnable, type ControllerConfig } from './config.js';
+import { BridgeDatapathGuard } from './datapath-guard.js';
 import { describeDb, describeDbError, isFatalDbError, openNbDriver } from './db.js';
 import { ManagementServer } from './management.js';
 import { ControllerMetrics } from './metrics.js';
@@ -46,13 +47,14 @@ export interface HealthReport {
   readonly apps: readonly string[];
 }
 
-function listenerOptions(listen: string): { tcp?: { host: string; port: number }; unixPath?: string } {
+export function listenerOptions(listen: string): { tcp?: { host: string; port: number }; unixPath?: string } {
   const unix = /^p?unix:(.+)$/.exec(listen);
   if (unix) return { unixPath: unix[1]! };
   const tcp = /^tcp:(\[[^\]]+\]|[^:]+):(\d+)$/.exec(listen);
   if (tcp) return { tcp: { host: tcp[1]!.replace(/^\[|\]$/g, ''), port: Number(tcp[2]) } };
+  // As OVS's own ptcp:PORT does not, ours binds loopback unless an address is given: a switch on another host is an explicit choice.
   const ptcp = /^ptcp:(\d+)(?::(.+))?$/.exec(listen);
-  if (ptcp) return { tcp: { host: ptcp[2] ?? '0.0.0.0', port: Number(ptcp[1]) } };
+  if (ptcp) return { tcp: { host: ptcp[2] ?? '127.0.0.1', port: Number(ptcp[1]) } };
   throw new DfError('CONFIG_INVALID', `openflow.listen: '${listen}' is not tcp:HOST:PORT, ptcp:PORT[:HOST], unix:PATH or punix:PATH`, { context: { key: 'openflow.listen' } });
 }
 
@@ -162,7 +164,8 @@ export class Controller {
         this.management = await ManagementServer.start(c.management.listen, { registry: this.registry, health: () => this.healthResponse() });
         this.log.info({ where: this.management.where }, 'serving /healthz and /metrics');
       }
-      this.listener = await OfListener.start({ logger: this.log.child({ component: 'openflow' }), clock: this.clock, ...listenerOptions(c.openflow.listen) });
+      const guard = new BridgeDatapathGuard(c.bridge.integration, () => this.ovsdb, { clock: this.clock });
+      this.listener = await OfListener.start({ logger: this.log.child({ component: 'openflow' }), clock: this.clock, acceptDatapath: (dpid) => guard.accept(dpid), ...listenerOptions(c.openflow.listen) });
       this.subs.push(this.listener.events$.subscribe((e) => (e.type === 'connected' ? this.onSwitchConnected(e.connection) : this.onSwitchDisconnected(e.connection, e.reason))));
       this.startOvsdb();
     } catch (err) {
