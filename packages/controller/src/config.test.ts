@@ -101,6 +101,10 @@ describe('controller config', () => {
     }
   });
 
+  it('takes an ssl: controller target (TLS through a proxy in front of the socket)', () => {
+    expect(parseControllerConfig("bridge: { controllerTarget: 'ssl:192.0.2.10:6653' }", 'x.yaml').bridge.controllerTarget).toBe('ssl:192.0.2.10:6653');
+  });
+
   it('ptcp:PORT without an address listens on loopback only', () => {
     expect(listenerOptions('ptcp:6653')).toEqual({ tcp: { host: '127.0.0.1', port: 6653 } });
     expect(listenerOptions('ptcp:6653:192.0.2.1')).toEqual({ tcp: { host: '192.0.2.1', port: 6653 } });

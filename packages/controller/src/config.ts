@@ -140,7 +140,8 @@ export const controllerConfigSchema = z
          * openflow.listen — unix:PATH for a unix socket, tcp:HOST:PORT for TCP, with
          * 127.0.0.1 for a wildcard address).
          */
-        controllerTarget: z.string().refine((s) => /^(tcp:[^:]+:\d+|tcp:\[[^\]]+\]:\d+|unix:.+)$/.test(s), 'must be tcp:HOST:PORT or unix:PATH').optional(),
+        // ssl:HOST:PORT: OVS connects with TLS to a proxy in front of the controller's socket (docs/security.md).
+        controllerTarget: z.string().refine((s) => /^((tcp|ssl):[^:]+:\d+|(tcp|ssl):\[[^\]]+\]:\d+|unix:.+)$/.test(s), 'must be tcp:HOST:PORT, ssl:HOST:PORT or unix:PATH').optional(),
       })
       .strict()
       .superRefine((b, ctx) => {
