@@ -1,4 +1,4 @@
-import { mkdtempSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { type Socket, createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -186,5 +186,21 @@ describe('served memory DB: limits', () => {
     cleanups.push(() => store.close());
     await expect(MemoryServer.start({ store, listen: ['tcp:0.0.0.0:0'], grants: [ADMIN] })).rejects.toThrow(/beyond loopback only with TLS/);
     await expect(MemoryServer.start({ store, listen: ['tcp:127.0.0.1:0'], grants: [] })).rejects.toThrow(/at least one token/);
+  });
+
+  it('serves TCP with TLS (then any address is allowed); a client that trusts the certificate authenticates with its token', async () => {
+    const tls = { key: readFileSync(new URL('../../../test/tls/server-key.pem', import.meta.url)), cert: readFileSync(new URL('../../../test/tls/server-cert.pem', import.meta.url)) };
+    const store = new MemoryStore();
+    const server = await MemoryServer.start({ store, listen: ['tcp:0.0.0.0:0'], grants: [ADMIN], tls });
+    cleanups.push(async () => {
+      await server.close();
+      store.close();
+    });
+    const port = Number(server.endpoints[0]!.split(':').at(-1));
+    const client = await MemoryClientDriver.connect({ endpoint: `tcp:127.0.0.1:${port}`, token: ADMIN.token, tls: { ca: tls.cert } });
+    cleanups.push(() => client.close());
+    expect(await client.currentRevision()).toBe(0);
+    // Plain TCP to a TLS endpoint gets nowhere.
+    await expect(MemoryClientDriver.connect({ endpoint: `tcp:127.0.0.1:${port}`, token: ADMIN.token, requestTimeoutMs: 1_000 })).rejects.toThrow(/not reachable/);
   });
 });

@@ -106,7 +106,8 @@ export class MemoryServer {
       this.endpoints.push(`unix:${where.path}`);
       return;
     }
-    const server = this.options.tls ? createTlsServer({ ...this.options.tls }, onSocket) : createServer(onSocket);
+    // A peer that never finishes the TLS handshake is cut after the same time a plain one gets to say hello.
+    const server = this.options.tls ? createTlsServer({ ...this.options.tls, handshakeTimeout: this.options.helloTimeoutMs ?? 10_000 }, onSocket) : createServer(onSocket);
     this.servers.push(server);
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err) => reject(new DfError(NbErrorCode.CONFIG, `cannot listen on ${endpoint}: ${err.message}`, { cause: err, context: { endpoint } })));
