@@ -38,6 +38,8 @@ describe('l3-reactive: exact flows are bounded', () => {
     expect((await cc.h.inject(from('vm1', '192.168.0.5'), 1)).packetIns).toEqual([]);
     expect(cc.h.trace(from('vm1', '192.168.0.3'), 1).packetIns).toHaveLength(1);
     expect(app(cc).reactive.evicted).toBe(3);
+    // ... and in the controller's metrics
+    expect((await cc.h.metrics.flowsEvicted.get()).values.find((v) => v.labels['app'] === 'l3-reactive')?.value).toBe(3);
   });
 
   it('per router: two ports together cannot hold more than the router cap', async () => {

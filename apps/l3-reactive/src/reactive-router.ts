@@ -162,7 +162,7 @@ export class ReactiveRouter extends DistributedRouter {
       while (set && set.size >= max) {
         const oldest = set.values().next().value as string;
         this.forget(oldest);
-        this.ctx.flows.remove(oldest);
+        this.ctx.flows.evict(oldest);
         this.reactive.evicted++;
         this.ctx.log.debug({ owner: oldest, reason: why }, 'evicted an exact routing flow');
       }

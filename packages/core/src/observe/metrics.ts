@@ -21,6 +21,7 @@ export class CoreMetrics {
   readonly packetInsDropped: Counter<'app'>;
   readonly packetInsUnrouted: Counter;
   readonly flowsRefused: Counter<'app'>;
+  readonly flowsEvicted: Counter<'app'>;
 
   constructor(readonly registry: Registry = new Registry()) {
     const r = [registry];
@@ -40,5 +41,6 @@ export class CoreMetrics {
     this.packetInsDropped = new Counter({ name: 'df_app_packet_ins_dropped_total', help: 'Packet-ins dropped because the app buffer was full', labelNames: ['app'], registers: r });
     this.packetInsUnrouted = new Counter({ name: 'df_packet_ins_unrouted_total', help: 'Packet-ins from a table no app owns', registers: r });
     this.flowsRefused = new Counter({ name: 'df_app_flows_refused_total', help: 'Desired flows refused (wrong table, undeclared match field)', labelNames: ['app'], registers: r });
+    this.flowsEvicted = new Counter({ name: 'df_app_flows_evicted_total', help: 'Owners whose flows an app evicted to stay within a cap (e.g. exact routing flows per port)', labelNames: ['app'], registers: r });
   }
 }

@@ -53,12 +53,14 @@ const message = fc.oneof(
 describe('OpenFlow connection under fuzz', () => {
   it('survives malformed messages and packet-ins; bad switches are closed with a logged reason, good ones keep working', async () => {
     let dpid = 0x1000n;
+    const fuzzed: FakePeer[] = [];
     const good = await FakePeer.connect({ port: listener.tcpPort! }, { datapathId: 1n });
     const goodConn = await listener.waitForSwitch(1n);
     await fc.assert(
       fc.asyncProperty(fc.array(message, { minLength: 1, maxLength: 5 }), async (msgs) => {
         const id = ++dpid;
         const p = await FakePeer.connect({ port: listener.tcpPort! }, { datapathId: id });
+        fuzzed.push(p);
         const conn = await listener.waitForSwitch(id, 3_000);
         for (const m of msgs) p.sendRaw(m);
         // Either it is closed for a protocol error, or it still answers a barrier.
@@ -78,6 +80,9 @@ describe('OpenFlow connection under fuzz', () => {
       }),
       { numRuns: 60, interruptAfterTimeLimit: 15_000 },
     );
+    // A run cut by the time limit may leave its switch connected: close them all first.
+    for (const p of fuzzed) p.close();
+    await until(() => listener.connections.length === 1, 'only the good switch is left', 5_000);
     expect(goodConn.isOpen).toBe(true);
     await goodConn.barrier();
     expect(listener.connections).toEqual([goodConn]);

@@ -99,7 +99,8 @@ describe('served memory DB under fuzz', () => {
       }),
       { numRuns: 150, interruptAfterTimeLimit: 30_000 },
     );
-    await new Promise((r) => setTimeout(r, 50));
+    // Every fuzzing peer has hung up (a run cut by the time limit is cleaned up by the hello timeout).
+    for (let i = 0; i < 100 && server.connectionCount > 0; i++) await new Promise((r) => setTimeout(r, 50));
     expect(server.connectionCount).toBe(0);
     expect(reasons.length).toBeGreaterThan(0);
     expect(reasons.every((r) => r.length > 0)).toBe(true);
