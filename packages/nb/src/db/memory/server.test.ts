@@ -200,6 +200,8 @@ describe('served memory DB: limits', () => {
     const client = await MemoryClientDriver.connect({ endpoint: `tcp:127.0.0.1:${port}`, token: ADMIN.token, tls: { ca: tls.cert } });
     cleanups.push(() => client.close());
     expect(await client.currentRevision()).toBe(0);
+    // A wrong token is told so (the refusal reaches it before the connection closes), not left to time out.
+    await expect(MemoryClientDriver.connect({ endpoint: `tcp:127.0.0.1:${port}`, token: 'a-wrong-token-0123456789', tls: { ca: tls.cert }, requestTimeoutMs: 5_000 })).rejects.toThrow(/refused this client/);
     // Plain TCP to a TLS endpoint gets nowhere.
     await expect(MemoryClientDriver.connect({ endpoint: `tcp:127.0.0.1:${port}`, token: ADMIN.token, requestTimeoutMs: 1_000 })).rejects.toThrow(/not reachable/);
   });

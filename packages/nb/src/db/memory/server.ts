@@ -47,6 +47,7 @@ export class MemoryServer {
   private readonly sockets = new Set<Socket>();
   private readonly socketPaths: string[] = [];
   private readonly grantStates = new Map<NbGrant, GrantState>();
+  private readonly dropped = new WeakSet<Socket>();
   readonly endpoints: string[] = [];
   private closed = false;
   /** Connections closed by the server (bad frame, cap, failed hello), for tests and metrics. */
@@ -118,11 +119,19 @@ export class MemoryServer {
     this.endpoints.push(`tcp:${where.host}:${port}`);
   }
 
-  private drop(socket: Socket, peer: string, reason: string): void {
-    if (socket.destroyed) return;
+  /** Closes a peer's connection on the server's initiative, saying why (to the log). `flush`: let a last answer reach it first. */
+  private drop(socket: Socket, peer: string, reason: string, flush = false): void {
+    if (socket.destroyed || this.dropped.has(socket)) return;
+    this.dropped.add(socket);
     this.peersClosed++;
     this.options.onPeerClosed?.({ peer, reason });
-    socket.destroy();
+    if (!flush) {
+      socket.destroy();
+      return;
+    }
+    socket.pause(); // nothing more is read from it
+    socket.end();
+    setTimeout(() => socket.destroy(), 1_000).unref();
   }
 
   private serve(socket: Socket): void {
@@ -163,15 +172,14 @@ export class MemoryServer {
         if (!grant) {
           if (req.op !== 'hello') {
             send({ id: req.id, ok: false, error: toWireError(new DfError(NbErrorCode.FORBIDDEN, 'authenticate first: hello with a token')) });
-            this.drop(socket, peer, `'${req.op}' before authenticating`);
+            this.drop(socket, peer, `'${req.op}' before authenticating`, true);
             return;
           }
           const arg = (req.args ?? [])[0] as { token?: unknown } | undefined;
           grant = matchGrant(this.options.grants, arg?.token);
           if (!grant) {
             send({ id: req.id, ok: false, error: toWireError(new DfError(NbErrorCode.FORBIDDEN, 'the memory DB refused the token (none or not known)')) });
-            socket.end();
-            this.drop(socket, peer, 'hello without a valid token');
+            this.drop(socket, peer, 'hello without a valid token', true);
             return;
           }
           clearTimeout(helloTimer);
