@@ -145,33 +145,25 @@ async function startDbServer(s: ServicesState, out: Out): Promise<void> {
 }
 
 /**
- * The tokens of the sandbox's served memory DB: an admin one (df db --config api.yaml)
- * and one the controllers share (they run as the same user on one machine; per-chassis
- * tokens would bind each to its chassis rows). Files 0600 in the sandbox's directory.
+ * The tokens of the sandbox's served memory DB, files 0600 in its directory: an admin
+ * one (df db --config df-api.yaml) and one per chassis, granting the controller role
+ * for that chassis only (its rows, its bindings).
  */
-export function nbTokenFiles(dir: string): { admin: string; controller: string } {
-  return { admin: join(dir, 'nb-admin.token'), controller: join(dir, 'nb-controller.token') };
+export function nbTokenFile(dir: string, who: 'admin' | string): string {
+  return join(dir, `nb-${who}.token`);
 }
 
-function writeNbTokens(dir: string): void {
-  for (const file of Object.values(nbTokenFiles(dir))) if (!existsSync(file)) writeFileSync(file, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
+function writeNbToken(file: string): void {
+  if (!existsSync(file)) writeFileSync(file, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
 }
 
-async function startApi(s: ServicesState, logLevel: string, out: Out): Promise<void> {
-  if (s.db.kind === 'memory') writeNbTokens(s.dir);
-  const tokens = nbTokenFiles(s.dir);
-  const db =
-    s.db.kind === 'memory'
-      ? {
-          driver: 'memory',
-          file: join(s.dir, 'nb.journal'),
-          serve: [s.db.controllerEndpoint],
-          grants: [
-            { role: 'admin', tokenFile: tokens.admin },
-            { role: 'controller', tokenFile: tokens.controller },
-          ],
-        }
-      : { driver: s.db.kind, endpoints: [...s.db.apiEndpoints] };
+async function startApi(s: ServicesState, chassisNames: readonly string[], logLevel: string, out: Out): Promise<void> {
+  let db: Record<string, unknown> = { driver: s.db.kind, endpoints: [...s.db.apiEndpoints] };
+  if (s.db.kind === 'memory') {
+    const grants = [{ role: 'admin', tokenFile: nbTokenFile(s.dir, 'admin') }, ...chassisNames.map((chassis) => ({ role: 'controller', chassis, tokenFile: nbTokenFile(s.dir, chassis) }))];
+    for (const g of grants) writeNbToken(g.tokenFile);
+    db = { driver: 'memory', file: join(s.dir, 'nb.journal'), serve: [s.db.controllerEndpoint], grants };
+  }
   // Networks created without a type get the sandbox's first tunnel type (the chassis have no port for others).
   writeFileSync(s.api.config, stringify({ listen: { host: '127.0.0.1', port: s.api.port }, db, network: { tenantNetworkType: s.tunnels[0] }, logLevel }));
   s.api.pid = spawnDaemon(process.execPath, [binaryOf('@dragonflow/api'), '--config', s.api.config], { logFile: s.api.log });
@@ -191,7 +183,7 @@ function controllerConfig(s: ServicesState, chassis: Chassis, logLevel: string):
   const management = `unix:${join(st.dir, 'df-controller.sock')}`;
   const config = {
     chassis: { name: st.name, tunnelIp: st.tunnelIp, tunnelTypes: [...s.tunnels] },
-    db: { driver: s.db.kind, endpoints: [s.db.controllerEndpoint], ...(s.db.kind === 'memory' ? { tokenFile: nbTokenFiles(s.dir).controller } : {}) },
+    db: { driver: s.db.kind, endpoints: [s.db.controllerEndpoint], ...(s.db.kind === 'memory' ? { tokenFile: nbTokenFile(s.dir, st.name) } : {}) },
     ovsdb: { endpoint: st.ovsdbRemote },
     openflow: { listen: st.controllerTarget },
     bridge: { integration: st.integrationBridge, datapathType: 'netdev', mappings: st.provider ? { [st.provider.physnet]: st.provider.bridge } : {} },
@@ -299,7 +291,8 @@ export async function sandboxUp(options: UpOptions = {}): Promise<UpResult> {
   out(`Starting sandbox ${sb.tag} in ${dir}: ${n} chassis, ${dbKind} DB, ${tunnels.join(' + ')} tunnels, apps: ${apps.length ? apps.join(', ') : '(none: core pipeline only)'}`);
   try {
     await startDbServer(services, out);
-    await startApi(services, logLevel, out);
+    // Sandbox chassis are named chassis-1..n; each controller's token is good for its own chassis only.
+    await startApi(services, Array.from({ length: n }, (_, i) => `chassis-${i + 1}`), logLevel, out);
     for (let i = 1; i <= n; i++) {
       const chassis = await sb.createChassis(i, { tunnelTypes: tunnels, physnet: PHYSNET });
       const cfg = controllerConfig(services, chassis, logLevel);
