@@ -9,6 +9,8 @@ interface ExactFlow {
   readonly networkKey: number;
   readonly dst: Ipv4Address;
   readonly signature: string;
+  /** Key of the local port whose punt installed it (0 when adopted after a restart: unknown). */
+  readonly portKey: number;
 }
 
 /** Counters of the reactive path (beside the shared ones). */
@@ -25,15 +27,23 @@ export interface ReactiveStats {
   failed: number;
   /** Exact flows found on the switch after a restart and taken back (still right): not rewritten. */
   adopted: number;
+  /** Exact flows removed to stay within maxExactFlowsPerPort / maxExactFlowsPerRouter (least recently punted first). */
+  evicted: number;
 }
 
-function index(m: Map<string, Set<string>>, key: string, owner: string): void {
+function index<K>(m: Map<K, Set<string>>, key: K, owner: string): void {
   const set = m.get(key);
   if (set) set.add(owner);
   else m.set(key, new Set([owner]));
 }
 
-function unindex(m: Map<string, Set<string>>, key: string, owner: string): void {
+/** Moves `owner` to the most recently used end of its set (sets iterate in insertion order). */
+function touchIndex<K>(m: Map<K, Set<string>>, key: K, owner: string): void {
+  const set = m.get(key);
+  if (set?.delete(owner)) set.add(owner);
+}
+
+function unindex<K>(m: Map<K, Set<string>>, key: K, owner: string): void {
   const set = m.get(key);
   if (set?.delete(owner) && set.size === 0) m.delete(key);
 }
@@ -51,11 +61,13 @@ const flowOwner = (routerId: string, networkId: string, dst: Ipv4Address): strin
  */
 @injectable()
 export class ReactiveRouter extends DistributedRouter {
-  readonly reactive: ReactiveStats = { installs: 0, raced: 0, invalidated: 0, expired: 0, failed: 0, adopted: 0 };
+  readonly reactive: ReactiveStats = { installs: 0, raced: 0, invalidated: 0, expired: 0, failed: 0, adopted: 0, evicted: 0 };
   private readonly exact = new Map<string, ExactFlow>();
   private readonly byRouter = new Map<string, Set<string>>();
   /** Destination IP → owners of the exact flows to it (a port change re-decides only these). */
   private readonly byDst = new Map<string, Set<string>>();
+  /** Source port key → owners of the exact flows its punts installed, least recently punted first. */
+  private readonly byPort = new Map<number, Set<string>>();
   private builder: ExactFlowBuilder | undefined;
 
   constructor(
@@ -135,6 +147,28 @@ export class ReactiveRouter extends DistributedRouter {
     this.exact.delete(owner);
     unindex(this.byRouter, e.routerId, owner);
     unindex(this.byDst, e.dst.toString(), owner);
+    if (e.portKey !== 0) unindex(this.byPort, e.portKey, owner);
+  }
+
+  /** Marks an exact flow used (a punt for it): the last its port or router would evict. */
+  private touch(e: ExactFlow): void {
+    touchIndex(this.byRouter, e.routerId, e.owner);
+    if (e.portKey !== 0) touchIndex(this.byPort, e.portKey, e.owner);
+  }
+
+  /** Makes room for one more exact flow of `e`'s port and router, evicting their least recently punted ones. */
+  private makeRoom(e: ExactFlow): void {
+    const evictFrom = (set: Set<string> | undefined, max: number, why: string): void => {
+      while (set && set.size >= max) {
+        const oldest = set.values().next().value as string;
+        this.forget(oldest);
+        this.ctx.flows.evict(oldest);
+        this.reactive.evicted++;
+        this.ctx.log.debug({ owner: oldest, reason: why }, 'evicted an exact routing flow');
+      }
+    };
+    if (e.portKey !== 0) evictFrom(this.byPort.get(e.portKey), this.reactiveOptions.maxExactFlowsPerPort, `port key ${e.portKey} holds ${this.reactiveOptions.maxExactFlowsPerPort}`);
+    evictFrom(this.byRouter.get(e.routerId), this.reactiveOptions.maxExactFlowsPerRouter, `router ${e.routerId} holds ${this.reactiveOptions.maxExactFlowsPerRouter}`);
   }
 
   /**
@@ -155,7 +189,7 @@ export class ReactiveRouter extends DistributedRouter {
     const dst = dstEntry.value;
     const now = this.current({ routerId: router.id, networkId: ingress.networkId, dst });
     if (!now) return false;
-    const e: ExactFlow = { owner: flowOwner(router.id, ingress.networkId, dst), routerId: router.id, networkId: ingress.networkId, networkKey, dst, signature: decisionSignature(now.decision) };
+    const e: ExactFlow = { owner: flowOwner(router.id, ingress.networkId, dst), routerId: router.id, networkId: ingress.networkId, networkKey, dst, signature: decisionSignature(now.decision), portKey: 0 };
     const flow = this.flowFor(now.router, e, now.decision);
     if (!flow) return false;
     this.remember(e);
@@ -166,9 +200,11 @@ export class ReactiveRouter extends DistributedRouter {
 
   private remember(e: ExactFlow): void {
     this.forget(e.owner);
+    this.makeRoom(e);
     this.exact.set(e.owner, e);
     index(this.byRouter, e.routerId, e.owner);
     index(this.byDst, e.dst.toString(), e.owner);
+    if (e.portKey !== 0) index(this.byPort, e.portKey, e.owner);
   }
 
   protected async routedPunt(p: Punt): Promise<void> {
@@ -182,11 +218,13 @@ export class ReactiveRouter extends DistributedRouter {
       this.stats.ignored++;
       return;
     }
-    const e: ExactFlow = { owner: flowOwner(p.router.id, p.ingress.networkId, p.ip.dst), routerId: p.router.id, networkId: p.ingress.networkId, networkKey: p.ingress.networkKey, dst: p.ip.dst, signature: decisionSignature(d) };
+    const e: ExactFlow = { owner: flowOwner(p.router.id, p.ingress.networkId, p.ip.dst), routerId: p.router.id, networkId: p.ingress.networkId, networkKey: p.ingress.networkKey, dst: p.ip.dst, signature: decisionSignature(d), portKey: p.sourcePortKey };
     const packetOut = { data: p.event.data, inPort: p.event.inPort };
     // Several packets may have been punted before the flow was in: send the later ones on.
-    if (this.exact.get(e.owner)?.signature === e.signature && this.ctx.flows.hasFlows(e.owner)) {
+    const known = this.exact.get(e.owner);
+    if (known?.signature === e.signature && this.ctx.flows.hasFlows(e.owner)) {
       this.reactive.raced++;
+      this.touch(known);
       this.confirm(e.owner, this.ctx.flows.packetOut(packetOut));
       return;
     }

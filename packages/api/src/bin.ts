@@ -25,7 +25,8 @@ const program = new Command()
     `
 Config example (every key is optional):
   listen: { host: 127.0.0.1, port: 9696 }
-  db: { driver: memory, file: /var/lib/dragonflow/nb.db, serve: [unix:/run/dragonflow/nb.sock] }
+  db: { driver: memory, file: /var/lib/dragonflow/nb.db, serve: [unix:/run/dragonflow/nb.sock],
+        grants: [{ role: controller, tokenFile: /etc/dragonflow/nb-controller.token }] }
   # db: { driver: etcd, endpoints: [http://127.0.0.1:2379] }
   auth: { mode: noauth, defaultProject: admin, adminByDefault: true }   # noauth: loopback only (auth.allowInsecureNoauth)
   # auth: { mode: token, tokens: [{ token: s3cret-token, project: demo, roles: [admin] }] }

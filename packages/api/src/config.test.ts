@@ -8,7 +8,7 @@ describe('df-api config', () => {
   it('has safe single-machine defaults', () => {
     const c = parseApiConfig({});
     expect(c.listen).toEqual({ host: '127.0.0.1', port: 9696 });
-    expect(c.db).toEqual({ driver: 'memory', file: null, serve: [], endpoints: [], prefix: null });
+    expect(c.db).toEqual({ driver: 'memory', file: null, serve: [], grants: [], socketMode: '600', tls: null, maxFrameBytes: 8 * 1024 * 1024, maxConnections: 128, endpoints: [], prefix: null });
     expect(c.auth).toMatchObject({ mode: 'noauth', defaultProject: 'admin', adminByDefault: true });
     expect(c.network).toMatchObject({ tenantNetworkType: 'vxlan', vxlanRanges: [{ min: 1, max: 65535 }], vlanRanges: [{ physicalNetwork: '*', min: null, max: null }], physicalMtu: 1500, macPrefix: 'fa:16:3e' });
     expect(c.bodyLimit).toBe(1024 * 1024);
@@ -30,6 +30,8 @@ describe('df-api config', () => {
       [{ db: { driver: 'etcd' } }, 'app.yaml: db.endpoints: at least one endpoint is required for the etcd driver'],
       [{ db: { driver: 'memory', endpoints: ['http://x:1'] } }, 'app.yaml: db.endpoints: the memory driver takes no endpoints (use serve to share it)'],
       [{ db: { serve: ['udp:1'] } }, 'app.yaml: db.serve[0]: must be unix:/PATH or tcp:HOST:PORT'],
+      [{ db: { serve: ['unix:/run/nb.sock'] } }, 'app.yaml: db.grants: serving the memory DB needs at least one grant (role and tokenFile); without one nobody could connect'],
+      [{ db: { serve: ['unix:/run/nb.sock'], grants: [{ role: 'reader', tokenFile: '/t' }] } }, 'app.yaml: db.grants[0].role: Invalid option: expected one of "admin"|"controller"'],
       [{ auth: { mode: 'token' } }, 'app.yaml: auth.tokens: at least one token is required in token mode'],
       [{ auth: { tokens: [{ token: 'short', project: 'p' }] } }, 'app.yaml: auth.tokens[0].token: must be at least 8 characters'],
       [{ network: { vlanRanges: ['physnet1:100'] } }, "app.yaml: network.vlanRanges[0]: 'physnet1:100' is not PHYSNET:MIN:MAX with 1 <= MIN <= MAX <= 4094, PHYSNET or *"],

@@ -16,6 +16,9 @@ import { z } from 'zod';
  *   driver: memory                       # memory | etcd | redis
  *   file: /var/lib/dragonflow/nb.db      # memory: persist here (optional)
  *   serve: [unix:/run/dragonflow/nb.sock] # memory: share the DB with df-controllers
+ *   grants:                              # who may connect to it (docs/security.md)
+ *     - { role: admin, tokenFile: /etc/dragonflow/nb-admin.token }
+ *     - { role: controller, chassis: compute-1, tokenFile: /etc/dragonflow/nb-compute-1.token }
  * auth:
  *   mode: token                          # noauth | token
  *   tokens:
@@ -91,6 +94,16 @@ const physnetName = z.string().regex(/^(\*|[A-Za-z0-9_.-]{1,64})$/, "must be a p
 /** `unix:/path` or `tcp:HOST:PORT` (port 0 picks a free one). */
 const serveEndpoint = z.string().refine((s) => /^(unix:.+|tcp:[^:]+:\d+)$/.test(s), 'must be unix:/PATH or tcp:HOST:PORT');
 
+const nbGrant = z
+  .object({
+    role: z.enum(['admin', 'controller']),
+    /** File holding the token (at least 16 characters; surrounding whitespace ignored). */
+    tokenFile: z.string().min(1, 'must not be empty'),
+    /** controller: the chassis (by name) whose rows it may write; absent: any chassis. */
+    chassis: z.string().min(1).max(255).optional(),
+  })
+  .strict();
+
 const token = z
   .object({
     token: z.string().min(8, 'must be at least 8 characters'),
@@ -121,6 +134,16 @@ export const apiConfigSchema = z
         file: z.string().min(1).nullable().default(null),
         /** memory: endpoints to serve the DB on, for df-controllers in other processes or namespaces. */
         serve: z.array(serveEndpoint).default([]),
+        /** memory + serve: the tokens a connection may present, and each one's rights. */
+        grants: z.array(nbGrant).default([]),
+        /** memory + serve: mode of the unix sockets (600: df-api's user only; 660: and its group). */
+        socketMode: z.enum(['600', '660']).default('600'),
+        /** memory + serve: TLS for TCP endpoints (required for a non-loopback address). */
+        tls: z.object({ keyFile: z.string().min(1), certFile: z.string().min(1) }).strict().nullable().default(null),
+        /** memory + serve: largest request frame a client may send. */
+        maxFrameBytes: z.number().int().min(64 * 1024).max(256 * 1024 * 1024).default(8 * 1024 * 1024),
+        /** memory + serve: most client connections at once. */
+        maxConnections: z.number().int().min(1).max(65_536).default(128),
         /** etcd: http://host:port URLs; redis: redis://host:port URLs. */
         endpoints: z.array(z.string().url('must be a URL')).default([]),
         /** etcd/redis: key prefix of the northbound DB (the drivers' default when absent). */
@@ -132,6 +155,8 @@ export const apiConfigSchema = z
         if (db.driver === 'memory' && db.endpoints.length > 0) ctx.addIssue({ code: 'custom', path: ['endpoints'], message: 'the memory driver takes no endpoints (use serve to share it)' });
         if (db.driver !== 'memory' && db.file !== null) ctx.addIssue({ code: 'custom', path: ['file'], message: 'only applies to the memory driver' });
         if (db.driver !== 'memory' && db.serve.length > 0) ctx.addIssue({ code: 'custom', path: ['serve'], message: 'only applies to the memory driver' });
+        if (db.serve.length > 0 && db.grants.length === 0) ctx.addIssue({ code: 'custom', path: ['grants'], message: 'serving the memory DB needs at least one grant (role and tokenFile); without one nobody could connect' });
+        if (db.serve.length === 0 && db.grants.length > 0) ctx.addIssue({ code: 'custom', path: ['grants'], message: 'only applies when serve is set' });
       })
       .prefault({}),
     auth: z

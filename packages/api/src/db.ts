@@ -1,4 +1,4 @@
-import { openNbDb, type OpenedDb as OpenedNbDb } from '@dragonflow/db';
+import { openNbDb, type OpenNbDbOptions, type OpenedDb as OpenedNbDb } from '@dragonflow/db';
 import { NbApi } from '@dragonflow/nb';
 import type { ApiConfig } from './config.js';
 
@@ -7,9 +7,12 @@ export interface OpenedDb extends OpenedNbDb {
   readonly nb: NbApi;
 }
 
-/** Opens the configured DB (as every process does: `openNbDb`) and loads NbApi's view. */
-export async function openDb(db: ApiConfig['db']): Promise<OpenedDb> {
-  const opened = await openNbDb(db);
+/**
+ * Opens the configured DB (as every process does: `openNbDb`, which serves a memory
+ * DB with db.grants, socketMode, tls and the frame/connection caps) and loads NbApi's view.
+ */
+export async function openDb(db: ApiConfig['db'], onPeerClosed?: OpenNbDbOptions['onPeerClosed']): Promise<OpenedDb> {
+  const opened = await openNbDb(db, onPeerClosed ? { onPeerClosed } : {});
   let nb: NbApi;
   try {
     nb = await NbApi.open(opened.driver);

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DfError } from '@dragonflow/base';
@@ -168,14 +168,18 @@ describe('startApiServer', () => {
   it('listens on a real port, serves the memory DB on a unix socket for other processes, and closes', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'df-api-'));
     const socket = join(dir, 'nb.sock');
-    const server = await startApiServer({ config: { listen: { port: 0 }, db: { serve: [`unix:${socket}`] }, logLevel: 'silent' } });
+    const token = 'api-test-controller-token-0123';
+    writeFileSync(join(dir, 'ctl.token'), `${token}\n`, { mode: 0o600 });
+    const server = await startApiServer({ config: { listen: { port: 0 }, db: { serve: [`unix:${socket}`], grants: [{ role: 'controller', tokenFile: join(dir, 'ctl.token') }] }, logLevel: 'silent' } });
     try {
       expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
       expect(server.dbEndpoints).toEqual([`unix:${socket}`]);
       const res = await fetch(`${server.url}/v2.0/networks`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ network: { name: 'shared-db' } }) });
       expect(res.status).toBe(201);
       const id = ((await res.json()) as { network: { id: string } }).network.id;
-      const client = await MemoryClientDriver.connect({ endpoint: `unix:${socket}` });
+      expect(statSync(socket).mode & 0o777).toBe(0o600);
+      await expect(MemoryClientDriver.connect({ endpoint: `unix:${socket}`, requestTimeoutMs: 2_000 })).rejects.toThrow(/refused/);
+      const client = await MemoryClientDriver.connect({ endpoint: `unix:${socket}`, token });
       const nb = await NbApi.open(client, { mirror: false });
       expect((await nb.get('logical_switch', id))?.name).toBe('shared-db');
       await nb.close();

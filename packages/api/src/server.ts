@@ -193,7 +193,9 @@ export interface ApiServerHandle {
 /** Starts df-api: opens the DB (unless `nb` is given), listens, and returns a handle. */
 export async function startApiServer(options: StartOptions = {}): Promise<ApiServerHandle> {
   const config = parseApiConfig(options.config ?? {});
-  const db = options.nb ? undefined : await openDb(config.db);
+  // The served DB may close a misbehaving client before the logger exists; later ones are logged.
+  let logPeerClosed: ((e: { peer: string; reason: string }) => void) | undefined;
+  const db = options.nb ? undefined : await openDb(config.db, (e) => logPeerClosed?.(e));
   const nb = options.nb ?? db!.nb;
   let app: ApiApp | undefined;
   try {
@@ -204,6 +206,8 @@ export async function startApiServer(options: StartOptions = {}): Promise<ApiSer
       app.log.warn({ host: config.listen.host, key: 'auth.allowInsecureNoauth' }, warning);
       process.emitWarning(warning, { code: 'DF_API_INSECURE_NOAUTH' });
     }
+    const log = app.log;
+    logPeerClosed = (e) => log.warn({ peer: e.peer, reason: e.reason }, 'closed a connection to the served NB DB');
     await app.listen({ host: config.listen.host, port: config.listen.port });
   } catch (e) {
     await app?.close();

@@ -4,3 +4,4 @@ export { IpNetwork, Ipv4Address, Ipv6Address, compareIp, isValidIp, offsetIp, pa
 export { ManualClock, systemClock, type Clock } from './clock.js';
 export { redactUrl } from './redact.js';
 export { Backoff, backoffDelay, type BackoffPolicy } from './backoff.js';
+export { listenUnix, removeUnixSocket, unixSocketAnswers, type UnixListenOptions } from './unix-socket.js';

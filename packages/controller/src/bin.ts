@@ -21,7 +21,7 @@ Config example (docs/controller.md lists every key):
   chassis: { name: compute-1, tunnelIp: 192.0.2.11, tunnelTypes: [vxlan] }
   db: { driver: etcd, endpoints: [http://192.0.2.1:2379] }   # or memory (served by df-api), redis
   ovsdb: { endpoint: unix:/var/run/openvswitch/db.sock }
-  openflow: { listen: tcp:127.0.0.1:6653 }                    # br-int's controller target follows
+  openflow: { listen: unix:/var/run/dragonflow/openflow/br-int.sock }   # (default) br-int's controller target follows
   bridge: { integration: br-int, datapathType: system, mappings: { physnet1: br-ex } }
   apps: ['@dragonflow/app-l2']
   management: { listen: tcp:127.0.0.1:9100 }                  # GET /healthz, GET /metrics

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { isDfError } from '@dragonflow/base';
 import { describe, expect, it } from 'vitest';
 import { checkRunnable, loadControllerConfig, parseControllerConfig } from './config.js';
+import { listenerOptions } from './daemon.js';
 
 const FULL = `
 chassis:
@@ -57,7 +58,7 @@ describe('controller config', () => {
   it('fills defaults for a minimal file (JSON works too)', () => {
     const c = parseControllerConfig('{"apps": ["@acme/x"]}', 'ctl.json');
     expect(c.db.driver).toBe('memory');
-    expect(c.openflow.listen).toBe('tcp:127.0.0.1:6653');
+    expect(c.openflow.listen).toBe('unix:/var/run/dragonflow/openflow/br-int.sock');
     expect(c.bridge.integration).toBe('br-int');
     expect(c.chassis.tunnelTypes).toEqual([]);
     expect(c.management.listen).toBe('tcp:127.0.0.1:9100');
@@ -95,8 +96,24 @@ describe('controller config', () => {
       ['redis', 'redis://127.0.0.1:6379/2'],
       ['redis', 'unix:/run/df/redis.sock'],
     ]) {
-      expect(parseControllerConfig(`db: { driver: ${driver}, endpoints: ['${e}'] }`, 'x.yaml').db.endpoints).toEqual([e]);
+      const token = driver === 'memory' ? ', tokenFile: /etc/df/nb.token' : '';
+      expect(parseControllerConfig(`db: { driver: ${driver}, endpoints: ['${e}']${token} }`, 'x.yaml').db.endpoints).toEqual([e]);
     }
+  });
+
+  it('takes an ssl: controller target (TLS through a proxy in front of the socket)', () => {
+    expect(parseControllerConfig("bridge: { controllerTarget: 'ssl:192.0.2.10:6653' }", 'x.yaml').bridge.controllerTarget).toBe('ssl:192.0.2.10:6653');
+  });
+
+  it('ptcp:PORT without an address listens on loopback only', () => {
+    expect(listenerOptions('ptcp:6653')).toEqual({ tcp: { host: '127.0.0.1', port: 6653 } });
+    expect(listenerOptions('ptcp:6653:192.0.2.1')).toEqual({ tcp: { host: '192.0.2.1', port: 6653 } });
+    expect(listenerOptions('punix:/run/df/of.sock')).toEqual({ unixPath: '/run/df/of.sock' });
+  });
+
+  it('a served memory DB needs the token file; etcd and redis take none', () => {
+    expect(() => parseControllerConfig("db: { driver: memory, endpoints: ['unix:/run/df/nb.sock'] }", 'x.yaml')).toThrow(/db\.tokenFile: is required with a memory endpoint/);
+    expect(() => parseControllerConfig("db: { driver: redis, endpoints: ['redis://h:1'], tokenFile: /t }", 'x.yaml')).toThrow(/db\.tokenFile: only applies to the memory driver/);
   });
 
   it('running needs a tunnel IP and a tunnel type, named by file and key', () => {

@@ -67,6 +67,9 @@ function dbEndpointProblem(driver: 'memory' | 'etcd' | 'redis', e: string): stri
   }
 }
 
+/** Where df-controller listens for br-int by default: a 0600 socket in a directory it creates 0700. */
+export const DEFAULT_OPENFLOW_LISTEN = 'unix:/var/run/dragonflow/openflow/br-int.sock';
+
 const dbSection = z
   .object({
     driver: z.enum(['memory', 'etcd', 'redis']).default('memory'),
@@ -78,9 +81,16 @@ const dbSection = z
     endpoints: z.array(z.string().min(1, 'must not be empty')).default([]),
     /** etcd/redis key prefix (the drivers' default when absent). */
     prefix: z.string().min(1, 'must not be empty').optional(),
+    /** memory: file holding this controller's token, as granted in df-api's db.grants (role controller). */
+    tokenFile: z.string().min(1, 'must not be empty').optional(),
+    /** memory over tcp with TLS: the CA certificate (PEM file) that signed df-api's certificate. */
+    caFile: z.string().min(1, 'must not be empty').optional(),
   })
   .strict()
   .superRefine((db, ctx) => {
+    if (db.driver !== 'memory' && db.tokenFile !== undefined) ctx.addIssue({ code: 'custom', path: ['tokenFile'], message: 'only applies to the memory driver (etcd and redis carry credentials in their URLs)' });
+    if (db.driver !== 'memory' && db.caFile !== undefined) ctx.addIssue({ code: 'custom', path: ['caFile'], message: 'only applies to the memory driver' });
+    if (db.driver === 'memory' && db.endpoints.length > 0 && db.tokenFile === undefined) ctx.addIssue({ code: 'custom', path: ['tokenFile'], message: 'is required with a memory endpoint: df-api serves its DB only to clients with a token' });
     if (db.driver !== 'memory' && db.endpoints.length === 0) ctx.addIssue({ code: 'custom', path: ['endpoints'], message: `at least one endpoint is required for the ${db.driver} driver` });
     if (db.driver === 'memory' && db.endpoints.length > 1) ctx.addIssue({ code: 'custom', path: ['endpoints'], message: 'the memory driver takes one endpoint (where df-api serves it)' });
     if (db.driver === 'memory' && db.prefix !== undefined) ctx.addIssue({ code: 'custom', path: ['prefix'], message: 'only applies to the etcd and redis drivers' });
@@ -117,7 +127,8 @@ export const controllerConfigSchema = z
       .default(() => ({ name: hostname(), tunnelTypes: [], gateway: false, livenessTtlMs: 10_000 })),
     db: dbSection.default(() => ({ driver: 'memory' as const, endpoints: [] })),
     ovsdb: z.object({ endpoint: endpoint.default('unix:/var/run/openvswitch/db.sock') }).strict().default({ endpoint: 'unix:/var/run/openvswitch/db.sock' }),
-    openflow: z.object({ listen: endpoint.default('tcp:127.0.0.1:6653') }).strict().default({ listen: 'tcp:127.0.0.1:6653' }),
+    // A unix socket by default: only its owner (and root's vswitchd) can connect, unlike any local user on a loopback port.
+    openflow: z.object({ listen: endpoint.default(DEFAULT_OPENFLOW_LISTEN) }).strict().default({ listen: DEFAULT_OPENFLOW_LISTEN }),
     bridge: z
       .object({
         integration: bridgeName.default('br-int'),
@@ -129,7 +140,8 @@ export const controllerConfigSchema = z
          * openflow.listen — unix:PATH for a unix socket, tcp:HOST:PORT for TCP, with
          * 127.0.0.1 for a wildcard address).
          */
-        controllerTarget: z.string().refine((s) => /^(tcp:[^:]+:\d+|tcp:\[[^\]]+\]:\d+|unix:.+)$/.test(s), 'must be tcp:HOST:PORT or unix:PATH').optional(),
+        // ssl:HOST:PORT: OVS connects with TLS to a proxy in front of the controller's socket (docs/security.md).
+        controllerTarget: z.string().refine((s) => /^((tcp|ssl):[^:]+:\d+|(tcp|ssl):\[[^\]]+\]:\d+|unix:.+)$/.test(s), 'must be tcp:HOST:PORT, ssl:HOST:PORT or unix:PATH').optional(),
       })
       .strict()
       .superRefine((b, ctx) => {

@@ -1,5 +1,5 @@
-import { DfError, describeError, isDfError, systemClock, type Clock } from '@dragonflow/base';
-import { describeDb, isFatalDbError, openNbDb, type OpenedDb } from '@dragonflow/db';
+import { DfError, describeError, isDfError, redactUrl, systemClock, type Clock } from '@dragonflow/base';
+import { describeDb, describeDbError, isFatalDbError, openNbDb, type OpenedDb } from '@dragonflow/db';
 import { type Logger } from '@dragonflow/core';
 import { CoreMetrics, OfListener, loadApps, startChassisRuntime, switchChannel, type ChassisRuntime, type ControllerRuntime, type LoadedApp, type OfConnection, type OwnerFailure, type SwitchChannel } from '@dragonflow/core/host';
 import { ChassisRegistry, NbApi, chassisIdFromName, type CacheState, type ChassisRegistration, type LivenessState, type LocalCache, type NbDriver } from '@dragonflow/nb';
@@ -9,6 +9,7 @@ import type { Subscription } from 'rxjs';
 import { StoppedError, retry, sleep } from './retry.js';
 import { PortBinder, type BinderReport } from './binder.js';
 import { checkRunnable, type ControllerConfig } from './config.js';
+import { BridgeDatapathGuard } from './datapath-guard.js';
 import { ManagementServer } from './management.js';
 import { ControllerMetrics } from './metrics.js';
 import { controllerTargetFor, ensureSwitch, infraPortsFrom, sameInfraPorts, type InfraPorts, type SwitchSpec } from './switch-setup.js';
@@ -47,13 +48,14 @@ export interface HealthReport {
   readonly apps: readonly string[];
 }
 
-function listenerOptions(listen: string): { tcp?: { host: string; port: number }; unixPath?: string } {
+export function listenerOptions(listen: string): { tcp?: { host: string; port: number }; unixPath?: string } {
   const unix = /^p?unix:(.+)$/.exec(listen);
   if (unix) return { unixPath: unix[1]! };
   const tcp = /^tcp:(\[[^\]]+\]|[^:]+):(\d+)$/.exec(listen);
   if (tcp) return { tcp: { host: tcp[1]!.replace(/^\[|\]$/g, ''), port: Number(tcp[2]) } };
+  // As OVS's own ptcp:PORT does not, ours binds loopback unless an address is given: a switch on another host is an explicit choice.
   const ptcp = /^ptcp:(\d+)(?::(.+))?$/.exec(listen);
-  if (ptcp) return { tcp: { host: ptcp[2] ?? '0.0.0.0', port: Number(ptcp[1]) } };
+  if (ptcp) return { tcp: { host: ptcp[2] ?? '127.0.0.1', port: Number(ptcp[1]) } };
   throw new DfError('CONFIG_INVALID', `openflow.listen: '${listen}' is not tcp:HOST:PORT, ptcp:PORT[:HOST], unix:PATH or punix:PATH`, { context: { key: 'openflow.listen' } });
 }
 
@@ -164,7 +166,8 @@ export class Controller {
         this.management = await ManagementServer.start(c.management.listen, { registry: this.registry, health: () => this.healthResponse() });
         this.log.info({ where: this.management.where }, 'serving /healthz and /metrics');
       }
-      this.listener = await OfListener.start({ logger: this.log.child({ component: 'openflow' }), clock: this.clock, ...listenerOptions(c.openflow.listen) });
+      const guard = new BridgeDatapathGuard(c.bridge.integration, () => this.ovsdb, { clock: this.clock });
+      this.listener = await OfListener.start({ logger: this.log.child({ component: 'openflow' }), clock: this.clock, acceptDatapath: (dpid) => guard.accept(dpid), ...listenerOptions(c.openflow.listen) });
       this.subs.push(this.listener.events$.subscribe((e) => (e.type === 'connected' ? this.onSwitchConnected(e.connection) : this.onSwitchDisconnected(e.connection, e.reason))));
       this.startOvsdb();
     } catch (err) {
@@ -173,7 +176,7 @@ export class Controller {
     }
     this.bringUp = this.bringUpDb().catch((err: unknown) => {
       if (err instanceof StoppedError || this.abort.signal.aborted) return;
-      this.log.fatal({ err: describeError(err) }, 'df-controller cannot run');
+      this.log.fatal({ err: describeDbError(err, this.config.db) }, 'df-controller cannot run');
       this.fatalHandler?.(err);
     });
   }
@@ -202,7 +205,8 @@ export class Controller {
       initialMs: 250,
       maxMs: 5_000,
       isFatal: isFatalDbError,
-      onFailure: (err) => (this.dbError = describeError(err)),
+      onFailure: (err) => (this.dbError = describeDbError(err, c.db)),
+      describe: (err) => describeDbError(err, c.db),
     });
     if (signal.aborted) {
       await db.close();
@@ -220,7 +224,7 @@ export class Controller {
         this.metrics.linkUp.set({ link: 'db' }, up ? 1 : 0);
       }),
     );
-    this.log.info({ db: where, endpoint: driver.endpoint }, 'connected to the NB DB');
+    this.log.info({ db: where, endpoint: redactUrl(driver.endpoint) }, 'connected to the NB DB');
     this.nb = new NbApi(driver, { mirror: false, clock: this.clock });
 
     const registry = new ChassisRegistry(this.nb, { ttlMs: c.chassis.livenessTtlMs, clock: this.clock });

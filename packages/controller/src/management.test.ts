@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, statSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,6 +36,7 @@ describe('management endpoint', () => {
     const tcp = await ManagementServer.start('tcp:127.0.0.1:0', handlers);
     try {
       expect(unix.where).toBe(`unix:${path}`);
+      expect(statSync(path).mode & 0o777).toBe(0o600);
       expect(await get({ socketPath: path }, '/healthz')).toMatchObject({ status: 503, body: expect.stringContaining('"starting"') });
       status = 'ok';
       expect(await get({ socketPath: path }, '/healthz')).toMatchObject({ status: 200, type: 'application/json' });

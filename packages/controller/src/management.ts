@@ -1,7 +1,7 @@
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { dirname } from 'node:path';
-import { DfError } from '@dragonflow/base';
+import { DfError, describeError, listenUnix, removeUnixSocket } from '@dragonflow/base';
 import type { Registry } from 'prom-client';
 
 export interface ManagementHandlers {
@@ -35,14 +35,19 @@ export class ManagementServer {
     const target = parseManagementListen(listen);
     const server = createServer((req, res) => void handle(req, res, handlers));
     if ('path' in target) {
-      mkdirSync(dirname(target.path), { recursive: true });
-      rmSync(target.path, { force: true });
+      // 0600: the health report names the chassis, its DB and its ports — for the operator only.
+      mkdirSync(dirname(target.path), { recursive: true, mode: 0o700 });
+      try {
+        await listenUnix(server, target.path, { mode: 0o600, code: 'MANAGEMENT_LISTEN' });
+      } catch (err) {
+        throw new DfError('MANAGEMENT_LISTEN', `cannot serve /healthz and /metrics on ${listen}: ${describeError(err)}`, { cause: err, context: { key: 'management.listen', listen } });
+      }
+    } else {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', (err) => reject(new DfError('MANAGEMENT_LISTEN', `cannot serve /healthz and /metrics on ${listen}: ${err.message}`, { cause: err, context: { key: 'management.listen', listen } })));
+        server.listen(target.port, target.host, resolve);
+      });
     }
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (err) => reject(new DfError('MANAGEMENT_LISTEN', `cannot serve /healthz and /metrics on ${listen}: ${err.message}`, { cause: err, context: { key: 'management.listen', listen } })));
-      if ('path' in target) server.listen(target.path, resolve);
-      else server.listen(target.port, target.host, resolve);
-    });
     const addr = server.address();
     const where = 'path' in target ? `unix:${target.path}` : typeof addr === 'object' && addr ? `tcp:${target.host}:${addr.port}` : listen;
     return new ManagementServer(server, where, 'path' in target ? target.path : undefined);
@@ -51,7 +56,7 @@ export class ManagementServer {
   async close(): Promise<void> {
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
-    if (this.path) rmSync(this.path, { force: true });
+    if (this.path) removeUnixSocket(this.path);
   }
 }
 

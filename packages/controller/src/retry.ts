@@ -37,6 +37,8 @@ export interface RetryOptions {
   readonly isFatal?: (err: unknown) => boolean;
   /** Called after each failure (for health reporting). */
   readonly onFailure?: (err: unknown, attempt: number, retryInMs: number) => void;
+  /** How a failure is written to the log (default describeError); the DB's hides credentials. */
+  readonly describe?: (err: unknown) => string;
 }
 
 /**
@@ -55,7 +57,7 @@ export async function retry<T>(what: string, fn: () => Promise<T>, options: Retr
       if (options.isFatal?.(err)) throw err;
       const delay = backoff.next();
       options.onFailure?.(err, attempt, delay);
-      options.log.warn({ attempt, retryInMs: Math.round(delay), err: describeError(err) }, `cannot ${what} yet; retrying in ${(delay / 1000).toFixed(delay < 1000 ? 2 : 0)} s`);
+      options.log.warn({ attempt, retryInMs: Math.round(delay), err: (options.describe ?? describeError)(err) }, `cannot ${what} yet; retrying in ${(delay / 1000).toFixed(delay < 1000 ? 2 : 0)} s`);
       await sleep(delay, options.clock, options.signal, what);
     }
   }

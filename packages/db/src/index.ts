@@ -1,1 +1,16 @@
-export { DRIVER_KINDS, describeDb, etcdOptions, isFatalDbError, openNbDb, redisOptions, unixPath, type DbSection, type DriverKind, type OpenedDb } from './open.js';
+export {
+  DRIVER_KINDS,
+  describeDb,
+  describeDbError,
+  etcdOptions,
+  isFatalDbError,
+  loadGrants,
+  openNbDb,
+  redisOptions,
+  unixPath,
+  type DbGrantSection,
+  type DbSection,
+  type DriverKind,
+  type OpenNbDbOptions,
+  type OpenedDb,
+} from './open.js';

@@ -1,3 +1,4 @@
+import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isDfError } from '@dragonflow/base';
 import { NbApi, NbErrorCode } from '@dragonflow/nb';
@@ -32,13 +33,25 @@ async function roundTrip(writer: OpenedDb, reader: OpenedDb): Promise<void> {
 }
 
 describe('openNbDb: memory', () => {
-  it('embeds a DB, journals it to its file and serves it to a client opened the same way', async () => {
+  it('embeds a DB, journals it to its file and serves it with its grants to a client opened the same way', async () => {
     const file = join(dir, 'nb.journal');
     const socket = join(dir, 'nb.sock');
-    const server = await open({ driver: 'memory', endpoints: [], file, serve: [`unix:${socket}`] });
+    const tokenFile = join(dir, 'admin.token');
+    writeFileSync(tokenFile, 'open-test-admin-token-0123456789\n', { mode: 0o600 });
+    const server = await open({ driver: 'memory', endpoints: [], file, serve: [`unix:${socket}`], grants: [{ role: 'admin', tokenFile }] });
     expect(server.servedAt).toEqual([`unix:${socket}`]);
-    const client = await open({ driver: 'memory', endpoints: [`unix:${socket}`] });
+    expect(statSync(socket).mode & 0o777).toBe(0o600);
+    const client = await open({ driver: 'memory', endpoints: [`unix:${socket}`], tokenFile });
     expect(client.servedAt).toEqual([]);
+    // Without a token (or with one the server does not know) the client is refused, and waiting will not help.
+    for (const db of [{ driver: 'memory', endpoints: [`unix:${socket}`] }, { driver: 'memory', endpoints: [`unix:${socket}`], token: 'not-a-granted-token-0123456789' }] as const) {
+      const refused = await openNbDb(db).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(isDfError(refused, NbErrorCode.FORBIDDEN)).toBe(true);
+      expect(isFatalDbError(refused)).toBe(true);
+    }
     await roundTrip(client, server);
     await server.close();
     opened.splice(opened.indexOf(server), 1);
@@ -53,6 +66,10 @@ describe('openNbDb: memory', () => {
       [{ driver: 'etcd', endpoints: [] }, 'db.endpoints'],
       [{ driver: 'memory', endpoints: ['unix:/a', 'unix:/b'] }, 'db.endpoints'],
       [{ driver: 'memory', endpoints: ['unix:/a'], serve: ['unix:/b'] }, 'db.serve'],
+      [{ driver: 'memory', endpoints: [], serve: ['unix:/b'] }, 'db.grants'],
+      [{ driver: 'memory', endpoints: [], serve: ['unix:/b'], grants: [{ role: 'admin', tokenFile: '/nonexistent/admin.token' }] }, 'db.grants[0].tokenFile'],
+      [{ driver: 'memory', endpoints: ['unix:/a'], tokenFile: '/nonexistent/ctl.token' }, 'db.tokenFile'],
+      [{ driver: 'redis', endpoints: ['redis://a:6379'], tokenFile: '/t' }, 'db.tokenFile'],
     ] as const) {
       const err = await openNbDb(db as unknown as DbSection).then(
         () => undefined,
@@ -68,6 +85,7 @@ describe('openNbDb: memory', () => {
     expect(describeDb({ driver: 'memory', endpoints: [] })).toBe('an embedded memory DB (private to this process)');
     expect(describeDb({ driver: 'memory', endpoints: [], serve: ['unix:/run/df/nb.sock'] })).toBe('an embedded memory DB, served at unix:/run/df/nb.sock');
     expect(describeDb({ driver: 'etcd', endpoints: ['http://a:2379', 'http://b:2379'] })).toBe('etcd at http://a:2379, http://b:2379');
+    expect(describeDb({ driver: 'redis', endpoints: ['redis://u:pw@a:6379/0'] })).toBe('redis at redis://a:6379/0');
   });
 });
 

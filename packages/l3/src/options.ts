@@ -28,6 +28,14 @@ export const reactiveOptionsSchema = z
     ...base,
     /** Idle timeout of the exact flows the controller installs (seconds). */
     idleTimeout: z.number().int('must be an integer').min(1, 'must be at least 1').max(65535, 'must be at most 65535').default(60),
+    /**
+     * Exact flows one source port may have installed at once; past it the least
+     * recently punted of its flows is evicted. Bounds what one VM's traffic (a scan
+     * behind a broad extra route) can make the controller and the switch hold.
+     */
+    maxExactFlowsPerPort: z.number().int('must be an integer').min(1, 'must be at least 1').default(1024),
+    /** Exact flows one router may have installed on this chassis at once (least recently punted evicted first). */
+    maxExactFlowsPerRouter: z.number().int('must be an integer').min(1, 'must be at least 1').default(16384),
   })
   .strict();
 

@@ -25,6 +25,8 @@ export const NbErrorCode = {
   CLOSED: 'NB_CLOSED',
   /** A driver name, endpoint or option is wrong. */
   CONFIG: 'NB_CONFIG',
+  /** The caller's credentials do not allow this (no or a wrong token, or a role without the right). */
+  FORBIDDEN: 'NB_FORBIDDEN',
 } as const;
 export type NbErrorCode = (typeof NbErrorCode)[keyof typeof NbErrorCode];
 

@@ -66,6 +66,7 @@ export { assertDistinctKeys, closedError, compactedError, keysExhausted, leaseEx
 export { MemoryStore, type MemoryStoreOptions } from './db/memory/store.js';
 export { MemoryDriver } from './db/memory/driver.js';
 export { MemoryServer, type MemoryServerOptions } from './db/memory/server.js';
+export { type NbGrant, type NbRole } from './db/memory/auth.js';
 export { MemoryClientDriver, type MemoryClientOptions } from './db/memory/client.js';
 export { parseEndpoint } from './db/memory/protocol.js';
 

@@ -42,6 +42,8 @@ export interface BridgeInfo {
   readonly otherConfig: Readonly<Record<string, string>>;
   readonly externalIds: Readonly<Record<string, string>>;
   readonly ports: readonly string[];
+  /** The datapath id vswitchd gave the bridge (its datapath_id column); undefined until vswitchd has written it. */
+  readonly datapathId: bigint | undefined;
 }
 
 export interface PortOptions {

@@ -76,6 +76,8 @@ describe('VswitchDb against ovsdb-server + ovs-vswitchd', () => {
     expect((await ovs.vsctl('get-fail-mode', 'br-int')).trim()).toBe('secure');
     // vswitchd picked the bridge up with the datapath id we asked for.
     await expect.poll(async () => (await ovs.inNetns('ovs-ofctl', ['-O', 'OpenFlow13', 'show', 'br-int']).catch(() => '')).includes('dpid:000000000000df01'), { timeout: 10_000 }).toBe(true);
+    // ... and wrote it to the bridge's datapath_id, where the controller reads the id it accepts.
+    await expect.poll(async () => (await vs.getBridge('br-int'))?.datapathId, { timeout: 10_000 }).toBe(0xdf01n);
   });
 
   it('is idempotent: an identical second call writes nothing and keeps the Controller row and the flows', async () => {

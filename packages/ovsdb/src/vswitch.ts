@@ -21,7 +21,7 @@ const MAX_ATTEMPTS = 5;
 const TUNNEL_TYPES: readonly TunnelType[] = ['vxlan', 'geneve', 'gre'];
 const NAME_RE = /^[A-Za-z0-9_.:-]{1,255}$/;
 
-const BRIDGE_COLUMNS = ['_uuid', 'name', 'datapath_type', 'fail_mode', 'protocols', 'controller', 'other_config', 'external_ids', 'ports'];
+const BRIDGE_COLUMNS = ['_uuid', 'name', 'datapath_type', 'fail_mode', 'protocols', 'controller', 'other_config', 'external_ids', 'ports', 'datapath_id'];
 const INTERFACE_COLUMNS = ['_uuid', 'name', 'type', 'options', 'external_ids', 'ofport', 'ofport_request', 'mtu_request', 'mac_in_use', 'link_state', 'admin_state', 'error'];
 
 function byName(name: string): Condition[] {
@@ -58,6 +58,10 @@ function mapPatch(column: string, current: Readonly<Record<string, string>>, wan
       [column, 'insert', new Map<Atom, Atom>(differing)],
     ],
   };
+}
+
+function parseDatapathId(text: string | undefined): bigint | undefined {
+  return text !== undefined && /^[0-9a-f]{16}$/i.test(text) ? BigInt(`0x${text}`) : undefined;
 }
 
 function uuidOf(row: Row): Uuid {
@@ -122,6 +126,7 @@ export class VswitchDb {
       ports: setOf<Uuid>(row['ports'])
         .map((u) => portNames.get(u.value) ?? '')
         .sort(),
+      datapathId: parseDatapathId(optional<string>(row['datapath_id'])),
     };
   }
 

@@ -77,17 +77,20 @@ describe('startOvs', () => {
   it('runs a private userspace OVS and removes it on stop', async () => {
     const ovs = await startOvs();
     cleanup.defer('ovs', () => ovs.stop());
-    await ovs.vsctl('add-br', 'br-t', '--', 'set', 'bridge', 'br-t', 'datapath_type=netdev', 'fail_mode=secure');
-    expect(await ovs.vsctl('list-br')).toContain('br-t');
+    // A name of this run: a device left by an earlier (killed) run cannot make it pass or fail.
+    const br = `brt${shortId()}`;
+    await ovs.vsctl('add-br', br, '--', 'set', 'bridge', br, 'datapath_type=netdev', 'fail_mode=secure');
+    expect(await ovs.vsctl('list-br')).toContain(br);
     expect(await ovs.appctl('version')).toContain('ovs-vswitchd');
-    await ovs.ofctl('-O', 'OpenFlow13', 'add-flow', 'br-t', 'table=0,priority=5,actions=drop');
-    expect(await ovs.ofctl('-O', 'OpenFlow13', 'dump-flows', 'br-t')).toContain('priority=5');
+    await ovs.ofctl('-O', 'OpenFlow13', 'add-flow', br, 'table=0,priority=5,actions=drop');
+    expect(await ovs.ofctl('-O', 'OpenFlow13', 'dump-flows', br)).toContain('priority=5');
+    expect(await linkExists(br)).toBe(true);
     await ovs.stop();
     expect(isAlive(ovs.pids.vswitchd)).toBe(false);
     expect(isAlive(ovs.pids.ovsdbServer)).toBe(false);
     expect(existsSync(ovs.dir)).toBe(false);
-    // the bridge's tap device went with the datapath
-    expect(await linkExists('br-t')).toBe(false);
+    // the bridge's tap device went with the datapath, and stop waited for it
+    expect(await linkExists(br)).toBe(false);
   });
 
   it('forwards real packets between two namespaces through a bridge in a third', async () => {

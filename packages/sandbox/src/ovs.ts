@@ -2,6 +2,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DfError } from '@dragonflow/base';
 import { requireBinary, run, type RunResult } from './exec.js';
+import { linkExists } from './netns.js';
 import { isAlive, spawnDaemon, stopPid, waitFor } from './process.js';
 import { makeTempDir, removeDir } from './tmp.js';
 
@@ -89,10 +90,25 @@ export class OvsInstance {
   async stop(): Promise<void> {
     // `exit --cleanup` removes the datapaths and their devices: a netdev bridge's tap
     // device would otherwise outlive vswitchd in its namespace (the root one, say).
+    // The tap's removal is asynchronous in the kernel: stop returns once it is done,
+    // so a caller (or the next run) never finds the device still there.
+    const bridges = isAlive(this.pids.vswitchd) && isAlive(this.pids.ovsdbServer) ? await this.bridgeNames() : [];
     if (isAlive(this.pids.vswitchd)) await this.appctl('exit', '--cleanup').catch(() => undefined);
     await stopPid(this.pids.vswitchd);
     await stopPid(this.pids.ovsdbServer);
+    if (bridges.length > 0) {
+      await waitFor(async () => (await Promise.all(bridges.map((b) => linkExists(b, this.netns)))).every((exists) => !exists), {
+        what: `the tap devices of ${bridges.join(', ')} to be removed${this.netns ? ` in ${this.netns}` : ''}`,
+        timeoutMs: 10_000,
+        intervalMs: 20,
+      });
+    }
     if (this.removeDirOnStop) removeDir(this.dir);
+  }
+
+  private async bridgeNames(): Promise<string[]> {
+    const out = await this.tool('ovs-vsctl', [`--db=${this.dbRemote}`, '--timeout=5', 'list-br']).catch(() => '');
+    return out.split('\n').map((l) => l.trim()).filter(Boolean);
   }
 
   get alive(): boolean {

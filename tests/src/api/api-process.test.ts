@@ -9,6 +9,7 @@ import { ok, quiet, requireOpenstackCli } from './openstack.js';
 
 /** The built df-api executable (turbo builds dependencies before tests run). */
 const BIN = fileURLToPath(new URL('../../../packages/api/dist/bin.js', import.meta.url));
+const ADMIN_TOKEN = 'api-process-test-admin-token-01';
 
 function dfApi(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -32,7 +33,11 @@ describe('df-api as a process', () => {
     const port = await freePort();
     url = `http://127.0.0.1:${port}`;
     const config = join(dir, 'df-api.yaml');
-    writeFileSync(config, [`listen: { host: 127.0.0.1, port: ${port} }`, 'db:', '  driver: memory', `  file: ${join(dir, 'nb.db')}`, `  serve: ['unix:${socket}']`, 'logLevel: info', ''].join('\n'));
+    writeFileSync(join(dir, 'admin.token'), `${ADMIN_TOKEN}\n`, { mode: 0o600 });
+    writeFileSync(
+      config,
+      [`listen: { host: 127.0.0.1, port: ${port} }`, 'db:', '  driver: memory', `  file: ${join(dir, 'nb.db')}`, `  serve: ['unix:${socket}']`, `  grants: [{ role: admin, tokenFile: '${join(dir, 'admin.token')}' }]`, 'logLevel: info', ''].join('\n'),
+    );
     const log = join(dir, 'df-api.log');
     pid = spawnDaemon(process.execPath, [BIN, '--config', config], { logFile: log });
     await waitFor(async () => (await fetch(`${url}/`).catch(() => undefined))?.ok === true, { what: `df-api to answer on ${url}`, timeoutMs: 20_000, logFile: log });
@@ -46,7 +51,7 @@ describe('df-api as a process', () => {
     const cli = { endpoint: url };
     const net = await ok(cli, ['network', 'create', 'proc-net']);
     expect((await ok<{ Name: string }[]>(cli, ['network', 'list'])).map((n) => n.Name)).toEqual(['proc-net']);
-    const driver = await MemoryClientDriver.connect({ endpoint: `unix:${socket}` });
+    const driver = await MemoryClientDriver.connect({ endpoint: `unix:${socket}`, token: ADMIN_TOKEN });
     try {
       const nb = await NbApi.open(driver, { mirror: false });
       expect((await nb.get('logical_switch', String(net['id'])))?.name).toBe('proc-net');

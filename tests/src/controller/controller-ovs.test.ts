@@ -9,7 +9,8 @@
  * catching up on a VM unplugged while it was down. Needs root and Open vSwitch
  * (./scripts/setup); never skips.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Controller, parseControllerConfig, type HealthReport } from '@dragonflow/controller';
 import { loadApps, silentLogger, type LoadedApp, type SwitchChannel } from '@dragonflow/core/host';
@@ -65,7 +66,7 @@ function config(): string {
   const st = chassis.state;
   return `
 chassis: { name: ${CHASSIS}, tunnelIp: ${st.tunnelIp}, tunnelTypes: [vxlan], livenessTtlMs: 3000 }
-db: { driver: memory, endpoints: ['unix:${join(sb.dir, 'nb.sock')}'] }
+db: { driver: memory, endpoints: ['unix:${join(sb.dir, 'nb.sock')}'], tokenFile: '${join(sb.dir, 'nb-controller.token')}' }
 ovsdb: { endpoint: '${st.ovsdbRemote}' }
 openflow: { listen: '${st.controllerTarget}' }
 bridge: { integration: br-int, datapathType: netdev, mappings: { physnet1: br-ex } }
@@ -133,7 +134,10 @@ beforeAll(async () => {
   sb = await Sandbox.create();
   chassis = await sb.createChassis(1, { tunnelTypes: ['vxlan'] });
   driver = MemoryDriver.create();
-  server = await MemoryServer.start({ store: driver.store, listen: [`unix:${join(sb.dir, 'nb.sock')}`] });
+  // The controller connects with the controller role, as it does to df-api's served DB.
+  const token = randomBytes(24).toString('hex');
+  writeFileSync(join(sb.dir, 'nb-controller.token'), token, { mode: 0o600 });
+  server = await MemoryServer.start({ store: driver.store, listen: [`unix:${join(sb.dir, 'nb.sock')}`], grants: [{ role: 'controller', token, chassis: CHASSIS }] });
   nb = await NbApi.open(driver);
   const net = await nb.create('logical_switch', { name: 'net1', networkType: 'vxlan', segmentationId: 5001 });
   networkId = net.id;

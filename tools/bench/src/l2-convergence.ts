@@ -35,6 +35,8 @@ import { CleanupStack, makeTempDir, removeDir, stopPid } from '@dragonflow/sandb
 import l2 from '@dragonflow/app-l2';
 import { startBenchSwitch } from './ovs-switch.js';
 
+/** A fixed token: the bench's DB lives in its own 0600 socket for one run. */
+const BENCH_TOKEN = 'l2-convergence-bench-token';
 const COMMAND = 'pnpm --filter @dragonflow/bench bench:l2';
 const NETWORKS = 10;
 const NS = '5d0a7f7e-2b1c-4a55-9a3e-6c8f0e4b2d10';
@@ -95,7 +97,7 @@ async function runOne(ports: number): Promise<void> {
       server.stdout.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
       server.on('exit', (code) => reject(new Error(`the NB DB server exited (${code})`)));
     });
-    const controllerDriver = await MemoryClientDriver.connect({ endpoint });
+    const controllerDriver = await MemoryClientDriver.connect({ endpoint, token: BENCH_TOKEN });
     cleanup.defer('close controller driver', () => controllerDriver.close());
     const db = dbClient(server);
     const chassisId = chassisIdFromName(CHASSIS);
@@ -209,7 +211,8 @@ function baseTopology(chassisId: string): TxnOp[] {
  */
 async function serveDb(endpoint: string): Promise<void> {
   const store = new MemoryStore();
-  await MemoryServer.start({ store, listen: [endpoint] });
+  // The controller-side driver binds a port and registers its chassis: the controller role suffices.
+  await MemoryServer.start({ store, listen: [endpoint], grants: [{ role: 'controller', token: BENCH_TOKEN }] });
   const commit = (ops: TxnOp[]): number => store.commit(ops).revision;
   // Validated and encoded ahead (what the API does before it writes), so the clock runs from the write.
   let prepared: TxnOp[] = [];

@@ -29,10 +29,11 @@ export async function startTarget(name: (typeof TARGET_NAMES)[number]): Promise<
     case 'memory-served': {
       const dir = mkdtempSync(join(tmpdir(), 'df-bench-mem-'));
       const store = new MemoryStore({ file: join(dir, 'nb.jsonl') });
-      const server = await MemoryServer.start({ store, listen: [`unix:${join(dir, 'nb.sock')}`] });
+      const token = 'nb-targets-bench-admin-token';
+      const server = await MemoryServer.start({ store, listen: [`unix:${join(dir, 'nb.sock')}`], grants: [{ role: 'admin', token }] });
       return {
         name: 'memory (served, unix socket, journaled)',
-        connect: () => MemoryClientDriver.connect({ endpoint: server.endpoints[0]! }),
+        connect: () => MemoryClientDriver.connect({ endpoint: server.endpoints[0]!, token }),
         stop: async () => {
           await server.close();
           store.close();

@@ -9,13 +9,17 @@ import { resolveDbSpec, startDbServer } from './db.js';
 let dir: string;
 let served: { endpoints: string[]; close(): Promise<void> };
 let endpoint: string;
+const TOKEN = 'cli-db-test-admin-token-0123';
 
 beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'df-cli-db-'));
-  served = await startDbServer({ listen: [`unix:${join(dir, 'nb.sock')}`], file: join(dir, 'nb.jsonl') });
+  served = await startDbServer({ listen: [`unix:${join(dir, 'nb.sock')}`], file: join(dir, 'nb.jsonl'), grants: [{ role: 'admin', token: TOKEN }] });
   endpoint = served.endpoints[0]!;
+  writeFileSync(join(dir, 'admin.token'), `${TOKEN}\n`, { mode: 0o600 });
+  process.env['DF_DB_TOKEN_FILE'] = join(dir, 'admin.token');
 });
 afterEach(async () => {
+  delete process.env['DF_DB_TOKEN_FILE'];
   await served.close();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -35,7 +39,7 @@ async function run(...argv: string[]): Promise<{ code: number; out: string; err:
 }
 
 async function seed(): Promise<{ netId: string; portId: string }> {
-  const driver = await MemoryClientDriver.connect({ endpoint });
+  const driver = await MemoryClientDriver.connect({ endpoint, token: TOKEN });
   const nb = await NbApi.open(driver);
   try {
     const ls = await nb.create('logical_switch', { name: 'blue' });
@@ -90,9 +94,17 @@ describe('df db', () => {
   it('takes the DB from a config file', async () => {
     await seed();
     const cfg = join(dir, 'api.yaml');
-    writeFileSync(cfg, `db:\n  driver: memory\n  serve: [${endpoint}]\n`);
+    writeFileSync(cfg, `db:\n  driver: memory\n  serve: [${endpoint}]\n  grants: [{ role: admin, tokenFile: ${join(dir, 'admin.token')} }]\n`);
+    delete process.env['DF_DB_TOKEN_FILE'];
     const r = await run('db', '--config', cfg, 'ls', 'subnet');
     expect(r.out).toContain('10.0.0.0/24');
+  });
+
+  it('is refused by the served DB without a token', async () => {
+    delete process.env['DF_DB_TOKEN_FILE'];
+    const r = await run('db', '--db', 'memory', '-e', endpoint, 'ls', 'logical_switch');
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/refused this client/);
   });
 
   it('explains missing or wrong DB choices', async () => {

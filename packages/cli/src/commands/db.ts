@@ -6,6 +6,7 @@ import {
   MemoryServer,
   MemoryStore,
   type NbDriver,
+  type NbGrant,
   type StoredRecord,
   TABLES,
   decodeObject,
@@ -21,7 +22,9 @@ import { parse as parseYaml } from 'yaml';
  * or --config FILE (the `db:` section of a df-api or df-controller config), or the
  * environment (DF_DB, DF_DB_ENDPOINT, DF_DB_PREFIX). Flags win over the file, the
  * file over the environment. A memory DB is reached through the process serving it
- * (`--endpoint unix:/path`), or read from its journal with --file (read-only use).
+ * (`--endpoint unix:/path`) with a token it knows (--token-file, or the config's
+ * db.tokenFile / first admin grant, or DF_DB_TOKEN_FILE), or read from its journal
+ * with --file (read-only use).
  */
 
 export interface DbFlags {
@@ -30,6 +33,7 @@ export interface DbFlags {
   prefix?: string;
   file?: string;
   config?: string;
+  tokenFile?: string;
 }
 
 function fail(message: string, key?: string): never {
@@ -41,7 +45,7 @@ function splitList(values: readonly string[] | undefined): string[] {
 }
 
 /** Reads the `db:` section of a df-api / df-controller config file. */
-function dbFromConfig(file: string): Partial<DbSection> & { serve?: string[] } {
+function dbFromConfig(file: string): Partial<DbSection> & { serve?: string[]; tokenFile?: string } {
   let raw: unknown;
   try {
     const text = readFileSync(file, 'utf8');
@@ -65,7 +69,13 @@ function dbFromConfig(file: string): Partial<DbSection> & { serve?: string[] } {
     if (typeof v !== 'string') fail(`${file}: db.${k} must be a string`, `db.${k}`);
     return v;
   };
-  const out: { driver?: DriverKind; endpoints?: string[]; serve?: string[]; prefix?: string; file?: string } = {};
+  const out: { driver?: DriverKind; endpoints?: string[]; serve?: string[]; prefix?: string; file?: string; tokenFile?: string } = {};
+  // A df-controller config names its token file; a df-api config, the grants of the DB it serves (an admin one is the operator's).
+  const tokenFile = str('tokenFile');
+  const grants = Array.isArray(db['grants']) ? (db['grants'] as { role?: unknown; tokenFile?: unknown }[]) : [];
+  const admin = grants.find((g) => g?.role === 'admin' && typeof g.tokenFile === 'string');
+  if (tokenFile !== undefined) out.tokenFile = tokenFile;
+  else if (admin) out.tokenFile = admin.tokenFile as string;
   const driver = str('driver');
   if (driver !== undefined) out.driver = driver as DriverKind;
   const endpoints = list('endpoints');
@@ -97,7 +107,16 @@ export function resolveDbSpec(flags: DbFlags, env: NodeJS.ProcessEnv = process.e
   }
   if (driver !== 'memory' && endpoints.length === 0) fail(`--db ${driver}: give --endpoint (e.g. ${driver === 'etcd' ? 'http://127.0.0.1:2379' : 'redis://127.0.0.1:6379'})`, 'endpoint');
   if (driver !== 'memory' && file) fail('--file only applies to --db memory', 'file');
-  return { driver: driver as DriverKind, endpoints, ...(prefix !== undefined ? { prefix } : {}), ...(file !== undefined ? { file } : {}) };
+  const tokenFile = flags.tokenFile ?? fromFile.tokenFile ?? env['DF_DB_TOKEN_FILE'];
+  let token: string | undefined;
+  if (driver === 'memory' && endpoints.length > 0 && tokenFile !== undefined) {
+    try {
+      token = readFileSync(tokenFile, 'utf8').trim();
+    } catch (e) {
+      fail(`--token-file: cannot read ${tokenFile}: ${describeError(e)}`, 'token-file');
+    }
+  }
+  return { driver: driver as DriverKind, endpoints, ...(prefix !== undefined ? { prefix } : {}), ...(file !== undefined ? { file } : {}), ...(token !== undefined ? { token } : {}) };
 }
 
 function checkTable(table: string): void {
@@ -171,11 +190,11 @@ export interface WatchCommandOptions {
 }
 
 /** Serves an embedded memory DB (journaled to `file`) on `listen` endpoints. */
-export async function startDbServer(options: { file?: string; listen: string[] }): Promise<{ endpoints: string[]; close(): Promise<void> }> {
+export async function startDbServer(options: { file?: string; listen: string[]; grants: NbGrant[] }): Promise<{ endpoints: string[]; close(): Promise<void> }> {
   if (options.listen.length === 0) fail('serve: give at least one --listen unix:/path or tcp:127.0.0.1:PORT', 'listen');
   const store = new MemoryStore(options.file ? { file: options.file } : {});
   try {
-    const server = await MemoryServer.start({ store, listen: options.listen });
+    const server = await MemoryServer.start({ store, listen: options.listen, grants: options.grants, onPeerClosed: (e) => console.error(`closed a client connection (${e.peer}): ${e.reason}`) });
     return {
       endpoints: [...server.endpoints],
       async close() {
@@ -201,7 +220,8 @@ export function registerDb(program: Command): void {
     )
     .option('--prefix <prefix>', 'key prefix of the deployment (etcd, redis; env DF_DB_PREFIX)')
     .option('--file <file>', 'a memory DB journal to read (memory only)')
-    .option('-c, --config <file>', 'take the DB from the db: section of a df-api or df-controller config');
+    .option('-c, --config <file>', 'take the DB from the db: section of a df-api or df-controller config')
+    .option('--token-file <file>', 'memory: file holding the token the serving process knows (env DF_DB_TOKEN_FILE)');
 
   const flags = (cmd: Command): DbFlags => cmd.optsWithGlobals() as DbFlags;
 
@@ -289,8 +309,19 @@ export function registerDb(program: Command): void {
     .description('serve an embedded memory DB to other processes (controllers in network namespaces, df-api) until stopped')
     .requiredOption('--listen <endpoint>', 'unix:/path/to/socket or tcp:127.0.0.1:PORT (repeat for both)', (v: string, acc: string[] = []) => [...acc, v])
     .option('--file <file>', 'persist to this journal (loaded when it exists)')
-    .action(async (opts: { listen: string[]; file?: string }) => {
-      const served = await startDbServer({ listen: splitList(opts.listen), ...(opts.file ? { file: opts.file } : {}) });
+    .requiredOption('--token-file <file>', 'file holding the admin token (full rights; df-api and the operator use it)')
+    .option('--controller-token-file <file>', 'file holding a token for df-controllers (chassis rows, liveness, port bindings only)')
+    .action(async (opts: { listen: string[]; file?: string; tokenFile: string; controllerTokenFile?: string }) => {
+      const read = (f: string, flag: string): string => {
+        try {
+          return readFileSync(f, 'utf8').trim();
+        } catch (e) {
+          fail(`${flag}: cannot read ${f}: ${describeError(e)}`, flag);
+        }
+      };
+      const grants: NbGrant[] = [{ role: 'admin', token: read(opts.tokenFile, '--token-file') }];
+      if (opts.controllerTokenFile) grants.push({ role: 'controller', token: read(opts.controllerTokenFile, '--controller-token-file') });
+      const served = await startDbServer({ listen: splitList(opts.listen), grants, ...(opts.file ? { file: opts.file } : {}) });
       console.log(`serving the memory DB${opts.file ? ` (${opts.file})` : ''} at ${served.endpoints.join(', ')}`);
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);

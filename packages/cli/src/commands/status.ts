@@ -1,4 +1,4 @@
-import { DfError } from '@dragonflow/base';
+import { DfError, redactUrl } from '@dragonflow/base';
 import type { HealthReport } from '@dragonflow/controller';
 import { CommanderError, type Command } from 'commander';
 import { resolveSandboxDir, sandboxStatus, type SandboxReport } from '../sandbox/lifecycle.js';
@@ -56,7 +56,7 @@ export function sandboxHealthy(r: SandboxReport): boolean {
 export function formatSandboxHealth(r: SandboxReport): string[] {
   const lines = [
     `sandbox ${r.tag} (${r.dir}): ${sandboxHealthy(r) ? 'ok' : 'NOT OK'}`,
-    `  NB DB     ${r.db.kind} ${mark(r.db.alive)} (${r.db.endpoints.join(', ')})`,
+    `  NB DB     ${r.db.kind} ${mark(r.db.alive)} (${r.db.endpoints.map(redactUrl).join(', ')})`,
     `  df-api    ${mark(r.api.alive)} (${r.api.url})`,
     `  tunnels   ${r.tunnels.join(', ')}; apps ${r.apps.length ? r.apps.join(', ') : '(none)'}; ${r.vms.length} VM(s), ${r.vms.filter((v) => v.portStatus === 'ACTIVE').length} ACTIVE`,
   ];

@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { DfError, describeError } from '@dragonflow/base';
@@ -143,11 +144,26 @@ async function startDbServer(s: ServicesState, out: Out): Promise<void> {
   }
 }
 
-async function startApi(s: ServicesState, logLevel: string, out: Out): Promise<void> {
-  const db =
-    s.db.kind === 'memory'
-      ? { driver: 'memory', file: join(s.dir, 'nb.journal'), serve: [s.db.controllerEndpoint] }
-      : { driver: s.db.kind, endpoints: [...s.db.apiEndpoints] };
+/**
+ * The tokens of the sandbox's served memory DB, files 0600 in its directory: an admin
+ * one (df db --config df-api.yaml) and one per chassis, granting the controller role
+ * for that chassis only (its rows, its bindings).
+ */
+export function nbTokenFile(dir: string, who: 'admin' | string): string {
+  return join(dir, `nb-${who}.token`);
+}
+
+function writeNbToken(file: string): void {
+  if (!existsSync(file)) writeFileSync(file, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
+}
+
+async function startApi(s: ServicesState, chassisNames: readonly string[], logLevel: string, out: Out): Promise<void> {
+  let db: Record<string, unknown> = { driver: s.db.kind, endpoints: [...s.db.apiEndpoints] };
+  if (s.db.kind === 'memory') {
+    const grants = [{ role: 'admin', tokenFile: nbTokenFile(s.dir, 'admin') }, ...chassisNames.map((chassis) => ({ role: 'controller', chassis, tokenFile: nbTokenFile(s.dir, chassis) }))];
+    for (const g of grants) writeNbToken(g.tokenFile);
+    db = { driver: 'memory', file: join(s.dir, 'nb.journal'), serve: [s.db.controllerEndpoint], grants };
+  }
   // Networks created without a type get the sandbox's first tunnel type (the chassis have no port for others).
   writeFileSync(s.api.config, stringify({ listen: { host: '127.0.0.1', port: s.api.port }, db, network: { tenantNetworkType: s.tunnels[0] }, logLevel }));
   s.api.pid = spawnDaemon(process.execPath, [binaryOf('@dragonflow/api'), '--config', s.api.config], { logFile: s.api.log });
@@ -167,7 +183,7 @@ function controllerConfig(s: ServicesState, chassis: Chassis, logLevel: string):
   const management = `unix:${join(st.dir, 'df-controller.sock')}`;
   const config = {
     chassis: { name: st.name, tunnelIp: st.tunnelIp, tunnelTypes: [...s.tunnels] },
-    db: { driver: s.db.kind, endpoints: [s.db.controllerEndpoint] },
+    db: { driver: s.db.kind, endpoints: [s.db.controllerEndpoint], ...(s.db.kind === 'memory' ? { tokenFile: nbTokenFile(s.dir, st.name) } : {}) },
     ovsdb: { endpoint: st.ovsdbRemote },
     openflow: { listen: st.controllerTarget },
     bridge: { integration: st.integrationBridge, datapathType: 'netdev', mappings: st.provider ? { [st.provider.physnet]: st.provider.bridge } : {} },
@@ -275,7 +291,8 @@ export async function sandboxUp(options: UpOptions = {}): Promise<UpResult> {
   out(`Starting sandbox ${sb.tag} in ${dir}: ${n} chassis, ${dbKind} DB, ${tunnels.join(' + ')} tunnels, apps: ${apps.length ? apps.join(', ') : '(none: core pipeline only)'}`);
   try {
     await startDbServer(services, out);
-    await startApi(services, logLevel, out);
+    // Sandbox chassis are named chassis-1..n; each controller's token is good for its own chassis only.
+    await startApi(services, Array.from({ length: n }, (_, i) => `chassis-${i + 1}`), logLevel, out);
     for (let i = 1; i <= n; i++) {
       const chassis = await sb.createChassis(i, { tunnelTypes: tunnels, physnet: PHYSNET });
       const cfg = controllerConfig(services, chassis, logLevel);

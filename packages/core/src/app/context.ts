@@ -139,6 +139,16 @@ export class AppFlows {
     this.reconciler.remove({ app: this.app, owner: text });
   }
 
+  /**
+   * Drops every flow of `owner` because the app is over one of its own caps (not
+   * because the owner's object changed): the same as remove, counted in
+   * df_app_flows_evicted_total so an operator sees a cap being hit.
+   */
+  evict(owner: Owner): void {
+    this.remove(owner);
+    this.metrics.flowsEvicted.inc({ app: this.app });
+  }
+
   /** The owners this app currently has flows for (not the punt guard's, which the core manages). */
   owners(): string[] {
     return this.reconciler.ownersOf(this.app).filter((o) => !o.startsWith(PUNT_OWNER_PREFIX));

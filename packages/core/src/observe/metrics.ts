@@ -25,6 +25,7 @@ export class CoreMetrics {
   readonly punts: Counter<'app'>;
   readonly puntsRateLimited: Counter<'app'>;
   readonly puntSuppressions: Counter<'app'>;
+  readonly flowsEvicted: Counter<'app'>;
 
   constructor(readonly registry: Registry = new Registry()) {
     const r = [registry];
@@ -48,5 +49,6 @@ export class CoreMetrics {
     this.punts = new Counter({ name: 'df_punts_total', help: "Packet-ins from an app's punt tables within their source port's budget", labelNames: ['app'], registers: r });
     this.puntsRateLimited = new Counter({ name: 'df_punts_rate_limited_total', help: "Packet-ins from an app's punt tables dropped: their source port was over its budget", labelNames: ['app'], registers: r });
     this.puntSuppressions = new Counter({ name: 'df_punt_suppressions_total', help: 'Source ports cut off in the switch for going over their punt budget', labelNames: ['app'], registers: r });
+    this.flowsEvicted = new Counter({ name: 'df_app_flows_evicted_total', help: 'Owners whose flows an app evicted to stay within a cap (e.g. exact routing flows per port)', labelNames: ['app'], registers: r });
   }
 }

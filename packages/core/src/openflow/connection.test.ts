@@ -408,26 +408,6 @@ describe('asynchronous messages', () => {
   });
 });
 
-describe('one connection per datapath', () => {
-  test('a new connection from the same datapath replaces the old one cleanly', async () => {
-    const { listener } = await startListener();
-    const events: string[] = [];
-    listener.events$.subscribe((e) => events.push(`${e.type}${e.type === 'connected' && e.replaced ? ' (replaced)' : ''}`));
-    const first = await peer({ datapathId: 12n });
-    const c1 = await listener.waitForSwitch(12n);
-    const pending = c1.request({ type: 'get_config_request' }).catch((e: unknown) => e);
-    await peer({ datapathId: 12n });
-    await until(() => listener.get(12n) !== c1, 'the second connection registered');
-    expect(await pending).toMatchObject({ code: 'OF_REPLACED' });
-    expect(c1.isOpen).toBe(false);
-    await first.waitClosed();
-    expect(listener.get(12n)!.isOpen).toBe(true);
-    expect(listener.connections).toHaveLength(1);
-    // the old connection is reported gone before the new one, so a consumer can detach then attach
-    expect(events).toEqual(['connected', 'disconnected', 'connected (replaced)']);
-  });
-});
-
 describe('malformed input', () => {
   test('closes that one connection with a typed, logged error; the listener keeps serving', async () => {
     const { listener, log } = await startListener();

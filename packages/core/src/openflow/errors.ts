@@ -9,6 +9,8 @@ export type OfConnectionErrorCode =
   | 'OF_PEER_DEAD'
   | 'OF_CLOSED'
   | 'OF_REPLACED'
+  | 'OF_DUPLICATE'
+  | 'OF_REFUSED'
   | 'OF_PROTOCOL'
   | 'OF_BACKPRESSURE'
   | 'OF_CONNECT';

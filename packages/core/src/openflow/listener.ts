@@ -1,7 +1,7 @@
-import { mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { createConnection, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
-import { describeError } from '@dragonflow/base';
+import { describeError, listenUnix, removeUnixSocket } from '@dragonflow/base';
 import { Subject, type Observable } from 'rxjs';
 import { OfConnection, type OfConnectionOptions } from './connection.js';
 import { OfConnectionError } from './errors.js';
@@ -13,21 +13,32 @@ export type SwitchConnectionEvent =
 export interface OfListenerOptions extends Omit<OfConnectionOptions, 'peer'> {
   /** Listen on TCP (OVS target `tcp:HOST:PORT`); port 0 picks a free port. */
   readonly tcp?: { readonly host?: string; readonly port: number };
-  /** Listen on a unix socket (OVS target `unix:PATH`). */
+  /** Listen on a unix socket (OVS target `unix:PATH`). Created 0600; its directory, when the listener creates it, 0700. */
   readonly unixPath?: string;
+  /**
+   * Decides whether a switch that completed the handshake is the one this listener
+   * serves: resolves undefined to accept, or the reason to refuse (the controller
+   * accepts only the datapath id its bridge has in OVSDB). Absent: accept any.
+   */
+  readonly acceptDatapath?: (datapathId: bigint) => Promise<string | undefined>;
+  /** Connections still in their handshake or acceptance check at once; more are closed on accept (default 16). */
+  readonly maxPending?: number;
 }
 
 /**
  * Accepts switch connections on TCP and/or a unix socket. Each connection runs its
  * own handshake; a connection that fails (no common version, malformed message,
  * dead peer) is closed and logged while the listener keeps serving the others.
- * One connection per datapath: a new connection from the same datapath replaces
- * the old one, which is closed with OF_REPLACED.
+ * One connection per datapath: while one is open, a new connection claiming the
+ * same datapath id is refused (closed with OF_DUPLICATE) — otherwise any local
+ * process could take the switch over by posing as it. A switch that really
+ * reconnected is accepted once its old connection is found dead (echo timeout).
  */
 export class OfListener {
   private readonly servers: Server[] = [];
   private readonly bySwitch = new Map<bigint, OfConnection>();
   private readonly sockets = new Set<Socket>();
+  private pending = 0;
   private readonly events = new Subject<SwitchConnectionEvent>();
   /** Switches connecting, being replaced and disconnecting. Completes on close(). */
   readonly events$: Observable<SwitchConnectionEvent> = this.events.asObservable();
@@ -40,9 +51,9 @@ export class OfListener {
     try {
       if (options.tcp) await l.listen((s) => s.listen(options.tcp!.port, options.tcp!.host ?? '127.0.0.1'), `tcp:${options.tcp.host ?? '127.0.0.1'}:${options.tcp.port}`);
       if (options.unixPath) {
-        mkdirSync(dirname(options.unixPath), { recursive: true });
-        rmSync(options.unixPath, { force: true });
-        await l.listen((s) => s.listen(options.unixPath), `unix:${options.unixPath}`);
+        const dir = dirname(options.unixPath);
+        if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
+        await l.listenUnix(options.unixPath);
       }
     } catch (err) {
       await l.close();
@@ -62,6 +73,17 @@ export class OfListener {
       });
       start(server);
     });
+  }
+
+  private async listenUnix(path: string): Promise<void> {
+    const server = createServer((socket) => this.accept(socket));
+    this.servers.push(server);
+    try {
+      await listenUnix(server, path, { mode: 0o600, code: 'OF_CONNECT' });
+    } catch (err) {
+      throw new OfConnectionError('OF_CONNECT', `cannot listen on unix:${path}: ${describeError(err)}`, { cause: err, context: { where: `unix:${path}` } });
+    }
+    this.options.logger.info({ where: `unix:${path}` }, 'listening for OpenFlow switches');
   }
 
   /** The TCP port actually bound (useful with port 0). */
@@ -102,30 +124,54 @@ export class OfListener {
   }
 
   private accept(socket: Socket): void {
+    const peer = socket.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort}` : 'unix';
+    const cap = this.options.maxPending ?? 16;
+    if (this.pending >= cap) {
+      this.options.logger.warn({ peer, pending: this.pending }, `refused a connection: ${cap} connections are already in their handshake`);
+      socket.destroy();
+      return;
+    }
+    this.pending++;
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
-    const peer = socket.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort}` : 'unix';
-    OfConnection.establish(socket, { ...this.options, peer }).then(
-      (conn) => this.register(conn),
-      (err: unknown) => this.options.logger.warn({ peer, err: describeError(err) }, 'switch connection failed during the handshake'),
-    );
+    void this.establish(socket, peer).finally(() => this.pending--);
+  }
+
+  private async establish(socket: Socket, peer: string): Promise<void> {
+    let conn: OfConnection;
+    try {
+      conn = await OfConnection.establish(socket, { ...this.options, peer });
+    } catch (err) {
+      this.options.logger.warn({ peer, err: describeError(err) }, 'switch connection failed during the handshake');
+      return;
+    }
+    const dpid = conn.datapathId;
+    let refusal: string | undefined;
+    try {
+      refusal = await this.options.acceptDatapath?.(dpid);
+    } catch (err) {
+      refusal = `cannot check its datapath id: ${describeError(err)}`;
+    }
+    if (refusal === undefined && this.bySwitch.get(dpid)?.isOpen) refusal = 'datapath already connected on another connection (a switch that reconnects is accepted once the old connection is found dead)';
+    if (refusal !== undefined) {
+      this.options.logger.warn({ peer, dpid: dpid.toString(16).padStart(16, '0'), reason: refusal }, 'refused a switch connection');
+      conn.close(new OfConnectionError(refusal.startsWith('datapath already') ? 'OF_DUPLICATE' : 'OF_REFUSED', `refused: ${refusal}`, { context: { datapathId: dpid.toString(16) } }));
+      return;
+    }
+    this.register(conn);
   }
 
   private register(conn: OfConnection): void {
     const dpid = conn.datapathId;
     const old = this.bySwitch.get(dpid);
     this.bySwitch.set(dpid, conn);
-    if (old && old !== conn) {
-      this.options.logger.info({ dpid: dpid.toString(16) }, 'a new connection from the same datapath replaces the old one');
-      old.close(new OfConnectionError('OF_REPLACED', 'replaced by a new connection from the same datapath'));
-    }
     conn.state$.subscribe({
       complete: () => {
         if (this.bySwitch.get(dpid) === conn) this.bySwitch.delete(dpid);
         this.events.next({ type: 'disconnected', datapathId: dpid, connection: conn, reason: conn.closedBecause ?? new OfConnectionError('OF_CLOSED', 'closed') });
       },
     });
-    this.events.next({ type: 'connected', datapathId: dpid, connection: conn, replaced: old !== undefined && old !== conn });
+    this.events.next({ type: 'connected', datapathId: dpid, connection: conn, replaced: old !== undefined });
   }
 
   /** Stops listening and closes every switch connection. */
@@ -133,7 +179,7 @@ export class OfListener {
     for (const c of this.bySwitch.values()) c.close();
     for (const s of this.sockets) s.destroy();
     await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
-    if (this.options.unixPath) rmSync(this.options.unixPath, { force: true });
+    if (this.options.unixPath) removeUnixSocket(this.options.unixPath);
     this.events.complete();
   }
 }

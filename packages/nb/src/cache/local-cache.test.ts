@@ -237,8 +237,9 @@ describe('LocalCache selective topology', () => {
 describe('LocalCache and DB faults', () => {
   it('keeps serving and loses nothing across a dropped connection', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'df-cache-'));
-    const server = await MemoryServer.start({ store, listen: [`unix:${join(dir, 'nb.sock')}`] });
-    const client = await MemoryClientDriver.connect({ endpoint: server.endpoints[0]! });
+    const token = 'local-cache-test-admin-token';
+    const server = await MemoryServer.start({ store, listen: [`unix:${join(dir, 'nb.sock')}`], grants: [{ token, role: 'admin' }] });
+    const client = await MemoryClientDriver.connect({ endpoint: server.endpoints[0]!, token });
     try {
       const n1 = await network(1);
       await port(n1, HERE, '10.1.0.5');

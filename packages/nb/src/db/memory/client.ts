@@ -1,5 +1,6 @@
 import { type Socket, createConnection } from 'node:net';
-import { Backoff, type Clock, DfError, systemClock } from '@dragonflow/base';
+import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
+import { Backoff, type Clock, DfError, isDfError, systemClock } from '@dragonflow/base';
 import { BehaviorSubject, type Observable } from 'rxjs';
 import { NbErrorCode } from '../../errors.js';
 import type { ChangeBatch, ChangeFeed, CommitResult, ConnectionState, Lease, NbDriver, Revision, Snapshot, StoredRecord, TxnOp, WatchOptions } from '../driver.js';
@@ -10,6 +11,10 @@ import { FrameDecoder, type Hello, type MemoryOp, type Response, encodeFrame, fr
 export interface MemoryClientOptions {
   /** `unix:/path/to/socket` or `tcp:host:port`. */
   endpoint: string;
+  /** The token the server knows this client by (its role decides what it may do). */
+  token?: string;
+  /** TLS for a `tcp:` endpoint served with TLS (the CA that signed the server's certificate). */
+  tls?: Pick<ConnectionOptions, 'ca' | 'servername' | 'rejectUnauthorized'>;
   clock?: Clock;
   /** How long a request waits for a connection before failing with NB_UNAVAILABLE (default 10 s). */
   requestTimeoutMs?: number;
@@ -45,6 +50,9 @@ export class MemoryClientDriver implements NbDriver {
   private readyWaiters: (() => void)[] = [];
   private cancelReconnect: (() => void) | undefined;
   private readonly feeds = new Set<PollingFeed>();
+  /** Set while the server refuses our token: waiting will not help, so requests fail at once. */
+  private authError: DfError | undefined;
+  private readyFailers: ((e: DfError) => void)[] = [];
 
   constructor(private readonly options: MemoryClientOptions) {
     this.clock = options.clock ?? systemClock;
@@ -152,15 +160,24 @@ export class MemoryClientDriver implements NbDriver {
   private ready(): Promise<void> {
     if (this.closed) return Promise.reject(closedError('memory client'));
     if (this.state.value === 'connected') return Promise.resolve();
+    if (this.authError) return Promise.reject(this.authError);
     const timeout = this.options.requestTimeoutMs ?? 10_000;
     return new Promise((resolve, reject) => {
       const done = (): void => {
         cancel();
+        this.readyFailers = this.readyFailers.filter((f) => f !== fail);
         if (this.closed) reject(closedError('memory client'));
         else resolve();
       };
+      const fail = (e: DfError): void => {
+        cancel();
+        this.readyWaiters = this.readyWaiters.filter((w) => w !== done);
+        reject(e);
+      };
+      this.readyFailers.push(fail);
       const cancel = this.clock.setTimer(timeout, () => {
         this.readyWaiters = this.readyWaiters.filter((w) => w !== done);
+        this.readyFailers = this.readyFailers.filter((f) => f !== fail);
         reject(new DfError(NbErrorCode.UNAVAILABLE, `memory DB at ${this.endpoint} is not reachable (waited ${timeout} ms)`, { context: { endpoint: this.endpoint } }));
       });
       this.readyWaiters.push(done);
@@ -195,14 +212,20 @@ export class MemoryClientDriver implements NbDriver {
 
   private dial(): void {
     if (this.closed) return;
-    const socket = 'path' in this.where ? createConnection(this.where.path) : createConnection(this.where.port, this.where.host);
+    const where = this.where;
+    const tls = this.options.tls;
+    const socket: Socket =
+      'path' in where ? createConnection(where.path) : tls ? tlsConnect({ host: where.host, port: where.port, ...tls }) : createConnection(where.port, where.host);
     this.socket = socket;
     socket.setNoDelay?.(true);
     const decoder = new FrameDecoder();
-    socket.on('connect', () => {
-      this.request('hello', [])
+    socket.on(tls && !('path' in where) ? 'secureConnect' : 'connect', () => {
+      this.request('hello', [{ token: this.options.token ?? '' }])
         .then((h) => this.onHello(h as Hello))
-        .catch(() => socket.destroy());
+        .catch((err: unknown) => {
+          if (isDfError(err, NbErrorCode.FORBIDDEN)) this.onRefused(err);
+          socket.destroy();
+        });
     });
     socket.on('data', (data) => {
       let msgs: unknown[];
@@ -232,7 +255,17 @@ export class MemoryClientDriver implements NbDriver {
     });
   }
 
+  private onRefused(err: DfError): void {
+    this.authError = new DfError(NbErrorCode.FORBIDDEN, `memory DB at ${this.endpoint} refused this client: ${err.message}`, { cause: err, context: { endpoint: this.endpoint } });
+    const failers = this.readyFailers;
+    this.readyFailers = [];
+    this.readyWaiters = [];
+    for (const f of failers) f(this.authError);
+  }
+
   private onHello(h: Hello): void {
+    this.authError = undefined;
+    this.readyFailers = [];
     if (this.epoch !== undefined && h.epoch !== this.epoch) this.epochGen++;
     this.epoch = h.epoch;
     this.oldest = h.oldestRevision;

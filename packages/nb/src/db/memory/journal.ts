@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { DfError } from '@dragonflow/base';
 import { NbErrorCode } from '../../errors.js';
 
@@ -50,7 +50,14 @@ export class Journal {
   /** Replaces the whole file with `records` atomically (write a temp file, fsync, rename). */
   rewrite(records: readonly unknown[]): void {
     const tmp = `${this.file}.tmp`;
-    const fd = openSync(tmp, 'w', 0o600);
+    // A temp file left by a crash (or a symlink someone planted) is removed, and the
+    // new one created with O_EXCL: open never follows a link nor reuses a file it did not create.
+    try {
+      unlinkSync(tmp);
+    } catch (cause) {
+      if ((cause as NodeJS.ErrnoException).code !== 'ENOENT') throw new DfError(NbErrorCode.SCHEMA, `cannot remove the stale ${tmp}`, { cause, context: { file: tmp } });
+    }
+    const fd = openSync(tmp, 'wx', 0o600);
     try {
       for (const r of records) writeSync(fd, JSON.stringify(r) + '\n');
       fsyncSync(fd);

@@ -22,21 +22,23 @@ describeDriverContract({
   },
 });
 
+const ADMIN = { token: 'contract-admin-token-0123456789', role: 'admin' } as const;
+
 /** A journaled store served on `listen`; restart = a new process on the same file and address. */
 async function servedDb(transport: 'unix' | 'tcp'): Promise<DbUnderTest> {
   const dir = mkdtempSync(join(tmpdir(), 'df-nb-served-'));
   const file = join(dir, 'nb.jsonl');
   let store = new MemoryStore({ file });
-  let server = await MemoryServer.start({ store, listen: [transport === 'unix' ? `unix:${join(dir, 'nb.sock')}` : 'tcp:127.0.0.1:0'] });
+  let server = await MemoryServer.start({ store, listen: [transport === 'unix' ? `unix:${join(dir, 'nb.sock')}` : 'tcp:127.0.0.1:0'], grants: [ADMIN] });
   const endpoint = server.endpoints[0]!;
   return {
-    connect: () => MemoryClientDriver.connect({ endpoint, requestTimeoutMs: 20_000 }),
+    connect: () => MemoryClientDriver.connect({ endpoint, token: ADMIN.token, requestTimeoutMs: 20_000 }),
     dropConnections: async () => server.dropConnections(),
     restartServer: async () => {
       await server.close();
       store.close();
       store = new MemoryStore({ file });
-      server = await MemoryServer.start({ store, listen: [endpoint] });
+      server = await MemoryServer.start({ store, listen: [endpoint], grants: [ADMIN] });
     },
     compact: async () => store.compact(store.revision + 1),
     dispose: async () => {

@@ -6,6 +6,7 @@ import { NbErrorCode } from '../../errors.js';
  * big-endian length followed by that many bytes of UTF-8 JSON.
  *
  *   request   {"id": n, "op": "commit", "args": [...]}
+ *   first     {"id": n, "op": "hello", "args": [{"token": "..."}]}   (authenticates the connection)
  *   response  {"id": n, "ok": true, "result": ...}
  *           | {"id": n, "ok": false, "error": {"code": "NB_CONFLICT", "message": "...", "context": {...}}}
  *
@@ -15,7 +16,12 @@ import { NbErrorCode } from '../../errors.js';
  * always knows its position, so a reconnect resumes exactly where it stopped.
  */
 
+/** Largest frame the protocol can carry at all (what a client accepts from its server). */
 export const MAX_FRAME = 256 * 1024 * 1024;
+/** Default cap on a request frame a server accepts from an authenticated client. */
+export const DEFAULT_MAX_REQUEST_FRAME = 8 * 1024 * 1024;
+/** Cap on frames before a connection has authenticated (a hello is tiny). */
+export const MAX_HELLO_FRAME = 64 * 1024;
 
 export type MemoryOp =
   | 'hello'
@@ -66,6 +72,9 @@ export class FrameDecoder {
   private chunks: Buffer[] = [];
   private buffered = 0;
 
+  /** `maxFrame` is checked on the length prefix, before any of the body is buffered. */
+  constructor(public maxFrame = MAX_FRAME) {}
+
   /** Feeds bytes; returns every complete message. Throws on a corrupt stream. */
   push(data: Buffer): unknown[] {
     this.chunks.push(data);
@@ -75,7 +84,7 @@ export class FrameDecoder {
       if (this.buffered < 4) break;
       const head = this.peek(4);
       const len = head.readUInt32BE(0);
-      if (len > MAX_FRAME) throw new DfError(NbErrorCode.INVALID, `frame of ${len} bytes exceeds the ${MAX_FRAME}-byte limit`, { context: { length: len } });
+      if (len > this.maxFrame) throw new DfError(NbErrorCode.INVALID, `frame of ${len} bytes exceeds the ${this.maxFrame}-byte limit`, { context: { length: len, limit: this.maxFrame } });
       if (this.buffered < 4 + len) break;
       const frame = this.take(4 + len);
       const text = frame.subarray(4).toString('utf8');
