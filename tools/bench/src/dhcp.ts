@@ -71,6 +71,29 @@ interface SideResult {
   readonly serverCpu: string;
 }
 
+/**
+ * The side being set up or measured. Its cleanup runs once, from its own `finally`
+ * or on SIGINT/SIGTERM/SIGHUP (its daemons are detached and would outlive us),
+ * whichever comes first; the other waits for it.
+ */
+let active: CleanupStack | undefined;
+let stopping: Promise<string[]> | undefined;
+const stopActive = (): Promise<string[]> => {
+  const c = active;
+  if (!c) return Promise.resolve([]);
+  active = undefined;
+  stopping = c.run();
+  return stopping;
+};
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.once(sig, () => {
+    console.error(`${sig}: stopping what this run started`);
+    void stopActive()
+      .then((problems) => problems.length && console.error(`cleanup: ${problems.join('; ')}`))
+      .finally(() => process.exit(130));
+  });
+}
+
 /** Runs the python client in `netns` on `ports`. */
 async function client<T>(netns: string, ports: readonly BenchPort[], mode: 'latency' | 'throughput', count: number): Promise<T> {
   const job = { ifaces: ports.map((p) => ({ name: p.iface, mac: p.mac })), mode, count };
@@ -115,6 +138,7 @@ async function measure(side: string, netns: string, serverCpu: () => Promise<num
 
 async function ours(): Promise<SideResult> {
   const cleanup = new CleanupStack();
+  active = cleanup;
   try {
     const netns = await benchNetns(cleanup, 'dfdhcp');
     const ovs = await startOvs({ netns });
@@ -173,21 +197,22 @@ async function ours(): Promise<SideResult> {
     };
     return await measure('dragonflow', netns, selfCpu);
   } finally {
-    const problems = await cleanup.run();
-    if (problems.length) console.error(`cleanup (ours): ${problems.join('; ')}`);
+    const problems = active === cleanup ? await stopActive() : await stopping;
+    if (problems?.length) console.error(`cleanup (ours): ${problems.join('; ')}`);
   }
 }
 
 async function ovn(): Promise<SideResult> {
   const cleanup = new CleanupStack();
+  active = cleanup;
   try {
     const netns = await benchNetns(cleanup, 'dfdhcpovn');
     const { ovs, controllerPid } = await startOvnDhcp(cleanup, netns, SUBNET, PORT_LIST);
     await linksUp(netns);
     return await measure('ovn', netns, () => Promise.resolve(cpuOf([controllerPid, ovs.pids.vswitchd])));
   } finally {
-    const problems = await cleanup.run();
-    if (problems.length) console.error(`cleanup (ovn): ${problems.join('; ')}`);
+    const problems = active === cleanup ? await stopActive() : await stopping;
+    if (problems?.length) console.error(`cleanup (ovn): ${problems.join('; ')}`);
   }
 }
 
@@ -226,7 +251,8 @@ async function main(): Promise<void> {
   console.log(`(${((Date.now() - started) / 1000).toFixed(0)} s) reproduce: ${COMMAND}`);
 }
 
-main().catch((err: unknown) => {
+main().catch(async (err: unknown) => {
   console.error(err);
+  await stopping;
   process.exit(1);
 });
