@@ -33,6 +33,7 @@ import dhcp from '@dragonflow/app-dhcp';
 import { CoreMetrics, OfListener, silentLogger, startChassisRuntime, switchChannel, validateApps } from '@dragonflow/core/host';
 import { MemoryDriver, NbApi, chassisIdFromName } from '@dragonflow/nb';
 import { CleanupStack, createNetns, deleteNetns, requireBinary, run, shortId, startOvs } from '@dragonflow/sandbox';
+import { ControllerTrace } from './dhcp-trace.js';
 import { startOvnDhcp, type BenchPort, type DhcpSubnet } from './dhcp-ovn.js';
 
 const COMMAND = 'pnpm --filter @dragonflow/bench bench:dhcp';
@@ -69,6 +70,8 @@ interface SideResult {
   readonly latency: LatencyResult;
   readonly throughput: ThroughputResult;
   readonly serverCpu: string;
+  /** Ours only: the controller's share, from its OpenFlow connection. */
+  readonly trace?: string;
 }
 
 /**
@@ -126,14 +129,22 @@ function cpuOf(pids: readonly number[]): number {
 }
 
 /** Warm-up, latency, throughput on one prepared side. */
-async function measure(side: string, netns: string, serverCpu: () => Promise<number>): Promise<SideResult> {
+async function measure(side: string, netns: string, serverCpu: () => Promise<number>, trace?: ControllerTrace): Promise<SideResult> {
   await client<LatencyResult>(netns, PORT_LIST.slice(0, 1), 'latency', 50);
+  trace?.reset();
   const latency = await client<LatencyResult>(netns, PORT_LIST.slice(0, 1), 'latency', EXCHANGES);
+  const inController = trace?.controllerMs();
   await client<ThroughputResult>(netns, PORT_LIST, 'throughput', 1);
   const cpu0 = await serverCpu();
+  trace?.reset();
   const throughput = await client<ThroughputResult>(netns, PORT_LIST, 'throughput', LEASES);
   const cpu = (await serverCpu()) - cpu0;
-  return { side, latency, throughput, serverCpu: `${((cpu / throughput.seconds) * 100).toFixed(0)} % of a core` };
+  const b = trace?.barriers();
+  const traced =
+    inController && b
+      ? `in the controller (packet-in read → packet-out written) p50 ${inController.p50.toFixed(3)} ms p99 ${inController.p99.toFixed(3)} ms; leases/s run: ${b.packetOuts} packet-outs in ${b.batches} batches, barrier round trip p50 ${b.p50.toFixed(3)} ms`
+      : undefined;
+  return { side, latency, throughput, serverCpu: `${((cpu / throughput.seconds) * 100).toFixed(0)} % of a core`, ...(traced ? { trace: traced } : {}) };
 }
 
 async function ours(): Promise<SideResult> {
@@ -187,7 +198,8 @@ async function ours(): Promise<SideResult> {
     });
     await ovs.vsctl('set-controller', 'br-int', `unix:${sock}`);
     const conn = await listener.waitForSwitch(undefined, 20_000);
-    await runtime.attachSwitch(switchChannel(conn));
+    const trace = new ControllerTrace(conn);
+    await runtime.attachSwitch(trace.wrap(switchChannel(conn)));
     await runtime.waitForRevision(await driver.currentRevision());
     await runtime.settle();
     // The controller is this process; the switch's CPU is ovs-vswitchd's.
@@ -195,7 +207,7 @@ async function ours(): Promise<SideResult> {
       const u = process.cpuUsage();
       return Promise.resolve((u.user + u.system) / 1e6 + cpuOf([ovs.pids.vswitchd]));
     };
-    return await measure('dragonflow', netns, selfCpu);
+    return await measure('dragonflow', netns, selfCpu, trace);
   } finally {
     const problems = active === cleanup ? await stopActive() : await stopping;
     if (problems?.length) console.error(`cleanup (ours): ${problems.join('; ')}`);
@@ -226,6 +238,7 @@ function report(r: SideResult): { p50: number; rate: number } {
   console.log(
     `${''.padEnd(10)} ${Math.round(rate).toLocaleString('en')} leases/s (${t.leases} leases by ${PORTS} clients in ${t.seconds.toFixed(2)} s, ${t.naks} NAKs, ${t.retransmits} retransmissions, ${t.unfinished} clients unfinished; server side ${r.serverCpu}, client ${((t.clientCpuSeconds / t.seconds) * 100).toFixed(0)} % of a core)`,
   );
+  if (r.trace) console.log(`${''.padEnd(10)} ${r.trace}`);
   return { p50, rate };
 }
 
