@@ -21,7 +21,8 @@
  * send() of its message to its recv() of the answer: the whole path (kernel → OVS →
  * the controller → packet-out → OVS → kernel) plus the client's own syscalls. Leases/s:
  * every port at once, DF_BENCH_LEASES (default 25) leases each, back to back
- * (DISCOVER+REQUEST = one lease). Needs root, Open vSwitch, python3, OVN
+ * (DISCOVER+REQUEST = one lease). Ours also prints the controller's share, read off
+ * its OpenFlow connection (dhcp-trace.ts). DF_BENCH_SIDES=ours or ovn runs one side. Needs root, Open vSwitch, python3, OVN
  * (ovn-central, ovn-host). Never fails on a goal: it prints the verdicts.
  */
 import { readFileSync } from 'node:fs';
