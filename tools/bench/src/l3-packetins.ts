@@ -87,7 +87,9 @@ class EmulatedSwitch {
         return;
       case 'multipart_request': {
         const kind = m.body.kind;
-        const body = kind === 'flow' ? { kind: 'flow' as const, flows: [] } : kind === 'group_desc' ? { kind: 'group_desc' as const, groups: [] } : kind === 'port_desc' ? { kind: 'port_desc' as const, ports: [] } : undefined;
+        // What a controller reads back at a connect: an empty switch answers each with nothing.
+        const empty = { flow: { kind: 'flow', flows: [] }, group_desc: { kind: 'group_desc', groups: [] }, meter_config: { kind: 'meter_config', meters: [] }, port_desc: { kind: 'port_desc', ports: [] } } as const;
+        const body = kind in empty ? empty[kind as keyof typeof empty] : undefined;
         if (body) this.send({ type: 'multipart_reply', xid: m.xid, more: false, body } as OfMessage);
         return;
       }
