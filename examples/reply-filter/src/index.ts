@@ -3,14 +3,18 @@ import { ReplyFilter, type ReplyFilterOptions } from './reply-filter.js';
 
 export { ReplyFilter, type ReplyFilterOptions } from './reply-filter.js';
 
-/** Checks the options by hand: a list of port ids. */
+/** Checks the options by hand: a list of port ids, and the send rate. */
 const optionsSchema = {
   safeParse(input: unknown): { success: true; data: ReplyFilterOptions } | { success: false; error: { issues: { path: (string | number)[]; message: string }[] } } {
-    const ports = (input as { ports?: unknown } | undefined)?.ports ?? [];
+    const o = (input ?? {}) as { ports?: unknown; sendRate?: unknown };
+    const ports = o.ports ?? [];
     if (!Array.isArray(ports) || !ports.every((p) => typeof p === 'string' && p.length > 0)) {
       return { success: false, error: { issues: [{ path: ['ports'], message: 'a list of logical port ids' }] } };
     }
-    return { success: true, data: { ports } };
+    if (o.sendRate !== undefined && !(Number.isInteger(o.sendRate) && (o.sendRate as number) > 0)) {
+      return { success: false, error: { issues: [{ path: ['sendRate'], message: 'packets per second, an integer > 0' }] } };
+    }
+    return { success: true, data: { ports, ...(o.sendRate !== undefined ? { sendRate: o.sendRate as number } : {}) } };
   },
 };
 

@@ -22,8 +22,8 @@ afterEach(async () => {
 });
 
 /** vm1 (port 1, protected) and vm2 (port 2) on one network. */
-async function setup() {
-  h = await startHarness({ apps: [switching, { descriptor: replyFilter, options: { ports: [ID.vm1] } }] });
+async function setup(options: Record<string, unknown> = {}) {
+  h = await startHarness({ apps: [switching, { descriptor: replyFilter, options: { ports: [ID.vm1], ...options } }] });
   const net = await h.network('net1');
   const sub = await h.subnet(net, '10.0.0.0/24');
   const ports: Record<string, LogicalPort> = {
@@ -34,6 +34,30 @@ async function setup() {
   await h.plug(ports['vm2']!, 2);
   return h;
 }
+
+describe('reply filter: its meter and its fast-failover group', () => {
+  it("delivers vm1's replies through a fast-failover group: dropped by the switch while vm1's port is down, delivered again when it is up", async () => {
+    const hh = await setup();
+    await hh.inject(udp('vm1', 5000, 53), 1);
+    expect(hh.trace(udp('vm2', 53, 5000), 2).ports).toEqual([1]);
+    hh.fakeSwitch.setPortUp(1, false);
+    expect(hh.trace(udp('vm2', 53, 5000), 2).ports).toEqual([]);
+    hh.fakeSwitch.setPortUp(1, true);
+    expect(hh.trace(udp('vm2', 53, 5000), 2).ports).toEqual([1]);
+  });
+
+  it('meters what a protected port sends: beyond sendRate the switch drops it', async () => {
+    const hh = await setup({ sendRate: 3 });
+    let delivered = 0;
+    for (let i = 0; i < 8; i++) delivered += (await hh.inject(udp('vm1', 6000 + i, 53), 1)).ports.length;
+    expect(delivered).toBe(3);
+    expect(hh.fakeSwitch.meterConfigs().map((m) => m.bands[0]!.rate)).toEqual([3]);
+  });
+
+  it('refuses a bad sendRate, naming it', async () => {
+    expect(replyFilter.options!.safeParse({ ports: [], sendRate: 0 })).toMatchObject({ success: false, error: { issues: [{ path: ['sendRate'] }] } });
+  });
+});
 
 describe('reply filter', () => {
   it("lets the replies to vm1's own connection in", async () => {
