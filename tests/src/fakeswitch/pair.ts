@@ -110,7 +110,8 @@ function packetOut(frame: EthernetFrame | Uint8Array, inPort: number, actions = 
   return { type: 'packet_out', bufferId: 0xffffffff, inPort, actions, data: frame instanceof Uint8Array ? frame : encodeEthernet(frame) };
 }
 
-async function puntsOf(channel: SwitchChannel, frame: EthernetFrame, inPort: number): Promise<Punt[]> {
+/** Sends `frames` in one batch, then a marker; the packet-ins before the marker came back (packet-ins come in order). */
+async function puntsOf(channel: SwitchChannel, frames: readonly EthernetFrame[], inPort: number): Promise<Punt[]> {
   const got: PacketIn[] = [];
   const marker = encodeEthernet(MARKER);
   const done = new Promise<void>((resolve, reject) => {
@@ -127,7 +128,7 @@ async function puntsOf(channel: SwitchChannel, frame: EthernetFrame, inPort: num
       } else got.push(m);
     });
   });
-  const outcome = await channel.sendBatch([packetOut(frame, inPort), packetOut(marker, inPort, [act.toController()])]);
+  const outcome = await channel.sendBatch([...frames.map((f) => packetOut(f, inPort)), packetOut(marker, inPort, [act.toController()])]);
   if (outcome.errors.length) throw new Error(`packet-out refused: ${JSON.stringify(outcome.errors.map((e) => e.error))}`);
   await done;
   return got.map(punt);
@@ -135,7 +136,7 @@ async function puntsOf(channel: SwitchChannel, frame: EthernetFrame, inPort: num
 
 /** Sends `frame` into both switches on `inPort`; what each punted. */
 export async function puntBoth(p: SwitchPair, frame: EthernetFrame, inPort: number): Promise<{ real: Punt[]; fake: Punt[] }> {
-  return { real: await puntsOf(p.b.channel, frame, inPort), fake: await puntsOf(p.fakeChannel, frame, inPort) };
+  return { real: await puntsOf(p.b.channel, [frame], inPort), fake: await puntsOf(p.fakeChannel, [frame], inPort) };
 }
 
 /** The OpenFlow ports `ofproto/trace` outputs the packet to, and the FakeSwitch's trace's, sorted. */
@@ -155,29 +156,7 @@ export async function tracePorts(p: SwitchPair, frame: EthernetFrame, inPort: nu
 
 /** Sends all the frames in one batch (back to back, so a meter's bucket barely refills between them); the packet-ins of each switch, in order. */
 export async function puntBurstBoth(p: SwitchPair, frames: readonly EthernetFrame[], inPort: number): Promise<{ real: Punt[]; fake: Punt[] }> {
-  const burst = async (channel: SwitchChannel): Promise<Punt[]> => {
-    const got: PacketIn[] = [];
-    const marker = encodeEthernet(MARKER);
-    const done = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        sub.unsubscribe();
-        reject(new Error('the marker packet-in did not come back within 10 s'));
-      }, 10_000);
-      const sub = channel.messages$.subscribe((m: SwitchAsyncMessage) => {
-        if (m.type !== 'packet_in') return;
-        if (Buffer.from(m.data).equals(Buffer.from(marker))) {
-          clearTimeout(timer);
-          sub.unsubscribe();
-          resolve();
-        } else got.push(m);
-      });
-    });
-    const outcome = await channel.sendBatch([...frames.map((f) => packetOut(f, inPort)), packetOut(marker, inPort, [act.toController()])]);
-    if (outcome.errors.length) throw new Error(`packet-out refused: ${JSON.stringify(outcome.errors.map((e) => e.error))}`);
-    await done;
-    return got.map(punt);
-  };
-  return { real: await burst(p.b.channel), fake: await burst(p.fakeChannel) };
+  return { real: await puntsOf(p.b.channel, frames, inPort), fake: await puntsOf(p.fakeChannel, frames, inPort) };
 }
 
 /** The real bridge's interface with OpenFlow port number `port`. */
