@@ -93,6 +93,23 @@ describe('startOvs', () => {
     expect(await linkExists(br)).toBe(false);
   });
 
+  it('removes the taps of a vswitchd that died without cleaning up', async () => {
+    const ovs = await startOvs();
+    cleanup.defer('ovs', () => ovs.stop());
+    const br = `brk${shortId()}`;
+    const port = `ik${shortId()}`;
+    await ovs.vsctl('add-br', br, '--', 'set', 'bridge', br, 'datapath_type=netdev');
+    await ovs.vsctl('add-port', br, port, '--', 'set', 'interface', port, 'type=internal');
+    await waitFor(() => linkExists(port), { what: `${port} to appear`, timeoutMs: 5_000 });
+    process.kill(ovs.pids.vswitchd, 'SIGKILL');
+    await waitFor(() => !isAlive(ovs.pids.vswitchd), { what: 'vswitchd to die', timeoutMs: 5_000 });
+    // killed, vswitchd left its (persistent) taps behind: stop removes them itself
+    expect(await linkExists(br)).toBe(true);
+    await ovs.stop();
+    expect(await linkExists(br)).toBe(false);
+    expect(await linkExists(port)).toBe(false);
+  });
+
   it('forwards real packets between two namespaces through a bridge in a third', async () => {
     const tag = shortId();
     const chassis = `dfc${tag}`;

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DfError } from '@dragonflow/base';
 import { requireBinary, run, type RunResult } from './exec.js';
-import { linkExists } from './netns.js';
+import { deleteLink, linkExists } from './netns.js';
 import { isAlive, spawnDaemon, stopPid, waitFor } from './process.js';
 import { makeTempDir, removeDir } from './tmp.js';
 
@@ -89,16 +89,26 @@ export class OvsInstance {
 
   async stop(): Promise<void> {
     // `exit --cleanup` removes the datapaths and their devices: a netdev bridge's tap
-    // device would otherwise outlive vswitchd in its namespace (the root one, say).
-    // The tap's removal is asynchronous in the kernel: stop returns once it is done,
-    // so a caller (or the next run) never finds the device still there.
-    const bridges = isAlive(this.pids.vswitchd) && isAlive(this.pids.ovsdbServer) ? await this.bridgeNames() : [];
+    // device (and an internal port's) would otherwise outlive vswitchd in its namespace.
+    // The removal is asynchronous in the kernel, and `exit --cleanup` itself may not
+    // get through on a loaded machine (vswitchd is then killed, leaving the taps): stop
+    // gives the kernel a moment, deletes what is left itself, and returns once nothing
+    // of this instance's is left, so a caller (or the next run) never finds it there.
+    const taps = isAlive(this.pids.ovsdbServer) ? await this.tapNames() : [];
     if (isAlive(this.pids.vswitchd)) await this.appctl('exit', '--cleanup').catch(() => undefined);
     await stopPid(this.pids.vswitchd);
     await stopPid(this.pids.ovsdbServer);
-    if (bridges.length > 0) {
-      await waitFor(async () => (await Promise.all(bridges.map((b) => linkExists(b, this.netns)))).every((exists) => !exists), {
-        what: `the tap devices of ${bridges.join(', ')} to be removed${this.netns ? ` in ${this.netns}` : ''}`,
+    if (taps.length > 0) {
+      const left = async (): Promise<string[]> => {
+        const exists = await Promise.all(taps.map((t) => linkExists(t, this.netns)));
+        return taps.filter((_, i) => exists[i]);
+      };
+      const gone = async () => (await left()).length === 0;
+      await waitFor(gone, { what: 'the tap devices to go', timeoutMs: 2_000, intervalMs: 20 }).catch(async () => {
+        for (const t of await left()) await deleteLink(t, this.netns).catch(() => undefined);
+      });
+      await waitFor(gone, {
+        what: `the tap devices ${taps.join(', ')} to be removed${this.netns ? ` in ${this.netns}` : ''}`,
         timeoutMs: 10_000,
         intervalMs: 20,
       });
@@ -106,9 +116,10 @@ export class OvsInstance {
     if (this.removeDirOnStop) removeDir(this.dir);
   }
 
-  private async bridgeNames(): Promise<string[]> {
-    const out = await this.tool('ovs-vsctl', [`--db=${this.dbRemote}`, '--timeout=5', 'list-br']).catch(() => '');
-    return out.split('\n').map((l) => l.trim()).filter(Boolean);
+  /** The kernel devices this instance's datapath made: its bridges' and internal ports' taps. */
+  private async tapNames(): Promise<string[]> {
+    const out = await this.tool('ovs-vsctl', [`--db=${this.dbRemote}`, '--timeout=5', '--format=csv', '--no-headings', '--columns=name', 'find', 'interface', 'type=internal']).catch(() => '');
+    return out.split('\n').map((l) => l.trim().replace(/^"|"$/g, '')).filter(Boolean);
   }
 
   get alive(): boolean {
