@@ -19,9 +19,7 @@
  * - a broadcast traced through the real switch (`ofproto/trace`) reaches every
  *   other port of its network (OVS's resubmit limits hold).
  */
-import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -30,9 +28,10 @@ import { fileURLToPath } from 'node:url';
 import { ManualClock } from '@dragonflow/base';
 import { packet } from '@dragonflow/core';
 import { CoreMetrics, startChassisRuntime, switchChannel } from '@dragonflow/core/host';
-import { MemoryClientDriver, MemoryServer, MemoryStore, chassisIdFromName, encodeObject, parseObject, uuidV5, type TableName, type TxnOp } from '@dragonflow/nb';
-import { CleanupStack, makeTempDir, removeDir, stopPid } from '@dragonflow/sandbox';
+import { MemoryClientDriver, chassisIdFromName, uuidV5, type TxnOp } from '@dragonflow/nb';
+import { CleanupStack } from '@dragonflow/sandbox';
 import l2 from '@dragonflow/app-l2';
+import { benchMac as mac, cpuSeconds, put, quantile, serveDb, startDbProcess } from './nb-process.js';
 import { startBenchSwitch } from './ovs-switch.js';
 
 /** A fixed token: the bench's DB lives in its own 0600 socket for one run. */
@@ -44,14 +43,8 @@ const CHASSIS = 'bench-l2';
 const VXLAN_OFPORT = 9000;
 const ONE_MORE = 50;
 const id = (kind: string, n: number | string): string => uuidV5(NS, `${kind}-${n}`);
-const mac = (n: number): string => `fa:16:3e:${((n >> 16) & 255).toString(16).padStart(2, '0')}:${((n >> 8) & 255).toString(16).padStart(2, '0')}:${(n & 255).toString(16).padStart(2, '0')}`;
 const mb = (b: number): string => `${(b / 1024 / 1024).toFixed(0)} MB`;
 const ms = (x: number): string => `${x.toFixed(x < 10 ? 2 : 0)} ms`;
-
-function put(table: TableName, obj: Record<string, unknown>): TxnOp {
-  const parsed = parseObject(table, obj) as Record<string, unknown>;
-  return { type: 'put', table, id: String(parsed['id']), value: encodeObject(table, parsed as never) };
-}
 
 /** VM port `i` (0-based): network i % 10, key 100 + i (router interfaces have keys 1..10), IP 10.n.x.y. */
 function vmPort(i: number, chassisId: string): TxnOp {
@@ -68,14 +61,6 @@ function vmPort(i: number, chassisId: string): TxnOp {
   });
 }
 
-/** ovs-vswitchd's user+system CPU seconds, from /proc. */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-const quantile = (xs: number[], q: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;
-
 async function runOne(ports: number): Promise<void> {
   const cleanup = new CleanupStack();
   try {
@@ -88,18 +73,9 @@ async function runOne(ports: number): Promise<void> {
 
     // The NB DB is served by another process (as df-api serves the sandbox's memory DB); the
     // controller's cache and the writer (standing in for df-api) are both its clients.
-    const dbDir = makeTempDir('df-l2-bench-');
-    cleanup.defer('remove db dir', () => removeDir(dbDir));
-    const endpoint = `unix:${join(dbDir, 'nb.sock')}`;
-    const server = spawn(process.execPath, [fileURLToPath(import.meta.url), '--serve-db', endpoint], { stdio: ['pipe', 'pipe', 'inherit'] });
-    cleanup.defer('stop db server', () => stopPid(server.pid!));
-    await new Promise<void>((resolve, reject) => {
-      server.stdout.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
-      server.on('exit', (code) => reject(new Error(`the NB DB server exited (${code})`)));
-    });
-    const controllerDriver = await MemoryClientDriver.connect({ endpoint, token: BENCH_TOKEN });
+    const db = await startDbProcess(cleanup, fileURLToPath(import.meta.url));
+    const controllerDriver = await MemoryClientDriver.connect({ endpoint: db.endpoint, token: BENCH_TOKEN });
     cleanup.defer('close controller driver', () => controllerDriver.close());
-    const db = dbClient(server);
     const chassisId = chassisIdFromName(CHASSIS);
     await db.request(`base ${chassisId}`);
 
@@ -122,7 +98,7 @@ async function runOne(ports: number): Promise<void> {
 
     // The OVSDB monitor reported the N interfaces (ofports 1..N); the ports are not in the NB yet.
     for (let i = 0; i < ports; i++) runtime.bindPort({ kind: 'bound', portId: id('port', i), ofport: i + 1, interfaceName: `tap${i}` });
-    await db.request(`prepare ${ports} ${chassisId}`);
+    await db.request(`prepare ports ${ports} ${chassisId}`);
     global.gc?.();
 
     // ---- bulk: one commit → every flow confirmed by a barrier ----
@@ -203,57 +179,17 @@ function baseTopology(chassisId: string): TxnOp[] {
   return base;
 }
 
-/**
- * The NB DB process: a memory store served on a unix socket (as df-api serves the
- * sandbox's DB), which also does the writes df-api would do, on command from stdin
- * (`base CHASSIS`, `prepare N CHASSIS` then `bulk`, `one I CHASSIS`), answering `rev R`.
- * So the writer's memory and CPU are not counted as the controller's.
- */
-async function serveDb(endpoint: string): Promise<void> {
-  const store = new MemoryStore();
-  // The controller-side driver binds a port and registers its chassis: the controller role suffices.
-  await MemoryServer.start({ store, listen: [endpoint], grants: [{ role: 'controller', token: BENCH_TOKEN }] });
-  const commit = (ops: TxnOp[]): number => store.commit(ops).revision;
-  // Validated and encoded ahead (what the API does before it writes), so the clock runs from the write.
-  let prepared: TxnOp[] = [];
-  createInterface({ input: process.stdin }).on('line', (line) => {
-    const [cmd, a, b] = line.trim().split(' ');
-    let rev: number;
-    if (cmd === 'base') rev = commit(baseTopology(a!));
-    else if (cmd === 'prepare') {
-      prepared = Array.from({ length: Number(a) }, (_, i) => vmPort(i, b!));
-      rev = 0;
-    } else if (cmd === 'bulk') {
-      rev = commit(prepared);
-      prepared = [];
-    } else if (cmd === 'one') rev = commit([vmPort(Number(a), b!)]);
-    else throw new Error(`unknown command ${line}`);
-    console.log(`rev ${rev}`);
-  });
-  console.log('ready');
-}
-
-/** Sends commands to the DB process, one at a time, and resolves with the revision of each commit. */
-function dbClient(server: ChildProcessWithoutNullStreams | ReturnType<typeof spawn>) {
-  const waiting: ((rev: number) => void)[] = [];
-  createInterface({ input: server.stdout! }).on('line', (line) => {
-    const m = /^rev (\d+)$/.exec(line);
-    if (m) waiting.shift()?.(Number(m[1]));
-  });
-  return {
-    request(command: string): Promise<number> {
-      return new Promise((resolve) => {
-        waiting.push(resolve);
-        server.stdin!.write(`${command}\n`);
-      });
-    },
-  };
-}
+/** What the DB process commits on command: the base topology, N ports (prepared, then `bulk`), one more port. */
+const DB_COMMANDS = {
+  base: ([chassisId]: readonly string[]) => baseTopology(chassisId!),
+  ports: ([n, chassisId]: readonly string[]) => Array.from({ length: Number(n) }, (_, i) => vmPort(i, chassisId!)),
+  one: ([i, chassisId]: readonly string[]) => [vmPort(Number(i), chassisId!)],
+};
 
 async function main(): Promise<void> {
   const db = process.argv.indexOf('--serve-db');
   if (db > 0) {
-    await serveDb(process.argv[db + 1]!);
+    await serveDb(process.argv[db + 1]!, BENCH_TOKEN, DB_COMMANDS);
     return;
   }
   const i = process.argv.indexOf('--ports');
