@@ -28,38 +28,20 @@ import { fileURLToPath } from 'node:url';
 import { ManualClock } from '@dragonflow/base';
 import { packet } from '@dragonflow/core';
 import { CoreMetrics, startChassisRuntime, switchChannel } from '@dragonflow/core/host';
-import { MemoryClientDriver, chassisIdFromName, uuidV5, type TxnOp } from '@dragonflow/nb';
+import { MemoryClientDriver, chassisIdFromName } from '@dragonflow/nb';
 import { CleanupStack } from '@dragonflow/sandbox';
 import l2 from '@dragonflow/app-l2';
-import { benchMac as mac, cpuSeconds, put, quantile, serveDb, startDbProcess } from './nb-process.js';
+import { NETWORKS, VXLAN_OFPORT, baseTopology, id, vmPort } from './convergence-topology.js';
+import { benchMac as mac, cpuSeconds, quantile, serveDb, startDbProcess } from './nb-process.js';
 import { startBenchSwitch } from './ovs-switch.js';
 
 /** A fixed token: the bench's DB lives in its own 0600 socket for one run. */
 const BENCH_TOKEN = 'l2-convergence-bench-token';
 const COMMAND = 'pnpm --filter @dragonflow/bench bench:l2';
-const NETWORKS = 10;
-const NS = '5d0a7f7e-2b1c-4a55-9a3e-6c8f0e4b2d10';
 const CHASSIS = 'bench-l2';
-const VXLAN_OFPORT = 9000;
 const ONE_MORE = 50;
-const id = (kind: string, n: number | string): string => uuidV5(NS, `${kind}-${n}`);
 const mb = (b: number): string => `${(b / 1024 / 1024).toFixed(0)} MB`;
 const ms = (x: number): string => `${x.toFixed(x < 10 ? 2 : 0)} ms`;
-
-/** VM port `i` (0-based): network i % 10, key 100 + i (router interfaces have keys 1..10), IP 10.n.x.y. */
-function vmPort(i: number, chassisId: string): TxnOp {
-  const n = i % NETWORKS;
-  const host = Math.floor(i / NETWORKS) + 2;
-  return put('logical_port', {
-    id: id('port', i),
-    key: 100 + i,
-    networkId: id('net', n),
-    macAddress: mac(0x10000 + i),
-    fixedIps: [{ subnetId: id('subnet', n), ipAddress: `10.${n}.${host >> 8}.${host & 255}` }],
-    chassisId,
-    deviceOwner: 'compute:nova',
-  });
-}
 
 async function runOne(ports: number): Promise<void> {
   const cleanup = new CleanupStack();
@@ -165,23 +147,9 @@ async function runOne(ports: number): Promise<void> {
   }
 }
 
-/** The NB before the bulk: chassis, networks, subnets, the router and its interfaces. */
-function baseTopology(chassisId: string): TxnOp[] {
-  const base: TxnOp[] = [put('chassis', { id: chassisId, name: CHASSIS, tunnelIp: '192.0.2.1', tunnelTypes: ['vxlan'] })];
-  const routerPorts: Record<string, unknown>[] = [];
-  for (let n = 0; n < NETWORKS; n++) {
-    base.push(put('logical_switch', { id: id('net', n), key: n + 1, name: `net${n}`, networkType: 'vxlan', segmentationId: 1000 + n }));
-    base.push(put('subnet', { id: id('subnet', n), networkId: id('net', n), ipVersion: 4, cidr: `10.${n}.0.0/16`, gatewayIp: `10.${n}.0.1` }));
-    base.push(put('logical_port', { id: id('rif', n), key: n + 1, networkId: id('net', n), macAddress: mac(0xfe00 + n), fixedIps: [{ subnetId: id('subnet', n), ipAddress: `10.${n}.0.1` }], deviceOwner: 'network:router_interface', deviceId: id('router', 0) }));
-    routerPorts.push({ portId: id('rif', n), networkId: id('net', n), subnetId: id('subnet', n), macAddress: mac(0xfe00 + n), ipAddress: `10.${n}.0.1`, cidr: `10.${n}.0.0/16` });
-  }
-  base.push(put('logical_router', { id: id('router', 0), key: 1, name: 'router0', ports: routerPorts }));
-  return base;
-}
-
 /** What the DB process commits on command: the base topology, N ports (prepared, then `bulk`), one more port. */
 const DB_COMMANDS = {
-  base: ([chassisId]: readonly string[]) => baseTopology(chassisId!),
+  base: ([chassisId]: readonly string[]) => baseTopology(chassisId!, CHASSIS),
   ports: ([n, chassisId]: readonly string[]) => Array.from({ length: Number(n) }, (_, i) => vmPort(i, chassisId!)),
   one: ([i, chassisId]: readonly string[]) => [vmPort(Number(i), chassisId!)],
 };
