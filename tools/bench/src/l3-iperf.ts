@@ -12,35 +12,13 @@
  * iperf3 TCP, DF_BENCH_SECONDS (default 5) per run, DF_BENCH_RUNS (default 3) runs
  * of each, interleaved; the medians are compared. Needs root, Open vSwitch, iperf3.
  */
-import { spawn } from 'node:child_process';
-import { addAddress, createNetns, createVethPair, deleteNetns, netnsArgv, requireBinary, run, shortId, type Chassis } from '@dragonflow/sandbox';
+import { addAddress, createNetns, createVethPair, deleteNetns, requireBinary, run, shortId, type Chassis } from '@dragonflow/sandbox';
+import { RUNS, SECONDS, gbps, iperf, median } from './iperf.js';
 import { startOneChassisRouted } from './l3-dataplane.js';
 
 const COMMAND = 'pnpm --filter @dragonflow/bench bench:l3-iperf';
-const SECONDS = Number(process.env['DF_BENCH_SECONDS'] ?? 5);
-const RUNS = Number(process.env['DF_BENCH_RUNS'] ?? 3);
 const TARGET = 0.9;
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const gbps = (bps: number): string => `${(bps / 1e9).toFixed(2)} Gbit/s`;
-
-/** One iperf3 TCP run from `clientNs` to `server` (in `serverNs`): received bits per second. */
-async function iperf(serverNs: string, clientNs: string, server: string): Promise<number> {
-  const [bin, argv] = netnsArgv(serverNs, 'iperf3', ['-s', '-1', '-B', server]);
-  const srv = spawn(bin, argv, { stdio: 'ignore' });
-  const exited = new Promise<void>((r) => srv.once('exit', () => r()));
-  try {
-    await new Promise((r) => setTimeout(r, 300));
-    const out = await run('iperf3', ['-c', server, '-t', String(SECONDS), '-J'], { netns: clientNs, timeoutMs: (SECONDS + 20) * 1000 });
-    const j = JSON.parse(out.stdout) as { end?: { sum_received?: { bits_per_second?: number } } };
-    const bps = j.end?.sum_received?.bits_per_second;
-    if (!bps) throw new Error(`iperf3 gave no result: ${out.stdout.slice(0, 400)}`);
-    return bps;
-  } finally {
-    if (srv.exitCode === null) srv.kill();
-    await exited;
-  }
-}
 
 /** Two namespaces on a second bridge of `chassis`' ovs-vswitchd, switched by one NORMAL flow. */
 async function normalBridge(chassis: Chassis): Promise<{ a: string; b: string; stop: () => Promise<void> }> {
