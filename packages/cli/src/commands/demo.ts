@@ -11,6 +11,7 @@ import { requireRoot, sandboxDown, sandboxUp, vmCreate, type VmCreated } from '.
 import { NeutronClient } from '../sandbox/neutron.js';
 import { choice, choices, intOption } from '../sandbox/options.js';
 import { DEFAULT_SANDBOX_APPS, TUNNEL_KINDS, type DbKind, type TunnelKind } from '../sandbox/services.js';
+import { SG_APP, securityDemoOk, securityGroupStep, type SecurityDemoResult } from './demo-security.js';
 
 export interface DemoOptions {
   /** Where progress goes (stdout by default). */
@@ -94,6 +95,8 @@ export interface SandboxDemoResult {
   readonly l3: boolean;
   /** What vm3 saw of a routed echo request (tcpdump -e), when tcpdump is installed. */
   readonly evidence: RoutedEvidence | undefined;
+  /** The security-group step, when the sg app ran (and L3 worked: the step goes through the router). */
+  readonly security: SecurityDemoResult | undefined;
   readonly kept: boolean;
 }
 
@@ -209,6 +212,7 @@ export async function runSandboxDemo(options: SandboxDemoOptions = {}): Promise<
   let l2PingOk: boolean;
   let l3PingOk: boolean;
   let evidence: RoutedEvidence | undefined;
+  let security: SecurityDemoResult | undefined;
   try {
     step(`2. Two networks with a subnet each, and a router between them, through df-api (Neutron v2.0 on ${url})`);
     const api = new NeutronClient(url);
@@ -281,7 +285,15 @@ export async function runSandboxDemo(options: SandboxDemoOptions = {}): Promise<
       } else out('  (tcpdump is not installed or saw nothing: ./scripts/setup installs it)');
     }
 
-    step('6. Explore');
+    step(`6. Security groups: vm3 serves HTTP on :8000 and :8001; a group that lets in only tcp 8000 replaces vm3's default group — enforced in the switches by conntrack`);
+    if (!up.services.apps.includes(SG_APP)) out(`  ${SG_APP} is not running (--apps without it): security groups are stored, not enforced — skipped.`);
+    else if (!l3PingOk) out('  skipped: vm1 does not reach vm3 (step 5)');
+    else {
+      security = await securityGroupStep({ out, dir, url, api, openstack: hasOpenstackCli() ? (args) => openstack(url, args) : undefined, clientNetns: vm1Netns, serverNetns: sb.vm('vm3').netns, server: vm3 });
+      out(securityDemoOk(security) ? '  ✔ vm1 reaches vm3:8000 and no longer :8001 nor ping: demo-web is enforced' : '  ✘ the security group did not behave as written (see above)');
+    }
+
+    step('7. Explore');
     const c1 = up.services.controllers[0]!;
     const ofport = await sb.vm('vm1').ofport();
     const gatewayMac = (await api.routerInterfaces((await api.find('networks', 'demo-net1')).id))[0]?.mac_address ?? '<the router MAC on demo-net1>';
@@ -303,17 +315,17 @@ export async function runSandboxDemo(options: SandboxDemoOptions = {}): Promise<
   if (options.keep) {
     step(`The sandbox keeps running (--keep). Tear it down with: pnpm df sandbox down${dirArg}`);
   } else {
-    step('7. Tear down (run with --keep to keep the sandbox and explore)');
+    step('8. Tear down (run with --keep to keep the sandbox and explore)');
     await sandboxDown(dir, { out: (l) => out(`  ${l}`) });
   }
-  return { dir, l2PingOk, l3PingOk, l2, l3, evidence, kept: options.keep ?? false };
+  return { dir, l2PingOk, l3PingOk, l2, l3, evidence, security, kept: options.keep ?? false };
 }
 
 export function registerDemo(program: Command): void {
   program
     .command('demo')
     .description(
-      'bring up a 2-chassis sandbox, make two networks and a router with the openstack CLI, start VMs on both chassis, ping within a network (L2) and through the distributed router (L3), show how to explore, tear down',
+      'bring up a 2-chassis sandbox, make two networks and a router with the openstack CLI, start VMs on both chassis, ping within a network (L2) and through the distributed router (L3), close a port with a security group, show how to explore, tear down',
     )
     .option('--keep', 'keep the sandbox running afterwards (pnpm df sandbox down removes it)')
     .option('--openflow-only', 'the minimal demo instead: one Open vSwitch, our OpenFlow controller, one flow confirmed by a barrier')
@@ -333,6 +345,6 @@ export function registerDemo(program: Command): void {
         return;
       }
       const r = await runSandboxDemo({ keep: o.keep ?? false, tunnel: o.tunnel, db: o.db, ...(o.apps ? { apps: o.apps } : {}), ...(o.dir ? { dir: o.dir } : {}), ...(o.apiPort ? { apiPort: o.apiPort } : {}) });
-      if ((r.l2 && !r.l2PingOk) || (r.l3 && !r.l3PingOk)) throw new CommanderError(1, 'df.demo.ping', '');
+      if ((r.l2 && !r.l2PingOk) || (r.l3 && !r.l3PingOk) || (r.security && !securityDemoOk(r.security))) throw new CommanderError(1, 'df.demo.ping', '');
     });
 }

@@ -123,6 +123,18 @@ export class NeutronClient {
     return (await this.call<{ ports: NeutronPort[] }>('GET', `/ports?network_id=${encodeURIComponent(networkId)}&device_owner=network%3Arouter_interface`)).ports;
   }
 
+  async updatePort(id: string, port: Record<string, unknown>): Promise<NeutronPort> {
+    return (await this.call<{ port: NeutronPort }>('PUT', `/ports/${id}`, { port })).port;
+  }
+
+  async createSecurityGroup(group: Record<string, unknown>): Promise<{ id: string; name: string }> {
+    return (await this.call<{ security_group: { id: string; name: string } }>('POST', '/security-groups', { security_group: group })).security_group;
+  }
+
+  async createSecurityGroupRule(rule: Record<string, unknown>): Promise<{ id: string }> {
+    return (await this.call<{ security_group_rule: { id: string } }>('POST', '/security-group-rules', { security_group_rule: rule })).security_group_rule;
+  }
+
   /** True when df-api answers version discovery. */
   async alive(): Promise<boolean> {
     try {
