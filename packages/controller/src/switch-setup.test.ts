@@ -20,7 +20,7 @@ describe('switch setup helpers', () => {
     const ifaces = new Map(
       [iface('tun-vxlan', 'vxlan', 4), iface('tun-geneve', 'geneve', undefined), iface('tun-gre', 'gre', 6), iface('patch-br-ex', 'patch', 7), iface('patch-br-other', 'patch', 8), iface('tap1', '', 9)].map((i) => [i.name, i]),
     );
-    const ports = infraPortsFrom(ifaces, { tunnelTypes: ['vxlan', 'geneve'], mappings: { physnet1: 'br-ex', physnet2: 'br-missing' } });
+    const ports = infraPortsFrom(ifaces, { integrationBridge: 'br-int', tunnelTypes: ['vxlan', 'geneve'], mappings: { physnet1: 'br-ex', physnet2: 'br-missing' } });
     // geneve has no ofport yet, gre is not configured, physnet2's bridge has no patch
     expect(ports).toEqual({ tunnels: { vxlan: 4 }, providers: { physnet1: 7 } });
     expect(sameInfraPorts(ports, { tunnels: { vxlan: 4 }, providers: { physnet1: 7 } })).toBe(true);

@@ -1,5 +1,6 @@
 import type { InfraPorts, Logger } from '@dragonflow/core';
 import type { EnsureResult, InterfaceState, TunnelType, VswitchDb } from '@dragonflow/ovsdb';
+import { providerPatchPorts } from '@dragonflow/ovsdb';
 
 /** How this chassis' switch must look (from the config). */
 export interface SwitchSpec {
@@ -36,8 +37,8 @@ const ALL_TUNNEL_TYPES: readonly TunnelType[] = ['vxlan', 'geneve', 'gre'];
 export const TUNNEL_MARK = 'dragonflow-tunnel';
 
 /** The patch port on the integration bridge leading to a provider bridge. */
-export function providerPatchName(providerBridge: string): string {
-  return `patch-${providerBridge}`;
+export function providerPatchName(integrationBridge: string, providerBridge: string): string {
+  return providerPatchPorts(integrationBridge, providerBridge).onIntegration;
 }
 
 /** Converts the OpenFlow listen address into the target OVS connects to. */
@@ -98,7 +99,8 @@ export async function ensureSwitch(vs: VswitchDb, spec: SwitchSpec, log: Logger)
         log.error({ physnet, bridge: br }, `bridge mapping ${physnet}:${br}: the bridge does not exist; create it with its physical interface (ovs-vsctl add-br ${br}; add-port ${br} NIC)`);
         continue;
       }
-      const r = await vs.ensurePatchPair(spec.integrationBridge, br, { portA: providerPatchName(br), portB: `patch-${spec.integrationBridge}` });
+      const names = providerPatchPorts(spec.integrationBridge, br);
+      const r = await vs.ensurePatchPair(spec.integrationBridge, br, { portA: names.onIntegration, portB: names.onProvider });
       providers[physnet] = r.a;
       if (r.a.created || r.b.created) log.info({ physnet, bridge: br, port: r.portA }, 'created the patch pair to a provider bridge');
     }
@@ -109,7 +111,7 @@ export async function ensureSwitch(vs: VswitchDb, spec: SwitchSpec, log: Logger)
 export type { InfraPorts };
 
 /** Reads the infrastructure ports' ofports (the runtime's `setInfraPorts` input) from the integration bridge's interfaces. */
-export function infraPortsFrom(interfaces: ReadonlyMap<string, InterfaceState>, spec: Pick<SwitchSpec, 'tunnelTypes' | 'mappings'>): InfraPorts {
+export function infraPortsFrom(interfaces: ReadonlyMap<string, InterfaceState>, spec: Pick<SwitchSpec, 'integrationBridge' | 'tunnelTypes' | 'mappings'>): InfraPorts {
   const tunnels: Partial<Record<TunnelType, number>> = {};
   for (const type of spec.tunnelTypes) {
     const i = interfaces.get(tunnelPortName(type));
@@ -117,7 +119,7 @@ export function infraPortsFrom(interfaces: ReadonlyMap<string, InterfaceState>, 
   }
   const providers: Record<string, number> = {};
   for (const [physnet, br] of Object.entries(spec.mappings)) {
-    const i = interfaces.get(providerPatchName(br));
+    const i = interfaces.get(providerPatchName(spec.integrationBridge, br));
     if (i && i.type === 'patch' && i.ofport !== undefined && i.ofport > 0) providers[physnet] = i.ofport;
   }
   return { tunnels, providers };

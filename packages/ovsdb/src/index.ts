@@ -58,7 +58,7 @@ export {
   type OvsdbValue,
   type OvsdbValueInput,
 } from './values.js';
-export { VswitchDb } from './vswitch.js';
+export { VswitchDb, providerPatchPorts } from './vswitch.js';
 export {
   isBound,
   OPEN_VSWITCH_DB,

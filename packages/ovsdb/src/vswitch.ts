@@ -358,7 +358,7 @@ export class VswitchDb {
     return this.addPort(bridge, options.name ?? `tun-${type}`, { type, options: tunnelOptions, ...(options.externalIds ? { externalIds: options.externalIds } : {}) });
   }
 
-  /** A pair of patch ports joining two bridges (e.g. br-int ↔ a provider bridge). */
+  /** A pair of patch ports joining two bridges (e.g. br-int ↔ a provider bridge: see providerPatchPorts for their names). */
   async ensurePatchPair(bridgeA: string, bridgeB: string, options: PatchPairOptions = {}): Promise<{ a: EnsureResult; b: EnsureResult; portA: string; portB: string }> {
     const portA = options.portA ?? `patch-${bridgeB}`;
     const portB = options.portB ?? `patch-${bridgeA}`;
@@ -407,4 +407,14 @@ function bridgeOtherConfig(options: BridgeOptions): Record<string, string> | und
   }
   if (options.disableInBand !== undefined) out['disable-in-band'] = String(options.disableInBand);
   return Object.keys(out).length > 0 ? out : undefined;
+}
+
+/**
+ * The names of the patch pair between the integration bridge and a provider bridge:
+ * `patch-<provider>` on the integration bridge, `patch-<integration>-<provider>` on the
+ * provider bridge. Port names are unique across all bridges of an Open vSwitch, so the
+ * provider side names its bridge too: two provider bridges each get their own pair.
+ */
+export function providerPatchPorts(integration: string, provider: string): { onIntegration: string; onProvider: string } {
+  return { onIntegration: `patch-${provider}`, onProvider: `patch-${integration}-${provider}` };
 }

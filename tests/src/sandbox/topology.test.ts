@@ -34,7 +34,7 @@ describe('sandbox topology lifecycle', () => {
     expect(c1.ovsdbRemote).toBe(`unix:${join(sandbox.dir, 'chassis-1', 'db.sock')}`);
     expect(c1.controllerTarget).toBe(`unix:${join(sandbox.dir, 'chassis-1', 'controller.sock')}`);
     expect(c1.tunnelPorts).toEqual({ vxlan: 'tun-vxlan', geneve: 'tun-geneve', gre: 'tun-gre' });
-    expect(c1.provider).toMatchObject({ physnet: 'physnet1', bridge: 'br-ex', patchOnIntegration: 'patch-br-ex', patchOnProvider: 'patch-br-int' });
+    expect(c1.provider).toMatchObject({ physnet: 'physnet1', bridge: 'br-ex', patchOnIntegration: 'patch-br-ex', patchOnProvider: 'patch-br-int-br-ex' });
     expect(state.chassis[1]!.tunnelPorts).toEqual({ geneve: 'tun-geneve' });
     expect(state.chassis[1]!.provider).toBeUndefined();
   });
@@ -62,7 +62,7 @@ describe('sandbox topology lifecycle', () => {
       });
       expect((await vs.getBridge('br-int'))!.ports).toEqual(['br-int', 'patch-br-ex', 'tun-geneve', 'tun-gre', 'tun-vxlan']);
       expect((await vs.getBridge('br-phy'))!.ports).toEqual(['br-phy', 'ul0']);
-      expect((await vs.getBridge('br-ex'))!.ports).toEqual(['br-ex', 'patch-br-int', 'px0']);
+      expect((await vs.getBridge('br-ex'))!.ports).toEqual(['br-ex', 'patch-br-int-br-ex', 'px0']);
       expect(await vs.getInterface('tun-vxlan')).toMatchObject({ type: 'vxlan', options: { remote_ip: 'flow', key: 'flow' } });
     } finally {
       await client.close();

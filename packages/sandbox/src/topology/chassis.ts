@@ -1,11 +1,11 @@
 import { join } from 'node:path';
 import { DfError, IpNetwork, parseIp } from '@dragonflow/base';
-import { OvsdbClient, VswitchDb, type TunnelType } from '@dragonflow/ovsdb';
+import { OvsdbClient, VswitchDb, providerPatchPorts, type TunnelType } from '@dragonflow/ovsdb';
 import { run } from '../exec.js';
 import { addAddress, createNetns, createVethPair, linkExists } from '../netns.js';
 import { OvsInstance, startOvs } from '../ovs.js';
 import { waitFor } from '../process.js';
-import { CHASSIS_DEVICES, FABRIC_DEVICES, chassisNetns } from './names.js';
+import { CHASSIS_DEVICES, EXTERNAL, FABRIC_DEVICES, chassisNetns } from './names.js';
 import type { ChassisState, FabricState, ProviderState } from './state.js';
 
 export interface ChassisOptions {
@@ -19,6 +19,8 @@ export interface ChassisOptions {
   providerBridge?: string;
   /** MTU of the underlay and provider links (default 1500; VMs default to 1400 so tunnels fit). */
   underlayMtu?: number;
+  /** Attach the chassis to the flat provider network `public` (bridge br-public; the sandbox must have been made with `external`). */
+  external?: boolean;
 }
 
 /** A running chassis: its state plus handles to talk to its OVS. */
@@ -119,16 +121,11 @@ export function planChassis(plan: ChassisPlan): ChassisState {
   const chassisDir = join(dir, `chassis-${index}`);
   const tunnelTypes = options.tunnelTypes ?? ['vxlan', 'geneve', 'gre'];
   const providerBridge = options.providerBridge ?? 'br-ex';
-  const provider: ProviderState | undefined =
-    options.provider === false
-      ? undefined
-      : {
-          physnet: options.physnet ?? 'physnet1',
-          bridge: providerBridge,
-          device: CHASSIS_DEVICES.providerDevice,
-          patchOnIntegration: `patch-${providerBridge}`,
-          patchOnProvider: `patch-${CHASSIS_DEVICES.integrationBridge}`,
-        };
+  const provider: ProviderState | undefined = options.provider === false ? undefined : plannedProvider(options.physnet ?? 'physnet1', providerBridge, CHASSIS_DEVICES.providerDevice);
+  if (options.external && !fabric.publicSwitch) {
+    throw new DfError('SANDBOX_NO_EXTERNAL', `chassis ${index} cannot join the external network: the sandbox was made without it (Sandbox.create({ external: true }))`, { context: { chassis: index } });
+  }
+  const external = options.external ? plannedProvider(EXTERNAL.physnet, EXTERNAL.bridge, CHASSIS_DEVICES.externalDevice) : undefined;
   return {
     index,
     name: `chassis-${index}`,
@@ -145,7 +142,13 @@ export function planChassis(plan: ChassisPlan): ChassisState {
     underlayDevice: CHASSIS_DEVICES.underlayDevice,
     tunnelPorts: Object.fromEntries(tunnelTypes.map((t) => [t, `tun-${t}`])),
     provider,
+    ...(external ? { external } : {}),
   };
+}
+
+function plannedProvider(physnet: string, bridge: string, device: string): ProviderState {
+  const patches = providerPatchPorts(CHASSIS_DEVICES.integrationBridge, bridge);
+  return { physnet, bridge, device, patchOnIntegration: patches.onIntegration, patchOnProvider: patches.onProvider };
 }
 
 /**
@@ -198,22 +201,25 @@ export async function buildChassis(
       await vs.ensureTunnelPort(state.integrationBridge, type as TunnelType, { name: port });
     }
 
-    const provider = state.provider;
-    if (provider) {
-      await vs.ensureBridge(provider.bridge, { datapathType: 'netdev', failMode: 'secure', externalIds: { 'df-physnet': provider.physnet } });
-      await createVethPair({ name: provider.device, netns: ns, mtu }, { name: FABRIC_DEVICES.providerPort(state.index), netns: fabric.netns, mtu });
-      await run('ip', ['link', 'set', FABRIC_DEVICES.providerPort(state.index), 'master', fabric.providerSwitch], { netns: fabric.netns });
-      await vs.addPort(provider.bridge, provider.device);
-      await vs.ensurePatchPair(state.integrationBridge, provider.bridge, { portA: provider.patchOnIntegration, portB: provider.patchOnProvider });
-    }
+    // Provider bridges: each owns a veth to its Linux bridge in the fabric, and a patch pair to br-int.
+    const attach = async (p: ProviderState, fabricSwitch: string, fabricPort: string): Promise<void> => {
+      await vs.ensureBridge(p.bridge, { datapathType: 'netdev', failMode: 'secure', externalIds: { 'df-physnet': p.physnet } });
+      await createVethPair({ name: p.device, netns: ns, mtu }, { name: fabricPort, netns: fabric.netns, mtu });
+      await run('ip', ['link', 'set', fabricPort, 'master', fabricSwitch], { netns: fabric.netns });
+      await vs.addPort(p.bridge, p.device);
+      await vs.ensurePatchPair(state.integrationBridge, p.bridge, { portA: p.patchOnIntegration, portB: p.patchOnProvider });
+    };
+    if (state.provider) await attach(state.provider, fabric.providerSwitch, FABRIC_DEVICES.providerPort(state.index));
+    if (state.external) await attach(state.external, fabric.publicSwitch!, FABRIC_DEVICES.publicPort(state.index));
   });
 
   // The physical bridges switch like a plain L2 switch; br-int stays empty (secure) for the controller.
   await chassis.ovs.ofctl('-O', 'OpenFlow13', 'add-flow', state.underlayBridge, 'priority=0,actions=NORMAL');
-  if (state.provider) await chassis.ovs.ofctl('-O', 'OpenFlow13', 'add-flow', state.provider.bridge, 'priority=0,actions=NORMAL');
+  const providers = [state.provider, state.external].filter((p): p is ProviderState => p !== undefined);
+  for (const p of providers) await chassis.ovs.ofctl('-O', 'OpenFlow13', 'add-flow', p.bridge, 'priority=0,actions=NORMAL');
 
   // Everything numbered means vswitchd opened every device.
-  for (const port of [state.underlayDevice, ...Object.values(state.tunnelPorts), ...(state.provider ? [state.provider.device, state.provider.patchOnIntegration] : [])]) {
+  for (const port of [state.underlayDevice, ...Object.values(state.tunnelPorts), ...providers.flatMap((p) => [p.device, p.patchOnIntegration])]) {
     await chassis.ofport(port);
   }
   return chassis;

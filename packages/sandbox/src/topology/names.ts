@@ -34,6 +34,11 @@ export function chassisNetns(tag: string, index: number): string {
   return `${tag}-c${index}`;
 }
 
+/** The namespace playing the upstream router and the internet (sandboxes with an external network). */
+export function outsideNetns(tag: string): string {
+  return `${tag}-outside`;
+}
+
 export function vmNetns(tag: string, vm: string): string {
   return `${tag}-vm-${vm}`;
 }
@@ -66,6 +71,7 @@ export const CHASSIS_DEVICES = {
   underlayBridge: 'br-phy',
   underlayDevice: 'ul0',
   providerDevice: 'px0',
+  externalDevice: 'pb0',
 } as const;
 
 /** Fixed names inside the fabric namespace. */
@@ -74,4 +80,21 @@ export const FABRIC_DEVICES = {
   providerSwitch: 'br-provider',
   underlayPort: (chassis: number) => `c${chassis}-ul`,
   providerPort: (chassis: number) => `c${chassis}-px`,
+  publicSwitch: 'br-public',
+  publicPort: (chassis: number) => `c${chassis}-pb`,
+  outsidePort: 'outside',
+} as const;
+
+/**
+ * The external network of `df sandbox up --external` (devstack's layout): the flat
+ * provider network `public` on each chassis' bridge `br-public`; in the outside
+ * namespace the upstream router on the public segment and an internet host beyond it.
+ */
+export const EXTERNAL = {
+  physnet: 'public',
+  bridge: 'br-public',
+  cidr: '172.24.4.0/24',
+  routerIp: '172.24.4.1',
+  internetIp: '198.51.100.10',
+  internetCidr: '198.51.100.0/24',
 } as const;

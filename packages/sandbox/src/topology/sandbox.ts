@@ -7,6 +7,7 @@ import { isAlive, stopPid } from '../process.js';
 import { makeTempDir } from '../tmp.js';
 import { Chassis, buildChassis, planChassis, type ChassisOptions } from './chassis.js';
 import { FABRIC_DEVICES, checkChassisIndex, fabricNetns, newSandboxTag } from './names.js';
+import { Outside, buildOutside, planOutside } from './outside.js';
 import { removeNetns } from './netns-procs.js';
 import { STATE_VERSION, readState, register, statePath, unregister, withStateLock, writeState, type SandboxState } from './state.js';
 import { Vm, buildVm, planVm, unplugVm, type VmOptions } from './vm.js';
@@ -16,6 +17,12 @@ export interface SandboxOptions {
   dir?: string;
   /** Underlay subnet; chassis N gets its Nth address as tunnel IP (default 172.31.0.0/24, private to the sandbox). */
   underlayCidr?: string;
+  /**
+   * An external network: the fabric gets the public segment (flat provider network
+   * `public`) and the outside namespace on it (upstream router 172.24.4.1, internet host
+   * 198.51.100.10); chassis made with `external: true` join it. See docs/sandbox-dataplane.md.
+   */
+  external?: boolean;
 }
 
 export interface ChassisStatus {
@@ -47,6 +54,8 @@ export interface SandboxStatus {
   readonly tag: string;
   readonly dir: string;
   readonly fabricPresent: boolean;
+  /** The outside namespace (sandboxes with an external network). */
+  readonly outside?: { readonly netns: string; readonly present: boolean; readonly routerIp: string; readonly internetIp: string };
   readonly chassis: readonly ChassisStatus[];
   readonly vms: readonly VmStatus[];
 }
@@ -85,6 +94,7 @@ export class Sandbox {
         underlaySwitch: FABRIC_DEVICES.underlaySwitch,
         providerSwitch: FABRIC_DEVICES.providerSwitch,
         underlayCidr,
+        ...(options.external ? { publicSwitch: FABRIC_DEVICES.publicSwitch, outside: planOutside(tag) } : {}),
       },
       chassis: [],
       vms: [],
@@ -132,6 +142,13 @@ export class Sandbox {
     const v = this.current.vms.find((x) => x.name === name);
     if (!v) throw new DfError('SANDBOX_NO_VM', `sandbox ${this.tag} has no VM ${name}`, { context: { vm: name, dir: this.dir } });
     return new Vm(v, this.chassis(v.chassis));
+  }
+
+  /** The outside namespace (sandboxes made with `external`). */
+  outside(): Outside {
+    const o = this.current.fabric.outside;
+    if (!o) throw new DfError('SANDBOX_NO_EXTERNAL', `sandbox ${this.tag} has no external network (bring it up with --external)`, { context: { dir: this.dir } });
+    return new Outside(o);
   }
 
   listVms(): Vm[] {
@@ -237,6 +254,8 @@ export class Sandbox {
       }
       await attempt(`netns ${c.netns}`, () => removeNetns(c.netns));
     }
+    const outside = this.current.fabric.outside;
+    if (outside) await attempt(`netns ${outside.netns}`, () => removeNetns(outside.netns));
     await attempt(`netns ${this.current.fabric.netns}`, () => removeNetns(this.current.fabric.netns));
     // Anything with our tag that the state file missed (e.g. a crash between steps).
     await attempt('stray namespaces', async () => {
@@ -285,7 +304,9 @@ export class Sandbox {
       }
       vms.push({ name: v.name, chassis: v.chassis, netnsPresent: present.has(v.netns), portId: v.portId, mac: v.mac, ip: v.ip, ofport, status: v.status });
     }
-    return { tag: this.tag, dir: this.dir, fabricPresent: present.has(this.current.fabric.netns), chassis, vms };
+    const o = this.current.fabric.outside;
+    const outside = o ? { outside: { netns: o.netns, present: present.has(o.netns), routerIp: o.routerIp, internetIp: o.internetIp } } : {};
+    return { tag: this.tag, dir: this.dir, fabricPresent: present.has(this.current.fabric.netns), ...outside, chassis, vms };
   }
 
   private async buildFabric(): Promise<void> {
@@ -293,10 +314,11 @@ export class Sandbox {
     await createNetns(f.netns);
     // The fabric is plumbing: keep it quiet (no IPv6 router/MLD chatter on the segments).
     await run('sysctl', ['-q', '-w', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1'], { netns: f.netns });
-    for (const sw of [f.underlaySwitch, f.providerSwitch]) {
+    for (const sw of [f.underlaySwitch, f.providerSwitch, ...(f.publicSwitch ? [f.publicSwitch] : [])]) {
       await run('ip', ['link', 'add', sw, 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0'], { netns: f.netns });
       await run('ip', ['link', 'set', sw, 'up'], { netns: f.netns });
     }
+    if (f.outside) await buildOutside(f.outside, f);
   }
 
   private async removeChassis(index: number): Promise<void> {
@@ -307,7 +329,7 @@ export class Sandbox {
       await stopPid(c.pids.ovsdbServer);
     }
     // Delete the veths first (see deleteVm) so the fabric ends are gone when this returns.
-    for (const dev of [c.underlayDevice, ...(c.provider ? [c.provider.device] : [])]) await deleteLink(dev, c.netns).catch(() => undefined);
+    for (const dev of [c.underlayDevice, ...[c.provider, c.external].flatMap((p) => (p ? [p.device] : []))]) await deleteLink(dev, c.netns).catch(() => undefined);
     await removeNetns(c.netns);
     rmSync(c.dir, { recursive: true, force: true });
     await this.mutate((s) => {

@@ -17,6 +17,25 @@ export interface FabricState {
   /** Linux bridge joining every chassis' provider bridge: the "physical" network for VLAN/flat. */
   readonly providerSwitch: string;
   readonly underlayCidr: string;
+  /** With --external: the Linux bridge of the flat provider network `public`, and the outside world on it. */
+  readonly publicSwitch?: string;
+  readonly outside?: OutsideState;
+}
+
+/**
+ * The outside world of a sandbox with an external network: a namespace playing the
+ * upstream router of the provider network `public` and a host on the internet beyond it.
+ */
+export interface OutsideState {
+  readonly netns: string;
+  /** On the public segment (its fabric end is enslaved to the public switch). */
+  readonly device: string;
+  readonly fabricPort: string;
+  /** The upstream router's address on the public segment, with prefix (172.24.4.1/24). */
+  readonly routerIp: string;
+  /** A second interface standing for a host on the internet, and its address with prefix (198.51.100.10/24). */
+  readonly internetDevice: string;
+  readonly internetIp: string;
 }
 
 export interface ProviderState {
@@ -53,6 +72,8 @@ export interface ChassisState {
   readonly underlayDevice: string;
   readonly tunnelPorts: Readonly<Partial<Record<TunnelType, string>>>;
   readonly provider: ProviderState | undefined;
+  /** The flat provider network `public` (sandboxes made with --external), on a bridge of its own. */
+  readonly external?: ProviderState;
 }
 
 export interface VmState {
