@@ -37,7 +37,7 @@ export type HealthStatus = 'starting' | 'ok' | 'degraded';
 export interface HealthReport {
   readonly status: HealthStatus;
   readonly problems: readonly string[];
-  readonly chassis: { readonly name: string; readonly id: string; readonly tunnelIp: string | undefined; readonly tunnelTypes: readonly string[] };
+  readonly chassis: { readonly name: string; readonly id: string; readonly tunnelIp: string | undefined; readonly tunnelTypes: readonly string[]; readonly gateway: boolean };
   readonly db: { readonly where: string; readonly connected: boolean; readonly cache: CacheState | undefined; readonly lastError: string | undefined };
   readonly liveness: LivenessState | { readonly alive: false; readonly failures: number; readonly reason: string };
   readonly ovsdb: { readonly remote: string; readonly state: OvsdbState; readonly lastError: string | undefined; readonly setup: string };
@@ -435,7 +435,7 @@ export class Controller {
     return {
       status,
       problems,
-      chassis: { name: c.chassis.name, id: this.chassisId, tunnelIp: c.chassis.tunnelIp, tunnelTypes: c.chassis.tunnelTypes },
+      chassis: { name: c.chassis.name, id: this.chassisId, tunnelIp: c.chassis.tunnelIp, tunnelTypes: c.chassis.tunnelTypes, gateway: c.chassis.gateway },
       db: { where: describeDb(c.db), connected: this.dbConnected, cache: cacheState, lastError: this.dbError },
       liveness,
       ovsdb: { remote: c.ovsdb.endpoint, state: ovsdbState, lastError: ovsdbState === 'connected' ? undefined : this.lastOvsdbError, setup: this.setupState },

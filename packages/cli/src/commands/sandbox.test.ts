@@ -20,10 +20,10 @@ async function run(args: string[]): Promise<{ code: number; err: string; out: st
 describe('df sandbox (argument handling; the real thing is in tests/src/sandbox-cli)', () => {
   it('lists its subcommands', () => {
     const sandbox = buildProgram().commands.find((c) => c.name() === 'sandbox')!;
-    expect(sandbox.commands.map((c) => c.name()).sort()).toEqual(['controller', 'down', 'exec', 'status', 'up', 'vm']);
+    expect(sandbox.commands.map((c) => c.name()).sort()).toEqual(['controller', 'down', 'exec', 'outside', 'status', 'up', 'vm']);
     expect(sandbox.commands.find((c) => c.name() === 'vm')!.commands.map((c) => c.name()).sort()).toEqual(['create', 'delete', 'list']);
     const up = sandbox.commands.find((c) => c.name() === 'up')!.helpInformation().replace(/\s+/g, ' ');
-    for (const o of ['--chassis', '--db', '--apps', '--tunnel', '--dir', '--api-port']) expect(up).toContain(o);
+    for (const o of ['--chassis', '--db', '--apps', '--tunnel', '--dir', '--api-port', '--external', '--gateway-chassis']) expect(up).toContain(o);
     expect(up).toMatch(/--tunnel <types> tunnel type\(s\) between chassis, comma-separated/);
     expect(up).toContain('@dragonflow/app-l2, @dragonflow/app-dhcp, @dragonflow/app-l3-proactive');
   });
@@ -48,6 +48,12 @@ describe('df sandbox (argument handling; the real thing is in tests/src/sandbox-
     expect(r3b.err).toMatch(/--tunnel: stt: each must be one of vxlan, geneve, gre/);
     const r3c = await run(['sandbox', 'up', '--tunnel', ',']);
     expect(r3c.err).toMatch(/--tunnel needs at least one of vxlan, geneve, gre/);
+    const r3d = await run(['sandbox', 'up', '--gateway-chassis', '1']);
+    expect(r3d.err).toMatch(/--gateway-chassis needs --external/);
+    const r3e = await run(['sandbox', 'up', '--chassis', '2', '--external', '--gateway-chassis', '1,3']);
+    expect(r3e.err).toMatch(/--gateway-chassis 3: the sandbox has chassis 1\.\.2/);
+    const r3f = await run(['sandbox', 'up', '--external', '--gateway-chassis', 'x']);
+    expect(r3f.err).toMatch(/--gateway-chassis must be an integer/);
     const r4 = await run(['sandbox', 'vm', 'create', 'vm1']);
     expect(r4.err).toMatch(/required option '--network <network>'/);
   });

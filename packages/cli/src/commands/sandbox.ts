@@ -8,6 +8,14 @@ import { DEFAULT_SANDBOX_APPS, TUNNEL_KINDS, type DbKind, type TunnelKind } from
 
 const DIR_HELP = 'the sandbox directory (default: $DF_SANDBOX_DIR, else the one sandbox that is up)';
 
+/** Runs `command` in `netns` with the terminal attached; its exit code becomes ours. */
+function runIn(netns: string, command: readonly string[], where: string, exitName: string): void {
+  const r = spawnSync('ip', ['netns', 'exec', netns, ...command], { stdio: 'inherit' });
+  if (r.error) throw new DfError('EXEC_FAILED', `cannot run ${command[0]} in ${where}: ${describeError(r.error)}`);
+  const code = r.status ?? 1;
+  if (code !== 0) throw new CommanderError(code, exitName, '');
+}
+
 export function registerSandbox(program: Command): void {
   const sandbox = program
     .command('sandbox')
@@ -25,6 +33,7 @@ Example:
   pnpm df sandbox exec vm1 -- ping -c 3 10.0.0.x
   pnpm df sandbox status
   pnpm df sandbox down
+  pnpm df sandbox up --chassis 3 --external   # + the flat network 'public' and an outside namespace (df sandbox outside -- CMD)
 Layout and how to reach each part: docs/sandbox.md.`,
     );
 
@@ -45,8 +54,20 @@ Layout and how to reach each part: docs/sandbox.md.`,
     .option('--dir <dir>', 'put everything in this directory (default: a new temporary directory)')
     .option('--api-port <port>', 'df-api port on 127.0.0.1', intOption('--api-port', 1, 65535), 9696)
     .option('--log-level <level>', 'df-api and df-controller log level', choice('--log-level', ['fatal', 'error', 'warn', 'info', 'debug', 'trace']), 'info')
-    .action(async (o: { chassis: number; db: DbKind; apps?: string[]; tunnel: TunnelKind[]; dir?: string; apiPort: number; logLevel: string }) => {
-      const r = await sandboxUp({ chassis: o.chassis, db: o.db, ...(o.apps ? { apps: o.apps } : {}), tunnel: o.tunnel, ...(o.dir ? { dir: o.dir } : {}), apiPort: o.apiPort, logLevel: o.logLevel });
+    .option('--external', "an external network: the flat provider network 'public' on every chassis (bridge br-public) and an outside namespace on it playing the upstream router 172.24.4.1 and an internet host 198.51.100.10 (df sandbox outside -- CMD)")
+    .option('--gateway-chassis <list>', 'with --external: the chassis registered as gateways, comma-separated (default: the last chassis)', (v: string) => v.split(',').map((x) => intOption('--gateway-chassis', 1, 20)(x.trim())))
+    .action(async (o: { chassis: number; db: DbKind; apps?: string[]; tunnel: TunnelKind[]; dir?: string; apiPort: number; logLevel: string; external?: boolean; gatewayChassis?: number[] }) => {
+      const r = await sandboxUp({
+        chassis: o.chassis,
+        db: o.db,
+        ...(o.apps ? { apps: o.apps } : {}),
+        tunnel: o.tunnel,
+        ...(o.dir ? { dir: o.dir } : {}),
+        apiPort: o.apiPort,
+        logLevel: o.logLevel,
+        external: o.external ?? false,
+        ...(o.gatewayChassis ? { gatewayChassis: o.gatewayChassis } : {}),
+      });
       console.log('');
       for (const l of describeAccess(r.services, r.tag)) console.log(l);
     });
@@ -137,12 +158,17 @@ Layout and how to reach each part: docs/sandbox.md.`,
     .action((name: string, command: string[], o: { dir?: string }) => {
       requireRoot('df sandbox exec');
       if (command.length === 0) throw new DfError('BAD_OPTION', 'give the command after --, e.g. df sandbox exec vm1 -- ip addr');
-      const sb = Sandbox.load(resolveSandboxDir(o.dir));
-      const vmState = sb.vm(name).state;
-      const r = spawnSync('ip', ['netns', 'exec', vmState.netns, ...command], { stdio: 'inherit' });
-      if (r.error) throw new DfError('EXEC_FAILED', `cannot run ${command[0]} in ${name}: ${describeError(r.error)}`);
-      const code = r.status ?? 1;
-      if (code !== 0) throw new CommanderError(code, 'df.sandbox.exec', '');
+      runIn(Sandbox.load(resolveSandboxDir(o.dir)).vm(name).state.netns, command, name, 'df.sandbox.exec');
+    });
+
+  sandbox
+    .command('outside [command...]')
+    .description('run a command in the outside namespace of a sandbox made with --external (the upstream router 172.24.4.1 and the internet host 198.51.100.10): df sandbox outside -- ping -c 3 172.24.4.10')
+    .option('--dir <dir>', DIR_HELP)
+    .action((command: string[], o: { dir?: string }) => {
+      requireRoot('df sandbox outside');
+      if (command.length === 0) throw new DfError('BAD_OPTION', 'give the command after --, e.g. df sandbox outside -- ip addr');
+      runIn(Sandbox.load(resolveSandboxDir(o.dir)).outside().netns, command, 'the outside namespace', 'df.sandbox.outside');
     });
 
   const ctl = sandbox.command('controller').description("stop, start or restart a chassis' df-controller (flows stay in place while it is down)");

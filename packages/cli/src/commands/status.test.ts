@@ -13,7 +13,7 @@ function report(over: Partial<HealthReport> = {}): HealthReport {
   return {
     status: 'ok',
     problems: [],
-    chassis: { name: 'compute-1', id: 'c0ffee00-0000-4000-8000-000000000001', tunnelIp: '192.0.2.11', tunnelTypes: ['vxlan', 'geneve'] },
+    chassis: { name: 'compute-1', id: 'c0ffee00-0000-4000-8000-000000000001', tunnelIp: '192.0.2.11', tunnelTypes: ['vxlan', 'geneve'], gateway: false },
     db: { where: 'etcd at http://192.0.2.1:2379', connected: true, cache: { phase: 'live', revision: 42, resyncs: 0, counts: {}, networks: 3 }, lastError: undefined },
     liveness: { alive: true, failures: 0 },
     ovsdb: { remote: 'unix:/var/run/openvswitch/db.sock', state: 'connected', lastError: undefined, setup: 'ok' },
@@ -54,6 +54,9 @@ describe('df status', () => {
       '  tunnels   vxlan, geneve from 192.0.2.11 (ports vxlan=1, geneve=2)',
       '  ! OVSDB: connection refused',
     ]);
+    // a gateway chassis with two provider networks says so
+    const gw = formatHealth(report({ chassis: { ...report().chassis, gateway: true }, infraPorts: { tunnels: {}, providers: { physnet1: 7, public: 8 } } }));
+    expect(gw.slice(-3)).toEqual(['  tunnels   vxlan, geneve from 192.0.2.11', '  providers physnet1 (port 7), public (port 8)', '  role      gateway (external networks, SNAT)']);
     expect(formatHealth(report({ db: { where: 'memory at unix:/x', connected: false, cache: undefined, lastError: 'ECONNREFUSED' }, openflow: { listen: 'unix:/c', controllerTarget: 'unix:/c', connected: false, datapathId: undefined } }))).toEqual(
       expect.arrayContaining(['  NB DB     DISCONNECTED (memory at unix:/x); last error: ECONNREFUSED', '  OpenFlow  NOT CONNECTED (listening on unix:/c)']),
     );

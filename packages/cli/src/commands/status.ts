@@ -43,6 +43,10 @@ export function formatHealth(h: HealthReport, indent = '  '): string[] {
     `${indent}flows     ${h.sync.installedFlows} installed, ${h.sync.desiredFlows} desired, in sync up to revision ${h.sync.syncedRevision}`,
     `${indent}tunnels   ${h.chassis.tunnelTypes.join(', ')} from ${h.chassis.tunnelIp ?? '?'}${Object.keys(h.infraPorts.tunnels).length ? ` (ports ${Object.entries(h.infraPorts.tunnels).map(([t, p]) => `${t}=${p}`).join(', ')})` : ''}`,
   ];
+  const providers = Object.entries(h.infraPorts.providers);
+  if (providers.length > 0) lines.push(`${indent}providers ${providers.map(([physnet, port]) => `${physnet} (port ${port})`).join(', ')}`);
+  // Older controllers do not report the role.
+  if (h.chassis.gateway) lines.push(`${indent}role      gateway (external networks, SNAT)`);
   for (const p of h.problems) lines.push(`${indent}! ${p}`);
   return lines;
 }

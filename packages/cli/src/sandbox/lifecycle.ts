@@ -4,8 +4,9 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { DfError, describeError } from '@dragonflow/base';
 import type { HealthReport } from '@dragonflow/controller';
-import { Sandbox, freePort, isAlive, listSandboxes, redisAnswers, requireBinary, spawnDaemon, stopPid, waitFor, type Chassis, type DhcpLease, type VmAddressing } from '@dragonflow/sandbox';
+import { EXTERNAL, Sandbox, freePort, isAlive, listSandboxes, redisAnswers, requireBinary, spawnDaemon, stopPid, waitFor, type Chassis, type DhcpLease, type VmAddressing } from '@dragonflow/sandbox';
 import { stringify } from 'yaml';
+import { externalAccessLines, gatewayChassisFor } from './external.js';
 import { NeutronClient, type NeutronSubnet } from './neutron.js';
 import {
   DEFAULT_SANDBOX_APPS,
@@ -38,6 +39,10 @@ export interface UpOptions {
   /** df-api's port on 127.0.0.1 (default 9696). */
   readonly apiPort?: number;
   readonly logLevel?: string;
+  /** An external network: the flat provider network `public` on every chassis and the outside namespace (see docs/sandbox-dataplane.md). */
+  readonly external?: boolean;
+  /** With `external`: the chassis registered as gateways (default: the last one). */
+  readonly gatewayChassis?: readonly number[];
   readonly out?: Out;
 }
 
@@ -182,11 +187,11 @@ function controllerConfig(s: ServicesState, chassis: Chassis, logLevel: string):
   const st = chassis.state;
   const management = `unix:${join(st.dir, 'df-controller.sock')}`;
   const config = {
-    chassis: { name: st.name, tunnelIp: st.tunnelIp, tunnelTypes: [...s.tunnels] },
+    chassis: { name: st.name, tunnelIp: st.tunnelIp, tunnelTypes: [...s.tunnels], gateway: s.external?.gatewayChassis.includes(st.index) ?? false },
     db: { driver: s.db.kind, endpoints: [s.db.controllerEndpoint], ...(s.db.kind === 'memory' ? { tokenFile: nbTokenFile(s.dir, st.name) } : {}) },
     ovsdb: { endpoint: st.ovsdbRemote },
     openflow: { listen: st.controllerTarget },
-    bridge: { integration: st.integrationBridge, datapathType: 'netdev', mappings: st.provider ? { [st.provider.physnet]: st.provider.bridge } : {} },
+    bridge: { integration: st.integrationBridge, datapathType: 'netdev', mappings: Object.fromEntries([st.provider, st.external].flatMap((p) => (p ? [[p.physnet, p.bridge]] : []))) },
     apps: [...s.apps],
     appsFrom: join(s.dir, 'apps'),
     management: { listen: management },
@@ -234,6 +239,8 @@ export async function sandboxUp(options: UpOptions = {}): Promise<UpResult> {
   if (tunnels.length === 0) throw new DfError('BAD_OPTION', '--tunnel: give at least one of vxlan, geneve, gre', { context: { option: 'tunnel' } });
   const apiPort = options.apiPort ?? 9696;
   const logLevel = options.logLevel ?? 'info';
+  const external = options.external ?? false;
+  const gateways = gatewayChassisFor(n, external, options.gatewayChassis);
 
   if (options.dir && isCliSandbox(options.dir)) {
     throw new DfError('SANDBOX_EXISTS', `a sandbox is already up in ${options.dir}: see it with pnpm df sandbox status --dir ${options.dir}, remove it with pnpm df sandbox down --dir ${options.dir}`, { context: { dir: options.dir } });
@@ -264,7 +271,7 @@ export async function sandboxUp(options: UpOptions = {}): Promise<UpResult> {
   binaryOf('@dragonflow/controller');
 
   const dirCreated = !options.dir || !existsSync(options.dir);
-  const sb = await Sandbox.create(options.dir ? { dir: options.dir } : {});
+  const sb = await Sandbox.create({ ...(options.dir ? { dir: options.dir } : {}), external });
   const dir = sb.dir;
   const dbDir = join(dir, dbKind);
   const apiHostPort = dbKind === 'memory' ? 0 : await freePort();
@@ -285,22 +292,24 @@ export async function sandboxUp(options: UpOptions = {}): Promise<UpResult> {
     },
     api: { pid: undefined, log: join(dir, 'df-api.log'), url: `http://127.0.0.1:${apiPort}`, port: apiPort, config: join(dir, 'df-api.yaml') },
     controllers: [],
+    ...(external ? { external: { gatewayChassis: gateways } } : {}),
   };
   writeServices(services);
   linkApps(dir, apps);
   out(`Starting sandbox ${sb.tag} in ${dir}: ${n} chassis, ${dbKind} DB, ${tunnels.join(' + ')} tunnels, apps: ${apps.length ? apps.join(', ') : '(none: core pipeline only)'}`);
+  if (external) out(`• external network: flat '${EXTERNAL.physnet}' on every chassis, the outside namespace ${sb.outside().netns} (router ${EXTERNAL.routerIp}, internet host ${EXTERNAL.internetIp}); gateway chassis ${gateways.join(', ')}`);
   try {
     await startDbServer(services, out);
     // Sandbox chassis are named chassis-1..n; each controller's token is good for its own chassis only.
     await startApi(services, Array.from({ length: n }, (_, i) => `chassis-${i + 1}`), logLevel, out);
     for (let i = 1; i <= n; i++) {
-      const chassis = await sb.createChassis(i, { tunnelTypes: tunnels, physnet: PHYSNET });
+      const chassis = await sb.createChassis(i, { tunnelTypes: tunnels, physnet: PHYSNET, external });
       const cfg = controllerConfig(services, chassis, logLevel);
       writeFileSync(cfg.file, cfg.text);
       const entry: ControllerEntry = { chassis: i, netns: chassis.netns, config: cfg.file, management: cfg.management, log: join(chassis.state.dir, 'df-controller.log'), pid: undefined };
       services.controllers.push(entry);
       spawnController(services, entry);
-      out(`• ${chassis.name}: netns ${chassis.netns}, tunnel IP ${chassis.tunnelIp}, ovsdb-server + ovs-vswitchd (userspace), df-controller pid ${entry.pid}`);
+      out(`• ${chassis.name}${gateways.includes(i) ? ' (gateway)' : ''}: netns ${chassis.netns}, tunnel IP ${chassis.tunnelIp}, ovsdb-server + ovs-vswitchd (userspace), df-controller pid ${entry.pid}`);
     }
     for (const c of services.controllers) await waitHealthy(c);
   } catch (err) {
@@ -333,6 +342,7 @@ export function describeAccess(s: ServicesState, tag: string): string[] {
       `    log     ${c.log}`,
     );
   }
+  if (s.external) lines.push(...externalAccessLines(s.api.url, Sandbox.load(s.dir).outside().netns, s.external));
   lines.push(
     '',
     'Next:',

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { DfError } from '@dragonflow/base';
 import type { HealthReport } from '@dragonflow/controller';
 import { findPackageDir } from '@dragonflow/core/host';
+import type { ExternalState } from './external.js';
 
 /** The services file a `df sandbox up` writes next to the topology's state file. */
 export const SERVICES_FILE = 'df-sandbox.json';
@@ -57,6 +58,8 @@ export interface ServicesState {
   };
   readonly api: ProcessEntry & { readonly url: string; readonly port: number; readonly config: string };
   controllers: ControllerEntry[];
+  /** `up --external`: the external network and its gateway chassis. */
+  readonly external?: ExternalState;
 }
 
 export function servicesPath(dir: string): string {

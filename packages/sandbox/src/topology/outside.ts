@@ -29,6 +29,9 @@ export async function buildOutside(o: OutsideState, fabric: FabricState): Promis
   await createVethPair({ name: o.device, netns: o.netns }, { name: o.fabricPort, netns: fabric.netns });
   await run('ip', ['link', 'set', o.fabricPort, 'master', fabric.publicSwitch!], { netns: fabric.netns });
   await addAddress(o.device, o.routerIp, o.netns);
+  // As in the VMs: a veth hands out TCP/UDP with the checksum left to offload, which the
+  // userspace datapath forwards as is, so the receiver would drop it (docs/sandbox-dataplane.md).
+  await run('ethtool', ['-K', o.device, 'tx', 'off'], { netns: o.netns });
   // A veth whose peer stays in the namespace too (no dummy driver without kernel modules).
   await createVethPair({ name: o.internetDevice, netns: o.netns }, { name: `${o.internetDevice}p`, netns: o.netns });
   await addAddress(o.internetDevice, o.internetIp, o.netns);
