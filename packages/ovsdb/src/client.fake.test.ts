@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { firstValueFrom, filter } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isDfError, type DfError } from '@dragonflow/base';
+import { ManualClock, isDfError, type DfError } from '@dragonflow/base';
 import { OvsdbClient } from './client.js';
 import { JsonFramer } from './framing.js';
 
@@ -47,7 +47,8 @@ class FakeServer {
     return this.sessions[this.sessions.length - 1]!;
   }
 
-  async waitFor<T>(check: () => T | undefined, ms = 3000): Promise<T> {
+  // 10 s: only an upper bound on waiting for the client, never a pause
+  async waitFor<T>(check: () => T | undefined, ms = 10_000): Promise<T> {
     const deadline = Date.now() + ms;
     for (;;) {
       const v = check();
@@ -169,10 +170,21 @@ describe('OvsdbClient against a scripted server', () => {
   });
 
   it('keeps a connection whose server answers the probe', async () => {
-    fake.answer = (msg) => ({ id: msg['id'], result: msg['method'] === 'echo' ? msg['params'] : ['Fake'], error: null });
-    const c = await connect({ probeIntervalMs: 50 });
-    await new Promise((r) => setTimeout(r, 400));
-    expect(fake.sessions[0]!.received.filter((m) => (m as { method?: string }).method === 'echo').length).toBeGreaterThan(1);
+    // The probe runs on a manual clock: on real time, a loaded machine that runs the
+    // probe's timer before reading the waiting answer would see a timeout that is not one.
+    const clock = new ManualClock();
+    fake.answer = (msg) => (msg['method'] === undefined ? undefined : { id: msg['id'], result: msg['method'] === 'echo' ? msg['params'] : ['Fake'], error: null });
+    const c = await connect({ probeIntervalMs: 100, clock });
+    const echoes = () => fake.sessions[0]!.received.filter((m) => (m as { method?: string }).method === 'echo').length;
+    for (let round = 1; round <= 3; round++) {
+      clock.advance(100); // idle for the interval: the probe sends an echo
+      await fake.waitFor(() => (echoes() >= round ? true : undefined));
+      // A marker behind the answer on the same socket: once the client has answered the
+      // server's own echo, it has read the answer to its probe.
+      fake.last.socket.write(JSON.stringify({ method: 'echo', params: [round], id: `marker-${round}` }));
+      await fake.waitFor(() => fake.last.received.find((m) => (m as { id?: unknown }).id === `marker-${round}`));
+    }
+    clock.advance(100); // where a probe that ignored the answers would give up
     expect(c.connectionCount).toBe(1);
     expect(c.state).toBe('connected');
   });

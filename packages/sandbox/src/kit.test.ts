@@ -74,8 +74,17 @@ describe('waitFor', () => {
 });
 
 describe('startOvs', () => {
+  /** A namespace of this test's own, so it can look at the taps after the instance is gone. */
+  async function testNetns(): Promise<string> {
+    const ns = `dfk${shortId()}`;
+    await createNetns(ns);
+    cleanup.defer(`netns ${ns}`, () => deleteNetns(ns));
+    return ns;
+  }
+
   it('runs a private userspace OVS and removes it on stop', async () => {
-    const ovs = await startOvs();
+    const ns = await testNetns();
+    const ovs = await startOvs({ netns: ns });
     cleanup.defer('ovs', () => ovs.stop());
     // A name of this run: a device left by an earlier (killed) run cannot make it pass or fail.
     const br = `brt${shortId()}`;
@@ -84,30 +93,52 @@ describe('startOvs', () => {
     expect(await ovs.appctl('version')).toContain('ovs-vswitchd');
     await ovs.ofctl('-O', 'OpenFlow13', 'add-flow', br, 'table=0,priority=5,actions=drop');
     expect(await ovs.ofctl('-O', 'OpenFlow13', 'dump-flows', br)).toContain('priority=5');
-    expect(await linkExists(br)).toBe(true);
+    expect(await linkExists(br, ns)).toBe(true);
     await ovs.stop();
     expect(isAlive(ovs.pids.vswitchd)).toBe(false);
     expect(isAlive(ovs.pids.ovsdbServer)).toBe(false);
     expect(existsSync(ovs.dir)).toBe(false);
     // the bridge's tap device went with the datapath, and stop waited for it
-    expect(await linkExists(br)).toBe(false);
+    expect(await netnsExists(ns)).toBe(true);
+    expect(await linkExists(br, ns)).toBe(false);
   });
 
   it('removes the taps of a vswitchd that died without cleaning up', async () => {
-    const ovs = await startOvs();
+    const ns = await testNetns();
+    const ovs = await startOvs({ netns: ns });
     cleanup.defer('ovs', () => ovs.stop());
     const br = `brk${shortId()}`;
     const port = `ik${shortId()}`;
     await ovs.vsctl('add-br', br, '--', 'set', 'bridge', br, 'datapath_type=netdev');
     await ovs.vsctl('add-port', br, port, '--', 'set', 'interface', port, 'type=internal');
-    await waitFor(() => linkExists(port), { what: `${port} to appear`, timeoutMs: 5_000 });
+    await waitFor(() => linkExists(port, ns), { what: `${port} to appear`, timeoutMs: 10_000 });
     process.kill(ovs.pids.vswitchd, 'SIGKILL');
-    await waitFor(() => !isAlive(ovs.pids.vswitchd), { what: 'vswitchd to die', timeoutMs: 5_000 });
+    await waitFor(() => !isAlive(ovs.pids.vswitchd), { what: 'vswitchd to die', timeoutMs: 10_000 });
     // killed, vswitchd left its (persistent) taps behind: stop removes them itself
-    expect(await linkExists(br)).toBe(true);
+    expect(await linkExists(br, ns)).toBe(true);
     await ovs.stop();
-    expect(await linkExists(br)).toBe(false);
-    expect(await linkExists(port)).toBe(false);
+    expect(await linkExists(br, ns)).toBe(false);
+    expect(await linkExists(port, ns)).toBe(false);
+  });
+
+  it('without a namespace, each instance runs in one of its own (deleted on stop), so two at once both get their bridges', async () => {
+    // Two userspace datapaths in one namespace contend for the `ovs-netdev` tap: the
+    // second's bridges fail ("creating tap device failed: Device or resource busy").
+    const [a, b] = await Promise.all([startOvs(), startOvs()]);
+    cleanup.defer('ovs a', () => a.stop());
+    cleanup.defer('ovs b', () => b.stop());
+    expect(a.netns).not.toBe(b.netns);
+    const tag = shortId();
+    for (const [ovs, br] of [[a, `bra${tag}`], [b, `brb${tag}`]] as const) {
+      await ovs.vsctl('add-br', br, '--', 'set', 'bridge', br, 'datapath_type=netdev');
+      await waitFor(() => linkExists(br, ovs.netns), { what: `${br}'s tap in ${ovs.netns}`, timeoutMs: 10_000 });
+      expect(await ovs.ofctl('show', br)).toContain(br);
+    }
+    expect(await linkExists(`bra${tag}`)).toBe(false);
+    await a.stop();
+    await b.stop();
+    expect(await netnsExists(a.netns)).toBe(false);
+    expect(await netnsExists(b.netns)).toBe(false);
   });
 
   it('forwards real packets between two namespaces through a bridge in a third', async () => {

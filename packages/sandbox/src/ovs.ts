@@ -2,18 +2,23 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DfError } from '@dragonflow/base';
 import { requireBinary, run, type RunResult } from './exec.js';
-import { deleteLink, linkExists } from './netns.js';
+import { createNetns, deleteLink, deleteNetns, linkExists } from './netns.js';
 import { isAlive, spawnDaemon, stopPid, waitFor } from './process.js';
-import { makeTempDir, removeDir } from './tmp.js';
+import { makeTempDir, removeDir, shortId } from './tmp.js';
 
 export interface OvsOptions {
   /** Directory for the database, sockets, pid and log files (a new temp dir when absent). */
   dir?: string;
-  /** Run both daemons inside this network namespace. */
+  /**
+   * Run both daemons inside this (existing) network namespace. When absent, the
+   * instance makes a namespace of its own and deletes it on stop: every userspace
+   * datapath in one namespace opens the same `ovs-netdev` tap, so a second instance
+   * there (another test running in parallel, a host's OVS) cannot create its bridges.
+   */
   netns?: string;
   /** Remove the directory on stop (default: only when the directory was created here). */
   removeDirOnStop?: boolean;
-  /** Extra ovsdb-server remotes, e.g. 'ptcp:6640:127.0.0.1'. */
+  /** Extra ovsdb-server remotes, e.g. 'ptcp:6640:127.0.0.1' (listening inside the namespace). */
   extraRemotes?: string[];
 }
 
@@ -30,9 +35,12 @@ export interface OvsPids {
 export class OvsInstance {
   constructor(
     readonly dir: string,
-    readonly netns: string | undefined,
+    /** The namespace both daemons (and the bridges' tap devices) live in. */
+    readonly netns: string,
     public pids: OvsPids,
     private readonly removeDirOnStop: boolean,
+    /** The namespace was made for this instance: stop deletes it. */
+    private readonly ownsNetns = false,
   ) {}
 
   /** The ovsdb-server socket, as an OVSDB remote ('unix:…'). */
@@ -108,11 +116,12 @@ export class OvsInstance {
         for (const t of await left()) await deleteLink(t, this.netns).catch(() => undefined);
       });
       await waitFor(gone, {
-        what: `the tap devices ${taps.join(', ')} to be removed${this.netns ? ` in ${this.netns}` : ''}`,
+        what: `the tap devices ${taps.join(', ')} to be removed in ${this.netns}`,
         timeoutMs: 10_000,
         intervalMs: 20,
       });
     }
+    if (this.ownsNetns) await deleteNetns(this.netns);
     if (this.removeDirOnStop) removeDir(this.dir);
   }
 
@@ -131,7 +140,7 @@ function vswitchdCtl(dir: string): string {
   return join(dir, 'ovs-vswitchd.ctl');
 }
 
-async function startVswitchd(dir: string, netns: string | undefined, env: Record<string, string>): Promise<number> {
+async function startVswitchd(dir: string, netns: string, env: Record<string, string>): Promise<number> {
   const ctl = vswitchdCtl(dir);
   const log = join(dir, 'ovs-vswitchd.log');
   const pid = spawnDaemon(
@@ -159,7 +168,8 @@ export async function startOvs(options: OvsOptions = {}): Promise<OvsInstance> {
   const created = !options.dir;
   const dir = options.dir ?? makeTempDir('df-ovs-');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const netns = options.netns;
+  const ownsNetns = options.netns === undefined;
+  const netns = options.netns ?? `dfovs-${shortId(8)}`;
   const env = { OVS_RUNDIR: dir, OVS_LOGDIR: dir, OVS_DBDIR: dir, OVS_SYSCONFDIR: dir };
   const db = join(dir, 'conf.db');
   if (!existsSync(db)) {
@@ -167,6 +177,7 @@ export async function startOvs(options: OvsOptions = {}): Promise<OvsInstance> {
     if (!schema) throw new DfError('MISSING_BINARY', 'the Open vSwitch schema (vswitch.ovsschema) was not found: run ./scripts/setup');
     await run('ovsdb-tool', ['create', db, schema]);
   }
+  if (ownsNetns) await createNetns(netns);
   const serverLog = join(dir, 'ovsdb-server.log');
   const remotes = [`--remote=punix:${join(dir, 'db.sock')}`, ...(options.extraRemotes ?? []).map((r) => `--remote=${r}`)];
   const ovsdbServer = spawnDaemon(
@@ -179,9 +190,10 @@ export async function startOvs(options: OvsOptions = {}): Promise<OvsInstance> {
     await run('ovs-vsctl', [`--db=unix:${join(dir, 'db.sock')}`, '--no-wait', 'init'], { netns, env });
     // startVswitchd stops the daemon it started when that does not come up.
     const vswitchd = await startVswitchd(dir, netns, env);
-    return new OvsInstance(dir, netns, { ovsdbServer, vswitchd }, options.removeDirOnStop ?? created);
+    return new OvsInstance(dir, netns, { ovsdbServer, vswitchd }, options.removeDirOnStop ?? created, ownsNetns);
   } catch (err) {
     await stopPid(ovsdbServer);
+    if (ownsNetns) await deleteNetns(netns);
     if (created) removeDir(dir);
     throw err;
   }

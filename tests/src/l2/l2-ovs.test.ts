@@ -130,10 +130,10 @@ describe('the L2 app on a real Open vSwitch', () => {
 
   test('… and the app answers it: a real NS punted by OVS comes back out of the asking port as the NA', async () => {
     const dev = `${b.bridge}p2`.slice(0, 15);
-    await run('ip', ['link', 'set', 'dev', dev, 'up']);
+    await run('ip', ['link', 'set', 'dev', dev, 'up'], { netns: b.ovs.netns });
     const ns = neighborSolicitation({ srcMac: mac(2), srcIp: 'fd00::2', targetIp: 'fd00::1' });
     // the NS enters the pipeline as if it came from port 2 (a packet-out to OFPP_TABLE)
-    const seen = await capture('', dev, 'icmp6 and ip6[40] == 136', 1, () => runtime.app('l2').flows.packetOut({ data: encodeEthernet(ns), inPort: 2 }), 8000);
+    const seen = await capture(b.ovs.netns, dev, 'icmp6 and ip6[40] == 136', 1, () => runtime.app('l2').flows.packetOut({ data: encodeEthernet(ns), inPort: 2 }), 8000);
     expect(seen).toContain(`${mac(1)} > ${mac(2)}`);
     expect(seen).toMatch(/fd00::1 > fd00::2: \[icmp6 sum ok\] ICMP6, neighbor advertisement, length \d+, tgt is fd00::1/);
     expect(seen).toMatch(/Flags \[solicited, override\]/);

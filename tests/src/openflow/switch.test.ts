@@ -63,7 +63,7 @@ beforeAll(async () => {
       await createNetns(ns);
       cleanup.defer(`delete netns ${ns}`, () => deleteNetns(ns));
       const host = `ofe2e${i}${tag}`.slice(0, 15);
-      await createVethPair({ name: 'eth0', netns: ns, mac: vm.mac }, { name: host });
+      await createVethPair({ name: 'eth0', netns: ns, mac: vm.mac }, { name: host, netns: ovs.netns });
       // deleting the veth ourselves is synchronous; a deleted namespace frees it only later
       cleanup.defer(`delete veth ${host}`, () => deleteLink('eth0', ns));
       await netnsExec(ns, 'ip', ['addr', 'add', `${vm.ip}/24`, 'dev', 'eth0']);

@@ -15,7 +15,7 @@ import { loadControllerConfig } from '@dragonflow/controller/config';
 import { CoreMetrics, cookieSlot, loadApps, startChassisRuntime, type ChassisRuntime, type ControllerRuntime, type LoadedApp } from '@dragonflow/core/host';
 import { MemoryDriver, NbApi, chassisIdFromName } from '@dragonflow/nb';
 import { encodeEthernet, ethernet, icmpEchoRequest, ipv4 } from '@dragonflow/packet';
-import { requireBinary, sleep, spawnDaemon, stopPid } from '@dragonflow/sandbox';
+import { requireBinary, sleep, spawnDaemon, stopPid, waitFor } from '@dragonflow/sandbox';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startOvsBridge, traceOutputs, type OvsBridge } from '../fakeswitch/ovs-bridge.js';
 
@@ -120,12 +120,14 @@ describe('the runtime on a real Open vSwitch', () => {
     const monitor = spawnDaemon('ovs-ofctl', ['monitor', `unix:${b.ovs.mgmtSocket(b.bridge)}`, 'watch:'], { env: b.ovs.env, logFile: monitorLog });
     try {
       // the monitor is ready once it printed its first reply
-      for (let i = 0; i < 50 && !(existsSync(monitorLog) && readFileSync(monitorLog, 'utf8').length > 0); i++) await sleep(100);
+      await waitFor(() => existsSync(monitorLog) && readFileSync(monitorLog, 'utf8').length > 0, { what: 'the flow monitor\'s first reply', timeoutMs: 20_000, pid: monitor });
       const before = await b.channel.dumpFlows();
       await stopController();
       // the switch loses its controller (fail_mode=secure keeps the flows) and reconnects
       b.conn.close();
       await b.reconnect();
+      // Only a lower bound on time: at least 1.2 s pass between the two dumps (load only
+      // adds to it), so a flow kept through the restart is over 1 s older in the second.
       await sleep(1200);
       await startController();
       expect(runtime!.reconciler.totals).toEqual({ adds: 0, modifies: 0, deletes: 0, groupMods: 0, batches: 0 });
@@ -135,17 +137,18 @@ describe('the runtime on a real Open vSwitch', () => {
       const key = (f: (typeof before)[number]) => `${f.tableId}/${f.priority}/${f.cookie}`;
       const beforeAge = new Map(before.map((f) => [key(f), age(f)]));
       for (const f of after) expect(age(f), `flow ${key(f)} was re-created`).toBeGreaterThan(beforeAge.get(key(f))! + 1);
-      await sleep(300);
       const events = () =>
         readFileSync(monitorLog, 'utf8')
           .split('\n')
           .filter((l) => /event=(ADDED|DELETED|MODIFIED)/.test(l));
-      expect(events()).toEqual([]);
-      // positive control: the monitor does see a flow-mod (one added and deleted outside our pipeline)
+      // A marker proves the absence instead of a pause: one flow added and deleted outside
+      // our pipeline after the restart. The monitor reports flow changes in the order the
+      // switch made them, so once the marker's two events are in the log, any change the
+      // restart made is there too, before them.
       const probe = { cookie: 0x5eedn, cookieMask: 0n, tableId: 200, idleTimeout: 0, hardTimeout: 0, priority: 1, bufferId: 0xffffffff, outPort: 0xffffffff, outGroup: 0xffffffff, flags: 0, match: {}, instructions: [] };
       await b.channel.sendBatch([{ type: 'flow_mod', command: 'add', ...probe }]);
       await b.channel.sendBatch([{ type: 'flow_mod', command: 'delete_strict', ...probe }]);
-      for (let i = 0; i < 30 && events().length < 2; i++) await sleep(100);
+      await waitFor(() => events().some((l) => /event=DELETED.*cookie=0x5eed/.test(l)), { what: 'the marker flow\'s DELETED event in the flow monitor', timeoutMs: 20_000, pid: monitor });
       expect(events().map((l) => /event=(\w+)/.exec(l)![1])).toEqual(['ADDED', 'DELETED']);
       // and the restarted controller still works
       expect(await traceFrom(PORTS.vm1, PORTS.vm2)).toEqual([PORTS.tap.ofport]);

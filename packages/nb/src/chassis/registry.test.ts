@@ -1,5 +1,6 @@
+import { ManualClock } from '@dragonflow/base';
 import { firstValueFrom, filter } from 'rxjs';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { NbApi } from '../api/nb-api.js';
 import { MemoryDriver } from '../db/memory/driver.js';
 import { MemoryStore } from '../db/memory/store.js';
@@ -8,8 +9,12 @@ import { ChassisRegistry } from './registry.js';
 
 let store: MemoryStore;
 let nb: NbApi;
+// Leases and renewals run on this clock: the tests move time, so a loaded machine
+// (a renewal late by more than the ttl) cannot expire a lease the code did renew.
+let clock: ManualClock;
 beforeEach(async () => {
-  store = new MemoryStore();
+  clock = new ManualClock(Date.now());
+  store = new MemoryStore({ clock });
   nb = await NbApi.open(new MemoryDriver(store));
 });
 afterEach(async () => {
@@ -17,19 +22,25 @@ afterEach(async () => {
   store.close();
 });
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** Moves the clock by `ms` in 10 ms steps, letting the renewals (async DB calls) finish between steps. */
+async function pass(ms: number): Promise<void> {
+  for (let t = 0; t < ms; t += 10) {
+    clock.advance(Math.min(10, ms - t));
+    await new Promise((r) => setImmediate(r));
+  }
+}
 
 describe('ChassisRegistry', () => {
   it('registers a chassis under a name-derived id and keeps it alive while renewing', async () => {
-    const reg = new ChassisRegistry(nb, { ttlMs: 300 });
+    const reg = new ChassisRegistry(nb, { ttlMs: 300, clock });
     const r = await reg.register({ name: 'compute-1', tunnelIp: '192.0.2.11', tunnelTypes: ['geneve'] });
     expect(r.chassis.id).toBe(chassisIdFromName('compute-1'));
     expect(await reg.isAlive(r.chassis.id)).toBe(true);
-    await sleep(900);
+    await pass(900);
     expect(await reg.isAlive(r.chassis.id)).toBe(true);
     expect(r.state.alive).toBe(true);
     // Registering again (a restarted controller) finds the same record.
-    const again = await new ChassisRegistry(nb, { ttlMs: 300 }).register({ name: 'compute-1', tunnelIp: '192.0.2.11', tunnelTypes: ['geneve'] });
+    const again = await new ChassisRegistry(nb, { ttlMs: 300, clock }).register({ name: 'compute-1', tunnelIp: '192.0.2.11', tunnelTypes: ['geneve'] });
     expect(again.chassis.version).toBe(r.chassis.version);
     await again.stop();
     await r.stop();
@@ -38,7 +49,7 @@ describe('ChassisRegistry', () => {
   });
 
   it('reports a chassis dead when its controller stops renewing', async () => {
-    const reg = new ChassisRegistry(nb, { ttlMs: 200 });
+    const reg = new ChassisRegistry(nb, { ttlMs: 200, clock });
     const r = await reg.register({ name: 'compute-2', tunnelIp: '192.0.2.12' });
     const events: string[] = [];
     const feed = nb.driver.watch((await nb.driver.currentRevision()) + 1, { tables: ['chassis_liveness'] });
@@ -47,20 +58,27 @@ describe('ChassisRegistry', () => {
     })();
     // Simulate a crash: the renewal timer dies with the process, nothing is revoked.
     (r as unknown as { stopped: boolean }).stopped = true;
-    await sleep(500);
+    await pass(199);
+    expect(await reg.isAlive(r.chassis.id)).toBe(true);
+    await pass(301);
     expect(await reg.isAlive(r.chassis.id)).toBe(false);
+    await vi.waitFor(() => expect(events).toHaveLength(1), { timeout: 10_000 });
     feed.close();
     await reading;
     expect(events).toEqual([`delete ${r.chassis.id}`]);
   });
 
   it('writes its liveness again after being cut off for longer than the ttl', async () => {
-    const reg = new ChassisRegistry(nb, { ttlMs: 200 });
+    const reg = new ChassisRegistry(nb, { ttlMs: 200, clock });
     const r = await reg.register({ name: 'compute-3', tunnelIp: '192.0.2.13' });
     // The lease ends behind its back (as after a long DB outage).
     store.revokeLease(r.leaseId!);
-    await firstValueFrom(r.state$.pipe(filter((s) => !s.alive)));
-    await firstValueFrom(r.state$.pipe(filter((s) => s.alive)));
+    const cutOff = firstValueFrom(r.state$.pipe(filter((s) => !s.alive)));
+    await pass(100);
+    await cutOff;
+    const back = firstValueFrom(r.state$.pipe(filter((s) => s.alive)));
+    await pass(100);
+    await back;
     expect(await reg.isAlive(r.chassis.id)).toBe(true);
     await r.stop();
   });
