@@ -5,7 +5,7 @@ import type { PortSecurityFacts, SourceBinding } from './facts.js';
 export const TABLES = {
   /** Source MAC of a checked port; everything else skips the app. */
   port: 'port',
-  /** Source address (IPv4, ARP, IPv6) bound to the source MAC; protocol rules. Miss: drop. */
+  /** Source address (IPv4, ARP, IPv6) bound to the source MAC; protocol rules; the rest dropped. */
   address: 'address',
   /** A neighbour advertisement's target is one of the port's IPv6 addresses. */
   ndTarget: 'nd-target',
@@ -20,6 +20,8 @@ export const PRIORITY = {
   portDrop: 10,
   /** Port table: not a checked port (port security off, tunnel, provider): skips the app. */
   unchecked: 1,
+  /** Address table: a checked port's packet no binding or exception let through: dropped. */
+  addressDrop: 1,
   /** Address table: what no VM may send (DHCP/DHCPv6 server replies, router advertisements). */
   forbidden: 100,
   /** Address table: the unspecified-source exceptions (DHCP client, DAD). */
@@ -60,15 +62,19 @@ export function portsecPipeline(tables: AppTables): PortsecPipeline {
 }
 
 /**
- * The flows every chassis has once, whatever its ports: the skip for unchecked
- * traffic and the protocol rules of the address and ND tables. Only packets from a
- * checked port's own MAC reach the address table (the port table sends nothing
- * else there), so these rules never touch unchecked traffic.
+ * The flows a chassis has once while it has a checked port: the skip for unchecked
+ * traffic, the protocol rules of the address and ND tables and the address table's
+ * drop. Only packets from a checked port's own MAC reach the address table (the
+ * port table sends nothing else there), so these rules never touch unchecked
+ * traffic. The drop is a flow, not the table's miss: without checked ports (no
+ * shared flows) every table of the app misses through, and nothing is dropped.
  */
 export function sharedFlows(p: PortsecPipeline): DesiredFlow[] {
   return [
     // Port security off, tunnel or provider traffic (reg6 = 0), platform ports: not this app's business.
     flow(p.port, { priority: PRIORITY.unchecked, match: {}, goto: p.after }),
+    // A checked port's packet that none of its bindings and none of the exceptions below let through.
+    flow(p.address, { priority: PRIORITY.addressDrop, match: {}, actions: [] }),
     // DHCP and DHCPv6 server replies and router advertisements from a VM: rogue servers and routers.
     flow(p.address, { priority: PRIORITY.forbidden, match: { ...IPV4, ip_proto: IpProto.UDP, udp_src: 67 }, actions: [] }),
     flow(p.address, { priority: PRIORITY.forbidden, match: { ...IPV6, ip_proto: IpProto.UDP, udp_src: 547 }, actions: [] }),

@@ -15,7 +15,7 @@ const ND = ['eth_type', 'ip_proto', 'icmpv6_type'] as const;
  * router advertisements. Four tables in the ingress-security stage (docs/port-security.md):
  *
  * - `port`: source MAC of a checked port → `address`; its other MACs dropped; anything else skips the app
- * - `address`: (address, MAC) bindings for IPv4, ARP and IPv6, the DHCP/DAD exceptions, the forbidden servers; miss drops
+ * - `address`: (address, MAC) bindings for IPv4, ARP and IPv6, the DHCP/DAD exceptions, the forbidden servers; the rest dropped
  * - `nd-target`, `nd-lla`: a neighbour advertisement's target and link-layer option are the port's
  */
 export default defineApp<PortSecurity>({
@@ -28,7 +28,6 @@ export default defineApp<PortSecurity>({
       {
         name: TABLES.address,
         match: [REG_SRC_PORT, 'eth_src', 'eth_type', 'ipv4_src', 'ipv6_src', 'arp_sha', 'arp_spa', 'ip_proto', 'udp_src', 'udp_dst', 'icmpv6_type'],
-        miss: 'drop',
         description: "source address bound to the source MAC (IPv4, ARP, IPv6), DHCP client and DAD from the unspecified address; DHCP servers and router advertisements dropped",
       },
       { name: TABLES.ndTarget, match: [REG_SRC_PORT, ...ND, 'ipv6_nd_target'], description: "a neighbour advertisement's target is one of the port's IPv6 addresses" },

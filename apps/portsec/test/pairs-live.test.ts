@@ -66,6 +66,18 @@ describe('portsec: port security off, platform ports, live changes', () => {
     expect(c.h.runtime.reconciler.ownersOf('portsec')).not.toContain(`portsec:${dhcpPort.id}`);
   });
 
+  it('with no checked port left on the chassis, nothing is dropped (the tables miss through)', async () => {
+    c = await cloud();
+    await setPort(c, c.vm.vm1, { portSecurityEnabled: false });
+    await setPort(c, c.vm.vm2, { portSecurityEnabled: false });
+    expect(c.h.runtime.reconciler.ownersOf('portsec')).toEqual([]);
+    expect(passed(c.h.trace(ping4(mac(1), '10.0.0.99'), 1))).toBe(true);
+    expect(passed(c.h.trace(ping4(mac(9), '10.0.0.98'), 2))).toBe(true);
+    await setPort(c, c.vm.vm2, { portSecurityEnabled: true });
+    expect(passed(c.h.trace(ping4(mac(1), '10.0.0.99'), 1))).toBe(true);
+    expect(passed(c.h.trace(ping4(mac(2), '10.0.0.98'), 2))).toBe(false);
+  });
+
   it('toggling port security applies at once, both ways', async () => {
     c = await cloud();
     expect(passed(c.h.trace(ping4(mac(1), '10.0.0.99'), 1))).toBe(false);

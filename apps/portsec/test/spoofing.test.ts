@@ -21,13 +21,13 @@ describe('portsec: IPv4, ARP and DHCP from a checked port', () => {
     expect(spoofed.describe()).toContain(`[portsec portsec:${c.vm.vm1.id}]`);
   });
 
-  it("an IP spoofed from the port's own MAC: its MAC rule passes it to the address table, whose miss drops it", async () => {
+  it("an IP spoofed from the port's own MAC: its MAC rule passes it to the address table, whose last rule drops it", async () => {
     c = await cloud();
     const t = c.h.trace(ping4(mac(1), '10.0.0.12'), 1);
     expect(t.hops.map((x) => `${x.tableName} ${x.flow?.owner ?? '-'}`)).toEqual([
       'core.classify port:' + c.vm.vm1.id,
       `portsec.port portsec:${c.vm.vm1.id}`,
-      'portsec.address pipeline',
+      'portsec.address portsec:shared',
     ]);
     expect(t.outputs).toEqual([]);
   });
