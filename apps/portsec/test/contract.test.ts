@@ -50,6 +50,19 @@ describe('portsec: flows per port, restart', () => {
     expect(counts.get('portsec:shared')).toBe(10);
   });
 
+  it('an IPv4-only port has 8; a pair with its own MAC adds 5, an IPv4 CIDR pair on the port MAC 2, an IPv6 one 2', async () => {
+    c = await cloud();
+    const v4only = await c.h.port(c.sub, '10.0.0.13', mac(3));
+    await c.h.plug(v4only, 3);
+    expect(flowsByOwner(c).get(`portsec:${v4only.id}`)).toBe(8);
+    await c.h.nb.modify('logical_port', v4only.id, (p) => ({ ...p, allowedAddressPairs: [{ ipAddress: '10.0.0.100', macAddress: 'fa:16:3e:00:00:aa' }] }));
+    await c.h.settle();
+    expect(flowsByOwner(c).get(`portsec:${v4only.id}`)).toBe(13);
+    await c.h.nb.modify('logical_port', v4only.id, (p) => ({ ...p, allowedAddressPairs: [{ ipAddress: '10.0.5.0/24', macAddress: null }, { ipAddress: 'fd00:5::/64', macAddress: null }] }));
+    await c.h.settle();
+    expect(flowsByOwner(c).get(`portsec:${v4only.id}`)).toBe(12);
+  });
+
   it('a controller restart rewrites no flow and spoofing stays blocked', async () => {
     c = await cloud();
     await c.h.settle();
