@@ -234,7 +234,7 @@ describe('LocalCache selective topology', () => {
     const { cache, log } = await cacheOn();
     expect(cache.get('logical_port', member.id)).toBeUndefined();
 
-    const rule = { id: '00000000-0000-4000-8000-000000000002', direction: 'ingress', remoteGroupId: web.id };
+    const rule = { id: '00000000-0000-4000-8000-000000000002', direction: 'ingress' as const, ethertype: 'IPv4' as const, protocol: null, portRangeMin: null, portRangeMax: null, remoteIpPrefix: null, remoteGroupId: web.id, description: '' };
     await nb.modify('security_group', db.id, (g) => ({ ...g, rules: [rule] }));
     await settled(cache);
     // the member port alone: not its network, not the other ports of its network
