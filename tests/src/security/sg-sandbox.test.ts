@@ -116,6 +116,12 @@ describe('security groups (df sandbox, 2 chassis, openstack CLI, real TCP in the
     expect((await pingStats(vm('b'), '10.61.1.13', 3)).received).toBe(3);
     expect(await tool(vm('a'), ['probe', '10.61.1.12', '8000'])).toBe('ok');
     expect(await tool(vm('c'), ['probe', '10.61.1.12', '8001'])).toBe('ok');
+    // df trace names the rule that let a's packet out: the default group's egress rule
+    const a = vm('a');
+    const flow = `in_port=${await a.ofport()},tcp,dl_src=${a.mac},dl_dst=${vm('b').mac},nw_src=10.61.1.11,nw_dst=10.61.1.12,tp_src=40000,tp_dst=8000`;
+    const t = JSON.parse(await dfOk(['trace', '--sandbox', s.place().dir, '--chassis', '1', '--json', flow])) as { hops: { tableName?: string; owner?: string }[] };
+    const verdicts = t.hops.filter((h) => h.tableName === 'sg.from-port-rules' && h.owner?.includes(', rule '));
+    expect(verdicts.map((h) => h.owner)).toEqual([expect.stringMatching(/^sg · sg group default, rule egress IPv4 \(/)]);
   }, 120_000);
 
   test('a group with only --ingress --protocol tcp --dst-port 8000: the server on 8000 answers, 8001 and ping do not', async () => {
