@@ -11,7 +11,8 @@
  * - deleting a rule cuts an open TCP session (it sends again and gets nothing back),
  *   while a session allowed by another rule goes on;
  * - two networks of two projects with the same CIDR and the same addresses: a
- *   packet that would be a reply to a connection on one is dropped on the other.
+ *   packet shaped as a reply to a connection on one is dropped on the other (and
+ *   delivered there once a rule allows it: the control).
  *
  * Needs root, Open vSwitch, python3 with scapy, tcpdump and the openstack CLI
  * (./scripts/setup). Never skips.
@@ -184,20 +185,30 @@ describe('security groups (df sandbox, 2 chassis, openstack CLI, real TCP in the
     await create('p1b', 'pnet1', 2, '10.62.0.12');
     await create('p2a', 'pnet2', 1, '10.62.0.11');
     await create('p2b', 'pnet2', 2, '10.62.0.12');
-    // p1a and p2a receive only replies to what they opened (egress rules only)
+    // p1a and p2a receive only replies to what they opened (egress rules only); p1b and p2b serve on 8000
     await ok(auth(), ['security', 'group', 'create', 'out-only']);
+    await ok(auth(), ['security', 'group', 'create', 'out-only-2']);
+    await ok(auth(), ['security', 'group', 'create', 'serve']);
+    await ok(auth(), ['security', 'group', 'rule', 'create', '--ingress', '--protocol', 'tcp', '--dst-port', '8000', 'serve']);
     await setGroups('p1a', ['out-only']);
-    await setGroups('p2a', ['out-only']);
+    await setGroups('p2a', ['out-only-2']);
+    await setGroups('p1b', ['serve']);
+    await setGroups('p2b', ['serve']);
     await bg(vm('p1b'), ['serve', '8000']).line('listening');
+    await until('p1a', 'p1b', 8000, 'ok');
+    // p1a's connection 10.62.0.11:40000 → 10.62.0.12:8000 on project one's network: its echo is a reply, delivered
     const session = bg(vm('p1a'), ['session', '10.62.0.12', '8000', '40000', join(s.place().dir, 'never')]);
     expect(await session.line('first')).toBe('first ok');
 
-    const spoof = (from: string) => () => tool(vm(from), ['spoof', '10.62.0.12', '10.62.0.11', '8000', '40000'], 60_000);
-    // on project two's network the same 4-tuple opens nothing: dropped before p2a
-    const other = await capture(vm('p2a').netns, 'eth0', 'tcp and src port 8000 and dst port 40000', 1, spoof('p2b'), 20_000);
-    expect(other.trim()).toBe('');
-    // the control: on project one's network it is a reply of p1a's connection and is delivered
-    const same = await capture(vm('p1a').netns, 'eth0', 'tcp and src port 8000 and dst port 40000', 1, spoof('p1b'), 20_000);
-    expect(same).toMatch(/10\.62\.0\.12\.8000 > 10\.62\.0\.11\.40000/);
+    const replyShaped = 'tcp and src host 10.62.0.12 and src port 8000 and dst port 40000';
+    const spoof = () => tool(vm('p2b'), ['spoof', '10.62.0.12', '10.62.0.11', '8000', '40000'], 60_000);
+    // on project two's network the same 4-tuple is no reply to anything: dropped before p2a
+    expect((await capture(vm('p2a').netns, 'eth0', replyShaped, 1, spoof, 20_000)).trim()).toBe('');
+    // the control: once a rule lets tcp into p2a, the same packet reaches it
+    await ok(auth(), ['security', 'group', 'rule', 'create', '--ingress', '--protocol', 'tcp', 'out-only-2']);
+    await waitFor(async () => /10\.62\.0\.12\.8000 > 10\.62\.0\.11\.40000/.test(await capture(vm('p2a').netns, 'eth0', replyShaped, 1, spoof, 10_000)), {
+      what: 'the spoofed packet to reach p2a once tcp is allowed',
+      timeoutMs: 60_000,
+    });
   }, 300_000);
 });
