@@ -11,6 +11,9 @@ afterEach(async () => {
 
 const synAck = SYN | ACK;
 
+/** A flow as ovs-ofctl prints it, without the counters that change as packets go through. */
+const strip = (f: string): string => f.replace(/duration=[^,]*, /, '').replace(/n_packets=\d+, n_bytes=\d+, /, '');
+
 /** A TCP connection client → server that the switch let through both ways (SYN, SYN+ACK). */
 async function connect(client: Vm, server: Vm, clientPort: number, serverPort: number): Promise<void> {
   expect(await c.send(client, tcp(client, server, clientPort, serverPort, SYN)), 'SYN').toEqual([server.ofport]);
@@ -56,6 +59,34 @@ describe('sg: the default group', () => {
     console.log(`sg flows: ${before} with no port, ${one} with one port, ${perPort} per further port in the default group`);
     expect(perPort).toBeLessThanOrEqual(15);
     expect(perPort).toBeGreaterThan(0);
+  });
+});
+
+describe('sg: incremental', () => {
+  it('a port joining a group of ten adds only its own flows and its address; a rule added adds only its own', async () => {
+    c = await Cloud.start();
+    const { sub } = await c.net('net1', '10.0.0.0/24');
+    let def = await c.defaultGroup();
+    for (let i = 1; i <= 10; i++) await c.vm(sub, `10.0.0.${10 + i}`, i, [def]);
+    const before = new Set(c.flowTexts().map(strip));
+    const joiner = await c.vm(sub, '10.0.0.99', 99, [def]);
+    const after = c.flowTexts().map(strip);
+    const added = after.filter((f) => !before.has(f));
+    const removed = [...before].filter((f) => !after.includes(f));
+    expect(removed).toEqual([]);
+    expect(added).toHaveLength(7);
+    // its entry flows and port clauses name its key; the member clause its address
+    const key = `0x${joiner.port.key.toString(16)}`;
+    expect(added.filter((f) => f.includes(`reg6=${key}`) || f.includes(`reg7=${key}`))).toHaveLength(6);
+    expect(added.filter((f) => f.includes('nw_src=10.0.0.99'))).toHaveLength(1);
+
+    const before2 = new Set(c.flowTexts().map(strip));
+    def = await c.addRule(def, { direction: 'ingress', ethertype: 'IPv4', protocol: 'tcp', portRangeMin: 22, portRangeMax: 22 });
+    const after2 = c.flowTexts().map(strip);
+    const added2 = after2.filter((f) => !before2.has(f));
+    // its verdict and its clause, and every local member's port clause now carries its conjunction (changed in place)
+    expect(added2.filter((f) => f.includes('conj_id=') || f.includes('tp_dst=22'))).toHaveLength(2);
+    expect(added2.filter((f) => !f.includes('conj_id=') && !f.includes('tp_dst=22')).every((f) => /reg7=0x[0-9a-f]+ actions=conjunction/.test(f))).toBe(true);
   });
 });
 
