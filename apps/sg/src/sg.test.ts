@@ -66,7 +66,7 @@ describe('sg: incremental', () => {
   it('a port joining a group of ten adds only its own flows and its address; a rule added adds only its own', async () => {
     c = await Cloud.start();
     const { sub } = await c.net('net1', '10.0.0.0/24');
-    let def = await c.defaultGroup();
+    const def = await c.defaultGroup();
     for (let i = 1; i <= 10; i++) await c.vm(sub, `10.0.0.${10 + i}`, i, [def]);
     const before = new Set(c.flowTexts().map(strip));
     const joiner = await c.vm(sub, '10.0.0.99', 99, [def]);
@@ -81,7 +81,7 @@ describe('sg: incremental', () => {
     expect(added.filter((f) => f.includes('nw_src=10.0.0.99'))).toHaveLength(1);
 
     const before2 = new Set(c.flowTexts().map(strip));
-    def = await c.addRule(def, { direction: 'ingress', ethertype: 'IPv4', protocol: 'tcp', portRangeMin: 22, portRangeMax: 22 });
+    await c.addRule(def, { direction: 'ingress', ethertype: 'IPv4', protocol: 'tcp', portRangeMin: 22, portRangeMax: 22 });
     const after2 = c.flowTexts().map(strip);
     const added2 = after2.filter((f) => !before2.has(f));
     // its verdict and its clause, and every local member's port clause now carries its conjunction (changed in place)
