@@ -104,6 +104,21 @@ describe('sg: stateful rules', () => {
     expect(await c.send(peer, tcp(peer, vm, 80, 40000, synAck))).toEqual([]);
   });
 
+  it('lets in an ICMP error about an allowed connection (related), not one about nothing', async () => {
+    c = await Cloud.start();
+    const { sub } = await c.net('net1', '10.0.0.0/24');
+    const out = await c.group('out-only', [{ direction: 'egress', ethertype: 'IPv4' }]);
+    const vm = await c.vm(sub, '10.0.0.11', 1, [out]);
+    const peer = await c.vm(sub, '10.0.0.12', 2, [], { portSecurityEnabled: false });
+    const sent = udp(vm, peer, 5000, 53);
+    expect(await c.send(vm, sent)).toEqual([2]);
+    // port unreachable, quoting the IP header and 8 bytes of what vm sent (or of something vm never sent)
+    const unreachable = (quoted: packet.EthernetFrame) =>
+      packet.ethernet({ src: peer.mac, dst: vm.mac, payload: packet.ipv4({ src: peer.ip, dst: vm.ip, payload: packet.icmp({ type: 3, code: 3, data: packet.encodeEthernet(quoted).slice(14, 14 + 28) }) }) });
+    expect(await c.send(peer, unreachable(sent))).toEqual([1]);
+    expect(await c.send(peer, unreachable(udp(vm, peer, 5001, 53)))).toEqual([]);
+  });
+
   it('lets in only what the rules allow: a tcp port range, an icmp type, a remote prefix', async () => {
     c = await Cloud.start();
     const { sub } = await c.net('net1', '10.0.0.0/24');
