@@ -30,6 +30,23 @@ async function nb() {
 }
 
 describe('OwnerIndex: a cookie back to its app and object', () => {
+  it("names a security group rule's verdict flow (owner sg:<group>:rule:<rule>, hashed) by its group and what the rule says", async () => {
+    const { driver } = await nb();
+    const api = await NbApi.open(driver);
+    const web = await api.create('security_group', {
+      name: 'web',
+      rules: [
+        { id: '00000000-0000-4000-8000-0000000000a1', direction: 'ingress', protocol: 'tcp', portRangeMin: 8000, portRangeMax: 8080, remoteIpPrefix: '10.0.0.0/24' },
+        { id: '00000000-0000-4000-8000-0000000000a2', direction: 'egress', ethertype: 'IPv6' },
+      ],
+    });
+    await api.close();
+    const index = await OwnerIndex.fromDriver(driver);
+    const cookie = (rule: string) => makeCookie(pipeline.app('l2').slot, ownerHash(`sg:${web.id}:rule:${rule}`), OWNER_KINDS.hash);
+    expect(describeOwner(index.owner(cookie('00000000-0000-4000-8000-0000000000a1'), pipeline))).toBe(`l2 · sg group web, rule ingress IPv4 tcp 8000-8080 from 10.0.0.0/24 (${web.id.slice(0, 8)})`);
+    expect(describeOwner(index.owner(cookie('00000000-0000-4000-8000-0000000000a2'), pipeline))).toBe(`l2 · sg group web, rule egress IPv6 (${web.id.slice(0, 8)})`);
+  });
+
   it('the cookie’s kind picks the object among those whose keys collide', async () => {
     const { driver, net, vm1, router } = await nb();
     expect(net.key).toBe(vm1.key);

@@ -1,6 +1,6 @@
 import { type OwnerKind } from '@dragonflow/core';
 import { CORE_APP, PIPELINE_OWNER, cookieKindName, cookieSlot, cookieTag, ownerHash, type PipelineMap } from '@dragonflow/core/host';
-import { decodeObject, isTableName, type NbDriver } from '@dragonflow/nb';
+import { decodeObject, isTableName, type NbDriver, type SecurityGroup } from '@dragonflow/nb';
 
 /** The owner-text prefix apps use for an object of each NB table (`port:<id>`, `network:<id>`, …): the cookie's owner kinds. */
 const PREFIX: Readonly<Record<string, OwnerKind>> = {
@@ -70,8 +70,19 @@ export class OwnerIndex {
       }
       const role = typeof obj.deviceOwner === 'string' && obj.deviceOwner !== '' && !obj.deviceOwner.startsWith('compute:') ? obj.deviceOwner : undefined;
       index.add(`${prefix}:${rec.id}`, typeof obj.name === 'string' && obj.name !== '' ? obj.name : undefined, typeof obj.key === 'number' ? obj.key : undefined, role);
+      if (rec.table === 'security_group') index.addRules(rec.id, obj as SecurityGroup);
     }
     return index;
+  }
+
+  /**
+   * The owners the security group app gives its rules' verdict flows,
+   * `sg:<group id>:rule:<rule id>` (docs/security-groups.md): hashed owner texts the
+   * NB can name, so a trace says which rule let a packet through.
+   */
+  addRules(groupId: string, g: Pick<SecurityGroup, 'name' | 'rules'>): void {
+    const group = g.name !== '' ? g.name : groupId.slice(0, 8);
+    for (const r of g.rules) this.add(`sg:${groupId}:rule:${r.id}`, `group ${group}, rule ${describeRule(r)}`, undefined);
   }
 
   /** Adds one owner (for tests and for owners known otherwise). */
@@ -101,6 +112,17 @@ export class OwnerIndex {
     }
     return { slot, app, kind, tag, candidates };
   }
+}
+
+/** "ingress IPv4 tcp 8000-8080 from group 1f2e3d4c", as `openstack security group rule list` would say it. */
+export function describeRule(r: SecurityGroup['rules'][number]): string {
+  const parts: string[] = [r.direction, r.ethertype];
+  if (r.protocol !== null) parts.push(r.protocol);
+  if (r.portRangeMin !== null) parts.push(r.portRangeMax !== null && r.portRangeMax !== r.portRangeMin ? `${r.portRangeMin}-${r.portRangeMax}` : String(r.portRangeMin));
+  const dir = r.direction === 'ingress' ? 'from' : 'to';
+  if (r.remoteIpPrefix !== null) parts.push(`${dir} ${r.remoteIpPrefix}`);
+  if (r.remoteGroupId !== null) parts.push(`${dir} group ${r.remoteGroupId.slice(0, 8)}`);
+  return parts.join(' ');
 }
 
 /** "port vm1 (3f2a…)" — an owner as people read it. */

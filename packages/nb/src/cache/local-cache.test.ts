@@ -224,6 +224,43 @@ describe('LocalCache selective topology', () => {
     expect(cache.get('logical_port', far.id)).toBeUndefined();
   });
 
+  it('holds the member ports of a remote group on networks it does not hold, while a held rule names the group', async () => {
+    const [n1, n2] = [await network(1), await network(2)];
+    const web = await nb.create('security_group', { name: 'web' });
+    const db = await nb.create('security_group', { name: 'db' });
+    await port(n1, HERE, '10.1.0.5', { securityGroupIds: [db.id] });
+    const member = await port(n2, THERE, '10.2.0.7', { securityGroupIds: [web.id] });
+    const bystander = await port(n2, THERE, '10.2.0.8');
+    const { cache, log } = await cacheOn();
+    expect(cache.get('logical_port', member.id)).toBeUndefined();
+
+    const rule = { id: '00000000-0000-4000-8000-000000000002', direction: 'ingress' as const, ethertype: 'IPv4' as const, protocol: null, portRangeMin: null, portRangeMax: null, remoteIpPrefix: null, remoteGroupId: web.id, description: '' };
+    await nb.modify('security_group', db.id, (g) => ({ ...g, rules: [rule] }));
+    await settled(cache);
+    // the member port alone: not its network, not the other ports of its network
+    expect(cache.get('logical_port', member.id)?.fixedIps[0]?.ipAddress).toBe('10.2.0.7');
+    expect(log.find((c) => c.id === member.id)).toMatchObject({ kind: 'created', cause: 'scope' });
+    expect(cache.get('logical_port', bystander.id)).toBeUndefined();
+    expect(cache.get('logical_switch', n2.ls.id)).toBeUndefined();
+    expect(cache.state.networks).toBe(1);
+
+    // its changes follow (a new address), and a port joining the group comes in too
+    await nb.modify('logical_port', member.id, (p) => ({ ...p, fixedIps: [{ subnetId: n2.subnet.id, ipAddress: '10.2.0.9' }] }));
+    await nb.modify('logical_port', bystander.id, (p) => ({ ...p, securityGroupIds: [web.id] }));
+    await settled(cache);
+    expect(cache.get('logical_port', member.id)?.fixedIps[0]?.ipAddress).toBe('10.2.0.9');
+    expect(cache.get('logical_port', bystander.id)).toBeDefined();
+
+    // the rule goes: so do the members
+    log.length = 0;
+    await nb.modify('security_group', db.id, (g) => ({ ...g, rules: [] }));
+    await settled(cache);
+    expect(cache.get('logical_port', member.id)).toBeUndefined();
+    expect(cache.get('logical_port', bystander.id)).toBeUndefined();
+    expect(log.filter((c) => c.table === 'logical_port').map((c) => `${c.kind} ${c.cause}`)).toEqual(['deleted scope', 'deleted scope']);
+    expect(cache.get('security_group', web.id)).toBeUndefined();
+  });
+
   it('holds everything when not selective', async () => {
     const [n1, n2] = [await network(1), await network(2)];
     await port(n1, THERE, '10.1.0.5');

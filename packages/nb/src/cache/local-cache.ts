@@ -18,7 +18,8 @@ export interface LocalCacheOptions {
    * their networks (and those networks' subnets and ports), routers with an
    * interface or gateway on them and those routers' other networks (one hop: routing
    * on the source chassis needs the destination ports), floating IPs on those ports or networks, the
-   * ports' security groups (and remote groups of their rules), every chassis and
+   * ports' security groups (and remote groups of their rules) and the member ports of those
+   * remote groups wherever they live (not their networks), every chassis and
    * chassis liveness record. false: hold everything.
    */
   selective?: boolean;
@@ -86,6 +87,12 @@ export class LocalCache {
   private readonly stateSubject: BehaviorSubject<CacheState>;
   private networks = new Set<string>();
   private groups = new Set<string>();
+  /**
+   * Groups a held group's rules name as remote group: their member ports are held
+   * wherever they live (a remote-group rule needs the members' addresses), without
+   * their networks.
+   */
+  private remoteGroups = new Set<string>();
   private queue: Promise<void> = Promise.resolve();
   private loaded = false;
   private stopped = false;
@@ -252,9 +259,11 @@ export class LocalCache {
     for (let round = 0; round < 8; round++) {
       const beforeNets = this.networks;
       const beforeGroups = this.groups;
+      const beforeRemote = this.remoteGroups;
       this.recomputeScope();
       for (const n of symmetricDifference(beforeNets, this.networks)) this.addNetworkCandidates(n, candidates);
       for (const g of symmetricDifference(beforeGroups, this.groups)) candidates.set(key('security_group', g), { table: 'security_group', id: g });
+      for (const g of symmetricDifference(beforeRemote, this.remoteGroups)) for (const p of this.shadow.portsOfGroup(g)) candidates.set(key('logical_port', p), { table: 'logical_port', id: p });
       if (candidates.size === 0) break;
 
       const fetch = new Map<TableName, string[]>();
@@ -305,7 +314,7 @@ export class LocalCache {
           if (table === 'security_group') candidates.set(key(table, id), { table, id });
         });
       }
-      if (candidates.size === 0 && sameSet(beforeNets, this.networks) && sameSet(beforeGroups, this.groups)) break;
+      if (candidates.size === 0 && sameSet(beforeNets, this.networks) && sameSet(beforeGroups, this.groups) && sameSet(beforeRemote, this.remoteGroups)) break;
     }
     this.emit(revision, changes);
   }
@@ -339,8 +348,11 @@ export class LocalCache {
         }
       }
     }
+    const remote = new Set<string>();
+    for (const g of groups) for (const r of this.shadow.get('security_group', g)?.remoteGroupIds ?? []) remote.add(r);
     this.networks = nets;
     this.groups = groups;
+    this.remoteGroups = remote;
   }
 
   private wants(table: TableName, id: string): boolean {
@@ -354,8 +366,9 @@ export class LocalCache {
       case 'logical_switch':
         return this.networks.has(id);
       case 'subnet':
-      case 'logical_port':
         return s.networkId !== undefined && this.networks.has(s.networkId);
+      case 'logical_port':
+        return (s.networkId !== undefined && this.networks.has(s.networkId)) || (s.securityGroupIds ?? []).some((g) => this.remoteGroups.has(g));
       case 'logical_router':
         return (s.networks ?? []).some((n) => this.networks.has(n));
       case 'floating_ip': {

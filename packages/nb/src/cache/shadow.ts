@@ -61,6 +61,7 @@ export class ShadowIndex {
   private readonly byNetwork: Idx = new Map();
   private readonly portsByChassis: Idx = new Map();
   private readonly fipsByPort: Idx = new Map();
+  private readonly portsByGroup: Idx = new Map();
 
   get(table: TableName, id: string): Stub | undefined {
     return this.rows.get(table)?.get(id)?.stub;
@@ -76,6 +77,11 @@ export class ShadowIndex {
 
   fipsOfPort(portId: string): ReadonlySet<string> {
     return this.fipsByPort.get(portId) ?? NONE;
+  }
+
+  /** Ports that list security group `groupId` (members of a remote group may live on networks not held). */
+  portsOfGroup(groupId: string): ReadonlySet<string> {
+    return this.portsByGroup.get(groupId) ?? NONE;
   }
 
   /** Applies a put (stub) or delete (undefined) seen at `rev`; false when older than what is held. */
@@ -99,17 +105,20 @@ export class ShadowIndex {
     this.byNetwork.clear();
     this.portsByChassis.clear();
     this.fipsByPort.clear();
+    this.portsByGroup.clear();
   }
 
   private index(table: TableName, id: string, s: Stub): void {
     for (const n of this.networksOf(table, s)) add(this.byNetwork, `${table}|${n}`, id);
     if (table === 'logical_port') add(this.portsByChassis, s.chassisId, id);
+    if (table === 'logical_port') for (const g of s.securityGroupIds ?? []) add(this.portsByGroup, g, id);
     if (table === 'floating_ip') add(this.fipsByPort, s.portId, id);
   }
 
   private unindex(table: TableName, id: string, s: Stub): void {
     for (const n of this.networksOf(table, s)) del(this.byNetwork, `${table}|${n}`, id);
     if (table === 'logical_port') del(this.portsByChassis, s.chassisId, id);
+    if (table === 'logical_port') for (const g of s.securityGroupIds ?? []) del(this.portsByGroup, g, id);
     if (table === 'floating_ip') del(this.fipsByPort, s.portId, id);
   }
 
