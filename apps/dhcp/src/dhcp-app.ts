@@ -1,6 +1,8 @@
 import { APP_CONTEXT, APP_OPTIONS, DeviceOwner, inject, injectable, packet, type AppContext, type AppPacketIn, type LogicalPort, type ModelChange, type Subnet } from '@dragonflow/core';
-import { dhcpPortOf, leaseFacts, servedAddresses } from './facts.js';
+import { MacAddress } from '@dragonflow/base';
+import { dhcpPortOf, servedAddresses } from './facts.js';
 import { DHCP_TABLE, puntFlow, serverFlows } from './flows.js';
+import { LeaseCache } from './lease-cache.js';
 import type { DhcpOptions } from './options.js';
 import { respond } from './responder.js';
 
@@ -25,10 +27,15 @@ const serverOwner = (networkId: string, key: number) => ({ id: `network:${networ
 export class DhcpServer {
   readonly stats: DhcpStats = { offers: 0, acks: 0, naks: 0, ignored: 0 };
 
+  /** Each asking port's lease, rebuilt only when an NB object it comes from changed. */
+  private readonly leases: LeaseCache;
+
   constructor(
     @inject(APP_CONTEXT) private readonly ctx: AppContext,
-    @inject(APP_OPTIONS) private readonly options: DhcpOptions,
-  ) {}
+    @inject(APP_OPTIONS) options: DhcpOptions,
+  ) {
+    this.leases = new LeaseCache(ctx.topology, options);
+  }
 
   private get table() {
     return this.ctx.tables.ref(DHCP_TABLE);
@@ -40,6 +47,7 @@ export class DhcpServer {
   /** Recomputes every owner: the local ports served and their networks' server flows. */
   recomputeAll(): void {
     this.servedPorts.clear();
+    this.leases.clear();
     for (const b of this.ctx.topology.localBindings()) {
       const port = this.ctx.topology.get('logical_port', b.portId);
       if (port) this.portFlows(port);
@@ -108,6 +116,7 @@ export class DhcpServer {
       return;
     }
     this.ctx.flows.remove(`port:${portId}`);
+    this.leases.forgetPort(portId);
     for (const [networkId, ports] of this.servedPorts) if (ports.delete(portId)) this.networkChangedPorts(networkId);
   }
 
@@ -117,6 +126,7 @@ export class DhcpServer {
         const port = this.ctx.topology.get('logical_port', ev.id);
         const prev = ev.old as LogicalPort | undefined;
         if (port?.deviceOwner === DeviceOwner.DHCP || prev?.deviceOwner === DeviceOwner.DHCP) {
+          this.leases.portChanged(port, prev);
           this.networkChanged(port?.networkId ?? prev!.networkId);
         } else if (this.ctx.topology.localBinding(ev.id) || this.ctx.flows.hasFlows(`port:${ev.id}`)) {
           this.localPortChanged(ev.id);
@@ -139,11 +149,8 @@ export class DhcpServer {
     const ip = frame?.payload;
     const udp = ip?.kind === 'ipv4' ? ip.payload : undefined;
     if (!frame || ip?.kind !== 'ipv4' || udp?.kind !== 'udp') return this.ignore();
-    const port = this.ctx.topology.lookup('logical_port', 'key', String(ev.sourcePortKey))[0];
-    const net = port && this.ctx.topology.get('logical_switch', port.networkId);
-    const dhcpPort = port && dhcpPortOf(this.ctx.topology, port.networkId);
-    const served = port && dhcpPort ? servedAddresses(this.ctx.topology, port, dhcpPort)[0] : undefined;
-    if (!port || !net || !dhcpPort || !served) return this.ignore();
+    const lease = this.leases.lease(ev.sourcePortKey);
+    if (!lease) return this.ignore();
     let request: packet.DhcpMessage;
     try {
       request = packet.decodeDhcp(udp.payload);
@@ -151,9 +158,9 @@ export class DhcpServer {
       return this.ignore();
     }
     // The client's hardware address must be the port's: a VM cannot lease for another MAC.
-    if (!request.chaddr.equals(packet.mac(port.macAddress))) return this.ignore();
-    const facts = leaseFacts(port, net, dhcpPort, served, this.options);
-    const out = respond(request, facts);
+    if (!request.chaddr.equals(lease.mac)) return this.ignore();
+    const { facts } = lease;
+    const out = respond(request, facts, lease.replies);
     if (out.kind === 'none') return this.ignore();
     if (out.type === 'OFFER') this.stats.offers++;
     else if (out.type === 'ACK') this.stats.acks++;
@@ -161,7 +168,7 @@ export class DhcpServer {
     const broadcast = out.dstIp.value === 0xffff_ffff;
     const reply = packet.ethernet({
       src: facts.serverMac,
-      dst: broadcast ? 'ff:ff:ff:ff:ff:ff' : out.dstMac,
+      dst: broadcast ? MacAddress.BROADCAST : out.dstMac,
       payload: packet.ipv4({
         src: facts.serverIp,
         dst: out.dstIp,
@@ -172,7 +179,8 @@ export class DhcpServer {
     // Not awaited: the reply's packet-out is confirmed by a barrier, and waiting for it
     // here would hold the app's next packet-in back one switch round trip per message
     // (the leases per second would be bound by barrier latency, not by work).
-    this.ctx.reply(ev, reply).catch((err: unknown) => this.ctx.log.warn({ err: String(err), port: port.id }, 'a DHCP reply was not confirmed by the switch'));
+    const portId = lease.port.id;
+    this.ctx.reply(ev, reply).catch((err: unknown) => this.ctx.log.warn({ err: String(err), port: portId }, 'a DHCP reply was not confirmed by the switch'));
   }
 
   private ignore(): void {

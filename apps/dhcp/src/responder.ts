@@ -31,6 +31,16 @@ export type DhcpOutcome =
 
 const BROADCAST = Ipv4Address.fromNumber(0xffff_ffff);
 const ZERO = Ipv4Address.fromNumber(0);
+const DEFAULT_ROUTE = IpNetwork.parse('0.0.0.0/0');
+
+/**
+ * A lease's encoded OFFER/ACK options by message type and the client's parameter
+ * request list (a client asks with the same list every time): the caller keeps one
+ * per lease and drops it when the lease's facts change.
+ */
+export type ReplyOptionsMemo = Map<string, ReadonlyMap<number, Uint8Array>>;
+/** Distinct requests remembered per lease (a port has one client, or a few in turn). */
+const MEMO_LIMIT = 8;
 
 function messageType(m: DhcpMessage): number | undefined {
   const d = m.options.get(DhcpOption.MESSAGE_TYPE);
@@ -62,7 +72,7 @@ function leaseOptions(f: LeaseFacts, type: number, requested: ReadonlySet<number
   o.set(DhcpOption.INTERFACE_MTU, dhcpEncode.u16(f.mtu));
   // RFC 3442: a client that gets option 121 ignores option 3, so the default route goes in it too.
   const routes = [...f.hostRoutes];
-  if (f.gateway && !routes.some((r) => r.destination.prefixLength === 0)) routes.push({ destination: IpNetwork.parse('0.0.0.0/0'), nextHop: f.gateway });
+  if (f.gateway && !routes.some((r) => r.destination.prefixLength === 0)) routes.push({ destination: DEFAULT_ROUTE, nextHop: f.gateway });
   if (routes.length > 0 && (f.hostRoutes.length > 0 || requested.has(DhcpOption.CLASSLESS_STATIC_ROUTES))) {
     o.set(DhcpOption.CLASSLESS_STATIC_ROUTES, dhcpEncode.routes(routes));
   }
@@ -70,9 +80,22 @@ function leaseOptions(f: LeaseFacts, type: number, requested: ReadonlySet<number
   return o;
 }
 
-function reply(req: DhcpMessage, f: LeaseFacts, type: 'OFFER' | 'ACK' | 'NAK', inform = false): DhcpOutcome {
+/** The options of an OFFER or ACK, from `memo` when this lease answered the same request before. */
+function replyOptions(req: DhcpMessage, f: LeaseFacts, code: number, inform: boolean, memo: ReplyOptionsMemo | undefined): ReadonlyMap<number, Uint8Array> {
+  const asked = req.options.get(DhcpOption.PARAMETER_REQUEST_LIST);
+  const key = memo ? `${code}${inform ? 'i' : ''}:${asked ? asked.join(',') : ''}` : '';
+  const known = memo?.get(key);
+  if (known) return known;
+  const options = leaseOptions(f, code, new Set(asked ?? []), inform);
+  if (memo) {
+    if (memo.size >= MEMO_LIMIT) memo.clear();
+    memo.set(key, options);
+  }
+  return options;
+}
+
+function reply(req: DhcpMessage, f: LeaseFacts, type: 'OFFER' | 'ACK' | 'NAK', inform = false, memo?: ReplyOptionsMemo): DhcpOutcome {
   const code = DhcpMessageType[type];
-  const requested = new Set(req.options.get(DhcpOption.PARAMETER_REQUEST_LIST) ?? []);
   const options =
     type === 'NAK'
       ? new Map([
@@ -80,7 +103,7 @@ function reply(req: DhcpMessage, f: LeaseFacts, type: 'OFFER' | 'ACK' | 'NAK', i
           [DhcpOption.SERVER_ID, dhcpEncode.ip(f.serverIp)],
           [DhcpOption.MESSAGE, dhcpEncode.string('address not assigned to this port')],
         ])
-      : leaseOptions(f, code, requested, inform);
+      : replyOptions(req, f, code, inform, memo);
   const message = dhcpMessage({
     op: 2,
     xid: req.xid,
@@ -109,21 +132,21 @@ function reply(req: DhcpMessage, f: LeaseFacts, type: 'OFFER' | 'ACK' | 'NAK', i
  * get no answer (the address stays the port's: it is not the server's to give away).
  * Relayed requests (giaddr set) are not served: the server is on the client's own link.
  */
-export function respond(req: DhcpMessage, f: LeaseFacts): DhcpOutcome {
+export function respond(req: DhcpMessage, f: LeaseFacts, memo?: ReplyOptionsMemo): DhcpOutcome {
   if (req.op !== 1) return { kind: 'none', why: 'not-a-request' };
   if (req.giaddr.value !== 0) return { kind: 'none', why: 'relayed' };
   const server = optionalIp(req, DhcpOption.SERVER_ID);
   switch (messageType(req)) {
     case DhcpMessageType.DISCOVER:
-      return reply(req, f, 'OFFER');
+      return reply(req, f, 'OFFER', false, memo);
     case DhcpMessageType.REQUEST: {
       // SELECTING: the client answers an offer; one naming another server declines ours.
       if (server && !server.equals(f.serverIp)) return { kind: 'none', why: 'other-server' };
       const asked = optionalIp(req, DhcpOption.REQUESTED_IP) ?? (req.ciaddr.value !== 0 ? req.ciaddr : undefined);
-      return asked && asked.equals(f.address) ? reply(req, f, 'ACK') : reply(req, f, 'NAK');
+      return asked && asked.equals(f.address) ? reply(req, f, 'ACK', false, memo) : reply(req, f, 'NAK');
     }
     case DhcpMessageType.INFORM:
-      return reply(req, f, 'ACK', true);
+      return reply(req, f, 'ACK', true, memo);
     case DhcpMessageType.DECLINE:
       return { kind: 'none', why: 'decline' };
     case DhcpMessageType.RELEASE:

@@ -11,6 +11,18 @@ describe('MacAddress', () => {
     expect(MacAddress.BROADCAST.toString()).toBe('ff:ff:ff:ff:ff:ff');
   });
 
+  it('reads and writes every byte at an offset, high bits included', () => {
+    for (const text of ['ff:ff:ff:ff:ff:ff', '80:00:00:00:00:01', '00:01:80:00:00:00', '12:34:56:78:9a:bc', '00:00:00:00:00:00']) {
+      const mac = MacAddress.parse(text);
+      const buf = new Uint8Array(9).fill(0xee);
+      mac.writeTo(buf, 2);
+      expect(Array.from(buf, (b) => b.toString(16).padStart(2, '0')).join(':')).toBe(`ee:ee:${text}:ee`);
+      const back = MacAddress.fromBytes(buf, 2);
+      expect(back.value).toBe(mac.value);
+      expect(back.toString()).toBe(text);
+    }
+  });
+
   it('names the field in its error', () => {
     try {
       MacAddress.parse('fa:16:3e:00:0a', 'mac_address');

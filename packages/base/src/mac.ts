@@ -22,9 +22,11 @@ export class MacAddress {
   }
 
   static fromBytes(bytes: Uint8Array, offset = 0): MacAddress {
-    let v = 0n;
-    for (let i = 0; i < 6; i++) v = (v << 8n) | BigInt(bytes[offset + i] ?? 0);
-    return new MacAddress(v);
+    // Two numbers (16 + 32 bits) and one BigInt: every packet's addresses go through here.
+    const b = (i: number): number => bytes[offset + i] ?? 0;
+    const high = (b(0) << 8) | b(1);
+    const low = ((b(2) << 24) | (b(3) << 16) | (b(4) << 8) | b(5)) >>> 0;
+    return new MacAddress(BigInt(high * 0x1_0000_0000 + low));
   }
 
   static isValid(text: string): boolean {
@@ -32,11 +34,16 @@ export class MacAddress {
   }
 
   writeTo(bytes: Uint8Array, offset = 0): void {
-    let v = this.value;
-    for (let i = 5; i >= 0; i--) {
-      bytes[offset + i] = Number(v & 0xffn);
-      v >>= 8n;
-    }
+    // 48 bits fit a double exactly: one conversion, then number arithmetic.
+    const v = Number(this.value);
+    const high = Math.floor(v / 0x1_0000_0000);
+    const low = v >>> 0;
+    bytes[offset] = high >>> 8;
+    bytes[offset + 1] = high & 0xff;
+    bytes[offset + 2] = low >>> 24;
+    bytes[offset + 3] = (low >>> 16) & 0xff;
+    bytes[offset + 4] = (low >>> 8) & 0xff;
+    bytes[offset + 5] = low & 0xff;
   }
 
   toBytes(): Uint8Array {

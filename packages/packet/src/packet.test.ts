@@ -154,6 +154,25 @@ describe('round trips', () => {
     const d = decodeEthernet(encodeEthernet(f));
     expect(d.payload.kind === 'ipv4' && d.payload.payload.kind).toBe('raw');
   });
+
+  it('writes every layer in place: IPv4 options, two VLAN tags, a raw IP protocol and an unknown EtherType re-encode byte for byte', () => {
+    const src = 'fa:16:3e:00:00:01';
+    const dst = 'fa:16:3e:00:00:02';
+    const withOptions = ethernet({ src, dst, vlan: [{ tpid: 0x88a8, pcp: 1, dei: 0, vid: 10 }, { tpid: 0x8100, pcp: 0, dei: 1, vid: 20 }], payload: { ...ipv4({ src: '10.0.0.1', dst: '10.0.0.2', payload: udp({ srcPort: 5, dstPort: 6, payload: payload64 }) }), options: Uint8Array.of(1, 1, 1, 0) } });
+    const rawProto = ethernet({ src, dst, payload: ipv4({ src: '10.0.0.1', dst: '10.0.0.2', payload: { kind: 'raw', protocol: 47, data: payload64 } }) });
+    const unknown = ethernet({ src, dst, payload: { kind: 'raw', etherType: 0x88b5, data: payload64 } });
+    for (const f of [withOptions, rawProto, unknown]) {
+      const bytes = encodeEthernet(f);
+      expect(checksumErrors(bytes)).toEqual([]);
+      expect(hex(encodeEthernet(decodeEthernet(bytes)))).toBe(hex(bytes));
+    }
+    const b = encodeEthernet(withOptions);
+    // 14 + two tags, a 24-byte IPv4 header, UDP 8 + 64
+    expect(b.length).toBe(22 + 24 + 72);
+    expect(hex(b.subarray(12, 22))).toBe('88a8200a81001014' + '0800');
+    expect(hex(b.subarray(22 + 20, 22 + 24))).toBe('01010100');
+    expect(hex(encodeEthernet(unknown).subarray(12))).toBe('88b5' + hex(payload64));
+  });
 });
 
 describe('malformed input', () => {

@@ -41,7 +41,8 @@ export class AppHost {
 
   private readonly queue: Queued[] = [];
   private queueHead = 0;
-  private readonly packetIns: AppPacketIn[] = [];
+  private packetIns: AppPacketIn[] = [];
+  private packetInHead = 0;
   private readonly packetInLimit: number;
   private draining: Promise<void> | undefined;
   private resyncPending = false;
@@ -127,7 +128,7 @@ export class AppHost {
   /** Packet-ins are bounded: when the app is behind by `packetInBuffer`, new ones are dropped and counted. */
   enqueuePacketIn(ev: AppPacketIn): boolean {
     if (this.stopped) return false;
-    if (this.packetIns.length >= this.packetInLimit) {
+    if (this.packetIns.length - this.packetInHead >= this.packetInLimit) {
       this.o.metrics.packetInsDropped.inc({ app: this.name });
       return false;
     }
@@ -142,7 +143,7 @@ export class AppHost {
   }
 
   get pending(): number {
-    return this.queue.length - this.queueHead + this.packetIns.length;
+    return this.queue.length - this.queueHead + this.packetIns.length - this.packetInHead;
   }
 
   private kick(): void {
@@ -155,7 +156,19 @@ export class AppHost {
 
   private next(preferPacketIn: boolean): Queued | undefined {
     const hasQueued = this.queueHead < this.queue.length;
-    if (this.packetIns.length > 0 && (preferPacketIn || !hasQueued)) return { kind: 'packetIn', event: this.packetIns.shift()! };
+    if (this.packetInHead < this.packetIns.length && (preferPacketIn || !hasQueued)) {
+      const event = this.packetIns[this.packetInHead++]!;
+      // A burst is taken from the head without shifting the array each time; emptied
+      // it starts over, and a long-busy one drops its handled head now and then.
+      if (this.packetInHead === this.packetIns.length) {
+        this.packetIns = [];
+        this.packetInHead = 0;
+      } else if (this.packetInHead > 1024 && this.packetInHead * 2 > this.packetIns.length) {
+        this.packetIns.splice(0, this.packetInHead);
+        this.packetInHead = 0;
+      }
+      return { kind: 'packetIn', event };
+    }
     if (!hasQueued) return undefined;
     const item = this.queue[this.queueHead++]!;
     if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
@@ -165,6 +178,12 @@ export class AppHost {
     return item;
   }
 
+  /**
+   * Handles what is queued, in order. A handler that returns no promise is not
+   * awaited: the packet-ins one socket read delivered (and the events between them)
+   * are handled in one synchronous run, with no promise hop per packet; only an
+   * async handler's promise is awaited before the next item.
+   */
   private async drain(): Promise<void> {
     let turn = false;
     // Yield once so that events queued in the same tick are handled together.
@@ -176,9 +195,12 @@ export class AppHost {
       if (!q) return;
       if (q.kind === 'packetIn') {
         this.o.metrics.packetIns.inc({ app: this.name });
-        await this.dispatch('packetIn', q.event);
-      } else if (q.kind === 'event') await this.dispatch(q.name, q.event);
-      else if (q.kind === 'marker') {
+        const pending = this.dispatch('packetIn', q.event);
+        if (pending) await pending;
+      } else if (q.kind === 'event') {
+        const pending = this.dispatch(q.name, q.event);
+        if (pending) await pending;
+      } else if (q.kind === 'marker') {
         this.revision = Math.max(this.revision, q.revision);
         this.o.onRevision(this, q.revision);
       } else if (q.kind === 'call') {
@@ -191,15 +213,22 @@ export class AppHost {
     }
   }
 
-  private async dispatch(name: AppEventName, event: unknown): Promise<void> {
+  /** Runs one handler; returns a promise only when the handler did (its failure is contained there). */
+  private dispatch(name: AppEventName, event: unknown): Promise<void> | undefined {
     const handler = this.o.descriptor.handlers?.[name] as ((app: object, ev: unknown, ctx: AppContext) => unknown) | undefined;
-    if (!handler || !this.instance) return;
+    if (!handler || !this.instance) return undefined;
+    let r: unknown;
     try {
-      const r = handler(this.instance!, event, this.o.ctx);
-      if (r && typeof (r as Promise<unknown>).then === 'function') await r;
+      r = handler(this.instance, event, this.o.ctx);
     } catch (err) {
       this.contain(err, name, event);
+      return undefined;
     }
+    if (!r || typeof (r as Promise<unknown>).then !== 'function') return undefined;
+    return (r as Promise<unknown>).then(
+      () => undefined,
+      (err: unknown) => this.contain(err, name, event),
+    );
   }
 
   /**

@@ -56,9 +56,14 @@ export function dhcpMessage(init: Partial<DhcpMessage> & Pick<DhcpMessage, 'op' 
   return { secs: 0, flags: 0, hops: 0, ciaddr: ZERO, yiaddr: ZERO, siaddr: ZERO, giaddr: ZERO, sname: '', file: '', options: new Map(), ...init };
 }
 
+// One of each for the module: building a codec per field was a visible share of a message's cost.
+const LATIN1 = new TextDecoder('latin1');
+const UTF8 = new TextEncoder();
+
 function cString(bytes: Uint8Array): string {
   const end = bytes.indexOf(0);
-  return new TextDecoder('latin1').decode(end < 0 ? bytes : bytes.subarray(0, end));
+  if (end === 0) return '';
+  return LATIN1.decode(end < 0 ? bytes : bytes.subarray(0, end));
 }
 
 /** Reads one options area into `into`, concatenating repeated codes (RFC 3396). Returns whether END was seen. */
@@ -153,9 +158,10 @@ export function encodeDhcp(m: DhcpMessage): Uint8Array {
   m.yiaddr.writeTo(out, 16);
   m.siaddr.writeTo(out, 20);
   m.giaddr.writeTo(out, 24);
-  out.set(m.chaddr.toBytes(), 28);
+  m.chaddr.writeTo(out, 28);
   const text = (s: string, at: number, max: number, what: string): void => {
-    const b = new TextEncoder().encode(s);
+    if (s === '') return;
+    const b = UTF8.encode(s);
     if (b.length >= max) throw new PacketEncodeError(`DHCP ${what} is ${b.length} bytes; at most ${max - 1} fit`, { field: what });
     out.set(b, at);
   };
@@ -164,6 +170,13 @@ export function encodeDhcp(m: DhcpMessage): Uint8Array {
   v.setUint32(FIXED_LEN, MAGIC_COOKIE);
   let at = FIXED_LEN + 4;
   for (const [code, data] of m.options) {
+    if (data.length <= 255) {
+      out[at] = code;
+      out[at + 1] = data.length;
+      out.set(data, at + 2);
+      at += 2 + data.length;
+      continue;
+    }
     let off = 0;
     do {
       const chunk = data.subarray(off, off + 255);
