@@ -1,10 +1,10 @@
 /**
  * The README demo (`./scripts/demo` → `pnpm df demo`): a two-chassis sandbox running
- * the default apps (l2, l3-proactive), two networks and a router made with the
- * openstack CLI, VMs on both chassis ACTIVE, a ping within a network across the
- * chassis (L2) and one through the distributed router across the chassis (L3) that
- * both succeed, the receiver's view of a routed packet (the router's MAC, TTL 63),
- * how to explore, and a teardown that leaves nothing behind. Needs root, Open
+ * the default apps (l2, portsec, sg, dhcp, l3-proactive), two networks and a router
+ * made with the openstack CLI, VMs on both chassis ACTIVE, a ping within a network
+ * across the chassis (L2) and one through the distributed router across the chassis
+ * (L3) that both succeed, the receiver's view of a routed packet (the router's MAC,
+ * TTL 63), a security group that closes one of two web ports on vm3, how to explore, and a teardown that leaves nothing behind. Needs root, Open
  * vSwitch, tcpdump and the openstack CLI; never skips.
  */
 import { rmSync } from 'node:fs';
@@ -23,7 +23,7 @@ function section(text: string, from: string, to: string): string {
   return text.slice(a, b);
 }
 
-test('df demo: up, openstack CLI networks and router, VMs ACTIVE on two chassis, L2 and routed pings across, explore hints, down', async () => {
+test('df demo: up, openstack CLI networks and router, VMs ACTIVE on two chassis, L2 and routed pings across, a security group enforced, explore hints, down', async () => {
   requireOpenstackCli();
   requireBinary('tcpdump');
   ensureBuilt();
@@ -34,7 +34,7 @@ test('df demo: up, openstack CLI networks and router, VMs ACTIVE on two chassis,
     const out = r.stdout;
     expect(r.stderr).toBe('');
     expect(out).toMatch(/▶ 1\. Bring up a sandbox/);
-    expect(out).toMatch(/apps: @dragonflow\/app-l2, @dragonflow\/app-dhcp, @dragonflow\/app-l3-proactive/);
+    expect(out).toMatch(/apps: @dragonflow\/app-l2, @dragonflow\/app-portsec, @dragonflow\/app-sg, @dragonflow\/app-dhcp, @dragonflow\/app-l3-proactive/);
     expect(out).toMatch(/all 2 controllers connected to their switches, in sync and registered alive/);
     for (const cmd of [
       'network create demo-net1',
@@ -84,10 +84,24 @@ test('df demo: up, openstack CLI networks and router, VMs ACTIVE on two chassis,
     expect(seen![3]).toBe('63');
     expect(l3).toContain(`source MAC = demo-router's interface on demo-net2, destination MAC = vm3, TTL 64 − 1`);
 
+    // Security groups: vm3 reachable on both ports through the default group, then only on :8000
+    const sg = section(out, '▶ 6.', '▶ 7.');
+    const get = (port: number, answer: string) => new RegExp(`curl --max-time 3 http://${vm3Ip!.replace(/\./g, '\\.')}:${port}/ +→ ${answer}`);
+    const [beforeGroup, afterGroup] = sg.split(/a group that lets in only tcp 8000 replaces vm3's groups/);
+    expect(beforeGroup).toMatch(get(8000, 'hello from vm3'));
+    expect(beforeGroup).toMatch(get(8001, 'hello from vm3'));
+    for (const cmd of ['security group create demo-web', 'security group rule create --ingress --protocol tcp --dst-port 8000 demo-web', 'port set --no-security-group --security-group demo-web']) {
+      expect(afterGroup).toContain(`$ openstack --os-auth-type none --os-endpoint ${place.url} ${cmd}`);
+    }
+    expect(afterGroup).toMatch(get(8000, 'hello from vm3'));
+    expect(afterGroup).toMatch(get(8001, 'no answer'));
+    expect(afterGroup).toContain('no answer (ICMP is not in demo-web)');
+    expect(sg).toContain('✔ vm1 reaches vm3:8000 and no longer :8001 nor ping: demo-web is enforced');
+
     expect(out).toMatch(/pnpm df status --sandbox /);
     expect(out).toMatch(/pnpm df flows --sandbox \S+ --chassis 1/);
     expect(out).toMatch(/pnpm df trace --sandbox \S+ --chassis 1 'in_port=\d+,icmp,/);
-    expect(out).toMatch(/▶ 7\. Tear down/);
+    expect(out).toMatch(/▶ 8\. Tear down/);
     expect(r.code).toBe(0);
     const tag = /Starting sandbox (dfsb\w{4})/.exec(out)![1]!;
     const pids = [...out.matchAll(/pid (\d+)/g)].map((m) => Number(m[1]));

@@ -69,7 +69,7 @@ describe('df status, df flows, df trace on a sandbox (l2 + l3-proactive, opensta
     const tag = s.sandbox().tag;
     expect(r.stdout).toContain(`sandbox ${tag} (${s.place().dir}): ok`);
     for (const c of [1, 2]) expect(r.stdout).toMatch(new RegExp(`chassis-${c}: ok \\(netns ${tag}-c${c}, df-controller pid \\d+\\)`));
-    expect(r.stdout.match(/ {2}apps {6}@dragonflow\/app-l2, @dragonflow\/app-dhcp, @dragonflow\/app-l3-proactive/g)).toHaveLength(2);
+    expect(r.stdout.match(/ {2}apps {6}@dragonflow\/app-l2, @dragonflow\/app-portsec, @dragonflow\/app-sg, @dragonflow\/app-dhcp, @dragonflow\/app-l3-proactive/g)).toHaveLength(2);
     expect(r.stdout.match(/ {2}ports {5}1 ACTIVE of 1 plugged/g)).toHaveLength(2);
     expect(r.stdout.match(/ {2}OpenFlow {2}connected, datapath/g)).toHaveLength(2);
     const json = JSON.parse(await dfOk(['status', '--json'], { env: env() })) as { healthy: boolean; chassis: unknown[] };

@@ -18,7 +18,7 @@ describe('df demo (the sandbox demo runs end to end in tests/src/sandbox-cli/dem
     const help = demo.helpInformation().replace(/\s+/g, ' ');
     expect(help).toMatch(/two networks and a router with the openstack CLI/);
     for (const o of ['--keep', '--openflow-only', '--apps', '--tunnel', '--db', '--dir', '--api-port']) expect(help).toContain(o);
-    expect(help).toContain('@dragonflow/app-l2, @dragonflow/app-dhcp, @dragonflow/app-l3-proactive');
+    expect(help).toContain('@dragonflow/app-l2, @dragonflow/app-portsec, @dragonflow/app-sg, @dragonflow/app-dhcp, @dragonflow/app-l3-proactive');
   });
 
   it('reads the MACs and TTL of the receiver’s capture (tcpdump -e -v)', () => {

@@ -25,7 +25,7 @@ describe('df sandbox (argument handling; the real thing is in tests/src/sandbox-
     const up = sandbox.commands.find((c) => c.name() === 'up')!.helpInformation().replace(/\s+/g, ' ');
     for (const o of ['--chassis', '--db', '--apps', '--tunnel', '--dir', '--api-port', '--external', '--gateway-chassis']) expect(up).toContain(o);
     expect(up).toMatch(/--tunnel <types> tunnel type\(s\) between chassis, comma-separated/);
-    expect(up).toContain('@dragonflow/app-l2, @dragonflow/app-dhcp, @dragonflow/app-l3-proactive');
+    expect(up).toContain('@dragonflow/app-l2, @dragonflow/app-portsec, @dragonflow/app-sg, @dragonflow/app-dhcp, @dragonflow/app-l3-proactive');
   });
 
   it('parses --tunnel as a list (duplicates dropped, order kept)', () => {
