@@ -70,6 +70,12 @@ export const arp = (ethSrc: string, sha: string, spa: string, tpa = '10.0.0.12',
 export const udp4 = (srcMac: string, srcIp: string, dstIp: string, srcPort: number, dstPort: number): packet.EthernetFrame =>
   packet.ethernet({ src: srcMac, dst: BROADCAST, payload: packet.ipv4({ src: srcIp, dst: dstIp, payload: packet.udp({ srcPort, dstPort, payload: 'x' }) }) });
 
+/** A DHCP DISCOVER as a client without an address sends it: 0.0.0.0:68 → 255.255.255.255:67, chaddr = its MAC. */
+export function discover(srcMac: string): packet.EthernetFrame {
+  const msg = packet.dhcpMessage({ op: 1, xid: 0x5eed, chaddr: packet.mac(srcMac), options: new Map([[packet.DhcpOption.MESSAGE_TYPE, packet.dhcpEncode.u8(packet.DhcpMessageType.DISCOVER)]]) });
+  return packet.ethernet({ src: srcMac, dst: BROADCAST, payload: packet.ipv4({ src: '0.0.0.0', dst: '255.255.255.255', payload: packet.udp({ srcPort: 68, dstPort: 67, payload: packet.encodeDhcp(msg) }) }) });
+}
+
 /** A UDP datagram (IPv6). */
 export const udp6 = (srcMac: string, srcIp: string, dstIp: string, srcPort: number, dstPort: number): packet.EthernetFrame =>
   packet.ethernet({ src: srcMac, dst: '33:33:00:01:00:02', payload: packet.ipv6({ src: srcIp, dst: dstIp, payload: packet.udp({ srcPort, dstPort, payload: 'x' }) }) });

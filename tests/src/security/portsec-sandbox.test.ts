@@ -10,9 +10,11 @@
  *   gets through (t2 sees it and answers); `--enable-port-security`: dropped again;
  * - `openstack port set --allowed-address ip-address=…`: that address gets through;
  *   `port set --no-allowed-address`: dropped again;
- * - a1 changes its MAC: nothing reaches t2, even from its own IP.
+ * - a1 changes its MAC: nothing reaches t2, even from its own IP;
+ * - a VM with a DHCP client (udhcpc, DISCOVER from 0.0.0.0) gets its lease through
+ *   port security and pings t2.
  *
- * Needs root, Open vSwitch, tcpdump and the openstack CLI (./scripts/setup). Never skips.
+ * Needs root, Open vSwitch, tcpdump, busybox and the openstack CLI (./scripts/setup). Never skips.
  */
 import { requireBinary, run, type Vm } from '@dragonflow/sandbox';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -59,7 +61,7 @@ describe('port security (df sandbox, 2 chassis, l2 + portsec + dhcp + l3-proacti
   const s = useDfSandbox(['--chassis', '2', '--apps', APPS], {
     prepare: () => {
       requireOpenstackCli();
-      for (const b of ['tcpdump', 'ping']) requireBinary(b);
+      for (const b of ['tcpdump', 'ping', 'busybox']) requireBinary(b);
     },
     checkUp: (out) => expect(out).toContain('@dragonflow/app-portsec'),
   });
@@ -143,5 +145,12 @@ describe('port security (df sandbox, 2 chassis, l2 + portsec + dhcp + l3-proacti
       await setMac(a1.mac);
     }
     expect((await pingFrom(a1, t2, A1)).received).toBe(3);
+  }, 120_000);
+
+  test('a DHCP client behind port security gets its lease (DISCOVER from 0.0.0.0) and pings t2', async () => {
+    await dfOk(['sandbox', 'vm', 'create', 'd1', '--network', 'psnet', '--chassis', '1', '--dhcp-client', 'udhcpc', '--ip', '10.43.1.33'], { env: env(), timeoutMs: 120_000 });
+    const d1 = vm('d1');
+    expect(d1.dhcpLease()?.ip).toBe('10.43.1.33');
+    expect((await pingStats(d1, T2, 3)).received).toBe(3);
   }, 120_000);
 });
