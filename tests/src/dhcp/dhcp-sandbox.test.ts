@@ -56,8 +56,10 @@ describe('DHCP (df sandbox, 2 chassis, openstack CLI, dhclient and udhcpc)', () 
     await ok(a, ['router', 'create', 'dr']);
     await quiet(a, ['router', 'add', 'subnet', 'dr', 'dsub1']);
     await quiet(a, ['router', 'add', 'subnet', 'dr', 'dsub2']);
-    // The watcher is configured statically: it only listens.
+    // The watcher is configured statically: it only listens — with port security off, so no
+    // security group hides from it what the switch sends its way.
     await create('watch', 'dnet1', 1, ['--static', '--ip', '10.41.1.99']);
+    await quiet(a, ['port', 'set', '--no-security-group', '--disable-port-security', vm('watch').state.portId]);
   }, 300_000);
 
   test('dhclient (chassis-1) and udhcpc (chassis-2) get exactly their NB configuration, and nothing of it reaches a third VM', async () => {
