@@ -277,6 +277,20 @@ describe('sg: Neutron defaults', () => {
   });
 });
 
+describe('sg: a port in stateful and stateless groups (df-api accepts it; Neutron refuses)', () => {
+  it('is tracked: what a stateless rule lets in is committed, and its replies pass as replies', async () => {
+    c = await Cloud.start();
+    const { sub } = await c.net('net1', '10.0.0.0/24');
+    const tracked = await c.group('tracked', []);
+    const sl = await c.group('stateless', [{ direction: 'ingress', ethertype: 'IPv4', protocol: 'tcp', portRangeMin: 22, portRangeMax: 22 }], { stateful: false });
+    const vm = await c.vm(sub, '10.0.0.11', 1, [tracked, sl]);
+    const peer = await c.vm(sub, '10.0.0.12', 2, [], { portSecurityEnabled: false });
+    expect(await c.send(peer, tcp(peer, vm, 40000, 22))).toEqual([1]);
+    expect(await c.send(vm, tcp(vm, peer, 22, 40000, synAck)), 'no egress rule, but a reply').toEqual([2]);
+    expect(await c.send(vm, tcp(vm, peer, 40000, 80)), 'no egress rule for a new connection').toEqual([]);
+  });
+});
+
 describe('sg: IPv6 and isolation', () => {
   it('enforces IPv6 rules (icmpv6 echo, tcp from a prefix); neighbour discovery passes', async () => {
     c = await Cloud.start();
