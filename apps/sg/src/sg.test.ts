@@ -59,6 +59,19 @@ describe('sg: the default group', () => {
     console.log(`sg flows: ${before} with no port, ${one} with one port, ${perPort} per further port in the default group`);
     expect(perPort).toBeLessThanOrEqual(15);
     expect(perPort).toBeGreaterThan(0);
+    // a group of 4 rules (ssh, http, https, ping) beside the default group: the rules' flows are the group's, not the ports'
+    const web = await c.group('web', [
+      { direction: 'ingress', ethertype: 'IPv4', protocol: 'tcp', portRangeMin: 22, portRangeMax: 22 },
+      { direction: 'ingress', ethertype: 'IPv4', protocol: 'tcp', portRangeMin: 80, portRangeMax: 80 },
+      { direction: 'ingress', ethertype: 'IPv4', protocol: 'tcp', portRangeMin: 443, portRangeMax: 443 },
+      { direction: 'ingress', ethertype: 'IPv4', protocol: 'icmp', portRangeMin: 8 },
+    ]);
+    const withGroup = c.flows().length;
+    await c.vm(sub, '10.0.0.50', 50, [def, web]);
+    const first = c.flows().length;
+    for (let i = 51; i <= 54; i++) await c.vm(sub, `10.0.0.${i}`, i, [def, web]);
+    // (a chassis holds a group once a local port is in it: the group's flows come with its first port)
+    console.log(`sg flows with default + a 4-rule group: ${first - withGroup} with its first port (the group's verdicts and clauses, and the port's own), ${(c.flows().length - first) / 4} per further port`);
   });
 });
 
