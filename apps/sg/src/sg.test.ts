@@ -244,6 +244,30 @@ describe('sg: remote members elsewhere', () => {
   });
 });
 
+describe('sg: traffic between chassis', () => {
+  it('judges what comes from a tunnel by the receiver’s ingress rules only (the sender’s egress rules were applied on its chassis)', async () => {
+    const TUNNEL = 100;
+    c = await Cloud.start({ tunnelPort: TUNNEL });
+    const c2 = await c.h.addChassis('chassis-2', { tunnelIp: '192.0.2.2' });
+    const net = await c.h.network('net1', { networkType: 'vxlan', segmentationId: 5001 } as never);
+    const sub = await c.h.subnet(net, '10.0.0.0/24');
+    const web = await c.group('web', [{ direction: 'ingress', ethertype: 'IPv4', protocol: 'tcp', portRangeMin: 8000, portRangeMax: 8000 }]);
+    const silent = await c.group('sends-nothing', []);
+    const vm = await c.vm(sub, '10.0.0.1', 1, [web]);
+    const remotePort = await c.h.port(sub, '10.0.0.3', 'fa:16:3e:00:00:33', { securityGroupIds: [silent.id], chassisId: c2.id });
+    await c.h.settle();
+    const remote: Vm = { port: remotePort, ofport: TUNNEL, mac: 'fa:16:3e:00:00:33', ip: '10.0.0.3' };
+    const fromTunnel = async (frame: packet.EthernetFrame) => (await c.h.inject(frame, TUNNEL, { id: 5001n })).ports;
+    // the remote VM's group allows it to send nothing: that was its chassis' to enforce
+    expect(await fromTunnel(tcp(remote, vm, 40000, 8000))).toEqual([1]);
+    expect(await fromTunnel(tcp(remote, vm, 40001, 8001))).toEqual([]);
+    // vm has no egress rule; its answer is a reply and goes out on the tunnel
+    const answer = await c.h.inject(tcp(vm, remote, 8000, 40000, synAck), 1);
+    expect(answer.outputs.map((o) => [o.port, o.tunnel?.dst])).toEqual([[TUNNEL, '192.0.2.2']]);
+    expect((await c.h.inject(tcp(vm, remote, 40002, 22), 1)).ports).toEqual([]);
+  });
+});
+
 describe('sg: Neutron defaults', () => {
   it('a port with port security and no group: all IP dropped both ways, ARP and DHCP pass', async () => {
     c = await Cloud.start();
