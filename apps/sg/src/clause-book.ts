@@ -93,11 +93,6 @@ export class ClauseBook {
     this.byContributor.clear();
     this.dirty.clear();
   }
-
-  /** How many merged clause flows there are (for the flow count). */
-  get size(): number {
-    return this.slots.size;
-  }
 }
 
 function sameKeys(a: Map<string, unknown>, b: Map<string, unknown>): boolean {

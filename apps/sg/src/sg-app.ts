@@ -74,11 +74,6 @@ export class SecurityGroups {
     this.book.flush(this.layout, this.ctx.flows);
   }
 
-  /** Flow count of the app, by kind (for the flows-per-port figure). */
-  census(): { ports: number; clauses: number } {
-    return { ports: this.enforced.size, clauses: this.book.size };
-  }
-
   // ---------------------------------------------------------------- internals
 
   /** The group's verdict flows (one per rule) and its protocol and prefix clauses. */

@@ -59,6 +59,19 @@ describe('sg: the default group', () => {
     console.log(`sg flows: ${before} with no port, ${one} with one port, ${perPort} per further port in the default group`);
     expect(perPort).toBeLessThanOrEqual(15);
     expect(perPort).toBeGreaterThan(0);
+    // a group of 4 rules (ssh, http, https, ping) beside the default group: the rules' flows are the group's, not the ports'
+    const web = await c.group('web', [
+      { direction: 'ingress', ethertype: 'IPv4', protocol: 'tcp', portRangeMin: 22, portRangeMax: 22 },
+      { direction: 'ingress', ethertype: 'IPv4', protocol: 'tcp', portRangeMin: 80, portRangeMax: 80 },
+      { direction: 'ingress', ethertype: 'IPv4', protocol: 'tcp', portRangeMin: 443, portRangeMax: 443 },
+      { direction: 'ingress', ethertype: 'IPv4', protocol: 'icmp', portRangeMin: 8 },
+    ]);
+    const withGroup = c.flows().length;
+    await c.vm(sub, '10.0.0.50', 50, [def, web]);
+    const first = c.flows().length;
+    for (let i = 51; i <= 54; i++) await c.vm(sub, `10.0.0.${i}`, i, [def, web]);
+    // (a chassis holds a group once a local port is in it: the group's flows come with its first port)
+    console.log(`sg flows with default + a 4-rule group: ${first - withGroup} with its first port (the group's verdicts and clauses, and the port's own), ${(c.flows().length - first) / 4} per further port`);
   });
 });
 
@@ -231,6 +244,30 @@ describe('sg: remote members elsewhere', () => {
   });
 });
 
+describe('sg: traffic between chassis', () => {
+  it('judges what comes from a tunnel by the receiver’s ingress rules only (the sender’s egress rules were applied on its chassis)', async () => {
+    const TUNNEL = 100;
+    c = await Cloud.start({ tunnelPort: TUNNEL });
+    const c2 = await c.h.addChassis('chassis-2', { tunnelIp: '192.0.2.2' });
+    const net = await c.h.network('net1', { networkType: 'vxlan', segmentationId: 5001 } as never);
+    const sub = await c.h.subnet(net, '10.0.0.0/24');
+    const web = await c.group('web', [{ direction: 'ingress', ethertype: 'IPv4', protocol: 'tcp', portRangeMin: 8000, portRangeMax: 8000 }]);
+    const silent = await c.group('sends-nothing', []);
+    const vm = await c.vm(sub, '10.0.0.1', 1, [web]);
+    const remotePort = await c.h.port(sub, '10.0.0.3', 'fa:16:3e:00:00:33', { securityGroupIds: [silent.id], chassisId: c2.id });
+    await c.h.settle();
+    const remote: Vm = { port: remotePort, ofport: TUNNEL, mac: 'fa:16:3e:00:00:33', ip: '10.0.0.3' };
+    const fromTunnel = async (frame: packet.EthernetFrame) => (await c.h.inject(frame, TUNNEL, { id: 5001n })).ports;
+    // the remote VM's group allows it to send nothing: that was its chassis' to enforce
+    expect(await fromTunnel(tcp(remote, vm, 40000, 8000))).toEqual([1]);
+    expect(await fromTunnel(tcp(remote, vm, 40001, 8001))).toEqual([]);
+    // vm has no egress rule; its answer is a reply and goes out on the tunnel
+    const answer = await c.h.inject(tcp(vm, remote, 8000, 40000, synAck), 1);
+    expect(answer.outputs.map((o) => [o.port, o.tunnel?.dst])).toEqual([[TUNNEL, '192.0.2.2']]);
+    expect((await c.h.inject(tcp(vm, remote, 40002, 22), 1)).ports).toEqual([]);
+  });
+});
+
 describe('sg: Neutron defaults', () => {
   it('a port with port security and no group: all IP dropped both ways, ARP and DHCP pass', async () => {
     c = await Cloud.start();
@@ -274,6 +311,20 @@ describe('sg: Neutron defaults', () => {
     await c.addRule(sl, { direction: 'egress', ethertype: 'IPv4', protocol: 'tcp' });
     expect(await c.send(vm, tcp(vm, peer, 22, 40000, synAck))).toEqual([2]);
     expect(c.h.fakeSwitch.connections().length).toBe(0);
+  });
+});
+
+describe('sg: a port in stateful and stateless groups (df-api accepts it; Neutron refuses)', () => {
+  it('is tracked: what a stateless rule lets in is committed, and its replies pass as replies', async () => {
+    c = await Cloud.start();
+    const { sub } = await c.net('net1', '10.0.0.0/24');
+    const tracked = await c.group('tracked', []);
+    const sl = await c.group('stateless', [{ direction: 'ingress', ethertype: 'IPv4', protocol: 'tcp', portRangeMin: 22, portRangeMax: 22 }], { stateful: false });
+    const vm = await c.vm(sub, '10.0.0.11', 1, [tracked, sl]);
+    const peer = await c.vm(sub, '10.0.0.12', 2, [], { portSecurityEnabled: false });
+    expect(await c.send(peer, tcp(peer, vm, 40000, 22))).toEqual([1]);
+    expect(await c.send(vm, tcp(vm, peer, 22, 40000, synAck)), 'no egress rule, but a reply').toEqual([2]);
+    expect(await c.send(vm, tcp(vm, peer, 40000, 80)), 'no egress rule for a new connection').toEqual([]);
   });
 });
 

@@ -28,8 +28,10 @@ type RuleInput = Partial<SecurityGroup['rules'][number]> & { direction: 'ingress
 export class Cloud {
   private constructor(readonly h: Harness) {}
 
-  static async start(): Promise<Cloud> {
-    return new Cloud(await startHarness({ apps: [l2, sg] }));
+  /** With `tunnelPort`: a VXLAN tunnel port on br-int (packets from other chassis come in there). */
+  static async start(options: { tunnelPort?: number } = {}): Promise<Cloud> {
+    const infraPorts = options.tunnelPort !== undefined ? { infraPorts: { tunnels: { vxlan: options.tunnelPort }, providers: {} } } : {};
+    return new Cloud(await startHarness({ apps: [l2, sg], ...infraPorts }));
   }
 
   async net(name: string, cidr: string): Promise<{ net: LogicalSwitch; sub: Subnet }> {

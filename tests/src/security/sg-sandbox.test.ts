@@ -3,7 +3,8 @@
  * with the l2, sg, dhcp and proactive router apps, groups and rules made with the
  * stock openstack CLI, real TCP servers and clients (python3) in VMs on two chassis:
  *
- * - the default group lets members ping each other and talk TCP;
+ * - the default group lets members ping each other and talk TCP, across the
+ *   chassis and on one (through conntrack twice, in each port's zone);
  * - a group with only `--ingress --protocol tcp --dst-port 8000` reaches the server
  *   on 8000, not on 8001, and not with ping;
  * - a rule with `--remote-group`: members reach the server, others not, and
@@ -117,6 +118,10 @@ describe('security groups (df sandbox, 2 chassis, openstack CLI, real TCP in the
     expect((await pingStats(vm('b'), '10.61.1.13', 3)).received).toBe(3);
     expect(await tool(vm('a'), ['probe', '10.61.1.12', '8000'])).toBe('ok');
     expect(await tool(vm('c'), ['probe', '10.61.1.12', '8001'])).toBe('ok');
+    // a and c share chassis-1: through conntrack twice, in a's zone and in c's
+    await bg(vm('c'), ['serve', '8002']).line('listening');
+    expect((await pingStats(vm('a'), '10.61.1.13', 3)).received).toBe(3);
+    expect(await tool(vm('a'), ['probe', '10.61.1.13', '8002'])).toBe('ok');
     // df trace names the rule that let a's packet out: the default group's egress rule
     const a = vm('a');
     const flow = `in_port=${await a.ofport()},tcp,dl_src=${a.mac},dl_dst=${vm('b').mac},nw_src=10.61.1.11,nw_dst=10.61.1.12,tp_src=40000,tp_dst=8000`;

@@ -1,6 +1,9 @@
 import { readFileSync } from 'node:fs';
 import l2 from '@dragonflow/app-l2';
 import l3 from '@dragonflow/app-l3-proactive';
+import dhcp from '@dragonflow/app-dhcp';
+import sg from '@dragonflow/app-sg';
+import type { SecurityGroup } from '@dragonflow/nb';
 import { allocatePipeline } from '@dragonflow/core/host';
 import { describe, expect, it } from 'vitest';
 import { helpOf } from '../../test/help.js';
@@ -81,5 +84,52 @@ describe('df trace: ofproto/trace annotated with table names and flow owners', (
   it('--help says what FLOW is and how to pick the switch', () => {
     const help = helpOf('trace').replace(/\s+/g, ' ');
     for (const s of ['Usage: df trace [options] <flow>', '--sandbox <dir>', '--chassis <n>', '--config <file>', '--appctl-target <path>', '--json', 'ofproto/trace', "FLOW is ofproto/trace's packet description"]) expect(help).toContain(s);
+  });
+});
+
+/**
+ * `df trace` on chassis-1 of a one-chassis sandbox with the apps l2, sg, dhcp and
+ * l3-proactive (the ⤷ notes taken out: what ovs-appctl printed): t1 (port key 2,
+ * the default group) sends TCP to t2 (key 3, group web: ingress tcp 8000, made with
+ * the openstack CLI) on port 8000 (let through) and 8001 (dropped).
+ */
+describe('df trace: security group verdicts named by group and rule', () => {
+  const sgAllowed = readFileSync(new URL('../../test/trace-sg-allowed.txt', import.meta.url), 'utf8');
+  const sgDropped = readFileSync(new URL('../../test/trace-sg-dropped.txt', import.meta.url), 'utf8');
+  const sgPipeline = allocatePipeline([l2, sg, dhcp, l3].map((a) => ({ app: a.name, tables: a.tables ?? {}, registers: a.registers ?? [] })));
+  const DEFAULT = 'cf34f435-01b3-55a6-9492-ab516aeff84b';
+  const WEB = '2841afcf-d86a-41dd-b9b6-ba29eaf59c9c';
+  const rule = (id: string, r: Partial<SecurityGroup['rules'][number]>) => ({ id, direction: 'ingress', ethertype: 'IPv4', protocol: null, portRangeMin: null, portRangeMax: null, remoteIpPrefix: null, remoteGroupId: null, description: '', ...r }) as SecurityGroup['rules'][number];
+  function sgOwners(): OwnerIndex {
+    const index = OwnerIndex.empty();
+    index.add('port:5dd8eaee-8e54-4ec0-bff4-11d08388f9f6', 't1', 2);
+    index.add('port:cf6708ff-57a7-44ff-a77e-befb11801a95', 't2', 3);
+    index.addRules(DEFAULT, {
+      name: 'default',
+      rules: [rule('e4b0f319-8cdc-5bde-8a60-05db7012d524', { direction: 'egress' }), rule('33e86f5d-6c5e-553e-bc21-7b52ba4db545', { remoteGroupId: DEFAULT })],
+    });
+    index.addRules(WEB, { name: 'web', rules: [rule('a7b16724-5c55-4063-bad2-0f1850bc5610', { protocol: 'tcp', portRangeMin: 8000, portRangeMax: 8000, remoteIpPrefix: '0.0.0.0/0' })] });
+    return index;
+  }
+
+  it('a packet let through: the egress rule of its sender and the ingress rule of its receiver are named, conntrack in both zones', () => {
+    const t = annotateTrace(sgAllowed, 'br-int', sgPipeline, sgOwners());
+    const sgHops = t.hops.filter((h) => h.tableName?.startsWith('sg.')).map((h) => [h.tableName, h.priority, h.owner]);
+    expect(sgHops).toEqual([
+      ['sg.from-port', 100, 'sg · port t1 (5dd8eaee)'],
+      ['sg.from-port-rules', 200, `sg · sg group default, rule egress IPv4 (${DEFAULT.slice(0, 8)})`],
+      ['sg.from-port-commit', 100, expect.stringMatching(/^sg · #0x[0-9a-f]{8} \(an owner named by text\)$/)],
+      ['sg.to-port', 100, 'sg · port t2 (cf6708ff)'],
+      ['sg.to-port-rules', 200, `sg · sg group web, rule ingress IPv4 tcp 8000 from 0.0.0.0/0 (${WEB.slice(0, 8)})`],
+      ['sg.to-port-commit', 100, expect.stringMatching(/^sg · #0x/)],
+    ]);
+    expect(t.datapathActions).toBe('ct(commit,zone=3),8');
+  });
+
+  it('a packet no rule allows: the trace ends in the receiver’s rules table on the deny flow', () => {
+    const t = annotateTrace(sgDropped, 'br-int', sgPipeline, sgOwners());
+    expect(t.hops.at(-1)).toMatchObject({ tableName: 'sg.to-port-rules', priority: 50, match: 'reg2=0x10000/0x10000' });
+    expect(t.hops.map((h) => h.owner).filter((o) => o?.includes(', rule '))).toEqual([`sg · sg group default, rule egress IPv4 (${DEFAULT.slice(0, 8)})`]);
+    expect(t.datapathActions).toBe('drop');
   });
 });
