@@ -38,6 +38,21 @@ describe('ports', () => {
     expect((sg.body['security_group'] as { name: string }).name).toBe('default');
   });
 
+  it('refuses a port in both a stateful and a stateless group, as Neutron, on create and update, writing nothing', async () => {
+    const stateless = String(((await h.post('/v2.0/security-groups', { security_group: { name: 'plain', stateful: false } })).body['security_group'] as { id: string }).id);
+    const stateful = defaultSecurityGroupId('admin');
+    const p = (await h.port(net, { security_groups: [stateless] })) as unknown as Port;
+    expect(p.security_groups).toEqual([stateless]);
+    const before = h.revision;
+    const created = await h.post('/v2.0/ports', { port: { network_id: net, security_groups: [stateful, stateless] } });
+    expect(created.status).toBe(409);
+    expect(neutronError(created)).toMatchObject({ type: 'SecurityGroupConflict', message: expect.stringContaining('both stateful and stateless security groups on the same port') });
+    const updated = await h.put(`/v2.0/ports/${p.id}`, { port: { security_groups: [stateless, stateful] } });
+    expect(updated.status).toBe(409);
+    expect(neutronError(updated)).toMatchObject({ type: 'SecurityGroupConflict' });
+    expect(h.revision).toBe(before);
+  });
+
   it('takes explicit addresses and subnet-only requests, and refuses bad ones with the right Neutron error', async () => {
     const exact = (await h.port(net, { fixed_ips: [{ ip_address: '10.0.0.50' }] })) as unknown as Port;
     expect(exact.fixed_ips).toEqual([{ subnet_id: sub, ip_address: '10.0.0.50' }]);

@@ -40,10 +40,16 @@ async function bindingOf(nb: Backend['nb'], p: LogicalPort): Promise<BindingStat
 
 async function checkSecurityGroups(tx: NbReadLike, ctx: RequestContext, projectId: string, ids: readonly string[]): Promise<string[]> {
   const out: string[] = [];
+  const stateful = new Set<boolean>();
   for (const id of ids) {
     const g = await tx.get('security_group', id);
     if (!g || (!ctx.isAdmin && g.projectId !== projectId)) throw notFound('security_group', id);
     if (!out.includes(id)) out.push(id);
+    stateful.add(g.stateful);
+  }
+  // As Neutron: one port cannot be filtered statefully and statelessly at once.
+  if (stateful.size > 1) {
+    throw conflict('SecurityGroupConflict', 'Error Cannot apply both stateful and stateless security groups on the same port at the same time. while attempting the operation.', { field: 'security_groups' });
   }
   return out;
 }
