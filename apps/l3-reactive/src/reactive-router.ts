@@ -106,7 +106,7 @@ export class ReactiveRouter extends DistributedRouter {
    * The decision for an exact flow now, when it still forwards out of an active router on its source network.
    * `local` (the networks with a local port) is computed once by a caller that checks many flows.
    */
-  private current(e: Pick<ExactFlow, 'routerId' | 'networkId' | 'dst'>, local?: Set<string>): { router: Router; decision: Forward } | undefined {
+  private current(e: Pick<ExactFlow, 'routerId' | 'networkId' | 'dst'>, local?: ReadonlySet<string>): { router: Router; decision: Forward } | undefined {
     const router = this.activeRouter(e.routerId, local);
     if (!router || !router.interfaces.some((i) => i.networkId === e.networkId)) return undefined;
     const decision = this.model.decide(router, e.dst);

@@ -70,6 +70,12 @@ export abstract class DistributedRouter {
   /** Routers whose flows are on this chassis (they have a local network). */
   private readonly active = new Set<string>();
   private refs: L3TableRefs | undefined;
+  /**
+   * The local ports' networks, kept from the local port events (a walk over every
+   * binding per event made a chassis with N ports cost N² on start-up); built from
+   * the bindings on first use and at every resync.
+   */
+  private local: { readonly ports: Map<string, string>; readonly byNetwork: Map<string, Set<string>> } | undefined;
 
   constructor(
     protected readonly ctx: AppContext,
@@ -111,22 +117,51 @@ export abstract class DistributedRouter {
   // ---------------- routers ----------------
 
   /** Networks with a port bound to this chassis. */
-  localNetworks(): Set<string> {
-    const out = new Set<string>();
-    for (const b of this.ctx.topology.localBindings()) {
-      const p = this.ctx.topology.get('logical_port', b.portId);
-      if (p) out.add(p.networkId);
+  localNetworks(): ReadonlySet<string> {
+    if (!this.local) {
+      this.local = { ports: new Map(), byNetwork: new Map() };
+      for (const b of this.ctx.topology.localBindings()) {
+        const p = this.ctx.topology.get('logical_port', b.portId);
+        if (p) this.setLocal(p.id, p.networkId);
+      }
     }
-    return out;
+    return this.localNetworkSet;
+  }
+
+  private readonly localNetworkSet = new Set<string>();
+
+  /** Records a local port on `networkId` (undefined: no longer local). */
+  private setLocal(portId: string, networkId: string | undefined): void {
+    const local = this.local!;
+    const was = local.ports.get(portId);
+    if (was === networkId) return;
+    if (was !== undefined) {
+      const set = local.byNetwork.get(was)!;
+      set.delete(portId);
+      if (set.size === 0) {
+        local.byNetwork.delete(was);
+        this.localNetworkSet.delete(was);
+      }
+      local.ports.delete(portId);
+    }
+    if (networkId !== undefined) {
+      local.ports.set(portId, networkId);
+      const set = local.byNetwork.get(networkId);
+      if (set) set.add(portId);
+      else {
+        local.byNetwork.set(networkId, new Set([portId]));
+        this.localNetworkSet.add(networkId);
+      }
+    }
   }
 
   /** A router routes here when one of its networks has a local port (routing happens on the source chassis). */
-  isActive(router: Router, local = this.localNetworks()): boolean {
+  isActive(router: Router, local: ReadonlySet<string> = this.localNetworks()): boolean {
     return router.interfaces.some((i) => local.has(i.networkId));
   }
 
   /** The router as this chassis routes it, or undefined when it is down, gone or not active here. */
-  activeRouter(id: string, local?: Set<string>): Router | undefined {
+  activeRouter(id: string, local?: ReadonlySet<string>): Router | undefined {
     const r = this.model.router(id);
     return r && this.isActive(r, local) ? r : undefined;
   }
@@ -137,7 +172,7 @@ export abstract class DistributedRouter {
   }
 
   /** Recomputes one router's flows. */
-  setRouter(id: string, local?: Set<string>): void {
+  setRouter(id: string, local?: ReadonlySet<string>): void {
     const r = this.activeRouter(id, local);
     this.releaseRouter(id, r);
     if (r) {
@@ -151,6 +186,8 @@ export abstract class DistributedRouter {
   }
 
   resync(): void {
+    this.local = undefined;
+    this.localNetworkSet.clear();
     const local = this.localNetworks();
     for (const id of [...this.active]) if (!this.ctx.topology.get('logical_router', id)) this.setRouter(id, local);
     for (const r of this.ctx.topology.all('logical_router')) this.setRouter(r.id, local);
@@ -204,6 +241,7 @@ export abstract class DistributedRouter {
   onLocalPort(ev: LocalPortEvent): void {
     const networks = new Set([ev.port.networkId, ev.oldPort?.networkId].filter((n): n is string => n !== undefined));
     const local = this.localNetworks();
+    this.setLocal(ev.port.id, ev.kind === 'unbound' ? undefined : ev.port.networkId);
     for (const n of networks) {
       for (const r of this.ctx.topology.lookup('logical_router', 'network', n)) {
         const view = this.model.router(r.id);
