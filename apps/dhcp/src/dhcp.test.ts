@@ -71,6 +71,16 @@ describe('dhcp: answered on the chassis that hosts the port', () => {
     expect(dhcpDecode.u8(dhcpOf(sent[0]!.frame).options.get(O.MESSAGE_TYPE)!)).toBe(T.ACK);
   });
 
+  it('answers go out unconfirmed: no barrier per reply', async () => {
+    c = await dhcpCloud();
+    await exchange(c, discover(mac(1)), 1); // the port's lease built, flows settled
+    const barriers = c.h.fakeSwitch.stats.barriers;
+    const packetOuts = c.h.fakeSwitch.stats.packetOuts;
+    for (let i = 0; i < 3; i++) expect((await exchange(c, discover(mac(1)), 1)).sent.map((o) => o.port)).toEqual([1]);
+    expect(c.h.fakeSwitch.stats.packetOuts - packetOuts).toBe(3);
+    expect(c.h.fakeSwitch.stats.barriers).toBe(barriers);
+  });
+
   it('a client asking for another MAC than its port’s gets nothing', async () => {
     c = await dhcpCloud();
     const spoof = clientFrame(mac(1), T.DISCOVER, [], { chaddr: packet.mac(mac(9)) });

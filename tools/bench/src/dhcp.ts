@@ -143,7 +143,7 @@ async function measure(side: string, netns: string, serverCpu: () => Promise<num
   const b = trace?.barriers();
   const traced =
     inController && b
-      ? `in the controller (packet-in read → packet-out written) p50 ${inController.p50.toFixed(3)} ms p99 ${inController.p99.toFixed(3)} ms; leases/s run: ${b.packetOuts} packet-outs in ${b.batches} batches, barrier round trip p50 ${b.p50.toFixed(3)} ms`
+      ? `in the controller (packet-in read → packet-out written) p50 ${inController.p50.toFixed(3)} ms p99 ${inController.p99.toFixed(3)} ms; leases/s run: ${b.packetOuts} packet-outs in ${b.batches} batches (${b.unconfirmed} without a barrier)${b.batches > b.unconfirmed ? `, barrier round trip p50 ${b.p50.toFixed(3)} ms` : ''}`
       : undefined;
   return { side, latency, throughput, serverCpu: `${((cpu / throughput.seconds) * 100).toFixed(0)} % of a core`, ...(traced ? { trace: traced } : {}) };
 }

@@ -188,9 +188,14 @@ export class AppFlows {
     await this.reconciler.installNow(id, flows, packetOut ? [this.packetOutRequest(packetOut)] : []);
   }
 
-  /** Sends a packet (an ARP or ICMP reply, or a punted packet) through the switch. */
-  async packetOut(spec: PacketOutSpec): Promise<void> {
-    await this.reconciler.sendNow([this.packetOutRequest(spec)], this.app);
+  /**
+   * Sends a packet (an ARP or ICMP reply, or a punted packet) through the switch.
+   * Resolves when the switch confirmed it (a barrier shared with the tick's other
+   * immediate requests); with `confirm: false`, once it is written — no barrier is
+   * sent for it, and an error the switch reports for it is only logged.
+   */
+  async packetOut(spec: PacketOutSpec, options: SendOptions = {}): Promise<void> {
+    await this.reconciler.sendNow([this.packetOutRequest(spec)], this.app, options.confirm ?? true);
   }
 
   private packetOutRequest(spec: PacketOutSpec) {
@@ -255,19 +260,30 @@ export interface AppContext<O = unknown> {
    * port `to` came in on. Resolves false, sending nothing, when `to` did not come
    * from a local port (a tunnel or provider packet has no port to answer to).
    */
-  reply(to: Pick<AppPacketIn, 'inPort' | 'sourcePortKey'>, frame: EthernetFrame | Uint8Array): Promise<boolean>;
+  reply(to: Pick<AppPacketIn, 'inPort' | 'sourcePortKey'>, frame: EthernetFrame | Uint8Array, options?: SendOptions): Promise<boolean>;
   /** Conntrack zones: the app's declared fixed zones and the per-port/network/router ones (docs/pipeline.md). */
   readonly zones: AppZones;
   readonly clock: Clock;
   readonly log: Logger;
 }
 
+/** How a packet-out is sent (`ctx.reply`, `ctx.flows.packetOut`). */
+export interface SendOptions {
+  /**
+   * Wait for the switch's confirmation (a barrier; the default). False: resolve once
+   * written, with no barrier — for answers nobody waits for (a DHCP reply), which
+   * spares the switch a barrier and the controller its reply per packet. An error
+   * the switch sends for an unconfirmed packet is logged by the connection.
+   */
+  readonly confirm?: boolean;
+}
+
 /** `ctx.reply` of an app: a packet-out through the app's flows to the asking port. */
 export function replyThrough(flows: AppFlows): AppContext['reply'] {
-  return async (to, frame) => {
+  return async (to, frame, options) => {
     // reg6 is set by classify for local VM ports only; in_port must be a real port (not LOCAL, CONTROLLER, …).
     if (to.sourcePortKey === 0 || !Number.isInteger(to.inPort) || to.inPort <= 0 || to.inPort >= OfPort.MAX) return false;
-    await flows.packetOut({ data: frame instanceof Uint8Array ? frame : encodeEthernet(frame), actions: [{ type: 'output', port: to.inPort }] });
+    await flows.packetOut({ data: frame instanceof Uint8Array ? frame : encodeEthernet(frame), actions: [{ type: 'output', port: to.inPort }] }, options);
     return true;
   };
 }

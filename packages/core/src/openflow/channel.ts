@@ -20,6 +20,7 @@ export function switchChannel(conn: OfConnection): SwitchChannel {
       const failed = await conn.sendBatch(requests);
       return { errors: failed.map(({ index, error }) => ({ index, request: requests[index]!, error })) };
     },
+    send: (requests) => conn.sendAll(requests),
     dumpFlows: () => conn.flowStats(),
     dumpGroups: () => conn.groupDescs(),
     async dumpMeters(): Promise<readonly MeterConfig[]> {

@@ -374,6 +374,33 @@ describe('batches (sendBatch)', () => {
     expect(prios).toEqual([...Array.from({ length: 30 }, (_, i) => i), ...Array.from({ length: 30 }, (_, i) => 100 + i), 200, 201]);
   });
 
+  test("the reconciler channel's unconfirmed send: one write, in order, no barrier; an error for one is on errors$ with its message", async () => {
+    const { conn, peer: p, writes, cleanup } = await counted({
+      respond: (m) => (m.type === 'packet_out' && m.inPort === 2 ? [{ type: 'error', xid: m.xid, errorType: ErrorType.BAD_ACTION, code: 4, data: new Uint8Array(0) }] : undefined),
+    });
+    try {
+      const seen: unknown[] = [];
+      conn.errors$.subscribe((e) => seen.push(e));
+      writes.length = 0;
+      const outs = [1, 2, 3].map((inPort) => ({ type: 'packet_out' as const, bufferId: 0xffffffff, inPort, actions: [act.output(inPort + 10)], data: new Uint8Array(60) }));
+      await switchChannel(conn).send!(outs);
+      expect(writes).toHaveLength(1);
+      await conn.barrier();
+      const got = p.received.filter((m) => m.type === 'packet_out' || m.type === 'barrier_request');
+      // the only barrier is the one this test sent after
+      expect(got.map((m) => (m.type === 'packet_out' ? m.inPort : m.type))).toEqual([1, 2, 3, 'barrier_request']);
+      expect(seen).toMatchObject([{ error: { errorType: ErrorType.BAD_ACTION, code: 4 }, request: { type: 'packet_out', inPort: 2 } }]);
+      writes.length = 0;
+      const bad = { ...mods(1)[0]!, match: { ipv4_dst: { value: 1 } } } as never;
+      await expect(conn.sendAll([outs[0]!, bad])).rejects.toThrow(/ipv4_dst/);
+      expect(writes).toEqual([]);
+      conn.close();
+      await expect(conn.sendAll(outs)).rejects.toMatchObject({ code: 'OF_CLOSED' });
+    } finally {
+      await cleanup();
+    }
+  });
+
   test('the connection closing rejects batches awaiting their barrier', async () => {
     const { conn, cleanup } = await counted({ answerBarrier: false });
     try {

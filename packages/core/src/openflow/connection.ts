@@ -383,6 +383,39 @@ export class OfConnection {
     });
   }
 
+  /**
+   * Sends `messages` in order with one socket write and no barrier: nothing
+   * confirms them. An ERROR the switch sends for one is logged and published on
+   * errors$ with the message, as for `send`. Resolves once the bytes are handed to
+   * the socket (waiting, in order with the batches, while it is congested); rejects
+   * when the connection is closed or a message cannot be encoded (then nothing is sent).
+   */
+  sendAll(messages: readonly (OutgoingMessage | EncodedRequest)[]): Promise<void> {
+    if (!this.isOpen) return Promise.reject(this.closeReason ?? closedError());
+    const w = this.batchWriter;
+    let bytes: Uint8Array;
+    w.pos = 0;
+    try {
+      for (const msg of messages) {
+        const xid = this.nextXid();
+        if (msg.type === 'encoded') {
+          w.bytes(encodedBytes(msg, xid));
+          this.remember(decodeEncoded(msg, xid));
+        } else {
+          const m = { ...msg, xid } as OfMessage;
+          this.remember(m);
+          encodeInto(w, m);
+        }
+      }
+      bytes = w.finish();
+    } catch (err) {
+      return Promise.reject(err);
+    } finally {
+      w.pos = 0;
+    }
+    return this.sendRaw(bytes, messages.length, true);
+  }
+
   /** The batch message an xid belongs to, if it is one. */
   private batchMessage(xid: number): { batch: PendingBatch; index: number } | undefined {
     for (const batch of this.batches) {

@@ -7,13 +7,17 @@ interface TickBatch {
   readonly channel: SwitchChannel;
   readonly ops: Op[];
   readonly waiters: { resolve: () => void; reject: (e: unknown) => void }[];
+  /** Whether any caller of the tick wants the switch's confirmation (a barrier). */
+  confirm: boolean;
 }
 
 /**
  * The immediate lane (reactive installs, packet-outs): requests made in one tick
  * (an app handling a burst of packet-ins) share one batch, one socket write and one
  * barrier; each caller's requests stay together and in call order, so every
- * caller's flow-mods precede its packet-out.
+ * caller's flow-mods precede its packet-out. A tick whose callers all said
+ * `confirm: false` (answers nobody waits for) is written with no barrier, when the
+ * channel can: its callers resolve once it is written.
  */
 export class ImmediateLane {
   private tick: TickBatch | undefined;
@@ -21,14 +25,15 @@ export class ImmediateLane {
   constructor(private readonly sender: Sender) {}
 
   /** Adds ops to this tick's batch; it is sent once the tick's work is done (process.nextTick runs after the pending promise jobs). */
-  join(channel: SwitchChannel, ops: readonly Op[]): Promise<void> {
+  join(channel: SwitchChannel, ops: readonly Op[], confirm = true): Promise<void> {
     if (this.tick && this.tick.channel !== channel) this.sendTick();
     let tick = this.tick;
     if (!tick) {
-      tick = { channel, ops: [], waiters: [] };
+      tick = { channel, ops: [], waiters: [], confirm: false };
       this.tick = tick;
       process.nextTick(() => this.sendTick());
     }
+    if (confirm) tick.confirm = true;
     for (const op of ops) tick.ops.push(op);
     return new Promise<void>((resolve, reject) => tick.waiters.push({ resolve, reject }));
   }
@@ -38,9 +43,12 @@ export class ImmediateLane {
     if (!tick) return;
     this.tick = undefined;
     this.sender.count(tick.ops);
+    const requests = tick.ops.map((o) => o.request);
+    const send = tick.channel.send;
     let sent: Promise<BatchOutcome>;
     try {
-      sent = tick.channel.sendBatch(tick.ops.map((o) => o.request));
+      // Unconfirmed: nothing comes back to settle; an error the switch sends is the connection's to report.
+      sent = !tick.confirm && send ? send.call(tick.channel, requests).then(() => ({ errors: [] })) : tick.channel.sendBatch(requests);
     } catch (err) {
       sent = Promise.reject(err);
     }

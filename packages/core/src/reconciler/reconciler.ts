@@ -386,14 +386,19 @@ export class Reconciler {
     return this.lane.join(channel, ops);
   }
 
-  /** Sends requests that are not flow state (a packet-out) on the current switch, with a barrier (shared with the tick's other reactive requests). */
-  sendNow(requests: readonly SwitchRequest[], app?: string): Promise<void> {
+  /**
+   * Sends requests that are not flow state (a packet-out) on the current switch, with
+   * a barrier (shared with the tick's other reactive requests) — or, with `confirm`
+   * false, none when no caller of the tick wants one: resolved once written.
+   */
+  sendNow(requests: readonly SwitchRequest[], app?: string, confirm = true): Promise<void> {
     const channel = this.channel;
     if (!channel) return Promise.reject(new DfError('SWITCH_NOT_CONNECTED', 'no switch is connected', { context: { app } }));
     if (requests.length === 0) return Promise.resolve();
     return this.lane.join(
       channel,
       requests.map((request): Op => ({ kind: 'packet_out', request })),
+      confirm,
     );
   }
 

@@ -46,6 +46,13 @@ export interface SwitchChannel {
    * sent for any of them. Rejects when the connection is lost first.
    */
   sendBatch(requests: readonly SwitchRequest[]): Promise<BatchOutcome>;
+  /**
+   * Sends the requests in order with no barrier: nothing confirms them, and an error
+   * the switch sends for one is reported by the connection, matched to no caller.
+   * Resolves once they are handed to the connection. Optional: the immediate lane
+   * sends unconfirmed packet-outs with `sendBatch` on a channel without it.
+   */
+  send?(requests: readonly SwitchRequest[]): Promise<void>;
   /** Every flow in every table (flow-stats multipart, all parts). */
   dumpFlows(): Promise<readonly FlowStats[]>;
   /** Every group (group-desc multipart). */

@@ -52,6 +52,12 @@ export class FakeConnection implements SwitchChannel {
     return { errors };
   }
 
+  /** No barrier: what the switch refuses is counted as an error and reported to no one. */
+  async send(requests: readonly SwitchRequest[]): Promise<void> {
+    this.checkOpen();
+    for (const request of requests) this.sw.handle(request, this.xid++);
+  }
+
   async dumpFlows(): Promise<readonly FlowStats[]> {
     this.checkOpen();
     return this.sw.flowStats();
