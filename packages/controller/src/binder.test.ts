@@ -203,9 +203,14 @@ describe('PortBinder', () => {
     r.binder.setInterfaces(snapshot(iface('tap2', p.id, 8)));
     // bound in the NB (binding chassis set), but the switch has not confirmed: not ACTIVE
     await until('the binding write', async () => (await r.nb.get('logical_port', p.id))?.chassisId === ME);
-    await new Promise((res) => setTimeout(res, 300));
+    // Markers instead of a pause: the binder waits for the flows (all it does before the
+    // barrier is done), and the feed has delivered every revision committed by then, so
+    // an early ACTIVE write would be in statusAt now.
+    await until('the binder waiting for the flows', () => r.binder.report().ports[0]?.state === 'waiting-for-flows' || undefined);
+    const committed = await r.driver.currentRevision();
+    await until(`the feed to deliver revision ${committed}`, () => feed.lastRevision >= committed || undefined);
+    expect(statusAt.filter((s) => s.status === 'ACTIVE')).toEqual([]);
     expect((await r.nb.get('logical_port', p.id))?.status).toBe('DOWN');
-    expect(r.binder.report().ports[0]?.state).toBe('waiting-for-flows');
     expect(classifyOf(r, 8)).toBeUndefined();
     r.gated.release();
     await until('ACTIVE', async () => statusAt.find((s) => s.status === 'ACTIVE'));

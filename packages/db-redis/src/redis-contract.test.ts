@@ -11,7 +11,7 @@ let proxy: TcpProxy;
 
 const harness: DriverHarness = {
   name: 'redis',
-  leaseTtlMs: 800,
+  leaseTtlMs: 1_500,
   canDisconnect: true,
   canRestart: true,
   async setup() {

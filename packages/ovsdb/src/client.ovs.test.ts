@@ -131,7 +131,9 @@ describe('OvsdbClient against a real ovsdb-server', () => {
     const pending = client.transact(DB, [{ op: 'wait', table: 'Bridge', where: [['name', '==', 'never-created']], columns: ['name'], until: '!=', rows: [] }], {
       signal: abort.signal,
     });
-    await new Promise((r) => setTimeout(r, 100));
+    // ovsdb-server handles a connection's requests in order: once an echo sent behind the
+    // transaction is answered, the transaction is in the server, blocked in its wait.
+    expect(await client.echo(['behind the wait'])).toEqual(['behind the wait']);
     abort.abort();
     await expect(pending).rejects.toMatchObject({ code: 'OVSDB_CANCELED' });
     expect(await client.echo(['still fine'])).toEqual(['still fine']);

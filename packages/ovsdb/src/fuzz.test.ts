@@ -68,8 +68,11 @@ describe('OVSDB client under fuzz', () => {
       fc.asyncProperty(fc.array(message, { minLength: 1, maxLength: 5 }), async (msgs) => {
         for (const m of msgs) current?.write(m);
         // Whatever happened, a request answers again (on this connection or after a reconnect; a stream
-        // stalled inside a message is cut by the inactivity probe).
-        const deadline = Date.now() + 5_000;
+        // stalled inside a message is cut by the inactivity probe). Recovery takes at most
+        // a request timeout (1 s) plus two probe intervals (1 s) and a backoff (20 ms) on a
+        // quiet machine; 20 s leaves a loaded one ten times that (the loop returns as soon
+        // as a request answers, so a sound run never waits for it).
+        const deadline = Date.now() + 20_000;
         for (;;) {
           try {
             expect(await client.listDbs()).toEqual(['Fake']);

@@ -194,7 +194,14 @@ describe('df-controller on a real Open vSwitch', () => {
     await until('the binding write', async () => (await portNow(p.id))?.chassisId === ME);
     // The port's flows are in a batch the switch has not confirmed: the controller has done all it can before the barrier.
     await until('a batch held at the gate', () => gate.waiting > 0 || undefined);
-    await new Promise((r) => setTimeout(r, 300)); // room for a wrong early ACTIVE write to show in the feed
+    // Markers instead of a pause: the binder says it waits for the flows (it has done
+    // all it does before the barrier), and the feed has delivered every write committed
+    // by then, so a wrong early ACTIVE write would be in `seen` now.
+    await until('the binder waiting for the port\'s flows', () => controller!.health().ports?.ports.find((x) => x.portId === p.id)?.state === 'waiting-for-flows' || undefined);
+    const committed = await driver.currentRevision();
+    // (lastRevision also passes revisions of other tables, which the feed filters out)
+    await until(`the feed to deliver revision ${committed}`, () => feed.lastRevision >= committed || undefined);
+    expect(seen.filter((s) => s.status === 'ACTIVE')).toEqual([]);
     expect((await portNow(p.id))?.status).toBe('DOWN');
     expect(await flowsFor(ofport)).toEqual([]);
     const releasedAt = performance.now();

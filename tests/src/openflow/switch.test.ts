@@ -22,7 +22,7 @@ let listener: OfListener;
 let conn: OfConnection;
 let ns1: string;
 let ns2: string;
-/** Unique per run: tap devices of a netdev bridge live in the root namespace. */
+/** Unique per run, so a leftover of a killed run can neither fail nor pass it. */
 let BRIDGE: string;
 
 /** The first packet-in matching `pred`, within `ms`. */

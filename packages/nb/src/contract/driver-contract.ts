@@ -28,7 +28,11 @@ export interface DriverHarness {
   teardown?(): Promise<void>;
   /** A fresh, empty database (a new key prefix, a new store…). */
   freshDb(): Promise<DbUnderTest>;
-  /** Lease ttl to test with: the driver's minimum or a little more. */
+  /**
+   * Lease ttl to test with. The keep-alive test renews every ttl/4 on real time, so it
+   * holds through a stall of 3/4 ttl: keep it at 1.5 s or more (a loaded CI machine
+   * stalls a process for hundreds of milliseconds), and at least the driver's minimum.
+   */
   leaseTtlMs: number;
   /** The DB has connections that dropConnections can cut. */
   canDisconnect: boolean;

@@ -9,7 +9,7 @@ import { MemoryStore } from './store.js';
 
 describeDriverContract({
   name: 'memory (in-process)',
-  leaseTtlMs: 300,
+  leaseTtlMs: 1_500,
   canDisconnect: false,
   canRestart: false,
   async freshDb(): Promise<DbUnderTest> {
@@ -51,7 +51,7 @@ async function servedDb(transport: 'unix' | 'tcp'): Promise<DbUnderTest> {
 
 const servedUnix = {
   name: 'memory (served over a unix socket)',
-  leaseTtlMs: 300,
+  leaseTtlMs: 1_500,
   canDisconnect: true,
   canRestart: true,
   freshDb: () => servedDb('unix'),
@@ -61,7 +61,7 @@ describeNbApiOnDriver(servedUnix);
 
 describeDriverContract({
   name: 'memory (served over TCP)',
-  leaseTtlMs: 300,
+  leaseTtlMs: 1_500,
   canDisconnect: true,
   canRestart: true,
   freshDb: () => servedDb('tcp'),
