@@ -164,17 +164,34 @@ describe('startOvs', () => {
 });
 
 describe('veth helpers', () => {
-  it('creates and deletes a pair', async () => {
+  it('creates a pair between two namespaces, each end under its name there, and deletes it', async () => {
+    const tag = shortId();
+    const [nsA, nsB] = [`dfna${tag}`, `dfnb${tag}`];
+    for (const ns of [nsA, nsB]) {
+      await createNetns(ns);
+      cleanup.defer('netns', () => deleteNetns(ns));
+    }
+    // eth0 is also the root namespace's name: each end is made where it lives, so no clash
+    await createVethPair({ name: 'eth0', netns: nsA, mac: '02:00:00:00:0a:01', mtu: 1400 }, { name: `vb${tag}`, netns: nsB });
+    const a = (await run('ip', ['-j', 'link', 'show', 'eth0'], { netns: nsA })).stdout;
+    expect(JSON.parse(a)).toMatchObject([{ ifname: 'eth0', address: '02:00:00:00:0a:01', mtu: 1400 }]);
+    expect(await linkExists(`vb${tag}`, nsB)).toBe(true);
+    expect(await linkExists(`vb${tag}`)).toBe(false);
+    await deleteLink('eth0', nsA);
+    expect(await linkExists(`vb${tag}`, nsB)).toBe(false);
+    await deleteNetns(nsB);
+    expect(await netnsExists(nsB)).toBe(false);
+  });
+
+  it('leaves a root-namespace device alone when the name is taken', async () => {
     const tag = shortId();
     const ns = `dfn${tag}`;
     await createNetns(ns);
     cleanup.defer('netns', () => deleteNetns(ns));
-    await createVethPair({ name: `va${tag}` }, { name: `vb${tag}`, netns: ns });
-    expect((await run('ip', ['link', 'show', `vb${tag}`], { netns: ns })).stdout).toContain(`vb${tag}`);
-    await deleteLink(`va${tag}`);
-    expect((await run('ip', ['link', 'show', `vb${tag}`], { netns: ns, allowFailure: true })).code).not.toBe(0);
-    await deleteNetns(ns);
-    expect(await netnsExists(ns)).toBe(false);
+    // the root end's name exists (loopback): the pair is refused, and lo is still there
+    await expect(createVethPair({ name: 'lo' }, { name: `vb${tag}`, netns: ns })).rejects.toThrow();
+    expect(await linkExists('lo')).toBe(true);
+    expect(await linkExists(`vb${tag}`, ns)).toBe(false);
   });
 });
 

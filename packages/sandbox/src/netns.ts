@@ -39,35 +39,26 @@ export interface VethEnd {
 }
 
 /**
- * Creates a veth pair, moves each end to its namespace (renaming it there, so an end
- * may be called e.g. eth0 without clashing with the root namespace) and brings both up.
+ * Creates a veth pair with each end made directly in its namespace under its final
+ * name (so an end may be called e.g. eth0 without clashing with the root namespace),
+ * and brings both up. Nothing appears in the root namespace unless an end is meant to
+ * live there: no temporary device that a parallel test's before/after look at the
+ * root namespace could take for a leftover.
  */
 export async function createVethPair(a: VethEnd, b: VethEnd): Promise<void> {
-  const tag = Math.random().toString(36).slice(2, 8);
-  const temp = [`dfta${tag}`, `dftb${tag}`] as const;
-  await run('ip', ['link', 'add', temp[0], 'type', 'veth', 'peer', 'name', temp[1]]);
-  // Which ends carry their final name: only those may be deleted by that name on failure
-  // (a rename that failed because the name was taken must not delete the other device).
-  const renamed = [false, false];
+  // `ip link add` runs in the first end's namespace; `peer … netns` puts the other end in
+  // its own. The root end, if any, is the first (the root namespace has no name to give).
+  const [first, second] = a.netns !== undefined && b.netns === undefined ? [b, a] : [a, b];
+  await run('ip', ['link', 'add', first.name, 'type', 'veth', 'peer', 'name', second.name, ...(second.netns ? ['netns', second.netns] : [])], { netns: first.netns });
   try {
-    for (const [i, end] of [a, b].entries()) {
-      const tmp = temp[i]!;
-      if (end.netns) await run('ip', ['link', 'set', tmp, 'netns', end.netns]);
-      await run('ip', ['link', 'set', tmp, 'name', end.name], { netns: end.netns });
-      renamed[i] = true;
+    for (const end of [a, b]) {
       if (end.mac) await run('ip', ['link', 'set', end.name, 'address', end.mac], { netns: end.netns });
       if (end.mtu) await run('ip', ['link', 'set', end.name, 'mtu', String(end.mtu)], { netns: end.netns });
       await run('ip', ['link', 'set', end.name, 'up'], { netns: end.netns });
     }
   } catch (err) {
-    // Deleting either end removes the pair; try every name it may have by now.
-    for (const [i, end] of [a, b].entries()) {
-      await run('ip', ['link', 'delete', temp[i]!], { netns: end.netns, allowFailure: true });
-      await run('ip', ['link', 'delete', temp[i]!], { allowFailure: true });
-      // Only ends inside a namespace can carry a renamed end of ours; never delete a
-      // root-namespace link by its final name (it may be a host interface).
-      if (end.netns && renamed[i]) await run('ip', ['link', 'delete', end.name], { netns: end.netns, allowFailure: true });
-    }
+    // The pair is ours (the add succeeded): deleting one end removes both.
+    await run('ip', ['link', 'delete', first.name], { netns: first.netns, allowFailure: true });
     throw err;
   }
 }
