@@ -28,7 +28,7 @@ import { CleanupStack } from '@dragonflow/sandbox';
 import l2 from '@dragonflow/app-l2';
 import { mb, ms, startConvergence } from './convergence-run.js';
 import { NETWORKS, baseTopology, vmPort } from './convergence-topology.js';
-import { benchMac as mac, quantile, serveDb } from './nb-process.js';
+import { benchMac as mac, quantile, serveDbIfAsked } from './nb-process.js';
 
 /** A fixed token: the bench's DB lives in its own 0600 socket for one run. */
 const BENCH_TOKEN = 'l2-convergence-bench-token';
@@ -98,11 +98,7 @@ const DB_COMMANDS = {
 };
 
 async function main(): Promise<void> {
-  const db = process.argv.indexOf('--serve-db');
-  if (db > 0) {
-    await serveDb(process.argv[db + 1]!, BENCH_TOKEN, DB_COMMANDS);
-    return;
-  }
+  if (await serveDbIfAsked(BENCH_TOKEN, DB_COMMANDS)) return;
   const i = process.argv.indexOf('--ports');
   if (i > 0) {
     await runOne(Number(process.argv[i + 1]));

@@ -59,6 +59,17 @@ export async function serveDb(endpoint: string, token: string, commands: DbComma
   console.log('ready');
 }
 
+/**
+ * A convergence benchmark's process may be its own DB server (started by
+ * startDbProcess with `--serve-db ENDPOINT`): serves and returns true when it is.
+ */
+export async function serveDbIfAsked(token: string, commands: DbCommands): Promise<boolean> {
+  const at = process.argv.indexOf('--serve-db');
+  if (at < 0) return false;
+  await serveDb(process.argv[at + 1]!, token, commands);
+  return true;
+}
+
 export interface DbProcess {
   readonly endpoint: string;
   /** Sends one command and resolves with the revision of its commit (0 for `prepare`). */

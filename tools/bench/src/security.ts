@@ -32,7 +32,7 @@ import portsec from '@dragonflow/app-portsec';
 import sg from '@dragonflow/app-sg';
 import { mb, ms, startConvergence } from './convergence-run.js';
 import { NETWORKS, baseTopology, vmPort } from './convergence-topology.js';
-import { put, quantile, serveDb } from './nb-process.js';
+import { put, quantile, serveDbIfAsked } from './nb-process.js';
 
 const BENCH_TOKEN = 'security-bench-token';
 const COMMAND = 'pnpm --filter @dragonflow/bench bench:security';
@@ -149,11 +149,7 @@ async function runOne(mode: Mode, ports: number): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const db = process.argv.indexOf('--serve-db');
-  if (db > 0) {
-    await serveDb(process.argv[db + 1]!, BENCH_TOKEN, DB_COMMANDS);
-    return;
-  }
+  if (await serveDbIfAsked(BENCH_TOKEN, DB_COMMANDS)) return;
   const i = process.argv.indexOf('--run');
   if (i > 0) {
     await runOne(process.argv[i + 1] as Mode, Number(process.argv[i + 2]));

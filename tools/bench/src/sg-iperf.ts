@@ -17,28 +17,21 @@ import l2 from '@dragonflow/app-l2';
 import proactive from '@dragonflow/app-l3-proactive';
 import portsec from '@dragonflow/app-portsec';
 import sg from '@dragonflow/app-sg';
-import { startRoutedDataplane } from '@dragonflow/l3/dataplane';
 import { requireBinary } from '@dragonflow/sandbox';
 import { RUNS, SECONDS, gbps, iperf, median } from './iperf.js';
+import { startOneChassisRouted } from './l3-dataplane.js';
 
 const COMMAND = 'pnpm --filter @dragonflow/bench bench:sg-iperf';
 const TARGET = 0.8;
 
 async function main(): Promise<void> {
   for (const b of ['ovs-vswitchd', 'iperf3', 'ethtool']) requireBinary(b);
-  const d = await startRoutedDataplane({
-    chassis: 1,
-    vms: [
-      { name: 'vm1', network: 'net1', host: 11, chassis: 1 },
-      { name: 'vm2', network: 'net2', host: 12, chassis: 1 },
-    ],
-    apps: [
-      { package: '@dragonflow/app-l2', descriptor: l2 },
-      { package: '@dragonflow/app-portsec', descriptor: portsec },
-      { package: '@dragonflow/app-sg', descriptor: sg },
-      { package: '@dragonflow/app-l3-proactive', descriptor: proactive },
-    ],
-  });
+  const d = await startOneChassisRouted([
+    { package: '@dragonflow/app-l2', descriptor: l2 },
+    { package: '@dragonflow/app-portsec', descriptor: portsec },
+    { package: '@dragonflow/app-sg', descriptor: sg },
+    { package: '@dragonflow/app-l3-proactive', descriptor: proactive },
+  ]);
   try {
     const group = await d.nb.create('security_group', {
       name: 'default',
