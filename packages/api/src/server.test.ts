@@ -114,6 +114,18 @@ describe('request errors', () => {
     expect(r.status).toBe(404);
     expect(neutronError(r).type).toBe('HTTPNotFound');
   });
+
+  it('answers a long id or name in a URL as Neutron does: the resource is not found (not a framework 414)', async () => {
+    h = await Harness.start();
+    for (const len of [101, 255, 1000]) {
+      const r = await h.get(`/v2.0/networks/${'n'.repeat(len)}`);
+      expect(r.status, `an id of ${len} characters`).toBe(404);
+      expect(neutronError(r)).toMatchObject({ type: 'NetworkNotFound', message: expect.stringContaining('could not be found') });
+    }
+    const r = await h.put(`/v2.0/ports/${'p'.repeat(300)}`, { port: { name: 'x' } });
+    expect(r.status).toBe(404);
+    expect(neutronError(r).type).toBe('PortNotFound');
+  });
 });
 
 describe('auth and tenancy', () => {

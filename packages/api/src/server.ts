@@ -90,7 +90,9 @@ export async function buildApiServer(options: BuildOptions): Promise<ApiApp> {
     logger: options.logger === undefined || options.logger === true ? { level: config.logLevel } : options.logger,
     bodyLimit: config.bodyLimit,
     genReqId: () => `req-${randomUUID()}`,
-    routerOptions: { ignoreTrailingSlash: true },
+    // A long id or name in a path is a resource that does not exist (Neutron's 404), not a
+    // framework 414: fastify's default caps a path parameter at 100 characters.
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 4096 },
     ajv: {
       // Validate bodies as sent: no coercion, no defaults, no silent removal of unknown attributes.
       customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, verbose: true, allErrors: false },
