@@ -43,7 +43,7 @@ export class L2App {
 
 /**
  * `@dragonflow/app-l2`: list it in the controller config as '@dragonflow/app-l2'.
- * Tables (numbers come from the allocator; `df pipeline` prints them):
+ * Tables (numbers come from the allocator; `dfctl pipeline` prints them):
  *
  * - classify: `tunnel-ingress` (tunnel port + VNI → network), `provider-ingress` (patch port + VLAN/untagged → network)
  * - services: `arp-responder`, `nd-responder`

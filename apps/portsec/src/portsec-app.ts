@@ -6,7 +6,7 @@ import { dropAllFlows, portFlows, portsecPipeline, sharedFlows, type PortsecPipe
 /** The owner of the flows every chassis has once (the skip and the protocol rules). */
 export const SHARED_OWNER = 'portsec:shared';
 
-/** A port's flows are owned by the port: `df flows` and `df trace` name it. */
+/** A port's flows are owned by the port: `dfctl flows` and `dfctl trace` name it. */
 export const portOwner = (port: Pick<LogicalPort, 'id' | 'key'>) => ({ id: `portsec:${port.id}`, key: port.key, kind: 'port' as const });
 
 /**

@@ -4,7 +4,7 @@ import { bypassFlows, conntrackFlows, portFlows, verdictFlow, type PortConj, typ
 import { ConjIds, clauseCount, ethTypeOf, ethTypeOfCidr, isEnforced, memberAddresses, prefixMatch, protocolMatches, remoteField, type Direction } from './rules.js';
 import { BOTH, DIRECTIONS } from './tables.js';
 
-/** Owner names: `df flows` and traces show them. */
+/** Owner names: `dfctl flows` and traces show them. */
 export const owners = {
   port: (portId: string) => `sg:port:${portId}`,
   rule: (groupId: string, ruleId: string) => `sg:${groupId}:rule:${ruleId}`,

@@ -1,10 +1,10 @@
 import { describe, expect, it, vi } from 'vitest';
 import { buildProgram, main } from './main.js';
 
-describe('df CLI', () => {
+describe('dfctl CLI', () => {
   it('lists its commands in --help', () => {
     const help = buildProgram().helpInformation();
-    expect(help).toContain('Usage: df');
+    expect(help).toContain('Usage: dfctl');
     expect(help).toContain('version');
   });
 

@@ -8,11 +8,11 @@ import { registerStatus } from './commands/status.js';
 import { registerTrace } from './commands/trace.js';
 import { registerVersion } from './commands/version.js';
 
-/** Builds the `df` command tree. Each command group lives in its own module. */
+/** Builds the `dfctl` command tree. Each command group lives in its own module. */
 export function buildProgram(): Command {
-  const program = new Command('df')
+  const program = new Command('dfctl')
     .description('Dragonflow operator CLI: run a sandbox, inspect the database, the pipeline and the flows.')
-    .showHelpAfterError('(run "df --help" for usage)')
+    .showHelpAfterError('(run "dfctl --help" for usage)')
     .configureOutput({ outputError: (str, write) => write(str) });
   registerVersion(program);
   registerPipeline(program);
@@ -35,7 +35,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (err instanceof CommanderError) {
       return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help' ? 0 : err.exitCode || 2;
     }
-    process.stderr.write(`df: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(`dfctl: ${err instanceof Error ? err.message : String(err)}\n`);
     return 1;
   }
 }

@@ -9,7 +9,7 @@ import { fieldAllOnes, oxmField, oxmValueToBigInt, type OxmFieldSpec } from './o
 import { bytesToHex } from './wire.js';
 
 /**
- * Renders matches, actions and flows in `ovs-ofctl dump-flows` style, for `df flows`,
+ * Renders matches, actions and flows in `ovs-ofctl dump-flows` style, for `dfctl flows`,
  * packet traces and logs. Field and action spelling follows Open vSwitch so operators
  * can paste it into ovs-ofctl; the order of match fields follows ovs-ofctl's too.
  */

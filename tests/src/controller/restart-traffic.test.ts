@@ -1,5 +1,5 @@
 /**
- * A df-controller killed with SIGKILL and started again, in a `df sandbox` with two
+ * A df-controller killed with SIGKILL and started again, in a `dfctl sandbox` with two
  * chassis and the L2 app: traffic between VMs on the two chassis keeps flowing
  * with no loss (the flows stay in OVS, fail_mode=secure), the restarted controller
  * sends zero flow-mods (its /metrics), and no flow was re-created (every flow's

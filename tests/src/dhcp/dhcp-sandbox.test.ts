@@ -1,5 +1,5 @@
 /**
- * DHCP end to end, as a user drives it: `pnpm df sandbox up --chassis 2` (l2, dhcp and
+ * DHCP end to end, as a user drives it: `pnpm dfctl sandbox up --chassis 2` (l2, dhcp and
  * the proactive router by default), networks made with the stock openstack CLI
  * (`--dns-nameserver`, `--host-route`, `--mtu`), VMs booting with real DHCP clients:
  *
@@ -35,7 +35,7 @@ async function kernelView(vm: Vm): Promise<{ addr: string; routes: string; mtu: 
   return { addr: /inet (\S+)/.exec(addr)?.[1] ?? '', routes, mtu: Number(/mtu (\d+)/.exec(link)?.[1]) };
 }
 
-describe('DHCP (df sandbox, 2 chassis, openstack CLI, dhclient and udhcpc)', () => {
+describe('DHCP (dfctl sandbox, 2 chassis, openstack CLI, dhclient and udhcpc)', () => {
   const s = useDfSandbox(['--chassis', '2'], {
     prepare: () => {
       requireOpenstackCli();

@@ -1,5 +1,5 @@
 /**
- * L2 end to end, as a user drives it: `pnpm df sandbox up --chassis 2 --tunnel
+ * L2 end to end, as a user drives it: `pnpm dfctl sandbox up --chassis 2 --tunnel
  * vxlan,geneve,gre` (OVS per chassis in its namespace with a tunnel port of each
  * type, df-controller with the default apps, df-api), the topology made with the
  * stock openstack CLI, VMs as namespaces, real packets. One sandbox for all of it.
@@ -47,7 +47,7 @@ async function flowsMentioning(sb: Sandbox, chassis: number, needle: string): Pr
 
 const until = (what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<boolean> => waitFor(check, { what, timeoutMs, intervalMs: 200 });
 
-describe('L2 over VXLAN, Geneve and GRE (one df sandbox, 2 chassis, openstack CLI)', () => {
+describe('L2 over VXLAN, Geneve and GRE (one dfctl sandbox, 2 chassis, openstack CLI)', () => {
   const s = useDfSandbox(['--chassis', '2', '--tunnel', TUNNELS.join(',')], {
     prepare: () => {
       requireOpenstackCli();

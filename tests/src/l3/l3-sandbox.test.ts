@@ -1,5 +1,5 @@
 /**
- * L3 end to end, as a user drives it, in both modes: `pnpm df sandbox up --chassis 2
+ * L3 end to end, as a user drives it, in both modes: `pnpm dfctl sandbox up --chassis 2
  * --apps @dragonflow/app-l2,@dragonflow/app-l3-<mode>` (OVS per chassis in its
  * namespace, df-controller, df-api), two networks with a subnet each behind one
  * router made with the stock openstack CLI, VMs as namespaces on both chassis, real
@@ -44,7 +44,7 @@ function ensureL3Built(): void {
 const until = (what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<boolean> => waitFor(check, { what, timeoutMs, intervalMs: 250 });
 
 for (const mode of ['reactive', 'proactive'] as const) {
-  describe(`L3 ${mode} (df sandbox, 2 chassis, openstack CLI)`, () => {
+  describe(`L3 ${mode} (dfctl sandbox, 2 chassis, openstack CLI)`, () => {
     const app = `l3-${mode}`;
     const s = useDfSandbox(['--chassis', '2', '--apps', `@dragonflow/app-l2,@dragonflow/app-${app}`], {
       prepare: () => {

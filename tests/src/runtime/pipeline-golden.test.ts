@@ -1,6 +1,6 @@
 /**
  * The table map of the first-party app set, loaded by package name from a
- * controller config exactly as `df pipeline --config` does, against a golden file:
+ * controller config exactly as `dfctl pipeline --config` does, against a golden file:
  * a change in any app's declared tables (or in the allocator) shows up here.
  */
 import { readFileSync, writeFileSync } from 'node:fs';

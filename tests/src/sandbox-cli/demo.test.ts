@@ -1,5 +1,5 @@
 /**
- * The README demo (`./scripts/demo` → `pnpm df demo`): a two-chassis sandbox running
+ * The README demo (`./scripts/demo` → `pnpm dfctl demo`): a two-chassis sandbox running
  * the default apps (l2, portsec, sg, dhcp, l3-proactive), two networks and a router
  * made with the openstack CLI, VMs on both chassis ACTIVE, a ping within a network
  * across the chassis (L2) and one through the distributed router across the chassis
@@ -23,7 +23,7 @@ function section(text: string, from: string, to: string): string {
   return text.slice(a, b);
 }
 
-test('df demo: up, openstack CLI networks and router, VMs ACTIVE on two chassis, L2 and routed pings across, a security group enforced, explore hints, down', async () => {
+test('dfctl demo: up, openstack CLI networks and router, VMs ACTIVE on two chassis, L2 and routed pings across, a security group enforced, explore hints, down', async () => {
   requireOpenstackCli();
   requireBinary('tcpdump');
   ensureBuilt();
@@ -98,9 +98,9 @@ test('df demo: up, openstack CLI networks and router, VMs ACTIVE on two chassis,
     expect(afterGroup).toContain('no answer (ICMP is not in demo-web)');
     expect(sg).toContain('✔ vm1 reaches vm3:8000 and no longer :8001 nor ping: demo-web is enforced');
 
-    expect(out).toMatch(/pnpm df status --sandbox /);
-    expect(out).toMatch(/pnpm df flows --sandbox \S+ --chassis 1/);
-    expect(out).toMatch(/pnpm df trace --sandbox \S+ --chassis 1 'in_port=\d+,icmp,/);
+    expect(out).toMatch(/pnpm dfctl status --sandbox /);
+    expect(out).toMatch(/pnpm dfctl flows --sandbox \S+ --chassis 1/);
+    expect(out).toMatch(/pnpm dfctl trace --sandbox \S+ --chassis 1 'in_port=\d+,icmp,/);
     expect(out).toMatch(/▶ 8\. Tear down/);
     expect(r.code).toBe(0);
     const tag = /Starting sandbox (dfsb\w{4})/.exec(out)![1]!;

@@ -14,7 +14,7 @@ let built = false;
 
 /**
  * Builds the CLI and everything it runs (df-api, df-controller, the apps) once per
- * test file, as `pnpm df` does (turbo: a no-op when nothing changed), when the
+ * test file, as `pnpm dfctl` does (turbo: a no-op when nothing changed), when the
  * tests run outside turbo (which builds dependencies before `test`).
  */
 export function ensureBuilt(): void {
@@ -36,12 +36,12 @@ export interface DfResult {
   readonly stderr: string;
 }
 
-/** Runs `pnpm df ARGS` the way a user does (after ensureBuilt, without rebuilding each time). */
+/** Runs `pnpm dfctl ARGS` the way a user does (after ensureBuilt, without rebuilding each time). */
 export function df(args: readonly string[], options: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<DfResult> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      [join(ROOT, 'scripts', 'df.mjs'), ...args],
+      [join(ROOT, 'scripts', 'dfctl.mjs'), ...args],
       { cwd: ROOT, encoding: 'utf8', timeout: options.timeoutMs ?? 180_000, maxBuffer: 16 * 1024 * 1024, env: { ...process.env, DF_SKIP_BUILD: '1', ...(options.env ?? {}) } },
       (error, stdout, stderr) => resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }),
     );
@@ -55,7 +55,7 @@ export async function dfOk(args: readonly string[], options: { env?: Record<stri
   return r.stdout;
 }
 
-/** The services file `df sandbox up` writes (the parts tests look at). */
+/** The services file `dfctl sandbox up` writes (the parts tests look at). */
 export interface Services {
   readonly dir: string;
   readonly db: { readonly kind: string; readonly pid?: number; readonly controllerEndpoint: string };
@@ -133,13 +133,13 @@ export interface DfSandboxUnderTest {
   env(): Record<string, string>;
   sandbox(): Sandbox;
   vm(name: string): Vm;
-  /** `df sandbox vm create NAME --network NET --chassis N [--ip IP]`; the VM's port must become ACTIVE. Returns what it printed. */
+  /** `dfctl sandbox vm create NAME --network NET --chassis N [--ip IP]`; the VM's port must become ACTIVE. Returns what it printed. */
   vmCreate(name: string, network: string, chassis: number, ip?: string): Promise<string>;
 }
 
 /**
- * `df sandbox up ARGS` (in a fresh place) before the block's tests — after `prepare`
- * (prerequisites: binaries, extra builds) and ensureBuilt — and `df sandbox down`
+ * `dfctl sandbox up ARGS` (in a fresh place) before the block's tests — after `prepare`
+ * (prerequisites: binaries, extra builds) and ensureBuilt — and `dfctl sandbox down`
  * after them, then the place is removed. Down runs whenever the sandbox's services
  * file is there, so a sandbox is also taken down when `checkUp` (a check of up's
  * output) failed or up was killed by its timeout; a failing down fails the block.
@@ -162,7 +162,7 @@ export function useDfSandbox(args: readonly string[], options: { prepare?: () =>
     if (!place) return;
     if (existsSync(join(place.dir, 'df-sandbox.json'))) {
       const r = await df(['sandbox', 'down', '--dir', place.dir]);
-      if (r.code !== 0) throw new Error(`df sandbox down failed: ${r.stderr}`);
+      if (r.code !== 0) throw new Error(`dfctl sandbox down failed: ${r.stderr}`);
     }
     rmSync(dirname(place.dir), { recursive: true, force: true });
   }, 120_000);

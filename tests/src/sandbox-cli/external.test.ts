@@ -1,10 +1,10 @@
 /**
- * `df sandbox up --external --gateway-chassis 1`: the flat provider network `public`
+ * `dfctl sandbox up --external --gateway-chassis 1`: the flat provider network `public`
  * on every chassis, the outside namespace (upstream router 172.24.4.1, internet host
  * 198.51.100.10), chassis-1 registered as gateway. With the stock openstack CLI the
  * external network is made as devstack makes it; a VM plugged into it on chassis-2
  * reaches the router and, through it, fetches a page from a real HTTP server on the
- * internet host; `df sandbox outside` runs commands out there.
+ * internet host; `dfctl sandbox outside` runs commands out there.
  * Needs root, Open vSwitch, busybox, curl and the openstack CLI.
  */
 import { spawn } from 'node:child_process';
@@ -20,7 +20,7 @@ interface Health {
   infraPorts: { providers: Record<string, number> };
 }
 
-describe('df sandbox up --external', () => {
+describe('dfctl sandbox up --external', () => {
   const s = useDfSandbox(['--chassis', '2', '--external', '--gateway-chassis', '1'], {
     prepare: () => {
       requireOpenstackCli();
@@ -30,7 +30,7 @@ describe('df sandbox up --external', () => {
       expect(out).toMatch(/external network: flat 'public' on every chassis, the outside namespace dfsb\w{4}-outside \(router 172\.24\.4\.1, internet host 198\.51\.100\.10\); gateway chassis 1/);
       expect(out).toMatch(/chassis-1 \(gateway\): netns/);
       expect(out).not.toMatch(/chassis-2 \(gateway\)/);
-      expect(out).toContain('pnpm df sandbox outside -- ping -c 3 <a floating IP>');
+      expect(out).toContain('pnpm dfctl sandbox outside -- ping -c 3 <a floating IP>');
     },
   });
 
@@ -65,7 +65,7 @@ describe('df sandbox up --external', () => {
       expect(ping.stdout).toMatch(/3 packets transmitted, 3 received/);
       const page = await df(['sandbox', 'exec', 'ext', '--', 'curl', '-s', '--max-time', '5', 'http://198.51.100.10/'], { env: s.env() });
       expect(page.stdout).toBe('hello from the internet\n');
-      // and from out there, `df sandbox outside` sees the VM on the public segment
+      // and from out there, `dfctl sandbox outside` sees the VM on the public segment
       const back = await df(['sandbox', 'outside', '--', 'ping', '-c', '2', '-W', '2', '172.24.4.20'], { env: s.env() });
       expect(back.stdout).toMatch(/2 packets transmitted, 2 received/);
     } finally {
@@ -73,7 +73,7 @@ describe('df sandbox up --external', () => {
     }
   });
 
-  test('df sandbox outside passes the exit code through, and says what is missing without --external', async () => {
+  test('dfctl sandbox outside passes the exit code through, and says what is missing without --external', async () => {
     const r = await df(['sandbox', 'outside', '--', 'false'], { env: s.env() });
     expect(r.code).toBe(1);
     const none = await df(['sandbox', 'outside'], { env: s.env() });

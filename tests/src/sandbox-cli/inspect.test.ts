@@ -1,6 +1,6 @@
 /**
- * The operator commands on a real sandbox, as a user runs them: `df status`, `df
- * flows` and `df trace` against `pnpm df sandbox up` (default apps: l2 and
+ * The operator commands on a real sandbox, as a user runs them: `dfctl status`, `df
+ * flows` and `dfctl trace` against `pnpm dfctl sandbox up` (default apps: l2 and
  * l3-proactive) with two networks behind a router made by the openstack CLI; i1 on
  * net1 (chassis-1), i2 on net2 (chassis-2 only).
  *
@@ -62,8 +62,8 @@ beforeAll(async () => {
   expect((await pingStats(s.vm('i1'), '10.41.2.22', 3)).received).toBe(3);
 }, 600_000);
 
-describe('df status, df flows, df trace on a sandbox (l2 + l3-proactive, openstack CLI)', () => {
-  test('df status: the sandbox and each controller ok (exit 0), also read from one management socket', async () => {
+describe('dfctl status, dfctl flows, dfctl trace on a sandbox (l2 + l3-proactive, openstack CLI)', () => {
+  test('dfctl status: the sandbox and each controller ok (exit 0), also read from one management socket', async () => {
     const r = await df(['status', '--sandbox', s.place().dir]);
     expect(r.code).toBe(0);
     const tag = s.sandbox().tag;
@@ -80,7 +80,7 @@ describe('df status, df flows, df trace on a sandbox (l2 + l3-proactive, opensta
     expect(one.stdout).toContain(`df-controller chassis-1 (${mgmt}): ok`);
   }, 60_000);
 
-  test('df flows: every flow ovs-ofctl sees, in a named table, with its app; every keyed owner resolved to its NB object', async () => {
+  test('dfctl flows: every flow ovs-ofctl sees, in a named table, with its app; every keyed owner resolved to its NB object', async () => {
     const flows = JSON.parse(await dfOk(['flows', '--sandbox', s.place().dir, '--chassis', '1', '--json'])) as JsonFlow[];
     const sb = s.sandbox();
     const ofctl = await sb.chassis(1).ofctl('dump-flows', sb.chassis(1).state.integrationBridge);
@@ -103,7 +103,7 @@ describe('df status, df flows, df trace on a sandbox (l2 + l3-proactive, opensta
     expect(text).toContain(`l2 · port i2 (${ids['i2']!.slice(0, 8)})`);
   }, 60_000);
 
-  test('df trace: a routed packet through chassis-1, each table and each flow’s owner named, out on net2’s VNI with TTL 63', async () => {
+  test('dfctl trace: a routed packet through chassis-1, each table and each flow’s owner named, out on net2’s VNI with TTL 63', async () => {
     const sb = s.sandbox();
     const i1 = sb.vm('i1');
     const flow = `in_port=${await i1.ofport()},icmp,dl_src=${i1.mac},dl_dst=${routerMacNet1},nw_src=10.41.1.11,nw_dst=10.41.2.22,nw_ttl=64`;
@@ -122,7 +122,7 @@ describe('df status, df flows, df trace on a sandbox (l2 + l3-proactive, opensta
     expect(text).toContain('bridge("br-int")');
   }, 60_000);
 
-  test('df status: a stopped controller makes it say so, exit status 1', async () => {
+  test('dfctl status: a stopped controller makes it say so, exit status 1', async () => {
     await dfOk(['sandbox', 'controller', 'stop', '2'], { env: env() });
     const r = await df(['status'], { env: env() });
     expect(r.code).toBe(1);

@@ -1,5 +1,5 @@
 /**
- * `pnpm df sandbox` as a user runs it: up (memory DB served by df-api), the
+ * `pnpm dfctl sandbox` as a user runs it: up (memory DB served by df-api), the
  * topology made with the real openstack CLI against df-api on 127.0.0.1, VMs on
  * two chassis whose ports become ACTIVE, ping across chassis through the L2 app,
  * status, exec, vm delete, a second `up` refused, and `down` leaving nothing:
@@ -31,7 +31,7 @@ afterAll(async () => {
   rmSync(dirname(place.dir), { recursive: true, force: true });
 });
 
-describe('df sandbox (memory DB, 2 chassis, VXLAN)', () => {
+describe('dfctl sandbox (memory DB, 2 chassis, VXLAN)', () => {
   test('up starts the DB, df-api and two chassis whose controllers are connected and registered alive', async () => {
     const out = await dfOk(['sandbox', 'up', '--dir', place.dir, '--api-port', String(place.apiPort)]);
     tag = readTopology(place.dir).tag;

@@ -1,5 +1,5 @@
 /**
- * `pnpm df sandbox up --db etcd|redis`: a real etcd or redis server, reached by
+ * `pnpm dfctl sandbox up --db etcd|redis`: a real etcd or redis server, reached by
  * df-api over TCP on 127.0.0.1 and by the controllers in the chassis namespaces
  * over its unix socket; each with another tunnel type. VMs on two chassis become
  * ACTIVE and ping each other; `down` stops the DB server too and leaves nothing.
@@ -20,7 +20,7 @@ afterEach(async () => {
 describe.each([
   { db: 'etcd', tunnel: 'geneve' },
   { db: 'redis', tunnel: 'gre' },
-] as const)('df sandbox up --db $db --tunnel $tunnel', ({ db, tunnel }) => {
+] as const)('dfctl sandbox up --db $db --tunnel $tunnel', ({ db, tunnel }) => {
   test('a real server, two chassis, ACTIVE ports, ping across chassis, nothing left after down', async () => {
     const place = await sandboxPlace();
     const before = await machineSnapshot();

@@ -1,4 +1,4 @@
-// The sandbox's external network (`Sandbox.create({ external: true })`, `df sandbox up
+// The sandbox's external network (`Sandbox.create({ external: true })`, `dfctl sandbox up
 // --external`): the public segment, the outside namespace on it, chassis joining it with
 // their own provider bridge next to physnet1's, and real packets from a chassis' public
 // bridge to the upstream router and to the internet host beyond it.

@@ -1,10 +1,10 @@
 /**
- * Port security end to end, as a user drives it: `pnpm df sandbox up --chassis 2`
+ * Port security end to end, as a user drives it: `pnpm dfctl sandbox up --chassis 2`
  * with l2, portsec, dhcp and the proactive router; a network made with the stock
  * openstack CLI; VM a1 on chassis-1 and the target t2 on chassis-2:
  *
  * - a1 pings t2 from its own address; with a foreign IP added to its interface
- *   (`ping -I`) nothing reaches t2 (tcpdump in t2's namespace), and `df trace` names
+ *   (`ping -I`) nothing reaches t2 (tcpdump in t2's namespace), and `dfctl trace` names
  *   a1's port rule and the drop;
  * - `openstack port set --no-security-group --disable-port-security`: the foreign IP
  *   gets through (t2 sees it and answers); `--enable-port-security`: dropped again;
@@ -57,7 +57,7 @@ async function waitFor(want: 'through' | 'dropped', a1: Vm, t2: Vm, source: stri
   }
 }
 
-describe('port security (df sandbox, 2 chassis, l2 + portsec + dhcp + l3-proactive, openstack CLI)', () => {
+describe('port security (dfctl sandbox, 2 chassis, l2 + portsec + dhcp + l3-proactive, openstack CLI)', () => {
   const s = useDfSandbox(['--chassis', '2', '--apps', APPS], {
     prepare: () => {
       requireOpenstackCli();
@@ -86,7 +86,7 @@ describe('port security (df sandbox, 2 chassis, l2 + portsec + dhcp + l3-proacti
     await run('ip', ['addr', 'del', `${FOREIGN}/32`, 'dev', 'eth0'], { netns: vm('a1').netns, allowFailure: true });
   });
 
-  test('its own address reaches t2 on the other chassis; a foreign IP on its interface is dropped, and df trace names a1’s port rule', async () => {
+  test('its own address reaches t2 on the other chassis; a foreign IP on its interface is dropped, and dfctl trace names a1’s port rule', async () => {
     const a1 = vm('a1');
     const t2 = vm('t2');
     const own = await pingFrom(a1, t2, A1);

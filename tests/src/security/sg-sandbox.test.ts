@@ -1,5 +1,5 @@
 /**
- * Security groups end to end, as a user drives them: `pnpm df sandbox up --chassis 2`
+ * Security groups end to end, as a user drives them: `pnpm dfctl sandbox up --chassis 2`
  * with the l2, sg, dhcp and proactive router apps, groups and rules made with the
  * stock openstack CLI, real TCP servers and clients (python3) in VMs on two chassis:
  *
@@ -75,7 +75,7 @@ class Background {
   }
 }
 
-describe('security groups (df sandbox, 2 chassis, openstack CLI, real TCP in the VMs)', () => {
+describe('security groups (dfctl sandbox, 2 chassis, openstack CLI, real TCP in the VMs)', () => {
   const s = useDfSandbox(['--chassis', '2', '--apps', APPS], {
     prepare: () => {
       requireOpenstackCli();
@@ -122,7 +122,7 @@ describe('security groups (df sandbox, 2 chassis, openstack CLI, real TCP in the
     await bg(vm('c'), ['serve', '8002']).line('listening');
     expect((await pingStats(vm('a'), '10.61.1.13', 3)).received).toBe(3);
     expect(await tool(vm('a'), ['probe', '10.61.1.13', '8002'])).toBe('ok');
-    // df trace names the rule that let a's packet out: the default group's egress rule
+    // dfctl trace names the rule that let a's packet out: the default group's egress rule
     const a = vm('a');
     const flow = `in_port=${await a.ofport()},tcp,dl_src=${a.mac},dl_dst=${vm('b').mac},nw_src=10.61.1.11,nw_dst=10.61.1.12,tp_src=40000,tp_dst=8000`;
     const t = JSON.parse(await dfOk(['trace', '--sandbox', s.place().dir, '--chassis', '1', '--json', flow])) as { hops: { tableName?: string; owner?: string }[] };

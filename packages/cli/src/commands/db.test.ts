@@ -52,7 +52,7 @@ async function seed(): Promise<{ netId: string; portId: string }> {
   }
 }
 
-describe('df db', () => {
+describe('dfctl db', () => {
   it('lists a table with the columns that matter', async () => {
     const { portId } = await seed();
     const r = await run('db', '--db', 'memory', '--endpoint', endpoint, 'ls', 'logical_port');
@@ -119,7 +119,7 @@ describe('df db', () => {
   });
 });
 
-describe('df db on etcd and redis', () => {
+describe('dfctl db on etcd and redis', () => {
   it('lists what an NbApi wrote to a real etcd and a real redis', async () => {
     const { startEtcd, startRedis } = await import('@dragonflow/sandbox');
     const { EtcdDriver } = await import('@dragonflow/db-etcd');

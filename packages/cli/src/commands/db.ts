@@ -16,7 +16,7 @@ import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 
 /*
- * df db — look into the northbound DB.
+ * dfctl db — look into the northbound DB.
  *
  * Which DB: --db memory|etcd|redis with --endpoint (repeatable or comma-separated),
  * or --config FILE (the `db:` section of a df-api or df-controller config), or the

@@ -2,7 +2,7 @@ import { describe, expect, it, test } from 'vitest';
 import { buildProgram } from '../main.js';
 import { parseEcho, runOpenflowDemo } from './demo.js';
 
-describe('df demo --openflow-only', () => {
+describe('dfctl demo --openflow-only', () => {
   test('installs a flow through our controller into a real Open vSwitch and shows it, then cleans up', async () => {
     const lines: string[] = [];
     const dump = await runOpenflowDemo({ out: (l) => lines.push(l) });
@@ -12,7 +12,7 @@ describe('df demo --openflow-only', () => {
   }, 60_000);
 });
 
-describe('df demo (the sandbox demo runs end to end in tests/src/sandbox-cli/demo.test.ts)', () => {
+describe('dfctl demo (the sandbox demo runs end to end in tests/src/sandbox-cli/demo.test.ts)', () => {
   it('says what it does and takes the sandbox options', () => {
     const demo = buildProgram().commands.find((c) => c.name() === 'demo')!;
     const help = demo.helpInformation().replace(/\s+/g, ' ');

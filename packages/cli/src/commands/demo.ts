@@ -249,7 +249,7 @@ export async function runSandboxDemo(options: SandboxDemoOptions = {}): Promise<
       ['vm2', 'demo-net1', 2, 'dhclient'],
       ['vm3', 'demo-net2', 2, 'udhcpc'],
     ] as const) {
-      out(`  $ pnpm df sandbox vm create ${name} --network ${network} --chassis ${chassis}${dhcp ? ` --dhcp-client ${client}` : ''}${dirArg}`);
+      out(`  $ pnpm dfctl sandbox vm create ${name} --network ${network} --chassis ${chassis}${dhcp ? ` --dhcp-client ${client}` : ''}${dirArg}`);
       const vm = await vmCreate(dir, { name, network, chassis, ...(dhcp ? { dhcpClient: client } : {}) });
       vms.push(vm);
       out(`  ${name} on chassis-${vm.chassis}: MAC ${vm.mac}, IP ${vm.ip}, port ${vm.portId} ${vm.status}${vm.activeAfterMs !== undefined ? ` (${vm.activeAfterMs} ms after plug: the controller confirmed its flows first)` : ''}`);
@@ -262,7 +262,7 @@ export async function runSandboxDemo(options: SandboxDemoOptions = {}): Promise<
 
     step(`4. L2: vm1 pings vm2 (${vm2.ip}): same network, across the chassis (${tunnels} tunnel), switched by flows from the controllers`);
     if (!l2) out('  The L2 app (@dragonflow/app-l2) is not running: the controllers run the core pipeline only, so this ping is expected to fail.');
-    out(`  $ pnpm df sandbox exec vm1${dirArg} -- ping -c 3 ${vm2.ip}`);
+    out(`  $ pnpm dfctl sandbox exec vm1${dirArg} -- ping -c 3 ${vm2.ip}`);
     // The first packet to a new tunnel peer may be spent on resolving the underlay (see docs/sandbox-dataplane.md).
     await run('ping', ['-c', '1', '-W', '2', vm2.ip], { netns: vm1Netns, allowFailure: true });
     l2PingOk = await ping(vm1Netns, vm2.ip, out);
@@ -270,7 +270,7 @@ export async function runSandboxDemo(options: SandboxDemoOptions = {}): Promise<
 
     step(`5. L3: vm1 pings vm3 (${vm3.ip}) on demo-net2 through demo-router: routed on chassis-1 by flows (TTL−1, the router's MAC), then tunnelled to chassis-2 on demo-net2's segment`);
     if (!l3) out('  No L3 app runs (--apps without @dragonflow/app-l3-proactive or -reactive): there is no router in the switches, so this ping is expected to fail.');
-    out(`  $ pnpm df sandbox exec vm1${dirArg} -- ping -c 3 ${vm3.ip}`);
+    out(`  $ pnpm dfctl sandbox exec vm1${dirArg} -- ping -c 3 ${vm3.ip}`);
     l3PingOk = await ping(vm1Netns, vm3.ip, out);
     out(l3PingOk ? '  ✔ vm1 reaches vm3 through the distributed router, across the chassis (ttl=63: the reply was routed once, on chassis-2)' : l3 ? '  ✘ the ping FAILED although an L3 app runs' : '  ✘ no answer (as expected without an L3 app)');
     if (l3PingOk) {
@@ -297,13 +297,13 @@ export async function runSandboxDemo(options: SandboxDemoOptions = {}): Promise<
     const c1 = up.services.controllers[0]!;
     const ofport = await sb.vm('vm1').ofport();
     const gatewayMac = (await api.routerInterfaces((await api.find('networks', 'demo-net1')).id))[0]?.mac_address ?? '<the router MAC on demo-net1>';
-    out(`  pnpm df status${sbArg}              # DB, df-api, each controller: OVSDB, OpenFlow, apps, ports, flows`);
-    out(`  pnpm df flows${sbArg} --chassis 1   # chassis-1's flows: table names, owning app and object`);
-    out(`  pnpm df trace${sbArg} --chassis 1 'in_port=${ofport},icmp,dl_src=${vm1.mac},dl_dst=${gatewayMac},nw_src=${vm1.ip},nw_dst=${vm3.ip},nw_ttl=64'`);
-    out(`  pnpm df sandbox exec vm1${dirArg} -- ip neigh   # vm1's gateway is the router's MAC on demo-net1`);
+    out(`  pnpm dfctl status${sbArg}              # DB, df-api, each controller: OVSDB, OpenFlow, apps, ports, flows`);
+    out(`  pnpm dfctl flows${sbArg} --chassis 1   # chassis-1's flows: table names, owning app and object`);
+    out(`  pnpm dfctl trace${sbArg} --chassis 1 'in_port=${ofport},icmp,dl_src=${vm1.mac},dl_dst=${gatewayMac},nw_src=${vm1.ip},nw_dst=${vm3.ip},nw_ttl=64'`);
+    out(`  pnpm dfctl sandbox exec vm1${dirArg} -- ip neigh   # vm1's gateway is the router's MAC on demo-net1`);
     out(`  openstack --os-auth-type none --os-endpoint ${url} port list --device-owner network:router_interface`);
     out(`  curl -s --unix-socket ${c1.management.replace(/^unix:/, '')} http://localhost/metrics`);
-    out(`  Tear down with: pnpm df sandbox down${dirArg}`);
+    out(`  Tear down with: pnpm dfctl sandbox down${dirArg}`);
   } catch (err) {
     out(`\n✘ the demo failed: ${describeError(err)}`);
     if (!options.keep) {
@@ -313,7 +313,7 @@ export async function runSandboxDemo(options: SandboxDemoOptions = {}): Promise<
     throw err;
   }
   if (options.keep) {
-    step(`The sandbox keeps running (--keep). Tear it down with: pnpm df sandbox down${dirArg}`);
+    step(`The sandbox keeps running (--keep). Tear it down with: pnpm dfctl sandbox down${dirArg}`);
   } else {
     step('8. Tear down (run with --keep to keep the sandbox and explore)');
     await sandboxDown(dir, { out: (l) => out(`  ${l}`) });
@@ -327,7 +327,7 @@ export function registerDemo(program: Command): void {
     .description(
       'bring up a 2-chassis sandbox, make two networks and a router with the openstack CLI, start VMs on both chassis, ping within a network (L2) and through the distributed router (L3), close a port with a security group, show how to explore, tear down',
     )
-    .option('--keep', 'keep the sandbox running afterwards (pnpm df sandbox down removes it)')
+    .option('--keep', 'keep the sandbox running afterwards (pnpm dfctl sandbox down removes it)')
     .option('--openflow-only', 'the minimal demo instead: one Open vSwitch, our OpenFlow controller, one flow confirmed by a barrier')
     .option('--apps <list>', `comma-separated app packages (default: ${DEFAULT_SANDBOX_APPS.join(', ')}; e.g. @dragonflow/app-l2,@dragonflow/app-l3-reactive)`, (v: string) => v.split(',').map((x) => x.trim()).filter(Boolean))
     .addOption(

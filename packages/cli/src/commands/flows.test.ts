@@ -28,7 +28,7 @@ const cookies = {
  * would, with Dragonflow cookies), read back over the bridge's management socket
  * with our codec and named from the pipeline of l2 + l3-proactive.
  */
-describe('df flows: a switch’s flows, decoded, with table names and owners', () => {
+describe('dfctl flows: a switch’s flows, decoded, with table names and owners', () => {
   let ovs: OvsInstance | undefined;
   const bridge = `dfflows${shortId(4)}`.slice(0, 15);
 
@@ -97,10 +97,10 @@ describe('df flows: a switch’s flows, decoded, with table names and owners', (
   });
 
   it('--bridge-socket: a missing socket, or both ways of naming a switch, are refused with a reason', () => {
-    expect(() => resolveInspectTarget({ bridgeSocket: '/nonexistent/br-int.mgmt' }, 'df flows')).toThrow(/\/nonexistent\/br-int\.mgmt does not exist/);
-    expect(() => resolveInspectTarget({ bridgeSocket: ovs!.mgmtSocket(bridge), chassis: 1 }, 'df flows')).toThrow(/either --sandbox\/--chassis or --bridge-socket, not both/);
-    expect(() => resolveInspectTarget({}, 'df flows')).toThrow(/say which switch: --chassis N .* or --bridge-socket PATH/);
-    expect(resolveInspectTarget({ bridgeSocket: ovs!.mgmtSocket(bridge) }, 'df flows')).toMatchObject({ bridge, bridgeSocket: `unix:${ovs!.mgmtSocket(bridge)}`, config: undefined });
+    expect(() => resolveInspectTarget({ bridgeSocket: '/nonexistent/br-int.mgmt' }, 'dfctl flows')).toThrow(/\/nonexistent\/br-int\.mgmt does not exist/);
+    expect(() => resolveInspectTarget({ bridgeSocket: ovs!.mgmtSocket(bridge), chassis: 1 }, 'dfctl flows')).toThrow(/either --sandbox\/--chassis or --bridge-socket, not both/);
+    expect(() => resolveInspectTarget({}, 'dfctl flows')).toThrow(/say which switch: --chassis N .* or --bridge-socket PATH/);
+    expect(resolveInspectTarget({ bridgeSocket: ovs!.mgmtSocket(bridge) }, 'dfctl flows')).toMatchObject({ bridge, bridgeSocket: `unix:${ovs!.mgmtSocket(bridge)}`, config: undefined });
   });
 
   it('a socket nobody answers on is reported as such', async () => {
@@ -109,6 +109,6 @@ describe('df flows: a switch’s flows, decoded, with table names and owners', (
 
   it('--help explains the output and both ways of naming a switch', () => {
     const help = helpOf('flows').replace(/\s+/g, ' ');
-    for (const s of ['Usage: df flows [options]', '--sandbox <dir>', '--chassis <n>', '--bridge-socket <path>', '--config <file>', '--table <table>', '--app <app>', '--grep <text>', '--json', '"app · owner" from its cookie', 'df flows --bridge-socket /var/run/openvswitch/br-int.mgmt']) expect(help).toContain(s);
+    for (const s of ['Usage: dfctl flows [options]', '--sandbox <dir>', '--chassis <n>', '--bridge-socket <path>', '--config <file>', '--table <table>', '--app <app>', '--grep <text>', '--json', '"app · owner" from its cookie', 'dfctl flows --bridge-socket /var/run/openvswitch/br-int.mgmt']) expect(help).toContain(s);
   });
 });

@@ -125,13 +125,13 @@ Each flow is shown as: priority, match → actions, then "app · owner" from its
 carries, named from the NB DB), the cookie and the packet count.
 
 Examples:
-  pnpm df flows --chassis 1                                 # the sandbox that is up
-  pnpm df flows --sandbox /tmp/df-sandbox-x/sb --chassis 2 --app l2 --table egress
-  pnpm df flows --chassis 1 --grep vm1                      # flows of the objects named vm1
-  df flows --bridge-socket /var/run/openvswitch/br-int.mgmt --config /etc/dragonflow/controller.yaml`,
+  pnpm dfctl flows --chassis 1                                 # the sandbox that is up
+  pnpm dfctl flows --sandbox /tmp/df-sandbox-x/sb --chassis 2 --app l2 --table egress
+  pnpm dfctl flows --chassis 1 --grep vm1                      # flows of the objects named vm1
+  dfctl flows --bridge-socket /var/run/openvswitch/br-int.mgmt --config /etc/dragonflow/controller.yaml`,
     )
     .action(async (o: FlowsOptions) => {
-      const target = resolveInspectTarget(o, 'df flows');
+      const target = resolveInspectTarget(o, 'dfctl flows');
       const [stats, naming] = await Promise.all([dumpFlows(target.bridgeSocket), loadNaming(target.config)]);
       const flows = filterFlows(nameFlows(stats, naming.pipeline, naming.owners), { ...(o.table !== undefined ? { table: o.table } : {}), ...(o.app !== undefined ? { app: o.app } : {}), ...(o.grep !== undefined ? { grep: o.grep } : {}) });
       if (o.json) {

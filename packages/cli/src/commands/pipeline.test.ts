@@ -36,7 +36,7 @@ function capture(): void {
 }
 afterEach(() => vi.restoreAllMocks());
 
-describe('df pipeline --config', () => {
+describe('dfctl pipeline --config', () => {
   it('prints the table map (golden)', async () => {
     capture();
     expect(await main(['pipeline', '--config', join(dir, 'controller.yaml')])).toBe(0);

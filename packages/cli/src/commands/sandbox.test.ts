@@ -17,7 +17,7 @@ async function run(args: string[]): Promise<{ code: number; err: string; out: st
   }
 }
 
-describe('df sandbox (argument handling; the real thing is in tests/src/sandbox-cli)', () => {
+describe('dfctl sandbox (argument handling; the real thing is in tests/src/sandbox-cli)', () => {
   it('lists its subcommands', () => {
     const sandbox = buildProgram().commands.find((c) => c.name() === 'sandbox')!;
     expect(sandbox.commands.map((c) => c.name()).sort()).toEqual(['controller', 'down', 'exec', 'outside', 'status', 'up', 'vm']);
@@ -62,6 +62,6 @@ describe('df sandbox (argument handling; the real thing is in tests/src/sandbox-
     const dir = mkdtempSync(join(tmpdir(), 'df-nosandbox-'));
     const r = await run(['sandbox', 'status', '--dir', dir]);
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(new RegExp(`no df sandbox in ${dir} .*start one with pnpm df sandbox up`));
+    expect(r.err).toMatch(new RegExp(`no dfctl sandbox in ${dir} .*start one with pnpm dfctl sandbox up`));
   });
 });

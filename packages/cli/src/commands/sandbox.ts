@@ -24,16 +24,16 @@ export function registerSandbox(program: Command): void {
       'after',
       `
 Example:
-  pnpm df sandbox up                      # 2 chassis, memory DB, VXLAN, apps l2 + l3-proactive, df-api on http://127.0.0.1:9696
-  pnpm df sandbox up --tunnel vxlan,geneve,gre --apps @dragonflow/app-l2,@dragonflow/app-l3-reactive
+  pnpm dfctl sandbox up                      # 2 chassis, memory DB, VXLAN, apps l2 + l3-proactive, df-api on http://127.0.0.1:9696
+  pnpm dfctl sandbox up --tunnel vxlan,geneve,gre --apps @dragonflow/app-l2,@dragonflow/app-l3-reactive
   openstack --os-auth-type none --os-endpoint http://127.0.0.1:9696 network create net1
   openstack --os-auth-type none --os-endpoint http://127.0.0.1:9696 subnet create --network net1 --subnet-range 10.0.0.0/24 subnet1
-  pnpm df sandbox vm create vm1 --network net1 --chassis 1
-  pnpm df sandbox vm create vm2 --network net1 --chassis 2
-  pnpm df sandbox exec vm1 -- ping -c 3 10.0.0.x
-  pnpm df sandbox status
-  pnpm df sandbox down
-  pnpm df sandbox up --chassis 3 --external   # + the flat network 'public' and an outside namespace (df sandbox outside -- CMD)
+  pnpm dfctl sandbox vm create vm1 --network net1 --chassis 1
+  pnpm dfctl sandbox vm create vm2 --network net1 --chassis 2
+  pnpm dfctl sandbox exec vm1 -- ping -c 3 10.0.0.x
+  pnpm dfctl sandbox status
+  pnpm dfctl sandbox down
+  pnpm dfctl sandbox up --chassis 3 --external   # + the flat network 'public' and an outside namespace (dfctl sandbox outside -- CMD)
 Layout and how to reach each part: docs/sandbox.md.`,
     );
 
@@ -54,7 +54,7 @@ Layout and how to reach each part: docs/sandbox.md.`,
     .option('--dir <dir>', 'put everything in this directory (default: a new temporary directory)')
     .option('--api-port <port>', 'df-api port on 127.0.0.1', intOption('--api-port', 1, 65535), 9696)
     .option('--log-level <level>', 'df-api and df-controller log level', choice('--log-level', ['fatal', 'error', 'warn', 'info', 'debug', 'trace']), 'info')
-    .option('--external', "an external network: the flat provider network 'public' on every chassis (bridge br-public) and an outside namespace on it playing the upstream router 172.24.4.1 and an internet host 198.51.100.10 (df sandbox outside -- CMD)")
+    .option('--external', "an external network: the flat provider network 'public' on every chassis (bridge br-public) and an outside namespace on it playing the upstream router 172.24.4.1 and an internet host 198.51.100.10 (dfctl sandbox outside -- CMD)")
     .option('--gateway-chassis <list>', 'with --external: the chassis registered as gateways, comma-separated (default: the last chassis)', (v: string) => v.split(',').map((x) => intOption('--gateway-chassis', 1, 20)(x.trim())))
     .action(async (o: { chassis: number; db: DbKind; apps?: string[]; tunnel: TunnelKind[]; dir?: string; apiPort: number; logLevel: string; external?: boolean; gatewayChassis?: number[] }) => {
       const r = await sandboxUp({
@@ -77,7 +77,7 @@ Layout and how to reach each part: docs/sandbox.md.`,
     .description('stop every process the sandbox started (by pid) and remove its namespaces, veths and files')
     .option('--dir <dir>', DIR_HELP)
     .action(async (o: { dir?: string }) => {
-      requireRoot('df sandbox down');
+      requireRoot('dfctl sandbox down');
       const dir = resolveSandboxDir(o.dir);
       await sandboxDown(dir);
       console.log(`sandbox in ${dir} is down`);
@@ -153,21 +153,21 @@ Layout and how to reach each part: docs/sandbox.md.`,
 
   sandbox
     .command('exec <name> [command...]')
-    .description('run a command inside a VM (its network namespace): df sandbox exec vm1 -- ping -c 3 10.0.0.5')
+    .description('run a command inside a VM (its network namespace): dfctl sandbox exec vm1 -- ping -c 3 10.0.0.5')
     .option('--dir <dir>', DIR_HELP)
     .action((name: string, command: string[], o: { dir?: string }) => {
-      requireRoot('df sandbox exec');
-      if (command.length === 0) throw new DfError('BAD_OPTION', 'give the command after --, e.g. df sandbox exec vm1 -- ip addr');
+      requireRoot('dfctl sandbox exec');
+      if (command.length === 0) throw new DfError('BAD_OPTION', 'give the command after --, e.g. dfctl sandbox exec vm1 -- ip addr');
       runIn(Sandbox.load(resolveSandboxDir(o.dir)).vm(name).state.netns, command, name, 'df.sandbox.exec');
     });
 
   sandbox
     .command('outside [command...]')
-    .description('run a command in the outside namespace of a sandbox made with --external (the upstream router 172.24.4.1 and the internet host 198.51.100.10): df sandbox outside -- ping -c 3 172.24.4.10')
+    .description('run a command in the outside namespace of a sandbox made with --external (the upstream router 172.24.4.1 and the internet host 198.51.100.10): dfctl sandbox outside -- ping -c 3 172.24.4.10')
     .option('--dir <dir>', DIR_HELP)
     .action((command: string[], o: { dir?: string }) => {
-      requireRoot('df sandbox outside');
-      if (command.length === 0) throw new DfError('BAD_OPTION', 'give the command after --, e.g. df sandbox outside -- ip addr');
+      requireRoot('dfctl sandbox outside');
+      if (command.length === 0) throw new DfError('BAD_OPTION', 'give the command after --, e.g. dfctl sandbox outside -- ip addr');
       runIn(Sandbox.load(resolveSandboxDir(o.dir)).outside().netns, command, 'the outside namespace', 'df.sandbox.outside');
     });
 

@@ -39,7 +39,7 @@ async function run(args: string[]): Promise<{ code: number; out: string; err: st
   }
 }
 
-describe('df status', () => {
+describe('dfctl status', () => {
   it('sums a controller up in a line per part: DB, liveness, OVSDB, OpenFlow, apps, ports, flows, tunnels, problems', () => {
     const lines = formatHealth(report({ status: 'degraded', problems: ['OVSDB: connection refused'] }));
     expect(lines).toEqual([
@@ -118,6 +118,6 @@ describe('df status', () => {
 
   it('--help says what it covers and what the exit status means', () => {
     const help = helpOf('status').replace(/\s+/g, ' ');
-    for (const s of ['Usage: df status [options]', '--sandbox <dir>', '--management <endpoint>', '--json', 'Exit status: 0 when everything is healthy, 1 when something is not', 'df status --management unix:/run/dragonflow/df-controller.sock']) expect(help).toContain(s);
+    for (const s of ['Usage: dfctl status [options]', '--sandbox <dir>', '--management <endpoint>', '--json', 'Exit status: 0 when everything is healthy, 1 when something is not', 'dfctl status --management unix:/run/dragonflow/df-controller.sock']) expect(help).toContain(s);
   });
 });

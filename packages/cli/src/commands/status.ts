@@ -89,18 +89,18 @@ export function registerStatus(program: Command): void {
       'after',
       `
 Exit status: 0 when everything is healthy, 1 when something is not (so scripts can wait on it).
-For VMs and ports in detail: pnpm df sandbox status.
+For VMs and ports in detail: pnpm dfctl sandbox status.
 
 Examples:
-  pnpm df status                                         # the sandbox that is up
-  pnpm df status --sandbox /tmp/df-sandbox-x/sb --json
-  df status --management unix:/run/dragonflow/df-controller.sock
-  df status --management tcp:127.0.0.1:9100`,
+  pnpm dfctl status                                         # the sandbox that is up
+  pnpm dfctl status --sandbox /tmp/df-sandbox-x/sb --json
+  dfctl status --management unix:/run/dragonflow/df-controller.sock
+  dfctl status --management tcp:127.0.0.1:9100`,
     )
     .action(async (o: StatusOptions) => {
       let healthy: boolean;
       if (o.management !== undefined) {
-        if (o.sandbox !== undefined) throw new DfError('CLI_USAGE', 'df status: give either --sandbox or --management, not both');
+        if (o.sandbox !== undefined) throw new DfError('CLI_USAGE', 'dfctl status: give either --sandbox or --management, not both');
         const h = await fetchHealth(o.management);
         healthy = h.status === 'ok';
         if (o.json) console.log(JSON.stringify(h, null, 2));

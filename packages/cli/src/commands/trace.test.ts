@@ -11,7 +11,7 @@ import { OwnerIndex } from '../inspect/owners.js';
 import { annotateTrace } from './trace.js';
 
 /**
- * `ovs-appctl ofproto/trace` output from chassis-1 of a `df demo --keep` sandbox
+ * `ovs-appctl ofproto/trace` output from chassis-1 of a `dfctl demo --keep` sandbox
  * (apps l2, l3-proactive): vm1 (port key 5, demo-net1 key 1) pings vm3 (port key 7,
  * demo-net2, on chassis-2) through demo-router (key 1; its demo-net1 interface port
  * has key 3), and vm1 sends to an unknown MAC (flooded).
@@ -31,7 +31,7 @@ function owners(): OwnerIndex {
   return index;
 }
 
-describe('df trace: ofproto/trace annotated with table names and flow owners', () => {
+describe('dfctl trace: ofproto/trace annotated with table names and flow owners', () => {
   it('a routed packet: each table of br-int named, each matched flow’s app and object named from its cookie', () => {
     const t = annotateTrace(routed, 'br-int', pipeline, owners());
     expect(t.hops.map((h) => [h.table, h.tableName, h.priority, h.owner])).toEqual([
@@ -83,17 +83,17 @@ describe('df trace: ofproto/trace annotated with table names and flow owners', (
 
   it('--help says what FLOW is and how to pick the switch', () => {
     const help = helpOf('trace').replace(/\s+/g, ' ');
-    for (const s of ['Usage: df trace [options] <flow>', '--sandbox <dir>', '--chassis <n>', '--config <file>', '--appctl-target <path>', '--json', 'ofproto/trace', "FLOW is ofproto/trace's packet description"]) expect(help).toContain(s);
+    for (const s of ['Usage: dfctl trace [options] <flow>', '--sandbox <dir>', '--chassis <n>', '--config <file>', '--appctl-target <path>', '--json', 'ofproto/trace', "FLOW is ofproto/trace's packet description"]) expect(help).toContain(s);
   });
 });
 
 /**
- * `df trace` on chassis-1 of a one-chassis sandbox with the apps l2, sg, dhcp and
+ * `dfctl trace` on chassis-1 of a one-chassis sandbox with the apps l2, sg, dhcp and
  * l3-proactive (the ⤷ notes taken out: what ovs-appctl printed): t1 (port key 2,
  * the default group) sends TCP to t2 (key 3, group web: ingress tcp 8000, made with
  * the openstack CLI) on port 8000 (let through) and 8001 (dropped).
  */
-describe('df trace: security group verdicts named by group and rule', () => {
+describe('dfctl trace: security group verdicts named by group and rule', () => {
   const sgAllowed = readFileSync(new URL('../../test/trace-sg-allowed.txt', import.meta.url), 'utf8');
   const sgDropped = readFileSync(new URL('../../test/trace-sg-dropped.txt', import.meta.url), 'utf8');
   const sgPipeline = allocatePipeline([l2, sg, dhcp, l3].map((a) => ({ app: a.name, tables: a.tables ?? {}, registers: a.registers ?? [] })));

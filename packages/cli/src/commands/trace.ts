@@ -88,13 +88,13 @@ export function registerTrace(program: Command): void {
       `
 FLOW is ofproto/trace's packet description (ovs-fields(7) names), e.g.
   'in_port=3,icmp,dl_src=fa:16:3e:00:00:01,dl_dst=fa:16:3e:00:00:02,nw_src=10.0.1.5,nw_dst=10.0.1.6,nw_ttl=64'
-in_port is the VM's OpenFlow port on br-int (pnpm df flows --chassis N --table core.classify shows
+in_port is the VM's OpenFlow port on br-int (pnpm dfctl flows --chassis N --table core.classify shows
 which in_port belongs to which port). A packet from a tunnel: 'in_port=<tun port>,tun_id=<VNI>,…'.
 
 Examples:
-  pnpm df trace --chassis 1 'in_port=3,arp,arp_op=1,dl_src=fa:16:3e:00:00:01,arp_spa=10.0.1.5,arp_tpa=10.0.1.1'
-  pnpm df trace --sandbox /tmp/df-sandbox-x/sb --chassis 1 'in_port=3,icmp,dl_src=…,dl_dst=<router MAC>,nw_src=…,nw_dst=…,nw_ttl=64'
-  df trace --config /etc/dragonflow/controller.yaml 'in_port=5,ip,dl_dst=…'   # on a compute node`,
+  pnpm dfctl trace --chassis 1 'in_port=3,arp,arp_op=1,dl_src=fa:16:3e:00:00:01,arp_spa=10.0.1.5,arp_tpa=10.0.1.1'
+  pnpm dfctl trace --sandbox /tmp/df-sandbox-x/sb --chassis 1 'in_port=3,icmp,dl_src=…,dl_dst=<router MAC>,nw_src=…,nw_dst=…,nw_ttl=64'
+  dfctl trace --config /etc/dragonflow/controller.yaml 'in_port=5,ip,dl_dst=…'   # on a compute node`,
     )
     .action(async (flow: string, o: TraceOptions) => {
       let label: string;
@@ -102,14 +102,14 @@ Examples:
       let appctl: (...args: string[]) => Promise<string>;
       let config: string | undefined;
       if (o.chassis !== undefined || o.sandbox !== undefined) {
-        if (o.appctlTarget !== undefined || o.bridge !== undefined) throw new DfError('CLI_USAGE', 'df trace: --bridge and --appctl-target are for a switch outside a sandbox; with --sandbox/--chassis they come from the sandbox');
-        const target = resolveInspectTarget({ ...(o.sandbox !== undefined ? { sandbox: o.sandbox } : {}), ...(o.chassis !== undefined ? { chassis: o.chassis } : {}), ...(o.config !== undefined ? { config: o.config } : {}) }, 'df trace');
+        if (o.appctlTarget !== undefined || o.bridge !== undefined) throw new DfError('CLI_USAGE', 'dfctl trace: --bridge and --appctl-target are for a switch outside a sandbox; with --sandbox/--chassis they come from the sandbox');
+        const target = resolveInspectTarget({ ...(o.sandbox !== undefined ? { sandbox: o.sandbox } : {}), ...(o.chassis !== undefined ? { chassis: o.chassis } : {}), ...(o.config !== undefined ? { config: o.config } : {}) }, 'dfctl trace');
         label = target.label;
         bridge = target.bridge;
         appctl = target.appctl!;
         config = target.config;
       } else {
-        if (o.config === undefined) throw new DfError('CLI_USAGE', 'df trace: say which switch: --chassis N (of the sandbox in --sandbox DIR, or the one that is up), or --config FILE of the local df-controller');
+        if (o.config === undefined) throw new DfError('CLI_USAGE', 'dfctl trace: say which switch: --chassis N (of the sandbox in --sandbox DIR, or the one that is up), or --config FILE of the local df-controller');
         bridge = o.bridge ?? 'br-int';
         label = `${bridge} (${o.appctlTarget ?? 'the local ovs-vswitchd'})`;
         config = o.config;

@@ -9,7 +9,7 @@ import { resolveSandboxDir } from '../sandbox/lifecycle.js';
 import { readServices } from '../sandbox/services.js';
 import { OwnerIndex } from './owners.js';
 
-/** Where `df flows` and `df trace` look: one chassis of a sandbox, or a bridge and a controller config given by hand. */
+/** Where `dfctl flows` and `dfctl trace` look: one chassis of a sandbox, or a bridge and a controller config given by hand. */
 export interface InspectFlags {
   readonly sandbox?: string;
   readonly chassis?: number;

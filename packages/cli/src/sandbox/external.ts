@@ -28,7 +28,7 @@ export function externalAccessLines(apiUrl: string, outsideNetns: string, ext: E
   const os = `openstack --os-auth-type none --os-endpoint ${apiUrl}`;
   return [
     `  outside                netns ${outsideNetns}: upstream router ${EXTERNAL.routerIp} on the flat provider network '${EXTERNAL.physnet}', internet host ${EXTERNAL.internetIp} beyond it`,
-    `    run     pnpm df sandbox outside -- ping -c 3 <a floating IP>`,
+    `    run     pnpm dfctl sandbox outside -- ping -c 3 <a floating IP>`,
     `    gateway chassis ${ext.gatewayChassis.map((g) => `chassis-${g}`).join(', ')}; every chassis has the bridge mapping ${EXTERNAL.physnet}:${EXTERNAL.bridge}`,
     `    ${os} network create ${EXTERNAL.physnet} --external --provider-network-type flat --provider-physical-network ${EXTERNAL.physnet}`,
     `    ${os} subnet create --network ${EXTERNAL.physnet} --subnet-range ${EXTERNAL.cidr} --gateway ${EXTERNAL.routerIp} --no-dhcp ${EXTERNAL.physnet}-subnet`,

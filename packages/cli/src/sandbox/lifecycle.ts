@@ -73,11 +73,11 @@ export function cliSandboxes(): { tag: string; dir: string }[] {
 export function resolveSandboxDir(dir?: string): string {
   const given = dir ?? process.env['DF_SANDBOX_DIR'];
   if (given) {
-    if (!isCliSandbox(given)) throw new DfError('SANDBOX_NOT_FOUND', `no df sandbox in ${given} (no ${servicesPath(given)}): start one with pnpm df sandbox up`, { context: { dir: given } });
+    if (!isCliSandbox(given)) throw new DfError('SANDBOX_NOT_FOUND', `no dfctl sandbox in ${given} (no ${servicesPath(given)}): start one with pnpm dfctl sandbox up`, { context: { dir: given } });
     return given;
   }
   const all = cliSandboxes();
-  if (all.length === 0) throw new DfError('SANDBOX_NOT_FOUND', 'no sandbox is up: start one with pnpm df sandbox up');
+  if (all.length === 0) throw new DfError('SANDBOX_NOT_FOUND', 'no sandbox is up: start one with pnpm dfctl sandbox up');
   if (all.length > 1) throw new DfError('SANDBOX_AMBIGUOUS', `${all.length} sandboxes are up (${all.map((s) => s.dir).join(', ')}): choose one with --dir`);
   return all[0]!.dir;
 }
@@ -151,7 +151,7 @@ async function startDbServer(s: ServicesState, out: Out): Promise<void> {
 
 /**
  * The tokens of the sandbox's served memory DB, files 0600 in its directory: an admin
- * one (df db --config df-api.yaml) and one per chassis, granting the controller role
+ * one (dfctl db --config df-api.yaml) and one per chassis, granting the controller role
  * for that chassis only (its rows, its bindings).
  */
 export function nbTokenFile(dir: string, who: 'admin' | string): string {
@@ -197,7 +197,7 @@ function controllerConfig(s: ServicesState, chassis: Chassis, logLevel: string):
     management: { listen: management },
     logLevel,
   };
-  return { file: join(st.dir, 'df-controller.yaml'), management, text: `# df-controller of ${st.name} (written by df sandbox up)\n${stringify(config)}` };
+  return { file: join(st.dir, 'df-controller.yaml'), management, text: `# df-controller of ${st.name} (written by dfctl sandbox up)\n${stringify(config)}` };
 }
 
 function spawnController(s: ServicesState, c: ControllerEntry): void {
@@ -223,13 +223,13 @@ async function waitHealthy(c: ControllerEntry, timeoutMs = 60_000): Promise<Heal
 }
 
 /**
- * `df sandbox up`: the DB, df-api on 127.0.0.1, and N chassis (namespace, OVS,
+ * `dfctl sandbox up`: the DB, df-api on 127.0.0.1, and N chassis (namespace, OVS,
  * df-controller) on one underlay; returns once every controller is connected to
  * its switch, in sync and registered alive. Anything that fails tears down what
  * was started.
  */
 export async function sandboxUp(options: UpOptions = {}): Promise<UpResult> {
-  requireRoot('df sandbox up');
+  requireRoot('dfctl sandbox up');
   const out = options.out ?? ((l: string) => console.log(l));
   const started = Date.now();
   const n = options.chassis ?? 2;
@@ -243,12 +243,12 @@ export async function sandboxUp(options: UpOptions = {}): Promise<UpResult> {
   const gateways = gatewayChassisFor(n, external, options.gatewayChassis);
 
   if (options.dir && isCliSandbox(options.dir)) {
-    throw new DfError('SANDBOX_EXISTS', `a sandbox is already up in ${options.dir}: see it with pnpm df sandbox status --dir ${options.dir}, remove it with pnpm df sandbox down --dir ${options.dir}`, { context: { dir: options.dir } });
+    throw new DfError('SANDBOX_EXISTS', `a sandbox is already up in ${options.dir}: see it with pnpm dfctl sandbox status --dir ${options.dir}, remove it with pnpm dfctl sandbox down --dir ${options.dir}`, { context: { dir: options.dir } });
   }
   if (!options.dir) {
     const existing = cliSandboxes();
     if (existing.length > 0) {
-      throw new DfError('SANDBOX_EXISTS', `a sandbox is already up in ${existing.map((e) => e.dir).join(', ')}: see it with pnpm df sandbox status, remove it with pnpm df sandbox down (or start another with --dir DIR --api-port PORT)`, {
+      throw new DfError('SANDBOX_EXISTS', `a sandbox is already up in ${existing.map((e) => e.dir).join(', ')}: see it with pnpm dfctl sandbox status, remove it with pnpm dfctl sandbox down (or start another with --dir DIR --api-port PORT)`, {
         context: { dirs: existing.map((e) => e.dir) },
       });
     }
@@ -348,14 +348,14 @@ export function describeAccess(s: ServicesState, tag: string): string[] {
     'Next:',
     `  openstack --os-auth-type none --os-endpoint ${s.api.url} network create net1`,
     `  openstack --os-auth-type none --os-endpoint ${s.api.url} subnet create --network net1 --subnet-range 10.0.0.0/24 subnet1`,
-    `  pnpm df sandbox vm create vm1 --network net1`,
-    `  pnpm df sandbox vm create vm2 --network net1 --chassis 2`,
-    `  pnpm df sandbox exec vm1 -- ping -c 3 <vm2's IP>`,
+    `  pnpm dfctl sandbox vm create vm1 --network net1`,
+    `  pnpm dfctl sandbox vm create vm2 --network net1 --chassis 2`,
+    `  pnpm dfctl sandbox exec vm1 -- ping -c 3 <vm2's IP>`,
     `  openstack --os-auth-type none --os-endpoint ${s.api.url} router create r1   # then: router add subnet r1 subnet1 (and a second network's subnet)`,
-    '  pnpm df status                           # health of every part',
-    '  pnpm df flows --chassis 1                # the flows, with table names and owners',
-    '  pnpm df sandbox status',
-    '  pnpm df sandbox down',
+    '  pnpm dfctl status                           # health of every part',
+    '  pnpm dfctl flows --chassis 1                # the flows, with table names and owners',
+    '  pnpm dfctl sandbox status',
+    '  pnpm dfctl sandbox down',
   );
   return lines;
 }
@@ -364,9 +364,9 @@ export interface DownOptions {
   readonly out?: Out;
 }
 
-/** `df sandbox down`: stops every process by pid, removes namespaces, veths and files. */
+/** `dfctl sandbox down`: stops every process by pid, removes namespaces, veths and files. */
 export async function sandboxDown(dir: string, options: DownOptions = {}): Promise<void> {
-  requireRoot('df sandbox down');
+  requireRoot('dfctl sandbox down');
   const out = options.out ?? ((l: string) => console.log(l));
   const problems: string[] = [];
   let services: ServicesState | undefined;
@@ -468,7 +468,7 @@ export function chooseAddressing(o: Pick<VmCreateOptions, 'dhcpClient' | 'static
   const served = subnet.enable_dhcp !== false && apps.includes(DHCP_APP);
   if (!served) {
     if (!o.dhcpClient) return 'static';
-    const why = subnet.enable_dhcp === false ? `subnet ${subnet.name || subnet.id} has DHCP disabled` : `the sandbox's controllers do not run ${DHCP_APP} (df sandbox up --apps …)`;
+    const why = subnet.enable_dhcp === false ? `subnet ${subnet.name || subnet.id} has DHCP disabled` : `the sandbox's controllers do not run ${DHCP_APP} (dfctl sandbox up --apps …)`;
     throw new DfError('BAD_OPTION', `--dhcp-client ${o.dhcpClient}: no DHCP server would answer (${why}); use --static`, { context: { option: '--dhcp-client' } });
   }
   if (o.wait === false) throw new DfError('BAD_OPTION', '--no-wait: a DHCP client needs the port ACTIVE first (use --static with --no-wait)', { context: { option: '--no-wait' } });
@@ -491,12 +491,12 @@ export async function waitPortActive(api: NeutronClient, portId: string, timeout
 }
 
 /**
- * `df sandbox vm create`: a Neutron port through df-api, then a namespace whose eth0
+ * `dfctl sandbox vm create`: a Neutron port through df-api, then a namespace whose eth0
  * (that port's MAC and IP, default route via the subnet gateway, TX checksum
  * offload off) is plugged into the chassis' br-int with external_ids:iface-id.
  */
 export async function vmCreate(dir: string, o: VmCreateOptions): Promise<VmCreated> {
-  requireRoot('df sandbox vm create');
+  requireRoot('dfctl sandbox vm create');
   const services = readServices(dir);
   const sb = Sandbox.load(dir);
   if (sb.state.vms.some((v) => v.name === o.name)) throw new DfError('SANDBOX_EXISTS', `VM ${o.name} already exists`, { context: { vm: o.name } });
@@ -551,9 +551,9 @@ export async function vmCreate(dir: string, o: VmCreateOptions): Promise<VmCreat
   return { name: o.name, chassis: chassisIndex, mac: port.mac_address, ip: ip!, cidr: subnet.cidr, gateway: subnet.gateway_ip, portId: port.id, status: now.status, activeAfterMs, addressing, ...(lease ? { lease } : {}) };
 }
 
-/** `df sandbox vm delete`: unplugs and removes the VM, then deletes its port through df-api. */
+/** `dfctl sandbox vm delete`: unplugs and removes the VM, then deletes its port through df-api. */
 export async function vmDelete(dir: string, name: string): Promise<{ portId: string; portDeleted: boolean; problem?: string }> {
-  requireRoot('df sandbox vm delete');
+  requireRoot('dfctl sandbox vm delete');
   const services = readServices(dir);
   const sb = Sandbox.load(dir);
   const vm = sb.vm(name);
@@ -571,7 +571,7 @@ export async function vmDelete(dir: string, name: string): Promise<{ portId: str
 
 /** Restarts (or just stops or starts) the df-controller of one chassis. */
 export async function controllerAction(dir: string, chassis: number, action: 'stop' | 'start' | 'restart', options: { signal?: 'SIGTERM' | 'SIGKILL'; wait?: boolean } = {}): Promise<ControllerEntry> {
-  requireRoot('df sandbox controller');
+  requireRoot('dfctl sandbox controller');
   const services = readServices(dir);
   const c = services.controllers.find((x) => x.chassis === chassis);
   if (!c) throw new DfError('SANDBOX_NO_CHASSIS', `the sandbox has no chassis ${chassis}`, { context: { chassis } });
@@ -666,7 +666,7 @@ export function formatStatus(r: SandboxReport): string[] {
     for (const u of h?.ports?.unknownIfaceIds ?? []) lines.push(`    ! interface ${u.interfaceName} names no logical port (iface-id ${u.ifaceId})`);
   }
   lines.push('');
-  if (r.vms.length === 0) lines.push('  no VMs (pnpm df sandbox vm create NAME --network NET)');
+  if (r.vms.length === 0) lines.push('  no VMs (pnpm dfctl sandbox vm create NAME --network NET)');
   else {
     lines.push('  VM         CHASSIS  IP                  MAC                PORT                                  STATUS');
     for (const v of r.vms) lines.push(`  ${v.name.padEnd(10)} ${String(v.chassis).padEnd(8)} ${v.ip.padEnd(19)} ${v.mac.padEnd(18)} ${v.portId.padEnd(37)} ${v.portStatus ?? '?'}`);

@@ -54,7 +54,7 @@ export class NeutronClient {
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
     } catch (cause) {
-      throw new DfError('API_UNREACHABLE', `df-api does not answer at ${this.url} (${(cause as Error).message}); is the sandbox up? (pnpm df sandbox status)`, { cause, context: { url: this.url } });
+      throw new DfError('API_UNREACHABLE', `df-api does not answer at ${this.url} (${(cause as Error).message}); is the sandbox up? (pnpm dfctl sandbox status)`, { cause, context: { url: this.url } });
     }
     const text = await res.text();
     if (!res.ok) {

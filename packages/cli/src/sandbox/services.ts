@@ -7,7 +7,7 @@ import type { HealthReport } from '@dragonflow/controller';
 import { findPackageDir } from '@dragonflow/core/host';
 import type { ExternalState } from './external.js';
 
-/** The services file a `df sandbox up` writes next to the topology's state file. */
+/** The services file a `dfctl sandbox up` writes next to the topology's state file. */
 export const SERVICES_FILE = 'df-sandbox.json';
 export const SERVICES_VERSION = 1;
 
@@ -30,7 +30,7 @@ export interface ControllerEntry extends ProcessEntry {
 }
 
 /**
- * What `df sandbox up` started beside the chassis (which the topology's own state
+ * What `dfctl sandbox up` started beside the chassis (which the topology's own state
  * file describes): the DB server, df-api and one df-controller per chassis. Every
  * entry is written before its process starts and gets its pid right after, so
  * `down` finds everything even after a crash half-way.
@@ -72,7 +72,7 @@ export function readServices(dir: string): ServicesState {
   try {
     parsed = JSON.parse(readFileSync(path, 'utf8')) as ServicesState;
   } catch (cause) {
-    throw new DfError('SANDBOX_NOT_FOUND', `${dir} is not a df sandbox (${path} cannot be read)`, { cause, context: { dir, file: path } });
+    throw new DfError('SANDBOX_NOT_FOUND', `${dir} is not a dfctl sandbox (${path} cannot be read)`, { cause, context: { dir, file: path } });
   }
   if (parsed.version !== SERVICES_VERSION) throw new DfError('SANDBOX_STATE', `${path} is not a version ${SERVICES_VERSION} sandbox services file`, { context: { file: path } });
   // A sandbox started before several tunnel types were possible recorded one, as `tunnel`.
@@ -106,7 +106,7 @@ export function cliPackageDir(): string {
 export function binaryOf(pkg: '@dragonflow/api' | '@dragonflow/controller'): string {
   const dir = findPackageDir(pkg, cliPackageDir());
   const bin = dir ? join(dir, 'dist', 'bin.js') : undefined;
-  if (!bin || !existsSync(bin)) throw new DfError('NOT_BUILT', `${pkg} is not built (${bin ?? pkg}): run pnpm build (pnpm df does it for you)`, { context: { package: pkg } });
+  if (!bin || !existsSync(bin)) throw new DfError('NOT_BUILT', `${pkg} is not built (${bin ?? pkg}): run pnpm build (pnpm dfctl does it for you)`, { context: { package: pkg } });
   return bin;
 }
 
@@ -115,7 +115,7 @@ export function binaryOf(pkg: '@dragonflow/api' | '@dragonflow/controller'): str
  * switching, port security, security groups, DHCP and the proactive distributed
  * router (`--apps
  * @dragonflow/app-l2,@dragonflow/app-portsec,@dragonflow/app-sg,@dragonflow/app-dhcp,@dragonflow/app-l3-reactive` picks the reactive one instead).
- * Each is a dependency of @dragonflow/cli, so `pnpm df` builds it; only those
+ * Each is a dependency of @dragonflow/cli, so `pnpm dfctl` builds it; only those
  * installed are used.
  */
 export const DEFAULT_SANDBOX_APPS: readonly string[] = ['@dragonflow/app-l2', '@dragonflow/app-portsec', '@dragonflow/app-sg', '@dragonflow/app-dhcp', '@dragonflow/app-l3-proactive'];

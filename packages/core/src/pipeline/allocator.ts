@@ -7,7 +7,7 @@ import { allocateSharedZones } from './zones.js';
 /** What one app asks of the pipeline. */
 export interface PipelineRequest {
   readonly app: string;
-  /** The npm package the app came from (shown by `df pipeline`). */
+  /** The npm package the app came from (shown by `dfctl pipeline`). */
   readonly package?: string;
   readonly tables?: { readonly [stage: string]: readonly TableSpec[] | undefined };
   /** Names of the scratch registers the app needs. */
@@ -225,7 +225,7 @@ export class PipelineMap {
     };
   }
 
-  /** The human table map printed by `df pipeline`. */
+  /** The human table map printed by `dfctl pipeline`. */
   format(): string {
     const rows = this.tables.map((t) => [String(t.id), t.stage, t.qualifiedName, t.miss === 'next' ? `→ ${t.next}` : t.miss]);
     const head = ['table', 'stage', 'name', 'miss'];

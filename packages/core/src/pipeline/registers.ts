@@ -38,7 +38,7 @@ export const SCRATCH_REGISTERS = [
 ] as const satisfies readonly OxmFieldName[];
 export type ScratchRegister = (typeof SCRATCH_REGISTERS)[number];
 
-/** Registers and metadata with a fixed meaning, for `df pipeline` and the docs. */
+/** Registers and metadata with a fixed meaning, for `dfctl pipeline` and the docs. */
 export const FIXED_REGISTERS: readonly { field: string; name: string; meaning: string }[] = [
   { field: 'metadata[0..31]', name: 'network key', meaning: 'unique key of the current LogicalSwitch; 0 = none' },
   { field: REG_FLAGS, name: 'flags', meaning: 'bit 0 FROM_TUNNEL, bit 1 FROM_PROVIDER, bit 2 ROUTED' },

@@ -156,7 +156,7 @@ export class Reconciler {
     return this.table.ownersOf(app);
   }
 
-  /** The desired flows of one owner (decoded from their wire form: for tests, diagnostics, `df flows`). */
+  /** The desired flows of one owner (decoded from their wire form: for tests, diagnostics, `dfctl flows`). */
   flowsOf(app: string, owner: string): DesiredFlow[] {
     return this.table.flowsOf(app, owner);
   }
@@ -181,7 +181,7 @@ export class Reconciler {
     return this.installed.flows.size;
   }
 
-  /** Every desired flow with its cookie (for the app contract suite and `df flows`). */
+  /** Every desired flow with its cookie (for the app contract suite and `dfctl flows`). */
   *desiredFlows(): IterableIterator<{ app: string; owner: string; cookie: bigint; flow: DesiredFlow }> {
     for (const e of this.table.flows.values()) yield { app: e.owner.id.app, owner: e.owner.id.owner, cookie: e.cookie, flow: decodeFlow(e.wire) };
   }

@@ -21,7 +21,7 @@ export type SecurityGroupRule = SecurityGroup['rules'][number];
 export type RouterPort = LogicalRouter['ports'][number];
 export type FixedIp = LogicalPort['fixedIps'][number];
 
-/** Table name → object type. Table names are the ones `df db ls TABLE` takes. */
+/** Table name → object type. Table names are the ones `dfctl db ls TABLE` takes. */
 export interface NbObjectMap {
   chassis: Chassis;
   chassis_liveness: ChassisLiveness;

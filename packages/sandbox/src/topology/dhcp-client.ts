@@ -29,7 +29,7 @@ export interface DhcpLease {
  */
 function leaseScript(dir: string, device: string, client: Exclude<VmAddressing, 'static'>): string {
   return `#!/bin/sh
-# Written by df sandbox: applies a DHCP lease to ${device} inside this VM's namespace.
+# Written by dfctl sandbox: applies a DHCP lease to ${device} inside this VM's namespace.
 PATH=/usr/sbin:/usr/bin:/sbin:/bin
 DIR='${dir}'
 DEV='${device}'

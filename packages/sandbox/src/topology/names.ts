@@ -86,7 +86,7 @@ export const FABRIC_DEVICES = {
 } as const;
 
 /**
- * The external network of `df sandbox up --external` (devstack's layout): the flat
+ * The external network of `dfctl sandbox up --external` (devstack's layout): the flat
  * provider network `public` on each chassis' bridge `br-public`; in the outside
  * namespace the upstream router on the public segment and an internet host beyond it.
  */

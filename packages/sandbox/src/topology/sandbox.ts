@@ -63,7 +63,7 @@ export interface SandboxStatus {
 /**
  * A multi-chassis Open vSwitch sandbox on one machine, described entirely by a JSON
  * state file in its directory, so one process can create it and another (a later
- * `df sandbox` invocation) can inspect or destroy it.
+ * `dfctl sandbox` invocation) can inspect or destroy it.
  *
  * Layout: a fabric namespace holds two Linux bridges (underlay, provider); each chassis
  * is a namespace with its own ovsdb-server and ovs-vswitchd; each VM is a namespace

@@ -10,7 +10,7 @@ import type { MemoryStore } from './store.js';
 /**
  * Who may do what on the served memory DB. A connection presents a token in its
  * hello; the token's grant decides its rights for the life of the connection:
- * - `admin` (df-api, the operator's `df db`): everything;
+ * - `admin` (df-api, the operator's `dfctl db`): everything;
  * - `controller`: reads, the change feed, its own leases, and only the writes a
  *   chassis' controller makes — its chassis row, its liveness record, and the
  *   binding fields of logical ports (chassisId, bindingHost, status). Nothing

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `pnpm df <args>`: brings the CLI's build up to date (turbo caches, so this is
+// `pnpm dfctl <args>` (and its in-repo alias `pnpm df`): brings the CLI's build up to date (turbo caches, so this is
 // quick when nothing changed), then runs the operator CLI with the given arguments.
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
@@ -14,7 +14,7 @@ if (process.env.DF_SKIP_BUILD !== '1') {
   });
   if (build.status !== 0) {
     process.stderr.write(build.stdout + build.stderr);
-    process.stderr.write('df: building the workspace failed (see above)\n');
+    process.stderr.write('dfctl: building the workspace failed (see above)\n');
     process.exit(1);
   }
 }
