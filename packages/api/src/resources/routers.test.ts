@@ -85,6 +85,18 @@ describe('routers', () => {
     expect((await h.get(`/v2.0/ports?device_owner=network:router_gateway`)).body['ports']).toEqual([]);
   });
 
+  it('takes a gateway on an external network without a subnet, as current Neutron: a gateway port without addresses', async () => {
+    const bare = String((await h.network({ name: 'bare-ext', 'router:external': true }))['id']);
+    const r = await h.router({ external_gateway_info: { network_id: bare } });
+    expect(r['external_gateway_info']).toEqual({ network_id: bare, enable_snat: true, external_fixed_ips: [] });
+    const gwPorts = (await h.get(`/v2.0/ports?device_owner=network:router_gateway&device_id=${String(r['id'])}`)).body['ports'] as { fixed_ips: unknown[] }[];
+    expect(gwPorts).toHaveLength(1);
+    expect(gwPorts[0]!.fixed_ips).toEqual([]);
+    // an address asked for on a network without a subnet is still refused, naming it
+    const asked = await h.post('/v2.0/routers', { router: { external_gateway_info: { network_id: bare, external_fixed_ips: [{ ip_address: '172.24.9.5' }] } } });
+    expect(asked.status).toBe(400);
+  });
+
   it('validates static routes and edits them atomically', async () => {
     const id = String((await h.router())['id']);
     await h.put(`/v2.0/routers/${id}/add_router_interface`, { subnet_id: sub });

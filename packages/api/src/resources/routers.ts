@@ -75,8 +75,8 @@ async function applyGateway(tx: NbTransaction, backend: Backend, ctx: RequestCon
     await tx.delete('logical_port', current.portId);
   }
   const mac = await chooseMac(tx, network.id, backend.config.network.macPrefix, undefined);
+  // An external network without a subnet gives a gateway port without addresses (as current Neutron).
   const fixedIps = await new IpAllocator(tx, network.id, attempt).allocate(requests, mac, 'external_gateway_info.external_fixed_ips');
-  if (fixedIps.length === 0) throw badRequest('router', `external network ${network.id} has no subnet to allocate a gateway IP from`, 'external_gateway_info.network_id');
   const port = await tx.create('logical_port', {
     projectId: '',
     networkId: network.id,
