@@ -1,20 +1,9 @@
 import { mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { listenUnix } from './index.js';
-
-function connects(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createConnection(path);
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
+import { listenUnix, unixSocketAnswers } from './index.js';
 
 describe('listenUnix', () => {
   it('creates the socket with the asked mode whatever the umask, and leaves no staging directory', async () => {
@@ -32,7 +21,7 @@ describe('listenUnix', () => {
       expect(statSync(join(dir, 'a.sock')).mode & 0o777).toBe(0o600);
       expect(statSync(join(dir, 'b.sock')).mode & 0o777).toBe(0o660);
       expect(readdirSync(dir).sort()).toEqual(['a.sock', 'b.sock']);
-      expect(await connects(join(dir, 'a.sock'))).toBe(true);
+      expect(await unixSocketAnswers(join(dir, 'a.sock'))).toBe(true);
     } finally {
       a.close();
       b.close();
@@ -49,7 +38,7 @@ describe('listenUnix', () => {
     writeFileSync(join(dir, 'y.sock'), '');
     const second = createServer();
     await listenUnix(second, join(dir, 'y.sock'));
-    expect(await connects(join(dir, 'y.sock'))).toBe(true);
+    expect(await unixSocketAnswers(join(dir, 'y.sock'))).toBe(true);
     second.close();
     await expect(listenUnix(createServer(), join(dir, 'z.sock'), { mode: 0o666 })).rejects.toThrow(/gives rights to other users/);
   });

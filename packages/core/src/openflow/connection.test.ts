@@ -2,12 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import { ManualClock } from '@dragonflow/base';
 import { ErrorType, OfPort, act, flowMod, type OfMessage, type PortDesc } from '@dragonflow/openflow';
 import { MacAddress } from '@dragonflow/base';
-import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { OfConnection } from './connection.js';
 import type { OfConnectionError} from './errors.js';
@@ -15,18 +13,8 @@ import { OfSwitchError } from './errors.js';
 import { OfListener, connectSwitch, type SwitchConnectionEvent } from './listener.js';
 import { switchChannel } from './channel.js';
 import { FakePeer, until } from './__tests__/fake-peer.js';
+import { memoryLogger } from './__tests__/memory-logger.js';
 
-/** A pino logger that keeps every record, so tests can assert what was logged. */
-function memoryLogger(): { logger: pino.Logger; lines: Record<string, unknown>[] } {
-  const lines: Record<string, unknown>[] = [];
-  const stream = new Writable({
-    write(chunk, _enc, cb) {
-      for (const l of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(l) as Record<string, unknown>);
-      cb();
-    },
-  });
-  return { logger: pino({ level: 'debug' }, stream), lines };
-}
 
 let dir: string;
 let listener: OfListener | undefined;
