@@ -1,5 +1,5 @@
 import { APP_CONTEXT, APP_OPTIONS, METADATA_NETWORK_MASK, REG_ROUTER, inject, injectable, openflow, type AppContext, type AppFlowRemoved, type AppInstalledFlow, type DesiredFlow, type LogicalPort } from '@dragonflow/core';
-import { DistributedRouter, ExactFlowBuilder, Ipv4Address, PRIORITY, decisionSignature, rewriteOf, toPuntFlow, type Forward, type Punt, type ReactiveOptions, type Router } from '@dragonflow/l3';
+import { DistributedRouter, ExactFlowBuilder, Ipv4Address, PRIORITY, decisionSignature, rewriteOf, toPuntFlow, type Forward, type NetworkSet, type Punt, type ReactiveOptions, type Router } from '@dragonflow/l3';
 
 /** One exact flow the controller installed: (router, source network, destination IP) → its decision. */
 interface ExactFlow {
@@ -106,7 +106,7 @@ export class ReactiveRouter extends DistributedRouter {
    * The decision for an exact flow now, when it still forwards out of an active router on its source network.
    * `local` (the networks with a local port) is computed once by a caller that checks many flows.
    */
-  private current(e: Pick<ExactFlow, 'routerId' | 'networkId' | 'dst'>, local?: ReadonlySet<string>): { router: Router; decision: Forward } | undefined {
+  private current(e: Pick<ExactFlow, 'routerId' | 'networkId' | 'dst'>, local?: NetworkSet): { router: Router; decision: Forward } | undefined {
     const router = this.activeRouter(e.routerId, local);
     if (!router || !router.interfaces.some((i) => i.networkId === e.networkId)) return undefined;
     const decision = this.model.decide(router, e.dst);

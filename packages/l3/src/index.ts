@@ -18,5 +18,5 @@ export {
 } from './flows.js';
 export { ICMP_ERROR, icmpError } from './icmp.js';
 export { proactiveOptionsSchema, puntOptionsSchema, reactiveOptionsSchema, type L3Options, type ProactiveOptions, type PuntOptions, type ReactiveOptions } from './options.js';
-export { DistributedRouter, L3_ADOPT_TABLES, L3_HANDLERS, L3_PUNT, L3_WATCHES, routerOwner, type L3Stats, type Punt } from './router-app.js';
+export { DistributedRouter, L3_ADOPT_TABLES, L3_HANDLERS, L3_PUNT, L3_WATCHES, routerOwner, type L3Stats, type NetworkSet, type Punt } from './router-app.js';
 export { IpNetwork, Ipv4Address, MacAddress } from '@dragonflow/base';

@@ -53,6 +53,9 @@ export interface L3Stats {
 
 export const routerOwner = (id: string): string => `router:${id}`;
 
+/** A set of network ids, as far as asking for one goes (the local networks are the keys of a map). */
+export type NetworkSet = Pick<ReadonlySet<string>, 'has'>;
+
 function regValue(ev: AppPacketIn, reg: 'reg5'): number {
   return Number(openflow.matchGet(ev.match, reg)?.value ?? 0);
 }
@@ -117,7 +120,7 @@ export abstract class DistributedRouter {
   // ---------------- routers ----------------
 
   /** Networks with a port bound to this chassis. */
-  localNetworks(): ReadonlySet<string> {
+  localNetworks(): NetworkSet {
     if (!this.local) {
       this.local = { ports: new Map(), byNetwork: new Map() };
       for (const b of this.ctx.topology.localBindings()) {
@@ -125,10 +128,8 @@ export abstract class DistributedRouter {
         if (p) this.setLocal(p.id, p.networkId);
       }
     }
-    return this.localNetworkSet;
+    return this.local.byNetwork;
   }
-
-  private readonly localNetworkSet = new Set<string>();
 
   /** Records a local port on `networkId` (undefined: no longer local). */
   private setLocal(portId: string, networkId: string | undefined): void {
@@ -138,30 +139,24 @@ export abstract class DistributedRouter {
     if (was !== undefined) {
       const set = local.byNetwork.get(was)!;
       set.delete(portId);
-      if (set.size === 0) {
-        local.byNetwork.delete(was);
-        this.localNetworkSet.delete(was);
-      }
+      if (set.size === 0) local.byNetwork.delete(was);
       local.ports.delete(portId);
     }
     if (networkId !== undefined) {
       local.ports.set(portId, networkId);
       const set = local.byNetwork.get(networkId);
       if (set) set.add(portId);
-      else {
-        local.byNetwork.set(networkId, new Set([portId]));
-        this.localNetworkSet.add(networkId);
-      }
+      else local.byNetwork.set(networkId, new Set([portId]));
     }
   }
 
   /** A router routes here when one of its networks has a local port (routing happens on the source chassis). */
-  isActive(router: Router, local: ReadonlySet<string> = this.localNetworks()): boolean {
+  isActive(router: Router, local: NetworkSet = this.localNetworks()): boolean {
     return router.interfaces.some((i) => local.has(i.networkId));
   }
 
   /** The router as this chassis routes it, or undefined when it is down, gone or not active here. */
-  activeRouter(id: string, local?: ReadonlySet<string>): Router | undefined {
+  activeRouter(id: string, local?: NetworkSet): Router | undefined {
     const r = this.model.router(id);
     return r && this.isActive(r, local) ? r : undefined;
   }
@@ -172,7 +167,7 @@ export abstract class DistributedRouter {
   }
 
   /** Recomputes one router's flows. */
-  setRouter(id: string, local?: ReadonlySet<string>): void {
+  setRouter(id: string, local?: NetworkSet): void {
     const r = this.activeRouter(id, local);
     this.releaseRouter(id, r);
     if (r) {
@@ -187,7 +182,6 @@ export abstract class DistributedRouter {
 
   resync(): void {
     this.local = undefined;
-    this.localNetworkSet.clear();
     const local = this.localNetworks();
     for (const id of [...this.active]) if (!this.ctx.topology.get('logical_router', id)) this.setRouter(id, local);
     for (const r of this.ctx.topology.all('logical_router')) this.setRouter(r.id, local);
