@@ -102,7 +102,8 @@ export class OvsInstance {
     // get through on a loaded machine (vswitchd is then killed, leaving the taps): stop
     // gives the kernel a moment, deletes what is left itself, and returns once nothing
     // of this instance's is left, so a caller (or the next run) never finds it there.
-    const taps = isAlive(this.pids.ovsdbServer) ? await this.tapNames() : [];
+    // In a namespace of its own, deleting the namespace takes the taps with it.
+    const taps = !this.ownsNetns && isAlive(this.pids.ovsdbServer) ? await this.tapNames() : [];
     if (isAlive(this.pids.vswitchd)) await this.appctl('exit', '--cleanup').catch(() => undefined);
     await stopPid(this.pids.vswitchd);
     await stopPid(this.pids.ovsdbServer);
