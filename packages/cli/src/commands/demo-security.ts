@@ -65,7 +65,7 @@ export async function securityGroupStep(c: SecurityDemoContext): Promise<Securit
         ['port', 'set', '--no-security-group', '--security-group', 'demo-web', server.portId],
       ]) {
         out(`  $ openstack --os-auth-type none --os-endpoint ${c.url} ${args.join(' ')}`);
-        await c.openstack(args[args.length - 1] === 'demo-web' && args[2] === 'create' ? [...args, '-f', 'value', '-c', 'id'] : args);
+        await c.openstack(args);
       }
     } else {
       const group = await c.api.createSecurityGroup({ name: 'demo-web' });
