@@ -3,9 +3,13 @@ import { DeviceOwner, packet, type AppTopology, type LogicalPort, type LogicalSw
 import type { DhcpOptions } from './options.js';
 import type { LeaseFacts } from './responder.js';
 
-/** The network's DHCP port (df-api keeps one per network with a DHCP-enabled subnet). */
+/**
+ * The network's DHCP port (df-api keeps one per network with a DHCP-enabled subnet).
+ * Found among the DHCP ports (one per network), not among the network's ports: this
+ * runs for every port, and a network may hold thousands.
+ */
 export function dhcpPortOf(topology: AppTopology, networkId: string): LogicalPort | undefined {
-  return topology.lookup('logical_port', 'network', networkId).find((p) => p.deviceOwner === DeviceOwner.DHCP);
+  return topology.lookup('logical_port', 'deviceOwner', DeviceOwner.DHCP).find((p) => p.networkId === networkId);
 }
 
 /** One subnet this server answers a port on: its IPv4 address there, the subnet, the server's address on it. */

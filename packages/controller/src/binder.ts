@@ -98,6 +98,7 @@ export class PortBinder {
   private source: BinderSource | undefined;
   private sourceSub: Subscription | undefined;
   private interfacesSeen = false;
+  private gaugesQueued = false;
   private readonly duplicateWarned = new Set<string>();
   private readonly failuresSub: Subscription;
 
@@ -390,7 +391,20 @@ export class PortBinder {
     return true;
   }
 
+  /**
+   * The gauges are recomputed once per turn of the event loop, not per state change:
+   * counting every plugged port on each change made a bulk of N ports cost N².
+   */
   private updateGauges(): void {
+    if (!this.options.metrics || this.gaugesQueued) return;
+    this.gaugesQueued = true;
+    setImmediate(() => {
+      this.gaugesQueued = false;
+      this.writeGauges();
+    }).unref();
+  }
+
+  private writeGauges(): void {
     const m = this.options.metrics;
     if (!m) return;
     const counts: Record<string, number> = { binding: 0, 'waiting-for-flows': 0, active: 0, 'flows-failed': 0, 'admin-down': 0, 'unknown-port': 0, retrying: 0 };

@@ -8,7 +8,7 @@ import { type LogicalPort, type NbObject, TABLES, TABLE_RANK, type TableName, is
 import { FeedFollower, type FollowerState } from '../topology/follower.js';
 import { type AppliedChange, TopologyStore } from '../topology/store.js';
 import type { CacheState, ChangeCause, NbCacheUpdate, NbChange } from './events.js';
-import { ShadowIndex, stubOf } from './shadow.js';
+import { ShadowIndex, sameStub, stubOf } from './shadow.js';
 
 export interface LocalCacheOptions {
   /** This chassis: the ports bound to it decide what a selective cache holds. */
@@ -239,17 +239,25 @@ export class LocalCache {
 
   private async applyBatch(batch: ChangeBatch): Promise<void> {
     const touched: Touched[] = [];
+    let scopeMayMove = false;
     for (const e of batch.events) {
       if (!isTableName(e.table)) continue;
       const obj = e.type === 'put' ? deepFreeze(decodeObject(e.table, e.value ?? '', e.version)) : undefined;
-      this.shadow.apply(e.table, e.id, obj ? stubOf(e.table, obj) : undefined, batch.revision);
+      const stub = obj ? stubOf(e.table, obj) : undefined;
+      if (!scopeMayMove && !sameStub(this.shadow.get(e.table, e.id), stub)) scopeMayMove = true;
+      this.shadow.apply(e.table, e.id, stub, batch.revision);
       touched.push({ table: e.table, id: e.id, obj });
     }
-    await this.reconcile(touched, batch.revision);
+    await this.reconcile(touched, batch.revision, scopeMayMove);
   }
 
-  /** Brings the store in line with the scope after `touched` changed in the DB at `revision`. */
-  private async reconcile(touched: Touched[], revision: number): Promise<void> {
+  /**
+   * Brings the store in line with the scope after `touched` changed in the DB at
+   * `revision`. `scopeMayMove` false: no touched object changed a field scope is made
+   * of (a port's status, a rule's text), so the scope is not recomputed at first — it
+   * walks every local port, and a binder marking N ports ACTIVE one by one made that N².
+   */
+  private async reconcile(touched: Touched[], revision: number, scopeMayMove = true): Promise<void> {
     const changes: NbChange[] = [];
     const events = new Map<string, Touched>();
     for (const t of touched) events.set(key(t.table, t.id), t);
@@ -260,7 +268,7 @@ export class LocalCache {
       const beforeNets = this.networks;
       const beforeGroups = this.groups;
       const beforeRemote = this.remoteGroups;
-      this.recomputeScope();
+      if (round > 0 || scopeMayMove) this.recomputeScope();
       for (const n of symmetricDifference(beforeNets, this.networks)) this.addNetworkCandidates(n, candidates);
       for (const g of symmetricDifference(beforeGroups, this.groups)) candidates.set(key('security_group', g), { table: 'security_group', id: g });
       for (const g of symmetricDifference(beforeRemote, this.remoteGroups)) for (const p of this.shadow.portsOfGroup(g)) candidates.set(key('logical_port', p), { table: 'logical_port', id: p });

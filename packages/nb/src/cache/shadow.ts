@@ -14,6 +14,20 @@ export interface Stub {
   remoteGroupIds?: readonly string[];
 }
 
+/** Whether two stubs say the same (so the object's change cannot move the scope). */
+export function sameStub(a: Stub | undefined, b: Stub | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)] as (keyof Stub)[]);
+  for (const k of keys) {
+    const x = a[k];
+    const y = b[k];
+    if (Array.isArray(x) && Array.isArray(y)) {
+      if (x.length !== y.length || x.some((v, i) => v !== y[i])) return false;
+    } else if (x !== y) return false;
+  }
+  return true;
+}
+
 export function stubOf(table: TableName, o: NbObject): Stub {
   switch (table) {
     case 'subnet':
