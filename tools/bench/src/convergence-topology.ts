@@ -20,8 +20,8 @@ export interface VmPortOptions {
   readonly projectId?: string;
 }
 
-/** VM port `i` (0-based): network i % 10, key 100 + i (router interfaces have keys 1..10), IP 10.n.x.y. */
-export function vmPort(i: number, chassisId: string, options: VmPortOptions = {}): TxnOp {
+/** VM port `i` (0-based): network i % 10, key 100 + i (router interfaces have keys 1..10), IP 10.n.x.y; bound to `chassisId` (null: not bound yet). */
+export function vmPort(i: number, chassisId: string | null, options: VmPortOptions = {}): TxnOp {
   const n = i % NETWORKS;
   const host = Math.floor(i / NETWORKS) + 2;
   return put('logical_port', {
@@ -50,4 +50,26 @@ export function baseTopology(chassisId: string, chassisName: string): TxnOp[] {
   }
   base.push(put('logical_router', { id: id('router', 0), key: 1, name: 'router0', ports: routerPorts }));
   return base;
+}
+
+/**
+ * A project's `default` security group as df-api creates it (Neutron's four rules: any
+ * egress, ingress from members, IPv4 and IPv6), key 1, plus `extra` ingress tcp rules
+ * (ports 10000 + k) for the "one more rule" measurements.
+ */
+export function neutronDefaultGroup(groupId: string, projectId: string, extra: number): TxnOp {
+  const ruleId = (n: number | string): string => uuidV5(NS, `rule-${groupId}-${n}`);
+  return put('security_group', {
+    id: groupId,
+    key: 1,
+    projectId,
+    name: 'default',
+    rules: [
+      { id: ruleId(0), direction: 'egress', ethertype: 'IPv4' },
+      { id: ruleId(1), direction: 'egress', ethertype: 'IPv6' },
+      { id: ruleId(2), direction: 'ingress', ethertype: 'IPv4', remoteGroupId: groupId },
+      { id: ruleId(3), direction: 'ingress', ethertype: 'IPv6', remoteGroupId: groupId },
+      ...Array.from({ length: extra }, (_, k) => ({ id: ruleId(`x${k}`), direction: 'ingress', ethertype: 'IPv4', protocol: 'tcp', portRangeMin: 10000 + k, portRangeMax: 10000 + k })),
+    ],
+  });
 }

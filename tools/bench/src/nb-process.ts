@@ -72,6 +72,7 @@ export async function serveDbIfAsked(token: string, commands: DbCommands): Promi
 
 export interface DbProcess {
   readonly endpoint: string;
+  readonly pid: number;
   /** Sends one command and resolves with the revision of its commit (0 for `prepare`). */
   request(command: string): Promise<number>;
 }
@@ -94,6 +95,7 @@ export async function startDbProcess(cleanup: CleanupStack, script: string): Pro
   });
   return {
     endpoint,
+    pid: server.pid!,
     request: (command) =>
       new Promise((resolve) => {
         waiting.push(resolve);

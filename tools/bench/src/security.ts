@@ -31,7 +31,7 @@ import proactive from '@dragonflow/app-l3-proactive';
 import portsec from '@dragonflow/app-portsec';
 import sg from '@dragonflow/app-sg';
 import { mb, ms, startConvergence } from './convergence-run.js';
-import { NETWORKS, baseTopology, vmPort } from './convergence-topology.js';
+import { NETWORKS, baseTopology, neutronDefaultGroup, vmPort } from './convergence-topology.js';
 import { put, quantile, serveDbIfAsked } from './nb-process.js';
 
 const BENCH_TOKEN = 'security-bench-token';
@@ -46,24 +46,7 @@ type Mode = (typeof MODES)[number];
 
 const groupId = (name: string): string => uuidV5(NS, `sg-${name}`);
 const ruleId = (group: string, n: number | string): string => uuidV5(NS, `rule-${group}-${n}`);
-
-/** The project's default group as df-api creates it, plus `extra` tcp rules (ports 10000 + k). */
-function defaultGroup(extra: number): TxnOp {
-  const id = groupId('default');
-  return put('security_group', {
-    id,
-    key: 1,
-    projectId: PROJECT,
-    name: 'default',
-    rules: [
-      { id: ruleId('default', 0), direction: 'egress', ethertype: 'IPv4' },
-      { id: ruleId('default', 1), direction: 'egress', ethertype: 'IPv6' },
-      { id: ruleId('default', 2), direction: 'ingress', ethertype: 'IPv4', remoteGroupId: id },
-      { id: ruleId('default', 3), direction: 'ingress', ethertype: 'IPv6', remoteGroupId: id },
-      ...Array.from({ length: extra }, (_, k) => ({ id: ruleId('default', `x${k}`), direction: 'ingress', ethertype: 'IPv4', protocol: 'tcp', portRangeMin: 10000 + k, portRangeMax: 10000 + k })),
-    ],
-  });
-}
+const defaultGroup = (extra: number): TxnOp => neutronDefaultGroup(groupId('default'), PROJECT, extra);
 
 function fourRuleGroup(): TxnOp {
   return put('security_group', {

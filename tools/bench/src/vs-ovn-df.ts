@@ -1,0 +1,181 @@
+/**
+ * bench:vs-ovn, Dragonflow's side: the real df-controller process (its own OVSDB
+ * binding, OpenFlow connection, apps and binder) on a private ovs-vswitchd, following
+ * a memory NB DB served by another process (convergence-run's DB process, standing in
+ * for df-api: the commit path is the DB's, df-api's validation is not timed).
+ * "Installed" is the controller's own barrier-confirmed revision (GET /healthz
+ * `sync.syncedRevision` ≥ the commit's revision, with every desired flow installed).
+ */
+import { writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { MemoryClientDriver, chassisIdFromName, decodeObject, uuidV5, type TxnOp } from '@dragonflow/nb';
+import { createNetns, deleteNetns, makeTempDir, removeDir, run, shortId, sleep, spawnDaemon, startOvs, stopPid, waitFor, type CleanupStack, type OvsInstance } from '@dragonflow/sandbox';
+import { NETWORKS, baseTopology, id, neutronDefaultGroup, vmPort } from './convergence-topology.js';
+import { put, startDbProcess, cpuSeconds, type DbCommands } from './nb-process.js';
+import { REPEATS, countFlows, dhcpServerIp, dhcpServerMac, ifaceName, rssOf, type SideResult } from './vs-ovn-scenario.js';
+
+export const DF_TOKEN = 'vs-ovn-bench-token';
+const CHASSIS = 'bench-vs-ovn';
+const PROJECT = 'bench';
+const GROUP = uuidV5('7b3c1f0e-55aa-4c1d-8e0f-2a6b9d4c3e21', 'default');
+const APPS = ['@dragonflow/app-l2', '@dragonflow/app-portsec', '@dragonflow/app-sg', '@dragonflow/app-dhcp', '@dragonflow/app-l3-proactive'];
+
+const port = (i: number, chassisId: string | null): TxnOp => vmPort(i, chassisId, { projectId: PROJECT, securityGroupIds: [GROUP] });
+
+/** What the DB process commits for this side (`serveDbIfAsked` in vs-ovn.ts). */
+export const DF_DB_COMMANDS: DbCommands = {
+  // The controller registers its own chassis: the base has none.
+  base: ([chassisId]) => [
+    ...baseTopology(chassisId!, CHASSIS).filter((op) => op.type !== 'put' || op.table !== 'chassis'),
+    ...Array.from({ length: NETWORKS }, (_, n) =>
+      put('logical_port', { id: id('dhcp', n), key: 50 + n, networkId: id('net', n), macAddress: dhcpServerMac(n), fixedIps: [{ subnetId: id('subnet', n), ipAddress: dhcpServerIp(n) }], deviceOwner: 'network:dhcp', deviceId: `dhcp-${n}` }),
+    ),
+    neutronDefaultGroup(GROUP, PROJECT, 0),
+  ],
+  ports: ([from, to, chassisId]) => Array.from({ length: Number(to) - Number(from) }, (_, k) => port(Number(from) + k, chassisId!)),
+  unbound: ([i]) => [port(Number(i), null)],
+  rules: ([k]) => [neutronDefaultGroup(GROUP, PROJECT, Number(k))],
+};
+
+function controllerBinary(): string {
+  const req = createRequire(import.meta.url);
+  // The package's main is dist/index.js; its binary sits beside it.
+  return join(dirname(req.resolve('@dragonflow/controller')), 'bin.js');
+}
+
+interface Health {
+  readonly status: string;
+  readonly sync: { readonly syncedRevision: number; readonly desiredFlows: number; readonly installedFlows: number };
+}
+
+function health(socket: string): Promise<Health | undefined> {
+  return new Promise((resolveHealth) => {
+    const req = request({ socketPath: socket, path: '/healthz' }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolveHealth(body.startsWith('{') ? (JSON.parse(body) as Health) : undefined));
+    });
+    req.on('error', () => resolveHealth(undefined));
+    req.end();
+  });
+}
+
+/**
+ * Waits until revision `rev` is confirmed with every desired flow installed, polling
+ * /healthz every 2 ms at first and then every 2 % of the time waited so far: the
+ * health document lists every port, and building it thousands of times would tax the
+ * controller being measured (the error stays within 2 %).
+ */
+async function confirmed(socket: string, rev: number): Promise<void> {
+  const t0 = performance.now();
+  for (;;) {
+    const h = await health(socket);
+    if (h && h.sync.syncedRevision >= rev && h.sync.desiredFlows === h.sync.installedFlows) return;
+    await sleep(Math.max(2, (performance.now() - t0) / 50));
+  }
+}
+
+async function addInterfaces(ovs: OvsInstance, indexes: readonly number[], portId: (i: number) => string): Promise<void> {
+  for (let at = 0; at < indexes.length; at += 200) {
+    const args: string[] = [];
+    for (const i of indexes.slice(at, at + 200)) args.push('--', 'add-port', 'br-int', ifaceName(i), '--', 'set', 'interface', ifaceName(i), 'type=internal', `external_ids:iface-id=${portId(i)}`);
+    await ovs.vsctl(...args.slice(1));
+  }
+}
+
+/** The namespace a side runs in: IPv6 off, so the VM interfaces send no router solicitations. */
+export async function benchNetns(cleanup: CleanupStack, prefix: string): Promise<string> {
+  const netns = `${prefix}-${shortId()}`.slice(0, 15);
+  await createNetns(netns);
+  cleanup.defer(`delete netns ${netns}`, () => deleteNetns(netns));
+  await run('sysctl', ['-q', '-w', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1'], { netns });
+  return netns;
+}
+
+export async function runDragonflow(cleanup: CleanupStack, script: string, n: number): Promise<SideResult> {
+  const netns = await benchNetns(cleanup, 'dfvsovn');
+  const ovs = await startOvs({ netns });
+  cleanup.defer('stop our OVS', () => ovs.stop());
+  const db = await startDbProcess(cleanup, script);
+  const chassisId = chassisIdFromName(CHASSIS);
+  await db.request(`base ${chassisId}`);
+
+  const dir = makeTempDir('df-bench-vsovn-');
+  cleanup.defer('remove the controller directory', () => removeDir(dir));
+  const tokenFile = join(dir, 'nb.token');
+  writeFileSync(tokenFile, `${DF_TOKEN}\n`, { mode: 0o600 });
+  const management = join(dir, 'df-controller.sock');
+  const config = {
+    chassis: { name: CHASSIS, tunnelIp: '192.0.2.1', tunnelTypes: ['vxlan'] },
+    db: { driver: 'memory', endpoints: [db.endpoint], tokenFile },
+    ovsdb: { endpoint: ovs.dbRemote },
+    // ovs-vswitchd connects only to unix sockets inside its own run directory.
+    openflow: { listen: `unix:${join(ovs.dir, 'controller.sock')}` },
+    bridge: { integration: 'br-int', datapathType: 'netdev', mappings: {} },
+    apps: APPS,
+    // The bench package depends on every app: they resolve from its directory.
+    appsFrom: resolve(dirname(script), '..'),
+    management: { listen: `unix:${management}` },
+    logLevel: 'warn',
+  };
+  const configFile = join(dir, 'df-controller.json');
+  writeFileSync(configFile, JSON.stringify(config, null, 2));
+  const log = join(dir, 'df-controller.log');
+  // DF_BENCH_CPU_PROFILE=DIR: the controller writes a V8 CPU profile there when it stops (node --cpu-prof).
+  const profile = process.env['DF_BENCH_CPU_PROFILE'];
+  const pid = spawnDaemon(process.execPath, [...(profile ? ['--cpu-prof', `--cpu-prof-dir=${resolve(profile)}`] : []), controllerBinary(), '--config', configFile], { netns, logFile: log });
+  cleanup.defer('stop df-controller', () => stopPid(pid));
+  let last: Health | undefined;
+  await waitFor(async () => (last = await health(management))?.status === 'ok', { what: 'df-controller healthy', timeoutMs: 60_000, logFile: log, pid }).catch((err: unknown) => {
+    throw new Error(`df-controller did not become healthy; last /healthz: ${JSON.stringify(last)}`, { cause: err });
+  });
+
+  // The VM interfaces exist before the ports (as the OVN side's): ports 0..N-1 for the bulk, then REPEATS single ports.
+  const portId = (i: number): string => id('port', i);
+  await addInterfaces(ovs, Array.from({ length: n + REPEATS }, (_, i) => i), portId);
+  const driver = await MemoryClientDriver.connect({ endpoint: db.endpoint, token: DF_TOKEN });
+  cleanup.defer('close the bench DB client', () => driver.close());
+  await confirmed(management, await driver.currentRevision());
+
+  await db.request(`prepare ports 0 ${n} ${chassisId}`);
+  const cpu0 = { controller: cpuSeconds(pid), vswitchd: cpuSeconds(ovs.pids.vswitchd), central: cpuSeconds(db.pid) };
+  const t0 = performance.now();
+  await confirmed(management, await db.request('bulk'));
+  const bulkMs = performance.now() - t0;
+  const cpu = { controller: cpuSeconds(pid) - cpu0.controller, vswitchd: cpuSeconds(ovs.pids.vswitchd) - cpu0.vswitchd, central: cpuSeconds(db.pid) - cpu0.central };
+  // The binder marks the N ports ACTIVE after their flows: let it finish before the next figures.
+  await waitFor(async () => (await driver.get('logical_port', portId(n - 1))) !== undefined && decodeObject('logical_port', (await driver.get('logical_port', portId(n - 1)))!.value, 0).status === 'ACTIVE', {
+    what: 'the bulk ports ACTIVE',
+    timeoutMs: 120_000,
+  });
+  await sleep(1000);
+  const flows = countFlows(await ovs.ofctl('-O', 'OpenFlow13', 'dump-flows', 'br-int'));
+  const controllerRss = rssOf(pid);
+  const centralRss = rssOf(db.pid);
+
+  const timed = async (command: string): Promise<number> => {
+    const t = performance.now();
+    await confirmed(management, await db.request(command));
+    return performance.now() - t;
+  };
+  const onePort: number[] = [];
+  for (let k = 0; k < REPEATS; k++) onePort.push(await timed(`ports ${n + k} ${n + k + 1} ${chassisId}`));
+  const plug: number[] = [];
+  for (let k = 0; k < REPEATS; k++) {
+    const i = n + REPEATS + k;
+    await confirmed(management, await db.request(`unbound ${i}`));
+    const t = performance.now();
+    await addInterfaces(ovs, [i], portId);
+    await waitFor(async () => {
+      const rec = await driver.get('logical_port', portId(i));
+      return rec !== undefined && decodeObject('logical_port', rec.value, rec.version).status === 'ACTIVE';
+    }, { what: `port ${i} ACTIVE`, timeoutMs: 30_000, intervalMs: 2 });
+    plug.push(performance.now() - t);
+  }
+  const oneRule: number[] = [];
+  for (let k = 1; k <= REPEATS; k++) oneRule.push(await timed(`rules ${k}`));
+  return { side: 'dragonflow', ports: n, bulkMs, flows, controllerRss, cpu, centralRss, onePort, plug, oneRule };
+}

@@ -1,0 +1,62 @@
+/**
+ * The scenario bench:vs-ovn runs on both controllers (Dragonflow and OVN), at equal
+ * features: 10 networks with a /16 subnet each and DHCP on, one router with an
+ * interface on each, N VM ports round-robin over the networks on one chassis, port
+ * security on, every port in the project's default security group (Neutron's four
+ * rules). Ports, MACs and addresses are those of convergence-topology.ts, so both
+ * sides and the DB process agree without talking.
+ */
+import { readFileSync } from 'node:fs';
+import { benchMac } from './nb-process.js';
+import { NETWORKS } from './convergence-topology.js';
+
+/** What one side measured for one N. */
+export interface SideResult {
+  readonly side: 'dragonflow' | 'ovn';
+  readonly ports: number;
+  /** Bulk commit of N ports → every flow installed. */
+  readonly bulkMs: number;
+  /** Flows in br-int afterwards (ovs-ofctl dump-flows). */
+  readonly flows: number;
+  /** The local controller's resident memory afterwards (df-controller / ovn-controller). */
+  readonly controllerRss: number;
+  /** CPU seconds over the bulk: the local controller, ovs-vswitchd, and the central pieces (our NB DB process / OVN's northd + NB + SB). */
+  readonly cpu: { readonly controller: number; readonly vswitchd: number; readonly central: number };
+  /** Resident memory of the central pieces (our NB DB process / northd + NB + SB ovsdb-servers). */
+  readonly centralRss: number;
+  /** One more port, bound, its interface present: commit → installed (ms, one per repetition). */
+  readonly onePort: readonly number[];
+  /** One more port already in the NB: plug its interface → ACTIVE / up=true (ms). */
+  readonly plug: readonly number[];
+  /** One more ingress rule in the group of N ports: commit → installed (ms). */
+  readonly oneRule: readonly number[];
+}
+
+/** Repetitions of each single-change measurement. */
+export const REPEATS = 10;
+
+/** Port i's network (0-based), MAC and IPv4 address (as vmPort in convergence-topology.ts). */
+export function portAddress(i: number): { network: number; mac: string; ip: string } {
+  const network = i % NETWORKS;
+  const host = Math.floor(i / NETWORKS) + 2;
+  return { network, mac: benchMac(0x10000 + i), ip: `10.${network}.${host >> 8}.${host & 255}` };
+}
+
+/** The OVS interface of port i on both sides. */
+export const ifaceName = (i: number): string => `vm${i}`;
+
+/** Network n's router interface MAC and address (as baseTopology), and its DHCP server's address (clear of every VM's). */
+export const routerMac = (n: number): string => benchMac(0xfe00 + n);
+export const dhcpServerIp = (n: number): string => `10.${n}.255.254`;
+export const dhcpServerMac = (n: number): string => benchMac(0xfd00 + n);
+
+/** Resident memory of a process, bytes (VmRSS). */
+export function rssOf(pid: number): number {
+  const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
+/** The number of flows an `ovs-ofctl dump-flows` printed (one per line after the reply header). */
+export function countFlows(dump: string): number {
+  return dump.split('\n').filter((l) => l.includes('actions=')).length;
+}
