@@ -125,8 +125,11 @@ export async function runDragonflow(cleanup: CleanupStack, script: string, n: nu
   writeFileSync(configFile, JSON.stringify(config, null, 2));
   const log = join(dir, 'df-controller.log');
   // DF_BENCH_CPU_PROFILE=DIR: the controller writes a V8 CPU profile there when it stops (node --cpu-prof).
+  // DF_BENCH_HEAP_SNAPSHOT=DIR: a heap snapshot of the controller there after the bulk (node --heapsnapshot-signal).
   const profile = process.env['DF_BENCH_CPU_PROFILE'];
-  const pid = spawnDaemon(process.execPath, [...(profile ? ['--cpu-prof', `--cpu-prof-dir=${resolve(profile)}`] : []), controllerBinary(), '--config', configFile], { netns, logFile: log });
+  const snapshots = process.env['DF_BENCH_HEAP_SNAPSHOT'];
+  const flags = [...(process.env['DF_BENCH_CONTROLLER_NODE_FLAGS'] ?? '').split(' ').filter(Boolean), ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${resolve(profile)}`] : []), ...(snapshots ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${resolve(snapshots)}`] : [])];
+  const pid = spawnDaemon(process.execPath, [...flags, controllerBinary(), '--config', configFile], { netns, logFile: log });
   cleanup.defer('stop df-controller', () => stopPid(pid));
   let last: Health | undefined;
   await waitFor(async () => (last = await health(management))?.status === 'ok', { what: 'df-controller healthy', timeoutMs: 60_000, logFile: log, pid }).catch((err: unknown) => {
@@ -154,6 +157,10 @@ export async function runDragonflow(cleanup: CleanupStack, script: string, n: nu
   await sleep(1000);
   const flows = countFlows(await ovs.ofctl('-O', 'OpenFlow13', 'dump-flows', 'br-int'));
   const controllerRss = rssOf(pid);
+  if (snapshots) {
+    process.kill(pid, 'SIGUSR2');
+    await sleep(15_000);
+  }
   const centralRss = rssOf(db.pid);
 
   const timed = async (command: string): Promise<number> => {
