@@ -20,6 +20,7 @@ import { registerQuotas } from './resources/quotas.js';
 import { registerRouters } from './resources/routers.js';
 import { registerSecurityGroups } from './resources/security-groups.js';
 import { registerSubnets } from './resources/subnets.js';
+import { registerTags } from './resources/tags.js';
 import { Backend } from './services/backend.js';
 
 /**
@@ -165,6 +166,7 @@ export async function buildApiServer(options: BuildOptions): Promise<ApiApp> {
   registerSecurityGroups(app, backend);
   registerQuotas(app, backend);
   registerProjects(app, backend);
+  registerTags(app, backend);
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok', db: nb.driver.kind, revision: nb.reader.revision }));

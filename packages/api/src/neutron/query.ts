@@ -113,8 +113,11 @@ function matchesFixedIps(value: unknown, wanted: string[]): boolean {
 
 function matches(item: Dict, key: string, wanted: string[]): boolean {
   if (TAG_FILTERS.has(key)) {
-    // Tags are not supported: every resource has none.
-    return key.startsWith('not-');
+    const have = new Set(Array.isArray(item['tags']) ? (item['tags'] as string[]) : []);
+    const all = wanted.every((t) => have.has(t));
+    const any = wanted.some((t) => have.has(t));
+    // tags: all of them; tags-any: at least one; not-tags: not all of them; not-tags-any: none.
+    return key === 'tags' ? all : key === 'tags-any' ? any : key === 'not-tags' ? !all : !any;
   }
   const value = item[key];
   if (key === 'fixed_ips') return matchesFixedIps(value, wanted);

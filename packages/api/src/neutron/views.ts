@@ -16,13 +16,14 @@ export function timestamp(iso: string | undefined): string | null {
   return iso.replace(/\.\d+Z$/, 'Z');
 }
 
-function standard(o: { id: string; projectId: string; description: string; createdAt?: string | undefined; updatedAt?: string | undefined; version: number }): Dict {
+function standard(o: { id: string; projectId: string; description: string; tags?: string[] | undefined; createdAt?: string | undefined; updatedAt?: string | undefined; version: number }): Dict {
   return {
     id: o.id,
     tenant_id: o.projectId,
     project_id: o.projectId,
     description: o.description,
-    tags: [],
+    // Objects stored before tags existed have none.
+    tags: o.tags ?? [],
     created_at: timestamp(o.createdAt),
     updated_at: timestamp(o.updatedAt),
     revision_number: o.version,

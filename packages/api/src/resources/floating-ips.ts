@@ -12,7 +12,7 @@ import { chooseMac } from '../services/mac.js';
 import { type ApiApp, checkRevision, createItems, ctxOf, ifMatchRevision, sendCreated, sendList, sendOne, tagged, updateItem } from './common.js';
 import type { Attempt } from '../services/attempt.js';
 
-async function visibleFloatingIp(tx: Pick<NbTransaction, 'get'>, ctx: RequestContext, id: string): Promise<FloatingIp> {
+export async function visibleFloatingIp(tx: Pick<NbTransaction, 'get'>, ctx: RequestContext, id: string): Promise<FloatingIp> {
   const f = await tx.get('floating_ip', id);
   if (!f || !owns(ctx, f)) throw notFound('floatingip', id);
   return f;
