@@ -32,7 +32,7 @@ export interface CollectionSpec {
 const PAGING = new Set(['fields', 'limit', 'marker', 'page_reverse', 'sort_key', 'sort_dir']);
 const TAG_FILTERS = new Set(['tags', 'tags-any', 'not-tags', 'not-tags-any']);
 /** Boolean attributes: their filter values are checked up front ('True', 'false', '1', …). */
-const BOOLEAN_ATTRS = new Set(['admin_state_up', 'shared', 'router:external', 'port_security_enabled', 'enable_dhcp', 'stateful', 'l2_adjacency']);
+const BOOLEAN_ATTRS = new Set(['admin_state_up', 'shared', 'router:external', 'port_security_enabled', 'enable_dhcp', 'stateful', 'l2_adjacency', 'distributed', 'ha']);
 
 function values(v: string | string[] | undefined): string[] {
   if (v === undefined) return [];

@@ -152,6 +152,8 @@ export const RouterCreate = object({
   description: Type.Optional(Description),
   admin_state_up: Type.Optional(Type.Boolean()),
   external_gateway_info: Type.Optional(ExternalGatewayInfo),
+  distributed: Type.Optional(Type.Boolean()),
+  ha: Type.Optional(Type.Boolean()),
   ...ownership,
 });
 export type RouterCreate = Static<typeof RouterCreate>;
@@ -162,6 +164,8 @@ export const RouterUpdate = object({
   admin_state_up: Type.Optional(Type.Boolean()),
   external_gateway_info: Type.Optional(ExternalGatewayInfo),
   routes: Type.Optional(Nullable(Type.Array(Route))),
+  distributed: Type.Optional(Type.Boolean()),
+  ha: Type.Optional(Type.Boolean()),
 });
 export type RouterUpdate = Static<typeof RouterUpdate>;
 

@@ -100,9 +100,9 @@ export function portView(p: LogicalPort, ctx: RequestContext, binding: BindingSt
   return v;
 }
 
-export function routerView(r: LogicalRouter): Dict {
+export function routerView(r: LogicalRouter, ctx: RequestContext): Dict {
   const gw = r.externalGateway;
-  return {
+  const v: Dict = {
     ...standard(r),
     name: r.name,
     status: 'ACTIVE',
@@ -116,6 +116,13 @@ export function routerView(r: LogicalRouter): Dict {
       : null,
     routes: r.routes.map((rt) => ({ destination: rt.destination, nexthop: rt.nexthop })),
   };
+  if (ctx.isAdmin) {
+    // dvr and l3-ha (admin-only attributes, as Neutron's policy): every chassis routes
+    // for its own ports; the gateway is not highly available.
+    v['distributed'] = true;
+    v['ha'] = false;
+  }
+  return v;
 }
 
 export function floatingIpView(f: FloatingIp, port: LogicalPort | undefined): Dict {
@@ -192,7 +199,7 @@ export const COLLECTIONS = {
     ['name', 'network_id', 'mac_address', 'admin_state_up', 'status', 'device_id', 'device_owner', 'fixed_ips', 'security_groups', 'port_security_enabled', 'binding:host_id', 'binding:vnic_type', 'binding:vif_type'],
     ['name', 'network_id', 'mac_address', 'admin_state_up', 'status', 'device_id', 'device_owner', 'port_security_enabled', 'binding:host_id'],
   ),
-  routers: spec(['name', 'status', 'admin_state_up']),
+  routers: spec(['name', 'status', 'admin_state_up', 'distributed', 'ha']),
   floatingips: spec(['floating_ip_address', 'floating_network_id', 'router_id', 'port_id', 'fixed_ip_address', 'status']),
   'security-groups': spec(['name', 'stateful', 'shared']),
   'security-group-rules': spec(['security_group_id', 'direction', 'ethertype', 'protocol', 'port_range_min', 'port_range_max', 'remote_ip_prefix', 'remote_group_id', 'normalized_cidr']),

@@ -20,7 +20,7 @@ import {
 import { cidrAttr, ipAttr } from '../neutron/addresses.js';
 import { checkFixedIpCount } from '../neutron/limits.js';
 import { COLLECTIONS, routerView } from '../neutron/views.js';
-import { type Backend, canSeeNetwork, owns, projectFor } from '../services/backend.js';
+import { type Backend, canSeeNetwork, owns, projectFor, requireAdminFor } from '../services/backend.js';
 import { IpAllocator } from '../services/ipam.js';
 import { chooseMac } from '../services/mac.js';
 import { type ApiApp, checkRevision, createItems, ctxOf, ifMatchRevision, sendCreated, sendList, sendOne, tagged, updateItem } from './common.js';
@@ -140,7 +140,19 @@ async function checkRoutes(tx: NbTransaction, backend: Backend, ports: RouterPor
   return out;
 }
 
+/**
+ * dvr and l3-ha, answered truthfully: every df-controller routes for its own ports, so
+ * a router is always distributed; the gateway (SNAT) is not highly available. Only an
+ * admin may name either attribute (Neutron's policy), and only with that value.
+ */
+function checkRouterMode(ctx: RequestContext, action: string, body: { distributed?: boolean | undefined; ha?: boolean | undefined }): void {
+  requireAdminFor(ctx, action, body, ['distributed', 'ha']);
+  if (body.distributed === false) throw badRequest('router', 'Routers are always distributed here: every chassis routes for its own ports (distributed=False is not possible).', 'distributed');
+  if (body.ha === true) throw badRequest('router', 'Highly available router gateways are not supported (ha=True is not possible).', 'ha');
+}
+
 async function createRouter(tx: NbTransaction, backend: Backend, ctx: RequestContext, body: RouterCreate, attempt: Attempt): Promise<LogicalRouter> {
+  checkRouterMode(ctx, 'create_router', body);
   const projectId = projectFor(ctx, body);
   const id = newId();
   const gateway = await applyGateway(tx, backend, ctx, { id, ports: [], externalGateway: null }, body.external_gateway_info, attempt, 'create_router');
@@ -157,6 +169,7 @@ async function createRouter(tx: NbTransaction, backend: Backend, ctx: RequestCon
 async function updateRouter(tx: NbTransaction, backend: Backend, ctx: RequestContext, id: string, body: RouterUpdate, revision: number | undefined, attempt: Attempt): Promise<LogicalRouter> {
   const r = await visibleRouter(tx, ctx, id);
   checkRevision(revision, r.version);
+  checkRouterMode(ctx, 'update_router', body);
   const gateway = await applyGateway(tx, backend, ctx, r, body.external_gateway_info, attempt, 'update_router');
   const routes = body.routes === undefined ? r.routes : await checkRoutes(tx, backend, r.ports, gateway, body.routes ?? []);
   if (body.routes === undefined && gateway !== r.externalGateway) {
@@ -311,13 +324,14 @@ export function registerRouters(app: ApiApp, backend: Backend): void {
 
   app.get('/v2.0/routers', { schema: { ...tagged(tag, 'List routers'), querystring: ListQuery, response: { 200: collectionAnswer('routers') } } }, async (req, reply) => {
     const ctx = ctxOf(req);
-    const entries: ListEntry[] = (await nb.list('logical_router', (r) => owns(ctx, r))).map((r) => ({ view: routerView(r), order: r.createdAt ?? '' }));
+    const entries: ListEntry[] = (await nb.list('logical_router', (r) => owns(ctx, r))).map((r) => ({ view: routerView(r, ctx), order: r.createdAt ?? '' }));
     return sendList(req, reply, backend, 'routers', COLLECTIONS.routers, 'router', entries);
   });
 
   app.get('/v2.0/routers/:id', { schema: { ...tagged(tag, 'Show a router'), params: IdParams, querystring: ShowQuery, response: { 200: resourceAnswer('router') } } }, async (req, reply) => {
-    const r = await visibleRouter(nb, ctxOf(req), req.params.id);
-    return sendOne(req, reply, 'router', routerView(r));
+    const ctx = ctxOf(req);
+    const r = await visibleRouter(nb, ctx, req.params.id);
+    return sendOne(req, reply, 'router', routerView(r, ctx));
   });
 
   app.post('/v2.0/routers', { schema: { ...tagged(tag, 'Create a router'), body: createEnvelope('router', 'routers', RouterCreate), response: { 201: resourceAnswer('router') } } }, async (req, reply) => {
@@ -333,7 +347,7 @@ export function registerRouters(app: ApiApp, backend: Backend): void {
       }
       return out;
     });
-    return sendCreated(reply, 'router', 'routers', created.map(routerView), bulk);
+    return sendCreated(reply, 'router', 'routers', created.map((r) => routerView(r, ctx)), bulk);
   });
 
   app.put(
@@ -344,7 +358,7 @@ export function registerRouters(app: ApiApp, backend: Backend): void {
       const body = updateItem<RouterUpdate>(req.body, 'router');
       const revision = ifMatchRevision(req);
       const r = await backend.write((tx, attempt) => updateRouter(tx, backend, ctx, req.params.id, body, revision, attempt));
-      return sendOne(req, reply, 'router', routerView(r));
+      return sendOne(req, reply, 'router', routerView(r, ctx));
     },
   );
 
@@ -383,7 +397,7 @@ export function registerRouters(app: ApiApp, backend: Backend): void {
       async (req, reply) => {
         const ctx = ctxOf(req);
         const r = await backend.write((tx) => editRoutes(tx, backend, ctx, req.params.id, req.body.router.routes, add));
-        return sendOne(req, reply, 'router', routerView(r));
+        return sendOne(req, reply, 'router', routerView(r, ctx));
       },
     );
   }
