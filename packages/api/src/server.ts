@@ -13,6 +13,7 @@ import { validationError } from './neutron/validation.js';
 import type { ApiApp } from './resources/common.js';
 import { registerDiscovery } from './resources/discovery.js';
 import { registerFloatingIps } from './resources/floating-ips.js';
+import { registerIpAvailability } from './resources/ip-availability.js';
 import { registerNetworks } from './resources/networks.js';
 import { registerPorts } from './resources/ports.js';
 import { registerProjects } from './resources/projects.js';
@@ -167,6 +168,7 @@ export async function buildApiServer(options: BuildOptions): Promise<ApiApp> {
   registerQuotas(app, backend);
   registerProjects(app, backend);
   registerTags(app, backend);
+  registerIpAvailability(app, backend);
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok', db: nb.driver.kind, revision: nb.reader.revision }));
