@@ -108,6 +108,28 @@ async function startDfApi(dir) {
   return { url, tokens, stop, log };
 }
 
+/**
+ * What DevStack makes before the tests run, which some of them rely on (a network to
+ * put a port on, an external network for floating IPs): `public` (external), the demo
+ * project's `private` behind `router1`, and `shared`.
+ */
+async function seedLikeDevstack(url, tokens) {
+  const token = (cloud) => tokens.find((t) => t.cloud === cloud).token;
+  const call = async (cloud, method, path, body) => {
+    const r = await fetch(`${url}/v2.0/${path}`, { method, headers: { 'x-auth-token': token(cloud), 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    if (!r.ok) fail(`seeding df-api like DevStack: ${method} /v2.0/${path} answered ${r.status} ${await r.text()}`);
+    return r.json();
+  };
+  const pub = (await call('devstack-admin', 'POST', 'networks', { network: { name: 'public', 'router:external': true } })).network;
+  await call('devstack-admin', 'POST', 'subnets', { subnet: { name: 'public-subnet', network_id: pub.id, ip_version: 4, cidr: '172.24.4.0/24', enable_dhcp: false } });
+  const priv = (await call('devstack', 'POST', 'networks', { network: { name: 'private' } })).network;
+  const privSubnet = (await call('devstack', 'POST', 'subnets', { subnet: { name: 'private-subnet', network_id: priv.id, ip_version: 4, cidr: '10.0.0.0/26' } })).subnet;
+  const router = (await call('devstack', 'POST', 'routers', { router: { name: 'router1', external_gateway_info: { network_id: pub.id } } })).router;
+  await call('devstack', 'PUT', `routers/${router.id}/add_router_interface`, { subnet_id: privSubnet.id });
+  const shared = (await call('devstack-admin', 'POST', 'networks', { network: { name: 'shared', shared: true } })).network;
+  await call('devstack-admin', 'POST', 'subnets', { subnet: { name: 'shared-subnet', network_id: shared.id, ip_version: 4, cidr: '192.168.233.0/24' } });
+}
+
 function cloudsYaml(url, tokens) {
   const lines = ['clouds:'];
   for (const t of tokens) {
@@ -154,6 +176,7 @@ async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'df-sdk-oracle-'));
   const api = await startDfApi(dir);
   try {
+    await seedLikeDevstack(api.url, api.tokens);
     writeFileSync(join(dir, 'clouds.yaml'), cloudsYaml(api.url, api.tokens));
     const json = join(dir, 'results.json');
     const args = ['-m', 'pytest', '-q', '-p', 'no:cacheprovider', '-p', 'sdk_oracle_report', ...(values.k ? ['-k', values.k] : []), ...SDK_TEST_PATHS];

@@ -17,6 +17,7 @@ import { registerIpAvailability } from './resources/ip-availability.js';
 import { registerNetworks } from './resources/networks.js';
 import { registerPorts } from './resources/ports.js';
 import { registerProjects } from './resources/projects.js';
+import { registerRbacPolicies } from './resources/rbac-policies.js';
 import { registerQuotas } from './resources/quotas.js';
 import { registerRouters } from './resources/routers.js';
 import { registerSecurityGroups } from './resources/security-groups.js';
@@ -169,6 +170,7 @@ export async function buildApiServer(options: BuildOptions): Promise<ApiApp> {
   registerProjects(app, backend);
   registerTags(app, backend);
   registerIpAvailability(app, backend);
+  registerRbacPolicies(app, backend);
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok', db: nb.driver.kind, revision: nb.reader.revision }));

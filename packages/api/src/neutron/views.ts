@@ -1,6 +1,7 @@
 import type { FloatingIp, LogicalPort, LogicalRouter, LogicalSwitch, SecurityGroup, SecurityGroupRule, Subnet } from '@dragonflow/nb';
 import { segmentIdOf } from '@dragonflow/nb';
 import type { RequestContext } from '../auth.js';
+import { sharedWith } from '../services/rbac.js';
 import type { CollectionSpec, Dict } from './query.js';
 
 /*
@@ -36,7 +37,8 @@ export function networkView(ls: LogicalSwitch, subnetIds: string[], ctx: Request
     name: ls.name,
     status: 'ACTIVE',
     admin_state_up: ls.adminStateUp,
-    shared: ls.shared,
+    // Shared for this caller: with everyone, or with its project by a grant.
+    shared: sharedWith(ls, ctx.projectId),
     'router:external': ls.external,
     mtu: ls.mtu,
     port_security_enabled: ls.portSecurityEnabled,

@@ -7,6 +7,7 @@ import { FloatingIpCreate, FloatingIpUpdate, IdParams, ListQuery, ShowQuery, col
 import { ipAttr } from '../neutron/addresses.js';
 import { COLLECTIONS, floatingIpView } from '../neutron/views.js';
 import { type Backend, canSeeNetwork, owns, projectFor } from '../services/backend.js';
+import { usableBy } from '../services/rbac.js';
 import { IpAllocator, type IpRequest } from '../services/ipam.js';
 import { chooseMac } from '../services/mac.js';
 import { type ApiApp, checkRevision, createItems, ctxOf, ifMatchRevision, sendCreated, sendList, sendOne, tagged, updateItem } from './common.js';
@@ -76,7 +77,7 @@ async function createFloatingIp(tx: NbTransaction, backend: Backend, ctx: Reques
   const projectId = projectFor(ctx, body);
   const network = await tx.get('logical_switch', body.floating_network_id);
   if (!network || !canSeeNetwork(ctx, network)) throw notFound('network', body.floating_network_id);
-  if (!network.external) throw badRequest('floatingip', `Network ${network.id} is not a valid external network.`, 'floating_network_id');
+  if (!usableBy(ctx, network, 'external')) throw badRequest('floatingip', `Network ${network.id} is not a valid external network.`, 'floating_network_id');
   const id = newId();
   const mac = await chooseMac(tx, network.id, backend.config.network.macPrefix, undefined);
   const ipam = new IpAllocator(tx, network.id, attempt);

@@ -5,6 +5,7 @@ import type { ListEntry } from '../neutron/query.js';
 import { IdParams, ListQuery, NetworkCreate, NetworkUpdate, ShowQuery, collectionAnswer, createEnvelope, intOf, resourceAnswer, updateEnvelope } from '../neutron/schemas.js';
 import { COLLECTIONS, networkView } from '../neutron/views.js';
 import { type Backend, canSeeNetwork, owns, projectFor, requireAdminFor } from '../services/backend.js';
+import { grantsForFlags, sharedWith } from '../services/rbac.js';
 import { chooseSegment, maxMtu } from '../services/segments.js';
 import { type ApiApp, checkRevision, createItems, ctxOf, ifMatchRevision, sendCreated, sendList, sendOne, tagged, updateItem } from './common.js';
 
@@ -33,6 +34,8 @@ async function createNetwork(tx: NbTransaction, backend: Backend, ctx: RequestCo
   });
   const mtu = body.mtu === undefined ? maxMtu(backend.config, segment.networkType) : intOf(body.mtu);
   checkMtu(backend, segment.networkType, mtu);
+  const shared = body.shared ?? false;
+  const external = body['router:external'] ?? false;
   return tx.create('logical_switch', {
     projectId,
     name: body.name ?? '',
@@ -41,8 +44,9 @@ async function createNetwork(tx: NbTransaction, backend: Backend, ctx: RequestCo
     physicalNetwork: segment.physicalNetwork,
     segmentationId: segment.segmentationId,
     mtu,
-    external: body['router:external'] ?? false,
-    shared: body.shared ?? false,
+    external,
+    shared,
+    rbacPolicies: grantsForFlags({ projectId, shared: false, external: false, rbacPolicies: [] }, shared, external, new Date().toISOString()),
     adminStateUp: body.admin_state_up ?? true,
     portSecurityEnabled: body.port_security_enabled ?? true,
   });
@@ -70,8 +74,13 @@ async function updateNetwork(tx: NbTransaction, backend: Backend, ctx: RequestCo
       throw conflict('ExternalNetworkInUse', `External network ${id} cannot be updated to be no longer external, since it has floating IPs.`, { field: 'router:external' });
     }
   }
+  const shared = body.shared ?? ls.shared;
+  const external = body['router:external'] ?? ls.external;
+  const rbacPolicies = grantsForFlags(ls, shared, external, new Date().toISOString());
   if (body.shared === false && ls.shared) {
-    const others = (await tx.lookup('logical_port', 'network', id)).find((p) => p.projectId !== ls.projectId && p.projectId !== '');
+    // Projects the network stays shared with by a grant of their own keep their ports.
+    const after = { ...ls, shared: false, rbacPolicies };
+    const others = (await tx.lookup('logical_port', 'network', id)).find((p) => p.projectId !== ls.projectId && p.projectId !== '' && !sharedWith(after, p.projectId));
     if (others) throw conflict('InvalidSharedSetting', `Unable to reconfigure sharing settings for network ${id}. Multiple tenants are using it.`, { field: 'shared' });
   }
   return tx.update('logical_switch', {
@@ -79,8 +88,9 @@ async function updateNetwork(tx: NbTransaction, backend: Backend, ctx: RequestCo
     name: body.name ?? ls.name,
     description: body.description ?? ls.description,
     adminStateUp: body.admin_state_up ?? ls.adminStateUp,
-    shared: body.shared ?? ls.shared,
-    external: body['router:external'] ?? ls.external,
+    shared,
+    external,
+    rbacPolicies,
     portSecurityEnabled: body.port_security_enabled ?? ls.portSecurityEnabled,
     mtu: mtu ?? ls.mtu,
   });

@@ -7,6 +7,7 @@ import type { ListEntry } from '../neutron/query.js';
 import { IdParams, ListQuery, PortCreate, PortUpdate, ShowQuery, collectionAnswer, createEnvelope, resourceAnswer, updateEnvelope } from '../neutron/schemas.js';
 import { type BindingState, COLLECTIONS, portView } from '../neutron/views.js';
 import { type Backend, canSeeNetwork, canSeePort, owns, projectFor, requireAdminFor } from '../services/backend.js';
+import { usableBy } from '../services/rbac.js';
 import { defaultSecurityGroupId, ensureDefaultSecurityGroup } from '../services/default-sg.js';
 import { IpAllocator } from '../services/ipam.js';
 import { chooseMac } from '../services/mac.js';
@@ -109,7 +110,7 @@ async function createPort(tx: NbTransaction, backend: Backend, ctx: RequestConte
   ]);
   if (!network || !canSeeNetwork(ctx, network)) throw notFound('network', body.network_id);
   const networkOwner = owns(ctx, network);
-  if (!networkOwner && !network.shared) throw policyNotAuthorized('create_port');
+  if (!networkOwner && !usableBy(ctx, network, 'shared')) throw policyNotAuthorized('create_port');
   requireAdminFor(ctx, 'create_port', body, ['binding:host_id']);
   checkProfile(body['binding:profile']);
   const deviceOwner = body.device_owner ?? '';

@@ -21,6 +21,7 @@ import { cidrAttr, ipAttr } from '../neutron/addresses.js';
 import { checkFixedIpCount } from '../neutron/limits.js';
 import { COLLECTIONS, routerView } from '../neutron/views.js';
 import { type Backend, canSeeNetwork, owns, projectFor, requireAdminFor } from '../services/backend.js';
+import { usableBy } from '../services/rbac.js';
 import { IpAllocator } from '../services/ipam.js';
 import { chooseMac } from '../services/mac.js';
 import { type ApiApp, checkRevision, createItems, ctxOf, ifMatchRevision, sendCreated, sendList, sendOne, tagged, updateItem } from './common.js';
@@ -55,7 +56,7 @@ async function applyGateway(tx: NbTransaction, backend: Backend, ctx: RequestCon
   }
   const network = await tx.get('logical_switch', info.network_id);
   if (!network || !canSeeNetwork(ctx, network)) throw notFound('network', info.network_id);
-  if (!network.external) throw badRequest('router', `Network ${network.id} is not an external network`, 'external_gateway_info.network_id');
+  if (!usableBy(ctx, network, 'external')) throw badRequest('router', `Network ${network.id} is not an external network`, 'external_gateway_info.network_id');
   if (router.ports.some((p) => p.networkId === network.id)) {
     throw badRequest('router', `Router ${router.id} has an interface on network ${network.id}; it cannot also be its gateway network`, 'external_gateway_info.network_id');
   }
@@ -219,7 +220,7 @@ async function addInterface(tx: NbTransaction, backend: Backend, ctx: RequestCon
   if (body.subnet_id !== undefined) {
     const subnet = await tx.get('subnet', body.subnet_id);
     const network = subnet ? await tx.get('logical_switch', subnet.networkId) : undefined;
-    if (!subnet || !network || !(ctx.isAdmin || subnet.projectId === r.projectId || network.shared)) throw notFound('subnet', body.subnet_id);
+    if (!subnet || !network || !(ctx.isAdmin || subnet.projectId === r.projectId || usableBy(ctx, network, 'shared'))) throw notFound('subnet', body.subnet_id);
     // A shared network's subnet is visible, but its gateway address is its owner's to route.
     if (!ctx.isAdmin && subnet.projectId !== ctx.projectId) {
       throw badRequest('router', `Cannot add interface to router because subnet ${subnet.id} is not owned by project making the request.`, 'subnet_id');
