@@ -12,7 +12,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -85,7 +85,12 @@ async function startDfApi(dir) {
   const tokens = CLOUDS.map((c) => ({ ...c, token: `sdk-oracle-${c.cloud}-token` }));
   const config = join(dir, 'df-api.yaml');
   const tokenLines = tokens.map((t) => `    - { token: ${t.token}, project: ${t.project}, roles: [${t.roles.join(', ')}] }`);
-  writeFileSync(config, [`listen: { host: 127.0.0.1, port: ${port} }`, 'db: { driver: memory }', 'auth:', '  mode: token', '  tokens:', ...tokenLines, 'logLevel: warn', ''].join('\n'));
+  // The memory DB is served on a socket so that the oracle can register a chassis in it.
+  const socket = join(dir, 'nb.sock');
+  const dbToken = join(dir, 'nb-admin.token');
+  writeFileSync(dbToken, 'sdk-oracle-nb-admin-token\n', { mode: 0o600 });
+  const db = ['db:', '  driver: memory', `  serve: ['unix:${socket}']`, `  grants: [{ role: admin, tokenFile: '${dbToken}' }]`];
+  writeFileSync(config, [`listen: { host: 127.0.0.1, port: ${port} }`, ...db, 'auth:', '  mode: token', '  tokens:', ...tokenLines, 'logLevel: warn', ''].join('\n'));
   const log = join(dir, 'df-api.log');
   const child = spawn(process.execPath, [DF_API, '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
   // fail() exits the process: df-api goes with it.
@@ -105,7 +110,25 @@ async function startDfApi(dir) {
     child.kill('SIGTERM');
     writeFileSync(log, output);
   };
-  return { url, tokens, stop, log };
+  return { url, tokens, stop, log, db: { endpoint: `unix:${socket}`, token: 'sdk-oracle-nb-admin-token' } };
+}
+
+/**
+ * A compute node, as DevStack has one: a live chassis record in availability zone
+ * `nova` (what df-controller registers). No controller runs; the tests only read it.
+ */
+async function registerChassis(db) {
+  const nbDist = join(root, 'packages/nb/dist/index.js');
+  if (!existsSync(nbDist)) fail(`${nbDist} is missing: build the workspace first (pnpm build)`);
+  const { ChassisRegistry, MemoryClientDriver, NbApi } = await import(pathToFileURL(nbDist).href);
+  const driver = await MemoryClientDriver.connect(db);
+  const nb = await NbApi.open(driver, { mirror: false });
+  const registration = await new ChassisRegistry(nb, { ttlMs: 30_000 }).register({ name: 'devstack-compute', tunnelIp: '192.0.2.10', tunnelTypes: ['vxlan'], availabilityZone: 'nova' });
+  return async () => {
+    await registration.stop();
+    await nb.close();
+    await driver.close();
+  };
 }
 
 /**
@@ -175,7 +198,9 @@ async function main() {
   const functional = await functionalDir();
   const dir = mkdtempSync(join(tmpdir(), 'df-sdk-oracle-'));
   const api = await startDfApi(dir);
+  let unregister;
   try {
+    unregister = await registerChassis(api.db);
     await seedLikeDevstack(api.url, api.tokens);
     writeFileSync(join(dir, 'clouds.yaml'), cloudsYaml(api.url, api.tokens));
     const json = join(dir, 'results.json');
@@ -201,6 +226,7 @@ async function main() {
       } else console.log(`\nas expected by ${values.expect}`);
     }
   } finally {
+    await unregister?.();
     api.stop();
     if (process.exitCode) console.log(`df-api's log: ${api.log}`);
     else rmSync(dir, { recursive: true, force: true });

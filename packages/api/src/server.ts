@@ -11,6 +11,7 @@ import { describeForLog } from './log-safe.js';
 import { NeutronError, fromNbError } from './neutron/errors.js';
 import { validationError } from './neutron/validation.js';
 import type { ApiApp } from './resources/common.js';
+import { registerAvailabilityZones } from './resources/availability-zones.js';
 import { registerDiscovery } from './resources/discovery.js';
 import { registerFloatingIps } from './resources/floating-ips.js';
 import { registerIpAvailability } from './resources/ip-availability.js';
@@ -171,6 +172,7 @@ export async function buildApiServer(options: BuildOptions): Promise<ApiApp> {
   registerTags(app, backend);
   registerIpAvailability(app, backend);
   registerRbacPolicies(app, backend);
+  registerAvailabilityZones(app, backend);
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok', db: nb.driver.kind, revision: nb.reader.revision }));

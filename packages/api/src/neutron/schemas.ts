@@ -50,6 +50,7 @@ export const NetworkCreate = object({
   'provider:network_type': Type.Optional(Type.String({ maxLength: 32 })),
   'provider:physical_network': Type.Optional(Nullable(Type.String({ maxLength: 64 }))),
   'provider:segmentation_id': Type.Optional(Nullable(IntLike)),
+  availability_zone_hints: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 255 }), { maxItems: 64 })),
   ...ownership,
 });
 export type NetworkCreate = Static<typeof NetworkCreate>;
@@ -154,6 +155,7 @@ export const RouterCreate = object({
   external_gateway_info: Type.Optional(ExternalGatewayInfo),
   distributed: Type.Optional(Type.Boolean()),
   ha: Type.Optional(Type.Boolean()),
+  availability_zone_hints: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 255 }), { maxItems: 64 })),
   ...ownership,
 });
 export type RouterCreate = Static<typeof RouterCreate>;

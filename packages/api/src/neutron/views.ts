@@ -2,6 +2,7 @@ import type { FloatingIp, LogicalPort, LogicalRouter, LogicalSwitch, SecurityGro
 import { segmentIdOf } from '@dragonflow/nb';
 import type { RequestContext } from '../auth.js';
 import { sharedWith } from '../services/rbac.js';
+import { zonesOf } from '../services/zones.js';
 import type { CollectionSpec, Dict } from './query.js';
 
 /*
@@ -31,7 +32,7 @@ function standard(o: { id: string; projectId: string; description: string; tags?
   };
 }
 
-export function networkView(ls: LogicalSwitch, subnetIds: string[], ctx: RequestContext): Dict {
+export function networkView(ls: LogicalSwitch, subnetIds: string[], ctx: RequestContext, zones: readonly string[]): Dict {
   const v: Dict = {
     ...standard(ls),
     name: ls.name,
@@ -44,6 +45,8 @@ export function networkView(ls: LogicalSwitch, subnetIds: string[], ctx: Request
     port_security_enabled: ls.portSecurityEnabled,
     subnets: subnetIds,
     l2_adjacency: true,
+    availability_zone_hints: ls.availabilityZoneHints ?? [],
+    availability_zones: zonesOf(ls.availabilityZoneHints, zones),
   };
   if (ctx.isAdmin) {
     v['provider:network_type'] = ls.networkType;
@@ -102,7 +105,7 @@ export function portView(p: LogicalPort, ctx: RequestContext, binding: BindingSt
   return v;
 }
 
-export function routerView(r: LogicalRouter, ctx: RequestContext): Dict {
+export function routerView(r: LogicalRouter, ctx: RequestContext, zones: readonly string[]): Dict {
   const gw = r.externalGateway;
   const v: Dict = {
     ...standard(r),
@@ -117,6 +120,8 @@ export function routerView(r: LogicalRouter, ctx: RequestContext): Dict {
         }
       : null,
     routes: r.routes.map((rt) => ({ destination: rt.destination, nexthop: rt.nexthop })),
+    availability_zone_hints: r.availabilityZoneHints ?? [],
+    availability_zones: zonesOf(r.availabilityZoneHints, zones),
   };
   if (ctx.isAdmin) {
     // dvr and l3-ha (admin-only attributes, as Neutron's policy): every chassis routes

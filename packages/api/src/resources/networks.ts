@@ -7,6 +7,7 @@ import { COLLECTIONS, networkView } from '../neutron/views.js';
 import { type Backend, canSeeNetwork, owns, projectFor, requireAdminFor } from '../services/backend.js';
 import { grantsForFlags, sharedWith } from '../services/rbac.js';
 import { chooseSegment, maxMtu } from '../services/segments.js';
+import { checkZoneHints, zoneNames } from '../services/zones.js';
 import { type ApiApp, checkRevision, createItems, ctxOf, ifMatchRevision, sendCreated, sendList, sendOne, tagged, updateItem } from './common.js';
 
 const PROVIDER = ['provider:network_type', 'provider:physical_network', 'provider:segmentation_id'] as const;
@@ -47,6 +48,7 @@ async function createNetwork(tx: NbTransaction, backend: Backend, ctx: RequestCo
     external,
     shared,
     rbacPolicies: grantsForFlags({ projectId, shared: false, external: false, rbacPolicies: [] }, shared, external, new Date().toISOString()),
+    availabilityZoneHints: await checkZoneHints(tx, body.availability_zone_hints),
     adminStateUp: body.admin_state_up ?? true,
     portSecurityEnabled: body.port_security_enabled ?? true,
   });
@@ -126,8 +128,9 @@ export function registerNetworks(app: ApiApp, backend: Backend): void {
   app.get('/v2.0/networks', { schema: { ...tagged(tag, 'List networks'), querystring: ListQuery, response: { 200: collectionAnswer('networks') } } }, async (req, reply) => {
     const ctx = ctxOf(req);
     const subnets = await subnetIndex();
+    const zones = await zoneNames(nb);
     const entries: ListEntry[] = (await nb.list('logical_switch', (ls) => canSeeNetwork(ctx, ls))).map((ls) => ({
-      view: networkView(ls, subnets.get(ls.id) ?? [], ctx),
+      view: networkView(ls, subnets.get(ls.id) ?? [], ctx, zones),
       order: ls.createdAt ?? '',
     }));
     return sendList(req, reply, backend, 'networks', COLLECTIONS.networks, 'network', entries);
@@ -136,7 +139,7 @@ export function registerNetworks(app: ApiApp, backend: Backend): void {
   app.get('/v2.0/networks/:id', { schema: { ...tagged(tag, 'Show a network'), params: IdParams, querystring: ShowQuery, response: { 200: resourceAnswer('network') } } }, async (req, reply) => {
     const ctx = ctxOf(req);
     const ls = await visibleNetwork(nb, ctx, req.params.id);
-    return sendOne(req, reply, 'network', networkView(ls, await subnetIdsOf(ls.id), ctx));
+    return sendOne(req, reply, 'network', networkView(ls, await subnetIdsOf(ls.id), ctx, await zoneNames(nb)));
   });
 
   app.post('/v2.0/networks', { schema: { ...tagged(tag, 'Create a network (or several: bulk)'), body: createEnvelope('network', 'networks', NetworkCreate), response: { 201: resourceAnswer('network') } } }, async (req, reply) => {
@@ -152,7 +155,8 @@ export function registerNetworks(app: ApiApp, backend: Backend): void {
       }
       return out;
     });
-    return sendCreated(reply, 'network', 'networks', created.map((ls) => networkView(ls, [], ctx)), bulk);
+    const zones = await zoneNames(nb);
+    return sendCreated(reply, 'network', 'networks', created.map((ls) => networkView(ls, [], ctx, zones)), bulk);
   });
 
   app.put('/v2.0/networks/:id', { schema: { ...tagged(tag, 'Update a network'), params: IdParams, body: updateEnvelope('network', NetworkUpdate), response: { 200: resourceAnswer('network') } } }, async (req, reply) => {
@@ -160,7 +164,7 @@ export function registerNetworks(app: ApiApp, backend: Backend): void {
     const body = updateItem<NetworkUpdate>(req.body, 'network');
     const revision = ifMatchRevision(req);
     const ls = await backend.write((tx) => updateNetwork(tx, backend, ctx, req.params.id, body, revision));
-    return sendOne(req, reply, 'network', networkView(ls, await subnetIdsOf(ls.id), ctx));
+    return sendOne(req, reply, 'network', networkView(ls, await subnetIdsOf(ls.id), ctx, await zoneNames(nb)));
   });
 
   app.delete('/v2.0/networks/:id', { schema: { ...tagged(tag, 'Delete a network (with its subnets and DHCP port)'), params: IdParams } }, async (req, reply) => {

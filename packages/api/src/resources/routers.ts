@@ -24,6 +24,7 @@ import { type Backend, canSeeNetwork, owns, projectFor, requireAdminFor } from '
 import { usableBy } from '../services/rbac.js';
 import { IpAllocator } from '../services/ipam.js';
 import { chooseMac } from '../services/mac.js';
+import { checkZoneHints, zoneNames } from '../services/zones.js';
 import { type ApiApp, checkRevision, createItems, ctxOf, ifMatchRevision, sendCreated, sendList, sendOne, tagged, updateItem } from './common.js';
 import { visiblePort } from './ports.js';
 import type { Attempt } from '../services/attempt.js';
@@ -164,6 +165,7 @@ async function createRouter(tx: NbTransaction, backend: Backend, ctx: RequestCon
     description: body.description ?? '',
     adminStateUp: body.admin_state_up ?? true,
     externalGateway: gateway,
+    availabilityZoneHints: await checkZoneHints(tx, body.availability_zone_hints),
   });
 }
 
@@ -325,14 +327,15 @@ export function registerRouters(app: ApiApp, backend: Backend): void {
 
   app.get('/v2.0/routers', { schema: { ...tagged(tag, 'List routers'), querystring: ListQuery, response: { 200: collectionAnswer('routers') } } }, async (req, reply) => {
     const ctx = ctxOf(req);
-    const entries: ListEntry[] = (await nb.list('logical_router', (r) => owns(ctx, r))).map((r) => ({ view: routerView(r, ctx), order: r.createdAt ?? '' }));
+    const zones = await zoneNames(nb);
+    const entries: ListEntry[] = (await nb.list('logical_router', (r) => owns(ctx, r))).map((r) => ({ view: routerView(r, ctx, zones), order: r.createdAt ?? '' }));
     return sendList(req, reply, backend, 'routers', COLLECTIONS.routers, 'router', entries);
   });
 
   app.get('/v2.0/routers/:id', { schema: { ...tagged(tag, 'Show a router'), params: IdParams, querystring: ShowQuery, response: { 200: resourceAnswer('router') } } }, async (req, reply) => {
     const ctx = ctxOf(req);
     const r = await visibleRouter(nb, ctx, req.params.id);
-    return sendOne(req, reply, 'router', routerView(r, ctx));
+    return sendOne(req, reply, 'router', routerView(r, ctx, await zoneNames(nb)));
   });
 
   app.post('/v2.0/routers', { schema: { ...tagged(tag, 'Create a router'), body: createEnvelope('router', 'routers', RouterCreate), response: { 201: resourceAnswer('router') } } }, async (req, reply) => {
@@ -348,7 +351,8 @@ export function registerRouters(app: ApiApp, backend: Backend): void {
       }
       return out;
     });
-    return sendCreated(reply, 'router', 'routers', created.map((r) => routerView(r, ctx)), bulk);
+    const zones = await zoneNames(nb);
+    return sendCreated(reply, 'router', 'routers', created.map((r) => routerView(r, ctx, zones)), bulk);
   });
 
   app.put(
@@ -359,7 +363,7 @@ export function registerRouters(app: ApiApp, backend: Backend): void {
       const body = updateItem<RouterUpdate>(req.body, 'router');
       const revision = ifMatchRevision(req);
       const r = await backend.write((tx, attempt) => updateRouter(tx, backend, ctx, req.params.id, body, revision, attempt));
-      return sendOne(req, reply, 'router', routerView(r, ctx));
+      return sendOne(req, reply, 'router', routerView(r, ctx, await zoneNames(nb)));
     },
   );
 
@@ -398,7 +402,7 @@ export function registerRouters(app: ApiApp, backend: Backend): void {
       async (req, reply) => {
         const ctx = ctxOf(req);
         const r = await backend.write((tx) => editRoutes(tx, backend, ctx, req.params.id, req.body.router.routes, add));
-        return sendOne(req, reply, 'router', routerView(r, ctx));
+        return sendOne(req, reply, 'router', routerView(r, ctx, await zoneNames(nb)));
       },
     );
   }

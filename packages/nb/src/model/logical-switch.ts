@@ -62,6 +62,8 @@ export const logicalSwitchSchema = z
      * stored before grants existed have none: their flags alone say it).
      */
     rbacPolicies: z.array(rbacPolicySchema).default([]),
+    /** Zones the network should be in (Neutron's availability_zone_hints; where it is follows from its ports). */
+    availabilityZoneHints: z.array(z.string().min(1).max(255)).default([]),
   })
   .strict()
   .superRefine((ls, ctx) => {
