@@ -14,6 +14,7 @@ export const EXTENSIONS: readonly Extension[] = [
   { alias: 'allowed-address-pairs', name: 'Allowed Address Pairs', description: 'Provides allowed address pairs' },
   { alias: 'availability_zone', name: 'Availability Zone', description: 'The availability zone extension.' },
   { alias: 'binding', name: 'Port Binding', description: 'Expose port bindings of a virtual port to external application' },
+  { alias: 'dns-integration', name: 'DNS Integration', description: 'Provides integration with DNS.' },
   { alias: 'dvr', name: 'Distributed Virtual Router', description: 'Enables configuration of Distributed Virtual Routers.' },
   { alias: 'external-net', name: 'Neutron external network', description: 'Adds external network attribute to network resource.' },
   { alias: 'ext-gw-mode', name: 'Neutron L3 Configurable external gateway mode', description: 'Extension of the router abstraction for specifying whether SNAT should occur on the external gateway' },

@@ -7,6 +7,7 @@ import { FloatingIpCreate, FloatingIpUpdate, IdParams, ListQuery, ShowQuery, col
 import { ipAttr } from '../neutron/addresses.js';
 import { COLLECTIONS, floatingIpView } from '../neutron/views.js';
 import { type Backend, canSeeNetwork, owns, projectFor } from '../services/backend.js';
+import { checkDnsDomain, checkDnsName } from '../services/dns.js';
 import { usableBy } from '../services/rbac.js';
 import { IpAllocator, type IpRequest } from '../services/ipam.js';
 import { chooseMac } from '../services/mac.js';
@@ -109,7 +110,8 @@ async function createFloatingIp(tx: NbTransaction, backend: Backend, ctx: Reques
   });
   const base = { id, projectId, floatingNetworkId: network.id, floatingIpAddress: address.ipAddress };
   const assoc = await associate(tx, ctx, base, body.port_id ?? null, body.fixed_ip_address);
-  return tx.create('floating_ip', { ...base, description: body.description ?? '', floatingPortId: port.id, ...assoc });
+  const dns = { dnsName: checkDnsName('dns_name', body.dns_name) ?? '', dnsDomain: checkDnsDomain('dns_domain', body.dns_domain) ?? '' };
+  return tx.create('floating_ip', { ...base, description: body.description ?? '', floatingPortId: port.id, ...assoc, ...dns });
 }
 
 async function updateFloatingIp(tx: NbTransaction, ctx: RequestContext, id: string, body: FloatingIpUpdate, revision: number | undefined): Promise<FloatingIp> {

@@ -5,6 +5,7 @@ import type { ListEntry } from '../neutron/query.js';
 import { IdParams, ListQuery, NetworkCreate, NetworkUpdate, ShowQuery, collectionAnswer, createEnvelope, intOf, resourceAnswer, updateEnvelope } from '../neutron/schemas.js';
 import { COLLECTIONS, networkView } from '../neutron/views.js';
 import { type Backend, canSeeNetwork, owns, projectFor, requireAdminFor } from '../services/backend.js';
+import { checkDnsDomain } from '../services/dns.js';
 import { grantsForFlags, sharedWith } from '../services/rbac.js';
 import { chooseSegment, maxMtu } from '../services/segments.js';
 import { checkZoneHints, zoneNames } from '../services/zones.js';
@@ -49,6 +50,7 @@ async function createNetwork(tx: NbTransaction, backend: Backend, ctx: RequestCo
     shared,
     rbacPolicies: grantsForFlags({ projectId, shared: false, external: false, rbacPolicies: [] }, shared, external, new Date().toISOString()),
     availabilityZoneHints: await checkZoneHints(tx, body.availability_zone_hints),
+    dnsDomain: checkDnsDomain('dns_domain', body.dns_domain) ?? '',
     adminStateUp: body.admin_state_up ?? true,
     portSecurityEnabled: body.port_security_enabled ?? true,
   });
@@ -95,6 +97,7 @@ async function updateNetwork(tx: NbTransaction, backend: Backend, ctx: RequestCo
     rbacPolicies,
     portSecurityEnabled: body.port_security_enabled ?? ls.portSecurityEnabled,
     mtu: mtu ?? ls.mtu,
+    dnsDomain: checkDnsDomain('dns_domain', body.dns_domain) ?? ls.dnsDomain,
   });
 }
 

@@ -7,6 +7,7 @@ import type { ListEntry } from '../neutron/query.js';
 import { IdParams, ListQuery, PortCreate, PortUpdate, ShowQuery, collectionAnswer, createEnvelope, resourceAnswer, updateEnvelope } from '../neutron/schemas.js';
 import { type BindingState, COLLECTIONS, portView } from '../neutron/views.js';
 import { type Backend, canSeeNetwork, canSeePort, owns, projectFor, requireAdminFor } from '../services/backend.js';
+import { checkDnsName } from '../services/dns.js';
 import { usableBy } from '../services/rbac.js';
 import { defaultSecurityGroupId, ensureDefaultSecurityGroup } from '../services/default-sg.js';
 import { IpAllocator } from '../services/ipam.js';
@@ -156,6 +157,7 @@ async function createPort(tx: NbTransaction, backend: Backend, ctx: RequestConte
     allowedAddressPairs: pairs,
     securityGroupIds: groups,
     extraDhcpOpts: mergeExtraDhcpOpts([], body.extra_dhcp_opts),
+    dnsName: checkDnsName('dns_name', body.dns_name) ?? '',
   });
 }
 
@@ -244,6 +246,7 @@ async function updatePort(tx: NbTransaction, backend: Backend, ctx: RequestConte
     securityGroupIds: groups,
     allowedAddressPairs: pairs,
     extraDhcpOpts: body.extra_dhcp_opts === undefined ? port.extraDhcpOpts : mergeExtraDhcpOpts(port.extraDhcpOpts, body.extra_dhcp_opts),
+    dnsName: checkDnsName('dns_name', body.dns_name) ?? port.dnsName,
   });
 }
 

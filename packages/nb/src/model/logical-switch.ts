@@ -64,6 +64,8 @@ export const logicalSwitchSchema = z
     rbacPolicies: z.array(rbacPolicySchema).default([]),
     /** Zones the network should be in (Neutron's availability_zone_hints; where it is follows from its ports). */
     availabilityZoneHints: z.array(z.string().min(1).max(255)).default([]),
+    /** Neutron's dns_domain (dns-integration): stored for DNS services, no DNS is served. */
+    dnsDomain: z.string().max(255).default(''),
   })
   .strict()
   .superRefine((ls, ctx) => {
