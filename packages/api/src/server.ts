@@ -11,15 +11,19 @@ import { describeForLog } from './log-safe.js';
 import { NeutronError, fromNbError } from './neutron/errors.js';
 import { validationError } from './neutron/validation.js';
 import type { ApiApp } from './resources/common.js';
+import { registerAvailabilityZones } from './resources/availability-zones.js';
 import { registerDiscovery } from './resources/discovery.js';
 import { registerFloatingIps } from './resources/floating-ips.js';
+import { registerIpAvailability } from './resources/ip-availability.js';
 import { registerNetworks } from './resources/networks.js';
 import { registerPorts } from './resources/ports.js';
 import { registerProjects } from './resources/projects.js';
+import { registerRbacPolicies } from './resources/rbac-policies.js';
 import { registerQuotas } from './resources/quotas.js';
 import { registerRouters } from './resources/routers.js';
 import { registerSecurityGroups } from './resources/security-groups.js';
 import { registerSubnets } from './resources/subnets.js';
+import { registerTags } from './resources/tags.js';
 import { Backend } from './services/backend.js';
 
 /**
@@ -165,6 +169,10 @@ export async function buildApiServer(options: BuildOptions): Promise<ApiApp> {
   registerSecurityGroups(app, backend);
   registerQuotas(app, backend);
   registerProjects(app, backend);
+  registerTags(app, backend);
+  registerIpAvailability(app, backend);
+  registerRbacPolicies(app, backend);
+  registerAvailabilityZones(app, backend);
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok', db: nb.driver.kind, revision: nb.reader.revision }));

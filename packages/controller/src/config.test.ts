@@ -44,7 +44,7 @@ function fails(text: string, re: RegExp, file = 'ctl.yaml'): void {
 describe('controller config', () => {
   it('reads every section', () => {
     const c = parseControllerConfig(FULL, 'ctl.yaml');
-    expect(c.chassis).toEqual({ name: 'compute-1', tunnelIp: '192.0.2.11', tunnelTypes: ['vxlan', 'geneve'], gateway: false, livenessTtlMs: 10_000 });
+    expect(c.chassis).toEqual({ name: 'compute-1', tunnelIp: '192.0.2.11', tunnelTypes: ['vxlan', 'geneve'], gateway: false, availabilityZone: 'nova', livenessTtlMs: 10_000 });
     expect(c.db).toEqual({ driver: 'etcd', endpoints: ['http://192.0.2.1:2379'] });
     expect(c.bridge).toEqual({ integration: 'br-int', datapathType: 'netdev', mappings: { physnet1: 'br-phys' } });
     expect(c.apps).toEqual([

@@ -116,6 +116,13 @@ export const controllerConfigSchema = z
         tunnelTypes: z.array(z.enum(TUNNEL_TYPES)).default([]),
         /** The chassis can act as a gateway (SNAT, external networks). */
         gateway: z.boolean().default(false),
+        /** The availability zone of this chassis (df-api lists the zones of all chassis). */
+        availabilityZone: z
+          .string()
+          .min(1, 'must not be empty')
+          .max(255)
+          .regex(/^[A-Za-z0-9_.:-]+$/, 'may only hold letters, digits and _ . : -')
+          .default('nova'),
         /** Liveness lease ttl: other chassis see this one gone this long after its controller stops. */
         livenessTtlMs: z.number().int('must be an integer').min(1000, 'must be at least 1000 (etcd leases have a granularity of a second)').max(600_000, 'must be at most 600000').default(10_000),
       })
@@ -124,7 +131,7 @@ export const controllerConfigSchema = z
         if (c.tunnelTypes.length > 0 && !c.tunnelIp) ctx.addIssue({ code: 'custom', path: ['tunnelIp'], message: `is required when tunnelTypes is set (${c.tunnelTypes.join(', ')})` });
         if (new Set(c.tunnelTypes).size !== c.tunnelTypes.length) ctx.addIssue({ code: 'custom', path: ['tunnelTypes'], message: 'lists a tunnel type twice' });
       })
-      .default(() => ({ name: hostname(), tunnelTypes: [], gateway: false, livenessTtlMs: 10_000 })),
+      .default(() => ({ name: hostname(), tunnelTypes: [], gateway: false, availabilityZone: 'nova', livenessTtlMs: 10_000 })),
     db: dbSection.default(() => ({ driver: 'memory' as const, endpoints: [] })),
     ovsdb: z.object({ endpoint: endpoint.default('unix:/var/run/openvswitch/db.sock') }).strict().default({ endpoint: 'unix:/var/run/openvswitch/db.sock' }),
     // A unix socket by default: only its owner (and root's vswitchd) can connect, unlike any local user on a loopback port.

@@ -237,6 +237,7 @@ export class Controller {
           tunnelTypes: [...c.chassis.tunnelTypes],
           bridgeMappings: { ...c.bridge.mappings },
           gateway: c.chassis.gateway,
+          availabilityZone: c.chassis.availabilityZone,
           externalIds: {},
         }),
       { log: this.log, clock: this.clock, signal, isFatal: (e) => isDfError(e, 'NB_INVALID') },

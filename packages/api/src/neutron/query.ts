@@ -32,7 +32,7 @@ export interface CollectionSpec {
 const PAGING = new Set(['fields', 'limit', 'marker', 'page_reverse', 'sort_key', 'sort_dir']);
 const TAG_FILTERS = new Set(['tags', 'tags-any', 'not-tags', 'not-tags-any']);
 /** Boolean attributes: their filter values are checked up front ('True', 'false', '1', …). */
-const BOOLEAN_ATTRS = new Set(['admin_state_up', 'shared', 'router:external', 'port_security_enabled', 'enable_dhcp', 'stateful', 'l2_adjacency']);
+const BOOLEAN_ATTRS = new Set(['admin_state_up', 'shared', 'router:external', 'port_security_enabled', 'enable_dhcp', 'stateful', 'l2_adjacency', 'distributed', 'ha']);
 
 function values(v: string | string[] | undefined): string[] {
   if (v === undefined) return [];
@@ -113,8 +113,11 @@ function matchesFixedIps(value: unknown, wanted: string[]): boolean {
 
 function matches(item: Dict, key: string, wanted: string[]): boolean {
   if (TAG_FILTERS.has(key)) {
-    // Tags are not supported: every resource has none.
-    return key.startsWith('not-');
+    const have = new Set(Array.isArray(item['tags']) ? (item['tags'] as string[]) : []);
+    const all = wanted.every((t) => have.has(t));
+    const any = wanted.some((t) => have.has(t));
+    // tags: all of them; tags-any: at least one; not-tags: not all of them; not-tags-any: none.
+    return key === 'tags' ? all : key === 'tags-any' ? any : key === 'not-tags' ? !all : !any;
   }
   const value = item[key];
   if (key === 'fixed_ips') return matchesFixedIps(value, wanted);

@@ -50,6 +50,8 @@ export const NetworkCreate = object({
   'provider:network_type': Type.Optional(Type.String({ maxLength: 32 })),
   'provider:physical_network': Type.Optional(Nullable(Type.String({ maxLength: 64 }))),
   'provider:segmentation_id': Type.Optional(Nullable(IntLike)),
+  availability_zone_hints: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 255 }), { maxItems: 64 })),
+  dns_domain: Type.Optional(Type.String({ maxLength: 255 })),
   ...ownership,
 });
 export type NetworkCreate = Static<typeof NetworkCreate>;
@@ -65,6 +67,7 @@ export const NetworkUpdate = object({
   'provider:network_type': Type.Optional(Type.String({ maxLength: 32 })),
   'provider:physical_network': Type.Optional(Nullable(Type.String({ maxLength: 64 }))),
   'provider:segmentation_id': Type.Optional(Nullable(IntLike)),
+  dns_domain: Type.Optional(Type.String({ maxLength: 255 })),
 });
 export type NetworkUpdate = Static<typeof NetworkUpdate>;
 
@@ -128,6 +131,7 @@ const portCommon = {
   'binding:host_id': Type.Optional(Type.String({ maxLength: 255 })),
   'binding:vnic_type': Type.Optional(Type.Literal('normal', { description: 'only normal (OVS) ports are supported' })),
   'binding:profile': Type.Optional(Nullable(Type.Object({}, { additionalProperties: true, description: 'only an empty profile is accepted' }))),
+  dns_name: Type.Optional(Type.String({ maxLength: 255 })),
 };
 
 export const PortCreate = object({ network_id: Uuid, ...portCommon, ...ownership });
@@ -152,6 +156,9 @@ export const RouterCreate = object({
   description: Type.Optional(Description),
   admin_state_up: Type.Optional(Type.Boolean()),
   external_gateway_info: Type.Optional(ExternalGatewayInfo),
+  distributed: Type.Optional(Type.Boolean()),
+  ha: Type.Optional(Type.Boolean()),
+  availability_zone_hints: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 255 }), { maxItems: 64 })),
   ...ownership,
 });
 export type RouterCreate = Static<typeof RouterCreate>;
@@ -162,6 +169,8 @@ export const RouterUpdate = object({
   admin_state_up: Type.Optional(Type.Boolean()),
   external_gateway_info: Type.Optional(ExternalGatewayInfo),
   routes: Type.Optional(Nullable(Type.Array(Route))),
+  distributed: Type.Optional(Type.Boolean()),
+  ha: Type.Optional(Type.Boolean()),
 });
 export type RouterUpdate = Static<typeof RouterUpdate>;
 
@@ -190,6 +199,8 @@ export const FloatingIpCreate = object({
   port_id: Type.Optional(Nullable(Uuid)),
   fixed_ip_address: Type.Optional(Nullable(IpText)),
   description: Type.Optional(Description),
+  dns_name: Type.Optional(Type.String({ maxLength: 255 })),
+  dns_domain: Type.Optional(Type.String({ maxLength: 255 })),
   ...ownership,
 });
 export type FloatingIpCreate = Static<typeof FloatingIpCreate>;

@@ -1,6 +1,9 @@
 import type { FloatingIp, LogicalPort, LogicalRouter, LogicalSwitch, SecurityGroup, SecurityGroupRule, Subnet } from '@dragonflow/nb';
 import { segmentIdOf } from '@dragonflow/nb';
 import type { RequestContext } from '../auth.js';
+import { dnsAssignment } from '../services/dns.js';
+import { sharedWith } from '../services/rbac.js';
+import { zonesOf } from '../services/zones.js';
 import type { CollectionSpec, Dict } from './query.js';
 
 /*
@@ -16,31 +19,36 @@ export function timestamp(iso: string | undefined): string | null {
   return iso.replace(/\.\d+Z$/, 'Z');
 }
 
-function standard(o: { id: string; projectId: string; description: string; createdAt?: string | undefined; updatedAt?: string | undefined; version: number }): Dict {
+function standard(o: { id: string; projectId: string; description: string; tags?: string[] | undefined; createdAt?: string | undefined; updatedAt?: string | undefined; version: number }): Dict {
   return {
     id: o.id,
     tenant_id: o.projectId,
     project_id: o.projectId,
     description: o.description,
-    tags: [],
+    // Objects stored before tags existed have none.
+    tags: o.tags ?? [],
     created_at: timestamp(o.createdAt),
     updated_at: timestamp(o.updatedAt),
     revision_number: o.version,
   };
 }
 
-export function networkView(ls: LogicalSwitch, subnetIds: string[], ctx: RequestContext): Dict {
+export function networkView(ls: LogicalSwitch, subnetIds: string[], ctx: RequestContext, zones: readonly string[]): Dict {
   const v: Dict = {
     ...standard(ls),
     name: ls.name,
     status: 'ACTIVE',
     admin_state_up: ls.adminStateUp,
-    shared: ls.shared,
+    // Shared for this caller: with everyone, or with its project by a grant.
+    shared: sharedWith(ls, ctx.projectId),
     'router:external': ls.external,
     mtu: ls.mtu,
     port_security_enabled: ls.portSecurityEnabled,
     subnets: subnetIds,
     l2_adjacency: true,
+    availability_zone_hints: ls.availabilityZoneHints ?? [],
+    dns_domain: ls.dnsDomain ?? '',
+    availability_zones: zonesOf(ls.availabilityZoneHints, zones),
   };
   if (ctx.isAdmin) {
     v['provider:network_type'] = ls.networkType;
@@ -89,6 +97,8 @@ export function portView(p: LogicalPort, ctx: RequestContext, binding: BindingSt
     port_security_enabled: p.portSecurityEnabled,
     extra_dhcp_opts: p.extraDhcpOpts.map((o) => ({ opt_name: o.optName, opt_value: o.optValue, ip_version: o.ipVersion })),
     'binding:vnic_type': 'normal',
+    dns_name: p.dnsName ?? '',
+    dns_assignment: dnsAssignment(p.dnsName ?? '', p.fixedIps),
   };
   if (ctx.isAdmin) {
     v['binding:host_id'] = p.bindingHost;
@@ -99,9 +109,9 @@ export function portView(p: LogicalPort, ctx: RequestContext, binding: BindingSt
   return v;
 }
 
-export function routerView(r: LogicalRouter): Dict {
+export function routerView(r: LogicalRouter, ctx: RequestContext, zones: readonly string[]): Dict {
   const gw = r.externalGateway;
-  return {
+  const v: Dict = {
     ...standard(r),
     name: r.name,
     status: 'ACTIVE',
@@ -114,7 +124,16 @@ export function routerView(r: LogicalRouter): Dict {
         }
       : null,
     routes: r.routes.map((rt) => ({ destination: rt.destination, nexthop: rt.nexthop })),
+    availability_zone_hints: r.availabilityZoneHints ?? [],
+    availability_zones: zonesOf(r.availabilityZoneHints, zones),
   };
+  if (ctx.isAdmin) {
+    // dvr and l3-ha (admin-only attributes, as Neutron's policy): every chassis routes
+    // for its own ports; the gateway is not highly available.
+    v['distributed'] = true;
+    v['ha'] = false;
+  }
+  return v;
 }
 
 export function floatingIpView(f: FloatingIp, port: LogicalPort | undefined): Dict {
@@ -126,6 +145,8 @@ export function floatingIpView(f: FloatingIp, port: LogicalPort | undefined): Di
     port_id: f.portId,
     fixed_ip_address: f.fixedIpAddress,
     status: f.status,
+    dns_name: f.dnsName ?? '',
+    dns_domain: f.dnsDomain ?? '',
     port_details: port
       ? {
           name: port.name,
@@ -183,16 +204,16 @@ function spec(filterable: string[], sortable: string[] = filterable): Collection
 /** Attributes each collection can be filtered and sorted on. */
 export const COLLECTIONS = {
   networks: spec(
-    ['name', 'status', 'admin_state_up', 'shared', 'router:external', 'mtu', 'port_security_enabled', 'subnets', 'provider:network_type', 'provider:physical_network', 'provider:segmentation_id'],
+    ['name', 'status', 'admin_state_up', 'shared', 'router:external', 'mtu', 'port_security_enabled', 'subnets', 'provider:network_type', 'provider:physical_network', 'provider:segmentation_id', 'dns_domain', 'availability_zone_hints'],
     ['name', 'status', 'admin_state_up', 'shared', 'router:external', 'mtu', 'port_security_enabled', 'provider:network_type', 'provider:physical_network', 'provider:segmentation_id'],
   ),
   subnets: spec(['name', 'network_id', 'ip_version', 'cidr', 'gateway_ip', 'enable_dhcp', 'ipv6_address_mode', 'ipv6_ra_mode', 'subnetpool_id', 'segment_id', 'dns_nameservers']),
   ports: spec(
-    ['name', 'network_id', 'mac_address', 'admin_state_up', 'status', 'device_id', 'device_owner', 'fixed_ips', 'security_groups', 'port_security_enabled', 'binding:host_id', 'binding:vnic_type', 'binding:vif_type'],
+    ['name', 'network_id', 'mac_address', 'admin_state_up', 'status', 'device_id', 'device_owner', 'fixed_ips', 'security_groups', 'port_security_enabled', 'binding:host_id', 'binding:vnic_type', 'binding:vif_type', 'dns_name'],
     ['name', 'network_id', 'mac_address', 'admin_state_up', 'status', 'device_id', 'device_owner', 'port_security_enabled', 'binding:host_id'],
   ),
-  routers: spec(['name', 'status', 'admin_state_up']),
-  floatingips: spec(['floating_ip_address', 'floating_network_id', 'router_id', 'port_id', 'fixed_ip_address', 'status']),
+  routers: spec(['name', 'status', 'admin_state_up', 'distributed', 'ha']),
+  floatingips: spec(['floating_ip_address', 'floating_network_id', 'router_id', 'port_id', 'fixed_ip_address', 'status', 'dns_name', 'dns_domain']),
   'security-groups': spec(['name', 'stateful', 'shared']),
   'security-group-rules': spec(['security_group_id', 'direction', 'ethertype', 'protocol', 'port_range_min', 'port_range_max', 'remote_ip_prefix', 'remote_group_id', 'normalized_cidr']),
 } as const satisfies Record<string, CollectionSpec>;

@@ -62,12 +62,18 @@ export function checkRevision(expected: number | undefined, actual: number): voi
   }
 }
 
-export function sendList(req: FastifyRequest, reply: FastifyReply, backend: Backend, collection: string, spec: CollectionSpec, kind: ResourceKind, entries: ListEntry[]): FastifyReply {
-  const raw = req.query as RawQuery;
+/**
+ * A list answer. `options.key` names the body's collection when it differs from the
+ * URL's (network_ip_availabilities); `options.query` replaces the request's query
+ * when a handler already applied some parameters itself.
+ */
+export function sendList(req: FastifyRequest, reply: FastifyReply, backend: Backend, collection: string, spec: CollectionSpec, kind: ResourceKind, entries: ListEntry[], options: { key?: string; query?: RawQuery } = {}): FastifyReply {
+  const raw = options.query ?? (req.query as RawQuery);
+  const key = options.key ?? collection;
   const q = parseListQuery(raw, spec);
   const listing = applyListQuery(entries, q, { url: `${baseUrl(req, backend)}/v2.0/${collection}`, raw }, (id) => notFound(kind, id));
-  const body: Dict = { [collection]: listing.items };
-  if (listing.links.length > 0) body[`${collection}_links`] = listing.links;
+  const body: Dict = { [key]: listing.items };
+  if (listing.links.length > 0) body[`${key}_links`] = listing.links;
   return reply.send(body);
 }
 

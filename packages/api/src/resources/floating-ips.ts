@@ -7,12 +7,14 @@ import { FloatingIpCreate, FloatingIpUpdate, IdParams, ListQuery, ShowQuery, col
 import { ipAttr } from '../neutron/addresses.js';
 import { COLLECTIONS, floatingIpView } from '../neutron/views.js';
 import { type Backend, canSeeNetwork, owns, projectFor } from '../services/backend.js';
+import { checkDnsDomain, checkDnsName } from '../services/dns.js';
+import { usableBy } from '../services/rbac.js';
 import { IpAllocator, type IpRequest } from '../services/ipam.js';
 import { chooseMac } from '../services/mac.js';
 import { type ApiApp, checkRevision, createItems, ctxOf, ifMatchRevision, sendCreated, sendList, sendOne, tagged, updateItem } from './common.js';
 import type { Attempt } from '../services/attempt.js';
 
-async function visibleFloatingIp(tx: Pick<NbTransaction, 'get'>, ctx: RequestContext, id: string): Promise<FloatingIp> {
+export async function visibleFloatingIp(tx: Pick<NbTransaction, 'get'>, ctx: RequestContext, id: string): Promise<FloatingIp> {
   const f = await tx.get('floating_ip', id);
   if (!f || !owns(ctx, f)) throw notFound('floatingip', id);
   return f;
@@ -76,7 +78,7 @@ async function createFloatingIp(tx: NbTransaction, backend: Backend, ctx: Reques
   const projectId = projectFor(ctx, body);
   const network = await tx.get('logical_switch', body.floating_network_id);
   if (!network || !canSeeNetwork(ctx, network)) throw notFound('network', body.floating_network_id);
-  if (!network.external) throw badRequest('floatingip', `Network ${network.id} is not a valid external network.`, 'floating_network_id');
+  if (!usableBy(ctx, network, 'external')) throw badRequest('floatingip', `Network ${network.id} is not a valid external network.`, 'floating_network_id');
   const id = newId();
   const mac = await chooseMac(tx, network.id, backend.config.network.macPrefix, undefined);
   const ipam = new IpAllocator(tx, network.id, attempt);
@@ -108,7 +110,8 @@ async function createFloatingIp(tx: NbTransaction, backend: Backend, ctx: Reques
   });
   const base = { id, projectId, floatingNetworkId: network.id, floatingIpAddress: address.ipAddress };
   const assoc = await associate(tx, ctx, base, body.port_id ?? null, body.fixed_ip_address);
-  return tx.create('floating_ip', { ...base, description: body.description ?? '', floatingPortId: port.id, ...assoc });
+  const dns = { dnsName: checkDnsName('dns_name', body.dns_name) ?? '', dnsDomain: checkDnsDomain('dns_domain', body.dns_domain) ?? '' };
+  return tx.create('floating_ip', { ...base, description: body.description ?? '', floatingPortId: port.id, ...assoc, ...dns });
 }
 
 async function updateFloatingIp(tx: NbTransaction, ctx: RequestContext, id: string, body: FloatingIpUpdate, revision: number | undefined): Promise<FloatingIp> {

@@ -5,7 +5,10 @@ import type { ListEntry } from '../neutron/query.js';
 import { IdParams, ListQuery, NetworkCreate, NetworkUpdate, ShowQuery, collectionAnswer, createEnvelope, intOf, resourceAnswer, updateEnvelope } from '../neutron/schemas.js';
 import { COLLECTIONS, networkView } from '../neutron/views.js';
 import { type Backend, canSeeNetwork, owns, projectFor, requireAdminFor } from '../services/backend.js';
+import { checkDnsDomain } from '../services/dns.js';
+import { grantsForFlags, sharedWith } from '../services/rbac.js';
 import { chooseSegment, maxMtu } from '../services/segments.js';
+import { checkZoneHints, zoneNames } from '../services/zones.js';
 import { type ApiApp, checkRevision, createItems, ctxOf, ifMatchRevision, sendCreated, sendList, sendOne, tagged, updateItem } from './common.js';
 
 const PROVIDER = ['provider:network_type', 'provider:physical_network', 'provider:segmentation_id'] as const;
@@ -33,6 +36,8 @@ async function createNetwork(tx: NbTransaction, backend: Backend, ctx: RequestCo
   });
   const mtu = body.mtu === undefined ? maxMtu(backend.config, segment.networkType) : intOf(body.mtu);
   checkMtu(backend, segment.networkType, mtu);
+  const shared = body.shared ?? false;
+  const external = body['router:external'] ?? false;
   return tx.create('logical_switch', {
     projectId,
     name: body.name ?? '',
@@ -41,8 +46,11 @@ async function createNetwork(tx: NbTransaction, backend: Backend, ctx: RequestCo
     physicalNetwork: segment.physicalNetwork,
     segmentationId: segment.segmentationId,
     mtu,
-    external: body['router:external'] ?? false,
-    shared: body.shared ?? false,
+    external,
+    shared,
+    rbacPolicies: grantsForFlags({ projectId, shared: false, external: false, rbacPolicies: [] }, shared, external, new Date().toISOString()),
+    availabilityZoneHints: await checkZoneHints(tx, body.availability_zone_hints),
+    dnsDomain: checkDnsDomain('dns_domain', body.dns_domain) ?? '',
     adminStateUp: body.admin_state_up ?? true,
     portSecurityEnabled: body.port_security_enabled ?? true,
   });
@@ -70,8 +78,13 @@ async function updateNetwork(tx: NbTransaction, backend: Backend, ctx: RequestCo
       throw conflict('ExternalNetworkInUse', `External network ${id} cannot be updated to be no longer external, since it has floating IPs.`, { field: 'router:external' });
     }
   }
+  const shared = body.shared ?? ls.shared;
+  const external = body['router:external'] ?? ls.external;
+  const rbacPolicies = grantsForFlags(ls, shared, external, new Date().toISOString());
   if (body.shared === false && ls.shared) {
-    const others = (await tx.lookup('logical_port', 'network', id)).find((p) => p.projectId !== ls.projectId && p.projectId !== '');
+    // Projects the network stays shared with by a grant of their own keep their ports.
+    const after = { ...ls, shared: false, rbacPolicies };
+    const others = (await tx.lookup('logical_port', 'network', id)).find((p) => p.projectId !== ls.projectId && p.projectId !== '' && !sharedWith(after, p.projectId));
     if (others) throw conflict('InvalidSharedSetting', `Unable to reconfigure sharing settings for network ${id}. Multiple tenants are using it.`, { field: 'shared' });
   }
   return tx.update('logical_switch', {
@@ -79,10 +92,12 @@ async function updateNetwork(tx: NbTransaction, backend: Backend, ctx: RequestCo
     name: body.name ?? ls.name,
     description: body.description ?? ls.description,
     adminStateUp: body.admin_state_up ?? ls.adminStateUp,
-    shared: body.shared ?? ls.shared,
-    external: body['router:external'] ?? ls.external,
+    shared,
+    external,
+    rbacPolicies,
     portSecurityEnabled: body.port_security_enabled ?? ls.portSecurityEnabled,
     mtu: mtu ?? ls.mtu,
+    dnsDomain: checkDnsDomain('dns_domain', body.dns_domain) ?? ls.dnsDomain,
   });
 }
 
@@ -116,8 +131,9 @@ export function registerNetworks(app: ApiApp, backend: Backend): void {
   app.get('/v2.0/networks', { schema: { ...tagged(tag, 'List networks'), querystring: ListQuery, response: { 200: collectionAnswer('networks') } } }, async (req, reply) => {
     const ctx = ctxOf(req);
     const subnets = await subnetIndex();
+    const zones = await zoneNames(nb);
     const entries: ListEntry[] = (await nb.list('logical_switch', (ls) => canSeeNetwork(ctx, ls))).map((ls) => ({
-      view: networkView(ls, subnets.get(ls.id) ?? [], ctx),
+      view: networkView(ls, subnets.get(ls.id) ?? [], ctx, zones),
       order: ls.createdAt ?? '',
     }));
     return sendList(req, reply, backend, 'networks', COLLECTIONS.networks, 'network', entries);
@@ -126,7 +142,7 @@ export function registerNetworks(app: ApiApp, backend: Backend): void {
   app.get('/v2.0/networks/:id', { schema: { ...tagged(tag, 'Show a network'), params: IdParams, querystring: ShowQuery, response: { 200: resourceAnswer('network') } } }, async (req, reply) => {
     const ctx = ctxOf(req);
     const ls = await visibleNetwork(nb, ctx, req.params.id);
-    return sendOne(req, reply, 'network', networkView(ls, await subnetIdsOf(ls.id), ctx));
+    return sendOne(req, reply, 'network', networkView(ls, await subnetIdsOf(ls.id), ctx, await zoneNames(nb)));
   });
 
   app.post('/v2.0/networks', { schema: { ...tagged(tag, 'Create a network (or several: bulk)'), body: createEnvelope('network', 'networks', NetworkCreate), response: { 201: resourceAnswer('network') } } }, async (req, reply) => {
@@ -142,7 +158,8 @@ export function registerNetworks(app: ApiApp, backend: Backend): void {
       }
       return out;
     });
-    return sendCreated(reply, 'network', 'networks', created.map((ls) => networkView(ls, [], ctx)), bulk);
+    const zones = await zoneNames(nb);
+    return sendCreated(reply, 'network', 'networks', created.map((ls) => networkView(ls, [], ctx, zones)), bulk);
   });
 
   app.put('/v2.0/networks/:id', { schema: { ...tagged(tag, 'Update a network'), params: IdParams, body: updateEnvelope('network', NetworkUpdate), response: { 200: resourceAnswer('network') } } }, async (req, reply) => {
@@ -150,7 +167,7 @@ export function registerNetworks(app: ApiApp, backend: Backend): void {
     const body = updateItem<NetworkUpdate>(req.body, 'network');
     const revision = ifMatchRevision(req);
     const ls = await backend.write((tx) => updateNetwork(tx, backend, ctx, req.params.id, body, revision));
-    return sendOne(req, reply, 'network', networkView(ls, await subnetIdsOf(ls.id), ctx));
+    return sendOne(req, reply, 'network', networkView(ls, await subnetIdsOf(ls.id), ctx, await zoneNames(nb)));
   });
 
   app.delete('/v2.0/networks/:id', { schema: { ...tagged(tag, 'Delete a network (with its subnets and DHCP port)'), params: IdParams } }, async (req, reply) => {

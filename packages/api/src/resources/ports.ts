@@ -7,6 +7,8 @@ import type { ListEntry } from '../neutron/query.js';
 import { IdParams, ListQuery, PortCreate, PortUpdate, ShowQuery, collectionAnswer, createEnvelope, resourceAnswer, updateEnvelope } from '../neutron/schemas.js';
 import { type BindingState, COLLECTIONS, portView } from '../neutron/views.js';
 import { type Backend, canSeeNetwork, canSeePort, owns, projectFor, requireAdminFor } from '../services/backend.js';
+import { checkDnsName } from '../services/dns.js';
+import { usableBy } from '../services/rbac.js';
 import { defaultSecurityGroupId, ensureDefaultSecurityGroup } from '../services/default-sg.js';
 import { IpAllocator } from '../services/ipam.js';
 import { chooseMac } from '../services/mac.js';
@@ -109,7 +111,7 @@ async function createPort(tx: NbTransaction, backend: Backend, ctx: RequestConte
   ]);
   if (!network || !canSeeNetwork(ctx, network)) throw notFound('network', body.network_id);
   const networkOwner = owns(ctx, network);
-  if (!networkOwner && !network.shared) throw policyNotAuthorized('create_port');
+  if (!networkOwner && !usableBy(ctx, network, 'shared')) throw policyNotAuthorized('create_port');
   requireAdminFor(ctx, 'create_port', body, ['binding:host_id']);
   checkProfile(body['binding:profile']);
   const deviceOwner = body.device_owner ?? '';
@@ -155,6 +157,7 @@ async function createPort(tx: NbTransaction, backend: Backend, ctx: RequestConte
     allowedAddressPairs: pairs,
     securityGroupIds: groups,
     extraDhcpOpts: mergeExtraDhcpOpts([], body.extra_dhcp_opts),
+    dnsName: checkDnsName('dns_name', body.dns_name) ?? '',
   });
 }
 
@@ -243,6 +246,7 @@ async function updatePort(tx: NbTransaction, backend: Backend, ctx: RequestConte
     securityGroupIds: groups,
     allowedAddressPairs: pairs,
     extraDhcpOpts: body.extra_dhcp_opts === undefined ? port.extraDhcpOpts : mergeExtraDhcpOpts(port.extraDhcpOpts, body.extra_dhcp_opts),
+    dnsName: checkDnsName('dns_name', body.dns_name) ?? port.dnsName,
   });
 }
 

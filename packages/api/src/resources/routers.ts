@@ -20,9 +20,11 @@ import {
 import { cidrAttr, ipAttr } from '../neutron/addresses.js';
 import { checkFixedIpCount } from '../neutron/limits.js';
 import { COLLECTIONS, routerView } from '../neutron/views.js';
-import { type Backend, canSeeNetwork, owns, projectFor } from '../services/backend.js';
+import { type Backend, canSeeNetwork, owns, projectFor, requireAdminFor } from '../services/backend.js';
+import { usableBy } from '../services/rbac.js';
 import { IpAllocator } from '../services/ipam.js';
 import { chooseMac } from '../services/mac.js';
+import { checkZoneHints, zoneNames } from '../services/zones.js';
 import { type ApiApp, checkRevision, createItems, ctxOf, ifMatchRevision, sendCreated, sendList, sendOne, tagged, updateItem } from './common.js';
 import { visiblePort } from './ports.js';
 import type { Attempt } from '../services/attempt.js';
@@ -55,7 +57,7 @@ async function applyGateway(tx: NbTransaction, backend: Backend, ctx: RequestCon
   }
   const network = await tx.get('logical_switch', info.network_id);
   if (!network || !canSeeNetwork(ctx, network)) throw notFound('network', info.network_id);
-  if (!network.external) throw badRequest('router', `Network ${network.id} is not an external network`, 'external_gateway_info.network_id');
+  if (!usableBy(ctx, network, 'external')) throw badRequest('router', `Network ${network.id} is not an external network`, 'external_gateway_info.network_id');
   if (router.ports.some((p) => p.networkId === network.id)) {
     throw badRequest('router', `Router ${router.id} has an interface on network ${network.id}; it cannot also be its gateway network`, 'external_gateway_info.network_id');
   }
@@ -140,7 +142,19 @@ async function checkRoutes(tx: NbTransaction, backend: Backend, ports: RouterPor
   return out;
 }
 
+/**
+ * dvr and l3-ha, answered truthfully: every df-controller routes for its own ports, so
+ * a router is always distributed; the gateway (SNAT) is not highly available. Only an
+ * admin may name either attribute (Neutron's policy), and only with that value.
+ */
+function checkRouterMode(ctx: RequestContext, action: string, body: { distributed?: boolean | undefined; ha?: boolean | undefined }): void {
+  requireAdminFor(ctx, action, body, ['distributed', 'ha']);
+  if (body.distributed === false) throw badRequest('router', 'Routers are always distributed here: every chassis routes for its own ports (distributed=False is not possible).', 'distributed');
+  if (body.ha === true) throw badRequest('router', 'Highly available router gateways are not supported (ha=True is not possible).', 'ha');
+}
+
 async function createRouter(tx: NbTransaction, backend: Backend, ctx: RequestContext, body: RouterCreate, attempt: Attempt): Promise<LogicalRouter> {
+  checkRouterMode(ctx, 'create_router', body);
   const projectId = projectFor(ctx, body);
   const id = newId();
   const gateway = await applyGateway(tx, backend, ctx, { id, ports: [], externalGateway: null }, body.external_gateway_info, attempt, 'create_router');
@@ -151,12 +165,14 @@ async function createRouter(tx: NbTransaction, backend: Backend, ctx: RequestCon
     description: body.description ?? '',
     adminStateUp: body.admin_state_up ?? true,
     externalGateway: gateway,
+    availabilityZoneHints: await checkZoneHints(tx, body.availability_zone_hints),
   });
 }
 
 async function updateRouter(tx: NbTransaction, backend: Backend, ctx: RequestContext, id: string, body: RouterUpdate, revision: number | undefined, attempt: Attempt): Promise<LogicalRouter> {
   const r = await visibleRouter(tx, ctx, id);
   checkRevision(revision, r.version);
+  checkRouterMode(ctx, 'update_router', body);
   const gateway = await applyGateway(tx, backend, ctx, r, body.external_gateway_info, attempt, 'update_router');
   const routes = body.routes === undefined ? r.routes : await checkRoutes(tx, backend, r.ports, gateway, body.routes ?? []);
   if (body.routes === undefined && gateway !== r.externalGateway) {
@@ -206,7 +222,7 @@ async function addInterface(tx: NbTransaction, backend: Backend, ctx: RequestCon
   if (body.subnet_id !== undefined) {
     const subnet = await tx.get('subnet', body.subnet_id);
     const network = subnet ? await tx.get('logical_switch', subnet.networkId) : undefined;
-    if (!subnet || !network || !(ctx.isAdmin || subnet.projectId === r.projectId || network.shared)) throw notFound('subnet', body.subnet_id);
+    if (!subnet || !network || !(ctx.isAdmin || subnet.projectId === r.projectId || usableBy(ctx, network, 'shared'))) throw notFound('subnet', body.subnet_id);
     // A shared network's subnet is visible, but its gateway address is its owner's to route.
     if (!ctx.isAdmin && subnet.projectId !== ctx.projectId) {
       throw badRequest('router', `Cannot add interface to router because subnet ${subnet.id} is not owned by project making the request.`, 'subnet_id');
@@ -311,13 +327,15 @@ export function registerRouters(app: ApiApp, backend: Backend): void {
 
   app.get('/v2.0/routers', { schema: { ...tagged(tag, 'List routers'), querystring: ListQuery, response: { 200: collectionAnswer('routers') } } }, async (req, reply) => {
     const ctx = ctxOf(req);
-    const entries: ListEntry[] = (await nb.list('logical_router', (r) => owns(ctx, r))).map((r) => ({ view: routerView(r), order: r.createdAt ?? '' }));
+    const zones = await zoneNames(nb);
+    const entries: ListEntry[] = (await nb.list('logical_router', (r) => owns(ctx, r))).map((r) => ({ view: routerView(r, ctx, zones), order: r.createdAt ?? '' }));
     return sendList(req, reply, backend, 'routers', COLLECTIONS.routers, 'router', entries);
   });
 
   app.get('/v2.0/routers/:id', { schema: { ...tagged(tag, 'Show a router'), params: IdParams, querystring: ShowQuery, response: { 200: resourceAnswer('router') } } }, async (req, reply) => {
-    const r = await visibleRouter(nb, ctxOf(req), req.params.id);
-    return sendOne(req, reply, 'router', routerView(r));
+    const ctx = ctxOf(req);
+    const r = await visibleRouter(nb, ctx, req.params.id);
+    return sendOne(req, reply, 'router', routerView(r, ctx, await zoneNames(nb)));
   });
 
   app.post('/v2.0/routers', { schema: { ...tagged(tag, 'Create a router'), body: createEnvelope('router', 'routers', RouterCreate), response: { 201: resourceAnswer('router') } } }, async (req, reply) => {
@@ -333,7 +351,8 @@ export function registerRouters(app: ApiApp, backend: Backend): void {
       }
       return out;
     });
-    return sendCreated(reply, 'router', 'routers', created.map(routerView), bulk);
+    const zones = await zoneNames(nb);
+    return sendCreated(reply, 'router', 'routers', created.map((r) => routerView(r, ctx, zones)), bulk);
   });
 
   app.put(
@@ -344,7 +363,7 @@ export function registerRouters(app: ApiApp, backend: Backend): void {
       const body = updateItem<RouterUpdate>(req.body, 'router');
       const revision = ifMatchRevision(req);
       const r = await backend.write((tx, attempt) => updateRouter(tx, backend, ctx, req.params.id, body, revision, attempt));
-      return sendOne(req, reply, 'router', routerView(r));
+      return sendOne(req, reply, 'router', routerView(r, ctx, await zoneNames(nb)));
     },
   );
 
@@ -383,7 +402,7 @@ export function registerRouters(app: ApiApp, backend: Backend): void {
       async (req, reply) => {
         const ctx = ctxOf(req);
         const r = await backend.write((tx) => editRoutes(tx, backend, ctx, req.params.id, req.body.router.routes, add));
-        return sendOne(req, reply, 'router', routerView(r));
+        return sendOne(req, reply, 'router', routerView(r, ctx, await zoneNames(nb)));
       },
     );
   }

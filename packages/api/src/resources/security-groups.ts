@@ -25,7 +25,7 @@ const PORTED = new Set([6, 17, 132]);
 const ICMP_V4 = 1;
 const ICMP_V6 = 58;
 
-async function visibleGroup(tx: Pick<NbTransaction, 'get'>, ctx: RequestContext, id: string): Promise<SecurityGroup> {
+export async function visibleGroup(tx: Pick<NbTransaction, 'get'>, ctx: RequestContext, id: string): Promise<SecurityGroup> {
   const g = await tx.get('security_group', id);
   if (!g || !owns(ctx, g)) throw notFound('security_group', id);
   return g;

@@ -4,6 +4,7 @@ import type { ApiConfig } from '../config.js';
 import { NeutronError, policyNotAuthorized } from '../neutron/errors.js';
 import { Attempt, IpReservations } from './attempt.js';
 import { QuotaCheck, Quotas } from './quotas.js';
+import { externalFor, sharedWith } from './rbac.js';
 
 /** Attempts of one request's transaction: enough for 50 writers racing for IPs in one subnet. */
 const MAX_ATTEMPTS = 40;
@@ -68,9 +69,9 @@ export function owns(ctx: RequestContext, obj: { projectId: string }): boolean {
   return ctx.isAdmin || obj.projectId === ctx.projectId;
 }
 
-/** Networks are visible to their project, and to everyone when shared or external. */
+/** Networks are visible to their project and to the projects they are shared with or external for (rbac-policies). */
 export function canSeeNetwork(ctx: RequestContext, ls: LogicalSwitch): boolean {
-  return owns(ctx, ls) || ls.shared || ls.external;
+  return owns(ctx, ls) || sharedWith(ls, ctx.projectId) || externalFor(ls, ctx.projectId);
 }
 
 /** Ports are visible to their project and to the network's project. */

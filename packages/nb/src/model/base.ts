@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { descriptionField, nameField, projectIdField, timestampField, uuidField } from './fields.js';
+import { descriptionField, nameField, projectIdField, tagsField, timestampField, uuidField } from './fields.js';
 
 /** Version of the stored JSON layout; written into every stored object as `_schema`. */
 export const NB_SCHEMA_VERSION = 1;
@@ -10,6 +10,8 @@ export const baseFields = {
   projectId: projectIdField.default(''),
   name: nameField.default(''),
   description: descriptionField.default(''),
+  /** Labels clients filter on (objects stored before tags existed have none: read `tags ?? []`). */
+  tags: tagsField.default([]),
   createdAt: timestampField.optional(),
   updatedAt: timestampField.optional(),
 };

@@ -22,6 +22,13 @@ export const chassisSchema = z
     bridgeMappings: z.record(z.string().min(1), z.string().min(1)).default({}),
     /** The chassis can act as gateway (SNAT, external networks). */
     gateway: z.boolean().default(false),
+    /** The availability zone the chassis is in (Neutron's availability_zone extension lists the zones of all chassis). */
+    availabilityZone: z
+      .string()
+      .min(1, 'must not be empty')
+      .max(255, 'must be at most 255 characters')
+      .regex(/^[A-Za-z0-9_.:-]+$/, 'may only hold letters, digits and _ . : -')
+      .default('nova'),
     externalIds: z.record(z.string(), z.string()).default({}),
   })
   .strict();

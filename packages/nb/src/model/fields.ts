@@ -22,6 +22,11 @@ export const projectIdField = z
 
 export const nameField = z.string().max(255, 'must be at most 255 characters');
 export const descriptionField = z.string().max(1024, 'must be at most 1024 characters');
+/** Neutron's standard-attr-tag: free-form labels, each at most 255 characters, no duplicates. */
+export const tagsField = z
+  .array(z.string().min(1, 'must not be empty').max(255, 'must be at most 255 characters'))
+  .max(1000, 'must hold at most 1000 tags')
+  .refine((tags) => new Set(tags).size === tags.length, { message: 'must not repeat a tag' });
 
 function canonical(parse: (s: string) => { toString(): string }) {
   return z.string().transform((s, ctx) => {

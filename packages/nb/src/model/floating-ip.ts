@@ -19,6 +19,9 @@ export const floatingIpSchema = z
     fixedIpAddress: ipField.nullable().default(null),
     routerId: uuidField.nullable().default(null),
     status: z.enum(FLOATING_IP_STATUSES).default('DOWN'),
+    /** Neutron's dns_name and dns_domain (dns-integration): stored for DNS services, no DNS is served. */
+    dnsName: z.string().max(255).default(''),
+    dnsDomain: z.string().max(255).default(''),
   })
   .strict()
   .superRefine((f, ctx) => {

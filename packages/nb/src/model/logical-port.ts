@@ -53,6 +53,8 @@ export const logicalPortSchema = z
     allowedAddressPairs: z.array(addressPairSchema).default([]),
     securityGroupIds: z.array(uuidField).default([]),
     extraDhcpOpts: z.array(extraDhcpOptSchema).default([]),
+    /** Neutron's dns_name (dns-integration): stored for DNS services, no DNS is served. */
+    dnsName: z.string().max(255).default(''),
   })
   .strict()
   .superRefine((p, ctx) => {

@@ -42,6 +42,8 @@ export const logicalRouterSchema = z
     ports: z.array(routerPortSchema).default([]),
     routes: z.array(staticRouteSchema).default([]),
     externalGateway: externalGatewaySchema.nullable().default(null),
+    /** Zones the router should be in (Neutron's availability_zone_hints; it routes wherever its networks' ports are). */
+    availabilityZoneHints: z.array(z.string().min(1).max(255)).default([]),
   })
   .strict()
   .superRefine((r, ctx) => {

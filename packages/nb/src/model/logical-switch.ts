@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { baseFields, issue } from './base.js';
-import { uniqueKeyField } from './fields.js';
+import { projectIdField, timestampField, uniqueKeyField, uuidField } from './fields.js';
 
 export const NETWORK_TYPES = ['vxlan', 'geneve', 'gre', 'vlan', 'flat'] as const;
 export type NetworkType = (typeof NETWORK_TYPES)[number];
@@ -16,6 +16,26 @@ export const SEGMENTATION_RANGES: Readonly<Record<Exclude<NetworkType, 'flat'>, 
 export function isTunnelType(t: NetworkType): t is 'vxlan' | 'geneve' | 'gre' {
   return t === 'vxlan' || t === 'geneve' || t === 'gre';
 }
+
+export const RBAC_ACTIONS = ['access_as_shared', 'access_as_external'] as const;
+export type RbacAction = (typeof RBAC_ACTIONS)[number];
+
+/**
+ * Neutron's RBAC policy on a network: `targetProject` ('*' for every project) may use
+ * the network (access_as_shared: attach ports) or use it as an external network
+ * (access_as_external: router gateways, floating IPs). Kept on the network it grants.
+ */
+export const rbacPolicySchema = z
+  .object({
+    id: uuidField,
+    /** The project that made the grant. */
+    projectId: projectIdField,
+    action: z.enum(RBAC_ACTIONS),
+    targetProject: z.union([z.literal('*'), projectIdField.min(1, 'must not be empty')]),
+    createdAt: timestampField.optional(),
+    updatedAt: timestampField.optional(),
+  })
+  .strict();
 
 /**
  * A network (Neutron "network"). `key` is the small integer the pipeline puts in
@@ -36,6 +56,16 @@ export const logicalSwitchSchema = z
     adminStateUp: z.boolean().default(true),
     /** Default port_security_enabled of new ports on this network. */
     portSecurityEnabled: z.boolean().default(true),
+    /**
+     * Who else may use the network. `shared` is true exactly when an access_as_shared
+     * grant to '*' exists, `external` when any access_as_external grant does (networks
+     * stored before grants existed have none: their flags alone say it).
+     */
+    rbacPolicies: z.array(rbacPolicySchema).default([]),
+    /** Zones the network should be in (Neutron's availability_zone_hints; where it is follows from its ports). */
+    availabilityZoneHints: z.array(z.string().min(1).max(255)).default([]),
+    /** Neutron's dns_domain (dns-integration): stored for DNS services, no DNS is served. */
+    dnsDomain: z.string().max(255).default(''),
   })
   .strict()
   .superRefine((ls, ctx) => {
@@ -48,6 +78,12 @@ export const logicalSwitchSchema = z
     } else if (t === 'vlan') {
       issue(ctx, ['segmentationId'], 'is required for a vlan network (1..4094)');
     }
+    const grants = new Set<string>();
+    ls.rbacPolicies.forEach((p, i) => {
+      const k = `${p.action} ${p.targetProject}`;
+      if (grants.has(k)) issue(ctx, ['rbacPolicies', i], `grants ${k} twice`);
+      grants.add(k);
+    });
     if (t === 'vlan' || t === 'flat') {
       if (ls.physicalNetwork === null) issue(ctx, ['physicalNetwork'], `is required for a ${t} network`);
     } else if (ls.physicalNetwork !== null) {

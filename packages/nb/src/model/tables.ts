@@ -20,6 +20,7 @@ export type SecurityGroup = z.output<typeof securityGroupSchema> & Versioned;
 export type SecurityGroupRule = SecurityGroup['rules'][number];
 export type RouterPort = LogicalRouter['ports'][number];
 export type FixedIp = LogicalPort['fixedIps'][number];
+export type RbacPolicy = LogicalSwitch['rbacPolicies'][number];
 
 /** Table name → object type. Table names are the ones `dfctl db ls TABLE` takes. */
 export interface NbObjectMap {
