@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { DfError, describeError, isDfError, redactUrl, systemClock, type Clock } from '@dragonflow/base';
 import { describeDb, describeDbError, isFatalDbError, openNbDb, type OpenedDb } from '@dragonflow/db';
 import { type Logger } from '@dragonflow/core';
@@ -237,7 +238,8 @@ export class Controller {
           tunnelTypes: [...c.chassis.tunnelTypes],
           bridgeMappings: { ...c.bridge.mappings },
           gateway: c.chassis.gateway,
-          externalIds: {},
+          // What df-api's port binding tells Nova (binding:host_id may name the host, binding:vif_details the bridge).
+          externalIds: { hostname: hostname(), 'integration-bridge': c.bridge.integration, 'datapath-type': c.bridge.datapathType },
         }),
       { log: this.log, clock: this.clock, signal, isFatal: (e) => isDfError(e, 'NB_INVALID') },
     );
