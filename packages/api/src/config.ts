@@ -284,12 +284,35 @@ export const apiConfigSchema = z
       })
       .strict()
       .prefault({}),
+    /**
+     * Notify Nova of port events (network-vif-plugged, …) as Neutron does (docs/openstack.md);
+     * absent or null: no notifications.
+     */
+    nova: z
+      .object({
+        /** Nova's compute endpoint, e.g. http://nova:8774/v2.1; null: the catalog's (auth.mode keystone). */
+        url: z.string().url('must be a URL').nullable().default(null),
+        /** Which catalog endpoint to use. */
+        interface: z.enum(['public', 'internal', 'admin']).default('public'),
+        region: z.string().min(1).nullable().default(null),
+        /** Events are gathered this long and sent in one request (Neutron's send_events_interval). */
+        batchIntervalMs: z.number().int().min(0).max(60_000).default(2000),
+        /** Attempts after a failed send (Neutron's http_retries). */
+        retries: z.number().int().min(0).max(20).default(3),
+        timeoutMs: z.number().int().min(100).max(120_000).default(10_000),
+      })
+      .strict()
+      .nullable()
+      .default(null),
     /** Largest request body in bytes (413 above). */
     bodyLimit: z.number().int('must be an integer').min(1024, 'must be at least 1024').max(64 * 1024 * 1024, 'must be at most 64 MiB').default(1024 * 1024),
     logLevel: z.enum(LOG_LEVELS).default('info'),
   })
   .strict()
   .superRefine((c, ctx) => {
+    if (c.nova && c.nova.url === null && c.auth.mode !== 'keystone') {
+      ctx.addIssue({ code: 'custom', path: ['nova', 'url'], message: "is required unless auth.mode is keystone (whose catalog names Nova's endpoint)" });
+    }
     if (c.auth.mode === 'noauth' && !c.auth.allowInsecureNoauth && !isLoopbackHost(c.listen.host)) {
       ctx.addIssue({
         code: 'custom',

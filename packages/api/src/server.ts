@@ -9,6 +9,7 @@ import { type ApiConfig, type ApiConfigInput, isLoopbackHost, parseApiConfig } f
 import { openDb } from './db.js';
 import { KeystoneAuth } from './keystone/auth.js';
 import { describeForLog } from './log-safe.js';
+import { startNovaNotification } from './nova/service.js';
 import { NeutronError, fromNbError } from './neutron/errors.js';
 import { validationError } from './neutron/validation.js';
 import type { ApiApp } from './resources/common.js';
@@ -149,7 +150,6 @@ export async function buildApiServer(options: BuildOptions): Promise<ApiApp> {
     req.neutron = keystone ? await keystone.authenticate(req.headers) : authenticate(config.auth, req.headers);
     if (route !== '') checkWriteAllowed(req.neutron, req.method, route);
   });
-  if (keystone) app.addHook('onClose', async () => keystone.close());
 
   app.setErrorHandler((err, req, reply) => {
     const ne = toNeutronError(err);
@@ -161,6 +161,13 @@ export async function buildApiServer(options: BuildOptions): Promise<ApiApp> {
   app.setNotFoundHandler((req, reply) => {
     const ne = new NeutronError(404, 'HTTPNotFound', `The resource could not be found: ${req.method} ${req.url.split('?')[0]}`);
     void reply.code(404).send(ne.body);
+  });
+
+  const nova = config.nova ? await startNovaNotification(config.nova, nb.driver, keystone?.client, app.log) : undefined;
+  // Nova's last events go out with the service token, which closing Keystone revokes: in this order.
+  app.addHook('onClose', async () => {
+    await nova?.stop();
+    await keystone?.close();
   });
 
   registerDiscovery(app, backend);

@@ -106,6 +106,11 @@ export class KeystoneClient {
     return this.#issuing;
   }
 
+  /** Drops the service token (a service answered 401 to it): the next call issues a new one. */
+  forgetServiceToken(): void {
+    this.#service = undefined;
+  }
+
   /**
    * What Keystone says about `token`: its project and roles, or null when Keystone
    * does not know it (invalid, expired or revoked: Keystone's 404). A 401 means our
