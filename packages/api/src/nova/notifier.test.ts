@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { isDfError } from '@dragonflow/base';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Harness } from '../../test/harness.js';
-import { RecordingNova, novaEventsRequestProblem } from '../../test/recording-nova.js';
+import { RecordingNova, novaEventsRequestProblem } from '@dragonflow/testing';
 import { parseApiConfig } from '../config.js';
 import { type PortFacts, portEvents } from './events.js';
 import { NovaNotifier } from './notifier.js';
