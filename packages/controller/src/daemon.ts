@@ -266,7 +266,7 @@ export class Controller {
         this.chassisRuntime = parts;
         this.cache = parts.cache;
         this.runtimeValue = parts.runtime;
-        this.binder = new PortBinder({ nb, chassisId: this.chassisId, chassisName: c.chassis.name, runtime: parts.runtime, log: this.log.child({ component: 'binder' }), clock: this.clock, metrics: this.metrics });
+        this.binder = new PortBinder({ nb, chassisId: this.chassisId, chassisName: c.chassis.name, hostname: hostname(), runtime: parts.runtime, log: this.log.child({ component: 'binder' }), clock: this.clock, metrics: this.metrics });
         this.binder.setInterfaces(this.interfaces);
         this.pushInfraPorts();
       },
