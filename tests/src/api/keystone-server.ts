@@ -180,12 +180,14 @@ export class KeystoneServer {
   }
 
   /** Registers df-api at `endpoint` as the catalog's `network` service, as a deployment does for neutron-server. */
-  async registerNetworkEndpoint(endpoint: string): Promise<void> {
-    const r = await this.cliBatch(this.admin, [
-      'service create --name neutron network',
-      ...['public', 'internal', 'admin'].map((i) => `endpoint create --region RegionOne network ${i} ${endpoint}`),
-    ]);
-    if (r.code !== 0 || r.stderr.trim() !== '') throw new Error(`registering the network endpoint failed (exit ${r.code}): ${r.stderr.trim()}${this.#logTail()}`);
+  registerNetworkEndpoint(endpoint: string): Promise<void> {
+    return this.registerService('network', 'neutron', endpoint);
+  }
+
+  /** A service of `type` in the catalog, reachable at `endpoint` on every interface. */
+  async registerService(type: string, name: string, endpoint: string): Promise<void> {
+    const r = await this.cliBatch(this.admin, [`service create --name ${name} ${type}`, ...['public', 'internal', 'admin'].map((i) => `endpoint create --region RegionOne ${type} ${i} ${endpoint}`)]);
+    if (r.code !== 0 || r.stderr.trim() !== '') throw new Error(`registering the ${type} endpoint failed (exit ${r.code}): ${r.stderr.trim()}${this.#logTail()}`);
   }
 
   /** Keystone's last errors, for a failure message (the directory is gone after stop()). */

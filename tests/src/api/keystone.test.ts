@@ -1,5 +1,7 @@
 import { type ApiServerHandle, startApiServer } from '@dragonflow/api';
+import { randomUUID } from 'node:crypto';
 import { isDfError } from '@dragonflow/base';
+import { RecordingNova } from '@dragonflow/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KeystoneServer, type KeystoneUser } from './keystone-server.js';
 
@@ -100,6 +102,31 @@ describe('df-api behind a real Keystone, driven by the stock openstack CLI with 
     const r = await fetch(`${api.url}/v2.0/networks`, { method: 'POST', headers: { 'x-auth-token': reader, 'content-type': 'application/json' }, body: JSON.stringify({ network: { name: 'x' } }) });
     expect(r.status).toBe(403);
     expect(await r.json()).toMatchObject({ NeutronError: { type: 'PolicyNotAuthorized', message: '(rule:create_network) is disallowed by policy' } });
+  }, 120_000);
+
+  it("notifies the compute endpoint of Keystone's catalog, with the service token", async () => {
+    const nova = await new RecordingNova().start();
+    let notifying: ApiServerHandle | undefined;
+    try {
+      await ks.registerService('compute', 'nova', nova.url);
+      notifying = await startApiServer({ config: { listen: { port: 0 }, auth: { mode: 'keystone', keystone: keystoneConfig() }, nova: { batchIntervalMs: 100 } }, logger: false });
+      const server = randomUUID();
+      const net = await notifying.nb.create('logical_switch', { name: 'nova-net', projectId: 'p' });
+      const port = await notifying.nb.create('logical_port', { networkId: net.id, projectId: 'p', macAddress: 'fa:16:3e:00:00:01', deviceOwner: 'compute:nova', deviceId: server });
+      await notifying.nb.modify('logical_port', port.id, (p) => ({ ...p, status: 'ACTIVE' }));
+      const deadline = Date.now() + 15_000;
+      while (nova.requests.length === 0 && Date.now() < deadline) await sleep(100);
+      expect(nova.events).toEqual([{ name: 'network-vif-plugged', server_uuid: server, tag: port.id, status: 'completed' }]);
+      expect(nova.problems).toEqual([]);
+      // The token Nova got is the service's, valid at Keystone.
+      const token = String(nova.requests[0]!.headers['x-auth-token']);
+      const check = await fetch(`${ks.url}/auth/tokens`, { headers: { 'x-auth-token': token, 'x-subject-token': token } });
+      expect(check.status).toBe(200);
+      expect(((await check.json()) as { token: { user: { name: string } } }).token.user.name).toBe(ks.service.name);
+    } finally {
+      await notifying?.close();
+      await nova.stop();
+    }
   }, 120_000);
 
   it(`a revoked token gets 401 once df-api's cache time (${CACHE_SECONDS} s) has passed; an expired one at once`, async () => {
