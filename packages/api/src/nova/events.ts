@@ -64,3 +64,24 @@ export function portEvents(id: string, before: PortFacts | undefined, after: Por
   if (same && before.addresses !== after.addresses) out.push({ name: 'network-changed', server_uuid: after.deviceId, tag: id });
   return out;
 }
+
+/** A floating IP's association: the port and fixed address it points at, or null. */
+export type FloatingIpTarget = { readonly portId: string; readonly fixedIp: string } | null;
+
+/**
+ * A floating IP associated, moved or released: network-changed for each instance
+ * port it leaves or reaches (Neutron's notifier does so, and Nova shows floating
+ * IPs from the network info it then refreshes).
+ */
+export function floatingIpEvents(before: FloatingIpTarget | undefined, after: FloatingIpTarget | undefined, portOf: (id: string) => PortFacts | undefined): NovaEvent[] {
+  const b = before ?? null;
+  const a = after ?? null;
+  if (b?.portId === a?.portId && b?.fixedIp === a?.fixedIp) return [];
+  const out: NovaEvent[] = [];
+  for (const id of new Set([b?.portId, a?.portId])) {
+    if (id === undefined) continue;
+    const p = portOf(id);
+    if (ofInstance(p)) out.push({ name: 'network-changed', server_uuid: p.deviceId, tag: id });
+  }
+  return out;
+}

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Harness } from '../../test/harness.js';
 import { RecordingNova, novaEventsRequestProblem } from '@dragonflow/testing';
 import { parseApiConfig } from '../config.js';
-import { type PortFacts, portEvents } from './events.js';
+import { type PortFacts, floatingIpEvents, portEvents } from './events.js';
 import { NovaNotifier } from './notifier.js';
 
 const until = async (what: string, check: () => boolean, timeoutMs = 5000): Promise<void> => {
@@ -40,6 +40,21 @@ describe('port events for Nova', () => {
     expect(portEvents('p', facts('ACTIVE'), facts('ACTIVE'))).toEqual([]);
     expect(portEvents('p', facts('DOWN', { deviceOwner: 'network:dhcp' }), facts('ACTIVE', { deviceOwner: 'network:dhcp' }))).toEqual([]);
     expect(portEvents('p', facts('DOWN', { deviceId: '' }), facts('ACTIVE', { deviceId: '' }))).toEqual([]);
+  });
+
+  it('a floating IP associated, moved or released is network-changed for each instance port it leaves or reaches', () => {
+    const ports = new Map<string, PortFacts>([
+      ['p1', facts('ACTIVE')],
+      ['p2', facts('ACTIVE', { deviceId: '2b3a4e5f-0000-4000-8000-000000000002' })],
+      ['r', facts('ACTIVE', { deviceOwner: 'network:router_interface' })],
+    ]);
+    const of = (id: string) => ports.get(id);
+    expect(floatingIpEvents(null, { portId: 'p1', fixedIp: '10.0.0.5' }, of)).toEqual([{ name: 'network-changed', server_uuid: vm, tag: 'p1' }]);
+    expect(floatingIpEvents({ portId: 'p1', fixedIp: '10.0.0.5' }, { portId: 'p2', fixedIp: '10.0.0.6' }, of).map((e) => e.tag)).toEqual(['p1', 'p2']);
+    expect(floatingIpEvents({ portId: 'p1', fixedIp: '10.0.0.5' }, undefined, of)).toEqual([{ name: 'network-changed', server_uuid: vm, tag: 'p1' }]);
+    expect(floatingIpEvents({ portId: 'p1', fixedIp: '10.0.0.5' }, { portId: 'p1', fixedIp: '10.0.0.5' }, of)).toEqual([]);
+    expect(floatingIpEvents(undefined, null, of)).toEqual([]);
+    expect(floatingIpEvents(null, { portId: 'r', fixedIp: '10.0.0.1' }, of)).toEqual([]);
   });
 
   it('the recording endpoint refuses what Nova\'s API reference does not allow', () => {
@@ -86,6 +101,26 @@ describe('df-api notifying Nova', () => {
     ]);
     expect(nova!.problems).toEqual([]);
     expect(nova!.requests[0]!.headers['x-openstack-nova-api-version']).toBe('2.1');
+  });
+
+  it('posts network-changed when a floating IP is associated with an instance\'s port and when it is released', async () => {
+    const { net, sub } = await start();
+    const ext = String((await h!.network({ 'router:external': true }))['id']);
+    await h!.subnet(ext, '172.24.4.0/24', { enable_dhcp: false });
+    const router = String((await h!.router({ external_gateway_info: { network_id: ext } }))['id']);
+    expect((await h!.put(`/v2.0/routers/${router}/add_router_interface`, { subnet_id: sub })).status).toBe(200);
+    const vm = randomUUID();
+    const port = String((await h!.port(net, { device_owner: 'compute:nova', device_id: vm }))['id']);
+    const fip = await h!.post('/v2.0/floatingips', { floatingip: { floating_network_id: ext, port_id: port } });
+    expect(fip.status).toBe(201);
+    await until('network-changed on association', () => nova!.events.length >= 1);
+    expect((await h!.put(`/v2.0/floatingips/${String((fip.body['floatingip'] as { id: string }).id)}`, { floatingip: { port_id: null } })).status).toBe(200);
+    await until('network-changed on release', () => nova!.events.length >= 2);
+    expect(nova!.events).toEqual([
+      { name: 'network-changed', server_uuid: vm, tag: port },
+      { name: 'network-changed', server_uuid: vm, tag: port },
+    ]);
+    expect(nova!.problems).toEqual([]);
   });
 
   it('batches the events of one interval into one request', async () => {
