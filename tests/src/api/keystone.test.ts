@@ -1,6 +1,7 @@
 import { type ApiServerHandle, startApiServer } from '@dragonflow/api';
 import { randomUUID } from 'node:crypto';
 import { isDfError } from '@dragonflow/base';
+import { freePort } from '@dragonflow/sandbox';
 import { RecordingNova } from '@dragonflow/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KeystoneServer, type KeystoneUser } from './keystone-server.js';
@@ -57,12 +58,13 @@ describe('df-api behind a real Keystone, driven by the stock openstack CLI with 
     );
     expect(isDfError(wrong, 'KEYSTONE_AUTH_FAILED')).toBe(true);
     expect((wrong as Error).message).toContain('the service credentials are wrong');
-    const gone = await startApiServer({ config: { listen: { port: 0 }, auth: { mode: 'keystone', keystone: keystoneConfig({ url: 'http://127.0.0.1:9/v3' }) } }, logger: false }).then(
+    const closed = await freePort();
+    const gone = await startApiServer({ config: { listen: { port: 0 }, auth: { mode: 'keystone', keystone: keystoneConfig({ url: `http://127.0.0.1:${closed}/v3` }) } }, logger: false }).then(
       () => 'started',
       (e: unknown) => e,
     );
     expect(isDfError(gone, 'KEYSTONE_UNREACHABLE')).toBe(true);
-    expect((gone as Error).message).toContain('http://127.0.0.1:9/v3 is unreachable');
+    expect((gone as Error).message).toContain(`http://127.0.0.1:${closed}/v3 is unreachable while issuing the service token: connect ECONNREFUSED`);
   });
 
   it('each user sees only its own project; the admin sees all; a reader reads its project and cannot write', async () => {

@@ -59,6 +59,15 @@ class FakeKeystone {
   }
 }
 
+/** A port nothing listens on (fetch refuses some low ports, such as 9, before connecting). */
+async function closedPort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
 const settings = (url: string, cacheSeconds = 30) => ({ url, username: 'neutron', password: 'svc-pw', userDomainId: 'default', projectName: 'service', projectDomainId: 'default', timeoutMs: 2000, cacheSeconds, cacheSize: 100 });
 
 let ks: FakeKeystone | undefined;
@@ -139,9 +148,10 @@ describe('KeystoneAuth', () => {
     const wrong = await KeystoneAuth.start({ ...settings(ks.url), password: 'bad' }).catch((e: unknown) => e);
     expect(isDfError(wrong, 'KEYSTONE_AUTH_FAILED')).toBe(true);
     expect((wrong as Error).message).toMatch(/as 'neutron' in project 'service': the service credentials are wrong/);
-    const gone = await KeystoneAuth.start(settings('http://127.0.0.1:9/v3')).catch((e: unknown) => e);
+    const port = await closedPort();
+    const gone = await KeystoneAuth.start(settings(`http://127.0.0.1:${port}/v3`)).catch((e: unknown) => e);
     expect(isDfError(gone, 'KEYSTONE_UNREACHABLE')).toBe(true);
-    expect((gone as Error).message).toContain('Keystone at http://127.0.0.1:9/v3 is unreachable while issuing the service token');
+    expect((gone as Error).message).toBe(`Keystone at http://127.0.0.1:${port}/v3 is unreachable while issuing the service token: connect ECONNREFUSED 127.0.0.1:${port}`);
   });
 });
 
