@@ -28,6 +28,25 @@ describe('noauth callers', () => {
     expect(admin.status).toBe(201);
   });
 
+  it('a reader (X-Roles: reader, neither member nor admin) reads its project and gets the policy 403 for every write', async () => {
+    h = await Harness.start();
+    const net = await h.network({ name: 'n' }, { 'x-project-id': 'demo' });
+    const reader = { 'x-project-id': 'demo', 'x-roles': 'reader' };
+    expect(((await h.get('/v2.0/networks', reader)).body['networks'] as unknown[]).length).toBe(1);
+    const before = h.revision;
+    const writes = [
+      [await h.post('/v2.0/networks', { network: { name: 'x' } }, reader), 'create_network'],
+      [await h.put(`/v2.0/networks/${String(net['id'])}`, { network: { name: 'y' } }, reader), 'update_network'],
+      [await h.delete(`/v2.0/networks/${String(net['id'])}`, reader), 'delete_network'],
+    ] as const;
+    for (const [r, action] of writes) {
+      expect(r.status).toBe(403);
+      expect(neutronError(r)).toMatchObject({ type: 'PolicyNotAuthorized', message: `(rule:${action}) is disallowed by policy` });
+    }
+    expect(h.revision).toBe(before);
+    expect((await h.post('/v2.0/networks', { network: { name: 'z' } }, { ...reader, 'x-roles': 'reader,member' })).status).toBe(201);
+  });
+
   it('adminByDefault: false makes header-less requests members of the default project', async () => {
     h = await Harness.start({ auth: { defaultProject: 'ops', adminByDefault: false } });
     const r = await h.post('/v2.0/networks', { network: { shared: true } });

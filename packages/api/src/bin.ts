@@ -30,6 +30,8 @@ Config example (every key is optional):
   # db: { driver: etcd, endpoints: [http://127.0.0.1:2379] }
   auth: { mode: noauth, defaultProject: admin, adminByDefault: true }   # noauth: loopback only (auth.allowInsecureNoauth)
   # auth: { mode: token, tokens: [{ token: s3cret-token, project: demo, roles: [admin] }] }
+  # auth: { mode: keystone, keystone: { url: http://controller:5000/v3, username: neutron, passwordFile: FILE } }
+  # nova: { url: http://nova:8774/v2.1 }      # port events to Nova (docs/openstack.md)
   network: { tenantNetworkType: vxlan, vxlanRanges: ['1:65535'], vlanRanges: ['physnet1:100:199'], physicalMtu: 1500 }
   limits: { maxFixedIpsPerPort: 5, maxAllowedAddressPairs: 10, maxDnsNameservers: 5, maxSubnetHostRoutes: 20 }
   quotas: { network: 100, subnet: 100, port: 500, router: 10, floatingip: 50, security_group: 10 }

@@ -20,7 +20,7 @@ import { z } from 'zod';
  *     - { role: admin, tokenFile: /etc/dragonflow/nb-admin.token }
  *     - { role: controller, chassis: compute-1, tokenFile: /etc/dragonflow/nb-compute-1.token }
  * auth:
- *   mode: token                          # noauth | token
+ *   mode: token                          # noauth | token | keystone (docs/openstack.md)
  *   tokens:
  *     - { token: s3cret-admin, project: admin, roles: [admin] }
  *     - { token: s3cret-demo, project: demo }
@@ -112,6 +112,34 @@ const token = z
   })
   .strict();
 
+/**
+ * keystone: where Keystone v3 is and the service's own credentials, with which df-api
+ * validates the tokens clients send (as keystonemiddleware's auth_token does).
+ */
+const keystone = z
+  .object({
+    /** Keystone's v3 endpoint, e.g. http://controller:5000/v3. */
+    url: z.string().url('must be a URL'),
+    username: z.string().min(1, 'must not be empty'),
+    /** The service user's password, or passwordFile (one of them). */
+    password: z.string().min(1).optional(),
+    passwordFile: z.string().min(1).optional(),
+    userDomainId: z.string().min(1).default('default'),
+    /** The project the service token is scoped to (a service user's usual `service` project). */
+    projectName: z.string().min(1).default('service'),
+    projectDomainId: z.string().min(1).default('default'),
+    /** How long a validated token is trusted without asking Keystone again (a revocation takes effect within this). */
+    cacheSeconds: z.number().int('must be an integer').min(0, 'must be 0 (no cache) or more').max(3600, 'must be at most 3600').default(30),
+    /** Most validated tokens kept in the cache. */
+    cacheSize: z.number().int().min(1).max(1_000_000).default(10_000),
+    /** Timeout of one request to Keystone. */
+    timeoutMs: z.number().int().min(100).max(120_000).default(5000),
+  })
+  .strict()
+  .superRefine((k, ctx) => {
+    if ((k.password === undefined) === (k.passwordFile === undefined)) ctx.addIssue({ code: 'custom', path: ['password'], message: 'give exactly one of password and passwordFile' });
+  });
+
 const TUNNEL_DEFAULT = ['1:65535'];
 
 const quotaLimit = z.number().int('must be an integer').min(-1, 'must be -1 (no limit) or more');
@@ -161,7 +189,7 @@ export const apiConfigSchema = z
       .prefault({}),
     auth: z
       .object({
-        mode: z.enum(['noauth', 'token']).default('noauth'),
+        mode: z.enum(['noauth', 'token', 'keystone']).default('noauth'),
         /** noauth: the project of requests without X-Project-Id. */
         defaultProject: projectId.default('admin'),
         /** noauth: requests without X-Roles are admin (true) or members (false). */
@@ -173,10 +201,14 @@ export const apiConfigSchema = z
         allowInsecureNoauth: z.boolean().default(false),
         /** token: static tokens (X-Auth-Token) and the project and roles they stand for. */
         tokens: z.array(token).default([]),
+        /** keystone: the Keystone endpoint and service credentials (docs/openstack.md). */
+        keystone: keystone.nullable().default(null),
       })
       .strict()
       .superRefine((a, ctx) => {
         if (a.mode === 'token' && a.tokens.length === 0) ctx.addIssue({ code: 'custom', path: ['tokens'], message: 'at least one token is required in token mode' });
+        if (a.mode === 'keystone' && a.keystone === null) ctx.addIssue({ code: 'custom', path: ['keystone'], message: 'keystone mode needs keystone: { url, username, password or passwordFile }' });
+        if (a.mode !== 'keystone' && a.keystone !== null) ctx.addIssue({ code: 'custom', path: ['keystone'], message: 'only applies when mode is keystone' });
         const seen = new Set<string>();
         a.tokens.forEach((t, i) => {
           if (seen.has(t.token)) ctx.addIssue({ code: 'custom', path: ['tokens', i, 'token'], message: 'is listed twice' });
@@ -252,12 +284,35 @@ export const apiConfigSchema = z
       })
       .strict()
       .prefault({}),
+    /**
+     * Notify Nova of port events (network-vif-plugged, …) as Neutron does (docs/openstack.md);
+     * absent or null: no notifications.
+     */
+    nova: z
+      .object({
+        /** Nova's compute endpoint, e.g. http://nova:8774/v2.1; null: the catalog's (auth.mode keystone). */
+        url: z.string().url('must be a URL').nullable().default(null),
+        /** Which catalog endpoint to use. */
+        interface: z.enum(['public', 'internal', 'admin']).default('public'),
+        region: z.string().min(1).nullable().default(null),
+        /** Events are gathered this long and sent in one request (Neutron's send_events_interval). */
+        batchIntervalMs: z.number().int().min(0).max(60_000).default(2000),
+        /** Attempts after a failed send (Neutron's http_retries). */
+        retries: z.number().int().min(0).max(20).default(3),
+        timeoutMs: z.number().int().min(100).max(120_000).default(10_000),
+      })
+      .strict()
+      .nullable()
+      .default(null),
     /** Largest request body in bytes (413 above). */
     bodyLimit: z.number().int('must be an integer').min(1024, 'must be at least 1024').max(64 * 1024 * 1024, 'must be at most 64 MiB').default(1024 * 1024),
     logLevel: z.enum(LOG_LEVELS).default('info'),
   })
   .strict()
   .superRefine((c, ctx) => {
+    if (c.nova && c.nova.url === null && c.auth.mode !== 'keystone') {
+      ctx.addIssue({ code: 'custom', path: ['nova', 'url'], message: "is required unless auth.mode is keystone (whose catalog names Nova's endpoint)" });
+    }
     if (c.auth.mode === 'noauth' && !c.auth.allowInsecureNoauth && !isLoopbackHost(c.listen.host)) {
       ctx.addIssue({
         code: 'custom',

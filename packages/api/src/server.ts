@@ -4,10 +4,12 @@ import type { NbApi } from '@dragonflow/nb';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyError, type FastifyServerOptions } from 'fastify';
-import { authenticate } from './auth.js';
+import { authenticate, checkWriteAllowed } from './auth.js';
 import { type ApiConfig, type ApiConfigInput, isLoopbackHost, parseApiConfig } from './config.js';
 import { openDb } from './db.js';
+import { KeystoneAuth } from './keystone/auth.js';
 import { describeForLog } from './log-safe.js';
+import { startNovaNotification } from './nova/service.js';
 import { NeutronError, fromNbError } from './neutron/errors.js';
 import { validationError } from './neutron/validation.js';
 import type { ApiApp } from './resources/common.js';
@@ -89,6 +91,8 @@ export function toNeutronError(err: unknown): NeutronError {
 /** The fastify app serving the Neutron v2.0 API on `nb`. Not listening yet. */
 export async function buildApiServer(options: BuildOptions): Promise<ApiApp> {
   const { config, nb } = options;
+  // First, so a Keystone that is unreachable or refuses our credentials stops start-up.
+  const keystone = config.auth.keystone && config.auth.mode === 'keystone' ? await KeystoneAuth.start(config.auth.keystone) : undefined;
   const backend = new Backend(nb, config);
   const app = Fastify({
     logger: options.logger === undefined || options.logger === true ? { level: config.logLevel } : options.logger,
@@ -135,7 +139,7 @@ export async function buildApiServer(options: BuildOptions): Promise<ApiApp> {
           'List calls accept attribute filters (?name=a&name=b, fixed_ips=ip_address=…), fields=, limit/marker/page_reverse and sort_key/sort_dir.',
       },
       components: { securitySchemes: { token: { type: 'apiKey', in: 'header', name: 'X-Auth-Token' } } },
-      security: config.auth.mode === 'token' ? [{ token: [] }] : [],
+      security: config.auth.mode === 'noauth' ? [] : [{ token: [] }],
     },
   });
 
@@ -145,7 +149,10 @@ export async function buildApiServer(options: BuildOptions): Promise<ApiApp> {
     // Decided on the route the router matched (it decodes and normalises the path),
     // never on the raw URL: '/%762.0/networks' is the networks route too. Everything
     // but the public routes needs a caller, also paths that match no route.
-    if (!PUBLIC_ROUTES.has(req.routeOptions.url ?? '')) req.neutron = authenticate(config.auth, req.headers);
+    const route = req.routeOptions.url ?? '';
+    if (PUBLIC_ROUTES.has(route)) return;
+    req.neutron = keystone ? await keystone.authenticate(req.headers) : authenticate(config.auth, req.headers);
+    if (route !== '') checkWriteAllowed(req.neutron, req.method, route);
   });
 
   app.setErrorHandler((err, req, reply) => {
@@ -158,6 +165,13 @@ export async function buildApiServer(options: BuildOptions): Promise<ApiApp> {
   app.setNotFoundHandler((req, reply) => {
     const ne = new NeutronError(404, 'HTTPNotFound', `The resource could not be found: ${req.method} ${req.url.split('?')[0]}`);
     void reply.code(404).send(ne.body);
+  });
+
+  const nova = config.nova ? await startNovaNotification(config.nova, nb.driver, keystone?.client, app.log) : undefined;
+  // Nova's last events go out with the service token, which closing Keystone revokes: in this order.
+  app.addHook('onClose', async () => {
+    await nova?.stop();
+    await keystone?.close();
   });
 
   registerDiscovery(app, backend);

@@ -99,7 +99,7 @@ async function start(driver: NbDriver = MemoryDriver.create(), extra: { apps?: L
   const chassis = await startChassisRuntime({ driver, apps: extra.apps ?? [], chassisId: ME, metrics: new CoreMetrics(registry), ...(extra.clock ? { clock: extra.clock } : {}) });
   const { runtime } = chassis;
   const metrics = new ControllerMetrics(registry);
-  const binder = new PortBinder({ nb: new NbApi(driver, { mirror: false }), chassisId: ME, chassisName: CHASSIS, runtime, log: silentLogger(), metrics });
+  const binder = new PortBinder({ nb: new NbApi(driver, { mirror: false }), chassisId: ME, chassisName: CHASSIS, hostname: 'compute-host-1', runtime, log: silentLogger(), metrics });
   binder.follow(chassis.cache);
   const sw = new FakeSwitch();
   const gated = gatedChannel(sw.connect());
@@ -189,6 +189,17 @@ describe('PortBinder', () => {
     expect(classifyOf(r, 7)).toBeDefined();
     expect(r.binder.report()).toMatchObject({ plugged: 1, active: 1, unknownIfaceIds: [] });
     expect(r.metrics.portUpSeconds.get()).toBeDefined();
+  });
+
+  it("keeps binding:host_id when it names this machine's hostname (Nova's host), replaces any other", async () => {
+    const r = await start();
+    const byHost = await port(r, '10.0.0.6', { bindingHost: 'compute-host-1' });
+    const elsewhere = await port(r, '10.0.0.7', { bindingHost: 'compute-host-2' });
+    r.binder.setInterfaces(snapshot(iface('tap1', byHost.id, 7), iface('tap2', elsewhere.id, 8)));
+    for (const [p, host] of [[byHost, 'compute-host-1'], [elsewhere, CHASSIS]] as const) {
+      const active = await until('ACTIVE', async () => ((await r.nb.get('logical_port', p.id))?.status === 'ACTIVE' ? r.nb.get('logical_port', p.id) : undefined));
+      expect(active).toMatchObject({ chassisId: ME, bindingHost: host });
+    }
   });
 
   it('never says ACTIVE before the barrier confirmed the port flows (ordering)', async () => {

@@ -28,6 +28,11 @@ export interface PortBinderOptions {
   readonly nb: NbApi;
   readonly chassisId: string;
   readonly chassisName: string;
+  /**
+   * The machine's hostname: a port whose binding:host_id is this (Nova sends its compute
+   * host's name) keeps it when bound here, instead of it being replaced by the chassis name.
+   */
+  readonly hostname?: string;
   readonly runtime: BinderRuntime;
   readonly log: Logger;
   readonly clock?: Clock;
@@ -330,10 +335,12 @@ export class PortBinder {
     }
     if (this.forgetUnknown(portId)) this.log.info({ port: portId }, 'the logical port now exists; binding it');
 
-    if (cur.port.chassisId !== me || cur.port.bindingHost !== this.options.chassisName) {
+    const namesMe = cur.port.bindingHost === this.options.chassisName || (this.options.hostname !== undefined && cur.port.bindingHost === this.options.hostname);
+    if (cur.port.chassisId !== me || !namesMe) {
       if (cur.port.chassisId && cur.port.chassisId !== me) this.log.info({ port: portId, from: cur.port.chassisId }, 'port was bound to another chassis; binding it here, where it is plugged');
       this.setState(portId, 'binding');
-      await this.write('bind', { ...cur.port, chassisId: me, bindingHost: this.options.chassisName, status: cur.port.status === 'ACTIVE' ? 'DOWN' : cur.port.status });
+      const bindingHost = namesMe ? cur.port.bindingHost : this.options.chassisName;
+      await this.write('bind', { ...cur.port, chassisId: me, bindingHost, status: cur.port.status === 'ACTIVE' ? 'DOWN' : cur.port.status });
       cur = await this.readPort(portId);
       if (!cur) return this.convergeOnce(portId);
     }

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { DfError, describeError, isDfError, redactUrl, systemClock, type Clock } from '@dragonflow/base';
 import { describeDb, describeDbError, isFatalDbError, openNbDb, type OpenedDb } from '@dragonflow/db';
 import { type Logger } from '@dragonflow/core';
@@ -238,7 +239,8 @@ export class Controller {
           bridgeMappings: { ...c.bridge.mappings },
           gateway: c.chassis.gateway,
           availabilityZone: c.chassis.availabilityZone,
-          externalIds: {},
+          // What df-api's port binding tells Nova (binding:host_id may name the host, binding:vif_details the bridge).
+          externalIds: { hostname: hostname(), 'integration-bridge': c.bridge.integration, 'datapath-type': c.bridge.datapathType },
         }),
       { log: this.log, clock: this.clock, signal, isFatal: (e) => isDfError(e, 'NB_INVALID') },
     );
@@ -265,7 +267,7 @@ export class Controller {
         this.chassisRuntime = parts;
         this.cache = parts.cache;
         this.runtimeValue = parts.runtime;
-        this.binder = new PortBinder({ nb, chassisId: this.chassisId, chassisName: c.chassis.name, runtime: parts.runtime, log: this.log.child({ component: 'binder' }), clock: this.clock, metrics: this.metrics });
+        this.binder = new PortBinder({ nb, chassisId: this.chassisId, chassisName: c.chassis.name, hostname: hostname(), runtime: parts.runtime, log: this.log.child({ component: 'binder' }), clock: this.clock, metrics: this.metrics });
         this.binder.setInterfaces(this.interfaces);
         this.pushInfraPorts();
       },

@@ -6,3 +6,5 @@ export { Harness, startHarness, type HarnessApp, type HarnessOptions } from './h
 // What an app's own tests need from the host side: check its descriptor and options
 // the way the controller does, load it by package name, read the switch's requests.
 export { loadApps, requestMessage, validateApps, type AppCandidate, type LoadedApp } from '@dragonflow/core/host';
+// A stand-in for Nova's external-events endpoint, checking each request against Nova's API reference.
+export { RecordingNova, novaEventsRequestProblem, type RecordedRequest } from './nova/recording-nova.js';

@@ -78,8 +78,8 @@ export function subnetView(s: Subnet): Dict {
   };
 }
 
-/** How a port's binding looks: unbound, bound to a known chassis, or asked for an unknown host. */
-export type BindingState = 'unbound' | 'bound' | 'failed';
+/** How a port's binding looks: unbound, bound to a known chassis (and its switch), or asked for an unknown host. */
+export type BindingState = 'unbound' | 'failed' | { readonly chassis: string; readonly bridge: string; readonly datapathType: string };
 
 export function portView(p: LogicalPort, ctx: RequestContext, binding: BindingState): Dict {
   const v: Dict = {
@@ -102,8 +102,12 @@ export function portView(p: LogicalPort, ctx: RequestContext, binding: BindingSt
   };
   if (ctx.isAdmin) {
     v['binding:host_id'] = p.bindingHost;
-    v['binding:vif_type'] = binding === 'bound' ? 'ovs' : binding === 'failed' ? 'binding_failed' : 'unbound';
-    v['binding:vif_details'] = binding === 'bound' ? { port_filter: true, connectivity: 'l2', bridge_name: 'br-int' } : {};
+    v['binding:vif_type'] = typeof binding === 'object' ? 'ovs' : binding === 'failed' ? 'binding_failed' : 'unbound';
+    // What Nova's os-vif OVS plugin reads: the integration bridge to plug the tap into,
+    // its datapath (netdev: a vhost-user or userspace datapath), no hybrid (iptables) bridge
+    // since the flows filter (port_filter).
+    v['binding:vif_details'] =
+      typeof binding === 'object' ? { port_filter: true, connectivity: 'l2', bridge_name: binding.bridge, datapath_type: binding.datapathType, ovs_hybrid_plug: false } : {};
     v['binding:profile'] = {};
   }
   return v;

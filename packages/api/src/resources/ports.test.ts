@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { chassisIdFromName } from '@dragonflow/nb';
 import { defaultSecurityGroupId } from '../services/default-sg.js';
 import { Harness, neutronError } from '../../test/harness.js';
 
@@ -199,6 +200,25 @@ describe('ports', () => {
     expect((await h.put(`/v2.0/ports/${p.id}`, { port: { 'binding:profile': {} } })).status).toBe(200);
     const member = await h.put(`/v2.0/ports/${p.id}`, { port: { 'binding:host_id': 'x' } }, { 'x-roles': 'member' });
     expect(member.status).toBe(403);
+  });
+
+  it('binds as Nova expects: binding:host_id names a chassis or its host, the vif details name its switch; binding_failed otherwise', async () => {
+    await h.nb.create('chassis', { id: chassisIdFromName('chassis-1'), name: 'chassis-1', tunnelIp: '192.0.2.1', externalIds: { hostname: 'compute-7', 'integration-bridge': 'br-int', 'datapath-type': 'netdev' } });
+    const details = { port_filter: true, connectivity: 'l2', bridge_name: 'br-int', datapath_type: 'netdev', ovs_hybrid_plug: false };
+    for (const host of ['chassis-1', 'compute-7']) {
+      const p = await h.port(net, { 'binding:host_id': host, device_owner: 'compute:nova', device_id: 'vm-1' });
+      expect(p).toMatchObject({ 'binding:host_id': host, 'binding:vif_type': 'ovs', 'binding:vnic_type': 'normal', 'binding:vif_details': details });
+    }
+    const lost = await h.port(net, { 'binding:host_id': 'compute-9' });
+    expect(lost).toMatchObject({ 'binding:vif_type': 'binding_failed', 'binding:vif_details': {} });
+    // The controller binds a plugged port to its chassis: the details are that chassis' switch.
+    await h.nb.modify('logical_port', String(lost['id']), (cur) => ({ ...cur, chassisId: chassisIdFromName('chassis-1'), bindingHost: 'chassis-1' }));
+    expect((await h.get(`/v2.0/ports/${String(lost['id'])}`)).body['port']).toMatchObject({ 'binding:vif_type': 'ovs', 'binding:vif_details': details });
+    for (const vnic of ['direct', 'macvtap', 'baremetal']) {
+      const r = await h.post('/v2.0/ports', { port: { network_id: net, 'binding:vnic_type': vnic } });
+      expect(r.status).toBe(400);
+      expect(neutronError(r)).toMatchObject({ type: 'HTTPBadRequest', message: `Invalid input for binding:vnic_type. Reason: '${vnic}' is not in ["normal"].` });
+    }
   });
 
   it('reports the status the controller writes', async () => {

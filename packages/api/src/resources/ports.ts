@@ -5,7 +5,8 @@ import { NeutronError, badAttribute, conflict, notFound, policyNotAuthorized } f
 import { checkAddressPairCount, checkFixedIpCount } from '../neutron/limits.js';
 import type { ListEntry } from '../neutron/query.js';
 import { IdParams, ListQuery, PortCreate, PortUpdate, ShowQuery, collectionAnswer, createEnvelope, resourceAnswer, updateEnvelope } from '../neutron/schemas.js';
-import { type BindingState, COLLECTIONS, portView } from '../neutron/views.js';
+import { COLLECTIONS, portView } from '../neutron/views.js';
+import { bindingOf } from './binding.js';
 import { type Backend, canSeeNetwork, canSeePort, owns, projectFor, requireAdminFor } from '../services/backend.js';
 import { checkDnsName } from '../services/dns.js';
 import { usableBy } from '../services/rbac.js';
@@ -32,12 +33,6 @@ export async function visiblePort(tx: NbReadLike, ctx: RequestContext, id: strin
   const network = await tx.get('logical_switch', port.networkId);
   if (!canSeePort(ctx, port, network)) throw notFound('port', id);
   return { port, network };
-}
-
-async function bindingOf(nb: Backend['nb'], p: LogicalPort): Promise<BindingState> {
-  if (p.chassisId !== null) return 'bound';
-  if (p.bindingHost === '') return 'unbound';
-  return (await nb.lookup('chassis', 'name', p.bindingHost)).length > 0 ? 'bound' : 'failed';
 }
 
 async function checkSecurityGroups(tx: NbReadLike, ctx: RequestContext, projectId: string, ids: readonly string[]): Promise<string[]> {
