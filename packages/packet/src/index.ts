@@ -46,3 +46,15 @@ export {
   type DhcpMessageTypeValue,
 } from './dhcp/message.js';
 export { DhcpOption, EXTRA_DHCP_OPTIONS, dhcpDecode, dhcpEncode, encodeExtraDhcpOption, type ClasslessRoute, type DhcpOptionKind } from './dhcp/options.js';
+export {
+  NdOption,
+  decodeRouterAdvert,
+  decodeRouterSolicit,
+  encodeRouterAdvert,
+  linkLocalAddress,
+  routerAdvertisement,
+  routerSolicitation,
+  type PrefixInfo,
+  type RouterAdvert,
+  type RouterSolicit,
+} from './nd/router-advert.js';
