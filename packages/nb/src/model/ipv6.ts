@@ -21,8 +21,9 @@ export function raFlagsOf(s: Pick<Subnet, 'ipVersion' | 'ipv6RaMode'>): RaFlags 
       return { autonomous: true, managed: false, otherConfig: false };
     case 'dhcpv6-stateless':
       return { autonomous: true, managed: false, otherConfig: true };
+    // As Neutron's radvd configuration: M alone (RFC 4861: with M set, O is redundant).
     case 'dhcpv6-stateful':
-      return { autonomous: false, managed: true, otherConfig: true };
+      return { autonomous: false, managed: true, otherConfig: false };
   }
 }
 
