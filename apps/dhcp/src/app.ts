@@ -1,7 +1,8 @@
 import { APP_CONTEXT, APP_OPTIONS, DeviceOwner, inject, injectable, type AppContext, type AppPacketIn, type LogicalPort, type ModelChange, type Subnet } from '@dragonflow/core';
 import { DhcpServer } from './dhcp-app.js';
 import type { DhcpOptions } from './options.js';
-import { RA_TABLE } from './v6/flows.js';
+import { Dhcpv6Server } from './v6/dhcpv6-service.js';
+import { DHCPV6_TABLE, RA_TABLE } from './v6/flows.js';
 import { RouterAdvertiser } from './v6/ra-service.js';
 
 /**
@@ -13,6 +14,7 @@ import { RouterAdvertiser } from './v6/ra-service.js';
 @injectable()
 export class DhcpApp {
   readonly ra: RouterAdvertiser;
+  readonly v6: Dhcpv6Server;
 
   constructor(
     @inject(DhcpServer) readonly v4: DhcpServer,
@@ -20,16 +22,19 @@ export class DhcpApp {
     @inject(APP_OPTIONS) options: DhcpOptions,
   ) {
     this.ra = new RouterAdvertiser(ctx, options);
+    this.v6 = new Dhcpv6Server(ctx, options);
   }
 
   recomputeAll(): void {
     this.v4.recomputeAll();
     this.ra.recomputeAll();
+    this.v6.recomputeAll();
   }
 
   localPortChanged(portId: string): void {
     this.v4.localPortChanged(portId);
     this.ra.portChanged(portId);
+    this.v6.portChanged(portId);
   }
 
   modelChanged(ev: ModelChange): void {
@@ -39,23 +44,33 @@ export class DhcpApp {
         const port = this.ctx.topology.get('logical_port', ev.id);
         const prev = ev.old as LogicalPort | undefined;
         const advertiser = (p: LogicalPort | undefined) => p?.deviceOwner === DeviceOwner.ROUTER_INTERFACE || p?.deviceOwner === DeviceOwner.DHCP;
-        if (advertiser(port) || advertiser(prev)) this.ra.networkChanged(port?.networkId ?? prev!.networkId);
-        else if (this.ctx.topology.localBinding(ev.id) || prev) this.ra.portChanged(ev.id);
+        if (advertiser(port) || advertiser(prev)) {
+          this.ra.networkChanged(port?.networkId ?? prev!.networkId);
+          this.v6.networkChanged(port?.networkId ?? prev!.networkId);
+        } else if (this.ctx.topology.localBinding(ev.id) || prev) {
+          this.ra.portChanged(ev.id);
+          this.v6.portChanged(ev.id);
+        }
         return;
       }
       case 'subnet': {
         const subnet = this.ctx.topology.get('subnet', ev.id) ?? (ev.old as Subnet | undefined);
-        if (subnet) this.ra.networkChanged(subnet.networkId);
+        if (subnet) {
+          this.ra.networkChanged(subnet.networkId);
+          this.v6.networkChanged(subnet.networkId);
+        }
         return;
       }
       case 'logical_switch':
         this.ra.networkChanged(ev.id);
+        this.v6.networkChanged(ev.id);
         return;
     }
   }
 
   async packetIn(ev: AppPacketIn): Promise<void> {
     if (ev.tableName === RA_TABLE) return this.ra.solicited(ev);
+    if (ev.tableName === DHCPV6_TABLE) return this.v6.packetIn(ev);
     this.v4.packetIn(ev);
   }
 

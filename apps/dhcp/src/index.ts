@@ -1,12 +1,14 @@
 import { REG_SRC_PORT, defineApp } from '@dragonflow/core';
 import { DhcpApp } from './app.js';
 import { DHCP_CLIENT_MESSAGES, DHCP_PUNT_LIMITS, DHCP_TABLE } from './flows.js';
-import { RA_TABLE, RS_PUNTED } from './v6/flows.js';
+import { DHCPV6_PUNTED, DHCPV6_TABLE, RA_TABLE, RS_PUNTED } from './v6/flows.js';
 import { dhcpOptionsSchema, type DhcpOptions } from './options.js';
 
 export { DhcpApp } from './app.js';
 export { DhcpServer, type DhcpStats } from './dhcp-app.js';
 export { RouterAdvertiser, type RaStats } from './v6/ra-service.js';
+export { Dhcpv6Server, v6LeaseFacts, type Dhcpv6Stats } from './v6/dhcpv6-service.js';
+export { respond6, type Dhcp6Outcome, type V6LeaseFacts } from './v6/dhcpv6-responder.js';
 export { advertsFor, type Advert } from './v6/adverts.js';
 export { nextAdvertDelay } from './v6/schedule.js';
 export { respond, type DhcpOutcome, type LeaseFacts } from './responder.js';
@@ -23,7 +25,7 @@ export { dhcpOptionsSchema, type DhcpOptions } from './options.js';
 export default defineApp<DhcpApp, DhcpOptions>({
   name: 'dhcp',
   coreApi: '^1.0.0',
-  description: 'Distributed DHCPv4: every chassis answers its own ports from the NB.',
+  description: 'Distributed DHCPv4, DHCPv6 and router advertisements: every chassis answers its own ports from the NB.',
   tables: {
     services: [
       {
@@ -32,6 +34,7 @@ export default defineApp<DhcpApp, DhcpOptions>({
         description: "a local port's DHCP client messages → controller; the DHCP server address answers ARP and ping",
       },
       { name: RA_TABLE, match: [REG_SRC_PORT, 'eth_type', 'ip_proto', 'icmpv6_type'], description: "a local port's router solicitations → controller (answered with the network's RAs)" },
+      { name: DHCPV6_TABLE, match: [REG_SRC_PORT, 'eth_type', 'ip_proto', 'udp_src', 'udp_dst'], description: "a local port's DHCPv6 client messages → controller" },
     ],
   },
   // The core guards the punts per source port (budget from the `punt` option) and drops a flooding port's DHCP in the switch.
@@ -40,6 +43,7 @@ export default defineApp<DhcpApp, DhcpOptions>({
     tables: [
       { name: DHCP_TABLE, match: DHCP_CLIENT_MESSAGES },
       { name: RA_TABLE, match: RS_PUNTED },
+      { name: DHCPV6_TABLE, match: DHCPV6_PUNTED },
     ], limits: (o) => ({ ...DHCP_PUNT_LIMITS, ...o.punt }), meter: { rate: 20_000, burst: 2_000 } },
   watches: ['logical_port', 'subnet', 'logical_switch'],
   options: dhcpOptionsSchema,
