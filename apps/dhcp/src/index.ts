@@ -18,9 +18,12 @@ export { dhcpOptionsSchema, type DhcpOptions } from './options.js';
 /**
  * `@dragonflow/app-dhcp`: DHCPv4 answered by the chassis that hosts the port, from
  * the NB (the port's fixed IP, its subnet's gateway, DNS servers and host routes,
- * the network's MTU, the port's extra_dhcp_opts). One table in the services stage:
- * `dhcp` (a local port's DHCP client messages → controller; ARP and ping for the
- * network's DHCP server address answered in the switch). docs/dhcp.md.
+ * the network's MTU, the port's extra_dhcp_opts), and IPv6 host configuration:
+ * router advertisements and DHCPv6. Three tables in the services stage: `dhcp` (a
+ * local port's DHCP client messages → controller; ARP and ping for the network's
+ * DHCP server address answered in the switch), `ra` (router solicitations →
+ * controller), `dhcpv6` (DHCPv6 client messages → controller). docs/dhcp.md,
+ * docs/ipv6.md.
  */
 export default defineApp<DhcpApp, DhcpOptions>({
   name: 'dhcp',
@@ -44,7 +47,10 @@ export default defineApp<DhcpApp, DhcpOptions>({
       { name: DHCP_TABLE, match: DHCP_CLIENT_MESSAGES },
       { name: RA_TABLE, match: RS_PUNTED },
       { name: DHCPV6_TABLE, match: DHCPV6_PUNTED },
-    ], limits: (o) => ({ ...DHCP_PUNT_LIMITS, ...o.punt }), meter: { rate: 20_000, burst: 2_000 } },
+    ],
+    limits: (o) => ({ ...DHCP_PUNT_LIMITS, ...o.punt }),
+    meter: { rate: 20_000, burst: 2_000 },
+  },
   watches: ['logical_port', 'subnet', 'logical_switch'],
   options: dhcpOptionsSchema,
   packetInBuffer: 512,
