@@ -58,7 +58,8 @@ export class DhcpServer {
       this.networkFlows(networkId);
       wanted.add(`network:${networkId}`);
     }
-    for (const owner of this.ctx.flows.owners()) if (!wanted.has(owner)) this.ctx.flows.remove(owner);
+    // Only this server's owners (port:, network:): the IPv6 services of the app keep theirs.
+    for (const owner of this.ctx.flows.owners()) if (!wanted.has(owner) && /^(port|network):/.test(owner)) this.ctx.flows.remove(owner);
   }
 
   /** Sets one port's punt flow: present only while it is local and DHCP serves it an address. */

@@ -1,6 +1,27 @@
 import { puntLimitsOption } from '@dragonflow/core';
 import { z } from 'zod';
 
+/**
+ * Unsolicited router advertisements (RFC 4861 §6.2.1): sent every
+ * [minIntervalSeconds, maxIntervalSeconds] (uniformly drawn), defaults as Neutron
+ * configures radvd (30 and 100 s); a router lifetime of 3 × the maximum interval
+ * (RFC 4861's default, capped at 9000 s); radvd's prefix lifetimes.
+ */
+const routerAdvertisementOptions = z
+  .object({
+    minIntervalSeconds: z.number().min(3, 'must be at least 3 (RFC 4861 §6.2.1)').default(30),
+    maxIntervalSeconds: z.number().min(4, 'must be at least 4 (RFC 4861 §6.2.1)').max(1800, 'must be at most 1800 (RFC 4861 §6.2.1)').default(100),
+    routerLifetimeSeconds: z.number().int('must be an integer').min(0).max(9000, 'must be at most 9000 (RFC 4861 §6.2.1)').optional(),
+    validLifetimeSeconds: z.number().int('must be an integer').min(0).max(0xffff_ffff).default(86400),
+    preferredLifetimeSeconds: z.number().int('must be an integer').min(0).max(0xffff_ffff).default(14400),
+  })
+  .strict()
+  .superRefine((o, ctx) => {
+    if (o.minIntervalSeconds > 0.75 * o.maxIntervalSeconds) ctx.addIssue({ code: 'custom', path: ['minIntervalSeconds'], message: 'must be at most 0.75 × maxIntervalSeconds (RFC 4861 §6.2.1)' });
+    if (o.preferredLifetimeSeconds > o.validLifetimeSeconds) ctx.addIssue({ code: 'custom', path: ['preferredLifetimeSeconds'], message: 'must not exceed validLifetimeSeconds' });
+  })
+  .default({ minIntervalSeconds: 30, maxIntervalSeconds: 100, validLifetimeSeconds: 86400, preferredLifetimeSeconds: 14400 });
+
 /** The dhcp app's options in the controller config (`apps: [{ name: '@dragonflow/app-dhcp', options: {...} }]`). */
 export const dhcpOptionsSchema = z
   .object({
@@ -16,6 +37,8 @@ export const dhcpOptionsSchema = z
      * dropped in the switch for `suppressSeconds`.
      */
     punt: puntLimitsOption(),
+    /** Router advertisements for subnets with an ipv6_ra_mode (docs/ipv6.md). */
+    routerAdvertisement: routerAdvertisementOptions,
   })
   .strict();
 

@@ -1,4 +1,4 @@
-import type { Chassis, InfraPorts, LogicalPort, LogicalSwitch } from '@dragonflow/core';
+import { packet, type Chassis, type InfraPorts, type LogicalPort, type LogicalSwitch } from '@dragonflow/core';
 
 /** Neutron's device owner of a router interface port (its MAC leads to the l3 stage). */
 export const ROUTER_INTERFACE = 'network:router_interface';
@@ -76,6 +76,14 @@ export function ipv4Addresses(p: LogicalPort): string[] {
   return p.fixedIps.map((f) => f.ipAddress).filter((ip) => !ip.includes(':'));
 }
 
+/**
+ * The IPv6 addresses a port answers neighbour solicitations for: its fixed IPs and,
+ * for a router interface with one, its link-local address — the address its router
+ * advertisements come from, which hosts use as their default router's (a VM
+ * answers for its own link-local address itself).
+ */
 export function ipv6Addresses(p: LogicalPort): string[] {
-  return p.fixedIps.map((f) => f.ipAddress).filter((ip) => ip.includes(':'));
+  const fixed = p.fixedIps.map((f) => f.ipAddress).filter((ip) => ip.includes(':'));
+  if (p.deviceOwner !== ROUTER_INTERFACE || fixed.length === 0) return fixed;
+  return [...fixed, packet.linkLocalAddress(p.macAddress).toString()];
 }

@@ -131,6 +131,19 @@ describe('l2: IPv6 neighbour discovery responder', () => {
     expect(icmp6?.kind === 'icmpv6' && icmp6.nd ? icmp6.nd.flags >>> 0 : 0).toBe(0xe0000000);
   });
 
+  it("answers for the router interface's link-local address (its RAs come from it: the hosts' default router)", async () => {
+    c = await dualStack();
+    const linkLocal = packet.linkLocalAddress(ROUTER_MAC);
+    const before = c.h.fakeSwitch.delivered.length;
+    const t = await c.h.inject(packet.neighborSolicitation({ srcMac: mac(1), srcIp: packet.linkLocalAddress(mac(1)), targetIp: linkLocal }), 1);
+    expect(t.ports).toEqual([]);
+    const sent = c.h.fakeSwitch.delivered.slice(before);
+    expect(sent.map((o) => o.port)).toEqual([1]);
+    const icmp6 = sent[0]!.frame.payload.kind === 'ipv6' ? sent[0]!.frame.payload.payload : undefined;
+    expect(sent[0]!.frame.src.toString()).toBe(ROUTER_MAC);
+    expect(icmp6?.kind === 'icmpv6' && icmp6.nd ? [icmp6.nd.target.toString(), icmp6.nd.tll?.toString(), icmp6.nd.flags >>> 0] : []).toEqual([linkLocal.toString(), ROUTER_MAC, 0xe0000000]);
+  });
+
   it('an NS for an unknown address, or from the owner itself, is flooded and reaches no controller', async () => {
     c = await dualStack();
     const unknown = c.h.trace(packet.neighborSolicitation({ srcMac: mac(1), srcIp: 'fd00::1', targetIp: 'fd00::99' }), 1);

@@ -10,7 +10,7 @@ const DOOR_VALUES = [
   'EthType', 'FIXED_REGISTERS', 'FLAG_FROM_PROVIDER', 'FLAG_FROM_TUNNEL', 'FLAG_ROUTED', 'FlowModFlags', 'FlowRemovedReason', 'IpNetwork', 'IpProto',
   'Ipv4Address', 'Ipv6Address', 'LOGGER', 'METADATA_NETWORK_MASK', 'MacAddress', 'OFPVID_PRESENT', 'OfGroup', 'OfPort', 'PUNT_SUPPRESS_PRIORITY',
   'PacketInReason', 'REG_DST_PORT', 'REG_FLAGS', 'REG_ROUTER', 'REG_SRC_PORT', 'SCRATCH_REGISTERS', 'STAGES', 'TOPOLOGY', 'ZONE_BLOCKS', 'act', 'arpReplyActions', 'defineApp', 'flow',
-  'group', 'inject', 'injectable', 'inst', 'isAppDescriptor', 'isStage', 'match', 'meter', 'openflow', 'packet', 'puntLimitsOption',
+  'group', 'inject', 'injectable', 'inst', 'isAppDescriptor', 'isAutoAddressSubnet', 'isDhcpv6Stateful', 'isStage', 'match', 'meter', 'openflow', 'packet', 'puntLimitsOption', 'raFlagsOf',
 ];
 
 describe('@dragonflow/core: two entries', () => {

@@ -63,5 +63,5 @@ export {
 export * as openflow from '@dragonflow/openflow';
 export * as packet from '@dragonflow/packet';
 export { IpNetwork, Ipv4Address, Ipv6Address, MacAddress } from '@dragonflow/base';
-export { DeviceOwner } from '@dragonflow/nb';
+export { DeviceOwner, isAutoAddressSubnet, isDhcpv6Stateful, raFlagsOf, type RaFlags } from '@dragonflow/nb';
 export type { Chassis, FloatingIp, LogicalPort, LogicalRouter, LogicalSwitch, NbObject, RouterPort, SecurityGroup, Subnet, TableName } from '@dragonflow/nb';

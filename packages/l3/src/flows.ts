@@ -39,8 +39,8 @@ export const REPLY_TTL = 64;
  *   flows (a port flooding the controller is cut off for a few seconds) above it.
  */
 export const L3_TABLES: readonly TableSpec[] = [
-  { name: 'ingress', match: ['metadata', 'eth_dst', 'eth_type', 'ip_proto', 'icmpv4_type', 'ipv4_dst', 'nw_ttl'], description: 'packets to a router port MAC: echo replies, TTL check, router key' },
-  { name: 'routing', match: [REG_ROUTER, 'metadata', 'eth_type', 'ipv4_dst'], description: 'router key + destination → MAC rewrite, TTL-1, destination network and port' },
+  { name: 'ingress', match: ['metadata', 'eth_dst', 'eth_type', 'ip_proto', 'icmpv4_type', 'ipv4_dst', 'icmpv6_type', 'ipv6_dst', 'nw_ttl'], description: 'packets to a router port MAC: echo replies, TTL check, router key' },
+  { name: 'routing', match: [REG_ROUTER, 'metadata', 'eth_type', 'ipv4_dst', 'ipv6_dst'], description: 'router key + destination → MAC rewrite, TTL-1, destination network and port' },
   { name: 'punt', match: [REG_ROUTER, REG_SRC_PORT], description: "the router punt to the controller, behind the core's per-port suppression" },
 ];
 

@@ -101,7 +101,7 @@ function parseV4(text: string): Ipv4Address | undefined {
  * decision for a destination, read from the chassis' topology view. Pure reads; no
  * state of its own, so it is always as current as the view.
  *
- * IPv4 only: IPv6 interfaces and routes are ignored (docs/l3.md).
+ * IPv4 only: IPv6 interfaces and routes are routed by v6/ (docs/ipv6.md).
  */
 export class L3Model {
   /**

@@ -3,6 +3,7 @@ import { ICMP_ERROR, icmpError } from './icmp.js';
 import { L3Model, type Router, type RouterInterface } from './model.js';
 import { defaultDropFlow, ingressFlows, l3TableRefs, puntFlow, routerAddressFlows, type L3TableRefs } from './flows.js';
 import type { L3Options } from './options.js';
+import { V6Routing } from './v6/routing.js';
 
 /** The model tables an L3 app watches. */
 export const L3_WATCHES = ['logical_router', 'logical_port', 'logical_switch'] as const;
@@ -69,6 +70,8 @@ function regValue(ev: AppPacketIn, reg: 'reg5'): number {
  */
 export abstract class DistributedRouter {
   readonly model: L3Model;
+  /** IPv6: every delivery up front in both modes, and the ICMPv6 answers (v6/). */
+  readonly v6: V6Routing;
   readonly stats: L3Stats = { timeExceeded: 0, unreachable: 0, ignored: 0 };
   /** Routers whose flows are on this chassis (they have a local network). */
   private readonly active = new Set<string>();
@@ -85,6 +88,7 @@ export abstract class DistributedRouter {
     protected readonly options: L3Options,
   ) {
     this.model = new L3Model(ctx.topology);
+    this.v6 = new V6Routing(ctx);
   }
 
   protected get t(): L3TableRefs {
@@ -152,7 +156,7 @@ export abstract class DistributedRouter {
 
   /** A router routes here when one of its networks has a local port (routing happens on the source chassis). */
   isActive(router: Router, local: NetworkSet = this.localNetworks()): boolean {
-    return router.interfaces.some((i) => local.has(i.networkId));
+    return router.interfaces.some((i) => local.has(i.networkId)) || this.v6.networks(router.id).some((n) => local.has(n));
   }
 
   /** The router as this chassis routes it, or undefined when it is down, gone or not active here. */
@@ -163,7 +167,7 @@ export abstract class DistributedRouter {
 
   routerFlows(router: Router): DesiredFlow[] {
     const t = this.t;
-    return [...ingressFlows(t, router), ...routerAddressFlows(t, router), ...this.routingFlows(router), defaultDropFlow(t, router), puntFlow(t, router, this.ctx.punt.toController())];
+    return [...ingressFlows(t, router), ...routerAddressFlows(t, router), ...this.routingFlows(router), ...this.v6.flows(t, router.id), defaultDropFlow(t, router), puntFlow(t, router, this.ctx.punt.toController())];
   }
 
   /** Recomputes one router's flows. */
@@ -206,6 +210,7 @@ export abstract class DistributedRouter {
         const cur = ev.new as LogicalPort | undefined;
         this.nexthopsChanged(old, cur);
         this.portChanged(old, cur);
+        for (const id of this.v6.routersOfPort(old, cur)) this.setRouter(id);
         return;
       }
       default:
@@ -268,6 +273,10 @@ export abstract class DistributedRouter {
   async onPacketIn(ev: AppPacketIn): Promise<void> {
     const sourcePortKey = ev.sourcePortKey;
     const frame = ev.frame;
+    if (frame?.payload.kind === 'ipv6') {
+      if (!(await this.v6.punt(ev, regValue(ev, 'reg5')))) this.stats.ignored++;
+      return;
+    }
     const router = this.model.routerByKey(regValue(ev, 'reg5'));
     const ingress = frame && router ? this.model.ingressInterface(router, ev.networkKey, frame.dst) : undefined;
     if (!frame || frame.payload.kind !== 'ipv4' || !router || !ingress) {

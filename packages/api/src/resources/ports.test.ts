@@ -130,7 +130,7 @@ describe('ports', () => {
   });
 
   it('gives SLAAC subnets EUI-64 addresses', async () => {
-    const v6 = String((await h.subnet(net, 'fd00:1::/64', { ipv6_address_mode: 'slaac', ipv6_ra_mode: 'slaac', enable_dhcp: false }))['id']);
+    const v6 = String((await h.subnet(net, 'fd00:1::/64', { ipv6_address_mode: 'slaac', ipv6_ra_mode: 'slaac' }))['id']);
     const p = (await h.port(net, { mac_address: 'fa:16:3e:11:22:33' })) as unknown as Port;
     expect(p.fixed_ips).toContainEqual({ subnet_id: v6, ip_address: 'fd00:1::f816:3eff:fe11:2233' });
     expect(p.fixed_ips.some((f) => f.subnet_id === sub)).toBe(true);

@@ -1,5 +1,5 @@
-import { IpNetwork, MacAddress, parseIp } from '@dragonflow/base';
-import { DeviceOwner, type FixedIp, type LogicalPort, type LogicalSwitch, type NbTransaction } from '@dragonflow/nb';
+import { IpNetwork, MacAddress, isValidIp, parseIp } from '@dragonflow/base';
+import { DeviceOwner, type FixedIp, type LogicalPort, type LogicalSwitch, type NbTransaction, type Subnet, isAutoAddressSubnet } from '@dragonflow/nb';
 import type { RequestContext } from '../auth.js';
 import { NeutronError, badAttribute, conflict, notFound, policyNotAuthorized } from '../neutron/errors.js';
 import { checkAddressPairCount, checkFixedIpCount } from '../neutron/limits.js';
@@ -136,7 +136,7 @@ async function createPort(tx: NbTransaction, backend: Backend, ctx: RequestConte
     });
   }
   if (!portSecurity && pairs.length > 0) throw portSecurityConflict(false);
-  const fixedIps = await new IpAllocator(tx, network.id, attempt).allocate(body.fixed_ips, mac);
+  const fixedIps = await new IpAllocator(tx, network.id, attempt).allocate(body.fixed_ips, mac, 'fixed_ips', { deviceOwner });
   return tx.create('logical_port', {
     projectId,
     name: body.name ?? '',
@@ -159,19 +159,39 @@ async function createPort(tx: NbTransaction, backend: Backend, ctx: RequestConte
 /**
  * A port's new fixed IPs: explicit addresses are checked (its own current ones stay
  * valid); a subnet-only entry keeps an address the port already has on that subnet
- * and does not list explicitly, or allocates a new one.
+ * and does not list explicitly, or allocates a new one. With `requests` undefined
+ * (only the MAC changed) the port keeps its addresses. Either way its EUI-64
+ * addresses follow `mac`, and an auto-address subnet the request leaves out is
+ * dropped, as Neutron does.
  */
-async function updatedFixedIps(tx: NbTransaction, port: LogicalPort, requests: NonNullable<PortUpdate['fixed_ips']>, attempt: Attempt): Promise<FixedIp[]> {
-  const explicit = requests.filter((r) => r.ip_address !== undefined).map((r) => r.ip_address);
-  const reusable = port.fixedIps.filter((f) => !explicit.some((e) => e !== undefined && safeCanonical(e) === f.ipAddress));
-  const resolved = requests.map((r) => {
+async function updatedFixedIps(tx: NbTransaction, port: LogicalPort, requests: PortUpdate['fixed_ips'], mac: string, attempt: Attempt): Promise<FixedIp[]> {
+  const subnets = new Map((await tx.lookup('subnet', 'network', port.networkId)).map((s) => [s.id, s]));
+  const auto = (subnetId: string | undefined): boolean => {
+    const s = subnetId === undefined ? undefined : subnets.get(subnetId);
+    return s !== undefined && isAutoAddressSubnet(s) && port.deviceOwner !== DeviceOwner.ROUTER_INTERFACE;
+  };
+  const wanted = requests ?? port.fixedIps.map((f) => ({ subnet_id: f.subnetId, ip_address: f.ipAddress }));
+  const explicit = wanted.filter((r) => r.ip_address !== undefined && !auto(r.subnet_id)).map((r) => r.ip_address);
+  const reusable = port.fixedIps.filter((f) => !auto(f.subnetId) && !explicit.some((e) => e !== undefined && safeCanonical(e) === f.ipAddress));
+  // The port's own EUI-64 addresses stand for their subnet: recomputed from the MAC below.
+  const ownAuto = new Set(port.fixedIps.filter((f) => auto(f.subnetId)).map((f) => f.ipAddress));
+  const resolved = wanted.map((r) => {
+    if (r.ip_address !== undefined && ownAuto.has(safeCanonical(r.ip_address))) return { subnet_id: port.fixedIps.find((f) => f.ipAddress === safeCanonical(r.ip_address!))!.subnetId };
     if (r.ip_address !== undefined || r.subnet_id === undefined) return r;
     const i = reusable.findIndex((f) => f.subnetId === r.subnet_id);
     if (i < 0) return r;
     const [keep] = reusable.splice(i, 1);
     return { subnet_id: r.subnet_id, ip_address: keep!.ipAddress };
   });
-  return new IpAllocator(tx, port.networkId, attempt, port.id).allocate(resolved, port.macAddress);
+  const named = new Set(resolved.map((r) => r.subnet_id ?? subnetOfAddress(subnets, r.ip_address)));
+  const skipAuto = new Set([...subnets.keys()].filter((id) => auto(id) && !named.has(id)));
+  return new IpAllocator(tx, port.networkId, attempt, port.id).allocate(resolved, mac, 'fixed_ips', { deviceOwner: port.deviceOwner, skipAuto });
+}
+
+function subnetOfAddress(subnets: Map<string, Subnet>, ip: string | undefined): string | undefined {
+  if (ip === undefined || !isValidIp(ip)) return undefined;
+  const addr = parseIp(ip);
+  return [...subnets.values()].find((s) => IpNetwork.parse(s.cidr).contains(addr))?.id;
 }
 
 function safeCanonical(text: string): string {
@@ -216,7 +236,7 @@ async function updatePort(tx: NbTransaction, backend: Backend, ctx: RequestConte
     }
     mac = await chooseMac(tx, port.networkId, backend.config.network.macPrefix, body.mac_address);
   }
-  const fixedIps = body.fixed_ips === undefined ? port.fixedIps : await updatedFixedIps(tx, port, body.fixed_ips, attempt);
+  const fixedIps = body.fixed_ips === undefined && mac === port.macAddress ? port.fixedIps : await updatedFixedIps(tx, port, body.fixed_ips, mac, attempt);
   for (const f of await tx.lookup('floating_ip', 'port', id)) {
     if (f.fixedIpAddress !== null && !fixedIps.some((x) => x.ipAddress === f.fixedIpAddress)) {
       throw conflict('PortInUse', `Fixed IP ${f.fixedIpAddress} of port ${id} has floating IP ${f.floatingIpAddress} associated; disassociate it before removing the address.`, { field: 'fixed_ips' });

@@ -1,5 +1,5 @@
-import { IpNetwork, compareIp, parseIp } from '@dragonflow/base';
-import { DeviceOwner, type NbTransaction, type Subnet, isNetworkOrBroadcast } from '@dragonflow/nb';
+import { IpNetwork, MacAddress, compareIp, parseIp } from '@dragonflow/base';
+import { DeviceOwner, type NbTransaction, type Subnet, eui64Address, isAutoAddressSubnet, isNetworkOrBroadcast } from '@dragonflow/nb';
 import type { RequestContext } from '../auth.js';
 import { NeutronError, badAttribute, conflict, invalidInput, notFound, policyNotAuthorized } from '../neutron/errors.js';
 import type { ListEntry } from '../neutron/query.js';
@@ -139,11 +139,14 @@ async function createSubnet(tx: NbTransaction, backend: Backend, ctx: RequestCon
   if (net.family === 4 && (addrMode !== null || raMode !== null)) {
     throw invalidInput(`${addrMode !== null ? 'ipv6_address_mode' : 'ipv6_ra_mode'} is not valid when ip_version is 4.`, addrMode !== null ? 'ipv6_address_mode' : 'ipv6_ra_mode');
   }
+  if ((addrMode !== null || raMode !== null) && body.enable_dhcp === false) {
+    throw invalidInput('ipv6_ra_mode or ipv6_address_mode cannot be set when enable_dhcp is set to False', addrMode !== null ? 'ipv6_address_mode' : 'ipv6_ra_mode');
+  }
   if (addrMode !== null && raMode !== null && addrMode !== raMode) {
     throw invalidInput(`ipv6_ra_mode set to '${raMode}' with ipv6_address_mode set to '${addrMode}' is not valid. If both attributes are set, they must be the same value.`, 'ipv6_ra_mode');
   }
-  if ((addrMode === 'slaac' || addrMode === 'dhcpv6-stateless') && net.prefixLength !== 64) {
-    throw invalidInput(`Invalid CIDR ${body.cidr} for IPv6 address mode. EUI-64 addresses need a /64 prefix.`, 'cidr');
+  if (isAutoAddressSubnet({ ipVersion: body.ip_version, ipv6AddressMode: addrMode, ipv6RaMode: raMode }) && net.prefixLength !== 64) {
+    throw invalidInput(`Invalid CIDR ${body.cidr} for IPv6 address mode. OpenStack uses the EUI-64 address format, which requires the prefix to be /64`, 'cidr');
   }
   for (const other of await tx.lookup('subnet', 'network', network.id)) {
     if (IpNetwork.parse(other.cidr).overlaps(net)) {
@@ -170,8 +173,24 @@ async function createSubnet(tx: NbTransaction, backend: Backend, ctx: RequestCon
     ipv6RaMode: raMode,
     ...shape,
   });
+  if (isAutoAddressSubnet(subnet)) await addAutoAddresses(tx, subnet);
   if (subnet.enableDhcp) await syncDhcpPort(tx, network.id, backend.config.network.macPrefix, attempt);
   return subnet;
+}
+
+/**
+ * A new auto-address subnet gives every port already on the network (but router
+ * interfaces, which take the gateway address) its EUI-64 address there, as Neutron
+ * does: the VMs configure it from the next router advertisement anyway.
+ */
+async function addAutoAddresses(tx: NbTransaction, subnet: Subnet): Promise<void> {
+  const prefix = IpNetwork.parse(subnet.cidr);
+  for (const p of await tx.lookup('logical_port', 'network', subnet.networkId)) {
+    if (p.deviceOwner === DeviceOwner.ROUTER_INTERFACE) continue;
+    const ip = eui64Address(prefix, MacAddress.parse(p.macAddress)).toString();
+    if ((await tx.lookup('logical_port', 'ip', `${subnet.networkId}/${ip}`)).length > 0) continue;
+    await tx.update('logical_port', { ...p, fixedIps: [...p.fixedIps, { subnetId: subnet.id, ipAddress: ip }] });
+  }
 }
 
 async function visibleSubnet(tx: Pick<NbTransaction, 'get'>, ctx: RequestContext, id: string): Promise<Subnet> {
@@ -190,6 +209,7 @@ async function updateSubnet(tx: NbTransaction, backend: Backend, ctx: RequestCon
   checkRevision(revision, s.version);
   const net = IpNetwork.parse(s.cidr);
   if (body.enable_dhcp === true && !s.enableDhcp) checkDhcpCidr(net);
+  if (body.enable_dhcp === false && (s.ipv6AddressMode !== null || s.ipv6RaMode !== null)) throw invalidInput('Cannot disable enable_dhcp with ipv6 attributes set', 'enable_dhcp');
   const gatewayIp = body.gateway_ip === undefined ? s.gatewayIp : checkGateway(net, body.gateway_ip);
   if (gatewayIp !== s.gatewayIp) {
     const ports = await tx.lookup('logical_port', 'subnet', id);

@@ -1,5 +1,5 @@
 import { type IpAddress, IpNetwork, MacAddress, compareIp, offsetIp, parseIp } from '@dragonflow/base';
-import { type FixedIp, type NbTransaction, type Subnet, isNetworkOrBroadcast } from '@dragonflow/nb';
+import { DeviceOwner, type FixedIp, type NbTransaction, type Subnet, eui64Address, isAutoAddressSubnet, isNetworkOrBroadcast } from '@dragonflow/nb';
 import { NeutronError, badAttribute, invalidInput, ipAddressInUse, ipGenerationFailure } from '../neutron/errors.js';
 import { ipAttr } from '../neutron/addresses.js';
 import type { Attempt } from './attempt.js';
@@ -36,19 +36,7 @@ export function subnetPools(s: Subnet): Pool[] {
   return defaultPools(IpNetwork.parse(s.cidr), s.gatewayIp === null ? null : parseIp(s.gatewayIp));
 }
 
-/** Subnets whose addresses are derived from the MAC (SLAAC, DHCPv6-stateless). */
-export function isAutoAddressSubnet(s: Subnet): boolean {
-  return s.ipVersion === 6 && (s.ipv6AddressMode === 'slaac' || s.ipv6AddressMode === 'dhcpv6-stateless');
-}
-
-/** The modified EUI-64 address of `mac` in a /64 (RFC 4291 appendix A). */
-export function eui64Address(prefix: IpNetwork, mac: MacAddress): IpAddress {
-  const m = mac.value;
-  const hi = ((m >> 24n) & 0xffffffn) ^ 0x020000n;
-  const lo = m & 0xffffffn;
-  const iid = (hi << 40n) | (0xfffen << 24n) | lo;
-  return offsetIp(prefix.first, iid);
-}
+export { eui64Address, isAutoAddressSubnet };
 
 /** How many free addresses a retry picks among: enough to spread concurrent writers apart. */
 const SPREAD = 64;
@@ -157,12 +145,26 @@ export class IpAllocator {
   /**
    * Resolves a port's `fixed_ips` request (explicit addresses, subnet-only requests)
    * or, when `requests` is undefined, Neutron's automatic choice: one address from
-   * the first IPv4 subnet with room, one from the first stateful IPv6 subnet, and
-   * the EUI-64 address on every SLAAC subnet.
+   * the first IPv4 subnet with room, one from the first stateful IPv6 subnet. Either
+   * way a port that is not a router interface also gets its EUI-64 address on every
+   * auto-address (SLAAC, DHCPv6-stateless) subnet but those in `options.skipAuto`;
+   * an explicit address there is refused as Neutron does, since the VM configures
+   * its address from the prefix and its MAC and would never use another one.
    */
-  async allocate(requests: readonly IpRequest[] | undefined, mac: string, field = 'fixed_ips'): Promise<FixedIp[]> {
+  async allocate(requests: readonly IpRequest[] | undefined, mac: string, field = 'fixed_ips', options: AllocateOptions = {}): Promise<FixedIp[]> {
     const subnets = await this.subnets();
-    if (requests === undefined) return this.automatic(subnets, mac);
+    const routerInterface = options.deviceOwner === DeviceOwner.ROUTER_INTERFACE;
+    const out = requests === undefined ? await this.automatic(subnets) : await this.requested(subnets, requests, field, routerInterface);
+    if (routerInterface) return out;
+    for (const s of subnets.filter(isAutoAddressSubnet)) {
+      if (options.skipAuto?.has(s.id) || out.some((f) => f.subnetId === s.id)) continue;
+      const ip = eui64Address(IpNetwork.parse(s.cidr), MacAddress.parse(mac)).toString();
+      out.push({ subnetId: s.id, ipAddress: await this.claim(s, ip, field) });
+    }
+    return out;
+  }
+
+  private async requested(subnets: Subnet[], requests: readonly IpRequest[], field: string, routerInterface: boolean): Promise<FixedIp[]> {
     const out: FixedIp[] = [];
     const seen = new Set<string>();
     for (const [i, r] of requests.entries()) {
@@ -182,6 +184,14 @@ export class IpAllocator {
             throw new NeutronError(400, 'InvalidIpForNetwork', `IP address ${r.ip_address} is not a valid IP for any of the subnets on the specified network.`, { field: `${f}.ip_address` });
           }
         }
+        if (isAutoAddressSubnet(subnet) && !routerInterface) {
+          throw new NeutronError(
+            400,
+            'AllocationOnAutoAddressSubnet',
+            `IPv6 address ${r.ip_address} cannot be directly assigned to a port on subnet ${subnet.id} as the subnet is configured for automatic addresses`,
+            { field: `${f}.ip_address` },
+          );
+        }
         const ip = await this.claim(subnet, r.ip_address, `${f}.ip_address`);
         if (seen.has(ip)) throw badAttribute(`${f}.ip_address`, `${ip} is requested twice`);
         seen.add(ip);
@@ -189,7 +199,9 @@ export class IpAllocator {
         continue;
       }
       if (!subnet) throw badAttribute(f, 'each fixed IP needs a subnet_id or an ip_address');
-      const ip = isAutoAddressSubnet(subnet) ? await this.claim(subnet, eui64Address(IpNetwork.parse(subnet.cidr), MacAddress.parse(mac)).toString(), f) : await this.next(subnet);
+      // An auto-address subnet named alone gets the EUI-64 address with the others (allocate).
+      if (isAutoAddressSubnet(subnet) && !routerInterface) continue;
+      const ip = await this.next(subnet);
       if (ip === undefined) throw ipGenerationFailure(this.networkId);
       seen.add(ip);
       out.push({ subnetId: subnet.id, ipAddress: ip });
@@ -197,7 +209,7 @@ export class IpAllocator {
     return out;
   }
 
-  private async automatic(subnets: Subnet[], mac: string): Promise<FixedIp[]> {
+  private async automatic(subnets: Subnet[]): Promise<FixedIp[]> {
     const out: FixedIp[] = [];
     for (const version of [4, 6] as const) {
       const candidates = subnets.filter((s) => s.ipVersion === version && !isAutoAddressSubnet(s));
@@ -213,10 +225,13 @@ export class IpAllocator {
       }
       if (!got) throw ipGenerationFailure(this.networkId);
     }
-    for (const s of subnets.filter(isAutoAddressSubnet)) {
-      const ip = eui64Address(IpNetwork.parse(s.cidr), MacAddress.parse(mac)).toString();
-      out.push({ subnetId: s.id, ipAddress: await this.claim(s, ip, 'fixed_ips') });
-    }
     return out;
   }
+}
+
+export interface AllocateOptions {
+  /** The port's device_owner: a router interface gets no EUI-64 address and may name one. */
+  deviceOwner?: string;
+  /** Auto-address subnets the port is not to get an address on (it dropped it in an update). */
+  skipAuto?: ReadonlySet<string>;
 }
