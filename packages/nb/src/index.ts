@@ -7,7 +7,7 @@ export { NB_SCHEMA_VERSION, type Versioned } from './model/base.js';
 export { MAX_UNIQUE_KEY } from './model/fields.js';
 export { TUNNEL_TYPES, chassisSchema, type TunnelType } from './model/chassis.js';
 export { chassisLivenessSchema } from './model/liveness.js';
-export { NETWORK_TYPES, SEGMENTATION_RANGES, isTunnelType, logicalSwitchSchema, type NetworkType } from './model/logical-switch.js';
+export { NAT_REDIRECT_TUNNEL_KEY, NETWORK_TYPES, SEGMENTATION_RANGES, isTunnelType, logicalSwitchSchema, type NetworkType } from './model/logical-switch.js';
 export { IPV6_MODES, allocationPoolSchema, hostRouteSchema, isNetworkOrBroadcast, subnetSchema } from './model/subnet.js';
 export { DeviceOwner, PORT_STATUSES, addressPairSchema, extraDhcpOptSchema, fixedIpSchema, logicalPortSchema, type PortStatus } from './model/logical-port.js';
 export { externalGatewaySchema, logicalRouterSchema, routerPortSchema, staticRouteSchema } from './model/logical-router.js';

@@ -1,1 +1,2 @@
 export { TUNNEL_PORT, addRouterInterface, contractScenario, contractTeardown, ipPacket, ipv4Of, removeRouterInterface, routedCloud, routerMac, vmMac, type RoutedCloud } from './routed-cloud.js';
+export { PUBLIC_PORT, UPSTREAM_IP, UPSTREAM_MAC, externalNetwork, gatewayMac, setGateway, type ExternalNetwork } from './gateway.js';
