@@ -120,6 +120,41 @@ describe('dnat (distributed): a floating IP on a local port', () => {
   });
 });
 
+describe('dnat (distributed): the next hop', () => {
+  const arpsFor = (c: NatCloud, ip: string) => c.h.fakeSwitch.delivered.filter((o) => o.port === PATCH_PUBLIC && o.frame.payload.kind === 'arp' && o.frame.payload.op === 1 && o.frame.payload.tpa.toString() === ip);
+
+  it('holds what the port sends before the upstream router answers, sends it on translated once it does; asks again until answered, then refreshes', async () => {
+    const c = await cloud();
+    await floatingIp(c, 1, FIP1, c.vm.vm1);
+    const asks = arpsFor(c, UPSTREAM_IP);
+    expect(asks.map((o) => packet.describeFrame(o.frame))).toEqual([packet.describeFrame(packet.arpRequest({ srcMac: fipMac(1), srcIp: FIP1, targetIp: UPSTREAM_IP }))]);
+
+    const held = [1, 2].map((seq) => fromVm(0x11, '10.0.1.11', INTERNET_IP, routerMac(1), echo(seq)));
+    for (const f of held) expect((await c.h.inject(f, 1)).ports).toEqual([]);
+    await c.h.settle();
+    c.h.clock.advance(1_000);
+    await c.h.settle();
+    expect(arpsFor(c, UPSTREAM_IP)).toHaveLength(2);
+
+    const before = c.h.fakeSwitch.delivered.length;
+    await answerNextHop(c, UPSTREAM_IP, UPSTREAM_MAC);
+    const sentOn = c.h.fakeSwitch.delivered.slice(before).filter((o) => o.port === PATCH_PUBLIC && o.frame.payload.kind === 'ipv4');
+    const seqOf = (f: packet.EthernetFrame): number | undefined => {
+      const icmp = ipv4Of(f).payload;
+      return icmp.kind === 'icmp' ? icmp.rest & 0xffff : undefined;
+    };
+    expect(sentOn.map((o) => [o.frame.src.toString(), o.frame.dst.toString(), ipv4Of(o.frame).src.toString(), seqOf(o.frame)])).toEqual([
+      [fipMac(1), UPSTREAM_MAC, FIP1, 1],
+      [fipMac(1), UPSTREAM_MAC, FIP1, 2],
+    ]);
+    // from now on straight out of the switch
+    expect(c.h.trace(fromVm(0x11, '10.0.1.11', INTERNET_IP, routerMac(1), echo(3)), 1).only(PATCH_PUBLIC).dst.toString()).toBe(UPSTREAM_MAC);
+    c.h.clock.advance(30_000);
+    await c.h.settle();
+    expect(arpsFor(c, UPSTREAM_IP)).toHaveLength(3);
+  });
+});
+
 describe('dnat (distributed): association changes apply at once', () => {
   it('associate sends a gratuitous ARP; moving to a port on another chassis removes the floating IP from here; disassociation cuts it', async () => {
     const c = await cloud();

@@ -16,6 +16,8 @@ export const owners = {
 export interface DnatStats {
   /** Gratuitous ARPs sent for floating IPs that started being translated here (associate, move). */
   gratuitousArps: number;
+  /** Packets sent before their next hop was resolved that could not be held (the hold is full). */
+  heldDropped: number;
 }
 
 /** Text that changes when what the outside must relearn changes: the address, its MAC, where it is translated. */
@@ -30,7 +32,7 @@ const announceKey = (v: FloatingIpView): string => `${v.address.toString()} ${v.
  */
 @injectable()
 export class FloatingIps {
-  readonly stats: DnatStats = { gratuitousArps: 0 };
+  readonly stats: DnatStats = { gratuitousArps: 0, heldDropped: 0 };
   /** Floating IPs with flows here, and what was last announced for them. */
   private readonly active = new Map<string, { readonly routerKey: number; readonly networkId: string; readonly announced: string | undefined }>();
   /** Per external network: the floating IPs translated here on it. */
@@ -52,8 +54,17 @@ export class FloatingIps {
     this.nextHops.stop();
   }
 
-  /** A punted ARP reply to one of the floating IPs' MACs: its sender is a next hop answering. */
+  /**
+   * A punt: from `fip-egress`, a floating IP's translated packet sent before its next
+   * hop answered (held until it does); from `fip-ingress`, an ARP reply to one of the
+   * floating IPs' MACs (a next hop answering).
+   */
   onPacketIn(ev: AppPacketIn): void {
+    if (ev.tableName === 'fip-egress') {
+      const id = ev.owner?.startsWith('fip:') ? ev.owner.slice('fip:'.length) : undefined;
+      if (id && ev.frame && !this.nextHops.hold(id, ev.frame)) this.stats.heldDropped++;
+      return;
+    }
     const arp = ev.frame?.payload;
     if (arp?.kind !== 'arp' || arp.op !== 2) return;
     this.nextHops.learned(ev.networkKey, arp.spa, arp.sha);

@@ -61,7 +61,13 @@ export const DNAT_TABLES = {
     },
     { name: 'fip-dnat', match: ['metadata', 'ct_state', 'ct_zone', 'eth_type', 'ipv4_dst'], description: 'after the DNAT (router zone, to the fixed IP): on to the router (l3 entry); what conntrack calls invalid is dropped' },
   ],
-  l3: [{ name: 'fip-egress', match: [REG_ROUTER, REG_FLAGS, 'metadata', 'eth_type', 'ipv4_src'], description: 'SNAT to the floating IP of what a router sends out of its gateway, out to the provider network' }],
+  l3: [
+    {
+      name: 'fip-egress',
+      match: [REG_ROUTER, REG_FLAGS, REG_SRC_PORT, 'metadata', 'eth_type', 'ipv4_src'],
+      description: 'SNAT to the floating IP of what a router sends out of its gateway, out to the provider network (punted and held while the next hop is resolved)',
+    },
+  ],
 } satisfies Partial<Record<'classify' | 'services' | 'l3', readonly TableSpec[]>>;
 
 export const PRIORITY = { ARP: 200, INBOUND: 100, OUTBOUND: 100 } as const;
@@ -100,9 +106,11 @@ const routed = { [REG_FLAGS]: [FLAG_ROUTED, FLAG_ROUTED | FLAG_NAT_DONE] as cons
  * Outbound the same holds with `nat(src=floating IP)`: the port's replies to
  * inbound connections are un-DNATed, its errors about them rewritten.
  *
- * Without a resolved next hop or an uplink the outbound flow drops: the packet
- * must not leave with the fixed IP, nor fall to snat and leave with the router's
- * address (the floating IP's connection tracking would never see its replies).
+ * Until the next hop is resolved the outbound packet is translated and punted:
+ * the app holds it and sends it on once the next hop answers. Without an uplink it
+ * is dropped: it must not leave with the fixed IP, nor fall to snat and leave with
+ * the router's address (the floating IP's connection tracking would never see its
+ * replies).
  */
 export function floatingIpFlows(p: DnatPipeline, v: FloatingIpView, zone: number, path: ExternalPath): DesiredFlow[] {
   const { tables } = p;
@@ -138,23 +146,18 @@ export function floatingIpFlows(p: DnatPipeline, v: FloatingIpView, zone: number
       actions: [],
     }),
   ];
-  const leave =
-    path.nextHopMac && path.uplink
-      ? [
-          act.ct({ commit: true, zone, actions: [act.nat({ kind: 'src', addressMin: v.address })] }),
-          act.setField('eth_src', v.mac),
-          act.setField('eth_dst', path.nextHopMac),
-          act.load(REG_FLAGS, FLAG_NAT_DONE, FLAG_NAT_DONE),
-          ...path.uplink,
-        ]
-      : [];
-  out.push(
-    flow(tables.ref('fip-egress'), {
-      priority: PRIORITY.OUTBOUND,
-      match: { [REG_ROUTER]: v.gateway.routerKey, ...external, ...routed, eth_type: ETH_IPV4, ipv4_src: v.fixedIp },
-      actions: leave,
-    }),
-  );
+  const match = { [REG_ROUTER]: v.gateway.routerKey, ...external, ...routed, eth_type: ETH_IPV4, ipv4_src: v.fixedIp };
+  const translate = [
+    act.ct({ commit: true, zone, actions: [act.nat({ kind: 'src', addressMin: v.address })] }),
+    act.setField('eth_src', v.mac),
+    act.load(REG_FLAGS, FLAG_NAT_DONE, FLAG_NAT_DONE),
+  ];
+  if (!path.uplink) out.push(flow(tables.ref('fip-egress'), { priority: PRIORITY.OUTBOUND, match, actions: [] }));
+  else if (path.nextHopMac) out.push(flow(tables.ref('fip-egress'), { priority: PRIORITY.OUTBOUND, match, actions: [...translate, act.setField('eth_dst', path.nextHopMac), ...path.uplink] }));
+  else {
+    const punt = p.toController;
+    out.push(flow(tables.ref('fip-egress'), { priority: PRIORITY.OUTBOUND, match, ...punt, actions: [...translate, ...(punt.actions ?? [])] }));
+  }
   return out;
 }
 

@@ -5,7 +5,7 @@ import { dnatOptionsSchema, type DnatOptions } from './options.js';
 
 export { FloatingIps, owners, type DnatStats } from './dnat-app.js';
 export { DNAT_TABLES, floatingIpFlows, type DnatPipeline, type ExternalPath } from './flows.js';
-export { NextHops, REFRESH_MS, RETRY_MS } from './next-hops.js';
+export { HOLD_LIMIT, NextHops, REFRESH_MS, RETRY_MS } from './next-hops.js';
 export { floatingIpView, translatesHere, type FloatingIpView } from './model.js';
 export { dnatOptionsSchema, type DnatMode, type DnatOptions } from './options.js';
 
@@ -18,8 +18,9 @@ export default defineApp<FloatingIps, DnatOptions>({
   coreApi: '^1.2.0',
   description: 'Floating IPs: ARP, DNAT and SNAT of floating IPs, on the port’s chassis (distributed) or the gateway chassis (centralized).',
   tables: DNAT_TABLES,
-  // The next hops' ARP replies: few, from the provider network (no source port: one shared budget).
-  punt: { tables: [{ name: 'fip-ingress', match: ARP_REPLIES }] },
+  // The next hops' ARP replies (from the provider network: no source port, one shared budget), and
+  // the packets a port sends through a floating IP before its next hop answered (held, then sent on).
+  punt: { tables: [{ name: 'fip-ingress', match: ARP_REPLIES }, { name: 'fip-egress' }] },
   watches: ['floating_ip', 'logical_router', 'logical_port', 'logical_switch', 'subnet'],
   options: dnatOptionsSchema,
   app: FloatingIps,

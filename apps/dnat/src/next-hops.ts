@@ -5,6 +5,8 @@ import { packet } from '@dragonflow/core';
 export const REFRESH_MS = 30_000;
 /** How often an unresolved next hop is asked again. */
 export const RETRY_MS = 1_000;
+/** Packets held per next hop while it is being resolved (more are dropped). */
+export const HOLD_LIMIT = 16;
 
 /** Who needs a next hop: asks from its own address and MAC, out of its uplink. */
 export interface NextHopUser {
@@ -18,6 +20,8 @@ interface Entry {
   mac: MacAddress | undefined;
   readonly users: Map<string, NextHopUser>;
   cancel: (() => void) | undefined;
+  /** Packets that arrived before the next hop answered, sent on when it does. */
+  readonly held: { readonly user: string; readonly frame: packet.EthernetFrame }[];
 }
 
 const keyOf = (networkKey: number, ip: Ipv4Address): string => `${networkKey}/${ip.toString()}`;
@@ -28,7 +32,9 @@ const keyOf = (networkKey: number, ip: Ipv4Address): string => `${networkKey}/${
  * RETRY_MS until it answers, a resolved one every REFRESH_MS. Replies reach the app
  * as punts of its services table (ARP replies to its users' MACs) and come here
  * through `learned`; a new or changed MAC calls `changed` with the users that need
- * their flows again.
+ * their flows again. Packets sent before the answer (the flows punt them, already
+ * translated) are held, up to HOLD_LIMIT per next hop, and sent on to the learnt
+ * MAC: the first packets after an association are not lost to the ARP exchange.
  */
 export class NextHops {
   private readonly entries = new Map<string, Entry>();
@@ -50,7 +56,7 @@ export class NextHops {
     if (prev !== undefined && prev !== key) this.release(user);
     let entry = this.entries.get(key);
     if (!entry) {
-      entry = { mac: undefined, users: new Map(), cancel: undefined };
+      entry = { mac: undefined, users: new Map(), cancel: undefined, held: [] };
       this.entries.set(key, entry);
     }
     entry.users.set(user, u);
@@ -66,9 +72,28 @@ export class NextHops {
     const entry = this.entries.get(key);
     if (!entry) return;
     entry.users.delete(user);
+    for (let i = entry.held.length - 1; i >= 0; i--) if (entry.held[i]!.user === user) entry.held.splice(i, 1);
     if (entry.users.size > 0) return;
     entry.cancel?.();
     this.entries.delete(key);
+  }
+
+  /**
+   * A packet of `user` that its flows punted because the next hop was not resolved
+   * yet: held until it is (sent at once when it already is). False when dropped:
+   * not a user, or too many held.
+   */
+  hold(user: string, frame: packet.EthernetFrame): boolean {
+    const key = this.byUser.get(user);
+    const entry = key === undefined ? undefined : this.entries.get(key);
+    if (!entry) return false;
+    if (entry.mac) {
+      this.send(entry.users.get(user)!, entry.mac, frame);
+      return true;
+    }
+    if (entry.held.length >= HOLD_LIMIT) return false;
+    entry.held.push({ user, frame });
+    return true;
   }
 
   /** An ARP reply (`ip` is at `mac`) arrived on the external network `networkKey`. */
@@ -81,6 +106,18 @@ export class NextHops {
     entry.mac = mac;
     if (!wasResolved) this.schedule(key, entry, REFRESH_MS);
     if (!same) this.changed([...entry.users.keys()]);
+    for (const h of entry.held.splice(0)) {
+      const u = entry.users.get(h.user);
+      if (u) this.send(u, mac, h.frame);
+    }
+  }
+
+  /** A held packet on to the next hop: its MAC as destination, out of the user's uplink. */
+  private send(u: NextHopUser, mac: MacAddress, frame: packet.EthernetFrame): void {
+    const data = packet.encodeEthernet({ ...frame, dst: mac });
+    void this.ctx.flows.packetOut({ data, actions: [...u.uplink] }, { confirm: false }).catch((err: unknown) => {
+      this.ctx.log.warn({ nextHop: u.nextHop.toString(), err }, 'held packet not sent on');
+    });
   }
 
   stop(): void {
