@@ -51,7 +51,7 @@ export const SNAT_TABLES = {
   classify: [{ name: 'classify', match: ['in_port', 'tunnel_id', 'vlan_vid', 'eth_src'], description: 'external network ingress (where l2 does not switch it) and centralized redirects to this gateway chassis' }],
   services: [
     { name: 'inbound', match: ['metadata', REG_SRC_PORT, 'eth_type', 'arp_op', 'arp_tpa', 'eth_dst', 'ipv4_dst'], description: 'external network: ARP for the SNAT address, ARP replies to the gateway MAC (punted), un-SNAT through the router zone' },
-    { name: 'unnat', match: ['metadata', 'ct_zone', 'ct_state'], description: 'after un-SNAT in a router zone: replies and related ICMP errors on to l3, the rest to the SNAT address dropped' },
+    { name: 'unnat', match: ['metadata', 'ct_zone', 'ct_state', 'eth_type'], description: 'after un-SNAT in a router zone: replies and related ICMP errors on to l3, the rest to the SNAT address dropped' },
   ],
   l3: [
     { name: 'nat', match: [REG_FLAGS, REG_ROUTER, 'metadata', 'eth_type'], description: 'routed to the outside: SNAT in the router zone, or redirect to the gateway chassis' },
@@ -111,16 +111,56 @@ export interface SnatSource {
 
 /**
  * A router's flows for translated replies: after its zone's conntrack (un-SNAT), a
- * reply of a translated connection or an ICMP error about one is routed (l3 entry);
- * anything else sent to the SNAT address (nobody inside started it) is dropped.
+ * reply of a translated connection or an ICMP error about one goes to the router's
+ * gateway MAC (distributed replies were sent to the chassis' MAC) and is routed (l3
+ * entry). With `dropRest` (centralized: the address is the router's own), anything
+ * else sent to the SNAT address (nobody inside started it) is dropped here;
+ * distributed, the chassis' chain tries the next router's zone (`unnatChainFlows`).
  */
-export function unnatFlows(t: SnatTables, networkKey: number, zone: number): DesiredFlow[] {
-  const here = { ...onNetwork(networkKey), ct_zone: zone };
+export function unnatFlows(t: SnatTables, gw: RouterGateway, zone: number, dropRest: boolean): DesiredFlow[] {
+  const here = { ...onNetwork(gw.networkKey), ct_zone: zone };
+  const toRouter = { actions: [{ type: 'set_field' as const, field: 'eth_dst' as const, value: gw.mac }], goto: t.l3Entry };
   return [
-    flow(t.unnat, { priority: PRIORITY.unnat, match: { ...here, ct_state: ctState(CtState.EST | CtState.RPL, CtState.EST | CtState.RPL | CtState.INV) }, goto: t.l3Entry }),
-    flow(t.unnat, { priority: PRIORITY.unnat, match: { ...here, ct_state: ctState(CtState.REL, CtState.REL | CtState.INV) }, goto: t.l3Entry }),
-    flow(t.unnat, { priority: PRIORITY.unnatDrop, match: here }),
+    flow(t.unnat, { priority: PRIORITY.unnat, match: { ...here, ct_state: ctState(CtState.EST | CtState.RPL, CtState.EST | CtState.RPL | CtState.INV) }, ...toRouter }),
+    flow(t.unnat, { priority: PRIORITY.unnat, match: { ...here, ct_state: ctState(CtState.REL, CtState.REL | CtState.INV) }, ...toRouter }),
+    ...(dropRest ? [flow(t.unnat, { priority: PRIORITY.unnatDrop, match: here })] : []),
   ];
+}
+
+/**
+ * Distributed: the chassis' one SNAT address serves every router translated here,
+ * each in its own zone (overlapping tenant CIDRs never share conntrack state), so a
+ * packet to the address is un-SNATed in the first router's zone, and what that zone
+ * does not know goes on to the next one's; what no zone knows is dropped. Each
+ * router's translations use their own source port range, so a reply belongs to one
+ * zone only.
+ */
+export function chassisInboundFlows(t: SnatTables, networkKey: number, source: SnatSource, zones: readonly number[], arpReplyPunt: DesiredFlow): DesiredFlow[] {
+  const net = onNetwork(networkKey);
+  const out: DesiredFlow[] = [
+    flow(t.inbound, { priority: PRIORITY.arpRespond, match: { ...net, eth_type: ETH_ARP, arp_op: ARP_REQUEST, arp_tpa: source.ip }, actions: arpReplyActions(source.mac, source.ip) }),
+    arpReplyPunt,
+  ];
+  if (zones.length === 0) return out;
+  out.push(
+    flow(t.inbound, {
+      priority: PRIORITY.unsnat,
+      match: { ...net, eth_type: ETH_IPV4, ipv4_dst: source.ip },
+      actions: [act.load(REG_FLAGS, 0, FLAG_FROM_TUNNEL | FLAG_FROM_PROVIDER), act.ct({ zone: zones[0]!, table: t.unnat.id, actions: [act.nat()] })],
+    }),
+  );
+  zones.forEach((zone, i) => {
+    const next = zones[i + 1];
+    out.push(
+      flow(t.unnat, {
+        priority: PRIORITY.unnatDrop,
+        // (ct needs an IP match: Open vSwitch refuses it on a flow that does not say IPv4)
+        match: { ...net, ct_zone: zone, eth_type: ETH_IPV4 },
+        actions: next === undefined ? [] : [act.ct({ zone: next, table: t.unnat.id, actions: [act.nat()] })],
+      }),
+    );
+  });
+  return out;
 }
 
 /** A packet another NAT app translated (a floating IP) is not SNATed again. */
@@ -151,9 +191,13 @@ export function inboundFlows(t: SnatTables, gw: RouterGateway, source: SnatSourc
   ];
 }
 
-/** SNAT here: commit in the router's zone with the source translated to the SNAT address, then `out`. */
-export function snatFlow(t: SnatTables, gw: RouterGateway, source: SnatSource, zone: number): DesiredFlow {
-  const actions: Action[] = [act.ct({ commit: true, zone, table: t.out.id, actions: [act.nat({ kind: 'src', addressMin: source.ip })] })];
+/**
+ * SNAT here: commit in the router's zone with the source translated to the SNAT
+ * address (distributed: within the router's own port range), then `out`.
+ */
+export function snatFlow(t: SnatTables, gw: RouterGateway, source: SnatSource, zone: number, ports?: { readonly min: number; readonly max: number }): DesiredFlow {
+  const nat = act.nat({ kind: 'src', addressMin: source.ip, ...(ports ? { portMin: ports.min, portMax: ports.max } : {}) });
+  const actions: Action[] = [act.ct({ commit: true, zone, table: t.out.id, actions: [nat] })];
   // In distributed mode the chassis' own MAC goes with its address (the gateway MAC is the gateway chassis').
   if (!source.mac.equals(gw.mac)) actions.unshift({ type: 'set_field', field: 'eth_src', value: source.mac });
   return flow(t.nat, { priority: PRIORITY.nat, match: outbound(gw), actions });

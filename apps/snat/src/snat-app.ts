@@ -1,7 +1,7 @@
 import { APP_CONTEXT, APP_OPTIONS, inject, injectable, type Action, type AppContext, type AppPacketIn, type DesiredFlow, type Ipv4Address, type LocalPortEvent, type LogicalPort, type ModelChange } from '@dragonflow/core';
 import { L3Model, ROUTER_GATEWAY_OWNER, type Router, type RouterGateway } from '@dragonflow/l3';
 import { NeighborResolver, providerIngressFlow, providerOutput, redirectActions, redirectClassifyFlows, redirectTunnelPort } from '@dragonflow/nat';
-import { inboundFlows, natDoneFlow, outFlow, redirectFlow, snatFlow, snatTables, unnatFlows, type SnatSource, type SnatTables } from './flows.js';
+import { chassisInboundFlows, inboundFlows, natDoneFlow, outFlow, redirectFlow, snatFlow, snatTables, unnatFlows, type SnatSource, type SnatTables } from './flows.js';
 import { LocalNetworks } from './local-networks.js';
 import type { SnatOptions } from './options.js';
 import { SnatAddresses } from './snat-addresses.js';
@@ -17,7 +17,13 @@ interface RouterState {
   /** Translates here (holds the router's zone) or only redirects to the gateway chassis. */
   readonly translating: boolean;
   readonly source: SnatSource | undefined;
+  readonly zone: number | undefined;
 }
+
+/** Distributed: each router translated on a chassis gets its own source port range (PORT_SLOTS ranges of PORT_SLOT_SIZE from PORT_BASE). */
+const PORT_BASE = 1024;
+const PORT_SLOT_SIZE = 1000;
+const PORT_SLOTS = 64;
 
 /** Counters for logs, tests and the e2e. */
 export interface SnatStats {
@@ -55,6 +61,10 @@ export class SnatApp {
   private readonly networks = new Map<string, Set<string>>();
   private tables: SnatTables | undefined;
   private readonly warned = new Set<string>();
+  /** Distributed: router id → its port slot on this chassis. */
+  private readonly slots = new Map<string, number>();
+  /** Distributed: external networks whose chassis address was announced. */
+  private readonly announcedNetworks = new Set<string>();
 
   constructor(
     @inject(APP_CONTEXT) private readonly ctx: AppContext,
@@ -147,7 +157,7 @@ export class SnatApp {
       if (!redirect) return this.dropRouter(id);
       this.leaveNetwork(id);
       this.releaseTranslation(id);
-      this.routers.set(id, { key: r.key, networkId: gw.networkId, translating: false, source: undefined });
+      this.routers.set(id, { key: r.key, networkId: gw.networkId, translating: false, source: undefined, zone: undefined });
       this.ctx.flows.replace({ id: snatOwner(id), key: r.key, kind: 'router' }, [redirectFlow(this.t, gw, redirect)]);
       this.updateNatDone();
       return;
@@ -161,22 +171,48 @@ export class SnatApp {
     }
     const zone = this.ctx.zones.of('router', r.key);
     const t = this.t;
-    const flows: DesiredFlow[] = [
-      ...inboundFlows(t, gw, source, zone, this.resolver.replyPuntFlow(t.inbound, gw.networkKey, source.mac)),
-      ...unnatFlows(t, gw.networkKey, zone),
-      snatFlow(t, gw, source, zone),
-      ...this.outFlows(r, gw, source, zone, output),
-    ];
-    if (this.options.mode === 'centralized') {
+    const centralized = this.options.mode === 'centralized';
+    const flows: DesiredFlow[] = [...unnatFlows(t, gw, zone, centralized), snatFlow(t, gw, source, zone, centralized ? undefined : this.portRange(id)), ...this.outFlows(r, gw, source, zone, output)];
+    if (centralized) {
+      flows.push(...inboundFlows(t, gw, source, zone, this.resolver.replyPuntFlow(t.inbound, gw.networkKey, source.mac)));
       const tunnels = Object.values(this.ctx.topology.infraPorts().tunnels).filter((p): p is number => p !== undefined);
       flows.push(...redirectClassifyFlows(t.classify, { tunnelPorts: tunnels, mac: gw.mac, routerKey: r.key, networkKey: gw.networkKey, next: t.nat.id }));
     }
     const before = this.routers.get(id);
-    this.routers.set(id, { key: r.key, networkId: gw.networkId, translating: true, source });
+    this.routers.set(id, { key: r.key, networkId: gw.networkId, translating: true, source, zone });
     this.ctx.flows.replace({ id: snatOwner(id), key: r.key, kind: 'router' }, flows);
     this.joinNetwork(id, gw.networkId);
     this.updateNatDone();
-    if (!before?.translating || !before.source?.ip.equals(source.ip) || !before.source.mac.equals(source.mac)) void this.announce(gw.networkId, source);
+    // The gateway IP moved here (centralized; distributed: the chassis address, announced once per network).
+    if (centralized && (!before?.translating || !before.source?.ip.equals(source.ip) || !before.source.mac.equals(source.mac))) void this.announce(gw.networkId, source);
+  }
+
+  /**
+   * Distributed: the router's source port range on this chassis — a slot of its
+   * own, first free from its key (stable while the same routers are here), so the
+   * replies of two routers' translations never look alike.
+   */
+  private portRange(routerId: string): { min: number; max: number } {
+    let slot = this.slots.get(routerId);
+    if (slot === undefined) {
+      const used = new Set(this.slots.values());
+      const key = this.ctx.topology.get('logical_router', routerId)?.key ?? 0;
+      for (let i = 0; i < PORT_SLOTS; i++) {
+        const candidate = (key + i) % PORT_SLOTS;
+        if (!used.has(candidate)) {
+          slot = candidate;
+          break;
+        }
+      }
+      if (slot === undefined) {
+        // More routers than slots on one chassis: share (a reply may then be un-SNATed in the wrong zone; docs/nat.md).
+        slot = key % PORT_SLOTS;
+        this.warnOnce(`slots:${routerId}`, { router: routerId, slots: PORT_SLOTS }, 'more routers translated on this chassis than source port ranges: sharing one');
+      }
+      this.slots.set(routerId, slot);
+    }
+    const min = PORT_BASE + slot * PORT_SLOT_SIZE;
+    return { min, max: min + PORT_SLOT_SIZE - 1 };
   }
 
   /**
@@ -253,6 +289,7 @@ export class SnatApp {
 
   private releaseTranslation(id: string): void {
     const s = this.routers.get(id);
+    this.slots.delete(id);
     if (!s?.translating) return;
     this.resolver.release(snatOwner(id));
     this.ctx.zones.release('router', s.key);
@@ -276,16 +313,33 @@ export class SnatApp {
     }
   }
 
-  /** The external network's provider ingress (where l2 does not switch it), while a router is translated here on it. */
+  /**
+   * The external network's provider ingress (where l2 does not switch it), while a
+   * router is translated here on it; distributed, also the chassis address' ARP and
+   * its un-SNAT chain over the routers' zones (chassisInboundFlows).
+   */
   private setNetwork(networkId: string): void {
     const net = this.ctx.topology.get('logical_switch', networkId);
-    if (!net || !this.networks.has(networkId)) {
+    const routers = this.networks.get(networkId);
+    if (!net || !routers) {
+      this.announcedNetworks.delete(networkId);
       this.ctx.flows.remove(networkOwner(networkId));
       return;
     }
+    const flows: DesiredFlow[] = [];
     const ingress = providerIngressFlow(this.t.classify, net, this.ctx.topology.infraPorts(), this.t.afterClassify);
-    if (ingress) this.ctx.flows.replace({ id: networkOwner(networkId), key: net.key, kind: 'network' }, [ingress]);
-    else this.ctx.flows.remove(networkOwner(networkId));
+    if (ingress) flows.push(ingress);
+    const states = [...routers].map((id) => this.routers.get(id)).filter((x): x is RouterState => x?.translating === true && x.zone !== undefined);
+    const source = this.options.mode === 'distributed' ? states[0]?.source : undefined;
+    if (source) {
+      const zones = states.sort((a, b) => a.key - b.key).map((x) => x.zone!);
+      flows.push(...chassisInboundFlows(this.t, net.key, source, zones, this.resolver.replyPuntFlow(this.t.inbound, net.key, source.mac)));
+      if (!this.announcedNetworks.has(networkId)) {
+        this.announcedNetworks.add(networkId);
+        void this.announce(networkId, source);
+      }
+    }
+    this.ctx.flows.replace({ id: networkOwner(networkId), key: net.key, kind: 'network' }, flows);
   }
 
   private warnOnce(key: string, detail: Record<string, unknown>, message: string): void {

@@ -11,6 +11,8 @@ import snat from './index.js';
 
 let c: NatCloud | undefined;
 afterEach(async () => {
+  // every test ends with no flow the switch refused
+  expect(c?.h.runtime.reconciler.failedOwners() ?? []).toEqual([]);
   await c?.h.stop();
   c = undefined;
 });

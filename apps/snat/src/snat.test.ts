@@ -5,6 +5,8 @@ import { GATEWAY_IP, INTERNET_HOST, fromOutside, natCloud, upstreamAnswers, type
 
 let c: NatCloud | undefined;
 afterEach(async () => {
+  // every test ends with no flow the switch refused
+  expect(c?.h.runtime.reconciler.failedOwners() ?? []).toEqual([]);
   await c?.h.stop();
   c = undefined;
 });
