@@ -64,5 +64,5 @@ export {
 export * as openflow from '@dragonflow/openflow';
 export * as packet from '@dragonflow/packet';
 export { IpNetwork, Ipv4Address, Ipv6Address, MacAddress } from '@dragonflow/base';
-export { DeviceOwner } from '@dragonflow/nb';
+export { DeviceOwner, NAT_REDIRECT_TUNNEL_KEY } from '@dragonflow/nb';
 export type { Chassis, FloatingIp, LogicalPort, LogicalRouter, LogicalSwitch, NbObject, RouterPort, SecurityGroup, Subnet, TableName } from '@dragonflow/nb';
