@@ -1,9 +1,9 @@
 import { APP_CONTEXT, inject, injectable, packet, type AppContext, type AppPacketIn, type ModelChange } from '@dragonflow/core';
-import { floatingIpFlows, providerIngressFlow, type DnatPipeline, type ExternalPath } from './flows.js';
+import { providerIngressFlow, providerOutput } from '@dragonflow/nat';
+import { floatingIpFlows, type DnatPipeline, type ExternalPath } from './flows.js';
 import { NextHops } from './next-hops.js';
 import { floatingIpView, translatesHere, type FloatingIpView } from './model.js';
 import type { DnatOptions } from './options.js';
-import { providerIngress, uplinkActions } from './uplink.js';
 
 /** Owner names: `dfctl flows` and traces show them. */
 export const owners = {
@@ -126,7 +126,8 @@ export class FloatingIps {
     if (before && before.routerKey !== view.gateway.routerKey) this.releaseZone(before.routerKey, id);
     this.useZone(view.gateway.routerKey, id);
     const path = this.pathOf(view);
-    flows.replace(owners.fip(id), floatingIpFlows(this.pipeline, view, zones.of('router', view.gateway.routerKey), path));
+    const pipeline = this.ctx.options.mode === 'centralized' ? { ...this.pipeline, redirectPorts: Object.values(topology.infraPorts().tunnels).filter((p): p is number => p !== undefined) } : this.pipeline;
+    flows.replace(owners.fip(id), floatingIpFlows(pipeline, view, zones.of('router', view.gateway.routerKey), path));
     const key = announceKey(view);
     let announced = before?.announced;
     if (path.uplink && announced !== key) {
@@ -139,7 +140,7 @@ export class FloatingIps {
   /** The uplink to the external network and the next hop's MAC, asking for it when it is not known. */
   private pathOf(v: FloatingIpView): ExternalPath {
     const network = this.ctx.topology.get('logical_switch', v.gateway.networkId);
-    const uplink = network && uplinkActions(network, this.ctx.topology.infraPorts());
+    const uplink = network && providerOutput(network, this.ctx.topology.infraPorts());
     const nextHop = v.gateway.nextHop;
     if (!uplink || !nextHop) {
       this.nextHops.release(v.id);
@@ -181,9 +182,9 @@ export class FloatingIps {
   /** The external network's provider ingress while it has floating IPs translated here. */
   private updateNetwork(networkId: string): void {
     const net = this.networks.has(networkId) ? this.ctx.topology.get('logical_switch', networkId) : undefined;
-    const ingress = net && providerIngress(net, this.ctx.topology.infraPorts());
+    const ingress = net && providerIngressFlow(this.ctx.tables.ref('fip-classify'), net, this.ctx.topology.infraPorts(), this.pipeline.afterClassify);
     if (!net || !ingress) return this.ctx.flows.remove(owners.network(networkId));
-    this.ctx.flows.replace({ id: owners.network(networkId), key: net.key }, [providerIngressFlow(this.pipeline, net.key, ingress)]);
+    this.ctx.flows.replace({ id: owners.network(networkId), key: net.key }, [ingress]);
   }
 
   private useZone(routerKey: number, id: string): void {

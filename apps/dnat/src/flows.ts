@@ -7,7 +7,7 @@ import {
   REG_FLAGS,
   REG_ROUTER,
   REG_SRC_PORT,
-  OFPVID_PRESENT,
+  NAT_REDIRECT_TUNNEL_KEY,
   act,
   arpReplyActions,
   flow,
@@ -34,7 +34,11 @@ export const ARP_REPLIES = { eth_type: ETH_ARP, arp_op: ARP_REPLY } as const;
  *
  * - `fip-classify` (classify stage): the provider ingress of an external network
  *   the L2 app does not switch here (no local port on it): patch port (+ VLAN) →
- *   the network, `FROM_PROVIDER`.
+ *   the network, `FROM_PROVIDER` (`@dragonflow/nat`'s providerIngressFlow).
+ *   Centralized, on the gateway chassis: a packet another chassis redirected here
+ *   (tunnel, the reserved key, the gateway MAC) from a fixed IP with a floating IP
+ *   → the router, the external network, `ROUTED`, straight to `fip-egress` (before
+ *   snat's classify, which would send it to its own SNAT).
  * - `fip-ingress` (services stage, before `l2-lookup` so the un-NAT happens before
  *   routing): on an external network, from the provider network, ARP requests for a
  *   floating IP translated here are answered with its port's MAC, ARP replies to
@@ -52,7 +56,13 @@ export const ARP_REPLIES = { eth_type: ETH_ARP, arp_op: ARP_REPLY } as const;
  *   marked `NAT_DONE` (snat leaves it alone).
  */
 export const DNAT_TABLES = {
-  classify: [{ name: 'fip-classify', match: ['in_port', 'vlan_vid'], description: 'provider ingress of the external networks of floating IPs translated here (where l2 does not switch them)' }],
+  classify: [
+    {
+      name: 'fip-classify',
+      match: ['in_port', 'vlan_vid', 'tunnel_id', 'eth_src', 'eth_type', 'ipv4_src'],
+      description: 'provider ingress of the external networks of floating IPs translated here (where l2 does not switch them); centralized: their ports’ traffic redirected here',
+    },
+  ],
   services: [
     {
       name: 'fip-ingress',
@@ -70,10 +80,12 @@ export const DNAT_TABLES = {
   ],
 } satisfies Partial<Record<'classify' | 'services' | 'l3', readonly TableSpec[]>>;
 
-export const PRIORITY = { ARP: 200, INBOUND: 100, OUTBOUND: 100 } as const;
+export const PRIORITY = { REDIRECT: 300, ARP: 200, INBOUND: 100, OUTBOUND: 100 } as const;
 
 /** The app's pipeline places, resolved once. */
 export interface DnatPipeline {
+  /** The tunnel ports a redirect from another chassis may arrive on (centralized). */
+  readonly redirectPorts?: readonly number[];
   readonly tables: AppTables;
   /** The l3 stage entry: DNATed packets are routed from there. */
   readonly l3Entry: number;
@@ -146,6 +158,17 @@ export function floatingIpFlows(p: DnatPipeline, v: FloatingIpView, zone: number
       actions: [],
     }),
   ];
+  for (const port of p.redirectPorts ?? []) {
+    out.push(
+      flow(tables.ref('fip-classify'), {
+        priority: PRIORITY.REDIRECT,
+        match: { in_port: port, tunnel_id: BigInt(NAT_REDIRECT_TUNNEL_KEY), eth_src: v.gateway.mac, eth_type: ETH_IPV4, ipv4_src: v.fixedIp },
+        actions: [act.setField(REG_ROUTER, v.gateway.routerKey), act.load(REG_FLAGS, FLAG_ROUTED, FLAG_ROUTED)],
+        writeMetadata: { value: BigInt(v.gateway.networkKey), mask: METADATA_NETWORK_MASK },
+        goto: tables.id('fip-egress'),
+      }),
+    );
+  }
   const match = { [REG_ROUTER]: v.gateway.routerKey, ...external, ...routed, eth_type: ETH_IPV4, ipv4_src: v.fixedIp };
   const translate = [
     act.ct({ commit: true, zone, actions: [act.nat({ kind: 'src', addressMin: v.address })] }),
@@ -159,20 +182,4 @@ export function floatingIpFlows(p: DnatPipeline, v: FloatingIpView, zone: number
     out.push(flow(tables.ref('fip-egress'), { priority: PRIORITY.OUTBOUND, match, ...punt, actions: [...translate, ...(punt.actions ?? [])] }));
   }
   return out;
-}
-
-/**
- * The provider ingress of an external network with floating IPs translated here,
- * for a chassis where the L2 app does not switch it (no local port on it); where it
- * does, the L2 app's own flow comes first in the stage and this one is not reached.
- */
-export function providerIngressFlow(p: DnatPipeline, networkKey: number, ingress: { readonly port: number; readonly vid: number | undefined }): DesiredFlow {
-  return flow(p.tables.ref('fip-classify'), {
-    priority: PRIORITY.INBOUND,
-    // vlan_vid 0: untagged (flat)
-    match: { in_port: ingress.port, vlan_vid: ingress.vid === undefined ? 0 : OFPVID_PRESENT | ingress.vid },
-    actions: [...(ingress.vid === undefined ? [] : [act.popVlan()]), act.load(REG_FLAGS, FLAG_FROM_PROVIDER, FLAG_FROM_PROVIDER)],
-    writeMetadata: { value: BigInt(networkKey), mask: METADATA_NETWORK_MASK },
-    goto: p.afterClassify,
-  });
 }
