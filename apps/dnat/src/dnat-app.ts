@@ -1,4 +1,4 @@
-import { APP_CONTEXT, inject, injectable, packet, type AppContext, type AppPacketIn, type ModelChange } from '@dragonflow/core';
+import { APP_CONTEXT, DeviceOwner, inject, injectable, packet, type AppContext, type AppPacketIn, type LogicalPort, type ModelChange } from '@dragonflow/core';
 import { providerIngressFlow, providerOutput } from '@dragonflow/nat';
 import { floatingIpFlows, type DnatPipeline, type ExternalPath } from './flows.js';
 import { NextHops } from './next-hops.js';
@@ -82,21 +82,23 @@ export class FloatingIps {
   }
 
   /**
-   * A model change: the floating IP itself, or something its flows read (the
-   * associated port's binding, the router and its gateway port, the floating IP
-   * port, the external network and subnet). Those are few per chassis, so every
-   * floating IP the change can touch is looked at again; an unchanged one sends nothing.
+   * A model change: the floating IP itself, or something its flows read. A VM port
+   * touches only its own floating IPs; a floating IP or gateway port, a router, an
+   * external network or subnet may touch any (they are few per chassis): every one
+   * is looked at again, and an unchanged one sends nothing.
    */
   onModelChanged(ev: ModelChange): void {
     if (ev.table === 'floating_ip') return this.update(ev.id);
+    if (ev.table === 'logical_port') {
+      const owner = ((ev.new ?? ev.old) as LogicalPort | undefined)?.deviceOwner;
+      if (owner !== DeviceOwner.FLOATING_IP && owner !== DeviceOwner.ROUTER_GATEWAY) return this.onLocalPort(ev.id);
+    }
     this.updateAll();
   }
 
-  /** A local port was bound, changed or unbound: its floating IPs (distributed) move with it. */
+  /** A port was bound here, changed or unbound (or its NB object changed): its floating IPs follow it. */
   onLocalPort(portId: string): void {
     for (const f of this.ctx.topology.lookup('floating_ip', 'port', portId)) this.update(f.id);
-    // A floating IP whose association just left this port is still active here: look again.
-    for (const id of [...this.active.keys()]) if (!this.ctx.topology.get('floating_ip', id)) this.update(id);
   }
 
   updateAll(): void {
