@@ -182,7 +182,10 @@ describe('dnat (distributed): association changes apply at once', () => {
     expect(c.h.trace(ask, PATCH_PUBLIC).outputOn(PATCH_PUBLIC)).toEqual([]);
     expect(c.h.trace(fromOutside(fipMac(1), INTERNET_IP, FIP1, echo(3)), PATCH_PUBLIC).ports).toEqual([]);
 
+    // moved back here from chassis-2: announced again, since the outside learnt chassis-2 meanwhile
+    const beforeBack = c.h.fakeSwitch.delivered.length;
     await associate(c, f, c.vm.vm1);
+    expect(c.h.fakeSwitch.delivered.slice(beforeBack).filter((o) => o.port === PATCH_PUBLIC && o.frame.payload.kind === 'arp' && o.frame.payload.spa.equals(o.frame.payload.tpa))).toHaveLength(1);
     expect(c.h.trace(ask, PATCH_PUBLIC).outputOn(PATCH_PUBLIC)).toHaveLength(1);
     await associate(c, f, null);
     expect(c.h.trace(ask, PATCH_PUBLIC).outputOn(PATCH_PUBLIC)).toEqual([]);
