@@ -8,7 +8,7 @@ export { L2Switch } from './l2-switch.js';
 export { NdResponder } from './nd-responder.js';
 export { l2OptionsSchema, type L2Options } from './options.js';
 export { FROM_OUTSIDE, ND_PUNTED, PRIORITY, chunkFlows, egressFlow, floodFlows, ingressFlows, l2Pipeline, portFlows, uplinkActions, type L2Pipeline, type RemoteTarget } from './flows.js';
-export { CHUNK_BITS, ROUTER_INTERFACE, chunkOf, networkKind, placementOf, uplinkOf, type NetworkKind, type Placement } from './model.js';
+export { CHUNK_BITS, ROUTER_GATEWAY, ROUTER_INTERFACE, chunkOf, networkKind, placementOf, uplinkOf, type NetworkKind, type Placement } from './model.js';
 
 /** The app instance: switching flows plus the IPv6 neighbour advertisement responder. */
 @injectable()

@@ -276,14 +276,17 @@ export class L2Switch {
   /**
    * The networks routed to from here: every other network of an administratively up
    * router with an interface on a switched network (the one hop the local cache
-   * holds), when it is up and has a usable segment. Ports of networks that enter or
-   * leave the set are recomputed.
+   * holds), or of a router whose active gateway chassis this is (centralized NAT
+   * routes the replies from outside to the VMs here), when it is up and has a usable
+   * segment. Ports of networks that enter or leave the set are recomputed.
    */
   private updateRouted(): void {
     this.routesDirty = false;
     const next = new Set<string>();
+    const me = this.ctx.topology.chassisId;
     for (const r of this.ctx.topology.all('logical_router')) {
-      if (!r.adminStateUp || !r.ports.some((p) => this.switched.has(p.networkId))) continue;
+      const gatewayHere = r.externalGateway?.chassisIds[0] === me;
+      if (!r.adminStateUp || !(gatewayHere || r.ports.some((p) => this.switched.has(p.networkId)))) continue;
       for (const { networkId } of r.ports) {
         if (this.switched.has(networkId) || next.has(networkId)) continue;
         const net = this.ctx.topology.get('logical_switch', networkId);

@@ -2,6 +2,8 @@ import { packet, type Chassis, type InfraPorts, type LogicalPort, type LogicalSw
 
 /** Neutron's device owner of a router interface port (its MAC leads to the l3 stage). */
 export const ROUTER_INTERFACE = 'network:router_interface';
+/** Neutron's device owner of a router's gateway port on an external network (its MAC leads to the l3 stage too). */
+export const ROUTER_GATEWAY = 'network:router_gateway';
 
 /**
  * Local ports are flooded in chunks of ports whose keys share `key >>> CHUNK_BITS`:
@@ -20,7 +22,7 @@ export type Placement =
   | 'local'
   /** Bound to another chassis. */
   | 'remote'
-  /** A router interface: not bound anywhere, its MAC is the router's on this network. */
+  /** A router interface or gateway: not bound anywhere, its MAC is the router's on this network. */
   | 'router';
 
 export interface PortPlacementInput {
@@ -31,7 +33,7 @@ export interface PortPlacementInput {
 /** Null: the port takes no part in switching (unbound, or administratively down). */
 export function placementOf(p: LogicalPort, where: PortPlacementInput): Placement | null {
   if (!p.adminStateUp) return null;
-  if (p.deviceOwner === ROUTER_INTERFACE) return 'router';
+  if (p.deviceOwner === ROUTER_INTERFACE || p.deviceOwner === ROUTER_GATEWAY) return 'router';
   if (where.hasLocalBinding) return 'local';
   if (p.chassisId !== null && p.chassisId !== where.localChassisId) return 'remote';
   return null;

@@ -26,6 +26,8 @@ export class ProactiveRouter extends DistributedRouter {
     // What has no port to go to is unreachable: punted for ICMP host unreachable, or dropped.
     const unreachable = (route: { prefix: IpNetwork }) => (this.options.unreachable === 'icmp' ? toPuntFlow(t, router, route.prefix) : prefixDropFlow(t, router, route.prefix));
     for (const route of this.model.routeTable(router)) {
+      // Routes through the gateway are the shared externalRouteFlows.
+      if (route.kind === 'external') continue;
       if (route.kind === 'connected') {
         // Host routes (/32) win; what is left of a connected subnet has no port.
         out.push(unreachable(route));

@@ -82,8 +82,16 @@ export class ReactiveRouter extends DistributedRouter {
     return [...this.exact.keys()];
   }
 
+  /**
+   * The punt, and, for a router with a gateway, a punt per route that does not
+   * leave through it: the gateway's routes (the default one among them) are flows
+   * up front (externalRouteFlows), and they must not catch the destinations the
+   * router learns one by one.
+   */
   protected routingFlows(router: Router): DesiredFlow[] {
-    return [toPuntFlow(this.t, router)];
+    const out = [toPuntFlow(this.t, router)];
+    if (router.gateway) for (const route of this.model.routeTable(router)) if (route.kind !== 'external') out.push(toPuntFlow(this.t, router, route.prefix));
+    return out;
   }
 
   protected routerChanged(id: string): void {

@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { DfError } from '@dragonflow/base';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
+import { NAT_REDIRECT_TUNNEL_KEY } from '@dragonflow/nb';
 
 /**
  * The df-api configuration file (YAML or JSON). Every key is checked; an error names
@@ -52,6 +53,10 @@ const tunnelRangeText = z.string().transform((s, ctx) => {
   const hi = m ? Number(m[2]) : NaN;
   if (!m || lo < 1 || hi < lo) {
     ctx.addIssue({ code: 'custom', message: `'${s}' is not a range MIN:MAX with 1 <= MIN <= MAX` });
+    return z.NEVER;
+  }
+  if (lo <= NAT_REDIRECT_TUNNEL_KEY && NAT_REDIRECT_TUNNEL_KEY <= hi) {
+    ctx.addIssue({ code: 'custom', message: `'${s}' includes ${NAT_REDIRECT_TUNNEL_KEY}, the tunnel key reserved for centralized NAT's redirect` });
     return z.NEVER;
   }
   return { min: lo, max: hi };

@@ -21,6 +21,7 @@ export {
   FIXED_REGISTERS,
   FLAG_FROM_PROVIDER,
   FLAG_FROM_TUNNEL,
+  FLAG_NAT_DONE,
   FLAG_ROUTED,
   METADATA_NETWORK_MASK,
   REG_DST_PORT,
@@ -63,5 +64,5 @@ export {
 export * as openflow from '@dragonflow/openflow';
 export * as packet from '@dragonflow/packet';
 export { IpNetwork, Ipv4Address, Ipv6Address, MacAddress } from '@dragonflow/base';
-export { DeviceOwner, isAutoAddressSubnet, isDhcpv6Stateful, raFlagsOf, type RaFlags } from '@dragonflow/nb';
+export { DeviceOwner, NAT_REDIRECT_TUNNEL_KEY, isAutoAddressSubnet, isDhcpv6Stateful, raFlagsOf, type RaFlags } from '@dragonflow/nb';
 export type { Chassis, FloatingIp, LogicalPort, LogicalRouter, LogicalSwitch, NbObject, RouterPort, SecurityGroup, Subnet, TableName } from '@dragonflow/nb';

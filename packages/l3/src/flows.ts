@@ -113,10 +113,12 @@ function echoReplyActions(iface: RouterInterface, address: Ipv4Address): Action[
 /** The ingress-table flows of one router: per interface (its network and MAC). */
 export function ingressFlows(t: L3TableRefs, router: Router): DesiredFlow[] {
   const out: DesiredFlow[] = [];
-  for (const iface of router.interfaces) {
+  // The gateway (on the external network) is an ingress interface too: replies un-NATed there are routed to the VMs.
+  const all = router.gateway ? [...router.interfaces, router.gateway] : router.interfaces;
+  for (const iface of all) {
     const here = { ...onNetwork(iface.networkKey), eth_dst: iface.mac };
     // Any of the router's addresses answers an echo request, with the MAC it was sent to.
-    for (const target of router.interfaces) {
+    for (const target of all) {
       out.push(
         flow(t.ingress, {
           priority: PRIORITY.ECHO,
@@ -140,7 +142,7 @@ export function ingressFlows(t: L3TableRefs, router: Router): DesiredFlow[] {
 export function routerAddressFlows(t: L3TableRefs, router: Router): DesiredFlow[] {
   const seen = new Set<number>();
   const out: DesiredFlow[] = [];
-  for (const iface of router.interfaces) {
+  for (const iface of router.gateway ? [...router.interfaces, router.gateway] : router.interfaces) {
     if (seen.has(iface.ip.value)) continue;
     seen.add(iface.ip.value);
     out.push(flow(t.routing, { priority: PRIORITY.ROUTER_IP, match: { [REG_ROUTER]: router.key, eth_type: ETH_IPV4, ipv4_dst: iface.ip } }));

@@ -1,4 +1,4 @@
-export { ROUTER_INTERFACE_OWNER, L3Model, decisionSignature, rewriteOf, type Forward, type Rewrite, type RouteDecision, type RouteEntry, type Router, type RouterInterface, type StaticRoute } from './model.js';
+export { ROUTER_INTERFACE_OWNER, L3Model, decisionSignature, rewriteOf, type External, type Forward, type Rewrite, type RouteDecision, type RouteEntry, type Router, type RouterInterface, type StaticRoute } from './model.js';
 export {
   L3_TABLES,
   PRIORITY,
@@ -20,3 +20,5 @@ export { ICMP_ERROR, icmpError } from './icmp.js';
 export { proactiveOptionsSchema, puntOptionsSchema, reactiveOptionsSchema, type L3Options, type ProactiveOptions, type PuntOptions, type ReactiveOptions } from './options.js';
 export { DistributedRouter, L3_ADOPT_TABLES, L3_HANDLERS, L3_PUNT, L3_WATCHES, routerOwner, type L3Stats, type NetworkSet, type Punt } from './router-app.js';
 export { IpNetwork, Ipv4Address, MacAddress } from '@dragonflow/base';
+export { ROUTER_GATEWAY_OWNER, externalRoutes, gatewayOf, type ExternalRoute, type RouterGateway } from './gateway.js';
+export { externalActions, externalRouteFlows } from './external-flows.js';

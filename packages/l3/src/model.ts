@@ -1,5 +1,6 @@
 import { IpNetwork, Ipv4Address, MacAddress } from '@dragonflow/base';
 import type { LogicalPort, LogicalRouter, TopologyReader } from '@dragonflow/core';
+import { externalRoutes, gatewayOf, type RouterGateway } from './gateway.js';
 
 /** Neutron's device owner of a router interface port. */
 export const ROUTER_INTERFACE_OWNER = 'network:router_interface';
@@ -23,12 +24,19 @@ export interface StaticRoute {
   readonly nexthop: Ipv4Address;
 }
 
-/** A router as routing sees it: IPv4 interfaces on networks this chassis knows, and its extra routes. */
+/**
+ * A router as routing sees it: IPv4 interfaces on networks this chassis knows, its
+ * extra routes, and its external gateway (when it has one on an external network
+ * this chassis knows). The gateway is an interface for `ingress` (packets to its MAC
+ * on the external network) but not one of `interfaces`: its subnet's hosts are
+ * outside, reached through the next hop, never delivered to as ports.
+ */
 export interface Router {
   readonly id: string;
   readonly key: number;
   readonly interfaces: readonly RouterInterface[];
   readonly routes: readonly StaticRoute[];
+  readonly gateway?: RouterGateway;
 }
 
 /**
@@ -47,8 +55,23 @@ export interface Forward {
   readonly targetMac: MacAddress;
 }
 
+/**
+ * The destination is outside: the packet leaves through the router's gateway on the
+ * external network, towards `nextHop` (the external subnet's gateway, an extra
+ * route's next hop there, or the destination itself when it is on the external
+ * subnet). Routing sets the gateway MAC as source and the external network; the
+ * NAT apps translate it and pick the next hop's MAC (docs/nat.md).
+ */
+export interface External {
+  readonly kind: 'external';
+  readonly prefix: IpNetwork;
+  readonly gateway: RouterGateway;
+  readonly nextHop: Ipv4Address;
+}
+
 export type RouteDecision =
   | Forward
+  | External
   /** The destination is one of the router's own addresses. */
   | { readonly kind: 'router-ip'; readonly iface: RouterInterface }
   /**
@@ -57,8 +80,16 @@ export type RouteDecision =
    */
   | { readonly kind: 'unreachable'; readonly reason: 'no-port' | 'no-route'; readonly prefix?: IpNetwork };
 
-/** One route of a router's table (IPv4: `base`/`mask` as unsigned 32-bit numbers for a fast match). */
-export type RouteEntry = ({ readonly kind: 'connected'; readonly iface: RouterInterface } | { readonly kind: 'static'; readonly nexthop: Ipv4Address }) & {
+/**
+ * One route of a router's table (IPv4: `base`/`mask` as unsigned 32-bit numbers for a
+ * fast match). `external`: through the gateway, to `nexthop` (undefined: the
+ * destination itself, on the external subnet).
+ */
+export type RouteEntry = (
+  | { readonly kind: 'connected'; readonly iface: RouterInterface }
+  | { readonly kind: 'static'; readonly nexthop: Ipv4Address }
+  | { readonly kind: 'external'; readonly gateway: RouterGateway; readonly nexthop: Ipv4Address | undefined }
+) & {
   readonly prefix: IpNetwork;
   readonly base: number;
   readonly mask: number;
@@ -87,6 +118,8 @@ export function decisionSignature(d: RouteDecision): string {
       return `forward ${d.egress.portId} ${d.egress.mac.toString()} ${d.target.id} ${d.target.key} ${d.targetMac.toString()} ${d.target.networkId}`;
     case 'router-ip':
       return `router-ip ${d.iface.portId}`;
+    case 'external':
+      return `external ${d.gateway.portId} ${d.gateway.mac.toString()} ${d.gateway.networkKey} ${d.nextHop.toString()}`;
     case 'unreachable':
       return `unreachable ${d.reason} ${d.prefix?.toString() ?? ''}`;
   }
@@ -109,7 +142,7 @@ export class L3Model {
    * same (topology objects are immutable: a change is a new object), so the punt path
    * does not re-parse addresses for every packet.
    */
-  private readonly views = new Map<string, { readonly source: LogicalRouter; readonly networks: readonly unknown[]; readonly view: Router | undefined }>();
+  private readonly views = new Map<string, { readonly source: LogicalRouter; readonly deps: readonly unknown[]; readonly view: Router | undefined }>();
   private readonly tables = new WeakMap<Router, readonly RouteEntry[]>();
   private readonly macs = new WeakMap<LogicalPort, MacAddress>();
 
@@ -128,11 +161,24 @@ export class L3Model {
 
   private view(r: LogicalRouter): Router | undefined {
     const cached = this.views.get(r.id);
-    if (cached && cached.source === r && r.ports.every((p, i) => this.topology.get('logical_switch', p.networkId) === cached.networks[i])) return cached.view;
+    const deps = this.depsOf(r);
+    if (cached && cached.source === r && deps.length === cached.deps.length && deps.every((d, i) => d === cached.deps[i])) return cached.view;
     const view = this.build(r);
-    this.views.set(r.id, { source: r, networks: r.ports.map((p) => this.topology.get('logical_switch', p.networkId)), view });
+    this.views.set(r.id, { source: r, deps, view });
     if (this.views.size > 4096) this.views.delete(this.views.keys().next().value as string);
     return view;
+  }
+
+  /** The objects a router's view is built from besides the router: its networks, and its gateway's port, network and subnets. */
+  private depsOf(r: LogicalRouter): unknown[] {
+    const deps: unknown[] = r.ports.map((p) => this.topology.get('logical_switch', p.networkId));
+    const gw = r.externalGateway;
+    if (gw) {
+      const port = this.topology.get('logical_port', gw.portId);
+      deps.push(this.topology.get('logical_switch', gw.networkId), port);
+      for (const f of port?.fixedIps ?? []) deps.push(this.topology.get('subnet', f.subnetId));
+    }
+    return deps;
   }
 
   /** Every administratively up router this chassis knows. */
@@ -177,7 +223,8 @@ export class L3Model {
       const destination = IpNetwork.parse(rt.destination, 'destination', false);
       if (nexthop && destination.family === 4) routes.push({ destination, nexthop });
     }
-    return { id: r.id, key: r.key, interfaces, routes };
+    const gateway = gatewayOf(this.topology, r);
+    return { id: r.id, key: r.key, interfaces, routes, ...(gateway ? { gateway } : {}) };
   }
 
   /** The network key of a network, if this chassis knows it. */
@@ -187,6 +234,8 @@ export class L3Model {
 
   /** The interface a packet entered the router through: the one on its network whose MAC it was sent to. */
   ingressInterface(router: Router, networkKey: number, mac: MacAddress): RouterInterface | undefined {
+    const gw = router.gateway;
+    if (gw && gw.networkKey === networkKey && gw.mac.equals(mac)) return gw;
     return router.interfaces.find((i) => i.networkKey === networkKey && i.mac.equals(mac));
   }
 
@@ -240,9 +289,10 @@ export class L3Model {
   }
 
   /**
-   * The routes of a router, longest prefix first: its connected subnets and its
-   * extra routes. A connected subnet wins over an extra route to the same prefix;
-   * of two extra routes to the same prefix the one with the lowest next hop is used.
+   * The routes of a router, longest prefix first: its connected subnets, its
+   * extra routes and, with a gateway, the routes through it (externalRoutes). A
+   * connected subnet wins over an extra route to the same prefix; of two extra
+   * routes to the same prefix the one with the lowest next hop is used.
    */
   routeTable(router: Router): readonly RouteEntry[] {
     const cached = this.tables.get(router);
@@ -255,6 +305,15 @@ export class L3Model {
       if (seen.has(k)) continue;
       seen.add(k);
       out.push({ kind: 'connected', ...entry(iface.cidr), iface });
+    }
+    const gw = router.gateway;
+    if (gw) {
+      for (const ext of externalRoutes(gw, router.routes)) {
+        const k = ext.prefix.toString();
+        if (seen.has(k)) continue;
+        seen.add(k);
+        out.push({ kind: 'external', ...entry(ext.prefix), gateway: gw, nexthop: ext.nextHop });
+      }
     }
     const statics = [...router.routes].sort((a, b) => a.nexthop.value - b.nexthop.value);
     for (const rt of statics) {
@@ -291,10 +350,11 @@ export class L3Model {
 
   /** What the router does with a packet to `dst`: longest prefix match over connected subnets and extra routes. */
   decide(router: Router, dst: Ipv4Address): RouteDecision {
-    const own = router.interfaces.find((i) => i.ip.equals(dst));
+    const own = router.interfaces.find((i) => i.ip.equals(dst)) ?? (router.gateway?.ip.equals(dst) ? router.gateway : undefined);
     if (own) return { kind: 'router-ip', iface: own };
     const route = this.bestRoute(router, dst);
     if (route) {
+      if (route.kind === 'external') return { kind: 'external', prefix: route.prefix, gateway: route.gateway, nextHop: route.nexthop ?? dst };
       if (route.kind === 'connected') {
         const port = this.portWithIp(route.iface.networkId, dst);
         if (!port || router.interfaces.some((i) => i.portId === port.id)) return { kind: 'unreachable', reason: 'no-port', prefix: route.prefix };

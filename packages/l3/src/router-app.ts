@@ -2,11 +2,13 @@ import { openflow, type AppAdoptableFlows, type AppContext, type AppHandlers, ty
 import { ICMP_ERROR, icmpError } from './icmp.js';
 import { L3Model, type Router, type RouterInterface } from './model.js';
 import { defaultDropFlow, ingressFlows, l3TableRefs, puntFlow, routerAddressFlows, type L3TableRefs } from './flows.js';
+import { externalRouteFlows } from './external-flows.js';
+import { ROUTER_GATEWAY_OWNER } from './gateway.js';
 import type { L3Options } from './options.js';
 import { V6Routing } from './v6/routing.js';
 
 /** The model tables an L3 app watches. */
-export const L3_WATCHES = ['logical_router', 'logical_port', 'logical_switch'] as const;
+export const L3_WATCHES = ['logical_router', 'logical_port', 'logical_switch', 'subnet'] as const;
 
 /**
  * The tables whose timeout flows the reactive app takes back after a controller
@@ -154,9 +156,17 @@ export abstract class DistributedRouter {
     }
   }
 
-  /** A router routes here when one of its networks has a local port (routing happens on the source chassis). */
+  /**
+   * A router routes here when one of its networks has a local port (routing happens
+   * on the source chassis), or when this chassis is its active gateway chassis:
+   * centralized NAT un-translates replies there and routes them to the VMs.
+   */
   isActive(router: Router, local: NetworkSet = this.localNetworks()): boolean {
-    return router.interfaces.some((i) => local.has(i.networkId)) || this.v6.networks(router.id).some((n) => local.has(n));
+    return (
+      router.interfaces.some((i) => local.has(i.networkId)) ||
+      this.v6.networks(router.id).some((n) => local.has(n)) ||
+      (router.gateway !== undefined && router.gateway.chassisId === this.ctx.topology.chassisId)
+    );
   }
 
   /** The router as this chassis routes it, or undefined when it is down, gone or not active here. */
@@ -167,7 +177,15 @@ export abstract class DistributedRouter {
 
   routerFlows(router: Router): DesiredFlow[] {
     const t = this.t;
-    return [...ingressFlows(t, router), ...routerAddressFlows(t, router), ...this.routingFlows(router), ...this.v6.flows(t, router.id), defaultDropFlow(t, router), puntFlow(t, router, this.ctx.punt.toController())];
+    return [
+      ...ingressFlows(t, router),
+      ...routerAddressFlows(t, router),
+      ...this.routingFlows(router),
+      ...this.v6.flows(t, router.id),
+      ...externalRouteFlows(t, this.model, router),
+      defaultDropFlow(t, router),
+      puntFlow(t, router, this.ctx.punt.toController()),
+    ];
   }
 
   /** Recomputes one router's flows. */
@@ -208,14 +226,30 @@ export abstract class DistributedRouter {
       case 'logical_port': {
         const old = ev.old as LogicalPort | undefined;
         const cur = ev.new as LogicalPort | undefined;
+        this.gatewayPortChanged(old, cur);
         this.nexthopsChanged(old, cur);
         this.portChanged(old, cur);
         for (const id of this.v6.routersOfPort(old, cur)) this.setRouter(id);
         return;
       }
+      case 'subnet': {
+        // The external subnet's gateway IP is the default next hop of the routers with a gateway there.
+        const networkId = ((ev.new ?? ev.old) as { networkId?: string } | undefined)?.networkId;
+        if (networkId === undefined) return;
+        for (const r of this.ctx.topology.lookup('logical_router', 'network', networkId)) if (r.externalGateway?.networkId === networkId) this.setRouter(r.id);
+        return;
+      }
       default:
         return;
     }
+  }
+
+  /** A router's gateway port (its MAC and addresses) is part of the router's view. */
+  private gatewayPortChanged(old: LogicalPort | undefined, cur: LogicalPort | undefined): void {
+    const p = cur ?? old;
+    if (p?.deviceOwner !== ROUTER_GATEWAY_OWNER || !p.deviceId) return;
+    const r = this.ctx.topology.get('logical_router', p.deviceId);
+    if (r?.externalGateway?.portId === p.id) this.setRouter(r.id);
   }
 
   /** Extra routes are resolved to the port holding the next hop: a port with such an IP changes its router's flows. */

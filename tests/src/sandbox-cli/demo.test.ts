@@ -1,10 +1,11 @@
 /**
  * The README demo (`./scripts/demo` → `pnpm dfctl demo`): a two-chassis sandbox running
- * the default apps (l2, portsec, sg, dhcp, l3-proactive), two networks and a router
+ * the default apps (l2, portsec, sg, dhcp, l3-proactive, dnat), two networks and a router
  * made with the openstack CLI, VMs on both chassis ACTIVE, a ping within a network
  * across the chassis (L2) and one through the distributed router across the chassis
  * (L3) that both succeed, the receiver's view of a routed packet (the router's MAC,
- * TTL 63), a security group that closes one of two web ports on vm3, how to explore, and a teardown that leaves nothing behind. Needs root, Open
+ * TTL 63), a security group that closes one of two web ports on vm3, a floating IP on vm1 that the
+ * outside namespace pings, how to explore, and a teardown that leaves nothing behind. Needs root, Open
  * vSwitch, tcpdump and the openstack CLI; never skips.
  */
 import { rmSync } from 'node:fs';
@@ -23,7 +24,7 @@ function section(text: string, from: string, to: string): string {
   return text.slice(a, b);
 }
 
-test('dfctl demo: up, openstack CLI networks and router, VMs ACTIVE on two chassis, L2 and routed pings across, a security group enforced, explore hints, down', async () => {
+test('dfctl demo: up, openstack CLI networks and router, VMs ACTIVE on two chassis, L2 and routed pings across, a security group enforced, a floating IP reached from outside, explore hints, down', async () => {
   requireOpenstackCli();
   requireBinary('tcpdump');
   ensureBuilt();
@@ -34,7 +35,7 @@ test('dfctl demo: up, openstack CLI networks and router, VMs ACTIVE on two chass
     const out = r.stdout;
     expect(r.stderr).toBe('');
     expect(out).toMatch(/▶ 1\. Bring up a sandbox/);
-    expect(out).toMatch(/apps: @dragonflow\/app-l2, @dragonflow\/app-portsec, @dragonflow\/app-sg, @dragonflow\/app-dhcp, @dragonflow\/app-l3-proactive/);
+    expect(out).toMatch(/apps: @dragonflow\/app-l2, @dragonflow\/app-portsec, @dragonflow\/app-sg, @dragonflow\/app-dhcp, @dragonflow\/app-l3-proactive, @dragonflow\/app-dnat/);
     expect(out).toMatch(/all 2 controllers connected to their switches, in sync and registered alive/);
     for (const cmd of [
       'network create demo-net1',
@@ -98,10 +99,26 @@ test('dfctl demo: up, openstack CLI networks and router, VMs ACTIVE on two chass
     expect(afterGroup).toContain('no answer (ICMP is not in demo-web)');
     expect(sg).toContain('✔ vm1 reaches vm3:8000 and no longer :8001 nor ping: demo-web is enforced');
 
+    // Floating IP: the external network as devstack makes it, the router's gateway on it, a floating IP on vm1 the outside pings
+    const fip = section(out, '▶ 7.', '▶ 8.');
+    for (const cmd of [
+      'network create public --external --provider-network-type flat --provider-physical-network public',
+      'subnet create --network public --subnet-range 172.24.4.0/24 --gateway 172.24.4.1 --no-dhcp public-subnet',
+      'router set --external-gateway public demo-router',
+      'security group rule create --ingress --protocol icmp default',
+      'floating ip create public',
+    ]) {
+      expect(fip).toContain(`$ openstack --os-auth-type none --os-endpoint ${place.url} ${cmd}`);
+    }
+    const address = /the floating IP (172\.24\.4\.\d+)/.exec(fip)![1]!;
+    expect(fip).toContain(`pnpm dfctl sandbox outside --dir ${place.dir} -- ping -c 3 ${address}`);
+    expect(fip).toMatch(/3 packets transmitted, 3 received, 0% packet loss/);
+    expect(fip).toContain(`✔ the outside reaches vm1 at its floating IP ${address}`);
+
     expect(out).toMatch(/pnpm dfctl status --sandbox /);
     expect(out).toMatch(/pnpm dfctl flows --sandbox \S+ --chassis 1/);
     expect(out).toMatch(/pnpm dfctl trace --sandbox \S+ --chassis 1 'in_port=\d+,icmp,/);
-    expect(out).toMatch(/▶ 8\. Tear down/);
+    expect(out).toMatch(/▶ 9\. Tear down/);
     expect(r.code).toBe(0);
     const tag = /Starting sandbox (dfsb\w{4})/.exec(out)![1]!;
     const pids = [...out.matchAll(/pid (\d+)/g)].map((m) => Number(m[1]));

@@ -41,7 +41,7 @@ describe('floating IPs', () => {
     await h.put(`/v2.0/routers/${router}/add_router_interface`, { subnet_id: sub });
     const set = await h.put(`/v2.0/floatingips/${String(fip['id'])}`, { floatingip: { port_id: vm.id } });
     expect(set.status).toBe(200);
-    expect(set.body['floatingip']).toMatchObject({ port_id: vm.id, fixed_ip_address: vm.fixed_ips[0]!.ip_address, router_id: router, port_details: { device_owner: 'compute:nova', network_id: net } });
+    expect(set.body['floatingip']).toMatchObject({ port_id: vm.id, fixed_ip_address: vm.fixed_ips[0]!.ip_address, router_id: router, status: 'ACTIVE', port_details: { device_owner: 'compute:nova', network_id: net } });
 
     const second = await h.post('/v2.0/floatingips', { floatingip: { floating_network_id: ext, port_id: vm.id } });
     expect(second.status).toBe(409);
@@ -53,7 +53,7 @@ describe('floating IPs', () => {
     expect(neutronError(clearGw).type).toBe('RouterExternalGatewayInUseByFloatingIp');
 
     const unset = await h.put(`/v2.0/floatingips/${String(fip['id'])}`, { floatingip: { port_id: null } });
-    expect(unset.body['floatingip']).toMatchObject({ port_id: null, fixed_ip_address: null, router_id: null });
+    expect(unset.body['floatingip']).toMatchObject({ port_id: null, fixed_ip_address: null, router_id: null, status: 'DOWN' });
     expect((await h.delete(`/v2.0/floatingips/${String(fip['id'])}`)).status).toBe(204);
     expect((await h.get(`/v2.0/ports?device_owner=network:floatingip`)).body['ports']).toEqual([]);
   });
@@ -61,9 +61,9 @@ describe('floating IPs', () => {
   it('loses its association when the port is deleted', async () => {
     await h.put(`/v2.0/routers/${router}/add_router_interface`, { subnet_id: sub });
     const fip = (await h.post('/v2.0/floatingips', { floatingip: { floating_network_id: ext, port_id: vm.id } })).body['floatingip'] as { id: string; port_id: string };
-    expect(fip.port_id).toBe(vm.id);
+    expect(fip).toMatchObject({ port_id: vm.id, status: 'ACTIVE' });
     expect((await h.delete(`/v2.0/ports/${vm.id}`)).status).toBe(204);
-    expect((await h.get(`/v2.0/floatingips/${fip.id}`)).body['floatingip']).toMatchObject({ port_id: null, router_id: null });
+    expect((await h.get(`/v2.0/floatingips/${fip.id}`)).body['floatingip']).toMatchObject({ port_id: null, router_id: null, status: 'DOWN' });
   });
 
   it('refuses internal networks, taken addresses, a non-admin asking for an address, and an exhausted pool', async () => {

@@ -73,6 +73,16 @@ async function associate(tx: NbTransaction, ctx: RequestContext, fip: { id: stri
   return { portId, fixedIpAddress: fixed, routerId: router.id };
 }
 
+/**
+ * ACTIVE while associated, DOWN otherwise, as Neutron's OVN driver reports it: the
+ * NAT flows follow the association on every chassis at once (the dnat app), so no
+ * single controller owns a "programmed" report, and the openstack CLI's waiters
+ * expect ACTIVE right after an association.
+ */
+function statusOf(assoc: Association): FloatingIp['status'] {
+  return assoc.portId === null ? 'DOWN' : 'ACTIVE';
+}
+
 async function createFloatingIp(tx: NbTransaction, backend: Backend, ctx: RequestContext, body: FloatingIpCreate, attempt: Attempt): Promise<FloatingIp> {
   if (!ctx.isAdmin && body.floating_ip_address !== undefined) throw policyNotAuthorized('create_floatingip:floating_ip_address');
   const projectId = projectFor(ctx, body);
@@ -111,7 +121,7 @@ async function createFloatingIp(tx: NbTransaction, backend: Backend, ctx: Reques
   const base = { id, projectId, floatingNetworkId: network.id, floatingIpAddress: address.ipAddress };
   const assoc = await associate(tx, ctx, base, body.port_id ?? null, body.fixed_ip_address);
   const dns = { dnsName: checkDnsName('dns_name', body.dns_name) ?? '', dnsDomain: checkDnsDomain('dns_domain', body.dns_domain) ?? '' };
-  return tx.create('floating_ip', { ...base, description: body.description ?? '', floatingPortId: port.id, ...assoc, ...dns });
+  return tx.create('floating_ip', { ...base, description: body.description ?? '', floatingPortId: port.id, ...assoc, ...dns, status: statusOf(assoc) });
 }
 
 async function updateFloatingIp(tx: NbTransaction, ctx: RequestContext, id: string, body: FloatingIpUpdate, revision: number | undefined): Promise<FloatingIp> {
@@ -124,14 +134,7 @@ async function updateFloatingIp(tx: NbTransaction, ctx: RequestContext, id: stri
     if (f.portId === null) throw badRequest('floatingip', 'fixed_ip_address cannot be given without port_id', 'fixed_ip_address');
     assoc = await associate(tx, ctx, f, f.portId, body.fixed_ip_address);
   }
-  const moved = assoc.portId !== f.portId || assoc.fixedIpAddress !== f.fixedIpAddress;
-  return tx.update('floating_ip', {
-    ...f,
-    ...assoc,
-    description: body.description ?? f.description,
-    // A new association is not in the dataplane yet: the controller reports it ACTIVE once it is.
-    status: moved ? 'DOWN' : f.status,
-  });
+  return tx.update('floating_ip', { ...f, ...assoc, description: body.description ?? f.description, status: statusOf(assoc) });
 }
 
 async function deleteFloatingIp(tx: NbTransaction, ctx: RequestContext, id: string, revision: number | undefined): Promise<void> {

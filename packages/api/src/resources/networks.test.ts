@@ -66,6 +66,12 @@ describe('networks', () => {
     const outOfRange = await h.post('/v2.0/networks', { network: { 'provider:network_type': 'vxlan', 'provider:segmentation_id': 99999999 } });
     expect(outOfRange.status).toBe(400);
     expect(neutronError(outOfRange).message).toContain('segmentation_id out of range');
+    // the top VNI is the tunnel key of centralized NAT's redirect: never a network's
+    for (const type of ['vxlan', 'geneve', 'gre']) {
+      const reserved = await h.post('/v2.0/networks', { network: { 'provider:network_type': type, 'provider:segmentation_id': 16777215 } });
+      expect(reserved.status).toBe(400);
+      expect(neutronError(reserved).message).toMatch(type === 'gre' ? /16777215 is reserved/ : /out of range \(1 through 16777214\)/);
+    }
     const explicit = await h.network({ 'provider:network_type': 'gre', 'provider:segmentation_id': '7' });
     expect(explicit).toMatchObject({ 'provider:network_type': 'gre', 'provider:segmentation_id': 7, mtu: 1458 });
     const badType = await h.post('/v2.0/networks', { network: { 'provider:network_type': 'local' } });

@@ -85,6 +85,35 @@ describe('routers', () => {
     expect((await h.get(`/v2.0/ports?device_owner=network:router_gateway`)).body['ports']).toEqual([]);
   });
 
+  it('places a gateway on the live gateway chassis with the fewest routers, shown as the gateway port\'s binding:host_id', async () => {
+    const chassis = async (name: string, gateway: boolean, live: boolean) => {
+      const c = await h.nb.create('chassis', { name, tunnelIp: '192.0.2.1', gateway });
+      if (live) await h.nb.create('chassis_liveness', { id: c.id, startedAt: new Date(0).toISOString(), incarnation: name, leaseTtlMs: 1000 });
+      return c;
+    };
+    const hostOf = async (routerId: string) => ((await h.get(`/v2.0/ports?device_owner=network:router_gateway&device_id=${routerId}`)).body['ports'] as { 'binding:host_id': string }[])[0]!['binding:host_id'];
+    // nothing alive yet: no placement, said in the log, and nothing recorded
+    const early = String((await h.router({ external_gateway_info: { network_id: ext } }))['id']);
+    expect(await hostOf(early)).toBe('');
+    expect((await h.nb.require('logical_router', early)).externalGateway?.chassisIds).toEqual([]);
+
+    const a = await chassis('chassis-3', true, true);
+    const b = await chassis('chassis-2', true, true);
+    await chassis('chassis-1', false, true);
+    await chassis('chassis-4', true, false);
+    // setting the gateway again places it now: the lowest name of the two empty gateways
+    await h.put(`/v2.0/routers/${early}`, { router: { external_gateway_info: { network_id: ext } } });
+    expect(await hostOf(early)).toBe('chassis-2');
+    expect((await h.nb.require('logical_router', early)).externalGateway?.chassisIds).toEqual([b.id, a.id]);
+    // the next router goes to the gateway with fewer routers, the fallback list in the same order
+    const second = String((await h.router({ external_gateway_info: { network_id: ext } }))['id']);
+    expect(await hostOf(second)).toBe('chassis-3');
+    expect((await h.nb.require('logical_router', second)).externalGateway?.chassisIds).toEqual([a.id, b.id]);
+    // a change of the gateway's options keeps it where it is
+    await h.put(`/v2.0/routers/${second}`, { router: { external_gateway_info: { network_id: ext, enable_snat: false } } });
+    expect(await hostOf(second)).toBe('chassis-3');
+  });
+
   it('takes a gateway on an external network without a subnet, as current Neutron: a gateway port without addresses', async () => {
     const bare = String((await h.network({ name: 'bare-ext', 'router:external': true }))['id']);
     const r = await h.router({ external_gateway_info: { network_id: bare } });

@@ -25,6 +25,7 @@ import { usableBy } from '../services/rbac.js';
 import { IpAllocator } from '../services/ipam.js';
 import { chooseMac } from '../services/mac.js';
 import { checkZoneHints, zoneNames } from '../services/zones.js';
+import { placeGateway } from '../services/gateway-placement.js';
 import { type ApiApp, checkRevision, createItems, ctxOf, ifMatchRevision, sendCreated, sendList, sendOne, tagged, updateItem } from './common.js';
 import { visiblePort } from './ports.js';
 import type { Attempt } from '../services/attempt.js';
@@ -65,12 +66,14 @@ async function applyGateway(tx: NbTransaction, backend: Backend, ctx: RequestCon
   const enableSnat = info.enable_snat ?? current?.enableSnat ?? true;
   const requests = info.external_fixed_ips;
   if (current && current.networkId === network.id) {
-    if (requests === undefined) return { ...current, enableSnat };
+    // Kept where it is; a gateway set while no gateway chassis was alive is placed now.
+    const placement = current.chassisIds.length > 0 ? undefined : await placeGateway(tx, router.id);
+    if (requests === undefined && !placement) return { ...current, enableSnat };
     const port = await tx.require('logical_port', current.portId);
-    const fixedIps = await new IpAllocator(tx, network.id, attempt, port.id).allocate(requests, port.macAddress, 'external_gateway_info.external_fixed_ips');
-    if (fixedIps.length === 0) throw badRequest('router', 'the gateway needs at least one IP address', 'external_gateway_info.external_fixed_ips');
-    await tx.update('logical_port', { ...port, fixedIps });
-    return { ...current, enableSnat, fixedIps };
+    const fixedIps = requests === undefined ? port.fixedIps : await new IpAllocator(tx, network.id, attempt, port.id).allocate(requests, port.macAddress, 'external_gateway_info.external_fixed_ips');
+    if (fixedIps.length === 0 && requests !== undefined) throw badRequest('router', 'the gateway needs at least one IP address', 'external_gateway_info.external_fixed_ips');
+    await tx.update('logical_port', { ...port, fixedIps, ...(placement ? { bindingHost: placement.host } : {}) });
+    return { ...current, enableSnat, fixedIps, ...(placement ? { chassisIds: placement.chassisIds } : {}) };
   }
   if (current) {
     await requireNoFloatingIps(tx, router.id, current.networkId);
@@ -79,6 +82,7 @@ async function applyGateway(tx: NbTransaction, backend: Backend, ctx: RequestCon
   const mac = await chooseMac(tx, network.id, backend.config.network.macPrefix, undefined);
   // An external network without a subnet gives a gateway port without addresses (as current Neutron).
   const fixedIps = await new IpAllocator(tx, network.id, attempt).allocate(requests, mac, 'external_gateway_info.external_fixed_ips');
+  const placement = await placeGateway(tx, router.id);
   const port = await tx.create('logical_port', {
     projectId: '',
     networkId: network.id,
@@ -87,8 +91,10 @@ async function applyGateway(tx: NbTransaction, backend: Backend, ctx: RequestCon
     deviceOwner: DeviceOwner.ROUTER_GATEWAY,
     deviceId: router.id,
     portSecurityEnabled: false,
+    // Shows the active gateway chassis (binding:host_id); the port is bound to no br-int (chassisId stays null).
+    bindingHost: placement.host,
   });
-  return { networkId: network.id, portId: port.id, enableSnat, fixedIps };
+  return { networkId: network.id, portId: port.id, enableSnat, fixedIps, chassisIds: placement.chassisIds };
 }
 
 async function requireNoFloatingIps(tx: NbTransaction, routerId: string, networkId: string): Promise<void> {
@@ -196,6 +202,13 @@ async function deleteRouter(tx: NbTransaction, ctx: RequestContext, id: string, 
   if ((await tx.lookup('floating_ip', 'router', id)).length > 0) throw conflict('RouterInUse', `Router ${id} cannot be deleted, as it is required by one or more floating IPs.`);
   await tx.delete('logical_router', id);
   if (r.externalGateway) await tx.delete('logical_port', r.externalGateway.portId);
+}
+
+/** A gateway without a gateway chassis does no NAT: say so where an operator looks. */
+function warnUnplaced(log: { warn(o: object, msg: string): void }, r: LogicalRouter): void {
+  if (r.externalGateway && r.externalGateway.chassisIds.length === 0) {
+    log.warn({ router: r.id, network: r.externalGateway.networkId }, 'router gateway set, but no gateway chassis is alive: no centralized NAT for this router until its gateway is set again with one running');
+  }
 }
 
 function interfaceInfo(r: LogicalRouter, rp: RouterPort) {
@@ -352,6 +365,7 @@ export function registerRouters(app: ApiApp, backend: Backend): void {
       return out;
     });
     const zones = await zoneNames(nb);
+    for (const r of created) warnUnplaced(req.log, r);
     return sendCreated(reply, 'router', 'routers', created.map((r) => routerView(r, ctx, zones)), bulk);
   });
 
@@ -363,6 +377,7 @@ export function registerRouters(app: ApiApp, backend: Backend): void {
       const body = updateItem<RouterUpdate>(req.body, 'router');
       const revision = ifMatchRevision(req);
       const r = await backend.write((tx, attempt) => updateRouter(tx, backend, ctx, req.params.id, body, revision, attempt));
+      warnUnplaced(req.log, r);
       return sendOne(req, reply, 'router', routerView(r, ctx, await zoneNames(nb)));
     },
   );

@@ -17,6 +17,7 @@ describe('dfctl demo (the sandbox demo runs end to end in tests/src/sandbox-cli/
     const demo = buildProgram().commands.find((c) => c.name() === 'demo')!;
     const help = demo.helpInformation().replace(/\s+/g, ' ');
     expect(help).toMatch(/two networks and a router with the openstack CLI/);
+    expect(help).toMatch(/reach a VM from outside at a floating IP/);
     for (const o of ['--keep', '--openflow-only', '--apps', '--tunnel', '--db', '--dir', '--api-port']) expect(help).toContain(o);
     expect(help).toContain('@dragonflow/app-l2, @dragonflow/app-portsec, @dragonflow/app-sg, @dragonflow/app-dhcp, @dragonflow/app-l3-proactive');
   });

@@ -11,6 +11,7 @@ import { requireRoot, sandboxDown, sandboxUp, vmCreate, type VmCreated } from '.
 import { NeutronClient } from '../sandbox/neutron.js';
 import { choice, choices, intOption } from '../sandbox/options.js';
 import { DEFAULT_SANDBOX_APPS, TUNNEL_KINDS, type DbKind, type TunnelKind } from '../sandbox/services.js';
+import { DNAT_APP, floatingIpStep, type FloatingIpDemoResult } from './demo-floating-ip.js';
 import { SG_APP, securityDemoOk, securityGroupStep, type SecurityDemoResult } from './demo-security.js';
 
 export interface DemoOptions {
@@ -97,6 +98,8 @@ export interface SandboxDemoResult {
   readonly evidence: RoutedEvidence | undefined;
   /** The security-group step, when the sg app ran (and L3 worked: the step goes through the router). */
   readonly security: SecurityDemoResult | undefined;
+  /** The floating IP step, when the dnat app ran (and L3 worked: the floating IP is vm1's). */
+  readonly floating: FloatingIpDemoResult | undefined;
   readonly kept: boolean;
 }
 
@@ -201,6 +204,8 @@ export async function runSandboxDemo(options: SandboxDemoOptions = {}): Promise<
     ...(options.apps ? { apps: options.apps } : {}),
     tunnel: options.tunnel ?? 'vxlan',
     db: options.db ?? 'memory',
+    // the floating IP step reaches vm1 from the outside namespace over the external network
+    external: true,
     out: (l) => out(`  ${l}`),
   });
   const dir = up.dir;
@@ -213,6 +218,7 @@ export async function runSandboxDemo(options: SandboxDemoOptions = {}): Promise<
   let l3PingOk: boolean;
   let evidence: RoutedEvidence | undefined;
   let security: SecurityDemoResult | undefined;
+  let floating: FloatingIpDemoResult | undefined;
   try {
     step(`2. Two networks with a subnet each, and a router between them, through df-api (Neutron v2.0 on ${url})`);
     const api = new NeutronClient(url);
@@ -293,7 +299,15 @@ export async function runSandboxDemo(options: SandboxDemoOptions = {}): Promise<
       out(securityDemoOk(security) ? '  ✔ vm1 reaches vm3:8000 and no longer :8001 nor ping: demo-web is enforced' : '  ✘ the security group did not behave as written (see above)');
     }
 
-    step('7. Explore');
+    step(`7. Floating IP: the external network 'public' (flat, as devstack makes it), demo-router's gateway on it, a floating IP on vm1 that the outside namespace pings — translated by conntrack in chassis-1's switch`);
+    if (!up.services.apps.includes(DNAT_APP)) out(`  ${DNAT_APP} is not running (--apps without it): floating IPs are stored, not translated — skipped.`);
+    else if (!l3PingOk) out('  skipped: the router does not route (step 5)');
+    else {
+      floating = await floatingIpStep({ out, url, api, openstack: hasOpenstackCli() ? (args) => openstack(url, args) : undefined, outsideNetns: sb.outside().netns, router: 'demo-router', vm: vm1, dirArg });
+      out(floating.reached ? `  ✔ the outside reaches vm1 at its floating IP ${floating.address}` : `  ✘ the outside does not reach the floating IP ${floating.address}`);
+    }
+
+    step('8. Explore');
     const c1 = up.services.controllers[0]!;
     const ofport = await sb.vm('vm1').ofport();
     const gatewayMac = (await api.routerInterfaces((await api.find('networks', 'demo-net1')).id))[0]?.mac_address ?? '<the router MAC on demo-net1>';
@@ -303,6 +317,7 @@ export async function runSandboxDemo(options: SandboxDemoOptions = {}): Promise<
     out(`  pnpm dfctl sandbox exec vm1${dirArg} -- ip neigh   # vm1's gateway is the router's MAC on demo-net1`);
     out(`  openstack --os-auth-type none --os-endpoint ${url} port list --device-owner network:router_interface`);
     out(`  curl -s --unix-socket ${c1.management.replace(/^unix:/, '')} http://localhost/metrics`);
+    if (floating) out(`  pnpm dfctl sandbox outside${dirArg} -- ping -c 3 ${floating.address}   # the floating IP from outside`);
     out(`  Tear down with: pnpm dfctl sandbox down${dirArg}`);
   } catch (err) {
     out(`\n✘ the demo failed: ${describeError(err)}`);
@@ -315,17 +330,17 @@ export async function runSandboxDemo(options: SandboxDemoOptions = {}): Promise<
   if (options.keep) {
     step(`The sandbox keeps running (--keep). Tear it down with: pnpm dfctl sandbox down${dirArg}`);
   } else {
-    step('8. Tear down (run with --keep to keep the sandbox and explore)');
+    step('9. Tear down (run with --keep to keep the sandbox and explore)');
     await sandboxDown(dir, { out: (l) => out(`  ${l}`) });
   }
-  return { dir, l2PingOk, l3PingOk, l2, l3, evidence, security, kept: options.keep ?? false };
+  return { dir, l2PingOk, l3PingOk, l2, l3, evidence, security, floating, kept: options.keep ?? false };
 }
 
 export function registerDemo(program: Command): void {
   program
     .command('demo')
     .description(
-      'bring up a 2-chassis sandbox, make two networks and a router with the openstack CLI, start VMs on both chassis, ping within a network (L2) and through the distributed router (L3), close a port with a security group, show how to explore, tear down',
+      'bring up a 2-chassis sandbox, make two networks and a router with the openstack CLI, start VMs on both chassis, ping within a network (L2) and through the distributed router (L3), close a port with a security group, reach a VM from outside at a floating IP, show how to explore, tear down',
     )
     .option('--keep', 'keep the sandbox running afterwards (pnpm dfctl sandbox down removes it)')
     .option('--openflow-only', 'the minimal demo instead: one Open vSwitch, our OpenFlow controller, one flow confirmed by a barrier')
@@ -345,6 +360,6 @@ export function registerDemo(program: Command): void {
         return;
       }
       const r = await runSandboxDemo({ keep: o.keep ?? false, tunnel: o.tunnel, db: o.db, ...(o.apps ? { apps: o.apps } : {}), ...(o.dir ? { dir: o.dir } : {}), ...(o.apiPort ? { apiPort: o.apiPort } : {}) });
-      if ((r.l2 && !r.l2PingOk) || (r.l3 && !r.l3PingOk) || (r.security && !securityDemoOk(r.security))) throw new CommanderError(1, 'df.demo.ping', '');
+      if ((r.l2 && !r.l2PingOk) || (r.l3 && !r.l3PingOk) || (r.security && !securityDemoOk(r.security)) || (r.floating && !r.floating.reached)) throw new CommanderError(1, 'df.demo.ping', '');
     });
 }

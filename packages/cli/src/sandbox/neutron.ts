@@ -135,6 +135,21 @@ export class NeutronClient {
     return (await this.call<{ security_group_rule: { id: string } }>('POST', '/security-group-rules', { security_group_rule: rule })).security_group_rule;
   }
 
+  /** The one router or security group named `name` (the demo's REST path, without the openstack CLI). */
+  async named(collection: 'routers' | 'security-groups', name: string): Promise<{ id: string; name: string }> {
+    const list = (await this.call<Record<string, { id: string; name: string }[]>>('GET', `/${collection}?name=${encodeURIComponent(name)}`))[collection.replace('-', '_')] ?? [];
+    if (list.length !== 1) throw new DfError(list.length === 0 ? 'NOT_FOUND' : 'AMBIGUOUS', `${list.length} ${collection} named '${name}'`, { context: { collection, name } });
+    return list[0]!;
+  }
+
+  async updateRouter(id: string, router: Record<string, unknown>): Promise<NeutronRouter> {
+    return (await this.call<{ router: NeutronRouter }>('PUT', `/routers/${id}`, { router })).router;
+  }
+
+  async createFloatingIp(floatingip: Record<string, unknown>): Promise<{ id: string; floating_ip_address: string }> {
+    return (await this.call<{ floatingip: { id: string; floating_ip_address: string } }>('POST', '/floatingips', { floatingip })).floatingip;
+  }
+
   /** True when df-api answers version discovery. */
   async alive(): Promise<boolean> {
     try {

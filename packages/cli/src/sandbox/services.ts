@@ -112,13 +112,22 @@ export function binaryOf(pkg: '@dragonflow/api' | '@dragonflow/controller'): str
 
 /**
  * The first-party apps a sandbox runs when --apps is not given, in pipeline order:
- * switching, port security, security groups, DHCP and the proactive distributed
- * router (`--apps
+ * switching, port security, security groups, DHCP, the proactive distributed
+ * router, floating IPs and source NAT (`@dragonflow/app-dnat` goes between the
+ * router and snat: snat leaves what dnat translated alone) (`--apps
  * @dragonflow/app-l2,@dragonflow/app-portsec,@dragonflow/app-sg,@dragonflow/app-dhcp,@dragonflow/app-l3-reactive` picks the reactive one instead).
  * Each is a dependency of @dragonflow/cli, so `pnpm dfctl` builds it; only those
  * installed are used.
  */
-export const DEFAULT_SANDBOX_APPS: readonly string[] = ['@dragonflow/app-l2', '@dragonflow/app-portsec', '@dragonflow/app-sg', '@dragonflow/app-dhcp', '@dragonflow/app-l3-proactive'];
+export const DEFAULT_SANDBOX_APPS: readonly string[] = [
+  '@dragonflow/app-l2',
+  '@dragonflow/app-portsec',
+  '@dragonflow/app-sg',
+  '@dragonflow/app-dhcp',
+  '@dragonflow/app-l3-proactive',
+  '@dragonflow/app-dnat',
+  '@dragonflow/app-snat',
+];
 
 /**
  * Where an app package is: installed for the CLI (its dependencies), else a package

@@ -20,6 +20,11 @@ export const METADATA_NETWORK_MASK = 0xffff_ffffn;
 export const FLAG_FROM_TUNNEL = 0x1;
 export const FLAG_FROM_PROVIDER = 0x2;
 export const FLAG_ROUTED = 0x4;
+/**
+ * The packet's source was translated by a NAT app in the `l3` stage (a floating IP):
+ * later NAT tables (the router's SNAT) leave it alone.
+ */
+export const FLAG_NAT_DONE = 0x8;
 
 /** Registers handed to apps that declare a need, exclusively, in config order. */
 export const SCRATCH_REGISTERS = [
@@ -41,7 +46,7 @@ export type ScratchRegister = (typeof SCRATCH_REGISTERS)[number];
 /** Registers and metadata with a fixed meaning, for `dfctl pipeline` and the docs. */
 export const FIXED_REGISTERS: readonly { field: string; name: string; meaning: string }[] = [
   { field: 'metadata[0..31]', name: 'network key', meaning: 'unique key of the current LogicalSwitch; 0 = none' },
-  { field: REG_FLAGS, name: 'flags', meaning: 'bit 0 FROM_TUNNEL, bit 1 FROM_PROVIDER, bit 2 ROUTED' },
+  { field: REG_FLAGS, name: 'flags', meaning: 'bit 0 FROM_TUNNEL, bit 1 FROM_PROVIDER, bit 2 ROUTED, bit 3 NAT_DONE' },
   { field: REG_ROUTER, name: 'router key', meaning: 'unique key of the LogicalRouter routing the packet' },
   { field: REG_SRC_PORT, name: 'source port key', meaning: 'unique key of the LogicalPort the packet came from' },
   { field: REG_DST_PORT, name: 'destination port key', meaning: 'unique key of the LogicalPort the packet goes to' },

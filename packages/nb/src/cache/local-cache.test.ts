@@ -224,6 +224,38 @@ describe('LocalCache selective topology', () => {
     expect(cache.get('logical_port', far.id)).toBeUndefined();
   });
 
+  it('holds the router, all its networks and their ports while its gateway is placed here (no local port needed), and lets go when it moves', async () => {
+    const [n1, n2] = [await network(1), await network(2)];
+    const vm1 = await port(n1, THERE, '10.1.0.5');
+    const vm2 = await port(n2, THERE, '10.2.0.5');
+    const ext = await nb.create('logical_switch', { external: true, networkType: 'flat', physicalNetwork: 'public' });
+    const extSub = await nb.create('subnet', { networkId: ext.id, ipVersion: 4, cidr: '172.24.4.0/24', gatewayIp: '172.24.4.1' });
+    const r = await nb.create('logical_router', { name: 'r' });
+    const ports: { portId: string; networkId: string; subnetId: string; macAddress: string; ipAddress: string; cidr: string }[] = [];
+    for (const [n, ip] of [[n1, '10.1.0.1'], [n2, '10.2.0.1']] as const) {
+      const rif = await port(n, null, ip, { deviceOwner: 'network:router_interface', deviceId: r.id });
+      ports.push({ portId: rif.id, networkId: n.ls.id, subnetId: n.subnet.id, macAddress: rif.macAddress, ipAddress: ip, cidr: n.subnet.cidr });
+    }
+    const gw = await nb.create('logical_port', { networkId: ext.id, macAddress: mac(), fixedIps: [{ subnetId: extSub.id, ipAddress: '172.24.4.20' }], deviceOwner: 'network:router_gateway', deviceId: r.id });
+    const gateway = { networkId: ext.id, portId: gw.id, enableSnat: true, fixedIps: gw.fixedIps, chassisIds: [THERE, HERE] };
+    await nb.modify('logical_router', r.id, (x) => ({ ...x, ports, externalGateway: gateway }));
+    const { cache } = await cacheOn();
+    // Placed on the other chassis first (this one is only the fallback): nothing here.
+    expect(cache.get('logical_router', r.id)).toBeUndefined();
+
+    await nb.modify('logical_router', r.id, (x) => ({ ...x, externalGateway: { ...gateway, chassisIds: [HERE, THERE] } }));
+    await settled(cache);
+    expect(cache.get('logical_router', r.id)?.id).toBe(r.id);
+    expect(new Set(cache.all('logical_switch').map((n) => n.id))).toEqual(new Set([n1.ls.id, n2.ls.id, ext.id]));
+    expect(new Set([vm1.id, vm2.id, gw.id].map((id) => cache.get('logical_port', id)?.id))).toEqual(new Set([vm1.id, vm2.id, gw.id]));
+    expect(cache.get('subnet', extSub.id)?.gatewayIp).toBe('172.24.4.1');
+
+    await nb.modify('logical_router', r.id, (x) => ({ ...x, externalGateway: { ...gateway, chassisIds: [THERE] } }));
+    await settled(cache);
+    expect(cache.get('logical_router', r.id)).toBeUndefined();
+    expect(cache.all('logical_switch')).toEqual([]);
+  });
+
   it('holds the member ports of a remote group on networks it does not hold, while a held rule names the group', async () => {
     const [n1, n2] = [await network(1), await network(2)];
     const web = await nb.create('security_group', { name: 'web' });

@@ -17,7 +17,8 @@ export interface LocalCacheOptions {
    * Selective topology (default true): hold only what this chassis' ports need —
    * their networks (and those networks' subnets and ports), routers with an
    * interface or gateway on them and those routers' other networks (one hop: routing
-   * on the source chassis needs the destination ports), floating IPs on those ports or networks, the
+   * on the source chassis needs the destination ports), the networks of the routers
+   * whose gateway is placed on this chassis, floating IPs on those ports or networks, the
    * ports' security groups (and remote groups of their rules) and the member ports of those
    * remote groups wherever they live (not their networks), every chassis and
    * chassis liveness record. false: hold everything.
@@ -347,6 +348,9 @@ export class LocalCache {
     // the routers of its networks: one hop (the routers of those networks are held, their
     // other networks are not).
     for (const n of [...nets]) for (const r of this.shadow.onNetwork('logical_router', n)) for (const m of this.shadow.get('logical_router', r)?.networks ?? []) nets.add(m);
+    // The active gateway chassis of a router routes the replies centralized NAT
+    // un-translates there: it needs the router, all its networks and their ports.
+    for (const r of this.shadow.routersWithGatewayOn(this.chassisId)) for (const m of this.shadow.get('logical_router', r)?.networks ?? []) nets.add(m);
     const todo = [...groups];
     while (todo.length > 0) {
       for (const r of this.shadow.get('security_group', todo.pop()!)?.remoteGroupIds ?? []) {

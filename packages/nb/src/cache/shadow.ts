@@ -9,6 +9,8 @@ export interface Stub {
   networkId?: string;
   chassisId?: string | null;
   networks?: readonly string[];
+  /** A router's active gateway chassis (its gateway is placed there). */
+  gatewayChassisId?: string;
   portId?: string | null;
   securityGroupIds?: readonly string[];
   remoteGroupIds?: readonly string[];
@@ -37,7 +39,11 @@ export function stubOf(table: TableName, o: NbObject): Stub {
       return { networkId: p.networkId, chassisId: p.chassisId, securityGroupIds: p.securityGroupIds };
     }
     case 'logical_router':
-      return { networks: NB_INDEXES.logical_router.network(o as NbObject<'logical_router'>) };
+    {
+      const r = o as NbObject<'logical_router'>;
+      const gatewayChassisId = r.externalGateway?.chassisIds[0];
+      return { networks: NB_INDEXES.logical_router.network(r), ...(gatewayChassisId ? { gatewayChassisId } : {}) };
+    }
     case 'floating_ip': {
       const f = o as NbObject<'floating_ip'>;
       return { networkId: f.floatingNetworkId, portId: f.portId };
@@ -76,6 +82,7 @@ export class ShadowIndex {
   private readonly portsByChassis: Idx = new Map();
   private readonly fipsByPort: Idx = new Map();
   private readonly portsByGroup: Idx = new Map();
+  private readonly routersByGatewayChassis: Idx = new Map();
 
   get(table: TableName, id: string): Stub | undefined {
     return this.rows.get(table)?.get(id)?.stub;
@@ -87,6 +94,11 @@ export class ShadowIndex {
 
   portsOnChassis(chassisId: string): ReadonlySet<string> {
     return this.portsByChassis.get(chassisId) ?? NONE;
+  }
+
+  /** Routers whose gateway is placed on (active on) `chassisId`. */
+  routersWithGatewayOn(chassisId: string): ReadonlySet<string> {
+    return this.routersByGatewayChassis.get(chassisId) ?? NONE;
   }
 
   fipsOfPort(portId: string): ReadonlySet<string> {
@@ -120,6 +132,7 @@ export class ShadowIndex {
     this.portsByChassis.clear();
     this.fipsByPort.clear();
     this.portsByGroup.clear();
+    this.routersByGatewayChassis.clear();
   }
 
   private index(table: TableName, id: string, s: Stub): void {
@@ -127,6 +140,7 @@ export class ShadowIndex {
     if (table === 'logical_port') add(this.portsByChassis, s.chassisId, id);
     if (table === 'logical_port') for (const g of s.securityGroupIds ?? []) add(this.portsByGroup, g, id);
     if (table === 'floating_ip') add(this.fipsByPort, s.portId, id);
+    if (table === 'logical_router') add(this.routersByGatewayChassis, s.gatewayChassisId, id);
   }
 
   private unindex(table: TableName, id: string, s: Stub): void {
@@ -134,6 +148,7 @@ export class ShadowIndex {
     if (table === 'logical_port') del(this.portsByChassis, s.chassisId, id);
     if (table === 'logical_port') for (const g of s.securityGroupIds ?? []) del(this.portsByGroup, g, id);
     if (table === 'floating_ip') del(this.fipsByPort, s.portId, id);
+    if (table === 'logical_router') del(this.routersByGatewayChassis, s.gatewayChassisId, id);
   }
 
   private networksOf(table: TableName, s: Stub): readonly string[] {

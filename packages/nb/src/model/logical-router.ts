@@ -31,6 +31,13 @@ export const externalGatewaySchema = z
     portId: uuidField,
     enableSnat: z.boolean().default(true),
     fixedIps: z.array(fixedIpSchema).default([]),
+    /**
+     * The gateway chassis chosen for this gateway by df-api (ids, in order of
+     * preference): the first is the active one, where centralized NAT translates for
+     * the router; the others are the fallback order. Empty: no gateway chassis was
+     * alive when the gateway was set (docs/nat.md).
+     */
+    chassisIds: z.array(uuidField).default([]),
   })
   .strict();
 

@@ -5,10 +5,17 @@ import { projectIdField, timestampField, uniqueKeyField, uuidField } from './fie
 export const NETWORK_TYPES = ['vxlan', 'geneve', 'gre', 'vlan', 'flat'] as const;
 export type NetworkType = (typeof NETWORK_TYPES)[number];
 
-/** Inclusive segmentation id range per network type (flat has none). */
+/**
+ * The tunnel key no network may have: centralized NAT carries packets already
+ * routed towards the outside to the router's gateway chassis over the tunnel with
+ * this key (docs/nat.md, "Centralized redirect"), so it must never mean a network.
+ */
+export const NAT_REDIRECT_TUNNEL_KEY = 0xffffff;
+
+/** Inclusive segmentation id range per network type (flat has none); NAT_REDIRECT_TUNNEL_KEY is never one. */
 export const SEGMENTATION_RANGES: Readonly<Record<Exclude<NetworkType, 'flat'>, readonly [number, number]>> = {
-  vxlan: [1, 0xffffff],
-  geneve: [1, 0xffffff],
+  vxlan: [1, NAT_REDIRECT_TUNNEL_KEY - 1],
+  geneve: [1, NAT_REDIRECT_TUNNEL_KEY - 1],
   gre: [1, 0xffffffff],
   vlan: [1, 4094],
 };
@@ -75,6 +82,7 @@ export const logicalSwitchSchema = z
     } else if (ls.segmentationId !== null) {
       const [lo, hi] = SEGMENTATION_RANGES[t];
       if (ls.segmentationId < lo || ls.segmentationId > hi) issue(ctx, ['segmentationId'], `must be ${lo}..${hi} for a ${t} network`);
+      else if (ls.segmentationId === NAT_REDIRECT_TUNNEL_KEY) issue(ctx, ['segmentationId'], `${NAT_REDIRECT_TUNNEL_KEY} is reserved (the NAT redirect's tunnel key)`);
     } else if (t === 'vlan') {
       issue(ctx, ['segmentationId'], 'is required for a vlan network (1..4094)');
     }

@@ -1,0 +1,181 @@
+import { MacAddress, type Ipv4Address } from '@dragonflow/base';
+import { METADATA_NETWORK_MASK, flow, packet, type AppContext, type AppPacketIn, type DesiredFlow, type TableRef } from '@dragonflow/core';
+import { arpRequest, gratuitousArp } from './arp.js';
+import { providerOutput } from './provider.js';
+
+const ETH_ARP = 0x0806;
+const ARP_REPLY = 2;
+
+/** Where a NAT app asks from: its address and MAC on the external network (the gateway's, a floating IP's). */
+export interface NeighborSource {
+  readonly networkId: string;
+  readonly mac: MacAddress;
+  readonly ip: Ipv4Address;
+}
+
+export interface NeighborResolverOptions {
+  /** Seconds between ARP requests for a next hop already resolved (its MAC is kept meanwhile). Default 30. */
+  readonly refreshSeconds?: number;
+  /** Seconds between ARP requests for a next hop not resolved yet. Default 1. */
+  readonly retrySeconds?: number;
+}
+
+interface Entry {
+  readonly networkId: string;
+  readonly ip: Ipv4Address;
+  mac: MacAddress | undefined;
+  /** Users (owners of flows that use the MAC) and where each asks from. */
+  readonly users: Map<string, NeighborSource>;
+  cancel: (() => void) | undefined;
+}
+
+const entryKey = (networkId: string, ip: Ipv4Address): string => `${networkId}/${ip.toString()}`;
+
+/**
+ * Next-hop MACs on external networks (C). A NAT app asks `resolve(user, source,
+ * ip)` for each next hop its flows need; the answer is the MAC when known:
+ *
+ * - an address a port of the NB holds on that network (another router's gateway,
+ *   a floating IP) is answered from the NB, no ARP;
+ * - any other (the upstream router) is asked by ARP: a request from the source's
+ *   address and MAC, sent out of the network's provider port (packet-out), every
+ *   `retrySeconds` until answered, then every `refreshSeconds` to notice a change.
+ *   The app punts the ARP replies addressed to its MACs (`replyPuntFlow` in one of
+ *   its services tables, declared in its punt path) and hands them to `onPacketIn`.
+ *
+ * A MAC learnt or changed calls `onChange(networkId, ip)`: the app re-desires the
+ * flows that use it. Until resolved, the app installs nothing for that next hop
+ * and its traffic is dropped (the first packets of a new gateway's traffic are
+ * lost for the time of one ARP exchange; documented in docs/nat.md). A MAC once
+ * learnt is kept while the next hop stops answering (a stale entry beats none; the
+ * upstream router's ARP cache behaves alike).
+ */
+export class NeighborResolver {
+  private readonly entries = new Map<string, Entry>();
+  private readonly byUser = new Map<string, Set<string>>();
+  private readonly refreshMs: number;
+  private readonly retryMs: number;
+  private stopped = false;
+
+  constructor(
+    private readonly ctx: AppContext,
+    private readonly onChange: (networkId: string, ip: Ipv4Address) => void,
+    options: NeighborResolverOptions = {},
+  ) {
+    this.refreshMs = (options.refreshSeconds ?? 30) * 1000;
+    this.retryMs = (options.retrySeconds ?? 1) * 1000;
+  }
+
+  /** The MAC of `ip` on `source.networkId` for `user`, when known; starts resolving it otherwise. */
+  resolve(user: string, source: NeighborSource, ip: Ipv4Address): MacAddress | undefined {
+    const nb = this.fromNb(source.networkId, ip);
+    if (nb) return nb;
+    const k = entryKey(source.networkId, ip);
+    let e = this.entries.get(k);
+    if (!e) {
+      e = { networkId: source.networkId, ip, mac: undefined, users: new Map(), cancel: undefined };
+      this.entries.set(k, e);
+    }
+    const isNew = e.users.size === 0;
+    e.users.set(user, source);
+    let keys = this.byUser.get(user);
+    if (!keys) this.byUser.set(user, (keys = new Set()));
+    keys.add(k);
+    if (isNew) this.ask(e);
+    return e.mac;
+  }
+
+  /** What is known of `ip` on a network now (NB or ARP), without asking. */
+  lookup(networkId: string, ip: Ipv4Address): MacAddress | undefined {
+    return this.fromNb(networkId, ip) ?? this.entries.get(entryKey(networkId, ip))?.mac;
+  }
+
+  /** `user` needs none of its next hops any more; a next hop nobody needs is forgotten. */
+  release(user: string): void {
+    const keys = this.byUser.get(user);
+    if (!keys) return;
+    this.byUser.delete(user);
+    for (const k of keys) {
+      const e = this.entries.get(k);
+      if (!e) continue;
+      e.users.delete(user);
+      if (e.users.size === 0) {
+        e.cancel?.();
+        this.entries.delete(k);
+      }
+    }
+  }
+
+  /** Stops every timer (the app is going away). */
+  stop(): void {
+    this.stopped = true;
+    for (const e of this.entries.values()) e.cancel?.();
+    this.entries.clear();
+    this.byUser.clear();
+  }
+
+  /**
+   * The services-table flow that punts ARP replies addressed to `mac` on an external
+   * network to this app (its punt path: declare the table with a `match` of
+   * `{ eth_type: 0x0806, arp_op: 2 }`). The table must declare `metadata`,
+   * `eth_type`, `arp_op` and `eth_dst`.
+   */
+  replyPuntFlow(table: TableRef, networkKey: number, mac: MacAddress, priority = 200): DesiredFlow {
+    return flow(table, {
+      priority,
+      match: { metadata: [BigInt(networkKey), METADATA_NETWORK_MASK], eth_type: ETH_ARP, arp_op: ARP_REPLY, eth_dst: mac },
+      ...this.ctx.punt.toController(),
+    });
+  }
+
+  /** A punted packet: an ARP reply for a next hop asked for is learnt. Returns whether it was one. */
+  onPacketIn(ev: AppPacketIn): boolean {
+    const arp = ev.frame?.payload;
+    if (!arp || arp.kind !== 'arp' || arp.op !== ARP_REPLY) return false;
+    const network = this.ctx.topology.lookup('logical_switch', 'key', String(ev.networkKey))[0];
+    const e = network && this.entries.get(entryKey(network.id, arp.spa));
+    if (!e) return false;
+    const changed = !e.mac?.equals(arp.sha);
+    e.mac = arp.sha;
+    // Answered: the next request is a refresh.
+    this.schedule(e, this.refreshMs);
+    if (changed) {
+      this.ctx.log.info({ network: e.networkId, ip: e.ip.toString(), mac: arp.sha.toString() }, 'next hop resolved on the external network');
+      this.onChange(e.networkId, e.ip);
+    }
+    return true;
+  }
+
+  /** Sends a gratuitous ARP for `ip` at `mac` on an external network (out of its provider port). Returns whether it was sent. */
+  async announce(networkId: string, mac: MacAddress, ip: Ipv4Address): Promise<boolean> {
+    return this.sendOut(networkId, gratuitousArp(mac, ip));
+  }
+
+  private fromNb(networkId: string, ip: Ipv4Address): MacAddress | undefined {
+    const port = this.ctx.topology.lookup('logical_port', 'ip', `${networkId}/${ip.toString()}`)[0];
+    return port ? MacAddress.parse(port.macAddress) : undefined;
+  }
+
+  private ask(e: Entry): void {
+    const source = e.users.values().next().value as NeighborSource | undefined;
+    if (!source || this.stopped) return;
+    void this.sendOut(e.networkId, arpRequest(source.mac, source.ip, e.ip)).catch((err: unknown) => {
+      this.ctx.log.warn({ network: e.networkId, ip: e.ip.toString(), err: String(err) }, 'ARP request for a next hop not sent');
+    });
+    this.schedule(e, e.mac ? this.refreshMs : this.retryMs);
+  }
+
+  private schedule(e: Entry, ms: number): void {
+    e.cancel?.();
+    e.cancel = this.stopped ? undefined : this.ctx.clock.setTimer(ms, () => this.ask(e));
+  }
+
+  private async sendOut(networkId: string, frame: packet.EthernetFrame): Promise<boolean> {
+    const net = this.ctx.topology.get('logical_switch', networkId);
+    const actions = net && providerOutput(net, this.ctx.topology.infraPorts());
+    if (!actions) return false;
+    await this.ctx.flows.packetOut({ data: packet.encodeEthernet(frame), actions }, { confirm: false });
+    return true;
+  }
+}
+
