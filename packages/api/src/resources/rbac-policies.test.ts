@@ -140,3 +140,18 @@ describe('networks written without grants (before rbac-policies, or straight int
     expect(grants.map((g) => `${g.action} ${g.target_tenant}`).sort()).toEqual(['access_as_external *', 'access_as_shared *']);
   });
 });
+
+describe('rbac_policy quota', () => {
+  it('counts the grants a project made and refuses one over its limit', async () => {
+    expect((await h.put('/v2.0/quotas/demo', { quota: { rbac_policy: 1 } })).status).toBe(200);
+    const net = await h.network({}, demo);
+    await grant(net['id'], 'access_as_shared', 'alt', demo);
+    const before = h.revision;
+    const over = await h.post('/v2.0/rbac-policies', { rbac_policy: { object_type: 'network', object_id: net['id'], action: 'access_as_shared', target_tenant: 'third' } }, demo);
+    expect(over.status).toBe(409);
+    expect(neutronError(over).type).toBe('OverQuota');
+    expect(h.revision).toBe(before);
+    const details = (await h.get('/v2.0/quotas/demo/details')).body['quota'] as Record<string, { used: number }>;
+    expect(details['rbac_policy']!.used).toBe(1);
+  });
+});

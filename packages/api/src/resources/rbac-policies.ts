@@ -109,7 +109,7 @@ async function checkNotInUse(tx: NbTransaction, before: LogicalSwitch, after: Lo
   }
 }
 
-async function createPolicy(tx: NbTransaction, ctx: RequestContext, body: RbacCreate): Promise<{ ls: LogicalSwitch; policy: RbacPolicy }> {
+async function createPolicy(tx: NbTransaction, backend: Backend, ctx: RequestContext, body: RbacCreate): Promise<{ ls: LogicalSwitch; policy: RbacPolicy }> {
   if (body.object_type !== 'network') throw badAttribute('object_type', `'${body.object_type}' is not one of: network (the only object type with RBAC policies here)`);
   if (!(RBAC_ACTIONS as readonly string[]).includes(body.action)) throw badAttribute('action', `'${body.action}' is not one of: ${RBAC_ACTIONS.join(', ')}`);
   const targetProject = target(body);
@@ -129,6 +129,7 @@ async function createPolicy(tx: NbTransaction, ctx: RequestContext, body: RbacCr
   const now = new Date().toISOString();
   const policy: RbacPolicy = { id: newId(), projectId: projectFor(ctx, body), action, targetProject, createdAt: now, updatedAt: now };
   const saved = await tx.update('logical_switch', withFlags(ls, [...current, policy]));
+  await backend.quotaCheck().enforce(tx, policy.projectId, 'rbac_policy');
   return { ls: saved, policy };
 }
 
@@ -174,7 +175,7 @@ export function registerRbacPolicies(app: ApiApp, backend: Backend): void {
 
   app.post('/v2.0/rbac-policies', { schema: { ...tagged(tag, 'Grant a project access to a network'), body: Type.Object({ rbac_policy: RbacCreate }, { additionalProperties: false }) } }, async (req, reply) => {
     const ctx = ctxOf(req);
-    const { ls, policy } = await backend.write((tx) => createPolicy(tx, ctx, req.body.rbac_policy));
+    const { ls, policy } = await backend.write((tx) => createPolicy(tx, backend, ctx, req.body.rbac_policy));
     return sendCreated(reply, 'rbac_policy', 'rbac_policies', [view(ls, policy)], false);
   });
 

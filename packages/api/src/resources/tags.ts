@@ -21,12 +21,6 @@ import { visibleSubnet } from './subnets.js';
 type Tx = Pick<NbTransaction, 'get' | 'lookup'>;
 type TaggedTable = 'logical_switch' | 'subnet' | 'logical_port' | 'logical_router' | 'security_group' | 'floating_ip';
 
-interface Tagged {
-  table: TaggedTable;
-  projectId: string;
-  tags?: string[] | undefined;
-}
-
 interface Collection {
   collection: string;
   kind: ResourceKind;
@@ -84,9 +78,11 @@ export function registerTags(app: ApiApp, backend: Backend): void {
         const seen = await c.visible(tx, ctx, id);
         // Shared and external networks are visible to all, changeable by their project only.
         if (!owns(ctx, seen)) throw policyNotAuthorized(`update_${c.kind}:tags`);
-        const obj = (await tx.get(c.table, id))!;
-        const next = change((obj as unknown as Tagged).tags ?? []);
+        const next = change(seen.tags ?? []);
         if (next.length > MAX_TAGS) throw badAttribute('tags', `more than ${MAX_TAGS} tags`);
+        // The object as read in this transaction (the update is checked against its version).
+        const obj = await tx.require(c.table, id);
+        // The six tables share the base fields, tags among them; TypeScript cannot pair a union table with its object type.
         await tx.update(c.table, { ...obj, tags: next } as never);
         return next;
       });

@@ -28,11 +28,15 @@ const TABLE_OF: Record<Exclude<Counted, 'security_group_rule'>, 'logical_switch'
   security_group: 'security_group',
 };
 
-type Reader = Pick<NbTransaction, 'lookup'>;
+type Reader = Pick<NbTransaction, 'lookup' | 'list'>;
 
 /** How many `resource`s the project has, as `tx` sees it (its own writes included). */
 export async function usage(tx: Reader, projectId: string, resource: QuotaResource): Promise<number> {
-  if (resource === 'rbac_policy' || resource === 'subnetpool') return 0; // not implemented: none can exist
+  if (resource === 'subnetpool') return 0; // not implemented: none can exist
+  if (resource === 'rbac_policy') {
+    // A grant counts for the project that made it, whichever network it is on.
+    return (await tx.list('logical_switch')).reduce((n, ls) => n + (ls.rbacPolicies ?? []).filter((p) => p.projectId === projectId).length, 0);
+  }
   if (resource === 'security_group_rule') {
     return (await tx.lookup('security_group', 'project', projectId)).reduce((n, g) => n + g.rules.length, 0);
   }
