@@ -9,6 +9,8 @@
  *   default route (`ip -6 route`); it pings the router interface;
  * - a dhcpv6-stateful subnet: `dhclient -6` in the VM (its own script and lease
  *   file) is given exactly the port's fixed IPv6 address;
+ * - a dhcpv6-stateless subnet: the kernel configures its EUI-64 address from the RA,
+ *   `dhclient -6 -S` is given the subnet's DNS server;
  * - `ping -6` across the router to a VM on another IPv6 network on the other
  *   chassis arrives with hop limit 63; the same dual-stack VMs reach each other
  *   over IPv4 too;
@@ -20,7 +22,7 @@
  *
  * Needs root, Open vSwitch, dhclient and the openstack CLI (./scripts/setup). Never skips.
  */
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packet } from '@dragonflow/core';
 import { requireBinary, run, waitFor, type Vm } from '@dragonflow/sandbox';
@@ -87,6 +89,11 @@ describe('IPv6 (dfctl sandbox, 2 chassis, openstack CLI, the VM kernel and dhcli
     await ok(a, ['subnet', 'create', '--network', 'statenet', '--subnet-range', '10.61.2.0/24', 'state4']);
     await ok(a, ['subnet', 'create', '--network', 'statenet', '--ip-version', '6', '--ipv6-ra-mode', 'dhcpv6-stateful', '--ipv6-address-mode', 'dhcpv6-stateful', '--subnet-range', 'fd00:61:2::/64', 'state6']);
     await quiet(a, ['router', 'add', 'subnet', 'r6', 'state6']);
+    // DHCPv6-stateless, dual stack, with a DNS server for DHCPv6 to hand out
+    await ok(a, ['network', 'create', 'lessnet']);
+    await ok(a, ['subnet', 'create', '--network', 'lessnet', '--subnet-range', '10.61.4.0/24', 'less4']);
+    await ok(a, ['subnet', 'create', '--network', 'lessnet', '--ip-version', '6', '--ipv6-ra-mode', 'dhcpv6-stateless', '--ipv6-address-mode', 'dhcpv6-stateless', '--subnet-range', 'fd00:61:4::/64', '--dns-nameserver', 'fd00:61:4::53', 'less6']);
+    await quiet(a, ['router', 'add', 'subnet', 'r6', 'less6']);
   }, 300_000);
 
   /** Waits until the VM's kernel holds its port's EUI-64 address on `subnet` (DAD over); returns it. */
@@ -104,6 +111,38 @@ describe('IPv6 (dfctl sandbox, 2 chassis, openstack CLI, the VM kernel and dhcli
       { what: `VM ${vmName} to configure ${eui64}/64 by SLAAC (ip -6 addr: ${seen})`, timeoutMs: 40_000, intervalMs: 250 },
     );
     return eui64;
+  };
+
+  /**
+   * Runs `dhclient -6` (with `extra` flags: -S for stateless) in the VM once, with its
+   * own script, lease, pid and config files (never the host's); the script records
+   * each event with the address and DNS servers it was given, and configures the
+   * address. Returns the events and the client's output; the daemon is stopped after.
+   */
+  const dhclient6 = async (target: Vm, extra: string[]): Promise<{ events: string; output: string }> => {
+    // dhclient -6 waits for a link-local address that finished DAD.
+    await waitFor(async () => /inet6 fe80::\S+ scope link\s*$/m.test((await run('ip', ['-6', 'addr', 'show', 'dev', 'eth0'], { netns: target.netns })).stdout), {
+      what: `VM ${target.state.name} link-local address`,
+      timeoutMs: 20_000,
+      intervalMs: 200,
+    });
+    const dir = mkdtempSync(join(s.place().dir, 'dhclient6-'));
+    const script = join(dir, 'dhclient6-script');
+    const log = join(dir, 'dhclient6.events');
+    writeFileSync(
+      script,
+      `#!/bin/sh\necho "$reason $new_ip6_address $new_ip6_prefixlen dns=$new_dhcp6_name_servers" >> ${log}\ncase "$reason" in BOUND6|RENEW6|REBIND6|REBOOT6) [ -n "$new_ip6_address" ] && ip -6 addr replace "$new_ip6_address/$new_ip6_prefixlen" dev "$interface" nodad ;; esac\nexit 0\n`,
+    );
+    chmodSync(script, 0o755);
+    const conf = join(dir, 'dhclient6.conf');
+    writeFileSync(conf, 'timeout 30;\ninitial-interval 1;\n');
+    const files = ['-cf', conf, '-sf', script, '-lf', join(dir, 'dhclient6.leases'), '-pf', join(dir, 'dhclient6.pid')];
+    // The client forks a daemon once bound: its output goes to a file, so the daemon holds no pipe of ours open.
+    await run('sh', ['-c', `dhclient -6 ${extra.join(' ')} -1 -v ${files.join(' ')} eth0 > ${join(dir, 'dhclient6.out')} 2>&1`], { netns: target.netns, allowFailure: true, timeoutMs: 60_000 });
+    const result = { events: existsSync(log) ? readFileSync(log, 'utf8') : '', output: readFileSync(join(dir, 'dhclient6.out'), 'utf8') };
+    // Stop the daemon (by its pid file): it must not outlive the sandbox.
+    await run('sh', ['-c', `dhclient -6 -x ${files.join(' ')} eth0 > /dev/null 2>&1`], { netns: target.netns, allowFailure: true, timeoutMs: 20_000 });
+    return result;
   };
 
   test('SLAAC: the VM kernel configures the EUI-64 address df-api allocated, and the router as its default route', async () => {
@@ -141,33 +180,21 @@ describe('IPv6 (dfctl sandbox, 2 chassis, openstack CLI, the VM kernel and dhcli
     await quiet(auth(), ['port', 'set', '--fixed-ip', `subnet=${sub.id}`, d1.state.portId]);
     const fixed = (await port('d1')).fixed_ips.find((f) => f.subnet_id === sub.id)?.ip_address;
     expect(fixed).toMatch(/^fd00:61:2::/);
-    // dhclient -6 waits for a link-local address that finished DAD.
-    await waitFor(async () => /inet6 fe80::\S+ scope link\s*$/m.test((await run('ip', ['-6', 'addr', 'show', 'dev', 'eth0'], { netns: d1.netns })).stdout), {
-      what: 'VM d1 link-local address',
-      timeoutMs: 20_000,
-      intervalMs: 200,
-    });
-    const dir = mkdtempSync(join(s.place().dir, 'dhclient6-'));
-    const script = join(dir, 'dhclient6-script');
-    const log = join(dir, 'dhclient6.events');
-    // Our own script: record what the client was given and configure it — never the host's.
-    writeFileSync(
-      script,
-      `#!/bin/sh\necho "$reason $new_ip6_address $new_ip6_prefixlen" >> ${log}\ncase "$reason" in BOUND6|RENEW6|REBIND6|REBOOT6) ip -6 addr replace "$new_ip6_address/$new_ip6_prefixlen" dev "$interface" nodad ;; esac\nexit 0\n`,
-    );
-    chmodSync(script, 0o755);
-    const conf = join(dir, 'dhclient6.conf');
-    writeFileSync(conf, 'timeout 30;\ninitial-interval 1;\n');
-    const argv = ['dhclient', '-6', '-1', '-v', '-cf', conf, '-sf', script, '-lf', join(dir, 'dhclient6.leases'), '-pf', join(dir, 'dhclient6.pid'), 'eth0'];
-    // The client forks a daemon once bound: its output goes to a file, so the daemon holds no pipe of ours open.
-    await run('sh', ['-c', `${argv.join(' ')} > ${join(dir, 'dhclient6.out')} 2>&1`], { netns: d1.netns, allowFailure: true, timeoutMs: 60_000 });
-    const events = readFileSync(log, 'utf8');
-    expect(events, readFileSync(join(dir, 'dhclient6.out'), 'utf8')).toMatch(new RegExp(`^BOUND6 ${fixed!.replaceAll('.', '\\.')} 128$`, 'm'));
+    const { events, output } = await dhclient6(d1, []);
+    expect(events, output).toMatch(new RegExp(`^BOUND6 ${fixed!} 128 `, 'm'));
     const addr = (await run('ip', ['-6', '-o', 'addr', 'show', 'dev', 'eth0', 'scope', 'global'], { netns: d1.netns })).stdout;
     expect(addr).toContain(`inet6 ${fixed}/128`);
-    // Stop the daemon (by its pid file): it must not outlive the sandbox.
-    await run('sh', ['-c', `dhclient -6 -x -cf ${conf} -sf ${script} -lf ${join(dir, 'dhclient6.leases')} -pf ${join(dir, 'dhclient6.pid')} eth0 > /dev/null 2>&1`], { netns: d1.netns, allowFailure: true, timeoutMs: 20_000 });
   }, 180_000);
+  test('DHCPv6-stateless: the kernel configures its EUI-64 address from the RA (A flag), dhclient -6 -S gets the DNS server', async () => {
+    await create('l1', 'lessnet', 1);
+    const l1 = vm('l1');
+    await slaacAddress('l1', 'less6');
+    const { events, output } = await dhclient6(l1, ['-S']);
+    expect(events, output).toMatch(/dns=fd00:61:4::53/);
+    // Stateless: no address from DHCPv6.
+    expect(events).not.toMatch(/^BOUND6 fd00/m);
+  }, 180_000);
+
   test('routed: ping -6 across the router reaches a VM on another IPv6 network on the other chassis with hop limit 63; dual stack over IPv4 too', async () => {
     await create('s2', 'slaacnet2', 2);
     const from = await slaacAddress('s1', 'slaac6');
