@@ -27,6 +27,7 @@ import { registerSecurityGroups } from './resources/security-groups.js';
 import { registerSubnets } from './resources/subnets.js';
 import { registerTags } from './resources/tags.js';
 import { Backend } from './services/backend.js';
+import { GatewayPlacer } from './services/gateway-placement.js';
 
 /**
  * Deepest JSON a request may nest. Neutron bodies need about five levels; a body of
@@ -63,6 +64,8 @@ export interface BuildOptions {
   nb: NbApi;
   /** Logger: false for none, true/undefined for pino at config.logLevel, or fastify's logger options. */
   logger?: FastifyServerOptions['logger'];
+  /** How often router gateways set while no gateway chassis was alive are looked at (ms; default 2000). */
+  gatewayPlacementIntervalMs?: number;
 }
 
 /** Maps anything thrown while serving a request to a Neutron error. */
@@ -190,6 +193,10 @@ export async function buildApiServer(options: BuildOptions): Promise<ApiApp> {
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok', db: nb.driver.kind, revision: nb.reader.revision }));
+  // Gateways set before any gateway chassis was alive are placed once one is.
+  const placer = new GatewayPlacer(nb, app.log, options.gatewayPlacementIntervalMs);
+  placer.start();
+  app.addHook('onClose', async () => placer.stop());
   return app;
 }
 

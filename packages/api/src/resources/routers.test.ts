@@ -101,8 +101,9 @@ describe('routers', () => {
     const b = await chassis('chassis-2', true, true);
     await chassis('chassis-1', false, true);
     await chassis('chassis-4', true, false);
-    // setting the gateway again places it now: the lowest name of the two empty gateways
-    await h.put(`/v2.0/routers/${early}`, { router: { external_gateway_info: { network_id: ext } } });
+    // placed as soon as gateway chassis are alive: the lowest name of the two empty ones
+    const deadline = Date.now() + 10_000;
+    while ((await hostOf(early)) === '' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     expect(await hostOf(early)).toBe('chassis-2');
     expect((await h.nb.require('logical_router', early)).externalGateway?.chassisIds).toEqual([b.id, a.id]);
     // the next router goes to the gateway with fewer routers, the fallback list in the same order

@@ -207,7 +207,7 @@ async function deleteRouter(tx: NbTransaction, ctx: RequestContext, id: string, 
 /** A gateway without a gateway chassis does no NAT: say so where an operator looks. */
 function warnUnplaced(log: { warn(o: object, msg: string): void }, r: LogicalRouter): void {
   if (r.externalGateway && r.externalGateway.chassisIds.length === 0) {
-    log.warn({ router: r.id, network: r.externalGateway.networkId }, 'router gateway set, but no gateway chassis is alive: no centralized NAT for this router until its gateway is set again with one running');
+    log.warn({ router: r.id, network: r.externalGateway.networkId }, 'router gateway set, but no gateway chassis is alive: no centralized NAT for this router until one is (it is placed then)');
   }
 }
 

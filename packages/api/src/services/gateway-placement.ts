@@ -1,4 +1,4 @@
-import type { NbTransaction } from '@dragonflow/nb';
+import type { NbApi, NbTransaction } from '@dragonflow/nb';
 
 /** Where a router's gateway goes: gateway chassis ids in order of preference (the active one first) and the active one's name. */
 export interface GatewayPlacement {
@@ -13,8 +13,8 @@ export interface GatewayPlacement {
  * active for the fewest routers first, ties broken by name — so the same state gives
  * the same choice, and routers spread over the gateways. The others follow in the
  * same order as the fallback list (used when gateways fail over; docs/nat.md).
- * No live gateway chassis: an empty placement (the router has no NAT until its
- * gateway is set again; df-api says so in its log).
+ * No live gateway chassis: an empty placement (df-api says so in its log, and its
+ * GatewayPlacer places the gateway as soon as a gateway chassis is alive).
  */
 export async function placeGateway(tx: Pick<NbTransaction, 'list' | 'get'>, routerId: string): Promise<GatewayPlacement> {
   const gateways = [];
@@ -27,4 +27,64 @@ export async function placeGateway(tx: Pick<NbTransaction, 'list' | 'get'>, rout
   }
   gateways.sort((a, b) => (load.get(a.id) ?? 0) - (load.get(b.id) ?? 0) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return { chassisIds: gateways.map((c) => c.id), host: gateways[0]!.name };
+}
+
+/**
+ * Places the router gateways that were set while no gateway chassis was alive, as
+ * soon as one is: every `intervalMs` it looks (in df-api's in-memory view, cheap)
+ * for gateways without a chassis and, when a live gateway chassis exists, places
+ * each in its own transaction (as `router set --external-gateway` would) and says so
+ * in the log.
+ */
+export class GatewayPlacer {
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+
+  constructor(
+    private readonly nb: NbApi,
+    private readonly log: { info(o: object, msg: string): void; warn(o: object, msg: string): void },
+    private readonly intervalMs = 2_000,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => void this.tick(), this.intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** One look: places what it can; returns the routers it placed. */
+  async tick(): Promise<string[]> {
+    if (this.running) return [];
+    this.running = true;
+    const placed: string[] = [];
+    try {
+      const waiting = await this.nb.list('logical_router', (r) => r.externalGateway !== null && r.externalGateway.chassisIds.length === 0);
+      for (const r of waiting) {
+        const done = await this.nb.transaction(async (tx) => {
+          const cur = await tx.get('logical_router', r.id);
+          const gw = cur?.externalGateway;
+          if (!cur || !gw || gw.chassisIds.length > 0) return false;
+          const placement = await placeGateway(tx, cur.id);
+          if (placement.chassisIds.length === 0) return false;
+          const port = await tx.get('logical_port', gw.portId);
+          if (port) await tx.update('logical_port', { ...port, bindingHost: placement.host });
+          await tx.update('logical_router', { ...cur, externalGateway: { ...gw, chassisIds: placement.chassisIds } });
+          return true;
+        });
+        if (done) {
+          placed.push(r.id);
+          this.log.info({ router: r.id }, 'placed a router gateway that was waiting for a gateway chassis');
+        }
+      }
+    } catch (err) {
+      this.log.warn({ err: String(err) }, 'placing waiting router gateways failed; trying again later');
+    } finally {
+      this.running = false;
+    }
+    return placed;
+  }
 }
