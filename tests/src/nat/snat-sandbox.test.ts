@@ -13,43 +13,11 @@
  *
  * Needs root, Open vSwitch, python3, curl and the openstack CLI. Never skips.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { netnsArgv, requireBinary, run, waitFor } from '@dragonflow/sandbox';
+import { requireBinary, waitFor } from '@dragonflow/sandbox';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { ok, quiet, requireOpenstackCli } from '../api/openstack.js';
+import { ok, requireOpenstackCli } from '../api/openstack.js';
 import { df, useDfSandbox } from '../sandbox-cli/df-cli.js';
-
-const INTERNET_HOST = '198.51.100.10';
-
-/** The HTTP server on the internet host: python's, which logs each request with the client's address. */
-class WebServer {
-  readonly log: string[] = [];
-  private child: ChildProcess | undefined;
-
-  async start(netns: string): Promise<void> {
-    const [bin, argv] = netnsArgv(netns, '/usr/bin/python3', ['-u', '-m', 'http.server', '80', '--bind', INTERNET_HOST, '--directory', '/usr/share/doc']);
-    const child = spawn(bin, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.child = child;
-    const take = (d: Buffer) => this.log.push(...d.toString().split('\n').filter(Boolean));
-    child.stdout!.on('data', take);
-    child.stderr!.on('data', take);
-    await waitFor(async () => (await run('ss', ['-ltn'], { netns })).stdout.includes(`${INTERNET_HOST}:80`), { what: 'the internet web server to listen', timeoutMs: 10_000 });
-  }
-
-  /** The client addresses of the requests it served. */
-  clients(): string[] {
-    return this.log.map((l) => /^(\d+\.\d+\.\d+\.\d+) - - .*"GET /.exec(l)?.[1]).filter((a): a is string => a !== undefined);
-  }
-
-  stop(): void {
-    this.child?.kill();
-  }
-}
-
-interface Port {
-  ID: string;
-  device_owner?: string;
-}
+import { INTERNET_HOST, WebServer, publicNetwork, tenant, type Port } from './nat-sandbox.js';
 
 describe('snat on the sandbox (centralized, gateway chassis-3)', () => {
   const s = useDfSandbox(['--chassis', '3', '--external'], {
@@ -65,30 +33,16 @@ describe('snat on the sandbox (centralized, gateway chassis-3)', () => {
   const web = new WebServer();
 
   beforeAll(async () => {
-    const a = s.auth();
-    await ok(a, ['network', 'create', 'public', '--external', '--provider-network-type', 'flat', '--provider-physical-network', 'public']);
-    await quiet(a, ['subnet', 'create', '--network', 'public', '--subnet-range', '172.24.4.0/24', '--gateway', '172.24.4.1', '--no-dhcp', 'public-subnet']);
+    await publicNetwork(s.auth());
     await web.start(s.sandbox().outside().netns);
   }, 120_000);
   afterAll(() => web.stop());
-
-  /** A tenant: network, subnet 10.10.0.0/24, router with the gateway on public; returns the router's gateway IP. */
-  async function tenant(name: string): Promise<{ routerId: string; gatewayIp: string }> {
-    const a = s.auth();
-    await ok(a, ['network', 'create', `${name}-net`]);
-    await ok(a, ['subnet', 'create', '--network', `${name}-net`, '--subnet-range', '10.10.0.0/24', `${name}-subnet`]);
-    const router = await ok<{ id: string }>(a, ['router', 'create', `${name}-router`]);
-    await quiet(a, ['router', 'add', 'subnet', `${name}-router`, `${name}-subnet`]);
-    await quiet(a, ['router', 'set', '--external-gateway', 'public', `${name}-router`]);
-    const shown = await ok<{ external_gateway_info: { external_fixed_ips: { ip_address: string }[] } }>(a, ['router', 'show', `${name}-router`]);
-    return { routerId: router.id, gatewayIp: shown.external_gateway_info.external_fixed_ips[0]!.ip_address };
-  }
 
   const inVm = (vm: string, cmd: string[]) => df(['sandbox', 'exec', vm, '--', ...cmd], { env: s.env(), timeoutMs: 60_000 });
 
   test('a VM on chassis-1 pings the internet and fetches a page; the server sees the router’s gateway IP; the gateway is on chassis-3', async () => {
     const a = s.auth();
-    const t = await tenant('alpha');
+    const t = await tenant(a, 'alpha');
     const ports = await ok<Port[]>(a, ['port', 'list', '--device-owner', 'network:router_gateway', '--router', t.routerId]);
     expect(ports).toHaveLength(1);
     const gwPort = await ok<{ binding_host_id: string }>(a, ['port', 'show', ports[0]!.ID]);
@@ -109,8 +63,8 @@ describe('snat on the sandbox (centralized, gateway chassis-3)', () => {
   });
 
   test('two tenants with the same CIDR and VM address behind two routers reach the outside at once, each from its own gateway IP', async () => {
-    const beta = await tenant('beta');
-    const gamma = await tenant('gamma');
+    const beta = await tenant(s.auth(), 'beta');
+    const gamma = await tenant(s.auth(), 'gamma');
     expect(beta.gatewayIp).not.toBe(gamma.gatewayIp);
     await s.vmCreate('vb', 'beta-net', 2, '10.10.0.7');
     await s.vmCreate('vg', 'gamma-net', 1, '10.10.0.7');
