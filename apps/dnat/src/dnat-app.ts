@@ -153,16 +153,21 @@ export class FloatingIps {
   }
 
   /**
-   * A gratuitous ARP request (sender = target = the floating IP, from its MAC) out
-   * of the uplink: hosts and switches on the external network update their entry
-   * for the address and learn where its MAC now is. Nobody waits for it.
+   * Gratuitous ARP (sender = target = the floating IP, from its MAC, broadcast) out
+   * of the uplink, as a request and as a reply: switches learn where the MAC now is,
+   * hosts update their entry from the request — but a Linux router (forwarding on)
+   * ignores requests for addresses it routes and updates its entry only from the
+   * reply, which also completes an entry it is still resolving. Nobody waits for it.
    */
   private announce(v: FloatingIpView, path: ExternalPath): void {
-    const frame = packet.arpRequest({ srcMac: v.mac, srcIp: v.address, targetIp: v.address });
+    const request = packet.arpRequest({ srcMac: v.mac, srcIp: v.address, targetIp: v.address });
+    const reply = packet.ethernet({ src: v.mac, dst: packet.mac('ff:ff:ff:ff:ff:ff'), payload: packet.arp({ op: 2, sha: v.mac, spa: v.address, tha: v.mac, tpa: v.address }) });
     this.stats.gratuitousArps++;
-    void this.ctx.flows.packetOut({ data: packet.encodeEthernet(frame), actions: [...path.uplink!] }, { confirm: false }).catch((err: unknown) => {
-      this.ctx.log.warn({ fip: v.id, err }, 'gratuitous ARP for a floating IP not sent');
-    });
+    for (const frame of [request, reply]) {
+      void this.ctx.flows.packetOut({ data: packet.encodeEthernet(frame), actions: [...path.uplink!] }, { confirm: false }).catch((err: unknown) => {
+        this.ctx.log.warn({ fip: v.id, err }, 'gratuitous ARP for a floating IP not sent');
+      });
+    }
   }
 
   private joinNetwork(networkId: string, id: string): void {
