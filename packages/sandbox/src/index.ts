@@ -6,5 +6,6 @@ export { addAddress, createNetns, createVethPair, deleteLink, deleteNetns, linkE
 export { OvsInstance, startOvs, type OvsOptions, type OvsPids } from './ovs.js';
 export { LocalServer } from './server.js';
 export { EtcdServer, startEtcd, type EtcdOptions } from './etcd.js';
+export { KeystoneServer, requireKeystone, type KeystoneOptions, type KeystoneUser } from './keystone.js';
 export { RedisServer, redisAnswers, startRedis, type RedisOptions } from './redis.js';
 export * from './topology/index.js';

@@ -9,20 +9,24 @@ const EXPECTED = `${ROOT}docs/openstack-conformance.md`;
 
 function runOracle(): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [ORACLE, '--expect', EXPECTED], { cwd: ROOT, encoding: 'utf8', timeout: 240_000, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+    execFile(process.execPath, [ORACLE, '--expect', EXPECTED], { cwd: ROOT, encoding: 'utf8', timeout: 600_000, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
       resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, out: stdout + stderr });
     });
   });
 }
 
-// openstacksdk's own network functional tests against df-api: every test passes except
-// those docs/openstack-conformance.md lists, with the outcome it lists.
+// openstacksdk's own network functional tests against df-api behind a real Keystone:
+// every test passes except those docs/openstack-conformance.md lists, with the outcome
+// it lists. About 40 s on a quiet machine (half of it Keystone's set-up), minutes on
+// a loaded one. Without Debian's keystone the oracle exits 2 saying so, and
+// this test fails with its message.
 describe('openstacksdk functional tests (network) against df-api', () => {
-  it('has exactly the outcomes docs/openstack-conformance.md lists', { timeout: 300_000 }, async () => {
+  it('has exactly the outcomes docs/openstack-conformance.md lists', { timeout: 660_000 }, async () => {
     expect(existsSync(`${ROOT}packages/api/dist/bin.js`), 'packages/api/dist/bin.js: build the workspace first').toBe(true);
     const { code, out } = await runOracle();
-    // Exit 2: the oracle could not run (SDK or pytest missing, df-api did not start): its message says which.
+    // Exit 2: the oracle could not run (SDK, pytest or Keystone missing, Keystone or df-api did not start): its message says which.
     expect(code, out.split('\n').filter((l) => !/^(PASS|SKIP) /.test(l)).join('\n')).toBe(0);
-    expect(out).toMatch(/^\d+ passed, \d+ failed, \d+ skipped of \d+/m);
+    // Judged against a real Keystone, not the static tokens of --static-tokens.
+    expect(out).toMatch(/^\d+ passed, \d+ failed, \d+ skipped of \d+ .*Keystone http:/m);
   });
 });
