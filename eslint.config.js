@@ -17,6 +17,15 @@ export default tseslint.config(
     },
   },
   {
+    // The repository's plain Node scripts (scripts/*.mjs): not TypeScript, so the
+    // globals they may use are named here and anything else is an error.
+    files: ['**/*.mjs'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: { console: 'readonly', process: 'readonly', fetch: 'readonly', URL: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', Buffer: 'readonly' },
+    },
+  },
+  {
     files: ['**/test/**', '**/*.test.ts'],
     rules: { '@typescript-eslint/no-non-null-assertion': 'off' },
   },

@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-/* global process */
 // Regenerates ovs-compose.json: frames composed by Open vSwitch itself
 // (`ovs-ofctl compose-packet`), the oracle for the codec's layouts and checksums.
 //   node packages/packet/test/make-fixtures.mjs
