@@ -110,8 +110,9 @@ async function main(): Promise<void> {
       await api(url, 'PUT', `/routers/${router.id}/add_router_interface`, { subnet_id: sub.id });
     }
     await api(url, 'PUT', `/routers/${router.id}`, { router: { external_gateway_info: { network_id: pub.id } } });
-    const groups = (await api<{ security_groups: { id: string }[] }>(url, 'GET', '/security-groups?name=default')).security_groups;
-    for (const protocol of ['tcp', 'icmp']) await api(url, 'POST', '/security-group-rules', { security_group_rule: { security_group_id: groups[0]!.id, direction: 'ingress', ethertype: 'IPv4', protocol } });
+    const [group] = (await api<{ security_groups: { id: string }[] }>(url, 'GET', '/security-groups?name=default')).security_groups;
+    if (!group) throw new Error("GET /security-groups?name=default: df-api lists no group 'default' to open to the outside");
+    for (const protocol of ['tcp', 'icmp']) await api(url, 'POST', '/security-group-rules', { security_group_rule: { security_group_id: group.id, direction: 'ingress', ethertype: 'IPv4', protocol } });
     for (const [vm, net] of [['vm1', 'net1'], ['vm2', 'net2'], ['vm3', 'net1']] as const) await dfctl(['sandbox', 'vm', 'create', vm, '--network', net, '--chassis', '1', '--dir', dir]);
     const sb = Sandbox.load(dir);
     const [vm1, vm2, vm3] = [sb.vm('vm1'), sb.vm('vm2'), sb.vm('vm3')];
