@@ -153,6 +153,24 @@ describe('dnat (distributed): the next hop', () => {
     await c.h.settle();
     expect(arpsFor(c, UPSTREAM_IP)).toHaveLength(3);
   });
+
+  it('asks only once the flow that punts the answer is in: a neighbour that answers at once is learnt from its first answer, not a retry a second later', async () => {
+    const c = await cloud();
+    // the upstream router answers the moment the request leaves the provider port (before the next flush of desired flows)
+    const sub = c.h.fakeSwitch.delivered$.subscribe((o) => {
+      const arp = o.frame.payload;
+      if (o.port !== PATCH_PUBLIC || arp.kind !== 'arp' || arp.op !== 1 || arp.tpa.toString() !== UPSTREAM_IP) return;
+      c.h.fakeSwitch.inject(packet.arpReply({ srcMac: UPSTREAM_MAC, srcIp: UPSTREAM_IP, dstMac: arp.sha, dstIp: arp.spa }), PATCH_PUBLIC);
+    });
+    try {
+      await floatingIp(c, 1, FIP1, c.vm.vm1);
+      await c.h.settle();
+    } finally {
+      sub.unsubscribe();
+    }
+    expect(arpsFor(c, UPSTREAM_IP)).toHaveLength(1);
+    expect(c.h.trace(fromVm(0x11, '10.0.1.11', INTERNET_IP, routerMac(1)), 1).only(PATCH_PUBLIC).dst.toString()).toBe(UPSTREAM_MAC);
+  });
 });
 
 describe('dnat (distributed): association changes apply at once', () => {

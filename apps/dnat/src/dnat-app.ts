@@ -1,4 +1,4 @@
-import { APP_CONTEXT, DeviceOwner, inject, injectable, packet, type AppContext, type AppPacketIn, type LogicalPort, type ModelChange } from '@dragonflow/core';
+import { APP_CONTEXT, DeviceOwner, inject, injectable, packet, type AppContext, type AppPacketIn, type DesiredFlow, type LogicalPort, type ModelChange, type Owner } from '@dragonflow/core';
 import { providerIngressFlow, providerOutput } from '@dragonflow/nat';
 import { floatingIpFlows, type DnatPipeline, type ExternalPath } from './flows.js';
 import { NextHops } from './next-hops.js';
@@ -129,7 +129,9 @@ export class FloatingIps {
     this.useZone(view.gateway.routerKey, id);
     const path = this.pathOf(view);
     const pipeline = this.ctx.options.mode === 'centralized' ? { ...this.pipeline, redirectPorts: Object.values(topology.infraPorts().tunnels).filter((p): p is number => p !== undefined) } : this.pipeline;
-    flows.replace(owners.fip(id), floatingIpFlows(pipeline, view, zones.of('router', view.gateway.routerKey), path));
+    this.installAhead(owners.fip(id), floatingIpFlows(pipeline, view, zones.of('router', view.gateway.routerKey), path));
+    // only now: the ARP request goes out at once, and the answer needs the flow above to be punted
+    this.wantNextHop(view, path);
     const key = announceKey(view);
     let announced = before?.announced;
     if (path.uplink && announced !== key) {
@@ -139,17 +141,36 @@ export class FloatingIps {
     this.active.set(id, { routerKey: view.gateway.routerKey, networkId: view.gateway.networkId, announced });
   }
 
-  /** The uplink to the external network and the next hop's MAC, asking for it when it is not known. */
+  /** The uplink to the external network and the next hop's MAC (undefined while nobody has learnt it). */
   private pathOf(v: FloatingIpView): ExternalPath {
     const network = this.ctx.topology.get('logical_switch', v.gateway.networkId);
     const uplink = network && providerOutput(network, this.ctx.topology.infraPorts());
     const nextHop = v.gateway.nextHop;
-    if (!uplink || !nextHop) {
-      this.nextHops.release(v.id);
-      return { nextHopMac: undefined, uplink };
-    }
-    this.nextHops.want(v.id, { networkKey: v.gateway.networkKey, nextHop, from: { mac: v.mac, ip: v.address }, uplink });
-    return { nextHopMac: this.nextHops.macOf(v.gateway.networkKey, nextHop), uplink };
+    return { nextHopMac: uplink && nextHop ? this.nextHops.macOf(v.gateway.networkKey, nextHop) : undefined, uplink };
+  }
+
+  /** Registers the floating IP as a user of its next hop (asking for it when nobody knows it yet), or releases it. */
+  private wantNextHop(v: FloatingIpView, path: ExternalPath): void {
+    const nextHop = v.gateway.nextHop;
+    if (!path.uplink || !nextHop) return this.nextHops.release(v.id);
+    this.nextHops.want(v.id, { networkKey: v.gateway.networkKey, nextHop, from: { mac: v.mac, ip: v.address }, uplink: path.uplink });
+  }
+
+  /**
+   * Desires `desired` for `owner` and sends what changed at once, in the immediate
+   * lane. The packet-outs that follow (the ARP request for the next hop, the
+   * gratuitous ARP) go out in that lane at the end of the tick, while a plain
+   * `replace` waits for the next flush, after them: the next hop's answer, back
+   * within a millisecond, found no flow to punt it and was lost, and the next ask
+   * came RETRY_MS later (association → reachable took 1 s on a loaded machine,
+   * docs/benchmarks.md). The lane keeps call order, so these flow-mods precede them.
+   */
+  private installAhead(owner: Owner, desired: readonly DesiredFlow[]): void {
+    this.ctx.flows.replace(owner, desired);
+    this.ctx.flows.installNow(owner, desired).catch((err: unknown) => {
+      // no switch (or it went away): the flows stay desired, the reconciler sends them once it is back
+      this.ctx.log.debug({ owner: typeof owner === 'string' ? owner : owner.id, err }, 'floating IP flows not sent ahead of the flush');
+    });
   }
 
   /**
@@ -191,7 +212,7 @@ export class FloatingIps {
     const net = this.networks.has(networkId) ? this.ctx.topology.get('logical_switch', networkId) : undefined;
     const ingress = net && providerIngressFlow(this.ctx.tables.ref('fip-classify'), net, this.ctx.topology.infraPorts(), this.pipeline.afterClassify);
     if (!net || !ingress) return this.ctx.flows.remove(owners.network(networkId));
-    this.ctx.flows.replace({ id: owners.network(networkId), key: net.key }, [ingress]);
+    this.installAhead({ id: owners.network(networkId), key: net.key }, [ingress]);
   }
 
   private useZone(routerKey: number, id: string): void {

@@ -10,9 +10,13 @@ export const RUNS = Number(process.env['DF_BENCH_RUNS'] ?? 3);
 export const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 export const gbps = (bps: number): string => `${(bps / 1e9).toFixed(2)} Gbit/s`;
 
-/** One iperf3 TCP run from `clientNs` to `server` (in `serverNs`): received bits per second. */
-export async function iperf(serverNs: string, clientNs: string, server: string): Promise<number> {
-  const [bin, argv] = netnsArgv(serverNs, 'iperf3', ['-s', '-1', '-B', server]);
+/**
+ * One iperf3 TCP run from `clientNs` to `server` (in `serverNs`): received bits per
+ * second. The server listens on `bind` (default `server`; another address when the
+ * client reaches it through NAT).
+ */
+export async function iperf(serverNs: string, clientNs: string, server: string, bind = server): Promise<number> {
+  const [bin, argv] = netnsArgv(serverNs, 'iperf3', ['-s', '-1', '-B', bind]);
   const srv = spawn(bin, argv, { stdio: 'ignore' });
   const exited = new Promise<void>((r) => srv.once('exit', () => r()));
   try {
