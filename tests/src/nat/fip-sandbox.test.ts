@@ -1,20 +1,25 @@
 /**
- * Floating IPs for real: `dfctl sandbox up --chassis 3 --external` (the dnat app in
- * its default, distributed mode), the topology made with the stock openstack CLI as
- * devstack makes it (external network `public`, flat, 172.24.4.0/24, gateway
- * 172.24.4.1, no DHCP; a router with its gateway there and net1 behind it), vm1 on
- * chassis-1 and vm2 on chassis-2. A floating IP on vm1: the outside namespace pings
- * it and fetches a page from a server in vm1; vm1's own connection to the internet
- * host is seen from the floating IP. Moved to vm2 (chassis-2) it answers from there
- * within a second; disassociated it answers no more. TTL-limited datagrams through
- * the floating IP get time-exceeded with the fixed IP quoted (scapy in the VM).
- * Needs root, Open vSwitch, python3 with scapy and the openstack CLI.
+ * Floating IPs for real, in both modes of the dnat app: `dfctl sandbox up --chassis 3
+ * --external` (chassis-3 the gateway chassis), with the dnat app in its default,
+ * distributed mode (translated on the chassis of the associated port), then again
+ * with `--app-options '@dragonflow/app-dnat={mode: centralized}'` (translated on the
+ * router's gateway chassis, chassis-3, behind centralized SNAT). The topology is made
+ * with the stock openstack CLI as devstack makes it (external network `public`, flat,
+ * 172.24.4.0/24, gateway 172.24.4.1, no DHCP; a router with its gateway there and
+ * net1 behind it), vm1 on chassis-1 and vm2 on chassis-2. A floating IP on vm1: the
+ * outside namespace pings it and fetches a page from a server in vm1; vm1's own
+ * connection to the internet host is seen from the floating IP; its flows and its
+ * conntrack entry are on the translating chassis only. Moved to vm2 (chassis-2) it
+ * answers from there within a second; disassociated it answers no more. TTL-limited
+ * datagrams through the floating IP get time-exceeded with the fixed IP quoted
+ * (scapy in the VM). Needs root, Open vSwitch, python3 with scapy and the openstack
+ * CLI. Never skips.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { netnsArgv, requireBinary, run, waitFor } from '@dragonflow/sandbox';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ok, quiet, requireOpenstackCli } from '../api/openstack.js';
-import { useDfSandbox } from '../sandbox-cli/df-cli.js';
+import { dfOk, useDfSandbox } from '../sandbox-cli/df-cli.js';
 
 const TOOLS = new URL('./fip-tools.py', import.meta.url).pathname;
 const INTERNET = '198.51.100.10';
@@ -41,11 +46,27 @@ async function serve(netns: string, args: readonly string[], servers: ChildProce
   await waitFor(() => out.includes('listening'), { what: `fip-tools ${args.join(' ')} to listen in ${netns} (said: ${out})`, timeoutMs: 10_000 });
 }
 
-describe('floating IPs in a 3-chassis sandbox with an external network (distributed)', () => {
-  const s = useDfSandbox(['--chassis', '3', '--external'], {
+/** Where each mode translates a floating IP: the chassis of the VM it is associated with, or the router's gateway chassis. */
+const MODES = [
+  { mode: 'distributed', upArgs: [], translator: (vmChassis: number) => vmChassis },
+  { mode: 'centralized', upArgs: ['--app-options', '@dragonflow/app-dnat={mode: centralized}'], translator: (_vmChassis: number) => 3 },
+] as const;
+
+/** What `dfctl flows --json` says of a flow (the part used here). */
+interface JsonFlow {
+  tableName?: string;
+  owner: { candidates: { owner: string }[] };
+}
+
+describe.each(MODES)('floating IPs in a 3-chassis sandbox with an external network ($mode)', ({ mode, upArgs, translator }) => {
+  const s = useDfSandbox(['--chassis', '3', '--external', ...upArgs], {
     prepare: () => {
       requireOpenstackCli();
       for (const b of ['curl', 'ping']) requireBinary(b);
+    },
+    checkUp: (out) => {
+      expect(out).toMatch(/chassis-3 \(gateway\): netns/);
+      if (mode === 'centralized') expect(out).toContain('@dragonflow/app-dnat {"mode":"centralized"}');
     },
   });
   const servers: ChildProcess[] = [];
@@ -55,6 +76,22 @@ describe('floating IPs in a 3-chassis sandbox with an external network (distribu
 
   const outside = (cmd: string, args: readonly string[], timeoutMs = 10_000) => run(cmd, args, { netns: s.sandbox().outside().netns, allowFailure: true, timeoutMs });
   const fetchFip = async (timeout = 2): Promise<string> => (await outside('curl', ['-s', '--max-time', String(timeout), `http://${fip.floating_ip_address}:${WEB_PORT}/`])).stdout.trim();
+  /** The chassis whose br-int holds flows of the floating IP (owner `fip:<id>`), by `dfctl flows`. */
+  const chassisWithFlows = async (): Promise<number[]> => {
+    const found: number[] = [];
+    for (const n of [1, 2, 3]) {
+      const flows = JSON.parse(await dfOk(['flows', '--chassis', String(n), '--json'], { env: s.env() })) as JsonFlow[];
+      if (flows.some((f) => f.tableName?.startsWith('dnat.') && f.owner.candidates.some((c) => c.owner === `fip:${fip.id}`))) found.push(n);
+    }
+    return found;
+  };
+  /** Chassis whose conntrack holds the outside's connection to the floating IP's web port, translated to `fixedIp`. */
+  const chassisWithDnatEntry = async (fixedIp: string): Promise<number[]> => {
+    const entry = new RegExp(`orig=\\(src=172\\.24\\.4\\.1,dst=${fip.floating_ip_address.replace(/\./g, '\\.')},sport=\\d+,dport=${WEB_PORT}\\),reply=\\(src=${fixedIp.replace(/\./g, '\\.')},dst=172\\.24\\.4\\.1,`);
+    const found: number[] = [];
+    for (const n of [1, 2, 3]) if (entry.test(await s.sandbox().chassis(n).ovs.appctl('dpctl/dump-conntrack'))) found.push(n);
+    return found;
+  };
 
   beforeAll(async () => {
     const a = s.auth();
@@ -94,6 +131,12 @@ describe('floating IPs in a 3-chassis sandbox with an external network (distribu
     expect(await fetchFip()).toBe('vm1 sees 172.24.4.1');
   });
 
+  test(`translated on chassis-${translator(1)} only: the floating IP’s flows and the DNAT conntrack entry are there and nowhere else`, async () => {
+    expect(await chassisWithFlows()).toEqual([translator(1)]);
+    expect(await fetchFip()).toBe('vm1 sees 172.24.4.1');
+    expect(await chassisWithDnatEntry(ip.vm1)).toEqual([translator(1)]);
+  });
+
   test('vm1’s own connection to the internet host leaves from the floating IP', async () => {
     const r = await run('curl', ['-s', '--max-time', '5', `http://${INTERNET}/`], { netns: s.vm('vm1').netns, allowFailure: true });
     expect(r.stdout.trim()).toBe(`internet sees ${fip.floating_ip_address}`);
@@ -116,6 +159,7 @@ describe('floating IPs in a 3-chassis sandbox with an external network (distribu
     expect(took).toBeLessThan(1_000);
     const r = await run('curl', ['-s', '--max-time', '5', `http://${INTERNET}/`], { netns: s.vm('vm2').netns, allowFailure: true });
     expect(r.stdout.trim()).toBe(`internet sees ${fip.floating_ip_address}`);
+    expect(await chassisWithFlows()).toEqual([translator(2)]);
 
     await quiet(a, ['floating', 'ip', 'unset', '--port', fip.id]);
     expect((await ok<FloatingIpRow>(a, ['floating', 'ip', 'show', fip.id])).status).toBe('DOWN');

@@ -23,7 +23,7 @@ describe('dfctl sandbox (argument handling; the real thing is in tests/src/sandb
     expect(sandbox.commands.map((c) => c.name()).sort()).toEqual(['controller', 'down', 'exec', 'outside', 'status', 'up', 'vm']);
     expect(sandbox.commands.find((c) => c.name() === 'vm')!.commands.map((c) => c.name()).sort()).toEqual(['create', 'delete', 'list']);
     const up = sandbox.commands.find((c) => c.name() === 'up')!.helpInformation().replace(/\s+/g, ' ');
-    for (const o of ['--chassis', '--db', '--apps', '--tunnel', '--dir', '--api-port', '--external', '--gateway-chassis']) expect(up).toContain(o);
+    for (const o of ['--chassis', '--db', '--apps', '--app-options', '--tunnel', '--dir', '--api-port', '--external', '--gateway-chassis']) expect(up).toContain(o);
     expect(up).toMatch(/--tunnel <types> tunnel type\(s\) between chassis, comma-separated/);
     expect(up).toContain('@dragonflow/app-l2, @dragonflow/app-portsec, @dragonflow/app-sg, @dragonflow/app-dhcp, @dragonflow/app-l3-proactive');
   });
@@ -34,6 +34,16 @@ describe('dfctl sandbox (argument handling; the real thing is in tests/src/sandb
     expect(parse('vxlan,geneve,gre')).toEqual(['vxlan', 'geneve', 'gre']);
     expect(parse(' gre , vxlan,gre')).toEqual(['gre', 'vxlan']);
     expect(up.getOptionValue('tunnel')).toEqual(['vxlan']);
+  });
+
+  it('parses --app-options PACKAGE=OPTIONS (YAML or JSON), repeatable, merged per package', () => {
+    const up = buildProgram().commands.find((c) => c.name() === 'sandbox')!.commands.find((c) => c.name() === 'up')!;
+    const parse = up.options.find((o) => o.long === '--app-options')!.parseArg as (v: string, prev: unknown) => unknown;
+    const dnat = parse('@dragonflow/app-dnat={mode: centralized}', undefined);
+    expect(dnat).toEqual({ '@dragonflow/app-dnat': { mode: 'centralized' } });
+    const both = parse('@dragonflow/app-snat={"mode":"distributed","pool":"172.24.4.200/29"}', dnat);
+    expect(both).toEqual({ '@dragonflow/app-dnat': { mode: 'centralized' }, '@dragonflow/app-snat': { mode: 'distributed', pool: '172.24.4.200/29' } });
+    expect(parse('@dragonflow/app-snat={arp: {retrySeconds: 2}}', both)).toMatchObject({ '@dragonflow/app-snat': { mode: 'distributed', arp: { retrySeconds: 2 } } });
   });
 
   it('refuses bad option values before touching anything', async () => {
@@ -54,6 +64,14 @@ describe('dfctl sandbox (argument handling; the real thing is in tests/src/sandb
     expect(r3e.err).toMatch(/--gateway-chassis 3: the sandbox has chassis 1\.\.2/);
     const r3f = await run(['sandbox', 'up', '--external', '--gateway-chassis', 'x']);
     expect(r3f.err).toMatch(/--gateway-chassis must be an integer/);
+    const r3g = await run(['sandbox', 'up', '--app-options', 'mode=centralized']);
+    expect(r3g.err).toMatch(/--app-options mode: the options must be a mapping/);
+    const r3h = await run(['sandbox', 'up', '--app-options', '@dragonflow/app-dnat']);
+    expect(r3h.err).toMatch(/--app-options @dragonflow\/app-dnat: must be PACKAGE=OPTIONS/);
+    const r3i = await run(['sandbox', 'up', '--app-options', '@dragonflow/app-dnat={mode: [}']);
+    expect(r3i.err).toMatch(/--app-options @dragonflow\/app-dnat: the options are not YAML or JSON/);
+    const r3j = await run(['sandbox', 'up', '--apps', '@dragonflow/app-l2', '--app-options', '@dragonflow/app-dnat={mode: centralized}']);
+    expect(r3j.err).toMatch(/--app-options: @dragonflow\/app-dnat: not among the sandbox's apps \(@dragonflow\/app-l2\)/);
     const r4 = await run(['sandbox', 'vm', 'create', 'vm1']);
     expect(r4.err).toMatch(/required option '--network <network>'/);
   });

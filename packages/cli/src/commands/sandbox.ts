@@ -3,7 +3,7 @@ import { DfError, describeError } from '@dragonflow/base';
 import { Sandbox } from '@dragonflow/sandbox';
 import { CommanderError, Option, type Command } from 'commander';
 import { controllerAction, describeAccess, formatStatus, requireRoot, resolveSandboxDir, sandboxDown, sandboxStatus, sandboxUp, vmCreate, vmDelete } from '../sandbox/lifecycle.js';
-import { choice, choices, intOption } from '../sandbox/options.js';
+import { appOptionsOption, choice, choices, intOption, type AppOptions } from '../sandbox/options.js';
 import { DEFAULT_SANDBOX_APPS, TUNNEL_KINDS, type DbKind, type TunnelKind } from '../sandbox/services.js';
 
 const DIR_HELP = 'the sandbox directory (default: $DF_SANDBOX_DIR, else the one sandbox that is up)';
@@ -34,6 +34,7 @@ Example:
   pnpm dfctl sandbox status
   pnpm dfctl sandbox down
   pnpm dfctl sandbox up --chassis 3 --external   # + the flat network 'public' and an outside namespace (dfctl sandbox outside -- CMD)
+  pnpm dfctl sandbox up --chassis 3 --external --app-options '@dragonflow/app-dnat={mode: centralized}'   # floating IPs on the gateway chassis
 Layout and how to reach each part: docs/sandbox.md.`,
     );
 
@@ -43,6 +44,11 @@ Layout and how to reach each part: docs/sandbox.md.`,
     .option('--chassis <n>', 'number of chassis', intOption('--chassis', 1, 20), 2)
     .option('--db <kind>', 'NB DB: memory (served by df-api), etcd or redis (a real server)', choice<DbKind>('--db', ['memory', 'etcd', 'redis']), 'memory')
     .option('--apps <list>', `comma-separated app packages (default: the installed first-party apps: ${DEFAULT_SANDBOX_APPS.join(', ')})`, (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .option(
+      '--app-options <package=options>',
+      "options of one app, for every controller's config: the package, '=', a YAML flow mapping or JSON, e.g. '@dragonflow/app-dnat={mode: centralized}' (floating IPs on the gateway chassis) or '@dragonflow/app-snat={mode: distributed, pool: 172.24.4.200/29}'; repeat it for several apps; the app checks them when its controller loads it (docs/nat.md lists the NAT apps' options)",
+      appOptionsOption('--app-options'),
+    )
     .addOption(
       new Option(
         '--tunnel <types>',
@@ -56,11 +62,12 @@ Layout and how to reach each part: docs/sandbox.md.`,
     .option('--log-level <level>', 'df-api and df-controller log level', choice('--log-level', ['fatal', 'error', 'warn', 'info', 'debug', 'trace']), 'info')
     .option('--external', "an external network: the flat provider network 'public' on every chassis (bridge br-public) and an outside namespace on it playing the upstream router 172.24.4.1 and an internet host 198.51.100.10 (dfctl sandbox outside -- CMD)")
     .option('--gateway-chassis <list>', 'with --external: the chassis registered as gateways, comma-separated (default: the last chassis)', (v: string) => v.split(',').map((x) => intOption('--gateway-chassis', 1, 20)(x.trim())))
-    .action(async (o: { chassis: number; db: DbKind; apps?: string[]; tunnel: TunnelKind[]; dir?: string; apiPort: number; logLevel: string; external?: boolean; gatewayChassis?: number[] }) => {
+    .action(async (o: { chassis: number; db: DbKind; apps?: string[]; appOptions?: AppOptions; tunnel: TunnelKind[]; dir?: string; apiPort: number; logLevel: string; external?: boolean; gatewayChassis?: number[] }) => {
       const r = await sandboxUp({
         chassis: o.chassis,
         db: o.db,
         ...(o.apps ? { apps: o.apps } : {}),
+        ...(o.appOptions ? { appOptions: o.appOptions } : {}),
         tunnel: o.tunnel,
         ...(o.dir ? { dir: o.dir } : {}),
         apiPort: o.apiPort,

@@ -47,6 +47,19 @@ describe('OwnerIndex: a cookie back to its app and object', () => {
     expect(describeOwner(index.owner(cookie('00000000-0000-4000-8000-0000000000a2'), pipeline))).toBe(`l2 · sg group web, rule egress IPv6 (${web.id.slice(0, 8)})`);
   });
 
+  it('names a floating IP’s flows (the dnat app’s owner fip:<id>, hashed) by its address', async () => {
+    const { driver } = await nb();
+    const api = await NbApi.open(driver);
+    const ext = await api.create('logical_switch', { name: 'public', external: true });
+    await api.create('subnet', { networkId: ext.id, cidr: '172.24.4.0/24', ipVersion: 4 });
+    const fip = await api.create('floating_ip', { floatingNetworkId: ext.id, floatingIpAddress: '172.24.4.50' });
+    await api.close();
+    const index = await OwnerIndex.fromDriver(driver);
+    const owner = index.owner(makeCookie(pipeline.app('l2').slot, ownerHash(`fip:${fip.id}`), OWNER_KINDS.hash), pipeline);
+    expect(owner.candidates).toEqual([{ owner: `fip:${fip.id}`, name: '172.24.4.50' }]);
+    expect(describeOwner(owner)).toBe(`l2 · fip 172.24.4.50 (${fip.id.slice(0, 8)})`);
+  });
+
   it('the cookie’s kind picks the object among those whose keys collide', async () => {
     const { driver, net, vm1, router } = await nb();
     expect(net.key).toBe(vm1.key);

@@ -62,15 +62,17 @@ export class OwnerIndex {
       if (!isTableName(rec.table)) continue;
       const prefix = PREFIX[rec.table];
       if (!prefix) continue;
-      let obj: { key?: unknown; name?: unknown; deviceOwner?: unknown };
+      let obj: { key?: unknown; name?: unknown; deviceOwner?: unknown; floatingIpAddress?: unknown };
       try {
-        obj = decodeObject(rec.table, rec.value, rec.version) as { key?: unknown; name?: unknown; deviceOwner?: unknown };
+        obj = decodeObject(rec.table, rec.value, rec.version) as { key?: unknown; name?: unknown; deviceOwner?: unknown; floatingIpAddress?: unknown };
       } catch {
         continue;
       }
       const role = typeof obj.deviceOwner === 'string' && obj.deviceOwner !== '' && !obj.deviceOwner.startsWith('compute:') ? obj.deviceOwner : undefined;
       index.add(`${prefix}:${rec.id}`, typeof obj.name === 'string' && obj.name !== '' ? obj.name : undefined, typeof obj.key === 'number' ? obj.key : undefined, role);
       if (rec.table === 'security_group') index.addRules(rec.id, obj as SecurityGroup);
+      // the dnat app's owner of a floating IP's flows (docs/nat.md), a hashed text
+      if (rec.table === 'floating_ip') index.add(`fip:${rec.id}`, typeof obj.floatingIpAddress === 'string' ? obj.floatingIpAddress : undefined, undefined);
     }
     return index;
   }

@@ -8,6 +8,7 @@ import { EXTERNAL, Sandbox, freePort, isAlive, listSandboxes, redisAnswers, requ
 import { stringify } from 'yaml';
 import { externalAccessLines, gatewayChassisFor } from './external.js';
 import { NeutronClient, type NeutronSubnet } from './neutron.js';
+import type { AppOptions } from './options.js';
 import {
   DEFAULT_SANDBOX_APPS,
   SERVICES_VERSION,
@@ -33,6 +34,8 @@ export interface UpOptions {
   readonly db?: DbKind;
   /** App packages; default: the installed first-party apps (DEFAULT_SANDBOX_APPS). */
   readonly apps?: readonly string[];
+  /** Options of some of the apps (package → options), written into every controller's config. */
+  readonly appOptions?: AppOptions;
   /** Tunnel types between the chassis (default vxlan); several give each chassis a port of each. */
   readonly tunnel?: TunnelKind | readonly TunnelKind[];
   readonly dir?: string;
@@ -55,6 +58,12 @@ export interface UpResult {
 }
 
 const PHYSNET = 'physnet1';
+
+/** The apps as `up` and `status` print them, each with its options (`--app-options`) if it has any. */
+export function describeApps(apps: readonly string[], appOptions: AppOptions | undefined): string {
+  if (apps.length === 0) return '(none: core pipeline only)';
+  return apps.map((a) => (appOptions?.[a] ? `${a} ${JSON.stringify(appOptions[a])}` : a)).join(', ');
+}
 
 export function requireRoot(what: string): void {
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
@@ -192,7 +201,7 @@ function controllerConfig(s: ServicesState, chassis: Chassis, logLevel: string):
     ovsdb: { endpoint: st.ovsdbRemote },
     openflow: { listen: st.controllerTarget },
     bridge: { integration: st.integrationBridge, datapathType: 'netdev', mappings: Object.fromEntries([st.provider, st.external].flatMap((p) => (p ? [[p.physnet, p.bridge]] : []))) },
-    apps: [...s.apps],
+    apps: s.apps.map((a) => (s.appOptions?.[a] ? { package: a, options: s.appOptions[a] } : a)),
     appsFrom: join(s.dir, 'apps'),
     management: { listen: management },
     logLevel,
@@ -242,6 +251,21 @@ export async function sandboxUp(options: UpOptions = {}): Promise<UpResult> {
   const external = options.external ?? false;
   const gateways = gatewayChassisFor(n, external, options.gatewayChassis);
 
+  let apps: string[];
+  if (options.apps) {
+    const installed = installedApps(options.apps);
+    const missing = options.apps.filter((a) => !installed.includes(a));
+    if (missing.length > 0) {
+      throw new DfError('APP_NOT_FOUND', `--apps: ${missing.join(', ')}: no such app package (neither a dependency of @dragonflow/cli in ${cliPackageDir()} nor a package under apps/ or examples/)`, { context: { apps: missing } });
+    }
+    apps = [...options.apps];
+  } else {
+    apps = installedApps(DEFAULT_SANDBOX_APPS);
+  }
+  const unused = Object.keys(options.appOptions ?? {}).filter((a) => !apps.includes(a));
+  if (unused.length > 0) {
+    throw new DfError('BAD_OPTION', `--app-options: ${unused.join(', ')}: not among the sandbox's apps (${apps.join(', ') || 'none'})`, { context: { option: 'app-options', apps: unused } });
+  }
   if (options.dir && isCliSandbox(options.dir)) {
     throw new DfError('SANDBOX_EXISTS', `a sandbox is already up in ${options.dir}: see it with pnpm dfctl sandbox status --dir ${options.dir}, remove it with pnpm dfctl sandbox down --dir ${options.dir}`, { context: { dir: options.dir } });
   }
@@ -255,17 +279,6 @@ export async function sandboxUp(options: UpOptions = {}): Promise<UpResult> {
   }
   if (!(await portFree(apiPort))) {
     throw new DfError('PORT_IN_USE', `127.0.0.1:${apiPort} is in use (another df-api or sandbox?): stop it, or choose another port with --api-port`, { context: { port: apiPort } });
-  }
-  let apps: string[];
-  if (options.apps) {
-    const installed = installedApps(options.apps);
-    const missing = options.apps.filter((a) => !installed.includes(a));
-    if (missing.length > 0) {
-      throw new DfError('APP_NOT_FOUND', `--apps: ${missing.join(', ')}: no such app package (neither a dependency of @dragonflow/cli in ${cliPackageDir()} nor a package under apps/ or examples/)`, { context: { apps: missing } });
-    }
-    apps = [...options.apps];
-  } else {
-    apps = installedApps(DEFAULT_SANDBOX_APPS);
   }
   binaryOf('@dragonflow/api');
   binaryOf('@dragonflow/controller');
@@ -281,6 +294,7 @@ export async function sandboxUp(options: UpOptions = {}): Promise<UpResult> {
     createdAt: new Date().toISOString(),
     tunnels,
     apps,
+    ...(options.appOptions && Object.keys(options.appOptions).length > 0 ? { appOptions: options.appOptions } : {}),
     dirCreated,
     db: {
       kind: dbKind,
@@ -296,7 +310,7 @@ export async function sandboxUp(options: UpOptions = {}): Promise<UpResult> {
   };
   writeServices(services);
   linkApps(dir, apps);
-  out(`Starting sandbox ${sb.tag} in ${dir}: ${n} chassis, ${dbKind} DB, ${tunnels.join(' + ')} tunnels, apps: ${apps.length ? apps.join(', ') : '(none: core pipeline only)'}`);
+  out(`Starting sandbox ${sb.tag} in ${dir}: ${n} chassis, ${dbKind} DB, ${tunnels.join(' + ')} tunnels, apps: ${describeApps(apps, services.appOptions)}`);
   if (external) out(`• external network: flat '${EXTERNAL.physnet}' on every chassis, the outside namespace ${sb.outside().netns} (router ${EXTERNAL.routerIp}, internet host ${EXTERNAL.internetIp}); gateway chassis ${gateways.join(', ')}`);
   try {
     await startDbServer(services, out);
@@ -599,6 +613,7 @@ export interface SandboxReport {
   readonly tag: string;
   readonly tunnels: readonly string[];
   readonly apps: readonly string[];
+  readonly appOptions?: AppOptions;
   readonly db: { readonly kind: string; readonly pid: number | undefined; readonly alive: boolean; readonly endpoints: readonly string[] };
   readonly api: { readonly url: string; readonly pid: number | undefined; readonly alive: boolean };
   readonly chassis: readonly {
@@ -639,6 +654,7 @@ export async function sandboxStatus(dir: string): Promise<SandboxReport> {
     tag: st.tag,
     tunnels: services.tunnels,
     apps: services.apps,
+    ...(services.appOptions ? { appOptions: services.appOptions } : {}),
     db: { kind: services.db.kind, pid: services.db.kind === 'memory' ? services.api.pid : services.db.pid, alive: services.db.kind === 'memory' ? apiAlive : ours(services.db.pid, services.db.kind === 'etcd' ? 'etcd' : 'redis-server'), endpoints: services.db.kind === 'memory' ? [services.db.controllerEndpoint] : services.db.apiEndpoints },
     api: { url: services.api.url, pid: services.api.pid, alive: apiAlive },
     chassis,
@@ -650,7 +666,7 @@ export function formatStatus(r: SandboxReport): string[] {
   const yes = (b: boolean): string => (b ? 'yes' : 'NO');
   const lines = [
     `Sandbox ${r.tag} — ${r.dir}`,
-    `  tunnels ${r.tunnels.join(', ')}; apps ${r.apps.length ? r.apps.join(', ') : '(none: core pipeline only)'}`,
+    `  tunnels ${r.tunnels.join(', ')}; apps ${describeApps(r.apps, r.appOptions)}`,
     `  df-api  ${r.api.url}  running: ${yes(r.api.alive)}${r.api.pid ? ` (pid ${r.api.pid})` : ''}`,
     `  NB DB   ${r.db.kind} ${r.db.endpoints.join(', ')}  running: ${yes(r.db.alive)}`,
     '',

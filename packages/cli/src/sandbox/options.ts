@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from 'commander';
+import { parse } from 'yaml';
 
 /** A commander option parser for an integer in [min, max]. */
 export function intOption(name: string, min: number, max: number) {
@@ -27,5 +28,30 @@ export function choices<T extends string>(name: string, values: readonly T[]) {
     const bad = items.filter((i) => !(values as readonly string[]).includes(i));
     if (bad.length > 0) throw new InvalidArgumentError(`${name}: ${bad.join(', ')}: each must be one of ${values.join(', ')}`);
     return [...new Set(items)] as T[];
+  };
+}
+
+/** Per-app options: package name → the options its entry in every controller config gets. */
+export type AppOptions = Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+
+/**
+ * A commander option parser for a repeatable `PACKAGE=OPTIONS`, OPTIONS a YAML flow
+ * mapping or JSON (`@dragonflow/app-dnat={mode: centralized}`): each occurrence adds
+ * to the options of its package (later keys win). Whether the app accepts them is
+ * the app's own check, when the controllers load it.
+ */
+export function appOptionsOption(name: string) {
+  return (v: string, previous: AppOptions | undefined): AppOptions => {
+    const eq = v.indexOf('=');
+    const pkg = eq < 0 ? '' : v.slice(0, eq).trim();
+    if (!pkg) throw new InvalidArgumentError(`${name} ${v}: must be PACKAGE=OPTIONS, e.g. '@dragonflow/app-dnat={mode: centralized}'`);
+    let options: unknown;
+    try {
+      options = parse(v.slice(eq + 1));
+    } catch (err) {
+      throw new InvalidArgumentError(`${name} ${pkg}: the options are not YAML or JSON (${err instanceof Error ? err.message.split('\n')[0] : String(err)})`);
+    }
+    if (typeof options !== 'object' || options === null || Array.isArray(options)) throw new InvalidArgumentError(`${name} ${pkg}: the options must be a mapping, e.g. {mode: centralized}`);
+    return { ...previous, [pkg]: { ...previous?.[pkg], ...(options as Record<string, unknown>) } };
   };
 }

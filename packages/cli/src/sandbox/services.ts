@@ -45,6 +45,8 @@ export interface ServicesState {
    */
   readonly tunnels: readonly TunnelKind[];
   readonly apps: readonly string[];
+  /** `up --app-options`: per app package, the options its entry in every controller config gets. */
+  readonly appOptions?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
   /** `up` made the directory (it did not exist): `down` removes it. */
   readonly dirCreated: boolean;
   readonly db: ProcessEntry & {
