@@ -1,5 +1,6 @@
 import {
   CtState,
+  EthType,
   FLAG_FROM_PROVIDER,
   FLAG_FROM_TUNNEL,
   FLAG_ROUTED,
@@ -11,6 +12,7 @@ import {
   act,
   arpReplyActions,
   flow,
+  packet,
   type Action,
   type AppPunt,
   type AppTables,
@@ -21,13 +23,8 @@ import {
 import { FLAG_NAT_DONE } from '@dragonflow/core';
 import type { FloatingIpView } from './model.js';
 
-const ETH_IPV4 = 0x0800;
-const ETH_ARP = 0x0806;
-const ARP_REQUEST = 1;
-const ARP_REPLY = 2;
-
 /** What `fip-ingress` punts: ARP replies to a floating IP's MAC (its next hop answering). */
-export const ARP_REPLIES = { eth_type: ETH_ARP, arp_op: ARP_REPLY } as const;
+export const ARP_REPLIES = { eth_type: EthType.ARP, arp_op: packet.ARP_OP.REPLY } as const;
 
 /**
  * The app's tables:
@@ -130,7 +127,7 @@ export function floatingIpFlows(p: DnatPipeline, v: FloatingIpView, zone: number
   const out: DesiredFlow[] = [
     flow(tables.ref('fip-ingress'), {
       priority: PRIORITY.ARP,
-      match: { ...external, ...fromProvider, eth_type: ETH_ARP, arp_op: ARP_REQUEST, arp_tpa: v.address },
+      match: { ...external, ...fromProvider, eth_type: EthType.ARP, arp_op: packet.ARP_OP.REQUEST, arp_tpa: v.address },
       actions: arpReplyActions(v.mac, v.address),
     }),
     flow(tables.ref('fip-ingress'), {
@@ -140,7 +137,7 @@ export function floatingIpFlows(p: DnatPipeline, v: FloatingIpView, zone: number
     }),
     flow(tables.ref('fip-ingress'), {
       priority: PRIORITY.INBOUND,
-      match: { ...external, ...fromProvider, eth_type: ETH_IPV4, eth_dst: v.mac, ipv4_dst: v.address },
+      match: { ...external, ...fromProvider, eth_type: EthType.IPV4, eth_dst: v.mac, ipv4_dst: v.address },
       actions: [
         act.load(REG_FLAGS, 0, FLAG_FROM_TUNNEL | FLAG_FROM_PROVIDER),
         act.setField('eth_dst', v.gateway.mac),
@@ -149,12 +146,12 @@ export function floatingIpFlows(p: DnatPipeline, v: FloatingIpView, zone: number
     }),
     flow(tables.ref('fip-dnat'), {
       priority: PRIORITY.INBOUND,
-      match: { ...external, ct_zone: zone, ct_state: [CtState.TRK, CtState.TRK | CtState.INV], eth_type: ETH_IPV4, ipv4_dst: v.fixedIp },
+      match: { ...external, ct_zone: zone, ct_state: [CtState.TRK, CtState.TRK | CtState.INV], eth_type: EthType.IPV4, ipv4_dst: v.fixedIp },
       goto: p.l3Entry,
     }),
     flow(tables.ref('fip-dnat'), {
       priority: PRIORITY.INBOUND - 10,
-      match: { ...external, ct_zone: zone, ct_state: [CtState.TRK | CtState.INV, CtState.TRK | CtState.INV], eth_type: ETH_IPV4, ipv4_dst: v.fixedIp },
+      match: { ...external, ct_zone: zone, ct_state: [CtState.TRK | CtState.INV, CtState.TRK | CtState.INV], eth_type: EthType.IPV4, ipv4_dst: v.fixedIp },
       actions: [],
     }),
   ];
@@ -162,14 +159,14 @@ export function floatingIpFlows(p: DnatPipeline, v: FloatingIpView, zone: number
     out.push(
       flow(tables.ref('fip-classify'), {
         priority: PRIORITY.REDIRECT,
-        match: { in_port: port, tunnel_id: BigInt(NAT_REDIRECT_TUNNEL_KEY), eth_src: v.gateway.mac, eth_type: ETH_IPV4, ipv4_src: v.fixedIp },
+        match: { in_port: port, tunnel_id: BigInt(NAT_REDIRECT_TUNNEL_KEY), eth_src: v.gateway.mac, eth_type: EthType.IPV4, ipv4_src: v.fixedIp },
         actions: [act.setField(REG_ROUTER, v.gateway.routerKey), act.load(REG_FLAGS, FLAG_ROUTED, FLAG_ROUTED)],
         writeMetadata: { value: BigInt(v.gateway.networkKey), mask: METADATA_NETWORK_MASK },
         goto: tables.id('fip-egress'),
       }),
     );
   }
-  const match = { [REG_ROUTER]: v.gateway.routerKey, ...external, ...routed, eth_type: ETH_IPV4, ipv4_src: v.fixedIp };
+  const match = { [REG_ROUTER]: v.gateway.routerKey, ...external, ...routed, eth_type: EthType.IPV4, ipv4_src: v.fixedIp };
   const translate = [
     act.ct({ commit: true, zone, actions: [act.nat({ kind: 'src', addressMin: v.address })] }),
     act.setField('eth_src', v.mac),

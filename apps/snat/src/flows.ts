@@ -1,5 +1,6 @@
 import {
   CtState,
+  EthType,
   FLAG_FROM_PROVIDER,
   FLAG_FROM_TUNNEL,
   FLAG_NAT_DONE,
@@ -11,6 +12,7 @@ import {
   act,
   arpReplyActions,
   flow,
+  packet,
   type Action,
   type AppTables,
   type DesiredFlow,
@@ -21,11 +23,6 @@ import {
   type TableSpec,
 } from '@dragonflow/core';
 import type { RouterGateway } from '@dragonflow/l3';
-
-const ETH_IPV4 = 0x0800;
-const ETH_ARP = 0x0806;
-const ARP_REQUEST = 1;
-const ARP_REPLY = 2;
 
 /**
  * The app's tables, in packet order:
@@ -138,14 +135,14 @@ export function unnatFlows(t: SnatTables, gw: RouterGateway, zone: number, dropR
 export function chassisInboundFlows(t: SnatTables, networkKey: number, source: SnatSource, zones: readonly number[], arpReplyPunt: DesiredFlow): DesiredFlow[] {
   const net = onNetwork(networkKey);
   const out: DesiredFlow[] = [
-    flow(t.inbound, { priority: PRIORITY.arpRespond, match: { ...net, eth_type: ETH_ARP, arp_op: ARP_REQUEST, arp_tpa: source.ip }, actions: arpReplyActions(source.mac, source.ip) }),
+    flow(t.inbound, { priority: PRIORITY.arpRespond, match: { ...net, eth_type: EthType.ARP, arp_op: packet.ARP_OP.REQUEST, arp_tpa: source.ip }, actions: arpReplyActions(source.mac, source.ip) }),
     arpReplyPunt,
   ];
   if (zones.length === 0) return out;
   out.push(
     flow(t.inbound, {
       priority: PRIORITY.unsnat,
-      match: { ...net, eth_type: ETH_IPV4, ipv4_dst: source.ip },
+      match: { ...net, eth_type: EthType.IPV4, ipv4_dst: source.ip },
       actions: [act.load(REG_FLAGS, 0, FLAG_FROM_TUNNEL | FLAG_FROM_PROVIDER), act.ct({ zone: zones[0]!, table: t.unnat.id, actions: [act.nat()] })],
     }),
   );
@@ -155,7 +152,7 @@ export function chassisInboundFlows(t: SnatTables, networkKey: number, source: S
       flow(t.unnat, {
         priority: PRIORITY.unnatDrop,
         // (ct needs an IP match: Open vSwitch refuses it on a flow that does not say IPv4)
-        match: { ...net, ct_zone: zone, eth_type: ETH_IPV4 },
+        match: { ...net, ct_zone: zone, eth_type: EthType.IPV4 },
         actions: next === undefined ? [] : [act.ct({ zone: next, table: t.unnat.id, actions: [act.nat()] })],
       }),
     );
@@ -170,7 +167,7 @@ export function natDoneFlow(t: SnatTables): DesiredFlow {
 
 /** Routed packets of `gw`'s router leaving through its gateway (ROUTED, external network, not translated yet). */
 function outbound(gw: RouterGateway) {
-  return { [REG_FLAGS]: [FLAG_ROUTED, FLAG_ROUTED | FLAG_NAT_DONE] as const, [REG_ROUTER]: gw.routerKey, ...onNetwork(gw.networkKey), eth_type: ETH_IPV4 };
+  return { [REG_FLAGS]: [FLAG_ROUTED, FLAG_ROUTED | FLAG_NAT_DONE] as const, [REG_ROUTER]: gw.routerKey, ...onNetwork(gw.networkKey), eth_type: EthType.IPV4 };
 }
 
 /**
@@ -180,11 +177,11 @@ function outbound(gw: RouterGateway) {
  */
 export function inboundFlows(t: SnatTables, gw: RouterGateway, source: SnatSource, zone: number, arpReplyPunt: DesiredFlow): DesiredFlow[] {
   return [
-    flow(t.inbound, { priority: PRIORITY.arpRespond, match: { ...onNetwork(gw.networkKey), eth_type: ETH_ARP, arp_op: ARP_REQUEST, arp_tpa: source.ip }, actions: arpReplyActions(source.mac, source.ip) }),
+    flow(t.inbound, { priority: PRIORITY.arpRespond, match: { ...onNetwork(gw.networkKey), eth_type: EthType.ARP, arp_op: packet.ARP_OP.REQUEST, arp_tpa: source.ip }, actions: arpReplyActions(source.mac, source.ip) }),
     arpReplyPunt,
     flow(t.inbound, {
       priority: PRIORITY.unsnat,
-      match: { ...onNetwork(gw.networkKey), eth_type: ETH_IPV4, ipv4_dst: source.ip },
+      match: { ...onNetwork(gw.networkKey), eth_type: EthType.IPV4, ipv4_dst: source.ip },
       // From now on the packet is the router's: routed here and sent on like a local port's (not split-horizon'd as from outside).
       actions: [act.load(REG_FLAGS, 0, FLAG_FROM_TUNNEL | FLAG_FROM_PROVIDER), act.ct({ zone, table: t.unnat.id, actions: [act.nat()] })],
     }),
@@ -213,12 +210,12 @@ export function outFlow(t: SnatTables, gw: RouterGateway, zone: number, prefix: 
   const length = 'prefixLength' in prefix ? prefix.prefixLength : 32;
   return flow(t.out, {
     priority: PRIORITY.prefixBase + length,
-    match: { [REG_ROUTER]: gw.routerKey, ...onNetwork(gw.networkKey), ct_zone: zone, eth_type: ETH_IPV4, ...(length > 0 ? { ipv4_dst: prefix.toString() } : {}) },
+    match: { [REG_ROUTER]: gw.routerKey, ...onNetwork(gw.networkKey), ct_zone: zone, eth_type: EthType.IPV4, ...(length > 0 ? { ipv4_dst: prefix.toString() } : {}) },
     actions: [{ type: 'set_field', field: 'eth_dst', value: mac }, ...output],
   });
 }
 
 /** The ARP reply punt of a translating chassis' MAC on the external network (next-hop resolution). */
 export function arpReplyMatch(): { readonly eth_type: number; readonly arp_op: number } {
-  return { eth_type: ETH_ARP, arp_op: ARP_REPLY };
+  return { eth_type: EthType.ARP, arp_op: packet.ARP_OP.REPLY };
 }

@@ -1,4 +1,5 @@
 import {
+  EthType,
   FLAG_ROUTED,
   IpProto,
   METADATA_NETWORK_MASK,
@@ -19,7 +20,6 @@ import {
 import { Ipv4Address, type IpNetwork } from '@dragonflow/base';
 import type { Rewrite, Router, RouterInterface } from './model.js';
 
-const ETH_IPV4 = 0x0800;
 const ICMP_ECHO_REQUEST = 8;
 const ICMP_ECHO_REPLY = 0;
 /** TTL of the replies the router makes in flows (what a Linux router uses). */
@@ -122,16 +122,16 @@ export function ingressFlows(t: L3TableRefs, router: Router): DesiredFlow[] {
       out.push(
         flow(t.ingress, {
           priority: PRIORITY.ECHO,
-          match: { ...here, eth_type: ETH_IPV4, ip_proto: IpProto.ICMP, icmpv4_type: ICMP_ECHO_REQUEST, ipv4_dst: target.ip },
+          match: { ...here, eth_type: EthType.IPV4, ip_proto: IpProto.ICMP, icmpv4_type: ICMP_ECHO_REQUEST, ipv4_dst: target.ip },
           actions: echoReplyActions(iface, target.ip),
           goto: t.egress,
         }),
       );
     }
     for (const ttl of [0, 1]) {
-      out.push(flow(t.ingress, { priority: PRIORITY.TTL, match: { ...here, eth_type: ETH_IPV4, nw_ttl: ttl }, actions: [act.setField(REG_ROUTER, router.key)], goto: t.punt }));
+      out.push(flow(t.ingress, { priority: PRIORITY.TTL, match: { ...here, eth_type: EthType.IPV4, nw_ttl: ttl }, actions: [act.setField(REG_ROUTER, router.key)], goto: t.punt }));
     }
-    out.push(flow(t.ingress, { priority: PRIORITY.CLASSIFY, match: { ...here, eth_type: ETH_IPV4 }, actions: [act.setField(REG_ROUTER, router.key)], goto: t.routing }));
+    out.push(flow(t.ingress, { priority: PRIORITY.CLASSIFY, match: { ...here, eth_type: EthType.IPV4 }, actions: [act.setField(REG_ROUTER, router.key)], goto: t.routing }));
     // Not IPv4 and not answered earlier: a router does not switch it anywhere.
     out.push(flow(t.ingress, { priority: PRIORITY.NON_IP, match: here }));
   }
@@ -145,7 +145,7 @@ export function routerAddressFlows(t: L3TableRefs, router: Router): DesiredFlow[
   for (const iface of router.gateway ? [...router.interfaces, router.gateway] : router.interfaces) {
     if (seen.has(iface.ip.value)) continue;
     seen.add(iface.ip.value);
-    out.push(flow(t.routing, { priority: PRIORITY.ROUTER_IP, match: { [REG_ROUTER]: router.key, eth_type: ETH_IPV4, ipv4_dst: iface.ip } }));
+    out.push(flow(t.routing, { priority: PRIORITY.ROUTER_IP, match: { [REG_ROUTER]: router.key, eth_type: EthType.IPV4, ipv4_dst: iface.ip } }));
   }
   return out;
 }
@@ -159,14 +159,14 @@ export function defaultDropFlow(t: L3TableRefs, router: Router): DesiredFlow {
 export function toPuntFlow(t: L3TableRefs, router: Router, prefix?: IpNetwork): DesiredFlow {
   return flow(t.routing, {
     priority: prefix ? PRIORITY.PREFIX_BASE + prefix.prefixLength : PRIORITY.ROUTE_PUNT,
-    match: { [REG_ROUTER]: router.key, eth_type: ETH_IPV4, ...(prefix ? { ipv4_dst: prefix.toString() } : {}) },
+    match: { [REG_ROUTER]: router.key, eth_type: EthType.IPV4, ...(prefix ? { ipv4_dst: prefix.toString() } : {}) },
     goto: t.punt,
   });
 }
 
 /** A prefix the router knows but has nowhere to send to: drop (instead of punting for an ICMP error). */
 export function prefixDropFlow(t: L3TableRefs, router: Router, prefix: IpNetwork): DesiredFlow {
-  return flow(t.routing, { priority: PRIORITY.PREFIX_BASE + prefix.prefixLength, match: { [REG_ROUTER]: router.key, eth_type: ETH_IPV4, ipv4_dst: prefix.toString() } });
+  return flow(t.routing, { priority: PRIORITY.PREFIX_BASE + prefix.prefixLength, match: { [REG_ROUTER]: router.key, eth_type: EthType.IPV4, ipv4_dst: prefix.toString() } });
 }
 
 /**
@@ -210,7 +210,7 @@ export function forwardFlow(t: L3TableRefs, spec: ForwardFlowSpec): DesiredFlow 
     match: {
       [REG_ROUTER]: spec.routerKey,
       ...(spec.sourceNetworkKey !== undefined ? onNetwork(spec.sourceNetworkKey) : {}),
-      eth_type: ETH_IPV4,
+      eth_type: EthType.IPV4,
       ipv4_dst: spec.destination.toString(),
     },
     actions: rewriteActions(spec.rewrite),
