@@ -1,4 +1,5 @@
 import { Ipv4Address, Ipv6Address, MacAddress } from '@dragonflow/base';
+import { u16, u32 } from './bytes.js';
 import { PacketDecodeError } from './errors.js';
 import {
   ETH_TYPE,
@@ -19,14 +20,6 @@ import {
 
 function need(bytes: Uint8Array, offset: number, n: number, what: string, end = bytes.length): void {
   if (offset + n > end) throw new PacketDecodeError(`truncated ${what}: needs ${n} bytes, ${Math.max(0, end - offset)} left`, offset, { what });
-}
-
-function u16(b: Uint8Array, o: number): number {
-  return (b[o]! << 8) | b[o + 1]!;
-}
-
-function u32(b: Uint8Array, o: number): number {
-  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
 }
 
 /**

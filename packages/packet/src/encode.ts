@@ -1,4 +1,5 @@
 import { finishChecksum, internetChecksum, pseudoSumV4, pseudoSumV6, sum16 } from './checksum.js';
+import { put16, put32 } from './bytes.js';
 import { PacketEncodeError } from './errors.js';
 import { ETH_TYPE, IP_PROTO, type ArpPacket, type EtherPayload, type EthernetFrame, type Icmpv6Packet, type IpPayload, type Ipv4Packet, type Ipv6Packet } from './types.js';
 
@@ -7,18 +8,6 @@ function check(value: number, bits: number, what: string): number {
     throw new PacketEncodeError(`${what} ${value} does not fit in ${bits} bits`, { field: what, value });
   }
   return value;
-}
-
-function put16(b: Uint8Array, o: number, v: number): void {
-  b[o] = (v >>> 8) & 0xff;
-  b[o + 1] = v & 0xff;
-}
-
-function put32(b: Uint8Array, o: number, v: number): void {
-  b[o] = (v >>> 24) & 0xff;
-  b[o + 1] = (v >>> 16) & 0xff;
-  b[o + 2] = (v >>> 8) & 0xff;
-  b[o + 3] = v & 0xff;
 }
 
 /** The EtherType a payload is carried under. */

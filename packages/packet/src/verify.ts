@@ -1,10 +1,7 @@
 import { Ipv4Address, Ipv6Address } from '@dragonflow/base';
 import { finishChecksum, internetChecksum, pseudoSumV4, pseudoSumV6, sum16 } from './checksum.js';
+import { u16 } from './bytes.js';
 import { ETH_TYPE, IP_PROTO } from './types.js';
-
-function u16(b: Uint8Array, o: number): number {
-  return (b[o]! << 8) | b[o + 1]!;
-}
 
 /**
  * Verifies every checksum in a frame's bytes and names the ones that are wrong

@@ -1,4 +1,5 @@
 import { Ipv6Address, type MacAddress } from '@dragonflow/base';
+import { put16, put32, u16, u32 } from '../bytes.js';
 import { PacketDecodeError, PacketEncodeError } from '../errors.js';
 
 /** DHCPv6 message types (RFC 8415 §7.3). */
@@ -54,20 +55,6 @@ export interface Dhcp6Message {
   /** 24 bits. */
   readonly transactionId: number;
   readonly options: readonly Dhcp6Opt[];
-}
-
-const u16 = (b: Uint8Array, o: number) => (b[o]! << 8) | b[o + 1]!;
-const u32 = (b: Uint8Array, o: number) => ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
-
-function put16(b: Uint8Array, o: number, v: number): void {
-  b[o] = (v >>> 8) & 0xff;
-  b[o + 1] = v & 0xff;
-}
-function put32(b: Uint8Array, o: number, v: number): void {
-  b[o] = (v >>> 24) & 0xff;
-  b[o + 1] = (v >>> 16) & 0xff;
-  b[o + 2] = (v >>> 8) & 0xff;
-  b[o + 3] = v & 0xff;
 }
 
 /** Options in TLV form (2-byte code, 2-byte length), from `start` to the end; `base` offsets errors. */

@@ -1,4 +1,5 @@
 import { Ipv6Address, MacAddress } from '@dragonflow/base';
+import { put32, u32 } from '../bytes.js';
 import { PacketDecodeError, PacketEncodeError } from '../errors.js';
 import { ethernet, ip6, ipv6, ipv6MulticastMac, mac, type Ipv6Like, type MacLike } from '../build.js';
 import { ICMPV6_TYPE, type EthernetFrame } from '../types.js';
@@ -38,14 +39,6 @@ export interface RouterAdvert {
 export interface RouterSolicit {
   readonly sourceLinkLayer?: MacAddress;
 }
-
-const u32 = (b: Uint8Array, o: number) => ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
-const put32 = (b: Uint8Array, o: number, v: number) => {
-  b[o] = (v >>> 24) & 0xff;
-  b[o + 1] = (v >>> 16) & 0xff;
-  b[o + 2] = (v >>> 8) & 0xff;
-  b[o + 3] = v & 0xff;
-};
 
 function checkRange(name: string, v: number, max: number): void {
   if (!Number.isInteger(v) || v < 0 || v > max) throw new PacketEncodeError(`router advertisement ${name} ${v} is outside 0..${max}`, { field: name, value: v });
