@@ -1,5 +1,5 @@
-import { APP_CONTEXT, DeviceOwner, inject, injectable, packet, type AppContext, type AppPacketIn, type DesiredFlow, type LogicalPort, type ModelChange, type Owner } from '@dragonflow/core';
-import { providerIngressFlow, providerOutput } from '@dragonflow/nat';
+import { APP_CONTEXT, DeviceOwner, inject, injectable, packet, type AppContext, type AppPacketIn, type LogicalPort, type ModelChange } from '@dragonflow/core';
+import { installAhead, providerIngressFlow, providerOutput } from '@dragonflow/nat';
 import { floatingIpFlows, type DnatPipeline, type ExternalPath } from './flows.js';
 import { NextHops } from './next-hops.js';
 import { floatingIpView, translatesHere, type FloatingIpView } from './model.js';
@@ -129,7 +129,7 @@ export class FloatingIps {
     this.useZone(view.gateway.routerKey, id);
     const path = this.pathOf(view);
     const pipeline = this.ctx.options.mode === 'centralized' ? { ...this.pipeline, redirectPorts: Object.values(topology.infraPorts().tunnels).filter((p): p is number => p !== undefined) } : this.pipeline;
-    this.installAhead(owners.fip(id), floatingIpFlows(pipeline, view, zones.of('router', view.gateway.routerKey), path));
+    installAhead(this.ctx, owners.fip(id), floatingIpFlows(pipeline, view, zones.of('router', view.gateway.routerKey), path));
     // only now: the ARP request goes out at once, and the answer needs the flow above to be punted
     this.wantNextHop(view, path);
     const key = announceKey(view);
@@ -154,23 +154,6 @@ export class FloatingIps {
     const nextHop = v.gateway.nextHop;
     if (!path.uplink || !nextHop) return this.nextHops.release(v.id);
     this.nextHops.want(v.id, { networkKey: v.gateway.networkKey, nextHop, from: { mac: v.mac, ip: v.address }, uplink: path.uplink });
-  }
-
-  /**
-   * Desires `desired` for `owner` and sends what changed at once, in the immediate
-   * lane. The packet-outs that follow (the ARP request for the next hop, the
-   * gratuitous ARP) go out in that lane at the end of the tick, while a plain
-   * `replace` waits for the next flush, after them: the next hop's answer, back
-   * within a millisecond, found no flow to punt it and was lost, and the next ask
-   * came RETRY_MS later (association → reachable took 1 s on a loaded machine,
-   * docs/benchmarks.md). The lane keeps call order, so these flow-mods precede them.
-   */
-  private installAhead(owner: Owner, desired: readonly DesiredFlow[]): void {
-    this.ctx.flows.replace(owner, desired);
-    this.ctx.flows.installNow(owner, desired).catch((err: unknown) => {
-      // no switch (or it went away): the flows stay desired, the reconciler sends them once it is back
-      this.ctx.log.debug({ owner: typeof owner === 'string' ? owner : owner.id, err }, 'floating IP flows not sent ahead of the flush');
-    });
   }
 
   /**
@@ -212,7 +195,7 @@ export class FloatingIps {
     const net = this.networks.has(networkId) ? this.ctx.topology.get('logical_switch', networkId) : undefined;
     const ingress = net && providerIngressFlow(this.ctx.tables.ref('fip-classify'), net, this.ctx.topology.infraPorts(), this.pipeline.afterClassify);
     if (!net || !ingress) return this.ctx.flows.remove(owners.network(networkId));
-    this.installAhead({ id: owners.network(networkId), key: net.key }, [ingress]);
+    installAhead(this.ctx, { id: owners.network(networkId), key: net.key }, [ingress]);
   }
 
   private useZone(routerKey: number, id: string): void {

@@ -50,4 +50,24 @@ describe('snat: next hops on the external network', () => {
     // the rest still goes to the upstream router
     expect(c.h.trace(toward(INTERNET_HOST), 1).only(PUBLIC_PORT).dst.toString()).toBe(UPSTREAM_MAC);
   });
+  it('asks only once the flow that punts the answer is in: a neighbour answering at once is learnt from its first answer, not from a retry a second later', async () => {
+    // the gateway starts on chassis-2 (this chassis only redirects, asks nothing), then moves here
+    c = await natCloud({ gatewayOn: 'chassis-2' });
+    const cc = c;
+    expect(arpsFor(cc, UPSTREAM_IP)).toBe(0);
+    // the upstream router answers the moment the request leaves the provider port (before the next flush of desired flows)
+    const sub = cc.h.fakeSwitch.delivered$.subscribe((o) => {
+      const arp = o.frame.payload;
+      if (o.port !== PUBLIC_PORT || arp.kind !== 'arp' || arp.op !== 1 || arp.tpa.toString() !== UPSTREAM_IP) return;
+      cc.h.fakeSwitch.inject(packet.arpReply({ srcMac: UPSTREAM_MAC, srcIp: UPSTREAM_IP, dstMac: arp.sha, dstIp: arp.spa }), PUBLIC_PORT);
+    });
+    try {
+      await cc.h.nb.modify('logical_router', cc.router.id, (r) => ({ ...r, externalGateway: { ...r.externalGateway!, chassisIds: [cc.h.chassisId, cc.c2.id] } }));
+      await cc.h.settle();
+    } finally {
+      sub.unsubscribe();
+    }
+    expect(arpsFor(cc, UPSTREAM_IP)).toBe(1);
+    expect(cc.h.trace(toward(INTERNET_HOST), 1).only(PUBLIC_PORT).dst.toString()).toBe(UPSTREAM_MAC);
+  });
 });

@@ -1,6 +1,6 @@
 import { APP_CONTEXT, APP_OPTIONS, inject, injectable, type Action, type AppContext, type AppPacketIn, type DesiredFlow, type Ipv4Address, type LocalPortEvent, type LogicalPort, type ModelChange } from '@dragonflow/core';
 import { L3Model, ROUTER_GATEWAY_OWNER, type Router, type RouterGateway } from '@dragonflow/l3';
-import { NeighborResolver, providerIngressFlow, providerOutput, redirectActions, redirectClassifyFlows, redirectTunnelPort } from '@dragonflow/nat';
+import { NeighborResolver, installAhead, providerIngressFlow, providerOutput, redirectActions, redirectClassifyFlows, redirectTunnelPort } from '@dragonflow/nat';
 import { chassisInboundFlows, inboundFlows, natDoneFlow, outFlow, redirectFlow, snatFlow, snatTables, unnatFlows, type SnatSource, type SnatTables } from './flows.js';
 import { LocalNetworks } from './local-networks.js';
 import type { SnatOptions } from './options.js';
@@ -180,7 +180,8 @@ export class SnatApp {
     }
     const before = this.routers.get(id);
     this.routers.set(id, { key: r.key, networkId: gw.networkId, translating: true, source, zone });
-    this.ctx.flows.replace({ id: snatOwner(id), key: r.key, kind: 'router' }, flows);
+    // installed ahead of the flush: centralized, they punt the next hop's ARP answer (distributed: setNetwork's do)
+    installAhead(this.ctx, { id: snatOwner(id), key: r.key, kind: 'router' }, flows);
     this.joinNetwork(id, gw.networkId);
     this.updateNatDone();
     // The gateway IP moved here (centralized; distributed: the chassis address, announced once per network).
@@ -339,7 +340,7 @@ export class SnatApp {
         void this.announce(networkId, source);
       }
     }
-    this.ctx.flows.replace({ id: networkOwner(networkId), key: net.key, kind: 'network' }, flows);
+    installAhead(this.ctx, { id: networkOwner(networkId), key: net.key, kind: 'network' }, flows);
   }
 
   private warnOnce(key: string, detail: Record<string, unknown>, message: string): void {

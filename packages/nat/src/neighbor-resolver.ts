@@ -81,7 +81,10 @@ export class NeighborResolver {
     let keys = this.byUser.get(user);
     if (!keys) this.byUser.set(user, (keys = new Set()));
     keys.add(k);
-    if (isNew) this.ask(e);
+    // The first request waits for the end of this turn: the app installs the flow that
+    // punts the answer (replyPuntFlow, with installAhead) while it builds the flows
+    // that asked, and the answer must find it.
+    if (isNew) queueMicrotask(() => this.ask(e));
     return e.mac;
   }
 
