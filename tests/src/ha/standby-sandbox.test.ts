@@ -133,5 +133,18 @@ describe('standby controller', () => {
     const status = await dfOk(['status', '--sandbox', dir]);
     expect(status).toMatch(/HA {8}master, generation \d+ .*1 takeover\(s\)/);
     expect(status).toMatch(/HA {8}slave/);
+
+    // `controller stop 1 --kill` kills the master of the pair (now the second one): the first takes over again
+    await dfOk(['sandbox', 'controller', 'stop', '1', '--kill', '--dir', dir]);
+    expect(controllers().find((c) => c.standby)!.pid).toBeUndefined();
+    const retaken = await waitFor(
+      async () => {
+        const h = await health(again).catch(() => undefined);
+        return h?.ha?.role === 'master' && h.ha.lastTakeover?.syncedAt !== undefined ? h : undefined;
+      },
+      { what: 'the first controller to take over again', timeoutMs: 10_000, intervalMs: 20 },
+    );
+    expect(retaken.ha!.lastTakeover!.flowMods).toBe(0);
+    expect(BigInt(retaken.ha!.generationId!)).toBeGreaterThan(BigInt(newGeneration!));
   }, 300_000);
 });
