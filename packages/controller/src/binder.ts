@@ -106,6 +106,9 @@ export class PortBinder {
   private gaugesQueued = false;
   private readonly duplicateWarned = new Set<string>();
   private readonly failuresSub: Subscription;
+  /** A standby's binder: feeds the runtime but writes nothing to the NB (the active controller does); ports to look at once active. */
+  private passive = false;
+  private readonly deferred = new Set<string>();
 
   constructor(private readonly options: PortBinderOptions) {
     this.clock = options.clock ?? systemClock;
@@ -220,6 +223,20 @@ export class PortBinder {
     };
   }
 
+  /**
+   * Passive (the standby of a pair): plugged ports still reach the runtime, but no
+   * binding or status is written — the active controller writes them. Turned
+   * active (a takeover), every port seen meanwhile is looked at again.
+   */
+  setPassive(passive: boolean): void {
+    if (passive === this.passive) return;
+    this.passive = passive;
+    if (passive) return;
+    const ids = new Set([...this.deferred, ...this.plugged.keys()]);
+    this.deferred.clear();
+    for (const id of ids) this.schedule(id);
+  }
+
   stop(): void {
     this.failuresSub.unsubscribe();
     this.sourceSub?.unsubscribe();
@@ -247,6 +264,10 @@ export class PortBinder {
   // ------------------------------------------------------------------ workers
 
   private schedule(portId: string): void {
+    if (this.passive) {
+      this.deferred.add(portId);
+      return;
+    }
     const w = this.workers.get(portId);
     if (w) {
       w.dirty = true;

@@ -134,4 +134,17 @@ describe('controller config', () => {
     writeFileSync(file, FULL + 'appsFrom: ../apps\n');
     expect(loadControllerConfig(file).baseDir).toBe(join(dir, '..', 'apps'));
   });
+
+  it('takes a standby pair (ha) and names what is wrong with one', () => {
+    const base = `chassis: { name: c1, tunnelIp: 192.0.2.11, tunnelTypes: [vxlan] }\nopenflow: { listen: unix:/run/df/a.sock }\n`;
+    const c = parseControllerConfig(`${base}ha: { activeSocket: unix:/run/df/br-int.active, peerTargets: [unix:/run/df/b.sock] }\n`, 'ctl.yaml');
+    expect(c.ha).toEqual({ activeSocket: 'unix:/run/df/br-int.active', peerTargets: ['unix:/run/df/b.sock'] });
+    expect(parseControllerConfig(base, 'ctl.yaml').ha).toBeUndefined();
+    fails(`${base}ha: { activeSocket: unix:/run/df/x, peerTargets: [unix:/run/df/a.sock] }\n`, /ctl\.yaml: ha\.peerTargets\[0\]: 'unix:\/run\/df\/a\.sock' is this controller's own target/);
+    fails(`${base}ha: { activeSocket: /run/df/x, peerTargets: [unix:/run/df/b.sock] }\n`, /ha\.activeSocket: must be unix:\/ABSOLUTE\/PATH/);
+    fails(`${base}ha: { activeSocket: unix:/run/df/x, peerTargets: [] }\n`, /ha\.peerTargets: must name the other controller/);
+    fails(`${base}ha: { activeSocket: unix:/run/df/x }\n`, /ha\.peerTargets/);
+    fails(`${base}ha: { activeSocket: unix:/run/df/a.sock, peerTargets: [unix:/run/df/b.sock] }\n`, /ha\.activeSocket: must not be the OpenFlow socket/);
+    fails(`${base}ha: { activeSocket: unix:/run/df/x, peerTargets: [unix:/b], standby: true }\n`, /ha: unknown key\(s\) 'standby'/);
+  });
 });

@@ -4,6 +4,7 @@ import { dirname, resolve } from 'node:path';
 import { DfError, isValidIp } from '@dragonflow/base';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
+import { controllerTargetFor } from './switch-setup.js';
 
 /**
  * The df-controller configuration file (YAML or JSON). Every key is checked; an
@@ -157,6 +158,21 @@ export const controllerConfigSchema = z
         }
       })
       .default({ integration: 'br-int', datapathType: 'system', mappings: {} }),
+    /**
+     * A hot-standby pair on one integration bridge (docs/ha.md "Standby controller"):
+     * both controllers of the bridge name the same `activeSocket`; the one listening on
+     * it is active (OpenFlow master), the other watches it and takes over the moment
+     * it closes. `peerTargets` are the other controller's OpenFlow targets, kept in the
+     * bridge's Controller list beside this one's. Absent: a single controller (OpenFlow
+     * role equal, no role requests).
+     */
+    ha: z
+      .object({
+        activeSocket: z.string().regex(/^unix:\/.+/, 'must be unix:/ABSOLUTE/PATH (a unix socket both controllers of the bridge can reach)'),
+        peerTargets: z.array(z.string().refine((s) => /^((tcp|ssl):[^:]+:\d+|(tcp|ssl):\[[^\]]+\]:\d+|unix:.+)$/.test(s), 'must be tcp:HOST:PORT, ssl:HOST:PORT or unix:PATH')).min(1, 'must name the other controller of the bridge (its OpenFlow target)'),
+      })
+      .strict()
+      .optional(),
     apps: z.array(appEntry).default([]),
     /** Where app package names resolve from, relative to the config file (default: the config file's directory). */
     appsFrom: z.string().min(1, 'must not be empty').optional(),
@@ -199,6 +215,13 @@ export function parseControllerConfig(text: string, file: string): ControllerCon
     const first = issues[0]!;
     const more = issues.length > 1 ? ` (and ${issues.length - 1} more: ${issues.slice(1).map((i) => `${i.key}: ${i.reason}`).join('; ')})` : '';
     throw new DfError('CONFIG_INVALID', `${file}: ${first.key}: ${first.reason}${more}`, { context: { file, key: first.key, reason: first.reason, issues } });
+  }
+  const ha = parsed.data.ha;
+  if (ha) {
+    const own = parsed.data.bridge.controllerTarget ?? controllerTargetFor(parsed.data.openflow.listen);
+    const i = ha.peerTargets.indexOf(own);
+    if (i >= 0) throw new DfError('CONFIG_INVALID', `${file}: ha.peerTargets[${i}]: '${own}' is this controller's own target (openflow.listen); list the other controller's`, { context: { file, key: `ha.peerTargets[${i}]` } });
+    if (`unix:${ha.activeSocket.replace(/^unix:/, '')}` === own) throw new DfError('CONFIG_INVALID', `${file}: ha.activeSocket: must not be the OpenFlow socket (${own})`, { context: { file, key: 'ha.activeSocket' } });
   }
   const packages = new Set<string>();
   parsed.data.apps.forEach((a, i) => {

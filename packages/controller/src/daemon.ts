@@ -13,6 +13,7 @@ import { checkRunnable, type ControllerConfig } from './config.js';
 import { BridgeDatapathGuard } from './datapath-guard.js';
 import { ManagementServer } from './management.js';
 import { ControllerMetrics } from './metrics.js';
+import { StandbyPair, type HaStatus, type TakeoverRecord } from './ha/standby-pair.js';
 import { controllerTargetFor, ensureSwitch, infraPortsFrom, sameInfraPorts, type InfraPorts, type SwitchSpec } from './switch-setup.js';
 
 export interface ControllerOptions {
@@ -42,7 +43,9 @@ export interface HealthReport {
   readonly db: { readonly where: string; readonly connected: boolean; readonly cache: CacheState | undefined; readonly lastError: string | undefined };
   readonly liveness: LivenessState | { readonly alive: false; readonly failures: number; readonly reason: string };
   readonly ovsdb: { readonly remote: string; readonly state: OvsdbState; readonly lastError: string | undefined; readonly setup: string };
-  readonly openflow: { readonly listen: string; readonly controllerTarget: string; readonly connected: boolean; readonly datapathId: string | undefined };
+  readonly openflow: { readonly listen: string; readonly controllerTarget: string; readonly connected: boolean; readonly datapathId: string | undefined; readonly role: 'master' | 'slave' | 'equal' | 'unknown' };
+  /** The standby pair (config `ha`), when this controller is one of two on the bridge. */
+  readonly ha: HaStatus | undefined;
   readonly sync: { readonly runtimeStarted: boolean; readonly syncedRevision: number; readonly desiredFlows: number; readonly installedFlows: number; readonly failedOwners: readonly OwnerFailure[] };
   readonly infraPorts: InfraPorts;
   readonly ports: BinderReport | undefined;
@@ -106,6 +109,10 @@ export class Controller {
   private fatalHandler: ((err: unknown) => void) | undefined;
   private setupRunning = false;
   private setupAgain = false;
+  /** The hot-standby pair this controller belongs to (config `ha`); undefined: alone on the bridge. */
+  private readonly pair: StandbyPair | undefined;
+  private registering: Promise<void> | undefined;
+  private readonly switchChannels = new Map<OfConnection, SwitchChannel>();
 
   constructor(private readonly options: ControllerOptions) {
     checkRunnable(options.config, options.file);
@@ -120,9 +127,19 @@ export class Controller {
       integrationBridge: this.config.bridge.integration,
       datapathType: this.config.bridge.datapathType,
       controllerTarget: this.config.bridge.controllerTarget ?? controllerTargetFor(this.config.openflow.listen),
+      peerTargets: this.config.ha?.peerTargets ?? [],
       tunnelTypes: this.config.chassis.tunnelTypes,
       mappings: this.config.bridge.mappings,
     };
+    const ha = this.config.ha;
+    if (ha) {
+      this.pair = new StandbyPair({
+        activeSocket: ha.activeSocket,
+        log: this.log.child({ component: 'ha' }),
+        metrics: this.metrics,
+        hooks: { master: (channel, takeover) => this.onMaster(channel, takeover), slave: (why) => this.onSlave(why) },
+      });
+    }
   }
 
   /** The runtime, once the DB answered and the apps run. */
@@ -171,6 +188,7 @@ export class Controller {
       this.listener = await OfListener.start({ logger: this.log.child({ component: 'openflow' }), clock: this.clock, acceptDatapath: (dpid) => guard.accept(dpid), ...listenerOptions(c.openflow.listen) });
       this.subs.push(this.listener.events$.subscribe((e) => (e.type === 'connected' ? this.onSwitchConnected(e.connection) : this.onSwitchDisconnected(e.connection, e.reason))));
       this.startOvsdb();
+      this.pair?.start();
     } catch (err) {
       await this.stop();
       throw err;
@@ -228,7 +246,50 @@ export class Controller {
     this.log.info({ db: where, endpoint: redactUrl(driver.endpoint) }, 'connected to the NB DB');
     this.nb = new NbApi(driver, { mirror: false, clock: this.clock });
 
-    const registry = new ChassisRegistry(this.nb, { ttlMs: c.chassis.livenessTtlMs, clock: this.clock });
+    // A standby leaves the chassis liveness to the active controller (two leases on one record would fight); it registers when it takes over.
+    if (!this.pair || this.pair.isMaster) await this.register();
+
+    const nb = this.nb;
+    const { cache, runtime } = await startChassisRuntime({
+      driver,
+      apps: this.apps,
+      chassisId: this.chassisId,
+      clock: this.clock,
+      logger: this.log.child({ component: 'runtime' }),
+      metrics: this.coreMetrics,
+      beforeStart: (parts) => {
+        // Kept before the cache loads: a stop while the DB is slow stops these, and the
+        // runtime starts with the interfaces and infrastructure ports OVSDB reported.
+        this.chassisRuntime = parts;
+        this.cache = parts.cache;
+        this.runtimeValue = parts.runtime;
+        this.binder = new PortBinder({ nb, chassisId: this.chassisId, chassisName: c.chassis.name, hostname: hostname(), runtime: parts.runtime, log: this.log.child({ component: 'binder' }), clock: this.clock, metrics: this.metrics });
+        this.binder.setPassive(this.pair !== undefined && !this.pair.isMaster);
+        this.binder.setInterfaces(this.interfaces);
+        this.pushInfraPorts();
+      },
+    });
+    if (signal.aborted) throw new StoppedError('starting the runtime');
+    this.runtimeStarted = true;
+    this.binder!.follow(cache);
+    this.binder!.reconcileBoundPorts(cache.localPorts());
+    this.subs.push(runtime.syncedRevision$.subscribe((r) => r >= 0 && this.log.debug({ revision: r }, 'switch in sync')));
+    if (this.connection?.isOpen && (!this.pair || this.pair.isMaster)) await this.attach(this.connection);
+    this.log.info({ revision: cache.state.revision, localPorts: cache.localPorts().length }, 'runtime started');
+  }
+
+  /** Registers the chassis and keeps its liveness lease (the active controller of a standby pair only). */
+  private async register(): Promise<void> {
+    if (this.registration || !this.nb) return;
+    if (this.registering) return this.registering;
+    this.registering = this.registerOnce().finally(() => (this.registering = undefined));
+    return this.registering;
+  }
+
+  private async registerOnce(): Promise<void> {
+    const c = this.config;
+    const signal = this.abort.signal;
+    const registry = new ChassisRegistry(this.nb!, { ttlMs: c.chassis.livenessTtlMs, clock: this.clock });
     this.registration = await retry(
       'register the chassis',
       () =>
@@ -252,33 +313,6 @@ export class Controller {
       }),
     );
     this.log.info({ chassis: c.chassis.name, chassisId: this.chassisId, tunnelIp: c.chassis.tunnelIp, tunnelTypes: c.chassis.tunnelTypes, ttlMs: c.chassis.livenessTtlMs }, 'chassis registered, liveness lease running');
-
-    const nb = this.nb;
-    const { cache, runtime } = await startChassisRuntime({
-      driver,
-      apps: this.apps,
-      chassisId: this.chassisId,
-      clock: this.clock,
-      logger: this.log.child({ component: 'runtime' }),
-      metrics: this.coreMetrics,
-      beforeStart: (parts) => {
-        // Kept before the cache loads: a stop while the DB is slow stops these, and the
-        // runtime starts with the interfaces and infrastructure ports OVSDB reported.
-        this.chassisRuntime = parts;
-        this.cache = parts.cache;
-        this.runtimeValue = parts.runtime;
-        this.binder = new PortBinder({ nb, chassisId: this.chassisId, chassisName: c.chassis.name, hostname: hostname(), runtime: parts.runtime, log: this.log.child({ component: 'binder' }), clock: this.clock, metrics: this.metrics });
-        this.binder.setInterfaces(this.interfaces);
-        this.pushInfraPorts();
-      },
-    });
-    if (signal.aborted) throw new StoppedError('starting the runtime');
-    this.runtimeStarted = true;
-    this.binder!.follow(cache);
-    this.binder!.reconcileBoundPorts(cache.localPorts());
-    this.subs.push(runtime.syncedRevision$.subscribe((r) => r >= 0 && this.log.debug({ revision: r }, 'switch in sync')));
-    if (this.connection?.isOpen) await this.attach(this.connection);
-    this.log.info({ revision: cache.state.revision, localPorts: cache.localPorts().length }, 'runtime started');
   }
 
   // ------------------------------------------------------------------ switch side
@@ -287,7 +321,46 @@ export class Controller {
     this.connection = conn;
     this.metrics.linkUp.set({ link: 'openflow' }, 1);
     this.log.info({ datapathId: conn.datapathId.toString(16).padStart(16, '0') }, 'switch connected (OpenFlow 1.3)');
-    if (this.runtimeStarted) void this.attach(conn);
+    if (this.pair) {
+      const channel = switchChannel(conn);
+      this.switchChannels.set(conn, channel);
+      // An ERROR saying we are a slave while we think we are master: another controller claimed the switch.
+      this.subs.push(conn.errors$.subscribe((e) => this.pair?.refused(e.error)));
+      this.pair.switchConnected(channel);
+    } else if (this.runtimeStarted) void this.attach(conn);
+  }
+
+  /** The switch confirmed this controller master (standby pair): hold the switch, register, bind. */
+  private onMaster(_channel: SwitchChannel, takeover: TakeoverRecord | undefined): void {
+    const conn = this.connection;
+    this.binder?.setPassive(false);
+    void this.register().catch((err: unknown) => {
+      if (!(err instanceof StoppedError)) this.log.error({ err: describeError(err) }, 'cannot register the chassis');
+    });
+    if (!conn || !this.runtimeStarted) return;
+    const before = this.runtimeValue!.reconciler.totals;
+    const sentBefore = before.adds + before.modifies + before.deletes;
+    void this.attach(conn).then(async () => {
+      const runtime = this.runtimeValue;
+      if (!takeover || !runtime || this.connection !== conn) return;
+      await runtime.reconciler.flush();
+      if (runtime.reconciler.syncedRevision < 0) await runtime.waitForRevision(0);
+      const after = runtime.reconciler.totals;
+      takeover.syncedAt = Date.now();
+      takeover.flowMods = after.adds + after.modifies + after.deletes - sentBefore;
+      this.log.info({ ms: takeover.syncedAt - takeover.detectedAt, flowMods: takeover.flowMods }, 'took over: switch in sync');
+    });
+  }
+
+  /** Slave (standby, or stepped down): the runtime keeps its desired state but does not hold the switch. */
+  private onSlave(why: string): void {
+    this.binder?.setPassive(true);
+    this.runtimeValue?.detachSwitch();
+    if (why !== 'standby' && this.registration) {
+      const r = this.registration;
+      this.registration = undefined;
+      void r.stop({ revoke: false }).catch(() => undefined);
+    }
   }
 
   private onSwitchDisconnected(conn: OfConnection, reason: Error): void {
@@ -295,6 +368,9 @@ export class Controller {
     this.connection = undefined;
     this.metrics.linkUp.set({ link: 'openflow' }, 0);
     this.log.warn({ reason: reason.message }, 'switch disconnected; its flows stay (fail_mode=secure) and are reconciled when it is back');
+    const channel = this.switchChannels.get(conn);
+    this.switchChannels.delete(conn);
+    if (channel) this.pair?.switchDisconnected(channel);
     this.runtimeValue?.detachSwitch();
   }
 
@@ -418,7 +494,9 @@ export class Controller {
     if (!this.driver) problems.push(`NB DB not reached yet (${describeDb(c.db)})${this.dbError ? `: ${this.dbError}` : ''}`);
     else if (!this.dbConnected) problems.push('NB DB connection lost: forwarding from the local cache');
     else if (cacheState && cacheState.phase !== 'live') problems.push(`local cache ${cacheState.phase}${cacheState.reason ? `: ${cacheState.reason}` : ''}`);
-    const liveness = this.registration?.state ?? { alive: false as const, failures: 0, reason: 'not registered yet' };
+    const ha = this.pair?.status();
+    const standby = ha !== undefined && ha.role !== 'master';
+    const liveness = this.registration?.state ?? { alive: false as const, failures: 0, reason: standby ? 'standby: the active controller keeps the chassis liveness' : 'not registered yet' };
     if (this.registration && !liveness.alive) problems.push(`chassis liveness not renewed${liveness.reason ? `: ${liveness.reason}` : ''}`);
     const ovsdbState = this.ovsdb?.state ?? 'closed';
     if (ovsdbState !== 'connected') problems.push(`OVSDB ${ovsdbState}${this.lastOvsdbError ? `: ${this.lastOvsdbError}` : ''}`);
@@ -434,7 +512,11 @@ export class Controller {
       const shown = failedOwners.slice(0, 5).map((f) => `${f.app}/${f.owner} (${f.errors.at(-1) ?? 'error'})`);
       problems.push(`the switch refused flows of ${failedOwners.length} owner(s), retrying: ${shown.join(', ')}${failedOwners.length > 5 ? ', …' : ''}`);
     }
-    const status: HealthStatus = !this.runtimeStarted || synced < 0 ? 'starting' : problems.length > 0 ? 'degraded' : 'ok';
+    if (ha?.demoted) problems.push(`stepped down to slave: ${ha.demoted}`);
+    if (ha && connected && ha.role === 'unknown') problems.push('OpenFlow role not settled yet');
+    // A standby never syncs the switch (it holds no flow-mods): ready once its desired state is complete and the switch knows it as slave.
+    const ready = standby ? this.runtimeStarted && runtime?.reconciler.isComplete === true && ha.role === 'slave' : this.runtimeStarted && synced >= 0;
+    const status: HealthStatus = !ready ? 'starting' : problems.length > 0 ? 'degraded' : 'ok';
     return {
       status,
       problems,
@@ -442,7 +524,8 @@ export class Controller {
       db: { where: describeDb(c.db), connected: this.dbConnected, cache: cacheState, lastError: this.dbError },
       liveness,
       ovsdb: { remote: c.ovsdb.endpoint, state: ovsdbState, lastError: ovsdbState === 'connected' ? undefined : this.lastOvsdbError, setup: this.setupState },
-      openflow: { listen: c.openflow.listen, controllerTarget: this.spec.controllerTarget, connected, datapathId: this.connection?.datapathId.toString(16).padStart(16, '0') },
+      openflow: { listen: c.openflow.listen, controllerTarget: this.spec.controllerTarget, connected, datapathId: this.connection?.datapathId.toString(16).padStart(16, '0'), role: ha ? ha.role : connected ? 'equal' : 'unknown' },
+      ha,
       sync: { runtimeStarted: this.runtimeStarted, syncedRevision: synced, desiredFlows: runtime?.reconciler.desiredCount ?? 0, installedFlows: runtime?.reconciler.installedCount ?? 0, failedOwners },
       infraPorts: this.infra,
       ports,
@@ -475,8 +558,11 @@ export class Controller {
     this.binder?.stop();
     await attempt('wait for bring-up', () => Promise.race([this.bringUp, sleep(2_000)]));
     for (const s of this.subs) s.unsubscribe();
-    await attempt('revoke the liveness lease', () => this.registration?.stop());
+    // With a standby about to take over, the liveness record is left to it (revoking would show the chassis dead for a moment).
+    const standbyTakesOver = this.pair?.isMaster === true && this.pair.hasStandby;
+    await attempt('revoke the liveness lease', () => this.registration?.stop({ revoke: !standbyTakesOver }));
     await attempt('stop the runtime', () => this.chassisRuntime?.runtime.stop());
+    await attempt('hand over to the standby', () => this.pair?.close());
     await attempt('close the OpenFlow listener', () => this.listener?.close());
     await attempt('stop the interface monitor', () => this.monitor?.cancel());
     await attempt('close OVSDB', () => this.ovsdb?.close());

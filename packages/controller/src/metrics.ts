@@ -9,6 +9,11 @@ export class ControllerMetrics {
   readonly nbWriteFailures: Counter;
   readonly linkUp: Gauge<'link'>;
   readonly alive: Gauge;
+  readonly haRole: Gauge<'role'>;
+  readonly haGeneration: Gauge;
+  readonly haTakeovers: Counter;
+  readonly haTakeoverSeconds: Histogram;
+  readonly haDemotions: Counter<'reason'>;
 
   constructor(readonly registry: Registry, options: { processMetrics?: boolean } = {}) {
     const r = [registry];
@@ -24,6 +29,17 @@ export class ControllerMetrics {
     this.nbWriteFailures = new Counter({ name: 'df_controller_nb_write_failures_total', help: 'Port binding writes that failed and will be retried', registers: r });
     this.linkUp = new Gauge({ name: 'df_controller_link_up', help: '1 when the link to the NB DB, OVSDB or the switch (OpenFlow) is up', labelNames: ['link'], registers: r });
     this.alive = new Gauge({ name: 'df_controller_chassis_alive', help: '1 while the chassis liveness lease is being renewed', registers: r });
+    this.haRole = new Gauge({ name: 'df_controller_ha_role', help: "1 for this controller's OpenFlow role on the integration bridge (master, slave or equal: no standby pair)", labelNames: ['role'], registers: r });
+    this.haGeneration = new Gauge({ name: 'df_controller_ha_generation_id', help: 'The OpenFlow generation id this controller claimed master with (standby pair), 0 before it did', registers: r });
+    this.haTakeovers = new Counter({ name: 'df_controller_ha_takeovers_total', help: 'Times this controller took the switch over from the active one of its standby pair', registers: r });
+    this.haTakeoverSeconds = new Histogram({
+      name: 'df_controller_ha_takeover_seconds',
+      help: "From the active controller's socket closing to this controller confirmed master by the switch",
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: r,
+    });
+    this.haDemotions = new Counter({ name: 'df_controller_ha_demotions_total', help: 'Times this controller stepped down to slave: a newer master (demoted) or its generation refused as stale', labelNames: ['reason'], registers: r });
+    for (const role of ['master', 'slave', 'equal']) this.haRole.set({ role }, role === 'equal' ? 1 : 0);
     for (const link of ['db', 'ovsdb', 'openflow']) this.linkUp.set({ link }, 0);
     this.alive.set(0);
     if (options.processMetrics) collectDefaultMetrics({ register: registry });

@@ -8,6 +8,8 @@ export interface SwitchSpec {
   readonly datapathType: string;
   /** The OpenFlow target vswitchd connects to (where this controller listens). */
   readonly controllerTarget: string;
+  /** The other controllers of the bridge (a hot standby, `ha.peerTargets`): kept in its Controller list beside ours. */
+  readonly peerTargets?: readonly string[];
   readonly tunnelTypes: readonly TunnelType[];
   /** Provider network → the bridge of its physical interface. */
   readonly mappings: Readonly<Record<string, string>>;
@@ -55,7 +57,8 @@ export function controllerTargetFor(listen: string): string {
 /**
  * Brings the switch in line with the spec, writing only what differs (ARCHITECTURE
  * §7): the integration bridge with fail_mode=secure, the datapath type, OpenFlow13
- * and our controller target — an identical Controller row is never rewritten, since
+ * and our controller target with the peers' (a standby pair names the same set, so
+ * the two never rewrite each other's rows) — an identical Controller row is never rewritten, since
  * that would make vswitchd reconnect and, in some modes, flush flows — one
  * flow-based tunnel port per configured type (and none left of a type it made
  * that is no longer configured), and a patch pair to each mapped
@@ -67,7 +70,7 @@ export async function ensureSwitch(vs: VswitchDb, spec: SwitchSpec, log: Logger)
     datapathType: spec.datapathType,
     failMode: 'secure',
     protocols: ['OpenFlow13'],
-    controllerTargets: [spec.controllerTarget],
+    controllerTargets: [spec.controllerTarget, ...(spec.peerTargets ?? [])],
   });
   if (bridge.created) log.info({ bridge: spec.integrationBridge }, 'created the integration bridge');
   else if (bridge.changed.length > 0) log.info({ bridge: spec.integrationBridge, changed: bridge.changed }, 'updated the integration bridge');

@@ -44,7 +44,7 @@ export {
   type ReconcilerError,
   type ReconcilerOptions,
 } from './reconciler/reconciler.js';
-export type { BatchError, BatchOutcome, EncodedRequest, SwitchAsyncMessage, SwitchChannel, SwitchRequest } from './reconciler/switch.js';
+export type { BatchError, BatchOutcome, EncodedRequest, RoleAnswer, SwitchAsyncMessage, SwitchChannel, SwitchRequest } from './reconciler/switch.js';
 export { decodeEncoded, decodeFlow, requestMessage } from './reconciler/wire.js';
 // ---- the app runtime and its inputs ----
 export { ControllerRuntime, type RuntimeOptions } from './runtime/runtime.js';

@@ -2,6 +2,8 @@ export { FakeSwitch, type Connection, type CookieDescriber, type FakeSwitchOptio
 export { PacketState, type CtMetadata, type CtTuple, type TunnelInfo } from './fakeswitch/packet-state.js';
 export { TraceResult, type TraceHop, type TraceOutput, type TracePacketIn } from './fakeswitch/trace.js';
 export type { FlowEntry } from './fakeswitch/flow-table.js';
+export type { FakeConnection } from './fakeswitch/connection.js';
+export { NO_GENERATION_ID, OFPBRC_IS_SLAVE, OFPRRFC_STALE } from './fakeswitch/roles.js';
 export { Harness, startHarness, type HarnessApp, type HarnessOptions } from './harness/harness.js';
 // What an app's own tests need from the host side: check its descriptor and options
 // the way the controller does, load it by package name, read the switch's requests.

@@ -56,3 +56,21 @@ describe('ensureSwitch: tunnel ports follow the configured types', () => {
     expect((await ensureSwitch(vs, spec(['vxlan']), silentLogger())).removedTunnels).toEqual(['tun-geneve']);
   });
 });
+
+describe('ensureSwitch: a standby pair on one bridge', () => {
+  test("each controller keeps the other's target in the Controller list; neither rewrites the other's row", async () => {
+    const a: SwitchSpec = { ...spec(['vxlan']), controllerTarget: 'unix:/nonexistent/a.sock', peerTargets: ['unix:/nonexistent/b.sock'] };
+    const b: SwitchSpec = { ...spec(['vxlan']), controllerTarget: 'unix:/nonexistent/b.sock', peerTargets: ['unix:/nonexistent/a.sock'] };
+    const first = await ensureSwitch(vs, a, silentLogger());
+    expect(first.bridge.changed).toContain('controller');
+    const rows = await ovs.vsctl('--columns=_uuid,target', 'list', 'Controller');
+    expect((await ovs.vsctl('get-controller', 'br-int')).trim().split('\n').sort()).toEqual(['unix:/nonexistent/a.sock', 'unix:/nonexistent/b.sock']);
+    // the peer's setup finds the same set: nothing written, the rows (and vswitchd's connections) untouched
+    expect((await ensureSwitch(vs, b, silentLogger())).bridge.changed).toEqual([]);
+    expect((await ensureSwitch(vs, a, silentLogger())).bridge.changed).toEqual([]);
+    expect(await ovs.vsctl('--columns=_uuid,target', 'list', 'Controller')).toBe(rows);
+    // a controller alone again (no ha) takes the peer out
+    await ensureSwitch(vs, { ...a, peerTargets: [] }, silentLogger());
+    expect((await ovs.vsctl('get-controller', 'br-int')).trim()).toBe('unix:/nonexistent/a.sock');
+  });
+});

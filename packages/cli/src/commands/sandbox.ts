@@ -2,9 +2,9 @@ import { spawnSync } from 'node:child_process';
 import { DfError, describeError } from '@dragonflow/base';
 import { Sandbox } from '@dragonflow/sandbox';
 import { CommanderError, Option, type Command } from 'commander';
-import { controllerAction, describeAccess, formatStatus, requireRoot, resolveSandboxDir, sandboxDown, sandboxStatus, sandboxUp, vmCreate, vmDelete } from '../sandbox/lifecycle.js';
+import { controllerAction, describeAccess, describeRole, formatStatus, requireRoot, resolveSandboxDir, sandboxDown, sandboxStatus, sandboxUp, vmCreate, vmDelete } from '../sandbox/lifecycle.js';
 import { appOptionsOption, choice, choices, intOption, type AppOptions } from '../sandbox/options.js';
-import { DEFAULT_SANDBOX_APPS, TUNNEL_KINDS, type DbKind, type TunnelKind } from '../sandbox/services.js';
+import { DEFAULT_SANDBOX_APPS, TUNNEL_KINDS, controllerHealth, type DbKind, type TunnelKind } from '../sandbox/services.js';
 
 const DIR_HELP = 'the sandbox directory (default: $DF_SANDBOX_DIR, else the one sandbox that is up)';
 
@@ -178,17 +178,38 @@ Layout and how to reach each part: docs/sandbox.md.`,
       runIn(Sandbox.load(resolveSandboxDir(o.dir)).outside().netns, command, 'the outside namespace', 'df.sandbox.outside');
     });
 
-  const ctl = sandbox.command('controller').description("stop, start or restart a chassis' df-controller (flows stay in place while it is down)");
+  const ctl = sandbox.command('controller').description("stop, start or restart a chassis' df-controller (flows stay in place while it is down); --standby runs a second one as hot standby (docs/ha.md)");
   for (const action of ['stop', 'start', 'restart'] as const) {
     ctl
       .command(`${action} <chassis>`)
-      .description(`${action} the df-controller of chassis N`)
+      .description(
+        action === 'start'
+          ? 'start the df-controller of chassis N that is not running (it comes back as standby when the other is master); with --standby, start a second one as hot standby next to the running one'
+          : `${action} the df-controller of chassis N — with a standby pair, the master (the one the switch takes orders from); with --standby, the second one`,
+      )
       .option('--kill', 'stop it with SIGKILL instead of SIGTERM (a crash)')
+      .option('--standby', action === 'start' ? 'start a second df-controller for the chassis as hot standby (OpenFlow slave; takes over within a second when the master dies)' : 'act on the second df-controller of the chassis (started with start --standby)')
       .option('--dir <dir>', DIR_HELP)
-      .action(async (chassis: string, o: { kill?: boolean; dir?: string }) => {
+      .addHelpText(
+        'after',
+        action === 'start'
+          ? `
+Examples:
+  pnpm dfctl sandbox controller start 1 --standby   # a hot standby for chassis-1
+  pnpm dfctl sandbox controller stop 1 --kill       # kill -9 the master: the standby takes over
+  pnpm dfctl sandbox controller start 1             # the killed one comes back, as standby
+  pnpm dfctl status                                 # each controller's role and generation`
+          : '',
+      )
+      .action(async (chassis: string, o: { kill?: boolean; standby?: boolean; dir?: string }) => {
         const n = intOption('<chassis>', 1, 200)(chassis);
-        const c = await controllerAction(resolveSandboxDir(o.dir), n, action, { signal: o.kill ? 'SIGKILL' : 'SIGTERM' });
-        console.log(action === 'stop' ? `df-controller of chassis-${n} stopped` : `df-controller of chassis-${n} running (pid ${c.pid}), connected and in sync`);
+        const c = await controllerAction(resolveSandboxDir(o.dir), n, action, { signal: o.kill ? 'SIGKILL' : 'SIGTERM', ...(o.standby ? { standby: true } : {}) });
+        const which = c.standby ? 'the second df-controller' : 'df-controller';
+        if (action === 'stop') console.log(`${which} of chassis-${n} stopped${o.kill ? ' (SIGKILL)' : ''}`);
+        else {
+          const h = await controllerHealth(c);
+          console.log(`${which} of chassis-${n} running (pid ${c.pid}), ${h?.ha ? describeRole(h) : 'connected and in sync'}`);
+        }
       });
   }
 }

@@ -17,7 +17,8 @@ function report(over: Partial<HealthReport> = {}): HealthReport {
     db: { where: 'etcd at http://192.0.2.1:2379', connected: true, cache: { phase: 'live', revision: 42, resyncs: 0, counts: {}, networks: 3 }, lastError: undefined },
     liveness: { alive: true, failures: 0 },
     ovsdb: { remote: 'unix:/var/run/openvswitch/db.sock', state: 'connected', lastError: undefined, setup: 'ok' },
-    openflow: { listen: 'tcp:127.0.0.1:6653', controllerTarget: 'tcp:127.0.0.1:6653', connected: true, datapathId: '0000aabbccddeeff' },
+    openflow: { listen: 'tcp:127.0.0.1:6653', controllerTarget: 'tcp:127.0.0.1:6653', connected: true, datapathId: '0000aabbccddeeff', role: 'equal' },
+    ha: undefined,
     sync: { runtimeStarted: true, syncedRevision: 42, desiredFlows: 120, installedFlows: 120 },
     infraPorts: { tunnels: { vxlan: 1, geneve: 2 }, providers: {} },
     ports: { plugged: 4, active: 3, ports: [], unknownIfaceIds: [{ ifaceId: 'x', interfaceName: 'tapx' }], failedInterfaces: [] },
@@ -57,9 +58,17 @@ describe('dfctl status', () => {
     // a gateway chassis with two provider networks says so
     const gw = formatHealth(report({ chassis: { ...report().chassis, gateway: true }, infraPorts: { tunnels: {}, providers: { physnet1: 7, public: 8 } } }));
     expect(gw.slice(-3)).toEqual(['  tunnels   vxlan, geneve from 192.0.2.11', '  providers physnet1 (port 7), public (port 8)', '  role      gateway (external networks, SNAT)']);
-    expect(formatHealth(report({ db: { where: 'memory at unix:/x', connected: false, cache: undefined, lastError: 'ECONNREFUSED' }, openflow: { listen: 'unix:/c', controllerTarget: 'unix:/c', connected: false, datapathId: undefined } }))).toEqual(
+    expect(formatHealth(report({ db: { where: 'memory at unix:/x', connected: false, cache: undefined, lastError: 'ECONNREFUSED' }, openflow: { listen: 'unix:/c', controllerTarget: 'unix:/c', connected: false, datapathId: undefined, role: 'unknown' } }))).toEqual(
       expect.arrayContaining(['  NB DB     DISCONNECTED (memory at unix:/x); last error: ECONNREFUSED', '  OpenFlow  NOT CONNECTED (listening on unix:/c)']),
     );
+  });
+
+  it("shows a standby pair's role and generation, the last takeover and a step-down", () => {
+    const ha = { activeSocket: 'unix:/run/df/br-int.active', socket: 'active' as const, role: 'master' as const, generationId: '3', since: 1000, takeovers: 1, lastTakeover: { detectedAt: 1000, masterAt: 1012, syncedAt: 1030, flowMods: 0 }, demoted: undefined };
+    expect(formatHealth(report({ ha }))).toContain('  HA        master, generation 3 (standby pair, active socket unix:/run/df/br-int.active); 1 takeover(s), last: master 12 ms after the other died, 0 flow-mods');
+    expect(formatHealth(report({ ha: { ...ha, role: 'slave', socket: 'standby', generationId: undefined, takeovers: 0, lastTakeover: undefined } }))).toContain('  HA        slave (standby pair, active socket unix:/run/df/br-int.active)');
+    expect(formatHealth(report({ ha: { ...ha, role: 'slave', demoted: 'the switch refused our generation 3 as stale' } })).join('\n')).toMatch(/HA {8}slave, generation 3 .*; STEPPED DOWN: the switch refused our generation 3 as stale/);
+    expect(formatHealth(report()).join('\n')).not.toMatch(/HA/);
   });
 
   describe('--management: a controller’s management endpoint', () => {

@@ -45,6 +45,12 @@ export function formatHealth(h: HealthReport, indent = '  '): string[] {
   ];
   const providers = Object.entries(h.infraPorts.providers);
   if (providers.length > 0) lines.push(`${indent}providers ${providers.map(([physnet, port]) => `${physnet} (port ${port})`).join(', ')}`);
+  if (h.ha) {
+    const last = h.ha.lastTakeover;
+    lines.push(
+      `${indent}HA        ${h.ha.role}${h.ha.generationId ? `, generation ${h.ha.generationId}` : ''} (standby pair, active socket ${h.ha.activeSocket})${h.ha.takeovers ? `; ${h.ha.takeovers} takeover(s), last: master ${last ? last.masterAt - last.detectedAt : '?'} ms after the other died${last?.flowMods !== undefined ? `, ${last.flowMods} flow-mods` : ''}` : ''}${h.ha.demoted ? `; STEPPED DOWN: ${h.ha.demoted}` : ''}`,
+    );
+  }
   // Older controllers do not report the role.
   if (h.chassis.gateway) lines.push(`${indent}role      gateway (external networks, SNAT)`);
   for (const p of h.problems) lines.push(`${indent}! ${p}`);
@@ -53,7 +59,15 @@ export function formatHealth(h: HealthReport, indent = '  '): string[] {
 
 /** Whether everything a report covers is healthy. */
 export function sandboxHealthy(r: SandboxReport): boolean {
-  return r.db.alive && r.api.alive && r.chassis.every((c) => c.ovs && c.controller.alive && c.controller.health?.status === 'ok');
+  // A chassis is healthy when its controllers answer ok; with a standby pair, one of the two may be down (the other is master).
+  return (
+    r.db.alive &&
+    r.api.alive &&
+    r.chassis.every((c) => {
+      const up = [c.controller, ...(c.standby ? [c.standby] : [])].filter((x) => x.alive);
+      return c.ovs && up.length > 0 && up.every((x) => x.health?.status === 'ok') && (!c.standby || up.some((x) => x.health?.ha?.role === 'master'));
+    })
+  );
 }
 
 /** A sandbox in a few lines per chassis. */
@@ -68,6 +82,11 @@ export function formatSandboxHealth(r: SandboxReport): string[] {
     const h = c.controller.health;
     lines.push(`${c.name}: ${!c.ovs ? 'OVS NOT RUNNING' : !c.controller.alive ? 'df-controller NOT RUNNING' : h ? h.status : 'df-controller does not answer'} (netns ${c.netns}${c.controller.pid ? `, df-controller pid ${c.controller.pid}` : ''})`);
     if (h) lines.push(...formatHealth(h));
+    const sb = c.standby;
+    if (sb) {
+      lines.push(`${c.name} second df-controller: ${!sb.alive ? 'NOT RUNNING' : sb.health ? sb.health.status : 'does not answer'}${sb.pid ? ` (pid ${sb.pid})` : ''}`);
+      if (sb.health) lines.push(...formatHealth(sb.health));
+    }
   }
   return lines;
 }

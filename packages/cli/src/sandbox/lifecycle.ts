@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { DfError, describeError } from '@dragonflow/base';
 import type { HealthReport } from '@dragonflow/controller';
 import { EXTERNAL, Sandbox, freePort, isAlive, listSandboxes, redisAnswers, requireBinary, spawnDaemon, stopPid, waitFor, type Chassis, type DhcpLease, type VmAddressing } from '@dragonflow/sandbox';
-import { stringify } from 'yaml';
+import { parse as parseYaml, stringify } from 'yaml';
 import { externalAccessLines, gatewayChassisFor } from './external.js';
 import { NeutronClient, type NeutronSubnet } from './neutron.js';
 import type { AppOptions } from './options.js';
@@ -221,7 +221,8 @@ async function waitHealthy(c: ControllerEntry, timeoutMs = 60_000): Promise<Heal
     return await waitFor(
       async () => {
         last = await controllerHealth(c);
-        return last?.status === 'ok' && last.liveness.alive ? last : undefined;
+        // A standby does not register the chassis (the active controller keeps its liveness): ready as slave.
+        return last?.status === 'ok' && (last.liveness.alive || last.ha?.role === 'slave') ? last : undefined;
       },
       { what: `df-controller of chassis-${c.chassis} to be healthy`, timeoutMs, intervalMs: 50, logFile: c.log, pid: c.pid },
     );
@@ -583,12 +584,83 @@ export async function vmDelete(dir: string, name: string): Promise<{ portId: str
 
 // ------------------------------------------------------------------ controllers
 
-/** Restarts (or just stops or starts) the df-controller of one chassis. */
-export async function controllerAction(dir: string, chassis: number, action: 'stop' | 'start' | 'restart', options: { signal?: 'SIGTERM' | 'SIGKILL'; wait?: boolean } = {}): Promise<ControllerEntry> {
+/** The running controllers of one chassis with their OpenFlow role (from /healthz). */
+async function chassisControllers(services: ServicesState, chassis: number): Promise<{ entry: ControllerEntry; running: boolean; role: string | undefined }[]> {
+  const out = [];
+  for (const entry of services.controllers.filter((x) => x.chassis === chassis)) {
+    const running = ours(entry.pid, entry.config);
+    out.push({ entry, running, role: running ? (await controllerHealth(entry))?.openflow.role : undefined });
+  }
+  return out;
+}
+
+/**
+ * Makes chassis N's controllers a standby pair: writes the `ha` keys into the first
+ * controller's config (a local active socket, the standby's OpenFlow target as
+ * peer) and the standby's config beside it (its own OpenFlow and management
+ * sockets and log). The first controller, if running without them, is restarted
+ * (flows stay, zero flow-mods) so it takes them: it stays the active one.
+ */
+async function ensureStandbyPair(services: ServicesState, primary: ControllerEntry): Promise<ControllerEntry> {
+  const dir = primary.config.slice(0, primary.config.lastIndexOf('/'));
+  const config = parseYaml(readFileSync(primary.config, 'utf8')) as { openflow: { listen: string }; management: { listen: string }; ha?: unknown };
+  const primaryTarget = config.openflow.listen.replace(/^punix:/, 'unix:');
+  const standbyListen = `unix:${join(dir, 'controller-standby.sock')}`;
+  const activeSocket = `unix:${join(dir, 'df-controller.active')}`;
+  const withHa = { ...config, ha: { activeSocket, peerTargets: [standbyListen] } };
+  const standbyConfig = { ...config, openflow: { listen: standbyListen }, management: { listen: `unix:${join(dir, 'df-controller-standby.sock')}` }, ha: { activeSocket, peerTargets: [primaryTarget] } };
+  const standbyFile = join(dir, 'df-controller-standby.yaml');
+  writeFileSync(standbyFile, `# the standby df-controller of chassis-${primary.chassis} (written by dfctl sandbox controller start --standby)\n${stringify(standbyConfig)}`);
+  if (JSON.stringify(config.ha) !== JSON.stringify(withHa.ha)) {
+    writeFileSync(primary.config, `# df-controller of chassis-${primary.chassis} (written by dfctl sandbox up; ha added by controller start --standby)\n${stringify(withHa)}`);
+    if (ours(primary.pid, primary.config)) {
+      await stopPid(primary.pid);
+      spawnController(services, primary);
+      await waitHealthy(primary);
+    }
+  }
+  let standby = services.controllers.find((x) => x.chassis === primary.chassis && x.standby);
+  if (!standby) {
+    standby = { chassis: primary.chassis, netns: primary.netns, config: standbyFile, management: standbyConfig.management.listen, log: join(dir, 'df-controller-standby.log'), pid: undefined, standby: true };
+    services.controllers.push(standby);
+    writeServices(services);
+  }
+  return standby;
+}
+
+/**
+ * Stops, starts or restarts a df-controller of one chassis. With two (a standby
+ * pair), `stop` stops the master — the one the switch takes orders from — unless
+ * `standby` says the second one; `start` starts whichever is not running (the
+ * first one first), which comes back as standby; `start` with `standby` starts the
+ * second controller, making the two a pair.
+ */
+export async function controllerAction(dir: string, chassis: number, action: 'stop' | 'start' | 'restart', options: { signal?: 'SIGTERM' | 'SIGKILL'; wait?: boolean; standby?: boolean } = {}): Promise<ControllerEntry> {
   requireRoot('dfctl sandbox controller');
   const services = readServices(dir);
-  const c = services.controllers.find((x) => x.chassis === chassis);
-  if (!c) throw new DfError('SANDBOX_NO_CHASSIS', `the sandbox has no chassis ${chassis}`, { context: { chassis } });
+  const primary = services.controllers.find((x) => x.chassis === chassis && !x.standby);
+  if (!primary) throw new DfError('SANDBOX_NO_CHASSIS', `the sandbox has no chassis ${chassis}`, { context: { chassis } });
+  if (options.standby && action === 'start') {
+    const standby = await ensureStandbyPair(services, primary);
+    if (ours(standby.pid, standby.config)) throw new DfError('CONTROLLER_RUNNING', `the standby df-controller of chassis-${chassis} is already running (pid ${standby.pid})`);
+    spawnController(services, standby);
+    if (options.wait ?? true) await waitHealthy(standby);
+    return standby;
+  }
+  const all = await chassisControllers(services, chassis);
+  let c: ControllerEntry;
+  if (options.standby) {
+    const s = all.find((x) => x.entry.standby);
+    if (!s) throw new DfError('SANDBOX_NO_STANDBY', `chassis-${chassis} has no standby df-controller (start one: dfctl sandbox controller start ${chassis} --standby)`, { context: { chassis } });
+    c = s.entry;
+  } else if (action === 'start') {
+    const stopped = all.find((x) => !x.running);
+    if (!stopped) throw new DfError('CONTROLLER_RUNNING', `every df-controller of chassis-${chassis} is running (pid ${all.map((x) => x.entry.pid).join(', ')})`);
+    c = stopped.entry;
+  } else {
+    // The master of a pair (else the one running, else the first).
+    c = (all.find((x) => x.running && x.role === 'master') ?? all.find((x) => x.running) ?? all[0]!).entry;
+  }
   if (action !== 'start' && ours(c.pid, c.config)) {
     if (options.signal === 'SIGKILL') {
       process.kill(c.pid, 'SIGKILL');
@@ -624,6 +696,8 @@ export interface SandboxReport {
     readonly tunnelIp: string;
     readonly ovs: boolean;
     readonly controller: { readonly pid: number | undefined; readonly alive: boolean; readonly health: HealthReport | undefined };
+    /** The second controller of a standby pair, when one was started. */
+    readonly standby?: { readonly pid: number | undefined; readonly alive: boolean; readonly health: HealthReport | undefined };
   }[];
   readonly vms: readonly { readonly name: string; readonly chassis: number; readonly ip: string; readonly mac: string; readonly portId: string; readonly ofport: number | undefined; readonly portStatus: string | undefined; readonly netnsPresent: boolean }[];
 }
@@ -637,8 +711,10 @@ export async function sandboxStatus(dir: string): Promise<SandboxReport> {
   const ports = apiAlive ? new Map((await api.listPorts().catch(() => [])).map((p) => [p.id, p.status])) : new Map<string, string>();
   const chassis = [];
   for (const c of st.chassis) {
-    const entry = services.controllers.find((x) => x.chassis === c.index);
+    const entry = services.controllers.find((x) => x.chassis === c.index && !x.standby);
     const alive = entry ? ours(entry.pid, entry.config) : false;
+    const second = services.controllers.find((x) => x.chassis === c.index && x.standby);
+    const secondAlive = second ? ours(second.pid, second.config) : false;
     chassis.push({
       index: c.index,
       name: c.name,
@@ -647,6 +723,7 @@ export async function sandboxStatus(dir: string): Promise<SandboxReport> {
       tunnelIp: c.tunnelIp,
       ovs: c.ovsdbServerAlive && c.vswitchdAlive,
       controller: { pid: entry?.pid, alive, health: alive && entry ? await controllerHealth(entry) : undefined },
+      ...(second ? { standby: { pid: second.pid, alive: secondAlive, health: secondAlive ? await controllerHealth(second) : undefined } } : {}),
     });
   }
   return {
@@ -660,6 +737,15 @@ export async function sandboxStatus(dir: string): Promise<SandboxReport> {
     chassis,
     vms: st.vms.map((v) => ({ name: v.name, chassis: v.chassis, ip: v.ip, mac: v.mac, portId: v.portId, ofport: v.ofport, portStatus: ports.get(v.portId), netnsPresent: v.netnsPresent })),
   };
+}
+
+/** "master, generation 3 (1 takeover)" from a controller's health. */
+export function describeRole(h: HealthReport | undefined): string {
+  if (!h) return 'no answer';
+  const ha = h.ha;
+  if (!ha) return `role ${h.openflow.role ?? 'equal'}`;
+  const last = ha.lastTakeover;
+  return `${ha.role}${ha.generationId ? `, generation ${ha.generationId}` : ''}${ha.takeovers ? `, ${ha.takeovers} takeover(s), last in ${last ? last.masterAt - last.detectedAt : '?'} ms${last?.flowMods !== undefined ? ` with ${last.flowMods} flow-mods` : ''}` : ''}${ha.demoted ? ` (stepped down: ${ha.demoted})` : ''}`;
 }
 
 export function formatStatus(r: SandboxReport): string[] {
@@ -680,6 +766,12 @@ export function formatStatus(r: SandboxReport): string[] {
     );
     for (const p of h?.problems ?? []) lines.push(`    ! ${p}`);
     for (const u of h?.ports?.unknownIfaceIds ?? []) lines.push(`    ! interface ${u.interfaceName} names no logical port (iface-id ${u.ifaceId})`);
+    if (c.standby || h?.ha) {
+      for (const [which, x] of [['first', c.controller], ['second', c.standby]] as const) {
+        if (!x) continue;
+        lines.push(`    ${which} df-controller: ${x.alive ? `pid ${x.pid}, ${describeRole(x.health)}` : 'NOT RUNNING'}`);
+      }
+    }
   }
   lines.push('');
   if (r.vms.length === 0) lines.push('  no VMs (pnpm dfctl sandbox vm create NAME --network NET)');

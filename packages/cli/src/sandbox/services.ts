@@ -27,6 +27,8 @@ export interface ControllerEntry extends ProcessEntry {
   readonly config: string;
   /** unix:PATH of its /healthz and /metrics. */
   readonly management: string;
+  /** The second controller of the chassis (`dfctl sandbox controller start N --standby`): a hot standby of the first, or the master after a takeover. */
+  readonly standby?: boolean;
 }
 
 /**

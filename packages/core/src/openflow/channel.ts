@@ -27,6 +27,10 @@ export function switchChannel(conn: OfConnection): SwitchChannel {
       const bodies = await conn.multipart({ kind: 'meter_config', meterId: OFPM_ALL });
       return bodies.flatMap((b) => (b.kind === 'meter_config' ? b.meters : []));
     },
+    async requestRole(role, generationId) {
+      const reply = await conn.requestRole(role, generationId);
+      return { role: reply.role, generationId: reply.generationId };
+    },
     messages$: conn.messages$,
   };
 }

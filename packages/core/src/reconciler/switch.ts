@@ -1,5 +1,5 @@
 import type { Observable } from 'rxjs';
-import type { ErrorMsg, FlowMod, FlowRemoved, FlowStats, GroupDesc, GroupMod, MeterConfig, MeterMod, NxPacketIn2, PacketIn, PacketOut, PortStatus } from '@dragonflow/openflow';
+import type { ControllerRole, ErrorMsg, FlowMod, FlowRemoved, FlowStats, GroupDesc, GroupMod, MeterConfig, MeterMod, NxPacketIn2, PacketIn, PacketOut, PortStatus } from '@dragonflow/openflow';
 
 type WithoutXid<T> = T extends unknown ? Omit<T, 'xid'> : never;
 
@@ -21,6 +21,12 @@ export type SwitchRequest = WithoutXid<FlowMod | GroupMod | MeterMod | PacketOut
 
 /** Asynchronous messages a switch sends the controller. */
 export type SwitchAsyncMessage = PacketIn | NxPacketIn2 | FlowRemoved | PortStatus;
+
+/** The switch's ROLE_REPLY: this connection's role and the generation id it knows. */
+export interface RoleAnswer {
+  readonly role: ControllerRole;
+  readonly generationId: bigint;
+}
 
 /** An error the switch reported, matched to the request (by its index in the batch) that caused it. */
 export interface BatchError {
@@ -62,6 +68,13 @@ export interface SwitchChannel {
    * meters: a reconnect then adds the desired ones again.
    */
   dumpMeters?(): Promise<readonly MeterConfig[]>;
+  /**
+   * ROLE_REQUEST (a hot-standby pair: docs/ha.md): resolves with the role and
+   * generation id the switch answers; rejects with the switch's error (for example
+   * OFPRRFC_STALE for a generation older than the one it knows). Optional: a
+   * channel without it cannot take part in a standby pair.
+   */
+  requestRole?(role: ControllerRole, generationId: bigint): Promise<RoleAnswer>;
   /** Packet-ins, flow-removed and port-status messages; completes when the connection closes. */
   readonly messages$: Observable<SwitchAsyncMessage>;
 }

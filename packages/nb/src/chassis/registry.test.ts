@@ -48,6 +48,19 @@ describe('ChassisRegistry', () => {
     expect(await nb.get('chassis', r.chassis.id)).toBeDefined();
   });
 
+  it('hands the liveness over to a standby without a moment dead: stop({ revoke: false }), then the other registers', async () => {
+    const reg = new ChassisRegistry(nb, { ttlMs: 300, clock });
+    const active = await reg.register({ name: 'compute-3', tunnelIp: '192.0.2.13' });
+    await active.stop({ revoke: false });
+    expect(await reg.isAlive(active.chassis.id)).toBe(true);
+    const standby = await new ChassisRegistry(nb, { ttlMs: 300, clock }).register({ name: 'compute-3', tunnelIp: '192.0.2.13' });
+    // the old lease runs out; the record now belongs to the standby's lease, which it renews
+    await pass(900);
+    expect(await reg.isAlive(active.chassis.id)).toBe(true);
+    await standby.stop();
+    expect(await reg.isAlive(active.chassis.id)).toBe(false);
+  });
+
   it('reports a chassis dead when its controller stops renewing', async () => {
     const reg = new ChassisRegistry(nb, { ttlMs: 200, clock });
     const r = await reg.register({ name: 'compute-2', tunnelIp: '192.0.2.12' });

@@ -107,13 +107,18 @@ export class ChassisRegistration {
     this.schedule();
   }
 
-  /** Stops renewing and removes the liveness record at once (clean shutdown). */
-  async stop(): Promise<void> {
+  /**
+   * Stops renewing and removes the liveness record at once (clean shutdown). With
+   * `revoke: false` the record is left to its lease, which expires after the ttl
+   * unless another process of the chassis (a standby controller taking over) writes
+   * it again meanwhile: the chassis never looks dead to the others.
+   */
+  async stop(options: { revoke?: boolean } = {}): Promise<void> {
     this.stopped = true;
     this.cancelTimer?.();
     const lease = this.lease;
     this.lease = undefined;
-    if (lease) await lease.revoke().catch(() => undefined);
+    if (lease && options.revoke !== false) await lease.revoke().catch(() => undefined);
     this.stateSubject.next({ alive: false, failures: 0, reason: 'stopped' });
     this.stateSubject.complete();
   }

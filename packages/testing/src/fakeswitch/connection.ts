@@ -1,12 +1,14 @@
 import { DfError } from '@dragonflow/base';
-import type { BatchError, BatchOutcome, SwitchAsyncMessage, SwitchChannel, SwitchRequest } from '@dragonflow/core/host';
-import type { ErrorMsg, FlowStats, GroupDesc, MeterConfig } from '@dragonflow/openflow';
+import type { BatchError, BatchOutcome, RoleAnswer, SwitchAsyncMessage, SwitchChannel, SwitchRequest } from '@dragonflow/core/host';
+import type { ControllerRole, ErrorMsg, FlowStats, GroupDesc, MeterConfig } from '@dragonflow/openflow';
+import type { RoleHolder } from './roles.js';
 import { Subject, type Observable } from 'rxjs';
 
 /** What a connection needs from its switch. */
 export interface ConnectionHost {
   readonly datapathId: bigint;
-  handle(request: SwitchRequest, xid: number): ErrorMsg | undefined;
+  handle(request: SwitchRequest, xid: number, from: FakeConnection): ErrorMsg | undefined;
+  requestRole(from: FakeConnection, role: ControllerRole, generationId: bigint, xid: number): RoleAnswer;
   countBarrier(): void;
   flowStats(): FlowStats[];
   groupStats(): GroupDesc[];
@@ -14,7 +16,9 @@ export interface ConnectionHost {
 }
 
 /** A controller connection to a FakeSwitch. */
-export class FakeConnection implements SwitchChannel {
+export class FakeConnection implements SwitchChannel, RoleHolder {
+  /** This connection's OpenFlow role (every connection starts equal, as on Open vSwitch). */
+  role: RoleHolder['role'] = 'equal';
   private readonly subject = new Subject<SwitchAsyncMessage>();
   private xid = 1;
   private closed = false;
@@ -43,7 +47,7 @@ export class FakeConnection implements SwitchChannel {
     this.checkOpen();
     const errors: BatchError[] = [];
     requests.forEach((request, index) => {
-      const error = this.sw.handle(request, this.xid++);
+      const error = this.sw.handle(request, this.xid++, this);
       if (error) errors.push({ index, request, error });
     });
     this.sw.countBarrier();
@@ -55,7 +59,13 @@ export class FakeConnection implements SwitchChannel {
   /** No barrier: what the switch refuses is counted as an error and reported to no one. */
   async send(requests: readonly SwitchRequest[]): Promise<void> {
     this.checkOpen();
-    for (const request of requests) this.sw.handle(request, this.xid++);
+    for (const request of requests) this.sw.handle(request, this.xid++, this);
+  }
+
+  /** ROLE_REQUEST: answered as Open vSwitch does (see SwitchRoles); a stale generation rejects with OFPRRFC_STALE. */
+  async requestRole(role: ControllerRole, generationId: bigint): Promise<RoleAnswer> {
+    this.checkOpen();
+    return this.sw.requestRole(this, role, generationId, this.xid++);
   }
 
   async dumpFlows(): Promise<readonly FlowStats[]> {

@@ -1,6 +1,6 @@
 import { DfError, MacAddress, ManualClock, type Clock } from '@dragonflow/base';
-import type { SwitchChannel, SwitchRequest } from '@dragonflow/core/host';
-import { PortConfig, PortState, type ErrorMsg, type FlowStats, type GroupDesc, type MeterConfig, type MultipartReplyBody, type MultipartRequestBody, type PortDesc } from '@dragonflow/openflow';
+import type { RoleAnswer, SwitchChannel, SwitchRequest } from '@dragonflow/core/host';
+import { PortConfig, PortState, type ControllerRole, type ErrorMsg, type FlowStats, type GroupDesc, type MeterConfig, type MultipartReplyBody, type MultipartRequestBody, type PortDesc } from '@dragonflow/openflow';
 import type { EthernetFrame } from '@dragonflow/packet';
 import { Subject, type Observable } from 'rxjs';
 import { FakeConnection } from './connection.js';
@@ -10,6 +10,7 @@ import type { Connection } from './conntrack.js';
 import type { MeterCounters } from './meters.js';
 import { OpenFlowAgent, SwitchRefusal, emptyStats, type FakeSwitchStats } from './openflow-agent.js';
 import type { TunnelInfo } from './packet-state.js';
+import { SwitchRoles } from './roles.js';
 import type { TraceOutput, TraceResult } from './trace.js';
 
 export type { CookieDescriber } from './datapath.js';
@@ -57,6 +58,9 @@ export class FakeSwitch {
   private readonly dp: Datapath;
   private readonly agent: OpenFlowAgent;
   private connection: FakeConnection | undefined;
+  /** Every open controller connection: `connect()`'s and those of `connectController()`. */
+  private readonly controllers = new Set<FakeConnection>();
+  private readonly roles: SwitchRoles;
   describeCookie: CookieDescriber | undefined;
 
   constructor(options: FakeSwitchOptions = {}) {
@@ -66,11 +70,14 @@ export class FakeSwitch {
     this.dp = new Datapath({
       clock: this.clock,
       ...(options.ports ? { ports: options.ports } : {}),
-      emit: (m) => this.connection?.emit(m),
-      connected: () => this.connection !== undefined,
+      emit: (m) => {
+        for (const c of this.controllers) if (SwitchRoles.receives(c, m)) c.emit(m);
+      },
+      connected: () => this.controllers.size > 0,
       describeCookie: () => this.describeCookie,
     });
     this.agent = new OpenFlowAgent(this.dp, this.stats, options.wire ?? true, (t) => this.record(t));
+    this.roles = new SwitchRoles(this.datapathId);
   }
 
   /** Send invalid_ttl packet-ins (off by default, as for an OpenFlow 1.3 controller that did not enable them). */
@@ -84,28 +91,55 @@ export class FakeSwitch {
 
   // ---------------- connection ----------------
 
-  /** A new controller connection (flows survive reconnects, as with fail_mode=secure). */
+  /** A new controller connection (flows survive reconnects, as with fail_mode=secure); replaces the previous one made by connect(). */
   connect(): SwitchChannel {
-    this.connection?.close();
-    this.connection = new FakeConnection({
+    if (this.connection) this.closeController(this.connection);
+    this.connection = this.connectController();
+    return this.connection;
+  }
+
+  /**
+   * One more controller connection beside the others (a hot-standby pair: two
+   * controllers on one bridge, each with its own role). Close it with `disconnectController`.
+   */
+  connectController(): FakeConnection {
+    const c = new FakeConnection({
       datapathId: this.datapathId,
-      handle: (request, xid) => this.handle(request, xid),
+      handle: (request, xid, from) => this.handle(request, xid, from),
+      requestRole: (from, role, generationId, xid) => this.requestRole(from, role, generationId, xid),
       countBarrier: () => this.stats.barriers++,
       flowStats: () => this.flowStats(),
       groupStats: () => this.groupStats(),
       meterConfigs: () => this.meterConfigs(),
     });
-    return this.connection;
+    this.controllers.add(c);
+    return c;
   }
 
-  /** Drops the controller connection (its message stream completes; its requests fail). */
+  /** Closes one controller connection (as its controller dying would). */
+  disconnectController(c: SwitchChannel): void {
+    if (c === this.connection) this.connection = undefined;
+    this.closeController(c as FakeConnection);
+  }
+
+  private closeController(c: FakeConnection): void {
+    c.close();
+    this.controllers.delete(c);
+  }
+
+  /** Drops every controller connection (their message streams complete; their requests fail). */
   disconnect(): void {
-    this.connection?.close();
+    for (const c of [...this.controllers]) this.closeController(c);
     this.connection = undefined;
   }
 
+  /** The generation id the switch last took from a master or slave role request (undefined: none yet). */
+  get generationId(): bigint | undefined {
+    return this.roles.generationId;
+  }
+
   get connected(): boolean {
-    return this.connection !== undefined;
+    return this.controllers.size > 0;
   }
 
   /** Packets leaving the switch, as they happen. */
@@ -136,8 +170,10 @@ export class FakeSwitch {
     if (up) this.dp.downPorts.delete(port);
     else this.dp.downPorts.add(port);
     const desc = this.portDesc(port);
-    this.connection?.emit({ type: 'port_status', xid: 0, reason: 'modify', port: { ...desc, state: up ? PortState.LINK_DOWN : 0 } });
-    this.connection?.emit({ type: 'port_status', xid: 0, reason: 'modify', port: desc });
+    for (const c of this.controllers) {
+      c.emit({ type: 'port_status', xid: 0, reason: 'modify', port: { ...desc, state: up ? PortState.LINK_DOWN : 0 } });
+      c.emit({ type: 'port_status', xid: 0, reason: 'modify', port: desc });
+    }
   }
 
   /** Whether a port exists and its link is up. */
@@ -258,8 +294,19 @@ export class FakeSwitch {
   // ---------------- requests ----------------
 
   /** @internal Processes one request from the connection; returns the error the switch would send. */
-  handle(request: SwitchRequest, xid: number): ErrorMsg | undefined {
+  handle(request: SwitchRequest, xid: number, from?: FakeConnection): ErrorMsg | undefined {
+    const refused = from && this.roles.refuseSlave(from, xid);
+    if (refused) {
+      this.stats.errors++;
+      this.stats.slaveRefusals++;
+      return refused;
+    }
     return this.agent.handle(request, xid);
+  }
+
+  /** @internal A ROLE_REQUEST from one connection. */
+  requestRole(from: FakeConnection, role: ControllerRole, generationId: bigint, xid: number): RoleAnswer {
+    return this.roles.request(from, this.controllers, role, generationId, xid);
   }
 
   // ---------------- packets ----------------

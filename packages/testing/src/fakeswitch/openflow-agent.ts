@@ -44,10 +44,12 @@ export interface FakeSwitchStats {
   packetOuts: number;
   barriers: number;
   errors: number;
+  /** Requests refused because their connection is a slave (OFPBRC_IS_SLAVE). */
+  slaveRefusals: number;
 }
 
 export function emptyStats(): FakeSwitchStats {
-  return { flowMods: 0, adds: 0, modifies: 0, deletes: 0, groupMods: 0, meterMods: 0, packetOuts: 0, barriers: 0, errors: 0 };
+  return { flowMods: 0, adds: 0, modifies: 0, deletes: 0, groupMods: 0, meterMods: 0, packetOuts: 0, barriers: 0, errors: 0, slaveRefusals: 0 };
 }
 
 const MAX_TABLE = 254;
