@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { DfError, describeError, isDfError, redactUrl, systemClock, type Clock } from '@dragonflow/base';
 import { describeDb, describeDbError, isFatalDbError, openNbDb, type OpenedDb } from '@dragonflow/db';
+import { GatewayFailover, type GatewayReport } from './gateway-failover.js';
 import { type Logger } from '@dragonflow/core';
 import { CoreMetrics, OfListener, loadApps, startChassisRuntime, switchChannel, type ChassisRuntime, type ControllerRuntime, type LoadedApp, type OfConnection, type OwnerFailure, type SwitchChannel } from '@dragonflow/core/host';
 import { ChassisRegistry, NbApi, chassisIdFromName, type CacheState, type ChassisRegistration, type LivenessState, type LocalCache, type NbDriver } from '@dragonflow/nb';
@@ -47,6 +48,8 @@ export interface HealthReport {
   readonly infraPorts: InfraPorts;
   readonly ports: BinderReport | undefined;
   readonly apps: readonly string[];
+  /** Routers with a gateway this chassis knows, with their active gateway chassis (older controllers: absent). */
+  readonly gateways?: readonly GatewayReport[];
 }
 
 export function listenerOptions(listen: string): { tcp?: { host: string; port: number }; unixPath?: string } {
@@ -94,6 +97,7 @@ export class Controller {
   private chassisRuntime: ChassisRuntime | undefined;
   private runtimeValue: ControllerRuntime | undefined;
   private binder: PortBinder | undefined;
+  private gateways: GatewayFailover | undefined;
   private connection: OfConnection | undefined;
   private interfaces: ReadonlyMap<string, InterfaceState> = new Map();
   private infra: InfraPorts = { tunnels: {}, providers: {} };
@@ -275,6 +279,16 @@ export class Controller {
     if (signal.aborted) throw new StoppedError('starting the runtime');
     this.runtimeStarted = true;
     this.binder!.follow(cache);
+    this.gateways = new GatewayFailover({
+      source: cache,
+      holder: this.registration,
+      chassisId: this.chassisId,
+      clock: this.clock,
+      log: this.log.child({ component: 'gateways' }),
+      onTakeover: () => this.metrics.gatewayFailovers.inc(),
+      onActiveCount: (n) => this.metrics.gatewaysActive.set(n),
+    });
+    this.gateways.start();
     this.binder!.reconcileBoundPorts(cache.localPorts());
     this.subs.push(runtime.syncedRevision$.subscribe((r) => r >= 0 && this.log.debug({ revision: r }, 'switch in sync')));
     if (this.connection?.isOpen) await this.attach(this.connection);
@@ -447,6 +461,7 @@ export class Controller {
       infraPorts: this.infra,
       ports,
       apps: this.apps.map((a) => a.package),
+      gateways: this.gateways?.report() ?? [],
     };
   }
 
@@ -472,6 +487,7 @@ export class Controller {
         this.log.warn({ err: describeError(err) }, `while stopping: ${what}`);
       }
     };
+    this.gateways?.stop();
     this.binder?.stop();
     await attempt('wait for bring-up', () => Promise.race([this.bringUp, sleep(2_000)]));
     for (const s of this.subs) s.unsubscribe();

@@ -9,6 +9,8 @@ export class ControllerMetrics {
   readonly nbWriteFailures: Counter;
   readonly linkUp: Gauge<'link'>;
   readonly alive: Gauge;
+  readonly gatewayFailovers: Counter;
+  readonly gatewaysActive: Gauge;
 
   constructor(readonly registry: Registry, options: { processMetrics?: boolean } = {}) {
     const r = [registry];
@@ -24,6 +26,8 @@ export class ControllerMetrics {
     this.nbWriteFailures = new Counter({ name: 'df_controller_nb_write_failures_total', help: 'Port binding writes that failed and will be retried', registers: r });
     this.linkUp = new Gauge({ name: 'df_controller_link_up', help: '1 when the link to the NB DB, OVSDB or the switch (OpenFlow) is up', labelNames: ['link'], registers: r });
     this.alive = new Gauge({ name: 'df_controller_chassis_alive', help: '1 while the chassis liveness lease is being renewed', registers: r });
+    this.gatewayFailovers = new Counter({ name: 'df_controller_gateway_failovers_total', help: 'Router gateways this chassis took over because their active gateway chassis died (docs/ha.md)', registers: r });
+    this.gatewaysActive = new Gauge({ name: 'df_controller_gateways_active', help: 'Routers whose active gateway chassis is this one', registers: r });
     for (const link of ['db', 'ovsdb', 'openflow']) this.linkUp.set({ link }, 0);
     this.alive.set(0);
     if (options.processMetrics) collectDefaultMetrics({ register: registry });
