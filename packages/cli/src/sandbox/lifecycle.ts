@@ -46,6 +46,8 @@ export interface UpOptions {
   readonly external?: boolean;
   /** With `external`: the chassis registered as gateways (default: the last one). */
   readonly gatewayChassis?: readonly number[];
+  /** Every controller's chassis.livenessTtlMs: how long a dead chassis stays alive to the others (docs/ha.md). */
+  readonly livenessTtlMs?: number;
   readonly out?: Out;
 }
 
@@ -196,7 +198,7 @@ function controllerConfig(s: ServicesState, chassis: Chassis, logLevel: string):
   const st = chassis.state;
   const management = `unix:${join(st.dir, 'df-controller.sock')}`;
   const config = {
-    chassis: { name: st.name, tunnelIp: st.tunnelIp, tunnelTypes: [...s.tunnels], gateway: s.external?.gatewayChassis.includes(st.index) ?? false },
+    chassis: { name: st.name, tunnelIp: st.tunnelIp, tunnelTypes: [...s.tunnels], gateway: s.external?.gatewayChassis.includes(st.index) ?? false, ...(s.livenessTtlMs !== undefined ? { livenessTtlMs: s.livenessTtlMs } : {}) },
     db: { driver: s.db.kind, endpoints: [s.db.controllerEndpoint], ...(s.db.kind === 'memory' ? { tokenFile: nbTokenFile(s.dir, st.name) } : {}) },
     ovsdb: { endpoint: st.ovsdbRemote },
     openflow: { listen: st.controllerTarget },
@@ -307,6 +309,7 @@ export async function sandboxUp(options: UpOptions = {}): Promise<UpResult> {
     api: { pid: undefined, log: join(dir, 'df-api.log'), url: `http://127.0.0.1:${apiPort}`, port: apiPort, config: join(dir, 'df-api.yaml') },
     controllers: [],
     ...(external ? { external: { gatewayChassis: gateways } } : {}),
+    ...(options.livenessTtlMs !== undefined ? { livenessTtlMs: options.livenessTtlMs } : {}),
   };
   writeServices(services);
   linkApps(dir, apps);
@@ -601,6 +604,33 @@ export async function controllerAction(dir: string, chassis: number, action: 'st
     return c;
   }
   if (ours(c.pid, c.config)) throw new DfError('CONTROLLER_RUNNING', `df-controller of chassis-${chassis} is already running (pid ${c.pid})`);
+  spawnController(services, c);
+  if (options.wait ?? true) await waitHealthy(c);
+  return c;
+}
+
+/**
+ * Kills a whole chassis — its df-controller, then its switch (ovs-vswitchd and
+ * ovsdb-server) — with SIGKILL, as a machine crash would; or starts it again: the
+ * switch first (its bridges and ports come back from its database), then the
+ * controller, which reinstalls the flows. The namespace, devices and VMs stay.
+ */
+export async function chassisAction(dir: string, chassis: number, action: 'kill' | 'start', options: { wait?: boolean } = {}): Promise<ControllerEntry> {
+  requireRoot('dfctl sandbox chassis');
+  const services = readServices(dir);
+  const c = services.controllers.find((x) => x.chassis === chassis);
+  if (!c) throw new DfError('SANDBOX_NO_CHASSIS', `the sandbox has no chassis ${chassis}`, { context: { chassis } });
+  const sb = Sandbox.load(dir);
+  if (action === 'kill') {
+    if (ours(c.pid, c.config)) process.kill(c.pid, 'SIGKILL');
+    await sb.killSwitch(chassis);
+    if (c.pid !== undefined) await waitFor(() => !isAlive(c.pid!), { what: `df-controller pid ${c.pid} to exit`, timeoutMs: 5_000 });
+    c.pid = undefined;
+    writeServices(services);
+    return c;
+  }
+  if (ours(c.pid, c.config)) throw new DfError('CONTROLLER_RUNNING', `df-controller of chassis-${chassis} is running (pid ${c.pid}): kill the chassis first`);
+  await sb.startSwitch(chassis);
   spawnController(services, c);
   if (options.wait ?? true) await waitHealthy(c);
   return c;
