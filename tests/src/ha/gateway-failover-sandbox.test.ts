@@ -124,8 +124,9 @@ describe('gateway failover on the sandbox (centralized SNAT and floating IPs, ga
     const before = pinger.replies().length;
     const killedAt = Date.now();
     await dfOk(['sandbox', 'chassis', 'kill', String(killed)], { env: s.env(), timeoutMs: 30_000 });
-    // replies again, well past the kill
-    await waitFor(() => pinger.replies().filter((t) => t > killedAt).length >= 20, { what: 'the pings to resume after the kill', timeoutMs: 30_000, intervalMs: 100 });
+    // the processes are dead when the command returns (pings went on while it started): replies again, well past that
+    const dead = Date.now();
+    await waitFor(() => pinger.replies().filter((t) => t > dead).length >= 20, { what: 'the pings to resume after the kill', timeoutMs: 30_000, intervalMs: 100 });
     const gap = pinger.longestGap(killedAt);
     // the kill did cut the traffic (the old gateway was in the path), and it came back within the goal
     expect(gap).toBeGreaterThan(INTERVAL_S * 1000 * 4);

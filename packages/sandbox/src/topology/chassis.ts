@@ -246,9 +246,22 @@ export async function restartChassisSwitch(state: ChassisState, fabric: FabricSt
   const shown = await run('ip', ['-o', 'addr', 'show', 'dev', state.underlayBridge], { netns: ns });
   if (!shown.stdout.includes(` ${cidr} `)) await addAddress(state.underlayBridge, cidr, ns);
   await run('ip', ['link', 'set', state.underlayBridge, 'up'], { netns: ns });
-  await chassis.ovs.ofctl('-O', 'OpenFlow13', 'add-flow', state.underlayBridge, 'priority=0,actions=NORMAL');
   const providers = [state.provider, state.external].filter((p): p is ProviderState => p !== undefined);
-  for (const p of providers) await chassis.ovs.ofctl('-O', 'OpenFlow13', 'add-flow', p.bridge, 'priority=0,actions=NORMAL');
+  // ovs-vswitchd answers before it has opened every bridge (their management sockets come a moment later)
+  const normal = (bridge: string): Promise<boolean> =>
+    waitFor(
+      async () => {
+        try {
+          await chassis.ovs.ofctl('-O', 'OpenFlow13', 'add-flow', bridge, 'priority=0,actions=NORMAL');
+          return true;
+        } catch {
+          return undefined;
+        }
+      },
+      { what: `${bridge} of ${state.name} to take its NORMAL flow`, timeoutMs: 10_000 },
+    );
+  await normal(state.underlayBridge);
+  for (const p of providers) await normal(p.bridge);
   for (const port of [state.underlayDevice, ...Object.values(state.tunnelPorts), ...providers.flatMap((p) => [p.device, p.patchOnIntegration])]) await chassis.ofport(port);
   for (const peer of peers) {
     await chassis.knowPeer(peer);
