@@ -21,7 +21,7 @@ export default defineApp<FloatingIps, DnatOptions>({
   // The next hops' ARP replies (from the provider network: no source port, one shared budget), and
   // the packets a port sends through a floating IP before its next hop answered (held, then sent on).
   punt: { tables: [{ name: 'fip-ingress', match: ARP_REPLIES }, { name: 'fip-egress' }] },
-  watches: ['floating_ip', 'logical_router', 'logical_port', 'logical_switch', 'subnet'],
+  watches: ['floating_ip', 'logical_router', 'logical_port', 'logical_switch', 'subnet', 'chassis_liveness'],
   options: dnatOptionsSchema,
   app: FloatingIps,
   resync: (app) => app.resync(),

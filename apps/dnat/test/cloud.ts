@@ -67,7 +67,7 @@ export async function natTopology(h: Harness, o: { gatewayHere?: boolean } = {})
   const gwPort = await h.port(pubSub, GATEWAY_IP, GATEWAY_MAC, { deviceOwner: DeviceOwner.ROUTER_GATEWAY, deviceId: router.id, chassisId: activeChassis });
   await h.nb.modify('logical_router', router.id, (r) => ({
     ...r,
-    externalGateway: { networkId: pub.id, portId: gwPort.id, enableSnat: true, fixedIps: [{ subnetId: pubSub.id, ipAddress: GATEWAY_IP }], chassisIds: [activeChassis] },
+    externalGateway: { networkId: pub.id, portId: gwPort.id, enableSnat: true, fixedIps: [{ subnetId: pubSub.id, ipAddress: GATEWAY_IP }], chassisIds: [activeChassis], preempt: false },
   }));
   await h.plug(vm.vm1, 1);
   await h.plug(vm.vm2, 2);

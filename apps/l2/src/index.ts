@@ -27,8 +27,12 @@ export class L2App {
         this.switching.networkChanged(ev.id);
         return;
       case 'chassis':
-      case 'chassis_liveness':
         this.switching.chassisChanged(ev.id);
+        return;
+      case 'chassis_liveness':
+        // also: a router's active gateway chassis may have moved (activeGatewayOf)
+        this.switching.chassisChanged(ev.id);
+        this.switching.routerChanged();
         return;
       case 'logical_router':
         this.switching.routerChanged();

@@ -1,4 +1,4 @@
-import { APP_CONTEXT, inject, injectable, type Action, type AppContext, type DesiredFlow, type LogicalPort, type LogicalSwitch } from '@dragonflow/core';
+import { APP_CONTEXT, activeGatewayOf, inject, injectable, type Action, type AppContext, type DesiredFlow, type LogicalPort, type LogicalSwitch } from '@dragonflow/core';
 import { chunkFlows, egressFlow, floodFlows, ingressFlows, l2Pipeline, portFlows, uplinkActions, type L2Pipeline, type RemoteTarget } from './flows.js';
 import { chunkOf, networkKind, placementOf, tunnelIpv4, uplinkOf, type NetworkKind, type Placement } from './model.js';
 
@@ -285,7 +285,7 @@ export class L2Switch {
     const next = new Set<string>();
     const me = this.ctx.topology.chassisId;
     for (const r of this.ctx.topology.all('logical_router')) {
-      const gatewayHere = r.externalGateway?.chassisIds[0] === me;
+      const gatewayHere = activeGatewayOf(r, (id) => this.ctx.topology.get('chassis_liveness', id)) === me;
       if (!r.adminStateUp || !(gatewayHere || r.ports.some((p) => this.switched.has(p.networkId)))) continue;
       for (const { networkId } of r.ports) {
         if (this.switched.has(networkId) || next.has(networkId)) continue;

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { DfError, describeError, isDfError, redactUrl, systemClock, type Clock } from '@dragonflow/base';
 import { describeDb, describeDbError, isFatalDbError, openNbDb, type OpenedDb } from '@dragonflow/db';
+import { GatewayFailover, type GatewayReport } from './gateway-failover.js';
 import { type Logger } from '@dragonflow/core';
 import { CoreMetrics, OfListener, loadApps, startChassisRuntime, switchChannel, type ChassisRuntime, type ControllerRuntime, type LoadedApp, type OfConnection, type OwnerFailure, type SwitchChannel } from '@dragonflow/core/host';
 import { ChassisRegistry, NbApi, chassisIdFromName, type CacheState, type ChassisRegistration, type LivenessState, type LocalCache, type NbDriver } from '@dragonflow/nb';
@@ -50,6 +51,8 @@ export interface HealthReport {
   readonly infraPorts: InfraPorts;
   readonly ports: BinderReport | undefined;
   readonly apps: readonly string[];
+  /** Routers with a gateway this chassis knows, with their active gateway chassis (older controllers: absent). */
+  readonly gateways?: readonly GatewayReport[];
 }
 
 export function listenerOptions(listen: string): { tcp?: { host: string; port: number }; unixPath?: string } {
@@ -97,6 +100,7 @@ export class Controller {
   private chassisRuntime: ChassisRuntime | undefined;
   private runtimeValue: ControllerRuntime | undefined;
   private binder: PortBinder | undefined;
+  private gateways: GatewayFailover | undefined;
   private connection: OfConnection | undefined;
   private interfaces: ReadonlyMap<string, InterfaceState> = new Map();
   private infra: InfraPorts = { tunnels: {}, providers: {} };
@@ -272,6 +276,23 @@ export class Controller {
     if (signal.aborted) throw new StoppedError('starting the runtime');
     this.runtimeStarted = true;
     this.binder!.follow(cache);
+    // The claims go into this chassis' liveness record, which only the active controller of a standby pair holds: a standby writes nothing (its master does).
+    const registration = (): ChassisRegistration | undefined => this.registration;
+    this.gateways = new GatewayFailover({
+      source: cache,
+      holder: {
+        get activeGateways() {
+          return registration()?.activeGateways ?? [];
+        },
+        setActiveGateways: (routerIds, unchanged) => registration()?.setActiveGateways(routerIds, unchanged) ?? Promise.resolve(true),
+      },
+      chassisId: this.chassisId,
+      clock: this.clock,
+      log: this.log.child({ component: 'gateways' }),
+      onTakeover: () => this.metrics.gatewayFailovers.inc(),
+      onActiveCount: (n) => this.metrics.gatewaysActive.set(n),
+    });
+    this.gateways.start();
     this.binder!.reconcileBoundPorts(cache.localPorts());
     this.subs.push(runtime.syncedRevision$.subscribe((r) => r >= 0 && this.log.debug({ revision: r }, 'switch in sync')));
     if (this.connection?.isOpen && (!this.pair || this.pair.isMaster)) await this.attach(this.connection);
@@ -334,9 +355,12 @@ export class Controller {
   private onMaster(_channel: SwitchChannel, takeover: TakeoverRecord | undefined): void {
     const conn = this.connection;
     this.binder?.setPassive(false);
-    void this.register().catch((err: unknown) => {
-      if (!(err instanceof StoppedError)) this.log.error({ err: describeError(err) }, 'cannot register the chassis');
-    });
+    void this.register().then(
+      () => this.gateways?.kick(),
+      (err: unknown) => {
+        if (!(err instanceof StoppedError)) this.log.error({ err: describeError(err) }, 'cannot register the chassis');
+      },
+    );
     if (!conn || !this.runtimeStarted) return;
     const before = this.runtimeValue!.reconciler.totals;
     const sentBefore = before.adds + before.modifies + before.deletes;
@@ -530,6 +554,7 @@ export class Controller {
       infraPorts: this.infra,
       ports,
       apps: this.apps.map((a) => a.package),
+      gateways: this.gateways?.report() ?? [],
     };
   }
 
@@ -555,6 +580,7 @@ export class Controller {
         this.log.warn({ err: describeError(err) }, `while stopping: ${what}`);
       }
     };
+    this.gateways?.stop();
     this.binder?.stop();
     await attempt('wait for bring-up', () => Promise.race([this.bringUp, sleep(2_000)]));
     for (const s of this.subs) s.unsubscribe();

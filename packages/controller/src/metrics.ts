@@ -14,6 +14,8 @@ export class ControllerMetrics {
   readonly haTakeovers: Counter;
   readonly haTakeoverSeconds: Histogram;
   readonly haDemotions: Counter<'reason'>;
+  readonly gatewayFailovers: Counter;
+  readonly gatewaysActive: Gauge;
 
   constructor(readonly registry: Registry, options: { processMetrics?: boolean } = {}) {
     const r = [registry];
@@ -40,6 +42,8 @@ export class ControllerMetrics {
     });
     this.haDemotions = new Counter({ name: 'df_controller_ha_demotions_total', help: 'Times this controller stepped down to slave: a newer master (demoted) or its generation refused as stale', labelNames: ['reason'], registers: r });
     for (const role of ['master', 'slave', 'equal']) this.haRole.set({ role }, role === 'equal' ? 1 : 0);
+    this.gatewayFailovers = new Counter({ name: 'df_controller_gateway_failovers_total', help: 'Router gateways this chassis took over because their active gateway chassis died (docs/ha.md)', registers: r });
+    this.gatewaysActive = new Gauge({ name: 'df_controller_gateways_active', help: 'Routers whose active gateway chassis is this one', registers: r });
     for (const link of ['db', 'ovsdb', 'openflow']) this.linkUp.set({ link }, 0);
     this.alive.set(0);
     if (options.processMetrics) collectDefaultMetrics({ register: registry });

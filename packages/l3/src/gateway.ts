@@ -1,5 +1,5 @@
 import { IpNetwork, Ipv4Address, MacAddress } from '@dragonflow/base';
-import type { LogicalRouter, TopologyReader } from '@dragonflow/core';
+import { activeGatewayChassis, type LogicalRouter, type TopologyReader } from '@dragonflow/core';
 import type { RouterInterface, StaticRoute } from './model.js';
 
 /** Neutron's device owner of a router's gateway port on an external network. */
@@ -9,15 +9,16 @@ export const ROUTER_GATEWAY_OWNER = 'network:router_gateway';
  * A router's external gateway as routing and NAT see it: its port on the external
  * network (an interface of the router there, with its MAC and IPv4 address), the
  * external subnet's gateway (the default next hop), whether SNAT is on, and the
- * chassis df-api placed it on (the active one first).
+ * chassis df-api placed it on and the active one among them (activeGatewayChassis:
+ * the one that holds it while it lives, docs/ha.md).
  */
 export interface RouterGateway extends RouterInterface {
   /** The external subnet's gateway IP: the next hop of the default route (none: no default route). */
   readonly nextHop: Ipv4Address | undefined;
   readonly enableSnat: boolean;
-  /** The active gateway chassis (where centralized NAT translates for the router), if any. */
+  /** The active gateway chassis (where centralized NAT translates for the router, activeGatewayChassis), if any. */
   readonly chassisId: string | undefined;
-  /** Every gateway chassis chosen for the router, in order of preference (the active one first). */
+  /** Every gateway chassis chosen for the router, in order of preference. */
   readonly candidates: readonly string[];
 }
 
@@ -48,7 +49,7 @@ export function gatewayOf(topology: TopologyReader, r: LogicalRouter): RouterGat
       cidr: IpNetwork.parse(subnet.cidr),
       nextHop: subnet.gatewayIp !== null && !subnet.gatewayIp.includes(':') ? Ipv4Address.parse(subnet.gatewayIp) : undefined,
       enableSnat: gw.enableSnat,
-      chassisId: gw.chassisIds[0],
+      chassisId: activeGatewayChassis(r.id, gw, (id) => topology.get('chassis_liveness', id)),
       candidates: gw.chassisIds,
     };
   }

@@ -169,7 +169,7 @@ export class L3Model {
     return view;
   }
 
-  /** The objects a router's view is built from besides the router: its networks, and its gateway's port, network and subnets. */
+  /** The objects a router's view is built from besides the router: its networks, and its gateway's port, network, subnets and chassis' liveness. */
   private depsOf(r: LogicalRouter): unknown[] {
     const deps: unknown[] = r.ports.map((p) => this.topology.get('logical_switch', p.networkId));
     const gw = r.externalGateway;
@@ -177,6 +177,8 @@ export class L3Model {
       const port = this.topology.get('logical_port', gw.portId);
       deps.push(this.topology.get('logical_switch', gw.networkId), port);
       for (const f of port?.fixedIps ?? []) deps.push(this.topology.get('subnet', f.subnetId));
+      // the active gateway chassis follows the gateway chassis' liveness records
+      for (const c of gw.chassisIds) deps.push(this.topology.get('chassis_liveness', c));
     }
     return deps;
   }

@@ -8,7 +8,7 @@ import type { L3Options } from './options.js';
 import { V6Routing } from './v6/routing.js';
 
 /** The model tables an L3 app watches. */
-export const L3_WATCHES = ['logical_router', 'logical_port', 'logical_switch', 'subnet'] as const;
+export const L3_WATCHES = ['logical_router', 'logical_port', 'logical_switch', 'subnet', 'chassis_liveness'] as const;
 
 /**
  * The tables whose timeout flows the reactive app takes back after a controller
@@ -239,6 +239,10 @@ export abstract class DistributedRouter {
         for (const r of this.ctx.topology.lookup('logical_router', 'network', networkId)) if (r.externalGateway?.networkId === networkId) this.setRouter(r.id);
         return;
       }
+      case 'chassis_liveness':
+        // A gateway chassis died, came back or took a gateway over: the active gateway chassis of its routers may move.
+        for (const r of this.ctx.topology.all('logical_router')) if (r.externalGateway?.chassisIds.includes(ev.id)) this.setRouter(r.id);
+        return;
       default:
         return;
     }

@@ -94,7 +94,7 @@ async function applyGateway(tx: NbTransaction, backend: Backend, ctx: RequestCon
     // Shows the active gateway chassis (binding:host_id); the port is bound to no br-int (chassisId stays null).
     bindingHost: placement.host,
   });
-  return { networkId: network.id, portId: port.id, enableSnat, fixedIps, chassisIds: placement.chassisIds };
+  return { networkId: network.id, portId: port.id, enableSnat, fixedIps, chassisIds: placement.chassisIds, preempt: false };
 }
 
 async function requireNoFloatingIps(tx: NbTransaction, routerId: string, networkId: string): Promise<void> {

@@ -20,10 +20,11 @@ async function run(args: string[]): Promise<{ code: number; err: string; out: st
 describe('dfctl sandbox (argument handling; the real thing is in tests/src/sandbox-cli)', () => {
   it('lists its subcommands', () => {
     const sandbox = buildProgram().commands.find((c) => c.name() === 'sandbox')!;
-    expect(sandbox.commands.map((c) => c.name()).sort()).toEqual(['controller', 'down', 'exec', 'outside', 'status', 'up', 'vm']);
+    expect(sandbox.commands.map((c) => c.name()).sort()).toEqual(['chassis', 'controller', 'down', 'exec', 'outside', 'status', 'up', 'vm']);
+    expect(sandbox.commands.find((c) => c.name() === 'chassis')!.commands.map((c) => c.name()).sort()).toEqual(['kill', 'start']);
     expect(sandbox.commands.find((c) => c.name() === 'vm')!.commands.map((c) => c.name()).sort()).toEqual(['create', 'delete', 'list']);
     const up = sandbox.commands.find((c) => c.name() === 'up')!.helpInformation().replace(/\s+/g, ' ');
-    for (const o of ['--chassis', '--db', '--apps', '--app-options', '--tunnel', '--dir', '--api-port', '--external', '--gateway-chassis']) expect(up).toContain(o);
+    for (const o of ['--chassis', '--db', '--apps', '--app-options', '--tunnel', '--dir', '--api-port', '--external', '--gateway-chassis', '--liveness-ttl']) expect(up).toContain(o);
     expect(up).toMatch(/--tunnel <types> tunnel type\(s\) between chassis, comma-separated/);
     expect(up).toContain('@dragonflow/app-l2, @dragonflow/app-portsec, @dragonflow/app-sg, @dragonflow/app-dhcp, @dragonflow/app-l3-proactive');
   });
@@ -62,6 +63,8 @@ describe('dfctl sandbox (argument handling; the real thing is in tests/src/sandb
     expect(r3d.err).toMatch(/--gateway-chassis needs --external/);
     const r3e = await run(['sandbox', 'up', '--chassis', '2', '--external', '--gateway-chassis', '1,3']);
     expect(r3e.err).toMatch(/--gateway-chassis 3: the sandbox has chassis 1\.\.2/);
+    const r3ttl = await run(['sandbox', 'up', '--liveness-ttl', '500']);
+    expect(r3ttl.err).toMatch(/--liveness-ttl must be an integer 1000\.\.600000/);
     const r3f = await run(['sandbox', 'up', '--external', '--gateway-chassis', 'x']);
     expect(r3f.err).toMatch(/--gateway-chassis must be an integer/);
     const r3g = await run(['sandbox', 'up', '--app-options', 'mode=centralized']);

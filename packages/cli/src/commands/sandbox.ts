@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { DfError, describeError } from '@dragonflow/base';
 import { Sandbox } from '@dragonflow/sandbox';
 import { CommanderError, Option, type Command } from 'commander';
-import { controllerAction, describeAccess, describeRole, formatStatus, requireRoot, resolveSandboxDir, sandboxDown, sandboxStatus, sandboxUp, vmCreate, vmDelete } from '../sandbox/lifecycle.js';
+import { chassisAction, controllerAction, describeAccess, describeRole, formatStatus, requireRoot, resolveSandboxDir, sandboxDown, sandboxStatus, sandboxUp, vmCreate, vmDelete } from '../sandbox/lifecycle.js';
 import { appOptionsOption, choice, choices, intOption, type AppOptions } from '../sandbox/options.js';
 import { DEFAULT_SANDBOX_APPS, TUNNEL_KINDS, controllerHealth, type DbKind, type TunnelKind } from '../sandbox/services.js';
 
@@ -62,7 +62,8 @@ Layout and how to reach each part: docs/sandbox.md.`,
     .option('--log-level <level>', 'df-api and df-controller log level', choice('--log-level', ['fatal', 'error', 'warn', 'info', 'debug', 'trace']), 'info')
     .option('--external', "an external network: the flat provider network 'public' on every chassis (bridge br-public) and an outside namespace on it playing the upstream router 172.24.4.1 and an internet host 198.51.100.10 (dfctl sandbox outside -- CMD)")
     .option('--gateway-chassis <list>', 'with --external: the chassis registered as gateways, comma-separated (default: the last chassis)', (v: string) => v.split(',').map((x) => intOption('--gateway-chassis', 1, 20)(x.trim())))
-    .action(async (o: { chassis: number; db: DbKind; apps?: string[]; appOptions?: AppOptions; tunnel: TunnelKind[]; dir?: string; apiPort: number; logLevel: string; external?: boolean; gatewayChassis?: number[] }) => {
+    .option('--liveness-ttl <ms>', "every controller's chassis.livenessTtlMs: a killed chassis is seen dead (and its gateways move, docs/ha.md) this long after its last renewal (default: the controller's, 10000)", intOption('--liveness-ttl', 1000, 600_000))
+    .action(async (o: { chassis: number; db: DbKind; apps?: string[]; appOptions?: AppOptions; tunnel: TunnelKind[]; dir?: string; apiPort: number; logLevel: string; external?: boolean; gatewayChassis?: number[]; livenessTtl?: number }) => {
       const r = await sandboxUp({
         chassis: o.chassis,
         db: o.db,
@@ -74,6 +75,7 @@ Layout and how to reach each part: docs/sandbox.md.`,
         logLevel: o.logLevel,
         external: o.external ?? false,
         ...(o.gatewayChassis ? { gatewayChassis: o.gatewayChassis } : {}),
+        ...(o.livenessTtl !== undefined ? { livenessTtlMs: o.livenessTtl } : {}),
       });
       console.log('');
       for (const l of describeAccess(r.services, r.tag)) console.log(l);
@@ -177,6 +179,37 @@ Layout and how to reach each part: docs/sandbox.md.`,
       if (command.length === 0) throw new DfError('BAD_OPTION', 'give the command after --, e.g. dfctl sandbox outside -- ip addr');
       runIn(Sandbox.load(resolveSandboxDir(o.dir)).outside().netns, command, 'the outside namespace', 'df.sandbox.outside');
     });
+
+  const whole = sandbox
+    .command('chassis')
+    .description('kill a whole chassis (its df-controller and its switch: ovs-vswitchd, ovsdb-server) with SIGKILL, as a crash of the machine would, or start it again')
+    .addHelpText(
+      'after',
+      `
+kill N:  SIGKILL to df-controller, ovs-vswitchd and ovsdb-server of chassis N. Its namespace,
+         devices and VMs stay; its liveness record expires after chassis.livenessTtlMs, and
+         the gateways it was active for move to the next live gateway chassis (docs/ha.md).
+start N: starts its switch again (bridges and ports come back from its database; the
+         underlay address, tunnel neighbours and provider flows are set up again), then its
+         df-controller, and waits until it is connected and in sync.
+
+Example (gateway failover):
+  sudo pnpm dfctl sandbox up --chassis 3 --external --gateway-chassis 2,3
+  sudo pnpm dfctl sandbox chassis kill 2
+  sudo pnpm dfctl status          # gateway ... active chassis-3
+  sudo pnpm dfctl sandbox chassis start 2`,
+    );
+  for (const action of ['kill', 'start'] as const) {
+    whole
+      .command(`${action} <chassis>`)
+      .description(action === 'kill' ? 'SIGKILL the df-controller, ovs-vswitchd and ovsdb-server of chassis N' : 'start the switch and the df-controller of chassis N again, after kill')
+      .option('--dir <dir>', DIR_HELP)
+      .action(async (chassis: string, o: { dir?: string }) => {
+        const n = intOption('<chassis>', 1, 200)(chassis);
+        const c = await chassisAction(resolveSandboxDir(o.dir), n, action);
+        console.log(action === 'kill' ? `chassis-${n} killed (df-controller, ovs-vswitchd, ovsdb-server)` : `chassis-${n} running again: switch up, df-controller pid ${c.pid} connected and in sync`);
+      });
+  }
 
   const ctl = sandbox.command('controller').description("stop, start or restart a chassis' df-controller (flows stay in place while it is down); --standby runs a second one as hot standby (docs/ha.md)");
   for (const action of ['stop', 'start', 'restart'] as const) {

@@ -53,6 +53,11 @@ export function formatHealth(h: HealthReport, indent = '  '): string[] {
   }
   // Older controllers do not report the role.
   if (h.chassis.gateway) lines.push(`${indent}role      gateway (external networks, SNAT)`);
+  // Older controllers do not report gateways.
+  for (const g of h.gateways ?? []) {
+    const candidates = g.candidates.map((c) => `${c.chassis}${c.alive ? '' : ' (dead)'}`).join(', ');
+    lines.push(`${indent}gateway   router ${g.routerName || g.routerId}: active ${g.active ?? '-'} of ${candidates}${g.preempt ? ', pre-emptive' : ''}`);
+  }
   for (const p of h.problems) lines.push(`${indent}! ${p}`);
   return lines;
 }

@@ -46,6 +46,8 @@ export interface UpOptions {
   readonly external?: boolean;
   /** With `external`: the chassis registered as gateways (default: the last one). */
   readonly gatewayChassis?: readonly number[];
+  /** Every controller's chassis.livenessTtlMs: how long a dead chassis stays alive to the others (docs/ha.md). */
+  readonly livenessTtlMs?: number;
   readonly out?: Out;
 }
 
@@ -196,7 +198,7 @@ function controllerConfig(s: ServicesState, chassis: Chassis, logLevel: string):
   const st = chassis.state;
   const management = `unix:${join(st.dir, 'df-controller.sock')}`;
   const config = {
-    chassis: { name: st.name, tunnelIp: st.tunnelIp, tunnelTypes: [...s.tunnels], gateway: s.external?.gatewayChassis.includes(st.index) ?? false },
+    chassis: { name: st.name, tunnelIp: st.tunnelIp, tunnelTypes: [...s.tunnels], gateway: s.external?.gatewayChassis.includes(st.index) ?? false, ...(s.livenessTtlMs !== undefined ? { livenessTtlMs: s.livenessTtlMs } : {}) },
     db: { driver: s.db.kind, endpoints: [s.db.controllerEndpoint], ...(s.db.kind === 'memory' ? { tokenFile: nbTokenFile(s.dir, st.name) } : {}) },
     ovsdb: { endpoint: st.ovsdbRemote },
     openflow: { listen: st.controllerTarget },
@@ -308,6 +310,7 @@ export async function sandboxUp(options: UpOptions = {}): Promise<UpResult> {
     api: { pid: undefined, log: join(dir, 'df-api.log'), url: `http://127.0.0.1:${apiPort}`, port: apiPort, config: join(dir, 'df-api.yaml') },
     controllers: [],
     ...(external ? { external: { gatewayChassis: gateways } } : {}),
+    ...(options.livenessTtlMs !== undefined ? { livenessTtlMs: options.livenessTtlMs } : {}),
   };
   writeServices(services);
   linkApps(dir, apps);
@@ -675,6 +678,40 @@ export async function controllerAction(dir: string, chassis: number, action: 'st
   if (ours(c.pid, c.config)) throw new DfError('CONTROLLER_RUNNING', `df-controller of chassis-${chassis} is already running (pid ${c.pid})`);
   spawnController(services, c);
   if (options.wait ?? true) await waitHealthy(c);
+  return c;
+}
+
+/**
+ * Kills a whole chassis — its df-controller, then its switch (ovs-vswitchd and
+ * ovsdb-server) — with SIGKILL, as a machine crash would; or starts it again: the
+ * switch first (its bridges and ports come back from its database), then the
+ * controller, which reinstalls the flows. The namespace, devices and VMs stay.
+ */
+export async function chassisAction(dir: string, chassis: number, action: 'kill' | 'start', options: { wait?: boolean } = {}): Promise<ControllerEntry> {
+  requireRoot('dfctl sandbox chassis');
+  const services = readServices(dir);
+  // Both controllers of a standby pair go with the chassis; the first one is started first (the second comes back as its standby).
+  const entries = services.controllers.filter((x) => x.chassis === chassis).sort((a, b) => Number(a.standby ?? false) - Number(b.standby ?? false));
+  const c = entries[0];
+  if (!c) throw new DfError('SANDBOX_NO_CHASSIS', `the sandbox has no chassis ${chassis}`, { context: { chassis } });
+  const sb = Sandbox.load(dir);
+  if (action === 'kill') {
+    for (const e of entries) if (ours(e.pid, e.config)) process.kill(e.pid, 'SIGKILL');
+    await sb.killSwitch(chassis);
+    for (const e of entries) {
+      if (e.pid !== undefined) await waitFor(() => !isAlive(e.pid!), { what: `df-controller pid ${e.pid} to exit`, timeoutMs: 5_000 });
+      e.pid = undefined;
+    }
+    writeServices(services);
+    return c;
+  }
+  const running = entries.find((e) => ours(e.pid, e.config));
+  if (running) throw new DfError('CONTROLLER_RUNNING', `df-controller of chassis-${chassis} is running (pid ${running.pid}): kill the chassis first`);
+  await sb.startSwitch(chassis);
+  for (const e of entries) {
+    spawnController(services, e);
+    if (options.wait ?? true) await waitHealthy(e);
+  }
   return c;
 }
 

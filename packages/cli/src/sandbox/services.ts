@@ -49,6 +49,8 @@ export interface ServicesState {
   readonly apps: readonly string[];
   /** `up --app-options`: per app package, the options its entry in every controller config gets. */
   readonly appOptions?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+  /** `up --liveness-ttl`: every controller's chassis.livenessTtlMs (absent: the controller's default). */
+  readonly livenessTtlMs?: number;
   /** `up` made the directory (it did not exist): `down` removes it. */
   readonly dirCreated: boolean;
   readonly db: ProcessEntry & {

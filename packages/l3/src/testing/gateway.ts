@@ -34,14 +34,14 @@ export async function setGateway(
   h: Harness,
   router: LogicalRouter | string,
   ext: ExternalNetwork,
-  o: { ip: string; mac: string; chassisIds?: readonly string[]; enableSnat?: boolean },
+  o: { ip: string; mac: string; chassisIds?: readonly string[]; enableSnat?: boolean; preempt?: boolean },
 ): Promise<{ port: LogicalPort; router: LogicalRouter }> {
   const id = typeof router === 'string' ? router : router.id;
   const fixedIps = [{ subnetId: ext.subnet.id, ipAddress: o.ip }];
   const port = await h.nb.create('logical_port', { networkId: ext.network.id, macAddress: o.mac, fixedIps, deviceOwner: DeviceOwner.ROUTER_GATEWAY, deviceId: id, portSecurityEnabled: false } as never);
   const updated = await h.nb.modify('logical_router', id, (r) => ({
     ...r,
-    externalGateway: { networkId: ext.network.id, portId: port.id, enableSnat: o.enableSnat ?? true, fixedIps, chassisIds: [...(o.chassisIds ?? [])] },
+    externalGateway: { networkId: ext.network.id, portId: port.id, enableSnat: o.enableSnat ?? true, fixedIps, chassisIds: [...(o.chassisIds ?? [])], preempt: o.preempt ?? false },
   }));
   await h.settle();
   return { port, router: updated };

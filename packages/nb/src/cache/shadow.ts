@@ -9,8 +9,8 @@ export interface Stub {
   networkId?: string;
   chassisId?: string | null;
   networks?: readonly string[];
-  /** A router's active gateway chassis (its gateway is placed there). */
-  gatewayChassisId?: string;
+  /** A router's gateway chassis, every one of the list: each may become the active one (docs/ha.md). */
+  gatewayChassisIds?: readonly string[];
   portId?: string | null;
   securityGroupIds?: readonly string[];
   remoteGroupIds?: readonly string[];
@@ -41,8 +41,8 @@ export function stubOf(table: TableName, o: NbObject): Stub {
     case 'logical_router':
     {
       const r = o as NbObject<'logical_router'>;
-      const gatewayChassisId = r.externalGateway?.chassisIds[0];
-      return { networks: NB_INDEXES.logical_router.network(r), ...(gatewayChassisId ? { gatewayChassisId } : {}) };
+      const gatewayChassisIds = r.externalGateway?.chassisIds ?? [];
+      return { networks: NB_INDEXES.logical_router.network(r), ...(gatewayChassisIds.length > 0 ? { gatewayChassisIds } : {}) };
     }
     case 'floating_ip': {
       const f = o as NbObject<'floating_ip'>;
@@ -96,7 +96,10 @@ export class ShadowIndex {
     return this.portsByChassis.get(chassisId) ?? NONE;
   }
 
-  /** Routers whose gateway is placed on (active on) `chassisId`. */
+  /**
+   * Routers whose gateway may be active on `chassisId` (it is one of their gateway
+   * chassis): each candidate holds the router's topology, so a takeover needs no fetch.
+   */
   routersWithGatewayOn(chassisId: string): ReadonlySet<string> {
     return this.routersByGatewayChassis.get(chassisId) ?? NONE;
   }
@@ -140,7 +143,7 @@ export class ShadowIndex {
     if (table === 'logical_port') add(this.portsByChassis, s.chassisId, id);
     if (table === 'logical_port') for (const g of s.securityGroupIds ?? []) add(this.portsByGroup, g, id);
     if (table === 'floating_ip') add(this.fipsByPort, s.portId, id);
-    if (table === 'logical_router') add(this.routersByGatewayChassis, s.gatewayChassisId, id);
+    if (table === 'logical_router') for (const c of s.gatewayChassisIds ?? []) add(this.routersByGatewayChassis, c, id);
   }
 
   private unindex(table: TableName, id: string, s: Stub): void {
@@ -148,7 +151,7 @@ export class ShadowIndex {
     if (table === 'logical_port') del(this.portsByChassis, s.chassisId, id);
     if (table === 'logical_port') for (const g of s.securityGroupIds ?? []) del(this.portsByGroup, g, id);
     if (table === 'floating_ip') del(this.fipsByPort, s.portId, id);
-    if (table === 'logical_router') del(this.routersByGatewayChassis, s.gatewayChassisId, id);
+    if (table === 'logical_router') for (const c of s.gatewayChassisIds ?? []) del(this.routersByGatewayChassis, c, id);
   }
 
   private networksOf(table: TableName, s: Stub): readonly string[] {

@@ -100,3 +100,43 @@ describe('ChassisRegistry', () => {
     await expect(new ChassisRegistry(nb).register({ name: 'bad', tunnelIp: 'not-an-ip' })).rejects.toThrow(/chassis\.tunnelIp/);
   });
 });
+
+describe('ChassisRegistration.setActiveGateways', () => {
+  const ROUTER = '00000000-0000-4000-8000-0000000000aa';
+
+  it('is a compare-and-set: of two chassis taking a gateway over from the same view, only the first wins', async () => {
+    const a = await new ChassisRegistry(nb, { ttlMs: 300, clock }).register({ name: 'gw-a', tunnelIp: '192.0.2.21' });
+    const b = await new ChassisRegistry(nb, { ttlMs: 300, clock }).register({ name: 'gw-b', tunnelIp: '192.0.2.22' });
+    const view = async (id: string) => (await nb.driver.get('chassis_liveness', id))?.version ?? 0;
+    const seenByA = [{ chassisId: b.chassis.id, version: await view(b.chassis.id) }];
+    const seenByB = [{ chassisId: a.chassis.id, version: await view(a.chassis.id) }];
+    expect(await a.setActiveGateways([ROUTER], seenByA)).toBe(true);
+    expect(await b.setActiveGateways([ROUTER], seenByB)).toBe(false);
+    const rec = async (id: string) => (await nb.get('chassis_liveness', id))?.activeGateways;
+    expect(await rec(a.chassis.id)).toEqual([ROUTER]);
+    expect(await rec(b.chassis.id)).toEqual([]);
+    // deciding again from what is there now, b sees a's claim and leaves it
+    expect(b.activeGateways).toEqual([]);
+    await a.stop();
+    await b.stop();
+  });
+
+  it('keeps the claims across lease renewals and a controller restart within the lease, and loses them with the lease', async () => {
+    const a = await new ChassisRegistry(nb, { ttlMs: 300, clock }).register({ name: 'gw-c', tunnelIp: '192.0.2.23' });
+    expect(await a.setActiveGateways([ROUTER])).toBe(true);
+    await pass(700);
+    expect((await nb.get('chassis_liveness', a.chassis.id))?.activeGateways).toEqual([ROUTER]);
+    // a restart: the old process dies (no revoke), the new one registers while the record is there
+    (a as unknown as { stopped: boolean }).stopped = true;
+    const again = await new ChassisRegistry(nb, { ttlMs: 300, clock }).register({ name: 'gw-c', tunnelIp: '192.0.2.23' });
+    expect(again.activeGateways).toEqual([ROUTER]);
+    expect((await nb.get('chassis_liveness', a.chassis.id))?.activeGateways).toEqual([ROUTER]);
+    // the chassis dies: the lease ends, and the claim with it
+    (again as unknown as { stopped: boolean }).stopped = true;
+    await pass(1_000);
+    expect(await nb.get('chassis_liveness', a.chassis.id)).toBeUndefined();
+    const back = await new ChassisRegistry(nb, { ttlMs: 300, clock }).register({ name: 'gw-c', tunnelIp: '192.0.2.23' });
+    expect(back.activeGateways).toEqual([]);
+    await back.stop();
+  });
+});

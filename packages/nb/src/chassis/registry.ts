@@ -79,6 +79,10 @@ export class ChassisRegistration {
   private readonly incarnation = randomUUID();
   private readonly startedAt: string;
   private readonly stateSubject = new BehaviorSubject<LivenessState>({ alive: false, failures: 0 });
+  /** Routers whose gateway this chassis holds (written in its liveness record). */
+  private gateways: readonly string[] = [];
+  /** The liveness record's version after this registration's last write of it. */
+  private version = 0;
 
   constructor(
     private readonly nb: NbApi,
@@ -102,7 +106,16 @@ export class ChassisRegistration {
     return this.lease?.id;
   }
 
+  /** Routers whose gateway this chassis holds, as written in its liveness record. */
+  get activeGateways(): readonly string[] {
+    return this.gateways;
+  }
+
   async start(): Promise<void> {
+    // A controller restarting within the lease keeps the gateways its chassis holds
+    // (the record is still there): the chassis did not die, nothing moves.
+    const prior = await this.nb.driver.get('chassis_liveness', this.chassis.id);
+    if (prior) this.gateways = decodeObject('chassis_liveness', prior.value, prior.version).activeGateways;
     await this.publish();
     this.schedule();
   }
@@ -133,13 +146,54 @@ export class ChassisRegistration {
       startedAt: this.startedAt,
       incarnation: this.incarnation,
       leaseTtlMs: this.ttlMs,
+      activeGateways: [...this.gateways],
     });
-    await driver.commit([
+    const res = await driver.commit([
       { type: 'check', table: 'chassis', id: this.chassis.id, expectVersion: 'exists' },
       { type: 'put', table: 'chassis_liveness', id: this.chassis.id, value: encodeObject('chassis_liveness', record), lease: lease.id },
     ]);
+    this.version = res.versions[1] ?? 0;
     this.lease = lease;
     this.stateSubject.next({ alive: true, failures: 0 });
+  }
+
+  /**
+   * Writes the routers whose gateway this chassis holds into its liveness record, as
+   * a compare-and-set: the commit also checks that each record of `unchanged` (the
+   * other gateway chassis' liveness, at the version the caller read, 0 = absent) is
+   * still as read, so two chassis deciding from the same view cannot both take a
+   * gateway over — the second one's commit fails. false: a check failed (or the
+   * lease is being renewed); the caller decides again from fresher data.
+   */
+  async setActiveGateways(routerIds: readonly string[], unchanged: readonly { chassisId: string; version: number }[] = []): Promise<boolean> {
+    const lease = this.lease;
+    if (this.stopped || !lease) return false;
+    const next = [...new Set(routerIds)].sort();
+    const record = parseObject('chassis_liveness', {
+      id: this.chassis.id,
+      name: this.chassis.name,
+      startedAt: this.startedAt,
+      incarnation: this.incarnation,
+      leaseTtlMs: this.ttlMs,
+      activeGateways: next,
+    });
+    try {
+      const res = await this.nb.driver.commit([
+        ...unchanged.filter((u) => u.chassisId !== this.chassis.id).map((u) => ({ type: 'check' as const, table: 'chassis_liveness', id: u.chassisId, expectVersion: u.version })),
+        { type: 'put', table: 'chassis_liveness', id: this.chassis.id, value: encodeObject('chassis_liveness', record), lease: lease.id, expectVersion: this.version },
+      ]);
+      this.version = res.versions.at(-1) ?? this.version;
+      this.gateways = next;
+      return true;
+    } catch (err) {
+      if (isDfError(err, NbErrorCode.CONFLICT)) {
+        // Our own record may have moved (written again after a lease loss): read its version for the next try.
+        const cur = await this.nb.driver.get('chassis_liveness', this.chassis.id).catch(() => undefined);
+        if (cur) this.version = cur.version;
+        return false;
+      }
+      throw err;
+    }
   }
 
   private schedule(): void {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { baseFields } from './base.js';
-import { timestampField } from './fields.js';
+import { timestampField, uuidField } from './fields.js';
 
 /**
  * Proof that a chassis' controller is running: one record per chassis (same id),
@@ -16,5 +16,12 @@ export const chassisLivenessSchema = z
     /** Opaque incarnation id, new at each controller start. */
     incarnation: z.string().min(1),
     leaseTtlMs: z.number().int().positive(),
+    /**
+     * Routers whose gateway this chassis took over as their active gateway chassis
+     * (docs/ha.md, "Gateway failover"). Bound to the lease like the rest of the
+     * record: the claim ends with the chassis, and a chassis that comes back does not
+     * take a gateway back from the live chassis holding it (no pre-emption).
+     */
+    activeGateways: z.array(uuidField).default([]),
   })
   .strict();

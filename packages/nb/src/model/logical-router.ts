@@ -33,11 +33,18 @@ export const externalGatewaySchema = z
     fixedIps: z.array(fixedIpSchema).default([]),
     /**
      * The gateway chassis chosen for this gateway by df-api (ids, in order of
-     * preference): the first is the active one, where centralized NAT translates for
-     * the router; the others are the fallback order. Empty: no gateway chassis was
+     * preference): the first is the active one while it lives, where centralized
+     * NAT translates for the router; the others take over in this order when the
+     * active one dies (activeGatewayChassis, docs/ha.md). Empty: no gateway chassis was
      * alive when the gateway was set (docs/nat.md).
      */
     chassisIds: z.array(uuidField).default([]),
+    /**
+     * Pre-emption: true, the first live chassis of `chassisIds` is always the active
+     * one (a preferred chassis that comes back takes the gateway back); false (the
+     * default), the live chassis that took the gateway over keeps it (docs/ha.md).
+     */
+    preempt: z.boolean().default(false),
   })
   .strict();
 

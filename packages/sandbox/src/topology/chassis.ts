@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { DfError, IpNetwork, parseIp } from '@dragonflow/base';
 import { OvsdbClient, VswitchDb, providerPatchPorts, type TunnelType } from '@dragonflow/ovsdb';
@@ -221,6 +222,50 @@ export async function buildChassis(
   // Everything numbered means vswitchd opened every device.
   for (const port of [state.underlayDevice, ...Object.values(state.tunnelPorts), ...providers.flatMap((p) => [p.device, p.patchOnIntegration])]) {
     await chassis.ofport(port);
+  }
+  return chassis;
+}
+
+/**
+ * Starts the switch of a chassis again after it was killed (ovsdb-server and
+ * ovs-vswitchd, SIGKILL): its database survived on disk (bridges, ports), but what
+ * lived in ovs-vswitchd is gone and is set up again — the underlay bridge's address
+ * (its internal device is recreated), the NORMAL flows of the underlay and provider
+ * bridges, the tunnel neighbours. br-int stays empty for the controller.
+ */
+export async function restartChassisSwitch(state: ChassisState, fabric: FabricState, peers: readonly Chassis[], onPids: (pids: { ovsdbServer: number; vswitchd: number }) => Promise<void> | void): Promise<Chassis> {
+  const ns = state.netns;
+  // A killed ovsdb-server leaves its socket file: the new one must not be taken as up before it listens.
+  for (const f of ['db.sock', 'ovsdb-server.ctl', 'ovs-vswitchd.ctl']) rmSync(join(state.dir, f), { force: true });
+  const ovs = await startOvs({ dir: state.dir, netns: ns, removeDirOnStop: false });
+  await onPids(ovs.pids);
+  const chassis = new Chassis({ ...state, pids: ovs.pids });
+  const prefix = IpNetwork.parse(fabric.underlayCidr).prefixLength;
+  await waitFor(() => linkExists(state.underlayBridge, ns), { what: `the ${state.underlayBridge} device in ${ns}`, timeoutMs: 10_000 });
+  const cidr = `${parseIp(state.tunnelIp).toString()}/${prefix}`;
+  const shown = await run('ip', ['-o', 'addr', 'show', 'dev', state.underlayBridge], { netns: ns });
+  if (!shown.stdout.includes(` ${cidr} `)) await addAddress(state.underlayBridge, cidr, ns);
+  await run('ip', ['link', 'set', state.underlayBridge, 'up'], { netns: ns });
+  const providers = [state.provider, state.external].filter((p): p is ProviderState => p !== undefined);
+  // ovs-vswitchd answers before it has opened every bridge (their management sockets come a moment later)
+  const normal = (bridge: string): Promise<boolean> =>
+    waitFor(
+      async () => {
+        try {
+          await chassis.ovs.ofctl('-O', 'OpenFlow13', 'add-flow', bridge, 'priority=0,actions=NORMAL');
+          return true;
+        } catch {
+          return undefined;
+        }
+      },
+      { what: `${bridge} of ${state.name} to take its NORMAL flow`, timeoutMs: 10_000 },
+    );
+  await normal(state.underlayBridge);
+  for (const p of providers) await normal(p.bridge);
+  for (const port of [state.underlayDevice, ...Object.values(state.tunnelPorts), ...providers.flatMap((p) => [p.device, p.patchOnIntegration])]) await chassis.ofport(port);
+  for (const peer of peers) {
+    await chassis.knowPeer(peer);
+    await peer.knowPeer(chassis);
   }
   return chassis;
 }

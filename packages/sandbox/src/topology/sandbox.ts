@@ -3,9 +3,9 @@ import { join } from 'node:path';
 import { DfError, IpNetwork, describeError } from '@dragonflow/base';
 import { run } from '../exec.js';
 import { createNetns, deleteLink, listNetns } from '../netns.js';
-import { isAlive, stopPid } from '../process.js';
+import { isAlive, stopPid, waitFor } from '../process.js';
 import { makeTempDir } from '../tmp.js';
-import { Chassis, buildChassis, planChassis, type ChassisOptions } from './chassis.js';
+import { Chassis, buildChassis, planChassis, restartChassisSwitch, type ChassisOptions } from './chassis.js';
 import { FABRIC_DEVICES, checkChassisIndex, fabricNetns, newSandboxTag } from './names.js';
 import { Outside, buildOutside, planOutside } from './outside.js';
 import { removeNetns } from './netns-procs.js';
@@ -186,6 +186,33 @@ export class Sandbox {
       await this.removeChassis(index).catch(() => undefined);
       throw err;
     }
+  }
+
+  /**
+   * Kills the switch of a chassis — ovs-vswitchd and ovsdb-server — with SIGKILL (a
+   * crash of the machine's switch; its controller is the caller's). The namespace,
+   * its devices and the database file stay, for startSwitch.
+   */
+  async killSwitch(index: number): Promise<void> {
+    const c = this.current.chassis.find((x) => x.index === index);
+    if (!c) throw new DfError('SANDBOX_NO_CHASSIS', `sandbox ${this.tag} has no chassis ${index}`, { context: { chassis: index } });
+    if (!c.pids) return;
+    const pids = [c.pids.vswitchd, c.pids.ovsdbServer];
+    for (const pid of pids) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+    await waitFor(() => pids.every((p) => !isAlive(p)), { what: `the switch of ${c.name} to exit`, timeoutMs: 5_000 });
+  }
+
+  /** Starts the switch of a chassis killed by killSwitch again (see restartChassisSwitch). */
+  async startSwitch(index: number): Promise<Chassis> {
+    const c = this.current.chassis.find((x) => x.index === index);
+    if (!c) throw new DfError('SANDBOX_NO_CHASSIS', `sandbox ${this.tag} has no chassis ${index}`, { context: { chassis: index } });
+    if (c.pids && (isAlive(c.pids.vswitchd) || isAlive(c.pids.ovsdbServer))) throw new DfError('SANDBOX_EXISTS', `the switch of ${c.name} is running (pids ${c.pids.ovsdbServer}, ${c.pids.vswitchd}): kill it first`, { context: { chassis: index } });
+    const peers = this.current.chassis.filter((x) => x.index !== index && x.status === 'ready' && x.pids && isAlive(x.pids.vswitchd)).map((x) => new Chassis(x));
+    return restartChassisSwitch(c, this.current.fabric, peers, (pids) =>
+      this.mutate((s) => {
+        s.chassis.find((x) => x.index === index)!.pids = { ...pids };
+      }),
+    );
   }
 
   /** Creates a VM on a chassis and plugs it into br-int with its iface-id. */

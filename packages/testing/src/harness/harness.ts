@@ -51,6 +51,9 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
   }
   const fakeSwitch = options.fakeSwitch ?? new FakeSwitch({ clock });
   const h = new Harness(options, clock, driver, nb, chassisId, fakeSwitch, options.driver === undefined);
+  // This chassis is alive, as its controller's registry makes it (its liveness record; h.stopChassis(h.chassisId) ends it).
+  const own = await nb.reader.get('chassis', chassisId);
+  await h.registerChassis({ name: chassisName, tunnelIp: own?.tunnelIp ?? options.tunnelIp ?? '192.0.2.1', tunnelTypes: [...(own?.tunnelTypes ?? ['vxlan'])] });
   await h.boot();
   return h;
 }
@@ -157,12 +160,23 @@ export class Harness {
    * chassis registry writes them). Ports bound to it are remote ports here.
    */
   async addChassis(name: string, info: Partial<ChassisInfo> & { tunnelIp: string }): Promise<Chassis> {
-    const registry = new ChassisRegistry(this.nb, { ttlMs: 3_600_000, clock: this.clock });
-    const reg = await registry.register({ tunnelTypes: ['vxlan', 'geneve', 'gre'], ...info, name });
-    this.registrations.get(reg.chassis.id)?.stop().catch(() => undefined);
-    this.registrations.set(reg.chassis.id, reg);
+    const reg = await this.registerChassis({ tunnelTypes: ['vxlan', 'geneve', 'gre'], ...info, name });
     await this.settle();
     return reg.chassis;
+  }
+
+  /** Registers a chassis with a liveness record (as its controller would), without settling. */
+  async registerChassis(info: ChassisInfo): Promise<ChassisRegistration> {
+    const registry = new ChassisRegistry(this.nb, { ttlMs: 3_600_000, clock: this.clock });
+    const reg = await registry.register(info);
+    this.registrations.get(reg.chassis.id)?.stop().catch(() => undefined);
+    this.registrations.set(reg.chassis.id, reg);
+    return reg;
+  }
+
+  /** The liveness registration of a chassis registered here (this one, or one of addChassis). */
+  registration(chassis: Chassis | string): ChassisRegistration | undefined {
+    return this.registrations.get(typeof chassis === 'string' ? chassis : chassis.id);
   }
 
   /** A chassis added with `addChassis` stops (its liveness record goes away, as when its lease expires). */
