@@ -7,7 +7,7 @@ import type { AppContext } from './context.js';
 import type { PuntSpec } from './punt.js';
 
 /** The version of the API apps are written against; descriptors give a semver range for it. */
-export const CORE_API_VERSION = '1.2.0';
+export const CORE_API_VERSION = '1.3.0';
 
 /** The stages an app may put tables in (dispatch belongs to the core). */
 export type AppStage = Exclude<Stage, 'dispatch'>;
@@ -97,6 +97,14 @@ export interface AppDescriptor<A extends object = object, O = unknown> {
    * flows in the switch, counters), and an optional meter in front of them.
    */
   readonly punt?: PuntSpec<O>;
+  /**
+   * The app's table every other app's punt passes through (core API 1.3, docs/ha.md
+   * "Fallback path"): the core turns their `output:CONTROLLER` actions into
+   * `reg15 := PUNT_ORIGIN_MARK | <punting table>; resubmit(,<this table>)` and hands
+   * a packet-in from this table to the app whose table is in reg15. At most one app
+   * declares it; its own controller actions go to the controller as written.
+   */
+  readonly puntGate?: string;
   /** Packet-ins buffered for the app before new ones are dropped (default 1024). */
   readonly packetInBuffer?: number;
   readonly providers?: readonly AppProvider[];
