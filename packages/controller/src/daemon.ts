@@ -256,6 +256,7 @@ export class Controller {
     const nb = this.nb;
     const { cache, runtime } = await startChassisRuntime({
       driver,
+      selective: c.topology.selective,
       apps: this.apps,
       chassisId: this.chassisId,
       clock: this.clock,

@@ -62,7 +62,8 @@ Layout and how to reach each part: docs/sandbox.md.`,
     .option('--log-level <level>', 'df-api and df-controller log level', choice('--log-level', ['fatal', 'error', 'warn', 'info', 'debug', 'trace']), 'info')
     .option('--external', "an external network: the flat provider network 'public' on every chassis (bridge br-public) and an outside namespace on it playing the upstream router 172.24.4.1 and an internet host 198.51.100.10 (dfctl sandbox outside -- CMD)")
     .option('--gateway-chassis <list>', 'with --external: the chassis registered as gateways, comma-separated (default: the last chassis)', (v: string) => v.split(',').map((x) => intOption('--gateway-chassis', 1, 20)(x.trim())))
-    .action(async (o: { chassis: number; db: DbKind; apps?: string[]; appOptions?: AppOptions; tunnel: TunnelKind[]; dir?: string; apiPort: number; logLevel: string; external?: boolean; gatewayChassis?: number[] }) => {
+    .option('--fallback-chassis <n>', "with @dragonflow/app-ha-fallback in --apps: the chassis that handles the punts of a chassis whose controller is gone (default: the last chassis); its controller holds the whole topology (docs/ha.md)", intOption('--fallback-chassis', 1, 20))
+    .action(async (o: { chassis: number; db: DbKind; apps?: string[]; appOptions?: AppOptions; tunnel: TunnelKind[]; dir?: string; apiPort: number; logLevel: string; external?: boolean; gatewayChassis?: number[]; fallbackChassis?: number }) => {
       const r = await sandboxUp({
         chassis: o.chassis,
         db: o.db,
@@ -74,6 +75,7 @@ Layout and how to reach each part: docs/sandbox.md.`,
         logLevel: o.logLevel,
         external: o.external ?? false,
         ...(o.gatewayChassis ? { gatewayChassis: o.gatewayChassis } : {}),
+        ...(o.fallbackChassis !== undefined ? { fallbackChassis: o.fallbackChassis } : {}),
       });
       console.log('');
       for (const l of describeAccess(r.services, r.tag)) console.log(l);
