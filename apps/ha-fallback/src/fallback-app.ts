@@ -22,6 +22,14 @@ export interface HaFallbackStatus {
   readonly serves: readonly string[];
   /** Stranded ports classified here (fallback-in flows' owners). */
   readonly servedPorts: number;
+  /**
+   * Served chassis in fallback now: their liveness record is gone from the NB (their
+   * controller stopped renewing its lease), so their punts come here. Seen
+   * livenessTtlMs after the death; the switch falls back within livenessSeconds.
+   */
+  readonly inFallback: readonly string[];
+  /** Served chassis that went into fallback since this controller started. */
+  readonly fallbacks: number;
   /** Liveness refreshes written, and those the switch could not be sent (no switch). */
   readonly refreshes: number;
   readonly refreshFailures: number;
@@ -42,9 +50,12 @@ export class HaFallback {
   private readonly options: HaFallbackOptions;
   private cancelTimer: (() => void) | undefined;
   private stopped = false;
-  private counts = { refreshes: 0, refreshFailures: 0, livenessExpired: 0 };
+  private counts = { refreshes: 0, refreshFailures: 0, livenessExpired: 0, fallbacks: 0 };
   private fallback: Chassis | undefined;
   private served = new Set<string>();
+  /** Served chassis (id → name) and the ones whose liveness is gone. */
+  private servedIds = new Map<string, string>();
+  private readonly stranded = new Set<string>();
   private servedPorts = 0;
   private readonly warned = new Set<string>();
 
@@ -70,6 +81,7 @@ export class HaFallback {
     }
     const tunnels = Object.values(this.ctx.topology.infraPorts().tunnels).filter((p): p is number => p !== undefined);
     this.served = new Set();
+    this.servedIds = new Map();
     this.servedPorts = 0;
     if (tunnels.length > 0) {
       const byChassis = new Map<string, Chassis | undefined>();
@@ -84,11 +96,28 @@ export class HaFallback {
         wanted.add(owner.id);
         this.ctx.flows.replace(owner, fallbackInFlows(this.pipeline, port.key, network.key, tunnels));
         this.served.add(this.ctx.topology.get('chassis', c)?.name ?? c);
+        this.servedIds.set(c, this.ctx.topology.get('chassis', c)?.name ?? c);
         this.servedPorts++;
       }
     }
+    this.checkLiveness();
     for (const owner of this.ctx.flows.owners()) if (!wanted.has(owner)) this.ctx.flows.remove(owner);
     this.startRefreshing();
+  }
+
+  /** Which served chassis have lost their NB liveness (a change of chassis_liveness or of what is served). */
+  checkLiveness(): void {
+    for (const [id, name] of this.servedIds) {
+      const alive = this.ctx.topology.get('chassis_liveness', id) !== undefined;
+      if (!alive && !this.stranded.has(id)) {
+        this.stranded.add(id);
+        this.counts.fallbacks++;
+        this.ctx.log.warn({ chassis: name }, "a served chassis' controller is gone (NB liveness expired): its punts are handled here");
+      } else if (alive && this.stranded.delete(id)) {
+        this.ctx.log.info({ chassis: name }, "a served chassis' controller is back (NB liveness renewed): it handles its punts again");
+      }
+    }
+    for (const id of this.stranded) if (!this.servedIds.has(id)) this.stranded.delete(id);
   }
 
   /**
@@ -161,7 +190,13 @@ export class HaFallback {
   }
 
   status(): HaFallbackStatus {
-    return { fallbackChassis: this.fallback?.name ?? null, serves: [...this.served].sort(), servedPorts: this.servedPorts, ...this.counts };
+    return {
+      fallbackChassis: this.fallback?.name ?? null,
+      serves: [...this.served].sort(),
+      servedPorts: this.servedPorts,
+      inFallback: [...this.stranded].map((id) => this.servedIds.get(id) ?? id).sort(),
+      ...this.counts,
+    };
   }
 
   /** The flows of the liveness owner (for tests). */

@@ -164,6 +164,7 @@ describe('ha-fallback: the punt gate and its liveness flow', () => {
 });
 
 const vm1Key = (p: LogicalPort): number => p.key;
+const chassisIdOf = (h: Harness, name: string): string => h.topology.all('chassis').find((x) => x.name === name)!.id;
 
 describe('ha-fallback: the fallback chassis', () => {
   it("classifies a stranded port's punt as that port and routes it with its own controller: a new flow from the stranded chassis works", async () => {
@@ -182,6 +183,24 @@ describe('ha-fallback: the fallback chassis', () => {
     expect(next.packetIns).toEqual([]);
     expect(next.outputs.map((o) => [o.port, o.tunnel?.id, o.tunnel?.dst])).toEqual([[TUNNEL_PORT, 1002n, C2_IP]]);
     expect(next.only(TUNNEL_PORT).src.toString()).toBe(routerMac(2));
+  });
+
+  it("reports a served chassis whose NB liveness is gone as in fallback, and back when it returns", async () => {
+    const c = await cloud();
+    const gw = await fallbackChassis(c);
+    const c2 = c.h.topology.get('chassis', chassisIdOf(c.h, 'chassis-2'))!;
+    // (chassis-1, the harness' own chassis, registers no liveness record: it counts as gone from the start)
+    const before = app(gw).status();
+    expect(before.inFallback).not.toContain('chassis-2');
+    await c.h.stopChassis(c2.id);
+    await gw.settle();
+    expect(app(gw).status().inFallback).toContain('chassis-2');
+    expect(app(gw).status().fallbacks).toBe(before.fallbacks + 1);
+    expect(gw.runtime.appStatus()['ha-fallback']).toMatchObject({ inFallback: expect.arrayContaining(['chassis-2']) as unknown });
+    await c.h.addChassis('chassis-2', { tunnelIp: C2_IP });
+    await gw.settle();
+    expect(app(gw).status().inFallback).not.toContain('chassis-2');
+    expect(app(gw).status().fallbacks).toBe(before.fallbacks + 1);
   });
 
   it('ignores fallback keys of ports it does not serve (a chassis served by another fallback)', async () => {

@@ -47,6 +47,8 @@ export interface HealthReport {
   readonly infraPorts: InfraPorts;
   readonly ports: BinderReport | undefined;
   readonly apps: readonly string[];
+  /** What apps report about themselves (descriptor `status`), by app name; e.g. ha-fallback's fallback chassis and the chassis in fallback. */
+  readonly appStatus?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
 }
 
 export function listenerOptions(listen: string): { tcp?: { host: string; port: number }; unixPath?: string } {
@@ -116,6 +118,7 @@ export class Controller {
     this.registry = new Registry();
     this.coreMetrics = new CoreMetrics(this.registry);
     this.metrics = new ControllerMetrics(this.registry, { processMetrics: options.processMetrics ?? true });
+    this.metrics.appStatusSource = () => (this.runtimeValue && this.runtimeStarted ? this.runtimeValue.appStatus() : {});
     this.spec = {
       integrationBridge: this.config.bridge.integration,
       datapathType: this.config.bridge.datapathType,
@@ -448,6 +451,7 @@ export class Controller {
       infraPorts: this.infra,
       ports,
       apps: this.apps.map((a) => a.package),
+      ...(runtime && this.runtimeStarted ? { appStatus: runtime.appStatus() } : {}),
     };
   }
 

@@ -9,6 +9,10 @@ export class ControllerMetrics {
   readonly nbWriteFailures: Counter;
   readonly linkUp: Gauge<'link'>;
   readonly alive: Gauge;
+  /** The numeric fields of the apps' status (descriptor `status`), read at every scrape from `appStatus`. */
+  readonly appStatus: Gauge<'app' | 'name'>;
+  /** Set by the daemon once its runtime runs. */
+  appStatusSource: (() => Readonly<Record<string, Readonly<Record<string, unknown>>>>) | undefined;
 
   constructor(readonly registry: Registry, options: { processMetrics?: boolean } = {}) {
     const r = [registry];
@@ -24,6 +28,22 @@ export class ControllerMetrics {
     this.nbWriteFailures = new Counter({ name: 'df_controller_nb_write_failures_total', help: 'Port binding writes that failed and will be retried', registers: r });
     this.linkUp = new Gauge({ name: 'df_controller_link_up', help: '1 when the link to the NB DB, OVSDB or the switch (OpenFlow) is up', labelNames: ['link'], registers: r });
     this.alive = new Gauge({ name: 'df_controller_chassis_alive', help: '1 while the chassis liveness lease is being renewed', registers: r });
+    const source = (): Readonly<Record<string, Readonly<Record<string, unknown>>>> => this.appStatusSource?.() ?? {};
+    this.appStatus = new Gauge({
+      name: 'df_app_status',
+      help: "Numeric fields of what an app reports about itself (e.g. ha-fallback's fallbacks, refreshes, servedPorts); list fields count their entries (e.g. inFallback)",
+      labelNames: ['app', 'name'],
+      registers: r,
+      collect() {
+        this.reset();
+        for (const [app, st] of Object.entries(source())) {
+          for (const [name, v] of Object.entries(st)) {
+            if (typeof v === 'number' && Number.isFinite(v)) this.set({ app, name }, v);
+            else if (Array.isArray(v)) this.set({ app, name }, v.length);
+          }
+        }
+      },
+    });
     for (const link of ['db', 'ovsdb', 'openflow']) this.linkUp.set({ link }, 0);
     this.alive.set(0);
     if (options.processMetrics) collectDefaultMetrics({ register: registry });

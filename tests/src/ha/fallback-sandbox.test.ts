@@ -10,6 +10,8 @@
  * - a new routed flow from that VM to a VM it never talked to works within 3 s of the
  *   kill: its punts reach chassis-3 through the fallback tunnel, chassis-3's
  *   l3-reactive routes them (its packet-in counter moves, chassis-1's is gone);
+ * - `dfctl status` shows chassis-1 in fallback (chassis-3's view, from the NB liveness
+ *   of chassis-1) and chassis-3's df_app_status{app="ha-fallback",name="fallbacks"} counts it;
  * - after `dfctl sandbox controller start 1` the next new flow is handled locally
  *   again: chassis-1's l3-reactive counts its packet-in, chassis-3's does not move.
  *
@@ -20,7 +22,7 @@ import { netnsArgv, requireBinary, waitFor, type Vm } from '@dragonflow/sandbox'
 import { beforeAll, describe, expect, test } from 'vitest';
 import { ok, quiet, requireOpenstackCli } from '../api/openstack.js';
 import { pingStats } from '../sandbox/traffic.js';
-import { ROOT, curlUnix, dfOk, ensureBuilt, readServicesFile, useDfSandbox } from '../sandbox-cli/df-cli.js';
+import { ROOT, curlUnix, df, dfOk, ensureBuilt, readServicesFile, useDfSandbox } from '../sandbox-cli/df-cli.js';
 
 const APPS = ['@dragonflow/app-l2', '@dragonflow/app-l3-reactive', '@dragonflow/app-dhcp', '@dragonflow/app-ha-fallback'];
 
@@ -78,6 +80,14 @@ describe('HA fallback path (dfctl sandbox, 3 chassis, reactive router, controlle
     }
   }
 
+  /** df_app_status{app="ha-fallback",name=NAME} of one chassis' controller. */
+  async function appStatusMetric(chassis: number, name: string): Promise<number | undefined> {
+    const c = readServicesFile(s.place().dir).controllers.find((x) => x.chassis === chassis)!;
+    const text = await curlUnix(c.management.replace(/^unix:/, ''), '/metrics');
+    const m = new RegExp(`^df_app_status\\{app="ha-fallback",name="${name}"\\} (\\d+)$`, 'm').exec(text);
+    return m ? Number(m[1]) : undefined;
+  }
+
   beforeAll(async () => {
     const a = auth();
     await ok(a, ['network', 'create', 'hanet1']);
@@ -101,7 +111,7 @@ describe('HA fallback path (dfctl sandbox, 3 chassis, reactive router, controlle
   }, 600_000);
 
   test('kill -9 of chassis-1\'s controller: 0 lost at 100 packets/s, a new routed flow works within 3 s through chassis-3, and after the restart new flows are handled locally', async () => {
-    const ping = backgroundPing(vm('a1'), '10.61.2.21', 4000, 0.01);
+    const ping = backgroundPing(vm('a1'), '10.61.2.21', 6000, 0.01);
     // the background ping is running (its flow is established: nothing punted)
     await new Promise((r) => setTimeout(r, 1000));
     const fallbackBefore = (await reactivePacketIns(3))!;
@@ -126,8 +136,12 @@ describe('HA fallback path (dfctl sandbox, 3 chassis, reactive router, controlle
     expect(seconds).toBeLessThan(3);
     // routed by chassis-3: its l3-reactive saw the punt
     expect((await reactivePacketIns(3))!).toBeGreaterThan(fallbackBefore);
+    // dfctl status: chassis-3 reports chassis-1 in fallback once its NB liveness lease ran out; its metrics count it
+    await waitFor(async () => (await df(['status'], { env: env() })).stdout.includes('in fallback now: chassis-1'), { what: 'dfctl status to show chassis-1 in fallback', timeoutMs: 40_000, intervalMs: 500 });
+    expect(await appStatusMetric(3, 'fallbacks')).toBe(1);
 
     await dfOk(['sandbox', 'controller', 'start', '1'], { env: env(), timeoutMs: 120_000 });
+    await waitFor(async () => (await df(['status'], { env: env() })).stdout.includes('in fallback now: none'), { what: 'dfctl status to show chassis-1 back', timeoutMs: 40_000, intervalMs: 500 });
     const localBefore = (await reactivePacketIns(1))!;
     const fallbackAfter = (await reactivePacketIns(3))!;
     // the next new flow (a1 → b3) is punted to chassis-1's own controller again

@@ -119,6 +119,12 @@ export interface AppDescriptor<A extends object = object, O = unknown> {
   resync(app: A, ctx: AppContext): void | Promise<void>;
   /** Called when the runtime stops. */
   stop?(app: A): void | Promise<void>;
+  /**
+   * What the app reports about itself (core API 1.3): a JSON-able summary the
+   * controller shows in its health report (`dfctl status`); its numeric fields are
+   * also metrics (`df_app_status{app,name}`). Called on demand, so keep it cheap.
+   */
+  status?(app: A): Readonly<Record<string, unknown>>;
 }
 
 /**

@@ -489,6 +489,21 @@ export class ControllerRuntime {
 
   // ---------------- status ----------------
 
+  /** What each app reports about itself (apps whose descriptor has `status`; one that throws reports its error). */
+  appStatus(): Record<string, Readonly<Record<string, unknown>>> {
+    const out: Record<string, Readonly<Record<string, unknown>>> = {};
+    for (const h of this.hosts) {
+      const d = h.descriptor;
+      if (!d.status || h.instance === undefined) continue;
+      try {
+        out[d.name] = d.status(h.instance as never);
+      } catch (err) {
+        out[d.name] = { error: describeError(err) };
+      }
+    }
+    return out;
+  }
+
   /** What each app's punt guard did (apps with punt tables only). */
   puntStats(): Record<string, PuntStats> {
     const out: Record<string, PuntStats> = {};
