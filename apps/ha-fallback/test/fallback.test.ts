@@ -212,3 +212,16 @@ describe('ha-fallback: the fallback chassis', () => {
     expect([t.packetIns, t.ports]).toEqual([[], []]);
   });
 });
+
+describe('ha-fallback: the core refuses a second punt gate', () => {
+  it('names both apps', async () => {
+    const other = { ...haFallback, name: 'other-gate' };
+    await expect(startHarness({ apps: [l2, haFallback, other] })).rejects.toThrow(/apps 'ha-fallback' and 'other-gate' both declare a puntGate; at most one app may/);
+  });
+
+  it('names a gate that is not one of the app\'s tables', async () => {
+    const bad = { ...haFallback, puntGate: 'nope' };
+    await expect(startHarness({ apps: [l2, bad] })).rejects.toThrow(/app 'ha-fallback': puntGate 'nope' is not one of its tables/);
+  });
+});
+
