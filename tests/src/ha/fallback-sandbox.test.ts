@@ -80,6 +80,11 @@ describe('HA fallback path (dfctl sandbox, 3 chassis, reactive router, controlle
     }
   }
 
+  async function controllerMetrics(chassis: number): Promise<string> {
+    const c = readServicesFile(s.place().dir).controllers.find((x) => x.chassis === chassis)!;
+    return curlUnix(c.management.replace(/^unix:/, ''), '/metrics');
+  }
+
   /** df_app_status{app="ha-fallback",name=NAME} of one chassis' controller. */
   async function appStatusMetric(chassis: number, name: string): Promise<number | undefined> {
     const c = readServicesFile(s.place().dir).controllers.find((x) => x.chassis === chassis)!;
@@ -142,6 +147,10 @@ describe('HA fallback path (dfctl sandbox, 3 chassis, reactive router, controlle
 
     await dfOk(['sandbox', 'controller', 'start', '1'], { env: env(), timeoutMs: 120_000 });
     await waitFor(async () => (await df(['status'], { env: env() })).stdout.includes('in fallback now: none'), { what: 'dfctl status to show chassis-1 back', timeoutMs: 40_000, intervalMs: 500 });
+    // the restarted controller found its flows (the punt flows rewritten for the gate included) as it wants them:
+    // nothing modified or deleted; its adds are the liveness flow and its refreshes
+    const mods = await controllerMetrics(1);
+    expect(/^df_reconciler_flow_mods_total\{command="(modify_strict|delete_strict)"\} [1-9]/m.test(mods), mods.split('\n').filter((l) => l.startsWith('df_reconciler_flow_mods_total')).join('\n')).toBe(false);
     const localBefore = (await reactivePacketIns(1))!;
     const fallbackAfter = (await reactivePacketIns(3))!;
     // the next new flow (a1 → b3) is punted to chassis-1's own controller again

@@ -116,12 +116,13 @@ export class AppFlows {
     const gate = this.puntGate;
     if (gate === undefined) return f;
     const punts = (a: Action): boolean => a.type === 'output' && a.port === OfPort.CONTROLLER;
-    if (!f.instructions.some((i) => (i.type === 'apply_actions' || i.type === 'write_actions') && i.actions.some(punts))) return f;
+    // apply_actions only: resubmit belongs to no action set (a controller output in write_actions is left as it is and does not fall back).
+    if (!f.instructions.some((i) => i.type === 'apply_actions' && i.actions.some(punts))) return f;
     const through: Action[] = [
       { type: 'set_field', field: REG_PUNT_ORIGIN, value: (PUNT_ORIGIN_MARK | f.table) >>> 0 },
       { type: 'resubmit', table: gate },
     ];
-    const instructions = f.instructions.map((i): Instruction => (i.type === 'apply_actions' || i.type === 'write_actions' ? { ...i, actions: i.actions.flatMap((a) => (punts(a) ? through : [a])) } : i));
+    const instructions = f.instructions.map((i): Instruction => (i.type === 'apply_actions' ? { ...i, actions: i.actions.flatMap((a) => (punts(a) ? through : [a])) } : i));
     return { ...f, instructions };
   }
 
