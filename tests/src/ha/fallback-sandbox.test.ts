@@ -126,16 +126,18 @@ describe('HA fallback path (dfctl sandbox, 3 chassis, reactive router, controlle
     const killedAt = Date.now();
     expect(await reactivePacketIns(1)).toBeUndefined();
 
-    // a new routed flow (a1 never talked to b2): one echo request every 100 ms until a reply
-    let answeredAt = 0;
-    await waitFor(
-      async () => {
-        const r = await pingStats(vm('a1'), '10.61.2.22', 1);
-        if (r.received > 0) answeredAt = Date.now();
-        return r.received > 0;
-      },
-      { what: 'a1 (chassis-1, controller killed) to reach b2 across the router', timeoutMs: 20_000, intervalMs: 100 },
-    );
+    // a new routed flow (a1 never talked to b2): an echo request every 10 ms until the first reply (ping -D stamps it)
+    const [bin, args] = netnsArgv(vm('a1').netns, 'ping', ['-n', '-D', '-i', '0.01', '-W', '1', '10.61.2.22']);
+    const probe = spawn(bin, args, { stdio: ['ignore', 'pipe', 'ignore'] });
+    let probeOut = '';
+    probe.stdout.on('data', (d: Buffer) => (probeOut += d.toString()));
+    const reply = /\[(\d+\.\d+)\] \d+ bytes from/;
+    try {
+      await waitFor(() => reply.test(probeOut), { what: 'a1 (chassis-1, controller killed) to reach b2 across the router', timeoutMs: 20_000, intervalMs: 20 });
+    } finally {
+      probe.kill('SIGINT');
+    }
+    const answeredAt = Number(reply.exec(probeOut)![1]) * 1000;
     const seconds = (answeredAt - killedAt) / 1000;
     console.log(`new routed flow answered ${seconds.toFixed(2)} s after the kill`);
     expect(seconds).toBeLessThan(3);
