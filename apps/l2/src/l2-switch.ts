@@ -1,5 +1,6 @@
 import { APP_CONTEXT, activeGatewayOf, inject, injectable, type Action, type AppContext, type DesiredFlow, type LogicalPort, type LogicalSwitch } from '@dragonflow/core';
 import { chunkFlows, egressFlow, floodFlows, ingressFlows, l2Pipeline, portFlows, uplinkActions, type L2Pipeline, type RemoteTarget } from './flows.js';
+import type { L2Options } from './options.js';
 import { chunkOf, networkKind, placementOf, tunnelIpv4, uplinkOf, type NetworkKind, type Placement } from './model.js';
 
 /** What switching needs to know about one port; kept to find what a change affects. */
@@ -56,8 +57,12 @@ export class L2Switch {
   private readonly dirtyNetworks = new Set<string>();
   private readonly warned = new Set<string>();
 
+  /** Switch networks without a local port too (option `allNetworks`: a fallback chassis). */
+  private readonly allNetworks: boolean;
+
   constructor(@inject(APP_CONTEXT) private readonly ctx: AppContext) {
     this.pipeline = l2Pipeline(ctx.tables, ctx.punt.toController());
+    this.allNetworks = (ctx.options as L2Options | undefined)?.allNetworks === true;
   }
 
   // ---------------- events ----------------
@@ -201,7 +206,7 @@ export class L2Switch {
   private switchedNetwork(networkId: string): { net: LogicalSwitch; kind: NetworkKind } | undefined {
     const net = this.ctx.topology.get('logical_switch', networkId);
     const m = this.members.get(networkId);
-    if (!net || !net.adminStateUp || !m || m.local.size === 0) return undefined;
+    if (!net || !net.adminStateUp || !m || (m.local.size === 0 && !this.allNetworks)) return undefined;
     const kind = networkKind(net);
     if (!kind) {
       this.warnOnce(`kind:${networkId}`, { network: networkId, type: net.networkType }, 'network has no usable segment; not switched');

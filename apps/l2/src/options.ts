@@ -9,6 +9,12 @@ import { z } from 'zod';
 export const l2OptionsSchema = z
   .object({
     punt: puntLimitsOption(),
+    /**
+     * Switch every network of the local topology, not only those with a port bound
+     * here: for a fallback chassis (docs/ha.md "Fallback path"), whose topology is
+     * not selective and whose pipeline handles the punts of other chassis' ports.
+     */
+    allNetworks: z.boolean().optional(),
   })
   .strict();
 

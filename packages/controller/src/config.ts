@@ -173,6 +173,11 @@ export const controllerConfigSchema = z
       })
       .strict()
       .optional(),
+    /**
+     * The NB local cache: selective (the default) holds only what this chassis' ports
+     * need; a fallback chassis (docs/ha.md "Fallback path") holds the whole topology.
+     */
+    topology: z.object({ selective: z.boolean().default(true) }).strict().default({ selective: true }),
     apps: z.array(appEntry).default([]),
     /** Where app package names resolve from, relative to the config file (default: the config file's directory). */
     appsFrom: z.string().min(1, 'must not be empty').optional(),

@@ -53,6 +53,8 @@ export interface HealthReport {
   readonly apps: readonly string[];
   /** Routers with a gateway this chassis knows, with their active gateway chassis (older controllers: absent). */
   readonly gateways?: readonly GatewayReport[];
+  /** What apps report about themselves (descriptor `status`), by app name; e.g. ha-fallback's fallback chassis and the chassis in fallback. */
+  readonly appStatus?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
 }
 
 export function listenerOptions(listen: string): { tcp?: { host: string; port: number }; unixPath?: string } {
@@ -127,6 +129,7 @@ export class Controller {
     this.registry = new Registry();
     this.coreMetrics = new CoreMetrics(this.registry);
     this.metrics = new ControllerMetrics(this.registry, { processMetrics: options.processMetrics ?? true });
+    this.metrics.appStatusSource = () => (this.runtimeValue && this.runtimeStarted ? this.runtimeValue.appStatus() : {});
     this.spec = {
       integrationBridge: this.config.bridge.integration,
       datapathType: this.config.bridge.datapathType,
@@ -256,6 +259,7 @@ export class Controller {
     const nb = this.nb;
     const { cache, runtime } = await startChassisRuntime({
       driver,
+      selective: c.topology.selective,
       apps: this.apps,
       chassisId: this.chassisId,
       clock: this.clock,
@@ -555,6 +559,7 @@ export class Controller {
       ports,
       apps: this.apps.map((a) => a.package),
       gateways: this.gateways?.report() ?? [],
+      ...(runtime && this.runtimeStarted ? { appStatus: runtime.appStatus() } : {}),
     };
   }
 

@@ -16,6 +16,10 @@ export class ControllerMetrics {
   readonly haDemotions: Counter<'reason'>;
   readonly gatewayFailovers: Counter;
   readonly gatewaysActive: Gauge;
+  /** The numeric fields of the apps' status (descriptor `status`), read at every scrape from `appStatus`. */
+  readonly appStatus: Gauge<'app' | 'name'>;
+  /** Set by the daemon once its runtime runs. */
+  appStatusSource: (() => Readonly<Record<string, Readonly<Record<string, unknown>>>>) | undefined;
 
   constructor(readonly registry: Registry, options: { processMetrics?: boolean } = {}) {
     const r = [registry];
@@ -44,6 +48,22 @@ export class ControllerMetrics {
     for (const role of ['master', 'slave', 'equal']) this.haRole.set({ role }, role === 'equal' ? 1 : 0);
     this.gatewayFailovers = new Counter({ name: 'df_controller_gateway_failovers_total', help: 'Router gateways this chassis took over because their active gateway chassis died (docs/ha.md)', registers: r });
     this.gatewaysActive = new Gauge({ name: 'df_controller_gateways_active', help: 'Routers whose active gateway chassis is this one', registers: r });
+    const source = (): Readonly<Record<string, Readonly<Record<string, unknown>>>> => this.appStatusSource?.() ?? {};
+    this.appStatus = new Gauge({
+      name: 'df_app_status',
+      help: "Numeric fields of what an app reports about itself (e.g. ha-fallback's fallbacks, refreshes, servedPorts); list fields count their entries (e.g. inFallback)",
+      labelNames: ['app', 'name'],
+      registers: r,
+      collect() {
+        this.reset();
+        for (const [app, st] of Object.entries(source())) {
+          for (const [name, v] of Object.entries(st)) {
+            if (typeof v === 'number' && Number.isFinite(v)) this.set({ app, name }, v);
+            else if (Array.isArray(v)) this.set({ app, name }, v.length);
+          }
+        }
+      },
+    });
     for (const link of ['db', 'ovsdb', 'openflow']) this.linkUp.set({ link }, 0);
     this.alive.set(0);
     if (options.processMetrics) collectDefaultMetrics({ register: registry });

@@ -19,6 +19,12 @@ const base = {
    * unreachable from the router port ('icmp', rate limited like every punt), or drop.
    */
   unreachable: z.enum(['icmp', 'drop']).default('icmp'),
+  /**
+   * Route for every network of the local topology, not only those with a port bound
+   * here: for a fallback chassis (docs/ha.md "Fallback path"), whose topology is not
+   * selective and which routes the punted first packets of other chassis' ports.
+   */
+  allNetworks: z.boolean().optional(),
 };
 
 export const proactiveOptionsSchema = z.object(base).strict();

@@ -127,6 +127,8 @@ export abstract class DistributedRouter {
 
   /** Networks with a port bound to this chassis. */
   localNetworks(): NetworkSet {
+    // A fallback chassis (option allNetworks) routes for every network it knows.
+    if (this.options.allNetworks === true) return { has: (id) => this.ctx.topology.get('logical_switch', id) !== undefined };
     if (!this.local) {
       this.local = { ports: new Map(), byNetwork: new Map() };
       for (const b of this.ctx.topology.localBindings()) {

@@ -58,6 +58,11 @@ describe('dfctl status', () => {
     // a gateway chassis with two provider networks says so
     const gw = formatHealth(report({ chassis: { ...report().chassis, gateway: true }, infraPorts: { tunnels: {}, providers: { physnet1: 7, public: 8 } } }));
     expect(gw.slice(-3)).toEqual(['  tunnels   vxlan, geneve from 192.0.2.11', '  providers physnet1 (port 7), public (port 8)', '  role      gateway (external networks, SNAT)']);
+    // with ha-fallback: where this chassis falls back to; on a fallback chassis, whom it serves and who is in fallback
+    const stranded = formatHealth(report({ appStatus: { 'ha-fallback': { fallbackChassis: 'chassis-3', serves: [], servedPorts: 0, inFallback: [], fallbacks: 0 } } }));
+    expect(stranded.slice(-1)).toEqual(['  fallback  punts go to chassis-3 while this controller is gone']);
+    const fb = formatHealth(report({ appStatus: { 'ha-fallback': { fallbackChassis: null, serves: ['chassis-1', 'chassis-2'], servedPorts: 5, inFallback: ['chassis-1'], fallbacks: 2 } } }));
+    expect(fb.slice(-2)).toEqual(['  fallback  no fallback chassis for this one', '            serves chassis-1, chassis-2 (5 ports); in fallback now: chassis-1 (2 fallback(s) since start)']);
     expect(formatHealth(report({ db: { where: 'memory at unix:/x', connected: false, cache: undefined, lastError: 'ECONNREFUSED' }, openflow: { listen: 'unix:/c', controllerTarget: 'unix:/c', connected: false, datapathId: undefined, role: 'unknown' } }))).toEqual(
       expect.arrayContaining(['  NB DB     DISCONNECTED (memory at unix:/x); last error: ECONNREFUSED', '  OpenFlow  NOT CONNECTED (listening on unix:/c)']),
     );

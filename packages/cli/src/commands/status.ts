@@ -58,7 +58,22 @@ export function formatHealth(h: HealthReport, indent = '  '): string[] {
     const candidates = g.candidates.map((c) => `${c.chassis}${c.alive ? '' : ' (dead)'}`).join(', ');
     lines.push(`${indent}gateway   router ${g.routerName || g.routerId}: active ${g.active ?? '-'} of ${candidates}${g.preempt ? ', pre-emptive' : ''}`);
   }
+  lines.push(...formatFallback(h, indent));
   for (const p of h.problems) lines.push(`${indent}! ${p}`);
+  return lines;
+}
+
+/** The ha-fallback app's view (docs/ha.md "Fallback path"): where this chassis' punts go without its controller, whom it serves, who is in fallback now. */
+export function formatFallback(h: HealthReport, indent = '  '): string[] {
+  const st = h.appStatus?.['ha-fallback'];
+  if (!st) return [];
+  const list = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : []);
+  const serves = list(st['serves']);
+  const inFallback = list(st['inFallback']);
+  const lines = [`${indent}fallback  ${typeof st['fallbackChassis'] === 'string' ? `punts go to ${st['fallbackChassis']} while this controller is gone` : 'no fallback chassis for this one'}`];
+  if (serves.length > 0) {
+    lines.push(`${indent}          serves ${serves.join(', ')} (${String(st['servedPorts'] ?? 0)} ports); in fallback now: ${inFallback.length ? inFallback.join(', ') : 'none'} (${String(st['fallbacks'] ?? 0)} fallback(s) since start)`);
+  }
   return lines;
 }
 

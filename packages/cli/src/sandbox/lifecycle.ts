@@ -48,6 +48,8 @@ export interface UpOptions {
   readonly gatewayChassis?: readonly number[];
   /** Every controller's chassis.livenessTtlMs: how long a dead chassis stays alive to the others (docs/ha.md). */
   readonly livenessTtlMs?: number;
+  /** With @dragonflow/app-ha-fallback among the apps: the fallback chassis (default: the last one). */
+  readonly fallbackChassis?: number;
   readonly out?: Out;
 }
 
@@ -194,6 +196,23 @@ async function startApi(s: ServicesState, chassisNames: readonly string[], logLe
   out(`• df-api ${s.api.url} (pid ${s.api.pid})`);
 }
 
+/** The ha-fallback app's package, and the apps a fallback chassis runs for every network (`allNetworks`). */
+export const HA_FALLBACK_APP = '@dragonflow/app-ha-fallback';
+const ALL_NETWORKS_APPS = ['@dragonflow/app-l2', '@dragonflow/app-l3-proactive', '@dragonflow/app-l3-reactive'];
+
+/**
+ * An app's options in chassis `index`'s config: `--app-options`, and with the
+ * ha-fallback app, the fallback chassis' name for every chassis and `allNetworks`
+ * for l2 and l3 on the fallback chassis (docs/ha.md "Fallback path").
+ */
+export function appOptionsFor(s: Pick<ServicesState, 'appOptions' | 'fallback'>, app: string, index: number): Record<string, unknown> | undefined {
+  const given = s.appOptions?.[app];
+  if (!s.fallback) return given;
+  if (app === HA_FALLBACK_APP) return { fallbackChassis: [`chassis-${s.fallback.chassis}`], ...given };
+  if (index === s.fallback.chassis && ALL_NETWORKS_APPS.includes(app)) return { ...given, allNetworks: true };
+  return given;
+}
+
 function controllerConfig(s: ServicesState, chassis: Chassis, logLevel: string): { file: string; management: string; text: string } {
   const st = chassis.state;
   const management = `unix:${join(st.dir, 'df-controller.sock')}`;
@@ -203,7 +222,11 @@ function controllerConfig(s: ServicesState, chassis: Chassis, logLevel: string):
     ovsdb: { endpoint: st.ovsdbRemote },
     openflow: { listen: st.controllerTarget },
     bridge: { integration: st.integrationBridge, datapathType: 'netdev', mappings: Object.fromEntries([st.provider, st.external].flatMap((p) => (p ? [[p.physnet, p.bridge]] : []))) },
-    apps: s.apps.map((a) => (s.appOptions?.[a] ? { package: a, options: s.appOptions[a] } : a)),
+    ...(s.fallback?.chassis === st.index ? { topology: { selective: false } } : {}),
+    apps: s.apps.map((a) => {
+      const options = appOptionsFor(s, a, st.index);
+      return options ? { package: a, options } : a;
+    }),
     appsFrom: join(s.dir, 'apps'),
     management: { listen: management },
     logLevel,
@@ -265,6 +288,13 @@ export async function sandboxUp(options: UpOptions = {}): Promise<UpResult> {
   } else {
     apps = installedApps(DEFAULT_SANDBOX_APPS);
   }
+  if (options.fallbackChassis !== undefined && !apps.includes(HA_FALLBACK_APP)) {
+    throw new DfError('BAD_OPTION', `--fallback-chassis needs the ${HA_FALLBACK_APP} app among --apps`, { context: { option: 'fallback-chassis' } });
+  }
+  const fallbackChassis = apps.includes(HA_FALLBACK_APP) ? (options.fallbackChassis ?? n) : undefined;
+  if (fallbackChassis !== undefined && (!Number.isInteger(fallbackChassis) || fallbackChassis < 1 || fallbackChassis > n)) {
+    throw new DfError('BAD_OPTION', `--fallback-chassis ${fallbackChassis}: the sandbox has chassis 1..${n}`, { context: { option: 'fallback-chassis', chassis: n } });
+  }
   const unused = Object.keys(options.appOptions ?? {}).filter((a) => !apps.includes(a));
   if (unused.length > 0) {
     throw new DfError('BAD_OPTION', `--app-options: ${unused.join(', ')}: not among the sandbox's apps (${apps.join(', ') || 'none'})`, { context: { option: 'app-options', apps: unused } });
@@ -311,10 +341,12 @@ export async function sandboxUp(options: UpOptions = {}): Promise<UpResult> {
     controllers: [],
     ...(external ? { external: { gatewayChassis: gateways } } : {}),
     ...(options.livenessTtlMs !== undefined ? { livenessTtlMs: options.livenessTtlMs } : {}),
+    ...(fallbackChassis !== undefined ? { fallback: { chassis: fallbackChassis } } : {}),
   };
   writeServices(services);
   linkApps(dir, apps);
   out(`Starting sandbox ${sb.tag} in ${dir}: ${n} chassis, ${dbKind} DB, ${tunnels.join(' + ')} tunnels, apps: ${describeApps(apps, services.appOptions)}`);
+  if (fallbackChassis !== undefined) out(`• fallback path: chassis-${fallbackChassis} handles the punts of a chassis whose controller is gone (its topology is not selective)`);
   if (external) out(`• external network: flat '${EXTERNAL.physnet}' on every chassis, the outside namespace ${sb.outside().netns} (router ${EXTERNAL.routerIp}, internet host ${EXTERNAL.internetIp}); gateway chassis ${gateways.join(', ')}`);
   try {
     await startDbServer(services, out);

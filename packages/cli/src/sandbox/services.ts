@@ -64,6 +64,8 @@ export interface ServicesState {
   };
   readonly api: ProcessEntry & { readonly url: string; readonly port: number; readonly config: string };
   controllers: ControllerEntry[];
+  /** With @dragonflow/app-ha-fallback: the fallback chassis (1-based), whose controller holds the whole topology and handles the others' punts while their controllers are gone. */
+  readonly fallback?: { readonly chassis: number };
   /** `up --external`: the external network and its gateway chassis. */
   readonly external?: ExternalState;
 }

@@ -5,10 +5,11 @@ import type { Logger } from '../observe/logger.js';
 import type { AppZones } from './zones.js';
 import type { CoreMetrics } from '../observe/metrics.js';
 import type { PipelineMap } from '../pipeline/allocator.js';
-import { OWNER_KINDS, ownerHash, ownerKindOf, type OwnerKind, type ScratchRegister } from '../pipeline/registers.js';
+import { OWNER_KINDS, PUNT_ORIGIN_MARK, REG_PUNT_ORIGIN, ownerHash, ownerKindOf, type OwnerKind, type ScratchRegister } from '../pipeline/registers.js';
 import { CORE_APP, type Stage } from '../pipeline/stages.js';
 import type { AllocatedTable } from '../pipeline/tables.js';
 import type { DesiredFlow, TableRef } from '../reconciler/flow.js';
+import type { Instruction } from '@dragonflow/openflow';
 import { matchFields } from '../reconciler/keys.js';
 import { switchGroupId, switchMeterId, type DesiredGroup, type DesiredMeter, type OwnerId, type Reconciler } from '../reconciler/reconciler.js';
 import type { AppPacketIn, InfraPorts, LocalBinding } from '../runtime/events.js';
@@ -101,7 +102,29 @@ export class AppFlows {
     private readonly reconciler: Reconciler,
     private readonly metrics: CoreMetrics,
     private readonly onReplace: (owner: string) => void = () => undefined,
+    /** The punt gate's table id when an app declares one (docs/ha.md): this app's punts go through it. */
+    private readonly puntGate?: number,
   ) {}
+
+  /**
+   * With a punt gate, a flow's `output:CONTROLLER` actions become `reg15 :=
+   * PUNT_ORIGIN_MARK | <this table>; resubmit(,gate)`: the gate decides whether the
+   * packet goes to the controller or to the fallback chassis, and the packet-in
+   * still reaches the punting app (the runtime reads the table from reg15).
+   */
+  private gated(f: DesiredFlow): DesiredFlow {
+    const gate = this.puntGate;
+    if (gate === undefined) return f;
+    const punts = (a: Action): boolean => a.type === 'output' && a.port === OfPort.CONTROLLER;
+    // apply_actions only: resubmit belongs to no action set (a controller output in write_actions is left as it is and does not fall back).
+    if (!f.instructions.some((i) => i.type === 'apply_actions' && i.actions.some(punts))) return f;
+    const through: Action[] = [
+      { type: 'set_field', field: REG_PUNT_ORIGIN, value: (PUNT_ORIGIN_MARK | f.table) >>> 0 },
+      { type: 'resubmit', table: gate },
+    ];
+    const instructions = f.instructions.map((i): Instruction => (i.type === 'apply_actions' ? { ...i, actions: i.actions.flatMap((a) => (punts(a) ? through : [a])) } : i));
+    return { ...f, instructions };
+  }
 
   private ownerId(owner: Owner): OwnerId {
     const text = ownerText(owner);
@@ -128,7 +151,7 @@ export class AppFlows {
     for (const f of flows) this.check(f);
     const id = this.ownerId(owner);
     this.onReplace(id.owner);
-    this.reconciler.replace(id, flows, objects);
+    this.reconciler.replace(id, flows.map((f) => this.gated(f)), objects);
   }
 
   /** Drops every flow, group and meter of `owner`. */
@@ -185,7 +208,18 @@ export class AppFlows {
     for (const f of flows) this.check(f);
     const id = this.ownerId(owner);
     this.onReplace(id.owner);
-    await this.reconciler.installNow(id, flows, packetOut ? [this.packetOutRequest(packetOut)] : []);
+    await this.reconciler.installNow(id, flows.map((f) => this.gated(f)), packetOut ? [this.packetOutRequest(packetOut)] : []);
+  }
+
+  /**
+   * Sends the installed flows of `owner` again as OFPFC_ADD, unchanged: the switch
+   * replaces each in place and restarts its hard and idle timers (a dead-man
+   * switch: a liveness flow stays while the controller keeps refreshing it). Not a
+   * change of desired state, so not drift: the reconciler's view stays the same.
+   * Resolves once written (no barrier); rejects without a switch.
+   */
+  async refresh(owner: Owner): Promise<void> {
+    await this.reconciler.refresh(this.app, ownerText(owner));
   }
 
   /**

@@ -7,7 +7,7 @@ import type { AppContext } from './context.js';
 import type { PuntSpec } from './punt.js';
 
 /** The version of the API apps are written against; descriptors give a semver range for it. */
-export const CORE_API_VERSION = '1.2.0';
+export const CORE_API_VERSION = '1.3.0';
 
 /** The stages an app may put tables in (dispatch belongs to the core). */
 export type AppStage = Exclude<Stage, 'dispatch'>;
@@ -97,6 +97,14 @@ export interface AppDescriptor<A extends object = object, O = unknown> {
    * flows in the switch, counters), and an optional meter in front of them.
    */
   readonly punt?: PuntSpec<O>;
+  /**
+   * The app's table every other app's punt passes through (core API 1.3, docs/ha.md
+   * "Fallback path"): the core turns their `output:CONTROLLER` actions into
+   * `reg15 := PUNT_ORIGIN_MARK | <punting table>; resubmit(,<this table>)` and hands
+   * a packet-in from this table to the app whose table is in reg15. At most one app
+   * declares it; its own controller actions go to the controller as written.
+   */
+  readonly puntGate?: string;
   /** Packet-ins buffered for the app before new ones are dropped (default 1024). */
   readonly packetInBuffer?: number;
   readonly providers?: readonly AppProvider[];
@@ -111,6 +119,12 @@ export interface AppDescriptor<A extends object = object, O = unknown> {
   resync(app: A, ctx: AppContext): void | Promise<void>;
   /** Called when the runtime stops. */
   stop?(app: A): void | Promise<void>;
+  /**
+   * What the app reports about itself (core API 1.3): a JSON-able summary the
+   * controller shows in its health report (`dfctl status`); its numeric fields are
+   * also metrics (`df_app_status{app,name}`). Called on demand, so keep it cheap.
+   */
+  status?(app: A): Readonly<Record<string, unknown>>;
 }
 
 /**

@@ -94,7 +94,7 @@ describe('allocatePipeline', () => {
     expect(map.app('sg').registers).toEqual({ conj: 'reg0' });
     expect(map.app('snat').registers).toEqual({ zone: 'reg1' });
     const greedy: PipelineRequest = { app: 'greedy', registers: SCRATCH_REGISTERS.map((_, i) => `r${i}`) };
-    expect(() => allocatePipeline([greedy, { app: 'late', registers: ['x'] }])).toThrow(/app 'late': needs register 'x', but all 12 scratch registers are taken/);
+    expect(() => allocatePipeline([greedy, { app: 'late', registers: ['x'] }])).toThrow(/app 'late': needs register 'x', but all 11 scratch registers are taken/);
   });
 
   it('refuses what the pipeline cannot hold, naming the app', () => {

@@ -26,6 +26,19 @@ export const FLAG_ROUTED = 0x4;
  */
 export const FLAG_NAT_DONE = 0x8;
 
+/**
+ * reg15: the punt gate's origin (docs/ha.md "Fallback path"). When an app declares
+ * a `puntGate` table (`@dragonflow/app-ha-fallback`), every other app's controller
+ * action becomes `reg15 := PUNT_ORIGIN_MARK | <punting table id>; resubmit(,gate)`,
+ * so one table decides where punts go (the controller while it is alive, a fallback
+ * chassis otherwise) and a packet-in from the gate still reaches the punting app.
+ */
+export const REG_PUNT_ORIGIN = 'reg15' satisfies OxmFieldName;
+/** Bit 31 of REG_PUNT_ORIGIN: the packet is being punted (reg15 is 0 on every other packet). */
+export const PUNT_ORIGIN_MARK = 0x8000_0000;
+/** The punting table's id in REG_PUNT_ORIGIN. */
+export const PUNT_ORIGIN_TABLE_MASK = 0xff;
+
 /** Registers handed to apps that declare a need, exclusively, in config order. */
 export const SCRATCH_REGISTERS = [
   'reg0',
@@ -39,7 +52,6 @@ export const SCRATCH_REGISTERS = [
   'reg12',
   'reg13',
   'reg14',
-  'reg15',
 ] as const satisfies readonly OxmFieldName[];
 export type ScratchRegister = (typeof SCRATCH_REGISTERS)[number];
 
@@ -50,6 +62,7 @@ export const FIXED_REGISTERS: readonly { field: string; name: string; meaning: s
   { field: REG_ROUTER, name: 'router key', meaning: 'unique key of the LogicalRouter routing the packet' },
   { field: REG_SRC_PORT, name: 'source port key', meaning: 'unique key of the LogicalPort the packet came from' },
   { field: REG_DST_PORT, name: 'destination port key', meaning: 'unique key of the LogicalPort the packet goes to' },
+  { field: REG_PUNT_ORIGIN, name: 'punt origin', meaning: 'bit 31 set while a punt passes the punt gate, bits 0–7 the punting table (only with a puntGate app)' },
 ];
 
 // ---------- cookies ----------

@@ -17,7 +17,7 @@ import type { OwnerId } from './owner.js';
 import { loadInstalled } from './read-back.js';
 import { Sender, type FlushStats, type ReconcilerError } from './sender.js';
 import type { SwitchChannel, SwitchRequest } from './switch.js';
-import { decodeFlow } from './wire.js';
+import { decodeFlow, flowRequest } from './wire.js';
 
 export type { OwnerId } from './owner.js';
 export { group, switchGroupId, type DesiredGroup, type FailoverBucket } from './groups.js';
@@ -384,6 +384,30 @@ export class Reconciler {
     for (const r of then) ops.push({ kind: 'packet_out', request: r, ...(rec ? { owner: rec } : {}) });
     if (ops.length === 0) return Promise.resolve();
     return this.lane.join(channel, ops);
+  }
+
+  /**
+   * Sends the installed flows of one owner again as OFPFC_ADD, byte for byte what is
+   * installed: the switch replaces each in place, restarting its timeouts (a
+   * liveness flow's hard timeout). The desired and installed views do not change,
+   * so this is neither drift nor a change; the adds are counted as flow-mods. A
+   * flow not installed yet (or not as desired) is left to the normal path.
+   * Resolves once written (no barrier).
+   */
+  refresh(app: string, owner: string): Promise<void> {
+    const channel = this.channel;
+    if (!channel || !this.readSynced) return Promise.reject(new DfError('SWITCH_NOT_CONNECTED', 'no switch is connected', { context: { app, owner } }));
+    const rec = this.table.ownerRecord(app, owner);
+    const ops: Op[] = [];
+    if (rec) {
+      for (const key of rec.keys) {
+        const d = this.table.flows.get(key);
+        if (!d || d.owner !== rec || this.installed.flows.get(key) !== d || this.table.dirty.has(key)) continue;
+        ops.push({ kind: 'flow', key, command: 'add', owner: rec, request: flowRequest(d.wire, 'add') });
+      }
+    }
+    if (ops.length === 0) return Promise.resolve();
+    return this.lane.join(channel, ops, false);
   }
 
   /**

@@ -16,7 +16,7 @@ import type { LoadedApp } from '../app/validate.js';
 import { silentLogger, type Logger } from '../observe/logger.js';
 import { CoreMetrics } from '../observe/metrics.js';
 import { allocatePipeline, type PipelineMap } from '../pipeline/allocator.js';
-import { OWNER_KINDS, REG_SRC_PORT } from '../pipeline/registers.js';
+import { OWNER_KINDS, PUNT_ORIGIN_MARK, PUNT_ORIGIN_TABLE_MASK, REG_PUNT_ORIGIN, REG_SRC_PORT } from '../pipeline/registers.js';
 import { CORE_APP } from '../pipeline/stages.js';
 import { Reconciler, type OwnerFailure, type OwnerFailureEvent, type ReconcilerOptions } from '../reconciler/reconciler.js';
 import type { SwitchChannel } from '../reconciler/switch.js';
@@ -102,6 +102,8 @@ export class ControllerRuntime {
   private startRevision = -1;
   private infra: InfraPorts = NO_INFRA_PORTS;
   private adoptableTables: Map<number, string> | undefined;
+  /** The punt gate (an app's `puntGate` table), when one is declared. */
+  private readonly puntGate: { readonly app: string; readonly tableId: number } | undefined;
 
   constructor(private readonly options: RuntimeOptions) {
     this.clock = options.clock ?? systemClock;
@@ -111,6 +113,14 @@ export class ControllerRuntime {
     this.reconciler = new Reconciler({ ...(options.reconciler ?? {}), metrics: this.metrics, logger: this.log.child({ component: 'reconciler' }), clock: this.clock });
     this.root = tsyringeRoot.createChildContainer();
     this.root.register(PIPELINE, { useValue: this.pipeline });
+    const gates = options.apps.filter((a) => a.descriptor.puntGate !== undefined);
+    if (gates.length > 1) throw new DfError('APP_INVALID', `apps ${gates.map((a) => `'${a.descriptor.name}'`).join(' and ')} both declare a puntGate; at most one app may`, { context: { apps: gates.map((a) => a.descriptor.name) } });
+    const gate = gates[0]?.descriptor;
+    if (gate) {
+      const t = this.pipeline.app(gate.name).tables.find((x) => x.name === gate.puntGate);
+      if (!t) throw new DfError('APP_INVALID', `app '${gate.name}': puntGate '${String(gate.puntGate)}' is not one of its tables`, { context: { app: gate.name, puntGate: gate.puntGate } });
+      this.puntGate = { app: gate.name, tableId: t.id };
+    }
   }
 
   get chassisId(): string {
@@ -174,7 +184,8 @@ export class ControllerRuntime {
     const log = this.log.child({ app: d.name });
     const tables = new AppTables(d.name, this.pipeline);
     const ref: { host?: AppHost } = {};
-    const flows = new AppFlows(d.name, slot, this.pipeline, this.reconciler, this.metrics, (owner) => ref.host?.touch(owner));
+    const gate = this.puntGate && d.name !== this.puntGate.app && d.name !== CORE_APP ? this.puntGate.tableId : undefined;
+    const flows = new AppFlows(d.name, slot, this.pipeline, this.reconciler, this.metrics, (owner) => ref.host?.touch(owner), gate);
     const topology = this.appTopology();
     const punt = new PuntGuard({
       app: d.name,
@@ -439,7 +450,10 @@ export class ControllerRuntime {
   /** A packet-in goes to the app owning the table it was punted from, and to no one else. */
   private routePacketIn(m: PacketIn | NxPacketIn2): void {
     const match: Match = m.type === 'packet_in' ? m.match : m.metadata;
-    const table = this.pipeline.tableById(m.tableId);
+    // Through the punt gate: the punting table is in reg15 (the gate's own punts, reg15 unmarked, stay the gate app's).
+    const origin = Number(matchGet(match, REG_PUNT_ORIGIN)?.value ?? 0);
+    const tableId = this.puntGate?.tableId === m.tableId && (origin & PUNT_ORIGIN_MARK) !== 0 ? origin & PUNT_ORIGIN_TABLE_MASK : m.tableId;
+    const table = this.pipeline.tableById(tableId);
     const host = table ? this.byName.get(table.app) : undefined;
     if (!table || !host || table.app === CORE_APP) {
       this.metrics.packetInsUnrouted.inc();
@@ -447,7 +461,7 @@ export class ControllerRuntime {
     }
     const sourcePortKey = Number(matchGet(match, REG_SRC_PORT)?.value ?? 0);
     const guard = this.guards.get(table.app);
-    if (guard?.tables.has(m.tableId) && !guard.admit(sourcePortKey)) return;
+    if (guard?.tables.has(tableId) && !guard.admit(sourcePortKey)) return;
     const cookie = m.cookie ?? 0n;
     let frame: EthernetFrame | undefined;
     try {
@@ -457,7 +471,7 @@ export class ControllerRuntime {
     }
     const owner = this.reconciler.ownerOfCookie(cookie)?.owner;
     const ev: AppPacketIn = {
-      tableId: m.tableId,
+      tableId,
       tableName: table.name,
       cookie,
       ...(owner ? { owner } : {}),
@@ -474,6 +488,21 @@ export class ControllerRuntime {
   }
 
   // ---------------- status ----------------
+
+  /** What each app reports about itself (apps whose descriptor has `status`; one that throws reports its error). */
+  appStatus(): Record<string, Readonly<Record<string, unknown>>> {
+    const out: Record<string, Readonly<Record<string, unknown>>> = {};
+    for (const h of this.hosts) {
+      const d = h.descriptor;
+      if (!d.status || h.instance === undefined) continue;
+      try {
+        out[d.name] = d.status(h.instance as never);
+      } catch (err) {
+        out[d.name] = { error: describeError(err) };
+      }
+    }
+    return out;
+  }
 
   /** What each app's punt guard did (apps with punt tables only). */
   puntStats(): Record<string, PuntStats> {
