@@ -48,6 +48,8 @@ export interface UpOptions {
   readonly gatewayChassis?: readonly number[];
   /** Every controller's chassis.livenessTtlMs: how long a dead chassis stays alive to the others (docs/ha.md). */
   readonly livenessTtlMs?: number;
+  /** false: chassis.gatewayBfd.enabled false in every controller config (docs/ha.md). */
+  readonly gatewayBfd?: false;
   readonly out?: Out;
 }
 
@@ -198,7 +200,7 @@ function controllerConfig(s: ServicesState, chassis: Chassis, logLevel: string):
   const st = chassis.state;
   const management = `unix:${join(st.dir, 'df-controller.sock')}`;
   const config = {
-    chassis: { name: st.name, tunnelIp: st.tunnelIp, tunnelTypes: [...s.tunnels], gateway: s.external?.gatewayChassis.includes(st.index) ?? false, ...(s.livenessTtlMs !== undefined ? { livenessTtlMs: s.livenessTtlMs } : {}) },
+    chassis: { name: st.name, tunnelIp: st.tunnelIp, tunnelTypes: [...s.tunnels], gateway: s.external?.gatewayChassis.includes(st.index) ?? false, ...(s.livenessTtlMs !== undefined ? { livenessTtlMs: s.livenessTtlMs } : {}), ...(s.gatewayBfd === false ? { gatewayBfd: { enabled: false } } : {}) },
     db: { driver: s.db.kind, endpoints: [s.db.controllerEndpoint], ...(s.db.kind === 'memory' ? { tokenFile: nbTokenFile(s.dir, st.name) } : {}) },
     ovsdb: { endpoint: st.ovsdbRemote },
     openflow: { listen: st.controllerTarget },
@@ -310,6 +312,7 @@ export async function sandboxUp(options: UpOptions = {}): Promise<UpResult> {
     controllers: [],
     ...(external ? { external: { gatewayChassis: gateways } } : {}),
     ...(options.livenessTtlMs !== undefined ? { livenessTtlMs: options.livenessTtlMs } : {}),
+    ...(options.gatewayBfd === false ? { gatewayBfd: false as const } : {}),
   };
   writeServices(services);
   linkApps(dir, apps);
