@@ -29,6 +29,7 @@ function iface(name: string, ifaceId: string | undefined, ofport: number | undef
     linkState: 'up',
     adminState: 'up',
     error: ofport === -1 ? 'could not open network device' : undefined,
+    bfdStatus: {},
   };
 }
 

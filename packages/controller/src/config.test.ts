@@ -44,7 +44,7 @@ function fails(text: string, re: RegExp, file = 'ctl.yaml'): void {
 describe('controller config', () => {
   it('reads every section', () => {
     const c = parseControllerConfig(FULL, 'ctl.yaml');
-    expect(c.chassis).toEqual({ name: 'compute-1', tunnelIp: '192.0.2.11', tunnelTypes: ['vxlan', 'geneve'], gateway: false, availabilityZone: 'nova', livenessTtlMs: 10_000 });
+    expect(c.chassis).toEqual({ name: 'compute-1', tunnelIp: '192.0.2.11', tunnelTypes: ['vxlan', 'geneve'], gateway: false, availabilityZone: 'nova', livenessTtlMs: 10_000, gatewayBfd: { enabled: true, minTxMs: 100, minRxMs: 100, stableMs: 2000 } });
     expect(c.db).toEqual({ driver: 'etcd', endpoints: ['http://192.0.2.1:2379'] });
     expect(c.bridge).toEqual({ integration: 'br-int', datapathType: 'netdev', mappings: { physnet1: 'br-phys' } });
     expect(c.apps).toEqual([
@@ -82,6 +82,9 @@ describe('controller config', () => {
     fails('db: { driver: redis, endpoints: [http://x:1] }', /db\.endpoints\[0\]: 'http:\/\/x:1' must be redis:\/\/HOST:PORT\[\/DB\] or unix:\/PATH/);
     fails('db: { driver: memory, prefix: /x }', /db\.prefix: only applies to the etcd and redis drivers/);
     fails('chassis: { livenessTtlMs: 10 }', /chassis\.livenessTtlMs: must be at least 1000/);
+    fails('chassis: { gatewayBfd: { minRxMs: 5 } }', /chassis\.gatewayBfd\.minRxMs: must be at least 10/);
+    fails('chassis: { gatewayBfd: { minTxMs: 100.5 } }', /chassis\.gatewayBfd\.minTxMs: must be an integer/);
+    fails('chassis: { gatewayBfd: { enable: true } }', /chassis\.gatewayBfd.*enable/);
     fails('logLevel: loud', /logLevel: /);
     fails('chasis: { name: x }', /\(top level\): unknown key\(s\) 'chasis'/);
     fails('chassis: [1, 2', /^ctl\.yaml:1:\d+: not valid YAML\/JSON/);

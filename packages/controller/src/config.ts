@@ -101,6 +101,27 @@ const dbSection = z
     });
   });
 
+const bfdInterval = z.number().int('must be an integer').min(10, 'must be at least 10 (ms)').max(60_000, 'must be at most 60000 (ms)');
+
+export const GATEWAY_BFD_DEFAULTS = { enabled: true, minTxMs: 100, minRxMs: 100, stableMs: 2000 } as const;
+
+/**
+ * chassis.gatewayBfd: BFD sessions to the other gateway chassis of this chassis'
+ * routers, on per-peer tunnel ports; the next gateway chassis takes a router over
+ * when BFD to its active one goes down (docs/ha.md).
+ */
+const gatewayBfdSection = z
+  .object({
+    enabled: z.boolean().default(GATEWAY_BFD_DEFAULTS.enabled),
+    /** OVS bfd:min_tx: how often this side sends (ms). */
+    minTxMs: bfdInterval.default(GATEWAY_BFD_DEFAULTS.minTxMs),
+    /** OVS bfd:min_rx: how often this side wants to receive (ms); the peer is down after 3 × the negotiated interval without a packet. */
+    minRxMs: bfdInterval.default(GATEWAY_BFD_DEFAULTS.minRxMs),
+    /** A BFD session must have been up this long before its going down counts (a flapping session moves nothing). */
+    stableMs: z.number().int('must be an integer').min(0, 'must not be negative').max(600_000, 'must be at most 600000').default(GATEWAY_BFD_DEFAULTS.stableMs),
+  })
+  .strict();
+
 /** Where the health and metrics endpoints listen: tcp:HOST:PORT or unix:PATH. */
 const managementEndpoint = z.string().refine((s) => /^(tcp:[^:]+:\d+|tcp:\[[^\]]+\]:\d+|unix:.+)$/.test(s), 'must be tcp:HOST:PORT or unix:PATH');
 
@@ -126,13 +147,15 @@ export const controllerConfigSchema = z
           .default('nova'),
         /** Liveness lease ttl: other chassis see this one gone this long after its controller stops. */
         livenessTtlMs: z.number().int('must be an integer').min(1000, 'must be at least 1000 (etcd leases have a granularity of a second)').max(600_000, 'must be at most 600000').default(10_000),
+        /** BFD between the gateway chassis of a router (docs/ha.md, "BFD"): used only when gateway is true and a tunnel type is set. */
+        gatewayBfd: gatewayBfdSection.default(GATEWAY_BFD_DEFAULTS),
       })
       .strict()
       .superRefine((c, ctx) => {
         if (c.tunnelTypes.length > 0 && !c.tunnelIp) ctx.addIssue({ code: 'custom', path: ['tunnelIp'], message: `is required when tunnelTypes is set (${c.tunnelTypes.join(', ')})` });
         if (new Set(c.tunnelTypes).size !== c.tunnelTypes.length) ctx.addIssue({ code: 'custom', path: ['tunnelTypes'], message: 'lists a tunnel type twice' });
       })
-      .default(() => ({ name: hostname(), tunnelTypes: [], gateway: false, availabilityZone: 'nova', livenessTtlMs: 10_000 })),
+      .default(() => ({ name: hostname(), tunnelTypes: [], gateway: false, availabilityZone: 'nova', livenessTtlMs: 10_000, gatewayBfd: { ...GATEWAY_BFD_DEFAULTS } })),
     db: dbSection.default(() => ({ driver: 'memory' as const, endpoints: [] })),
     ovsdb: z.object({ endpoint: endpoint.default('unix:/var/run/openvswitch/db.sock') }).strict().default({ endpoint: 'unix:/var/run/openvswitch/db.sock' }),
     // A unix socket by default: only its owner (and root's vswitchd) can connect, unlike any local user on a loopback port.

@@ -2,12 +2,13 @@ import { hostname } from 'node:os';
 import { DfError, describeError, isDfError, redactUrl, systemClock, type Clock } from '@dragonflow/base';
 import { describeDb, describeDbError, isFatalDbError, openNbDb, type OpenedDb } from '@dragonflow/db';
 import { GatewayFailover, type GatewayReport } from './gateway-failover.js';
+import { BfdPortsReconciler, bfdForwardingFrom, bfdPeers } from './bfd-ports.js';
 import { type Logger } from '@dragonflow/core';
 import { CoreMetrics, OfListener, loadApps, startChassisRuntime, switchChannel, type ChassisRuntime, type ControllerRuntime, type LoadedApp, type OfConnection, type OwnerFailure, type SwitchChannel } from '@dragonflow/core/host';
 import { ChassisRegistry, NbApi, chassisIdFromName, type CacheState, type ChassisRegistration, type LivenessState, type LocalCache, type NbDriver } from '@dragonflow/nb';
 import { InterfaceMonitor, OvsdbClient, VswitchDb, type ConnectionState as OvsdbState, type InterfaceState } from '@dragonflow/ovsdb';
 import { Registry } from 'prom-client';
-import type { Subscription } from 'rxjs';
+import { BehaviorSubject, type Subscription } from 'rxjs';
 import { StoppedError, retry, sleep } from './retry.js';
 import { PortBinder, type BinderReport } from './binder.js';
 import { checkRunnable, type ControllerConfig } from './config.js';
@@ -103,6 +104,8 @@ export class Controller {
   private runtimeValue: ControllerRuntime | undefined;
   private binder: PortBinder | undefined;
   private gateways: GatewayFailover | undefined;
+  private bfdPorts: BfdPortsReconciler | undefined;
+  private readonly bfdForwarding$ = new BehaviorSubject<ReadonlyMap<string, boolean>>(new Map());
   private connection: OfConnection | undefined;
   private interfaces: ReadonlyMap<string, InterfaceState> = new Map();
   private infra: InfraPorts = { tunnels: {}, providers: {} };
@@ -282,6 +285,7 @@ export class Controller {
     this.binder!.follow(cache);
     // The claims go into this chassis' liveness record, which only the active controller of a standby pair holds: a standby writes nothing (its master does).
     const registration = (): ChassisRegistration | undefined => this.registration;
+    const bfd = this.bfdEnabled() ? c.chassis.gatewayBfd : undefined;
     this.gateways = new GatewayFailover({
       source: cache,
       holder: {
@@ -295,8 +299,27 @@ export class Controller {
       log: this.log.child({ component: 'gateways' }),
       onTakeover: () => this.metrics.gatewayFailovers.inc(),
       onActiveCount: (n) => this.metrics.gatewaysActive.set(n),
+      ...(bfd ? { bfd: { forwarding$: this.bfdForwarding$, stableMs: bfd.stableMs } } : {}),
     });
     this.gateways.start();
+    const tunnelType = c.chassis.tunnelTypes[0];
+    if (tunnelType !== undefined) {
+      // Also without BFD: it removes the BFD ports an earlier configuration made.
+      this.bfdPorts = new BfdPortsReconciler({
+        spec: { bridge: this.spec.integrationBridge, type: tunnelType, localIp: undefined, minTxMs: c.chassis.gatewayBfd.minTxMs, minRxMs: c.chassis.gatewayBfd.minRxMs },
+        vswitch: () => (this.ovsdb?.state === 'connected' ? new VswitchDb(this.ovsdb) : undefined),
+        peers: () => (bfd ? bfdPeers(this.chassisId, cache.all('logical_router'), (id) => cache.get('chassis', id)) : new Map()),
+        interfaces: () => this.interfaces,
+        clock: this.clock,
+        log: this.log.child({ component: 'bfd' }),
+      });
+      this.subs.push(
+        cache.updates$.subscribe((u) => {
+          if (u.changes.some((ch) => ch.table === 'logical_router' || ch.table === 'chassis')) this.bfdPorts?.kick();
+        }),
+      );
+      this.bfdPorts.kick();
+    }
     this.binder!.reconcileBoundPorts(cache.localPorts());
     this.subs.push(runtime.syncedRevision$.subscribe((r) => r >= 0 && this.log.debug({ revision: r }, 'switch in sync')));
     if (this.connection?.isOpen && (!this.pair || this.pair.isMaster)) await this.attach(this.connection);
@@ -434,12 +457,18 @@ export class Controller {
         if (s === 'connected') {
           lastLogged = '';
           this.log.info({ remote }, 'OVSDB connected');
-          void this.setupSwitch();
+          void this.setupSwitch().then(() => this.bfdPorts?.kick());
           void this.startInterfaceMonitor();
         }
       }),
     );
     client.start();
+  }
+
+  /** BFD between gateway chassis: configured on, and this chassis is a gateway with a tunnel. */
+  private bfdEnabled(): boolean {
+    const c = this.config.chassis;
+    return c.gatewayBfd.enabled && c.gateway && c.tunnelTypes.length > 0;
   }
 
   /** Ensures the bridge, tunnels and patches; on every OVSDB (re)connect, retried while it fails. */
@@ -499,6 +528,9 @@ export class Controller {
 
   private onInterfaces(snapshot: ReadonlyMap<string, InterfaceState>): void {
     this.interfaces = snapshot;
+    const bfd = bfdForwardingFrom(snapshot);
+    const prev = this.bfdForwarding$.value;
+    if (bfd.size !== prev.size || [...bfd].some(([k, v]) => prev.get(k) !== v)) this.bfdForwarding$.next(bfd);
     this.binder?.setInterfaces(snapshot);
     this.pushInfraPorts();
     if (this.runtimeStarted && this.cache) this.binder?.reconcileBoundPorts(this.cache.localPorts());
@@ -586,6 +618,7 @@ export class Controller {
       }
     };
     this.gateways?.stop();
+    this.bfdPorts?.stop();
     this.binder?.stop();
     await attempt('wait for bring-up', () => Promise.race([this.bringUp, sleep(2_000)]));
     for (const s of this.subs) s.unsubscribe();

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { controllerTargetFor, infraPortsFrom, sameInfraPorts } from './switch-setup.js';
 
 function iface(name: string, type: string, ofport: number | undefined): InterfaceState {
-  return { uuid: name, name, type, bridge: 'br-int', port: name, ofport, ifaceId: undefined, attachedMac: undefined, externalIds: {}, options: {}, macInUse: undefined, linkState: undefined, adminState: undefined, error: undefined };
+  return { uuid: name, name, type, bridge: 'br-int', port: name, ofport, ifaceId: undefined, attachedMac: undefined, externalIds: {}, options: {}, macInUse: undefined, linkState: undefined, adminState: undefined, error: undefined, bfdStatus: {} };
 }
 
 describe('switch setup helpers', () => {

@@ -3,6 +3,7 @@ export { JsonRpcConnection, rpcError, type ConnectionHandlers, type RequestOptio
 export { OvsdbErrorCode, OvsdbTransactionError, type OvsdbErrorCodeValue } from './errors.js';
 export { JsonFramer, type JsonFramerOptions } from './framing.js';
 export { InterfaceMonitor, type InterfaceMonitorOptions } from './interface-monitor.js';
+export { bfdForwarding } from './interface-state.js';
 export {
   encodeNotification,
   encodeRequest,

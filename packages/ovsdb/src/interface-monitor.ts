@@ -14,7 +14,7 @@ export interface InterfaceMonitorOptions {
   clock?: Clock;
 }
 
-const INTERFACE_COLUMNS = ['name', 'type', 'options', 'external_ids', 'ofport', 'mac_in_use', 'link_state', 'admin_state', 'error'];
+const INTERFACE_COLUMNS = ['name', 'type', 'options', 'external_ids', 'ofport', 'mac_in_use', 'link_state', 'admin_state', 'error', 'bfd_status'];
 
 /**
  * Follows the Interface table (joined with Port and Bridge) and reports typed

@@ -36,6 +36,7 @@ export function interfaceStateFromRows(iface: Row, port: Row | undefined, bridge
     linkState: upDown(optional<string>(iface['link_state'])),
     adminState: upDown(optional<string>(iface['admin_state'])),
     error: optional<string>(iface['error']),
+    bfdStatus: iface['bfd_status'] === undefined ? {} : mapToRecord(iface['bfd_status']),
   };
 }
 
@@ -59,6 +60,13 @@ export function interfaceStatesEqual(a: InterfaceState, b: InterfaceState): bool
     a.adminState === b.adminState &&
     a.error === b.error &&
     recordsEqual(a.externalIds, b.externalIds) &&
-    recordsEqual(a.options, b.options)
+    recordsEqual(a.options, b.options) &&
+    recordsEqual(a.bfdStatus, b.bfdStatus)
   );
+}
+
+/** Whether BFD on this interface says the path to the peer forwards: true/false from bfd_status, undefined when BFD is not running there. */
+export function bfdForwarding(state: Pick<InterfaceState, 'bfdStatus'>): boolean | undefined {
+  const f = state.bfdStatus['forwarding'];
+  return f === 'true' ? true : f === 'false' ? false : undefined;
 }

@@ -57,6 +57,8 @@ export interface PortOptions {
   readonly mtuRequest?: number;
   /** Port tag: access VLAN. */
   readonly tag?: number;
+  /** Interface bfd column (enable, min_tx, min_rx, ...); compared and written as a whole when given. */
+  readonly bfd?: Readonly<Record<string, string>>;
 }
 
 export interface TunnelPortOptions {
@@ -66,6 +68,8 @@ export interface TunnelPortOptions {
   readonly key?: string;
   readonly localIp?: string;
   readonly dstPort?: number;
+  /** BFD on this tunnel (only with a fixed remoteIp): the Interface bfd column, e.g. { enable: 'true', min_tx: '100', min_rx: '100' }. */
+  readonly bfd?: Readonly<Record<string, string>>;
   /** Port name; `tun-<type>` by default. */
   readonly name?: string;
   /** Interface external_ids; keys given are enforced (e.g. a mark of who manages the port). */
@@ -98,6 +102,8 @@ export interface InterfaceState {
   readonly linkState: 'up' | 'down' | undefined;
   readonly adminState: 'up' | 'down' | undefined;
   readonly error: string | undefined;
+  /** The Interface bfd_status column (state, forwarding, diagnostic, ...): empty when BFD is not enabled. */
+  readonly bfdStatus: Readonly<Record<string, string>>;
 }
 
 /** True when the interface plugs a logical port in and the switch has given it a port number. */

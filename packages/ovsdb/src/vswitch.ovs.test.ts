@@ -6,6 +6,7 @@ import { MacAddress } from '@dragonflow/base';
 import { sh, TestOvsdbServer } from '../test/ovs-server.js';
 import { OvsdbClient } from './client.js';
 import { InterfaceMonitor } from './interface-monitor.js';
+import { bfdForwarding } from './interface-state.js';
 import type { RowChange } from './table-cache.js';
 import { VswitchDb } from './vswitch.js';
 import { isBound, type InterfaceChange, type InterfaceState } from './vswitch-types.js';
@@ -136,6 +137,22 @@ describe('VswitchDb against ovsdb-server + ovs-vswitchd', () => {
     expect(await vs.ensureTunnelPort('br-int', 'vxlan', { localIp: '192.0.2.9' })).toEqual({ created: false, changed: ['options'] });
     await expect(vs.ensureTunnelPort('br-int', 'stt' as 'gre')).rejects.toMatchObject({ code: 'OVSDB_INVALID_ARGUMENT' });
     await expect(vs.ensureTunnelPort('br-int', 'gre', { remoteIp: 'not-an-ip', name: 'x' })).rejects.toMatchObject({ code: 'INVALID_IP' });
+    await mon.cancel();
+  });
+
+  it('adds a fixed-remote tunnel port with BFD beside the flow-based one; vswitchd reports its bfd_status (down: no peer answers)', async () => {
+    const mon = await InterfaceMonitor.start(client, { bridge: 'br-int' });
+    await vs.ensureTunnelPort('br-int', 'vxlan', {});
+    const bfd = { enable: 'true', min_tx: '100', min_rx: '100' };
+    expect(await vs.ensureTunnelPort('br-int', 'vxlan', { name: 'bfd-peer', remoteIp: '192.0.2.77', key: '0', bfd })).toEqual({ created: true, changed: [] });
+    expect(await vs.ensureTunnelPort('br-int', 'vxlan', { name: 'bfd-peer', remoteIp: '192.0.2.77', key: '0', bfd })).toEqual({ created: false, changed: [] });
+    const state = await mon.waitFor((s) => s.name === 'bfd-peer' && (s.ofport ?? 0) > 0 && s.bfdStatus['state'] !== undefined, 10_000, 'bfd-peer to report its bfd_status');
+    expect(state.bfdStatus).toMatchObject({ state: 'down', forwarding: 'false' });
+    expect(bfdForwarding(state)).toBe(false);
+    expect(bfdForwarding((await vs.getInterface('tun-vxlan'))!)).toBeUndefined();
+    expect(await vs.ensureTunnelPort('br-int', 'vxlan', { name: 'bfd-peer', remoteIp: '192.0.2.77', key: '0', bfd: { ...bfd, min_rx: '300' } })).toEqual({ created: false, changed: ['bfd'] });
+    expect(await ovs.inNetns('ovs-vsctl', ['get', 'Interface', 'bfd-peer', 'bfd:min_rx'])).toMatch(/"?300"?/);
+    await expect(vs.ensureTunnelPort('br-int', 'vxlan', { name: 'bfd-flow', bfd })).rejects.toMatchObject({ code: 'OVSDB_INVALID_ARGUMENT' });
     await mon.cancel();
   });
 

@@ -22,7 +22,7 @@ const TUNNEL_TYPES: readonly TunnelType[] = ['vxlan', 'geneve', 'gre'];
 const NAME_RE = /^[A-Za-z0-9_.:-]{1,255}$/;
 
 const BRIDGE_COLUMNS = ['_uuid', 'name', 'datapath_type', 'fail_mode', 'protocols', 'controller', 'other_config', 'external_ids', 'ports', 'datapath_id'];
-const INTERFACE_COLUMNS = ['_uuid', 'name', 'type', 'options', 'external_ids', 'ofport', 'ofport_request', 'mtu_request', 'mac_in_use', 'link_state', 'admin_state', 'error'];
+const INTERFACE_COLUMNS = ['_uuid', 'name', 'type', 'options', 'external_ids', 'ofport', 'ofport_request', 'mtu_request', 'mac_in_use', 'link_state', 'admin_state', 'error', 'bfd', 'bfd_status'];
 
 function byName(name: string): Condition[] {
   return [['name', '==', name]];
@@ -270,6 +270,7 @@ export class VswitchDb {
         if (options.externalIds) ifaceInsert['external_ids'] = new Map(Object.entries(options.externalIds));
         if (options.ofportRequest !== undefined) ifaceInsert['ofport_request'] = [options.ofportRequest];
         if (options.mtuRequest !== undefined) ifaceInsert['mtu_request'] = [options.mtuRequest];
+        if (options.bfd) ifaceInsert['bfd'] = new Map(Object.entries(options.bfd));
         const portInsert: Record<string, OvsdbValue> = { name, interfaces: [new NamedUuid('iface')] };
         if (options.tag !== undefined) portInsert['tag'] = [options.tag];
         await this.client.transact(
@@ -301,6 +302,10 @@ export class VswitchDb {
         ifaceUpdate['options'] = new Map(Object.entries(options.options));
         changed.push('options');
       }
+      if (options.bfd && !valuesEqual(ifaceRow['bfd'] ?? new Map(), new Map(Object.entries(options.bfd)))) {
+        ifaceUpdate['bfd'] = new Map(Object.entries(options.bfd));
+        changed.push('bfd');
+      }
       if (options.ofportRequest !== undefined && optional(ifaceRow['ofport_request']) !== options.ofportRequest) {
         ifaceUpdate['ofport_request'] = [options.ofportRequest];
         changed.push('ofport_request');
@@ -316,7 +321,7 @@ export class VswitchDb {
       if (changed.length === 0) return { created: false, changed };
       const ifaceUuid = uuidOf(ifaceRow);
       const ops: Operation[] = [
-        guard('Interface', byUuid(ifaceUuid), ['type', 'options', 'external_ids', 'ofport_request', 'mtu_request'], [ifaceRow]),
+        guard('Interface', byUuid(ifaceUuid), ['type', 'options', 'external_ids', 'ofport_request', 'mtu_request', ...(options.bfd ? ['bfd'] : [])], [ifaceRow]),
         guard('Port', byUuid(portUuid), ['tag'], [portRow]),
       ];
       if (Object.keys(ifaceUpdate).length > 0) ops.push({ op: 'update', table: 'Interface', where: byUuid(ifaceUuid), row: ifaceUpdate });
@@ -355,7 +360,13 @@ export class VswitchDb {
     const tunnelOptions: Record<string, string> = { remote_ip: remoteIp, key };
     if (options.localIp !== undefined) tunnelOptions['local_ip'] = parseIp(options.localIp, 'localIp').toString();
     if (options.dstPort !== undefined) tunnelOptions['dst_port'] = String(options.dstPort);
-    return this.addPort(bridge, options.name ?? `tun-${type}`, { type, options: tunnelOptions, ...(options.externalIds ? { externalIds: options.externalIds } : {}) });
+    if (options.bfd && remoteIp === 'flow') throw new DfError(OvsdbErrorCode.INVALID_ARGUMENT, 'BFD needs a tunnel port with a fixed remote_ip (a flow-based port has no single peer)', { context: { type } });
+    return this.addPort(bridge, options.name ?? `tun-${type}`, {
+      type,
+      options: tunnelOptions,
+      ...(options.externalIds ? { externalIds: options.externalIds } : {}),
+      ...(options.bfd ? { bfd: options.bfd } : {}),
+    });
   }
 
   /** A pair of patch ports joining two bridges (e.g. br-int ↔ a provider bridge: see providerPatchPorts for their names). */

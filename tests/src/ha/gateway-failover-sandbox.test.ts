@@ -1,7 +1,10 @@
 /**
  * Gateway failover end to end (docs/ha.md, "Gateway failover"): `dfctl sandbox up
  * --chassis 3 --external --gateway-chassis 2,3` with centralized SNAT and floating
- * IPs, the controllers' liveness ttl at its minimum (1 s):
+ * IPs, run twice: the controllers' liveness ttl at its minimum (1 s) without BFD, and the default
+ * ttl (10 s) with BFD between the gateway chassis (chassis.gatewayBfd, on by
+ * default) — there the gap under 3 s can only come from BFD (the lease alone takes
+ * 8–9 s; the test fails with `--no-gateway-bfd`):
  *
  * - a VM on chassis-1 pings the internet host 198.51.100.10 through centralized SNAT
  *   at 20 packets/s; another VM there has a floating IP the outside pings;
@@ -21,7 +24,7 @@ import { ok, quiet, requireOpenstackCli } from '../api/openstack.js';
 import { df, dfOk, useDfSandbox } from '../sandbox-cli/df-cli.js';
 import { INTERNET_HOST, publicNetwork, tenant } from '../nat/nat-sandbox.js';
 
-/** The goal: external traffic back within 3 s of the kill (liveness ttl 1 s). */
+/** The goal: external traffic back within 3 s of the kill (liveness ttl 1 s, or BFD). */
 const GOAL_MS = 3_000;
 const INTERVAL_S = 0.05;
 
@@ -61,8 +64,9 @@ interface GatewayLine {
   candidates: { chassis: string; alive: boolean }[];
 }
 
-describe('gateway failover on the sandbox (centralized SNAT and floating IPs, gateway chassis 2,3)', () => {
-  const s = useDfSandbox(['--chassis', '3', '--external', '--gateway-chassis', '2,3', '--liveness-ttl', '1000', '--app-options', '@dragonflow/app-dnat={mode: centralized}'], {
+/** The failover scenario on a sandbox started with `detection` (dfctl sandbox up options), `what` naming it. */
+function failoverOnSandbox(what: string, detection: readonly string[]): void {
+  const s = useDfSandbox(['--chassis', '3', '--external', '--gateway-chassis', '2,3', ...detection, '--app-options', '@dragonflow/app-dnat={mode: centralized}'], {
     prepare: () => {
       requireOpenstackCli();
       requireBinary('ping');
@@ -132,14 +136,18 @@ describe('gateway failover on the sandbox (centralized SNAT and floating IPs, ga
     expect(gap).toBeGreaterThan(INTERVAL_S * 1000 * 4);
     expect(gap).toBeLessThan(GOAL_MS);
     expect(pinger.replies().length).toBeGreaterThan(before);
-    console.log(`gateway failover: external traffic gap ${gap} ms (liveness ttl 1000 ms)`);
+    console.log(`gateway failover: external traffic gap ${gap} ms (${what})`);
 
     await waitFor(() => outsidePing(fipAddress), { what: 'the floating IP to answer the outside again', timeoutMs: 5_000 });
     for (const n of [1, survivor]) {
       await waitFor(async () => (await activeSeenBy(n))?.active === `chassis-${survivor}`, { what: `chassis-${n} to report chassis-${survivor} active`, timeoutMs: 5_000 });
     }
-    const line = (await activeSeenBy(1))!;
-    expect(line.candidates.find((c) => c.chassis === `chassis-${killed}`)?.alive).toBe(false);
+    // with BFD the takeover comes before the lease of the killed chassis expires: it is seen dead within the ttl
+    await waitFor(async () => (await activeSeenBy(1))?.candidates.find((c) => c.chassis === `chassis-${killed}`)?.alive === false, {
+      what: `chassis-1 to see chassis-${killed} dead (lease expiry)`,
+      timeoutMs: 20_000,
+    });
+    expect((await activeSeenBy(1))?.active).toBe(`chassis-${survivor}`);
   }, 90_000);
 
   test('the killed chassis started again does not take the gateway back (no pre-emption): no gap, the other one stays active', async () => {
@@ -154,4 +162,12 @@ describe('gateway failover on the sandbox (centralized SNAT and floating IPs, ga
     expect(pinger.longestGap(startedAt)).toBeLessThan(500);
     expect(await outsidePing(fipAddress)).toBe(true);
   }, 180_000);
+}
+
+describe('gateway failover on the sandbox, liveness ttl 1 s and no BFD (centralized SNAT and floating IPs, gateway chassis 2,3)', () => {
+  failoverOnSandbox('liveness ttl 1000 ms, BFD off', ['--liveness-ttl', '1000', '--no-gateway-bfd']);
+});
+
+describe('gateway failover on the sandbox, default liveness ttl (10 s) and BFD between the gateway chassis', () => {
+  failoverOnSandbox('liveness ttl 10000 ms, BFD', []);
 });

@@ -64,7 +64,8 @@ Layout and how to reach each part: docs/sandbox.md.`,
     .option('--gateway-chassis <list>', 'with --external: the chassis registered as gateways, comma-separated (default: the last chassis)', (v: string) => v.split(',').map((x) => intOption('--gateway-chassis', 1, 20)(x.trim())))
     .option('--liveness-ttl <ms>', "every controller's chassis.livenessTtlMs: a killed chassis is seen dead (and its gateways move, docs/ha.md) this long after its last renewal (default: the controller's, 10000)", intOption('--liveness-ttl', 1000, 600_000))
     .option('--fallback-chassis <n>', "with @dragonflow/app-ha-fallback in --apps: the chassis that handles the punts of a chassis whose controller is gone (default: the last chassis); its controller holds the whole topology (docs/ha.md)", intOption('--fallback-chassis', 1, 20))
-    .action(async (o: { chassis: number; db: DbKind; apps?: string[]; appOptions?: AppOptions; tunnel: TunnelKind[]; dir?: string; apiPort: number; logLevel: string; external?: boolean; gatewayChassis?: number[]; livenessTtl?: number; fallbackChassis?: number }) => {
+    .option('--no-gateway-bfd', "every controller's chassis.gatewayBfd.enabled false: gateway failover detects a dead gateway chassis by its liveness lease only (default: BFD between the gateway chassis, docs/ha.md)")
+    .action(async (o: { chassis: number; db: DbKind; apps?: string[]; appOptions?: AppOptions; tunnel: TunnelKind[]; dir?: string; apiPort: number; logLevel: string; external?: boolean; gatewayChassis?: number[]; livenessTtl?: number; fallbackChassis?: number; gatewayBfd: boolean }) => {
       const r = await sandboxUp({
         chassis: o.chassis,
         db: o.db,
@@ -78,6 +79,7 @@ Layout and how to reach each part: docs/sandbox.md.`,
         ...(o.gatewayChassis ? { gatewayChassis: o.gatewayChassis } : {}),
         ...(o.livenessTtl !== undefined ? { livenessTtlMs: o.livenessTtl } : {}),
         ...(o.fallbackChassis !== undefined ? { fallbackChassis: o.fallbackChassis } : {}),
+        ...(o.gatewayBfd ? {} : { gatewayBfd: false }),
       });
       console.log('');
       for (const l of describeAccess(r.services, r.tag)) console.log(l);

@@ -50,6 +50,8 @@ export interface UpOptions {
   readonly livenessTtlMs?: number;
   /** With @dragonflow/app-ha-fallback among the apps: the fallback chassis (default: the last one). */
   readonly fallbackChassis?: number;
+  /** false: chassis.gatewayBfd.enabled false in every controller config (docs/ha.md). */
+  readonly gatewayBfd?: false;
   readonly out?: Out;
 }
 
@@ -217,7 +219,7 @@ function controllerConfig(s: ServicesState, chassis: Chassis, logLevel: string):
   const st = chassis.state;
   const management = `unix:${join(st.dir, 'df-controller.sock')}`;
   const config = {
-    chassis: { name: st.name, tunnelIp: st.tunnelIp, tunnelTypes: [...s.tunnels], gateway: s.external?.gatewayChassis.includes(st.index) ?? false, ...(s.livenessTtlMs !== undefined ? { livenessTtlMs: s.livenessTtlMs } : {}) },
+    chassis: { name: st.name, tunnelIp: st.tunnelIp, tunnelTypes: [...s.tunnels], gateway: s.external?.gatewayChassis.includes(st.index) ?? false, ...(s.livenessTtlMs !== undefined ? { livenessTtlMs: s.livenessTtlMs } : {}), ...(s.gatewayBfd === false ? { gatewayBfd: { enabled: false } } : {}) },
     db: { driver: s.db.kind, endpoints: [s.db.controllerEndpoint], ...(s.db.kind === 'memory' ? { tokenFile: nbTokenFile(s.dir, st.name) } : {}) },
     ovsdb: { endpoint: st.ovsdbRemote },
     openflow: { listen: st.controllerTarget },
@@ -342,6 +344,7 @@ export async function sandboxUp(options: UpOptions = {}): Promise<UpResult> {
     ...(external ? { external: { gatewayChassis: gateways } } : {}),
     ...(options.livenessTtlMs !== undefined ? { livenessTtlMs: options.livenessTtlMs } : {}),
     ...(fallbackChassis !== undefined ? { fallback: { chassis: fallbackChassis } } : {}),
+    ...(options.gatewayBfd === false ? { gatewayBfd: false as const } : {}),
   };
   writeServices(services);
   linkApps(dir, apps);

@@ -51,6 +51,8 @@ export interface ServicesState {
   readonly appOptions?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
   /** `up --liveness-ttl`: every controller's chassis.livenessTtlMs (absent: the controller's default). */
   readonly livenessTtlMs?: number;
+  /** `up --no-gateway-bfd`: false turns chassis.gatewayBfd off in every controller config (absent: the controller's default, on). */
+  readonly gatewayBfd?: false;
   /** `up` made the directory (it did not exist): `down` removes it. */
   readonly dirCreated: boolean;
   readonly db: ProcessEntry & {

@@ -81,6 +81,7 @@ export class ChassisRegistration {
   private readonly stateSubject = new BehaviorSubject<LivenessState>({ alive: false, failures: 0 });
   /** Routers whose gateway this chassis holds (written in its liveness record). */
   private gateways: readonly string[] = [];
+  private epochs: Readonly<Record<string, number>> = {};
   /** The liveness record's version after this registration's last write of it. */
   private version = 0;
 
@@ -111,11 +112,20 @@ export class ChassisRegistration {
     return this.gateways;
   }
 
+  /** The epoch of each claim in activeGateways (router id → epoch). */
+  get gatewayEpochs(): Readonly<Record<string, number>> {
+    return this.epochs;
+  }
+
   async start(): Promise<void> {
     // A controller restarting within the lease keeps the gateways its chassis holds
     // (the record is still there): the chassis did not die, nothing moves.
     const prior = await this.nb.driver.get('chassis_liveness', this.chassis.id);
-    if (prior) this.gateways = decodeObject('chassis_liveness', prior.value, prior.version).activeGateways;
+    if (prior) {
+      const rec = decodeObject('chassis_liveness', prior.value, prior.version);
+      this.gateways = rec.activeGateways;
+      this.epochs = rec.gatewayEpochs;
+    }
     await this.publish();
     this.schedule();
   }
@@ -147,6 +157,7 @@ export class ChassisRegistration {
       incarnation: this.incarnation,
       leaseTtlMs: this.ttlMs,
       activeGateways: [...this.gateways],
+      gatewayEpochs: { ...this.epochs },
     });
     const res = await driver.commit([
       { type: 'check', table: 'chassis', id: this.chassis.id, expectVersion: 'exists' },
@@ -163,12 +174,16 @@ export class ChassisRegistration {
    * other gateway chassis' liveness, at the version the caller read, 0 = absent) is
    * still as read, so two chassis deciding from the same view cannot both take a
    * gateway over — the second one's commit fails. false: a check failed (or the
-   * lease is being renewed); the caller decides again from fresher data.
+   * lease is being renewed); the caller decides again from fresher data. `epochs`:
+   * the epoch of each claim (router id → epoch; a router without one keeps the epoch
+   * it had, else 0).
    */
-  async setActiveGateways(routerIds: readonly string[], unchanged: readonly { chassisId: string; version: number }[] = []): Promise<boolean> {
+  async setActiveGateways(routerIds: readonly string[], unchanged: readonly { chassisId: string; version: number }[] = [], epochs: Readonly<Record<string, number>> = {}): Promise<boolean> {
     const lease = this.lease;
     if (this.stopped || !lease) return false;
     const next = [...new Set(routerIds)].sort();
+    const nextEpochs: Record<string, number> = {};
+    for (const r of next) nextEpochs[r] = epochs[r] ?? this.epochs[r] ?? 0;
     const record = parseObject('chassis_liveness', {
       id: this.chassis.id,
       name: this.chassis.name,
@@ -176,6 +191,7 @@ export class ChassisRegistration {
       incarnation: this.incarnation,
       leaseTtlMs: this.ttlMs,
       activeGateways: next,
+      gatewayEpochs: nextEpochs,
     });
     try {
       const res = await this.nb.driver.commit([
@@ -184,6 +200,7 @@ export class ChassisRegistration {
       ]);
       this.version = res.versions.at(-1) ?? this.version;
       this.gateways = next;
+      this.epochs = nextEpochs;
       return true;
     } catch (err) {
       if (isDfError(err, NbErrorCode.CONFLICT)) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { activeGatewayChassis, type LivenessOf } from './gateway.js';
+import { activeGatewayChassis, highestClaimEpoch, type LivenessOf } from './gateway.js';
 
 const R = '00000000-0000-4000-8000-0000000000aa';
 const A = '00000000-0000-4000-8000-000000000001';
@@ -25,6 +25,16 @@ describe('activeGatewayChassis', () => {
     expect(activeGatewayChassis(R, { chassisIds: [A, B] }, live({ [A]: [], [B]: ['00000000-0000-4000-8000-0000000000bb'] }))).toBe(A);
     // the holder dies in turn: the first live one again
     expect(activeGatewayChassis(R, { chassisIds: [A, B, C] }, live({ [A]: [], [C]: [] }))).toBe(A);
+  });
+
+  it('the claim with the highest epoch wins among live holders (a takeover on BFD evidence overrides the dead holder whose lease runs)', () => {
+    const withEpochs = (records: Record<string, Record<string, number>>): LivenessOf => (id) => (id in records ? { activeGateways: Object.keys(records[id]!), gatewayEpochs: records[id]! } : undefined);
+    expect(activeGatewayChassis(R, { chassisIds: [A, B] }, withEpochs({ [A]: { [R]: 0 }, [B]: { [R]: 1 } }))).toBe(B);
+    expect(activeGatewayChassis(R, { chassisIds: [A, B, C] }, withEpochs({ [A]: { [R]: 3 }, [B]: { [R]: 2 }, [C]: {} }))).toBe(A);
+    // equal epochs: the first in order of preference, as before
+    expect(activeGatewayChassis(R, { chassisIds: [A, B] }, withEpochs({ [A]: { [R]: 1 }, [B]: { [R]: 1 } }))).toBe(A);
+    expect(highestClaimEpoch(R, [A, B, C], withEpochs({ [A]: { [R]: 0 }, [B]: { [R]: 4 }, [C]: {} }))).toBe(4);
+    expect(highestClaimEpoch(R, [A, B], withEpochs({ [A]: {}, [B]: {} }))).toBe(-1);
   });
 
   it('pre-emptive: the first live chassis wins, whoever holds the router', () => {

@@ -9,7 +9,23 @@ export interface GatewayPlacement {
 }
 
 /** The liveness record of a chassis, undefined when it has none (its lease expired, or it never ran). */
-export type LivenessOf = (chassisId: string) => Pick<ChassisLiveness, 'activeGateways'> | undefined;
+export type LivenessOf = (chassisId: string) => (Pick<ChassisLiveness, 'activeGateways'> & Partial<Pick<ChassisLiveness, 'gatewayEpochs'>>) | undefined;
+
+/** The epoch of a chassis' claim on a router (0: no epoch recorded), undefined when it does not claim the router. */
+export function claimEpoch(record: ReturnType<LivenessOf>, routerId: string): number | undefined {
+  if (!record?.activeGateways.includes(routerId)) return undefined;
+  return record.gatewayEpochs?.[routerId] ?? 0;
+}
+
+/** The highest epoch of the live claims on a router (−1: nobody claims it); a new claim takes this + 1. */
+export function highestClaimEpoch(routerId: string, chassisIds: readonly string[], liveness: LivenessOf): number {
+  let max = -1;
+  for (const id of chassisIds) {
+    const e = claimEpoch(liveness(id), routerId);
+    if (e !== undefined && e > max) max = e;
+  }
+  return max;
+}
 
 /**
  * The active gateway chassis of a router: the one where centralized NAT translates
@@ -17,8 +33,10 @@ export type LivenessOf = (chassisId: string) => Pick<ChassisLiveness, 'activeGat
  * way on every chassis from the NB (the placement and the liveness records):
  *
  * - a live chassis of the list whose liveness record claims the router keeps it (it
- *   took the gateway over; no pre-emption) — when several do (a race the claim's
- *   compare-and-set prevents), the first in order of preference;
+ *   took the gateway over; no pre-emption) — when several do, the claim with the
+ *   highest epoch (a takeover on BFD evidence overrides the dead holder's claim
+ *   while its lease runs out), equal epochs (a race the claim's compare-and-set
+ *   prevents): the first in order of preference;
  * - otherwise the first live chassis in order of preference;
  * - no live chassis at all: the first of the list (nothing translates until one
  *   lives; this is also what a chassis sees before the liveness records reach it).
@@ -29,7 +47,15 @@ export function activeGatewayChassis(routerId: string, gateway: GatewayPlacement
   const live = gateway.chassisIds.filter((id) => liveness(id) !== undefined);
   if (live.length === 0) return gateway.chassisIds[0];
   if (!gateway.preempt) {
-    const holder = live.find((id) => liveness(id)?.activeGateways.includes(routerId) === true);
+    let holder: string | undefined;
+    let best = -1;
+    for (const id of live) {
+      const e = claimEpoch(liveness(id), routerId);
+      if (e !== undefined && e > best) {
+        best = e;
+        holder = id;
+      }
+    }
     if (holder !== undefined) return holder;
   }
   return live[0];

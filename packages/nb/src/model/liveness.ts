@@ -23,5 +23,12 @@ export const chassisLivenessSchema = z
      * take a gateway back from the live chassis holding it (no pre-emption).
      */
     activeGateways: z.array(uuidField).default([]),
+    /**
+     * The epoch of each claim in activeGateways (router id → epoch): a claim is made
+     * with an epoch above every live claim on the router, so a claim made on BFD
+     * evidence (the holder's switch is dead, its lease not yet expired) overrides the
+     * holder's older claim. Absent: 0.
+     */
+    gatewayEpochs: z.record(uuidField, z.number().int().nonnegative()).default({}),
   })
   .strict();
