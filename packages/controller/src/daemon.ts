@@ -292,7 +292,10 @@ export class Controller {
         get activeGateways() {
           return registration()?.activeGateways ?? [];
         },
-        setActiveGateways: (routerIds, unchanged) => registration()?.setActiveGateways(routerIds, unchanged) ?? Promise.resolve(true),
+        get gatewayEpochs() {
+          return registration()?.gatewayEpochs ?? {};
+        },
+        setActiveGateways: (routerIds, unchanged, epochs) => registration()?.setActiveGateways(routerIds, unchanged, epochs) ?? Promise.resolve(true),
       },
       chassisId: this.chassisId,
       clock: this.clock,
