@@ -178,6 +178,9 @@ describe('ha-fallback: the fallback chassis', () => {
     const first = await gw.inject(vm1To('10.0.2.13'), TUNNEL_PORT, tunnel);
     expect(first.packetIns).toHaveLength(1);
     await gw.settle();
+    // its packet-out keeps the stranded port's classification: the first packet itself is routed to chassis-2
+    const sent = gw.fakeSwitch.delivered.filter((o) => o.port === TUNNEL_PORT);
+    expect(sent.map((o) => [o.tunnel?.id, o.tunnel?.dst, o.frame.src.toString()])).toEqual([[1002n, C2_IP, routerMac(2)]]);
     // the next one is routed by gw and tunnelled to chassis-2 with net2's VNI
     const next = await gw.inject(vm1To('10.0.2.13', 2), TUNNEL_PORT, tunnel);
     expect(next.packetIns).toEqual([]);

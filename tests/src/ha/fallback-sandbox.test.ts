@@ -9,7 +9,8 @@
  *   across the kill and the restart (its flows are installed and stay);
  * - a new routed flow from that VM to a VM it never talked to works within 3 s of the
  *   kill: its punts reach chassis-3 through the fallback tunnel, chassis-3's
- *   l3-reactive routes them (its packet-in counter moves, chassis-1's is gone);
+ *   l3-reactive routes them (its packet-in counter moves, chassis-1's is gone), the
+ *   first packet included (a single echo request of a further new flow is answered);
  * - `dfctl status` shows chassis-1 in fallback (chassis-3's view, from the NB liveness
  *   of chassis-1) and chassis-3's df_app_status{app="ha-fallback",name="fallbacks"} counts it;
  * - after `dfctl sandbox controller start 1` the next new flow is handled locally
@@ -106,6 +107,7 @@ describe('HA fallback path (dfctl sandbox, 3 chassis, reactive router, controlle
     await vmCreate('b1', 'hanet2', 2, '10.61.2.21');
     await vmCreate('b2', 'hanet2', 2, '10.61.2.22');
     await vmCreate('b3', 'hanet2', 2, '10.61.2.23');
+    await vmCreate('b4', 'hanet2', 2, '10.61.2.24');
     // on net1 (switched, not routed): warm the underlay ARP of vswitchd from chassis-1 to chassis-2 and chassis-3
     await vmCreate('w2', 'hanet1', 2, '10.61.1.32');
     await vmCreate('w3', 'hanet1', 3, '10.61.1.33');
@@ -143,6 +145,11 @@ describe('HA fallback path (dfctl sandbox, 3 chassis, reactive router, controlle
     expect(seconds).toBeLessThan(3);
     // routed by chassis-3: its l3-reactive saw the punt
     expect((await reactivePacketIns(3))!).toBeGreaterThan(fallbackBefore);
+    // the first packet of a new flow is not lost on the fallback path: chassis-3 sends the punted packet itself on
+    // (a single echo request to b4, never talked to, is answered)
+    const [oneBin, oneArgs] = netnsArgv(vm('a1').netns, 'ping', ['-n', '-c', '1', '-W', '5', '10.61.2.24']);
+    const one = spawnSync(oneBin, oneArgs, { encoding: 'utf8', timeout: 15_000 });
+    expect(one.stdout, `the first echo request of a new flow through the fallback chassis was not answered:\n${one.stdout}${one.stderr}`).toMatch(/1 packets transmitted, 1 received/);
     // dfctl status: chassis-3 reports chassis-1 in fallback once its NB liveness lease ran out; its metrics count it
     await waitFor(async () => (await df(['status'], { env: env() })).stdout.includes('in fallback now: chassis-1'), { what: 'dfctl status to show chassis-1 in fallback', timeoutMs: 40_000, intervalMs: 500 });
     expect(await appStatusMetric(3, 'fallbacks')).toBe(1);

@@ -1,11 +1,11 @@
 import { DfError, type Clock } from '@dragonflow/base';
-import { OFP_NO_BUFFER, OfPort, type Action } from '@dragonflow/openflow';
+import { OFP_NO_BUFFER, OfPort, act, type Action } from '@dragonflow/openflow';
 import { encodeEthernet, type EthernetFrame } from '@dragonflow/packet';
 import type { Logger } from '../observe/logger.js';
 import type { AppZones } from './zones.js';
 import type { CoreMetrics } from '../observe/metrics.js';
 import type { PipelineMap } from '../pipeline/allocator.js';
-import { OWNER_KINDS, PUNT_ORIGIN_MARK, REG_PUNT_ORIGIN, ownerHash, ownerKindOf, type OwnerKind, type ScratchRegister } from '../pipeline/registers.js';
+import { METADATA_NETWORK_MASK, OWNER_KINDS, PUNT_ORIGIN_MARK, REG_PUNT_ORIGIN, REG_SRC_PORT, ownerHash, ownerKindOf, type OwnerKind, type ScratchRegister } from '../pipeline/registers.js';
 import { CORE_APP, type Stage } from '../pipeline/stages.js';
 import type { AllocatedTable } from '../pipeline/tables.js';
 import type { DesiredFlow, TableRef } from '../reconciler/flow.js';
@@ -91,7 +91,27 @@ export interface PacketOutSpec {
   readonly inPort?: number;
   /** Default: output to OFPP_TABLE, i.e. run the packet through the pipeline from table 0. */
   readonly actions?: readonly Action[];
+  /**
+   * The packet-in this packet-out sends on (a punted packet going on its way once
+   * its flow is in); used when neither `inPort` nor `actions` is given. A packet
+   * that entered from a local port runs the pipeline from table 0 with that
+   * `in_port`, as before. A packet classified without a port of this switch (a
+   * stranded port's punt on the fallback chassis: `in_port` 0, `reg6` its key;
+   * docs/ha.md "Fallback path") gets its classification back instead — `reg6` and
+   * the network in `metadata` — and continues after the classify stage.
+   */
+  readonly from?: Pick<AppPacketIn, 'inPort' | 'sourcePortKey' | 'networkKey'>;
 }
+
+/** An OpenFlow port number a packet can enter by (not 0, LOCAL, CONTROLLER, …). */
+export const isSwitchPort = (port: number): boolean => Number.isInteger(port) && port > 0 && port < OfPort.MAX;
+
+/**
+ * A packet-in classified as a port's without entering by a port of this switch: a
+ * stranded port's punt that the fallback chassis classified (reg6 set, in_port
+ * cleared). Its packet-outs carry that context themselves.
+ */
+export const classifiedRemotely = (p: Pick<AppPacketIn, 'inPort' | 'sourcePortKey'>): boolean => p.sourcePortKey !== 0 && !isSwitchPort(p.inPort);
 
 /** How an app hands its desired flows to the core. Only the core talks to the switch. */
 export class AppFlows {
@@ -232,12 +252,22 @@ export class AppFlows {
     await this.reconciler.sendNow([this.packetOutRequest(spec)], this.app, options.confirm ?? true);
   }
 
+  /**
+   * Actions that put a packet back where a remotely classified packet-in was
+   * (`reg6` := its port, `metadata` := its network) and go on to `table`.
+   */
+  private contextActions(from: Pick<AppPacketIn, 'sourcePortKey' | 'networkKey'>, table: number): Action[] {
+    return [act.setField(REG_SRC_PORT, from.sourcePortKey), act.load('metadata', BigInt(from.networkKey), METADATA_NETWORK_MASK), act.resubmit(table)];
+  }
+
   private packetOutRequest(spec: PacketOutSpec) {
+    const from = spec.inPort === undefined && spec.actions === undefined ? spec.from : undefined;
+    const resume = from !== undefined && classifiedRemotely(from);
     return {
       type: 'packet_out' as const,
       bufferId: OFP_NO_BUFFER,
-      inPort: spec.inPort ?? OfPort.CONTROLLER,
-      actions: spec.actions ?? [{ type: 'output' as const, port: OfPort.TABLE }],
+      inPort: resume ? OfPort.CONTROLLER : (spec.inPort ?? from?.inPort ?? OfPort.CONTROLLER),
+      actions: resume ? this.contextActions(from, this.pipeline.stageExit('classify')) : (spec.actions ?? [{ type: 'output' as const, port: OfPort.TABLE }]),
       data: spec.data,
     };
   }
