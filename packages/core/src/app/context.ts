@@ -5,7 +5,7 @@ import type { Logger } from '../observe/logger.js';
 import type { AppZones } from './zones.js';
 import type { CoreMetrics } from '../observe/metrics.js';
 import type { PipelineMap } from '../pipeline/allocator.js';
-import { METADATA_NETWORK_MASK, OWNER_KINDS, PUNT_ORIGIN_MARK, REG_PUNT_ORIGIN, REG_SRC_PORT, ownerHash, ownerKindOf, type OwnerKind, type ScratchRegister } from '../pipeline/registers.js';
+import { METADATA_NETWORK_MASK, OWNER_KINDS, PUNT_ORIGIN_MARK, REG_DST_PORT, REG_PUNT_ORIGIN, REG_SRC_PORT, ownerHash, ownerKindOf, type OwnerKind, type ScratchRegister } from '../pipeline/registers.js';
 import { CORE_APP, type Stage } from '../pipeline/stages.js';
 import type { AllocatedTable } from '../pipeline/tables.js';
 import type { DesiredFlow, TableRef } from '../reconciler/flow.js';
@@ -260,6 +260,15 @@ export class AppFlows {
     return [act.setField(REG_SRC_PORT, from.sourcePortKey), act.load('metadata', BigInt(from.networkKey), METADATA_NETWORK_MASK), act.resubmit(table)];
   }
 
+  /**
+   * Actions that take a controller-built packet to port `portKey` on network
+   * `networkKey` through the egress stage (`reg7` := the port, `metadata` := its
+   * network): a port of another chassis is reached by tunnel like any packet for it.
+   */
+  toPortActions(portKey: number, networkKey: number): Action[] {
+    return [act.setField(REG_DST_PORT, portKey), act.load('metadata', BigInt(networkKey), METADATA_NETWORK_MASK), act.resubmit(this.pipeline.stageEntry('egress'))];
+  }
+
   private packetOutRequest(spec: PacketOutSpec) {
     const from = spec.inPort === undefined && spec.actions === undefined ? spec.from : undefined;
     const resume = from !== undefined && classifiedRemotely(from);
@@ -324,7 +333,7 @@ export interface AppContext<O = unknown> {
    * port `to` came in on. Resolves false, sending nothing, when `to` did not come
    * from a local port (a tunnel or provider packet has no port to answer to).
    */
-  reply(to: Pick<AppPacketIn, 'inPort' | 'sourcePortKey'>, frame: EthernetFrame | Uint8Array, options?: SendOptions): Promise<boolean>;
+  reply(to: ReplyTarget, frame: EthernetFrame | Uint8Array, options?: SendOptions): Promise<boolean>;
   /** Conntrack zones: the app's declared fixed zones and the per-port/network/router ones (docs/pipeline.md). */
   readonly zones: AppZones;
   readonly clock: Clock;
@@ -342,12 +351,26 @@ export interface SendOptions {
   readonly confirm?: boolean;
 }
 
-/** `ctx.reply` of an app: a packet-out through the app's flows to the asking port. */
+/** Whom `ctx.reply` answers: the packet-in (its port, and its network for a port of another chassis). */
+export type ReplyTarget = Pick<AppPacketIn, 'inPort' | 'sourcePortKey'> & Partial<Pick<AppPacketIn, 'networkKey'>>;
+
+/**
+ * `ctx.reply` of an app: a packet-out through the app's flows to the asking port —
+ * out of its ofport when it is local; through the egress stage (so by tunnel to its
+ * chassis) when the packet-in was a stranded port's punt classified here by the
+ * fallback chassis (docs/ha.md "Fallback path").
+ */
 export function replyThrough(flows: AppFlows): AppContext['reply'] {
   return async (to, frame, options) => {
-    // reg6 is set by classify for local VM ports only; in_port must be a real port (not LOCAL, CONTROLLER, …).
-    if (to.sourcePortKey === 0 || !Number.isInteger(to.inPort) || to.inPort <= 0 || to.inPort >= OfPort.MAX) return false;
-    await flows.packetOut({ data: frame instanceof Uint8Array ? frame : encodeEthernet(frame), actions: [{ type: 'output', port: to.inPort }] }, options);
+    // reg6 is set by classify for VM ports only; in_port must be a real port (not LOCAL, CONTROLLER, …) unless the port is another chassis'.
+    if (to.sourcePortKey === 0) return false;
+    const data = frame instanceof Uint8Array ? frame : encodeEthernet(frame);
+    if (isSwitchPort(to.inPort)) {
+      await flows.packetOut({ data, actions: [{ type: 'output', port: to.inPort }] }, options);
+      return true;
+    }
+    if (to.networkKey === undefined || to.networkKey === 0) return false;
+    await flows.packetOut({ data, actions: flows.toPortActions(to.sourcePortKey, to.networkKey) }, options);
     return true;
   };
 }
