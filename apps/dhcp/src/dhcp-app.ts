@@ -19,7 +19,8 @@ const portOwner = (p: LogicalPort) => ({ id: `port:${p.id}`, key: p.key });
 const serverOwner = (networkId: string, key: number) => ({ id: `network:${networkId}`, key });
 
 /**
- * Answers the DHCPv4 clients of this chassis' ports from the NB. Flows: one punt per
+ * Answers the DHCPv4 clients of this chassis' ports (with `allNetworks`, of every
+ * bound port in the cache: a fallback chassis) from the NB. Flows: one punt per
  * local port that has an address on a DHCP-enabled subnet (so its DHCP never leaves
  * the chassis), and the ARP/ping answers of each such network's server address.
  */
@@ -30,11 +31,28 @@ export class DhcpServer {
   /** Each asking port's lease, rebuilt only when an NB object it comes from changed. */
   private readonly leases: LeaseCache;
 
+  /** Every bound port of the cache is served, not only the local ones (`allNetworks`, a fallback chassis). */
+  private readonly allPorts: boolean;
+
   constructor(
     @inject(APP_CONTEXT) private readonly ctx: AppContext,
     @inject(APP_OPTIONS) options: DhcpOptions,
   ) {
     this.leases = new LeaseCache(ctx.topology, options);
+    this.allPorts = options.allNetworks === true;
+  }
+
+  /** The ports this server answers: the local ones, and with `allNetworks` every port bound to a chassis. */
+  private servedPortIds(): string[] {
+    const ids = this.ctx.topology.localBindings().map((b) => b.portId);
+    if (!this.allPorts) return ids;
+    const all = new Set(ids);
+    for (const p of this.ctx.topology.all('logical_port')) if (p.chassisId) all.add(p.id);
+    return [...all];
+  }
+
+  private serves(port: LogicalPort): boolean {
+    return this.ctx.topology.localBinding(port.id) !== undefined || (this.allPorts && Boolean(port.chassisId));
   }
 
   private get table() {
@@ -48,12 +66,13 @@ export class DhcpServer {
   recomputeAll(): void {
     this.servedPorts.clear();
     this.leases.clear();
-    for (const b of this.ctx.topology.localBindings()) {
-      const port = this.ctx.topology.get('logical_port', b.portId);
+    const ids = this.servedPortIds();
+    for (const id of ids) {
+      const port = this.ctx.topology.get('logical_port', id);
       if (port) this.portFlows(port);
     }
     const wanted = new Set<string>();
-    for (const b of this.ctx.topology.localBindings()) wanted.add(`port:${b.portId}`);
+    for (const id of ids) wanted.add(`port:${id}`);
     for (const networkId of this.servedPorts.keys()) {
       this.networkFlows(networkId);
       wanted.add(`network:${networkId}`);
@@ -64,7 +83,7 @@ export class DhcpServer {
 
   /** Sets one port's punt flow: present only while it is local and DHCP serves it an address. */
   private portFlows(port: LogicalPort): void {
-    const local = this.ctx.topology.localBinding(port.id) !== undefined;
+    const local = this.serves(port);
     const served = local && port.adminStateUp ? servedAddresses(this.ctx.topology, port, dhcpPortOf(this.ctx.topology, port.networkId)) : [];
     for (const [networkId, ports] of this.servedPorts) {
       if (networkId !== port.networkId && ports.delete(port.id)) this.networkChangedPorts(networkId);
@@ -101,8 +120,8 @@ export class DhcpServer {
 
   /** Every local port of a network again (its subnets, DHCP port or MTU changed). */
   private networkChanged(networkId: string): void {
-    for (const b of this.ctx.topology.localBindings()) {
-      const port = this.ctx.topology.get('logical_port', b.portId);
+    for (const id of this.servedPortIds()) {
+      const port = this.ctx.topology.get('logical_port', id);
       if (port?.networkId === networkId) this.portFlows(port);
     }
     this.networkFlows(networkId);
@@ -129,7 +148,7 @@ export class DhcpServer {
         if (port?.deviceOwner === DeviceOwner.DHCP || prev?.deviceOwner === DeviceOwner.DHCP) {
           this.leases.portChanged(port, prev);
           this.networkChanged(port?.networkId ?? prev!.networkId);
-        } else if (this.ctx.topology.localBinding(ev.id) || this.ctx.flows.hasFlows(`port:${ev.id}`)) {
+        } else if (this.ctx.topology.localBinding(ev.id) || this.ctx.flows.hasFlows(`port:${ev.id}`) || (this.allPorts && (port?.chassisId || prev?.chassisId))) {
           this.localPortChanged(ev.id);
         }
         return;

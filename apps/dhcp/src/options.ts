@@ -39,6 +39,13 @@ export const dhcpOptionsSchema = z
     punt: puntLimitsOption(),
     /** Router advertisements for subnets with an ipv6_ra_mode (docs/ipv6.md). */
     routerAdvertisement: routerAdvertisementOptions,
+    /**
+     * Answer the DHCPv4 clients of every port bound to a chassis in the local cache,
+     * not only this chassis' ports: a fallback chassis (docs/ha.md "Fallback path")
+     * answers stranded ports, whose punts it classifies as theirs; the replies go
+     * back through the egress stage, by tunnel.
+     */
+    allNetworks: z.boolean().default(false),
   })
   .strict();
 

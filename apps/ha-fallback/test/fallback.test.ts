@@ -1,6 +1,7 @@
+import dhcp from '@dragonflow/app-dhcp';
 import l2 from '@dragonflow/app-l2';
 import l3 from '@dragonflow/app-l3-reactive';
-import { Ipv4Address, PUNT_ORIGIN_MARK, REG_PUNT_ORIGIN, type LogicalPort, type LogicalSwitch } from '@dragonflow/core';
+import { Ipv4Address, PUNT_ORIGIN_MARK, REG_PUNT_ORIGIN, packet, type LogicalPort, type LogicalSwitch, type Subnet } from '@dragonflow/core';
 import { TUNNEL_PORT, addRouterInterface, ipPacket, routerMac, vmMac } from '@dragonflow/l3/testing';
 import { startHarness, type Harness, type HarnessApp } from '@dragonflow/testing';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -9,6 +10,8 @@ import haFallback, { FALLBACK_TUNNEL_BASE, type HaFallback } from '../src/index.
 const INFRA = { tunnels: { vxlan: TUNNEL_PORT }, providers: {} };
 const GW_IP = '192.0.2.3';
 const C2_IP = '192.0.2.2';
+/** chassis-1's tunnel IP (the harness' own chassis). */
+const C1_IP = '192.0.2.1';
 
 let open: Harness[] = [];
 afterEach(async () => {
@@ -20,14 +23,16 @@ interface Cloud {
   /** chassis-1: the chassis whose controller dies (vm1 on ofport 1). */
   readonly h: Harness;
   readonly net: { readonly net1: LogicalSwitch; readonly net2: LogicalSwitch };
+  readonly sub: { readonly sub1: Subnet; readonly sub2: Subnet };
   readonly vm: { readonly vm1: LogicalPort; readonly vm3: LogicalPort; readonly vm6: LogicalPort };
 }
 
-const apps = (options: object = {}): HarnessApp[] => [l2, l3, { descriptor: haFallback, options }];
+const apps = (options: object = {}): HarnessApp[] => [l2, l3, dhcp, { descriptor: haFallback, options }];
 /** A fallback chassis switches and routes every network it knows (its topology is not selective). */
 const fallbackApps = (options: object = {}): HarnessApp[] => [
   { descriptor: l2, options: { allNetworks: true } },
   { descriptor: l3, options: { allNetworks: true } },
+  { descriptor: dhcp, options: { allNetworks: true } },
   { descriptor: haFallback, options },
 ];
 
@@ -56,7 +61,7 @@ async function cloud(options: object = {}): Promise<Cloud> {
   await addRouterInterface(h, router, sub1, routerMac(1));
   await addRouterInterface(h, router, sub2, routerMac(2));
   await h.plug(vm.vm1, 1);
-  return { h, net, vm };
+  return { h, net, sub: { sub1, sub2 }, vm };
 }
 
 /** The fallback chassis `gw`: its own controller on the same NB, holding the whole topology (not selective). */
@@ -178,11 +183,52 @@ describe('ha-fallback: the fallback chassis', () => {
     const first = await gw.inject(vm1To('10.0.2.13'), TUNNEL_PORT, tunnel);
     expect(first.packetIns).toHaveLength(1);
     await gw.settle();
+    // its packet-out keeps the stranded port's classification: the first packet itself is routed to chassis-2
+    const sent = gw.fakeSwitch.delivered.filter((o) => o.port === TUNNEL_PORT);
+    expect(sent.map((o) => [o.tunnel?.id, o.tunnel?.dst, o.frame.src.toString()])).toEqual([[1002n, C2_IP, routerMac(2)]]);
     // the next one is routed by gw and tunnelled to chassis-2 with net2's VNI
     const next = await gw.inject(vm1To('10.0.2.13', 2), TUNNEL_PORT, tunnel);
     expect(next.packetIns).toEqual([]);
     expect(next.outputs.map((o) => [o.port, o.tunnel?.id, o.tunnel?.dst])).toEqual([[TUNNEL_PORT, 1002n, C2_IP]]);
     expect(next.only(TUNNEL_PORT).src.toString()).toBe(routerMac(2));
+  });
+
+  it("answers a stranded port's DHCP (dhcp with allNetworks) and sends the reply back by tunnel to the port's chassis", async () => {
+    const c = await cloud();
+    await c.h.port(c.sub.sub1, '10.0.1.2', vmMac(0xd0), { deviceOwner: 'network:dhcp', deviceId: `dhcp-${c.net.net1.id}`, portSecurityEnabled: false });
+    const gw = await fallbackChassis(c);
+    const msg = packet.dhcpMessage({
+      op: 1,
+      xid: 0x5eed,
+      chaddr: packet.mac(vmMac(0x11)),
+      ciaddr: packet.ip4('10.0.1.11'),
+      options: new Map([[packet.DhcpOption.MESSAGE_TYPE, packet.dhcpEncode.u8(packet.DhcpMessageType.REQUEST)]]),
+    });
+    // a renewal: unicast from the client's address to the server's
+    const renewal = packet.ethernet({ src: vmMac(0x11), dst: vmMac(0xd0), payload: packet.ipv4({ src: '10.0.1.11', dst: '10.0.1.2', payload: packet.udp({ srcPort: 68, dstPort: 67, payload: packet.encodeDhcp(msg) }) }) });
+    const t = await gw.inject(renewal, TUNNEL_PORT, { id: BigInt(FALLBACK_TUNNEL_BASE + c.vm.vm1.key), src: Ipv4Address.parse(C1_IP), dst: Ipv4Address.parse(GW_IP) });
+    expect(t.packetIns).toHaveLength(1);
+    await gw.settle();
+    const sent = gw.fakeSwitch.delivered.filter((o) => o.port === TUNNEL_PORT);
+    // out by tunnel to chassis-1 with net1's VNI: chassis-1 delivers it to vm1 like any packet for it
+    expect(sent.map((o) => [o.tunnel?.id, o.tunnel?.dst, o.frame.dst.toString()])).toEqual([[1001n, C1_IP, vmMac(0x11)]]);
+    const ip = sent[0]!.frame.payload;
+    if (ip.kind !== 'ipv4' || ip.payload.kind !== 'udp') throw new Error('the reply is not UDP');
+    const ack = packet.decodeDhcp(ip.payload.payload);
+    expect([ack.options.get(packet.DhcpOption.MESSAGE_TYPE)?.[0], ack.yiaddr.toString()]).toEqual([packet.DhcpMessageType.ACK, '10.0.1.11']);
+  });
+
+  it("sends an ICMP error made by the controller (l3's destination unreachable) back by tunnel to the stranded port", async () => {
+    const c = await cloud();
+    const gw = await fallbackChassis(c);
+    // 10.0.2.99: on net2's subnet, no port has it
+    const t = await gw.inject(vm1To('10.0.2.99'), TUNNEL_PORT, { id: BigInt(FALLBACK_TUNNEL_BASE + c.vm.vm1.key), src: Ipv4Address.parse(C1_IP), dst: Ipv4Address.parse(GW_IP) });
+    expect(t.packetIns).toHaveLength(1);
+    await gw.settle();
+    const sent = gw.fakeSwitch.delivered.filter((o) => o.port === TUNNEL_PORT);
+    expect(sent.map((o) => [o.tunnel?.id, o.tunnel?.dst, o.frame.dst.toString()])).toEqual([[1001n, C1_IP, vmMac(0x11)]]);
+    const ip = sent[0]!.frame.payload;
+    expect(ip.kind === 'ipv4' && ip.payload.kind === 'icmp' ? [ip.dst.toString(), ip.payload.type] : ip).toEqual(['10.0.1.11', 3]);
   });
 
   it("reports a served chassis whose NB liveness is gone as in fallback, and back when it returns", async () => {

@@ -227,7 +227,7 @@ export class ReactiveRouter extends DistributedRouter {
       return;
     }
     const e: ExactFlow = { owner: flowOwner(p.router.id, p.ingress.networkId, p.ip.dst), routerId: p.router.id, networkId: p.ingress.networkId, networkKey: p.ingress.networkKey, dst: p.ip.dst, signature: decisionSignature(d), portKey: p.sourcePortKey };
-    const packetOut = { data: p.event.data, inPort: p.event.inPort };
+    const packetOut = { data: p.event.data, from: p.event };
     // Several packets may have been punted before the flow was in: send the later ones on.
     const known = this.exact.get(e.owner);
     if (known?.signature === e.signature && this.ctx.flows.hasFlows(e.owner)) {

@@ -7,7 +7,7 @@ import 'reflect-metadata';
 export { inject, injectable } from 'tsyringe';
 // ---- declaring an app ----
 export { CORE_API_VERSION, defineApp, isAppDescriptor, type AppDescriptor, type AppEventName, type AppHandlers, type AppProvider, type AppStage, type OptionsSchema } from './app/descriptor.js';
-export { AppFlows, AppTables, type AppContext, type AppTopology, type Owner, type PacketOutSpec, type SendOptions } from './app/context.js';
+export { AppFlows, AppTables, type AppContext, type AppTopology, type Owner, type PacketOutSpec, type ReplyTarget, type SendOptions } from './app/context.js';
 export { APP_CONTEXT, APP_FLOWS, APP_OPTIONS, APP_TABLES, CLOCK, LOGGER, TOPOLOGY } from './app/tokens.js';
 export { puntLimitsOption } from './app/punt-options.js';
 export { AppZones } from './app/zones.js';

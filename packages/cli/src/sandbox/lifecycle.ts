@@ -200,12 +200,12 @@ async function startApi(s: ServicesState, chassisNames: readonly string[], logLe
 
 /** The ha-fallback app's package, and the apps a fallback chassis runs for every network (`allNetworks`). */
 export const HA_FALLBACK_APP = '@dragonflow/app-ha-fallback';
-const ALL_NETWORKS_APPS = ['@dragonflow/app-l2', '@dragonflow/app-l3-proactive', '@dragonflow/app-l3-reactive'];
+const ALL_NETWORKS_APPS = ['@dragonflow/app-l2', '@dragonflow/app-l3-proactive', '@dragonflow/app-l3-reactive', '@dragonflow/app-dhcp'];
 
 /**
  * An app's options in chassis `index`'s config: `--app-options`, and with the
  * ha-fallback app, the fallback chassis' name for every chassis and `allNetworks`
- * for l2 and l3 on the fallback chassis (docs/ha.md "Fallback path").
+ * for l2, l3 and dhcp on the fallback chassis (docs/ha.md "Fallback path").
  */
 export function appOptionsFor(s: Pick<ServicesState, 'appOptions' | 'fallback'>, app: string, index: number): Record<string, unknown> | undefined {
   const given = s.appOptions?.[app];

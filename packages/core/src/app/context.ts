@@ -1,11 +1,11 @@
 import { DfError, type Clock } from '@dragonflow/base';
-import { OFP_NO_BUFFER, OfPort, type Action } from '@dragonflow/openflow';
+import { OFP_NO_BUFFER, OfPort, act, type Action } from '@dragonflow/openflow';
 import { encodeEthernet, type EthernetFrame } from '@dragonflow/packet';
 import type { Logger } from '../observe/logger.js';
 import type { AppZones } from './zones.js';
 import type { CoreMetrics } from '../observe/metrics.js';
 import type { PipelineMap } from '../pipeline/allocator.js';
-import { OWNER_KINDS, PUNT_ORIGIN_MARK, REG_PUNT_ORIGIN, ownerHash, ownerKindOf, type OwnerKind, type ScratchRegister } from '../pipeline/registers.js';
+import { METADATA_NETWORK_MASK, OWNER_KINDS, PUNT_ORIGIN_MARK, REG_DST_PORT, REG_PUNT_ORIGIN, REG_SRC_PORT, ownerHash, ownerKindOf, type OwnerKind, type ScratchRegister } from '../pipeline/registers.js';
 import { CORE_APP, type Stage } from '../pipeline/stages.js';
 import type { AllocatedTable } from '../pipeline/tables.js';
 import type { DesiredFlow, TableRef } from '../reconciler/flow.js';
@@ -91,7 +91,27 @@ export interface PacketOutSpec {
   readonly inPort?: number;
   /** Default: output to OFPP_TABLE, i.e. run the packet through the pipeline from table 0. */
   readonly actions?: readonly Action[];
+  /**
+   * The packet-in this packet-out sends on (a punted packet going on its way once
+   * its flow is in); used when neither `inPort` nor `actions` is given. A packet
+   * that entered from a local port runs the pipeline from table 0 with that
+   * `in_port`, as before. A packet classified without a port of this switch (a
+   * stranded port's punt on the fallback chassis: `in_port` 0, `reg6` its key;
+   * docs/ha.md "Fallback path") gets its classification back instead — `reg6` and
+   * the network in `metadata` — and continues after the classify stage.
+   */
+  readonly from?: Pick<AppPacketIn, 'inPort' | 'sourcePortKey' | 'networkKey'>;
 }
+
+/** An OpenFlow port number a packet can enter by (not 0, LOCAL, CONTROLLER, …). */
+export const isSwitchPort = (port: number): boolean => Number.isInteger(port) && port > 0 && port < OfPort.MAX;
+
+/**
+ * A packet-in classified as a port's without entering by a port of this switch: a
+ * stranded port's punt that the fallback chassis classified (reg6 set, in_port
+ * cleared). Its packet-outs carry that context themselves.
+ */
+export const classifiedRemotely = (p: Pick<AppPacketIn, 'inPort' | 'sourcePortKey'>): boolean => p.sourcePortKey !== 0 && !isSwitchPort(p.inPort);
 
 /** How an app hands its desired flows to the core. Only the core talks to the switch. */
 export class AppFlows {
@@ -232,12 +252,31 @@ export class AppFlows {
     await this.reconciler.sendNow([this.packetOutRequest(spec)], this.app, options.confirm ?? true);
   }
 
+  /**
+   * Actions that put a packet back where a remotely classified packet-in was
+   * (`reg6` := its port, `metadata` := its network) and go on to `table`.
+   */
+  private contextActions(from: Pick<AppPacketIn, 'sourcePortKey' | 'networkKey'>, table: number): Action[] {
+    return [act.setField(REG_SRC_PORT, from.sourcePortKey), act.load('metadata', BigInt(from.networkKey), METADATA_NETWORK_MASK), act.resubmit(table)];
+  }
+
+  /**
+   * Actions that take a controller-built packet to port `portKey` on network
+   * `networkKey` through the egress stage (`reg7` := the port, `metadata` := its
+   * network): a port of another chassis is reached by tunnel like any packet for it.
+   */
+  toPortActions(portKey: number, networkKey: number): Action[] {
+    return [act.setField(REG_DST_PORT, portKey), act.load('metadata', BigInt(networkKey), METADATA_NETWORK_MASK), act.resubmit(this.pipeline.stageEntry('egress'))];
+  }
+
   private packetOutRequest(spec: PacketOutSpec) {
+    const from = spec.inPort === undefined && spec.actions === undefined ? spec.from : undefined;
+    const resume = from !== undefined && classifiedRemotely(from);
     return {
       type: 'packet_out' as const,
       bufferId: OFP_NO_BUFFER,
-      inPort: spec.inPort ?? OfPort.CONTROLLER,
-      actions: spec.actions ?? [{ type: 'output' as const, port: OfPort.TABLE }],
+      inPort: resume ? OfPort.CONTROLLER : (spec.inPort ?? from?.inPort ?? OfPort.CONTROLLER),
+      actions: resume ? this.contextActions(from, this.pipeline.stageExit('classify')) : (spec.actions ?? [{ type: 'output' as const, port: OfPort.TABLE }]),
       data: spec.data,
     };
   }
@@ -294,7 +333,7 @@ export interface AppContext<O = unknown> {
    * port `to` came in on. Resolves false, sending nothing, when `to` did not come
    * from a local port (a tunnel or provider packet has no port to answer to).
    */
-  reply(to: Pick<AppPacketIn, 'inPort' | 'sourcePortKey'>, frame: EthernetFrame | Uint8Array, options?: SendOptions): Promise<boolean>;
+  reply(to: ReplyTarget, frame: EthernetFrame | Uint8Array, options?: SendOptions): Promise<boolean>;
   /** Conntrack zones: the app's declared fixed zones and the per-port/network/router ones (docs/pipeline.md). */
   readonly zones: AppZones;
   readonly clock: Clock;
@@ -312,12 +351,26 @@ export interface SendOptions {
   readonly confirm?: boolean;
 }
 
-/** `ctx.reply` of an app: a packet-out through the app's flows to the asking port. */
+/** Whom `ctx.reply` answers: the packet-in (its port, and its network for a port of another chassis). */
+export type ReplyTarget = Pick<AppPacketIn, 'inPort' | 'sourcePortKey'> & Partial<Pick<AppPacketIn, 'networkKey'>>;
+
+/**
+ * `ctx.reply` of an app: a packet-out through the app's flows to the asking port —
+ * out of its ofport when it is local; through the egress stage (so by tunnel to its
+ * chassis) when the packet-in was a stranded port's punt classified here by the
+ * fallback chassis (docs/ha.md "Fallback path").
+ */
 export function replyThrough(flows: AppFlows): AppContext['reply'] {
   return async (to, frame, options) => {
-    // reg6 is set by classify for local VM ports only; in_port must be a real port (not LOCAL, CONTROLLER, …).
-    if (to.sourcePortKey === 0 || !Number.isInteger(to.inPort) || to.inPort <= 0 || to.inPort >= OfPort.MAX) return false;
-    await flows.packetOut({ data: frame instanceof Uint8Array ? frame : encodeEthernet(frame), actions: [{ type: 'output', port: to.inPort }] }, options);
+    // reg6 is set by classify for VM ports only; in_port must be a real port (not LOCAL, CONTROLLER, …) unless the port is another chassis'.
+    if (to.sourcePortKey === 0) return false;
+    const data = frame instanceof Uint8Array ? frame : encodeEthernet(frame);
+    if (isSwitchPort(to.inPort)) {
+      await flows.packetOut({ data, actions: [{ type: 'output', port: to.inPort }] }, options);
+      return true;
+    }
+    if (to.networkKey === undefined || to.networkKey === 0) return false;
+    await flows.packetOut({ data, actions: flows.toPortActions(to.sourcePortKey, to.networkKey) }, options);
     return true;
   };
 }
