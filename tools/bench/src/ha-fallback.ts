@@ -24,28 +24,18 @@
  * and its CPU use (/proc/PID/stat). The sandbox is taken down at the end, after a
  * failure and on SIGINT/SIGTERM. Needs root and Open vSwitch.
  */
-import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Sandbox, freePort, netnsArgv, requireBinary, run, waitFor } from '@dragonflow/sandbox';
+import { Sandbox, netnsArgv, requireBinary, run, waitFor } from '@dragonflow/sandbox';
+import { dfctl, loadNow, percentile, withBenchSandbox } from './bench-sandbox.js';
 
 const COMMAND = 'pnpm --filter @dragonflow/bench bench:ha-fallback';
 const KILLS = Number(process.env['DF_BENCH_KILLS'] ?? 8);
 const IDLE_SECONDS = Number(process.env['DF_BENCH_IDLE_SECONDS'] ?? 20);
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const APPS = ['@dragonflow/app-l2', '@dragonflow/app-l3-reactive', '@dragonflow/app-ha-fallback'];
 
-function dfctl(args: readonly string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, [join(ROOT, 'scripts', 'dfctl.mjs'), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 300_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`dfctl ${args.join(' ')} failed: ${stderr || err.message}`));
-      else resolve(stdout);
-    });
-  });
-}
 
 async function api<T>(url: string, method: string, path: string, body?: unknown): Promise<T> {
   const r = await fetch(`${url}/v2.0${path}`, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
@@ -67,7 +57,6 @@ function getUnix(socket: string, path: string): Promise<string> {
   });
 }
 
-const percentile = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))]!;
 const metric = (text: string, re: RegExp): number => [...text.matchAll(re)].reduce((sum, m) => sum + Number(m[1]), 0);
 
 /** A ping every 10 ms in the background; `firstReply()` is the wall-clock ms of its first echo reply (waits up to `timeoutMs`). */
@@ -92,28 +81,8 @@ function pinger(netns: string, ip: string): { firstReply(timeoutMs: number): Pro
 
 async function main(): Promise<void> {
   for (const b of ['ovs-vswitchd', 'ping']) requireBinary(b);
-  const loadNow = (): string => loadavg().map((l) => l.toFixed(2)).join(' ');
   const load0 = loadNow();
-  const place = mkdtempSync(join(tmpdir(), 'df-bench-hafb-'));
-  const dir = join(place, 'sb');
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  let down: Promise<void> | undefined;
-  const teardown = (): Promise<void> =>
-    (down ??= dfctl(['sandbox', 'down', '--dir', dir]).then(
-      () => rmSync(place, { recursive: true, force: true }),
-      (err: unknown) => console.error(`${String(err)}\nthe sandbox in ${dir} may be left: pnpm dfctl sandbox down --dir ${dir}`),
-    ));
-  const onSignal = (signal: NodeJS.Signals): void => {
-    console.error(`${signal}: taking the sandbox down`);
-    void teardown().finally(() => process.exit(130));
-  };
-  process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
-  await dfctl(['sandbox', 'up', '--chassis', '3', '--apps', APPS.join(','), '--dir', dir, '--api-port', String(port)]).catch((err: unknown) => {
-    rmSync(place, { recursive: true, force: true });
-    throw err;
-  });
-  try {
+  await withBenchSandbox('df-bench-hafb-', ['--chassis', '3', '--apps', APPS.join(',')], async ({ dir, url }) => {
     const router = (await api<{ router: { id: string } }>(url, 'POST', '/routers', { router: { name: 'r1' } })).router;
     for (const n of [1, 2]) {
       const net = (await api<{ network: { id: string } }>(url, 'POST', '/networks', { network: { name: `net${n}` } })).network;
@@ -190,9 +159,7 @@ async function main(): Promise<void> {
     console.log(`detection: kill -9 → a new routed flow answered via chassis-3: ${summary(detection)} (goal ≤ 3 s: ${percentile(detection, 99) <= 3000 ? 'met' : 'missed'})  [${detection.map((x) => (x / 1000).toFixed(2)).join(', ')}]`);
     console.log(`recovery: controller healthy again → its own l3-reactive gets the next new flow's punt: ${summary(recovery)} (goal ≤ 1 s: ${percentile(recovery, 99) <= 1000 ? 'met' : 'missed'})  [${recovery.map((x) => (x / 1000).toFixed(2)).join(', ')}]`);
     console.log(`steady state, chassis-1 idle ${idleS.toFixed(0)} s: ${modsPerS.toFixed(2)} flow-mods/s (the liveness refreshes), df-controller CPU ${cpuPct.toFixed(1)} % of one core`);
-  } finally {
-    await teardown();
-  }
+  });
 }
 
 main().catch((err: unknown) => {

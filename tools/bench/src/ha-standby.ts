@@ -15,27 +15,17 @@
  * The sandbox is taken down at the end, after a failure and on SIGINT/SIGTERM.
  * Needs root and Open vSwitch.
  */
-import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Sandbox, freePort, netnsArgv, requireBinary, waitFor } from '@dragonflow/sandbox';
+import { Sandbox, netnsArgv, requireBinary, waitFor } from '@dragonflow/sandbox';
+import { dfctl, loadNow, percentile, withBenchSandbox } from './bench-sandbox.js';
 
 const COMMAND = 'pnpm --filter @dragonflow/bench bench:ha-standby';
 const KILLS = Number(process.env['DF_BENCH_KILLS'] ?? 10);
 const TARGET_MS = 1_000;
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
-function dfctl(args: readonly string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, [join(ROOT, 'scripts', 'dfctl.mjs'), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 300_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`dfctl ${args.join(' ')} failed: ${stderr || err.message}`));
-      else resolve(stdout);
-    });
-  });
-}
 
 interface Entry {
   readonly chassis: number;
@@ -67,33 +57,12 @@ function health(e: Entry): Promise<Health | undefined> {
   });
 }
 
-const percentile = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))]!;
 const stats = (xs: number[]): string => `p50 ${percentile(xs, 50).toFixed(0)} ms, p99 ${percentile(xs, 99).toFixed(0)} ms, max ${Math.max(...xs).toFixed(0)} ms`;
 
 async function main(): Promise<void> {
   for (const b of ['ovs-vswitchd', 'ping']) requireBinary(b);
-  const loadNow = (): string => loadavg().map((l) => l.toFixed(2)).join(' ');
   const load0 = loadNow();
-  const place = mkdtempSync(join(tmpdir(), 'df-bench-ha-'));
-  const dir = join(place, 'sb');
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  let down: Promise<void> | undefined;
-  const teardown = (): Promise<void> =>
-    (down ??= dfctl(['sandbox', 'down', '--dir', dir]).then(
-      () => rmSync(place, { recursive: true, force: true }),
-      (err: unknown) => console.error(`${String(err)}\nthe sandbox in ${dir} may be left: pnpm dfctl sandbox down --dir ${dir}`),
-    ));
-  const onSignal = (signal: NodeJS.Signals): void => {
-    console.error(`${signal}: taking the sandbox down`);
-    void teardown().finally(() => process.exit(130));
-  };
-  process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
-  await dfctl(['sandbox', 'up', '--chassis', '1', '--dir', dir, '--api-port', String(port)]).catch((err: unknown) => {
-    rmSync(place, { recursive: true, force: true });
-    throw err;
-  });
-  try {
+  await withBenchSandbox('df-bench-ha-', ['--chassis', '1'], async ({ dir, url }) => {
     const post = async (path: string, body: unknown): Promise<{ network: { id: string } }> => {
       const r = await fetch(`${url}/v2.0${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
       if (!r.ok) throw new Error(`POST ${path}: ${r.status} ${await r.text()}`);
@@ -155,9 +124,7 @@ async function main(): Promise<void> {
     console.log(`SIGKILL → switch confirmed in sync      ${stats(toSynced)}  samples ${toSynced.join(', ')}`);
     console.log(`flow-mods sent by each takeover         ${flowMods.join(', ')}  (goal 0)`);
     console.log(`ping vm1 → vm2 every 10 ms              ${lost} of ${last} echoes lost`);
-  } finally {
-    await teardown();
-  }
+  });
 }
 
 main().catch((err: unknown) => {

@@ -18,29 +18,17 @@
  * The sandbox is taken down at the end, after a failure and on SIGINT/SIGTERM; its
  * directory is kept (and named) when that fails. Needs root, Open vSwitch, iperf3.
  */
-import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Sandbox, freePort, netnsArgv, requireBinary, run, waitFor } from '@dragonflow/sandbox';
+import { spawn } from 'node:child_process';
+import { Sandbox, netnsArgv, requireBinary, run, waitFor } from '@dragonflow/sandbox';
+import { dfctl, loadNow, percentile, withBenchSandbox } from './bench-sandbox.js';
 import { RUNS, SECONDS, gbps, iperf, median } from './iperf.js';
 
 const COMMAND = 'pnpm --filter @dragonflow/bench bench:nat';
 const TARGET = 0.8;
 const ASSOC_TARGET_MS = 50;
 const ASSOCIATIONS = Number(process.env['DF_BENCH_ASSOC'] ?? 20);
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const INTERNET = '198.51.100.10';
 
-function dfctl(args: readonly string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, [join(ROOT, 'scripts', 'dfctl.mjs'), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 300_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`dfctl ${args.join(' ')} failed: ${stderr || err.message}`));
-      else resolve(stdout);
-    });
-  });
-}
 
 /** One Neutron call against df-api; a non-2xx answer throws with its body. */
 async function api<T>(url: string, method: string, path: string, body?: unknown): Promise<T> {
@@ -50,7 +38,6 @@ async function api<T>(url: string, method: string, path: string, body?: unknown)
   return (text ? JSON.parse(text) : {}) as T;
 }
 
-const percentile = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))]!;
 
 /**
  * From now to the first echo reply the outside gets from `ip`, pinging while `act`
@@ -78,29 +65,8 @@ async function timeToReachable(outsideNs: string, ip: string, act: () => Promise
 
 async function main(): Promise<void> {
   for (const b of ['ovs-vswitchd', 'iperf3', 'ping']) requireBinary(b);
-  const loadNow = (): string => loadavg().map((l) => l.toFixed(2)).join(' ');
   const load0 = loadNow();
-  const place = mkdtempSync(join(tmpdir(), 'df-bench-nat-'));
-  const dir = join(place, 'sb');
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  let down: Promise<void> | undefined;
-  // `sandbox up` takes down what it started when it fails; from then on this does, once
-  const teardown = (): Promise<void> =>
-    (down ??= dfctl(['sandbox', 'down', '--dir', dir]).then(
-      () => rmSync(place, { recursive: true, force: true }),
-      (err: unknown) => console.error(`${String(err)}\nthe sandbox in ${dir} may be left: pnpm dfctl sandbox down --dir ${dir}`),
-    ));
-  const onSignal = (signal: NodeJS.Signals): void => {
-    console.error(`${signal}: taking the sandbox down`);
-    void teardown().finally(() => process.exit(130));
-  };
-  process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
-  await dfctl(['sandbox', 'up', '--chassis', '1', '--external', '--dir', dir, '--api-port', String(port)]).catch((err: unknown) => {
-    rmSync(place, { recursive: true, force: true });
-    throw err;
-  });
-  try {
+  await withBenchSandbox('df-bench-nat-', ['--chassis', '1', '--external'], async ({ dir, url }) => {
     const pub = (await api<{ network: { id: string } }>(url, 'POST', '/networks', { network: { name: 'public', 'router:external': true, 'provider:network_type': 'flat', 'provider:physical_network': 'public' } })).network;
     await api(url, 'POST', '/subnets', { subnet: { network_id: pub.id, cidr: '172.24.4.0/24', gateway_ip: '172.24.4.1', enable_dhcp: false, ip_version: 4 } });
     const router = (await api<{ router: { id: string } }>(url, 'POST', '/routers', { router: { name: 'r1' } })).router;
@@ -164,9 +130,7 @@ async function main(): Promise<void> {
     console.log(line('vm1 → internet host through SNAT', snat));
     console.log(line('outside → vm3 through its FIP', dnat));
     console.log(`floating IP association → reachable (${samples.length} samples): p50 ${percentile(samples, 50).toFixed(1)} ms, p99 ${percentile(samples, 99).toFixed(1)} ms, max ${Math.max(...samples).toFixed(1)} ms (goal p50 ≤ ${ASSOC_TARGET_MS} ms: ${percentile(samples, 50) <= ASSOC_TARGET_MS ? 'met' : 'missed'}); of which the PUT to df-api's answer p50 ${percentile(apiTimes, 50).toFixed(1)} ms, p99 ${percentile(apiTimes, 99).toFixed(1)} ms`);
-  } finally {
-    await teardown();
-  }
+  });
 }
 
 main().catch((err: unknown) => {
