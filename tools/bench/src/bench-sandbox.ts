@@ -32,6 +32,14 @@ export const loadNow = (): string =>
     .map((l) => l.toFixed(2))
     .join(' ');
 
+/** A df-api (Neutron v2.0) request without auth (the sandbox's noauth df-api); rejects naming the request and df-api's answer. */
+export async function api<T>(url: string, method: string, path: string, body?: unknown): Promise<T> {
+  const r = await fetch(`${url}/v2.0${path}`, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+  const text = await r.text();
+  if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${text}`);
+  return (text ? JSON.parse(text) : {}) as T;
+}
+
 export interface BenchSandbox {
   /** The sandbox directory (`--dir`). */
   readonly dir: string;

@@ -29,7 +29,7 @@ import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { Sandbox, netnsArgv, requireBinary, run, waitFor } from '@dragonflow/sandbox';
-import { dfctl, loadNow, percentile, withBenchSandbox } from './bench-sandbox.js';
+import { api, dfctl, loadNow, percentile, withBenchSandbox } from './bench-sandbox.js';
 
 const COMMAND = 'pnpm --filter @dragonflow/bench bench:ha-fallback';
 const KILLS = Number(process.env['DF_BENCH_KILLS'] ?? 8);
@@ -37,12 +37,6 @@ const IDLE_SECONDS = Number(process.env['DF_BENCH_IDLE_SECONDS'] ?? 20);
 const APPS = ['@dragonflow/app-l2', '@dragonflow/app-l3-reactive', '@dragonflow/app-ha-fallback'];
 
 
-async function api<T>(url: string, method: string, path: string, body?: unknown): Promise<T> {
-  const r = await fetch(`${url}/v2.0${path}`, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
-  const text = await r.text();
-  if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${text}`);
-  return (text ? JSON.parse(text) : {}) as T;
-}
 
 function getUnix(socket: string, path: string): Promise<string> {
   return new Promise((resolve, reject) => {

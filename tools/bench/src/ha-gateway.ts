@@ -21,7 +21,7 @@
  */
 import { spawn } from 'node:child_process';
 import { Sandbox, netnsArgv, requireBinary, run, waitFor } from '@dragonflow/sandbox';
-import { dfctl, loadNow, percentile, withBenchSandbox } from './bench-sandbox.js';
+import { api, dfctl, loadNow, percentile, withBenchSandbox } from './bench-sandbox.js';
 
 const COMMAND = 'pnpm --filter @dragonflow/bench bench:ha-gateway';
 const GOAL_MS = 3_000;
@@ -33,12 +33,6 @@ const BFD_STABLE_MS = 2_000;
 const INTERNET = '198.51.100.10';
 
 
-async function api<T>(url: string, method: string, path: string, body?: unknown): Promise<T> {
-  const r = await fetch(`${url}/v2.0${path}`, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
-  const text = await r.text();
-  if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${text}`);
-  return (text ? JSON.parse(text) : {}) as T;
-}
 
 
 async function main(): Promise<void> {
