@@ -112,13 +112,19 @@ describe('ActiveSocket', () => {
 });
 
 describe('StandbyPair on a FakeSwitch', () => {
-  it('makes the active controller master with a generation id and the other slave; the standby sends nothing', async () => {
+  /** A switch, its master in sync (a) and a slave standby (b), on one active socket. */
+  async function masterAndStandby() {
     const sw = new FakeSwitch({ ports: [1, 2] });
     const path = join(dir(), 'active.sock');
     const a = controller(sw, path);
     await until('a master', () => a.pair.role === 'master' && a.reconciler.syncedRevision >= 1);
     const b = controller(sw, path);
     await until('b slave', () => b.pair.role === 'slave');
+    return { sw, a, b };
+  }
+
+  it('makes the active controller master with a generation id and the other slave; the standby sends nothing', async () => {
+    const { sw, a, b } = await masterAndStandby();
     expect(a.pair.status().generationId).toBe('1');
     expect(sw.generationId).toBe(1n);
     expect(sw.stats.adds).toBe(2);
@@ -128,12 +134,7 @@ describe('StandbyPair on a FakeSwitch', () => {
   });
 
   it('takes over when the active controller goes away: master with a newer generation, zero flow-mods', async () => {
-    const sw = new FakeSwitch({ ports: [1, 2] });
-    const path = join(dir(), 'active.sock');
-    const a = controller(sw, path);
-    await until('a master', () => a.pair.role === 'master' && a.reconciler.syncedRevision >= 1);
-    const b = controller(sw, path);
-    await until('b slave', () => b.pair.role === 'slave');
+    const { sw, a, b } = await masterAndStandby();
     sw.resetStats();
     await a.close();
     await until('b master', () => b.pair.role === 'master' && b.reconciler.syncedRevision >= 1);

@@ -146,19 +146,16 @@ export class ChassisRegistration {
     this.stateSubject.complete();
   }
 
+  /** This chassis' liveness record, holding the given gateway claims. */
+  private livenessRecord(activeGateways: string[], gatewayEpochs: Record<string, number>): Omit<ChassisLiveness, 'version'> {
+    return parseObject('chassis_liveness', { id: this.chassis.id, name: this.chassis.name, startedAt: this.startedAt, incarnation: this.incarnation, leaseTtlMs: this.ttlMs, activeGateways, gatewayEpochs });
+  }
+
   /** Grants a lease and writes the liveness record bound to it. */
   private async publish(): Promise<void> {
     const driver = this.nb.driver;
     const lease = await driver.grantLease(this.ttlMs);
-    const record = parseObject('chassis_liveness', {
-      id: this.chassis.id,
-      name: this.chassis.name,
-      startedAt: this.startedAt,
-      incarnation: this.incarnation,
-      leaseTtlMs: this.ttlMs,
-      activeGateways: [...this.gateways],
-      gatewayEpochs: { ...this.epochs },
-    });
+    const record = this.livenessRecord([...this.gateways], { ...this.epochs });
     const res = await driver.commit([
       { type: 'check', table: 'chassis', id: this.chassis.id, expectVersion: 'exists' },
       { type: 'put', table: 'chassis_liveness', id: this.chassis.id, value: encodeObject('chassis_liveness', record), lease: lease.id },
@@ -184,15 +181,7 @@ export class ChassisRegistration {
     const next = [...new Set(routerIds)].sort();
     const nextEpochs: Record<string, number> = {};
     for (const r of next) nextEpochs[r] = epochs[r] ?? this.epochs[r] ?? 0;
-    const record = parseObject('chassis_liveness', {
-      id: this.chassis.id,
-      name: this.chassis.name,
-      startedAt: this.startedAt,
-      incarnation: this.incarnation,
-      leaseTtlMs: this.ttlMs,
-      activeGateways: next,
-      gatewayEpochs: nextEpochs,
-    });
+    const record = this.livenessRecord(next, nextEpochs);
     try {
       const res = await this.nb.driver.commit([
         ...unchanged.filter((u) => u.chassisId !== this.chassis.id).map((u) => ({ type: 'check' as const, table: 'chassis_liveness', id: u.chassisId, expectVersion: u.version })),
