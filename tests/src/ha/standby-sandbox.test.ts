@@ -10,35 +10,21 @@
  * Needs root, Open vSwitch (./scripts/setup); never skips.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { waitFor } from '@dragonflow/sandbox';
+import type { HealthReport } from '@dragonflow/controller';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { apiPost, curlUnix, df, dfOk, readTopology, useDfSandbox } from '../sandbox-cli/df-cli.js';
+import { apiPost, curlUnix, df, dfOk, readServicesFile, readTopology, useDfSandbox, type Services } from '../sandbox-cli/df-cli.js';
 
 const s = useDfSandbox(['--chassis', '2']);
 
-interface Entry {
-  readonly chassis: number;
-  readonly pid?: number;
-  readonly management: string;
-  readonly standby?: boolean;
-}
-
-interface Health {
-  status: string;
-  problems: string[];
-  liveness: { alive: boolean };
-  openflow: { role: string; connected: boolean; controllerTarget: string };
-  sync: { desiredFlows: number };
-  ha?: { role: string; generationId?: string; takeovers: number; lastTakeover?: { detectedAt: number; masterAt: number; syncedAt?: number; flowMods?: number }; demoted?: string };
-}
+type Entry = Services['controllers'][number];
 
 function controllers(): Entry[] {
-  return (JSON.parse(readFileSync(`${s.place().dir}/df-sandbox.json`, 'utf8')) as { controllers: Entry[] }).controllers.filter((c) => c.chassis === 1);
+  return readServicesFile(s.place().dir).controllers.filter((c) => c.chassis === 1);
 }
 
-async function health(e: Entry): Promise<Health> {
-  return JSON.parse(await curlUnix(e.management.replace(/^unix:/, ''), '/healthz')) as Health;
+async function health(e: Entry): Promise<HealthReport> {
+  return JSON.parse(await curlUnix(e.management.replace(/^unix:/, ''), '/healthz')) as HealthReport;
 }
 
 async function metrics(e: Entry): Promise<string> {

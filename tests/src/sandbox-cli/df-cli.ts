@@ -60,7 +60,8 @@ export interface Services {
   readonly dir: string;
   readonly db: { readonly kind: string; readonly pid?: number; readonly controllerEndpoint: string };
   readonly api: { readonly pid?: number; readonly url: string };
-  readonly controllers: readonly { readonly chassis: number; readonly pid?: number; readonly management: string; readonly log: string; readonly netns: string }[];
+  /** `standby`: the second controller of a standby pair (`dfctl sandbox controller start N --standby`). */
+  readonly controllers: readonly { readonly chassis: number; readonly pid?: number; readonly management: string; readonly log: string; readonly netns: string; readonly standby?: boolean }[];
 }
 
 export function readServicesFile(dir: string): Services {
