@@ -1,7 +1,7 @@
-import { packet } from '@dragonflow/core';
-import { PUBLIC_PORT, TUNNEL_PORT, routerMac, vmMac } from '@dragonflow/l3/testing';
+import type { packet } from '@dragonflow/core';
+import { PUBLIC_PORT, TUNNEL_PORT } from '@dragonflow/l3/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { GATEWAY_IP, INTERNET_HOST, natCloud, upstreamAnswers, type NatCloud } from '../test/nat-cloud.js';
+import { GATEWAY_IP, INTERNET_HOST, fromVm1, natCloud, upstreamAnswers, type NatCloud } from '../test/nat-cloud.js';
 
 let c: NatCloud | undefined;
 afterEach(async () => {
@@ -10,12 +10,11 @@ afterEach(async () => {
   c = undefined;
 });
 
-const toward = (dst: string) => packet.ethernet({ src: vmMac(0x11), dst: routerMac(1), payload: packet.ipv4({ src: '10.0.1.11', dst, ttl: 64, payload: packet.udp({ srcPort: 40000, dstPort: 5001, payload: 'x' }) }) });
 /** Gratuitous ARPs for `ip` sent on the external network (sender and target both `ip`). */
 const garps = (cc: NatCloud, ip: string) => cc.h.fakeSwitch.delivered.filter((d) => d.port === PUBLIC_PORT && d.frame.payload.kind === 'arp' && d.frame.payload.spa.toString() === ip && d.frame.payload.tpa.toString() === ip).length;
 /** Where the router's external traffic from vm1 goes: translated out of the external network here, or redirected over a tunnel. */
 const path = (cc: NatCloud): 'here' | 'tunnel' | 'dropped' => {
-  const ports = cc.h.trace(toward(INTERNET_HOST), 1).outputs.map((o) => o.port);
+  const ports = cc.h.trace(fromVm1(INTERNET_HOST), 1).outputs.map((o) => o.port);
   return ports.includes(PUBLIC_PORT) ? 'here' : ports.includes(TUNNEL_PORT) ? 'tunnel' : 'dropped';
 };
 
@@ -28,7 +27,7 @@ describe('snat (centralized): gateway failover', () => {
     await c.h.stopChassis(c.c2);
     await upstreamAnswers(c);
     expect(path(c)).toBe('here');
-    const t = c.h.trace(toward(INTERNET_HOST), 1).only(PUBLIC_PORT);
+    const t = c.h.trace(fromVm1(INTERNET_HOST), 1).only(PUBLIC_PORT);
     expect((t.payload as packet.Ipv4Packet).src.toString()).toBe(GATEWAY_IP);
     expect(garps(c, GATEWAY_IP)).toBeGreaterThanOrEqual(1);
     // this chassis holds the gateway now (as its controller's GatewayFailover writes it); chassis-2 comes back

@@ -1,7 +1,7 @@
 import { packet } from '@dragonflow/core';
-import { PUBLIC_PORT, UPSTREAM_IP, UPSTREAM_MAC, gatewayMac, ipv4Of, routerMac, vmMac } from '@dragonflow/l3/testing';
+import { PUBLIC_PORT, UPSTREAM_IP, UPSTREAM_MAC, gatewayMac, ipv4Of } from '@dragonflow/l3/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { GATEWAY_IP, INTERNET_HOST, natCloud, upstreamAnswers, type NatCloud } from '../test/nat-cloud.js';
+import { GATEWAY_IP, INTERNET_HOST, fromVm1, natCloud, upstreamAnswers, type NatCloud } from '../test/nat-cloud.js';
 
 let c: NatCloud | undefined;
 afterEach(async () => {
@@ -10,7 +10,6 @@ afterEach(async () => {
   c = undefined;
 });
 
-const toward = (dst: string) => packet.ethernet({ src: vmMac(0x11), dst: routerMac(1), payload: packet.ipv4({ src: '10.0.1.11', dst, ttl: 64, payload: packet.udp({ srcPort: 40000, dstPort: 5001, payload: 'x' }) }) });
 const arpsFor = (cc: NatCloud, target: string) =>
   cc.h.fakeSwitch.delivered.filter((d) => d.port === PUBLIC_PORT && d.frame.payload.kind === 'arp' && d.frame.payload.op === 1 && d.frame.payload.tpa.toString() === target && d.frame.payload.spa.toString() !== target).length;
 
@@ -34,7 +33,7 @@ describe('snat: next hops on the external network', () => {
     const newMac = 'fa:16:3e:aa:aa:02';
     await c.h.inject(packet.arpReply({ srcMac: newMac, srcIp: UPSTREAM_IP, dstMac: gatewayMac(1), dstIp: GATEWAY_IP }), PUBLIC_PORT);
     await c.h.settle();
-    expect(c.h.trace(toward(INTERNET_HOST), 1).only(PUBLIC_PORT).dst.toString()).toBe(newMac);
+    expect(c.h.trace(fromVm1(INTERNET_HOST), 1).only(PUBLIC_PORT).dst.toString()).toBe(newMac);
   });
 
   it('a next hop an NB port holds (an extra route via another router’s gateway) needs no ARP: its MAC comes from the NB', async () => {
@@ -44,11 +43,11 @@ describe('snat: next hops on the external network', () => {
     await c.h.settle();
     await upstreamAnswers(c);
     expect(arpsFor(c, '172.24.4.50')).toBe(0);
-    const t = c.h.trace(toward('192.168.50.9'), 1);
+    const t = c.h.trace(fromVm1('192.168.50.9'), 1);
     expect(t.only(PUBLIC_PORT).dst.toString()).toBe(other.macAddress);
     expect(ipv4Of(t.only(PUBLIC_PORT)).src.toString()).toBe(GATEWAY_IP);
     // the rest still goes to the upstream router
-    expect(c.h.trace(toward(INTERNET_HOST), 1).only(PUBLIC_PORT).dst.toString()).toBe(UPSTREAM_MAC);
+    expect(c.h.trace(fromVm1(INTERNET_HOST), 1).only(PUBLIC_PORT).dst.toString()).toBe(UPSTREAM_MAC);
   });
   it('asks only once the flow that punts the answer is in: a neighbour answering at once is learnt from its first answer, not from a retry a second later', async () => {
     // the gateway starts on chassis-2 (this chassis only redirects, asks nothing), then moves here
@@ -68,6 +67,6 @@ describe('snat: next hops on the external network', () => {
       sub.unsubscribe();
     }
     expect(arpsFor(cc, UPSTREAM_IP)).toBe(1);
-    expect(cc.h.trace(toward(INTERNET_HOST), 1).only(PUBLIC_PORT).dst.toString()).toBe(UPSTREAM_MAC);
+    expect(cc.h.trace(fromVm1(INTERNET_HOST), 1).only(PUBLIC_PORT).dst.toString()).toBe(UPSTREAM_MAC);
   });
 });

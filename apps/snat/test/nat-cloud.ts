@@ -1,7 +1,7 @@
 import l2 from '@dragonflow/app-l2';
 import l3Proactive from '@dragonflow/app-l3-proactive';
 import { packet, type AppDescriptor } from '@dragonflow/core';
-import { PUBLIC_PORT, TUNNEL_PORT, UPSTREAM_IP, UPSTREAM_MAC, externalNetwork, gatewayMac, routedCloud, setGateway, type ExternalNetwork, type RoutedCloud } from '@dragonflow/l3/testing';
+import { PUBLIC_PORT, TUNNEL_PORT, UPSTREAM_IP, UPSTREAM_MAC, externalNetwork, gatewayMac, routedCloud, routerMac, setGateway, vmMac, type ExternalNetwork, type RoutedCloud } from '@dragonflow/l3/testing';
 import type { HarnessApp } from '@dragonflow/testing';
 import snat from '../src/index.js';
 import type { SnatApp } from '../src/snat-app.js';
@@ -36,6 +36,10 @@ export async function upstreamAnswers(c: RoutedCloud, mac = gatewayMac(1), ip = 
   await c.h.inject(reply, PUBLIC_PORT);
   await c.h.settle();
 }
+
+/** A UDP datagram from vm1 (10.0.1.11) to `dst`, sent to the router's MAC on net1. */
+export const fromVm1 = (dst: string): packet.EthernetFrame =>
+  packet.ethernet({ src: vmMac(0x11), dst: routerMac(1), payload: packet.ipv4({ src: '10.0.1.11', dst, ttl: 64, payload: packet.udp({ srcPort: 40000, dstPort: 5001, payload: 'x' }) }) });
 
 /** A datagram from the internet host to `dst` arriving from the upstream router on the external network. */
 export function fromOutside(o: { dstMac: string; dst: string; srcPort?: number; dstPort: number; icmpReply?: { id: number; seq: number } }): packet.EthernetFrame {
