@@ -1,4 +1,4 @@
-import { METADATA_NETWORK_MASK, PUNT_ORIGIN_MARK, REG_PUNT_ORIGIN, REG_SRC_PORT, act, flow, type AppTables, type DesiredFlow, type TableRef } from '@dragonflow/core';
+import { FALLBACK_TUNNEL_BASE, METADATA_NETWORK_MASK, PUNT_ORIGIN_MARK, REG_PUNT_ORIGIN, REG_SRC_PORT, act, flow, type AppTables, type DesiredFlow, type TableRef } from '@dragonflow/core';
 
 /** The app's tables, all in the classify stage (docs/ha.md "Fallback path"). */
 export const TABLES = {
@@ -12,11 +12,12 @@ export const TABLES = {
 
 /**
  * Tunnel keys from FALLBACK_TUNNEL_BASE up carry a stranded port's punt: key =
- * base + the port's unique key. The range is the top sixteenth of the 24-bit VNI
- * space (VXLAN and Geneve; GRE's 32-bit key holds it too), so networks keep
- * segmentation ids below 0xf00000 and port keys below 2^20 can fall back.
+ * base + the port's unique key. The band is the top sixteenth of the 24-bit VNI
+ * space (VXLAN and Geneve; GRE's 32-bit key holds it too), reserved in the NB: no
+ * network may have a segmentation id in it (RESERVED_TUNNEL_KEYS), and port keys
+ * below 2^20 can fall back.
  */
-export const FALLBACK_TUNNEL_BASE = 0xf0_0000;
+export { FALLBACK_TUNNEL_BASE };
 /** Port keys that fit the fallback range. */
 export const MAX_FALLBACK_PORT_KEY = 0x0f_ffff;
 

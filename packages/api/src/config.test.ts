@@ -35,6 +35,8 @@ describe('df-api config', () => {
       [{ auth: { mode: 'token' } }, 'app.yaml: auth.tokens: at least one token is required in token mode'],
       [{ auth: { tokens: [{ token: 'short', project: 'p' }] } }, 'app.yaml: auth.tokens[0].token: must be at least 8 characters'],
       [{ network: { vlanRanges: ['physnet1:100'] } }, "app.yaml: network.vlanRanges[0]: 'physnet1:100' is not PHYSNET:MIN:MAX with 1 <= MIN <= MAX <= 4094, PHYSNET or *"],
+      [{ network: { vxlanRanges: ['15000000:15728640'] } }, "app.yaml: network.vxlanRanges[0]: '15000000:15728640' overlaps 15728640:16777215, the tunnel keys reserved for the HA fallback's punts and centralized NAT's redirect"],
+      [{ network: { greRanges: ['16000000:20000000'] } }, "app.yaml: network.greRanges[0]: '16000000:20000000' overlaps 15728640:16777215"],
       [{ network: { macPrefix: 'fb:16' } }, 'app.yaml: network.macPrefix: must start with a unicast octet (lowest bit 0)'],
       [{ network: { tenantNetworkType: 'vlan' } }, 'app.yaml: network.vlanRanges: needs a PHYSNET:MIN:MAX range when tenantNetworkType is vlan'],
       [{ colour: 'red' }, "app.yaml: (top level): unknown key(s) 'colour'"],

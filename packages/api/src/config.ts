@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { DfError } from '@dragonflow/base';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
-import { NAT_REDIRECT_TUNNEL_KEY } from '@dragonflow/nb';
+import { RESERVED_TUNNEL_KEYS } from '@dragonflow/nb';
 
 /**
  * The df-api configuration file (YAML or JSON). Every key is checked; an error names
@@ -55,8 +55,8 @@ const tunnelRangeText = z.string().transform((s, ctx) => {
     ctx.addIssue({ code: 'custom', message: `'${s}' is not a range MIN:MAX with 1 <= MIN <= MAX` });
     return z.NEVER;
   }
-  if (lo <= NAT_REDIRECT_TUNNEL_KEY && NAT_REDIRECT_TUNNEL_KEY <= hi) {
-    ctx.addIssue({ code: 'custom', message: `'${s}' includes ${NAT_REDIRECT_TUNNEL_KEY}, the tunnel key reserved for centralized NAT's redirect` });
+  if (lo <= RESERVED_TUNNEL_KEYS.max && RESERVED_TUNNEL_KEYS.min <= hi) {
+    ctx.addIssue({ code: 'custom', message: `'${s}' overlaps ${RESERVED_TUNNEL_KEYS.min}:${RESERVED_TUNNEL_KEYS.max}, the tunnel keys reserved for the HA fallback's punts and centralized NAT's redirect` });
     return z.NEVER;
   }
   return { min: lo, max: hi };

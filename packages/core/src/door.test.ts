@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 const DOOR_VALUES = [
   'APP_CONTEXT', 'APP_FLOWS', 'APP_OPTIONS', 'APP_TABLES', 'AppFlows', 'AppTables', 'AppZones', 'CLOCK', 'CORE_API_VERSION', 'CtState', 'DEFAULT_PUNT_LIMITS', 'DeviceOwner',
   'EthType', 'FIXED_REGISTERS', 'FLAG_FROM_PROVIDER', 'FLAG_FROM_TUNNEL', 'FLAG_NAT_DONE', 'FLAG_ROUTED', 'FlowModFlags', 'FlowRemovedReason', 'IpNetwork', 'IpProto',
-  'Ipv4Address', 'Ipv6Address', 'LOGGER', 'METADATA_NETWORK_MASK', 'MacAddress', 'NAT_REDIRECT_TUNNEL_KEY', 'OFPVID_PRESENT', 'OfGroup', 'OfPort', 'PUNT_ORIGIN_MARK', 'PUNT_ORIGIN_TABLE_MASK', 'PUNT_SUPPRESS_PRIORITY',
+  'FALLBACK_TUNNEL_BASE', 'Ipv4Address', 'Ipv6Address', 'LOGGER', 'METADATA_NETWORK_MASK', 'MacAddress', 'NAT_REDIRECT_TUNNEL_KEY', 'OFPVID_PRESENT', 'OfGroup', 'OfPort', 'PUNT_ORIGIN_MARK', 'PUNT_ORIGIN_TABLE_MASK', 'PUNT_SUPPRESS_PRIORITY',
   'PacketInReason', 'REG_DST_PORT', 'REG_FLAGS', 'REG_PUNT_ORIGIN', 'REG_ROUTER', 'REG_SRC_PORT', 'SCRATCH_REGISTERS', 'STAGES', 'TOPOLOGY', 'ZONE_BLOCKS', 'act', 'activeGatewayChassis', 'activeGatewayOf', 'arpReplyActions', 'defineApp', 'flow',
   'group', 'inject', 'injectable', 'inst', 'isAppDescriptor', 'isAutoAddressSubnet', 'isDhcpv6Stateful', 'isStage', 'match', 'meter', 'openflow', 'packet', 'puntLimitsOption', 'raFlagsOf',
 ];

@@ -68,5 +68,5 @@ export * as openflow from '@dragonflow/openflow';
 export * as packet from '@dragonflow/packet';
 export { IpNetwork, Ipv4Address, Ipv6Address, MacAddress } from '@dragonflow/base';
 export { activeGatewayChassis, activeGatewayOf, type GatewayPlacement, type LivenessOf } from '@dragonflow/nb';
-export { DeviceOwner, NAT_REDIRECT_TUNNEL_KEY, isAutoAddressSubnet, isDhcpv6Stateful, raFlagsOf, type RaFlags } from '@dragonflow/nb';
+export { DeviceOwner, FALLBACK_TUNNEL_BASE, NAT_REDIRECT_TUNNEL_KEY, isAutoAddressSubnet, isDhcpv6Stateful, raFlagsOf, type RaFlags } from '@dragonflow/nb';
 export type { Chassis, FloatingIp, LogicalPort, LogicalRouter, LogicalSwitch, NbObject, RouterPort, SecurityGroup, Subnet, TableName } from '@dragonflow/nb';

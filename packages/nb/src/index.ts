@@ -8,7 +8,7 @@ export { MAX_UNIQUE_KEY } from './model/fields.js';
 export { TUNNEL_TYPES, chassisSchema, type TunnelType } from './model/chassis.js';
 export { chassisLivenessSchema } from './model/liveness.js';
 export { activeGatewayChassis, activeGatewayOf, claimEpoch, highestClaimEpoch, type GatewayPlacement, type LivenessOf } from './model/gateway.js';
-export { NAT_REDIRECT_TUNNEL_KEY, NETWORK_TYPES, RBAC_ACTIONS, SEGMENTATION_RANGES, isTunnelType, logicalSwitchSchema, rbacPolicySchema, type NetworkType, type RbacAction } from './model/logical-switch.js';
+export { FALLBACK_TUNNEL_BASE, NAT_REDIRECT_TUNNEL_KEY, NETWORK_TYPES, RBAC_ACTIONS, RESERVED_TUNNEL_KEYS, SEGMENTATION_RANGES, isReservedTunnelKey, isTunnelType, reservedTunnelKeyReason, logicalSwitchSchema, rbacPolicySchema, type NetworkType, type RbacAction } from './model/logical-switch.js';
 export { IPV6_MODES, allocationPoolSchema, hostRouteSchema, isNetworkOrBroadcast, subnetSchema } from './model/subnet.js';
 export { eui64Address, isAutoAddressSubnet, isDhcpv6Stateful, raFlagsOf, type RaFlags } from './model/ipv6.js';
 export { DeviceOwner, PORT_STATUSES, addressPairSchema, extraDhcpOptSchema, fixedIpSchema, logicalPortSchema, type PortStatus } from './model/logical-port.js';

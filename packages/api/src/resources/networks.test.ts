@@ -66,12 +66,20 @@ describe('networks', () => {
     const outOfRange = await h.post('/v2.0/networks', { network: { 'provider:network_type': 'vxlan', 'provider:segmentation_id': 99999999 } });
     expect(outOfRange.status).toBe(400);
     expect(neutronError(outOfRange).message).toContain('segmentation_id out of range');
-    // the top VNI is the tunnel key of centralized NAT's redirect: never a network's
+    // the top sixteenth of the VNI space carries the HA fallback's punts (0xf00000 + port
+    // key) and centralized NAT's redirect (0xffffff): an admin who asks for one of those
+    // keys would have the network's traffic taken for a stranded port's punt or a routed packet
     for (const type of ['vxlan', 'geneve', 'gre']) {
-      const reserved = await h.post('/v2.0/networks', { network: { 'provider:network_type': type, 'provider:segmentation_id': 16777215 } });
-      expect(reserved.status).toBe(400);
-      expect(neutronError(reserved).message).toMatch(type === 'gre' ? /16777215 is reserved/ : /out of range \(1 through 16777214\)/);
+      for (const seg of [0xf00000, 0xf00000 + 7, 0xffffff]) {
+        const reserved = await h.post('/v2.0/networks', { network: { 'provider:network_type': type, 'provider:segmentation_id': seg } });
+        expect(reserved.status).toBe(400);
+        expect(neutronError(reserved).message).toMatch(type === 'gre' ? new RegExp(`${seg} is reserved`) : /out of range \(1 through 15728639\)/);
+      }
     }
+    const greAbove = await h.network({ 'provider:network_type': 'gre', 'provider:segmentation_id': 0x1000000 });
+    expect(greAbove['provider:segmentation_id']).toBe(0x1000000);
+    const vxlanBelow = await h.network({ 'provider:network_type': 'vxlan', 'provider:segmentation_id': 0xefffff });
+    expect(vxlanBelow['provider:segmentation_id']).toBe(0xefffff);
     const explicit = await h.network({ 'provider:network_type': 'gre', 'provider:segmentation_id': '7' });
     expect(explicit).toMatchObject({ 'provider:network_type': 'gre', 'provider:segmentation_id': 7, mtu: 1458 });
     const badType = await h.post('/v2.0/networks', { network: { 'provider:network_type': 'local' } });

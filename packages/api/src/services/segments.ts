@@ -1,4 +1,4 @@
-import { NAT_REDIRECT_TUNNEL_KEY, NETWORK_TYPES, type NetworkType, type NbTransaction, SEGMENTATION_RANGES, segmentIdOf } from '@dragonflow/nb';
+import { NETWORK_TYPES, type NetworkType, type NbTransaction, SEGMENTATION_RANGES, isReservedTunnelKey, reservedTunnelKeyReason, segmentIdOf } from '@dragonflow/nb';
 import type { ApiConfig } from '../config.js';
 import { NeutronError, conflict, invalidInput } from '../neutron/errors.js';
 
@@ -87,8 +87,8 @@ export async function chooseSegment(tx: NbTransaction, config: ApiConfig, req: S
   if (seg !== null && (seg < lo || seg > hi)) {
     throw invalidInput(`segmentation_id out of range (${lo} through ${hi}).`, 'provider:segmentation_id');
   }
-  if (seg === NAT_REDIRECT_TUNNEL_KEY && type !== 'vlan') {
-    throw invalidInput(`segmentation_id ${NAT_REDIRECT_TUNNEL_KEY} is reserved: it is the tunnel key of centralized NAT's redirect to the gateway chassis.`, 'provider:segmentation_id');
+  if (seg !== null && type !== 'vlan' && isReservedTunnelKey(seg)) {
+    throw invalidInput(`segmentation_id ${reservedTunnelKeyReason(seg)}.`, 'provider:segmentation_id');
   }
 
   if (type === 'vlan') {

@@ -12,13 +12,44 @@ export type NetworkType = (typeof NETWORK_TYPES)[number];
  */
 export const NAT_REDIRECT_TUNNEL_KEY = 0xffffff;
 
-/** Inclusive segmentation id range per network type (flat has none); NAT_REDIRECT_TUNNEL_KEY is never one. */
+/**
+ * The first tunnel key of the HA fallback band: a stranded chassis tunnels a punt
+ * to the fallback chassis with key FALLBACK_TUNNEL_BASE + the source port's key
+ * (docs/ha.md, "Fallback path"). The band runs up to NAT_REDIRECT_TUNNEL_KEY.
+ */
+export const FALLBACK_TUNNEL_BASE = 0xf0_0000;
+
+/**
+ * Tunnel keys that carry something other than a network, on every tunnel type: the
+ * top sixteenth of the 24-bit VNI space (the HA fallback band, then the NAT
+ * redirect). A network with one of these keys would be taken for a stranded port's
+ * punt or a routed packet by the chassis that receives it, so none may have one.
+ */
+export const RESERVED_TUNNEL_KEYS = { min: FALLBACK_TUNNEL_BASE, max: NAT_REDIRECT_TUNNEL_KEY } as const;
+
+/** Whether a tunnel key is reserved (RESERVED_TUNNEL_KEYS) and so never a network's segmentation id. */
+export function isReservedTunnelKey(key: number): boolean {
+  return key >= RESERVED_TUNNEL_KEYS.min && key <= RESERVED_TUNNEL_KEYS.max;
+}
+
+/**
+ * Inclusive segmentation id range per network type (flat has none). VXLAN and
+ * Geneve stop below the reserved band; GRE's 32-bit keys go on above it, the band
+ * itself refused by isReservedTunnelKey.
+ */
 export const SEGMENTATION_RANGES: Readonly<Record<Exclude<NetworkType, 'flat'>, readonly [number, number]>> = {
-  vxlan: [1, NAT_REDIRECT_TUNNEL_KEY - 1],
-  geneve: [1, NAT_REDIRECT_TUNNEL_KEY - 1],
+  vxlan: [1, RESERVED_TUNNEL_KEYS.min - 1],
+  geneve: [1, RESERVED_TUNNEL_KEYS.min - 1],
   gre: [1, 0xffffffff],
   vlan: [1, 4094],
 };
+
+/** Why a tunnel network may not have this segmentation id, for an error message. */
+export function reservedTunnelKeyReason(key: number): string {
+  return key === NAT_REDIRECT_TUNNEL_KEY
+    ? `${key} is reserved: it is the tunnel key of centralized NAT's redirect to the gateway chassis`
+    : `${key} is reserved: tunnel keys ${RESERVED_TUNNEL_KEYS.min}..${RESERVED_TUNNEL_KEYS.max} carry the HA fallback's punts and the NAT redirect, never a network`;
+}
 
 export function isTunnelType(t: NetworkType): t is 'vxlan' | 'geneve' | 'gre' {
   return t === 'vxlan' || t === 'geneve' || t === 'gre';
@@ -82,7 +113,7 @@ export const logicalSwitchSchema = z
     } else if (ls.segmentationId !== null) {
       const [lo, hi] = SEGMENTATION_RANGES[t];
       if (ls.segmentationId < lo || ls.segmentationId > hi) issue(ctx, ['segmentationId'], `must be ${lo}..${hi} for a ${t} network`);
-      else if (ls.segmentationId === NAT_REDIRECT_TUNNEL_KEY) issue(ctx, ['segmentationId'], `${NAT_REDIRECT_TUNNEL_KEY} is reserved (the NAT redirect's tunnel key)`);
+      else if (isTunnelType(t) && isReservedTunnelKey(ls.segmentationId)) issue(ctx, ['segmentationId'], reservedTunnelKeyReason(ls.segmentationId));
     } else if (t === 'vlan') {
       issue(ctx, ['segmentationId'], 'is required for a vlan network (1..4094)');
     }

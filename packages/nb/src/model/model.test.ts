@@ -110,6 +110,15 @@ describe('model validation', () => {
     expect(invalid(() => parseObject('logical_switch', { ...base, mtu: 20 })).context['field']).toBe('mtu');
     expect(segmentIdOf(parseObject('logical_switch', base))).toBe(3);
     expect(segmentIdOf(parseObject('logical_switch', { ...base, networkType: 'geneve', segmentationId: 99 }))).toBe(99);
+    // the reserved band (HA fallback punts, NAT redirect) on every tunnel type; GRE goes on above it, VLAN ids never reach it
+    for (const networkType of ['vxlan', 'geneve', 'gre']) {
+      for (const segmentationId of [0xf00000, 0xf12345, 0xffffff]) {
+        expect(invalid(() => parseObject('logical_switch', { ...base, networkType, segmentationId })).context['field'], `${networkType} ${segmentationId}`).toBe('segmentationId');
+      }
+    }
+    expect(invalid(() => parseObject('logical_switch', { ...base, networkType: 'gre', segmentationId: 0xf00001 })).message).toMatch(/HA fallback/);
+    expect(parseObject('logical_switch', { ...base, networkType: 'gre', segmentationId: 0x1000000 }).segmentationId).toBe(0x1000000);
+    expect(parseObject('logical_switch', { ...base, networkType: 'vxlan', segmentationId: 0xefffff }).segmentationId).toBe(0xefffff);
   });
 
   it('checks port security, duplicate IPs and address pairs', () => {
