@@ -122,16 +122,32 @@ export class HaFallback {
 
   /**
    * The fallback of chassis `id`: the first of `fallbackChassis` (by name; default
-   * the gateway chassis by name) that is not `id` and is known.
+   * the gateway chassis by name) that is not `id`, is known and is alive (its NB
+   * liveness record is there); if none is alive, the first known one. Every
+   * controller computes the same answer from the same NB: the stranded chassis'
+   * fallback flows and the fallback chassis' classification agree.
    */
   fallbackOf(id: string): Chassis | undefined {
     const all = this.ctx.topology.all('chassis');
     const names = this.options.fallbackChassis ?? all.filter((c) => c.gateway).map((c) => c.name).sort();
+    let known: Chassis | undefined;
     for (const name of names) {
       const c = all.find((x) => x.name === name);
-      if (c && c.id !== id) return c;
+      if (!c || c.id === id) continue;
+      if (this.ctx.topology.get('chassis_liveness', c.id) !== undefined) return c;
+      known ??= c;
     }
-    return undefined;
+    return known;
+  }
+
+  /**
+   * A chassis' liveness record came or went: which chassis are stranded, and — when a
+   * fallback chassis died or came back — who falls back where. (Renewals of a lease
+   * change nothing here.)
+   */
+  livenessChanged(kind: 'created' | 'updated' | 'deleted'): void {
+    if (kind === 'updated') this.checkLiveness();
+    else this.recomputeAll();
   }
 
   /** How this chassis reaches the fallback: a tunnel type both have, and the fallback's IPv4 tunnel IP. */

@@ -35,7 +35,7 @@ export default defineApp<HaFallback, HaFallbackOptions>({
   stop: (app) => app.stop(),
   status: (app) => ({ ...app.status() }),
   handlers: {
-    modelChanged: (app, ev) => (ev.table === 'chassis_liveness' ? app.checkLiveness() : app.recomputeAll()),
+    modelChanged: (app, ev) => (ev.table === 'chassis_liveness' ? app.livenessChanged(ev.kind) : app.recomputeAll()),
     localPortBound: (app) => app.recomputeAll(),
     localPortUpdated: (app) => app.recomputeAll(),
     localPortUnbound: (app) => app.recomputeAll(),

@@ -249,6 +249,36 @@ describe('ha-fallback: the fallback chassis', () => {
     expect(app(gw).status().fallbacks).toBe(before.fallbacks + 1);
   });
 
+  it('falls back to the next fallback chassis in the list while the first is dead, and to the first again when it returns', async () => {
+    const c = await cloud({ fallbackChassis: ['gw', 'chassis-2'] });
+    const gwId = chassisIdOf(c.h, 'gw');
+    expect(app(c.h).status().fallbackChassis).toBe('gw');
+    await c.h.stopChassis(gwId); // gw's lease is gone: it cannot take punts
+    expect(app(c.h).status().fallbackChassis).toBe('chassis-2');
+    await c.h.addChassis('gw', { tunnelIp: GW_IP, gateway: true });
+    expect(app(c.h).status().fallbackChassis).toBe('gw');
+    await c.h.stopChassis(gwId);
+    // chassis-1's controller dies while gw is dead: its switch tunnels punts to chassis-2
+    await c.h.runtime.stop();
+    c.h.clock.advance(1_100);
+    const t = c.h.trace(vm1To('10.0.2.13'), 1);
+    expect(t.packetIns).toEqual([]);
+    expect(t.outputs.map((o) => [o.port, o.tunnel?.id, o.tunnel?.dst])).toEqual([[TUNNEL_PORT, BigInt(FALLBACK_TUNNEL_BASE + vm1Key(c.vm.vm1)), C2_IP]]);
+  });
+
+  it('a fallback chassis serves the chassis whose first fallback is dead', async () => {
+    const c = await cloud({ fallbackChassis: ['chassis-2', 'gw'] });
+    const gw = await fallbackChassis(c, { fallbackChassis: ['chassis-2', 'gw'] });
+    const tunnel = { id: BigInt(FALLBACK_TUNNEL_BASE + c.vm.vm1.key), src: Ipv4Address.parse(C1_IP), dst: Ipv4Address.parse(GW_IP) };
+    expect(app(gw).status().serves).toEqual(['chassis-2']);
+    expect(gw.trace(vm1To('10.0.2.13'), TUNNEL_PORT, tunnel).packetIns).toEqual([]);
+    await c.h.stopChassis(chassisIdOf(c.h, 'chassis-2'));
+    await gw.settle();
+    // chassis-1's punts now come to gw: its stranded vm1 is classified here and reaches gw's controller
+    expect(app(gw).status().serves).toContain('chassis-1');
+    expect(gw.trace(vm1To('10.0.2.13'), TUNNEL_PORT, tunnel).packetIns).toHaveLength(1);
+  });
+
   it('ignores fallback keys of ports it does not serve (a chassis served by another fallback)', async () => {
     const c = await cloud({ fallbackChassis: ['chassis-2', 'gw'] });
     const gw = await fallbackChassis(c, { fallbackChassis: ['chassis-2', 'gw'] });
