@@ -4,6 +4,7 @@ import type { DhcpOptions } from './options.js';
 import { Dhcpv6Server } from './v6/dhcpv6-service.js';
 import { DHCPV6_TABLE, RA_TABLE } from './v6/flows.js';
 import { RouterAdvertiser } from './v6/ra-service.js';
+import { ServedPorts } from './served.js';
 
 /**
  * The app instance: host configuration for the ports of this chassis — DHCPv4,
@@ -15,14 +16,17 @@ import { RouterAdvertiser } from './v6/ra-service.js';
 export class DhcpApp {
   readonly ra: RouterAdvertiser;
   readonly v6: Dhcpv6Server;
+  private readonly served: ServedPorts;
 
   constructor(
     @inject(DhcpServer) readonly v4: DhcpServer,
     @inject(APP_CONTEXT) private readonly ctx: AppContext,
     @inject(APP_OPTIONS) options: DhcpOptions,
   ) {
-    this.ra = new RouterAdvertiser(ctx, options);
-    this.v6 = new Dhcpv6Server(ctx, options);
+    const served = new ServedPorts(ctx.topology, options.allNetworks === true);
+    this.ra = new RouterAdvertiser(ctx, options, served);
+    this.v6 = new Dhcpv6Server(ctx, options, served);
+    this.served = served;
   }
 
   recomputeAll(): void {
@@ -47,7 +51,7 @@ export class DhcpApp {
         if (advertiser(port) || advertiser(prev)) {
           this.ra.networkChanged(port?.networkId ?? prev!.networkId);
           this.v6.networkChanged(port?.networkId ?? prev!.networkId);
-        } else if (this.ctx.topology.localBinding(ev.id) || prev) {
+        } else if (this.served.concerns(ev.id, port, prev)) {
           this.ra.portChanged(ev.id);
           this.v6.portChanged(ev.id);
         }

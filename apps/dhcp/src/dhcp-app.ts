@@ -5,6 +5,7 @@ import { DHCP_TABLE, puntFlow, serverFlows } from './flows.js';
 import { LeaseCache } from './lease-cache.js';
 import type { DhcpOptions } from './options.js';
 import { respond } from './responder.js';
+import { ServedPorts } from './served.js';
 
 export interface DhcpStats {
   offers: number;
@@ -31,28 +32,15 @@ export class DhcpServer {
   /** Each asking port's lease, rebuilt only when an NB object it comes from changed. */
   private readonly leases: LeaseCache;
 
-  /** Every bound port of the cache is served, not only the local ones (`allNetworks`, a fallback chassis). */
-  private readonly allPorts: boolean;
+  /** The ports answered: the local ones, and with `allNetworks` every port bound to a chassis. */
+  private readonly served: ServedPorts;
 
   constructor(
     @inject(APP_CONTEXT) private readonly ctx: AppContext,
     @inject(APP_OPTIONS) options: DhcpOptions,
   ) {
     this.leases = new LeaseCache(ctx.topology, options);
-    this.allPorts = options.allNetworks === true;
-  }
-
-  /** The ports this server answers: the local ones, and with `allNetworks` every port bound to a chassis. */
-  private servedPortIds(): string[] {
-    const ids = this.ctx.topology.localBindings().map((b) => b.portId);
-    if (!this.allPorts) return ids;
-    const all = new Set(ids);
-    for (const p of this.ctx.topology.all('logical_port')) if (p.chassisId) all.add(p.id);
-    return [...all];
-  }
-
-  private serves(port: LogicalPort): boolean {
-    return this.ctx.topology.localBinding(port.id) !== undefined || (this.allPorts && Boolean(port.chassisId));
+    this.served = new ServedPorts(ctx.topology, options.allNetworks === true);
   }
 
   private get table() {
@@ -66,7 +54,7 @@ export class DhcpServer {
   recomputeAll(): void {
     this.servedPorts.clear();
     this.leases.clear();
-    const ids = this.servedPortIds();
+    const ids = this.served.ids();
     for (const id of ids) {
       const port = this.ctx.topology.get('logical_port', id);
       if (port) this.portFlows(port);
@@ -83,7 +71,7 @@ export class DhcpServer {
 
   /** Sets one port's punt flow: present only while it is local and DHCP serves it an address. */
   private portFlows(port: LogicalPort): void {
-    const local = this.serves(port);
+    const local = this.served.has(port);
     const served = local && port.adminStateUp ? servedAddresses(this.ctx.topology, port, dhcpPortOf(this.ctx.topology, port.networkId)) : [];
     for (const [networkId, ports] of this.servedPorts) {
       if (networkId !== port.networkId && ports.delete(port.id)) this.networkChangedPorts(networkId);
@@ -120,7 +108,7 @@ export class DhcpServer {
 
   /** Every local port of a network again (its subnets, DHCP port or MTU changed). */
   private networkChanged(networkId: string): void {
-    for (const id of this.servedPortIds()) {
+    for (const id of this.served.ids()) {
       const port = this.ctx.topology.get('logical_port', id);
       if (port?.networkId === networkId) this.portFlows(port);
     }
@@ -148,7 +136,7 @@ export class DhcpServer {
         if (port?.deviceOwner === DeviceOwner.DHCP || prev?.deviceOwner === DeviceOwner.DHCP) {
           this.leases.portChanged(port, prev);
           this.networkChanged(port?.networkId ?? prev!.networkId);
-        } else if (this.ctx.topology.localBinding(ev.id) || this.ctx.flows.hasFlows(`port:${ev.id}`) || (this.allPorts && (port?.chassisId || prev?.chassisId))) {
+        } else if (this.ctx.topology.localBinding(ev.id) || this.ctx.flows.hasFlows(`port:${ev.id}`) || (this.served.allNetworks && Boolean(port?.chassisId || prev?.chassisId))) {
           this.localPortChanged(ev.id);
         }
         return;

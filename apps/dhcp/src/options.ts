@@ -40,10 +40,11 @@ export const dhcpOptionsSchema = z
     /** Router advertisements for subnets with an ipv6_ra_mode (docs/ipv6.md). */
     routerAdvertisement: routerAdvertisementOptions,
     /**
-     * Answer the DHCPv4 clients of every port bound to a chassis in the local cache,
-     * not only this chassis' ports: a fallback chassis (docs/ha.md "Fallback path")
-     * answers stranded ports, whose punts it classifies as theirs; the replies go
-     * back through the egress stage, by tunnel.
+     * Answer the DHCPv4, DHCPv6 and router solicitations of every port bound to a
+     * chassis in the local cache, not only this chassis' ports: a fallback chassis
+     * (docs/ha.md "Fallback path") answers stranded ports, whose punts it classifies
+     * as theirs; the replies go back through the egress stage, by tunnel.
+     * Unsolicited router advertisements stay with each port's own chassis.
      */
     allNetworks: z.boolean().default(false),
   })

@@ -218,6 +218,43 @@ describe('ha-fallback: the fallback chassis', () => {
     expect([ack.options.get(packet.DhcpOption.MESSAGE_TYPE)?.[0], ack.yiaddr.toString()]).toEqual([packet.DhcpMessageType.ACK, '10.0.1.11']);
   });
 
+  it("answers a stranded port's DHCPv6 and router solicitations (dhcp with allNetworks), by tunnel to the port's chassis", async () => {
+    const c = await cloud();
+    const net6 = await c.h.network('net6', { networkType: 'vxlan', segmentationId: 1006 });
+    const sub6 = await c.h.subnet(net6, 'fd00:6::/64', { gatewayIp: 'fd00:6::1', ipv6RaMode: 'dhcpv6-stateful', ipv6AddressMode: 'dhcpv6-stateful' });
+    await c.h.port(sub6, 'fd00:6::2', vmMac(0xd6), { deviceOwner: 'network:dhcp', deviceId: `dhcp-${net6.id}`, portSecurityEnabled: false });
+    await addRouterInterface(c.h, await c.h.nb.create('logical_router', { name: 'router6' }), sub6, routerMac(6));
+    const vm7 = await c.h.port(sub6, 'fd00:6::17', vmMac(0x17));
+    await c.h.plug(vm7, 2);
+    const gw = await fallbackChassis(c);
+    const tunnel = { id: BigInt(FALLBACK_TUNNEL_BASE + vm7.key), src: Ipv4Address.parse(C1_IP), dst: Ipv4Address.parse(GW_IP) };
+    const fromVm7 = (dst: string, hopLimit: number, payload: packet.IpPayload) =>
+      packet.ethernet({ src: vmMac(0x17), dst: packet.ipv6MulticastMac(packet.ip6(dst)), payload: packet.ipv6({ src: packet.linkLocalAddress(vmMac(0x17)), dst, hopLimit, payload }) });
+    const msg: packet.Dhcp6Message = {
+      type: packet.Dhcp6Type.SOLICIT,
+      transactionId: 0x6006,
+      options: [{ code: packet.Dhcp6Option.CLIENTID, data: packet.duidLl(packet.mac(vmMac(0x17))) }, packet.encodeIaNa({ iaid: 1, t1: 0, t2: 0, options: [] })],
+    };
+    const solicit = fromVm7('ff02::1:2', 1, packet.udp({ srcPort: 546, dstPort: 547, payload: packet.encodeDhcp6(msg) }));
+    const rs = packet.routerSolicitation({ srcMac: vmMac(0x17), srcIp: packet.linkLocalAddress(vmMac(0x17)) });
+    for (const frame of [solicit, rs]) expect((await gw.inject(frame, TUNNEL_PORT, tunnel)).packetIns).toHaveLength(1);
+    await gw.settle();
+    const sent = gw.fakeSwitch.delivered.filter((o) => o.port === TUNNEL_PORT);
+    expect(sent.map((o) => [o.tunnel?.id, o.tunnel?.dst, o.frame.dst.toString()])).toEqual([
+      [1006n, C1_IP, vmMac(0x17)],
+      [1006n, C1_IP, expect.any(String)],
+    ]);
+    const [advertise, ra] = sent.map((o) => o.frame.payload);
+    if (advertise?.kind !== 'ipv6' || advertise.payload.kind !== 'udp') throw new Error('the first answer is not DHCPv6');
+    expect(packet.decodeDhcp6(advertise.payload.payload).type).toBe(packet.Dhcp6Type.ADVERTISE);
+    expect(ra?.kind === 'ipv6' && ra.payload.kind === 'icmpv6' ? ra.payload.type : ra).toBe(134);
+    // the fallback chassis sends no unsolicited adverts of its own to the stranded port
+    const before = gw.fakeSwitch.delivered.length;
+    gw.clock.advance(200_000);
+    await gw.settle();
+    expect(gw.fakeSwitch.delivered.slice(before).filter((o) => o.port === TUNNEL_PORT)).toEqual([]);
+  });
+
   it("sends an ICMP error made by the controller (l3's destination unreachable) back by tunnel to the stranded port", async () => {
     const c = await cloud();
     const gw = await fallbackChassis(c);

@@ -4,6 +4,7 @@ import { dhcpPortOf } from '../facts.js';
 import type { DhcpOptions } from '../options.js';
 import { DHCPV6_TABLE, dhcpv6PuntFlow } from './flows.js';
 import { respond6, type V6LeaseFacts } from './dhcpv6-responder.js';
+import type { ServedPorts } from '../served.js';
 
 export interface Dhcpv6Stats {
   advertises: number;
@@ -41,9 +42,10 @@ export function v6LeaseFacts(topology: AppTopology, port: LogicalPort, options: 
 }
 
 /**
- * DHCPv6 for the ports of this chassis: a local port DHCPv6 serves has its client
- * messages punted here (never flooded), and the answer goes back out of that port
- * from the server's link-local address.
+ * DHCPv6 for the ports of this chassis (with `allNetworks`, every bound port: a
+ * fallback chassis): a port DHCPv6 serves has its client messages punted here
+ * (never flooded), and the answer goes back out of that port from the server's
+ * link-local address.
  */
 export class Dhcpv6Server {
   readonly stats: Dhcpv6Stats = { advertises: 0, replies: 0, ignored: 0 };
@@ -51,23 +53,24 @@ export class Dhcpv6Server {
   constructor(
     private readonly ctx: AppContext,
     private readonly options: DhcpOptions,
+    private readonly served: ServedPorts,
   ) {}
 
   recomputeAll(): void {
-    for (const b of this.ctx.topology.localBindings()) this.portChanged(b.portId);
+    for (const id of this.served.ids()) this.portChanged(id);
   }
 
   portChanged(portId: string): void {
     const port = this.ctx.topology.get('logical_port', portId);
-    const served = port && port.adminStateUp && this.ctx.topology.localBinding(portId) && v6LeaseFacts(this.ctx.topology, port, this.options);
+    const served = port && port.adminStateUp && this.served.has(port) && v6LeaseFacts(this.ctx.topology, port, this.options);
     if (!port || !served) return this.ctx.flows.remove(`dhcpv6:${portId}`);
     this.ctx.flows.replace({ id: `dhcpv6:${port.id}`, key: port.key, kind: 'port' }, [dhcpv6PuntFlow(this.ctx.tables.ref(DHCPV6_TABLE), port.key, this.ctx.punt.toController())]);
   }
 
   networkChanged(networkId: string): void {
-    for (const b of this.ctx.topology.localBindings()) {
-      const port = this.ctx.topology.get('logical_port', b.portId);
-      if (port?.networkId === networkId || this.ctx.flows.hasFlows(`dhcpv6:${b.portId}`)) this.portChanged(b.portId);
+    for (const id of this.served.ids()) {
+      const port = this.ctx.topology.get('logical_port', id);
+      if (port?.networkId === networkId || this.ctx.flows.hasFlows(`dhcpv6:${id}`)) this.portChanged(id);
     }
   }
 

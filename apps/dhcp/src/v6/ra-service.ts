@@ -3,6 +3,7 @@ import type { DhcpOptions } from '../options.js';
 import { advertFrames, advertisedSubnets, advertsFor, type AdvertTimes } from './adverts.js';
 import { nextAdvertDelay } from './schedule.js';
 import { RA_TABLE, rsPuntFlow } from './flows.js';
+import type { ServedPorts } from '../served.js';
 
 export interface RaStats {
   /** Advertisements answering a router solicitation. */
@@ -38,6 +39,7 @@ export class RouterAdvertiser {
   constructor(
     private readonly ctx: AppContext,
     private readonly options: DhcpOptions,
+    private readonly served: ServedPorts,
     private readonly random: () => number = Math.random,
   ) {}
 
@@ -51,21 +53,26 @@ export class RouterAdvertiser {
   }
 
   recomputeAll(): void {
-    for (const [portId] of this.schedules) if (!this.ctx.topology.localBinding(portId)) this.unschedule(portId);
+    for (const [portId] of this.schedules) if (!this.served.isLocal(portId)) this.unschedule(portId);
     this.lastAdverts.clear();
-    for (const b of this.ctx.topology.localBindings()) this.portChanged(b.portId);
+    for (const id of this.served.ids()) this.portChanged(id);
   }
 
-  /** A local port came, changed or went: its RS punt and its timer follow. */
+  /**
+   * A served port came, changed or went: its RS punt follows, and for a local port
+   * its timer (a stranded port served by a fallback chassis gets its RS answered,
+   * never unsolicited adverts from here: its own chassis' switch has no timer).
+   */
   portChanged(portId: string): void {
     const port = this.ctx.topology.get('logical_port', portId);
-    const binding = this.ctx.topology.localBinding(portId);
-    if (!port || !binding || !port.adminStateUp || advertisedSubnets(this.ctx.topology, port.networkId).length === 0) {
+    if (!port || !this.served.has(port) || !port.adminStateUp || advertisedSubnets(this.ctx.topology, port.networkId).length === 0) {
       this.ctx.flows.remove(`ra:${portId}`);
       this.unschedule(portId);
       return;
     }
     this.ctx.flows.replace(owner(port), [rsPuntFlow(this.ctx.tables.ref(RA_TABLE), port.key, this.ctx.punt.toController())]);
+    const binding = this.ctx.topology.localBinding(portId);
+    if (!binding) return this.unschedule(portId);
     const s = this.schedules.get(portId);
     if (s && s.ofport === binding.ofport && s.networkId === port.networkId) return;
     this.unschedule(portId);
@@ -76,9 +83,9 @@ export class RouterAdvertiser {
 
   /** A network's subnets, ports or routers changed: its ports again; changed adverts go out now. */
   networkChanged(networkId: string): void {
-    for (const b of this.ctx.topology.localBindings()) {
-      const port = this.ctx.topology.get('logical_port', b.portId);
-      if (port?.networkId === networkId || this.schedules.get(b.portId)?.networkId === networkId) this.portChanged(b.portId);
+    for (const id of this.served.ids()) {
+      const port = this.ctx.topology.get('logical_port', id);
+      if (port?.networkId === networkId || this.schedules.get(id)?.networkId === networkId || this.ctx.flows.hasFlows(`ra:${id}`)) this.portChanged(id);
     }
     const key = this.advertKey(networkId);
     if (this.lastAdverts.get(networkId) === key) return;
