@@ -64,7 +64,7 @@ export interface BuildOptions {
   nb: NbApi;
   /** Logger: false for none, true/undefined for pino at config.logLevel, or fastify's logger options. */
   logger?: FastifyServerOptions['logger'];
-  /** How often router gateways set while no gateway chassis was alive are looked at (ms; default 2000). */
+  /** How often router gateways set while no gateway chassis was alive are looked at, and gateway ports' binding:host_id brought to the active chassis (ms; default 2000). */
   gatewayPlacementIntervalMs?: number;
 }
 

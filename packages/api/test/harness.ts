@@ -24,7 +24,8 @@ export class Harness {
   static async start(config: ApiConfigInput = {}, store?: MemoryStore): Promise<Harness> {
     const driver = store ? new MemoryDriver(store) : MemoryDriver.create();
     const nb = await NbApi.open(driver);
-    const app = await buildApiServer({ config: parseApiConfig(config), nb, logger: false });
+    // placement and the gateway port's host follow liveness every 200 ms here (tests wait for it)
+    const app = await buildApiServer({ config: parseApiConfig(config), nb, logger: false, gatewayPlacementIntervalMs: 200 });
     await app.ready();
     return new Harness(app, nb, driver);
   }

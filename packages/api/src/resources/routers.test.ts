@@ -113,6 +113,20 @@ describe('routers', () => {
     // a change of the gateway's options keeps it where it is
     await h.put(`/v2.0/routers/${second}`, { router: { external_gateway_info: { network_id: ext, enable_snat: false } } });
     expect(await hostOf(second)).toBe('chassis-3');
+    // chassis-2 dies (its lease is gone): its router's gateway port names the chassis that takes over
+    const until = async (routerId: string, host: string) => {
+      const end = Date.now() + 10_000;
+      while ((await hostOf(routerId)) !== host && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+      return hostOf(routerId);
+    };
+    await h.nb.delete('chassis_liveness', b.id);
+    expect(await until(early, 'chassis-3')).toBe('chassis-3');
+    // chassis-3 records its claim (as its controller does); chassis-2's return does not take the gateway back
+    const claimed = await h.nb.require('chassis_liveness', a.id);
+    await h.nb.update('chassis_liveness', { ...claimed, activeGateways: [early, second], gatewayEpochs: { [early]: 1, [second]: 0 } });
+    await h.nb.create('chassis_liveness', { id: b.id, startedAt: new Date(0).toISOString(), incarnation: 'chassis-2 again', leaseTtlMs: 1000 });
+    await new Promise((r) => setTimeout(r, 600));
+    expect(await hostOf(early)).toBe('chassis-3');
   });
 
   it('takes a gateway on an external network without a subnet, as current Neutron: a gateway port without addresses', async () => {

@@ -1,4 +1,4 @@
-import type { NbApi, NbTransaction } from '@dragonflow/nb';
+import { activeGatewayOf, type NbApi, type NbTransaction } from '@dragonflow/nb';
 
 /** Where a router's gateway goes: gateway chassis ids in order of preference (the active one first) and the active one's name. */
 export interface GatewayPlacement {
@@ -34,7 +34,10 @@ export async function placeGateway(tx: Pick<NbTransaction, 'list' | 'get'>, rout
  * soon as one is: every `intervalMs` it looks (in df-api's in-memory view, cheap)
  * for gateways without a chassis and, when a live gateway chassis exists, places
  * each in its own transaction (as `router set --external-gateway` would) and says so
- * in the log.
+ * in the log. It also keeps each gateway port's `binding:host_id` on the router's
+ * active gateway chassis (the one the controllers agree on from the NB liveness
+ * records and their claims, docs/ha.md): after a failover it names the chassis that
+ * took over, within `intervalMs`.
  */
 export class GatewayPlacer {
   private timer: NodeJS.Timeout | undefined;
@@ -62,6 +65,7 @@ export class GatewayPlacer {
     this.running = true;
     const placed: string[] = [];
     try {
+      await this.followActive();
       const waiting = await this.nb.list('logical_router', (r) => r.externalGateway !== null && r.externalGateway.chassisIds.length === 0);
       for (const r of waiting) {
         const done = await this.nb.transaction(async (tx) => {
@@ -81,10 +85,32 @@ export class GatewayPlacer {
         }
       }
     } catch (err) {
-      this.log.warn({ err: String(err) }, 'placing waiting router gateways failed; trying again later');
+      this.log.warn({ err: String(err) }, 'placing waiting router gateways (or following their active chassis) failed; trying again later');
     } finally {
       this.running = false;
     }
     return placed;
+  }
+
+  /** Gateway ports whose binding:host_id is not the router's active gateway chassis get it, each in its own transaction. */
+  private async followActive(): Promise<void> {
+    const placed = await this.nb.list('logical_router', (r) => r.externalGateway !== null && r.externalGateway.chassisIds.length > 0);
+    if (placed.length === 0) return;
+    const liveness = new Map((await this.nb.list('chassis_liveness')).map((l) => [l.id, l]));
+    const names = new Map((await this.nb.list('chassis')).map((c) => [c.id, c.name]));
+    for (const r of placed) {
+      const active = activeGatewayOf(r, (id) => liveness.get(id));
+      const host = active === undefined ? '' : (names.get(active) ?? '');
+      const portId = r.externalGateway!.portId;
+      if (host === '' || (await this.nb.get('logical_port', portId))?.bindingHost === host) continue;
+      const moved = await this.nb.transaction(async (tx) => {
+        const port = await tx.get('logical_port', portId);
+        const cur = await tx.get('logical_router', r.id);
+        if (!port || cur?.externalGateway?.portId !== portId || port.bindingHost === host) return false;
+        await tx.update('logical_port', { ...port, bindingHost: host });
+        return true;
+      });
+      if (moved) this.log.info({ router: r.id, host }, "a router gateway's active chassis changed: its gateway port's binding:host_id follows");
+    }
   }
 }
