@@ -5,7 +5,11 @@ import l3 from '@dragonflow/app-l3-proactive';
 import { afterEach, describe, expect, it } from 'vitest';
 import { INTERNET_IP, PATCH_PUBLIC, UPSTREAM_IP, UPSTREAM_MAC, associate, fipMac, floatingIp, fromOutside, icmpErrorAbout, ipv4Of, quotedOf, natCloud, routerMac, vmMac, type NatCloud } from '../test/cloud.js';
 import { answerNextHop } from '../test/neighbors.js';
+import { HOLD_LIMIT } from '@dragonflow/nat';
+import type { FloatingIps } from './dnat-app.js';
 import dnat from './index.js';
+
+const app = (c: NatCloud) => c.h.runtime.app('dnat').instance as FloatingIps;
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -129,7 +133,8 @@ describe('dnat (distributed): the next hop', () => {
     const asks = arpsFor(c, UPSTREAM_IP);
     expect(asks.map((o) => packet.describeFrame(o.frame))).toEqual([packet.describeFrame(packet.arpRequest({ srcMac: fipMac(1), srcIp: FIP1, targetIp: UPSTREAM_IP }))]);
 
-    const held = [1, 2].map((seq) => fromVm(0x11, '10.0.1.11', INTERNET_IP, routerMac(1), echo(seq)));
+    // HOLD_LIMIT packets are held, the two beyond it dropped (counted)
+    const held = Array.from({ length: HOLD_LIMIT + 2 }, (_, i) => fromVm(0x11, '10.0.1.11', INTERNET_IP, routerMac(1), echo(i + 1)));
     for (const f of held) expect((await c.h.inject(f, 1)).ports).toEqual([]);
     await c.h.settle();
     c.h.clock.advance(1_000);
@@ -143,10 +148,10 @@ describe('dnat (distributed): the next hop', () => {
       const icmp = ipv4Of(f).payload;
       return icmp.kind === 'icmp' ? icmp.rest & 0xffff : undefined;
     };
-    expect(sentOn.map((o) => [o.frame.src.toString(), o.frame.dst.toString(), ipv4Of(o.frame).src.toString(), seqOf(o.frame)])).toEqual([
-      [fipMac(1), UPSTREAM_MAC, FIP1, 1],
-      [fipMac(1), UPSTREAM_MAC, FIP1, 2],
-    ]);
+    expect(sentOn.map((o) => [o.frame.src.toString(), o.frame.dst.toString(), ipv4Of(o.frame).src.toString(), seqOf(o.frame)])).toEqual(
+      Array.from({ length: HOLD_LIMIT }, (_, i) => [fipMac(1), UPSTREAM_MAC, FIP1, i + 1]),
+    );
+    expect(app(c).stats.heldDropped).toBe(2);
     // from now on straight out of the switch
     expect(c.h.trace(fromVm(0x11, '10.0.1.11', INTERNET_IP, routerMac(1), echo(3)), 1).only(PATCH_PUBLIC).dst.toString()).toBe(UPSTREAM_MAC);
     c.h.clock.advance(30_000);

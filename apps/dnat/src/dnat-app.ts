@@ -1,7 +1,6 @@
-import { APP_CONTEXT, DeviceOwner, inject, injectable, packet, type AppContext, type AppPacketIn, type LogicalPort, type ModelChange } from '@dragonflow/core';
-import { installAhead, providerIngressFlow, providerOutput } from '@dragonflow/nat';
+import { APP_CONTEXT, DeviceOwner, inject, injectable, packet, type AppContext, type AppPacketIn, type Ipv4Address, type LogicalPort, type ModelChange } from '@dragonflow/core';
+import { NeighborResolver, installAhead, providerIngressFlow, providerOutput } from '@dragonflow/nat';
 import { floatingIpFlows, type DnatPipeline, type ExternalPath } from './flows.js';
-import { NextHops } from './next-hops.js';
 import { floatingIpView, translatesHere, type FloatingIpView } from './model.js';
 import type { DnatOptions } from './options.js';
 
@@ -34,18 +33,19 @@ const announceKey = (v: FloatingIpView): string => `${v.address.toString()} ${v.
 export class FloatingIps {
   readonly stats: DnatStats = { gratuitousArps: 0, heldDropped: 0 };
   /** Floating IPs with flows here, and what was last announced for them. */
-  private readonly active = new Map<string, { readonly routerKey: number; readonly networkId: string; readonly announced: string | undefined }>();
+  private readonly active = new Map<string, { readonly routerKey: number; readonly networkId: string; readonly nextHop: Ipv4Address | undefined; readonly announced: string | undefined }>();
   /** Per external network: the floating IPs translated here on it. */
   private readonly networks = new Map<string, Set<string>>();
   /** Per router key: floating IPs here using its zone (released when none is left). */
   private readonly zoneUsers = new Map<number, Set<string>>();
 
   private readonly pipeline: DnatPipeline;
-  private readonly nextHops: NextHops;
+  /** The next hops' MACs on the external networks (ARP, or the NB), and the packets held until they are known. */
+  private readonly nextHops: NeighborResolver;
 
   constructor(@inject(APP_CONTEXT) private readonly ctx: AppContext<DnatOptions>) {
     this.pipeline = { tables: ctx.tables, l3Entry: ctx.tables.stageEntry('l3'), afterClassify: ctx.tables.stageExit('classify'), toController: ctx.punt.toController() };
-    this.nextHops = new NextHops(ctx, (users) => {
+    this.nextHops = new NeighborResolver(ctx, (_networkId, _ip, users) => {
       for (const id of users) this.update(id);
     });
   }
@@ -62,12 +62,11 @@ export class FloatingIps {
   onPacketIn(ev: AppPacketIn): void {
     if (ev.tableName === 'fip-egress') {
       const id = ev.owner?.startsWith('fip:') ? ev.owner.slice('fip:'.length) : undefined;
-      if (id && ev.frame && !this.nextHops.hold(id, ev.frame)) this.stats.heldDropped++;
+      const fip = id === undefined ? undefined : this.active.get(id);
+      if (id && fip?.nextHop && ev.frame && !this.nextHops.hold(id, fip.networkId, fip.nextHop, ev.frame)) this.stats.heldDropped++;
       return;
     }
-    const arp = ev.frame?.payload;
-    if (arp?.kind !== 'arp' || arp.op !== 2) return;
-    this.nextHops.learned(ev.networkKey, arp.spa, arp.sha);
+    this.nextHops.onPacketIn(ev);
   }
 
   resync(): void {
@@ -138,7 +137,7 @@ export class FloatingIps {
       this.announce(view, path);
       announced = key;
     }
-    this.active.set(id, { routerKey: view.gateway.routerKey, networkId: view.gateway.networkId, announced });
+    this.active.set(id, { routerKey: view.gateway.routerKey, networkId: view.gateway.networkId, nextHop: path.uplink ? view.gateway.nextHop : undefined, announced });
   }
 
   /** The uplink to the external network and the next hop's MAC (undefined while nobody has learnt it). */
@@ -146,14 +145,14 @@ export class FloatingIps {
     const network = this.ctx.topology.get('logical_switch', v.gateway.networkId);
     const uplink = network && providerOutput(network, this.ctx.topology.infraPorts());
     const nextHop = v.gateway.nextHop;
-    return { nextHopMac: uplink && nextHop ? this.nextHops.macOf(v.gateway.networkKey, nextHop) : undefined, uplink };
+    return { nextHopMac: uplink && nextHop ? this.nextHops.lookup(v.gateway.networkId, nextHop) : undefined, uplink };
   }
 
   /** Registers the floating IP as a user of its next hop (asking for it when nobody knows it yet), or releases it. */
   private wantNextHop(v: FloatingIpView, path: ExternalPath): void {
     const nextHop = v.gateway.nextHop;
     if (!path.uplink || !nextHop) return this.nextHops.release(v.id);
-    this.nextHops.want(v.id, { networkKey: v.gateway.networkKey, nextHop, from: { mac: v.mac, ip: v.address }, uplink: path.uplink });
+    this.nextHops.resolveOnly(v.id, { networkId: v.gateway.networkId, mac: v.mac, ip: v.address }, nextHop);
   }
 
   /**

@@ -5,7 +5,6 @@ import { dnatOptionsSchema, type DnatOptions } from './options.js';
 
 export { FloatingIps, owners, type DnatStats } from './dnat-app.js';
 export { DNAT_TABLES, floatingIpFlows, type DnatPipeline, type ExternalPath } from './flows.js';
-export { HOLD_LIMIT, NextHops, REFRESH_MS, RETRY_MS } from './next-hops.js';
 export { floatingIpView, translatesHere, type FloatingIpView } from './model.js';
 export { dnatOptionsSchema, type DnatMode, type DnatOptions } from './options.js';
 

@@ -6,6 +6,9 @@ import { providerOutput } from './provider.js';
 const ETH_ARP = 0x0806;
 const ARP_REPLY = 2;
 
+/** Packets held per next hop while it is being resolved (more are dropped). */
+export const HOLD_LIMIT = 16;
+
 /** Where a NAT app asks from: its address and MAC on the external network (the gateway's, a floating IP's). */
 export interface NeighborSource {
   readonly networkId: string;
@@ -27,6 +30,8 @@ interface Entry {
   /** Users (owners of flows that use the MAC) and where each asks from. */
   readonly users: Map<string, NeighborSource>;
   cancel: (() => void) | undefined;
+  /** Packets sent before the next hop answered, sent on to it when it does (`hold`). */
+  readonly held: { readonly user: string; readonly frame: packet.EthernetFrame }[];
 }
 
 const entryKey = (networkId: string, ip: Ipv4Address): string => `${networkId}/${ip.toString()}`;
@@ -43,12 +48,14 @@ const entryKey = (networkId: string, ip: Ipv4Address): string => `${networkId}/$
  *   The app punts the ARP replies addressed to its MACs (`replyPuntFlow` in one of
  *   its services tables, declared in its punt path) and hands them to `onPacketIn`.
  *
- * A MAC learnt or changed calls `onChange(networkId, ip)`: the app re-desires the
- * flows that use it. Until resolved, the app installs nothing for that next hop
- * and its traffic is dropped (the first packets of a new gateway's traffic are
- * lost for the time of one ARP exchange; documented in docs/nat.md). A MAC once
- * learnt is kept while the next hop stops answering (a stale entry beats none; the
- * upstream router's ARP cache behaves alike).
+ * A MAC learnt or changed calls `onChange(networkId, ip, users)`: the app re-desires
+ * the flows that use it. Until resolved, the app's flows for that next hop either
+ * drop (SNAT: the first packets of a new gateway's traffic are lost for the time of
+ * one ARP exchange; docs/nat.md) or punt the packets to the app, which `hold`s them
+ * here — up to HOLD_LIMIT per next hop, sent on to the learnt MAC (floating IPs: the
+ * first packets after an association are not lost). A MAC once learnt is kept while
+ * the next hop stops answering (a stale entry beats none; the upstream router's ARP
+ * cache behaves alike).
  */
 export class NeighborResolver {
   private readonly entries = new Map<string, Entry>();
@@ -59,7 +66,7 @@ export class NeighborResolver {
 
   constructor(
     private readonly ctx: AppContext,
-    private readonly onChange: (networkId: string, ip: Ipv4Address) => void,
+    private readonly onChange: (networkId: string, ip: Ipv4Address, users: readonly string[]) => void,
     options: NeighborResolverOptions = {},
   ) {
     this.refreshMs = (options.refreshSeconds ?? 30) * 1000;
@@ -73,7 +80,7 @@ export class NeighborResolver {
     const k = entryKey(source.networkId, ip);
     let e = this.entries.get(k);
     if (!e) {
-      e = { networkId: source.networkId, ip, mac: undefined, users: new Map(), cancel: undefined };
+      e = { networkId: source.networkId, ip, mac: undefined, users: new Map(), cancel: undefined, held: [] };
       this.entries.set(k, e);
     }
     const isNew = e.users.size === 0;
@@ -88,6 +95,33 @@ export class NeighborResolver {
     return e.mac;
   }
 
+  /** As `resolve`, and `ip` is now the only next hop of `user` (the others it used are released). */
+  resolveOnly(user: string, source: NeighborSource, ip: Ipv4Address): MacAddress | undefined {
+    const keep = entryKey(source.networkId, ip);
+    const keys = this.byUser.get(user);
+    if (keys) for (const k of [...keys]) if (k !== keep) this.releaseKey(user, k);
+    return this.resolve(user, source, ip);
+  }
+
+  /**
+   * A packet of `user` its flows punted because `ip` was not resolved yet: held until
+   * it is (sent at once when it already is), then sent out of the network's provider
+   * port with the next hop's MAC as destination. False when dropped: `user` does not
+   * use that next hop, the hold is full, or the MAC is known but the packet could not
+   * go out.
+   */
+  hold(user: string, networkId: string, ip: Ipv4Address, frame: packet.EthernetFrame): boolean {
+    const e = this.entries.get(entryKey(networkId, ip));
+    const mac = this.fromNb(networkId, ip) ?? e?.mac;
+    if (mac) {
+      this.sendHeld(networkId, mac, frame);
+      return true;
+    }
+    if (!e?.users.has(user) || e.held.length >= HOLD_LIMIT) return false;
+    e.held.push({ user, frame });
+    return true;
+  }
+
   /** What is known of `ip` on a network now (NB or ARP), without asking. */
   lookup(networkId: string, ip: Ipv4Address): MacAddress | undefined {
     return this.fromNb(networkId, ip) ?? this.entries.get(entryKey(networkId, ip))?.mac;
@@ -97,15 +131,20 @@ export class NeighborResolver {
   release(user: string): void {
     const keys = this.byUser.get(user);
     if (!keys) return;
-    this.byUser.delete(user);
-    for (const k of keys) {
-      const e = this.entries.get(k);
-      if (!e) continue;
-      e.users.delete(user);
-      if (e.users.size === 0) {
-        e.cancel?.();
-        this.entries.delete(k);
-      }
+    for (const k of [...keys]) this.releaseKey(user, k);
+  }
+
+  private releaseKey(user: string, k: string): void {
+    const keys = this.byUser.get(user);
+    keys?.delete(k);
+    if (keys?.size === 0) this.byUser.delete(user);
+    const e = this.entries.get(k);
+    if (!e) return;
+    e.users.delete(user);
+    for (let i = e.held.length - 1; i >= 0; i--) if (e.held[i]!.user === user) e.held.splice(i, 1);
+    if (e.users.size === 0) {
+      e.cancel?.();
+      this.entries.delete(k);
     }
   }
 
@@ -144,8 +183,9 @@ export class NeighborResolver {
     this.schedule(e, this.refreshMs);
     if (changed) {
       this.ctx.log.info({ network: e.networkId, ip: e.ip.toString(), mac: arp.sha.toString() }, 'next hop resolved on the external network');
-      this.onChange(e.networkId, e.ip);
+      this.onChange(e.networkId, e.ip, [...e.users.keys()]);
     }
+    for (const h of e.held.splice(0)) this.sendHeld(e.networkId, arp.sha, h.frame);
     return true;
   }
 
@@ -171,6 +211,13 @@ export class NeighborResolver {
   private schedule(e: Entry, ms: number): void {
     e.cancel?.();
     e.cancel = this.stopped ? undefined : this.ctx.clock.setTimer(ms, () => this.ask(e));
+  }
+
+  /** A held packet on to its next hop (its MAC as destination), out of the provider port. */
+  private sendHeld(networkId: string, mac: MacAddress, frame: packet.EthernetFrame): void {
+    void this.sendOut(networkId, { ...frame, dst: mac }).catch((err: unknown) => {
+      this.ctx.log.warn({ network: networkId, err: String(err) }, 'a held packet was not sent on to its next hop');
+    });
   }
 
   private async sendOut(networkId: string, frame: packet.EthernetFrame): Promise<boolean> {
