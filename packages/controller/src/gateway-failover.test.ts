@@ -146,6 +146,12 @@ describe('GatewayFailover', () => {
       expect(await holders(router)).toEqual(['gw-a']); // c is not next: it does nothing
       sessions(b, [[a, false], [c, true]]);
       await vi.waitFor(async () => expect(await holders(router)).toEqual(['gw-b']));
+      // the report (dfctl status) shows each peer's BFD session as this chassis sees it
+      expect(b.gw.report()[0]!.candidates).toEqual([
+        { chassis: 'gw-a', alive: true, bfd: 'down' },
+        { chassis: 'gw-b', alive: true },
+        { chassis: 'gw-c', alive: true, bfd: 'up' },
+      ]);
       for (const n of [a, b, c]) await vi.waitFor(() => expect(activeSeenBy(n)).toBe('gw-b'));
       const rec = await nb.get('chassis_liveness', b.reg.chassis.id);
       expect(rec?.gatewayEpochs[router]).toBe(1);

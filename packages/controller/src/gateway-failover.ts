@@ -30,8 +30,12 @@ export interface GatewayReport {
   readonly routerName: string;
   /** The active gateway chassis (name, else id), as computed here. */
   readonly active: string | undefined;
-  /** The gateway chassis in order of preference (names, else ids), with whether each is alive. */
-  readonly candidates: readonly { readonly chassis: string; readonly alive: boolean }[];
+  /**
+   * The gateway chassis in order of preference (names, else ids), with whether each is
+   * alive (NB liveness) and, for the others when this chassis runs BFD to them, whether
+   * the BFD session forwards ('up'/'down'; absent: no session).
+   */
+  readonly candidates: readonly { readonly chassis: string; readonly alive: boolean; readonly bfd?: 'up' | 'down' }[];
   readonly preempt: boolean;
 }
 
@@ -236,7 +240,10 @@ export class GatewayFailover {
           routerId: r.id,
           routerName: r.name,
           active: active === undefined ? undefined : name(active),
-          candidates: r.externalGateway!.chassisIds.map((c) => ({ chassis: name(c), alive: this.liveness(c) !== undefined })),
+          candidates: r.externalGateway!.chassisIds.map((c) => {
+            const session = this.bfdPeers.get(c);
+            return { chassis: name(c), alive: this.liveness(c) !== undefined, ...(session ? { bfd: session.up ? ('up' as const) : ('down' as const) } : {}) };
+          }),
           preempt: r.externalGateway!.preempt,
         };
       })

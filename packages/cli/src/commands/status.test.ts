@@ -66,16 +66,16 @@ describe('dfctl status', () => {
     expect(formatHealth(report({ db: { where: 'memory at unix:/x', connected: false, cache: undefined, lastError: 'ECONNREFUSED' }, openflow: { listen: 'unix:/c', controllerTarget: 'unix:/c', connected: false, datapathId: undefined, role: 'unknown' } }))).toEqual(
       expect.arrayContaining(['  NB DB     DISCONNECTED (memory at unix:/x); last error: ECONNREFUSED', '  OpenFlow  NOT CONNECTED (listening on unix:/c)']),
     );
-    // the active gateway chassis of each router it knows, the dead ones of the list marked
+    // the active gateway chassis of each router it knows, the dead ones of the list marked, with the BFD session to each peer
     const gateways = formatHealth(
       report({
         gateways: [
-          { routerId: 'r-1', routerName: 'r1', active: 'chassis-3', candidates: [{ chassis: 'chassis-2', alive: false }, { chassis: 'chassis-3', alive: true }], preempt: false },
+          { routerId: 'r-1', routerName: 'r1', active: 'chassis-3', candidates: [{ chassis: 'chassis-2', alive: false, bfd: 'down' }, { chassis: 'chassis-3', alive: true }], preempt: false },
           { routerId: 'r-2', routerName: '', active: 'chassis-2', candidates: [{ chassis: 'chassis-2', alive: true }], preempt: true },
         ],
       }),
     );
-    expect(gateways.slice(-2)).toEqual(['  gateway   router r1: active chassis-3 of chassis-2 (dead), chassis-3', '  gateway   router r-2: active chassis-2 of chassis-2, pre-emptive']);
+    expect(gateways.slice(-2)).toEqual(['  gateway   router r1: active chassis-3 of chassis-2 (dead) [BFD down], chassis-3', '  gateway   router r-2: active chassis-2 of chassis-2, pre-emptive']);
   });
 
   it("shows a standby pair's role and generation, the last takeover and a step-down", () => {

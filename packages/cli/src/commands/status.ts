@@ -55,7 +55,7 @@ export function formatHealth(h: HealthReport, indent = '  '): string[] {
   if (h.chassis.gateway) lines.push(`${indent}role      gateway (external networks, SNAT)`);
   // Older controllers do not report gateways.
   for (const g of h.gateways ?? []) {
-    const candidates = g.candidates.map((c) => `${c.chassis}${c.alive ? '' : ' (dead)'}`).join(', ');
+    const candidates = g.candidates.map((c) => `${c.chassis}${c.alive ? '' : ' (dead)'}${c.bfd ? ` [BFD ${c.bfd}]` : ''}`).join(', ');
     lines.push(`${indent}gateway   router ${g.routerName || g.routerId}: active ${g.active ?? '-'} of ${candidates}${g.preempt ? ', pre-emptive' : ''}`);
   }
   lines.push(...formatFallback(h, indent));
