@@ -1,6 +1,8 @@
 import {
+  EthType,
   FLAG_FROM_PROVIDER,
   FLAG_FROM_TUNNEL,
+  IpProto,
   METADATA_NETWORK_MASK,
   OFPVID_PRESENT,
   REG_DST_PORT,
@@ -24,11 +26,7 @@ import { ipv4Addresses, ipv6Addresses, type NetworkKind, type Placement } from '
 /** Both "came from outside this chassis" flags: such packets are delivered locally only (split horizon). */
 export const FROM_OUTSIDE = FLAG_FROM_TUNNEL | FLAG_FROM_PROVIDER;
 
-const ETH_ARP = 0x0806;
-const ETH_IPV6 = 0x86dd;
-const IPPROTO_ICMPV6 = 58;
-const ND_NEIGHBOR_SOLICIT = 135;
-const ARP_REQUEST = 1;
+const ND_NEIGHBOR_SOLICIT = packet.ICMPV6_TYPE.NEIGHBOR_SOLICIT;
 
 /** Priorities inside the app's tables (a flow's identity is table + priority + match). */
 export const PRIORITY = {
@@ -75,7 +73,7 @@ export interface L2Pipeline {
  * The packets the nd-responder table punts (neighbour solicitations): the core's
  * punt guard drops these, and only these, of a port over its punt budget.
  */
-export const ND_PUNTED = { eth_type: ETH_IPV6, ip_proto: IPPROTO_ICMPV6, icmpv6_type: ND_NEIGHBOR_SOLICIT } as const;
+export const ND_PUNTED = { eth_type: EthType.IPV6, ip_proto: IpProto.ICMPV6, icmpv6_type: ND_NEIGHBOR_SOLICIT } as const;
 
 export function l2Pipeline(tables: AppTables, toController: ReturnType<AppPunt['toController']> = { actions: [act.toController()] }): L2Pipeline {
   return {
@@ -139,7 +137,7 @@ export function portFlows(p: L2Pipeline, port: LogicalPort, net: LogicalSwitch, 
   }
   for (const text of ipv4Addresses(port)) {
     const ip = packet.ip4(text);
-    const request = { eth_type: ETH_ARP, arp_op: ARP_REQUEST, arp_tpa: ip } as const;
+    const request = { eth_type: EthType.ARP, arp_op: packet.ARP_OP.REQUEST, arp_tpa: ip } as const;
     out.push(
       flow(p.arpResponder, {
         priority: PRIORITY.respond,
@@ -152,7 +150,7 @@ export function portFlows(p: L2Pipeline, port: LogicalPort, net: LogicalSwitch, 
   }
   for (const text of ipv6Addresses(port)) {
     const ip = packet.ip6(text);
-    const solicit = { eth_type: ETH_IPV6, ip_proto: IPPROTO_ICMPV6, icmpv6_type: ND_NEIGHBOR_SOLICIT, icmpv6_code: 0, ipv6_nd_target: ip } as const;
+    const solicit = { eth_type: EthType.IPV6, ip_proto: IpProto.ICMPV6, icmpv6_type: ND_NEIGHBOR_SOLICIT, icmpv6_code: 0, ipv6_nd_target: ip } as const;
     // The advertisement is built by the app (an NS carries a source link-layer option where the NA needs a target one).
     out.push(flow(p.ndResponder, { priority: PRIORITY.respond, match: { ...onNetwork(net), ...fromLocalPort, ...solicit }, ...p.toController }));
     if (placement === 'local') out.push(flow(p.ndResponder, { priority: PRIORITY.selfSkip, match: { [REG_SRC_PORT]: port.key, ...solicit }, goto: p.afterNdResponder }));

@@ -1,10 +1,8 @@
 import { MacAddress, type Ipv4Address } from '@dragonflow/base';
-import { METADATA_NETWORK_MASK, flow, packet, type AppContext, type AppPacketIn, type DesiredFlow, type TableRef } from '@dragonflow/core';
+import { EthType, METADATA_NETWORK_MASK, flow, packet, type AppContext, type AppPacketIn, type DesiredFlow, type TableRef } from '@dragonflow/core';
 import { arpRequest, gratuitousArp } from './arp.js';
 import { providerOutput } from './provider.js';
 
-const ETH_ARP = 0x0806;
-const ARP_REPLY = 2;
 
 /** Packets held per next hop while it is being resolved (more are dropped). */
 export const HOLD_LIMIT = 16;
@@ -165,7 +163,7 @@ export class NeighborResolver {
   replyPuntFlow(table: TableRef, networkKey: number, mac: MacAddress, priority = 200): DesiredFlow {
     return flow(table, {
       priority,
-      match: { metadata: [BigInt(networkKey), METADATA_NETWORK_MASK], eth_type: ETH_ARP, arp_op: ARP_REPLY, eth_dst: mac },
+      match: { metadata: [BigInt(networkKey), METADATA_NETWORK_MASK], eth_type: EthType.ARP, arp_op: packet.ARP_OP.REPLY, eth_dst: mac },
       ...this.ctx.punt.toController(),
     });
   }
@@ -173,7 +171,7 @@ export class NeighborResolver {
   /** A punted packet: an ARP reply for a next hop asked for is learnt. Returns whether it was one. */
   onPacketIn(ev: AppPacketIn): boolean {
     const arp = ev.frame?.payload;
-    if (!arp || arp.kind !== 'arp' || arp.op !== ARP_REPLY) return false;
+    if (!arp || arp.kind !== 'arp' || arp.op !== packet.ARP_OP.REPLY) return false;
     const network = this.ctx.topology.lookup('logical_switch', 'key', String(ev.networkKey))[0];
     const e = network && this.entries.get(entryKey(network.id, arp.spa));
     if (!e) return false;
