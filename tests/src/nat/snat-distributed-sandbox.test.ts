@@ -1,8 +1,8 @@
 /**
- * Distributed source NAT end to end: `dfctl sandbox up --chassis 3 --external`, then
- * every controller's config gives snat `mode: distributed` with a pool
- * (172.24.4.200/29: chassis-N takes the pool's Nth host address, by rank of name)
- * and the controllers are restarted (flows stay in place meanwhile). A VM on
+ * Distributed source NAT end to end: `dfctl sandbox up --chassis 3 --external
+ * --app-options` giving snat `mode: distributed` with a pool in every controller's
+ * config (172.24.4.200/29: chassis-N takes the pool's Nth host address, by rank of
+ * name). A VM on
  * chassis-1 pings the internet host and fetches a page, and the server sees
  * chassis-1's address (not the router's gateway IP, not the gateway chassis'); a
  * second tenant with the same CIDR on chassis-2 is seen from chassis-2's address and
@@ -10,18 +10,18 @@
  *
  * Needs root, Open vSwitch, python3, curl and the openstack CLI. Never skips.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
 import { requireBinary, waitFor } from '@dragonflow/sandbox';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { requireOpenstackCli } from '../api/openstack.js';
-import { df, dfOk, readServicesFile, useDfSandbox } from '../sandbox-cli/df-cli.js';
+import { df, useDfSandbox } from '../sandbox-cli/df-cli.js';
 import { INTERNET_HOST, WebServer, publicNetwork, tenant } from './nat-sandbox.js';
 
 const POOL = '172.24.4.200/29';
 const chassisAddress = (n: number): string => `172.24.4.${200 + n}`;
 
 describe('snat on the sandbox, distributed', () => {
-  const s = useDfSandbox(['--chassis', '3', '--external'], {
+  // the deployer's choice, in every controller's config: snat distributed with a pool
+  const s = useDfSandbox(['--chassis', '3', '--external', '--app-options', `@dragonflow/app-snat={mode: distributed, pool: "${POOL}"}`], {
     prepare: () => {
       requireOpenstackCli();
       for (const b of ['curl', 'ping', 'python3']) requireBinary(b);
@@ -30,15 +30,6 @@ describe('snat on the sandbox, distributed', () => {
   const web = new WebServer();
 
   beforeAll(async () => {
-    // the deployer's choice, in each controller's config (what `dfctl sandbox up` wrote, with snat's options added)
-    for (const c of readServicesFile(s.place().dir).controllers) {
-      const file = (c as unknown as { config: string }).config;
-      const text = readFileSync(file, 'utf8');
-      const entry = /- ["']?@dragonflow\/app-snat["']?\n/;
-      if (!entry.test(text)) throw new Error(`${file} does not list @dragonflow/app-snat:\n${text}`);
-      writeFileSync(file, text.replace(entry, `- { package: "@dragonflow/app-snat", options: { mode: distributed, pool: "${POOL}" } }\n`));
-      await dfOk(['sandbox', 'controller', 'restart', String(c.chassis)], { env: s.env(), timeoutMs: 120_000 });
-    }
     await publicNetwork(s.auth());
     await web.start(s.sandbox().outside().netns);
   }, 300_000);
