@@ -1,6 +1,7 @@
 import type { MacAddress } from '@dragonflow/base';
 import { DeviceOwner, packet, type AppTopology, type LogicalPort, type LogicalSwitch, type Subnet } from '@dragonflow/core';
 import { dhcpPortOf, leaseFacts, servedAddresses } from './facts.js';
+import type { AnswerTemplate } from './answer-template.js';
 import type { DhcpOptions } from './options.js';
 import type { LeaseFacts, ReplyOptionsMemo } from './responder.js';
 
@@ -12,6 +13,8 @@ export interface PortLease {
   readonly facts: LeaseFacts;
   /** The encoded options of this lease's OFFERs and ACKs, per client request (see `respond`). */
   readonly replies: ReplyOptionsMemo;
+  /** This lease's encoded answers, by their options (the memo's objects: one per kind of request). */
+  readonly answers: Map<ReadonlyMap<number, Uint8Array>, AnswerTemplate>;
 }
 
 interface Entry extends PortLease {
@@ -62,6 +65,7 @@ export class LeaseCache {
       mac: packet.mac(port.macAddress),
       facts: leaseFacts(port, network, dhcpPort, served, this.options),
       replies: new Map(),
+      answers: new Map(),
     };
     this.byPort.set(port.id, entry);
     return entry;
