@@ -44,6 +44,11 @@ const put32 = (b: Uint8Array, o: number, v: number): void => {
   b[o + 3] = v & 0xff;
 };
 
+const put16 = (b: Uint8Array, o: number, v: number): void => {
+  b[o] = v >>> 8;
+  b[o + 1] = v & 0xff;
+};
+
 /** What differs between the answers one lease gives to one kind of request. */
 export interface AnswerFields {
   readonly xid: number;
@@ -58,14 +63,17 @@ export interface AnswerFields {
  * An OFFER's or ACK's whole frame for one lease and one client request, encoded
  * once: a client asks with the same message every time but for its xid and flags,
  * so the answers of a lease differ only in those, the ciaddr echoed, and where the
- * answer goes. `fill` copies the frame, writes them and the two checksums — no
- * message, option or layer objects, no encoder per answer.
+ * answer goes. `fill` copies the frame and writes them, and the two checksums from
+ * the template's sums plus theirs — no message, option or layer objects, no encoder
+ * and no pass over the bytes per answer.
  */
 export class AnswerTemplate {
   private constructor(
     private readonly frame: Uint8Array,
-    /** The UDP pseudo-header's sum without the destination address. */
-    private readonly pseudoBase: number,
+    /** The IPv4 header's sum with the destination and checksum zero. */
+    private readonly ipBase: number,
+    /** The UDP checksum's sum (pseudo-header and datagram) with the destination, checksum, xid, flags and ciaddr zero. */
+    private readonly udpBase: number,
   ) {}
 
   /**
@@ -73,37 +81,36 @@ export class AnswerTemplate {
    * layout `fill` patches (untagged Ethernet, IPv4 without options, UDP, a DHCP
    * message with a 6-byte chaddr).
    */
-  static of(frame: Uint8Array): AnswerTemplate | undefined {
+  static of(encoded: Uint8Array): AnswerTemplate | undefined {
+    const frame = encoded.slice();
     if (frame.length < DHCP + 240 || frame[12] !== 0x08 || frame[13] !== 0x00 || frame[IP] !== 0x45 || frame[IP + 9] !== PROTO_UDP || frame[DHCP + 2] !== 6) return undefined;
     const udpLength = frame.length - UDP;
     if (((frame[UDP + 4]! << 8) | frame[UDP + 5]!) !== udpLength) return undefined;
-    const pseudoBase = sum16(frame, IP_SRC, IP_SRC + 4) + PROTO_UDP + udpLength;
-    return new AnswerTemplate(frame.slice(), pseudoBase);
+    // The fields `fill` writes are zero in the sums: a checksum is a sum of 16-bit words, so theirs are added per answer.
+    for (const [at, n] of [[IP_DST, 4], [IP_CHECKSUM, 2], [UDP_CHECKSUM, 2], [XID, 4], [FLAGS, 2], [CIADDR, 4]] as const) frame.fill(0, at, at + n);
+    const ipBase = sum16(frame, IP, UDP);
+    const udpBase = sum16(frame, UDP, frame.length, sum16(frame, IP_SRC, IP_SRC + 4) + PROTO_UDP + udpLength);
+    return new AnswerTemplate(frame, ipBase, udpBase);
   }
 
   /** The answer with `f` written in: a frame of its own. */
   fill(f: AnswerFields): Uint8Array {
     const b = this.frame.slice();
     const dst = f.dstIp >>> 0;
+    const xid = f.xid >>> 0;
+    const ciaddr = f.ciaddr >>> 0;
+    const flags = f.flags & 0xffff;
     if (dst === 0xffff_ffff) b.fill(0xff, 0, 6);
     else b.copyWithin(0, CHADDR, CHADDR + 6);
-    put32(b, IP_DST, f.dstIp);
-    b[IP_CHECKSUM] = 0;
-    b[IP_CHECKSUM + 1] = 0;
-    const ip = finishChecksum(sum16(b, IP, UDP));
-    b[IP_CHECKSUM] = ip >>> 8;
-    b[IP_CHECKSUM + 1] = ip & 0xff;
-    put32(b, XID, f.xid);
-    b[FLAGS] = f.flags >>> 8;
-    b[FLAGS + 1] = f.flags & 0xff;
-    put32(b, CIADDR, f.ciaddr);
-    b[UDP_CHECKSUM] = 0;
-    b[UDP_CHECKSUM + 1] = 0;
-    const udp = finishChecksum(sum16(b, UDP, b.length, this.pseudoBase + (dst >>> 16) + (dst & 0xffff)));
+    const dstSum = (dst >>> 16) + (dst & 0xffff);
+    put32(b, IP_DST, dst);
+    put16(b, IP_CHECKSUM, finishChecksum(this.ipBase + dstSum));
+    put32(b, XID, xid);
+    put16(b, FLAGS, flags);
+    put32(b, CIADDR, ciaddr);
+    const udp = finishChecksum(this.udpBase + dstSum + (xid >>> 16) + (xid & 0xffff) + flags + (ciaddr >>> 16) + (ciaddr & 0xffff));
     // RFC 768: a computed 0 is sent as all ones (0 means "no checksum").
-    const c = udp === 0 ? 0xffff : udp;
-    b[UDP_CHECKSUM] = c >>> 8;
-    b[UDP_CHECKSUM + 1] = c & 0xff;
+    put16(b, UDP_CHECKSUM, udp === 0 ? 0xffff : udp);
     return b;
   }
 }
