@@ -35,6 +35,8 @@ interface Entry extends PortLease {
  */
 export class LeaseCache {
   private readonly byPort = new Map<string, Entry>();
+  /** The same entries by port key, which the packet-in carries (found without a topology lookup by key). */
+  private readonly byKey = new Map<number, Entry>();
   private readonly dhcpPorts = new Map<string, LogicalPort>();
 
   constructor(
@@ -45,16 +47,22 @@ export class LeaseCache {
   /** The lease of the port whose key is `portKey`, or undefined when DHCP does not serve it. */
   lease(portKey: number): PortLease | undefined {
     const t = this.topology;
+    const known = this.byKey.get(portKey);
+    // The very port object still in the topology has the same key; the rest is checked as for a lookup.
+    if (known && t.get('logical_port', known.port.id) === known.port && this.valid(known, known.port)) return known;
     const port = t.lookup('logical_port', 'key', String(portKey))[0];
     if (!port) return undefined;
     const network = t.get('logical_switch', port.networkId);
     const dhcpPort = this.dhcpPortOf(port.networkId);
     if (!network || !dhcpPort) return undefined;
     const cached = this.byPort.get(port.id);
-    if (cached && cached.port === port && cached.network === network && cached.dhcpPort === dhcpPort && this.sameSubnets(port, cached.subnets)) return cached;
+    if (cached && this.valid(cached, port)) {
+      this.byKey.set(portKey, cached);
+      return cached;
+    }
     const served = servedAddresses(t, port, dhcpPort)[0];
     if (!served) {
-      this.byPort.delete(port.id);
+      this.forgetPort(port.id);
       return undefined;
     }
     const entry: Entry = {
@@ -67,8 +75,15 @@ export class LeaseCache {
       replies: new Map(),
       answers: new Map(),
     };
+    this.forgetPort(port.id);
     this.byPort.set(port.id, entry);
+    this.byKey.set(portKey, entry);
     return entry;
+  }
+
+  /** Whether `entry` was built from `port` and the network, DHCP port and subnets the topology holds now. */
+  private valid(entry: Entry, port: LogicalPort): boolean {
+    return entry.port === port && this.topology.get('logical_switch', port.networkId) === entry.network && this.dhcpPortOf(port.networkId) === entry.dhcpPort && this.sameSubnets(port, entry.subnets);
   }
 
   /** The network's DHCP port, remembered while the topology holds that same object. */
@@ -88,11 +103,15 @@ export class LeaseCache {
 
   /** A port is no longer local: its lease is dropped (the memory follows the local ports). */
   forgetPort(portId: string): void {
+    const entry = this.byPort.get(portId);
+    if (!entry) return;
     this.byPort.delete(portId);
+    if (this.byKey.get(entry.port.key) === entry) this.byKey.delete(entry.port.key);
   }
 
   clear(): void {
     this.byPort.clear();
+    this.byKey.clear();
     this.dhcpPorts.clear();
   }
 
