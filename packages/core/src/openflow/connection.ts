@@ -524,7 +524,9 @@ export class OfConnection {
     if (this.state.value === 'closed') return;
     let frames: Uint8Array[];
     try {
-      frames = this.framer.push(chunk);
+      // A plain view of the chunk: the messages and the packets in them are its subarrays,
+      // and a Buffer's subarray costs several times a Uint8Array's (one per message and per packet).
+      frames = this.framer.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
     } catch (err) {
       this.protocolError(err);
       return;
