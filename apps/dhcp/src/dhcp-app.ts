@@ -1,11 +1,14 @@
 import { APP_CONTEXT, APP_OPTIONS, DeviceOwner, inject, injectable, packet, type AppContext, type AppPacketIn, type LogicalPort, type ModelChange, type Subnet } from '@dragonflow/core';
-import { MacAddress } from '@dragonflow/base';
+import { AnswerTemplate, encodeAnswer, type Reply } from './answer-template.js';
 import { dhcpPortOf, servedAddresses } from './facts.js';
 import { DHCP_TABLE, puntFlow, serverFlows } from './flows.js';
-import { LeaseCache } from './lease-cache.js';
+import { LeaseCache, type PortLease } from './lease-cache.js';
 import type { DhcpOptions } from './options.js';
 import { respond } from './responder.js';
 import { ServedPorts } from './served.js';
+
+/** Answer templates kept per lease (the options memo keeps as many kinds of request). */
+const ANSWERS_PER_LEASE = 8;
 
 export interface DhcpStats {
   offers: number;
@@ -173,22 +176,31 @@ export class DhcpServer {
     if (out.type === 'OFFER') this.stats.offers++;
     else if (out.type === 'ACK') this.stats.acks++;
     else this.stats.naks++;
-    const broadcast = out.dstIp.value === 0xffff_ffff;
-    const reply = packet.ethernet({
-      src: facts.serverMac,
-      dst: broadcast ? MacAddress.BROADCAST : out.dstMac,
-      payload: packet.ipv4({
-        src: facts.serverIp,
-        dst: out.dstIp,
-        ttl: 64,
-        payload: packet.udp({ srcPort: packet.DHCP_SERVER_PORT, dstPort: packet.DHCP_CLIENT_PORT, payload: packet.encodeDhcp(out.message) }),
-      }),
-    });
+    const reply = out.type === 'NAK' ? encodeAnswer(facts, out) : this.answer(lease, out);
     // Unconfirmed and not awaited: the client retransmits a lost answer, and a barrier
     // per reply costs the switch and this controller a round trip each (the exchange
     // latency and the leases per second showed it); an error the switch sends is logged.
     const portId = lease.port.id;
     this.ctx.reply(ev, reply, { confirm: false }).catch((err: unknown) => this.ctx.log.warn({ err: String(err), port: portId }, 'a DHCP reply could not be sent to the switch'));
+  }
+
+  /**
+   * An OFFER or ACK from the lease's template for this kind of request (built from
+   * the first such answer): the same bytes `encodeAnswer` gives, for a fraction of the work.
+   */
+  private answer(lease: PortLease, out: Reply): Uint8Array {
+    const m = out.message;
+    let template = lease.answers.get(m.options);
+    if (!template) {
+      const frame = encodeAnswer(lease.facts, out);
+      template = AnswerTemplate.of(frame);
+      if (!template) return frame;
+      // Bounded like the options memo whose objects key it (a port has one client, or a few in turn).
+      if (lease.answers.size >= ANSWERS_PER_LEASE) lease.answers.clear();
+      lease.answers.set(m.options, template);
+      return frame;
+    }
+    return template.fill({ xid: m.xid, flags: m.flags, ciaddr: m.ciaddr.value, dstIp: out.dstIp.value });
   }
 
   private ignore(): void {

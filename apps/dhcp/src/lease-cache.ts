@@ -1,6 +1,7 @@
 import type { MacAddress } from '@dragonflow/base';
 import { DeviceOwner, packet, type AppTopology, type LogicalPort, type LogicalSwitch, type Subnet } from '@dragonflow/core';
 import { dhcpPortOf, leaseFacts, servedAddresses } from './facts.js';
+import type { AnswerTemplate } from './answer-template.js';
 import type { DhcpOptions } from './options.js';
 import type { LeaseFacts, ReplyOptionsMemo } from './responder.js';
 
@@ -12,6 +13,8 @@ export interface PortLease {
   readonly facts: LeaseFacts;
   /** The encoded options of this lease's OFFERs and ACKs, per client request (see `respond`). */
   readonly replies: ReplyOptionsMemo;
+  /** This lease's encoded answers, by their options (the memo's objects: one per kind of request). */
+  readonly answers: Map<ReadonlyMap<number, Uint8Array>, AnswerTemplate>;
 }
 
 interface Entry extends PortLease {
@@ -32,6 +35,8 @@ interface Entry extends PortLease {
  */
 export class LeaseCache {
   private readonly byPort = new Map<string, Entry>();
+  /** The same entries by port key, which the packet-in carries (found without a topology lookup by key). */
+  private readonly byKey = new Map<number, Entry>();
   private readonly dhcpPorts = new Map<string, LogicalPort>();
 
   constructor(
@@ -42,16 +47,22 @@ export class LeaseCache {
   /** The lease of the port whose key is `portKey`, or undefined when DHCP does not serve it. */
   lease(portKey: number): PortLease | undefined {
     const t = this.topology;
+    const known = this.byKey.get(portKey);
+    // The very port object still in the topology has the same key; the rest is checked as for a lookup.
+    if (known && t.get('logical_port', known.port.id) === known.port && this.valid(known, known.port)) return known;
     const port = t.lookup('logical_port', 'key', String(portKey))[0];
     if (!port) return undefined;
     const network = t.get('logical_switch', port.networkId);
     const dhcpPort = this.dhcpPortOf(port.networkId);
     if (!network || !dhcpPort) return undefined;
     const cached = this.byPort.get(port.id);
-    if (cached && cached.port === port && cached.network === network && cached.dhcpPort === dhcpPort && this.sameSubnets(port, cached.subnets)) return cached;
+    if (cached && this.valid(cached, port)) {
+      this.byKey.set(portKey, cached);
+      return cached;
+    }
     const served = servedAddresses(t, port, dhcpPort)[0];
     if (!served) {
-      this.byPort.delete(port.id);
+      this.forgetPort(port.id);
       return undefined;
     }
     const entry: Entry = {
@@ -62,9 +73,17 @@ export class LeaseCache {
       mac: packet.mac(port.macAddress),
       facts: leaseFacts(port, network, dhcpPort, served, this.options),
       replies: new Map(),
+      answers: new Map(),
     };
+    this.forgetPort(port.id);
     this.byPort.set(port.id, entry);
+    this.byKey.set(portKey, entry);
     return entry;
+  }
+
+  /** Whether `entry` was built from `port` and the network, DHCP port and subnets the topology holds now. */
+  private valid(entry: Entry, port: LogicalPort): boolean {
+    return entry.port === port && this.topology.get('logical_switch', port.networkId) === entry.network && this.dhcpPortOf(port.networkId) === entry.dhcpPort && this.sameSubnets(port, entry.subnets);
   }
 
   /** The network's DHCP port, remembered while the topology holds that same object. */
@@ -84,11 +103,15 @@ export class LeaseCache {
 
   /** A port is no longer local: its lease is dropped (the memory follows the local ports). */
   forgetPort(portId: string): void {
+    const entry = this.byPort.get(portId);
+    if (!entry) return;
     this.byPort.delete(portId);
+    if (this.byKey.get(entry.port.key) === entry) this.byKey.delete(entry.port.key);
   }
 
   clear(): void {
     this.byPort.clear();
+    this.byKey.clear();
     this.dhcpPorts.clear();
   }
 

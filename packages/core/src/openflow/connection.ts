@@ -124,6 +124,9 @@ export class OfConnection {
   private log: Logger;
   private readonly pending = new Map<number, Pending>();
   private readonly recent = new Map<number, OfMessage>();
+  /** The messages in `recent`, oldest first from `recentAt` (a ring: no iterator per send to find the oldest). */
+  private readonly recentRing = new Array<OfMessage | undefined>(RECENT_REQUESTS);
+  private recentAt = 0;
   private readonly writeQueue: QueuedWrite[] = [];
   /** Messages in writeQueue (entries may hold a whole batch). */
   private queuedCount = 0;
@@ -507,8 +510,12 @@ export class OfConnection {
   }
 
   private remember(msg: OfMessage): void {
+    const old = this.recentRing[this.recentAt];
+    // Only if it is still the one remembered under its xid (a reused xid replaced it).
+    if (old && this.recent.get(old.xid) === old) this.recent.delete(old.xid);
+    this.recentRing[this.recentAt] = msg;
+    this.recentAt = (this.recentAt + 1) % RECENT_REQUESTS;
     this.recent.set(msg.xid, msg);
-    if (this.recent.size > RECENT_REQUESTS) this.recent.delete(this.recent.keys().next().value!);
   }
 
   // ---------- receiving ----------
@@ -517,7 +524,9 @@ export class OfConnection {
     if (this.state.value === 'closed') return;
     let frames: Uint8Array[];
     try {
-      frames = this.framer.push(chunk);
+      // A plain view of the chunk: the messages and the packets in them are its subarrays,
+      // and a Buffer's subarray costs several times a Uint8Array's (one per message and per packet).
+      frames = this.framer.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
     } catch (err) {
       this.protocolError(err);
       return;
