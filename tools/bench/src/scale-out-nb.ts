@@ -85,8 +85,11 @@ export async function startNb(kind: 'etcd' | 'redis'): Promise<NbServer> {
     async counters() {
       const out = await run('redis-cli', ['-p', String(redis.port), 'INFO', 'all']);
       const field = (name: string): number => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(out.stdout)?.[1] ?? 0);
-      const xread = Number(/^cmdstat_xread:calls=(\d+)/m.exec(out.stdout)?.[1] ?? 0);
-      return { at: performance.now(), requests: field('total_commands_processed'), events: xread, watchers: field('blocked_clients'), cpu: cpuSeconds(redis.pid) };
+      const calls = (cmd: string): number => Number(new RegExp(`^cmdstat_${cmd}:calls=(\\d+)`, 'm').exec(out.stdout)?.[1] ?? 0);
+      // What clients sent: every driver operation is one script call (EVALSHA), the feed's
+      // reads are XREADs (total_commands_processed also counts the commands scripts run).
+      const requests = calls('evalsha') + calls('eval') + calls('xread') + calls('script');
+      return { at: performance.now(), requests, events: calls('xread'), watchers: field('blocked_clients'), cpu: cpuSeconds(redis.pid) };
     },
     stop: () => redis.stop(),
   };
