@@ -39,9 +39,15 @@ export class Fleet {
     const n = Math.min(workers, shape.running);
     const procs = Array.from({ length: n }, () => fork(WORKER, [], { execArgv: ['--expose-gc', '--max-old-space-size=8192'], serialization: 'advanced' }));
     const fleet = new Fleet(procs);
-    const started = await Promise.all(
-      procs.map((w, i) => fleet.request(w, { type: 'start', target, shape, chassis: Array.from({ length: shape.running }, (_, c) => c).filter((c) => c % n === i) })),
-    );
+    let started: WorkerReply[];
+    try {
+      started = await Promise.all(
+        procs.map((w, i) => fleet.request(w, { type: 'start', target, shape, chassis: Array.from({ length: shape.running }, (_, c) => c).filter((c) => c % n === i) })),
+      );
+    } catch (err) {
+      await fleet.stop();
+      throw err;
+    }
     return { fleet, ms: Math.max(...started.map((r) => (r.type === 'started' ? r.ms : 0))) };
   }
 
@@ -57,15 +63,17 @@ export class Fleet {
       }
       return;
     }
-    if (m.type === 'failed') throw new Error(`a scale-out worker failed: ${m.error}`);
     this.replies.get(w)!.shift()?.(m);
   }
 
-  private request(w: ChildProcess, m: WorkerRequest): Promise<WorkerReply> {
-    return new Promise((resolve) => {
+  /** A worker's answer; its failure rejects (so the caller's cleanup stops every process). */
+  private async request(w: ChildProcess, m: WorkerRequest): Promise<WorkerReply> {
+    const reply = await new Promise<WorkerReply>((resolve) => {
       this.replies.get(w)!.push(resolve);
       w.send(m);
     });
+    if (reply.type === 'failed') throw new Error(`a scale-out worker failed: ${reply.error}`);
+    return reply;
   }
 
   /** Every worker watches for `portId`; the host chassis' worker reports its interface plugged on `ofport`. */
@@ -112,7 +120,7 @@ export class Fleet {
     await Promise.all(
       this.workers.map(async (w) => {
         const exited = new Promise((r) => w.once('exit', r));
-        if (w.connected) await Promise.race([this.request(w, { type: 'stop' }), new Promise((r) => setTimeout(r, 30_000))]);
+        if (w.connected) await Promise.race([this.request(w, { type: 'stop' }).catch(() => undefined), new Promise((r) => setTimeout(r, 30_000))]);
         if (w.exitCode === null) w.kill('SIGTERM');
         await exited;
       }),

@@ -90,8 +90,20 @@ const controllers = new Map<number, Controller>();
 const armed = new Set<string>();
 let baselineHeap = 0;
 
+/** Connects as df-controller does: retrying while the NB does not answer in time (many controllers starting at once load it). */
+async function connectRetrying(target: NbTarget): Promise<NbDriver> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await connectNb(target);
+    } catch (err) {
+      if (attempt >= 5) throw err;
+      await new Promise((r) => setTimeout(r, 1000 * attempt));
+    }
+  }
+}
+
 async function startController(target: NbTarget, shape: CloudShape, c: number): Promise<Controller> {
-  const driver = await connectNb(target);
+  const driver = await connectRetrying(target);
   const { id, ...info } = chassisRecord(c);
   const registration = await new ChassisRegistry(new NbApi(driver, { mirror: false })).register(info);
   const fakeSwitch = new FakeSwitch();
