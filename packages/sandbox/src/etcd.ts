@@ -13,7 +13,7 @@ export interface EtcdOptions {
   name?: string;
 }
 
-/** A private single-member etcd (v3 API) on 127.0.0.1. */
+/** A private single-member etcd (v3 API) on 127.0.0.1, or one member of a cluster (startEtcdCluster). */
 export class EtcdServer extends LocalServer {
   constructor(
     dir: string,
@@ -22,6 +22,8 @@ export class EtcdServer extends LocalServer {
     readonly name: string,
     pid: number,
     created: boolean,
+    /** `--initial-cluster` of a cluster member (every member's name=peer URL); absent: a single member. */
+    readonly initialCluster?: string,
   ) {
     super(dir, pid, created);
   }
@@ -39,16 +41,16 @@ export class EtcdServer extends LocalServer {
   }
 
   protected launch(): Promise<number> {
-    return launchEtcd(this.dir, this.port, this.peerPort, this.name);
+    return launchEtcd(this.dir, this.port, this.peerPort, this.name, this.initialCluster);
   }
 }
 
-async function launchEtcd(dir: string, port: number, peerPort: number, name: string): Promise<number> {
+/** Starts the etcd process (not waiting for it): its pid. */
+function spawnEtcd(dir: string, port: number, peerPort: number, name: string, initialCluster: string): number {
   const client = `http://127.0.0.1:${port}`;
   const peer = `http://127.0.0.1:${peerPort}`;
-  const logFile = join(dir, 'etcd.log');
   mkdirSync(join(dir, 'data'), { recursive: true, mode: 0o700 });
-  const pid = spawnDaemon(
+  return spawnDaemon(
     requireBinary('etcd'),
     [
       `--name=${name}`,
@@ -57,13 +59,19 @@ async function launchEtcd(dir: string, port: number, peerPort: number, name: str
       `--advertise-client-urls=${client}`,
       `--listen-peer-urls=${peer}`,
       `--initial-advertise-peer-urls=${peer}`,
-      `--initial-cluster=${name}=${peer}`,
+      `--initial-cluster=${initialCluster}`,
       '--initial-cluster-state=new',
       '--log-level=warn',
       '--logger=zap',
     ],
-    { logFile, env: { ETCD_UNSUPPORTED_ARCH: process.arch === 'x64' ? '' : process.arch } },
+    { logFile: join(dir, 'etcd.log'), env: { ETCD_UNSUPPORTED_ARCH: process.arch === 'x64' ? '' : process.arch } },
   );
+}
+
+/** Resolves once the member on `port` reports itself healthy (a cluster member: once the cluster has a leader). */
+async function waitHealthy(dir: string, port: number, pid: number): Promise<void> {
+  const client = `http://127.0.0.1:${port}`;
+  const logFile = join(dir, 'etcd.log');
   try {
     await waitFor(
       async () => {
@@ -78,6 +86,11 @@ async function launchEtcd(dir: string, port: number, peerPort: number, name: str
     await stopPid(pid);
     throw err;
   }
+}
+
+async function launchEtcd(dir: string, port: number, peerPort: number, name: string, initialCluster = `${name}=http://127.0.0.1:${peerPort}`): Promise<number> {
+  const pid = spawnEtcd(dir, port, peerPort, name, initialCluster);
+  await waitHealthy(dir, port, pid);
   return pid;
 }
 
@@ -97,4 +110,42 @@ export async function startEtcd(options: EtcdOptions = {}): Promise<EtcdServer> 
     throw err;
   }
   return new EtcdServer(dir, port, peerPort, name, pid, created);
+}
+
+/** A private etcd cluster of several members on 127.0.0.1, each in its own directory. */
+export class EtcdCluster {
+  constructor(readonly members: readonly EtcdServer[]) {}
+
+  /** Every member's client URL. */
+  get endpoints(): string[] {
+    return this.members.map((m) => m.endpoint);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.members.map((m) => m.stop()));
+  }
+}
+
+/**
+ * Starts a `size`-member cluster (default 3): all members at once (a member reports
+ * healthy only once a quorum elected a leader), then waits for each. A member can be
+ * killed and restarted like a single server (`kill()`, `restart()`), keeping its data.
+ */
+export async function startEtcdCluster(size = 3): Promise<EtcdCluster> {
+  const ports = new Set<number>();
+  while (ports.size < size * 2) ports.add(await freePort());
+  const [clientPorts, peerPorts] = [[...ports].slice(0, size), [...ports].slice(size)];
+  const names = clientPorts.map((_, i) => `df${i}`);
+  const initialCluster = names.map((n, i) => `${n}=http://127.0.0.1:${peerPorts[i]}`).join(',');
+  const dirs = names.map(() => makeTempDir('df-etcd-'));
+  const pids: number[] = [];
+  try {
+    for (let i = 0; i < size; i++) pids.push(spawnEtcd(dirs[i]!, clientPorts[i]!, peerPorts[i]!, names[i]!, initialCluster));
+    await Promise.all(pids.map((pid, i) => waitHealthy(dirs[i]!, clientPorts[i]!, pid)));
+  } catch (err) {
+    await Promise.all(pids.map((pid) => stopPid(pid)));
+    for (const d of dirs) removeDir(d);
+    throw err;
+  }
+  return new EtcdCluster(names.map((n, i) => new EtcdServer(dirs[i]!, clientPorts[i]!, peerPorts[i]!, n, pids[i]!, true, initialCluster)));
 }

@@ -5,7 +5,7 @@ export { CleanupStack } from './cleanup.js';
 export { addAddress, createNetns, createVethPair, deleteLink, deleteNetns, linkExists, listNetns, netnsExec, netnsExists, ping, type VethEnd } from './netns.js';
 export { OvsInstance, startOvs, type OvsOptions, type OvsPids } from './ovs.js';
 export { LocalServer } from './server.js';
-export { EtcdServer, startEtcd, type EtcdOptions } from './etcd.js';
+export { EtcdCluster, EtcdServer, startEtcd, startEtcdCluster, type EtcdOptions } from './etcd.js';
 export { KeystoneServer, requireKeystone, type KeystoneOptions, type KeystoneUser } from './keystone.js';
 export { RedisServer, redisAnswers, startRedis, type RedisOptions } from './redis.js';
 export * from './topology/index.js';

@@ -22,6 +22,7 @@ import {
   shortId,
   spawnDaemon,
   startEtcd,
+  startEtcdCluster,
   startOvs,
   startRedis,
   waitFor,
@@ -206,6 +207,29 @@ describe('startEtcd', () => {
     expect(got.stdout.trim()).toBe('v1');
     await etcd.stop();
     expect(etcd.alive).toBe(false);
+  });
+});
+
+describe('startEtcdCluster', () => {
+  it('runs three members that keep a quorum when one is killed, and the killed one catches up on restart', async () => {
+    const cluster = await startEtcdCluster(3);
+    cleanup.defer('etcd cluster', () => cluster.stop());
+    const env = { ETCDCTL_API: '3' };
+    const [a, b, c] = cluster.members;
+    expect(cluster.endpoints).toHaveLength(3);
+    await run('etcdctl', [`--endpoints=${a!.endpoint}`, 'put', '/df/k', 'v1'], { env });
+    const list = await run('etcdctl', [`--endpoints=${b!.endpoint}`, 'member', 'list'], { env });
+    expect(list.stdout.trim().split('\n')).toHaveLength(3);
+    await a!.kill();
+    expect(a!.alive).toBe(false);
+    await run('etcdctl', [`--endpoints=${b!.endpoint}`, 'put', '/df/k', 'v2'], { env });
+    await a!.restart();
+    const got = await run('etcdctl', [`--endpoints=${a!.endpoint}`, 'get', '--print-value-only', '/df/k'], { env });
+    expect(got.stdout.trim()).toBe('v2');
+    const fromC = await run('etcdctl', [`--endpoints=${c!.endpoint}`, 'get', '--print-value-only', '/df/k'], { env });
+    expect(fromC.stdout.trim()).toBe('v2');
+    await cluster.stop();
+    expect(cluster.members.some((m) => m.alive)).toBe(false);
   });
 });
 
