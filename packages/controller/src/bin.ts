@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { checkRunnable, loadControllerConfig } from './config.js';
 import { Controller } from './daemon.js';
 import { controllerLogger } from './logger.js';
+import { keepYoungGenerationSmall } from './young-generation.js';
 
 const program = new Command()
   .name('df-controller')
@@ -39,7 +40,9 @@ async function main(): Promise<void> {
   const opts = program.opts<{ config: string; check?: boolean }>();
   const { config, baseDir, file } = loadControllerConfig(opts.config);
   checkRunnable(config, opts.config);
+  const youngGeneration = keepYoungGenerationSmall(config.memory.smallYoungGeneration, process.execArgv, process.env['NODE_OPTIONS']);
   const log = controllerLogger(config.logLevel, config.chassis.name);
+  log.debug({ youngGeneration }, 'V8 young generation');
   const controller = new Controller({ config, file: opts.config, baseDir, log });
   if (opts.check) {
     const { loadApps } = await import('@dragonflow/core/host');
