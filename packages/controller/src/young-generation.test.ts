@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { SMALL_YOUNG_GENERATION_FLAG, keepYoungGenerationSmall } from './young-generation.js';
+import { SMALL_YOUNG_GENERATION_FLAG, keepYoungGenerationSmall, restoreYoungGenerationGrowth } from './young-generation.js';
 
 /** A child node that allocates ~30 MB of short-lived objects (a few survive) and prints its young generation's size in MB. */
 function youngGenerationAfterGarbage(flags: string | undefined): number {
@@ -14,15 +14,15 @@ function youngGenerationAfterGarbage(flags: string | undefined): number {
 }
 
 describe('keepYoungGenerationSmall', () => {
-  it('leaves V8 alone when the operator sized the young generation (node flags or NODE_OPTIONS) or the config turned it off', () => {
-    expect(keepYoungGenerationSmall(true, ['--max-semi-space-size=8'], undefined)).toBe('operator flags');
-    expect(keepYoungGenerationSmall(true, [], '--inspect --semi-space-growth-factor=2')).toBe('operator flags');
-    expect(keepYoungGenerationSmall(true, [], '--min-semi-space-size=4')).toBe('operator flags');
-    expect(keepYoungGenerationSmall(false, [], undefined)).toBe('off in config');
+  it('leaves V8 alone when the operator sized the young generation (node flags or NODE_OPTIONS)', () => {
+    expect(keepYoungGenerationSmall(['--max-semi-space-size=8'], undefined)).toBe('operator flags');
+    expect(keepYoungGenerationSmall([], '--inspect --semi-space-growth-factor=2')).toBe('operator flags');
+    expect(keepYoungGenerationSmall([], '--min-semi-space-size=4')).toBe('operator flags');
   });
 
   it('caps it otherwise', () => {
-    expect(keepYoungGenerationSmall(true, ['--enable-source-maps'], '--max-old-space-size=512')).toBe('kept small');
+    expect(keepYoungGenerationSmall(['--enable-source-maps'], '--max-old-space-size=512')).toBe('kept small');
+    restoreYoungGenerationGrowth();
   });
 
   it('the flag it sets at run time does keep the young generation small (V8 reads it at every growth step)', () => {
