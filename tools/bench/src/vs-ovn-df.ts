@@ -140,6 +140,8 @@ export async function runDragonflow(cleanup: CleanupStack, script: string, n: nu
     appsFrom: resolve(dirname(script), '..'),
     management: { listen: `unix:${management}` },
     logLevel: 'warn',
+    // DF_BENCH_V8_MEMORY=1: V8's own heap sizing and no collection after a burst (the controller before its memory defaults), for before/after runs.
+    ...(process.env['DF_BENCH_V8_MEMORY'] === '1' ? { memory: { smallYoungGeneration: false, collectAfterBurst: false } } : {}),
   };
   const configFile = join(dir, 'df-controller.json');
   writeFileSync(configFile, JSON.stringify(config, null, 2));
