@@ -13,7 +13,7 @@ import { StoppedError, retry, sleep } from './retry.js';
 import { PortBinder, type BinderReport } from './binder.js';
 import { checkRunnable, type ControllerConfig } from './config.js';
 import { BridgeDatapathGuard } from './datapath-guard.js';
-import { HEAP_TRIM, HeapTrim, flowModsSent, fullGc } from './heap-trim.js';
+import { HEAP_TRIM, HeapTrim, fullGc, heapUsed } from './heap-trim.js';
 import { ManagementServer } from './management.js';
 import { ControllerMetrics } from './metrics.js';
 import { StandbyPair, type HaStatus, type TakeoverRecord } from './ha/standby-pair.js';
@@ -328,7 +328,7 @@ export class Controller {
     this.binder!.reconcileBoundPorts(cache.localPorts());
     this.subs.push(runtime.syncedRevision$.subscribe((r) => r >= 0 && this.log.debug({ revision: r }, 'switch in sync')));
     if (c.memory.collectAfterBurst) {
-      const trim = new HeapTrim({ clock: this.clock, quietMs: HEAP_TRIM.quietMs, minFlowMods: HEAP_TRIM.minFlowMods, flowMods: () => flowModsSent(runtime.reconciler.totals), collect: fullGc });
+      const trim = new HeapTrim({ clock: this.clock, quietMs: HEAP_TRIM.quietMs, minGrowthBytes: HEAP_TRIM.minGrowthBytes, heapUsed, collect: () => this.log.info(fullGc(), 'collected the garbage of a burst of flow changes') });
       this.heapTrim = trim;
       this.subs.push(runtime.syncedRevision$.subscribe((r) => r >= 0 && trim.synced()));
     }

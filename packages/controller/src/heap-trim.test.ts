@@ -2,21 +2,32 @@ import { ManualClock } from '@dragonflow/base';
 import { describe, expect, it } from 'vitest';
 import { HeapTrim, fullGc } from './heap-trim.js';
 
-function setup(minFlowMods = 100) {
+/** A HeapTrim over a pretend heap: `allocate` grows it, a collection brings it back to `live`. */
+function setup(minGrowthBytes = 100) {
   const clock = new ManualClock();
-  let sent = 0;
+  let used = 50;
+  const live = 50;
   let collections = 0;
-  const trim = new HeapTrim({ clock, quietMs: 500, minFlowMods, flowMods: () => sent, collect: () => collections++ });
-  return { clock, trim, send: (n: number) => (sent += n), collections: () => collections };
+  const trim = new HeapTrim({
+    clock,
+    quietMs: 500,
+    minGrowthBytes,
+    heapUsed: () => used,
+    collect: () => {
+      collections++;
+      used = live;
+    },
+  });
+  return { clock, trim, allocate: (n: number) => (used += n), collections: () => collections };
 }
 
 describe('HeapTrim', () => {
-  it('collects once after a burst, when the switch has stayed in sync for the quiet period', () => {
-    const { clock, trim, send, collections } = setup();
-    send(600);
+  it('collects once after a burst, when nothing new has been confirmed for the quiet period', () => {
+    const { clock, trim, allocate, collections } = setup();
+    allocate(600);
     trim.synced();
     clock.advance(300);
-    send(400);
+    allocate(400);
     trim.synced(); // a later revision of the same burst restarts the quiet period
     clock.advance(300);
     expect(collections()).toBe(0);
@@ -26,23 +37,34 @@ describe('HeapTrim', () => {
     expect(collections()).toBe(1);
   });
 
-  it('leaves small changes to V8, counting them toward the next burst', () => {
-    const { clock, trim, send, collections } = setup();
+  it('collects again when what followed the burst grew the heap again (status writes, their echoes)', () => {
+    const { clock, trim, allocate, collections } = setup();
+    allocate(500);
+    trim.synced();
+    clock.advance(500);
+    allocate(300);
+    trim.synced();
+    clock.advance(500);
+    expect(collections()).toBe(2);
+  });
+
+  it('leaves small changes to V8, counting their growth toward the next collection', () => {
+    const { clock, trim, allocate, collections } = setup();
     for (let k = 0; k < 3; k++) {
-      send(40);
+      allocate(40);
       trim.synced();
       clock.advance(1000);
     }
-    expect(collections()).toBe(1); // 120 flow-mods since the start: the third change made a burst
-    send(40);
+    expect(collections()).toBe(1); // 120 since the start: the third change made it worth one
+    allocate(40);
     trim.synced();
     clock.advance(1000);
     expect(collections()).toBe(1);
   });
 
   it('does nothing once stopped', () => {
-    const { clock, trim, send, collections } = setup();
-    send(1000);
+    const { clock, trim, allocate, collections } = setup();
+    allocate(1000);
     trim.synced();
     trim.stop();
     clock.advance(1000);
@@ -51,11 +73,12 @@ describe('HeapTrim', () => {
 });
 
 describe('fullGc', () => {
-  it('frees what nothing refers to any more', async () => {
+  it('frees what nothing refers to any more, and says how much heap it left', async () => {
     const ref = new WeakRef({ payload: new Array(1000).fill('x') });
     // A WeakRef's target is kept until the end of the turn that made it.
     await new Promise((resolve) => setImmediate(resolve));
-    fullGc();
+    const c = fullGc();
     expect(ref.deref()).toBeUndefined();
+    expect(c.heapUsedAfterMb).toBeLessThanOrEqual(c.heapUsedBeforeMb);
   });
 });
