@@ -56,9 +56,10 @@ export class HeapTrim {
 
 /**
  * The controller's setting: half a second without a new revision confirmed, after the
- * heap grew by 32 MB (a bulk of a few hundred ports; one port allocates well under 1 MB).
+ * heap grew by 16 MB (a bulk of a few hundred ports, or the status writes that follow
+ * one; one port's change allocates well under 1 MB).
  */
-export const HEAP_TRIM = { quietMs: 500, minGrowthBytes: 32 * 1048576 } as const;
+export const HEAP_TRIM = { quietMs: 500, minGrowthBytes: 16 * 1048576 } as const;
 
 /** The heap's used bytes (V8's count: live objects and garbage not yet collected). */
 export const heapUsed = (): number => getHeapStatistics().used_heap_size;
