@@ -19,6 +19,8 @@ export class PortSecurity {
   private readonly pipeline: PortsecPipeline;
   /** Local ports whose traffic is checked; the shared flows exist while there is one. */
   private readonly checked = new Set<string>();
+  /** Whether the shared flows are desired now (set again only when that changes, or at a resync). */
+  private sharing = false;
 
   constructor(@inject(APP_CONTEXT) private readonly ctx: AppContext) {
     this.pipeline = portsecPipeline(ctx.tables);
@@ -31,7 +33,7 @@ export class PortSecurity {
       wanted.add(`portsec:${b.portId}`);
       this.setPort(b.portId);
     }
-    this.setShared();
+    this.setShared(true);
     if (this.checked.size > 0) wanted.add(SHARED_OWNER);
     for (const owner of this.ctx.flows.owners()) if (!wanted.has(owner)) this.ctx.flows.remove(owner);
   }
@@ -61,9 +63,17 @@ export class PortSecurity {
     }
   }
 
-  /** The skip and the protocol rules: only while some local port is checked (a replace of the same flows sends nothing). */
-  private setShared(): void {
-    if (this.checked.size > 0) this.ctx.flows.replace(SHARED_OWNER, sharedFlows(this.pipeline));
+  /**
+   * The skip and the protocol rules: only while some local port is checked. They do
+   * not depend on the port, so they are built again only when the first port comes or
+   * the last goes (or at a resync): once per port they cost a bulk of ports 10 flows
+   * built and compared each.
+   */
+  private setShared(always = false): void {
+    const want = this.checked.size > 0;
+    if (want === this.sharing && !always) return;
+    this.sharing = want;
+    if (want) this.ctx.flows.replace(SHARED_OWNER, sharedFlows(this.pipeline));
     else this.ctx.flows.remove(SHARED_OWNER);
   }
 }

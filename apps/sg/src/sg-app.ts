@@ -32,6 +32,13 @@ export class SecurityGroups {
   private readonly groupRemotes = new Map<string, Set<string>>();
   /** Whether the shared flows are desired. */
   private sharing = false;
+  /**
+   * The plan each enforced port's flows were last built from. A port's flows depend
+   * on nothing else, so an unchanged plan skips building and comparing them: a bulk
+   * of ports in a group otherwise builds each port's flows twice (the group entering
+   * the local topology updates every port in it, then each port's own event does).
+   */
+  private readonly plans = new Map<string, PortPlan>();
 
   constructor(@inject(APP_CONTEXT) private readonly ctx: AppContext) {
     const scratch = Object.fromEntries(BOTH.map((d) => [d, ctx.tables.register(DIRECTIONS[d].scratch)])) as Record<Direction, string>;
@@ -45,6 +52,8 @@ export class SecurityGroups {
     this.conj.clear();
     this.groupRules.clear();
     this.groupRemotes.clear();
+    // A resync sets every owner again (the core removes those it does not set).
+    this.plans.clear();
     for (const g of topology.all('security_group')) this.updateGroup(g.id);
     const seen = new Set<string>();
     for (const p of topology.all('logical_port')) {
@@ -154,12 +163,18 @@ export class SecurityGroups {
       flows.remove(owners.port(portId));
       zones.release('port', oldKey);
       this.enforced.delete(portId);
+      this.plans.delete(portId);
       this.sharedFlows();
       return;
     }
     if (oldKey !== undefined && oldKey !== p.key) zones.release('port', oldKey);
     this.enforced.set(portId, p.key);
-    flows.replace({ id: owners.port(portId), key: p.key, kind: 'port' }, portFlows(this.layout, this.planOf(p)));
+    const plan = this.planOf(p);
+    const last = this.plans.get(portId);
+    if (!last || !samePlan(last, plan)) {
+      flows.replace({ id: owners.port(portId), key: p.key, kind: 'port' }, portFlows(this.layout, plan));
+      this.plans.set(portId, plan);
+    }
     this.sharedFlows();
   }
 
@@ -170,4 +185,10 @@ export class SecurityGroups {
     // A port mixing stateful and stateless groups (df-api accepts it; Neutron refuses) is tracked.
     return { key: p.key, zone: this.ctx.zones.of('port', p.key), stateful: groups.some((g) => g.stateful), conj };
   }
+}
+
+const sameConj = (a: readonly PortConj[], b: readonly PortConj[]): boolean => a.length === b.length && a.every((c, i) => c.id === b[i]!.id && c.clauses === b[i]!.clauses);
+
+function samePlan(a: PortPlan, b: PortPlan): boolean {
+  return a.key === b.key && a.zone === b.zone && a.stateful === b.stateful && sameConj(a.conj.egress, b.conj.egress) && sameConj(a.conj.ingress, b.conj.ingress);
 }

@@ -210,6 +210,16 @@ export const controllerConfigSchema = z
       .strict()
       .default({ listen: 'tcp:127.0.0.1:9100' }),
     logLevel: z.enum(LOG_LEVELS).default('info'),
+    /**
+     * smallYoungGeneration (default true): keep V8's young generation at its initial
+     * size, trading a little CPU for resident memory (young-generation.ts);
+     * collectAfterBurst (default true): one full garbage collection once a burst of
+     * flow changes has settled (heap-trim.ts). docs/controller.md "Memory".
+     */
+    memory: z
+      .object({ smallYoungGeneration: z.boolean().default(true), collectAfterBurst: z.boolean().default(true) })
+      .strict()
+      .default({ smallYoungGeneration: true, collectAfterBurst: true }),
   })
   .strict();
 

@@ -13,6 +13,7 @@ import { StoppedError, retry, sleep } from './retry.js';
 import { PortBinder, type BinderReport } from './binder.js';
 import { checkRunnable, type ControllerConfig } from './config.js';
 import { BridgeDatapathGuard } from './datapath-guard.js';
+import { HEAP_TRIM, HeapTrim, fullGc, heapUsed } from './heap-trim.js';
 import { ManagementServer } from './management.js';
 import { ControllerMetrics } from './metrics.js';
 import { StandbyPair, type HaStatus, type TakeoverRecord } from './ha/standby-pair.js';
@@ -105,6 +106,7 @@ export class Controller {
   private binder: PortBinder | undefined;
   private gateways: GatewayFailover | undefined;
   private bfdPorts: BfdPortsReconciler | undefined;
+  private heapTrim: HeapTrim | undefined;
   private readonly bfdForwarding$ = new BehaviorSubject<ReadonlyMap<string, boolean>>(new Map());
   private connection: OfConnection | undefined;
   private interfaces: ReadonlyMap<string, InterfaceState> = new Map();
@@ -325,6 +327,15 @@ export class Controller {
     }
     this.binder!.reconcileBoundPorts(cache.localPorts());
     this.subs.push(runtime.syncedRevision$.subscribe((r) => r >= 0 && this.log.debug({ revision: r }, 'switch in sync')));
+    if (c.memory.collectAfterBurst) {
+      const trim = new HeapTrim({ clock: this.clock, quietMs: HEAP_TRIM.quietMs, minGrowthBytes: HEAP_TRIM.minGrowthBytes, heapUsed, collect: () => {
+          this.metrics.heapCollections.inc();
+          this.log.info(fullGc(), 'collected the garbage of a burst of changes');
+        },
+      });
+      this.heapTrim = trim;
+      this.subs.push(runtime.syncedRevision$.subscribe((r) => r >= 0 && trim.synced()));
+    }
     if (this.connection?.isOpen && (!this.pair || this.pair.isMaster)) await this.attach(this.connection);
     this.log.info({ revision: cache.state.revision, localPorts: cache.localPorts().length }, 'runtime started');
   }
@@ -622,6 +633,7 @@ export class Controller {
     };
     this.gateways?.stop();
     this.bfdPorts?.stop();
+    this.heapTrim?.stop();
     this.binder?.stop();
     await attempt('wait for bring-up', () => Promise.race([this.bringUp, sleep(2_000)]));
     for (const s of this.subs) s.unsubscribe();

@@ -18,6 +18,7 @@ export class ControllerMetrics {
   readonly gatewaysActive: Gauge;
   /** The numeric fields of the apps' status (descriptor `status`), read at every scrape from `appStatus`. */
   readonly appStatus: Gauge<'app' | 'name'>;
+  readonly heapCollections: Counter;
   /** Set by the daemon once its runtime runs. */
   appStatusSource: (() => Readonly<Record<string, Readonly<Record<string, unknown>>>>) | undefined;
 
@@ -47,6 +48,7 @@ export class ControllerMetrics {
     this.haDemotions = new Counter({ name: 'df_controller_ha_demotions_total', help: 'Times this controller stepped down to slave: a newer master (demoted) or its generation refused as stale', labelNames: ['reason'], registers: r });
     for (const role of ['master', 'slave', 'equal']) this.haRole.set({ role }, role === 'equal' ? 1 : 0);
     this.gatewayFailovers = new Counter({ name: 'df_controller_gateway_failovers_total', help: 'Router gateways this chassis took over because their active gateway chassis died (docs/ha.md)', registers: r });
+    this.heapCollections = new Counter({ name: 'df_controller_heap_collections_total', help: 'Full garbage collections after a burst of changes settled (docs/controller.md "Memory")', registers: r });
     this.gatewaysActive = new Gauge({ name: 'df_controller_gateways_active', help: 'Routers whose active gateway chassis is this one', registers: r });
     const source = (): Readonly<Record<string, Readonly<Record<string, unknown>>>> => this.appStatusSource?.() ?? {};
     this.appStatus = new Gauge({

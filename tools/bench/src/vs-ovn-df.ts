@@ -51,16 +51,37 @@ interface Health {
   readonly sync: { readonly syncedRevision: number; readonly desiredFlows: number; readonly installedFlows: number };
 }
 
-function health(socket: string): Promise<Health | undefined> {
-  return new Promise((resolveHealth) => {
-    const req = request({ socketPath: socket, path: '/healthz' }, (res) => {
+function getText(socket: string, path: string): Promise<string | undefined> {
+  return new Promise((resolveText) => {
+    const req = request({ socketPath: socket, path }, (res) => {
       let body = '';
       res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => resolveHealth(body.startsWith('{') ? (JSON.parse(body) as Health) : undefined));
+      res.on('end', () => resolveText(body));
     });
-    req.on('error', () => resolveHealth(undefined));
+    req.on('error', () => resolveText(undefined));
     req.end();
   });
+}
+
+async function health(socket: string): Promise<Health | undefined> {
+  const body = await getText(socket, '/healthz');
+  return body?.startsWith('{') ? (JSON.parse(body) as Health) : undefined;
+}
+
+/**
+ * Where the controller's memory is, from its /metrics (prom-client's process
+ * metrics): V8's heap by space (size the space holds / bytes live in it) and
+ * what lives outside the heap. Printed beside the RSS so a change shows where it acted.
+ */
+async function heapBreakdown(socket: string): Promise<string> {
+  const text = (await getText(socket, '/metrics')) ?? '';
+  const value = (name: string, space?: string): number => {
+    const re = new RegExp(`^${name}${space ? `\\{space="${space}"\\}` : ''} (\\S+)`, 'm');
+    return Number(re.exec(text)?.[1] ?? NaN) / 1024 / 1024;
+  };
+  const spaces = ['new', 'old', 'code', 'map', 'large_object'].map((s) => `${s} ${value('nodejs_heap_space_size_total_bytes', s).toFixed(0)}/${value('nodejs_heap_space_size_used_bytes', s).toFixed(0)}`);
+  const collections = /^df_controller_heap_collections_total (\S+)/m.exec(text)?.[1] ?? '–';
+  return `heap MB (size/used): ${spaces.join(', ')}; external ${value('nodejs_external_memory_bytes').toFixed(0)}; collections after a burst ${collections}`;
 }
 
 /**
@@ -120,6 +141,8 @@ export async function runDragonflow(cleanup: CleanupStack, script: string, n: nu
     appsFrom: resolve(dirname(script), '..'),
     management: { listen: `unix:${management}` },
     logLevel: 'warn',
+    // DF_BENCH_V8_MEMORY=1: V8's own heap sizing and no collection after a burst (the controller before its memory defaults), for before/after runs.
+    ...(process.env['DF_BENCH_V8_MEMORY'] === '1' ? { memory: { smallYoungGeneration: false, collectAfterBurst: false } } : {}),
   };
   const configFile = join(dir, 'df-controller.json');
   writeFileSync(configFile, JSON.stringify(config, null, 2));
@@ -157,6 +180,10 @@ export async function runDragonflow(cleanup: CleanupStack, script: string, n: nu
   await sleep(1000);
   const flows = countFlows(await ovs.ofctl('-O', 'OpenFlow13', 'dump-flows', 'br-int'));
   const controllerRss = rssOf(pid);
+  console.log(`  dragonflow N=${n}: controller RSS ${(controllerRss / 1024 / 1024).toFixed(0)} MB; ${await heapBreakdown(management)}`);
+  // The same 5 s later: what the measurement above caught in passing (a collection not yet done) shows here.
+  await sleep(5000);
+  console.log(`  dragonflow N=${n}, 5 s later: controller RSS ${(rssOf(pid) / 1024 / 1024).toFixed(0)} MB; ${await heapBreakdown(management)}`);
   if (snapshots) {
     process.kill(pid, 'SIGUSR2');
     await sleep(15_000);
