@@ -1,27 +1,11 @@
-import { Ipv4Address, IpNetwork, MacAddress } from '@dragonflow/base';
 import { packet } from '@dragonflow/core';
 import { describe, expect, test } from 'vitest';
 import { AnswerTemplate, encodeAnswer, type Reply } from './answer-template.js';
-import { respond, type LeaseFacts, type ReplyOptionsMemo } from './responder.js';
+import { client, ip, leaseFacts } from '../test/lease-facts.js';
+import { respond, type ReplyOptionsMemo } from './responder.js';
 
 const { DhcpMessageType: T, DhcpOption: O, dhcpEncode, dhcpMessage, DHCP_FLAG_BROADCAST } = packet;
-const ip = (s: string) => Ipv4Address.parse(s);
-const client = MacAddress.parse('fa:16:3e:00:00:05');
-
-const facts: LeaseFacts = {
-  address: ip('10.0.0.5'),
-  subnet: IpNetwork.parse('10.0.0.0/24'),
-  gateway: ip('10.0.0.1'),
-  serverIp: ip('10.0.0.2'),
-  serverMac: MacAddress.parse('fa:16:3e:00:00:02'),
-  dnsServers: [ip('10.0.0.53')],
-  hostRoutes: [],
-  mtu: 1450,
-  leaseSeconds: 86400,
-  domainName: 'openstacklocal',
-  hostname: 'host-10-0-0-5',
-  extraOptions: new Map(),
-};
+const facts = leaseFacts();
 
 const prl: [number, Uint8Array] = [O.PARAMETER_REQUEST_LIST, Uint8Array.of(1, 3, 6, 15, 26, 121)];
 

@@ -1,26 +1,14 @@
-import { Ipv4Address, IpNetwork, MacAddress } from '@dragonflow/base';
+import { IpNetwork } from '@dragonflow/base';
 import { packet } from '@dragonflow/core';
 import { describe, expect, test } from 'vitest';
-import { respond, type LeaseFacts } from './responder.js';
+import { client, ip, leaseFacts } from '../test/lease-facts.js';
+import { respond } from './responder.js';
 
 const { DhcpMessageType: T, DhcpOption: O, dhcpDecode, dhcpEncode, dhcpMessage, DHCP_FLAG_BROADCAST } = packet;
-const ip = (s: string) => Ipv4Address.parse(s);
-const client = MacAddress.parse('fa:16:3e:00:00:05');
-
-const facts: LeaseFacts = {
-  address: ip('10.0.0.5'),
-  subnet: IpNetwork.parse('10.0.0.0/24'),
-  gateway: ip('10.0.0.1'),
-  serverIp: ip('10.0.0.2'),
-  serverMac: MacAddress.parse('fa:16:3e:00:00:02'),
-  dnsServers: [ip('10.0.0.53')],
+const facts = leaseFacts({
   hostRoutes: [{ destination: IpNetwork.parse('192.168.0.0/16'), nextHop: ip('10.0.0.9') }],
-  mtu: 1450,
-  leaseSeconds: 86400,
-  domainName: 'openstacklocal',
-  hostname: 'host-10-0-0-5',
   extraOptions: new Map([[42, dhcpEncode.ips([ip('10.0.0.123')])]]),
-};
+});
 
 function request(type: number, extra: [number, Uint8Array][] = [], init: Partial<packet.DhcpMessage> = {}): packet.DhcpMessage {
   return dhcpMessage({ op: 1, xid: 0xabc, chaddr: client, ...init, options: new Map([[O.MESSAGE_TYPE, dhcpEncode.u8(type)], ...extra]) });

@@ -6,4 +6,4 @@ export { type OpenedDb, openDb } from './db.js';
 export { type RequestContext, authenticate } from './auth.js';
 export { NeutronError } from './neutron/errors.js';
 export { EXTENSIONS } from './resources/discovery.js';
-export { defaultSecurityGroupId } from './services/default-sg.js';
+export { defaultGroupRules, defaultSecurityGroupId } from './services/default-sg.js';

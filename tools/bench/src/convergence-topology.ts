@@ -4,6 +4,7 @@
  * the networks, all on one chassis. Ids are derived from names, so the controller
  * side and the DB process agree without talking.
  */
+import { defaultGroupRules } from '@dragonflow/api';
 import { uuidV5, type TxnOp } from '@dragonflow/nb';
 import { benchMac as mac, put } from './nb-process.js';
 
@@ -65,10 +66,7 @@ export function neutronDefaultGroup(groupId: string, projectId: string, extra: n
     projectId,
     name: 'default',
     rules: [
-      { id: ruleId(0), direction: 'egress', ethertype: 'IPv4' },
-      { id: ruleId(1), direction: 'egress', ethertype: 'IPv6' },
-      { id: ruleId(2), direction: 'ingress', ethertype: 'IPv4', remoteGroupId: groupId },
-      { id: ruleId(3), direction: 'ingress', ethertype: 'IPv6', remoteGroupId: groupId },
+      ...defaultGroupRules(groupId, ruleId),
       ...Array.from({ length: extra }, (_, k) => ({ id: ruleId(`x${k}`), direction: 'ingress', ethertype: 'IPv4', protocol: 'tcp', portRangeMin: 10000 + k, portRangeMax: 10000 + k })),
     ],
   });

@@ -15,6 +15,7 @@
  * the bench. More hosts than running controllers makes a bigger cloud at the same
  * ports per chassis (the memory comparison).
  */
+import { defaultGroupRules } from '@dragonflow/api';
 import { chassisIdFromName, uuidV5, type TxnOp } from '@dragonflow/nb';
 import { benchMac, put } from './nb-process.js';
 
@@ -78,12 +79,7 @@ function securityGroup(t: number): TxnOp {
     key: t + 1,
     projectId: `tenant-${t}`,
     name: 'default',
-    rules: [
-      { id: rule(0), direction: 'egress', ethertype: 'IPv4' },
-      { id: rule(1), direction: 'egress', ethertype: 'IPv6' },
-      { id: rule(2), direction: 'ingress', ethertype: 'IPv4', remoteGroupId: group },
-      { id: rule(3), direction: 'ingress', ethertype: 'IPv6', remoteGroupId: group },
-    ],
+    rules: defaultGroupRules(group, rule),
   });
 }
 

@@ -12,6 +12,20 @@ export function defaultSecurityGroupId(projectId: string): string {
   return uuidV5(DEFAULT_SG_NAMESPACE, `default-sg/${projectId}`);
 }
 
+/**
+ * The rules of a project's `default` group as Neutron creates them: any egress, and
+ * ingress from members of the group, IPv4 and IPv6 — rule n (0–3) has id `ruleId(n)`.
+ * Exported for the benchmarks, which write the same group straight into the NB.
+ */
+export function defaultGroupRules(groupId: string, ruleId: (n: number) => string) {
+  return [
+    { id: ruleId(0), direction: 'egress' as const, ethertype: 'IPv4' as const },
+    { id: ruleId(1), direction: 'egress' as const, ethertype: 'IPv6' as const },
+    { id: ruleId(2), direction: 'ingress' as const, ethertype: 'IPv4' as const, remoteGroupId: groupId },
+    { id: ruleId(3), direction: 'ingress' as const, ethertype: 'IPv6' as const, remoteGroupId: groupId },
+  ];
+}
+
 /** Neutron's rules of a new group: any egress, IPv4 and IPv6. */
 export function egressRules(newId: () => string) {
   return [
@@ -29,12 +43,7 @@ function defaultGroupInput(projectId: string): NbCreateInput<'security_group'> &
     projectId,
     name: 'default',
     description: 'Default security group',
-    rules: [
-      { id: ruleId(0), direction: 'egress', ethertype: 'IPv4' },
-      { id: ruleId(1), direction: 'egress', ethertype: 'IPv6' },
-      { id: ruleId(2), direction: 'ingress', ethertype: 'IPv4', remoteGroupId: id },
-      { id: ruleId(3), direction: 'ingress', ethertype: 'IPv6', remoteGroupId: id },
-    ],
+    rules: defaultGroupRules(id, ruleId),
   };
 }
 
