@@ -328,7 +328,7 @@ export class Controller {
     this.binder!.reconcileBoundPorts(cache.localPorts());
     this.subs.push(runtime.syncedRevision$.subscribe((r) => r >= 0 && this.log.debug({ revision: r }, 'switch in sync')));
     if (c.memory.collectAfterBurst) {
-      const trim = new HeapTrim({ clock: this.clock, quietMs: HEAP_TRIM.quietMs, minGrowthBytes: HEAP_TRIM.minGrowthBytes, heapUsed, collect: () => {
+      const trim = new HeapTrim({ clock: this.clock, quietMs: HEAP_TRIM.quietMs, minGrowthBytes: HEAP_TRIM.minGrowthBytes, heapUsed, idle: () => cache.queued === 0 && runtime.idle, collect: () => {
           this.metrics.heapCollections.inc();
           this.log.info(fullGc(), 'collected the garbage of a burst of changes');
         },

@@ -149,6 +149,11 @@ export class AppHost {
     return this.queue.length - this.queueHead + this.packetIns.length - this.packetInHead;
   }
 
+  /** Whether the app has something queued or is handling an event now. */
+  get busy(): boolean {
+    return this.draining !== undefined || this.pending > 0;
+  }
+
   private kick(): void {
     if (this.draining) return;
     this.draining = this.drain().finally(() => {
