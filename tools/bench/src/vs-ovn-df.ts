@@ -15,7 +15,7 @@ import { MemoryClientDriver, chassisIdFromName, decodeObject, uuidV5, type TxnOp
 import { createNetns, deleteNetns, makeTempDir, removeDir, run, shortId, sleep, spawnDaemon, startOvs, stopPid, waitFor, type CleanupStack, type OvsInstance } from '@dragonflow/sandbox';
 import { NETWORKS, baseTopology, id, neutronDefaultGroup, vmPort } from './convergence-topology.js';
 import { put, startDbProcess, cpuSeconds, type DbCommands } from './nb-process.js';
-import { REPEATS, countFlows, dhcpServerIp, dhcpServerMac, ifaceName, rssOf, type SideResult } from './vs-ovn-scenario.js';
+import { REPEATS, addVmInterfaces, countFlows, dhcpServerIp, dhcpServerMac, rssOf, type SideResult } from './vs-ovn-scenario.js';
 
 export const DF_TOKEN = 'vs-ovn-bench-token';
 const CHASSIS = 'bench-vs-ovn';
@@ -99,12 +99,8 @@ async function confirmed(socket: string, rev: number): Promise<void> {
   }
 }
 
-async function addInterfaces(ovs: OvsInstance, indexes: readonly number[], portId: (i: number) => string): Promise<void> {
-  for (let at = 0; at < indexes.length; at += 200) {
-    const args: string[] = [];
-    for (const i of indexes.slice(at, at + 200)) args.push('--', 'add-port', 'br-int', ifaceName(i), '--', 'set', 'interface', ifaceName(i), 'type=internal', `external_ids:iface-id=${portId(i)}`);
-    await ovs.vsctl(...args.slice(1));
-  }
+function addInterfaces(ovs: OvsInstance, indexes: readonly number[], portId: (i: number) => string): Promise<void> {
+  return addVmInterfaces((...args) => ovs.vsctl(...args), indexes, portId);
 }
 
 /** The namespace a side runs in: IPv6 off, so the VM interfaces send no router solicitations. */

@@ -7,6 +7,7 @@
  * sides and the DB process agree without talking.
  */
 import { readFileSync } from 'node:fs';
+import { waitFor } from '@dragonflow/sandbox';
 import { benchMac } from './nb-process.js';
 import { NETWORKS } from './convergence-topology.js';
 
@@ -59,4 +60,42 @@ export function rssOf(pid: number): number {
 /** The number of flows an `ovs-ofctl dump-flows` printed (one per line after the reply header). */
 export function countFlows(dump: string): number {
   return dump.split('\n').filter((l) => l.includes('actions=')).length;
+}
+
+/** Interfaces per ovs-vsctl transaction when adding the VM interfaces. */
+const ADD_BATCH = 500;
+
+/**
+ * Adds the VM interfaces (internal ports on br-int, `iface-id` from `ifaceId`) and
+ * waits until Open vSwitch gave each an OpenFlow port. The transactions do not wait
+ * for ovs-vswitchd (`--no-wait`): with thousands of ports on the userspace datapath
+ * one reconfiguration takes seconds, and a waiting ovs-vsctl of 200 ports hit its
+ * timeout at ~4,800; the wait is on the ofports instead, however many
+ * reconfigurations that takes.
+ */
+export async function addVmInterfaces(vsctl: (...args: string[]) => Promise<string>, indexes: readonly number[], ifaceId: (i: number) => string): Promise<void> {
+  const portArgs = (i: number): string[] => ['--', 'add-port', 'br-int', ifaceName(i), '--', 'set', 'interface', ifaceName(i), 'type=internal', `external_ids:iface-id=${ifaceId(i)}`];
+  // A few (the single plugs that are timed): one transaction that waits for ovs-vswitchd, as before.
+  if (indexes.length <= 10) {
+    await vsctl(...indexes.flatMap(portArgs).slice(1));
+    return;
+  }
+  for (let at = 0; at < indexes.length; at += ADD_BATCH) {
+    const args: string[] = ['--no-wait'];
+    for (const i of indexes.slice(at, at + ADD_BATCH)) args.push(...portArgs(i));
+    await vsctl(...args);
+  }
+  const wanted = new Set(indexes.map(ifaceName));
+  await waitFor(
+    async () => {
+      const out = await vsctl('--format=csv', '--no-headings', '--columns=name,ofport', 'list', 'interface');
+      let ready = 0;
+      for (const line of out.split('\n')) {
+        const [name, ofport] = line.split(',');
+        if (name !== undefined && wanted.has(name.replace(/"/g, '')) && Number(ofport) > 0) ready++;
+      }
+      return ready === wanted.size;
+    },
+    { what: `${wanted.size} VM interfaces with an ofport`, timeoutMs: 60_000 + 20 * wanted.size, intervalMs: 200 },
+  );
 }
