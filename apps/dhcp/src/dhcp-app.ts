@@ -122,8 +122,12 @@ export class DhcpServer {
   localPortChanged(portId: string): void {
     const port = this.ctx.topology.get('logical_port', portId);
     if (port) {
+      const served = this.servedPorts.has(port.networkId);
       this.portFlows(port);
-      this.networkFlows(port.networkId);
+      // The server flows depend on the network, its DHCP port and whether it serves a
+      // local port at all (networkChanged follows the first two): rebuilding them for
+      // every port of a bulk cost as much as the ports' own flows.
+      if (this.servedPorts.has(port.networkId) !== served || !this.ctx.flows.hasFlows(`network:${port.networkId}`)) this.networkFlows(port.networkId);
       return;
     }
     this.ctx.flows.remove(`port:${portId}`);

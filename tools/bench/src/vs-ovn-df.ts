@@ -100,7 +100,7 @@ async function confirmed(socket: string, rev: number): Promise<void> {
 }
 
 function addInterfaces(ovs: OvsInstance, indexes: readonly number[], portId: (i: number) => string): Promise<void> {
-  return addVmInterfaces((...args) => ovs.vsctl(...args), indexes, portId);
+  return addVmInterfaces(ovs, indexes, portId);
 }
 
 /** The namespace a side runs in: IPv6 off, so the VM interfaces send no router solicitations. */

@@ -9,6 +9,9 @@
  *
  *   pnpm --filter @dragonflow/bench bench:vs-ovn-inproc     (DF_BENCH_PORTS=1000 by default)
  */
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import l2 from '@dragonflow/app-l2';
 import proactive from '@dragonflow/app-l3-proactive';
@@ -66,12 +69,25 @@ async function bulk(n: number, equalFeatures: boolean): Promise<Bulk> {
   await chassis.runtime.attachSwitch(fakeSwitch.connect());
   await chassis.runtime.waitForRevision(chassis.topology.revision);
   const ports = Array.from({ length: n }, (_, i) => vmPort(i, chassisId, equalFeatures ? { projectId: PROJECT, securityGroupIds: [GROUP] } : {}));
+  // DF_BENCH_CPU_PROFILE=DIR: a V8 CPU profile of the bulk alone (commit → confirmed) there.
+  const profileDir = process.env['DF_BENCH_CPU_PROFILE'];
+  const session = profileDir ? new Session() : undefined;
+  if (session) {
+    session.connect();
+    await session.post('Profiler.enable');
+    await session.post('Profiler.start');
+  }
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const { revision } = await driver.commit(ports);
   await chassis.runtime.waitForRevision(revision);
   const ms = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
+  if (session) {
+    const { profile } = await session.post('Profiler.stop');
+    writeFileSync(join(profileDir!, `bulk-${n}-${equalFeatures ? 'equal' : 'l2'}.cpuprofile`), JSON.stringify(profile));
+    session.disconnect();
+  }
   const desired = chassis.runtime.reconciler.desiredCount;
   await chassis.stop();
   await driver.close();

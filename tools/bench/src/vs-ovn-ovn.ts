@@ -46,7 +46,7 @@ function portsCommit(from: number, to: number, dhcp: readonly string[]): string[
 }
 
 function addInterfaces(ovn: OvnChassis, from: number, to: number): Promise<void> {
-  return addVmInterfaces((...args) => ovn.ovs.vsctl(...args), Array.from({ length: to - from }, (_, k) => from + k), (i) => `lp${i}`);
+  return addVmInterfaces(ovn.ovs, Array.from({ length: to - from }, (_, k) => from + k), (i) => `lp${i}`);
 }
 
 export async function runOvn(cleanup: CleanupStack, n: number): Promise<SideResult> {

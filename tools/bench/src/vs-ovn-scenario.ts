@@ -7,7 +7,7 @@
  * sides and the DB process agree without talking.
  */
 import { readFileSync } from 'node:fs';
-import { waitFor } from '@dragonflow/sandbox';
+import { waitFor, type OvsInstance } from '@dragonflow/sandbox';
 import { benchMac } from './nb-process.js';
 import { NETWORKS } from './convergence-topology.js';
 
@@ -62,33 +62,40 @@ export function countFlows(dump: string): number {
   return dump.split('\n').filter((l) => l.includes('actions=')).length;
 }
 
-/** Interfaces per ovs-vsctl transaction when adding the VM interfaces. */
-const ADD_BATCH = 500;
+/** Interfaces per OVSDB transaction when adding the VM interfaces (one argument of ovsdb-client stays below Linux's 128 KiB). */
+const ADD_BATCH = 300;
 
 /**
  * Adds the VM interfaces (internal ports on br-int, `iface-id` from `ifaceId`) and
- * waits until Open vSwitch gave each an OpenFlow port. The transactions do not wait
- * for ovs-vswitchd (`--no-wait`): with thousands of ports on the userspace datapath
- * one reconfiguration takes seconds, and a waiting ovs-vsctl of 200 ports hit its
- * timeout at ~4,800; the wait is on the ofports instead, however many
- * reconfigurations that takes.
+ * waits until Open vSwitch gave each an OpenFlow port. Thousands go in as plain OVSDB
+ * transactions (ovsdb-client: Interface and Port rows and one mutation of the
+ * bridge's ports), which do not wait for ovs-vswitchd: ovs-vsctl's add-port reads
+ * the whole switch configuration and waits for a reconfiguration that takes seconds
+ * with thousands of ports on the userspace datapath — 200 per call hit its 10 s
+ * timeout at ~4,800 ports. The wait is on the ofports instead.
  */
-export async function addVmInterfaces(vsctl: (...args: string[]) => Promise<string>, indexes: readonly number[], ifaceId: (i: number) => string): Promise<void> {
-  const portArgs = (i: number): string[] => ['--', 'add-port', 'br-int', ifaceName(i), '--', 'set', 'interface', ifaceName(i), 'type=internal', `external_ids:iface-id=${ifaceId(i)}`];
-  // A few (the single plugs that are timed): one transaction that waits for ovs-vswitchd, as before.
+export async function addVmInterfaces(ovs: OvsInstance, indexes: readonly number[], ifaceId: (i: number) => string): Promise<void> {
+  // A few (the single plugs that are timed): ovs-vsctl, which returns once ovs-vswitchd has them.
   if (indexes.length <= 10) {
-    await vsctl(...indexes.flatMap(portArgs).slice(1));
+    await ovs.vsctl(...indexes.flatMap((i) => ['--', 'add-port', 'br-int', ifaceName(i), '--', 'set', 'interface', ifaceName(i), 'type=internal', `external_ids:iface-id=${ifaceId(i)}`]).slice(1));
     return;
   }
   for (let at = 0; at < indexes.length; at += ADD_BATCH) {
-    const args: string[] = ['--no-wait'];
-    for (const i of indexes.slice(at, at + ADD_BATCH)) args.push(...portArgs(i));
-    await vsctl(...args);
+    const ops: unknown[] = [];
+    const ports: unknown[] = [];
+    for (const i of indexes.slice(at, at + ADD_BATCH)) {
+      ops.push({ op: 'insert', table: 'Interface', row: { name: ifaceName(i), type: 'internal', external_ids: ['map', [['iface-id', ifaceId(i)]]] }, 'uuid-name': `i${i}` });
+      ops.push({ op: 'insert', table: 'Port', row: { name: ifaceName(i), interfaces: ['named-uuid', `i${i}`] }, 'uuid-name': `p${i}` });
+      ports.push(['named-uuid', `p${i}`]);
+    }
+    ops.push({ op: 'mutate', table: 'Bridge', where: [['name', '==', 'br-int']], mutations: [['ports', 'insert', ['set', ports]]] });
+    const reply = await ovs.tool('ovsdb-client', ['transact', ovs.dbRemote, JSON.stringify(['Open_vSwitch', ...ops])]);
+    if (reply.includes('"error"')) throw new Error(`adding VM interfaces ${indexes[at]}…: ${reply.slice(0, 500)}`);
   }
   const wanted = new Set(indexes.map(ifaceName));
   await waitFor(
     async () => {
-      const out = await vsctl('--format=csv', '--no-headings', '--columns=name,ofport', 'list', 'interface');
+      const out = await ovs.tool('ovs-vsctl', [`--db=${ovs.dbRemote}`, '--timeout=30', '--format=csv', '--no-headings', '--columns=name,ofport', 'list', 'interface']);
       let ready = 0;
       for (const line of out.split('\n')) {
         const [name, ofport] = line.split(',');
@@ -96,6 +103,6 @@ export async function addVmInterfaces(vsctl: (...args: string[]) => Promise<stri
       }
       return ready === wanted.size;
     },
-    { what: `${wanted.size} VM interfaces with an ofport`, timeoutMs: 60_000 + 20 * wanted.size, intervalMs: 200 },
+    { what: `${wanted.size} VM interfaces with an ofport`, timeoutMs: 60_000 + 30 * wanted.size, intervalMs: 500 },
   );
 }
