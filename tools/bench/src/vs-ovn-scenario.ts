@@ -33,8 +33,8 @@ export interface SideResult {
   readonly oneRule: readonly number[];
 }
 
-/** Repetitions of each single-change measurement. */
-export const REPEATS = 10;
+/** Repetitions of each single-change measurement (DF_BENCH_REPEATS, default 10: fewer keep an N = 10,000 run within minutes). */
+export const REPEATS = Number(process.env['DF_BENCH_REPEATS'] ?? 10);
 
 /** Port i's network (0-based), MAC and IPv4 address (as vmPort in convergence-topology.ts). */
 export function portAddress(i: number): { network: number; mac: string; ip: string } {
