@@ -30,6 +30,13 @@ export async function linkExists(name: string, netns?: string): Promise<boolean>
   return r.code === 0;
 }
 
+/** The names of every link in a namespace (one `ip` call, however many there are). */
+export async function linkNames(netns?: string): Promise<Set<string>> {
+  const r = await run('ip', ['-o', 'link', 'show'], { netns });
+  // "12: vm0@NONE: <…" or "12: vm0: <…"
+  return new Set([...r.stdout.matchAll(/^\d+:\s+([^:@\s]+)/gm)].map((m) => m[1]!));
+}
+
 export interface VethEnd {
   name: string;
   /** Namespace to move this end into (root namespace when absent). */
