@@ -121,7 +121,8 @@ export async function runDragonflow(cleanup: CleanupStack, script: string, n: nu
   await db.request(`base ${chassisId}`);
 
   const dir = makeTempDir('df-bench-vsovn-');
-  cleanup.defer('remove the controller directory', () => removeDir(dir));
+  // Kept with DF_BENCH_LOG_LEVEL, for its log.
+  cleanup.defer('remove the controller directory', () => (process.env['DF_BENCH_LOG_LEVEL'] ? undefined : removeDir(dir)));
   const tokenFile = join(dir, 'nb.token');
   writeFileSync(tokenFile, `${DF_TOKEN}\n`, { mode: 0o600 });
   const management = join(dir, 'df-controller.sock');
@@ -136,7 +137,8 @@ export async function runDragonflow(cleanup: CleanupStack, script: string, n: nu
     // The bench package depends on every app: they resolve from its directory.
     appsFrom: resolve(dirname(script), '..'),
     management: { listen: `unix:${management}` },
-    logLevel: 'warn',
+    // DF_BENCH_LOG_LEVEL=info: the controller's log says when it collected after a burst (and why it waited).
+    logLevel: process.env['DF_BENCH_LOG_LEVEL'] ?? 'warn',
     // DF_BENCH_V8_MEMORY=1: V8's own heap sizing and no collection after a burst (the controller before its memory defaults), for before/after runs.
     ...(process.env['DF_BENCH_V8_MEMORY'] === '1' ? { memory: { smallYoungGeneration: false, collectAfterBurst: false } } : {}),
   };
@@ -173,6 +175,7 @@ export async function runDragonflow(cleanup: CleanupStack, script: string, n: nu
     what: 'the bulk ports ACTIVE',
     timeoutMs: 120_000,
   });
+  if (process.env['DF_BENCH_LOG_LEVEL']) console.log(`  dragonflow N=${n}: the last bulk port ACTIVE at ${new Date().toISOString()}; controller log ${log}`);
   await sleep(1000);
   const flows = countFlows(await ovs.ofctl('-O', 'OpenFlow13', 'dump-flows', 'br-int'));
   const controllerRss = rssOf(pid);
