@@ -170,10 +170,12 @@ export async function runDragonflow(cleanup: CleanupStack, script: string, n: nu
   await confirmed(management, await db.request('bulk'));
   const bulkMs = performance.now() - t0;
   const cpu = { controller: cpuSeconds(pid) - cpu0.controller, vswitchd: cpuSeconds(ovs.pids.vswitchd) - cpu0.vswitchd, central: cpuSeconds(db.pid) - cpu0.central };
-  // The binder marks the N ports ACTIVE after their flows: let it finish before the next figures.
-  await waitFor(async () => (await driver.get('logical_port', portId(n - 1))) !== undefined && decodeObject('logical_port', (await driver.get('logical_port', portId(n - 1)))!.value, 0).status === 'ACTIVE', {
+  // The binder marks the N ports ACTIVE after their flows, each with its own write: let it finish (every port, not one) before the next figures.
+  const bulkIds = Array.from({ length: n }, (_, i) => portId(i));
+  await waitFor(async () => (await driver.getMany('logical_port', bulkIds)).every((rec) => rec !== undefined && decodeObject('logical_port', rec.value, 0).status === 'ACTIVE'), {
     what: 'the bulk ports ACTIVE',
-    timeoutMs: 120_000,
+    timeoutMs: 300_000,
+    intervalMs: 50,
   });
   if (process.env['DF_BENCH_LOG_LEVEL']) console.log(`  dragonflow N=${n}: the last bulk port ACTIVE at ${new Date().toISOString()}; controller log ${log}`);
   await sleep(1000);
