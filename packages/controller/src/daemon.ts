@@ -328,7 +328,9 @@ export class Controller {
     this.binder!.reconcileBoundPorts(cache.localPorts());
     this.subs.push(runtime.syncedRevision$.subscribe((r) => r >= 0 && this.log.debug({ revision: r }, 'switch in sync')));
     if (c.memory.collectAfterBurst) {
-      const trim = new HeapTrim({ clock: this.clock, quietMs: HEAP_TRIM.quietMs, minGrowthBytes: HEAP_TRIM.minGrowthBytes, heapUsed, idle: () => cache.queued === 0 && runtime.idle, collect: () => {
+      // Idle includes the binder: after a bulk, the ports' status reads and writes are in flight at the NB while
+      // nothing else happens here, and a collection then came before their echoes' garbage (a second one after).
+      const trim = new HeapTrim({ clock: this.clock, quietMs: HEAP_TRIM.quietMs, minGrowthBytes: HEAP_TRIM.minGrowthBytes, heapUsed, idle: () => cache.queued === 0 && runtime.idle && this.binder?.busy !== true, collect: () => {
           this.metrics.heapCollections.inc();
           this.log.info(fullGc(), 'collected the garbage of a burst of changes');
         },
