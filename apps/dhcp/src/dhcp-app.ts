@@ -53,9 +53,13 @@ export class DhcpServer {
   /** Local ports served, per network (their networks get the server flows). */
   private readonly servedPorts = new Map<string, Set<string>>();
 
+  /** Ports with a punt flow, and the port key it was built for. */
+  private readonly punted = new Map<string, number>();
+
   /** Recomputes every owner: the local ports served and their networks' server flows. */
   recomputeAll(): void {
     this.servedPorts.clear();
+    this.punted.clear();
     this.leases.clear();
     const ids = this.served.ids();
     for (const id of ids) {
@@ -81,10 +85,13 @@ export class DhcpServer {
     }
     const ports = this.servedPorts.get(port.networkId) ?? new Set<string>();
     if (served.length === 0) {
-      this.ctx.flows.remove(portOwner(port));
+      if (this.punted.delete(port.id)) this.ctx.flows.remove(portOwner(port));
       ports.delete(port.id);
     } else {
-      this.ctx.flows.replace(portOwner(port), [puntFlow(this.table, port.key, this.ctx.punt.toController())]);
+      // The punt flow depends on the port's key alone: a network's objects entering the
+      // topology with its ports (a bulk) would otherwise rebuild it once per object.
+      if (this.punted.get(port.id) !== port.key) this.ctx.flows.replace(portOwner(port), [puntFlow(this.table, port.key, this.ctx.punt.toController())]);
+      this.punted.set(port.id, port.key);
       ports.add(port.id);
     }
     if (ports.size > 0) this.servedPorts.set(port.networkId, ports);
@@ -111,10 +118,7 @@ export class DhcpServer {
 
   /** Every local port of a network again (its subnets, DHCP port or MTU changed). */
   private networkChanged(networkId: string): void {
-    for (const id of this.served.ids()) {
-      const port = this.ctx.topology.get('logical_port', id);
-      if (port?.networkId === networkId) this.portFlows(port);
-    }
+    for (const port of this.served.portsOn(networkId)) this.portFlows(port);
     this.networkFlows(networkId);
   }
 
@@ -122,11 +126,16 @@ export class DhcpServer {
   localPortChanged(portId: string): void {
     const port = this.ctx.topology.get('logical_port', portId);
     if (port) {
+      const served = this.servedPorts.has(port.networkId);
       this.portFlows(port);
-      this.networkFlows(port.networkId);
+      // The server flows depend on the network, its DHCP port and whether it serves a
+      // local port at all (networkChanged follows the first two): rebuilding them for
+      // every port of a bulk cost as much as the ports' own flows.
+      if (this.servedPorts.has(port.networkId) !== served || !this.ctx.flows.hasFlows(`network:${port.networkId}`)) this.networkFlows(port.networkId);
       return;
     }
     this.ctx.flows.remove(`port:${portId}`);
+    this.punted.delete(portId);
     this.leases.forgetPort(portId);
     for (const [networkId, ports] of this.servedPorts) if (ports.delete(portId)) this.networkChangedPorts(networkId);
   }

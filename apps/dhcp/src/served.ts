@@ -22,6 +22,11 @@ export class ServedPorts {
     return [...all];
   }
 
+  /** The ports of one network that are served (an index lookup: network events do not walk every served port). */
+  portsOn(networkId: string): LogicalPort[] {
+    return this.topology.lookup('logical_port', 'network', networkId).filter((p) => this.has(p));
+  }
+
   has(port: LogicalPort): boolean {
     return this.isLocal(port.id) || (this.allNetworks && Boolean(port.chassisId));
   }

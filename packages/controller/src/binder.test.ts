@@ -184,9 +184,12 @@ describe('PortBinder', () => {
   it('binds a plugged port to this chassis and sets it ACTIVE once its flows are on the switch', async () => {
     const r = await start();
     const p = await port(r, '10.0.0.5');
+    expect(r.binder.busy).toBe(false);
     r.binder.setInterfaces(snapshot(iface('tap1', p.id, 7)));
+    expect(r.binder.busy).toBe(true); // binding, then waiting for the flows, then writing ACTIVE
     const active = await until('ACTIVE', async () => ((await r.nb.get('logical_port', p.id))?.status === 'ACTIVE' ? r.nb.get('logical_port', p.id) : undefined));
     expect(active).toMatchObject({ chassisId: ME, bindingHost: CHASSIS, status: 'ACTIVE' });
+    await until('the binder done', async () => !r.binder.busy || undefined);
     expect(classifyOf(r, 7)).toBeDefined();
     expect(r.binder.report()).toMatchObject({ plugged: 1, active: 1, unknownIfaceIds: [] });
     expect(r.metrics.portUpSeconds.get()).toBeDefined();

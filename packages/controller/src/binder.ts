@@ -208,6 +208,11 @@ export class PortBinder {
     for (const p of ports) if (p.chassisId === this.options.chassisId && !this.plugged.has(p.id)) this.schedule(p.id);
   }
 
+  /** Whether some port's binding or status is being written (or waits for its flows). */
+  get busy(): boolean {
+    return this.workers.size > 0;
+  }
+
   report(): BinderReport {
     const ports: PortReport[] = [];
     for (const plug of this.plugged.values()) {

@@ -193,7 +193,7 @@ export class Controller {
       ));
     try {
       if (c.management.listen) {
-        this.management = await ManagementServer.start(c.management.listen, { registry: this.registry, health: () => this.healthResponse() });
+        this.management = await ManagementServer.start(c.management.listen, { registry: this.registry, health: () => this.healthResponse(), sync: () => this.syncReport() });
         this.log.info({ where: this.management.where }, 'serving /healthz and /metrics');
       }
       const guard = new BridgeDatapathGuard(c.bridge.integration, () => this.ovsdb, { clock: this.clock });
@@ -328,7 +328,9 @@ export class Controller {
     this.binder!.reconcileBoundPorts(cache.localPorts());
     this.subs.push(runtime.syncedRevision$.subscribe((r) => r >= 0 && this.log.debug({ revision: r }, 'switch in sync')));
     if (c.memory.collectAfterBurst) {
-      const trim = new HeapTrim({ clock: this.clock, quietMs: HEAP_TRIM.quietMs, minGrowthBytes: HEAP_TRIM.minGrowthBytes, heapUsed, collect: () => {
+      // Idle includes the binder: after a bulk, the ports' status reads and writes are in flight at the NB while
+      // nothing else happens here, and a collection then came before their echoes' garbage (a second one after).
+      const trim = new HeapTrim({ clock: this.clock, quietMs: HEAP_TRIM.quietMs, minGrowthBytes: HEAP_TRIM.minGrowthBytes, heapUsed, idle: () => cache.queued === 0 && runtime.idle && this.binder?.busy !== true, collect: () => {
           this.metrics.heapCollections.inc();
           this.log.info(fullGc(), 'collected the garbage of a burst of changes');
         },
@@ -600,13 +602,19 @@ export class Controller {
       ovsdb: { remote: c.ovsdb.endpoint, state: ovsdbState, lastError: ovsdbState === 'connected' ? undefined : this.lastOvsdbError, setup: this.setupState },
       openflow: { listen: c.openflow.listen, controllerTarget: this.spec.controllerTarget, connected, datapathId: this.connection?.datapathId.toString(16).padStart(16, '0'), role: ha ? ha.role : connected ? 'equal' : 'unknown' },
       ha,
-      sync: { runtimeStarted: this.runtimeStarted, syncedRevision: synced, desiredFlows: runtime?.reconciler.desiredCount ?? 0, installedFlows: runtime?.reconciler.installedCount ?? 0, failedOwners },
+      sync: { ...this.syncReport(), failedOwners },
       infraPorts: this.infra,
       ports,
       apps: this.apps.map((a) => a.package),
       gateways: this.gateways?.report() ?? [],
       ...(runtime && this.runtimeStarted ? { appStatus: runtime.appStatus() } : {}),
     };
+  }
+
+  /** The health document's `sync`, without the rest of it. */
+  syncReport(): HealthReport['sync'] {
+    const runtime = this.runtimeValue;
+    return { runtimeStarted: this.runtimeStarted, syncedRevision: runtime?.reconciler.syncedRevision ?? -1, desiredFlows: runtime?.reconciler.desiredCount ?? 0, installedFlows: runtime?.reconciler.installedCount ?? 0, failedOwners: runtime?.reconciler.failedOwners() ?? [] };
   }
 
   private healthResponse(): { status: number; body: unknown } {

@@ -8,17 +8,21 @@ function setup(minGrowthBytes = 100) {
   let used = 50;
   const live = 50;
   let collections = 0;
+  let busy = false;
   const trim = new HeapTrim({
     clock,
     quietMs: 500,
     minGrowthBytes,
     heapUsed: () => used,
+    idle: () => !busy,
     collect: () => {
+      // A collection while the controller works would stall a bulk.
+      expect(busy).toBe(false);
       collections++;
       used = live;
     },
   });
-  return { clock, trim, allocate: (n: number) => (used += n), collections: () => collections };
+  return { clock, trim, allocate: (n: number) => (used += n), collections: () => collections, setBusy: (b: boolean) => (busy = b) };
 }
 
 describe('HeapTrim', () => {
@@ -62,10 +66,43 @@ describe('HeapTrim', () => {
     expect(collections()).toBe(1);
   });
 
+  it('never collects while a bulk is being worked on, however long it takes, and collects once it is confirmed', () => {
+    const { clock, trim, allocate, collections, setBusy } = setup();
+    allocate(30);
+    trim.synced(); // the revision before the bulk arms the quiet period
+    setBusy(true); // the bulk's change arrives: apps computing, flows being sent
+    for (let t = 0; t < 20; t++) {
+      allocate(100);
+      clock.advance(250);
+    }
+    expect(collections()).toBe(0);
+    setBusy(false);
+    trim.synced(); // the bulk is confirmed
+    clock.advance(499);
+    expect(collections()).toBe(0);
+    clock.advance(1);
+    expect(collections()).toBe(1);
+  });
+
+  it('waits for the controller to be idle when the quiet period ends busy without a new revision', () => {
+    const { clock, trim, allocate, collections, setBusy } = setup();
+    allocate(500);
+    trim.synced();
+    setBusy(true);
+    clock.advance(2000);
+    expect(collections()).toBe(0);
+    setBusy(false); // idle again, no revision confirmed (say, the work changed no flow)
+    clock.advance(500);
+    expect(collections()).toBe(1);
+  });
+
   it('does nothing once stopped', () => {
-    const { clock, trim, allocate, collections } = setup();
+    const { clock, trim, allocate, collections, setBusy } = setup();
     allocate(1000);
     trim.synced();
+    setBusy(true);
+    clock.advance(600); // re-armed while busy
+    setBusy(false);
     trim.stop();
     clock.advance(1000);
     expect(collections()).toBe(0);

@@ -26,11 +26,11 @@ describe('management endpoint', () => {
     expect(() => parseManagementListen('9100')).toThrow(/management\.listen: '9100' must be tcp:HOST:PORT or unix:PATH/);
   });
 
-  it('serves /healthz (503 while starting) and /metrics on a unix socket and on TCP', async () => {
+  it('serves /healthz (503 while starting), /sync and /metrics on a unix socket and on TCP', async () => {
     const registry = new Registry();
     new Counter({ name: 'df_test_total', help: 'a test counter', registers: [registry] }).inc(3);
     let status: 'starting' | 'ok' = 'starting';
-    const handlers = { registry, health: () => ({ status: status === 'ok' ? 200 : 503, body: { status } }) };
+    const handlers = { registry, health: () => ({ status: status === 'ok' ? 200 : 503, body: { status } }), sync: () => ({ syncedRevision: 7, desiredFlows: 3, installedFlows: 3 }) };
     const path = join(mkdtempSync(join(tmpdir(), 'df-mgmt-')), 'ctl.sock');
     const unix = await ManagementServer.start(`unix:${path}`, handlers);
     const tcp = await ManagementServer.start('tcp:127.0.0.1:0', handlers);
@@ -44,6 +44,9 @@ describe('management endpoint', () => {
       const m = await get({ port }, '/metrics');
       expect(m.status).toBe(200);
       expect(m.body).toMatch(/^df_test_total 3$/m);
+      const sync = await get({ port }, '/sync');
+      expect(sync).toMatchObject({ status: 200, type: 'application/json' });
+      expect(JSON.parse(sync.body)).toEqual({ syncedRevision: 7, desiredFlows: 3, installedFlows: 3 });
       expect((await get({ port }, '/nope')).status).toBe(404);
       await expect(ManagementServer.start(tcp.where, handlers)).rejects.toThrow(/cannot serve \/healthz and \/metrics on tcp:127\.0\.0\.1:\d+: .*EADDRINUSE/);
     } finally {

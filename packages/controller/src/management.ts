@@ -7,6 +7,8 @@ import type { Registry } from 'prom-client';
 export interface ManagementHandlers {
   /** The health document and its HTTP status (200 ok/degraded, 503 starting). */
   health(): { status: number; body: unknown };
+  /** The switch's sync alone (the health document's `sync`): cheap enough to poll in a tight loop, unlike the document, which lists every port. */
+  sync(): unknown;
   readonly registry: Registry;
 }
 
@@ -68,13 +70,15 @@ async function handle(req: IncomingMessage, res: ServerResponse, h: ManagementHa
     } else if (path === '/healthz') {
       const { status, body } = h.health();
       res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body, bigintJson, 2) + '\n');
+    } else if (path === '/sync') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(h.sync(), bigintJson) + '\n');
     } else if (path === '/metrics') {
       const text = await h.registry.metrics();
       res.writeHead(200, { 'content-type': h.registry.contentType }).end(text);
     } else if (path === '/') {
-      res.writeHead(200, { 'content-type': 'text/plain' }).end('df-controller: GET /healthz (JSON health), GET /metrics (Prometheus)\n');
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('df-controller: GET /healthz (JSON health), GET /sync (the switch\'s sync alone), GET /metrics (Prometheus)\n');
     } else {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /healthz or /metrics\n');
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /healthz, /sync or /metrics\n');
     }
   } catch (err) {
     res.writeHead(500, { 'content-type': 'text/plain' }).end(`${err instanceof Error ? err.message : String(err)}\n`);

@@ -1,4 +1,7 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { run, type RunResult } from './exec.js';
+import { makeTempDir, removeDir } from './tmp.js';
 
 /** Network namespaces and veth pairs through iproute2. Names are kernel-limited to 15 characters. */
 
@@ -28,6 +31,26 @@ export async function deleteNetns(name: string): Promise<void> {
 export async function linkExists(name: string, netns?: string): Promise<boolean> {
   const r = await run('ip', ['link', 'show', 'dev', name], { netns, allowFailure: true });
   return r.code === 0;
+}
+
+/** The names of every link in a namespace (one `ip` call, however many there are). */
+export async function linkNames(netns?: string): Promise<Set<string>> {
+  const r = await run('ip', ['-o', 'link', 'show'], { netns });
+  // "12: vm0@NONE: <…" or "12: vm0: <…"
+  return new Set([...r.stdout.matchAll(/^\d+:\s+([^:@\s]+)/gm)].map((m) => m[1]!));
+}
+
+/** Deletes many links with one `ip -batch` (one process, not two per link); those already gone are skipped. */
+export async function deleteLinks(names: readonly string[], netns?: string): Promise<void> {
+  if (names.length === 0) return;
+  const dir = makeTempDir('df-links-');
+  try {
+    const file = join(dir, 'delete.batch');
+    writeFileSync(file, names.map((n) => `link delete ${n}\n`).join(''));
+    await run('ip', ['-force', '-batch', file], { netns, allowFailure: true, timeoutMs: 120_000 });
+  } finally {
+    removeDir(dir);
+  }
 }
 
 export interface VethEnd {

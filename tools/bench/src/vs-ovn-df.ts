@@ -15,7 +15,7 @@ import { MemoryClientDriver, chassisIdFromName, decodeObject, uuidV5, type TxnOp
 import { createNetns, deleteNetns, makeTempDir, removeDir, run, shortId, sleep, spawnDaemon, startOvs, stopPid, waitFor, type CleanupStack, type OvsInstance } from '@dragonflow/sandbox';
 import { NETWORKS, baseTopology, id, neutronDefaultGroup, vmPort } from './convergence-topology.js';
 import { put, startDbProcess, cpuSeconds, type DbCommands } from './nb-process.js';
-import { REPEATS, countFlows, dhcpServerIp, dhcpServerMac, ifaceName, rssOf, type SideResult } from './vs-ovn-scenario.js';
+import { REPEATS, addVmInterfaces, countFlows, dhcpServerIp, dhcpServerMac, rssOf, type SideResult } from './vs-ovn-scenario.js';
 
 export const DF_TOKEN = 'vs-ovn-bench-token';
 const CHASSIS = 'bench-vs-ovn';
@@ -86,25 +86,22 @@ async function heapBreakdown(socket: string): Promise<string> {
 
 /**
  * Waits until revision `rev` is confirmed with every desired flow installed, polling
- * /healthz every 2 ms at first and then every 2 % of the time waited so far: the
- * health document lists every port, and building it thousands of times would tax the
- * controller being measured (the error stays within 2 %).
+ * /sync (the health document's `sync` alone: the document lists every port, and
+ * building it for every poll taxed the controller being measured) every 2 ms at first
+ * and then every 2 % of the time waited so far (the error stays within 2 %).
  */
 async function confirmed(socket: string, rev: number): Promise<void> {
   const t0 = performance.now();
   for (;;) {
-    const h = await health(socket);
-    if (h && h.sync.syncedRevision >= rev && h.sync.desiredFlows === h.sync.installedFlows) return;
+    const body = await getText(socket, '/sync');
+    const sync = body?.startsWith('{') ? (JSON.parse(body) as Health['sync']) : undefined;
+    if (sync && sync.syncedRevision >= rev && sync.desiredFlows === sync.installedFlows) return;
     await sleep(Math.max(2, (performance.now() - t0) / 50));
   }
 }
 
-async function addInterfaces(ovs: OvsInstance, indexes: readonly number[], portId: (i: number) => string): Promise<void> {
-  for (let at = 0; at < indexes.length; at += 200) {
-    const args: string[] = [];
-    for (const i of indexes.slice(at, at + 200)) args.push('--', 'add-port', 'br-int', ifaceName(i), '--', 'set', 'interface', ifaceName(i), 'type=internal', `external_ids:iface-id=${portId(i)}`);
-    await ovs.vsctl(...args.slice(1));
-  }
+function addInterfaces(ovs: OvsInstance, indexes: readonly number[], portId: (i: number) => string): Promise<void> {
+  return addVmInterfaces(ovs, indexes, portId);
 }
 
 /** The namespace a side runs in: IPv6 off, so the VM interfaces send no router solicitations. */
@@ -125,7 +122,8 @@ export async function runDragonflow(cleanup: CleanupStack, script: string, n: nu
   await db.request(`base ${chassisId}`);
 
   const dir = makeTempDir('df-bench-vsovn-');
-  cleanup.defer('remove the controller directory', () => removeDir(dir));
+  // Kept with DF_BENCH_LOG_LEVEL, for its log.
+  cleanup.defer('remove the controller directory', () => (process.env['DF_BENCH_LOG_LEVEL'] ? undefined : removeDir(dir)));
   const tokenFile = join(dir, 'nb.token');
   writeFileSync(tokenFile, `${DF_TOKEN}\n`, { mode: 0o600 });
   const management = join(dir, 'df-controller.sock');
@@ -140,7 +138,8 @@ export async function runDragonflow(cleanup: CleanupStack, script: string, n: nu
     // The bench package depends on every app: they resolve from its directory.
     appsFrom: resolve(dirname(script), '..'),
     management: { listen: `unix:${management}` },
-    logLevel: 'warn',
+    // DF_BENCH_LOG_LEVEL=info: the controller's log says when it collected after a burst (and why it waited).
+    logLevel: process.env['DF_BENCH_LOG_LEVEL'] ?? 'warn',
     // DF_BENCH_V8_MEMORY=1: V8's own heap sizing and no collection after a burst (the controller before its memory defaults), for before/after runs.
     ...(process.env['DF_BENCH_V8_MEMORY'] === '1' ? { memory: { smallYoungGeneration: false, collectAfterBurst: false } } : {}),
   };
@@ -172,11 +171,14 @@ export async function runDragonflow(cleanup: CleanupStack, script: string, n: nu
   await confirmed(management, await db.request('bulk'));
   const bulkMs = performance.now() - t0;
   const cpu = { controller: cpuSeconds(pid) - cpu0.controller, vswitchd: cpuSeconds(ovs.pids.vswitchd) - cpu0.vswitchd, central: cpuSeconds(db.pid) - cpu0.central };
-  // The binder marks the N ports ACTIVE after their flows: let it finish before the next figures.
-  await waitFor(async () => (await driver.get('logical_port', portId(n - 1))) !== undefined && decodeObject('logical_port', (await driver.get('logical_port', portId(n - 1)))!.value, 0).status === 'ACTIVE', {
+  // The binder marks the N ports ACTIVE after their flows, each with its own write: let it finish (every port, not one) before the next figures.
+  const bulkIds = Array.from({ length: n }, (_, i) => portId(i));
+  await waitFor(async () => (await driver.getMany('logical_port', bulkIds)).every((rec) => rec !== undefined && decodeObject('logical_port', rec.value, 0).status === 'ACTIVE'), {
     what: 'the bulk ports ACTIVE',
-    timeoutMs: 120_000,
+    timeoutMs: 300_000,
+    intervalMs: 50,
   });
+  if (process.env['DF_BENCH_LOG_LEVEL']) console.log(`  dragonflow N=${n}: the last bulk port ACTIVE at ${new Date().toISOString()}; controller log ${log}`);
   await sleep(1000);
   const flows = countFlows(await ovs.ofctl('-O', 'OpenFlow13', 'dump-flows', 'br-int'));
   const controllerRss = rssOf(pid);

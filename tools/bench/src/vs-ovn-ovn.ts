@@ -13,7 +13,7 @@ import { NETWORKS } from './convergence-topology.js';
 import { cpuSeconds } from './nb-process.js';
 import { ovnStep, startOvnChassis, type OvnChassis } from './ovn.js';
 import { benchNetns } from './vs-ovn-df.js';
-import { REPEATS, countFlows, ifaceName, portAddress, routerMac, rssOf, type SideResult } from './vs-ovn-scenario.js';
+import { REPEATS, addVmInterfaces, countFlows, portAddress, routerMac, rssOf, type SideResult } from './vs-ovn-scenario.js';
 
 /** Neutron's ACLs for a default group (any egress; ingress from members) and its drop group. */
 const ACLS: readonly (readonly [group: string, direction: string, priority: string, match: string, verdict: string])[] = [
@@ -45,12 +45,8 @@ function portsCommit(from: number, to: number, dhcp: readonly string[]): string[
   return ['--wait=hv', ...args.slice(1)];
 }
 
-async function addInterfaces(ovn: OvnChassis, from: number, to: number): Promise<void> {
-  for (let at = from; at < to; at += 200) {
-    const args: string[] = [];
-    for (let i = at; i < Math.min(to, at + 200); i++) args.push('--', 'add-port', 'br-int', ifaceName(i), '--', 'set', 'interface', ifaceName(i), 'type=internal', `external_ids:iface-id=lp${i}`);
-    await ovn.ovs.vsctl(...args.slice(1));
-  }
+function addInterfaces(ovn: OvnChassis, from: number, to: number): Promise<void> {
+  return addVmInterfaces(ovn.ovs, Array.from({ length: to - from }, (_, k) => from + k), (i) => `lp${i}`);
 }
 
 export async function runOvn(cleanup: CleanupStack, n: number): Promise<SideResult> {
@@ -80,7 +76,8 @@ export async function runOvn(cleanup: CleanupStack, n: number): Promise<SideResu
   await ovnStep(ovn, `committing ${n} ports`, () => nbctl(...portsCommit(0, n, dhcp)));
   const bulkMs = performance.now() - t0;
   const cpu = { controller: cpuSeconds(pids.controller) - cpu0.controller, vswitchd: cpuSeconds(pids.vswitchd) - cpu0.vswitchd, central: centralCpu() - cpu0.central };
-  await ovnStep(ovn, 'the bulk ports up', () => nbctl('wait-until', 'Logical_Switch_Port', `lp${n - 1}`, 'up=true'));
+  // Every bulk port up (as on our side, where each port's status is its own write), in one ovn-nbctl.
+  await ovnStep(ovn, 'the bulk ports up', () => nbctl(...Array.from({ length: n }, (_, i) => ['--', 'wait-until', 'Logical_Switch_Port', `lp${i}`, 'up=true']).flat().slice(1)));
   const flows = countFlows(await ovn.ovs.ofctl('-O', 'OpenFlow13', 'dump-flows', 'br-int'));
   const controllerRss = rssOf(pids.controller);
   const centralRss = pids.central.reduce((s, p) => s + rssOf(p), 0);

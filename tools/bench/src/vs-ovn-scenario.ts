@@ -7,6 +7,7 @@
  * sides and the DB process agree without talking.
  */
 import { readFileSync } from 'node:fs';
+import { waitFor, type OvsInstance } from '@dragonflow/sandbox';
 import { benchMac } from './nb-process.js';
 import { NETWORKS } from './convergence-topology.js';
 
@@ -32,8 +33,8 @@ export interface SideResult {
   readonly oneRule: readonly number[];
 }
 
-/** Repetitions of each single-change measurement. */
-export const REPEATS = 10;
+/** Repetitions of each single-change measurement (DF_BENCH_REPEATS, default 10: fewer keep an N = 10,000 run within minutes). */
+export const REPEATS = Number(process.env['DF_BENCH_REPEATS'] ?? 10);
 
 /** Port i's network (0-based), MAC and IPv4 address (as vmPort in convergence-topology.ts). */
 export function portAddress(i: number): { network: number; mac: string; ip: string } {
@@ -59,4 +60,49 @@ export function rssOf(pid: number): number {
 /** The number of flows an `ovs-ofctl dump-flows` printed (one per line after the reply header). */
 export function countFlows(dump: string): number {
   return dump.split('\n').filter((l) => l.includes('actions=')).length;
+}
+
+/** Interfaces per OVSDB transaction when adding the VM interfaces (one argument of ovsdb-client stays below Linux's 128 KiB). */
+const ADD_BATCH = 300;
+
+/**
+ * Adds the VM interfaces (internal ports on br-int, `iface-id` from `ifaceId`) and
+ * waits until Open vSwitch gave each an OpenFlow port. Thousands go in as plain OVSDB
+ * transactions (ovsdb-client: Interface and Port rows and one mutation of the
+ * bridge's ports), which do not wait for ovs-vswitchd: ovs-vsctl's add-port reads
+ * the whole switch configuration and waits for a reconfiguration that takes seconds
+ * with thousands of ports on the userspace datapath — 200 per call hit its 10 s
+ * timeout at ~4,800 ports. The wait is on the ofports instead.
+ */
+export async function addVmInterfaces(ovs: OvsInstance, indexes: readonly number[], ifaceId: (i: number) => string): Promise<void> {
+  // A few (the single plugs that are timed): ovs-vsctl, which returns once ovs-vswitchd has them.
+  if (indexes.length <= 10) {
+    await ovs.vsctl(...indexes.flatMap((i) => ['--', 'add-port', 'br-int', ifaceName(i), '--', 'set', 'interface', ifaceName(i), 'type=internal', `external_ids:iface-id=${ifaceId(i)}`]).slice(1));
+    return;
+  }
+  for (let at = 0; at < indexes.length; at += ADD_BATCH) {
+    const ops: unknown[] = [];
+    const ports: unknown[] = [];
+    for (const i of indexes.slice(at, at + ADD_BATCH)) {
+      ops.push({ op: 'insert', table: 'Interface', row: { name: ifaceName(i), type: 'internal', external_ids: ['map', [['iface-id', ifaceId(i)]]] }, 'uuid-name': `i${i}` });
+      ops.push({ op: 'insert', table: 'Port', row: { name: ifaceName(i), interfaces: ['named-uuid', `i${i}`] }, 'uuid-name': `p${i}` });
+      ports.push(['named-uuid', `p${i}`]);
+    }
+    ops.push({ op: 'mutate', table: 'Bridge', where: [['name', '==', 'br-int']], mutations: [['ports', 'insert', ['set', ports]]] });
+    const reply = await ovs.tool('ovsdb-client', ['transact', ovs.dbRemote, JSON.stringify(['Open_vSwitch', ...ops])]);
+    if (reply.includes('"error"')) throw new Error(`adding VM interfaces ${indexes[at]}…: ${reply.slice(0, 500)}`);
+  }
+  const wanted = new Set(indexes.map(ifaceName));
+  await waitFor(
+    async () => {
+      const out = await ovs.tool('ovs-vsctl', [`--db=${ovs.dbRemote}`, '--timeout=30', '--format=csv', '--no-headings', '--columns=name,ofport', 'list', 'interface']);
+      let ready = 0;
+      for (const line of out.split('\n')) {
+        const [name, ofport] = line.split(',');
+        if (name !== undefined && wanted.has(name.replace(/"/g, '')) && Number(ofport) > 0) ready++;
+      }
+      return ready === wanted.size;
+    },
+    { what: `${wanted.size} VM interfaces with an ofport`, timeoutMs: 60_000 + 30 * wanted.size, intervalMs: 500 },
+  );
 }

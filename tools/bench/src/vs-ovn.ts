@@ -9,7 +9,8 @@
  * DF_BENCH_PORTS=200,1000,2000 (default) the Ns; DF_BENCH_OURS_ONLY=10000 adds Ns run on
  * our side alone; DF_BENCH_SIDES=ours or ovn runs one side; DF_BENCH_CPU_PROFILE=DIR has
  * df-controller write a V8 CPU profile there; DF_BENCH_V8_MEMORY=1 runs it with its memory
- * defaults off (docs/controller.md "Memory"), for a before/after in one session.
+ * defaults off (docs/controller.md "Memory"), for a before/after in one session; DF_BENCH_REPEATS
+ * (default 10) the repetitions of each single change.
  *
  * Needs root, Open vSwitch and OVN 23.03 (`ovn-central`, `ovn-host`; scripts/setup
  * installs them). A benchmark, not a test: it prints verdicts, it never fails on a goal.

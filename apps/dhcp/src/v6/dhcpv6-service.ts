@@ -49,6 +49,8 @@ export function v6LeaseFacts(topology: AppTopology, port: LogicalPort, options: 
  */
 export class Dhcpv6Server {
   readonly stats: Dhcpv6Stats = { advertises: 0, replies: 0, ignored: 0 };
+  /** Ports with a punt flow. */
+  private readonly withFlows = new Set<string>();
 
   constructor(
     private readonly ctx: AppContext,
@@ -57,21 +59,27 @@ export class Dhcpv6Server {
   ) {}
 
   recomputeAll(): void {
+    // The core removes the owners a recompute does not set again.
+    this.withFlows.clear();
     for (const id of this.served.ids()) this.portChanged(id);
   }
 
   portChanged(portId: string): void {
     const port = this.ctx.topology.get('logical_port', portId);
     const served = port && port.adminStateUp && this.served.has(port) && v6LeaseFacts(this.ctx.topology, port, this.options);
-    if (!port || !served) return this.ctx.flows.remove(`dhcpv6:${portId}`);
+    if (!port || !served) {
+      if (!this.withFlows.delete(portId)) return;
+      return this.ctx.flows.remove(`dhcpv6:${portId}`);
+    }
+    this.withFlows.add(port.id);
     this.ctx.flows.replace({ id: `dhcpv6:${port.id}`, key: port.key, kind: 'port' }, [dhcpv6PuntFlow(this.ctx.tables.ref(DHCPV6_TABLE), port.key, this.ctx.punt.toController())]);
   }
 
+  /** The network's served ports again, and every port with a punt flow (its flow may have to go). */
   networkChanged(networkId: string): void {
-    for (const id of this.served.ids()) {
-      const port = this.ctx.topology.get('logical_port', id);
-      if (port?.networkId === networkId || this.ctx.flows.hasFlows(`dhcpv6:${id}`)) this.portChanged(id);
-    }
+    const ids = new Set(this.served.portsOn(networkId).map((p) => p.id));
+    for (const id of this.withFlows) ids.add(id);
+    for (const id of ids) this.portChanged(id);
   }
 
   packetIn(ev: AppPacketIn): void {

@@ -35,6 +35,8 @@ export class RouterAdvertiser {
   private readonly schedules = new Map<string, Schedule>();
   /** Per network, what its adverts were when last sent: a change restarts the fast initial ones. */
   private readonly lastAdverts = new Map<string, string>();
+  /** Ports with an RS punt flow. */
+  private readonly withFlows = new Set<string>();
 
   constructor(
     private readonly ctx: AppContext,
@@ -55,6 +57,8 @@ export class RouterAdvertiser {
   recomputeAll(): void {
     for (const [portId] of this.schedules) if (!this.served.isLocal(portId)) this.unschedule(portId);
     this.lastAdverts.clear();
+    // The core removes the owners a recompute does not set again.
+    this.withFlows.clear();
     for (const id of this.served.ids()) this.portChanged(id);
   }
 
@@ -66,10 +70,11 @@ export class RouterAdvertiser {
   portChanged(portId: string): void {
     const port = this.ctx.topology.get('logical_port', portId);
     if (!port || !this.served.has(port) || !port.adminStateUp || advertisedSubnets(this.ctx.topology, port.networkId).length === 0) {
-      this.ctx.flows.remove(`ra:${portId}`);
+      if (this.withFlows.delete(portId)) this.ctx.flows.remove(`ra:${portId}`);
       this.unschedule(portId);
       return;
     }
+    this.withFlows.add(port.id);
     this.ctx.flows.replace(owner(port), [rsPuntFlow(this.ctx.tables.ref(RA_TABLE), port.key, this.ctx.punt.toController())]);
     const binding = this.ctx.topology.localBinding(portId);
     if (!binding) return this.unschedule(portId);
@@ -83,10 +88,11 @@ export class RouterAdvertiser {
 
   /** A network's subnets, ports or routers changed: its ports again; changed adverts go out now. */
   networkChanged(networkId: string): void {
-    for (const id of this.served.ids()) {
-      const port = this.ctx.topology.get('logical_port', id);
-      if (port?.networkId === networkId || this.schedules.get(id)?.networkId === networkId || this.ctx.flows.hasFlows(`ra:${id}`)) this.portChanged(id);
-    }
+    // The network's served ports (an index lookup), those scheduled on it, and every port with a punt flow (it may have to go).
+    const ids = new Set(this.served.portsOn(networkId).map((p) => p.id));
+    for (const [id, s] of this.schedules) if (s.networkId === networkId) ids.add(id);
+    for (const id of this.withFlows) ids.add(id);
+    for (const id of ids) this.portChanged(id);
     const key = this.advertKey(networkId);
     if (this.lastAdverts.get(networkId) === key) return;
     this.lastAdverts.set(networkId, key);

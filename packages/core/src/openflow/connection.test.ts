@@ -151,6 +151,53 @@ describe('requests', () => {
     expect(conn.isOpen).toBe(true);
   });
 
+  test('a request waits while the switch answers what was sent before it, and fails after its timeout of silence or once a later one is answered', async () => {
+    const clock = new ManualClock();
+    const { listener } = await startListener({ clock, requestTimeoutMs: 1000 });
+    const barriers: number[] = [];
+    const sw = await peer({ datapathId: 9n, answerBarrier: false, respond: (m) => (m.type === 'barrier_request' ? (barriers.push(m.xid), []) : undefined) });
+    const conn = await listener.waitForSwitch(9n);
+    const settled = (p: Promise<void>) => p.then(() => 'ok', (e: OfConnectionError) => e.code);
+    const answer = async (n: number): Promise<void> => {
+      sw.send({ type: 'barrier_reply', xid: barriers[n]! });
+      await until(() => sent[n] !== undefined, `barrier ${n} settled`);
+    };
+    const sent: (string | undefined)[] = [];
+    const track = (n: number, p: Promise<void>) => void settled(p).then((r) => (sent[n] = r));
+
+    // A busy switch: three barriers queued, answered in order, each later than the timeout after it was sent.
+    for (let n = 0; n < 3; n++) track(n, conn.barrier());
+    await until(() => barriers.length === 3, 'three barriers at the switch');
+    clock.advance(600);
+    await answer(0);
+    clock.advance(900); // 1,500 ms after barriers 1 and 2 were sent, 900 ms after the switch last answered
+    await answer(1);
+    clock.advance(900);
+    await answer(2);
+    expect(sent.slice(0, 3)).toEqual(['ok', 'ok', 'ok']);
+
+    // A silent switch: the timeout counts from its last answer.
+    track(3, conn.barrier());
+    await until(() => barriers.length === 4, 'the fourth barrier at the switch');
+    clock.advance(999);
+    await new Promise((r) => setTimeout(r, 10));
+    expect(sent[3]).toBeUndefined();
+    clock.advance(1);
+    await until(() => sent[3] !== undefined, 'barrier 3 settled');
+    expect(sent[3]).toBe('OF_TIMEOUT');
+
+    // A lost request: a later one's answer shows the switch is past it.
+    track(4, conn.barrier());
+    track(5, conn.barrier());
+    await until(() => barriers.length === 6, 'barriers 4 and 5 at the switch');
+    clock.advance(500);
+    await answer(5);
+    clock.advance(500);
+    await until(() => sent[4] !== undefined, 'barrier 4 settled');
+    expect(sent[4]).toBe('OF_TIMEOUT');
+    expect(conn.isOpen).toBe(true);
+  });
+
   test('xids are unique and never 0', async () => {
     const { listener } = await startListener();
     await peer({ datapathId: 4n });

@@ -76,6 +76,8 @@ interface Pending {
   readonly reject: (e: Error) => void;
   readonly parts: OfMessage[];
   readonly timeoutMs: number;
+  /** Send order (xids wrap and skip): a reply to a later request means the switch is past this one. */
+  readonly seq: number;
   cancelTimer: () => void;
 }
 
@@ -139,6 +141,10 @@ export class OfConnection {
   private readonly batchWriter = new Writer(16_384);
   private nextXidValue = 1;
   private lastRx: number;
+  /** Requests sent so far (Pending.seq) and the latest one answered; when the switch last answered one. */
+  private sentSeq = 0;
+  private answeredSeq = 0;
+  private lastReplyAt = Number.NEGATIVE_INFINITY;
   private echoSentAt: number | undefined;
   private cancelKeepalive: () => void = () => undefined;
   private features: FeaturesReply | undefined;
@@ -292,7 +298,7 @@ export class OfConnection {
     const xid = this.nextXid();
     const full = { ...msg, xid } as OfMessage;
     return new Promise<OfMessage[]>((resolve, reject) => {
-      const p: Pending = { request: full, resolve, reject, parts: [], timeoutMs, cancelTimer: () => undefined };
+      const p: Pending = { request: full, resolve, reject, parts: [], timeoutMs, seq: ++this.sentSeq, cancelTimer: () => undefined };
       this.pending.set(xid, p);
       this.armTimeout(xid, p);
       this.remember(full);
@@ -304,10 +310,24 @@ export class OfConnection {
     });
   }
 
-  private armTimeout(xid: number, p: Pending): void {
+  /**
+   * Fails the request when the switch stays silent for its timeout. A switch answers
+   * in order, so while it keeps answering what was sent before this request it is
+   * busy, not lost: a bulk of 200,000 flow-mods keeps the userspace datapath's
+   * ovs-vswitchd working for longer than any fixed timeout, and failing its barriers
+   * (the connection is then dropped and everything resent) never let it finish. The
+   * time counts from the switch's last answer instead; an answer to a later request
+   * means this one was lost, and it fails at once.
+   */
+  private armTimeout(xid: number, p: Pending, delayMs = p.timeoutMs): void {
     p.cancelTimer();
-    p.cancelTimer = this.clock.setTimer(p.timeoutMs, () => {
+    p.cancelTimer = this.clock.setTimer(delayMs, () => {
       if (this.pending.get(xid) !== p) return;
+      const silentMs = this.clock.now() - this.lastReplyAt;
+      if (this.answeredSeq < p.seq && silentMs < p.timeoutMs) {
+        this.armTimeout(xid, p, p.timeoutMs - silentMs);
+        return;
+      }
       this.pending.delete(xid);
       const err = new OfConnectionError('OF_TIMEOUT', `no reply to ${p.request.type} (xid ${xid}) within ${p.timeoutMs} ms`, { context: { xid, request: formatMessage(p.request) } });
       this.log.warn({ err }, 'request timed out');
@@ -373,6 +393,7 @@ export class OfConnection {
         reject: (e) => (done(), reject(e)),
         parts: [],
         timeoutMs,
+        seq: ++this.sentSeq,
         cancelTimer: () => undefined,
       };
       this.batches.add(batch);
@@ -567,6 +588,8 @@ export class OfConnection {
         this.sendRaw(encodeMessage({ type: 'echo_reply', xid: msg.xid, data: msg.data })).catch(() => undefined);
         return;
       case 'error':
+        // An answer too (to a request, or to a flow-mod of a batch): the switch is working through what it was sent.
+        this.lastReplyAt = this.clock.now();
         this.onError(msg);
         return;
       case 'packet_in':
@@ -584,10 +607,12 @@ export class OfConnection {
       return;
     }
     p.parts.push(msg);
+    this.lastReplyAt = this.clock.now();
     if (msg.type === 'multipart_reply' && msg.more) {
       this.armTimeout(msg.xid, p);
       return;
     }
+    if (p.seq > this.answeredSeq) this.answeredSeq = p.seq;
     p.cancelTimer();
     this.pending.delete(msg.xid);
     p.resolve(p.parts);

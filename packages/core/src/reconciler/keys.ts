@@ -71,6 +71,24 @@ function entryKey(name: string, e: MatchEntry<unknown>): string | null {
   return mask === all ? `${name}=${value.toString(16)}` : `${name}=${value.toString(16)}/${mask.toString(16)}`;
 }
 
+/**
+ * Sorts a match's field names (a handful) into field-table order in place. An
+ * insertion sort: Array.prototype.sort with a comparator allocates a work array per
+ * call, and this runs for every desired flow (a bulk of 1,000 ports: 22,000 times).
+ */
+function sortByFieldOrder(names: string[]): void {
+  for (let i = 1; i < names.length; i++) {
+    const name = names[i]!;
+    const rank = ORDER.get(name) ?? 1e9;
+    let j = i - 1;
+    while (j >= 0 && (ORDER.get(names[j]!) ?? 1e9) > rank) {
+      names[j + 1] = names[j]!;
+      j--;
+    }
+    names[j + 1] = name;
+  }
+}
+
 /** The canonical match entries, in field-table order, appended to `parts` (separated by ','). */
 function matchParts(m: Match, parts: string[]): void {
   const rec = m as Record<string, MatchEntry<unknown> | undefined>;
@@ -78,7 +96,7 @@ function matchParts(m: Match, parts: string[]): void {
   for (const k in m) if (k !== 'unknownOxm' && rec[k] !== undefined) names.push(k);
   // Open vSwitch treats neighbour discovery as "icmpv6 type 135/136 with code 0" and reports the code.
   if (rec['icmpv6_code'] === undefined && ND_FIELDS.some((n) => rec[n] !== undefined)) names.push('icmpv6_code');
-  if (names.length > 1) names.sort((a, b) => (ORDER.get(a) ?? 1e9) - (ORDER.get(b) ?? 1e9));
+  if (names.length > 1) sortByFieldOrder(names);
   let first = true;
   for (const name of names) {
     const k = entryKey(name, rec[name] ?? { value: 0 });

@@ -122,3 +122,31 @@ describe('the reconciler keeps flows compact', () => {
     expect(r.flowsOf('test', 'port:p1')).toHaveLength(3);
   });
 });
+
+/** Lets a scheduled flush run (setImmediate) and waits for it. */
+async function settle(r: Reconciler): Promise<void> {
+  await new Promise((resolve) => setImmediate(resolve));
+  await r.flush();
+}
+
+describe('Reconciler.idle', () => {
+  it('is false from a change until the switch confirmed it, and true once nothing is left to send', async () => {
+    const { r, ch } = await synced();
+    await settle(r);
+    expect(r.idle).toBe(true);
+    r.replace(owner(1), portFlows(1));
+    expect(r.idle).toBe(false); // a changed owner waits for the next diff
+    r.markRevision(2);
+    const confirmed = r.waitForRevision(2);
+    expect(r.idle).toBe(false);
+    await confirmed;
+    await settle(r);
+    expect(r.idle).toBe(true);
+    expect(ch.sent.length).toBeGreaterThanOrEqual(3);
+    r.markRevision(3); // a revision that changed no flow still has to be confirmed
+    expect(r.idle).toBe(false);
+    await r.waitForRevision(3);
+    await settle(r);
+    expect(r.idle).toBe(true);
+  });
+});

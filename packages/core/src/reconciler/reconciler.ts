@@ -205,6 +205,14 @@ export class Reconciler {
     return this.complete;
   }
 
+  /**
+   * Nothing to do: no changed flow waiting for a diff, no flush scheduled or in
+   * flight, and every revision marked so far confirmed by the switch.
+   */
+  get idle(): boolean {
+    return !this.flushing && !this.flushScheduled && !this.table.isDirty && this.synced.value >= this.desiredRevision;
+  }
+
   // ---------------- switch ----------------
 
   /**

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { performance } from 'node:perf_hooks';
 import { Backoff, DfError, describeError, type Clock } from '@dragonflow/base';
 import { Lifecycle, type DependencyContainer } from 'tsyringe';
 import type { AppContext, AppFlows } from '../app/context.js';
@@ -31,6 +32,9 @@ export interface AppHostOptions {
  * port and switch events; bounded for packet-ins), its handlers, and the
  * containment of its failures. Nothing an app throws leaves this class.
  */
+/** The longest an app handles queued events before letting the event loop turn (I/O, timers, other apps). */
+const DRAIN_SLICE_MS = 50;
+
 export class AppHost {
   readonly name: string;
   readonly container: DependencyContainer;
@@ -149,6 +153,11 @@ export class AppHost {
     return this.queue.length - this.queueHead + this.packetIns.length - this.packetInHead;
   }
 
+  /** Whether the app has something queued or is handling an event now. */
+  get busy(): boolean {
+    return this.draining !== undefined || this.pending > 0;
+  }
+
   private kick(): void {
     if (this.draining) return;
     this.draining = this.drain().finally(() => {
@@ -191,8 +200,17 @@ export class AppHost {
     let turn = false;
     // Yield once so that events queued in the same tick are handled together.
     await Promise.resolve();
+    let sliceStart = performance.now();
     for (;;) {
       if (this.stopped) return;
+      if (performance.now() - sliceStart >= DRAIN_SLICE_MS) {
+        // A bulk queues 10,000s of events: handled in one synchronous run they kept the
+        // event loop from the switch's echo requests (Open vSwitch hung up after 5 s),
+        // the NB lease and the packet-ins for tens of seconds.
+        await new Promise((resolve) => setImmediate(resolve));
+        sliceStart = performance.now();
+        continue;
+      }
       turn = !turn;
       const q = this.next(turn);
       if (!q) return;

@@ -541,6 +541,14 @@ export class ControllerRuntime {
     return this.reconciler.ownerFailures$;
   }
 
+  /**
+   * Nothing queued for any app, none handling an event, and the reconciler has
+   * nothing to send or confirm: the switch is in sync with every change seen so far.
+   */
+  get idle(): boolean {
+    return this.pendingUpdates.length === 0 && this.hosts.every((h) => !h.busy) && this.reconciler.idle;
+  }
+
   /** Resolves when every app has handled everything queued so far and the reconciler has sent it. */
   async settle(): Promise<void> {
     for (let i = 0; i < 100; i++) {

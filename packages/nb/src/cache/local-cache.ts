@@ -95,6 +95,7 @@ export class LocalCache {
    */
   private remoteGroups = new Set<string>();
   private queue: Promise<void> = Promise.resolve();
+  private queuedCount = 0;
   private loaded = false;
   private stopped = false;
   private fetchTrouble: string | undefined;
@@ -155,6 +156,11 @@ export class LocalCache {
     return new Promise((resolve) => this.waiters.push({ revision, resolve }));
   }
 
+  /** Snapshots and batches received from the DB and not yet applied and published. */
+  get queued(): number {
+    return this.queuedCount;
+  }
+
   get state$(): Observable<CacheState> {
     return this.stateSubject.asObservable();
   }
@@ -197,7 +203,8 @@ export class LocalCache {
   // ------------------------------------------------------------------ internals
 
   private enqueue(fn: () => Promise<void> | void): Promise<void> {
-    const run = this.queue.then(fn);
+    this.queuedCount++;
+    const run = this.queue.then(fn).finally(() => this.queuedCount--);
     this.queue = run.catch(() => undefined);
     return run;
   }
