@@ -70,7 +70,7 @@ const APPS = validateApps([
 /** Milliseconds on CLOCK_MONOTONIC (comparable between processes, unlike performance.now()). */
 export const monotonicMs = (): number => Number(process.hrtime.bigint()) / 1e6;
 
-interface Controller {
+export interface Controller {
   readonly index: number;
   readonly driver: NbDriver;
   readonly registration: ChassisRegistration;
@@ -103,7 +103,11 @@ async function connectRetrying(target: NbTarget): Promise<NbDriver> {
 }
 
 async function startController(target: NbTarget, shape: CloudShape, c: number): Promise<Controller> {
-  const driver = await connectRetrying(target);
+  return startControllerOn(await connectRetrying(target), shape, c);
+}
+
+/** One chassis controller on `driver` (which it then owns). */
+export async function startControllerOn(driver: NbDriver, shape: CloudShape, c: number): Promise<Controller> {
   const { id, ...info } = chassisRecord(c);
   // register() retries (jittered backoff) while the NB misses its deadlines under the fleet's start.
   const registration = await new ChassisRegistry(new NbApi(driver, { mirror: false })).register(info);

@@ -8,7 +8,7 @@ import { type LogicalPort, type NbObject, TABLES, TABLE_RANK, type TableName, is
 import { FeedFollower, type FollowerState } from '../topology/follower.js';
 import { type AppliedChange, TopologyStore } from '../topology/store.js';
 import type { CacheState, ChangeCause, NbCacheUpdate, NbChange } from './events.js';
-import { ShadowIndex, sameStub, stubOf } from './shadow.js';
+import { ShadowIndex, sameStub } from './shadow.js';
 
 export interface LocalCacheOptions {
   /** This chassis: the ports bound to it decide what a selective cache holds. */
@@ -20,10 +20,18 @@ export interface LocalCacheOptions {
    * on the source chassis needs the destination ports), the networks of the routers
    * whose gateway is placed on this chassis, floating IPs on those ports or networks, the
    * ports' security groups (and remote groups of their rules) and the member ports of those
-   * remote groups wherever they live (not their networks), every chassis and
-   * chassis liveness record. false: hold everything.
+   * remote groups wherever they live (not their networks), and the chassis (record
+   * and liveness) this chassis may send to or fail over to: itself, the chassis of
+   * every port held (tunnel peers) and the gateway chassis of every router held.
+   * false: hold everything.
    */
   selective?: boolean;
+  /**
+   * A selective cache holds every chassis and liveness record, not only the ones its
+   * ports and routers name (for apps that pick among all chassis: SNAT's address
+   * ranking, the HA fallback chassis). Default false.
+   */
+  allChassis?: boolean;
   clock?: Clock;
 }
 
@@ -77,6 +85,7 @@ function toChange(ch: AppliedChange, cause: ChangeCause): NbChange | undefined {
 export class LocalCache {
   readonly chassisId: string;
   readonly selective: boolean;
+  readonly allChassis: boolean;
   private readonly store = new TopologyStore();
   private readonly shadow = new ShadowIndex();
   private readonly follower: FeedFollower;
@@ -94,6 +103,8 @@ export class LocalCache {
    * their networks.
    */
   private remoteGroups = new Set<string>();
+  /** Chassis whose record and liveness are held (selective, not allChassis). */
+  private chassis = new Set<string>();
   private queue: Promise<void> = Promise.resolve();
   private loaded = false;
   private stopped = false;
@@ -105,6 +116,7 @@ export class LocalCache {
   ) {
     this.chassisId = options.chassisId;
     this.selective = options.selective ?? true;
+    this.allChassis = options.allChassis ?? false;
     this.clock = options.clock ?? systemClock;
     this.stateSubject = new BehaviorSubject<CacheState>({ phase: 'starting', revision: 0, resyncs: 0, counts: {}, networks: 0 });
     this.follower = new FeedFollower(
@@ -204,13 +216,15 @@ export class LocalCache {
 
   private async load(snap: Snapshot): Promise<void> {
     const resync = this.loaded;
-    const objects = new Map<string, { table: TableName; obj: NbObject; rev: number }>();
+    // Two passes: the stubs of everything first (each decoded object dropped at once),
+    // then only what is in scope decoded again to be held — a snapshot of a large cloud
+    // never has every object decoded at the same time.
+    const records = new Map<string, { table: TableName; rec: StoredRecord }>();
     this.shadow.clear();
     for (const r of snap.records) {
       if (!isTableName(r.table)) continue;
-      const obj = deepFreeze(decodeObject(r.table, r.value, r.version));
-      this.shadow.apply(r.table, r.id, stubOf(r.table, obj), r.modRevision);
-      objects.set(key(r.table, r.id), { table: r.table, obj, rev: r.modRevision });
+      this.shadow.apply(r.table, r.id, this.shadow.stubOf(r.table, decodeObject(r.table, r.value, r.version)), r.modRevision);
+      records.set(key(r.table, r.id), { table: r.table, rec: r });
     }
     this.recomputeScope();
     const changes: NbChange[] = [];
@@ -218,17 +232,19 @@ export class LocalCache {
     // Drop what is gone or out of scope, then bring in what is new or changed.
     for (const t of TABLES) {
       for (const id of this.store.ids(t)) {
-        const next = objects.get(key(t, id));
+        const next = records.get(key(t, id));
         if (!next || !this.wants(t, id)) {
           const old = this.store.evict(t, id);
           if (old) changes.push({ kind: 'deleted', table: t, id, old, revision: snap.revision, cause } as NbChange);
         }
       }
     }
-    for (const { table, obj, rev } of objects.values()) {
-      if (!this.wants(table, obj.id)) continue;
-      const held = this.store.modRevision(table, obj.id);
+    for (const { table, rec } of records.values()) {
+      if (!this.wants(table, rec.id)) continue;
+      const rev = rec.modRevision;
+      const held = this.store.modRevision(table, rec.id);
       if (held === rev) continue;
+      const obj = deepFreeze(decodeObject(table, rec.value, rec.version));
       const prev = held !== undefined ? this.store.evict(table, obj.id) : undefined;
       const ch = this.store.apply(table, obj.id, obj, rev);
       const c = ch && toChange({ ...ch, old: prev, revision: snap.revision }, cause);
@@ -244,7 +260,7 @@ export class LocalCache {
     for (const e of batch.events) {
       if (!isTableName(e.table)) continue;
       const obj = e.type === 'put' ? deepFreeze(decodeObject(e.table, e.value ?? '', e.version)) : undefined;
-      const stub = obj ? stubOf(e.table, obj) : undefined;
+      const stub = obj ? this.shadow.stubOf(e.table, obj) : undefined;
       if (!scopeMayMove && !sameStub(this.shadow.get(e.table, e.id), stub)) scopeMayMove = true;
       this.shadow.apply(e.table, e.id, stub, batch.revision);
       touched.push({ table: e.table, id: e.id, obj });
@@ -269,7 +285,12 @@ export class LocalCache {
       const beforeNets = this.networks;
       const beforeGroups = this.groups;
       const beforeRemote = this.remoteGroups;
+      const beforeChassis = this.chassis;
       if (round > 0 || scopeMayMove) this.recomputeScope();
+      for (const c of symmetricDifference(beforeChassis, this.chassis)) {
+        candidates.set(key('chassis', c), { table: 'chassis', id: c });
+        candidates.set(key('chassis_liveness', c), { table: 'chassis_liveness', id: c });
+      }
       for (const n of symmetricDifference(beforeNets, this.networks)) this.addNetworkCandidates(n, candidates);
       for (const g of symmetricDifference(beforeGroups, this.groups)) candidates.set(key('security_group', g), { table: 'security_group', id: g });
       for (const g of symmetricDifference(beforeRemote, this.remoteGroups)) for (const p of this.shadow.portsOfGroup(g)) candidates.set(key('logical_port', p), { table: 'logical_port', id: p });
@@ -314,7 +335,7 @@ export class LocalCache {
             return;
           }
           const obj = deepFreeze(decodeObject(table, rec.value, rec.version));
-          this.shadow.apply(table, id, stubOf(table, obj), rec.modRevision);
+          this.shadow.apply(table, id, this.shadow.stubOf(table, obj), rec.modRevision);
           if (!this.wants(table, id)) return;
           const ch = this.store.apply(table, id, obj, rec.modRevision);
           const change = ch && toChange({ ...ch, revision }, 'scope');
@@ -323,7 +344,7 @@ export class LocalCache {
           if (table === 'security_group') candidates.set(key(table, id), { table, id });
         });
       }
-      if (candidates.size === 0 && sameSet(beforeNets, this.networks) && sameSet(beforeGroups, this.groups) && sameSet(beforeRemote, this.remoteGroups)) break;
+      if (candidates.size === 0 && sameSet(beforeNets, this.networks) && sameSet(beforeGroups, this.groups) && sameSet(beforeRemote, this.remoteGroups) && sameSet(beforeChassis, this.chassis)) break;
     }
     this.emit(revision, changes);
   }
@@ -365,6 +386,25 @@ export class LocalCache {
     this.networks = nets;
     this.groups = groups;
     this.remoteGroups = remote;
+    this.chassis = this.selective && !this.allChassis ? this.chassisInScope() : new Set();
+  }
+
+  /**
+   * This chassis, the chassis of every port held (tunnel peers: what l2 sends to) and
+   * every gateway chassis of a router held (where its north-south traffic may go).
+   */
+  private chassisInScope(): Set<string> {
+    const out = new Set<string>([this.chassisId]);
+    const portOn = (pid: string): void => {
+      const c = this.shadow.get('logical_port', pid)?.chassisId;
+      if (c) out.add(c);
+    };
+    for (const n of this.networks) {
+      for (const p of this.shadow.onNetwork('logical_port', n)) portOn(p);
+      for (const r of this.shadow.onNetwork('logical_router', n)) for (const c of this.shadow.get('logical_router', r)?.gatewayChassisIds ?? []) out.add(c);
+    }
+    for (const g of this.remoteGroups) for (const p of this.shadow.portsOfGroup(g)) portOn(p);
+    return out;
   }
 
   private wants(table: TableName, id: string): boolean {
@@ -374,7 +414,7 @@ export class LocalCache {
     switch (table) {
       case 'chassis':
       case 'chassis_liveness':
-        return true;
+        return this.allChassis || this.chassis.has(id);
       case 'logical_switch':
         return this.networks.has(id);
       case 'subnet':

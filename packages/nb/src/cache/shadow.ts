@@ -30,28 +30,41 @@ export function sameStub(a: Stub | undefined, b: Stub | undefined): boolean {
   return true;
 }
 
-export function stubOf(table: TableName, o: NbObject): Stub {
+/** The stub of a table whose objects' scope is their id alone (networks, chassis, liveness): one shared object. */
+const EMPTY: Stub = Object.freeze({});
+
+/**
+ * Makes a stub's strings and lists shared ones: every port of a network names it with
+ * its own copy of the id (decoded from its own JSON), and a cloud's ports far
+ * outnumber the networks, chassis and groups they name.
+ */
+export interface Interner {
+  id(s: string): string;
+  list(xs: readonly string[]): readonly string[];
+}
+
+export function stubOf(table: TableName, o: NbObject, i: Interner = { id: (s) => s, list: (xs) => xs }): Stub {
   switch (table) {
     case 'subnet':
-      return { networkId: (o as NbObject<'subnet'>).networkId };
+      return { networkId: i.id((o as NbObject<'subnet'>).networkId) };
     case 'logical_port': {
       const p = o as NbObject<'logical_port'>;
-      return { networkId: p.networkId, chassisId: p.chassisId, securityGroupIds: p.securityGroupIds };
+      return { networkId: i.id(p.networkId), chassisId: p.chassisId ? i.id(p.chassisId) : p.chassisId, securityGroupIds: i.list(p.securityGroupIds) };
     }
     case 'logical_router':
     {
       const r = o as NbObject<'logical_router'>;
       const gatewayChassisIds = r.externalGateway?.chassisIds ?? [];
-      return { networks: NB_INDEXES.logical_router.network(r), ...(gatewayChassisIds.length > 0 ? { gatewayChassisIds } : {}) };
+      return { networks: i.list(NB_INDEXES.logical_router.network(r)), ...(gatewayChassisIds.length > 0 ? { gatewayChassisIds: i.list(gatewayChassisIds) } : {}) };
     }
     case 'floating_ip': {
       const f = o as NbObject<'floating_ip'>;
-      return { networkId: f.floatingNetworkId, portId: f.portId };
+      return { networkId: i.id(f.floatingNetworkId), portId: f.portId };
     }
     case 'security_group':
-      return { remoteGroupIds: NB_INDEXES.security_group.remoteGroup(o as NbObject<'security_group'>) };
+      return { remoteGroupIds: i.list(NB_INDEXES.security_group.remoteGroup(o as NbObject<'security_group'>)) };
     default:
-      return {};
+      return EMPTY;
   }
 }
 
@@ -73,9 +86,18 @@ function del(idx: Idx, k: string | null | undefined, id: string): void {
 }
 
 const NONE: ReadonlySet<string> = new Set();
+const NO_IDS: readonly string[] = Object.freeze([]);
 
 /** Stubs of every object in the DB, with the indexes scope computation needs. */
-export class ShadowIndex {
+export class ShadowIndex implements Interner {
+  /**
+   * Interned ids and lists (see Interner), dropped with clear(). Only what stubs name
+   * is interned — networks, chassis, groups — so it grows with those, not with ports;
+   * ids of deleted ones stay until the next resync.
+   */
+  private readonly ids = new Map<string, string>();
+  private readonly lists = new Map<string, readonly string[]>();
+
   private readonly rows = new Map<TableName, Map<string, { stub: Stub; rev: number }>>();
   /** `<table>|<networkId>` → ids (subnets, ports, routers, floating IPs by network). */
   private readonly byNetwork: Idx = new Map();
@@ -83,6 +105,28 @@ export class ShadowIndex {
   private readonly fipsByPort: Idx = new Map();
   private readonly portsByGroup: Idx = new Map();
   private readonly routersByGatewayChassis: Idx = new Map();
+
+  id(s: string): string {
+    const held = this.ids.get(s);
+    if (held !== undefined) return held;
+    this.ids.set(s, s);
+    return s;
+  }
+
+  list(xs: readonly string[]): readonly string[] {
+    if (xs.length === 0) return NO_IDS;
+    const k = xs.join('\n');
+    const held = this.lists.get(k);
+    if (held) return held;
+    const mine = Object.freeze(xs.map((x) => this.id(x)));
+    this.lists.set(k, mine);
+    return mine;
+  }
+
+  /** The stub of `o`, its ids and lists shared (see Interner). */
+  stubOf(table: TableName, o: NbObject): Stub {
+    return stubOf(table, o, this);
+  }
 
   get(table: TableName, id: string): Stub | undefined {
     return this.rows.get(table)?.get(id)?.stub;
@@ -131,6 +175,8 @@ export class ShadowIndex {
 
   clear(): void {
     this.rows.clear();
+    this.ids.clear();
+    this.lists.clear();
     this.byNetwork.clear();
     this.portsByChassis.clear();
     this.fipsByPort.clear();
