@@ -13,18 +13,38 @@
  * default 5) and writes a V8 heap snapshot before and after starting them at each
  * cloud size: the table then says what a controller adds, by kind of object, at
  * both sizes — where memory grows with the cloud rather than with the chassis' ports.
+ * DF_BENCH_HEAP_NB=etcd: the NB is a real etcd (one member, started here) and each
+ * controller has its own etcd driver, as in bench:scale-out (run it under the heavy lock).
  */
 import { unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeHeapSnapshot } from 'node:v8';
-import { LocalCache, MemoryDriver, MemoryStore } from '@dragonflow/nb';
+import { EtcdDriver } from '@dragonflow/db-etcd';
+import { LocalCache, MemoryDriver, MemoryStore, type NbDriver } from '@dragonflow/nb';
+import { startEtcd } from '@dragonflow/sandbox';
+import { loadCloud } from './scale-out-nb.js';
 import { heapGrowth, heapSummary } from './heap-summary.js';
 import { chassisId, chassisOps, tenantOps, tenants, type CloudShape } from './scale-out-topology.js';
 import { startControllerOn } from './scale-out-worker.js';
 
 const WHOLE = process.env.DF_BENCH_HEAP === '1';
 const CACHES = WHOLE ? Number(process.env.DF_BENCH_HEAP_CONTROLLERS ?? '5') : 20;
+const ON_ETCD = process.env.DF_BENCH_HEAP_NB === 'etcd';
+
+/** The cloud of `shape` in an NB: in-process memory, or a real etcd. */
+async function loadedNb(shape: CloudShape): Promise<{ objects: number; connect: () => Promise<NbDriver>; close: () => Promise<void> }> {
+  if (!ON_ETCD) {
+    const { store, objects } = await loadedStore(shape);
+    return { objects, connect: async () => new MemoryDriver(store), close: async () => store.close() };
+  }
+  const etcd = await startEtcd();
+  const options = { endpoints: etcd.endpoint, prefix: '/scale/' };
+  const writer = await EtcdDriver.connect(options);
+  const objects = await loadCloud(writer, shape);
+  await writer.close();
+  return { objects, connect: () => EtcdDriver.connect(options), close: () => etcd.stop() };
+}
 
 function heap(): number {
   const gc = (globalThis as { gc?: () => void }).gc;
@@ -73,11 +93,12 @@ async function controllers(): Promise<void> {
   const growth: ReturnType<typeof heapGrowth>[] = [];
   const lines: string[] = [];
   for (const shape of SHAPES) {
-    const { store, objects } = await loadedStore(shape);
+    const nb = await loadedNb(shape);
+    const objects = nb.objects;
     const before = heap();
     const fileA = writeHeapSnapshot(join(tmpdir(), `df-heap-${shape.ports}-a.heapsnapshot`));
     const running = [];
-    for (let c = 0; c < CACHES; c++) running.push(await startControllerOn(new MemoryDriver(store), shape, c));
+    for (let c = 0; c < CACHES; c++) running.push(await startControllerOn(await nb.connect(), shape, c));
     const after = heap();
     const fileB = writeHeapSnapshot(join(tmpdir(), `df-heap-${shape.ports}-b.heapsnapshot`));
     const c0 = running[0]!;
@@ -87,7 +108,7 @@ async function controllers(): Promise<void> {
       await c.chassis.stop();
       await c.driver.close();
     }
-    store.close();
+    await nb.close();
     growth.push(heapGrowth(heapSummary(fileA), heapSummary(fileB)));
     unlinkSync(fileA);
     unlinkSync(fileB);

@@ -8,7 +8,7 @@ import { type LogicalPort, type NbObject, TABLES, TABLE_RANK, type TableName, is
 import { FeedFollower, type FollowerState } from '../topology/follower.js';
 import { type AppliedChange, TopologyStore } from '../topology/store.js';
 import type { CacheState, ChangeCause, NbCacheUpdate, NbChange } from './events.js';
-import { ShadowIndex, sameStub } from './shadow.js';
+import { ShadowIndex, type Stub, sameStub } from './shadow.js';
 
 export interface LocalCacheOptions {
   /** This chassis: the ports bound to it decide what a selective cache holds. */
@@ -261,7 +261,10 @@ export class LocalCache {
       if (!isTableName(e.table)) continue;
       const obj = e.type === 'put' ? deepFreeze(decodeObject(e.table, e.value ?? '', e.version)) : undefined;
       const stub = obj ? this.shadow.stubOf(e.table, obj) : undefined;
-      if (!scopeMayMove && !sameStub(this.shadow.get(e.table, e.id), stub)) scopeMayMove = true;
+      if (!scopeMayMove) {
+        const held = this.shadow.get(e.table, e.id);
+        if (!sameStub(held, stub) && this.stubMovesScope(e.table, e.id, held, stub)) scopeMayMove = true;
+      }
       this.shadow.apply(e.table, e.id, stub, batch.revision);
       touched.push({ table: e.table, id: e.id, obj });
     }
@@ -395,16 +398,40 @@ export class LocalCache {
    */
   private chassisInScope(): Set<string> {
     const out = new Set<string>([this.chassisId]);
-    const portOn = (pid: string): void => {
-      const c = this.shadow.get('logical_port', pid)?.chassisId;
-      if (c) out.add(c);
-    };
     for (const n of this.networks) {
-      for (const p of this.shadow.onNetwork('logical_port', n)) portOn(p);
+      for (const c of this.shadow.chassisOnNetwork(n)) out.add(c);
       for (const r of this.shadow.onNetwork('logical_router', n)) for (const c of this.shadow.get('logical_router', r)?.gatewayChassisIds ?? []) out.add(c);
     }
-    for (const g of this.remoteGroups) for (const p of this.shadow.portsOfGroup(g)) portOn(p);
+    for (const g of this.remoteGroups) for (const c of this.shadow.chassisOfGroup(g)) out.add(c);
     return out;
+  }
+
+  /**
+   * Whether a change of an object's stub (old → new) can move the scope: the scope is
+   * made of this chassis' ports, the routers and groups they lead to, and the chassis
+   * of the ports on held networks and in remote groups. A port elsewhere, on a network
+   * not held and in no remote group held — most of a large cloud's changes — cannot,
+   * and the scope is not recomputed for it.
+   */
+  private stubMovesScope(table: TableName, id: string, old: Stub | undefined, next: Stub | undefined): boolean {
+    if (!this.selective) return false;
+    switch (table) {
+      case 'logical_port':
+        for (const s of [old, next]) {
+          if (!s) continue;
+          if (s.chassisId === this.chassisId) return true;
+          if (s.networkId !== undefined && this.networks.has(s.networkId)) return true;
+          if ((s.securityGroupIds ?? []).some((g) => this.remoteGroups.has(g))) return true;
+        }
+        return false;
+      case 'logical_router':
+        return true;
+      case 'security_group':
+        return this.groups.has(id);
+      default:
+        // Subnets, floating IPs, networks and chassis are in scope or not by the scope; they do not make it.
+        return false;
+    }
   }
 
   private wants(table: TableName, id: string): boolean {

@@ -69,6 +69,27 @@ export function stubOf(table: TableName, o: NbObject, i: Interner = { id: (s) =>
 }
 
 type Idx = Map<string, Set<string>>;
+/** key → value → how many objects give it (a multiset per key). */
+type Counts = Map<string, Map<string, number>>;
+
+function inc(idx: Counts, k: string | null | undefined, v: string | null | undefined): void {
+  if (!k || !v) return;
+  let m = idx.get(k);
+  if (!m) idx.set(k, (m = new Map()));
+  m.set(v, (m.get(v) ?? 0) + 1);
+}
+
+function dec(idx: Counts, k: string | null | undefined, v: string | null | undefined): void {
+  if (!k || !v) return;
+  const m = idx.get(k);
+  const n = m?.get(v);
+  if (!m || n === undefined) return;
+  if (n > 1) m.set(v, n - 1);
+  else {
+    m.delete(v);
+    if (m.size === 0) idx.delete(k);
+  }
+}
 
 function add(idx: Idx, k: string | null | undefined, id: string): void {
   if (!k) return;
@@ -86,6 +107,7 @@ function del(idx: Idx, k: string | null | undefined, id: string): void {
 }
 
 const NONE: ReadonlySet<string> = new Set();
+const NO_KEYS: ReadonlyMap<string, number> = new Map();
 const NO_IDS: readonly string[] = Object.freeze([]);
 
 /** Stubs of every object in the DB, with the indexes scope computation needs. */
@@ -105,6 +127,10 @@ export class ShadowIndex implements Interner {
   private readonly fipsByPort: Idx = new Map();
   private readonly portsByGroup: Idx = new Map();
   private readonly routersByGatewayChassis: Idx = new Map();
+  /** Chassis that ports of a network are bound to (the network's tunnel peers), without walking its ports. */
+  private readonly chassisByNetwork: Counts = new Map();
+  /** Chassis that member ports of a security group are bound to. */
+  private readonly chassisByGroup: Counts = new Map();
 
   id(s: string): string {
     const held = this.ids.get(s);
@@ -148,6 +174,16 @@ export class ShadowIndex implements Interner {
     return this.routersByGatewayChassis.get(chassisId) ?? NONE;
   }
 
+  /** Chassis that ports of `networkId` are bound to. */
+  chassisOnNetwork(networkId: string): Iterable<string> {
+    return (this.chassisByNetwork.get(networkId) ?? NO_KEYS).keys();
+  }
+
+  /** Chassis that member ports of security group `groupId` are bound to. */
+  chassisOfGroup(groupId: string): Iterable<string> {
+    return (this.chassisByGroup.get(groupId) ?? NO_KEYS).keys();
+  }
+
   fipsOfPort(portId: string): ReadonlySet<string> {
     return this.fipsByPort.get(portId) ?? NONE;
   }
@@ -182,12 +218,16 @@ export class ShadowIndex implements Interner {
     this.fipsByPort.clear();
     this.portsByGroup.clear();
     this.routersByGatewayChassis.clear();
+    this.chassisByNetwork.clear();
+    this.chassisByGroup.clear();
   }
 
   private index(table: TableName, id: string, s: Stub): void {
     for (const n of this.networksOf(table, s)) add(this.byNetwork, `${table}|${n}`, id);
     if (table === 'logical_port') add(this.portsByChassis, s.chassisId, id);
     if (table === 'logical_port') for (const g of s.securityGroupIds ?? []) add(this.portsByGroup, g, id);
+    if (table === 'logical_port') inc(this.chassisByNetwork, s.networkId, s.chassisId);
+    if (table === 'logical_port') for (const g of s.securityGroupIds ?? []) inc(this.chassisByGroup, g, s.chassisId);
     if (table === 'floating_ip') add(this.fipsByPort, s.portId, id);
     if (table === 'logical_router') for (const c of s.gatewayChassisIds ?? []) add(this.routersByGatewayChassis, c, id);
   }
@@ -196,6 +236,8 @@ export class ShadowIndex implements Interner {
     for (const n of this.networksOf(table, s)) del(this.byNetwork, `${table}|${n}`, id);
     if (table === 'logical_port') del(this.portsByChassis, s.chassisId, id);
     if (table === 'logical_port') for (const g of s.securityGroupIds ?? []) del(this.portsByGroup, g, id);
+    if (table === 'logical_port') dec(this.chassisByNetwork, s.networkId, s.chassisId);
+    if (table === 'logical_port') for (const g of s.securityGroupIds ?? []) dec(this.chassisByGroup, g, s.chassisId);
     if (table === 'floating_ip') del(this.fipsByPort, s.portId, id);
     if (table === 'logical_router') for (const c of s.gatewayChassisIds ?? []) del(this.routersByGatewayChassis, c, id);
   }
