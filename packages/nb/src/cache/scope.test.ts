@@ -67,7 +67,7 @@ describe('selective scope kept up change by change', () => {
     for (let i = 0; i < 4; i++) groups.push((await nb.create('security_group', { name: `g${i}` })).id);
     // Each group's rules name another group as remote group.
     for (const [i, g] of groups.entries()) {
-      await nb.modify('security_group', g, (x) => ({ ...x, rules: [{ id: `00000000-0000-4000-8000-00000000000${i}`, direction: 'ingress', remoteGroupId: groups[(i + 1) % groups.length]! }] }));
+      await nb.modify('security_group', g, (x) => ({ ...x, rules: [{ id: `00000000-0000-4000-8000-00000000000${i}`, direction: 'ingress', ethertype: 'IPv4', protocol: null, portRangeMin: null, portRangeMax: null, remoteIpPrefix: null, remoteGroupId: groups[(i + 1) % groups.length]!, description: '' }] }));
     }
     const cache = await fresh();
     const ports: string[] = [];
