@@ -8,7 +8,8 @@ import { type LogicalPort, type NbObject, TABLES, TABLE_RANK, type TableName, is
 import { FeedFollower, type FollowerState } from '../topology/follower.js';
 import { type AppliedChange, TopologyStore } from '../topology/store.js';
 import type { CacheState, ChangeCause, NbCacheUpdate, NbChange } from './events.js';
-import { ShadowIndex, type Stub, sameStub } from './shadow.js';
+import { Scope, type ScopeOptions } from './scope.js';
+import { ShadowIndex, sameStub } from './shadow.js';
 
 export interface LocalCacheOptions {
   /** This chassis: the ports bound to it decide what a selective cache holds. */
@@ -95,16 +96,8 @@ export class LocalCache {
   private published = 0;
   private waiters: { revision: number; resolve: () => void }[] = [];
   private readonly stateSubject: BehaviorSubject<CacheState>;
-  private networks = new Set<string>();
-  private groups = new Set<string>();
-  /**
-   * Groups a held group's rules name as remote group: their member ports are held
-   * wherever they live (a remote-group rule needs the members' addresses), without
-   * their networks.
-   */
-  private remoteGroups = new Set<string>();
-  /** Chassis whose record and liveness are held (selective, not allChassis). */
-  private chassis = new Set<string>();
+  private readonly scopeOptions: ScopeOptions;
+  private scope: Scope;
   private queue: Promise<void> = Promise.resolve();
   private loaded = false;
   private stopped = false;
@@ -117,6 +110,8 @@ export class LocalCache {
     this.chassisId = options.chassisId;
     this.selective = options.selective ?? true;
     this.allChassis = options.allChassis ?? false;
+    this.scopeOptions = { chassisId: this.chassisId, selective: this.selective, allChassis: this.allChassis };
+    this.scope = Scope.empty(this.scopeOptions);
     this.clock = options.clock ?? systemClock;
     this.stateSubject = new BehaviorSubject<CacheState>({ phase: 'starting', revision: 0, resyncs: 0, counts: {}, networks: 0 });
     this.follower = new FeedFollower(
@@ -226,21 +221,21 @@ export class LocalCache {
       this.shadow.apply(r.table, r.id, this.shadow.stubOf(r.table, decodeObject(r.table, r.value, r.version)), r.modRevision);
       records.set(key(r.table, r.id), { table: r.table, rec: r });
     }
-    this.recomputeScope();
+    this.scope = Scope.compute(this.shadow, this.scopeOptions);
     const changes: NbChange[] = [];
     const cause: ChangeCause = resync ? 'resync' : 'db';
     // Drop what is gone or out of scope, then bring in what is new or changed.
     for (const t of TABLES) {
       for (const id of this.store.ids(t)) {
         const next = records.get(key(t, id));
-        if (!next || !this.wants(t, id)) {
+        if (!next || !this.scope.wants(this.shadow, t, id)) {
           const old = this.store.evict(t, id);
           if (old) changes.push({ kind: 'deleted', table: t, id, old, revision: snap.revision, cause } as NbChange);
         }
       }
     }
     for (const { table, rec } of records.values()) {
-      if (!this.wants(table, rec.id)) continue;
+      if (!this.scope.wants(this.shadow, table, rec.id)) continue;
       const rev = rec.modRevision;
       const held = this.store.modRevision(table, rec.id);
       if (held === rev) continue;
@@ -263,7 +258,7 @@ export class LocalCache {
       const stub = obj ? this.shadow.stubOf(e.table, obj) : undefined;
       if (!scopeMayMove) {
         const held = this.shadow.get(e.table, e.id);
-        if (!sameStub(held, stub) && this.stubMovesScope(e.table, e.id, held, stub)) scopeMayMove = true;
+        if (!sameStub(held, stub) && this.scope.movedBy(e.table, e.id, held, stub)) scopeMayMove = true;
       }
       this.shadow.apply(e.table, e.id, stub, batch.revision);
       touched.push({ table: e.table, id: e.id, obj });
@@ -285,23 +280,23 @@ export class LocalCache {
     for (const t of touched) candidates.set(key(t.table, t.id), t);
 
     for (let round = 0; round < 8; round++) {
-      const beforeNets = this.networks;
-      const beforeGroups = this.groups;
-      const beforeRemote = this.remoteGroups;
-      const beforeChassis = this.chassis;
-      if (round > 0 || scopeMayMove) this.recomputeScope();
-      for (const c of symmetricDifference(beforeChassis, this.chassis)) {
-        candidates.set(key('chassis', c), { table: 'chassis', id: c });
-        candidates.set(key('chassis_liveness', c), { table: 'chassis_liveness', id: c });
+      const before = this.scope;
+      if (round > 0 || scopeMayMove) this.scope = Scope.compute(this.shadow, this.scopeOptions);
+      const now = this.scope;
+      if (now !== before) {
+        for (const c of symmetricDifference(before.chassis, now.chassis)) {
+          candidates.set(key('chassis', c), { table: 'chassis', id: c });
+          candidates.set(key('chassis_liveness', c), { table: 'chassis_liveness', id: c });
+        }
+        for (const n of symmetricDifference(before.networks, now.networks)) this.addNetworkCandidates(n, candidates);
+        for (const g of symmetricDifference(before.groups, now.groups)) candidates.set(key('security_group', g), { table: 'security_group', id: g });
+        for (const g of symmetricDifference(before.remoteGroups, now.remoteGroups)) for (const p of this.shadow.portsOfGroup(g)) candidates.set(key('logical_port', p), { table: 'logical_port', id: p });
       }
-      for (const n of symmetricDifference(beforeNets, this.networks)) this.addNetworkCandidates(n, candidates);
-      for (const g of symmetricDifference(beforeGroups, this.groups)) candidates.set(key('security_group', g), { table: 'security_group', id: g });
-      for (const g of symmetricDifference(beforeRemote, this.remoteGroups)) for (const p of this.shadow.portsOfGroup(g)) candidates.set(key('logical_port', p), { table: 'logical_port', id: p });
       if (candidates.size === 0) break;
 
       const fetch = new Map<TableName, string[]>();
       for (const [k, c] of candidates) {
-        const want = this.wants(c.table, c.id);
+        const want = this.scope.wants(this.shadow, c.table, c.id);
         const have = this.store.has(c.table, c.id);
         const ev = events.get(k);
         if (ev) {
@@ -339,7 +334,7 @@ export class LocalCache {
           }
           const obj = deepFreeze(decodeObject(table, rec.value, rec.version));
           this.shadow.apply(table, id, this.shadow.stubOf(table, obj), rec.modRevision);
-          if (!this.wants(table, id)) return;
+          if (!this.scope.wants(this.shadow, table, id)) return;
           const ch = this.store.apply(table, id, obj, rec.modRevision);
           const change = ch && toChange({ ...ch, revision }, 'scope');
           if (change) changes.push(change);
@@ -347,7 +342,7 @@ export class LocalCache {
           if (table === 'security_group') candidates.set(key(table, id), { table, id });
         });
       }
-      if (candidates.size === 0 && sameSet(beforeNets, this.networks) && sameSet(beforeGroups, this.groups) && sameSet(beforeRemote, this.remoteGroups) && sameSet(beforeChassis, this.chassis)) break;
+      if (candidates.size === 0 && (this.scope === before || (sameSet(before.networks, this.scope.networks) && sameSet(before.groups, this.scope.groups) && sameSet(before.remoteGroups, this.scope.remoteGroups) && sameSet(before.chassis, this.scope.chassis)))) break;
     }
     this.emit(revision, changes);
   }
@@ -357,107 +352,6 @@ export class LocalCache {
     put('logical_switch', n);
     for (const t of ['subnet', 'logical_port', 'logical_router', 'floating_ip'] as const) for (const id of this.shadow.onNetwork(t, n)) put(t, id);
     for (const p of this.shadow.onNetwork('logical_port', n)) for (const f of this.shadow.fipsOfPort(p)) put('floating_ip', f);
-  }
-
-  /** Recomputes the scope networks and security groups from the shadow. */
-  private recomputeScope(): void {
-    const nets = new Set<string>();
-    const groups = new Set<string>();
-    for (const pid of this.shadow.portsOnChassis(this.chassisId)) {
-      const s = this.shadow.get('logical_port', pid);
-      if (s?.networkId) nets.add(s.networkId);
-      for (const g of s?.securityGroupIds ?? []) groups.add(g);
-    }
-    // Routing happens on the source chassis, so it needs the ports on the other side of
-    // the routers of its networks: one hop (the routers of those networks are held, their
-    // other networks are not).
-    for (const n of [...nets]) for (const r of this.shadow.onNetwork('logical_router', n)) for (const m of this.shadow.get('logical_router', r)?.networks ?? []) nets.add(m);
-    // The active gateway chassis of a router routes the replies centralized NAT
-    // un-translates there: it needs the router, all its networks and their ports.
-    for (const r of this.shadow.routersWithGatewayOn(this.chassisId)) for (const m of this.shadow.get('logical_router', r)?.networks ?? []) nets.add(m);
-    const todo = [...groups];
-    while (todo.length > 0) {
-      for (const r of this.shadow.get('security_group', todo.pop()!)?.remoteGroupIds ?? []) {
-        if (!groups.has(r)) {
-          groups.add(r);
-          todo.push(r);
-        }
-      }
-    }
-    const remote = new Set<string>();
-    for (const g of groups) for (const r of this.shadow.get('security_group', g)?.remoteGroupIds ?? []) remote.add(r);
-    this.networks = nets;
-    this.groups = groups;
-    this.remoteGroups = remote;
-    this.chassis = this.selective && !this.allChassis ? this.chassisInScope() : new Set();
-  }
-
-  /**
-   * This chassis, the chassis of every port held (tunnel peers: what l2 sends to) and
-   * every gateway chassis of a router held (where its north-south traffic may go).
-   */
-  private chassisInScope(): Set<string> {
-    const out = new Set<string>([this.chassisId]);
-    for (const n of this.networks) {
-      for (const c of this.shadow.chassisOnNetwork(n)) out.add(c);
-      for (const r of this.shadow.onNetwork('logical_router', n)) for (const c of this.shadow.get('logical_router', r)?.gatewayChassisIds ?? []) out.add(c);
-    }
-    for (const g of this.remoteGroups) for (const c of this.shadow.chassisOfGroup(g)) out.add(c);
-    return out;
-  }
-
-  /**
-   * Whether a change of an object's stub (old → new) can move the scope: the scope is
-   * made of this chassis' ports, the routers and groups they lead to, and the chassis
-   * of the ports on held networks and in remote groups. A port elsewhere, on a network
-   * not held and in no remote group held — most of a large cloud's changes — cannot,
-   * and the scope is not recomputed for it.
-   */
-  private stubMovesScope(table: TableName, id: string, old: Stub | undefined, next: Stub | undefined): boolean {
-    if (!this.selective) return false;
-    switch (table) {
-      case 'logical_port':
-        for (const s of [old, next]) {
-          if (!s) continue;
-          if (s.chassisId === this.chassisId) return true;
-          if (s.networkId !== undefined && this.networks.has(s.networkId)) return true;
-          if ((s.securityGroupIds ?? []).some((g) => this.remoteGroups.has(g))) return true;
-        }
-        return false;
-      case 'logical_router':
-        return true;
-      case 'security_group':
-        return this.groups.has(id);
-      default:
-        // Subnets, floating IPs, networks and chassis are in scope or not by the scope; they do not make it.
-        return false;
-    }
-  }
-
-  private wants(table: TableName, id: string): boolean {
-    const s = this.shadow.get(table, id);
-    if (!s) return false;
-    if (!this.selective) return true;
-    switch (table) {
-      case 'chassis':
-      case 'chassis_liveness':
-        return this.allChassis || this.chassis.has(id);
-      case 'logical_switch':
-        return this.networks.has(id);
-      case 'subnet':
-        return s.networkId !== undefined && this.networks.has(s.networkId);
-      case 'logical_port':
-        return (s.networkId !== undefined && this.networks.has(s.networkId)) || (s.securityGroupIds ?? []).some((g) => this.remoteGroups.has(g));
-      case 'logical_router':
-        return (s.networks ?? []).some((n) => this.networks.has(n));
-      case 'floating_ip': {
-        if (s.networkId !== undefined && this.networks.has(s.networkId)) return true;
-        const port = s.portId ? this.shadow.get('logical_port', s.portId) : undefined;
-        return port?.networkId !== undefined && this.networks.has(port.networkId);
-      }
-      case 'security_group':
-        return this.groups.has(id);
-    }
   }
 
   /** Reads objects entering scope, retrying while the DB is unreachable (the cache keeps serving). */
@@ -509,7 +403,7 @@ export class LocalCache {
       revision: Math.max(revision ?? 0, f.revision, this.stateSubject.value.revision),
       resyncs: f.resyncs,
       counts,
-      networks: this.selective ? this.networks.size : this.store.size('logical_switch'),
+      networks: this.selective ? this.scope.networks.size : this.store.size('logical_switch'),
       ...(reason && phase !== 'live' ? { reason } : {}),
     };
     this.stateSubject.next(next);
