@@ -29,6 +29,8 @@ export default defineApp<HaFallback, HaFallbackOptions>({
   },
   puntGate: TABLES.gate,
   watches: ['logical_port', 'logical_switch', 'chassis', 'chassis_liveness'],
+  // The fallback chassis are chosen among all chassis (by name or gateway flag).
+  needsAllChassis: true,
   options: haFallbackOptionsSchema,
   app: HaFallback,
   resync: (app) => app.recomputeAll(),

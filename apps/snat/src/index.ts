@@ -32,6 +32,8 @@ export default defineApp<SnatApp, SnatOptions>({
   punt: { tables: [{ name: 'inbound', match: arpReplyMatch() }], limits: (o) => o.punt },
   options: snatOptionsSchema,
   watches: ['logical_router', 'logical_port', 'logical_switch', 'subnet', 'chassis', 'chassis_liveness'],
+  // A chassis' SNAT address is its rank among all chassis' names.
+  needsAllChassis: true,
   app: SnatApp,
   resync: (app) => app.resync(),
   stop: (app) => app.stop(),

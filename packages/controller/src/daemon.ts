@@ -235,6 +235,7 @@ export class Controller {
       signal,
       initialMs: 250,
       maxMs: 5_000,
+      jitter: 0.5,
       isFatal: isFatalDbError,
       onFailure: (err) => (this.dbError = describeDbError(err, c.db)),
       describe: (err) => describeDbError(err, c.db),
@@ -367,7 +368,7 @@ export class Controller {
           // What df-api's port binding tells Nova (binding:host_id may name the host, binding:vif_details the bridge).
           externalIds: { hostname: hostname(), 'integration-bridge': c.bridge.integration, 'datapath-type': c.bridge.datapathType },
         }),
-      { log: this.log, clock: this.clock, signal, isFatal: (e) => isDfError(e, 'NB_INVALID') },
+      { log: this.log, clock: this.clock, signal, jitter: 0.5, isFatal: (e) => isDfError(e, 'NB_INVALID') },
     );
     this.subs.push(
       this.registration.state$.subscribe((s) => {

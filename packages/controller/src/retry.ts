@@ -33,6 +33,11 @@ export interface RetryOptions {
   readonly signal?: AbortSignal;
   readonly initialMs?: number;
   readonly maxMs?: number;
+  /**
+   * Share of each delay drawn at random (Backoff's jitter, default 0): for calls a
+   * whole fleet makes at once (connecting to the DB, registering), so retries spread out.
+   */
+  readonly jitter?: number;
   /** Errors that retrying cannot fix (a bad config): thrown at once. */
   readonly isFatal?: (err: unknown) => boolean;
   /** Called after each failure (for health reporting). */
@@ -47,7 +52,7 @@ export interface RetryOptions {
  * or the DB is not there yet.
  */
 export async function retry<T>(what: string, fn: () => Promise<T>, options: RetryOptions): Promise<T> {
-  const backoff = new Backoff({ initialMs: options.initialMs ?? 250, maxMs: options.maxMs ?? 10_000 });
+  const backoff = new Backoff({ initialMs: options.initialMs ?? 250, maxMs: options.maxMs ?? 10_000, jitter: options.jitter ?? 0 });
   for (let attempt = 1; ; attempt++) {
     if (options.signal?.aborted) throw new StoppedError(what);
     try {

@@ -25,7 +25,8 @@ const harness: DriverHarness = {
     const prefix = `/dftest/${randomUUID()}/`;
     const admin = new EtcdDriver({ endpoints: etcd.endpoint, prefix });
     return {
-      connect: async () => new EtcdDriver({ endpoints: `http://127.0.0.1:${proxy.port}`, prefix, requestTimeoutMs: 3_000 }),
+      // Pages of 5 keys: the suite's snapshots and lists span several pages.
+      connect: async () => new EtcdDriver({ endpoints: `http://127.0.0.1:${proxy.port}`, prefix, requestTimeoutMs: 3_000, snapshotPageSize: 5 }),
       dropConnections: async () => proxy.dropConnections(),
       restartServer: () => etcd.restart(),
       compact: async () => {

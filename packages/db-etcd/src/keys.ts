@@ -7,9 +7,11 @@
 export class EtcdKeys {
   readonly data: string;
   readonly counters: string;
+  private readonly dataBytes: Buffer;
 
   constructor(readonly prefix: string) {
     this.data = `${prefix}d/`;
+    this.dataBytes = Buffer.from(this.data, 'utf8');
     this.counters = `${prefix}k/`;
   }
 
@@ -25,14 +27,17 @@ export class EtcdKeys {
     return Buffer.from(`${this.counters}${namespace}`, 'utf8');
   }
 
-  /** (table, id) of a record key, or undefined for keys outside the data prefix. */
+  /**
+   * (table, id) of a record key, or undefined for keys outside the data prefix. Both
+   * are decoded from their own bytes: a substring of the whole key would keep the
+   * whole key alive with it (V8 slices), and a cache keeps the id of every object.
+   */
   parse(key: Buffer): { table: string; id: string } | undefined {
-    const s = key.toString('utf8');
-    if (!s.startsWith(this.data)) return undefined;
-    const rest = s.slice(this.data.length);
-    const slash = rest.indexOf('/');
-    if (slash <= 0) return undefined;
-    return { table: rest.slice(0, slash), id: rest.slice(slash + 1) };
+    const data = this.dataBytes;
+    if (key.length <= data.length || key.compare(data, 0, data.length, 0, data.length) !== 0) return undefined;
+    const slash = key.indexOf(0x2f, data.length);
+    if (slash <= data.length) return undefined;
+    return { table: key.toString('utf8', data.length, slash), id: key.toString('utf8', slash + 1) };
   }
 }
 

@@ -35,14 +35,14 @@ export class Fleet {
   }
 
   /** Starts `workers` processes sharing chassis 0 … running − 1 round-robin (a tenant's chassis land on different workers, as they are different hosts). */
-  static async start(target: NbTarget, shape: CloudShape, workers: number): Promise<{ fleet: Fleet; ms: number }> {
+  static async start(target: NbTarget, shape: CloudShape, workers: number, wave = 4): Promise<{ fleet: Fleet; ms: number }> {
     const n = Math.min(workers, shape.running);
     const procs = Array.from({ length: n }, () => fork(WORKER, [], { execArgv: ['--expose-gc', '--max-old-space-size=8192'], serialization: 'advanced' }));
     const fleet = new Fleet(procs);
     let started: WorkerReply[];
     try {
       started = await Promise.all(
-        procs.map((w, i) => fleet.request(w, { type: 'start', target, shape, chassis: Array.from({ length: shape.running }, (_, c) => c).filter((c) => c % n === i) })),
+        procs.map((w, i) => fleet.request(w, { type: 'start', target, shape, chassis: Array.from({ length: shape.running }, (_, c) => c).filter((c) => c % n === i), wave })),
       );
     } catch (err) {
       await fleet.stop();

@@ -34,7 +34,7 @@ export function connectNb(target: NbTarget): Promise<NbDriver> {
 
 /** Orchestrator → worker. */
 export type WorkerRequest =
-  | { readonly type: 'start'; readonly target: NbTarget; readonly shape: CloudShape; readonly chassis: readonly number[] }
+  | { readonly type: 'start'; readonly target: NbTarget; readonly shape: CloudShape; readonly chassis: readonly number[]; readonly wave: number }
   | { readonly type: 'arm'; readonly portId: string; readonly host: number; readonly ofport: number }
   | { readonly type: 'stats' }
   | { readonly type: 'stop' };
@@ -70,7 +70,7 @@ const APPS = validateApps([
 /** Milliseconds on CLOCK_MONOTONIC (comparable between processes, unlike performance.now()). */
 export const monotonicMs = (): number => Number(process.hrtime.bigint()) / 1e6;
 
-interface Controller {
+export interface Controller {
   readonly index: number;
   readonly driver: NbDriver;
   readonly registration: ChassisRegistration;
@@ -103,8 +103,13 @@ async function connectRetrying(target: NbTarget): Promise<NbDriver> {
 }
 
 async function startController(target: NbTarget, shape: CloudShape, c: number): Promise<Controller> {
-  const driver = await connectRetrying(target);
+  return startControllerOn(await connectRetrying(target), shape, c);
+}
+
+/** One chassis controller on `driver` (which it then owns). */
+export async function startControllerOn(driver: NbDriver, shape: CloudShape, c: number): Promise<Controller> {
   const { id, ...info } = chassisRecord(c);
+  // register() retries (jittered backoff) while the NB misses its deadlines under the fleet's start.
   const registration = await new ChassisRegistry(new NbApi(driver, { mirror: false })).register(info);
   const fakeSwitch = new FakeSwitch();
   const metrics = new CoreMetrics();
@@ -158,10 +163,10 @@ async function handle(m: WorkerRequest): Promise<void> {
     case 'start': {
       baselineHeap = gcHeap();
       const t0 = performance.now();
-      // A few at a time: the first snapshot of each is a full DB read.
+      // A few at a time (a wave per worker), as a fleet boots: the first snapshot of each is a full DB read.
       const queue = [...m.chassis];
       await Promise.all(
-        Array.from({ length: 4 }, async () => {
+        Array.from({ length: m.wave }, async () => {
           for (let c = queue.shift(); c !== undefined; c = queue.shift()) controllers.set(c, await startController(m.target, m.shape, c));
         }),
       );

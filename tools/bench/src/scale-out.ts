@@ -6,7 +6,8 @@
  * DF_BENCH_PORTS=2000  DF_BENCH_PROBES=100  DF_BENCH_SPREAD=10  DF_BENCH_WORKERS=4
  * DF_BENCH_MEMORY=1 (P=2,000 vs 10,000 at 20 ports per chassis, 100 controllers, etcd)
  * DF_BENCH_KILL=1 (an etcd member killed during creates, on the memory run's cloud)
- * DF_BENCH_GOAL=1 (100 controllers × 10,000 ports, 100 ports each, etcd).
+ * DF_BENCH_GOAL=1 (100 controllers × 10,000 ports, 100 ports each, etcd)
+ * DF_BENCH_WAVE=4 (controllers each worker starts at once).
  *
  * Every controller is the runtime df-controller runs (NB local cache with selective
  * topology, apps l2, portsec, sg, dhcp, l3-proactive, reconciler, chassis liveness)
@@ -34,6 +35,7 @@ const PORTS = list('DF_BENCH_PORTS', '2000');
 const PROBES = Number(env('DF_BENCH_PROBES', '100'));
 const SPREAD = Number(env('DF_BENCH_SPREAD', '10'));
 const WORKERS = Number(env('DF_BENCH_WORKERS', '4'));
+const WAVE = Number(env('DF_BENCH_WAVE', '4'));
 const TARGET_P99_MS = 100;
 /** A probe not confirmed everywhere by then is reported as lost. */
 const CONFIRM_TIMEOUT_MS = 60_000;
@@ -157,7 +159,7 @@ async function runOnce(r: Run): Promise<RunResult> {
   try {
     const writer = await connectNb(nb.target);
     const objects = await loadCloud(writer, r.shape);
-    const started = await Fleet.start(nb.target, r.shape, WORKERS);
+    const started = await Fleet.start(nb.target, r.shape, WORKERS, WAVE);
     fleet = started.fleet;
     console.error(`  ${r.what}: ${objects} objects loaded, ${r.shape.running} controllers up in ${(started.ms / 1000).toFixed(1)} s`);
     await sleep(1000);

@@ -89,6 +89,14 @@ export interface AppDescriptor<A extends object = object, O = unknown> {
   readonly adoptTables?: readonly string[];
   /** Model tables whose changes the app receives (`modelChanged`). */
   readonly watches?: readonly TableName[];
+  /**
+   * The app reads chassis records (or liveness) beyond the ones its chassis' topology
+   * names — its own, the chassis of the ports it holds (tunnel peers) and the gateway
+   * chassis of the routers it holds — e.g. it picks among all chassis. A selective NB
+   * cache then holds every chassis and liveness record (its memory grows with the
+   * cloud's chassis).
+   */
+  readonly needsAllChassis?: boolean;
   /** Schema of the app's options in the controller config. */
   readonly options?: OptionsSchema<O>;
   /**

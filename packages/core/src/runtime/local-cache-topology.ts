@@ -86,7 +86,8 @@ export interface ChassisRuntime {
  */
 export async function startChassisRuntime(options: ChassisRuntimeOptions): Promise<ChassisRuntime> {
   const { driver, selective, beforeStart, ...runtimeOptions } = options;
-  const cache = new LocalCache(driver, { chassisId: options.chassisId, ...(selective !== undefined ? { selective } : {}), ...(options.clock ? { clock: options.clock } : {}) });
+  const allChassis = options.apps.some((a) => a.descriptor.needsAllChassis === true);
+  const cache = new LocalCache(driver, { chassisId: options.chassisId, allChassis, ...(selective !== undefined ? { selective } : {}), ...(options.clock ? { clock: options.clock } : {}) });
   const topology = new LocalCacheTopology(cache);
   const runtime = new ControllerRuntime({ ...runtimeOptions, topology });
   const parts: ChassisRuntime = {

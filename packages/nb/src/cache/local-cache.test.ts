@@ -10,6 +10,7 @@ import { MemoryDriver } from '../db/memory/driver.js';
 import { MemoryServer } from '../db/memory/server.js';
 import { MemoryStore } from '../db/memory/store.js';
 import { chassisIdFromName } from '../model/ids.js';
+import { ChassisRegistry } from '../chassis/registry.js';
 import type { NbChange } from './events.js';
 import { LocalCache } from './local-cache.js';
 
@@ -108,8 +109,9 @@ describe('LocalCache selective topology', () => {
     const bound = await nb.modify('logical_port', moving.id, (p) => ({ ...p, chassisId: HERE }));
     await settled(cache);
     const summary = log.map((c) => `${c.kind} ${c.table} ${c.cause}`);
-    // Parents first: the network, its subnet, then the ports.
+    // Parents first: the chassis of the network's other port (a tunnel peer now), the network, its subnet, then the ports.
     expect(summary).toEqual([
+      'created chassis scope',
       'created logical_switch scope',
       'created subnet scope',
       expect.stringMatching(/^created logical_port (db|scope)$/),
@@ -128,8 +130,10 @@ describe('LocalCache selective topology', () => {
       expect.stringMatching(/^deleted logical_port (db|scope)$/),
       'deleted subnet scope',
       'deleted logical_switch scope',
+      'deleted chassis scope',
     ]);
     expect(cache.get('logical_switch', n2.ls.id)).toBeUndefined();
+    expect(cache.get('chassis', THERE)).toBeUndefined();
     expect(cache.all('logical_port')).toHaveLength(1);
   });
 
@@ -222,6 +226,54 @@ describe('LocalCache selective topology', () => {
     await settled(cache);
     expect(cache.get('logical_switch', n2.ls.id)).toBeUndefined();
     expect(cache.get('logical_port', far.id)).toBeUndefined();
+  });
+
+  it('holds the chassis it may send to — its own, its held ports\' and its held routers\' gateway chassis — with their liveness, not the others', async () => {
+    const FAR = chassisIdFromName('compute-far');
+    const GW = chassisIdFromName('network-1');
+    await nb.create('chassis', { id: GW, name: 'network-1', tunnelIp: '192.0.2.9', gateway: true });
+    const far = await new ChassisRegistry(nb, { ttlMs: 60_000 }).register({ name: 'compute-far', tunnelIp: '192.0.2.8' });
+    try {
+      const [n1, n2] = [await network(1), await network(2)];
+      await port(n1, HERE, '10.1.0.5');
+      await port(n2, FAR, '10.2.0.5');
+      const ext = await nb.create('logical_switch', { external: true, networkType: 'flat', physicalNetwork: 'public' });
+      const extSub = await nb.create('subnet', { networkId: ext.id, ipVersion: 4, cidr: '172.24.4.0/24', gatewayIp: '172.24.4.1' });
+      const r = await nb.create('logical_router', { name: 'r' });
+      const rif = await port(n1, null, '10.1.0.1', { deviceOwner: 'network:router_interface', deviceId: r.id });
+      const gw = await nb.create('logical_port', { networkId: ext.id, macAddress: mac(), fixedIps: [{ subnetId: extSub.id, ipAddress: '172.24.4.20' }], deviceOwner: 'network:router_gateway', deviceId: r.id });
+      await nb.modify('logical_router', r.id, (x) => ({
+        ...x,
+        ports: [{ portId: rif.id, networkId: n1.ls.id, subnetId: n1.subnet.id, macAddress: rif.macAddress, ipAddress: '10.1.0.1', cidr: '10.1.0.0/24' }],
+        externalGateway: { networkId: ext.id, portId: gw.id, enableSnat: true, fixedIps: gw.fixedIps, chassisIds: [GW], preempt: false },
+      }));
+      const { cache, log } = await cacheOn();
+      expect(new Set(cache.all('chassis').map((c) => c.id))).toEqual(new Set([HERE, GW]));
+      expect(cache.get('chassis_liveness', FAR)).toBeUndefined();
+      expect(cache.inDb('chassis', FAR)).toBe(true);
+
+      // A port of the far chassis on a network held here: it is a tunnel peer now, with its liveness.
+      log.length = 0;
+      const p = await port(n1, FAR, '10.1.0.7');
+      await settled(cache);
+      expect(log.map((c) => `${c.kind} ${c.table} ${c.cause}`)).toEqual(['created chassis scope', 'created chassis_liveness scope', 'created logical_port db']);
+      expect(cache.get('chassis', FAR)?.name).toBe('compute-far');
+      expect(cache.get('chassis_liveness', FAR)?.id).toBe(FAR);
+      // ... and goes with it.
+      log.length = 0;
+      await nb.delete('logical_port', p.id);
+      await settled(cache);
+      expect(log.map((c) => `${c.kind} ${c.table} ${c.cause}`)).toEqual(['deleted logical_port db', 'deleted chassis_liveness scope', 'deleted chassis scope']);
+
+      // allChassis: every chassis and liveness record (apps choosing among all chassis).
+      const all = new LocalCache(new MemoryDriver(store), { chassisId: HERE, allChassis: true });
+      caches.push(all);
+      await all.start();
+      expect(new Set(all.all('chassis').map((c) => c.id))).toEqual(new Set([HERE, THERE, GW, FAR]));
+      expect(all.get('chassis_liveness', FAR)?.id).toBe(FAR);
+    } finally {
+      await far.stop();
+    }
   });
 
   it('holds the router, all its networks and their ports while this chassis is one of its gateway chassis (no local port needed), and lets go when it is no longer one', async () => {
@@ -322,7 +374,8 @@ describe('LocalCache and DB faults', () => {
       for (let i = 10; i < 30; i++) made.push(await port(n1, THERE, `10.1.0.${i}`));
       expect(cache.get('logical_switch', n1.ls.id)).toBeDefined(); // still serving
       await settled(cache);
-      expect(log.map((c) => c.id)).toEqual(made.map((p) => p.id));
+      // The first port on the other chassis brings that chassis in (a tunnel peer).
+      expect(log.map((c) => c.id)).toEqual([THERE, ...made.map((p) => p.id)]);
       expect(phases).toContain('degraded');
       expect(cache.state.phase).toBe('live');
     } finally {

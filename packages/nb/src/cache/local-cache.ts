@@ -8,7 +8,8 @@ import { type LogicalPort, type NbObject, TABLES, TABLE_RANK, type TableName, is
 import { FeedFollower, type FollowerState } from '../topology/follower.js';
 import { type AppliedChange, TopologyStore } from '../topology/store.js';
 import type { CacheState, ChangeCause, NbCacheUpdate, NbChange } from './events.js';
-import { ShadowIndex, sameStub, stubOf } from './shadow.js';
+import { Scope, type ScopeOptions } from './scope.js';
+import { ShadowIndex, sameStub } from './shadow.js';
 
 export interface LocalCacheOptions {
   /** This chassis: the ports bound to it decide what a selective cache holds. */
@@ -20,10 +21,18 @@ export interface LocalCacheOptions {
    * on the source chassis needs the destination ports), the networks of the routers
    * whose gateway is placed on this chassis, floating IPs on those ports or networks, the
    * ports' security groups (and remote groups of their rules) and the member ports of those
-   * remote groups wherever they live (not their networks), every chassis and
-   * chassis liveness record. false: hold everything.
+   * remote groups wherever they live (not their networks), and the chassis (record
+   * and liveness) this chassis may send to or fail over to: itself, the chassis of
+   * every port held (tunnel peers) and the gateway chassis of every router held.
+   * false: hold everything.
    */
   selective?: boolean;
+  /**
+   * A selective cache holds every chassis and liveness record, not only the ones its
+   * ports and routers name (for apps that pick among all chassis: SNAT's address
+   * ranking, the HA fallback chassis). Default false.
+   */
+  allChassis?: boolean;
   clock?: Clock;
 }
 
@@ -77,6 +86,7 @@ function toChange(ch: AppliedChange, cause: ChangeCause): NbChange | undefined {
 export class LocalCache {
   readonly chassisId: string;
   readonly selective: boolean;
+  readonly allChassis: boolean;
   private readonly store = new TopologyStore();
   private readonly shadow = new ShadowIndex();
   private readonly follower: FeedFollower;
@@ -86,14 +96,8 @@ export class LocalCache {
   private published = 0;
   private waiters: { revision: number; resolve: () => void }[] = [];
   private readonly stateSubject: BehaviorSubject<CacheState>;
-  private networks = new Set<string>();
-  private groups = new Set<string>();
-  /**
-   * Groups a held group's rules name as remote group: their member ports are held
-   * wherever they live (a remote-group rule needs the members' addresses), without
-   * their networks.
-   */
-  private remoteGroups = new Set<string>();
+  private readonly scopeOptions: ScopeOptions;
+  private scope: Scope;
   private queue: Promise<void> = Promise.resolve();
   private queuedCount = 0;
   private loaded = false;
@@ -106,6 +110,9 @@ export class LocalCache {
   ) {
     this.chassisId = options.chassisId;
     this.selective = options.selective ?? true;
+    this.allChassis = options.allChassis ?? false;
+    this.scopeOptions = { chassisId: this.chassisId, selective: this.selective, allChassis: this.allChassis };
+    this.scope = Scope.empty(this.scopeOptions);
     this.clock = options.clock ?? systemClock;
     this.stateSubject = new BehaviorSubject<CacheState>({ phase: 'starting', revision: 0, resyncs: 0, counts: {}, networks: 0 });
     this.follower = new FeedFollower(
@@ -211,31 +218,35 @@ export class LocalCache {
 
   private async load(snap: Snapshot): Promise<void> {
     const resync = this.loaded;
-    const objects = new Map<string, { table: TableName; obj: NbObject; rev: number }>();
+    // Two passes: the stubs of everything first (each decoded object dropped at once),
+    // then only what is in scope decoded again to be held — a snapshot of a large cloud
+    // never has every object decoded at the same time.
+    const records = new Map<string, { table: TableName; rec: StoredRecord }>();
     this.shadow.clear();
     for (const r of snap.records) {
       if (!isTableName(r.table)) continue;
-      const obj = deepFreeze(decodeObject(r.table, r.value, r.version));
-      this.shadow.apply(r.table, r.id, stubOf(r.table, obj), r.modRevision);
-      objects.set(key(r.table, r.id), { table: r.table, obj, rev: r.modRevision });
+      this.shadow.apply(r.table, r.id, this.shadow.stubOf(r.table, decodeObject(r.table, r.value, r.version)), r.modRevision);
+      records.set(key(r.table, r.id), { table: r.table, rec: r });
     }
-    this.recomputeScope();
+    this.scope = Scope.compute(this.shadow, this.scopeOptions);
     const changes: NbChange[] = [];
     const cause: ChangeCause = resync ? 'resync' : 'db';
     // Drop what is gone or out of scope, then bring in what is new or changed.
     for (const t of TABLES) {
       for (const id of this.store.ids(t)) {
-        const next = objects.get(key(t, id));
-        if (!next || !this.wants(t, id)) {
+        const next = records.get(key(t, id));
+        if (!next || !this.scope.wants(this.shadow, t, id)) {
           const old = this.store.evict(t, id);
           if (old) changes.push({ kind: 'deleted', table: t, id, old, revision: snap.revision, cause } as NbChange);
         }
       }
     }
-    for (const { table, obj, rev } of objects.values()) {
-      if (!this.wants(table, obj.id)) continue;
-      const held = this.store.modRevision(table, obj.id);
+    for (const { table, rec } of records.values()) {
+      if (!this.scope.wants(this.shadow, table, rec.id)) continue;
+      const rev = rec.modRevision;
+      const held = this.store.modRevision(table, rec.id);
       if (held === rev) continue;
+      const obj = deepFreeze(decodeObject(table, rec.value, rec.version));
       const prev = held !== undefined ? this.store.evict(table, obj.id) : undefined;
       const ch = this.store.apply(table, obj.id, obj, rev);
       const c = ch && toChange({ ...ch, old: prev, revision: snap.revision }, cause);
@@ -251,8 +262,11 @@ export class LocalCache {
     for (const e of batch.events) {
       if (!isTableName(e.table)) continue;
       const obj = e.type === 'put' ? deepFreeze(decodeObject(e.table, e.value ?? '', e.version)) : undefined;
-      const stub = obj ? stubOf(e.table, obj) : undefined;
-      if (!scopeMayMove && !sameStub(this.shadow.get(e.table, e.id), stub)) scopeMayMove = true;
+      const stub = obj ? this.shadow.stubOf(e.table, obj) : undefined;
+      if (!scopeMayMove) {
+        const held = this.shadow.get(e.table, e.id);
+        if (!sameStub(held, stub) && this.scope.movedBy(e.table, e.id, held, stub)) scopeMayMove = true;
+      }
       this.shadow.apply(e.table, e.id, stub, batch.revision);
       touched.push({ table: e.table, id: e.id, obj });
     }
@@ -273,18 +287,23 @@ export class LocalCache {
     for (const t of touched) candidates.set(key(t.table, t.id), t);
 
     for (let round = 0; round < 8; round++) {
-      const beforeNets = this.networks;
-      const beforeGroups = this.groups;
-      const beforeRemote = this.remoteGroups;
-      if (round > 0 || scopeMayMove) this.recomputeScope();
-      for (const n of symmetricDifference(beforeNets, this.networks)) this.addNetworkCandidates(n, candidates);
-      for (const g of symmetricDifference(beforeGroups, this.groups)) candidates.set(key('security_group', g), { table: 'security_group', id: g });
-      for (const g of symmetricDifference(beforeRemote, this.remoteGroups)) for (const p of this.shadow.portsOfGroup(g)) candidates.set(key('logical_port', p), { table: 'logical_port', id: p });
+      const before = this.scope;
+      if (round > 0 || scopeMayMove) this.scope = Scope.compute(this.shadow, this.scopeOptions);
+      const now = this.scope;
+      if (now !== before) {
+        for (const c of symmetricDifference(before.chassis, now.chassis)) {
+          candidates.set(key('chassis', c), { table: 'chassis', id: c });
+          candidates.set(key('chassis_liveness', c), { table: 'chassis_liveness', id: c });
+        }
+        for (const n of symmetricDifference(before.networks, now.networks)) this.addNetworkCandidates(n, candidates);
+        for (const g of symmetricDifference(before.groups, now.groups)) candidates.set(key('security_group', g), { table: 'security_group', id: g });
+        for (const g of symmetricDifference(before.remoteGroups, now.remoteGroups)) for (const p of this.shadow.portsOfGroup(g)) candidates.set(key('logical_port', p), { table: 'logical_port', id: p });
+      }
       if (candidates.size === 0) break;
 
       const fetch = new Map<TableName, string[]>();
       for (const [k, c] of candidates) {
-        const want = this.wants(c.table, c.id);
+        const want = this.scope.wants(this.shadow, c.table, c.id);
         const have = this.store.has(c.table, c.id);
         const ev = events.get(k);
         if (ev) {
@@ -321,8 +340,8 @@ export class LocalCache {
             return;
           }
           const obj = deepFreeze(decodeObject(table, rec.value, rec.version));
-          this.shadow.apply(table, id, stubOf(table, obj), rec.modRevision);
-          if (!this.wants(table, id)) return;
+          this.shadow.apply(table, id, this.shadow.stubOf(table, obj), rec.modRevision);
+          if (!this.scope.wants(this.shadow, table, id)) return;
           const ch = this.store.apply(table, id, obj, rec.modRevision);
           const change = ch && toChange({ ...ch, revision }, 'scope');
           if (change) changes.push(change);
@@ -330,7 +349,7 @@ export class LocalCache {
           if (table === 'security_group') candidates.set(key(table, id), { table, id });
         });
       }
-      if (candidates.size === 0 && sameSet(beforeNets, this.networks) && sameSet(beforeGroups, this.groups) && sameSet(beforeRemote, this.remoteGroups)) break;
+      if (candidates.size === 0 && (this.scope === before || (sameSet(before.networks, this.scope.networks) && sameSet(before.groups, this.scope.groups) && sameSet(before.remoteGroups, this.scope.remoteGroups) && sameSet(before.chassis, this.scope.chassis)))) break;
     }
     this.emit(revision, changes);
   }
@@ -340,64 +359,6 @@ export class LocalCache {
     put('logical_switch', n);
     for (const t of ['subnet', 'logical_port', 'logical_router', 'floating_ip'] as const) for (const id of this.shadow.onNetwork(t, n)) put(t, id);
     for (const p of this.shadow.onNetwork('logical_port', n)) for (const f of this.shadow.fipsOfPort(p)) put('floating_ip', f);
-  }
-
-  /** Recomputes the scope networks and security groups from the shadow. */
-  private recomputeScope(): void {
-    const nets = new Set<string>();
-    const groups = new Set<string>();
-    for (const pid of this.shadow.portsOnChassis(this.chassisId)) {
-      const s = this.shadow.get('logical_port', pid);
-      if (s?.networkId) nets.add(s.networkId);
-      for (const g of s?.securityGroupIds ?? []) groups.add(g);
-    }
-    // Routing happens on the source chassis, so it needs the ports on the other side of
-    // the routers of its networks: one hop (the routers of those networks are held, their
-    // other networks are not).
-    for (const n of [...nets]) for (const r of this.shadow.onNetwork('logical_router', n)) for (const m of this.shadow.get('logical_router', r)?.networks ?? []) nets.add(m);
-    // The active gateway chassis of a router routes the replies centralized NAT
-    // un-translates there: it needs the router, all its networks and their ports.
-    for (const r of this.shadow.routersWithGatewayOn(this.chassisId)) for (const m of this.shadow.get('logical_router', r)?.networks ?? []) nets.add(m);
-    const todo = [...groups];
-    while (todo.length > 0) {
-      for (const r of this.shadow.get('security_group', todo.pop()!)?.remoteGroupIds ?? []) {
-        if (!groups.has(r)) {
-          groups.add(r);
-          todo.push(r);
-        }
-      }
-    }
-    const remote = new Set<string>();
-    for (const g of groups) for (const r of this.shadow.get('security_group', g)?.remoteGroupIds ?? []) remote.add(r);
-    this.networks = nets;
-    this.groups = groups;
-    this.remoteGroups = remote;
-  }
-
-  private wants(table: TableName, id: string): boolean {
-    const s = this.shadow.get(table, id);
-    if (!s) return false;
-    if (!this.selective) return true;
-    switch (table) {
-      case 'chassis':
-      case 'chassis_liveness':
-        return true;
-      case 'logical_switch':
-        return this.networks.has(id);
-      case 'subnet':
-        return s.networkId !== undefined && this.networks.has(s.networkId);
-      case 'logical_port':
-        return (s.networkId !== undefined && this.networks.has(s.networkId)) || (s.securityGroupIds ?? []).some((g) => this.remoteGroups.has(g));
-      case 'logical_router':
-        return (s.networks ?? []).some((n) => this.networks.has(n));
-      case 'floating_ip': {
-        if (s.networkId !== undefined && this.networks.has(s.networkId)) return true;
-        const port = s.portId ? this.shadow.get('logical_port', s.portId) : undefined;
-        return port?.networkId !== undefined && this.networks.has(port.networkId);
-      }
-      case 'security_group':
-        return this.groups.has(id);
-    }
   }
 
   /** Reads objects entering scope, retrying while the DB is unreachable (the cache keeps serving). */
@@ -449,7 +410,7 @@ export class LocalCache {
       revision: Math.max(revision ?? 0, f.revision, this.stateSubject.value.revision),
       resyncs: f.resyncs,
       counts,
-      networks: this.selective ? this.networks.size : this.store.size('logical_switch'),
+      networks: this.selective ? this.scope.networks.size : this.store.size('logical_switch'),
       ...(reason && phase !== 'live' ? { reason } : {}),
     };
     this.stateSubject.next(next);

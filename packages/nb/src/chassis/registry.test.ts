@@ -1,4 +1,5 @@
-import { ManualClock } from '@dragonflow/base';
+import { DfError, ManualClock, isDfError } from '@dragonflow/base';
+import { NbErrorCode } from '../errors.js';
 import { firstValueFrom, filter } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { NbApi } from '../api/nb-api.js';
@@ -94,6 +95,40 @@ describe('ChassisRegistry', () => {
     await back;
     expect(await reg.isAlive(r.chassis.id)).toBe(true);
     await r.stop();
+  });
+
+  it('retries registration while the DB is unavailable, with jittered backoff, and gives up after retryForMs', async () => {
+    const unavailable = (): DfError => new DfError(NbErrorCode.UNAVAILABLE, 'deadline exceeded');
+    const commit = vi.spyOn(nb.driver, 'commit');
+    commit.mockRejectedValueOnce(unavailable()).mockRejectedValueOnce(unavailable());
+    const delays: number[] = [];
+    const setTimer = clock.setTimer.bind(clock);
+    vi.spyOn(clock, 'setTimer').mockImplementation((ms, fn) => {
+      if (ms < 3000) delays.push(ms);
+      return setTimer(ms, fn);
+    });
+    const reg = new ChassisRegistry(nb, { ttlMs: 3000, clock, retryBackoff: { initialMs: 100, maxMs: 1000, jitter: 0.5, random: () => 0.5 } });
+    const pending = reg.register({ name: 'compute-9', tunnelIp: '192.0.2.19' });
+    await pass(1000);
+    const r = await pending;
+    // Two failures: 100 and 200 ms, each less its random half × 0.5.
+    expect(delays.slice(0, 2)).toEqual([75, 150]);
+    expect(await reg.isAlive(r.chassis.id)).toBe(true);
+    await r.stop();
+
+    commit.mockRejectedValue(unavailable());
+    const failing = new ChassisRegistry(nb, { ttlMs: 3000, clock, retryForMs: 500, retryBackoff: { initialMs: 100, maxMs: 100 } }).register({ name: 'compute-10', tunnelIp: '192.0.2.20' });
+    const outcome = failing.then(() => 'registered', (e: unknown) => (isDfError(e, NbErrorCode.UNAVAILABLE) ? 'unavailable' : 'other'));
+    await pass(1000);
+    expect(await outcome).toBe('unavailable');
+    commit.mockRestore();
+  });
+
+  it('does not retry what retrying cannot fix', async () => {
+    const commit = vi.spyOn(nb.driver, 'commit').mockRejectedValue(new DfError(NbErrorCode.INVALID, 'bad'));
+    await expect(new ChassisRegistry(nb, { ttlMs: 3000, clock }).register({ name: 'compute-11', tunnelIp: '192.0.2.21' })).rejects.toMatchObject({ code: NbErrorCode.INVALID });
+    expect(commit).toHaveBeenCalledTimes(1);
+    commit.mockRestore();
   });
 
   it('validates what it registers', async () => {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type Clock, describeError, isDfError, systemClock } from '@dragonflow/base';
+import { Backoff, type BackoffPolicy, type Clock, describeError, isDfError, systemClock } from '@dragonflow/base';
 import { BehaviorSubject, type Observable } from 'rxjs';
 import type { NbApi } from '../api/nb-api.js';
 import type { Lease } from '../db/driver.js';
@@ -14,7 +14,20 @@ export interface ChassisRegistryOptions {
   ttlMs?: number;
   clock?: Clock;
   now?: () => Date;
+  /**
+   * How long register() keeps retrying while the DB does not answer in time
+   * (NB_UNAVAILABLE: a deadline missed, a member down), default 60 s; 0: no retry.
+   */
+  retryForMs?: number;
+  /** Delays between those retries (default 200 ms doubling to 5 s, half of each at random). */
+  retryBackoff?: BackoffPolicy;
 }
+
+/*
+ * Jittered: a fleet boots (or the DB comes back) all at once, and its registrations
+ * retried in step would meet the same overloaded DB again.
+ */
+const REGISTER_BACKOFF: BackoffPolicy = { initialMs: 200, maxMs: 5_000, jitter: 0.5 };
 
 export type ChassisInfo = Omit<NbCreateInput<'chassis'>, 'id'>;
 
@@ -36,6 +49,8 @@ export class ChassisRegistry {
   private readonly ttlMs: number;
   private readonly clock: Clock;
   private readonly now: () => Date;
+  private readonly retryForMs: number;
+  private readonly retryBackoff: BackoffPolicy;
 
   constructor(
     private readonly nb: NbApi,
@@ -44,10 +59,31 @@ export class ChassisRegistry {
     this.ttlMs = options.ttlMs ?? 10_000;
     this.clock = options.clock ?? systemClock;
     this.now = options.now ?? (() => new Date());
+    this.retryForMs = options.retryForMs ?? 60_000;
+    this.retryBackoff = options.retryBackoff ?? REGISTER_BACKOFF;
   }
 
-  /** Creates or updates the chassis record, then starts its liveness. */
+  /**
+   * Creates or updates the chassis record, then starts its liveness; retried (for
+   * retryForMs, with jittered backoff) while the DB is unavailable. Other errors
+   * (an invalid record) are thrown at once.
+   */
   async register(info: ChassisInfo): Promise<ChassisRegistration> {
+    const backoff = new Backoff(this.retryBackoff);
+    const until = this.clock.now() + this.retryForMs;
+    for (;;) {
+      try {
+        return await this.registerOnce(info);
+      } catch (err) {
+        if (!isDfError(err, NbErrorCode.UNAVAILABLE)) throw err;
+        const delay = backoff.next();
+        if (this.clock.now() + delay > until) throw err;
+        await new Promise<void>((resolve) => this.clock.setTimer(delay, resolve));
+      }
+    }
+  }
+
+  private async registerOnce(info: ChassisInfo): Promise<ChassisRegistration> {
     const id = chassisIdFromName(info.name);
     const chassis = await this.nb.transaction(async (tx) => {
       const cur = await tx.get('chassis', id);
