@@ -11,12 +11,11 @@
  * controller is the fleet's share of the NB's fan-out (every controller receives
  * every change).
  */
-import { writeFileSync } from 'node:fs';
-import { Session } from 'node:inspector/promises';
 import { performance } from 'node:perf_hooks';
 import { MemoryDriver, MemoryStore, type NbDriver } from '@dragonflow/nb';
 import { chassisOps, probe, tenantOps, tenants, type CloudShape } from './scale-out-topology.js';
 import { startControllerOn } from './scale-out-worker.js';
+import { startCpuProfile } from './cpu-profile.js';
 
 const CONTROLLERS = Number(process.env.DF_BENCH_PROFILE_CONTROLLERS ?? '5');
 const CREATES = Number(process.env.DF_BENCH_PROFILE_CREATES ?? '100');
@@ -32,13 +31,7 @@ async function main(): Promise<void> {
   const running = [];
   for (let c = 0; c < CONTROLLERS; c++) running.push(await startControllerOn(new MemoryDriver(store), shape, 50 + c));
   const held = running[0]!.chassis.cache;
-  const out = process.env.DF_BENCH_PROFILE_OUT;
-  const session = out ? new Session() : undefined;
-  if (session) {
-    session.connect();
-    await session.post('Profiler.enable');
-    await session.post('Profiler.start');
-  }
+  const profile = await startCpuProfile(process.env.DF_BENCH_PROFILE_OUT);
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   let outOfScope = 0;
@@ -51,11 +44,7 @@ async function main(): Promise<void> {
   }
   const cpu = process.cpuUsage(cpu0);
   const wall = performance.now() - t0;
-  if (session && out) {
-    const { profile } = await session.post('Profiler.stop');
-    writeFileSync(out, JSON.stringify(profile));
-    session.disconnect();
-  }
+  await profile.stop();
   console.log(`| controllers | ports a controller holds | out-of-scope creates | wall per create | CPU per create per controller |`);
   console.log('|---|---|---|---|---|');
   console.log(`| ${CONTROLLERS} | ${held.size('logical_port')} | ${outOfScope} | ${(wall / outOfScope).toFixed(2)} ms | ${((cpu.user + cpu.system) / 1000 / outOfScope / CONTROLLERS).toFixed(3)} ms |`);

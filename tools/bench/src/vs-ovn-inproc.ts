@@ -9,8 +9,7 @@
  *
  *   pnpm --filter @dragonflow/bench bench:vs-ovn-inproc     (DF_BENCH_PORTS=1000 by default)
  */
-import { writeFileSync } from 'node:fs';
-import { Session } from 'node:inspector/promises';
+import { startCpuProfile } from './cpu-profile.js';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import l2 from '@dragonflow/app-l2';
@@ -71,23 +70,14 @@ async function bulk(n: number, equalFeatures: boolean): Promise<Bulk> {
   const ports = Array.from({ length: n }, (_, i) => vmPort(i, chassisId, equalFeatures ? { projectId: PROJECT, securityGroupIds: [GROUP] } : {}));
   // DF_BENCH_CPU_PROFILE=DIR: a V8 CPU profile of the bulk alone (commit → confirmed) there.
   const profileDir = process.env['DF_BENCH_CPU_PROFILE'];
-  const session = profileDir ? new Session() : undefined;
-  if (session) {
-    session.connect();
-    await session.post('Profiler.enable');
-    await session.post('Profiler.start');
-  }
+  const profile = await startCpuProfile(profileDir && join(profileDir, `bulk-${n}-${equalFeatures ? 'equal' : 'l2'}.cpuprofile`));
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const { revision } = await driver.commit(ports);
   await chassis.runtime.waitForRevision(revision);
   const ms = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
-  if (session) {
-    const { profile } = await session.post('Profiler.stop');
-    writeFileSync(join(profileDir!, `bulk-${n}-${equalFeatures ? 'equal' : 'l2'}.cpuprofile`), JSON.stringify(profile));
-    session.disconnect();
-  }
+  await profile.stop();
   const desired = chassis.runtime.reconciler.desiredCount;
   await chassis.stop();
   await driver.close();
