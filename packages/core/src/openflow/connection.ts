@@ -105,6 +105,9 @@ export interface BatchMessageError {
 type WithoutXid<T> = T extends unknown ? Omit<T, 'xid'> : never;
 export type OutgoingMessage = WithoutXid<OfMessage>;
 
+/** The payload of a remembered packet-out (its packet is not kept). */
+const NO_DATA = new Uint8Array(0);
+
 /** How many recently sent xids we remember to match late ERRORs to their request. */
 const RECENT_REQUESTS = 4096;
 
@@ -510,6 +513,9 @@ export class OfConnection {
   }
 
   private remember(msg: OfMessage): void {
+    // A packet-out is remembered without its packet: an error names the request, and
+    // 4,096 answers' bytes kept alive would each outlive a young-generation GC.
+    if (msg.type === 'packet_out' && msg.data.length > 0) msg = { ...msg, data: NO_DATA };
     const old = this.recentRing[this.recentAt];
     // Only if it is still the one remembered under its xid (a reused xid replaced it).
     if (old && this.recent.get(old.xid) === old) this.recent.delete(old.xid);

@@ -73,6 +73,16 @@ describe('the core punt path', () => {
     expect(ip.kind === 'ipv4' ? [ip.src.toString(), ip.dst.toString()] : []).toEqual(['10.0.0.9', '10.0.0.2']);
     // a packet that did not come from a local port (no source port key) gets no answer
     expect(await app(h).ctx.reply({ inPort: 2, sourcePortKey: 0 }, datagram(9))).toBe(false);
+    // a frame that cannot be encoded is a rejection (never a throw), and nothing is sent
+    const bad = datagram(9);
+    const unencodable: EthernetFrame = { ...bad, payload: { ...(bad.payload as ReturnType<typeof ipv4>), options: new Uint8Array(3) } };
+    const sent = h.fakeSwitch.delivered.length;
+    const echo = app(h);
+    let reply: Promise<boolean> | undefined;
+    expect(() => (reply = echo.ctx.reply({ inPort: 2, sourcePortKey: 5 }, unencodable))).not.toThrow();
+    await expect(reply).rejects.toThrow(/IPv4 options/);
+    await h.settle();
+    expect(h.fakeSwitch.delivered.length).toBe(sent);
   });
 
   it('a port over its budget is cut off in the switch for its punts only, another port is still answered, and it recovers', async () => {
