@@ -126,8 +126,11 @@ export class OfConnection {
   private readonly clock: Clock;
   private log: Logger;
   private readonly pending = new Map<number, Pending>();
-  private readonly recent = new Map<number, OfMessage>();
-  /** The messages in `recent`, oldest first from `recentAt` (a ring: no iterator per send to find the oldest). */
+  /**
+   * The last RECENT_REQUESTS messages sent, the next to overwrite at `recentAt`. A
+   * ring and no index by xid: every send writes one slot, and only an ERROR (rare)
+   * searches it, newest first.
+   */
   private readonly recentRing = new Array<OfMessage | undefined>(RECENT_REQUESTS);
   private recentAt = 0;
   private readonly writeQueue: QueuedWrite[] = [];
@@ -513,15 +516,21 @@ export class OfConnection {
   }
 
   private remember(msg: OfMessage): void {
-    // A packet-out is remembered without its packet: an error names the request, and
-    // 4,096 answers' bytes kept alive would each outlive a young-generation GC.
-    if (msg.type === 'packet_out' && msg.data.length > 0) msg = { ...msg, data: NO_DATA };
-    const old = this.recentRing[this.recentAt];
-    // Only if it is still the one remembered under its xid (a reused xid replaced it).
-    if (old && this.recent.get(old.xid) === old) this.recent.delete(old.xid);
-    this.recentRing[this.recentAt] = msg;
-    this.recentAt = (this.recentAt + 1) % RECENT_REQUESTS;
-    this.recent.set(msg.xid, msg);
+    // A packet-out is remembered without its packet: an error names the request (the
+    // switch's ERROR carries its first bytes), and 4,096 answers' bytes kept alive
+    // would each outlive a young-generation GC.
+    this.recentRing[this.recentAt] = msg.type === 'packet_out' && msg.data.length > 0 ? { type: 'packet_out', xid: msg.xid, bufferId: msg.bufferId, inPort: msg.inPort, actions: msg.actions, data: NO_DATA } : msg;
+    this.recentAt = this.recentAt === RECENT_REQUESTS - 1 ? 0 : this.recentAt + 1;
+  }
+
+  /** The most recent message sent with `xid`, if it is among the last RECENT_REQUESTS. */
+  private recentRequest(xid: number): OfMessage | undefined {
+    for (let i = 1; i <= RECENT_REQUESTS; i++) {
+      const m = this.recentRing[(this.recentAt - i + RECENT_REQUESTS) % RECENT_REQUESTS];
+      if (m === undefined) return undefined;
+      if (m.xid === xid) return m;
+    }
+    return undefined;
   }
 
   // ---------- receiving ----------
@@ -604,7 +613,7 @@ export class OfConnection {
     const member = p ? undefined : this.batchMessage(error.xid);
     if (member) member.batch.errors.push({ index: member.index, error });
     const sent = member?.batch.messages[member.index];
-    const request = p?.request ?? (sent?.type === 'encoded' ? decodeEncoded(sent, error.xid) : sent) ?? this.recent.get(error.xid);
+    const request = p?.request ?? (sent?.type === 'encoded' ? decodeEncoded(sent, error.xid) : sent) ?? this.recentRequest(error.xid);
     const dpid = this.features?.datapathId;
     this.log.warn({ xid: error.xid, error: describeOfError(error), request: request ? formatMessage(request) : undefined }, 'the switch refused a request');
     this.errorSubject.next(request ? { error, request } : { error });

@@ -463,13 +463,11 @@ export class ControllerRuntime {
     const guard = this.guards.get(table.app);
     if (guard?.tables.has(tableId) && !guard.admit(sourcePortKey)) return;
     const cookie = m.cookie ?? 0n;
-    let frame: EthernetFrame | undefined;
-    try {
-      frame = decodeEthernet(m.data);
-    } catch {
-      frame = undefined;
-    }
     const owner = this.reconciler.ownerOfCookie(cookie)?.owner;
+    const data = m.data;
+    // Decoded when an app first reads it: one that reads only a layer of the bytes
+    // (DHCP: `ipv4UdpPayload`) is spared the decode of every layer and its copies.
+    let frame: EthernetFrame | undefined | null = null;
     const ev: AppPacketIn = {
       tableId,
       tableName: table.name,
@@ -480,9 +478,12 @@ export class ControllerRuntime {
       inPort: Number(matchGet(match, 'in_port')?.value ?? 0),
       sourcePortKey,
       networkKey: Number((matchGet(match, 'metadata')?.value ?? 0n) & 0xffffffffn),
-      data: m.data,
+      data,
       ...(m.type === 'nx_packet_in2' && m.userdata ? { userdata: m.userdata } : {}),
-      frame,
+      get frame() {
+        if (frame === null) frame = decodedFrame(data);
+        return frame;
+      },
     };
     host.enqueuePacketIn(ev);
   }
@@ -558,5 +559,14 @@ export class ControllerRuntime {
     this.reconciler.stop();
     for (const s of this.subscriptions) s.unsubscribe();
     for (const h of [...this.hosts].reverse()) await h.stop();
+  }
+}
+
+/** The frame of a packet-in, or undefined when the codec does not understand the bytes. */
+function decodedFrame(data: Uint8Array): EthernetFrame | undefined {
+  try {
+    return decodeEthernet(data);
+  } catch {
+    return undefined;
   }
 }
