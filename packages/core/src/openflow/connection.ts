@@ -36,6 +36,7 @@ import { BehaviorSubject, Subject, filter, type Observable } from 'rxjs';
 import type { EncodedRequest } from '../reconciler/switch.js';
 import { decodeEncoded, encodedBytes } from '../reconciler/wire.js';
 import { OfConnectionError, OfSwitchError } from './errors.js';
+import { RecentRequests } from './recent-requests.js';
 
 export type ConnectionState = 'handshaking' | 'ready' | 'closed';
 
@@ -105,9 +106,6 @@ export interface BatchMessageError {
 type WithoutXid<T> = T extends unknown ? Omit<T, 'xid'> : never;
 export type OutgoingMessage = WithoutXid<OfMessage>;
 
-/** The payload of a remembered packet-out (its packet is not kept). */
-const NO_DATA = new Uint8Array(0);
-
 /** How many recently sent xids we remember to match late ERRORs to their request. */
 const RECENT_REQUESTS = 4096;
 
@@ -126,13 +124,7 @@ export class OfConnection {
   private readonly clock: Clock;
   private log: Logger;
   private readonly pending = new Map<number, Pending>();
-  /**
-   * The last RECENT_REQUESTS messages sent, the next to overwrite at `recentAt`. A
-   * ring and no index by xid: every send writes one slot, and only an ERROR (rare)
-   * searches it, newest first.
-   */
-  private readonly recentRing = new Array<OfMessage | undefined>(RECENT_REQUESTS);
-  private recentAt = 0;
+  private readonly recent = new RecentRequests(RECENT_REQUESTS);
   private readonly writeQueue: QueuedWrite[] = [];
   /** Messages in writeQueue (entries may hold a whole batch). */
   private queuedCount = 0;
@@ -411,9 +403,7 @@ export class OfConnection {
           w.bytes(encodedBytes(msg, xid));
           this.remember(decodeEncoded(msg, xid));
         } else {
-          const m = { ...msg, xid } as OfMessage;
-          this.remember(m);
-          encodeInto(w, m);
+          encodeInto(w, { ...msg, xid } as OfMessage);
         }
       }
       bytes = w.finish();
@@ -421,6 +411,10 @@ export class OfConnection {
       return Promise.reject(err);
     } finally {
       w.pos = 0;
+    }
+    // The others are remembered as their bytes (a packet-out's header and actions): no object kept per message.
+    for (let i = 0, at = 0; i < messages.length; i++, at += (bytes[at + 2]! << 8) | bytes[at + 3]!) {
+      if (messages[i]!.type !== 'encoded') this.recent.rememberWire(bytes, at);
     }
     return this.sendRaw(bytes, messages.length, true);
   }
@@ -516,21 +510,7 @@ export class OfConnection {
   }
 
   private remember(msg: OfMessage): void {
-    // A packet-out is remembered without its packet: an error names the request (the
-    // switch's ERROR carries its first bytes), and 4,096 answers' bytes kept alive
-    // would each outlive a young-generation GC.
-    this.recentRing[this.recentAt] = msg.type === 'packet_out' && msg.data.length > 0 ? { type: 'packet_out', xid: msg.xid, bufferId: msg.bufferId, inPort: msg.inPort, actions: msg.actions, data: NO_DATA } : msg;
-    this.recentAt = this.recentAt === RECENT_REQUESTS - 1 ? 0 : this.recentAt + 1;
-  }
-
-  /** The most recent message sent with `xid`, if it is among the last RECENT_REQUESTS. */
-  private recentRequest(xid: number): OfMessage | undefined {
-    for (let i = 1; i <= RECENT_REQUESTS; i++) {
-      const m = this.recentRing[(this.recentAt - i + RECENT_REQUESTS) % RECENT_REQUESTS];
-      if (m === undefined) return undefined;
-      if (m.xid === xid) return m;
-    }
-    return undefined;
+    this.recent.remember(msg);
   }
 
   // ---------- receiving ----------
@@ -613,7 +593,7 @@ export class OfConnection {
     const member = p ? undefined : this.batchMessage(error.xid);
     if (member) member.batch.errors.push({ index: member.index, error });
     const sent = member?.batch.messages[member.index];
-    const request = p?.request ?? (sent?.type === 'encoded' ? decodeEncoded(sent, error.xid) : sent) ?? this.recentRequest(error.xid);
+    const request = p?.request ?? (sent?.type === 'encoded' ? decodeEncoded(sent, error.xid) : sent) ?? this.recent.find(error.xid);
     const dpid = this.features?.datapathId;
     this.log.warn({ xid: error.xid, error: describeOfError(error), request: request ? formatMessage(request) : undefined }, 'the switch refused a request');
     this.errorSubject.next(request ? { error, request } : { error });
