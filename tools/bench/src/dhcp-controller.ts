@@ -20,7 +20,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
+import { PerformanceObserver, constants, performance } from 'node:perf_hooks';
 import { cpuUsage } from 'node:process';
 import { fileURLToPath } from 'node:url';
 import l2 from '@dragonflow/app-l2';
@@ -133,6 +133,31 @@ class SwitchProcess {
   }
 }
 
+/**
+ * Garbage collections in this process while `run` runs: the young-generation ones
+ * count the bytes allocated (one per semi-space filled), which the machine's load
+ * does not change, unlike the CPU time.
+ */
+async function collecting<T>(run: () => Promise<T>): Promise<{ result: T; gc: string }> {
+  let minor = 0;
+  let major = 0;
+  let ms = 0;
+  const obs = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      const kind = (e as unknown as { detail?: { kind?: number } }).detail?.kind;
+      if (kind === constants.NODE_PERFORMANCE_GC_MINOR) minor++;
+      else major++;
+      ms += e.duration;
+    }
+  });
+  obs.observe({ entryTypes: ['gc'] });
+  const result = await run();
+  // Entries are delivered asynchronously: let the last ones in.
+  await new Promise((r) => setTimeout(r, 50));
+  obs.disconnect();
+  return { result, gc: `${minor} young-generation and ${major} full GCs, ${ms.toFixed(0)} ms` };
+}
+
 async function main(): Promise<void> {
   const load0 = loadavg();
   const driver = MemoryDriver.create();
@@ -189,20 +214,20 @@ async function main(): Promise<void> {
     await sw.run(job('latency', 200, 1));
 
     let cpu0 = cpuUsage();
-    const lat = await sw.run(job('latency', EXCHANGES * 2, 1));
+    const { result: lat, gc: latGc } = await collecting(() => sw!.run(job('latency', EXCHANGES * 2, 1)));
     let cpu = cpuUsage(cpu0);
     const offer = lat.rtts.filter((_, i) => i % 2 === 0);
     const ack = lat.rtts.filter((_, i) => i % 2 === 1);
     console.log(`DHCPv4, the controller alone: an emulated switch over a unix socket, ${PORTS} ports (load average before: ${load0.map((x) => x.toFixed(2)).join(' ')})`);
     console.log(
-      `latency (one exchange at a time, ${EXCHANGES} exchanges): packet-in written → packet-out read DISCOVER→OFFER p50 ${quantile(offer, 0.5).toFixed(3)} ms p99 ${quantile(offer, 0.99).toFixed(3)} ms, REQUEST→ACK p50 ${quantile(ack, 0.5).toFixed(3)} ms p99 ${quantile(ack, 0.99).toFixed(3)} ms; controller CPU ${((cpu.user + cpu.system) / lat.rtts.length).toFixed(1)} µs per message`,
+      `latency (one exchange at a time, ${EXCHANGES} exchanges): packet-in written → packet-out read DISCOVER→OFFER p50 ${quantile(offer, 0.5).toFixed(3)} ms p99 ${quantile(offer, 0.99).toFixed(3)} ms, REQUEST→ACK p50 ${quantile(ack, 0.5).toFixed(3)} ms p99 ${quantile(ack, 0.99).toFixed(3)} ms; controller CPU ${((cpu.user + cpu.system) / lat.rtts.length).toFixed(1)} µs per message; ${latGc}`,
     );
     cpu0 = cpuUsage();
-    const thr = await sw.run(job('throughput', MESSAGES, WINDOW));
+    const { result: thr, gc: thrGc } = await collecting(() => sw!.run(job('throughput', MESSAGES, WINDOW)));
     cpu = cpuUsage(cpu0);
     const rate = MESSAGES / (thr.elapsedMs / 1000);
     console.log(
-      `throughput (${WINDOW} in flight, ${MESSAGES.toLocaleString('en')} messages): ${Math.round(rate).toLocaleString('en')} messages/s = ${Math.round(rate / 2).toLocaleString('en')} leases/s; round trip p50 ${quantile(thr.rtts, 0.5).toFixed(3)} ms p99 ${quantile(thr.rtts, 0.99).toFixed(3)} ms; controller CPU ${((cpu.user + cpu.system) / MESSAGES).toFixed(1)} µs per message`,
+      `throughput (${WINDOW} in flight, ${MESSAGES.toLocaleString('en')} messages): ${Math.round(rate).toLocaleString('en')} messages/s = ${Math.round(rate / 2).toLocaleString('en')} leases/s; round trip p50 ${quantile(thr.rtts, 0.5).toFixed(3)} ms p99 ${quantile(thr.rtts, 0.99).toFixed(3)} ms; controller CPU ${((cpu.user + cpu.system) / MESSAGES).toFixed(1)} µs per message; ${thrGc}`,
     );
     console.log(`load average after: ${loadavg().map((x) => x.toFixed(2)).join(' ')} (2 cores shared)`);
     console.log(`reproduce: ${COMMAND}`);

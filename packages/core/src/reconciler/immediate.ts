@@ -4,6 +4,14 @@ import type { BatchOutcome, SwitchChannel } from './switch.js';
 
 const NO_ERRORS: BatchOutcome['errors'] = [];
 
+/**
+ * An unconfirmed tick is written once it holds this many requests, before the tick
+ * ends: the switch starts on the first answers of a burst of punts while the
+ * controller answers the rest (one write at the end made the switch wait for the
+ * last answer of the burst, and the controller for the switch).
+ */
+export const UNCONFIRMED_FLUSH = 16;
+
 /** The immediate requests of one tick, and who waits for their barrier. */
 interface TickBatch {
   readonly channel: SwitchChannel;
@@ -37,7 +45,9 @@ export class ImmediateLane {
     }
     if (confirm) tick.confirm = true;
     for (const op of ops) tick.ops.push(op);
-    return new Promise<void>((resolve, reject) => tick.waiters.push({ resolve, reject }));
+    const done = new Promise<void>((resolve, reject) => tick.waiters.push({ resolve, reject }));
+    if (!tick.confirm && tick.ops.length >= UNCONFIRMED_FLUSH && channel.send) this.sendTick();
+    return done;
   }
 
   private sendTick(): void {

@@ -45,7 +45,7 @@ export class AppHost {
   private packetInHead = 0;
   private readonly packetInLimit: number;
   /** This app's packet-in counter (a label lookup per packet-in shows in profiles). */
-  private readonly packetInCount: { inc(): void };
+  private readonly packetInCount: { inc(n?: number): void };
   private draining: Promise<void> | undefined;
   private resyncPending = false;
   private resyncRetry: (() => void) | undefined;
@@ -188,21 +188,42 @@ export class AppHost {
    * async handler's promise is awaited before the next item.
    */
   private async drain(): Promise<void> {
-    let turn = false;
     // Yield once so that events queued in the same tick are handled together.
     await Promise.resolve();
+    // Packet-ins are counted per run, not per packet (the labelled counter's inc
+    // hashes its labels and allocates each time): before any wait, and at the end.
+    let counted = 0;
+    try {
+      await this.drainItems(() => {
+        if (counted > 0) this.packetInCount.inc(counted);
+        counted = 0;
+      }, () => counted++);
+    } finally {
+      if (counted > 0) this.packetInCount.inc(counted);
+    }
+  }
+
+  /** The items, alternating packet-ins and other items while both wait; `flush` before any wait. */
+  private async drainItems(flush: () => void, count: () => void): Promise<void> {
+    let turn = false;
     for (;;) {
       if (this.stopped) return;
       turn = !turn;
       const q = this.next(turn);
       if (!q) return;
       if (q.kind === 'packetIn') {
-        this.packetInCount.inc();
+        count();
         const pending = this.dispatch('packetIn', q.event);
-        if (pending) await pending;
+        if (pending) {
+          flush();
+          await pending;
+        }
       } else if (q.kind === 'event') {
         const pending = this.dispatch(q.name, q.event);
-        if (pending) await pending;
+        if (pending) {
+          flush();
+          await pending;
+        }
       } else if (q.kind === 'marker') {
         this.revision = Math.max(this.revision, q.revision);
         this.o.onRevision(this, q.revision);
@@ -212,7 +233,10 @@ export class AppHost {
         } catch (err) {
           this.o.log.error({ err: describeError(err) }, 'a core step queued after the app failed');
         }
-      } else await this.resync(q.reason);
+      } else {
+        flush();
+        await this.resync(q.reason);
+      }
     }
   }
 

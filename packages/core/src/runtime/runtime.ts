@@ -1,7 +1,6 @@
 import 'reflect-metadata';
 import { DfError, describeError, systemClock, type Clock } from '@dragonflow/base';
 import type { LogicalPort, TableName } from '@dragonflow/nb';
-import { decodeEthernet, type EthernetFrame } from '@dragonflow/packet';
 import { matchGet, type FlowRemoved, type Match, type NxPacketIn2, type PacketIn } from '@dragonflow/openflow';
 import { Registry } from 'prom-client';
 import type { Observable, Subscription } from 'rxjs';
@@ -23,7 +22,8 @@ import type { SwitchChannel } from '../reconciler/switch.js';
 import { AppHost } from './app-host.js';
 import { coreAppDescriptor } from './core-app.js';
 import { PuntGuard } from './punt-guard.js';
-import type { AppAdoptableFlows, AppInstalledFlow, AppPacketIn, InfraPorts, InfraTunnelType, LocalBinding, LocalPortEvent, ModelChange, PortBindingInput, RemotePortEvent } from './events.js';
+import { PuntedPacket } from './punted-packet.js';
+import type { AppAdoptableFlows, AppInstalledFlow, InfraPorts, InfraTunnelType, LocalBinding, LocalPortEvent, ModelChange, PortBindingInput, RemotePortEvent } from './events.js';
 import type { TopologyChange, TopologySource, TopologyUpdate } from './topology.js';
 
 export interface RuntimeOptions {
@@ -463,28 +463,20 @@ export class ControllerRuntime {
     const guard = this.guards.get(table.app);
     if (guard?.tables.has(tableId) && !guard.admit(sourcePortKey)) return;
     const cookie = m.cookie ?? 0n;
-    const owner = this.reconciler.ownerOfCookie(cookie)?.owner;
-    const data = m.data;
-    // Decoded when an app first reads it: one that reads only a layer of the bytes
-    // (DHCP: `ipv4UdpPayload`) is spared the decode of every layer and its copies.
-    let frame: EthernetFrame | undefined | null = null;
-    const ev: AppPacketIn = {
+    const userdata = m.type === 'nx_packet_in2' && m.userdata ? m.userdata : undefined;
+    const ev = new PuntedPacket(
       tableId,
-      tableName: table.name,
+      table.name,
       cookie,
-      ...(owner ? { owner } : {}),
-      reason: m.reason,
+      this.reconciler.ownerOfCookie(cookie)?.owner,
+      m.reason,
       match,
-      inPort: Number(matchGet(match, 'in_port')?.value ?? 0),
+      Number(matchGet(match, 'in_port')?.value ?? 0),
       sourcePortKey,
-      networkKey: Number((matchGet(match, 'metadata')?.value ?? 0n) & 0xffffffffn),
-      data,
-      ...(m.type === 'nx_packet_in2' && m.userdata ? { userdata: m.userdata } : {}),
-      get frame() {
-        if (frame === null) frame = decodedFrame(data);
-        return frame;
-      },
-    };
+      Number((matchGet(match, 'metadata')?.value ?? 0n) & 0xffffffffn),
+      m.data,
+      userdata,
+    );
     host.enqueuePacketIn(ev);
   }
 
@@ -562,11 +554,3 @@ export class ControllerRuntime {
   }
 }
 
-/** The frame of a packet-in, or undefined when the codec does not understand the bytes. */
-function decodedFrame(data: Uint8Array): EthernetFrame | undefined {
-  try {
-    return decodeEthernet(data);
-  } catch {
-    return undefined;
-  }
-}
