@@ -72,7 +72,11 @@ export class DhcpApp {
     }
   }
 
-  async packetIn(ev: AppPacketIn): Promise<void> {
+  /**
+   * Not async: a DHCPv4 or DHCPv6 message is answered synchronously, and the app host
+   * awaits only a handler that returns a promise (a promise per punt shows in profiles).
+   */
+  packetIn(ev: AppPacketIn): void | Promise<void> {
     if (ev.tableName === RA_TABLE) return this.ra.solicited(ev);
     if (ev.tableName === DHCPV6_TABLE) return this.v6.packetIn(ev);
     this.v4.packetIn(ev);

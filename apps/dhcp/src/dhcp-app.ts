@@ -165,10 +165,9 @@ export class DhcpServer {
   }
 
   packetIn(ev: AppPacketIn): void {
-    const frame = ev.frame;
-    const ip = frame?.payload;
-    const udp = ip?.kind === 'ipv4' ? ip.payload : undefined;
-    if (!frame || ip?.kind !== 'ipv4' || udp?.kind !== 'udp') return this.ignore();
+    // Only the UDP payload is read: the Ethernet and IP layers are not decoded (the punt flow matched them).
+    const udp = packet.ipv4UdpPayload(ev.data);
+    if (!udp) return this.ignore();
     const lease = this.leases.lease(ev.sourcePortKey);
     if (!lease) return this.ignore();
     let request: packet.DhcpMessage;

@@ -1,6 +1,7 @@
 export * from './types.js';
 export { PacketDecodeError, PacketEncodeError } from './errors.js';
 export { decodeEthernet } from './decode.js';
+export { ipv4UdpPayload, type Ipv4UdpView } from './locate.js';
 export { encodeEthernet, etherTypeOf, ipProtocolOf } from './encode.js';
 export { checksumErrors } from './verify.js';
 export { finishChecksum, internetChecksum, pseudoSumV4, pseudoSumV6, sum16 } from './checksum.js';

@@ -248,8 +248,13 @@ export class AppFlows {
    * immediate requests); with `confirm: false`, once it is written — no barrier is
    * sent for it, and an error the switch reports for it is only logged.
    */
-  async packetOut(spec: PacketOutSpec, options: SendOptions = {}): Promise<void> {
-    await this.reconciler.sendNow([this.packetOutRequest(spec)], this.app, options.confirm ?? true);
+  packetOut(spec: PacketOutSpec, options: SendOptions = {}): Promise<void> {
+    // Not async: the reply path of a punt is hot, and each async layer is a promise and a microtask more.
+    try {
+      return this.reconciler.sendNow([this.packetOutRequest(spec)], this.app, options.confirm ?? true);
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /**
@@ -354,6 +359,9 @@ export interface SendOptions {
 /** Whom `ctx.reply` answers: the packet-in (its port, and its network for a port of another chassis). */
 export type ReplyTarget = Pick<AppPacketIn, 'inPort' | 'sourcePortKey'> & Partial<Pick<AppPacketIn, 'networkKey'>>;
 
+const NOT_SENT = Promise.resolve(false);
+const sent = (): boolean => true;
+
 /**
  * `ctx.reply` of an app: a packet-out through the app's flows to the asking port —
  * out of its ofport when it is local; through the egress stage (so by tunnel to its
@@ -361,16 +369,17 @@ export type ReplyTarget = Pick<AppPacketIn, 'inPort' | 'sourcePortKey'> & Partia
  * fallback chassis (docs/ha.md "Fallback path").
  */
 export function replyThrough(flows: AppFlows): AppContext['reply'] {
-  return async (to, frame, options) => {
-    // reg6 is set by classify for VM ports only; in_port must be a real port (not LOCAL, CONTROLLER, …) unless the port is another chassis'.
-    if (to.sourcePortKey === 0) return false;
-    const data = frame instanceof Uint8Array ? frame : encodeEthernet(frame);
-    if (isSwitchPort(to.inPort)) {
-      await flows.packetOut({ data, actions: [{ type: 'output', port: to.inPort }] }, options);
-      return true;
+  // Not async (one promise per reply instead of a chain of them): a throw still comes back as a rejection.
+  return (to, frame, options) => {
+    try {
+      // reg6 is set by classify for VM ports only; in_port must be a real port (not LOCAL, CONTROLLER, …) unless the port is another chassis'.
+      if (to.sourcePortKey === 0) return NOT_SENT;
+      const data = frame instanceof Uint8Array ? frame : encodeEthernet(frame);
+      if (isSwitchPort(to.inPort)) return flows.packetOut({ data, actions: [{ type: 'output', port: to.inPort }] }, options).then(sent);
+      if (to.networkKey === undefined || to.networkKey === 0) return NOT_SENT;
+      return flows.packetOut({ data, actions: flows.toPortActions(to.sourcePortKey, to.networkKey) }, options).then(sent);
+    } catch (err) {
+      return Promise.reject(err);
     }
-    if (to.networkKey === undefined || to.networkKey === 0) return false;
-    await flows.packetOut({ data, actions: flows.toPortActions(to.sourcePortKey, to.networkKey) }, options);
-    return true;
   };
 }

@@ -425,7 +425,15 @@ describe('batches (sendBatch)', () => {
       const got = p.received.filter((m) => m.type === 'packet_out' || m.type === 'barrier_request');
       // the only barrier is the one this test sent after
       expect(got.map((m) => (m.type === 'packet_out' ? m.inPort : m.type))).toEqual([1, 2, 3, 'barrier_request']);
-      expect(seen).toMatchObject([{ error: { errorType: ErrorType.BAD_ACTION, code: 4 }, request: { type: 'packet_out', inPort: 2 } }]);
+      expect(seen).toMatchObject([{ error: { errorType: ErrorType.BAD_ACTION, code: 4 }, request: { type: 'packet_out', inPort: 2, actions: [{ type: 'output', port: 12 }] } }]);
+      // Remembered without its packet (the switch's ERROR carries the packet-out's first bytes).
+      expect((seen[0] as { request: { data: Uint8Array } }).request.data).toHaveLength(0);
+      expect(outs[1]!.data).toHaveLength(60);
+      // one with more actions than the connection keeps as bytes: matched as well
+      const many = { ...outs[1]!, actions: Array.from({ length: 12 }, (_, i) => act.output(i + 1)) };
+      await switchChannel(conn).send!([many]);
+      await conn.barrier();
+      expect(seen[1]).toMatchObject({ error: { errorType: ErrorType.BAD_ACTION }, request: { type: 'packet_out', inPort: 2, actions: many.actions } });
       writes.length = 0;
       const bad = { ...mods(1)[0]!, match: { ipv4_dst: { value: 1 } } } as never;
       await expect(conn.sendAll([outs[0]!, bad])).rejects.toThrow(/ipv4_dst/);

@@ -36,6 +36,7 @@ import { BehaviorSubject, Subject, filter, type Observable } from 'rxjs';
 import type { EncodedRequest } from '../reconciler/switch.js';
 import { decodeEncoded, encodedBytes } from '../reconciler/wire.js';
 import { OfConnectionError, OfSwitchError } from './errors.js';
+import { RecentRequests } from './recent-requests.js';
 
 export type ConnectionState = 'handshaking' | 'ready' | 'closed';
 
@@ -125,10 +126,7 @@ export class OfConnection {
   private readonly clock: Clock;
   private log: Logger;
   private readonly pending = new Map<number, Pending>();
-  private readonly recent = new Map<number, OfMessage>();
-  /** The messages in `recent`, oldest first from `recentAt` (a ring: no iterator per send to find the oldest). */
-  private readonly recentRing = new Array<OfMessage | undefined>(RECENT_REQUESTS);
-  private recentAt = 0;
+  private readonly recent = new RecentRequests(RECENT_REQUESTS);
   private readonly writeQueue: QueuedWrite[] = [];
   /** Messages in writeQueue (entries may hold a whole batch). */
   private queuedCount = 0;
@@ -426,9 +424,7 @@ export class OfConnection {
           w.bytes(encodedBytes(msg, xid));
           this.remember(decodeEncoded(msg, xid));
         } else {
-          const m = { ...msg, xid } as OfMessage;
-          this.remember(m);
-          encodeInto(w, m);
+          encodeInto(w, { ...msg, xid } as OfMessage);
         }
       }
       bytes = w.finish();
@@ -436,6 +432,10 @@ export class OfConnection {
       return Promise.reject(err);
     } finally {
       w.pos = 0;
+    }
+    // The others are remembered as their bytes (a packet-out's header and actions): no object kept per message.
+    for (let i = 0, at = 0; i < messages.length; i++, at += (bytes[at + 2]! << 8) | bytes[at + 3]!) {
+      if (messages[i]!.type !== 'encoded') this.recent.rememberWire(bytes, at);
     }
     return this.sendRaw(bytes, messages.length, true);
   }
@@ -531,12 +531,7 @@ export class OfConnection {
   }
 
   private remember(msg: OfMessage): void {
-    const old = this.recentRing[this.recentAt];
-    // Only if it is still the one remembered under its xid (a reused xid replaced it).
-    if (old && this.recent.get(old.xid) === old) this.recent.delete(old.xid);
-    this.recentRing[this.recentAt] = msg;
-    this.recentAt = (this.recentAt + 1) % RECENT_REQUESTS;
-    this.recent.set(msg.xid, msg);
+    this.recent.remember(msg);
   }
 
   // ---------- receiving ----------
@@ -623,7 +618,7 @@ export class OfConnection {
     const member = p ? undefined : this.batchMessage(error.xid);
     if (member) member.batch.errors.push({ index: member.index, error });
     const sent = member?.batch.messages[member.index];
-    const request = p?.request ?? (sent?.type === 'encoded' ? decodeEncoded(sent, error.xid) : sent) ?? this.recent.get(error.xid);
+    const request = p?.request ?? (sent?.type === 'encoded' ? decodeEncoded(sent, error.xid) : sent) ?? this.recent.find(error.xid);
     const dpid = this.features?.datapathId;
     this.log.warn({ xid: error.xid, error: describeOfError(error), request: request ? formatMessage(request) : undefined }, 'the switch refused a request');
     this.errorSubject.next(request ? { error, request } : { error });

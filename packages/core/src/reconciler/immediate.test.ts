@@ -1,7 +1,7 @@
 import type { PacketOut } from '@dragonflow/openflow';
 import { Subject } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import { ImmediateLane } from './immediate.js';
+import { ImmediateLane, UNCONFIRMED_FLUSH } from './immediate.js';
 import type { Op } from './ops.js';
 import type { Sender } from './sender.js';
 import type { BatchOutcome, SwitchChannel, SwitchRequest } from './switch.js';
@@ -54,6 +54,21 @@ describe('ImmediateLane: confirmation', () => {
     const lane = new ImmediateLane(sender);
     await Promise.all([lane.join(ch, out(1), false), lane.join(ch, out(2)), lane.join(ch, out(3), false)]);
     expect(calls).toEqual([{ how: 'batch', data: [1, 2, 3] }]);
+  });
+
+  it('a long unconfirmed tick is written every UNCONFIRMED_FLUSH requests, in order, before the tick ends; a confirmed one stays one batch', async () => {
+    const { ch, calls } = channel();
+    const lane = new ImmediateLane(sender);
+    const n = UNCONFIRMED_FLUSH * 2 + 3;
+    const waits = Array.from({ length: n }, (_, i) => lane.join(ch, out(i), false));
+    // the first two writes happened inside join, before the tick's end
+    expect(calls.map((c) => c.data.length)).toEqual([UNCONFIRMED_FLUSH, UNCONFIRMED_FLUSH]);
+    await Promise.all(waits);
+    expect(calls.map((c) => c.how)).toEqual(['send', 'send', 'send']);
+    expect(calls.flatMap((c) => c.data)).toEqual(Array.from({ length: n }, (_, i) => i));
+    calls.length = 0;
+    await Promise.all(Array.from({ length: n }, (_, i) => lane.join(ch, out(i), i !== 3)));
+    expect(calls).toEqual([{ how: 'batch', data: Array.from({ length: n }, (_, i) => i) }]);
   });
 
   it('a channel that cannot send without a barrier gets a batch', async () => {

@@ -2,6 +2,16 @@ import type { Op } from './ops.js';
 import type { Sender } from './sender.js';
 import type { BatchOutcome, SwitchChannel } from './switch.js';
 
+const NO_ERRORS: BatchOutcome['errors'] = [];
+
+/**
+ * An unconfirmed tick is written once it holds this many requests, before the tick
+ * ends: the switch starts on the first answers of a burst of punts while the
+ * controller answers the rest (one write at the end made the switch wait for the
+ * last answer of the burst, and the controller for the switch).
+ */
+export const UNCONFIRMED_FLUSH = 16;
+
 /** The immediate requests of one tick, and who waits for their barrier. */
 interface TickBatch {
   readonly channel: SwitchChannel;
@@ -35,7 +45,9 @@ export class ImmediateLane {
     }
     if (confirm) tick.confirm = true;
     for (const op of ops) tick.ops.push(op);
-    return new Promise<void>((resolve, reject) => tick.waiters.push({ resolve, reject }));
+    const done = new Promise<void>((resolve, reject) => tick.waiters.push({ resolve, reject }));
+    if (!tick.confirm && tick.ops.length >= UNCONFIRMED_FLUSH && channel.send) this.sendTick();
+    return done;
   }
 
   private sendTick(): void {
@@ -45,21 +57,20 @@ export class ImmediateLane {
     this.sender.count(tick.ops);
     const requests = tick.ops.map((o) => o.request);
     const send = tick.channel.send;
-    let sent: Promise<BatchOutcome>;
+    const failed = (err: unknown): void => {
+      for (const w of tick.waiters) w.reject(err);
+    };
+    let sent: Promise<BatchOutcome | void>;
     try {
       // Unconfirmed: nothing comes back to settle; an error the switch sends is the connection's to report.
-      sent = !tick.confirm && send ? send.call(tick.channel, requests).then(() => ({ errors: [] })) : tick.channel.sendBatch(requests);
+      sent = !tick.confirm && send ? send.call(tick.channel, requests) : tick.channel.sendBatch(requests);
     } catch (err) {
-      sent = Promise.reject(err);
+      failed(err);
+      return;
     }
-    sent.then(
-      (outcome) => {
-        this.sender.settle(tick.ops, outcome.errors);
-        for (const w of tick.waiters) w.resolve();
-      },
-      (err: unknown) => {
-        for (const w of tick.waiters) w.reject(err);
-      },
-    );
+    sent.then((outcome) => {
+      this.sender.settle(tick.ops, outcome ? outcome.errors : NO_ERRORS);
+      for (const w of tick.waiters) w.resolve();
+    }, failed);
   }
 }

@@ -106,7 +106,11 @@ export interface AppPacketIn {
   readonly data: Uint8Array;
   /** Userdata of a controller(userdata=…) action, when the switch sent NXT_PACKET_IN2. */
   readonly userdata?: Uint8Array;
-  /** The decoded frame (undefined when the bytes are not a frame the codec understands). */
+  /**
+   * The decoded frame (undefined when the bytes are not a frame the codec
+   * understands), decoded when first read: a handler that needs one layer can read
+   * it off `data` (`packet.ipv4UdpPayload`) and leave the rest undecoded.
+   */
   readonly frame: EthernetFrame | undefined;
 }
 

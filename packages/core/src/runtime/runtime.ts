@@ -1,7 +1,6 @@
 import 'reflect-metadata';
 import { DfError, describeError, systemClock, type Clock } from '@dragonflow/base';
 import type { LogicalPort, TableName } from '@dragonflow/nb';
-import { decodeEthernet, type EthernetFrame } from '@dragonflow/packet';
 import { matchGet, type FlowRemoved, type Match, type NxPacketIn2, type PacketIn } from '@dragonflow/openflow';
 import { Registry } from 'prom-client';
 import type { Observable, Subscription } from 'rxjs';
@@ -23,7 +22,8 @@ import type { SwitchChannel } from '../reconciler/switch.js';
 import { AppHost } from './app-host.js';
 import { coreAppDescriptor } from './core-app.js';
 import { PuntGuard } from './punt-guard.js';
-import type { AppAdoptableFlows, AppInstalledFlow, AppPacketIn, InfraPorts, InfraTunnelType, LocalBinding, LocalPortEvent, ModelChange, PortBindingInput, RemotePortEvent } from './events.js';
+import { PuntedPacket } from './punted-packet.js';
+import type { AppAdoptableFlows, AppInstalledFlow, InfraPorts, InfraTunnelType, LocalBinding, LocalPortEvent, ModelChange, PortBindingInput, RemotePortEvent } from './events.js';
 import type { TopologyChange, TopologySource, TopologyUpdate } from './topology.js';
 
 export interface RuntimeOptions {
@@ -463,27 +463,20 @@ export class ControllerRuntime {
     const guard = this.guards.get(table.app);
     if (guard?.tables.has(tableId) && !guard.admit(sourcePortKey)) return;
     const cookie = m.cookie ?? 0n;
-    let frame: EthernetFrame | undefined;
-    try {
-      frame = decodeEthernet(m.data);
-    } catch {
-      frame = undefined;
-    }
-    const owner = this.reconciler.ownerOfCookie(cookie)?.owner;
-    const ev: AppPacketIn = {
+    const userdata = m.type === 'nx_packet_in2' && m.userdata ? m.userdata : undefined;
+    const ev = new PuntedPacket(
       tableId,
-      tableName: table.name,
+      table.name,
       cookie,
-      ...(owner ? { owner } : {}),
-      reason: m.reason,
+      this.reconciler.ownerOfCookie(cookie)?.owner,
+      m.reason,
       match,
-      inPort: Number(matchGet(match, 'in_port')?.value ?? 0),
+      Number(matchGet(match, 'in_port')?.value ?? 0),
       sourcePortKey,
-      networkKey: Number((matchGet(match, 'metadata')?.value ?? 0n) & 0xffffffffn),
-      data: m.data,
-      ...(m.type === 'nx_packet_in2' && m.userdata ? { userdata: m.userdata } : {}),
-      frame,
-    };
+      Number((matchGet(match, 'metadata')?.value ?? 0n) & 0xffffffffn),
+      m.data,
+      userdata,
+    );
     host.enqueuePacketIn(ev);
   }
 
@@ -568,3 +561,4 @@ export class ControllerRuntime {
     for (const h of [...this.hosts].reverse()) await h.stop();
   }
 }
+

@@ -53,7 +53,8 @@ const ZERO = Ipv4Address.fromNumber(0);
 
 /** A message with defaults for what a reply or a test usually leaves alone. */
 export function dhcpMessage(init: Partial<DhcpMessage> & Pick<DhcpMessage, 'op' | 'xid' | 'chaddr'>): DhcpMessage {
-  return { secs: 0, flags: 0, hops: 0, ciaddr: ZERO, yiaddr: ZERO, siaddr: ZERO, giaddr: ZERO, sname: '', file: '', options: new Map(), ...init };
+  // An empty options map only when none is given (a server's reply passes its own, per answer).
+  return { secs: 0, flags: 0, hops: 0, ciaddr: ZERO, yiaddr: ZERO, siaddr: ZERO, giaddr: ZERO, sname: '', file: '', ...init, options: init.options ?? new Map() };
 }
 
 // One of each for the module: building a codec per field was a visible share of a message's cost.

@@ -1,7 +1,7 @@
 import { isDfError } from '@dragonflow/base';
 import { APP_CONTEXT, PUNT_SUPPRESS_PRIORITY, REG_SRC_PORT, defineApp, flow, inject, injectable, type AppContext, type AppDescriptor, type AppPacketIn } from '@dragonflow/core';
 import { validateApps } from '@dragonflow/core/host';
-import { ethernet, ipv4, udp, type EthernetFrame } from '@dragonflow/packet';
+import { decodeEthernet, ethernet, ipv4, udp, type EthernetFrame } from '@dragonflow/packet';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from './harness.js';
 
@@ -15,6 +15,8 @@ const UDP_ECHO = { eth_type: 0x0800, ip_proto: 17, udp_dst: 7 } as const;
 @injectable()
 class UdpEcho {
   answered = 0;
+  /** The packet-ins handled, as the app got them. */
+  readonly seen: AppPacketIn[] = [];
   constructor(@inject(APP_CONTEXT) readonly ctx: AppContext) {}
 
   resync(): void {
@@ -22,6 +24,7 @@ class UdpEcho {
   }
 
   async packetIn(ev: AppPacketIn): Promise<void> {
+    this.seen.push(ev);
     const f = ev.frame;
     const ip = f?.payload.kind === 'ipv4' ? f.payload : undefined;
     const u = ip?.payload.kind === 'udp' ? ip.payload : undefined;
@@ -73,6 +76,25 @@ describe('the core punt path', () => {
     expect(ip.kind === 'ipv4' ? [ip.src.toString(), ip.dst.toString()] : []).toEqual(['10.0.0.9', '10.0.0.2']);
     // a packet that did not come from a local port (no source port key) gets no answer
     expect(await app(h).ctx.reply({ inPort: 2, sourcePortKey: 0 }, datagram(9))).toBe(false);
+    // a frame that cannot be encoded is a rejection (never a throw), and nothing is sent
+    const bad = datagram(9);
+    const unencodable: EthernetFrame = { ...bad, payload: { ...(bad.payload as ReturnType<typeof ipv4>), options: new Uint8Array(3) } };
+    const sent = h.fakeSwitch.delivered.length;
+    const echo = app(h);
+    let reply: Promise<boolean> | undefined;
+    expect(() => (reply = echo.ctx.reply({ inPort: 2, sourcePortKey: 5 }, unencodable))).not.toThrow();
+    await expect(reply).rejects.toThrow(/IPv4 options/);
+    await h.settle();
+    expect(h.fakeSwitch.delivered.length).toBe(sent);
+  });
+
+  it("a packet-in's frame is the decode of its bytes, made once when first read", async () => {
+    h = await twoPorts();
+    await h.inject(datagram(1), 1);
+    const ev = app(h).seen[0]!;
+    expect(ev.frame).toEqual(decodeEthernet(ev.data));
+    expect(ev.frame).toBe(ev.frame);
+    expect(ev.frame?.src.toString()).toBe(MAC(1));
   });
 
   it('a port over its budget is cut off in the switch for its punts only, another port is still answered, and it recovers', async () => {
