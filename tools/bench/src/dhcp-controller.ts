@@ -17,12 +17,10 @@
  * in flight. Also prints the controller's CPU per message. A profile of the controller:
  * `node --cpu-prof dist/dhcp-controller.js` (the emulated switch is not profiled).
  */
-import { fork, type ChildProcess } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { PerformanceObserver, constants, performance } from 'node:perf_hooks';
 import { cpuUsage } from 'node:process';
-import { fileURLToPath } from 'node:url';
 import l2 from '@dragonflow/app-l2';
 import dhcp from '@dragonflow/app-dhcp';
 import { packet } from '@dragonflow/core';
@@ -31,6 +29,7 @@ import { MemoryDriver, NbApi, chassisIdFromName } from '@dragonflow/nb';
 import { match } from '@dragonflow/openflow';
 import { makeTempDir, removeDir } from '@dragonflow/sandbox';
 import { EmulatedSwitch } from './emulated-switch.js';
+import { SwitchProcess } from './switch-process.js';
 
 const COMMAND = 'pnpm --filter @dragonflow/bench bench:dhcp-controller';
 const PORTS = Number(process.env['DF_BENCH_PORTS'] ?? 200);
@@ -108,31 +107,6 @@ async function switchProcess(path: string): Promise<void> {
   process.send!('ready');
 }
 
-class SwitchProcess {
-  private constructor(private readonly child: ChildProcess) {}
-
-  static async start(path: string): Promise<SwitchProcess> {
-    // No inherited --cpu-prof: a profile is of the controller.
-    const child = fork(fileURLToPath(import.meta.url), [], { execArgv: [], env: { ...process.env, DF_DHCP_SWITCH: path }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    await new Promise<void>((resolve, reject) => {
-      child.once('message', () => resolve());
-      child.once('exit', (code) => reject(new Error(`the emulated switch exited (${code})`)));
-    });
-    return new SwitchProcess(child);
-  }
-
-  run(job: SwitchJob): Promise<SwitchReport> {
-    return new Promise((resolve) => {
-      this.child.once('message', (r) => resolve(r as SwitchReport));
-      this.child.send(job);
-    });
-  }
-
-  close(): void {
-    this.child.kill();
-  }
-}
-
 /**
  * Garbage collections in this process while `run` runs: the young-generation ones
  * count the bytes allocated (one per semi-space filled), which the machine's load
@@ -182,7 +156,7 @@ async function main(): Promise<void> {
   const dir = makeTempDir('df-bench-dhcpc-');
   const path = join(dir, 'controller.sock');
   const listener = await OfListener.start({ logger: silentLogger(), unixPath: path });
-  let sw: SwitchProcess | undefined;
+  let sw: SwitchProcess<SwitchJob, SwitchReport> | undefined;
   let chassis: ChassisRuntime | undefined;
   try {
     const apps = validateApps([
@@ -200,7 +174,7 @@ async function main(): Promise<void> {
       },
     });
     const { runtime } = chassis;
-    sw = await SwitchProcess.start(path);
+    sw = await SwitchProcess.start<SwitchJob, SwitchReport>(import.meta.url, { DF_DHCP_SWITCH: path });
     const conn = await listener.waitForSwitch(DPID, 10_000);
     await runtime.attachSwitch(switchChannel(conn));
     await runtime.waitForRevision(await driver.currentRevision());

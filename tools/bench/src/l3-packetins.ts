@@ -19,9 +19,7 @@
  * DF_BENCH_TRANSPORT=tcp uses a TCP listener on 127.0.0.1 instead of the unix socket. The per-port punt budget is set out of the way (it is what protects
  * the controller in production; here the controller's capacity is measured).
  */
-import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { cpuUsage } from 'node:process';
 import l2 from '@dragonflow/app-l2';
@@ -32,6 +30,7 @@ import { ChassisRegistry, MemoryDriver, NbApi, chassisIdFromName } from '@dragon
 import { match } from '@dragonflow/openflow';
 import { makeTempDir, removeDir } from '@dragonflow/sandbox';
 import { EmulatedSwitch } from './emulated-switch.js';
+import { SwitchProcess } from './switch-process.js';
 
 const COMMAND = 'pnpm --filter @dragonflow/bench bench:l3-packetins';
 const FLOWS = Number(process.env['DF_BENCH_FLOWS'] ?? 20_000);
@@ -96,31 +95,6 @@ async function switchProcess(path: string, datapathId: bigint): Promise<void> {
   process.send!('ready');
 }
 
-/** The parent's handle on the emulated switch's process. */
-class SwitchProcess {
-  private constructor(private readonly child: ChildProcess) {}
-
-  static async start(path: string, datapathId: bigint): Promise<SwitchProcess> {
-    const child = fork(fileURLToPath(import.meta.url), [], { env: { ...process.env, DF_L3_SWITCH: `${path}|${datapathId}` }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    await new Promise<void>((resolve, reject) => {
-      child.once('message', () => resolve());
-      child.once('exit', (code) => reject(new Error(`the emulated switch exited (${code})`)));
-    });
-    return new SwitchProcess(child);
-  }
-
-  run(job: SwitchJob): Promise<SwitchReport> {
-    return new Promise((resolve) => {
-      this.child.once('message', (r) => resolve(r as SwitchReport));
-      this.child.send(job);
-    });
-  }
-
-  close(): void {
-    this.child.kill();
-  }
-}
-
 async function main(): Promise<void> {
   const driver = MemoryDriver.create();
   const nb = await NbApi.open(driver);
@@ -175,7 +149,7 @@ async function main(): Promise<void> {
         { package: '@dragonflow/app-l3-reactive', descriptor: l3, options: { punt: { rate: 1e9, burst: 1e9 }, maxExactFlowsPerPort: 1e6, maxExactFlowsPerRouter: 1e6 } },
       ]);
       // The emulated switch is a child process: it is stopped whatever happens in the run.
-      let sw: SwitchProcess | undefined;
+      let sw: SwitchProcess<SwitchJob, SwitchReport> | undefined;
       let chassis: ChassisRuntime | undefined;
       try {
         chassis = await startChassisRuntime({
@@ -189,7 +163,7 @@ async function main(): Promise<void> {
           },
         });
         const { runtime } = chassis;
-        sw = await SwitchProcess.start(target, dpid);
+        sw = await SwitchProcess.start<SwitchJob, SwitchReport>(import.meta.url, { DF_L3_SWITCH: `${target}|${dpid}` });
         const conn = await listener.waitForSwitch(dpid, 10_000);
         await runtime.attachSwitch(switchChannel(conn));
         await runtime.waitForRevision(await driver.currentRevision());
