@@ -8,6 +8,7 @@
 import { errorCodeName, oxmField, oxmValueToBigInt, OfPort, act, flowMod, type FlowModInit, type PacketIn } from '@dragonflow/openflow';
 import type { SwitchAsyncMessage, SwitchChannel, SwitchRequest } from '@dragonflow/core/host';
 import { encodeEthernet, ethernet, type EthernetFrame } from '@dragonflow/packet';
+import { run } from '@dragonflow/sandbox';
 import { FakeSwitch } from '@dragonflow/testing';
 import { datapathPorts, startOvsBridge, vswitchd, type OvsBridge } from './ovs-bridge.js';
 
@@ -29,8 +30,13 @@ export async function startPair(prefix: string, dpid: bigint, ports = 4): Promis
   const fake = new FakeSwitch({ ports: Array.from({ length: ports }, (_, i) => i + 1) });
   const p: SwitchPair = { b, fake, fakeChannel: fake.connect(), dpPorts: await datapathPorts(b) };
   for (let port = 1; port <= ports; port++) {
+    const name = await portName(p, port);
+    // The kernel side of an internal port sends its own IPv6 packets once up (router
+    // solicitations, MLD reports, for seconds): they would enter the real bridge beside a
+    // test's packets, and a test matching IPv6 would see punts the FakeSwitch never got.
+    await run('sysctl', ['-q', '-w', `net.ipv6.conf.${name}.disable_ipv6=1`], { netns: b.ovs.netns });
     const live = portStatuses(b.channel, port, (state) => (state & 4) !== 0);
-    await b.ovs.ofctl('-O', 'OpenFlow13', 'mod-port', b.ovs.mgmtSocket(b.bridge), await portName(p, port), 'up');
+    await b.ovs.ofctl('-O', 'OpenFlow13', 'mod-port', b.ovs.mgmtSocket(b.bridge), name, 'up');
     await live;
   }
   return p;
