@@ -27,14 +27,14 @@ export interface AppHostOptions {
   readonly onRevision: (host: AppHost, revision: number) => void;
 }
 
+/** The longest an app handles queued events before letting the event loop turn (I/O, timers, other apps). */
+const DRAIN_SLICE_MS = 50;
+
 /**
  * Runs one app: its child container, its ordered event queue (lossless for model,
  * port and switch events; bounded for packet-ins), its handlers, and the
  * containment of its failures. Nothing an app throws leaves this class.
  */
-/** The longest an app handles queued events before letting the event loop turn (I/O, timers, other apps). */
-const DRAIN_SLICE_MS = 50;
-
 export class AppHost {
   readonly name: string;
   readonly container: DependencyContainer;
