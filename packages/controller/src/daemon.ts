@@ -354,7 +354,9 @@ export class Controller {
   private async registerOnce(): Promise<void> {
     const c = this.config;
     const signal = this.abort.signal;
-    const registry = new ChassisRegistry(this.nb!, { ttlMs: c.chassis.livenessTtlMs, clock: this.clock });
+    // retryForMs 0: the retry below is the one layer of retries (it logs each failure, feeds /healthz and stops on
+    // SIGTERM); the registry's own would hide up to a minute of failures inside each of its attempts.
+    const registry = new ChassisRegistry(this.nb!, { ttlMs: c.chassis.livenessTtlMs, clock: this.clock, retryForMs: 0 });
     this.registration = await retry(
       'register the chassis',
       () =>
