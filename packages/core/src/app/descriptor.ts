@@ -7,7 +7,7 @@ import type { AppContext } from './context.js';
 import type { PuntSpec } from './punt.js';
 
 /** The version of the API apps are written against; descriptors give a semver range for it. */
-export const CORE_API_VERSION = '1.3.0';
+export const CORE_API_VERSION = '1.4.0';
 
 /** The stages an app may put tables in (dispatch belongs to the core). */
 export type AppStage = Exclude<Stage, 'dispatch'>;
@@ -89,6 +89,14 @@ export interface AppDescriptor<A extends object = object, O = unknown> {
   readonly adoptTables?: readonly string[];
   /** Model tables whose changes the app receives (`modelChanged`). */
   readonly watches?: readonly TableName[];
+  /**
+   * The app also receives updates that change only bookkeeping fields — an object's
+   * version and update time, a port's status and binding host — as `modelChanged`,
+   * `localPortUpdated` and `remotePortChanged` (core API 1.4). By default they are
+   * left out: no flow is computed from them, and a bulk's status writes echoed back
+   * made every app rebuild every port's flows a second time.
+   */
+  readonly bookkeepingChanges?: boolean;
   /**
    * The app reads chassis records (or liveness) beyond the ones its chassis' topology
    * names — its own, the chassis of the ports it holds (tunnel peers) and the gateway

@@ -40,7 +40,7 @@ describe('validateApps', () => {
 
   it('names the app and the problem', () => {
     fails([cand({ nope: true }, undefined, 'bad-pkg')], /package 'bad-pkg': does not export an app descriptor/);
-    fails([cand(app('old', { coreApi: '^2.0.0' }))], /app 'old' \(@x\/old\): supports core API '\^2.0.0', but this core provides 1.3.0/);
+    fails([cand(app('old', { coreApi: '^2.0.0' }))], /app 'old' \(@x\/old\): supports core API '\^2.0.0', but this core provides 1.4.0/);
     fails([cand(app('weird', { coreApi: 'banana' }))], /coreApi 'banana' is not a semver range/);
     fails([cand(app('a')), cand(app('a'), undefined, '@y/a')], /app 'a' \(@y\/a\): has the same app name as @x\/a/);
     fails([cand(app('a')), cand(app('a'))], /package '@x\/a': is listed twice/);

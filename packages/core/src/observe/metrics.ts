@@ -18,6 +18,8 @@ export class CoreMetrics {
   readonly flowRetries: Counter;
   readonly handlerErrors: Counter<'app' | 'event'>;
   readonly resyncs: Counter<'app' | 'reason'>;
+  /** NB updates that changed bookkeeping fields only (a port's status…), not handed to apps. */
+  readonly bookkeepingUpdates: Counter;
   readonly packetIns: Counter<'app'>;
   readonly packetInsDropped: Counter<'app'>;
   readonly packetInsUnrouted: Counter;
@@ -42,6 +44,7 @@ export class CoreMetrics {
     this.flowRetries = new Counter({ name: 'df_reconciler_retries_total', help: 'Refused flows and groups sent again (backoff timer)', registers: r });
     this.handlerErrors = new Counter({ name: 'df_app_handler_errors_total', help: 'App event handlers that threw', labelNames: ['app', 'event'], registers: r });
     this.resyncs = new Counter({ name: 'df_app_resyncs_total', help: 'Full recomputes of an app', labelNames: ['app', 'reason'], registers: r });
+    this.bookkeepingUpdates = new Counter({ name: 'df_runtime_bookkeeping_updates_total', help: 'NB updates that changed bookkeeping fields only (version, update time, a port status or binding host): not handed to apps unless they ask', registers: r });
     this.packetIns = new Counter({ name: 'df_app_packet_ins_total', help: 'Packet-ins delivered to an app', labelNames: ['app'], registers: r });
     this.packetInsDropped = new Counter({ name: 'df_app_packet_ins_dropped_total', help: 'Packet-ins dropped because the app buffer was full', labelNames: ['app'], registers: r });
     this.packetInsUnrouted = new Counter({ name: 'df_packet_ins_unrouted_total', help: 'Packet-ins from a table no app owns', registers: r });

@@ -20,6 +20,7 @@ import { CORE_APP } from '../pipeline/stages.js';
 import { Reconciler, type OwnerFailure, type OwnerFailureEvent, type ReconcilerOptions } from '../reconciler/reconciler.js';
 import type { SwitchChannel } from '../reconciler/switch.js';
 import { AppHost } from './app-host.js';
+import { onlyBookkeepingChanged } from './bookkeeping.js';
 import { coreAppDescriptor } from './core-app.js';
 import { PuntGuard } from './punt-guard.js';
 import { PuntedPacket } from './punted-packet.js';
@@ -270,19 +271,22 @@ export class ControllerRuntime {
 
   private deliverChange(c: TopologyChange): void {
     const kind = c.old === undefined ? 'created' : c.new === undefined ? 'deleted' : 'updated';
+    // An update of bookkeeping fields alone reaches only the apps that asked for those (see bookkeeping.ts).
+    const bookkeeping = onlyBookkeepingChanged(c.table, c.old, c.new);
+    if (bookkeeping) this.metrics.bookkeepingUpdates.inc();
     const change: ModelChange = { kind, table: c.table, id: c.id, old: c.old, new: c.new, revision: c.revision } as ModelChange;
-    for (const h of this.hosts) if (h.descriptor.watches?.includes(c.table as TableName)) h.enqueue('modelChanged', change);
-    if (c.table === 'logical_port') this.portChanged(c.id, c.old as LogicalPort | undefined, c.new as LogicalPort | undefined, c.revision);
+    for (const h of this.hosts) if (h.descriptor.watches?.includes(c.table as TableName) && (!bookkeeping || h.descriptor.bookkeepingChanges)) h.enqueue('modelChanged', change);
+    if (c.table === 'logical_port') this.portChanged(c.id, c.old as LogicalPort | undefined, c.new as LogicalPort | undefined, c.revision, bookkeeping);
   }
 
-  private portChanged(id: string, old: LogicalPort | undefined, cur: LogicalPort | undefined, revision: number): void {
+  private portChanged(id: string, old: LogicalPort | undefined, cur: LogicalPort | undefined, revision: number, bookkeeping: boolean): void {
     const binding = this.bindings.get(id);
     if (binding) {
       if (cur && !this.activeLocal.has(id)) {
         this.activeLocal.add(id);
         this.broadcastLocal({ kind: 'bound', port: cur, binding, revision });
       } else if (cur && old) {
-        this.broadcastLocal({ kind: 'updated', port: cur, oldPort: old, binding, revision });
+        this.broadcastLocal({ kind: 'updated', port: cur, oldPort: old, binding, revision }, bookkeeping);
       } else if (!cur && old && this.activeLocal.delete(id)) {
         this.broadcastLocal({ kind: 'unbound', port: old, binding, revision });
       }
@@ -294,12 +298,13 @@ export class ControllerRuntime {
     if (isRemote && !wasRemote) ev = { kind: 'added', port: cur!, chassisId: isRemote, revision };
     else if (isRemote && wasRemote) ev = { kind: 'updated', port: cur!, oldPort: old!, chassisId: isRemote, revision };
     else if (!isRemote && wasRemote) ev = { kind: 'removed', port: cur ?? old!, oldPort: old!, chassisId: wasRemote, revision };
-    if (ev) for (const h of this.hosts) h.enqueue('remotePortChanged', ev);
+    if (ev) for (const h of this.hosts) if (ev.kind !== 'updated' || !bookkeeping || h.descriptor.bookkeepingChanges) h.enqueue('remotePortChanged', ev);
   }
 
-  private broadcastLocal(ev: LocalPortEvent): void {
+  /** `bookkeeping`: an update of bookkeeping fields alone, for the apps that asked for those only. */
+  private broadcastLocal(ev: LocalPortEvent, bookkeeping = false): void {
     const name: AppEventName = ev.kind === 'bound' ? 'localPortBound' : ev.kind === 'updated' ? 'localPortUpdated' : 'localPortUnbound';
-    for (const h of this.hosts) h.enqueue(name, ev);
+    for (const h of this.hosts) if (!bookkeeping || h.descriptor.bookkeepingChanges) h.enqueue(name, ev);
   }
 
   /**

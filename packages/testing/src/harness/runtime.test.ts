@@ -278,6 +278,40 @@ describe('the runtime on a FakeSwitch', () => {
     expect(seen).toEqual(['added fa:16:3e:00:00:07 on remote', 'updated fa:16:3e:00:00:07 on remote', 'removed fa:16:3e:00:00:07 on remote']);
   });
 
+  it('hands an update of bookkeeping fields alone (a port status) only to the apps that asked for those', async () => {
+    const seen: Record<string, string[]> = { plain: [], bookkeeping: [] };
+    const watcherOf = (name: 'plain' | 'bookkeeping') =>
+      defineApp({
+        name,
+        coreApi: '^1.4.0',
+        app: class {},
+        watches: ['logical_port'],
+        ...(name === 'bookkeeping' ? { bookkeepingChanges: true } : {}),
+        resync: () => undefined,
+        handlers: {
+          modelChanged: (_app, ev) => void (ev.kind === 'updated' && seen[name]!.push(`model ${(ev.new as { status: string }).status}`)),
+          localPortUpdated: (_app, ev) => void seen[name]!.push(`local ${ev.port.status}`),
+          remotePortChanged: (_app, ev) => void (ev.kind === 'updated' && seen[name]!.push(`remote ${ev.port.status}`)),
+        },
+      });
+    const { h: hh, sub, p1 } = await twoPorts([miniL2, watcherOf('plain'), watcherOf('bookkeeping')]);
+    const other = await hh.addChassis('chassis-2', { tunnelIp: '192.0.2.2' });
+    const remote = await hh.port(sub, '10.0.0.7', 'fa:16:3e:00:00:07', { chassisId: other.id });
+    await hh.settle();
+    for (const k of Object.keys(seen)) seen[k]!.length = 0;
+    await hh.nb.modify('logical_port', p1.id, (p) => ({ ...p, status: 'ACTIVE', bindingHost: 'compute-1' }));
+    await hh.nb.modify('logical_port', remote.id, (p) => ({ ...p, status: 'ACTIVE' }));
+    await hh.settle();
+    expect(seen).toEqual({ plain: [], bookkeeping: ['model ACTIVE', 'local ACTIVE', 'model ACTIVE', 'remote ACTIVE'] });
+    expect(await hh.metrics.bookkeepingUpdates.get().then((m) => m.values[0]?.value)).toBe(2);
+    // The port's flows are those of its model, whatever its status.
+    expect(hh.trace(ping(MAC2, MAC1, '10.0.0.1'), 2).ports).toEqual([1]);
+    // Anything else in the same write reaches every app.
+    await hh.nb.modify('logical_port', p1.id, (p) => ({ ...p, status: 'DOWN', name: 'renamed' }));
+    await hh.settle();
+    expect(seen.plain).toEqual(['model DOWN', 'local DOWN']);
+  });
+
   it('builds each app in its own child container, with its providers and options', async () => {
     const GREETING = Symbol('greeting');
     const NAMER = Symbol('namer');
