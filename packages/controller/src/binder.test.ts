@@ -236,6 +236,31 @@ describe('PortBinder', () => {
     expect(classifyOf(r, 8)).toBeDefined();
   });
 
+  it('a bulk of plugged ports is bound in one NB transaction and set ACTIVE in another; a port deleted meanwhile does not hold the others back', async () => {
+    const r = await start();
+    const ports = [];
+    for (let i = 0; i < 6; i++) ports.push(await port(r, `10.0.0.${10 + i}`));
+    const statusWrites: { revision: number; ids: string[] }[] = [];
+    const feed = r.driver.watch((await r.driver.currentRevision()) + 1, { tables: ['logical_port'] });
+    void (async () => {
+      for await (const b of feed) statusWrites.push({ revision: b.revision, ids: b.events.filter((e) => e.value && (JSON.parse(e.value) as { status: string }).status === 'ACTIVE').map((e) => e.id) });
+    })();
+    r.gated.hold();
+    r.binder.setInterfaces(snapshot(...ports.map((p, i) => iface(`tap${i}`, p.id, 20 + i))));
+    await until('the binders waiting for the flows', () => r.binder.report().ports.every((p) => p.state === 'waiting-for-flows') || undefined);
+    const gone = ports[3]!;
+    await r.nb.delete('logical_port', gone.id);
+    r.gated.release();
+    const others = ports.filter((p) => p !== gone);
+    await until('the others ACTIVE', async () => (await Promise.all(others.map((p) => r.nb.get('logical_port', p.id)))).every((p) => p?.status === 'ACTIVE') || undefined);
+    await until('the binder done', async () => !r.binder.busy || undefined);
+    feed.close();
+    // One revision wrote every ACTIVE (the ports' flows were confirmed by one barrier).
+    expect(statusWrites.filter((w) => w.ids.length > 0).map((w) => w.ids.sort())).toEqual([others.map((p) => p.id).sort()]);
+    expect(await r.nb.get('logical_port', gone.id)).toBeUndefined();
+    expect(r.binder.report()).toMatchObject({ plugged: 6, active: 5 });
+  });
+
   it('unplugged: drops the flows, clears the binding chassis, status DOWN', async () => {
     const r = await start();
     const p = await port(r, '10.0.0.7');

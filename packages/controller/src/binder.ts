@@ -1,9 +1,10 @@
 import { Backoff, describeError, isDfError, systemClock, type Clock } from '@dragonflow/base';
 import type { Logger } from '@dragonflow/core';
 import type { OwnerFailure, PortBindingInput } from '@dragonflow/core/host';
-import { NbErrorCode, decodeObject, type LogicalPort, type NbApi, type NbCacheUpdate, type TableName } from '@dragonflow/nb';
+import { NbErrorCode, type LogicalPort, type NbApi, type NbCacheUpdate, type TableName } from '@dragonflow/nb';
 import type { InterfaceState } from '@dragonflow/ovsdb';
 import { Subject, filter, type Observable, type Subscription } from 'rxjs';
+import { PortBatch } from './port-batch.js';
 import { StoppedError, sleep } from './retry.js';
 import type { ControllerMetrics } from './metrics.js';
 
@@ -109,8 +110,11 @@ export class PortBinder {
   /** A standby's binder: feeds the runtime but writes nothing to the NB (the active controller does); ports to look at once active. */
   private passive = false;
   private readonly deferred = new Set<string>();
+  /** Reads and writes of the ports handled in one turn go to the NB together (a bulk's N status writes: one transaction per 100). */
+  private readonly batch: PortBatch;
 
   constructor(private readonly options: PortBinderOptions) {
+    this.batch = new PortBatch(options.nb);
     this.clock = options.clock ?? systemClock;
     this.log = options.log;
     // A port's flows refused (or, after a retry, installed): look at its status again.
@@ -324,13 +328,12 @@ export class PortBinder {
     }
   }
 
-  private async readPort(portId: string): Promise<{ port: LogicalPort; revision: number } | undefined> {
-    const rec = await this.options.nb.driver.get('logical_port', portId);
-    return rec ? { port: decodeObject('logical_port', rec.value, rec.version), revision: rec.modRevision } : undefined;
+  private readPort(portId: string): Promise<{ port: LogicalPort; revision: number } | undefined> {
+    return this.batch.read(portId);
   }
 
   private async write(kind: string, port: LogicalPort): Promise<void> {
-    await this.options.nb.update('logical_port', port);
+    await this.batch.write(port);
     this.options.metrics?.nbWrites.inc({ kind });
   }
 
