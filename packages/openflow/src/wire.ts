@@ -128,6 +128,14 @@ export class Writer {
   finish(): Uint8Array {
     return this.buf.slice(0, this.pos);
   }
+
+  /**
+   * The bytes written so far, not copied: valid only until the next write or reset
+   * (for a caller that turns them into something else at once, e.g. a string).
+   */
+  written(): Uint8Array {
+    return this.buf.subarray(0, this.pos);
+  }
 }
 
 /**

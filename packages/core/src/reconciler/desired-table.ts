@@ -6,11 +6,11 @@ import { makeCookie } from '../pipeline/registers.js';
 import { effectiveFlags, type DesiredFlow } from './flow.js';
 import { DesiredEntry } from './flow-state.js';
 import type { DesiredGroup } from './groups.js';
-import { flowIdentity, instructionsKey } from './keys.js';
+import { flowIdentity } from './keys.js';
 import type { DesiredMeter } from './meters.js';
 import { DesiredObjects, GROUPS, METERS } from './objects.js';
 import { OwnerRecord, ownerKeyOf, type OwnerId } from './owner.js';
-import { decodeFlow, encodeFlow } from './wire.js';
+import { decodeFlow, encodeFlow, flowInstructionsKey } from './wire.js';
 
 /** What the desired table tells the failure tracker about owners. */
 export interface DesiredTableHooks {
@@ -80,7 +80,7 @@ export class DesiredTable {
         });
       }
       keys.add(key);
-      const actions = instructionsKey(f.instructions);
+      const actions = flowInstructionsKey(f.instructions);
       // An unchanged flow of this owner: keep the entry (and its wire form) it has.
       const cur = rec ? this.flows.get(key) : undefined;
       if (cur && cur.owner === rec && cur.cookie === sharedCookie && cur.actions === actions && cur.idle === (f.idleTimeout ?? 0) && cur.hard === (f.hardTimeout ?? 0) && cur.flags === effectiveFlags(f)) {

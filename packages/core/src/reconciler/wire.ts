@@ -1,6 +1,7 @@
 import { DfError } from '@dragonflow/base';
-import { OFP_NO_BUFFER, OfGroup, OfPort, Writer, decodeMessage, encodeInto, type FlowMod, type OfMessage } from '@dragonflow/openflow';
-import { effectiveFlags, type DesiredFlow } from './flow.js';
+import { OFP_NO_BUFFER, OfGroup, OfPort, Writer, decodeMessage, encodeInto, writeInstructions, type FlowMod, type Instruction, type OfMessage } from '@dragonflow/openflow';
+import { effectiveFlags, isValidatedFlow, type DesiredFlow } from './flow.js';
+import { instructionsKey } from './keys.js';
 import type { EncodedRequest, SwitchRequest } from './switch.js';
 
 /**
@@ -32,9 +33,41 @@ const OFPFC_MODIFY_STRICT = 2;
 const OFPFC_DELETE_STRICT = 4;
 
 const writer = new Writer(4096);
+const NONE: readonly Instruction[] = [];
 
-/** The wire form of a desired flow with its cookie: an ADD flow-mod, validated by the codec. */
+/**
+ * A frozen instruction list's key and wire bytes, made once: `flow()` hands the same
+ * frozen list to every flow that only drops or goes to one table, and a bulk has
+ * tens of thousands of those. Lists that are not frozen could change after being
+ * keyed, so they are keyed and encoded each time.
+ */
+const memo = new WeakMap<readonly Instruction[], { readonly key: string; readonly bytes: Uint8Array }>();
+
+function memoOf(list: readonly Instruction[]): { readonly key: string; readonly bytes: Uint8Array } | undefined {
+  if (!Object.isFrozen(list)) return undefined;
+  let m = memo.get(list);
+  if (!m) {
+    const w = new Writer(64);
+    writeInstructions(w, list);
+    m = { key: instructionsKey(list), bytes: w.finish() };
+    memo.set(list, m);
+  }
+  return m;
+}
+
+/** The canonical key of a flow's instructions (`instructionsKey`), made once per shared list. */
+export function flowInstructionsKey(list: readonly Instruction[]): string {
+  return memoOf(list)?.key ?? instructionsKey(list);
+}
+
+/**
+ * The wire form of a desired flow with its cookie: an ADD flow-mod, validated by the
+ * codec — its match only if `flow()` did not validate it already, its instructions
+ * copied from their memo when the list is a shared one (the same bytes the codec
+ * writes: wire.test.ts compares).
+ */
 export function encodeFlow(f: DesiredFlow, cookie: bigint): string {
+  const shared = memoOf(f.instructions);
   const msg: FlowMod = {
     type: 'flow_mod',
     xid: 0,
@@ -50,12 +83,17 @@ export function encodeFlow(f: DesiredFlow, cookie: bigint): string {
     outGroup: OfGroup.ANY,
     flags: effectiveFlags(f),
     match: f.match,
-    instructions: f.instructions,
+    instructions: shared ? NONE : f.instructions,
   };
   writer.pos = 0;
   try {
-    encodeInto(writer, msg);
-    const bytes = writer.finish();
+    encodeInto(writer, msg, !isValidatedFlow(f));
+    if (shared && shared.bytes.length > 0) {
+      writer.bytes(shared.bytes);
+      writer.patchU16(LENGTH, writer.pos);
+    }
+    // latin1 straight from the scratch buffer: toString copies it into the string anyway.
+    const bytes = writer.written();
     return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1');
   } finally {
     writer.pos = 0;
