@@ -20,6 +20,12 @@ export interface OvsOptions {
   removeDirOnStop?: boolean;
   /** Extra ovsdb-server remotes, e.g. 'ptcp:6640:127.0.0.1' (listening inside the namespace). */
   extraRemotes?: string[];
+  /**
+   * Start ovs-vswitchd with `--enable-dummy`: interfaces of type `dummy` (Open vSwitch's
+   * own test netdev: no kernel device, nothing to poll) can then be added, e.g. for
+   * thousands of ports where taps would have vswitchd's main loop poll each one.
+   */
+  enableDummy?: boolean;
 }
 
 export interface OvsPids {
@@ -41,6 +47,8 @@ export class OvsInstance {
     private readonly removeDirOnStop: boolean,
     /** The namespace was made for this instance: stop deletes it. */
     private readonly ownsNetns = false,
+    /** ovs-vswitchd runs with `--enable-dummy` (kept across a restart). */
+    private readonly enableDummy = false,
   ) {}
 
   /** The ovsdb-server socket, as an OVSDB remote ('unix:…'). */
@@ -92,7 +100,7 @@ export class OvsInstance {
 
   /** Starts ovs-vswitchd again after stopVswitchd(). */
   async startVswitchd(): Promise<void> {
-    this.pids = { ...this.pids, vswitchd: await startVswitchd(this.dir, this.netns, this.env) };
+    this.pids = { ...this.pids, vswitchd: await startVswitchd(this.dir, this.netns, this.env, this.enableDummy) };
   }
 
   async stop(): Promise<void> {
@@ -142,12 +150,12 @@ function vswitchdCtl(dir: string): string {
   return join(dir, 'ovs-vswitchd.ctl');
 }
 
-async function startVswitchd(dir: string, netns: string, env: Record<string, string>): Promise<number> {
+async function startVswitchd(dir: string, netns: string, env: Record<string, string>, enableDummy: boolean): Promise<number> {
   const ctl = vswitchdCtl(dir);
   const log = join(dir, 'ovs-vswitchd.log');
   const pid = spawnDaemon(
     requireBinary('ovs-vswitchd'),
-    [`unix:${join(dir, 'db.sock')}`, '--disable-system', `--pidfile=${join(dir, 'ovs-vswitchd.pid')}`, `--log-file=${log}`, `--unixctl=${ctl}`, '-vconsole:off'],
+    [`unix:${join(dir, 'db.sock')}`, '--disable-system', ...(enableDummy ? ['--enable-dummy'] : []), `--pidfile=${join(dir, 'ovs-vswitchd.pid')}`, `--log-file=${log}`, `--unixctl=${ctl}`, '-vconsole:off'],
     { netns, env, logFile: join(dir, 'ovs-vswitchd.out') },
   );
   try {
@@ -191,8 +199,8 @@ export async function startOvs(options: OvsOptions = {}): Promise<OvsInstance> {
     await waitFor(() => existsSync(join(dir, 'db.sock')), { what: 'the ovsdb-server socket', timeoutMs: 10_000, logFile: serverLog, pid: ovsdbServer });
     await run('ovs-vsctl', [`--db=unix:${join(dir, 'db.sock')}`, '--no-wait', 'init'], { netns, env });
     // startVswitchd stops the daemon it started when that does not come up.
-    const vswitchd = await startVswitchd(dir, netns, env);
-    return new OvsInstance(dir, netns, { ovsdbServer, vswitchd }, options.removeDirOnStop ?? created, ownsNetns);
+    const vswitchd = await startVswitchd(dir, netns, env, options.enableDummy ?? false);
+    return new OvsInstance(dir, netns, { ovsdbServer, vswitchd }, options.removeDirOnStop ?? created, ownsNetns, options.enableDummy ?? false);
   } catch (err) {
     await stopPid(ovsdbServer);
     if (ownsNetns) await deleteNetns(netns);

@@ -15,7 +15,7 @@ import { MemoryClientDriver, chassisIdFromName, decodeObject, uuidV5, type TxnOp
 import { createNetns, deleteNetns, makeTempDir, removeDir, run, shortId, sleep, spawnDaemon, startOvs, stopPid, waitFor, type CleanupStack, type OvsInstance } from '@dragonflow/sandbox';
 import { NETWORKS, baseTopology, id, neutronDefaultGroup, vmPort } from './convergence-topology.js';
 import { put, startDbProcess, cpuSeconds, type DbCommands } from './nb-process.js';
-import { REPEATS, addVmInterfaces, countFlows, dhcpServerIp, dhcpServerMac, rssOf, type SideResult } from './vs-ovn-scenario.js';
+import { REPEATS, VM_IFACE_TYPE, addVmInterfaces, countFlows, dhcpServerIp, dhcpServerMac, rssOf, type SideResult } from './vs-ovn-scenario.js';
 
 export const DF_TOKEN = 'vs-ovn-bench-token';
 const CHASSIS = 'bench-vs-ovn';
@@ -115,7 +115,7 @@ export async function benchNetns(cleanup: CleanupStack, prefix: string): Promise
 
 export async function runDragonflow(cleanup: CleanupStack, script: string, n: number): Promise<SideResult> {
   const netns = await benchNetns(cleanup, 'dfvsovn');
-  const ovs = await startOvs({ netns });
+  const ovs = await startOvs({ netns, enableDummy: VM_IFACE_TYPE === 'dummy' });
   cleanup.defer('stop our OVS', () => ovs.stop());
   const db = await startDbProcess(cleanup, script);
   const chassisId = chassisIdFromName(CHASSIS);

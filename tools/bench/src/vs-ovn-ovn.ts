@@ -13,7 +13,7 @@ import { NETWORKS } from './convergence-topology.js';
 import { cpuSeconds } from './nb-process.js';
 import { ovnStep, startOvnChassis, type OvnChassis } from './ovn.js';
 import { benchNetns } from './vs-ovn-df.js';
-import { REPEATS, addVmInterfaces, countFlows, portAddress, routerMac, rssOf, type SideResult } from './vs-ovn-scenario.js';
+import { REPEATS, VM_IFACE_TYPE, addVmInterfaces, countFlows, portAddress, routerMac, rssOf, type SideResult } from './vs-ovn-scenario.js';
 
 /** Neutron's ACLs for a default group (any egress; ingress from members) and its drop group. */
 const ACLS: readonly (readonly [group: string, direction: string, priority: string, match: string, verdict: string])[] = [
@@ -50,6 +50,8 @@ function addInterfaces(ovn: OvnChassis, from: number, to: number): Promise<void>
 }
 
 export async function runOvn(cleanup: CleanupStack, n: number): Promise<SideResult> {
+  // OVN's chassis runs a vswitchd without dummy netdevs, and a comparison needs the same interfaces on both sides.
+  if (VM_IFACE_TYPE !== 'internal') throw new Error(`DF_BENCH_VM_IFACE=${VM_IFACE_TYPE} is for our side alone (DF_BENCH_SIDES=ours)`);
   const netns = await benchNetns(cleanup, 'dfvsovnovn');
   const ovn = await startOvnChassis(cleanup, netns, 'bench-vs-ovn');
   const { nbctl } = ovn;

@@ -10,7 +10,8 @@
  * our side alone; DF_BENCH_SIDES=ours or ovn runs one side; DF_BENCH_CPU_PROFILE=DIR has
  * df-controller write a V8 CPU profile there; DF_BENCH_V8_MEMORY=1 runs it with its memory
  * defaults off (docs/controller.md "Memory"), for a before/after in one session; DF_BENCH_REPEATS
- * (default 10) the repetitions of each single change.
+ * (default 10) the repetitions of each single change; DF_BENCH_VM_IFACE=dummy gives our side
+ * dummy VM interfaces instead of taps (vs-ovn-scenario.ts, VM_IFACE_TYPE; ours alone).
  *
  * Needs root, Open vSwitch and OVN 23.03 (`ovn-central`, `ovn-host`; scripts/setup
  * installs them). A benchmark, not a test: it prints verdicts, it never fails on a goal.
@@ -21,6 +22,7 @@ import { CleanupStack, requireBinary } from '@dragonflow/sandbox';
 import { serveDbIfAsked, quantile } from './nb-process.js';
 import { DF_DB_COMMANDS, DF_TOKEN, runDragonflow } from './vs-ovn-df.js';
 import { runOvn } from './vs-ovn-ovn.js';
+import { VM_IFACE_TYPE } from './vs-ovn-scenario.js';
 import { REPEATS, type SideResult } from './vs-ovn-scenario.js';
 
 const COMMAND = 'pnpm --filter @dragonflow/bench bench:vs-ovn';
@@ -109,6 +111,7 @@ async function main(): Promise<void> {
   }
   for (const n of oursOnly) table(n, await side((c) => runDragonflow(c, script, n)), undefined);
   console.log(`\nDragonflow: df-controller process (apps l2, portsec, sg, dhcp, l3-proactive) on a memory NB served by a DB process (df-api's validation not timed);`);
+  console.log(`VM interfaces: ${VM_IFACE_TYPE === 'dummy' ? "Open vSwitch's dummy netdevs (DF_BENCH_VM_IFACE=dummy: nothing for vswitchd to poll; bound by the controller as VM ports, no packets through them)" : 'internal ports (tap devices the userspace datapath polls)'};`);
   console.log(`OVN 23.03: ovn-northd + NB/SB ovsdb-servers + ovn-controller, commits by ovn-nbctl --wait=hv (its client time included). "central" = our NB DB process / northd + NB + SB.`);
   console.log(`(${((Date.now() - started) / 1000).toFixed(0)} s) reproduce: ${COMMAND}`);
 }
