@@ -171,6 +171,8 @@ export async function runDragonflow(cleanup: CleanupStack, script: string, n: nu
   await confirmed(management, await db.request('bulk'));
   const bulkMs = performance.now() - t0;
   const cpu = { controller: cpuSeconds(pid) - cpu0.controller, vswitchd: cpuSeconds(ovs.pids.vswitchd) - cpu0.vswitchd, central: cpuSeconds(db.pid) - cpu0.central };
+  // Printed now too, not only in the table at the end: a later step that fails must not lose it.
+  console.log(`  dragonflow N=${n}: bulk commit → installed ${(bulkMs / 1000).toFixed(2)} s; CPU over the bulk: controller ${cpu.controller.toFixed(2)} s, ovs-vswitchd ${cpu.vswitchd.toFixed(2)} s, NB DB process ${cpu.central.toFixed(2)} s`);
   // The binder marks the N ports ACTIVE after their flows, each with its own write: let it finish (every port, not one) before the next figures.
   const bulkIds = Array.from({ length: n }, (_, i) => portId(i));
   await waitFor(async () => (await driver.getMany('logical_port', bulkIds)).every((rec) => rec !== undefined && decodeObject('logical_port', rec.value, 0).status === 'ACTIVE'), {
