@@ -1,0 +1,43 @@
+import type { OvsInstance } from '@dragonflow/sandbox';
+
+/**
+ * What ovs-vswitchd does per DHCP message on a side of bench:dhcp (DF_BENCH_OVS_STATS=1):
+ * its coverage counters' deltas over a run, divided by the messages answered, the
+ * datapath flows left by the run, and `ofproto/trace` of a DISCOVER from the first
+ * port. Read the same way on both sides, so the switch's work can be compared.
+ */
+
+/** `coverage/show`'s totals by counter name. */
+export async function coverage(ovs: OvsInstance): Promise<Map<string, number>> {
+  const out = await ovs.appctl('coverage/show');
+  const totals = new Map<string, number>();
+  for (const line of out.split('\n')) {
+    const m = /^(\S+)\s+.*total:\s+(\d+)/.exec(line);
+    if (m) totals.set(m[1]!, Number(m[2]));
+  }
+  return totals;
+}
+
+/** The counters that moved between `before` and `after` by at least one per 20 messages, per message, one per line. */
+export function coverageDelta(before: Map<string, number>, after: Map<string, number>, messages: number): string {
+  const rows: string[] = [];
+  for (const [name, total] of [...after].sort(([a], [b]) => a.localeCompare(b))) {
+    const d = total - (before.get(name) ?? 0);
+    if (d * 20 < messages) continue;
+    rows.push(`  ${name.padEnd(32)} ${String(d).padStart(9)}  ${(d / messages).toFixed(2).padStart(8)} per message`);
+  }
+  return rows.join('\n');
+}
+
+/** The datapath flows (the megaflows a run left), their count and the lines. */
+export async function datapathFlows(ovs: OvsInstance): Promise<string> {
+  const out = (await ovs.appctl('dpctl/dump-flows', '-m')).trim();
+  const lines = out ? out.split('\n') : [];
+  return `${lines.length} datapath flows:\n${lines.map((l) => `  ${l}`).join('\n')}`;
+}
+
+/** `ofproto/trace` of a broadcast DISCOVER from `iface` with `mac` on br-int. */
+export async function traceDiscover(ovs: OvsInstance, iface: string, mac: string): Promise<string> {
+  const flow = `in_port=${iface},dl_src=${mac},dl_dst=ff:ff:ff:ff:ff:ff,dl_type=0x0800,nw_src=0.0.0.0,nw_dst=255.255.255.255,nw_proto=17,nw_ttl=64,tp_src=68,tp_dst=67`;
+  return ovs.appctl('ofproto/trace', 'br-int', flow).catch((err: unknown) => `ofproto/trace failed: ${String(err)}`);
+}
