@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import type { OvsInstance } from '@dragonflow/sandbox';
 
 /**
@@ -7,8 +9,13 @@ import type { OvsInstance } from '@dragonflow/sandbox';
  * port. Read the same way on both sides, so the switch's work can be compared.
  */
 
-/** `coverage/show`'s totals by counter name. */
+/**
+ * `coverage/show`'s totals by counter name. ovs-vswitchd adds each thread's counts to
+ * the totals at most once a second, so this first waits that long: the totals then
+ * hold everything done before the call.
+ */
 export async function coverage(ovs: OvsInstance): Promise<Map<string, number>> {
+  await new Promise((r) => setTimeout(r, 1_100));
   const out = await ovs.appctl('coverage/show');
   const totals = new Map<string, number>();
   for (const line of out.split('\n')) {
@@ -38,6 +45,22 @@ export async function datapathFlows(ovs: OvsInstance): Promise<string> {
 
 /** `ofproto/trace` of a broadcast DISCOVER from `iface` with `mac` on br-int. */
 export async function traceDiscover(ovs: OvsInstance, iface: string, mac: string): Promise<string> {
-  const flow = `in_port=${iface},dl_src=${mac},dl_dst=ff:ff:ff:ff:ff:ff,dl_type=0x0800,nw_src=0.0.0.0,nw_dst=255.255.255.255,nw_proto=17,nw_ttl=64,tp_src=68,tp_dst=67`;
+  const flow = `udp,in_port=${iface},dl_src=${mac},dl_dst=ff:ff:ff:ff:ff:ff,nw_src=0.0.0.0,nw_dst=255.255.255.255,nw_ttl=64,tp_src=68,tp_dst=67`;
   return ovs.appctl('ofproto/trace', 'br-int', flow).catch((err: unknown) => `ofproto/trace failed: ${String(err)}`);
+}
+
+/**
+ * DF_BENCH_PERF=<dir>: `perf record` of the whole machine for `seconds` into
+ * <dir>/<side>.data — scheduler switches and wake-ups, and the syscalls that carry a
+ * DHCP message (the client's sendto/recvfrom, the writes and sends of ovs-vswitchd and
+ * the controllers) — for a timeline of single exchanges (dhcp-timeline.py reads it).
+ */
+export function recordTimeline(dir: string, side: string, seconds: number): Promise<void> {
+  const events = ['sched:sched_switch', 'sched:sched_wakeup', 'syscalls:sys_enter_write', 'syscalls:sys_enter_writev', 'syscalls:sys_enter_sendto', 'syscalls:sys_enter_sendmsg', 'syscalls:sys_exit_recvfrom', 'syscalls:sys_exit_read', 'syscalls:sys_exit_recvmsg'];
+  const args = ['record', '-a', '-q', ...events.flatMap((e) => ['-e', e]), '-o', join(dir, `${side}.data`), '--', 'sleep', String(seconds)];
+  return new Promise((resolve, reject) => {
+    const p = spawn('perf', args, { stdio: 'ignore' });
+    p.on('error', reject);
+    p.on('exit', () => resolve());
+  });
 }

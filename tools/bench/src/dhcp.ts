@@ -40,7 +40,7 @@ import { MemoryDriver, NbApi, chassisIdFromName } from '@dragonflow/nb';
 import { CleanupStack, createNetns, deleteNetns, requireBinary, run, shortId, startOvs, type OvsInstance } from '@dragonflow/sandbox';
 import { ControllerTrace } from './dhcp-trace.js';
 import { startOvnDhcp, type BenchPort, type DhcpSubnet } from './dhcp-ovn.js';
-import { coverage, coverageDelta, datapathFlows, traceDiscover } from './dhcp-ovs-stats.js';
+import { coverage, coverageDelta, datapathFlows, recordTimeline, traceDiscover } from './dhcp-ovs-stats.js';
 
 const COMMAND = 'pnpm --filter @dragonflow/bench bench:dhcp';
 const PORTS = Number(process.env['DF_BENCH_PORTS'] ?? 200);
@@ -50,6 +50,8 @@ const GOAL = { p50Ms: 1, leasesPerSecond: 5000 };
 const PUNT_METER = process.env['DF_BENCH_PUNT_METER'] === '1';
 /** Prints ovs-vswitchd's coverage deltas per message, the datapath flows and a DISCOVER's ofproto/trace, per side. */
 const OVS_STATS = process.env['DF_BENCH_OVS_STATS'] === '1';
+/** A directory for a `perf record` of the latency run's first 1.5 s per side (dhcp-ovs-stats.ts). */
+const PERF_DIR = process.env['DF_BENCH_PERF'];
 const CLIENT = join(fileURLToPath(new URL('.', import.meta.url)), '..', 'src', 'dhcp-client.py');
 const SUBNET: DhcpSubnet = { cidr: '10.1.0.0/16', gateway: '10.1.0.1', serverIp: '10.1.0.2', serverMac: 'fa:16:3e:00:00:02', mtu: 1450 };
 
@@ -144,7 +146,9 @@ async function measure(side: string, netns: string, ovs: OvsInstance, serverCpu:
   await client<LatencyResult>(netns, PORT_LIST.slice(0, 1), 'latency', 50);
   trace?.reset();
   const cov0 = OVS_STATS ? await coverage(ovs) : undefined;
+  const timeline = PERF_DIR ? recordTimeline(PERF_DIR, side, 1.5) : undefined;
   const latency = await client<LatencyResult>(netns, PORT_LIST.slice(0, 1), 'latency', EXCHANGES);
+  await timeline;
   const cov1 = OVS_STATS ? await coverage(ovs) : undefined;
   const flows = OVS_STATS ? await datapathFlows(ovs) : undefined;
   const inController = trace?.controllerMs();
