@@ -45,7 +45,7 @@ export async function datapathFlows(ovs: OvsInstance): Promise<string> {
 
 /** `ofproto/trace` of a broadcast DISCOVER from `iface` with `mac` on br-int. */
 export async function traceDiscover(ovs: OvsInstance, iface: string, mac: string): Promise<string> {
-  const flow = `udp,in_port=${iface},dl_src=${mac},dl_dst=ff:ff:ff:ff:ff:ff,nw_src=0.0.0.0,nw_dst=255.255.255.255,nw_ttl=64,tp_src=68,tp_dst=67`;
+  const flow = `udp,in_port=${iface},dl_src=${mac},dl_dst=ff:ff:ff:ff:ff:ff,nw_src=0.0.0.0,nw_dst=255.255.255.255,udp_src=68,udp_dst=67`;
   return ovs.appctl('ofproto/trace', 'br-int', flow).catch((err: unknown) => `ofproto/trace failed: ${String(err)}`);
 }
 
@@ -56,8 +56,10 @@ export async function traceDiscover(ovs: OvsInstance, iface: string, mac: string
  * the controllers) — for a timeline of single exchanges (dhcp-timeline.py reads it).
  */
 export function recordTimeline(dir: string, side: string, seconds: number): Promise<void> {
-  const events = ['sched:sched_switch', 'sched:sched_wakeup', 'syscalls:sys_enter_write', 'syscalls:sys_enter_writev', 'syscalls:sys_enter_sendto', 'syscalls:sys_enter_sendmsg', 'syscalls:sys_exit_recvfrom', 'syscalls:sys_exit_read', 'syscalls:sys_exit_recvmsg'];
-  const args = ['record', '-a', '-q', ...events.flatMap((e) => ['-e', e]), '-o', join(dir, `${side}.data`), '--', 'sleep', String(seconds)];
+  // DF_BENCH_PERF_SAMPLE=1: CPU samples with call stacks instead (run node with --perf-basic-prof to name its JIT code).
+  const sample = process.env['DF_BENCH_PERF_SAMPLE'] === '1';
+  const events = sample ? ['cpu-clock'] : ['sched:sched_switch', 'sched:sched_wakeup', 'syscalls:sys_enter_write', 'syscalls:sys_enter_writev', 'syscalls:sys_enter_sendto', 'syscalls:sys_enter_sendmsg', 'syscalls:sys_exit_recvfrom', 'syscalls:sys_exit_read', 'syscalls:sys_exit_recvmsg'];
+  const args = ['record', '-a', '-q', ...(sample ? ['-F', '20000', '-g'] : []), ...events.flatMap((e) => ['-e', e]), '-o', join(dir, `${side}.data`), '--', 'sleep', String(seconds)];
   return new Promise((resolve, reject) => {
     const p = spawn('perf', args, { stdio: 'ignore' });
     p.on('error', reject);

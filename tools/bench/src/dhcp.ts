@@ -26,11 +26,17 @@
  * the controller → packet-out → OVS → kernel) plus the client's own syscalls. Leases/s:
  * every port at once, DF_BENCH_LEASES (default 25) leases each, back to back
  * (DISCOVER+REQUEST = one lease). Ours also prints the controller's share, read off
- * its OpenFlow connection (dhcp-trace.ts). DF_BENCH_SIDES=ours or ovn runs one side. Needs root, Open vSwitch, python3, OVN
+ * its OpenFlow connection (dhcp-trace.ts). DF_BENCH_SIDES=ours or ovn runs one side.
+ * DF_BENCH_OVS_STATS=1 prints, per side, ovs-vswitchd's coverage counters per message
+ * (latency and leases/s runs), its datapath flows and a DISCOVER's ofproto/trace;
+ * DF_BENCH_PERF=<dir> records the latency run with `perf record` (scheduler and the
+ * message-carrying syscalls; DF_BENCH_PERF_SAMPLE=1: CPU samples) for
+ * dhcp-timeline.py (dhcp-ovs-stats.ts). Needs root, Open vSwitch, python3, OVN
  * (ovn-central, ovn-host). Never fails on a goal: it prints the verdicts.
  */
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import l2 from '@dragonflow/app-l2';
@@ -147,7 +153,10 @@ async function measure(side: string, netns: string, ovs: OvsInstance, serverCpu:
   trace?.reset();
   const cov0 = OVS_STATS ? await coverage(ovs) : undefined;
   const timeline = PERF_DIR ? recordTimeline(PERF_DIR, side, 1.5) : undefined;
+  const t0 = performance.now();
   const latency = await client<LatencyResult>(netns, PORT_LIST.slice(0, 1), 'latency', EXCHANGES);
+  // For node --trace-gc, whose lines carry the ms since the process started: which collections fell in the run.
+  if (OVS_STATS) console.log(`${side}: latency run from ${t0.toFixed(0)} to ${performance.now().toFixed(0)} ms`);
   await timeline;
   const cov1 = OVS_STATS ? await coverage(ovs) : undefined;
   const flows = OVS_STATS ? await datapathFlows(ovs) : undefined;
