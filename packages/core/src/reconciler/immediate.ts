@@ -9,9 +9,10 @@ const NO_ERRORS: BatchOutcome['errors'] = [];
  * ends: the switch starts on the first answers of a burst of punts while the
  * controller answers the rest (one write at the end made the switch wait for the
  * last answer of the burst, and the controller for the switch). 50 is what Open
- * vSwitch reads from one connection per turn of its main loop: each write wakes
- * ovs-vswitchd, and every turn first polls all of its ports, so writes of 16 made it
- * turn 1.6–2.5× as often per answer as OVN's (docs/benchmarks.md, DHCP, 2026-12-08).
+ * vSwitch reads from one connection per turn of its main loop; a write wakes a
+ * sleeping ovs-vswitchd, and each turn of the userspace datapath polls all of its
+ * ports first, so fewer, larger writes cost it fewer turns per answer
+ * (docs/benchmarks.md, DHCP, 2026-12-08).
  */
 export const UNCONFIRMED_FLUSH = 50;
 
