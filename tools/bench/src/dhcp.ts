@@ -26,20 +26,27 @@
  * the controller → packet-out → OVS → kernel) plus the client's own syscalls. Leases/s:
  * every port at once, DF_BENCH_LEASES (default 25) leases each, back to back
  * (DISCOVER+REQUEST = one lease). Ours also prints the controller's share, read off
- * its OpenFlow connection (dhcp-trace.ts). DF_BENCH_SIDES=ours or ovn runs one side. Needs root, Open vSwitch, python3, OVN
+ * its OpenFlow connection (dhcp-trace.ts). DF_BENCH_SIDES=ours or ovn runs one side.
+ * DF_BENCH_OVS_STATS=1 prints, per side, ovs-vswitchd's coverage counters per message
+ * (latency and leases/s runs), its datapath flows and a DISCOVER's ofproto/trace;
+ * DF_BENCH_PERF=<dir> records the latency run with `perf record` (scheduler and the
+ * message-carrying syscalls; DF_BENCH_PERF_SAMPLE=1: CPU samples) for
+ * dhcp-timeline.py (dhcp-ovs-stats.ts). Needs root, Open vSwitch, python3, OVN
  * (ovn-central, ovn-host). Never fails on a goal: it prints the verdicts.
  */
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import l2 from '@dragonflow/app-l2';
 import dhcp from '@dragonflow/app-dhcp';
 import { CoreMetrics, OfListener, silentLogger, startChassisRuntime, switchChannel, validateApps } from '@dragonflow/core/host';
 import { MemoryDriver, NbApi, chassisIdFromName } from '@dragonflow/nb';
-import { CleanupStack, createNetns, deleteNetns, requireBinary, run, shortId, startOvs } from '@dragonflow/sandbox';
+import { CleanupStack, createNetns, deleteNetns, requireBinary, run, shortId, startOvs, type OvsInstance } from '@dragonflow/sandbox';
 import { ControllerTrace } from './dhcp-trace.js';
 import { startOvnDhcp, type BenchPort, type DhcpSubnet } from './dhcp-ovn.js';
+import { coverage, coverageDelta, datapathFlows, recordTimeline, traceDiscover } from './dhcp-ovs-stats.js';
 
 const COMMAND = 'pnpm --filter @dragonflow/bench bench:dhcp';
 const PORTS = Number(process.env['DF_BENCH_PORTS'] ?? 200);
@@ -47,6 +54,10 @@ const EXCHANGES = Number(process.env['DF_BENCH_EXCHANGES'] ?? 500);
 const LEASES = Number(process.env['DF_BENCH_LEASES'] ?? 25);
 const GOAL = { p50Ms: 1, leasesPerSecond: 5000 };
 const PUNT_METER = process.env['DF_BENCH_PUNT_METER'] === '1';
+/** Prints ovs-vswitchd's coverage deltas per message, the datapath flows and a DISCOVER's ofproto/trace, per side. */
+const OVS_STATS = process.env['DF_BENCH_OVS_STATS'] === '1';
+/** A directory for a `perf record` of the latency run's first 1.5 s per side (dhcp-ovs-stats.ts). */
+const PERF_DIR = process.env['DF_BENCH_PERF'];
 const CLIENT = join(fileURLToPath(new URL('.', import.meta.url)), '..', 'src', 'dhcp-client.py');
 const SUBNET: DhcpSubnet = { cidr: '10.1.0.0/16', gateway: '10.1.0.1', serverIp: '10.1.0.2', serverMac: 'fa:16:3e:00:00:02', mtu: 1450 };
 
@@ -78,6 +89,8 @@ interface SideResult {
   readonly serverCpu: string;
   /** Ours only: the controller's share, from its OpenFlow connection. */
   readonly trace?: string;
+  /** DF_BENCH_OVS_STATS=1: what the switch did per message. */
+  readonly ovsStats?: string;
 }
 
 /**
@@ -135,22 +148,45 @@ function cpuOf(pids: readonly number[]): number {
 }
 
 /** Warm-up, latency, throughput on one prepared side. */
-async function measure(side: string, netns: string, serverCpu: () => Promise<number>, trace?: ControllerTrace): Promise<SideResult> {
+async function measure(side: string, netns: string, ovs: OvsInstance, serverCpu: () => Promise<number>, trace?: ControllerTrace): Promise<SideResult> {
   await client<LatencyResult>(netns, PORT_LIST.slice(0, 1), 'latency', 50);
   trace?.reset();
+  const cov0 = OVS_STATS ? await coverage(ovs) : undefined;
+  const timeline = PERF_DIR ? recordTimeline(PERF_DIR, side, 1.5) : undefined;
+  const t0 = performance.now();
   const latency = await client<LatencyResult>(netns, PORT_LIST.slice(0, 1), 'latency', EXCHANGES);
+  // For node --trace-gc, whose lines carry the ms since the process started: which collections fell in the run.
+  if (OVS_STATS) console.log(`${side}: latency run from ${t0.toFixed(0)} to ${performance.now().toFixed(0)} ms`);
+  await timeline;
+  const cov1 = OVS_STATS ? await coverage(ovs) : undefined;
+  const flows = OVS_STATS ? await datapathFlows(ovs) : undefined;
   const inController = trace?.controllerMs();
   await client<ThroughputResult>(netns, PORT_LIST, 'throughput', 1);
   const cpu0 = await serverCpu();
   trace?.reset();
+  const cov2 = OVS_STATS ? await coverage(ovs) : undefined;
   const throughput = await client<ThroughputResult>(netns, PORT_LIST, 'throughput', LEASES);
   const cpu = (await serverCpu()) - cpu0;
+  const cov3 = OVS_STATS ? await coverage(ovs) : undefined;
   const b = trace?.barriers();
   const traced =
     inController && b
       ? `in the controller (packet-in read → packet-out written) p50 ${inController.p50.toFixed(3)} ms p99 ${inController.p99.toFixed(3)} ms; leases/s run: ${b.packetOuts} packet-outs in ${b.batches} batches (${b.unconfirmed} without a barrier)${b.batches > b.unconfirmed ? `, barrier round trip p50 ${b.p50.toFixed(3)} ms` : ''}`
       : undefined;
-  return { side, latency, throughput, serverCpu: `${((cpu / throughput.seconds) * 100).toFixed(0)} % of a core`, ...(traced ? { trace: traced } : {}) };
+  let ovsStats: string | undefined;
+  if (cov0 && cov1 && cov2 && cov3) {
+    const p0 = PORT_LIST[0]!;
+    ovsStats = [
+      `ovs-vswitchd coverage, latency run (${2 * EXCHANGES} messages):`,
+      coverageDelta(cov0, cov1, 2 * EXCHANGES),
+      `ovs-vswitchd coverage, leases/s run (${2 * throughput.leases} messages):`,
+      coverageDelta(cov2, cov3, 2 * throughput.leases),
+      `after the latency run, ${flows ?? ''}`,
+      `ofproto/trace of a DISCOVER from ${p0.iface}:`,
+      await traceDiscover(ovs, p0.iface, p0.mac),
+    ].join('\n');
+  }
+  return { side, latency, throughput, serverCpu: `${((cpu / throughput.seconds) * 100).toFixed(0)} % of a core`, ...(traced ? { trace: traced } : {}), ...(ovsStats ? { ovsStats } : {}) };
 }
 
 async function ours(): Promise<SideResult> {
@@ -215,7 +251,7 @@ async function ours(): Promise<SideResult> {
       const u = process.cpuUsage();
       return Promise.resolve((u.user + u.system) / 1e6 + cpuOf([ovs.pids.vswitchd]));
     };
-    return await measure('dragonflow', netns, selfCpu, trace);
+    return await measure('dragonflow', netns, ovs, selfCpu, trace);
   } finally {
     const problems = active === cleanup ? await stopActive() : await stopping;
     if (problems?.length) console.error(`cleanup (ours): ${problems.join('; ')}`);
@@ -229,7 +265,7 @@ async function ovn(): Promise<SideResult> {
     const netns = await benchNetns(cleanup, 'dfdhcpovn');
     const { ovs, controllerPid } = await startOvnDhcp(cleanup, netns, SUBNET, PORT_LIST);
     await linksUp(netns);
-    return await measure('ovn', netns, () => Promise.resolve(cpuOf([controllerPid, ovs.pids.vswitchd])));
+    return await measure('ovn', netns, ovs, () => Promise.resolve(cpuOf([controllerPid, ovs.pids.vswitchd])));
   } finally {
     const problems = active === cleanup ? await stopActive() : await stopping;
     if (problems?.length) console.error(`cleanup (ovn): ${problems.join('; ')}`);
@@ -247,6 +283,7 @@ function report(r: SideResult): { p50: number; rate: number } {
     `${''.padEnd(10)} ${Math.round(rate).toLocaleString('en')} leases/s (${t.leases} leases by ${PORTS} clients in ${t.seconds.toFixed(2)} s, ${t.naks} NAKs, ${t.retransmits} retransmissions, ${t.unfinished} clients unfinished; server side ${r.serverCpu}, client ${((t.clientCpuSeconds / t.seconds) * 100).toFixed(0)} % of a core)`,
   );
   if (r.trace) console.log(`${''.padEnd(10)} ${r.trace}`);
+  if (r.ovsStats) console.log(r.ovsStats);
   return { p50, rate };
 }
 

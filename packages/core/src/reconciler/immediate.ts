@@ -8,9 +8,13 @@ const NO_ERRORS: BatchOutcome['errors'] = [];
  * An unconfirmed tick is written once it holds this many requests, before the tick
  * ends: the switch starts on the first answers of a burst of punts while the
  * controller answers the rest (one write at the end made the switch wait for the
- * last answer of the burst, and the controller for the switch).
+ * last answer of the burst, and the controller for the switch). 50 is what Open
+ * vSwitch reads from one connection per turn of its main loop; a write wakes a
+ * sleeping ovs-vswitchd, and each turn of the userspace datapath polls all of its
+ * ports first, so fewer, larger writes cost it fewer turns per answer
+ * (docs/benchmarks.md, DHCP, 2026-12-08).
  */
-export const UNCONFIRMED_FLUSH = 16;
+export const UNCONFIRMED_FLUSH = 50;
 
 /** The immediate requests of one tick, and who waits for their barrier. */
 interface TickBatch {
