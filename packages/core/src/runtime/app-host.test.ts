@@ -12,7 +12,7 @@ import type { AppPacketIn } from './events.js';
 class Probe {}
 
 /** An app host around `handlers`, its resyncs counted (the app's flows: none). */
-function host(handlers: AppHandlers<Probe>, packetInBuffer?: number) {
+function host(handlers: AppHandlers<Probe>, packetInBuffer?: number, onRevision: (h: AppHost, revision: number) => void = () => undefined) {
   const metrics = new CoreMetrics();
   const resyncs: string[] = [];
   const descriptor: AppDescriptor<Probe> = {
@@ -24,7 +24,7 @@ function host(handlers: AppHandlers<Probe>, packetInBuffer?: number) {
     ...(packetInBuffer !== undefined ? { packetInBuffer } : {}),
   };
   const ctx = { flows: { owners: () => [], remove: () => undefined } } as unknown as AppContext;
-  const h = new AppHost({ descriptor: descriptor as AppDescriptor, ctx, parent: container, metrics, log: silentLogger(), clock: new ManualClock(), onRevision: () => undefined });
+  const h = new AppHost({ descriptor: descriptor as AppDescriptor, ctx, parent: container, metrics, log: silentLogger(), clock: new ManualClock(), onRevision });
   h.instantiate();
   const errors = async (): Promise<number> => (await metrics.handlerErrors.get()).values.reduce((n, v) => n + v.value, 0);
   const dropped = async (): Promise<number> => (await metrics.packetInsDropped.get()).values.reduce((n, v) => n + v.value, 0);
@@ -135,5 +135,36 @@ describe('AppHost: long runs', () => {
     await h.idle();
     expect(seen).toEqual(Array.from({ length: 100 }, (_, n) => n));
     expect(turnsDuring.filter((n) => n > 0 && n < 100).length).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe('AppHost: revision markers', () => {
+  it('takes a marker at once when nothing is queued, and only after the events queued before it otherwise', async () => {
+    const seen: string[] = [];
+    let release: () => void = () => undefined;
+    const { h } = host(
+      {
+        modelChanged: async (_app, ev) => {
+          seen.push(`start ${ev.id}`);
+          await new Promise<void>((r) => (release = r));
+          seen.push(`end ${ev.id}`);
+        },
+      },
+      undefined,
+      (_h, revision) => void seen.push(`marker ${revision}`),
+    );
+    h.marker(1);
+    // Nothing queued: the app is done with everything before revision 1, said synchronously.
+    expect(seen).toEqual(['marker 1']);
+    expect(h.revision).toBe(1);
+    h.enqueue('modelChanged', { kind: 'created', table: 'logical_port', id: 'a', revision: 2 });
+    h.marker(2);
+    await new Promise((r) => setTimeout(r, 0));
+    expect(seen).toEqual(['marker 1', 'start a']);
+    expect(h.revision).toBe(1);
+    release();
+    await h.idle();
+    expect(seen).toEqual(['marker 1', 'start a', 'end a', 'marker 2']);
+    expect(h.revision).toBe(2);
   });
 });

@@ -137,6 +137,31 @@ describe('LocalCache selective topology', () => {
     expect(cache.all('logical_port')).toHaveLength(1);
   });
 
+  it('takes a change out of its scope as a revision with no change (known to the DB, not held), and one in scope as the whole frozen object', async () => {
+    const [n1, n2] = [await network(1), await network(2)];
+    await port(n1, HERE, '10.1.0.5');
+    const { cache } = await cacheOn();
+    const updates: { revision: number; changes: number }[] = [];
+    cache.updates$.subscribe((u) => updates.push({ revision: u.revision, changes: u.changes.length }));
+    const elsewhere = await port(n2, THERE, '10.2.0.7');
+    await settled(cache);
+    expect(updates).toEqual([{ revision: nb.lastCommitRevision, changes: 0 }]);
+    expect(cache.inDb('logical_port', elsewhere.id)).toBe(true);
+    expect(cache.get('logical_port', elsewhere.id)).toBeUndefined();
+    // Bound here later: it enters with its network, as the object the DB has (version, no stored-layout field).
+    const bound = await nb.modify('logical_port', elsewhere.id, (p) => ({ ...p, chassisId: HERE }));
+    const near = await port(n1, THERE, '10.1.0.8');
+    await settled(cache);
+    for (const held of [cache.get('logical_port', bound.id), cache.get('logical_port', near.id)]) {
+      expect(held).toBeDefined();
+      expect(Object.isFrozen(held)).toBe(true);
+      expect(Object.isFrozen(held!.fixedIps)).toBe(true);
+      expect(held).not.toHaveProperty('_schema');
+    }
+    expect(cache.get('logical_port', bound.id)?.version).toBe(bound.version);
+    expect(cache.get('logical_port', near.id)).toEqual(await nb.require('logical_port', near.id));
+  });
+
   it('publishes one ordered stream: each revision once, in order, its changes before the state says it', async () => {
     const n1 = await network(1);
     await port(n1, HERE, '10.1.0.5');

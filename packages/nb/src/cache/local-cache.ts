@@ -2,7 +2,7 @@ import { Backoff, type Clock, DfError, describeError, systemClock } from '@drago
 import { BehaviorSubject, type Observable, Subject } from 'rxjs';
 import type { ChangeBatch, NbDriver, Snapshot, StoredRecord } from '../db/driver.js';
 import { NbErrorCode } from '../errors.js';
-import { decodeObject } from '../model/codec.js';
+import { type StoredFields, decodeObject, objectOf, parseStored } from '../model/codec.js';
 import type { IndexName } from '../model/indexes.js';
 import { type LogicalPort, type NbObject, TABLES, TABLE_RANK, type TableName, isTableName } from '../model/tables.js';
 import { FeedFollower, type FollowerState } from '../topology/follower.js';
@@ -36,11 +36,19 @@ export interface LocalCacheOptions {
   clock?: Clock;
 }
 
+/**
+ * An object a batch touched: its stored fields (undefined: deleted), made into the
+ * frozen object only if the cache takes it in (see objectOfTouched) — most changes of a large
+ * cloud are out of scope and need only the few fields their stub reads.
+ */
 interface Touched {
   table: TableName;
   id: string;
-  obj: NbObject | undefined;
+  fields: StoredFields | undefined;
+  version: number;
 }
+
+const objectOfTouched = (t: Touched): NbObject => deepFreeze(objectOf(t.fields!, t.version));
 
 const key = (table: string, id: string): string => `${table}/${id}`;
 
@@ -123,7 +131,14 @@ export class LocalCache {
       },
       { tables: TABLES, clock: this.clock },
     );
-    this.follower.state$.subscribe((s) => this.publishState(s));
+    // The follower's revision alone moving is published by emit() (with the changes'
+    // revision): a second state per revision would only cost every change twice.
+    let seen: FollowerState | undefined;
+    this.follower.state$.subscribe((s) => {
+      if (seen && seen.phase === s.phase && seen.reason === s.reason && seen.resyncs === s.resyncs) return;
+      seen = s;
+      this.publishState(s);
+    });
   }
 
   /** Loads the first snapshot (waiting for the DB if needed) and follows the feed. */
@@ -225,7 +240,7 @@ export class LocalCache {
     this.shadow.clear();
     for (const r of snap.records) {
       if (!isTableName(r.table)) continue;
-      this.shadow.apply(r.table, r.id, this.shadow.stubOf(r.table, decodeObject(r.table, r.value, r.version)), r.modRevision);
+      this.shadow.apply(r.table, r.id, this.shadow.stubOf(r.table, parseStored(r.table, r.value) as unknown as NbObject), r.modRevision);
       records.set(key(r.table, r.id), { table: r.table, rec: r });
     }
     this.scope = Scope.compute(this.shadow, this.scopeOptions);
@@ -261,14 +276,21 @@ export class LocalCache {
     let scopeMayMove = false;
     for (const e of batch.events) {
       if (!isTableName(e.table)) continue;
-      const obj = e.type === 'put' ? deepFreeze(decodeObject(e.table, e.value ?? '', e.version)) : undefined;
-      const stub = obj ? this.shadow.stubOf(e.table, obj) : undefined;
+      const fields = e.type === 'put' ? parseStored(e.table, e.value ?? '') : undefined;
+      // The stub reads only scope fields, which the stored fields carry under the object's names.
+      const stub = fields ? this.shadow.stubOf(e.table, fields as unknown as NbObject) : undefined;
       if (!scopeMayMove) {
         const held = this.shadow.get(e.table, e.id);
         if (!sameStub(held, stub) && this.scope.movedBy(e.table, e.id, held, stub)) scopeMayMove = true;
       }
       this.shadow.apply(e.table, e.id, stub, batch.revision);
-      touched.push({ table: e.table, id: e.id, obj });
+      touched.push({ table: e.table, id: e.id, fields, version: e.version });
+    }
+    // Out of scope (the common case in a large cloud): the scope stays, nothing touched
+    // is held or wanted — only the shadow changed, the revision is published as it is.
+    if (!scopeMayMove && touched.every((t) => !this.store.has(t.table, t.id) && !this.scope.wants(this.shadow, t.table, t.id))) {
+      this.emit(batch.revision, []);
+      return;
     }
     await this.reconcile(touched, batch.revision, scopeMayMove);
   }
@@ -308,13 +330,13 @@ export class LocalCache {
         const ev = events.get(k);
         if (ev) {
           events.delete(k);
-          if (ev.obj && want) {
-            const ch = this.store.apply(c.table, c.id, ev.obj, revision);
+          if (ev.fields && want) {
+            const ch = this.store.apply(c.table, c.id, objectOfTouched(ev), revision);
             const change = ch && toChange(ch, 'db');
             if (change) changes.push(change);
             continue;
           }
-          if (!ev.obj) {
+          if (!ev.fields) {
             const ch = have ? this.store.apply(c.table, c.id, undefined, revision) : undefined;
             const change = ch && toChange(ch, 'db');
             if (change) changes.push(change);
@@ -389,7 +411,7 @@ export class LocalCache {
   private emit(revision: number, changes: NbChange[]): void {
     if (changes.length > 0 || revision > this.published) {
       this.published = Math.max(this.published, revision);
-      this.updatesSubject.next({ revision, changes: order(changes) });
+      this.updatesSubject.next({ revision, changes: changes.length > 0 ? order(changes) : changes });
     }
     this.publishState(this.follower.state, revision);
     if (this.waiters.length > 0) {

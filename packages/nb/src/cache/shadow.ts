@@ -121,8 +121,8 @@ export class ShadowIndex implements Interner {
   private readonly lists = new Map<string, readonly string[]>();
 
   private readonly rows = new Map<TableName, Map<string, { stub: Stub; rev: number }>>();
-  /** `<table>|<networkId>` → ids (subnets, ports, routers, floating IPs by network). */
-  private readonly byNetwork: Idx = new Map();
+  /** table → network id → ids (subnets, ports, routers, floating IPs by network); no composed key string to build and hash per change. */
+  private readonly byNetwork = new Map<TableName, Idx>();
   private readonly portsByChassis: Idx = new Map();
   private readonly fipsByPort: Idx = new Map();
   private readonly portsByGroup: Idx = new Map();
@@ -159,7 +159,7 @@ export class ShadowIndex implements Interner {
   }
 
   onNetwork(table: TableName, networkId: string): ReadonlySet<string> {
-    return this.byNetwork.get(`${table}|${networkId}`) ?? NONE;
+    return this.byNetwork.get(table)?.get(networkId) ?? NONE;
   }
 
   portsOnChassis(chassisId: string): ReadonlySet<string> {
@@ -223,7 +223,12 @@ export class ShadowIndex implements Interner {
   }
 
   private index(table: TableName, id: string, s: Stub): void {
-    for (const n of this.networksOf(table, s)) add(this.byNetwork, `${table}|${n}`, id);
+    const nets = this.networksOf(table, s);
+    if (nets.length > 0) {
+      let byNet = this.byNetwork.get(table);
+      if (!byNet) this.byNetwork.set(table, (byNet = new Map()));
+      for (const n of nets) add(byNet, n, id);
+    }
     if (table === 'logical_port') add(this.portsByChassis, s.chassisId, id);
     if (table === 'logical_port') for (const g of s.securityGroupIds ?? []) add(this.portsByGroup, g, id);
     if (table === 'logical_port') inc(this.chassisByNetwork, s.networkId, s.chassisId);
@@ -233,7 +238,8 @@ export class ShadowIndex implements Interner {
   }
 
   private unindex(table: TableName, id: string, s: Stub): void {
-    for (const n of this.networksOf(table, s)) del(this.byNetwork, `${table}|${n}`, id);
+    const byNet = this.byNetwork.get(table);
+    if (byNet) for (const n of this.networksOf(table, s)) del(byNet, n, id);
     if (table === 'logical_port') del(this.portsByChassis, s.chassisId, id);
     if (table === 'logical_port') for (const g of s.securityGroupIds ?? []) del(this.portsByGroup, g, id);
     if (table === 'logical_port') dec(this.chassisByNetwork, s.networkId, s.chassisId);
@@ -243,7 +249,7 @@ export class ShadowIndex implements Interner {
   }
 
   private networksOf(table: TableName, s: Stub): readonly string[] {
-    if (table === 'logical_router') return s.networks ?? [];
-    return s.networkId ? [s.networkId] : [];
+    if (table === 'logical_router') return s.networks ?? NO_IDS;
+    return s.networkId ? [s.networkId] : NO_IDS;
   }
 }

@@ -32,6 +32,17 @@ export function encodeObject<T extends TableName>(_table: T, obj: Omit<NbObject<
 
 /** Parses a stored value back into an object, filling in `version` from the DB. */
 export function decodeObject<T extends TableName>(table: T, value: string, version: number): NbObject<T> {
+  return objectOf<T>(parseStored(table, value), version);
+}
+
+/**
+ * A stored value parsed and its layout version checked, not yet an object: its fields
+ * are the object's (plus `_schema`), enough to read a few of them — a selective cache
+ * reads an out-of-scope change's scope fields this way and never builds the object.
+ */
+export type StoredFields = Readonly<Record<string, unknown>>;
+
+export function parseStored(table: TableName, value: string): StoredFields {
   let raw: Record<string, unknown>;
   try {
     raw = JSON.parse(value) as Record<string, unknown>;
@@ -44,10 +55,15 @@ export function decodeObject<T extends TableName>(table: T, value: string, versi
       context: { table, id: raw['id'], schema },
     });
   }
+  return raw;
+}
+
+/** The object of parsed stored fields (see parseStored), with `version` from the DB. */
+export function objectOf<T extends TableName>(fields: StoredFields, version: number): NbObject<T> {
   // Rest, not `delete`: deleting a property turns the object into a slow dictionary
   // (about three times the memory of a cached port), and decoded objects are what
   // every view of the topology holds.
-  const { _schema: _s, ...obj } = raw;
+  const { _schema: _s, ...obj } = fields as Record<string, unknown>;
   obj['version'] = version;
   return obj as unknown as NbObject<T>;
 }
