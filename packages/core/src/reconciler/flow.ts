@@ -98,16 +98,16 @@ export function flow(table: number | TableRef, spec: FlowSpec): DesiredFlow {
   const id = tableId(table);
   const to = spec.goto === undefined ? undefined : tableId(spec.goto);
   if (to !== undefined && to <= id) throw new DfError('FLOW_INVALID', `goto_table ${to} from table ${id}: OpenFlow only allows going to a later table`, { context: { table: id, goto: to } });
-  const plain = spec.meter === undefined && !(spec.actions && spec.actions.length > 0) && !spec.clearActions && !(spec.writeActions && spec.writeActions.length > 0) && !spec.writeMetadata;
+  const list: Instruction[] = [];
+  if (spec.meter !== undefined) list.push({ type: 'meter', meterId: spec.meter });
+  if (spec.actions && spec.actions.length > 0) list.push({ type: 'apply_actions', actions: spec.actions });
+  if (spec.clearActions) list.push({ type: 'clear_actions' });
+  if (spec.writeActions && spec.writeActions.length > 0) list.push({ type: 'write_actions', actions: spec.writeActions });
+  if (spec.writeMetadata) list.push({ type: 'write_metadata', metadata: spec.writeMetadata.value, mask: spec.writeMetadata.mask });
+  // Nothing but (perhaps) a goto: the shared list.
   let instructions: readonly Instruction[];
-  if (plain) instructions = to === undefined ? NO_INSTRUCTIONS : sharedGoto(to);
+  if (list.length === 0) instructions = to === undefined ? NO_INSTRUCTIONS : sharedGoto(to);
   else {
-    const list: Instruction[] = [];
-    if (spec.meter !== undefined) list.push({ type: 'meter', meterId: spec.meter });
-    if (spec.actions && spec.actions.length > 0) list.push({ type: 'apply_actions', actions: spec.actions });
-    if (spec.clearActions) list.push({ type: 'clear_actions' });
-    if (spec.writeActions && spec.writeActions.length > 0) list.push({ type: 'write_actions', actions: spec.writeActions });
-    if (spec.writeMetadata) list.push({ type: 'write_metadata', metadata: spec.writeMetadata.value, mask: spec.writeMetadata.mask });
     if (to !== undefined) list.push({ type: 'goto_table', tableId: to });
     instructions = list;
   }

@@ -68,6 +68,11 @@ function normalizeInfraPorts(ports: InfraPorts): InfraPorts {
   return Object.freeze({ tunnels: Object.freeze(tunnels), providers: Object.freeze(providers) });
 }
 
+/** Whether the app gets an event; `bookkeeping`: an update of bookkeeping fields alone, for the apps that asked for those (see bookkeeping.ts). */
+function receives(h: AppHost, bookkeeping: boolean): boolean {
+  return !bookkeeping || h.descriptor.bookkeepingChanges === true;
+}
+
 /**
  * The app runtime of one chassis: allocates the pipeline, builds each app in its
  * own child container, turns topology, port-binding and switch events into each
@@ -275,7 +280,7 @@ export class ControllerRuntime {
     const bookkeeping = onlyBookkeepingChanged(c.table, c.old, c.new);
     if (bookkeeping) this.metrics.bookkeepingUpdates.inc();
     const change: ModelChange = { kind, table: c.table, id: c.id, old: c.old, new: c.new, revision: c.revision } as ModelChange;
-    for (const h of this.hosts) if (h.descriptor.watches?.includes(c.table as TableName) && (!bookkeeping || h.descriptor.bookkeepingChanges)) h.enqueue('modelChanged', change);
+    for (const h of this.hosts) if (h.descriptor.watches?.includes(c.table as TableName) && receives(h, bookkeeping)) h.enqueue('modelChanged', change);
     if (c.table === 'logical_port') this.portChanged(c.id, c.old as LogicalPort | undefined, c.new as LogicalPort | undefined, c.revision, bookkeeping);
   }
 
@@ -298,13 +303,13 @@ export class ControllerRuntime {
     if (isRemote && !wasRemote) ev = { kind: 'added', port: cur!, chassisId: isRemote, revision };
     else if (isRemote && wasRemote) ev = { kind: 'updated', port: cur!, oldPort: old!, chassisId: isRemote, revision };
     else if (!isRemote && wasRemote) ev = { kind: 'removed', port: cur ?? old!, oldPort: old!, chassisId: wasRemote, revision };
-    if (ev) for (const h of this.hosts) if (ev.kind !== 'updated' || !bookkeeping || h.descriptor.bookkeepingChanges) h.enqueue('remotePortChanged', ev);
+    if (ev) for (const h of this.hosts) if (receives(h, bookkeeping && ev.kind === 'updated')) h.enqueue('remotePortChanged', ev);
   }
 
   /** `bookkeeping`: an update of bookkeeping fields alone, for the apps that asked for those only. */
   private broadcastLocal(ev: LocalPortEvent, bookkeeping = false): void {
     const name: AppEventName = ev.kind === 'bound' ? 'localPortBound' : ev.kind === 'updated' ? 'localPortUpdated' : 'localPortUnbound';
-    for (const h of this.hosts) if (!bookkeeping || h.descriptor.bookkeepingChanges) h.enqueue(name, ev);
+    for (const h of this.hosts) if (receives(h, bookkeeping)) h.enqueue(name, ev);
   }
 
   /**
